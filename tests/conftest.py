@@ -1,0 +1,3 @@
+"""Shared pytest wiring: chain fixtures (py-evm, anvil) and database fixtures (SQLite, PostgreSQL)."""
+
+pytest_plugins = ["tests.fixtures.chain", "tests.fixtures.db"]
