@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+
+import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
+
+/**
+ * @title CertificateRegistry
+ * @notice ERC-721 certificates for coded goods, minted lazily from anchored batch roots. See
+ * {ICertificateRegistry} for the behaviour of every function.
+ *
+ * @dev Design notes:
+ * - All lock rules are enforced in {_update}, the single choke point of OpenZeppelin 5 ERC-721 through which
+ *   every mint and move passes. Lifecycle functions only change the recorded state.
+ * - `Active` is stored as `CertificateState.None` (zero) for a claimed certificate: a claim then writes one
+ *   new certificate slot (the batch id) instead of two, saving a 20k-gas zero-to-nonzero SSTORE per bottle.
+ *   {_stateOf} translates; "claimed" means a non-zero batch id (batch ids are non-zero, tokens never burn).
+ * - Claims use `_mint`, not `_safeMint`, and gifts use `_transfer`: no receiver callback, no reentrancy.
+ */
+contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP712, Pausable {
+    bytes32 public constant FACTORY_ROLE = keccak256("FACTORY_ROLE");
+    bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+    bytes32 public constant CUSTODIAN_ROLE = keccak256("CUSTODIAN_ROLE");
+    bytes32 public constant PLEDGEE_ROLE = keccak256("PLEDGEE_ROLE");
+    bytes32 public constant ATTESTOR_ROLE = keccak256("ATTESTOR_ROLE");
+    bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    bytes32 private constant _CLAIM_VOUCHER_TYPEHASH =
+        keccak256("ClaimVoucher(bytes32 batchId,uint256 tokenId,bytes32 itemHash,address to,uint256 deadline)");
+    bytes32 private constant _GIFT_CLAIM_TYPEHASH = keccak256("GiftClaim(uint256 tokenId,address to,uint64 nonce)");
+
+    /// @dev Storage layout of a gift, packed into two slots (the ABI struct {Gift} would take three).
+    struct StoredGift {
+        address giver;
+        uint64 expiry;
+        address claimKey;
+        uint64 nonce;
+    }
+
+    mapping(bytes32 batchId => BatchRecord) private _batches;
+    mapping(uint256 tokenId => Certificate) private _certificates;
+    mapping(uint256 tokenId => StoredGift) private _gifts;
+    mapping(bytes32 batchId => uint256) private _attestationCounts;
+    mapping(uint64 size => bytes32) private _logRoots;
+    // Packed together in one slot.
+    uint64 private _latestLogSize;
+    uint64 private _giftNonce;
+    string private _baseTokenURI;
+
+    /**
+     * @param admin Receives `DEFAULT_ADMIN_ROLE` and `PAUSER_ROLE`.
+     */
+    constructor(
+        address admin
+    ) ERC721("tracecert Certificate", "TCERT") EIP712("TracecertCertificateRegistry", "1") {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Batches, attestations and the event log (never paused: audits go on during an incident)
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function anchorBatch(
+        bytes32 batchId,
+        bytes32 root,
+        uint64 itemCount,
+        bytes32 metadataHash
+    ) external onlyRole(FACTORY_ROLE) {
+        if (batchId == bytes32(0) || root == bytes32(0)) revert CertificateRegistryInvalidBatch(batchId);
+        if (itemCount == 0) revert CertificateRegistryEmptyBatch();
+        BatchRecord storage record = _batches[batchId];
+        if (record.root != bytes32(0)) revert CertificateRegistryBatchAlreadyAnchored(batchId);
+        record.root = root;
+        record.itemCount = itemCount;
+        record.anchoredAt = uint64(block.timestamp);
+        record.metadataHash = metadataHash;
+        emit BatchAnchored(batchId, root, itemCount, metadataHash);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function recallBatch(bytes32 batchId, bytes32 reasonHash) external onlyRole(FACTORY_ROLE) {
+        BatchRecord storage record = _batches[batchId];
+        if (record.root == bytes32(0)) revert CertificateRegistryBatchNotAnchored(batchId);
+        if (record.recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+        record.recalled = true;
+        emit BatchRecalled(batchId, reasonHash);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function attestBatch(
+        bytes32 batchId,
+        bytes32 reportHash,
+        string calldata uri
+    ) external onlyRole(ATTESTOR_ROLE) {
+        if (_batches[batchId].root == bytes32(0)) revert CertificateRegistryBatchNotAnchored(batchId);
+        // Cannot overflow: one increment per transaction.
+        unchecked {
+            ++_attestationCounts[batchId];
+        }
+        emit BatchAttested(batchId, msg.sender, reportHash, uri);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function anchorLog(uint64 size, bytes32 root) external onlyRole(ANCHOR_ROLE) {
+        uint64 latest = _latestLogSize;
+        if (size <= latest) revert CertificateRegistryLogSizeNotIncreasing(size, latest);
+        _latestLogSize = size;
+        _logRoots[size] = root;
+        emit LogAnchored(size, root);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Claims (the pause is enforced by {_update} on mint)
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function claim(ClaimRequest calldata req, bytes32[] calldata proof) external onlyRole(RELAYER_ROLE) {
+        _claim(req, proof);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function claimBatch(
+        ClaimRequest[] calldata reqs,
+        bytes32[][] calldata proofs
+    ) external onlyRole(RELAYER_ROLE) {
+        uint256 n = reqs.length;
+        if (n == 0) revert CertificateRegistryEmptyBatch();
+        if (n != proofs.length) revert CertificateRegistryLengthMismatch(n, proofs.length);
+        for (uint256 i; i < n; ) {
+            _claim(reqs[i], proofs[i]);
+            // Cannot overflow: i < n, and n is a calldata array length.
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function claimWithVoucher(
+        ClaimRequest calldata req,
+        uint256 deadline,
+        bytes32[] calldata proof,
+        bytes calldata signature
+    ) external {
+        if (block.timestamp > deadline) revert CertificateRegistryVoucherExpired(deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(_CLAIM_VOUCHER_TYPEHASH, req.batchId, req.tokenId, req.itemHash, req.to, deadline))
+        );
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || !hasRole(RELAYER_ROLE, signer)) {
+            revert CertificateRegistryInvalidVoucherSigner(signer);
+        }
+        _claim(req, proof);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Pledge
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function pledge(uint256 tokenId, address pledgee) external whenNotPaused {
+        Certificate storage cert = _lockableByOwner(tokenId);
+        if (pledgee == msg.sender || !hasRole(PLEDGEE_ROLE, pledgee)) revert CertificateRegistryInvalidPledgee(pledgee);
+        cert.state = CertificateState.Pledged;
+        cert.counterparty = pledgee;
+        cert.since = uint64(block.timestamp);
+        emit CertificatePledged(tokenId, msg.sender, pledgee);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function releasePledge(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byPledgee(tokenId);
+        _unlock(cert);
+        emit CertificatePledgeReleased(tokenId, msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function foreclosePledge(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byPledgee(tokenId);
+        // Unlock first, then move through {_update} like any other transfer (it re-checks recall and pause).
+        _unlock(cert);
+        address formerOwner = _ownerOf(tokenId);
+        _transfer(formerOwner, msg.sender, tokenId);
+        emit CertificatePledgeForeclosed(tokenId, msg.sender, formerOwner);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Custody and redemption
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function depositToCustody(uint256 tokenId, address custodian) external whenNotPaused {
+        Certificate storage cert = _lockableByOwner(tokenId);
+        if (custodian == msg.sender || !hasRole(CUSTODIAN_ROLE, custodian)) {
+            revert CertificateRegistryInvalidCustodian(custodian);
+        }
+        uint64 since = uint64(block.timestamp);
+        cert.state = CertificateState.InCustody;
+        cert.counterparty = custodian;
+        cert.since = since;
+        emit CertificateCustodyStarted(tokenId, custodian, since);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function releaseCustody(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byCustodian(tokenId);
+        uint64 since = cert.since;
+        _unlock(cert);
+        emit CertificateCustodyReleased(tokenId, msg.sender, since, uint64(block.timestamp));
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function requestRedemption(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byOwner(tokenId);
+        _expectState(tokenId, cert, CertificateState.InCustody);
+        cert.redemptionRequested = true;
+        emit CertificateRedemptionRequested(tokenId, msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function fulfilRedemption(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byCustodian(tokenId);
+        if (!cert.redemptionRequested) revert CertificateRegistryRedemptionNotRequested(tokenId);
+        // The custodian stays recorded as counterparty: it is who handed the bottle out.
+        cert.state = CertificateState.Redeemed;
+        cert.since = uint64(block.timestamp);
+        cert.redemptionRequested = false;
+        emit CertificateRedeemed(tokenId, msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function redeem(uint256 tokenId) external whenNotPaused {
+        Certificate storage cert = _byOwner(tokenId);
+        _expectState(tokenId, cert, CertificateState.Active);
+        cert.state = CertificateState.Redeemed;
+        cert.since = uint64(block.timestamp);
+        emit CertificateRedeemed(tokenId, msg.sender);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Gifts
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function createGift(uint256 tokenId, address claimKey, uint64 expiry) external whenNotPaused {
+        Certificate storage cert = _byOwner(tokenId);
+        _expectState(tokenId, cert, CertificateState.Active);
+        if (claimKey == address(0)) revert CertificateRegistryInvalidGiftSignature(tokenId);
+        if (expiry <= block.timestamp) revert CertificateRegistryInvalidExpiry(expiry);
+        // A fresh global nonce: a signature made for an earlier (cancelled) gift of this token never matches.
+        uint64 nonce = ++_giftNonce;
+        _gifts[tokenId] = StoredGift({giver: msg.sender, expiry: expiry, claimKey: claimKey, nonce: nonce});
+        // Into escrow through {_update}, which refuses recalled batches.
+        _transfer(msg.sender, address(this), tokenId);
+        emit GiftCreated(tokenId, msg.sender, claimKey, expiry, nonce);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function claimGift(uint256 tokenId, address to, bytes calldata signature) external whenNotPaused {
+        StoredGift storage stored = _gifts[tokenId];
+        address claimKey = stored.claimKey;
+        if (claimKey == address(0)) revert CertificateRegistryGiftNotFound(tokenId);
+        uint64 expiry = stored.expiry;
+        if (block.timestamp > expiry) revert CertificateRegistryGiftExpired(tokenId, expiry);
+        if (to == address(0) || to == address(this)) revert CertificateRegistryInvalidRecipient(to);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_GIFT_CLAIM_TYPEHASH, tokenId, to, stored.nonce)));
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != claimKey) {
+            revert CertificateRegistryInvalidGiftSignature(tokenId);
+        }
+        delete _gifts[tokenId];
+        _transfer(address(this), to, tokenId);
+        emit GiftClaimed(tokenId, to);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function cancelGift(uint256 tokenId) external whenNotPaused {
+        address giver = _gifts[tokenId].giver;
+        if (giver == address(0)) revert CertificateRegistryGiftNotFound(tokenId);
+        if (giver != msg.sender) revert CertificateRegistryNotGiver(tokenId, msg.sender);
+        delete _gifts[tokenId];
+        _transfer(address(this), giver, tokenId);
+        emit GiftCancelled(tokenId, giver);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Administration
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function setBaseURI(string calldata baseURI) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _baseTokenURI = baseURI;
+        emit BaseURIUpdated(baseURI);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICertificateRegistry
+    function batch(bytes32 batchId) external view returns (BatchRecord memory) {
+        return _batches[batchId];
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function verifyItem(
+        bytes32 batchId,
+        uint256 tokenId,
+        bytes32 itemHash,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        bytes32 root = _batches[batchId].root;
+        return root != bytes32(0) && MerkleProof.verifyCalldata(proof, root, itemLeaf(batchId, tokenId, itemHash));
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function certificate(uint256 tokenId) external view returns (Certificate memory cert) {
+        cert = _certificates[tokenId];
+        cert.state = _stateOf(cert.batchId, cert.state);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function isClaimed(uint256 tokenId) external view returns (bool) {
+        return _certificates[tokenId].batchId != bytes32(0);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function gift(uint256 tokenId) external view returns (Gift memory) {
+        StoredGift storage stored = _gifts[tokenId];
+        return Gift({giver: stored.giver, claimKey: stored.claimKey, expiry: stored.expiry, nonce: stored.nonce});
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function latestLogSize() external view returns (uint64) {
+        return _latestLogSize;
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function logRoot(uint64 size) external view returns (bytes32) {
+        return _logRoots[size];
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function attestationCount(bytes32 batchId) external view returns (uint256) {
+        return _attestationCounts[batchId];
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function itemLeaf(bytes32 batchId, uint256 tokenId, bytes32 itemHash) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash))));
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+        return interfaceId == type(ICertificateRegistry).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------
+
+    /**
+     * @dev The one place where lock rules are enforced; every mint and move passes here.
+     * - Nothing mints or moves while paused.
+     * - A move of an existing token needs state `Active` ({CertificateRegistryTokenLocked} otherwise).
+     * - A move needs a non-recalled batch ({CertificateRegistryBatchIsRecalled}), except a move out of gift
+     *   escrow (the registry itself holds the token), so gifts can still be claimed or returned.
+     * Tokens are never burned, so `to` is never zero here.
+     */
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
+        _requireNotPaused();
+        address from = _ownerOf(tokenId);
+        if (from != address(0)) {
+            Certificate storage cert = _certificates[tokenId];
+            CertificateState stored = cert.state;
+            if (stored != CertificateState.None) revert CertificateRegistryTokenLocked(tokenId, uint8(stored));
+            if (from != address(this)) {
+                bytes32 batchId = cert.batchId;
+                if (_batches[batchId].recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+            }
+        }
+        return super._update(to, tokenId, auth);
+    }
+
+    /// @dev Base of {tokenURI}, settable by the admin.
+    function _baseURI() internal view override returns (string memory) {
+        return _baseTokenURI;
+    }
+
+    /// @dev Checks and mints one claim. The pause is enforced by {_update}.
+    function _claim(ClaimRequest calldata req, bytes32[] calldata proof) private {
+        address to = req.to;
+        if (to == address(0) || to == address(this)) revert CertificateRegistryInvalidRecipient(to);
+        bytes32 batchId = req.batchId;
+        BatchRecord storage record = _batches[batchId];
+        bytes32 root = record.root;
+        if (root == bytes32(0)) revert CertificateRegistryBatchNotAnchored(batchId);
+        if (record.recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+        uint256 tokenId = req.tokenId;
+        Certificate storage cert = _certificates[tokenId];
+        if (cert.batchId != bytes32(0)) revert CertificateRegistryAlreadyClaimed(tokenId);
+        if (!MerkleProof.verifyCalldata(proof, root, itemLeaf(batchId, tokenId, req.itemHash))) {
+            revert CertificateRegistryInvalidProof(batchId, tokenId);
+        }
+        // State stays zero, which reads as Active (see the contract notes).
+        cert.batchId = batchId;
+        _mint(to, tokenId);
+        emit CertificateClaimed(tokenId, batchId, to);
+    }
+
+    /// @dev The certificate of a token the caller owns; {CertificateRegistryNotTokenOwner} otherwise (also for
+    /// unclaimed tokens and tokens in escrow).
+    function _byOwner(uint256 tokenId) private view returns (Certificate storage cert) {
+        if (_ownerOf(tokenId) != msg.sender) revert CertificateRegistryNotTokenOwner(tokenId, msg.sender);
+        cert = _certificates[tokenId];
+    }
+
+    /// @dev The certificate of an `Active` token the caller owns, whose batch is not recalled: one that may
+    /// take a new lock.
+    function _lockableByOwner(uint256 tokenId) private view returns (Certificate storage cert) {
+        cert = _byOwner(tokenId);
+        _expectState(tokenId, cert, CertificateState.Active);
+        bytes32 batchId = cert.batchId;
+        if (_batches[batchId].recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+    }
+
+    /// @dev The certificate of a `Pledged` token whose recorded pledgee is the caller.
+    function _byPledgee(uint256 tokenId) private view returns (Certificate storage cert) {
+        cert = _certificates[tokenId];
+        _expectState(tokenId, cert, CertificateState.Pledged);
+        if (cert.counterparty != msg.sender) revert CertificateRegistryNotPledgee(tokenId, msg.sender);
+    }
+
+    /// @dev The certificate of an `InCustody` token whose recorded custodian is the caller.
+    function _byCustodian(uint256 tokenId) private view returns (Certificate storage cert) {
+        cert = _certificates[tokenId];
+        _expectState(tokenId, cert, CertificateState.InCustody);
+        if (cert.counterparty != msg.sender) revert CertificateRegistryNotCustodian(tokenId, msg.sender);
+    }
+
+    /// @dev Reverts with {CertificateRegistryUnexpectedState} unless the certificate is in `expected`.
+    function _expectState(uint256 tokenId, Certificate storage cert, CertificateState expected) private view {
+        CertificateState actual = _stateOf(cert.batchId, cert.state);
+        if (actual != expected) revert CertificateRegistryUnexpectedState(tokenId, uint8(actual), uint8(expected));
+    }
+
+    /// @dev Back to `Active` (stored as zero): clears the lock slot, refunding most of its cost.
+    function _unlock(Certificate storage cert) private {
+        cert.state = CertificateState.None;
+        cert.counterparty = address(0);
+        cert.since = 0;
+        cert.redemptionRequested = false;
+    }
+
+    /// @dev Public state from stored state: a claimed certificate with no lock recorded is `Active`.
+    function _stateOf(bytes32 batchId, CertificateState stored) private pure returns (CertificateState) {
+        if (stored == CertificateState.None && batchId != bytes32(0)) return CertificateState.Active;
+        return stored;
+    }
+}
