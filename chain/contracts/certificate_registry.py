@@ -1,0 +1,651 @@
+"""Typed wrapper of the ``CertificateRegistry`` contract (docs/interfaces.md, section 1).
+
+Writes are only *encoded* here (calldata for the outbox; :mod:`chain.sender` signs and sends).
+Views call the contract and return dataclasses. EIP-712 helpers sign the two typed messages the
+contract checks: ``ClaimVoucher`` (by a relayer) and ``GiftClaim`` (by a gift's claim key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from eth_utils.abi import collapse_if_tuple
+from eth_utils.address import to_checksum_address
+
+from chain.artifacts import Artifact
+from chain.client import ChainClient, Receipt
+from chain.errors import ChainError, ContractRevertError
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ZERO_BYTES32 = b"\x00" * 32
+
+#: EIP-712 domain name and version of the registry.
+EIP712_NAME = "TracecertCertificateRegistry"
+EIP712_VERSION = "1"
+
+ROLE_NAMES: tuple[str, ...] = (
+    "DEFAULT_ADMIN_ROLE",
+    "FACTORY_ROLE",
+    "RELAYER_ROLE",
+    "CUSTODIAN_ROLE",
+    "PLEDGEE_ROLE",
+    "ATTESTOR_ROLE",
+    "ANCHOR_ROLE",
+    "PAUSER_ROLE",
+)
+#: Role ids by constant name; ``DEFAULT_ADMIN_ROLE`` is 32 zero bytes, the others
+#: ``keccak256("<NAME>")`` as in the contract.
+ROLES: dict[str, bytes] = {
+    name: ZERO_BYTES32 if name == "DEFAULT_ADMIN_ROLE" else bytes(keccak(name.encode()))
+    for name in ROLE_NAMES
+}
+
+
+class CertificateState(IntEnum):
+    """``enum CertificateState`` of the contract."""
+
+    NONE = 0
+    ACTIVE = 1
+    PLEDGED = 2
+    IN_CUSTODY = 3
+    REDEEMED = 4
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """An anchored batch (``struct BatchRecord``)."""
+
+    batch_id: bytes
+    root: bytes
+    item_count: int
+    anchored_at: int
+    recalled: bool
+    metadata_hash: bytes
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A certificate (``struct Certificate``); ``state`` is ``NONE`` while unclaimed."""
+
+    token_id: int
+    batch_id: bytes
+    state: CertificateState
+    counterparty: str | None
+    since: int
+    redemption_requested: bool
+
+
+@dataclass(frozen=True)
+class GiftRecord:
+    """A pending gift escrow (``struct Gift``)."""
+
+    token_id: int
+    giver: str
+    claim_key: str
+    expiry: int
+    nonce: int
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """``struct ClaimRequest``: mint ``token_id`` of ``batch_id`` (item ``item_hash``) to ``to``."""
+
+    batch_id: bytes
+    token_id: int
+    item_hash: bytes
+    to: str
+
+    def as_abi(self) -> tuple[bytes, int, bytes, str]:
+        """Return the request as the ABI tuple ``(batchId, tokenId, itemHash, to)``."""
+        return (self.batch_id, self.token_id, self.item_hash, to_checksum_address(self.to))
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """A decoded event emitted by the registry."""
+
+    name: str
+    args: dict[str, Any]
+    log_index: int
+
+
+def role_id(role: str) -> bytes:
+    """Resolve a role name to its 32-byte id.
+
+    Args:
+        role: ``"FACTORY_ROLE"``, ``"factory"``, ``"DEFAULT_ADMIN_ROLE"``, ``"admin"`` or a
+            ``0x`` hex id.
+
+    Returns:
+        The role id.
+
+    Raises:
+        ValueError: if the role is unknown.
+    """
+    if role.startswith("0x") and len(role) == 66:
+        return bytes.fromhex(role[2:])
+    key = role.strip().upper()
+    if key in ("ADMIN", "DEFAULT_ADMIN"):
+        key = "DEFAULT_ADMIN_ROLE"
+    if not key.endswith("_ROLE"):
+        key += "_ROLE"
+    if key not in ROLES:
+        raise ValueError(f"unknown role {role!r}; known: {', '.join(ROLE_NAMES)}")
+    return ROLES[key]
+
+
+def _domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {
+        "name": EIP712_NAME,
+        "version": EIP712_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def _key_of(signer: LocalAccount | str | bytes) -> LocalAccount:
+    return signer if isinstance(signer, LocalAccount) else Account.from_key(signer)
+
+
+def sign_claim_voucher(
+    signer: LocalAccount | str | bytes,
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    request: ClaimRequest,
+    deadline: int,
+) -> bytes:
+    """Sign an EIP-712 ``ClaimVoucher`` for ``claimWithVoucher``.
+
+    Args:
+        signer: a RELAYER_ROLE holder (account or private key).
+        chain_id: the chain id of the domain.
+        verifying_contract: the registry address.
+        request: the claim; the voucher is bound to ``request.to``.
+        deadline: unix time after which the voucher is refused.
+
+    Returns:
+        The 65-byte signature ``r || s || v``.
+    """
+    signable = encode_typed_data(
+        domain_data=_domain(chain_id, verifying_contract),
+        message_types={
+            "ClaimVoucher": [
+                {"name": "batchId", "type": "bytes32"},
+                {"name": "tokenId", "type": "uint256"},
+                {"name": "itemHash", "type": "bytes32"},
+                {"name": "to", "type": "address"},
+                {"name": "deadline", "type": "uint256"},
+            ]
+        },
+        message_data={
+            "batchId": request.batch_id,
+            "tokenId": request.token_id,
+            "itemHash": request.item_hash,
+            "to": to_checksum_address(request.to),
+            "deadline": deadline,
+        },
+    )
+    return bytes(_key_of(signer).sign_message(signable).signature)
+
+
+def sign_gift_claim(
+    claim_key: LocalAccount | str | bytes,
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    token_id: int,
+    to: str,
+    nonce: int,
+) -> bytes:
+    """Sign an EIP-712 ``GiftClaim`` for ``claimGift`` with a gift's one-time claim key.
+
+    Args:
+        claim_key: the secret key whose address is the gift's ``claimKey``.
+        chain_id: the chain id of the domain.
+        verifying_contract: the registry address.
+        token_id: the gifted token.
+        to: the recipient the claim is bound to.
+        nonce: the gift's nonce (from ``GiftCreated`` or :meth:`CertificateRegistry.gift`).
+
+    Returns:
+        The 65-byte signature ``r || s || v``.
+    """
+    signable = encode_typed_data(
+        domain_data=_domain(chain_id, verifying_contract),
+        message_types={
+            "GiftClaim": [
+                {"name": "tokenId", "type": "uint256"},
+                {"name": "to", "type": "address"},
+                {"name": "nonce", "type": "uint64"},
+            ]
+        },
+        message_data={"tokenId": token_id, "to": to_checksum_address(to), "nonce": nonce},
+    )
+    return bytes(_key_of(claim_key).sign_message(signable).signature)
+
+
+@dataclass(frozen=True)
+class _Function:
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Event:
+    name: str
+    inputs: tuple[Mapping[str, Any], ...]
+
+
+class CertificateRegistry:
+    """The ``CertificateRegistry`` at ``address``.
+
+    Args:
+        client: the chain client (its revert decoding learns this contract's errors).
+        address: the deployed contract.
+        artifact: the compiled contract (for the ABI).
+    """
+
+    ROLES: dict[str, bytes] = ROLES
+
+    def __init__(self, client: ChainClient, address: str, artifact: Artifact) -> None:
+        self._client = client
+        self.address = to_checksum_address(address)
+        self.artifact = artifact
+        self._functions: dict[str, _Function] = {}
+        self._events: dict[bytes, _Event] = {}
+        for entry in artifact.abi:
+            if entry.get("type") == "function":
+                inputs = tuple(collapse_if_tuple(dict(i)) for i in entry.get("inputs", []))
+                outputs = tuple(collapse_if_tuple(dict(o)) for o in entry.get("outputs", []))
+                signature = f"{entry['name']}({','.join(inputs)})"
+                fn = _Function(
+                    entry["name"], bytes(keccak(signature.encode()))[:4], inputs, outputs
+                )
+                self._functions[signature] = fn
+                self._functions.setdefault(entry["name"], fn)
+            elif entry.get("type") == "event" and not entry.get("anonymous"):
+                types = ",".join(collapse_if_tuple(dict(i)) for i in entry.get("inputs", []))
+                topic = bytes(keccak(f"{entry['name']}({types})".encode()))
+                self._events[topic] = _Event(entry["name"], tuple(entry.get("inputs", [])))
+        client.register_revert_abi(artifact.abi)
+        self._chain_id: int | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def encode(self, function: str, *args: Any) -> bytes:
+        """Encode calldata for any function of the ABI.
+
+        Args:
+            function: a name (first overload) or full signature like
+                ``"safeTransferFrom(address,address,uint256,bytes)"``.
+            *args: arguments in ABI order (tuples for structs).
+
+        Returns:
+            selector + ABI-encoded arguments.
+
+        Raises:
+            ValueError: if the function is unknown or an argument does not fit its type.
+        """
+        fn = self._function(function)
+        if len(args) != len(fn.inputs):
+            raise ValueError(f"{fn.name} takes {len(fn.inputs)} arguments, got {len(args)}")
+        try:
+            return fn.selector + abi_encode(list(fn.inputs), list(args))
+        except Exception as exc:  # eth_abi.exceptions.EncodingError and friends
+            raise ValueError(f"cannot encode {fn.name}{args!r}: {exc}") from exc
+
+    def _function(self, function: str) -> _Function:
+        try:
+            return self._functions[function]
+        except KeyError:
+            raise ValueError(
+                f"{self.artifact.contract_name} has no function {function!r}"
+            ) from None
+
+    def _view(self, function: str, *args: Any) -> tuple[Any, ...]:
+        fn = self._function(function)
+        raw = self._client.call({"to": self.address, "data": self.encode(function, *args)})
+        try:
+            return tuple(abi_decode(list(fn.outputs), raw))
+        except Exception as exc:  # eth_abi.exceptions.DecodingError: not this contract?
+            raise ChainError(
+                f"cannot decode {fn.name} output from {self.address}: 0x{raw.hex()}"
+            ) from exc
+
+    def chain_id(self) -> int:
+        """Return (and cache) the chain id, for EIP-712 domains."""
+        if self._chain_id is None:
+            self._chain_id = self._client.identity().chain_id
+        return self._chain_id
+
+    def decode_revert(self, data: bytes) -> ContractRevertError:
+        """Decode revert data of this contract.
+
+        Args:
+            data: raw revert data.
+
+        Returns:
+            The decoded :class:`ContractRevertError` (``"Unknown"`` for a foreign selector).
+        """
+        return self._client.decode_revert(data)
+
+    def decode_events(self, receipt: Receipt) -> list[RegistryEvent]:
+        """Decode the registry's events in a receipt (logs of other contracts are skipped).
+
+        Args:
+            receipt: a mined transaction's receipt.
+
+        Returns:
+            The events in log order; ``bytes32`` as bytes, addresses checksummed.
+        """
+        events: list[RegistryEvent] = []
+        for entry in receipt.logs:
+            if entry.address != self.address or not entry.topics:
+                continue
+            event = self._events.get(entry.topics[0])
+            if event is None:
+                continue
+            indexed = [i for i in event.inputs if i.get("indexed")]
+            plain = [i for i in event.inputs if not i.get("indexed")]
+            values: dict[str, Any] = {}
+            for spec, topic in zip(indexed, entry.topics[1:], strict=False):
+                values[spec["name"]] = abi_decode([collapse_if_tuple(dict(spec))], topic)[0]
+            decoded = abi_decode([collapse_if_tuple(dict(i)) for i in plain], entry.data)
+            for spec, value in zip(plain, decoded, strict=True):
+                values[spec["name"]] = value
+            for spec in event.inputs:
+                if spec["type"] == "address" and spec["name"] in values:
+                    values[spec["name"]] = to_checksum_address(values[spec["name"]])
+            events.append(RegistryEvent(event.name, values, entry.log_index))
+        return events
+
+    # ------------------------------------------------------------------ EIP-712
+    def sign_claim_voucher(
+        self, signer: LocalAccount | str | bytes, request: ClaimRequest, deadline: int
+    ) -> bytes:
+        """Sign a ``ClaimVoucher`` for this registry (see :func:`sign_claim_voucher`)."""
+        return sign_claim_voucher(
+            signer,
+            chain_id=self.chain_id(),
+            verifying_contract=self.address,
+            request=request,
+            deadline=deadline,
+        )
+
+    def sign_gift_claim(
+        self, claim_key: LocalAccount | str | bytes, token_id: int, to: str, nonce: int
+    ) -> bytes:
+        """Sign a ``GiftClaim`` for this registry (see :func:`sign_gift_claim`)."""
+        return sign_gift_claim(
+            claim_key,
+            chain_id=self.chain_id(),
+            verifying_contract=self.address,
+            token_id=token_id,
+            to=to,
+            nonce=nonce,
+        )
+
+    # ------------------------------------------------------------------ write encoders
+    def encode_anchor_batch(
+        self, batch_id: bytes, root: bytes, item_count: int, metadata_hash: bytes
+    ) -> bytes:
+        """Calldata for ``anchorBatch`` (FACTORY_ROLE)."""
+        return self.encode("anchorBatch", batch_id, root, item_count, metadata_hash)
+
+    def encode_recall_batch(self, batch_id: bytes, reason_hash: bytes) -> bytes:
+        """Calldata for ``recallBatch`` (FACTORY_ROLE)."""
+        return self.encode("recallBatch", batch_id, reason_hash)
+
+    def encode_attest_batch(self, batch_id: bytes, report_hash: bytes, uri: str) -> bytes:
+        """Calldata for ``attestBatch`` (ATTESTOR_ROLE)."""
+        return self.encode("attestBatch", batch_id, report_hash, uri)
+
+    def encode_anchor_log(self, size: int, root: bytes) -> bytes:
+        """Calldata for ``anchorLog`` (ANCHOR_ROLE); ``size`` must exceed the latest size."""
+        return self.encode("anchorLog", size, root)
+
+    def encode_claim(self, request: ClaimRequest, proof: Sequence[bytes]) -> bytes:
+        """Calldata for ``claim`` (RELAYER_ROLE)."""
+        return self.encode("claim", request.as_abi(), list(proof))
+
+    def encode_claim_batch(
+        self, requests: Sequence[ClaimRequest], proofs: Sequence[Sequence[bytes]]
+    ) -> bytes:
+        """Calldata for ``claimBatch`` (RELAYER_ROLE; all or nothing)."""
+        return self.encode("claimBatch", [r.as_abi() for r in requests], [list(p) for p in proofs])
+
+    def encode_claim_with_voucher(
+        self, request: ClaimRequest, deadline: int, proof: Sequence[bytes], signature: bytes
+    ) -> bytes:
+        """Calldata for ``claimWithVoucher`` (anyone, with a relayer's voucher)."""
+        return self.encode("claimWithVoucher", request.as_abi(), deadline, list(proof), signature)
+
+    def encode_pledge(self, token_id: int, pledgee: str) -> bytes:
+        """Calldata for ``pledge`` (owner; ``pledgee`` holds PLEDGEE_ROLE)."""
+        return self.encode("pledge", token_id, to_checksum_address(pledgee))
+
+    def encode_release_pledge(self, token_id: int) -> bytes:
+        """Calldata for ``releasePledge`` (the pledgee)."""
+        return self.encode("releasePledge", token_id)
+
+    def encode_foreclose_pledge(self, token_id: int) -> bytes:
+        """Calldata for ``foreclosePledge`` (the pledgee)."""
+        return self.encode("foreclosePledge", token_id)
+
+    def encode_deposit_to_custody(self, token_id: int, custodian: str) -> bytes:
+        """Calldata for ``depositToCustody`` (owner; ``custodian`` holds CUSTODIAN_ROLE)."""
+        return self.encode("depositToCustody", token_id, to_checksum_address(custodian))
+
+    def encode_release_custody(self, token_id: int) -> bytes:
+        """Calldata for ``releaseCustody`` (the custodian)."""
+        return self.encode("releaseCustody", token_id)
+
+    def encode_request_redemption(self, token_id: int) -> bytes:
+        """Calldata for ``requestRedemption`` (owner, token InCustody)."""
+        return self.encode("requestRedemption", token_id)
+
+    def encode_fulfil_redemption(self, token_id: int) -> bytes:
+        """Calldata for ``fulfilRedemption`` (the custodian, after a request)."""
+        return self.encode("fulfilRedemption", token_id)
+
+    def encode_redeem(self, token_id: int) -> bytes:
+        """Calldata for ``redeem`` (owner, token Active)."""
+        return self.encode("redeem", token_id)
+
+    def encode_create_gift(self, token_id: int, claim_key: str, expiry: int) -> bytes:
+        """Calldata for ``createGift`` (owner, token Active)."""
+        return self.encode("createGift", token_id, to_checksum_address(claim_key), expiry)
+
+    def encode_claim_gift(self, token_id: int, to: str, signature: bytes) -> bytes:
+        """Calldata for ``claimGift`` (anyone, with the claim key's ``GiftClaim`` signature)."""
+        return self.encode("claimGift", token_id, to_checksum_address(to), signature)
+
+    def encode_cancel_gift(self, token_id: int) -> bytes:
+        """Calldata for ``cancelGift`` (the giver)."""
+        return self.encode("cancelGift", token_id)
+
+    def encode_set_base_uri(self, base_uri: str) -> bytes:
+        """Calldata for ``setBaseURI`` (DEFAULT_ADMIN_ROLE)."""
+        return self.encode("setBaseURI", base_uri)
+
+    def encode_pause(self) -> bytes:
+        """Calldata for ``pause`` (PAUSER_ROLE)."""
+        return self.encode("pause")
+
+    def encode_unpause(self) -> bytes:
+        """Calldata for ``unpause`` (PAUSER_ROLE)."""
+        return self.encode("unpause")
+
+    def encode_grant_role(self, role: str, account: str) -> bytes:
+        """Calldata for ``grantRole`` (the role's admin, DEFAULT_ADMIN_ROLE)."""
+        return self.encode("grantRole", role_id(role), to_checksum_address(account))
+
+    def encode_revoke_role(self, role: str, account: str) -> bytes:
+        """Calldata for ``revokeRole`` (the role's admin, DEFAULT_ADMIN_ROLE)."""
+        return self.encode("revokeRole", role_id(role), to_checksum_address(account))
+
+    def encode_renounce_role(self, role: str, account: str) -> bytes:
+        """Calldata for ``renounceRole`` (``account`` itself)."""
+        return self.encode("renounceRole", role_id(role), to_checksum_address(account))
+
+    def encode_transfer_from(self, from_: str, to: str, token_id: int) -> bytes:
+        """Calldata for ERC-721 ``transferFrom`` (owner or approved; locks apply)."""
+        return self.encode(
+            "transferFrom", to_checksum_address(from_), to_checksum_address(to), token_id
+        )
+
+    def encode_safe_transfer_from(
+        self, from_: str, to: str, token_id: int, data: bytes | None = None
+    ) -> bytes:
+        """Calldata for ERC-721 ``safeTransferFrom`` (with ``data`` when given)."""
+        if data is None:
+            return self.encode(
+                "safeTransferFrom(address,address,uint256)",
+                to_checksum_address(from_),
+                to_checksum_address(to),
+                token_id,
+            )
+        return self.encode(
+            "safeTransferFrom(address,address,uint256,bytes)",
+            to_checksum_address(from_),
+            to_checksum_address(to),
+            token_id,
+            data,
+        )
+
+    def encode_approve(self, to: str, token_id: int) -> bytes:
+        """Calldata for ERC-721 ``approve``."""
+        return self.encode("approve", to_checksum_address(to), token_id)
+
+    # ------------------------------------------------------------------ views
+    def batch(self, batch_id: bytes) -> BatchRecord | None:
+        """Return an anchored batch.
+
+        Args:
+            batch_id: the batch id.
+
+        Returns:
+            The :class:`BatchRecord`, or ``None`` if the batch is not anchored.
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+            ChainError: on any other failure.
+        """
+        ((root, item_count, anchored_at, recalled, metadata_hash),) = self._view("batch", batch_id)
+        if anchored_at == 0:
+            return None
+        return BatchRecord(
+            batch_id=bytes(batch_id),
+            root=bytes(root),
+            item_count=int(item_count),
+            anchored_at=int(anchored_at),
+            recalled=bool(recalled),
+            metadata_hash=bytes(metadata_hash),
+        )
+
+    def verify_item(
+        self, batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
+    ) -> bool:
+        """Check an item's Merkle proof against its anchored batch root, on chain.
+
+        Args:
+            batch_id: the batch.
+            token_id: the item's token id.
+            item_hash: the item hash.
+            proof: sibling hashes from :meth:`chain.merkle.BatchTree.proof`.
+
+        Returns:
+            True if the proof holds; False if it does not or the batch is not anchored.
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+            ChainError: on any other failure.
+        """
+        (ok,) = self._view("verifyItem", batch_id, token_id, item_hash, list(proof))
+        return bool(ok)
+
+    def certificate(self, token_id: int) -> CertificateRecord:
+        """Return a certificate's record (state ``NONE`` while unclaimed).
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+            ChainError: on any other failure.
+        """
+        ((batch_id, state, counterparty, since, requested),) = self._view("certificate", token_id)
+        return CertificateRecord(
+            token_id=token_id,
+            batch_id=bytes(batch_id),
+            state=CertificateState(state),
+            counterparty=None if int(counterparty, 16) == 0 else to_checksum_address(counterparty),
+            since=int(since),
+            redemption_requested=bool(requested),
+        )
+
+    def is_claimed(self, token_id: int) -> bool:
+        """Tell whether ``token_id`` was ever claimed (minted)."""
+        return bool(self._view("isClaimed", token_id)[0])
+
+    def gift(self, token_id: int) -> GiftRecord | None:
+        """Return the pending gift of ``token_id``, or ``None`` if there is none."""
+        ((giver, claim_key, expiry, nonce),) = self._view("gift", token_id)
+        if int(giver, 16) == 0:
+            return None
+        return GiftRecord(
+            token_id=token_id,
+            giver=to_checksum_address(giver),
+            claim_key=to_checksum_address(claim_key),
+            expiry=int(expiry),
+            nonce=int(nonce),
+        )
+
+    def latest_log_size(self) -> int:
+        """Return the size of the latest anchored event-log tree (0 if none)."""
+        return int(self._view("latestLogSize")[0])
+
+    def log_root(self, size: int) -> bytes:
+        """Return the anchored RFC 6962 root for log ``size`` (32 zero bytes if none)."""
+        return bytes(self._view("logRoot", size)[0])
+
+    def attestation_count(self, batch_id: bytes) -> int:
+        """Return how many attestations a batch has."""
+        return int(self._view("attestationCount", batch_id)[0])
+
+    def item_leaf(self, batch_id: bytes, token_id: int, item_hash: bytes) -> bytes:
+        """Return the contract's Merkle leaf for an item (equals :func:`chain.merkle.item_leaf`)."""
+        return bytes(self._view("itemLeaf", batch_id, token_id, item_hash)[0])
+
+    def has_role(self, role: str, account: str) -> bool:
+        """Tell whether ``account`` holds ``role`` (a name such as ``"FACTORY_ROLE"``)."""
+        return bool(self._view("hasRole", role_id(role), to_checksum_address(account))[0])
+
+    def owner_of(self, token_id: int) -> str | None:
+        """Return the owner of ``token_id``, or ``None`` if it does not exist."""
+        try:
+            return to_checksum_address(self._view("ownerOf", token_id)[0])
+        except ContractRevertError as exc:
+            if exc.name == "ERC721NonexistentToken":
+                return None
+            raise
+
+    def balance_of(self, owner: str) -> int:
+        """Return how many certificates ``owner`` holds."""
+        return int(self._view("balanceOf", to_checksum_address(owner))[0])
+
+    def paused(self) -> bool:
+        """Tell whether the registry is paused."""
+        return bool(self._view("paused")[0])
+
+    def token_uri(self, token_id: int) -> str:
+        """Return the ERC-721 ``tokenURI`` of an existing token."""
+        return str(self._view("tokenURI", token_id)[0])
