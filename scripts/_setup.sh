@@ -1,7 +1,7 @@
 # Sourced by scripts/run and scripts/test: installs what is missing, and nothing more.
 #   - a Python 3.11 virtualenv in .venv with the pinned project (re-installed when pyproject.toml changes)
 #   - Node >= 22.13 (Hardhat 3 needs it): the system Node if new enough, else Node 22 from npm into .tools/
-#   - node_modules from package-lock.json (npm ci, re-run when the lock changes)
+#   - node_modules from package-lock.json (re-installed when the lock changes)
 #   - the contract build (Hardhat 3, offline with the npm solc; incremental)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,8 +47,11 @@ if ! node_ok; then
 fi
 lock_stamp="$(sha256sum package-lock.json | cut -c1-64)-$(node --version)"
 if [ ! -d node_modules ] || ! stamp_ok node_modules/.tracecert-installed "$lock_stamp"; then
-  say "npm ci (Hardhat 3, solc, OpenZeppelin, anvil)"
-  npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" || true
+  say "installing node_modules from package-lock.json (Hardhat 3, solc, OpenZeppelin, anvil)"
+  # `npm ci` refuses this lock: anvil lists its macOS/Windows binaries as optional dependencies,
+  # the registry reachable here does not serve them, so they cannot be written into the lock.
+  # `npm install` installs exactly the locked versions (every dependency is pinned) and skips them.
+  npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" || true
   [ -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || { echo "npm ci did not install anvil" >&2; exit 1; }
   echo "$lock_stamp" > node_modules/.tracecert-installed
 fi

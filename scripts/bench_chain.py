@@ -1,0 +1,222 @@
+"""Benchmark: gas per certificate operation and claim throughput, against a real anvil.
+
+Everything is measured in this run on a fresh anvil devnet (no state), including the baseline:
+a plain OpenZeppelin ERC-721 ``mint`` (contracts/test/BaselineERC721.sol), deployed here.
+
+The last line printed is one JSON object:
+    {"gas": {...}, "claims_per_s": {"single", "batched"}, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chain.artifacts import load_artifact  # noqa: E402
+from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
+from chain.client import ChainClient, Receipt  # noqa: E402
+from chain.config import ANVIL_DEV_PRIVATE_KEY  # noqa: E402
+from chain.contracts.certificate_registry import ClaimRequest, CertificateRegistry  # noqa: E402
+from chain.deploy import deploy, send_transaction, wait_for_receipt  # noqa: E402
+from chain.merkle import BatchTree, item_leaf  # noqa: E402
+
+# anvil's default accounts 1 and 2 (mnemonic "test test ... junk"): holder and pledgee/custodian.
+HOLDER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+SERVICE_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+
+console = Console(stderr=True)
+
+
+def keccak_int(i: int) -> bytes:
+    from eth_utils.crypto import keccak
+
+    return keccak(i.to_bytes(32, "big"))
+
+
+class Bench:
+    def __init__(self, client: ChainClient, registry: CertificateRegistry, admin: LocalAccount):
+        self.client = client
+        self.registry = registry
+        self.admin = admin
+
+    def tx(self, account: LocalAccount, data: bytes, to: str | None = None) -> Receipt:
+        receipt = send_transaction(self.client, account, to or self.registry.address, data)
+        if receipt.status != 1:
+            raise RuntimeError(f"transaction reverted: 0x{receipt.tx_hash.hex()}")
+        return receipt
+
+
+def make_batch(batch_no: int, size: int) -> tuple[bytes, list[ClaimRequest], BatchTree]:
+    batch_id = keccak_int(10**9 + batch_no)
+    holder = Account.from_key(HOLDER_KEY).address
+    claims = [
+        ClaimRequest(
+            batch_id=batch_id,
+            token_id=int.from_bytes(keccak_int(batch_no * 10**7 + i), "big"),
+            item_hash=keccak_int(i),
+            to=holder,
+        )
+        for i in range(size)
+    ]
+    tree = BatchTree([item_leaf(c.batch_id, c.token_id, c.item_hash) for c in claims])
+    return batch_id, claims, tree
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (CI)")
+    parser.add_argument("--batch-size", type=int, default=None, help="items per anchored batch")
+    args = parser.parse_args()
+
+    batch_size = args.batch_size or (1024 if args.quick else 65_536)
+    single_claims = 40 if args.quick else 300
+    batched_txs = 4 if args.quick else 20
+    per_batch_tx = 100
+
+    backend = AnvilBackend(anvil_binary(), port=free_port(), state_file=None)
+    backend.start()
+    try:
+        client = ChainClient(backend)
+        admin = Account.from_key(ANVIL_DEV_PRIVATE_KEY)
+        holder = Account.from_key(HOLDER_KEY)
+        service = Account.from_key(SERVICE_KEY)
+        artifacts = ROOT / "artifacts"
+        reg_artifact = load_artifact(artifacts, "CertificateRegistry")
+        base_artifact = load_artifact(artifacts, "BaselineERC721")
+
+        dep = deploy(client, admin, reg_artifact, admin.address)
+        registry = CertificateRegistry(client, dep.address, reg_artifact)
+        baseline = deploy(client, admin, base_artifact)
+        bench = Bench(client, registry, admin)
+        for role in ("FACTORY_ROLE", "RELAYER_ROLE"):
+            bench.tx(admin, registry.encode_grant_role(role, admin.address))
+        for role in ("PLEDGEE_ROLE", "CUSTODIAN_ROLE"):
+            bench.tx(admin, registry.encode_grant_role(role, service.address))
+
+        gas: dict[str, int | float] = {}
+
+        # --- baseline: a plain per-item ERC-721 mint (first one warms the balance slot) ----
+        from eth_abi.abi import encode as abi_encode
+        from eth_utils.crypto import keccak
+
+        mint_sel = keccak(b"mint(address,uint256)")[:4]
+        mints = [
+            bench.tx(
+                admin, mint_sel + abi_encode(["address", "uint256"], [holder.address, i + 1]),
+                to=baseline.address,
+            ).gas_used
+            for i in range(3)
+        ]
+        gas["erc721_mint_baseline"] = mints[-1]
+        gas["erc721_mint_baseline_first"] = mints[0]
+
+        # --- anchor one batch -------------------------------------------------------------
+        console.print(f"building a batch tree of {batch_size:,} items")
+        batch_id, claims, tree = make_batch(1, batch_size)
+        r = bench.tx(
+            admin, registry.encode_anchor_batch(batch_id, tree.root, batch_size, b"\x01" * 32)
+        )
+        gas["anchor_batch"] = r.gas_used
+        gas["anchor_batch_per_item"] = round(r.gas_used / batch_size, 3)
+
+        # --- one claim, then a batched claim ---------------------------------------------
+        r = bench.tx(admin, registry.encode_claim(claims[0], tree.proof(0)))
+        gas["claim_one"] = r.gas_used
+        chunk = claims[1 : 1 + per_batch_tx]
+        r = bench.tx(
+            admin,
+            registry.encode_claim_batch(chunk, [tree.proof(i) for i in range(1, 1 + len(chunk))]),
+        )
+        gas["claim_batched_per_item"] = round(r.gas_used / len(chunk), 1)
+        next_index = 1 + len(chunk)
+
+        # --- lifecycle on the first claimed token ----------------------------------------
+        tok = claims[0].token_id
+        gas["pledge"] = bench.tx(holder, registry.encode_pledge(tok, service.address)).gas_used
+        gas["release_pledge"] = bench.tx(service, registry.encode_release_pledge(tok)).gas_used
+        gas["custody_in"] = bench.tx(
+            holder, registry.encode_deposit_to_custody(tok, service.address)
+        ).gas_used
+        gas["custody_out"] = bench.tx(service, registry.encode_release_custody(tok)).gas_used
+        gas["gift"] = bench.tx(
+            holder, registry.encode_transfer_from(holder.address, admin.address, tok)
+        ).gas_used
+        tok2 = claims[1].token_id
+        bench.tx(holder, registry.encode_deposit_to_custody(tok2, service.address))
+        gas["request_redemption"] = bench.tx(
+            holder, registry.encode_request_redemption(tok2)
+        ).gas_used
+        gas["redeem"] = bench.tx(service, registry.encode_fulfil_redemption(tok2)).gas_used
+        gas["redeem_by_owner"] = bench.tx(admin, registry.encode_redeem(tok)).gas_used
+
+        # --- throughput: sequential single claims, then batched claims --------------------
+        def timed_claims(count: int, size: int, label: str, progress: Progress) -> float:
+            nonlocal next_index
+            task = progress.add_task(label, total=count * size)
+            start = time.perf_counter()
+            for _ in range(count):
+                idx = list(range(next_index, next_index + size))
+                next_index += size
+                sel = [claims[i] for i in idx]
+                data = (
+                    registry.encode_claim(sel[0], tree.proof(idx[0]))
+                    if size == 1
+                    else registry.encode_claim_batch(sel, [tree.proof(i) for i in idx])
+                )
+                bench.tx(admin, data)
+                progress.advance(task, size)
+            return count * size / (time.perf_counter() - start)
+
+        with Progress(console=console, transient=True) as progress:
+            single = timed_claims(single_claims, 1, "single claims", progress)
+            batched = timed_claims(batched_txs, per_batch_tx, "batched claims", progress)
+        # every timed claim really minted: check a sample on chain
+        assert registry.owner_of(claims[next_index - 1].token_id) == holder.address
+
+        base = gas["erc721_mint_baseline"]
+        result: dict[str, Any] = {
+            "gas": gas,
+            "ratio_to_erc721_mint": {
+                k: round(float(gas[k]) / float(base), 3)
+                for k in ("claim_one", "claim_batched_per_item", "anchor_batch_per_item")
+            },
+            "claims_per_s": {"single": round(single, 1), "batched": round(batched, 1)},
+            "params": {
+                "batch_size": batch_size,
+                "proof_length": len(tree.proof(0)),
+                "single_claims": single_claims,
+                "batched_txs": batched_txs,
+                "items_per_batched_tx": per_batch_tx,
+                "node": "anvil (fresh, automine)",
+            },
+        }
+        table = Table(title="tracecert chain benchmark (anvil)")
+        table.add_column("operation")
+        table.add_column("gas", justify="right")
+        for k, v in gas.items():
+            table.add_row(k, f"{v:,}")
+        console.print(table)
+        console.print(f"claims/s single {single:.1f}, batched {batched:.1f} (items/s)")
+        print(json.dumps(result))
+        return 0
+    finally:
+        backend.stop()
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    raise SystemExit(main())
