@@ -1,0 +1,313 @@
+"""The chain behind the ``Ledger`` port: chain identity, the deployment, reads and the outbox.
+
+``ChainRuntime`` owns the node connection. On first contact it records the chain id and genesis
+hash; afterwards a node with another identity is reported as a mismatch and every chain access
+is held: nothing is deployed or sent onto a foreign chain. It deploys the registry once per
+chain (keyed by chain id + genesis hash) and grants the service account its roles.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.artifacts import Artifact, load_artifact
+from chain.backends import Backend
+from chain.client import ChainClient, ChainIdentity
+from chain.contracts.certificate_registry import CertificateRegistry
+from chain.deploy import deploy, send_transaction
+from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
+from service.adapters.orm import ChainIdentityRow, DeploymentRow
+from service.app.ports import ChainStatus, ChainWrite, OutboxRepository
+from service.domain.batches import Batch
+from service.domain.errors import (
+    BatchAlreadyAnchoredError,
+    BatchNotFoundError,
+    ChainRejectedError,
+    DeploymentNotFoundError,
+    InvalidBatchError,
+    LedgerHeldError,
+    LedgerUnavailableError,
+    TracecertError,
+)
+
+log = logging.getLogger(__name__)
+
+CONTRACT = "CertificateRegistry"
+SERVICE_ROLES = ("FACTORY_ROLE", "ANCHOR_ROLE", "RELAYER_ROLE", "ATTESTOR_ROLE")
+
+T = TypeVar("T")
+
+# The one mapping point from contract reverts to domain errors.
+_REVERTS: dict[str, type[TracecertError]] = {
+    "CertificateRegistryBatchAlreadyAnchored": BatchAlreadyAnchoredError,
+    "CertificateRegistryBatchNotAnchored": BatchNotFoundError,
+    "CertificateRegistryInvalidBatch": InvalidBatchError,
+    "CertificateRegistryEmptyBatch": InvalidBatchError,
+}
+
+
+def revert_to_domain(exc: ContractRevertError) -> TracecertError:
+    """Return the domain error for a contract revert (``ChainRejectedError`` by default)."""
+    cls = _REVERTS.get(exc.name, ChainRejectedError)
+    return cls(f"The contract refused the operation: {exc}.")
+
+
+class ChainRuntime:
+    """The node connection, the recorded identity and the deployed registry."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        account: LocalAccount,
+        sessions: sessionmaker[Session],
+        artifacts_dir: object,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.backend = backend
+        self.client = ChainClient(backend)
+        self.account = account
+        self._sessions = sessions
+        self._artifacts_dir = artifacts_dir
+        self._now = now
+        self._lock = threading.RLock()
+        self._artifact: Artifact | None = None
+        self.registry: CertificateRegistry | None = None
+        self.recorded: ChainIdentity | None = None
+        self.actual: ChainIdentity | None = None
+        self.deployment: DeploymentRow | None = None
+        self.last_error: str | None = None
+        self.sender_held = False
+        self.hold_reason: str | None = None
+
+    # ------------------------------------------------------------------ setup
+    def artifact(self) -> Artifact:
+        if self._artifact is None:
+            from pathlib import Path
+
+            self._artifact = load_artifact(Path(str(self._artifacts_dir)), CONTRACT)
+            self.client.register_revert_abi(self._artifact.abi)
+        return self._artifact
+
+    @property
+    def genesis_mismatch(self) -> bool:
+        return (
+            self.recorded is not None and self.actual is not None and self.recorded != self.actual
+        )
+
+    def load_recorded(self) -> None:
+        """Load the recorded identity and its deployment from the database (no node needed)."""
+        with self._lock, self._sessions.begin() as s:
+            row = s.scalar(select(ChainIdentityRow).order_by(ChainIdentityRow.id).limit(1))
+            if row is None:
+                return
+            self.recorded = ChainIdentity(row.chain_id, row.genesis_hash)
+            self._load_deployment(s)
+
+    def _load_deployment(self, s: Session) -> None:
+        assert self.recorded is not None
+        dep = s.scalar(
+            select(DeploymentRow).where(
+                DeploymentRow.chain_id == self.recorded.chain_id,
+                DeploymentRow.genesis_hash == self.recorded.genesis_hash,
+                DeploymentRow.contract == CONTRACT,
+            )
+        )
+        if dep is not None:
+            s.expunge(dep)
+            self.deployment = dep
+            self.registry = CertificateRegistry(self.client, dep.address, self.artifact())
+
+    def prepare(self, deploy_if_missing: bool = True) -> bool:
+        """Check the node's identity, record it on first contact, deploy once per chain.
+
+        Returns:
+            True when the chain is the recorded one and the registry is deployed.
+        """
+        with self._lock:
+            try:
+                self.actual = self.client.identity()
+            except ChainError as exc:
+                self.last_error = str(exc)
+                return False
+            self.last_error = None
+            if self.recorded is None:
+                self.load_recorded()
+            if self.recorded is None:
+                with self._sessions.begin() as s:
+                    s.add(
+                        ChainIdentityRow(
+                            chain_id=self.actual.chain_id,
+                            genesis_hash=self.actual.genesis_hash,
+                            first_seen=self._now(),
+                        )
+                    )
+                self.recorded = self.actual
+            if self.genesis_mismatch:
+                self.hold(
+                    f"node has chain {self.actual.chain_id} genesis "
+                    f"0x{self.actual.genesis_hash.hex()}, database recorded chain "
+                    f"{self.recorded.chain_id} genesis 0x{self.recorded.genesis_hash.hex()}"
+                )
+                return False
+            if self.registry is None and deploy_if_missing:
+                try:
+                    self._deploy()
+                except ChainError as exc:
+                    self.last_error = f"deployment failed: {exc}"
+                    log.warning("deployment failed: %s", exc)
+                    return False
+            return self.registry is not None
+
+    def hold(self, reason: str) -> None:
+        self.sender_held = True
+        self.hold_reason = reason
+
+    def _deploy(self) -> None:
+        assert self.actual is not None
+        artifact = self.artifact()
+        with self._sessions.begin() as s:
+            self._load_deployment(s)
+        if self.registry is None:
+            deployment = deploy(self.client, self.account, artifact, self.account.address)
+            with self._sessions.begin() as s:
+                s.add(
+                    DeploymentRow(
+                        chain_id=self.actual.chain_id,
+                        genesis_hash=self.actual.genesis_hash,
+                        contract=CONTRACT,
+                        address=deployment.address,
+                        tx_hash=deployment.tx_hash,
+                        block_number=deployment.block_number,
+                        deployed_at=self._now(),
+                    )
+                )
+            with self._sessions.begin() as s:
+                self._load_deployment(s)
+        assert self.registry is not None
+        # Idempotent: a crash between deployment and grants is repaired on the next start.
+        for role in SERVICE_ROLES:
+            if not self.registry.has_role(role, self.account.address):
+                receipt = send_transaction(
+                    self.client,
+                    self.account,
+                    self.registry.address,
+                    self.registry.encode_grant_role(role, self.account.address),
+                )
+                if receipt.status != 1:
+                    raise ChainError(f"granting {role} failed in 0x{receipt.tx_hash.hex()}")
+
+    # ------------------------------------------------------------------ status
+    def status(self, sender_held: bool | None = None) -> ChainStatus:
+        block: int | None = None
+        reachable = False
+        try:
+            self.actual = self.client.identity()
+            block = self.client.block_number()
+            reachable = True
+        except ChainError as exc:
+            self.last_error = str(exc)
+        dep = self.deployment
+        return ChainStatus(
+            reachable=reachable,
+            chain_id=self.actual.chain_id if self.actual else None,
+            genesis_hash=self.actual.genesis_hash if self.actual else None,
+            block_number=block,
+            recorded_chain_id=self.recorded.chain_id if self.recorded else None,
+            recorded_genesis_hash=self.recorded.genesis_hash if self.recorded else None,
+            genesis_mismatch=self.genesis_mismatch,
+            contract_address=dep.address if dep else None,
+            deployment_tx_hash=dep.tx_hash if dep else None,
+            deployment_block=dep.block_number if dep else None,
+            sender_address=self.account.address,
+            sender_held=self.sender_held or self.genesis_mismatch,
+            hold_reason=self.hold_reason,
+            error=None if reachable else self.last_error,
+        )
+
+
+class ChainLedger:
+    """The ``Ledger`` port on ``ChainRuntime``."""
+
+    def __init__(self, runtime: ChainRuntime) -> None:
+        self._rt = runtime
+
+    def _registry(self) -> CertificateRegistry:
+        if self._rt.registry is None:
+            self._rt.load_recorded()
+        if self._rt.registry is None:
+            raise DeploymentNotFoundError()
+        return self._rt.registry
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        if self._rt.genesis_mismatch:
+            raise LedgerHeldError()
+        try:
+            yield
+        except ContractRevertError as exc:
+            raise revert_to_domain(exc) from exc
+        except ChainUnavailableError as exc:
+            raise LedgerUnavailableError() from exc
+        except ChainError as exc:
+            raise LedgerUnavailableError(f"The chain node failed: {exc}; retry later.") from exc
+
+    def _read(self, fn: Callable[[CertificateRegistry], T]) -> T:
+        with self._reading():
+            registry = self._registry()
+            return fn(registry)
+
+    # ------------------------------------------------------------------ writes (outbox)
+    def enqueue_anchor_batch(self, outbox: OutboxRepository, batch: Batch, at: datetime) -> int:
+        registry = self._registry()
+        data = registry.encode_anchor_batch(
+            batch.chain_batch_id, batch.root, batch.item_count, batch.metadata_hash
+        )
+        write = ChainWrite(
+            kind="anchor_batch",
+            dedupe_key=f"anchor_batch:{batch.chain_batch_id.hex()}",
+            to=registry.address,
+            data=data,
+        )
+        return outbox.add(write, at)
+
+    def enqueue_anchor_log(
+        self, outbox: OutboxRepository, size: int, root: bytes, at: datetime
+    ) -> int:
+        registry = self._registry()
+        write = ChainWrite(
+            kind="anchor_log",
+            dedupe_key=f"anchor_log:{size}",
+            to=registry.address,
+            data=registry.encode_anchor_log(size, root),
+        )
+        return outbox.add(write, at)
+
+    # ------------------------------------------------------------------ reads
+    def verify_item(
+        self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
+    ) -> bool:
+        return self._read(lambda r: r.verify_item(chain_batch_id, token_id, item_hash, proof))
+
+    def log_root(self, size: int) -> bytes:
+        return self._read(lambda r: r.log_root(size))
+
+    def latest_log_size(self) -> int:
+        return self._read(lambda r: r.latest_log_size())
+
+    def block_number(self) -> int | None:
+        try:
+            return self._rt.client.block_number()
+        except ChainError:
+            return None
+
+    def status(self) -> ChainStatus:
+        return self._rt.status()

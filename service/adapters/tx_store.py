@@ -1,0 +1,260 @@
+"""``chain.sender.TxStore`` on the database: the outbox, its attempts, and business effects.
+
+Every method runs in its own committed transaction. ``record_signed`` in particular is durable
+before the sender sends, so a crash can only ever resend the very same raw transaction.
+
+``record_confirmed`` applies the business effect of a write in the same transaction that marks
+it confirmed:
+
+* ``anchor_batch`` -> the batch becomes ``anchored`` and a ``BatchAnchored`` event is logged;
+* ``anchor_log``   -> the ``log_anchors`` row becomes ``anchored`` and NO event is logged: an
+  event would grow the log, the anchorer would anchor the new size, whose confirmation would
+  log another event... the anchorer would chase its own tail forever. Log anchors are visible
+  on chain (``LogAnchored``) and in ``log_anchors`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.client import Receipt
+from chain.errors import ContractRevertError
+from chain.sender import IN_FLIGHT, TxAttempt, TxRequest, TxStatus
+from service.adapters.orm import BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
+from service.adapters.repositories import SqlAlchemyEventLog
+from service.app.ports import Clock
+from service.domain.batches import BatchStatus
+from service.domain.events import BatchAnchored
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if abs(value) > 2**53 else value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value if isinstance(value, str | bool | float) or value is None else str(value)
+
+
+class SqlAlchemyTxStore:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        leaf_hash: Callable[[bytes], bytes],
+        clock: Clock,
+    ) -> None:
+        self._sessions = sessions
+        self._leaf_hash = leaf_hash
+        self._clock = clock
+
+    @staticmethod
+    def _request(row: OutboxRow) -> TxRequest:
+        return TxRequest(
+            id=row.id,
+            to=row.to_address,
+            data=row.calldata,
+            value=int(row.value),
+            gas_limit=row.gas_limit,
+            status=TxStatus(row.status),
+            nonce=row.nonce,
+            mined_block_number=row.mined_block_number,
+            mined_block_hash=row.mined_block_hash,
+            mined_tx_hash=row.mined_tx_hash,
+        )
+
+    @staticmethod
+    def _attempt(row: TxAttemptRow) -> TxAttempt:
+        return TxAttempt(
+            tx_hash=row.tx_hash,
+            raw=row.raw,
+            nonce=row.nonce,
+            max_fee_per_gas=row.max_fee_per_gas,
+            max_priority_fee_per_gas=row.max_priority_fee_per_gas,
+            gas_limit=row.gas_limit,
+            sent_at=row.sent_at,
+        )
+
+    def _set(self, session: Session, request_id: int, **values: Any) -> None:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == request_id)
+            .values(updated_at=self._clock.now(), **values)
+        )
+
+    # ------------------------------------------------------------------ reads
+    def queued(self, limit: int) -> list[TxRequest]:
+        with self._sessions.begin() as s:
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status == TxStatus.QUEUED.value)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return [self._request(r) for r in rows]
+
+    def in_flight(self) -> list[tuple[TxRequest, list[TxAttempt]]]:
+        with self._sessions.begin() as s:
+            rows = list(
+                s.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.status.in_([st.value for st in IN_FLIGHT]))
+                    .order_by(OutboxRow.nonce, OutboxRow.id)
+                )
+            )
+            attempts: dict[int, list[TxAttempt]] = {r.id: [] for r in rows}
+            if rows:
+                for a in s.scalars(
+                    select(TxAttemptRow)
+                    .where(TxAttemptRow.outbox_id.in_(list(attempts)))
+                    .order_by(TxAttemptRow.id)
+                ):
+                    attempts[a.outbox_id].append(self._attempt(a))
+            return [(self._request(r), attempts[r.id]) for r in rows]
+
+    def highest_nonce(self, sender: str) -> int | None:
+        with self._sessions.begin() as s:
+            value = s.scalar(
+                select(func.max(TxAttemptRow.nonce)).where(TxAttemptRow.sender == sender)
+            )
+            return None if value is None else int(value)
+
+    # ------------------------------------------------------------------ writes
+    def record_signed(self, request_id: int, sender: str, attempt: TxAttempt) -> None:
+        with self._sessions.begin() as s:
+            s.add(
+                TxAttemptRow(
+                    outbox_id=request_id,
+                    tx_hash=attempt.tx_hash,
+                    raw=attempt.raw,
+                    sender=sender,
+                    nonce=attempt.nonce,
+                    max_fee_per_gas=attempt.max_fee_per_gas,
+                    max_priority_fee_per_gas=attempt.max_priority_fee_per_gas,
+                    gas_limit=attempt.gas_limit,
+                    signed_at=self._clock.now(),
+                    sent_at=attempt.sent_at,
+                )
+            )
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == request_id, OutboxRow.status == TxStatus.QUEUED.value)
+                .values(
+                    status=TxStatus.SIGNED.value,
+                    nonce=attempt.nonce,
+                    sender=sender,
+                    gas_limit=attempt.gas_limit,
+                    updated_at=self._clock.now(),
+                )
+            )
+
+    def record_sent(self, request_id: int, tx_hash: bytes, at: float) -> None:
+        with self._sessions.begin() as s:
+            s.execute(
+                update(TxAttemptRow)
+                .where(TxAttemptRow.tx_hash == tx_hash, TxAttemptRow.sent_at.is_(None))
+                .values(sent_at=at)
+            )
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == request_id, OutboxRow.status == TxStatus.SIGNED.value)
+                .values(status=TxStatus.SENT.value, updated_at=self._clock.now())
+            )
+
+    def record_mined(self, request_id: int, receipt: Receipt) -> None:
+        with self._sessions.begin() as s:
+            self._set(
+                s,
+                request_id,
+                status=TxStatus.MINED.value,
+                mined_tx_hash=receipt.tx_hash,
+                mined_block_number=receipt.block_number,
+                mined_block_hash=receipt.block_hash,
+            )
+
+    def record_unmined(self, request_id: int) -> None:
+        with self._sessions.begin() as s:
+            self._set(
+                s,
+                request_id,
+                status=TxStatus.SENT.value,
+                mined_tx_hash=None,
+                mined_block_number=None,
+                mined_block_hash=None,
+            )
+
+    def record_confirmed(self, request_id: int, receipt: Receipt) -> None:
+        with self._sessions.begin() as s:
+            row = s.get(OutboxRow, request_id)
+            if row is None or row.status == TxStatus.CONFIRMED.value:
+                return
+            now = self._clock.now()
+            self._set(
+                s,
+                request_id,
+                status=TxStatus.CONFIRMED.value,
+                mined_tx_hash=receipt.tx_hash,
+                mined_block_number=receipt.block_number,
+                mined_block_hash=receipt.block_hash,
+            )
+            if row.kind == "anchor_batch":
+                self._batch_anchored(s, request_id, receipt, now)
+            elif row.kind == "anchor_log":
+                # No event here: see the module docstring (the anchorer's tail).
+                s.execute(
+                    update(LogAnchorRow)
+                    .where(LogAnchorRow.outbox_id == request_id)
+                    .values(status="anchored", anchored_at=now)
+                )
+
+    def _batch_anchored(
+        self, s: Session, request_id: int, receipt: Receipt, now: datetime
+    ) -> None:
+        batch = s.execute(
+            update(BatchRow)
+            .where(
+                BatchRow.outbox_id == request_id,
+                BatchRow.status == BatchStatus.ANCHORING.value,
+            )
+            .values(status=BatchStatus.ANCHORED.value)
+            .returning(BatchRow.public_id, BatchRow.chain_batch_id)
+        ).first()
+        if batch is None:
+            return
+        SqlAlchemyEventLog(s, self._leaf_hash).append(
+            BatchAnchored(
+                batch_id=batch.public_id,
+                chain_batch_id=batch.chain_batch_id,
+                tx_hash=receipt.tx_hash,
+                block_number=receipt.block_number,
+            ),
+            now,
+        )
+
+    def record_failed(
+        self, request_id: int, reason: str, revert: ContractRevertError | None
+    ) -> None:
+        with self._sessions.begin() as s:
+            self._set(
+                s,
+                request_id,
+                status=TxStatus.FAILED.value,
+                failure_reason=reason[:2000],
+                error_name=revert.name if revert is not None else None,
+                error_args=_jsonable(list(revert.args)) if revert is not None else None,
+            )
+
+    def record_requeued(self, request_id: int, reason: str) -> None:
+        with self._sessions.begin() as s:
+            self._set(
+                s,
+                request_id,
+                status=TxStatus.QUEUED.value,
+                nonce=None,
+                failure_reason=reason[:2000],
+            )

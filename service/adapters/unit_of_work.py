@@ -1,0 +1,85 @@
+"""The SQLAlchemy unit of work: one session, one transaction, commit only when asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.adapters.repositories import (
+    SqlAlchemyApiKeyRepository,
+    SqlAlchemyBatchRepository,
+    SqlAlchemyEventLog,
+    SqlAlchemyIdempotencyRepository,
+    SqlAlchemyLogAnchorRepository,
+    SqlAlchemyOrganisationRepository,
+    SqlAlchemyOutboxRepository,
+    translate_integrity,
+)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction with repositories; leaving the ``with`` block without commit rolls back."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], leaf_hash: Callable[[bytes], bytes]
+    ) -> None:
+        self._sessions = sessions
+        self._leaf_hash = leaf_hash
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        session = self._sessions()
+        self.session = session
+        self.organisations = SqlAlchemyOrganisationRepository(session)
+        self.api_keys = SqlAlchemyApiKeyRepository(session)
+        self.batches = SqlAlchemyBatchRepository(session)
+        self.events = SqlAlchemyEventLog(session, self._leaf_hash)
+        self.log_anchors = SqlAlchemyLogAnchorRepository(session)
+        self.outbox = SqlAlchemyOutboxRepository(session)
+        self.idempotency = SqlAlchemyIdempotencyRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None
+        try:
+            with translate_integrity(self.session, "commit"):
+                self.session.commit()
+        except IntegrityError:  # pragma: no cover - translated above
+            raise
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
+
+class SqlAlchemyUnitOfWorkFactory:
+    """Makes a fresh unit of work per use case."""
+
+    def __init__(self, engine: Engine, leaf_hash: Callable[[bytes], bytes]) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self._leaf_hash = leaf_hash
+
+    def __call__(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.sessions, self._leaf_hash)

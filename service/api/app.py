@@ -1,0 +1,40 @@
+"""``create_app(container)``: the FastAPI application, with no global state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from service.api import errors
+from service.api.limits import BodySizeLimitMiddleware
+from service.api.routers import batches, health, items, log, organisations
+
+
+def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
+    """Build the API around ``container``; its workers run while the app is served."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_workers:
+            container.start_workers()
+        try:
+            yield
+        finally:
+            if manage_workers:
+                container.stop_workers()
+
+    app = FastAPI(
+        title="tracecert",
+        version="0.1.0",
+        description="One item, one code, one certificate: batches anchored on an EVM chain.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    errors.install(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
+    for module in (health, organisations, batches, items, log):
+        app.include_router(module.router)
+    return app

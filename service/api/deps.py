@@ -1,0 +1,68 @@
+"""``Annotated`` dependencies: the container, a unit of work, the current actor."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.app import handlers
+from service.app.ports import UnitOfWork
+from service.domain.actor import Actor
+from service.domain.errors import InvalidApiKeyError, InvalidRequestError
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+
+
+def get_container(request: Request) -> Any:
+    return request.app.state.container
+
+
+ContainerDep = Annotated[Any, Depends(get_container)]
+
+
+def get_uow(container: ContainerDep) -> UnitOfWork:
+    uow: UnitOfWork = container.uow_factory()
+    return uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def get_actor(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidApiKeyError()
+    return handlers.authenticate(
+        container.uow_factory(), container.settings.pepper, credentials.credentials
+    )
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def get_idempotency_key(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str | None:
+    if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+        raise InvalidRequestError(
+            "Idempotency-Key must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'."
+        )
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(get_idempotency_key)]
+
+
+def page_limit(container: Any, limit: int | None) -> int:
+    settings = container.settings
+    if limit is None:
+        return int(settings.default_page_size)
+    if limit > settings.max_page_size:
+        raise InvalidRequestError(f"limit may be at most {settings.max_page_size}.")
+    return limit

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.api.deps import ContainerDep
+from service.app import handlers
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", responses={503: {"description": "degraded"}})
+def health(container: ContainerDep) -> JSONResponse:
+    """Database, chain (identity, genesis mismatch, head) and sender status; 503 if degraded."""
+    ok, body = container.health()
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/chain")
+def chain(container: ContainerDep) -> dict[str, Any]:
+    """The chain identity, the recorded identity, the registry deployment and the sender."""
+    return handlers.chain_info(container.ledger, container.uow_factory)

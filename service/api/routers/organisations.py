@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import ContainerDep, CurrentActor, UowDep, page_limit
+from service.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyPublic,
+    ApiKeySecretPublic,
+    OrganisationCreate,
+    OrganisationPublic,
+)
+from service.app import commands, handlers
+from service.domain.api_keys import ApiKey
+from service.domain.organisations import Organisation
+
+router = APIRouter(tags=["organisations"])
+
+
+def _org(o: Organisation) -> OrganisationPublic:
+    assert o.id is not None
+    return OrganisationPublic(id=o.id, name=o.name, kind=o.kind.value, created_at=o.created_at)
+
+
+def _key(k: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        key_id=k.key_id,
+        organisation_id=k.organisation_id,
+        role=k.role.value,
+        created_at=k.created_at,
+        revoked_at=k.revoked_at,
+    )
+
+
+@router.post("/organisations", status_code=201, response_model=OrganisationPublic)
+def create_organisation(
+    body: OrganisationCreate, actor: CurrentActor, uow: UowDep, container: ContainerDep
+) -> OrganisationPublic:
+    """Register an organisation (admin)."""
+    cmd = commands.CreateOrganisation(actor=actor, name=body.name, kind=body.kind)
+    return _org(handlers.create_organisation(cmd, uow, container.clock))
+
+
+@router.get("/organisations", response_model=list[OrganisationPublic])
+def list_organisations(
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+) -> list[OrganisationPublic]:
+    """List organisations (admin)."""
+    orgs = handlers.list_organisations(actor, uow, offset, page_limit(container, limit))
+    return [_org(o) for o in orgs]
+
+
+@router.post(
+    "/organisations/{organisation_id}/api-keys",
+    status_code=201,
+    response_model=ApiKeySecretPublic,
+)
+def create_api_key(
+    organisation_id: int,
+    body: ApiKeyCreate,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+) -> ApiKeySecretPublic:
+    """Issue an API key for an organisation and role (admin); the key is shown once."""
+    cmd = commands.CreateApiKey(actor=actor, organisation_id=organisation_id, role=body.role)
+    issued = handlers.create_api_key(cmd, uow, container.clock, container.settings.pepper)
+    return ApiKeySecretPublic(**_key(issued.key).model_dump(), api_key=issued.secret_key)
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
+def revoke_api_key(
+    key_id: str, actor: CurrentActor, uow: UowDep, container: ContainerDep
+) -> ApiKeyPublic:
+    """Revoke an API key (admin); revoking twice is harmless."""
+    cmd = commands.RevokeApiKey(actor=actor, key_id=key_id)
+    return _key(handlers.revoke_api_key(cmd, uow, container.clock))

@@ -1,0 +1,165 @@
+"""``bootstrap(settings)`` wires the service together; nothing else builds adapters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from sqlalchemy import Engine
+
+from chain.backends import Backend, make_backend
+from chain.sender import Sender, SenderReport
+from service.adapters.clock import SystemClock
+from service.adapters.commitments import ChainCommitments, leaf_hash
+from service.adapters.db import make_engine
+from service.adapters.lease import SqlAlchemyLease
+from service.adapters.ledger import ChainLedger, ChainRuntime
+from service.adapters.tx_store import SqlAlchemyTxStore
+from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from service.app import commands, handlers
+from service.app.ports import LogAnchor
+from service.config import Settings
+from service.domain.errors import TracecertError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything the API, the CLI and the workers need, built once."""
+
+    settings: Settings
+    engine: Engine
+    uow_factory: SqlAlchemyUnitOfWorkFactory
+    commitments: ChainCommitments
+    clock: SystemClock
+    runtime: ChainRuntime
+    ledger: ChainLedger
+    tx_store: SqlAlchemyTxStore
+    lease: SqlAlchemyLease
+    sender: Sender | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _next_log_anchor: float = 0.0
+
+    # ------------------------------------------------------------------ chain steps
+    def prepare_chain(self) -> bool:
+        """Identity check and one-time deployment; safe to call repeatedly."""
+        return self.runtime.prepare()
+
+    def _sender(self) -> Sender | None:
+        if self.sender is None and self.runtime.recorded is not None:
+            self.sender = Sender(
+                self.runtime.client,
+                self.runtime.account,
+                self.tx_store,
+                self.settings.chain,
+                self.runtime.recorded,
+            )
+        return self.sender
+
+    def sender_step(self) -> SenderReport | None:
+        """One sender pass, if this process holds the sender lease and the chain is ours."""
+        if self.runtime.registry is None or self.runtime.genesis_mismatch:
+            self.prepare_chain()
+        if self.runtime.genesis_mismatch:
+            return SenderReport(held=True)
+        sender = self._sender()
+        if sender is None or not self.lease.acquire():
+            return None
+        report = sender.step()
+        if sender.held:
+            self.runtime.hold(sender.hold_reason or "chain identity changed")
+            self.runtime.prepare(deploy_if_missing=False)
+        else:
+            self.runtime.sender_held = False
+            self.runtime.hold_reason = None
+        return report
+
+    def anchor_log_step(self) -> LogAnchor | None:
+        """Queue an anchor of the event-log root if the log grew."""
+        try:
+            return handlers.anchor_log(
+                commands.AnchorLog(), self.uow_factory, self.commitments, self.ledger, self.clock
+            )
+        except TracecertError as exc:  # no deployment yet: try again next interval
+            log.info("log anchor postponed: %s", exc.detail)
+            return None
+
+    # ------------------------------------------------------------------ workers
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            busy = False
+            try:
+                report = self.sender_step()
+                busy = bool(report and (report.signed or report.mined or report.confirmed))
+                if time.monotonic() >= self._next_log_anchor and self.lease.acquire():
+                    self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
+                    self.anchor_log_step()
+            except Exception:  # a bug must not kill the worker silently
+                log.exception("worker step failed")
+            self._stop.wait(0.0 if busy else self.settings.sender_poll_interval_s)
+
+    def start_workers(self) -> None:
+        if self._threads or not self.settings.workers_enabled:
+            return
+        self._stop.clear()
+        thread = threading.Thread(target=self._work, name="tracecert-worker", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop_workers(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads.clear()
+        try:
+            self.lease.release()
+        except Exception:  # the database may be gone at shutdown
+            log.warning("could not release the sender lease", exc_info=True)
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.engine.dispose()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        return handlers.check_health(self.uow_factory, self.ledger)
+
+
+def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:
+    """Wire engine, unit of work, chain runtime, ledger and workers (not started).
+
+    The chain is checked (identity recorded on first contact, registry deployed once per
+    chain) if the node answers; otherwise the workers retry. Pass ``backend`` to reuse a
+    started one (tests, ``tracecert run``).
+    """
+    engine = make_engine(settings.database_url)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+    clock = SystemClock()
+    backend = backend or make_backend(settings.chain)
+    account = Account.from_key(settings.chain.private_key())
+    runtime = ChainRuntime(
+        backend, account, uow_factory.sessions, settings.chain.artifacts_dir, clock.now
+    )
+    runtime.load_recorded()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    container = Container(
+        settings=settings,
+        engine=engine,
+        uow_factory=uow_factory,
+        commitments=ChainCommitments(),
+        clock=clock,
+        runtime=runtime,
+        ledger=ChainLedger(runtime),
+        tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
+        lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
+    )
+    container.prepare_chain()
+    return container

@@ -1,0 +1,58 @@
+"""Settings of the service (environment prefix ``TRACECERT_``); built once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.config import ChainSettings
+
+#: The pepper every dev checkout shares. Refused outside dev mode.
+PLACEHOLDER_PEPPER = "dev-only-pepper-change-me"
+
+
+class Settings(BaseSettings):
+    """Where the data lives, how the API listens, and the limits it enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACECERT_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    #: Defaults to ``sqlite:///<data_dir>/tracecert.db``.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dev_mode: bool = True
+    api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_PEPPER)
+    log_anchor_interval_s: float = 30.0
+    sender_poll_interval_s: float = 0.5
+    #: Background workers (sender, log anchorer); tests drive the steps by hand instead.
+    workers_enabled: bool = True
+    max_body_bytes: int = 2_000_000
+    max_batch_items: int = 10_000
+    default_page_size: int = 50
+    max_page_size: int = 500
+    chain: ChainSettings = Field(default_factory=ChainSettings)
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Settings:
+        if "state_dir" not in self.chain.model_fields_set:
+            # The managed devnet's state lives with the rest of the data.
+            self.chain.state_dir = self.data_dir / "chain"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'tracecert.db'}"
+        if not self.dev_mode and self.api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER:
+            raise ValueError(
+                "TRACECERT_API_KEY_PEPPER is the development placeholder; set a secret pepper "
+                "(at least 32 random bytes) outside dev mode"
+            )
+        if len(self.api_key_pepper.get_secret_value()) < 16:
+            raise ValueError("TRACECERT_API_KEY_PEPPER must be at least 16 characters")
+        if not 0 < self.default_page_size <= self.max_page_size:
+            raise ValueError("need 0 < default_page_size <= max_page_size")
+        return self
+
+    @property
+    def pepper(self) -> bytes:
+        return self.api_key_pepper.get_secret_value().encode("utf-8")

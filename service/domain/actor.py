@@ -1,0 +1,36 @@
+"""Who is making a request: an API key of an organisation, or (later) a consumer account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.domain.errors import PermissionDeniedError
+from service.domain.roles import CROSS_ORGANISATION_ROLES, Permission, Role, may
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller.
+
+    ``principal_id`` is stable and unique per credential holder, e.g. ``"key:3f9a..."`` for an
+    organisation API key or ``"account:42"`` for a consumer account; idempotency keys and audit
+    trails are scoped by it. Organisation keys carry ``organisation_id``; consumer accounts carry
+    ``account_id`` instead.
+    """
+
+    principal_id: str
+    role: Role
+    organisation_id: int | None = None
+    account_id: int | None = None
+
+    def require(self, permission: Permission) -> None:
+        """Raise :class:`PermissionDeniedError` unless the role carries ``permission``."""
+        if not may(self.role, permission):
+            raise PermissionDeniedError(
+                f"The role '{self.role}' may not {permission.replace('_', ' ')}; "
+                "use a key with a role that may."
+            )
+
+    def sees_organisation(self, organisation_id: int) -> bool:
+        """Return whether objects of ``organisation_id`` are visible to this actor."""
+        return self.role in CROSS_ORGANISATION_ROLES or self.organisation_id == organisation_id

@@ -1,0 +1,211 @@
+"""The one error tree of the service.
+
+Every error carries a machine ``code`` (stable, shown to clients), an HTTP-agnostic ``kind``
+(the API maps kinds to status codes in one place) and a sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorKind(StrEnum):
+    """What sort of failure an error is, independent of any transport."""
+
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    UNAUTHENTICATED = "unauthenticated"
+    UNAVAILABLE = "unavailable"
+
+
+class TracecertError(Exception):
+    """Root of every expected business error of the service.
+
+    Raised when a request cannot be served for a reason the client can act upon; the
+    subclasses say which reason. ``detail`` tells the client what happened and what to do.
+    """
+
+    code: ClassVar[str] = "error"
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
+    default_detail: ClassVar[str] = "The request failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+# ----------------------------------------------------------------------------- invalid
+class InvalidRequestError(TracecertError):
+    """Raised when a request is malformed: a field is missing, too long or of the wrong type."""
+
+    code = "invalid_request"
+    kind = ErrorKind.INVALID
+    default_detail = "The request is malformed; fix it as the detail says and send it again."
+
+
+class InvalidBatchError(TracecertError):
+    """Raised when a batch breaks a rule: bad or duplicate item ids, too many items, bad lot."""
+
+    code = "invalid_batch"
+    kind = ErrorKind.INVALID
+    default_detail = "The batch is invalid; fix the items as the detail says and send it again."
+
+
+class InvalidOrganisationError(TracecertError):
+    """Raised when an organisation name or kind is not acceptable."""
+
+    code = "invalid_organisation"
+    kind = ErrorKind.INVALID
+    default_detail = "The organisation is invalid; use a printable name and a known kind."
+
+
+class RoleNotAllowedForOrganisationError(TracecertError):
+    """Raised when an API key is requested for a role the organisation's kind cannot hold."""
+
+    code = "role_not_allowed_for_organisation"
+    kind = ErrorKind.INVALID
+    default_detail = "This organisation cannot hold keys of that role; pick one of its roles."
+
+
+class IdempotencyKeyReusedError(TracecertError):
+    """Raised when an ``Idempotency-Key`` is sent again with a different request body."""
+
+    code = "idempotency_key_reused"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "This Idempotency-Key was already used with a different request; "
+        "use a new key for a new request."
+    )
+
+
+class LogRangeError(TracecertError):
+    """Raised when a log index or size lies outside the current event log."""
+
+    code = "invalid_log_range"
+    kind = ErrorKind.INVALID
+    default_detail = "The index or size is outside the event log; ask for sizes up to its size."
+
+
+# ----------------------------------------------------------------------------- auth
+class InvalidApiKeyError(TracecertError):
+    """Raised when the bearer key is missing, malformed, unknown or revoked."""
+
+    code = "invalid_api_key"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_detail = "Send a valid, unrevoked API key as 'Authorization: Bearer <key>'."
+
+
+class PermissionDeniedError(TracecertError):
+    """Raised when the caller's role may not perform the action."""
+
+    code = "permission_denied"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = "Your role may not do this; use a key with a role that may."
+
+
+# ----------------------------------------------------------------------------- not found
+class NotFoundError(TracecertError):
+    """Raised when an object does not exist or belongs to another organisation."""
+
+    code = "not_found"
+    kind = ErrorKind.NOT_FOUND
+    default_detail = "Nothing was found here; check the path."
+
+
+class OrganisationNotFoundError(NotFoundError):
+    """Raised when an organisation id is unknown."""
+
+    code = "organisation_not_found"
+    default_detail = "No such organisation; check the id."
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    """Raised when an API key id is unknown."""
+
+    code = "api_key_not_found"
+    default_detail = "No such API key; check the key id (the part after 'tc_')."
+
+
+class BatchNotFoundError(NotFoundError):
+    """Raised when a batch is unknown to the caller's organisation."""
+
+    code = "batch_not_found"
+    default_detail = "No such batch in your organisation; check the batch id."
+
+
+class ItemNotFoundError(NotFoundError):
+    """Raised when an item id is not registered (in the batch, if one was named)."""
+
+    code = "item_not_found"
+    default_detail = "This item id is not registered; it is not a genuine code."
+
+
+class DeploymentNotFoundError(NotFoundError):
+    """Raised when no contract deployment is recorded for the current chain."""
+
+    code = "deployment_not_found"
+    default_detail = "No contract is deployed on this chain yet; run 'tracecert init'."
+
+
+# ----------------------------------------------------------------------------- conflict
+class OrganisationExistsError(TracecertError):
+    """Raised when an organisation with the same name already exists."""
+
+    code = "organisation_exists"
+    kind = ErrorKind.CONFLICT
+    default_detail = "An organisation with this name exists; use it or choose another name."
+
+
+class ItemAlreadyRegisteredError(TracecertError):
+    """Raised when an item id of a new batch is already registered in some batch."""
+
+    code = "item_already_registered"
+    kind = ErrorKind.CONFLICT
+    default_detail = "An item id is already registered; every item id must be unique."
+
+
+class BatchAlreadyAnchoredError(TracecertError):
+    """Raised when the chain already holds an anchor for this batch."""
+
+    code = "batch_already_anchored"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The batch is already anchored on chain; nothing more to do."
+
+
+class RequestInProgressError(TracecertError):
+    """Raised when the same Idempotency-Key is being processed by another request."""
+
+    code = "request_in_progress"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The same request is still being processed; retry in a moment."
+
+
+class ChainRejectedError(TracecertError):
+    """Raised when the contract refuses a call for a reason without a specific mapping."""
+
+    code = "chain_rejected"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The contract refused the operation; see the detail for its reason."
+
+
+# ----------------------------------------------------------------------------- unavailable
+class LedgerUnavailableError(TracecertError):
+    """Raised when the chain cannot be reached for an operation that needs it now."""
+
+    code = "chain_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = "The chain node cannot be reached; retry later."
+
+
+class LedgerHeldError(TracecertError):
+    """Raised when chain access is held because the node is not the recorded chain."""
+
+    code = "chain_held"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = (
+        "The node is not the chain this database was anchored on (genesis mismatch); "
+        "an operator must point the service at the right node."
+    )

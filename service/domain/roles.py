@@ -1,0 +1,90 @@
+"""Roles, organisation kinds, and which role may do what."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The role of whoever makes a request."""
+
+    BRAND = "brand"
+    FACTORY = "factory"
+    DISTRIBUTOR = "distributor"
+    STORE = "store"
+    CUSTODIAN = "custodian"
+    PLEDGEE = "pledgee"
+    ATTESTOR = "attestor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    CONSUMER = "consumer"
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation is; it bounds the roles its keys may carry."""
+
+    PLATFORM = "platform"
+    BRAND = "brand"
+    FACTORY = "factory"
+    DISTRIBUTOR = "distributor"
+    STORE = "store"
+    CUSTODIAN = "custodian"
+    PLEDGEE = "pledgee"
+    ATTESTOR = "attestor"
+    AUDITOR = "auditor"
+
+
+class Permission(StrEnum):
+    """One thing a role may do."""
+
+    MANAGE_ORGANISATIONS = "manage_organisations"
+    MANAGE_API_KEYS = "manage_api_keys"
+    CREATE_BATCH = "create_batch"
+    ANCHOR_BATCH = "anchor_batch"
+    READ_BATCH = "read_batch"
+    READ_LOG = "read_log"
+    READ_CHAIN = "read_chain"
+
+
+_EVERYONE_READS = frozenset({Permission.READ_CHAIN})
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.BRAND: _EVERYONE_READS | {Permission.READ_BATCH, Permission.READ_LOG},
+    Role.FACTORY: _EVERYONE_READS
+    | {Permission.CREATE_BATCH, Permission.ANCHOR_BATCH, Permission.READ_BATCH},
+    Role.AUDITOR: _EVERYONE_READS | {Permission.READ_BATCH, Permission.READ_LOG},
+    Role.DISTRIBUTOR: _EVERYONE_READS,
+    Role.STORE: _EVERYONE_READS,
+    Role.CUSTODIAN: _EVERYONE_READS,
+    Role.PLEDGEE: _EVERYONE_READS,
+    Role.ATTESTOR: _EVERYONE_READS,
+    Role.CONSUMER: frozenset(),
+}
+
+#: Roles whose API keys an organisation of each kind may hold. Consumers never hold
+#: organisation keys: they authenticate through their own accounts (a later issue).
+ROLES_BY_KIND: dict[OrganisationKind, frozenset[Role]] = {
+    OrganisationKind.PLATFORM: frozenset({Role.ADMIN, Role.AUDITOR}),
+    OrganisationKind.BRAND: frozenset({Role.BRAND, Role.AUDITOR}),
+    OrganisationKind.FACTORY: frozenset({Role.FACTORY}),
+    OrganisationKind.DISTRIBUTOR: frozenset({Role.DISTRIBUTOR}),
+    OrganisationKind.STORE: frozenset({Role.STORE}),
+    OrganisationKind.CUSTODIAN: frozenset({Role.CUSTODIAN}),
+    OrganisationKind.PLEDGEE: frozenset({Role.PLEDGEE}),
+    OrganisationKind.ATTESTOR: frozenset({Role.ATTESTOR}),
+    OrganisationKind.AUDITOR: frozenset({Role.AUDITOR}),
+}
+
+#: Roles that see every organisation's objects, not only their own.
+CROSS_ORGANISATION_ROLES = frozenset({Role.ADMIN})
+
+
+def may(role: Role, permission: Permission) -> bool:
+    """Return whether ``role`` carries ``permission``."""
+    return permission in PERMISSIONS[role]
+
+
+def may_hold(kind: OrganisationKind, role: Role) -> bool:
+    """Return whether an organisation of ``kind`` may hold API keys of ``role``."""
+    return role in ROLES_BY_KIND[kind]

@@ -1,0 +1,42 @@
+from datetime import UTC, datetime
+
+from service.domain.events import BatchCreated, OrganisationCreated, canonical_json
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_canonical_json_sorts_keys_and_has_no_whitespace():
+    assert canonical_json({"b": 1, "a": [1, 2], "c": "酒"}) == '{"a":[1,2],"b":1,"c":"酒"}'.encode()
+
+
+def test_event_bytes_carry_type_time_and_fields_with_hex_bytes():
+    event = BatchCreated(
+        batch_id="b_1",
+        organisation_id=2,
+        lot="L1",
+        chain_batch_id=b"\x01" * 32,
+        root=b"\x02" * 32,
+        item_count=3,
+        metadata_hash=b"\x03" * 32,
+    )
+    payload = event.canonical_bytes(AT)
+    assert payload.startswith(b'{"batch_id":"b_1","chain_batch_id":"0x0101')
+    assert b'"type":"BatchCreated"' in payload
+    assert b'"occurred_at":"2026-01-02T03:04:05+00:00"' in payload
+    assert b" " not in payload
+
+
+def test_same_event_gives_identical_bytes():
+    assert OrganisationCreated(1, "factory").canonical_bytes(AT) == OrganisationCreated(
+        1, "factory"
+    ).canonical_bytes(AT)
+
+
+def test_organisation_event_names_no_person_or_organisation_name():
+    payload = OrganisationCreated(1, "store").canonical_bytes(AT)
+    assert set(__import__("json").loads(payload)) == {
+        "type",
+        "occurred_at",
+        "organisation_id",
+        "kind",
+    }
