@@ -596,3 +596,35 @@ def chain_info(ledger: Ledger, uow_factory: UnitOfWorkFactory) -> dict[str, Any]
         },
         "sender": health["sender"],
     }
+
+
+# ----------------------------------------------------------------------------- first admin
+#: The operator at the command line; only the CLI acts as it.
+SYSTEM_ACTOR = Actor(principal_id="system:cli", role=Role.ADMIN)
+
+
+def create_admin(
+    name: str, uow_factory: UnitOfWorkFactory, clock: Clock, pepper: bytes
+) -> tuple[Organisation, IssuedApiKey]:
+    """Create (or reuse) the platform organisation ``name`` and issue an admin key for it."""
+    with uow_factory() as uow:
+        organisation = uow.organisations.get_by_name(validate_name(name))
+    if organisation is None:
+        organisation = create_organisation(
+            commands.CreateOrganisation(SYSTEM_ACTOR, name, OrganisationKind.PLATFORM.value),
+            uow_factory(),
+            clock,
+        )
+    if organisation.kind is not OrganisationKind.PLATFORM:
+        raise InvalidOrganisationError(
+            f"{organisation.name!r} is a {organisation.kind} organisation; admins belong to a "
+            "platform organisation. Choose another name."
+        )
+    assert organisation.id is not None
+    issued = create_api_key(
+        commands.CreateApiKey(SYSTEM_ACTOR, organisation.id, Role.ADMIN.value),
+        uow_factory(),
+        clock,
+        pepper,
+    )
+    return organisation, issued
