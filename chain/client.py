@@ -385,6 +385,16 @@ class ChainClient:
         with self._mapped("balance"):
             return int(self._w3.eth.get_balance(to_checksum_address(address)))
 
+    def code(self, address: str) -> bytes:
+        """Return the runtime code at ``address`` (empty for an account without code).
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+            ChainError: on any other node failure.
+        """
+        with self._mapped("code"):
+            return bytes(self._w3.eth.get_code(to_checksum_address(address)))
+
     def fees(self) -> Fees:
         """Suggest EIP-1559 fees: twice the latest base fee plus the node's priority fee.
 

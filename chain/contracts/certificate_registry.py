@@ -282,6 +282,11 @@ class CertificateRegistry:
         client.register_revert_abi(artifact.abi)
         self._chain_id: int | None = None
 
+    @property
+    def client(self) -> ChainClient:
+        """The chain client this wrapper calls through."""
+        return self._client
+
     # ------------------------------------------------------------------ plumbing
     def encode(self, function: str, *args: Any) -> bytes:
         """Encode calldata for any function of the ABI.
