@@ -1,0 +1,417 @@
+// node:test + hardhat-viem tests for CertificateRegistry: the EIP-712 flows signed the way off-chain
+// code signs them (viem signTypedData, one-time gift keys), a Merkle tree built in JS, and gas figures
+// against the plain ERC-721 baseline measured in the same run.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { before, describe, it } from "node:test";
+
+import { network } from "hardhat";
+import {
+  concat,
+  encodeAbiParameters,
+  getAddress,
+  keccak256,
+  parseAbiParameters,
+  toHex,
+  zeroAddress,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+const { viem, networkHelpers } = await network.create();
+const { loadFixture, time } = networkHelpers;
+
+const role = (name) => keccak256(toHex(name));
+const DEFAULT_ADMIN_ROLE = `0x${"00".repeat(32)}`;
+const itemHash = (tokenId) => keccak256(toHex(`item-${tokenId}`));
+const batchIdOf = (name) => keccak256(toHex(name));
+
+/** The item leaf of docs/interfaces.md: keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash)))). */
+function itemLeaf(batchId, tokenId, hash) {
+  return keccak256(keccak256(encodeAbiParameters(parseAbiParameters("bytes32, uint256, bytes32"), [batchId, tokenId, hash])));
+}
+
+const hashPair = (a, b) => (BigInt(a) < BigInt(b) ? keccak256(concat([a, b])) : keccak256(concat([b, a])));
+
+/** A sorted-pair Merkle tree (OpenZeppelin MerkleProof compatible); an odd last node is carried up. */
+function buildTree(leaves) {
+  const levels = [leaves];
+  while (levels.at(-1).length > 1) {
+    const level = levels.at(-1);
+    const next = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? hashPair(level[i], level[i + 1]) : level[i]);
+    levels.push(next);
+  }
+  return {
+    root: levels.at(-1)[0],
+    proof(index) {
+      const out = [];
+      for (const level of levels.slice(0, -1)) {
+        const sibling = index ^ 1;
+        if (sibling < level.length) out.push(level[sibling]);
+        index >>= 1;
+      }
+      return out;
+    },
+  };
+}
+
+/** A batch of `count` items with token ids base+1 .. base+count. */
+function makeBatch(name, base, count) {
+  const batchId = batchIdOf(name);
+  const items = Array.from({ length: count }, (_, i) => {
+    const tokenId = BigInt(base + 1 + i);
+    return { batchId, tokenId, itemHash: itemHash(tokenId) };
+  });
+  const tree = buildTree(items.map((it) => itemLeaf(it.batchId, it.tokenId, it.itemHash)));
+  return { batchId, items, root: tree.root, proof: (i) => tree.proof(i) };
+}
+
+const voucherTypes = {
+  ClaimVoucher: [
+    { name: "batchId", type: "bytes32" },
+    { name: "tokenId", type: "uint256" },
+    { name: "itemHash", type: "bytes32" },
+    { name: "to", type: "address" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+const giftTypes = {
+  GiftClaim: [
+    { name: "tokenId", type: "uint256" },
+    { name: "to", type: "address" },
+    { name: "nonce", type: "uint64" },
+  ],
+};
+
+async function deploy() {
+  const [admin, factory, relayer, alice, bob, mallory, bank, vault, submitter] = await viem.getWalletClients();
+  const publicClient = await viem.getPublicClient();
+  const registry = await viem.deployContract("CertificateRegistry", [admin.account.address]);
+  const baseline = await viem.deployContract("BaselineERC721", []);
+  await registry.write.grantRole([role("FACTORY_ROLE"), factory.account.address]);
+  await registry.write.grantRole([role("RELAYER_ROLE"), relayer.account.address]);
+  await registry.write.grantRole([role("PLEDGEE_ROLE"), bank.account.address]);
+  await registry.write.grantRole([role("CUSTODIAN_ROLE"), vault.account.address]);
+  const batchA = makeBatch("batch-A", 1000, 5);
+  await registry.write.anchorBatch([batchA.batchId, batchA.root, 5n, keccak256(toHex("meta"))], { account: factory.account });
+  const domain = {
+    name: "TracecertCertificateRegistry",
+    version: "1",
+    chainId: await publicClient.getChainId(),
+    verifyingContract: registry.address,
+  };
+  return { registry, baseline, publicClient, domain, batchA, admin, factory, relayer, alice, bob, mallory, bank, vault, submitter };
+}
+
+const req = (item, to) => ({ batchId: item.batchId, tokenId: item.tokenId, itemHash: item.itemHash, to });
+
+describe("CertificateRegistry (viem, EIP-712 signed off chain)", () => {
+  describe("claim vouchers", () => {
+    async function signVoucher(f, signer, item, to, deadline) {
+      return signer.signTypedData({
+        account: signer.account,
+        domain: f.domain,
+        types: voucherTypes,
+        primaryType: "ClaimVoucher",
+        message: { ...req(item, to), deadline },
+      });
+    }
+
+    it("a relayer-signed voucher works from any sender and emits CertificateClaimed", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[0];
+      const to = f.alice.account.address;
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const sig = await signVoucher(f, f.relayer, item, to, deadline);
+      await viem.assertions.emitWithArgs(
+        f.registry.write.claimWithVoucher([req(item, to), deadline, f.batchA.proof(0), sig], { account: f.submitter.account }),
+        f.registry,
+        "CertificateClaimed",
+        [item.tokenId, item.batchId, getAddress(to)],
+      );
+      assert.equal(await f.registry.read.ownerOf([item.tokenId]), getAddress(to));
+      assert.equal(await f.registry.read.isClaimed([item.tokenId]), true);
+    });
+
+    it("a voucher with a changed `to` fails", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[1];
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const sig = await signVoucher(f, f.relayer, item, f.alice.account.address, deadline);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimWithVoucher([req(item, f.mallory.account.address), deadline, f.batchA.proof(1), sig], {
+          account: f.mallory.account,
+        }),
+        f.registry,
+        "CertificateRegistryInvalidVoucherSigner",
+        [(signer) => getAddress(signer) !== getAddress(f.relayer.account.address)],
+      );
+      assert.equal(await f.registry.read.isClaimed([item.tokenId]), false);
+    });
+
+    it("an expired voucher fails", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[2];
+      const deadline = BigInt(await time.latest()) + 60n;
+      const sig = await signVoucher(f, f.relayer, item, f.alice.account.address, deadline);
+      await time.increaseTo(deadline + 1n);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimWithVoucher([req(item, f.alice.account.address), deadline, f.batchA.proof(2), sig]),
+        f.registry,
+        "CertificateRegistryVoucherExpired",
+        [deadline],
+      );
+    });
+
+    it("a voucher signed by a non-relayer fails, naming the signer", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[3];
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const sig = await signVoucher(f, f.mallory, item, f.mallory.account.address, deadline);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimWithVoucher([req(item, f.mallory.account.address), deadline, f.batchA.proof(3), sig]),
+        f.registry,
+        "CertificateRegistryInvalidVoucherSigner",
+        [getAddress(f.mallory.account.address)],
+      );
+    });
+
+    it("a voucher cannot be replayed after the claim", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[4];
+      const to = f.alice.account.address;
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const sig = await signVoucher(f, f.relayer, item, to, deadline);
+      const args = [req(item, to), deadline, f.batchA.proof(4), sig];
+      await f.registry.write.claimWithVoucher(args);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimWithVoucher(args),
+        f.registry,
+        "CertificateRegistryAlreadyClaimed",
+        [item.tokenId],
+      );
+    });
+
+    it("a voucher for another chain's domain fails", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[0];
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const sig = await f.relayer.signTypedData({
+        account: f.relayer.account,
+        domain: { ...f.domain, chainId: f.domain.chainId + 1 },
+        types: voucherTypes,
+        primaryType: "ClaimVoucher",
+        message: { ...req(item, f.alice.account.address), deadline },
+      });
+      await viem.assertions.revertWithCustomError(
+        f.registry.write.claimWithVoucher([req(item, f.alice.account.address), deadline, f.batchA.proof(0), sig]),
+        f.registry,
+        "CertificateRegistryInvalidVoucherSigner",
+      );
+    });
+  });
+
+  describe("gift escrow with a one-time key", () => {
+    async function giftedFixture() {
+      const f = await deploy();
+      const item = f.batchA.items[0];
+      await f.registry.write.claim([req(item, f.alice.account.address), f.batchA.proof(0)], { account: f.relayer.account });
+      const oneTimeKey = privateKeyToAccount(generatePrivateKey());
+      const expiry = BigInt(await time.latest()) + 86400n;
+      await f.registry.write.createGift([item.tokenId, oneTimeKey.address, expiry], { account: f.alice.account });
+      const { nonce } = await f.registry.read.gift([item.tokenId]);
+      return { ...f, item, oneTimeKey, expiry, nonce };
+    }
+
+    const signGift = (f, key, tokenId, to, nonce) =>
+      key.signTypedData({ domain: f.domain, types: giftTypes, primaryType: "GiftClaim", message: { tokenId, to, nonce } });
+
+    it("createGift escrows the token and records the gift", async () => {
+      const f = await loadFixture(giftedFixture);
+      assert.equal(await f.registry.read.ownerOf([f.item.tokenId]), getAddress(f.registry.address));
+      const g = await f.registry.read.gift([f.item.tokenId]);
+      assert.equal(g.giver, getAddress(f.alice.account.address));
+      assert.equal(g.claimKey, f.oneTimeKey.address);
+      assert.equal(g.expiry, f.expiry);
+      assert.equal(g.nonce, 1n);
+    });
+
+    it("a claim signed for `to` works, and a front-runner with another `to` fails", async () => {
+      const f = await loadFixture(giftedFixture);
+      const bob = f.bob.account.address;
+      const sig = await signGift(f, f.oneTimeKey, f.item.tokenId, bob, f.nonce);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimGift([f.item.tokenId, f.mallory.account.address, sig], { account: f.mallory.account }),
+        f.registry,
+        "CertificateRegistryInvalidGiftSignature",
+        [f.item.tokenId],
+      );
+      await viem.assertions.emitWithArgs(
+        f.registry.write.claimGift([f.item.tokenId, bob, sig], { account: f.submitter.account }),
+        f.registry,
+        "GiftClaimed",
+        [f.item.tokenId, getAddress(bob)],
+      );
+      assert.equal(await f.registry.read.ownerOf([f.item.tokenId]), getAddress(bob));
+    });
+
+    it("an expired gift cannot be claimed", async () => {
+      const f = await loadFixture(giftedFixture);
+      const sig = await signGift(f, f.oneTimeKey, f.item.tokenId, f.bob.account.address, f.nonce);
+      await time.increaseTo(f.expiry + 1n);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimGift([f.item.tokenId, f.bob.account.address, sig]),
+        f.registry,
+        "CertificateRegistryGiftExpired",
+        [f.item.tokenId, f.expiry],
+      );
+    });
+
+    it("the giver can cancel and gets the token back; nobody else can", async () => {
+      const f = await loadFixture(giftedFixture);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.cancelGift([f.item.tokenId], { account: f.bob.account }),
+        f.registry,
+        "CertificateRegistryNotGiver",
+        [f.item.tokenId, getAddress(f.bob.account.address)],
+      );
+      await viem.assertions.emitWithArgs(
+        f.registry.write.cancelGift([f.item.tokenId], { account: f.alice.account }),
+        f.registry,
+        "GiftCancelled",
+        [f.item.tokenId, getAddress(f.alice.account.address)],
+      );
+      assert.equal(await f.registry.read.ownerOf([f.item.tokenId]), getAddress(f.alice.account.address));
+    });
+
+    it("a recreated gift refuses a signature made for the cancelled one", async () => {
+      const f = await loadFixture(giftedFixture);
+      const bob = f.bob.account.address;
+      const oldSig = await signGift(f, f.oneTimeKey, f.item.tokenId, bob, f.nonce);
+      await f.registry.write.cancelGift([f.item.tokenId], { account: f.alice.account });
+      await f.registry.write.createGift([f.item.tokenId, f.oneTimeKey.address, f.expiry], { account: f.alice.account });
+      const { nonce } = await f.registry.read.gift([f.item.tokenId]);
+      assert.notEqual(nonce, f.nonce);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimGift([f.item.tokenId, bob, oldSig]),
+        f.registry,
+        "CertificateRegistryInvalidGiftSignature",
+        [f.item.tokenId],
+      );
+      await f.registry.write.claimGift([f.item.tokenId, bob, await signGift(f, f.oneTimeKey, f.item.tokenId, bob, nonce)]);
+      assert.equal(await f.registry.read.ownerOf([f.item.tokenId]), getAddress(bob));
+    });
+  });
+
+  describe("JS Merkle tree interoperability", () => {
+    it("verifyItem and claim accept proofs from a JS tree of odd size", async () => {
+      const f = await loadFixture(deploy);
+      const b = makeBatch("batch-odd", 5000, 7);
+      await f.registry.write.anchorBatch([b.batchId, b.root, 7n, keccak256(toHex("m"))], { account: f.factory.account });
+      for (let i = 0; i < 7; i++) {
+        const it_ = b.items[i];
+        assert.equal(await f.registry.read.verifyItem([it_.batchId, it_.tokenId, it_.itemHash, b.proof(i)]), true, `item ${i}`);
+        assert.equal(await f.registry.read.itemLeaf([it_.batchId, it_.tokenId, it_.itemHash]), itemLeaf(it_.batchId, it_.tokenId, it_.itemHash));
+      }
+      await f.registry.write.claim([req(b.items[6], f.bob.account.address), b.proof(6)], { account: f.relayer.account });
+      assert.equal(await f.registry.read.ownerOf([b.items[6].tokenId]), getAddress(f.bob.account.address));
+      const record = await f.registry.read.batch([b.batchId]);
+      assert.equal(record.root, b.root);
+      assert.equal(record.itemCount, 7n);
+      assert.equal(record.recalled, false);
+    });
+  });
+
+  describe("gas against the plain ERC-721 baseline", () => {
+    const gas = {};
+    before(async () => {
+      const f = await deploy();
+      const used = async (hash) => (await f.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
+      const alice = f.alice.account.address;
+      const bob = f.bob.account.address;
+
+      gas.baselineMintFirst = await used(await f.baseline.write.mint([alice, 1n]));
+      gas.baselineMint = await used(await f.baseline.write.mint([alice, 2n]));
+
+      const big = makeBatch("batch-big", 100000, 1024);
+      gas.anchorBatch = await used(
+        await f.registry.write.anchorBatch([big.batchId, big.root, 1024n, keccak256(toHex("m"))], { account: f.factory.account }),
+      );
+      gas.claimFirst = await used(
+        await f.registry.write.claim([req(big.items[0], alice), big.proof(0)], { account: f.relayer.account }),
+      );
+      gas.claim = await used(await f.registry.write.claim([req(big.items[1], alice), big.proof(1)], { account: f.relayer.account }));
+      const n = 100;
+      const reqs = big.items.slice(2, 2 + n).map((it_) => req(it_, alice));
+      const proofs = reqs.map((_, i) => big.proof(2 + i));
+      gas.claimBatchPerItem = (await used(await f.registry.write.claimBatch([reqs, proofs], { account: f.relayer.account }))) / BigInt(n);
+      gas.transfer = await used(
+        await f.registry.write.transferFrom([alice, bob, big.items[1].tokenId], { account: f.alice.account }),
+      );
+      gas.baselineTransfer = await used(await f.baseline.write.transferFrom([alice, bob, 2n], { account: f.alice.account }));
+      gas.pledge = await used(
+        await f.registry.write.pledge([big.items[2].tokenId, f.bank.account.address], { account: f.alice.account }),
+      );
+      gas.releasePledge = await used(await f.registry.write.releasePledge([big.items[2].tokenId], { account: f.bank.account }));
+      await f.registry.write.grantRole([role("ANCHOR_ROLE"), f.admin.account.address]);
+      gas.anchorLog = await used(await f.registry.write.anchorLog([1n, keccak256(toHex("root"))]));
+      console.log("      gas:", Object.fromEntries(Object.entries(gas).map(([k, v]) => [k, Number(v)])));
+    });
+
+    // A claim pays for one more new slot than a bare mint (the certificate's batch id, 22.1k), the proof's
+    // calldata and cold reads of the role, the batch record and the pause flag. Anything beyond ~46k over the
+    // bare mint means a regression (an extra slot written per bottle, or an extra cold read).
+    it("a proof-checked claim (10-deep proof) costs less than 46k gas over a bare mint", () => {
+      assert.ok(gas.claim - gas.baselineMint < 46000n, `claim ${gas.claim} vs mint ${gas.baselineMint}`);
+    });
+
+    it("claimBatch costs less per item than single claims", () => {
+      assert.ok(gas.claimBatchPerItem < gas.claim, `${gas.claimBatchPerItem} vs ${gas.claim}`);
+    });
+
+    it("a lock-checked transfer costs at most 10k gas over the bare ERC-721 transfer", () => {
+      assert.ok(gas.transfer <= gas.baselineTransfer + 10000n, `${gas.transfer} vs ${gas.baselineTransfer}`);
+    });
+  });
+});
+
+describe("deployment", () => {
+  it("grants admin and pauser to the constructor argument only", async () => {
+    const [admin, other] = await viem.getWalletClients();
+    const registry = await viem.deployContract("CertificateRegistry", [other.account.address]);
+    assert.equal(await registry.read.hasRole([role("PAUSER_ROLE"), other.account.address]), true);
+    assert.equal(await registry.read.hasRole([DEFAULT_ADMIN_ROLE, other.account.address]), true);
+    assert.equal(await registry.read.hasRole([DEFAULT_ADMIN_ROLE, admin.account.address]), false);
+    assert.equal(await registry.read.latestLogSize(), 0n);
+    assert.equal((await registry.read.certificate([1n])).state, 0);
+    assert.equal((await registry.read.gift([1n])).giver, zeroAddress);
+  });
+});
+
+describe("test coverage of the ABI", () => {
+  // A tripwire, not a proof: every custom error and event of the registry must be named by an expectation
+  // in one of the two test files, so a newly added error or event cannot go untested unnoticed.
+  it("every custom error and event of CertificateRegistry appears in an expectation", async () => {
+    const artifact = JSON.parse(
+      await readFile(new URL("../../artifacts/contracts/CertificateRegistry.sol/CertificateRegistry.json", import.meta.url)),
+    );
+    const sol = await readFile(new URL("./CertificateRegistry.t.sol", import.meta.url), "utf8");
+    const js = await readFile(new URL("./CertificateRegistry.test.js", import.meta.url), "utf8");
+    const ours = (entry) => entry.name.startsWith("CertificateRegistry") || entry.type === "event";
+    const checked = artifact.abi
+      .filter((entry) => (entry.type === "error" || entry.type === "event") && ours(entry))
+      .filter((entry) => entry.type !== "event" || !["Approval", "ApprovalForAll", "RoleAdminChanged", "RoleGranted", "RoleRevoked", "EIP712DomainChanged"].includes(entry.name));
+    // 25 registry errors; 16 registry events plus Transfer, Paused and Unpaused.
+    assert.equal(checked.filter((e) => e.type === "error").length, 25);
+    assert.equal(checked.filter((e) => e.type === "event").length, 19);
+    const missing = checked
+      .filter((entry) => {
+        const solUse = entry.type === "error" ? `.${entry.name}.selector` : `emit ICertificateRegistry.${entry.name}(`;
+        const solOther = `emit Pausable.${entry.name}(`;
+        const jsUse = `"${entry.name}"`;
+        return !sol.includes(solUse) && !sol.includes(solOther) && !sol.includes(`emit IERC721.${entry.name}(`) && !js.includes(jsUse);
+      })
+      .map((entry) => `${entry.type} ${entry.name}`);
+    assert.deepEqual(missing, []);
+  });
+});
