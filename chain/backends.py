@@ -95,7 +95,12 @@ class PyEvmBackend:
         for address in self._funded:
             canonical = bytes.fromhex(Web3.to_checksum_address(address)[2:])
             genesis_state.setdefault(canonical, get_default_account_state())
-        self._tester = EthereumTester(PyEVMBackend(genesis_state=genesis_state))
+        # Random extra data: every start is a new genesis hash, as with a fresh anvil (two starts
+        # in the same second would otherwise share genesis timestamp, state and hash).
+        params = PyEVMBackend.generate_genesis_params(overrides={"extra_data": os.urandom(32)})
+        self._tester = EthereumTester(
+            PyEVMBackend(genesis_parameters=params, genesis_state=genesis_state)
+        )
         self._w3 = Web3(EthereumTesterProvider(self._tester))
 
     def stop(self) -> None:
