@@ -282,13 +282,15 @@ def create_batch(
             uow.commit()
             return view
     except DuplicateError as exc:
-        if exc.constraint == "idempotency_keys" and cmd.idempotency is not None:
-            # A concurrent request with the same key won; answer with its response.
+        if cmd.idempotency is not None:
+            # A concurrent request with the same key may have won (its items or its key hit
+            # the unique index first); if so, answer with its response.
             with uow_factory() as uow:
                 replay = _replay(uow, actor, cmd.idempotency)
             if replay is not None:
                 return replay
-            raise RequestInProgressError() from exc
+            if exc.constraint == "idempotency_keys":
+                raise RequestInProgressError() from exc
         raise ItemAlreadyRegisteredError() from exc
 
 

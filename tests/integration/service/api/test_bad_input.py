@@ -1,0 +1,249 @@
+"""Bad input gets a clear 4xx with a machine code, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.service.conftest import auth
+
+GOOD = {"lot": "LOT-1", "items": ["A1", "A2"], "metadata": {}}
+
+
+@pytest.fixture
+def unchanged(counts):
+    """Assert at the end of the test that no table changed."""
+    before = counts()
+    yield
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"lot": "LOT-1", "items": []}, 422, "invalid_request"),
+        ({"lot": "LOT-1", "items": ["A1", "A1"]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["has space"]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["nul\u0000byte"]}, 422, "invalid_batch"),
+        ({"lot": "nul\u0000lot", "items": ["A1"]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["A1"], "metadata": {"x": "a\u0000b"}}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["../../etc/passwd"]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["A1'; DROP TABLE items; --"]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": ["Ａ1"]}, 422, "invalid_batch"),  # fullwidth homoglyph
+        ({"lot": "LOT-1", "items": ["x" * 65]}, 422, "invalid_batch"),
+        ({"lot": "LOT-1", "items": [1, 2]}, 422, "invalid_request"),
+        ({"lot": "LOT-1", "items": "A1"}, 422, "invalid_request"),
+        ({"items": ["A1"]}, 422, "invalid_request"),
+        ({**GOOD, "status": "anchored"}, 422, "invalid_request"),
+        ({**GOOD, "organisation_id": 2}, 422, "invalid_request"),
+        ([1, 2, 3], 422, "invalid_request"),
+    ],
+)
+def test_malformed_batch_is_refused_and_writes_nothing(api, keys, unchanged, body, status, code):
+    response = api.post("/batches", json=body, headers=auth(keys.factory))
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code
+    assert response.json()["detail"]
+
+
+def test_batch_above_the_configured_limit_is_refused(api, keys, container, unchanged):
+    items = [f"I{n}" for n in range(container.settings.max_batch_items + 1)]
+    response = api.post("/batches", json={"lot": "L", "items": items}, headers=auth(keys.factory))
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_batch"
+
+
+def test_malformed_json_is_refused(api, keys, unchanged):
+    response = api.post(
+        "/batches",
+        content=b'{"lot": "L", "items": [',
+        headers={**auth(keys.factory), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_json"
+
+
+def test_huge_body_is_refused_before_it_is_read(api, keys, container, unchanged):
+    huge = b'{"lot": "L", "items": ["' + b"A" * container.settings.max_body_bytes + b'"]}'
+    response = api.post(
+        "/batches", content=huge, headers={**auth(keys.factory), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nonsense"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer tc_0123456789abcdef_" + "A" * 43},
+    ],
+)
+def test_missing_or_wrong_key_is_unauthenticated(api, keys, unchanged, headers):
+    response = api.post("/batches", json=GOOD, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_api_key"
+
+
+def test_revoked_key_is_unauthenticated(api, keys, counts):
+    key_id = keys.other_factory.split("_")[1]
+    revoked = api.post(f"/api-keys/{key_id}/revoke", headers=auth(keys.admin))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    before = counts()
+    response = api.post("/batches", json=GOOD, headers=auth(keys.other_factory))
+    assert response.status_code == 401
+    assert counts() == before
+
+
+def test_wrong_role_is_forbidden(api, keys, unchanged):
+    response = api.post("/batches", json=GOOD, headers=auth(keys.distributor))
+    assert response.status_code == 403
+    assert response.json()["error"] == "permission_denied"
+
+
+def test_another_organisations_batch_is_not_found_for_every_action(api, keys, counts):
+    batch = api.post("/batches", json=GOOD, headers=auth(keys.factory)).json()
+    before = counts()
+    other = auth(keys.other_factory)
+    for response in (
+        api.get(f"/batches/{batch['id']}", headers=other),
+        api.post(f"/batches/{batch['id']}/anchor", headers=other),
+        api.get(f"/batches/{batch['id']}/items/A1/proof", headers=other),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"] == "batch_not_found"
+    assert counts() == before
+
+
+def test_unknown_role_for_a_new_key_is_refused(api, keys, unchanged):
+    response = api.post(
+        f"/organisations/{keys.factory_org}/api-keys",
+        json={"role": "superuser"},
+        headers=auth(keys.admin),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "role_not_allowed_for_organisation"
+
+
+def test_key_request_cannot_set_the_organisation_or_the_secret(api, keys, unchanged):
+    response = api.post(
+        f"/organisations/{keys.factory_org}/api-keys",
+        json={"role": "factory", "organisation_id": 1, "secret": "x"},
+        headers=auth(keys.admin),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_non_admin_cannot_create_organisations_or_keys(api, keys, unchanged):
+    assert (
+        api.post(
+            "/organisations", json={"name": "X", "kind": "store"}, headers=auth(keys.factory)
+        ).status_code
+        == 403
+    )
+    assert (
+        api.post(
+            f"/organisations/{keys.factory_org}/api-keys",
+            json={"role": "factory"},
+            headers=auth(keys.factory),
+        ).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["", " ", "a\u0000b", "tab\tname", "x" * 201, "zero\u200bwidth"]
+)
+def test_bad_organisation_names_are_refused(api, keys, unchanged, name):
+    response = api.post(
+        "/organisations", json={"name": name, "kind": "store"}, headers=auth(keys.admin)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] in {"invalid_request", "invalid_organisation"}
+
+
+def test_unknown_organisation_kind_is_refused(api, keys, unchanged):
+    response = api.post(
+        "/organisations", json={"name": "Y", "kind": "bank"}, headers=auth(keys.admin)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_organisation"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": -1},
+        {"limit": 10**30},
+        {"limit": 501},
+        {"offset": -5},
+        {"limit": "ten"},
+    ],
+)
+def test_bad_page_limits_are_refused(api, keys, unchanged, params):
+    response = api.get("/log/events", params=params, headers=auth(keys.admin))
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/batches/b_000000000000000000000000",
+        "/batches/..%2F..%2Fetc",
+        "/batches/%00",
+        "/batches/b_' OR 1=1 --",
+    ],
+)
+def test_unknown_or_odd_batch_ids_are_not_found(api, keys, unchanged, path):
+    response = api.get(path, headers=auth(keys.factory))
+    assert response.status_code == 404
+    assert response.json()["error"] in {"batch_not_found", "not_found"}
+
+
+@pytest.mark.parametrize("item", ["%00", "..%2F..", "x" * 65, "A1%20"])
+def test_odd_item_ids_do_not_verify(api, unchanged, item):
+    response = api.get(f"/items/{item}/verify")
+    assert response.status_code == 404
+    assert response.json()["error"] in {"item_not_found", "not_found"}
+
+
+def test_unknown_route_and_method_render_the_error_shape(api, unchanged):
+    response = api.get("/no/such/route")
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    response = api.delete("/health")
+    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+
+
+def test_bad_idempotency_key_header_is_refused(api, keys, unchanged):
+    response = api.post(
+        "/batches", json=GOOD, headers={**auth(keys.factory), "Idempotency-Key": "x" * 129}
+    )
+    assert response.status_code == 422
+
+
+def test_idempotency_key_reused_with_another_body_is_refused(api, keys, counts):
+    headers = {**auth(keys.factory), "Idempotency-Key": "k-1"}
+    first = api.post("/batches", json=GOOD, headers=headers)
+    again = api.post("/batches", json=GOOD, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    before = counts()
+    other = api.post("/batches", json={**GOOD, "items": ["B1"]}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert counts() == before
+
+
+def test_item_registered_twice_is_a_conflict(api, keys, counts):
+    api.post("/batches", json=GOOD, headers=auth(keys.factory))
+    before = counts()
+    response = api.post(
+        "/batches", json={"lot": "L2", "items": ["Z1", "A2"]}, headers=auth(keys.other_factory)
+    )
+    assert response.status_code == 409
+    assert response.json()["error"] == "item_already_registered"
+    assert counts() == before
