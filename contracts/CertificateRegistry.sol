@@ -156,6 +156,8 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         bytes32 digest = _hashTypedDataV4(
             keccak256(abi.encode(_CLAIM_VOUCHER_TYPEHASH, req.batchId, req.tokenId, req.itemHash, req.to, deadline))
         );
+        // The third value only details the recovery error; any error maps to our own revert below.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err != ECDSA.RecoverError.NoError || !hasRole(RELAYER_ROLE, signer)) {
             revert CertificateRegistryInvalidVoucherSigner(signer);
@@ -274,6 +276,8 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         if (block.timestamp > expiry) revert CertificateRegistryGiftExpired(tokenId, expiry);
         if (to == address(0) || to == address(this)) revert CertificateRegistryInvalidRecipient(to);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_GIFT_CLAIM_TYPEHASH, tokenId, to, stored.nonce)));
+        // As in {claimWithVoucher}: any recovery error is an invalid signature.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != claimKey) {
             revert CertificateRegistryInvalidGiftSignature(tokenId);
@@ -385,10 +389,15 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
      * - A move of an existing token needs state `Active` ({CertificateRegistryTokenLocked} otherwise).
      * - A move needs a non-recalled batch ({CertificateRegistryBatchIsRecalled}), except a move out of gift
      *   escrow (the registry itself holds the token), so gifts can still be claimed or returned.
+     * - Only {createGift} may move a token into the registry: anything else sent here could never leave
+     *   ({CertificateRegistryInvalidRecipient}).
      * Tokens are never burned, so `to` is never zero here.
      */
     function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
         _requireNotPaused();
+        if (to == address(this) && _gifts[tokenId].claimKey == address(0)) {
+            revert CertificateRegistryInvalidRecipient(to);
+        }
         address from = _ownerOf(tokenId);
         if (from != address(0)) {
             Certificate storage cert = _certificates[tokenId];

@@ -250,7 +250,8 @@ interface ICertificateRegistry {
     /// @param tokenId The certificate.
     error CertificateRegistryAlreadyClaimed(uint256 tokenId);
 
-    /// @notice Raised when a claim or gift recipient is the zero address or the registry itself.
+    /// @notice Raised when a claim or gift recipient is the zero address or the registry itself, and when a
+    /// token is transferred to the registry other than by {createGift} (it could never leave).
     /// @param to The rejected recipient.
     error CertificateRegistryInvalidRecipient(address to);
 

@@ -1185,6 +1185,16 @@ contract CertificateRegistryTest is RegistryFixture {
         reg.claimGift(id, address(reg), sig);
     }
 
+    function test_transfer_to_the_registry_outside_createGift_reverts() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryInvalidRecipient.selector, address(reg))
+        );
+        vm.prank(ALICE);
+        reg.transferFrom(ALICE, address(reg), id);
+        assertEq(reg.ownerOf(id), ALICE, "not stranded");
+    }
+
     function test_createGift_rejects_bad_expiry_zero_key_non_owner_and_locked() public {
         uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
         uint64 now_ = uint64(block.timestamp);
@@ -1483,7 +1493,11 @@ contract CertificateRegistryTest is RegistryFixture {
         address target = _actor(r >> 16);
         if (op == 3 && (r >> 40) % 2 == 0) target = BANK;
         if (op == 6 && (r >> 40) % 2 == 0) target = VAULT;
-        if (op == 0) data = abi.encodeCall(reg.transferFrom, (reg.ownerOf(id), target, id));
+        if (op == 0) {
+            // Now and then aim at the registry itself, which only createGift may send to.
+            if ((r >> 48) % 8 == 0) target = address(reg);
+            data = abi.encodeCall(reg.transferFrom, (reg.ownerOf(id), target, id));
+        }
         else if (op == 1) data = abi.encodeCall(reg.approve, (target, id));
         else if (op == 2) data = abi.encodeCall(reg.setApprovalForAll, (target, true));
         else if (op == 3) data = abi.encodeCall(reg.pledge, (id, target));
