@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from chain.backends import PyEvmBackend
-from chain.config import ChainSettings
+from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
+from service.adapters.db import make_engine, migrate
 from service.adapters.repositories import row_counts
 from service.api.app import create_app
 from service.app import commands, handlers
@@ -27,20 +28,91 @@ def settings(database_url: str, tmp_path: Path, artifacts: Path) -> Settings:
         database_url=database_url,
         workers_enabled=False,
         api_key_pepper="integration-test-pepper-0123",  # type: ignore[arg-type]
-        chain=ChainSettings(backend="pyevm", confirmations=1, artifacts_dir=artifacts),
+        chain=_chain_settings(artifacts),
     )
 
 
-@pytest.fixture
-def chain(pyevm_backend: PyEvmBackend) -> Iterator[PyEvmBackend]:
-    """The session's py-evm chain, reverted after each test."""
-    snapshot = pyevm_backend.snapshot()
-    yield pyevm_backend
-    pyevm_backend.revert(snapshot)
+@dataclass
+class DeployedChain:
+    """A py-evm chain of its own with the registry deployed once, and a snapshot of that."""
+
+    backend: PyEvmBackend
+    snapshot: Any
+    identity: dict[str, Any]
+    deployment: dict[str, Any]
+
+
+def _chain_settings(artifacts: Path) -> ChainSettings:
+    return ChainSettings(backend="pyevm", confirmations=1, artifacts_dir=artifacts)
+
+
+@pytest.fixture(scope="session")
+def service_chain(
+    artifacts: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DeployedChain]:
+    """Deploying and granting roles costs seconds on py-evm: do it once per session."""
+    backend = PyEvmBackend(sender_private_key=PYEVM_DEV_PRIVATE_KEY)
+    backend.start()
+    url = f"sqlite:///{tmp_path_factory.mktemp('deploy') / 'deploy.db'}"
+    migrate(url)
+    settings = Settings(
+        database_url=url, workers_enabled=False, chain=_chain_settings(artifacts)
+    )
+    c = bootstrap(settings, backend=backend)
+    with c.uow_factory.sessions() as s:
+        identity = s.execute(text("SELECT chain_id, genesis_hash, first_seen FROM chain_identity"))
+        identity_row = dict(identity.mappings().one())
+        deployment = s.execute(
+            text(
+                "SELECT chain_id, genesis_hash, contract, address, tx_hash, block_number, "
+                "deployed_at FROM deployments"
+            )
+        )
+        deployment_row = dict(deployment.mappings().one())
+    c.close()
+    yield DeployedChain(backend, backend.snapshot(), identity_row, deployment_row)
+    backend.stop()
+
+
+def seed_chain_rows(database_url: str, deployed: DeployedChain, genesis: bytes | None = None) -> None:
+    """Record the session chain's identity and deployment, as an earlier start would have."""
+    engine = make_engine(database_url)
+    identity = dict(deployed.identity)
+    if genesis is not None:
+        identity["genesis_hash"] = genesis
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO chain_identity (chain_id, genesis_hash, first_seen) "
+                "VALUES (:chain_id, :genesis_hash, :first_seen)"
+            ),
+            identity,
+        )
+        if genesis is None:
+            conn.execute(
+                text(
+                    "INSERT INTO deployments (chain_id, genesis_hash, contract, address, "
+                    "tx_hash, block_number, deployed_at) VALUES (:chain_id, :genesis_hash, "
+                    ":contract, :address, :tx_hash, :block_number, :deployed_at)"
+                ),
+                deployed.deployment,
+            )
+    engine.dispose()
 
 
 @pytest.fixture
-def container(settings: Settings, chain: PyEvmBackend) -> Iterator[Container]:
+def chain(service_chain: DeployedChain) -> Iterator[PyEvmBackend]:
+    """The deployed session chain, back at its deployment snapshot for every test."""
+    service_chain.backend.revert(service_chain.snapshot)
+    yield service_chain.backend
+    service_chain.backend.revert(service_chain.snapshot)
+
+
+@pytest.fixture
+def container(
+    settings: Settings, chain: PyEvmBackend, service_chain: DeployedChain
+) -> Iterator[Container]:
+    seed_chain_rows(settings.database_url, service_chain)
     c = bootstrap(settings, backend=chain)
     yield c
     c.close()
