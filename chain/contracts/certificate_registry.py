@@ -251,6 +251,13 @@ class _Event:
 class CertificateRegistry:
     """The ``CertificateRegistry`` at ``address``.
 
+    ``encode_*`` methods return calldata for one write function each (for the outbox; nothing
+    is sent here) and raise ``ValueError`` when an argument does not fit its ABI type. View
+    methods call the contract at the latest block and raise
+    :class:`~chain.errors.ChainUnavailableError` when the node cannot be reached,
+    :class:`~chain.errors.ContractRevertError` (decoded) when the view reverts, and
+    :class:`~chain.errors.ChainError` on any other failure (e.g. no contract at ``address``).
+
     Args:
         client: the chain client (its revert decoding learns this contract's errors).
         address: the deployed contract.
