@@ -70,3 +70,8 @@ def migrate(url: str, revision: str = "head") -> None:
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    """Take the database at ``url`` back to ``revision`` (``base`` drops everything)."""
+    command.downgrade(alembic_config(url), revision)

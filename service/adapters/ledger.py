@@ -241,8 +241,8 @@ class ChainLedger:
         self._rt = runtime
 
     def _registry(self) -> CertificateRegistry:
-        if self._rt.registry is None:
-            self._rt.load_recorded()
+        # Never touch the database here: callers may hold a write transaction (SQLite would
+        # deadlock on a second BEGIN IMMEDIATE). The runtime loads the deployment at startup.
         if self._rt.registry is None:
             raise DeploymentNotFoundError()
         return self._rt.registry

@@ -172,22 +172,26 @@ class SqlAlchemyBatchRepository:
         self._s.add(row)
         with translate_integrity(self._s, "batches"):
             self._s.flush()
-            self._s.execute(
-                ItemRow.__table__.insert(),
-                [
-                    {
-                        "batch_id": row.id,
-                        "item_id": i.item_id,
-                        "token_id": str(i.token_id),
-                        "item_hash": i.item_hash,
-                        "leaf": i.leaf,
-                        "leaf_index": i.leaf_index,
-                    }
-                    for i in items
-                ],
-            )
+            if items:
+                self._insert_items(row.id, items)
         batch.id = row.id
         return batch
+
+    def _insert_items(self, batch_id: int, items: Sequence[ItemCommitment]) -> None:
+        self._s.execute(
+            ItemRow.__table__.insert(),
+            [
+                {
+                    "batch_id": batch_id,
+                    "item_id": i.item_id,
+                    "token_id": str(i.token_id),
+                    "item_hash": i.item_hash,
+                    "leaf": i.leaf,
+                    "leaf_index": i.leaf_index,
+                }
+                for i in items
+            ],
+        )
 
     def get(self, public_id: str) -> Batch | None:
         row = self._s.scalar(select(BatchRow).where(BatchRow.public_id == public_id))

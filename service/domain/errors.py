@@ -143,11 +143,15 @@ class ItemNotFoundError(NotFoundError):
     default_detail = "This item id is not registered; it is not a genuine code."
 
 
-class DeploymentNotFoundError(NotFoundError):
-    """Raised when no contract deployment is recorded for the current chain."""
+class DeploymentNotFoundError(TracecertError):
+    """Raised when no registry deployment is recorded for the chain, so writes cannot be queued."""
 
-    code = "deployment_not_found"
-    default_detail = "No contract is deployed on this chain yet; run 'tracecert init'."
+    code = "chain_not_deployed"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = (
+        "No contract is deployed on the recorded chain yet; run 'tracecert init' "
+        "(or wait for the node to come up) and retry."
+    )
 
 
 # ----------------------------------------------------------------------------- conflict
