@@ -50,13 +50,26 @@ class Backend(Protocol):
         ...
 
 
+#: web3 middleware that only matters for ``eth_sendTransaction`` with ENS names or node-side
+#: signing, neither of which ``chain`` uses. ``validation`` alone costs two extra
+#: ``eth_chainId`` round trips per ``eth_call`` (measured on anvil: 10 ms -> 3 ms per call).
+_UNUSED_MIDDLEWARE = ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate")
+
+
+def _lean(w3: Web3) -> Web3:
+    for name in _UNUSED_MIDDLEWARE:
+        with contextlib.suppress(ValueError):
+            w3.middleware_onion.remove(name)
+    return w3
+
+
 def _http_web3(url: str, timeout_s: float) -> Web3:
     # No web3-level retries: a down node must surface quickly as ChainUnavailableError; the
     # sender retries at its own pace.
     provider = HTTPProvider(
         url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
     )
-    return Web3(provider)
+    return _lean(Web3(provider))
 
 
 class PyEvmBackend:
@@ -101,7 +114,7 @@ class PyEvmBackend:
         self._tester = EthereumTester(
             PyEVMBackend(genesis_parameters=params, genesis_state=genesis_state)
         )
-        self._w3 = Web3(EthereumTesterProvider(self._tester))
+        self._w3 = _lean(Web3(EthereumTesterProvider(self._tester)))
 
     def stop(self) -> None:
         """Drop the chain; a later :meth:`start` builds a new one (a new genesis)."""
