@@ -132,3 +132,11 @@ def test_each_pyevm_start_is_a_new_genesis() -> None:
     second.start()
     assert ChainClient(first).identity().chain_id == ChainClient(second).identity().chain_id
     assert ChainClient(first).identity() != ChainClient(second).identity()
+
+
+def test_http_backends_make_one_request_per_call_without_chain_id_checks() -> None:
+    backend = RpcBackend("http://127.0.0.1:1")
+    names = {name for _, name in backend.web3().middleware_onion.middleware}
+    assert "validation" not in names  # it added two eth_chainId round trips per eth_call
+    assert "ens_name_to_address" not in names
+    assert "attrdict" in names
