@@ -1,0 +1,74 @@
+"""The ``tracecert`` command line against a real database (the chain is offline here)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from service.adapters.db import make_engine
+from service.adapters.commitments import leaf_hash
+from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from service.app import handlers
+from service.cli import app
+from service.domain.errors import InvalidApiKeyError
+from service.domain.roles import Role
+
+PEPPER = "cli-test-pepper-0123456789"
+
+
+@pytest.fixture
+def env(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", database_url)
+    monkeypatch.setenv("TRACECERT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRACECERT_API_KEY_PEPPER", PEPPER)
+    # A managed anvil that is not running: database-only commands must not need the chain.
+    monkeypatch.setenv("CHAIN_BACKEND", "anvil")
+    monkeypatch.setenv("CHAIN_ANVIL_PORT", "1")
+    monkeypatch.setenv("CHAIN_REQUEST_TIMEOUT_S", "0.5")
+    engine = make_engine(database_url)
+    yield SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+    engine.dispose()
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    return result
+
+
+def test_admin_create_prints_a_working_admin_key_once(env):
+    result = invoke("admin", "create", "--name", "Platform")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    actor = handlers.authenticate(env(), PEPPER.encode(), key)
+    assert actor.role is Role.ADMIN
+    with env() as uow:
+        stored = uow.api_keys.get(key.split("_")[1])
+    assert stored is not None and key.split("_")[2].encode() not in stored.secret_hash
+
+
+def test_org_and_key_commands_issue_and_revoke_keys(env):
+    assert invoke("org", "create", "--name", "Factory 7", "--kind", "factory").exit_code == 0
+    result = invoke("key", "create", "--org", "1", "--role", "factory")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert handlers.authenticate(env(), PEPPER.encode(), key).role is Role.FACTORY
+    assert invoke("key", "revoke", key.split("_")[1]).exit_code == 0
+    with pytest.raises(InvalidApiKeyError):
+        handlers.authenticate(env(), PEPPER.encode(), key)
+
+
+def test_bad_role_or_kind_fails_with_a_code_and_writes_nothing(env):
+    invoke("org", "create", "--name", "F", "--kind", "factory")
+    result = invoke("key", "create", "--org", "1", "--role", "admin")
+    assert result.exit_code == 1
+    assert "role_not_allowed_for_organisation" in result.output
+    result = invoke("org", "create", "--name", "G", "--kind", "bank")
+    assert result.exit_code == 1 and "invalid_organisation" in result.output
+    with env() as uow:
+        assert uow.events.size() == 1  # only the first organisation
+
+
+def test_chain_status_reports_an_unreachable_node(env):
+    result = invoke("chain", "status")
+    assert result.exit_code == 0, result.output
+    assert "registry" in result.output and "none" in result.output
