@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,7 +179,7 @@ class SqlAlchemyBatchRepository:
 
     def _insert_items(self, batch_id: int, items: Sequence[ItemCommitment]) -> None:
         self._s.execute(
-            ItemRow.__table__.insert(),
+            insert(ItemRow),
             [
                 {
                     "batch_id": batch_id,
@@ -257,7 +257,7 @@ class SqlAlchemyEventLog:
             leaf_hash=self._leaf_hash(payload),
         )
         self._s.execute(
-            EventRow.__table__.insert().values(
+            insert(EventRow).values(
                 log_index=entry.index,
                 type=entry.type,
                 occurred_at=at,

@@ -212,9 +212,7 @@ class SqlAlchemyTxStore:
                     .values(status="anchored", anchored_at=now)
                 )
 
-    def _batch_anchored(
-        self, s: Session, request_id: int, receipt: Receipt, now: datetime
-    ) -> None:
+    def _batch_anchored(self, s: Session, request_id: int, receipt: Receipt, now: datetime) -> None:
         batch = s.execute(
             update(BatchRow)
             .where(

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.repositories import (
@@ -19,6 +18,15 @@ from service.adapters.repositories import (
     SqlAlchemyOutboxRepository,
     translate_integrity,
 )
+from service.app.ports import (
+    ApiKeyRepository,
+    BatchRepository,
+    EventLog,
+    IdempotencyRepository,
+    LogAnchorRepository,
+    OrganisationRepository,
+    OutboxRepository,
+)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -27,6 +35,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 class SqlAlchemyUnitOfWork:
     """A transaction with repositories; leaving the ``with`` block without commit rolls back."""
+
+    organisations: OrganisationRepository
+    api_keys: ApiKeyRepository
+    batches: BatchRepository
+    events: EventLog
+    log_anchors: LogAnchorRepository
+    outbox: OutboxRepository
+    idempotency: IdempotencyRepository
 
     def __init__(
         self, sessions: sessionmaker[Session], leaf_hash: Callable[[bytes], bytes]
@@ -62,11 +78,8 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
-        try:
-            with translate_integrity(self.session, "commit"):
-                self.session.commit()
-        except IntegrityError:  # pragma: no cover - translated above
-            raise
+        with translate_integrity(self.session, "commit"):
+            self.session.commit()
 
     def rollback(self) -> None:
         assert self.session is not None

@@ -452,7 +452,7 @@ def log_status(actor: Actor, uow: UnitOfWork, commitments: Commitments) -> dict[
     def render(anchor: LogAnchor | None) -> dict[str, Any] | None:
         if anchor is None:
             return None
-        entry = entries.get(anchor.outbox_id)
+        entry = entries.get(anchor.outbox_id) if anchor.outbox_id is not None else None
         return {
             "size": anchor.size,
             "root": hex0x(anchor.root),
@@ -519,9 +519,7 @@ def log_consistency_proof(
         "new_size": new_size,
         "old_root": hex0x(commitments.log_root(leaves[:old_size])),
         "new_root": hex0x(commitments.log_root(leaves)),
-        "proof": [
-            hex0x(p) for p in commitments.log_consistency_proof(leaves, old_size, new_size)
-        ],
+        "proof": [hex0x(p) for p in commitments.log_consistency_proof(leaves, old_size, new_size)],
     }
 
 
@@ -538,7 +536,7 @@ def check_health(uow_factory: UnitOfWorkFactory, ledger: Ledger) -> tuple[bool, 
         database = {"ok": False, "error": type(exc).__name__}
     chain = ledger.status()
     in_flight = sum(counts.get(s, 0) for s in ("signed", "sent", "mined"))
-    body = {
+    body: dict[str, Any] = {
         "database": database,
         "chain": {
             "reachable": chain.reachable,

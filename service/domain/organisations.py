@@ -26,9 +26,7 @@ def validate_name(name: str) -> str:
     """Return the NFC-normalised, stripped name, or raise if it is empty, long or has controls."""
     cleaned = unicodedata.normalize("NFC", name).strip()
     if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidOrganisationError(
-            f"An organisation name has 1-{MAX_NAME_LENGTH} characters."
-        )
+        raise InvalidOrganisationError(f"An organisation name has 1-{MAX_NAME_LENGTH} characters.")
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
         raise InvalidOrganisationError(
             "An organisation name may not contain control or invisible characters."

@@ -55,14 +55,23 @@ def run_env(tmp_path, artifacts):
 def _tracecert(env, *args) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
 def _start(env) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run"],
-        env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -97,8 +106,9 @@ def test_run_serves_anchors_and_continues_after_a_restart(run_env):
         ).json()
         assert httpx.post(f"{base}/batches/{batch['id']}/anchor", headers=h).status_code == 202
         _wait(
-            lambda: httpx.get(f"{base}/batches/{batch['id']}", headers=h).json()["status"]
-            == "anchored",
+            lambda: (
+                httpx.get(f"{base}/batches/{batch['id']}", headers=h).json()["status"] == "anchored"
+            ),
             what="batch anchored",
         )
         assert httpx.get(f"{base}/items/E2/verify").json()["genuine"] is True

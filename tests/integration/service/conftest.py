@@ -55,9 +55,7 @@ def service_chain(
     backend.start()
     url = f"sqlite:///{tmp_path_factory.mktemp('deploy') / 'deploy.db'}"
     migrate(url)
-    settings = Settings(
-        database_url=url, workers_enabled=False, chain=_chain_settings(artifacts)
-    )
+    settings = Settings(database_url=url, workers_enabled=False, chain=_chain_settings(artifacts))
     c = bootstrap(settings, backend=backend)
     with c.uow_factory.sessions() as s:
         identity = s.execute(text("SELECT chain_id, genesis_hash, first_seen FROM chain_identity"))
@@ -74,7 +72,9 @@ def service_chain(
     backend.stop()
 
 
-def seed_chain_rows(database_url: str, deployed: DeployedChain, genesis: bytes | None = None) -> None:
+def seed_chain_rows(
+    database_url: str, deployed: DeployedChain, genesis: bytes | None = None
+) -> None:
     """Record the session chain's identity and deployment, as an earlier start would have."""
     engine = make_engine(database_url)
     identity = dict(deployed.identity)
@@ -147,7 +147,9 @@ def keys(container: Container) -> Keys:
     actor = handlers.SYSTEM_ACTOR
 
     def org(name: str, kind: str) -> int:
-        o = handlers.create_organisation(commands.CreateOrganisation(actor, name, kind), uows(), clock)
+        o = handlers.create_organisation(
+            commands.CreateOrganisation(actor, name, kind), uows(), clock
+        )
         assert o.id is not None
         return o.id
 

@@ -285,7 +285,9 @@ class FakeLedger:
 
     def enqueue_anchor_batch(self, outbox: Any, batch: Batch, at: datetime) -> int:
         data = b"anchorBatch" + batch.chain_batch_id + batch.root
-        write = ChainWrite("anchor_batch", f"anchor_batch:{batch.chain_batch_id.hex()}", "0xC", data)
+        write = ChainWrite(
+            "anchor_batch", f"anchor_batch:{batch.chain_batch_id.hex()}", "0xC", data
+        )
         outbox_id: int = outbox.add(write, at)
         return outbox_id
 

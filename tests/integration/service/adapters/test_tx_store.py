@@ -49,8 +49,16 @@ def queue_batch_anchor(uows) -> int:
     with uows() as uow:
         org = uow.organisations.add(Organisation("F", OrganisationKind.FACTORY, AT))
         batch = uow.batches.add(
-            Batch("b_" + "1" * 24, org.id, "L", b"\x01" * 32, b"\x02" * 32, 1, b"\x03" * 32,
-                  created_at=AT),
+            Batch(
+                "b_" + "1" * 24,
+                org.id,
+                "L",
+                b"\x01" * 32,
+                b"\x02" * 32,
+                1,
+                b"\x03" * 32,
+                created_at=AT,
+            ),
             [],
         )
         assert uow.batches.start_anchoring(batch.id)

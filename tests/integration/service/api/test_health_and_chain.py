@@ -41,8 +41,9 @@ def test_genesis_mismatch_is_reported_and_nothing_is_sent(settings, chain, servi
     container = bootstrap(settings, backend=chain)
     try:
         nonce_before = container.runtime.client.nonce(container.runtime.account.address)
-        _, admin = handlers.create_admin("P", container.uow_factory, container.clock,
-                                         container.settings.pepper)
+        _, admin = handlers.create_admin(
+            "P", container.uow_factory, container.clock, container.settings.pepper
+        )
         with TestClient(create_app(container, manage_workers=False)) as api:
             health = api.get("/health")
             assert health.status_code == 503

@@ -82,14 +82,10 @@ def test_batch_is_anchored_verified_through_the_api_and_the_contract_and_the_log
 
 def test_inclusion_and_consistency_proofs_verify(api, container, keys):
     for n in range(3):
-        api.post(
-            "/batches", json={"lot": "L", "items": [f"I{n}"]}, headers=auth(keys.factory)
-        )
+        api.post("/batches", json={"lot": "L", "items": [f"I{n}"]}, headers=auth(keys.factory))
     log = api.get("/log", headers=auth(keys.auditor)).json()
     size, root = log["size"], bytes.fromhex(log["root"][2:])
-    inc = api.get(
-        "/log/proofs/inclusion", params={"index": 2}, headers=auth(keys.auditor)
-    ).json()
+    inc = api.get("/log/proofs/inclusion", params={"index": 2}, headers=auth(keys.auditor)).json()
     assert event_log.verify_inclusion(
         bytes.fromhex(inc["leaf_hash"][2:]),
         2,

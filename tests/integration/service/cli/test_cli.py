@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from service.adapters.db import make_engine
 from service.adapters.commitments import leaf_hash
+from service.adapters.db import make_engine
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import handlers
 from service.cli import app
