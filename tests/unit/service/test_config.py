@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from service.config import PLACEHOLDER_PEPPER, Settings
+
+
+def test_database_and_chain_state_default_to_the_data_dir(monkeypatch):
+    monkeypatch.delenv("TRACECERT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CHAIN_STATE_DIR", raising=False)
+    settings = Settings(data_dir=Path("/srv/tc"))
+    assert settings.database_url == "sqlite:////srv/tc/tracecert.db"
+    assert settings.chain.state_dir == Path("/srv/tc/chain")
+
+
+def test_placeholder_pepper_is_refused_outside_dev_mode():
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(dev_mode=False)
+    assert Settings(dev_mode=True).api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER
+
+
+def test_a_real_pepper_is_accepted_outside_dev_mode():
+    settings = Settings(dev_mode=False, api_key_pepper="s3cret-pepper-of-some-length")  # type: ignore[arg-type]
+    assert settings.pepper == b"s3cret-pepper-of-some-length"
+
+
+def test_short_peppers_and_bad_page_sizes_are_refused():
+    with pytest.raises(ValidationError):
+        Settings(api_key_pepper="short")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Settings(default_page_size=1000, max_page_size=10)
+
+
+def test_settings_read_the_tracecert_prefix(monkeypatch):
+    monkeypatch.setenv("TRACECERT_PORT", "9123")
+    monkeypatch.setenv("TRACECERT_MAX_BATCH_ITEMS", "7")
+    settings = Settings()
+    assert settings.port == 9123 and settings.max_batch_items == 7
