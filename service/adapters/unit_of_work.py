@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.adapters.db import READ_ONLY
 from service.adapters.repositories import (
     SqlAlchemyApiKeyRepository,
     SqlAlchemyBatchRepository,
@@ -94,5 +95,11 @@ class SqlAlchemyUnitOfWorkFactory:
         self.sessions = session_factory(engine)
         self._leaf_hash = leaf_hash
 
+        self.read_sessions = session_factory(engine.execution_options(**{READ_ONLY: True}))
+
     def __call__(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.sessions, self._leaf_hash)
+
+    def reader(self) -> SqlAlchemyUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        return SqlAlchemyUnitOfWork(self.read_sessions, self._leaf_hash)

@@ -32,6 +32,15 @@ def get_uow(container: ContainerDep) -> UnitOfWork:
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
+def get_read_uow(container: ContainerDep) -> UnitOfWork:
+    uow: UnitOfWork = container.uow_factory.reader()
+    return uow
+
+
+#: For use cases that only read: on SQLite they take no write lock.
+ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
+
+
 def get_actor(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -39,7 +48,7 @@ def get_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidApiKeyError()
     return handlers.authenticate(
-        container.uow_factory(), container.settings.pepper, credentials.credentials
+        container.uow_factory.reader(), container.settings.pepper, credentials.credentials
     )
 
 

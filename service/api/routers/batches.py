@@ -4,7 +4,7 @@ import hashlib
 
 from fastapi import APIRouter
 
-from service.api.deps import ContainerDep, CurrentActor, IdempotencyKeyDep, UowDep
+from service.api.deps import ContainerDep, CurrentActor, IdempotencyKeyDep, ReadUowDep
 from service.api.schemas import BatchCreate, BatchPublic, ItemProofPublic
 from service.app import commands, handlers
 from service.domain.events import canonical_json
@@ -51,7 +51,7 @@ def anchor_batch(batch_id: str, actor: CurrentActor, container: ContainerDep) ->
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
 def get_batch(
-    batch_id: str, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    batch_id: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
 ) -> BatchPublic:
     """A batch with its anchor status, transaction hash and confirmations."""
     return BatchPublic.model_validate(handlers.get_batch(actor, batch_id, uow, container.ledger))
@@ -59,7 +59,7 @@ def get_batch(
 
 @router.get("/batches/{batch_id}/items/{item_id}/proof", response_model=ItemProofPublic)
 def item_proof(
-    batch_id: str, item_id: str, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    batch_id: str, item_id: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
 ) -> ItemProofPublic:
     """The Merkle proof of one item against its batch root."""
     view = handlers.item_proof(actor, batch_id, item_id, uow, container.commitments)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import ContainerDep, CurrentActor, UowDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, page_limit
 from service.api.schemas import (
     ConsistencyProofPublic,
     InclusionProofPublic,
@@ -19,7 +19,7 @@ Size = Annotated[int | None, Query(ge=0, le=2**62)]
 
 
 @router.get("", response_model=LogPublic)
-def log_status(actor: CurrentActor, uow: UowDep, container: ContainerDep) -> LogPublic:
+def log_status(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) -> LogPublic:
     """Log size, current root, and the latest anchor with its status and transaction."""
     return LogPublic.model_validate(handlers.log_status(actor, uow, container.commitments))
 
@@ -27,7 +27,7 @@ def log_status(actor: CurrentActor, uow: UowDep, container: ContainerDep) -> Log
 @router.get("/events", response_model=list[LogEventPublic])
 def log_events(
     actor: CurrentActor,
-    uow: UowDep,
+    uow: ReadUowDep,
     container: ContainerDep,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=2**31)] = None,
@@ -40,7 +40,7 @@ def log_events(
 @router.get("/proofs/inclusion", response_model=InclusionProofPublic)
 def inclusion_proof(
     actor: CurrentActor,
-    uow: UowDep,
+    uow: ReadUowDep,
     container: ContainerDep,
     index: Annotated[int, Query(ge=0, le=2**62)],
     size: Size = None,
@@ -53,7 +53,7 @@ def inclusion_proof(
 @router.get("/proofs/consistency", response_model=ConsistencyProofPublic)
 def consistency_proof(
     actor: CurrentActor,
-    uow: UowDep,
+    uow: ReadUowDep,
     container: ContainerDep,
     old_size: Annotated[int, Query(ge=1, le=2**62)],
     new_size: Size = None,
