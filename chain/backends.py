@@ -438,6 +438,11 @@ def make_backend(settings: ChainSettings) -> Backend:
             port=settings.anvil_port,
             chain_id=settings.anvil_chain_id,
             state_file=settings.anvil_state_file,
+            extra_args=(
+                ("--block-time", str(settings.anvil_block_time_s))
+                if settings.anvil_block_time_s
+                else ()
+            ),
             request_timeout_s=settings.request_timeout_s,
         )
     if not settings.rpc_url:

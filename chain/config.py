@@ -52,6 +52,10 @@ class ChainSettings(BaseSettings):
     anvil_host: str = "127.0.0.1"
     anvil_port: int = 8545
     anvil_chain_id: int = 31337
+    #: Seconds between blocks of the managed anvil (``--block-time``). A devnet that mines only
+    #: when a transaction arrives never reaches depth ``confirmations`` for the last write, so
+    #: the managed devnet produces blocks like a real chain. ``None`` means automine.
+    anvil_block_time_s: int | None = 1
     #: Explicit anvil binary; ``None`` means the one under ``node_modules`` of the project.
     anvil_binary: Path | None = None
     state_dir: Path = Path("data/chain")

@@ -30,7 +30,7 @@ from chain.artifacts import load_artifact  # noqa: E402
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.client import ChainClient, Receipt  # noqa: E402
 from chain.config import ANVIL_DEV_PRIVATE_KEY  # noqa: E402
-from chain.contracts.certificate_registry import ClaimRequest, CertificateRegistry  # noqa: E402
+from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest  # noqa: E402
 from chain.deploy import deploy, send_transaction, wait_for_receipt  # noqa: E402
 from chain.merkle import BatchTree, item_leaf  # noqa: E402
 

@@ -1,3 +1,3 @@
-"""Shared pytest wiring: chain fixtures (py-evm, anvil) and database fixtures (SQLite, PostgreSQL)."""
+"""Shared pytest wiring: chain fixtures (py-evm, anvil) and database fixtures (SQLite, PG)."""
 
 pytest_plugins = ["tests.fixtures.chain", "tests.fixtures.db"]
