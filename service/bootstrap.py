@@ -130,7 +130,7 @@ class Container:
         self.engine.dispose()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        return handlers.check_health(self.uow_factory, self.ledger)
+        return handlers.check_health(self.uow_factory.reader, self.ledger)
 
 
 def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:

@@ -1,0 +1,90 @@
+"""One sender per database (a lease), and the background workers anchor on their own."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from service.adapters.commitments import leaf_hash
+from service.adapters.db import make_engine
+from service.adapters.lease import SqlAlchemyLease
+from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from service.bootstrap import bootstrap
+from tests.integration.service.conftest import seed_chain_rows
+
+
+@pytest.fixture
+def sessions(database_url):
+    engine = make_engine(database_url)
+    yield SqlAlchemyUnitOfWorkFactory(engine, leaf_hash).sessions
+    engine.dispose()
+
+
+def test_only_one_holder_gets_the_sender_lease_until_it_expires_or_is_released(sessions):
+    now = [1000.0]
+    first = SqlAlchemyLease(sessions, "sender", "a", ttl_s=10, clock=lambda: now[0])
+    second = SqlAlchemyLease(sessions, "sender", "b", ttl_s=10, clock=lambda: now[0])
+    assert first.acquire()
+    assert first.acquire()  # renewal
+    assert not second.acquire()
+    now[0] += 11  # the first holder died and its lease ran out
+    assert second.acquire()
+    assert not first.acquire()
+    second.release()
+    assert first.acquire()
+
+
+def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain, service_chain):
+    from service.app import commands, handlers
+
+    seed_chain_rows(settings.database_url, service_chain)
+    settings = settings.model_copy(
+        update={
+            "workers_enabled": True,
+            "sender_poll_interval_s": 0.05,
+            "log_anchor_interval_s": 0.2,
+        }
+    )
+    container = bootstrap(settings, backend=chain)
+    try:
+        actor = handlers.SYSTEM_ACTOR
+        uows, clock = container.uow_factory, container.clock
+        org = handlers.create_organisation(
+            commands.CreateOrganisation(actor, "F", "factory"), uows(), clock
+        )
+        factory = handlers.authenticate(
+            uows(),
+            settings.pepper,
+            handlers.create_api_key(
+                commands.CreateApiKey(actor, org.id, "factory"), uows(), clock, settings.pepper
+            ).secret_key,
+        )
+        batch = handlers.create_batch(
+            commands.CreateBatch(factory, "L", ["W1", "W2"]),
+            uows,
+            container.commitments,
+            clock,
+            100,
+        )
+        handlers.anchor_batch(
+            commands.AnchorBatch(factory, batch["id"]), uows, container.ledger, clock
+        )
+        container.start_workers()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            view = handlers.get_batch(factory, batch["id"], uows(), container.ledger)
+            if view["status"] == "anchored":
+                break
+            time.sleep(0.1)
+        assert view["status"] == "anchored"
+        while time.monotonic() < deadline:
+            with uows() as uow:
+                anchored = uow.log_anchors.latest_anchored()
+            if anchored is not None:
+                break
+            time.sleep(0.1)
+        assert anchored is not None
+        assert container.ledger.log_root(anchored.size) == anchored.root
+    finally:
+        container.close()
