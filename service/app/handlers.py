@@ -281,16 +281,18 @@ def create_batch(
                 )
             uow.commit()
             return view
-    except DuplicateError as exc:
+    except (DuplicateError, ItemAlreadyRegisteredError) as exc:
         if cmd.idempotency is not None:
-            # A concurrent request with the same key may have won (its items or its key hit
-            # the unique index first); if so, answer with its response.
+            # A concurrent request with the same key may have won between our replay check
+            # and our insert (its items or its key came first); if so, answer as it did.
             with uow_factory() as uow:
                 replay = _replay(uow, actor, cmd.idempotency)
             if replay is not None:
                 return replay
-            if exc.constraint == "idempotency_keys":
+            if isinstance(exc, DuplicateError) and exc.constraint == "idempotency_keys":
                 raise RequestInProgressError() from exc
+        if isinstance(exc, ItemAlreadyRegisteredError):
+            raise
         raise ItemAlreadyRegisteredError() from exc
 
 
