@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
@@ -69,7 +70,7 @@ class ChainRuntime:
         backend: Backend,
         account: LocalAccount,
         sessions: sessionmaker[Session],
-        artifacts_dir: object,
+        artifacts_dir: Path,
         now: Callable[[], datetime],
     ) -> None:
         self.backend = backend
@@ -91,9 +92,7 @@ class ChainRuntime:
     # ------------------------------------------------------------------ setup
     def artifact(self) -> Artifact:
         if self._artifact is None:
-            from pathlib import Path
-
-            self._artifact = load_artifact(Path(str(self._artifacts_dir)), CONTRACT)
+            self._artifact = load_artifact(self._artifacts_dir, CONTRACT)
             self.client.register_revert_abi(self._artifact.abi)
         return self._artifact
 
