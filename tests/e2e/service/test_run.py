@@ -44,9 +44,6 @@ def run_env(tmp_path, artifacts):
         CHAIN_BACKEND="anvil",
         CHAIN_ANVIL_PORT=str(free_port()),
         CHAIN_ARTIFACTS_DIR=str(artifacts),
-        # anvil mines only when a transaction arrives: depth 1 keeps the last write from
-        # waiting for a block that nobody produces.
-        CHAIN_CONFIRMATIONS="1",
     )
     env.pop("TRACECERT_DATABASE_URL", None)
     return env
@@ -92,6 +89,7 @@ def test_run_serves_anchors_and_continues_after_a_restart(run_env):
     try:
         _wait(lambda: httpx.get(f"{base}/health").status_code == 200, what="healthy API")
         assert httpx.get(f"{base}/openapi.json").status_code == 200
+        assert httpx.get(f"{base}/docs").status_code == 200
         admin = _tracecert(run_env, "admin", "create", "--name", "Platform").stdout.split()[-1]
         h_admin = {"Authorization": f"Bearer {admin}"}
         org = httpx.post(
