@@ -270,9 +270,12 @@ class ChainLedger:
         data = registry.encode_anchor_batch(
             batch.chain_batch_id, batch.root, batch.item_count, batch.metadata_hash
         )
+        dedupe_key = f"anchor_batch:{batch.chain_batch_id.hex()}"
+        if batch.outbox_id is not None:  # a retry after a failed anchor transaction
+            dedupe_key += f":after:{batch.outbox_id}"
         write = ChainWrite(
             kind="anchor_batch",
-            dedupe_key=f"anchor_batch:{batch.chain_batch_id.hex()}",
+            dedupe_key=dedupe_key,
             to=registry.address,
             data=data,
         )

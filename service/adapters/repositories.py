@@ -223,7 +223,12 @@ class SqlAlchemyBatchRepository:
     def start_anchoring(self, batch_id: int) -> bool:
         result = self._s.execute(
             update(BatchRow)
-            .where(BatchRow.id == batch_id, BatchRow.status == BatchStatus.CREATED.value)
+            .where(
+                BatchRow.id == batch_id,
+                BatchRow.status.in_(
+                    (BatchStatus.CREATED.value, BatchStatus.ANCHOR_FAILED.value)
+                ),
+            )
             .values(status=BatchStatus.ANCHORING.value)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]

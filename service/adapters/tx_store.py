@@ -29,7 +29,7 @@ from service.adapters.orm import BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
 from service.domain.batches import BatchStatus
-from service.domain.events import BatchAnchored
+from service.domain.events import BatchAnchored, BatchAnchorFailed
 
 
 def _jsonable(value: Any) -> Any:
@@ -238,6 +238,7 @@ class SqlAlchemyTxStore:
         self, request_id: int, reason: str, revert: ContractRevertError | None
     ) -> None:
         with self._sessions.begin() as s:
+            row = s.get(OutboxRow, request_id)
             self._set(
                 s,
                 request_id,
@@ -246,6 +247,41 @@ class SqlAlchemyTxStore:
                 error_name=revert.name if revert is not None else None,
                 error_args=_jsonable(list(revert.args)) if revert is not None else None,
             )
+            if row is not None and row.kind == "anchor_batch":
+                error = revert.name if revert is not None else "failed"
+                self._batch_anchor_failed(s, request_id, error, self._clock.now())
+            elif row is not None and row.kind == "anchor_log":
+                # The next anchor covers a larger size, so the log stays anchored; this row
+                # must simply never claim to be on chain.
+                s.execute(
+                    update(LogAnchorRow)
+                    .where(LogAnchorRow.outbox_id == request_id)
+                    .values(status="failed")
+                )
+
+    def _batch_anchor_failed(
+        self, s: Session, request_id: int, error: str, now: datetime
+    ) -> None:
+        batch = s.execute(
+            update(BatchRow)
+            .where(
+                BatchRow.outbox_id == request_id,
+                BatchRow.status == BatchStatus.ANCHORING.value,
+            )
+            .values(status=BatchStatus.ANCHOR_FAILED.value)
+            .returning(BatchRow.public_id, BatchRow.chain_batch_id)
+        ).first()
+        if batch is None:
+            return
+        SqlAlchemyEventLog(s, self._leaf_hash).append(
+            BatchAnchorFailed(
+                batch_id=batch.public_id,
+                chain_batch_id=batch.chain_batch_id,
+                outbox_id=request_id,
+                error=error,
+            ),
+            now,
+        )
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:

@@ -28,6 +28,9 @@ class BatchStatus(StrEnum):
     CREATED = "created"
     ANCHORING = "anchoring"
     ANCHORED = "anchored"
+    #: The anchor transaction failed for good (its decoded revert is kept on the outbox row);
+    #: asking to anchor again queues a new transaction.
+    ANCHOR_FAILED = "anchor_failed"
 
 
 def is_valid_item_id(value: str) -> bool:

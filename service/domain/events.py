@@ -93,6 +93,17 @@ class BatchAnchoringRequested(Event):
 
 
 @dataclass(frozen=True)
+class BatchAnchorFailed(Event):
+    """A batch's anchor transaction failed for good; anchoring may be asked for again."""
+
+    type: ClassVar[str] = "BatchAnchorFailed"
+    batch_id: str
+    chain_batch_id: bytes
+    outbox_id: int
+    error: str
+
+
+@dataclass(frozen=True)
 class BatchAnchored(Event):
     """A batch's root was confirmed on chain."""
 

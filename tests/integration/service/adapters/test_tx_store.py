@@ -133,7 +133,7 @@ def test_confirmed_log_anchor_marks_the_anchor_and_writes_no_event(uows, store):
     assert scalar(uows, "SELECT count(*) FROM events") == events_before
 
 
-def test_failed_write_keeps_the_decoded_revert(uows, store):
+def test_failed_anchor_keeps_the_decoded_revert_and_marks_the_batch_anchor_failed(uows, store):
     outbox_id = queue_batch_anchor(uows)
     revert = ContractRevertError("CertificateRegistryBatchAlreadyAnchored", (b"\x01" * 32,))
     store.record_failed(outbox_id, "would revert", revert)
@@ -141,7 +141,8 @@ def test_failed_write_keeps_the_decoded_revert(uows, store):
         entry = uow.outbox.get(outbox_id)
     assert entry.status == "failed"
     assert entry.error_name == "CertificateRegistryBatchAlreadyAnchored"
-    assert scalar(uows, "SELECT status FROM batches") == "anchoring"
+    assert scalar(uows, "SELECT status FROM batches") == "anchor_failed"
+    assert scalar(uows, "SELECT count(*) FROM events WHERE type = 'BatchAnchorFailed'") == 1
 
 
 def test_requeued_request_loses_its_nonce_but_keeps_its_attempts(uows, store):
