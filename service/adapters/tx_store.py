@@ -29,7 +29,7 @@ from service.adapters.orm import BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
 from service.domain.batches import BatchStatus
-from service.domain.events import BatchAnchored, BatchAnchorFailed
+from service.domain.events import BatchAnchored, BatchAnchorFailed, Event
 
 
 def _jsonable(value: Any) -> Any:
@@ -213,26 +213,41 @@ class SqlAlchemyTxStore:
                 )
 
     def _batch_anchored(self, s: Session, request_id: int, receipt: Receipt, now: datetime) -> None:
+        self._settle_batch(
+            s,
+            request_id,
+            BatchStatus.ANCHORED,
+            lambda public_id, chain_batch_id: BatchAnchored(
+                batch_id=public_id,
+                chain_batch_id=chain_batch_id,
+                tx_hash=receipt.tx_hash,
+                block_number=receipt.block_number,
+            ),
+            now,
+        )
+
+    def _settle_batch(
+        self,
+        s: Session,
+        request_id: int,
+        status: BatchStatus,
+        event: Callable[[str, bytes], Event],
+        now: datetime,
+    ) -> None:
+        """Move the batch waiting on this anchor request out of ``anchoring``, with its event."""
         batch = s.execute(
             update(BatchRow)
             .where(
                 BatchRow.outbox_id == request_id,
                 BatchRow.status == BatchStatus.ANCHORING.value,
             )
-            .values(status=BatchStatus.ANCHORED.value)
+            .values(status=status.value)
             .returning(BatchRow.public_id, BatchRow.chain_batch_id)
         ).first()
-        if batch is None:
-            return
-        SqlAlchemyEventLog(s, self._leaf_hash).append(
-            BatchAnchored(
-                batch_id=batch.public_id,
-                chain_batch_id=batch.chain_batch_id,
-                tx_hash=receipt.tx_hash,
-                block_number=receipt.block_number,
-            ),
-            now,
-        )
+        if batch is not None:
+            SqlAlchemyEventLog(s, self._leaf_hash).append(
+                event(batch.public_id, batch.chain_batch_id), now
+            )
 
     def record_failed(
         self, request_id: int, reason: str, revert: ContractRevertError | None
@@ -249,7 +264,18 @@ class SqlAlchemyTxStore:
             )
             if row is not None and row.kind == "anchor_batch":
                 error = revert.name if revert is not None else "failed"
-                self._batch_anchor_failed(s, request_id, error, self._clock.now())
+                self._settle_batch(
+                    s,
+                    request_id,
+                    BatchStatus.ANCHOR_FAILED,
+                    lambda public_id, chain_batch_id: BatchAnchorFailed(
+                        batch_id=public_id,
+                        chain_batch_id=chain_batch_id,
+                        outbox_id=request_id,
+                        error=error,
+                    ),
+                    self._clock.now(),
+                )
             elif row is not None and row.kind == "anchor_log":
                 # The next anchor covers a larger size, so the log stays anchored; this row
                 # must simply never claim to be on chain.
@@ -258,30 +284,6 @@ class SqlAlchemyTxStore:
                     .where(LogAnchorRow.outbox_id == request_id)
                     .values(status="failed")
                 )
-
-    def _batch_anchor_failed(
-        self, s: Session, request_id: int, error: str, now: datetime
-    ) -> None:
-        batch = s.execute(
-            update(BatchRow)
-            .where(
-                BatchRow.outbox_id == request_id,
-                BatchRow.status == BatchStatus.ANCHORING.value,
-            )
-            .values(status=BatchStatus.ANCHOR_FAILED.value)
-            .returning(BatchRow.public_id, BatchRow.chain_batch_id)
-        ).first()
-        if batch is None:
-            return
-        SqlAlchemyEventLog(s, self._leaf_hash).append(
-            BatchAnchorFailed(
-                batch_id=batch.public_id,
-                chain_batch_id=batch.chain_batch_id,
-                outbox_id=request_id,
-                error=error,
-            ),
-            now,
-        )
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:

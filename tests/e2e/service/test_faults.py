@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +25,11 @@ from eth_utils.crypto import keccak
 from chain.backends import AnvilBackend, anvil_binary, free_port
 from chain.client import ChainClient
 from chain.contracts.certificate_registry import CertificateRegistry
+from tests.e2e.service.conftest import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ANCHOR_SELECTOR = keccak(b"anchorBatch(bytes32,bytes32,uint64,bytes32)")[:4]
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rpc(url: str, method: str, params: list[Any]) -> Any:

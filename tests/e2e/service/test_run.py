@@ -6,29 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chain.backends import anvil_binary, free_port
+from tests.e2e.service.conftest import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
-
-
-def _wait(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -87,7 +74,7 @@ def test_run_serves_anchors_and_continues_after_a_restart(run_env):
     base = f"http://127.0.0.1:{run_env['TRACECERT_PORT']}"
     proc = _start(run_env)
     try:
-        _wait(lambda: httpx.get(f"{base}/health").status_code == 200, what="healthy API")
+        wait_for(lambda: httpx.get(f"{base}/health").status_code == 200, what="healthy API")
         assert httpx.get(f"{base}/openapi.json").status_code == 200
         assert httpx.get(f"{base}/docs").status_code == 200
         admin = _tracecert(run_env, "admin", "create", "--name", "Platform").stdout.split()[-1]
@@ -103,14 +90,14 @@ def test_run_serves_anchors_and_continues_after_a_restart(run_env):
             f"{base}/batches", json={"lot": "L", "items": ["E1", "E2", "E3"]}, headers=h
         ).json()
         assert httpx.post(f"{base}/batches/{batch['id']}/anchor", headers=h).status_code == 202
-        _wait(
+        wait_for(
             lambda: (
                 httpx.get(f"{base}/batches/{batch['id']}", headers=h).json()["status"] == "anchored"
             ),
             what="batch anchored",
         )
         assert httpx.get(f"{base}/items/E2/verify").json()["genuine"] is True
-        _wait(
+        wait_for(
             lambda: httpx.get(f"{base}/log", headers=h_admin).json()["latest_anchored"],
             what="log anchored",
         )
@@ -122,7 +109,7 @@ def test_run_serves_anchors_and_continues_after_a_restart(run_env):
     # Running again continues with the same database and the same chain.
     proc = _start(run_env)
     try:
-        health = _wait(
+        health = wait_for(
             lambda: (r := httpx.get(f"{base}/health")).status_code == 200 and r.json(),
             what="healthy API after restart",
         )
