@@ -143,6 +143,12 @@ def main() -> int:
         )
         gas["claim_batched_per_item"] = round(r.gas_used / len(chunk), 1)
         next_index = 1 + len(chunk)
+        # The first claim above paid for the holder's cold balance slot, like the baseline's
+        # first mint; steady state is a claim to a holder who already has a certificate.
+        gas["claim_one_first"] = gas["claim_one"]
+        r = bench.tx(admin, registry.encode_claim(claims[next_index], tree.proof(next_index)))
+        gas["claim_one"] = r.gas_used
+        next_index += 1
 
         # --- lifecycle on the first claimed token ----------------------------------------
         tok = claims[0].token_id
@@ -207,7 +213,7 @@ def main() -> int:
         result: dict[str, Any] = {
             "gas": gas,
             "ratio_to_erc721_mint": {
-                k: round(float(gas[k]) / float(base), 3)
+                k: round(float(gas[k]) / float(base), 5)
                 for k in ("claim_one", "claim_batched_per_item", "anchor_batch_per_item")
             },
             "claims_per_s": {"single": round(single, 1), "batched": round(batched, 1)},
