@@ -48,10 +48,9 @@ fi
 lock_stamp="$(sha256sum package-lock.json | cut -c1-64)-$(node --version)"
 if [ ! -d node_modules ] || ! stamp_ok node_modules/.tracecert-installed "$lock_stamp"; then
   say "installing node_modules from package-lock.json (Hardhat 3, solc, OpenZeppelin, anvil)"
-  # `npm ci` refuses this lock: anvil lists its macOS/Windows binaries as optional dependencies,
-  # the registry reachable here does not serve them, so they cannot be written into the lock.
-  # `npm install` installs exactly the locked versions (every dependency is pinned) and skips them.
-  npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" || true
+  # The lock records anvil's other-platform binaries as optional entries, so `npm ci` installs
+  # exactly the locked tree and skips the binaries that do not fit this machine.
+  npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" || true
   [ -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || { echo "npm ci did not install anvil" >&2; exit 1; }
   echo "$lock_stamp" > node_modules/.tracecert-installed
 fi
