@@ -15,7 +15,15 @@ from collections.abc import Sequence
 
 from chain._keccak import keccak256
 
-__all__ = ["BatchTree", "hash_pair", "item_leaf", "item_leaves", "keccak256", "verify_proof"]
+__all__ = [
+    "BatchTree",
+    "hash_pair",
+    "item_leaf",
+    "item_leaves",
+    "keccak256",
+    "proof_positions",
+    "verify_proof",
+]
 
 
 def item_leaf(batch_id: bytes, token_id: int, item_hash: bytes) -> bytes:
@@ -107,6 +115,13 @@ class BatchTree:
         """Return leaf ``index``."""
         return self._layers[0][index]
 
+    def levels(self) -> list[list[bytes]]:
+        """Return every layer, leaves first and the root last (do not modify them).
+
+        Stored as they are, they let :func:`proof_positions` serve a proof without a rebuild.
+        """
+        return self._layers
+
     def proof(self, index: int) -> list[bytes]:
         """Return the sibling path of leaf ``index``, bottom-up (O(log n)).
 
@@ -128,6 +143,29 @@ class BatchTree:
                 path.append(layer[sibling])
             index >>= 1
         return path
+
+
+def proof_positions(index: int, leaf_count: int) -> list[tuple[int, int]]:
+    """Return the ``(level, position)`` of each proof element of leaf ``index``, bottom-up.
+
+    Level 0 holds the leaves; a level of length ``n`` has a parent level of ``ceil(n / 2)``.
+    Reading those nodes from stored levels gives exactly :meth:`BatchTree.proof`.
+
+    Raises:
+        IndexError: if ``index`` is not in ``0 .. leaf_count - 1``.
+    """
+    if not 0 <= index < leaf_count:
+        raise IndexError(f"leaf index {index} out of range 0..{leaf_count - 1}")
+    positions: list[tuple[int, int]] = []
+    level, length = 0, leaf_count
+    while length > 1:
+        sibling = index ^ 1
+        if sibling < length:
+            positions.append((level, sibling))
+        index >>= 1
+        length = (length + 1) // 2
+        level += 1
+    return positions
 
 
 def verify_proof(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain import _keccak
-from chain.merkle import BatchTree, hash_pair, item_leaf, item_leaves, keccak256, verify_proof
+from chain.merkle import (
+    BatchTree,
+    hash_pair,
+    item_leaf,
+    item_leaves,
+    keccak256,
+    proof_positions,
+    verify_proof,
+)
 
 BATCH = bytes.fromhex("11" * 32)
 
@@ -158,3 +166,34 @@ def test_million_leaf_tree_builds_in_a_few_seconds() -> None:
     assert len(tree.proof(0)) == 20  # ceil(log2(1,000,000))
     # ~2 s with safe-pysha3, ~3.5 s with pycryptodome's raw keccak on the 2-core CI machine.
     assert elapsed < 15, f"building 1,000,000 leaves took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("size", [*range(1, 71), 1000])
+def test_proof_positions_read_from_stored_levels_give_the_proof(size: int) -> None:
+    tree = BatchTree(_leaves(size))
+    levels = tree.levels()
+    for i in range(size):
+        positions = proof_positions(i, size)
+        assert [levels[level][position] for level, position in positions] == tree.proof(i)
+        assert all(position < len(levels[level]) for level, position in positions)
+
+
+def test_levels_run_from_the_leaves_to_the_root() -> None:
+    leaves = _leaves(5)
+    tree = BatchTree(leaves)
+    assert [len(level) for level in tree.levels()] == [5, 3, 2, 1]
+    assert tree.levels()[0] == leaves
+    assert tree.levels()[-1] == [tree.root]
+
+
+def test_proof_positions_skip_the_level_where_a_node_is_promoted() -> None:
+    # 5 leaves: leaf 4 has no sibling at level 0 (promoted), nor at level 1 (3 nodes, node 2)
+    assert proof_positions(4, 5) == [(2, 0)]
+    assert proof_positions(0, 5) == [(0, 1), (1, 1), (2, 1)]
+    assert proof_positions(0, 1) == []
+
+
+@pytest.mark.parametrize(("index", "leaf_count"), [(-1, 3), (3, 3), (10, 3), (0, 0), (0, -1)])
+def test_proof_positions_out_of_range_raise(index: int, leaf_count: int) -> None:
+    with pytest.raises(IndexError, match="out of range"):
+        proof_positions(index, leaf_count)
