@@ -21,6 +21,8 @@ from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.db import make_engine
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
+from service.adapters.printing import QrLabelPrinter
+from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import commands, handlers
@@ -44,6 +46,8 @@ class Container:
     ledger: ChainLedger
     tx_store: SqlAlchemyTxStore
     lease: SqlAlchemyLease
+    secrets: AesGcmSecrets
+    printer: QrLabelPrinter
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -160,6 +164,8 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         ledger=ChainLedger(runtime),
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
+        secrets=AesGcmSecrets(settings.code_secret_bytes),
+        printer=QrLabelPrinter(),
     )
     container.prepare_chain()
     return container

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,10 +19,14 @@ from chain import log as event_log
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, handlers
+from service.app import commands, factory, handlers
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
-from service.domain.errors import TracecertError
+from service.domain.actor import Actor
+from service.domain.errors import OrganisationNotFoundError, TracecertError
+from service.domain.labels import LabelLayout, validate_layout
+from service.domain.roles import OrganisationKind, Role
+from service.domain.units import UnitKind
 
 app = typer.Typer(help="tracecert: one item, one code, one certificate.", no_args_is_help=True)
 admin_app = typer.Typer(help="The first administrator.", no_args_is_help=True)
@@ -27,9 +34,16 @@ org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 chain_app = typer.Typer(help="The chain.", no_args_is_help=True)
 log_app = typer.Typer(help="The append-only event log.", no_args_is_help=True)
+product_app = typer.Typer(help="Products (GTINs) of a brand.", no_args_is_help=True)
+batch_app = typer.Typer(
+    help="Production batches: codes, activation, anchoring, print files, recall.",
+    no_args_is_help=True,
+)
 app.add_typer(admin_app, name="admin")
 app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
+app.add_typer(product_app, name="product")
+app.add_typer(batch_app, name="batch")
 app.add_typer(chain_app, name="chain")
 app.add_typer(log_app, name="log")
 
@@ -191,20 +205,27 @@ def _offline_container(settings: Settings) -> Container:
     return _container(settings)
 
 
+@contextlib.contextmanager
+def _operator(settings: Settings | None = None) -> Iterator[Container]:
+    """A container for one command, closed afterwards; expected errors print as one line."""
+    settings = settings or _settings()
+    with _failures():
+        container = _offline_container(settings)
+        try:
+            yield container
+        finally:
+            container.close()
+
+
 @admin_app.command("create")
 def admin_create(
     name: Annotated[str, typer.Option(help="Name of the platform organisation.")],
 ) -> None:
     """Create the platform organisation (if needed) and an admin key; the key is shown once."""
-    settings = _settings()
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            org, issued = handlers.create_admin(
-                name, container.uow_factory, container.clock, settings.pepper
-            )
-        finally:
-            container.close()
+    with _operator() as container:
+        org, issued = handlers.create_admin(
+            name, container.uow_factory, container.clock, container.settings.pepper
+        )
     console.print(f"organisation {org.id} ({org.name}), admin key id {issued.key.key_id}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -214,16 +235,17 @@ def admin_create(
 def org_create(
     name: Annotated[str, typer.Option()],
     kind: Annotated[str, typer.Option(help="brand, factory, distributor, store, ...")],
+    brand: Annotated[
+        int | None, typer.Option(help="The brand a factory, distributor or store works for.")
+    ] = None,
+    gs1_prefix: Annotated[
+        str | None, typer.Option(help="A brand's GS1 company prefix (for SSCCs).")
+    ] = None,
 ) -> None:
     """Register an organisation."""
-    settings = _settings()
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind)
-            org = handlers.create_organisation(cmd, container.uow_factory(), container.clock)
-        finally:
-            container.close()
+    with _operator() as container:
+        cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
+        org = handlers.create_organisation(cmd, container.uow_factory(), container.clock)
     console.print(f"organisation {org.id}: {org.name} ({org.kind})")
 
 
@@ -233,16 +255,11 @@ def key_create(
     role: Annotated[str, typer.Option(help="Role of the key.")],
 ) -> None:
     """Issue an API key for an organisation; the key is shown once."""
-    settings = _settings()
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            cmd = commands.CreateApiKey(handlers.SYSTEM_ACTOR, org, role)
-            issued = handlers.create_api_key(
-                cmd, container.uow_factory(), container.clock, settings.pepper
-            )
-        finally:
-            container.close()
+    with _operator() as container:
+        cmd = commands.CreateApiKey(handlers.SYSTEM_ACTOR, org, role)
+        issued = handlers.create_api_key(
+            cmd, container.uow_factory(), container.clock, container.settings.pepper
+        )
     console.print(f"key id {issued.key.key_id}, role {issued.key.role}, organisation {org}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -251,14 +268,9 @@ def key_create(
 @key_app.command("revoke")
 def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'tc_').")]) -> None:
     """Revoke an API key."""
-    settings = _settings()
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            cmd = commands.RevokeApiKey(handlers.SYSTEM_ACTOR, key_id)
-            key = handlers.revoke_api_key(cmd, container.uow_factory(), container.clock)
-        finally:
-            container.close()
+    with _operator() as container:
+        cmd = commands.RevokeApiKey(handlers.SYSTEM_ACTOR, key_id)
+        key = handlers.revoke_api_key(cmd, container.uow_factory(), container.clock)
     console.print(f"key {key.key_id} revoked at {key.revoked_at}")
 
 
@@ -266,13 +278,8 @@ def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'tc
 @chain_app.command("status")
 def chain_status() -> None:
     """Show the node's identity, the recorded one, the deployment and the sender."""
-    settings = _settings()
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            _print_chain(container)
-        finally:
-            container.close()
+    with _operator() as container:
+        _print_chain(container)
 
 
 @log_app.command("verify")
@@ -329,6 +336,292 @@ def log_verify() -> None:
     if failures:
         raise typer.Exit(1)
     console.print(f"[green]log verified[/green]: {len(leaves)} events, {len(anchors)} anchors")
+
+
+# ----------------------------------------------------------------------------- factory
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _factory_actor(container: Container, factory_id: int) -> Actor:
+    """The operator acting for a factory (the CLI runs with full database access)."""
+    with container.uow_factory.reader() as uow:
+        org = uow.organisations.get(factory_id)
+    if org is None or org.kind is not OrganisationKind.FACTORY:
+        raise OrganisationNotFoundError(f"Organisation {factory_id} is not a factory.")
+    return Actor(
+        principal_id=f"cli:factory:{factory_id}",
+        role=Role.FACTORY,
+        organisation_id=factory_id,
+        brand_id=org.brand_scope,
+    )
+
+
+def _print_batch(view: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    for key in (
+        "id",
+        "status",
+        "gtin",
+        "lot",
+        "production_date",
+        "line",
+        "item_count",
+        "cases",
+        "pallets",
+        "activated_cases",
+        "root",
+    ):
+        table.add_row(key, str(view.get(key)))
+    anchor = view.get("anchor")
+    if anchor:
+        table.add_row("anchor", f"{anchor['status']} tx {anchor['tx_hash']}")
+    if view.get("recall"):
+        table.add_row("recall", f"{view['recall']['reason']} ({view['recall']['recalled_at']})")
+    console.print(table)
+
+
+def _parse_attributes(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r}: write attributes as key=value")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+@product_app.command("create")
+def product_create(
+    brand: Annotated[int, typer.Option(help="The brand's organisation id.")],
+    gtin: Annotated[str, typer.Option(help="GTIN-8/12/13/14 with its check digit.")],
+    name: Annotated[str, typer.Option()],
+    attr: Annotated[
+        list[str] | None, typer.Option(help="key=value, repeatable (e.g. volume_ml=500)")
+    ] = None,
+) -> None:
+    """Register a product of a brand."""
+    with _operator() as container:
+        cmd = commands.RegisterProduct(
+            handlers.SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
+        )
+        view = factory.register_product(cmd, container.uow_factory(), container.clock)
+    console.print(f"product {view['id']}: {view['gtin']} {view['name']}")
+
+
+@batch_app.command("create")
+def batch_create(
+    factory_id: Annotated[int, typer.Option("--factory", help="The factory's organisation id.")],
+    gtin: Annotated[str, typer.Option()],
+    lot: Annotated[str, typer.Option(help="Lot number (GS1 AI 10, up to 20 characters).")],
+    quantity: Annotated[int, typer.Option(help="Planned number of items.")],
+    line: Annotated[str, typer.Option(help="Production line.")] = "L1",
+    production_date: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD (default today).")
+    ] = None,
+    case_size: Annotated[int, typer.Option(help="Items per case.")] = 6,
+    cases_per_pallet: Annotated[int, typer.Option(help="Cases per pallet.")] = 100,
+) -> None:
+    """Plan a production batch (a draft) for a factory."""
+    with _operator() as container:
+        when = (
+            date.fromisoformat(production_date) if production_date else container.clock.now().date()
+        )
+        cmd = commands.CreateBatch(
+            _factory_actor(container, factory_id),
+            gtin,
+            lot,
+            when,
+            line,
+            quantity,
+            case_size,
+            cases_per_pallet,
+        )
+        view = factory.create_batch(
+            cmd,
+            container.uow_factory,
+            container.commitments,
+            container.clock,
+            container.settings.max_batch_items,
+        )
+    _print_batch(view)
+
+
+@batch_app.command("generate")
+def batch_generate(batch_id: Annotated[str, typer.Argument()]) -> None:
+    """Generate a batch's item codes, cases, pallets and Merkle tree, with progress."""
+    with _operator() as container, _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        view = factory.generate_codes(
+            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id),
+            container.uow_factory,
+            container.commitments,
+            container.secrets,
+            container.clock,
+            container.settings.gs1_company_prefix,
+            report,
+        )
+    _print_batch(view)
+
+
+@batch_app.command("activate")
+def batch_activate(
+    batch_id: Annotated[str, typer.Argument()],
+    code: Annotated[
+        str | None, typer.Option(help="Activate only this case or pallet (SSCC or its URI).")
+    ] = None,
+) -> None:
+    """Activate a batch's codes, or those of one case or pallet."""
+    with _operator() as container:
+        cmd = commands.ActivateCodes(
+            handlers.SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id
+        )
+        result = factory.activate_codes(cmd, container.uow_factory, container.clock)
+    console.print(
+        f"activated {result['activated_cases']} case(s), {result['activated_items']} item(s); "
+        f"batch {result['batch_id']} is {result['batch_status']}"
+    )
+
+
+@batch_app.command("anchor")
+def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
+    """Queue the batch root for anchoring (the running service's sender sends it)."""
+    with _operator() as container:
+        view = factory.anchor_batch(
+            commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id),
+            container.uow_factory,
+            container.ledger,
+            container.clock,
+        )
+    _print_batch(view)
+
+
+@batch_app.command("show")
+def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
+    """Show a batch."""
+    with _operator() as container:
+        view = factory.get_batch(
+            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
+        )
+    _print_batch(view)
+
+
+@batch_app.command("recall")
+def batch_recall(
+    batch_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why the batch is recalled.")],
+) -> None:
+    """Recall a batch (scans show it at once; the chain learns it once anchored)."""
+    with _operator() as container:
+        view = factory.recall_batch(
+            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason),
+            container.uow_factory,
+            container.commitments,
+            container.ledger,
+            container.clock,
+        )
+    _print_batch(view)
+
+
+@batch_app.command("approve-reprint")
+def batch_approve_reprint(
+    batch_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why another copy of the code file is needed.")],
+) -> None:
+    """Allow one more download of a batch's code file (with PINs)."""
+    with _operator() as container:
+        result = factory.approve_reprint(
+            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason),
+            container.uow_factory,
+            container.clock,
+        )
+    console.print(f"approval {result['approval_id']} for batch {result['batch_id']}")
+
+
+@batch_app.command("export")
+def batch_export(
+    batch_id: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option(help="Where to write the CSV (with PINs: keep it safe).")],
+) -> None:
+    """Write the code file (serial, URI, PIN, case, pallet): audited, allowed once."""
+    if out.exists():
+        err.print(f"[red]{out} exists[/red]: choose a new file (a code file is never overwritten)")
+        raise typer.Exit(2)
+    with _operator() as container:
+        view = factory.get_batch(
+            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
+        )
+        _, chunks = factory.download_code_file(
+            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id),
+            container.uow_factory,
+            container.secrets,
+            container.clock,
+            container.settings.resolver_url,
+        )
+        rows = 0
+        with _progress() as progress, out.open("xb") as fh:
+            out.chmod(0o600)
+            task = progress.add_task("writing code file", total=view["item_count"])
+            for chunk in chunks:
+                fh.write(chunk)
+                rows += chunk.count(b"\n")
+                progress.update(task, completed=max(rows - 1, 0))
+    console.print(f"wrote {rows - 1} codes to {out} (mode 600)")
+
+
+@batch_app.command("labels")
+def batch_labels(
+    batch_id: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option(help="Where to write the PDF.")],
+    kind: Annotated[str, typer.Option(help="item, case or pallet")] = "item",
+    offset: Annotated[int, typer.Option(help="First label (0-based).")] = 0,
+    count: Annotated[int, typer.Option(help="Labels in this file.")] = 10_000,
+    label_width_mm: Annotated[float, typer.Option()] = 30.0,
+    label_height_mm: Annotated[float, typer.Option()] = 36.0,
+) -> None:
+    """Write A4 label sheets (QR + human-readable code) as PDF, with progress."""
+    if kind not in ("item", "case", "pallet"):
+        raise typer.BadParameter("kind is item, case or pallet")
+    with _operator() as container:
+        layout = validate_layout(
+            LabelLayout(label_width_mm=label_width_mm, label_height_mm=label_height_mm)
+        )
+        batch, labels = factory.label_stream(
+            handlers.SYSTEM_ACTOR,
+            batch_id,
+            None if kind == "item" else UnitKind(kind),
+            offset,
+            count,
+            container.uow_factory,
+            container.settings.resolver_url,
+        )
+        total = batch.item_count if kind == "item" else count
+        with _progress() as progress, out.open("wb") as fh:
+            task = progress.add_task("drawing labels", total=min(count, max(total - offset, 0)))
+            written = container.printer.write_label_sheets(
+                labels,
+                layout,
+                fh,
+                progress=lambda n: progress.update(task, completed=n),
+                title=f"{batch.gtin} {batch.lot} {kind} labels",
+            )
+            progress.update(task, completed=written)
+    console.print(f"wrote {written} labels to {out}")
 
 
 def main() -> None:  # pragma: no cover - console entry

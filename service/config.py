@@ -8,9 +8,15 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainSettings
+from service.domain.errors import TracecertError
+from service.domain.gs1 import normalise_company_prefix, validate_resolver
 
 #: The pepper every dev checkout shares. Refused outside dev mode.
 PLACEHOLDER_PEPPER = "dev-only-pepper-change-me"
+#: The code secret every dev checkout shares. Refused outside dev mode.
+PLACEHOLDER_CODE_SECRET = "dev-only-code-secret-change-me"
+#: GS1's own example company prefix (GS1 General Specifications); set the brand's real one.
+EXAMPLE_COMPANY_PREFIX = "0614141"
 
 
 class Settings(BaseSettings):
@@ -29,8 +35,15 @@ class Settings(BaseSettings):
     sender_poll_interval_s: float = 0.5
     #: Background workers (sender, log anchorer); tests drive the steps by hand instead.
     workers_enabled: bool = True
+    #: Keys of PIN hashes and of sealed PIN seeds derive from it (HKDF); keep it secret.
+    code_secret: SecretStr = SecretStr(PLACEHOLDER_CODE_SECRET)
+    #: Where item QR codes point: ``<resolver_url>/01/<gtin>/10/<lot>/21/<serial>``.
+    resolver_url: str = "https://id.tracecert.example"
+    #: SSCC company prefix for brands that have not registered their own.
+    gs1_company_prefix: str = EXAMPLE_COMPANY_PREFIX
     max_body_bytes: int = 2_000_000
-    max_batch_items: int = 10_000
+    #: Largest batch a factory may plan (codes are generated in one transaction).
+    max_batch_items: int = 1_000_000
     default_page_size: int = 50
     max_page_size: int = 500
     chain: ChainSettings = Field(default_factory=ChainSettings)
@@ -47,6 +60,21 @@ class Settings(BaseSettings):
                 "TRACECERT_API_KEY_PEPPER is the development placeholder; set a secret pepper "
                 "(at least 32 random bytes) outside dev mode"
             )
+        if not self.dev_mode and self.code_secret.get_secret_value() == PLACEHOLDER_CODE_SECRET:
+            raise ValueError(
+                "TRACECERT_CODE_SECRET is the development placeholder; set a secret "
+                "(at least 32 random bytes) outside dev mode"
+            )
+        if len(self.code_secret.get_secret_value()) < 16:
+            raise ValueError("TRACECERT_CODE_SECRET must be at least 16 characters")
+        scheme, _, host = self.resolver_url.rstrip("/").partition("://")
+        if scheme not in ("https", "http") or not host or "/" in host:
+            raise ValueError("TRACECERT_RESOLVER_URL is https://<host>[:port], without a path")
+        self.resolver_url = f"{scheme}://{validate_resolver(host)}"
+        try:
+            normalise_company_prefix(self.gs1_company_prefix)
+        except TracecertError as exc:
+            raise ValueError(f"TRACECERT_GS1_COMPANY_PREFIX: {exc.detail}") from exc
         if len(self.api_key_pepper.get_secret_value()) < 16:
             raise ValueError("TRACECERT_API_KEY_PEPPER must be at least 16 characters")
         if not 0 < self.default_page_size <= self.max_page_size:
@@ -56,3 +84,7 @@ class Settings(BaseSettings):
     @property
     def pepper(self) -> bytes:
         return self.api_key_pepper.get_secret_value().encode("utf-8")
+
+    @property
+    def code_secret_bytes(self) -> bytes:
+        return self.code_secret.get_secret_value().encode("utf-8")

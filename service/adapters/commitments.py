@@ -2,11 +2,17 @@
 
 Derivations (stable; changing one changes every root already on chain):
 
-* chain batch id = keccak256("tracecert:batch:" + public id)
-* token id       = uint256(keccak256(item id))  -- so item ids are unique across batches
-* item hash      = keccak256("tracecert:item:" + item id)
-* metadata hash  = keccak256(canonical JSON of the metadata)
-* leaf           = chain.merkle.item_leaf(chain batch id, token id, item hash)
+* chain batch id  = keccak256("tracecert:batch:" + public id)
+* attributes hash = keccak256(canonical JSON of the batch attributes) -- the on-chain
+  ``metadataHash``; the attributes (GTIN, lot, date, factory, line, product) are public
+* token id        = uint256(keccak256(serial))  -- so serials are unique across batches
+* item hash       = keccak256(attributes hash || keccak256(serial))
+* leaf            = chain.merkle.item_leaf(chain batch id, token id, item hash)
+                  = keccak256(keccak256(chain batch id || token id || item hash))
+
+So a leaf commits to the item (its token id), a hash of its serial and a hash of the batch
+attributes, and never to the PIN. Anyone holding the serial, the published attributes and the
+proof can recompute the leaf and ask the contract's ``verifyItem``.
 """
 
 from __future__ import annotations
@@ -14,56 +20,57 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from chain import log as event_log
 from chain import merkle
-from service.domain.batches import BatchCommitment, ItemCommitment
+from chain._keccak import keccak256
 from service.domain.events import canonical_json
 
 
 def chain_batch_id(public_id: str) -> bytes:
-    return bytes(keccak(b"tracecert:batch:" + public_id.encode("ascii")))
+    return keccak256(b"tracecert:batch:" + public_id.encode("ascii"))
 
 
-def token_id(item_id: str) -> int:
-    return int.from_bytes(keccak(item_id.encode("ascii")), "big")
+def token_id(serial: str) -> int:
+    return int.from_bytes(keccak256(serial.encode("ascii")), "big")
 
 
-def item_hash(item_id: str) -> bytes:
-    return bytes(keccak(b"tracecert:item:" + item_id.encode("ascii")))
+def item_hash(attributes_hash: bytes, serial: str) -> bytes:
+    return keccak256(attributes_hash + keccak256(serial.encode("ascii")))
 
 
 class ChainCommitments:
     """The ``Commitments`` port on the chain package's hash functions."""
 
-    def commit_batch(
-        self, public_id: str, item_ids: Sequence[str], metadata: dict[str, Any]
-    ) -> BatchCommitment:
-        batch_id = chain_batch_id(public_id)
-        items = []
-        for index, item_id in enumerate(item_ids):
-            tid = token_id(item_id)
-            ihash = item_hash(item_id)
-            items.append(
-                ItemCommitment(
-                    item_id=item_id,
-                    token_id=tid,
-                    item_hash=ihash,
-                    leaf=merkle.item_leaf(batch_id, tid, ihash),
-                    leaf_index=index,
-                )
-            )
-        tree = merkle.BatchTree([i.leaf for i in items])
-        return BatchCommitment(
-            chain_batch_id=batch_id,
-            root=tree.root,
-            metadata_hash=bytes(keccak(canonical_json(metadata))),
-            items=tuple(items),
-        )
+    def chain_batch_id(self, public_id: str) -> bytes:
+        return chain_batch_id(public_id)
 
-    def batch_proof(self, leaves: Sequence[bytes], index: int) -> list[bytes]:
-        return list(merkle.BatchTree(list(leaves)).proof(index))
+    def attributes_hash(self, attributes: dict[str, Any]) -> bytes:
+        return keccak256(canonical_json(attributes))
+
+    def text_hash(self, text: str) -> bytes:
+        return keccak256(text.encode("utf-8"))
+
+    def token_id(self, serial: str) -> int:
+        return token_id(serial)
+
+    def commit_items(
+        self, chain_batch_id: bytes, attributes_hash: bytes, serials: Sequence[str]
+    ) -> tuple[list[bytes], list[bytes]]:
+        if len(chain_batch_id) != 32 or len(attributes_hash) != 32:
+            raise ValueError("batch id and attributes hash must be 32 bytes")
+        # The hot loop of code generation (4 keccaks per item): plain comprehensions over the
+        # C hash, with the token id kept as the 32 bytes it is on chain.
+        h = keccak256
+        tokens = [h(s.encode("ascii")) for s in serials]
+        item_hashes = [h(attributes_hash + t) for t in tokens]
+        leaves = [h(h(chain_batch_id + t + ih)) for t, ih in zip(tokens, item_hashes, strict=True)]
+        return item_hashes, leaves
+
+    def item_leaf(self, chain_batch_id: bytes, token_id: int, item_hash: bytes) -> bytes:
+        return merkle.item_leaf(chain_batch_id, token_id, item_hash)
+
+    def tree_levels(self, leaves: Sequence[bytes]) -> list[list[bytes]]:
+        return merkle.BatchTree(leaves).levels()
 
     def verify_batch_proof(self, proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
         return bool(merkle.verify_proof(list(proof), root, leaf))

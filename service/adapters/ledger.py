@@ -31,7 +31,8 @@ from service.app.ports import ChainStatus, ChainWrite, OutboxRepository
 from service.domain.batches import Batch
 from service.domain.errors import (
     BatchAlreadyAnchoredError,
-    BatchNotFoundError,
+    BatchRecalledError,
+    BatchStateError,
     ChainRejectedError,
     DeploymentNotFoundError,
     InvalidBatchError,
@@ -50,7 +51,8 @@ T = TypeVar("T")
 # The one mapping point from contract reverts to domain errors.
 _REVERTS: dict[str, type[TracecertError]] = {
     "CertificateRegistryBatchAlreadyAnchored": BatchAlreadyAnchoredError,
-    "CertificateRegistryBatchNotAnchored": BatchNotFoundError,
+    "CertificateRegistryBatchNotAnchored": BatchStateError,
+    "CertificateRegistryBatchIsRecalled": BatchRecalledError,
     "CertificateRegistryInvalidBatch": InvalidBatchError,
     "CertificateRegistryEmptyBatch": InvalidBatchError,
 }
@@ -267,6 +269,8 @@ class ChainLedger:
     # ------------------------------------------------------------------ writes (outbox)
     def enqueue_anchor_batch(self, outbox: OutboxRepository, batch: Batch, at: datetime) -> int:
         registry = self._registry()
+        if batch.root is None:
+            raise ValueError("a batch without codes has no root to anchor")
         data = registry.encode_anchor_batch(
             batch.chain_batch_id, batch.root, batch.item_count, batch.metadata_hash
         )
@@ -278,6 +282,36 @@ class ChainLedger:
             dedupe_key=dedupe_key,
             to=registry.address,
             data=data,
+        )
+        return outbox.add(write, at)
+
+    def enqueue_recall(
+        self,
+        outbox: OutboxRepository,
+        batch: Batch,
+        reason_hash: bytes,
+        at: datetime,
+        after: int | None,
+    ) -> int:
+        registry = self._registry()
+        write = ChainWrite(
+            kind="recall_batch",
+            dedupe_key=f"recall_batch:{batch.chain_batch_id.hex()}",
+            to=registry.address,
+            data=registry.encode_recall_batch(batch.chain_batch_id, reason_hash),
+            depends_on=after,
+        )
+        return outbox.add(write, at)
+
+    def enqueue_attestation(
+        self, outbox: OutboxRepository, batch: Batch, report_hash: bytes, uri: str, at: datetime
+    ) -> int:
+        registry = self._registry()
+        write = ChainWrite(
+            kind="attest_batch",
+            dedupe_key=f"attest_batch:{batch.chain_batch_id.hex()}:{report_hash.hex()}",
+            to=registry.address,
+            data=registry.encode_attest_batch(batch.chain_batch_id, report_hash, uri),
         )
         return outbox.add(write, at)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -63,6 +64,12 @@ class OrganisationRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The brand a factory, distributor or store works for (None for brands and partners).
+    brand_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    #: A brand's GS1 company prefix for SSCCs (falls back to the configured one).
+    gs1_company_prefix: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
     api_keys: Mapped[list[ApiKeyRow]] = relationship(back_populates="organisation", lazy="raise")
 
@@ -120,6 +127,8 @@ class OutboxRow(Base):
     mined_block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     mined_block_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Sent only after this write is confirmed (e.g. a recall after its batch's anchor).
+    depends_on: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     error_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     error_args: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -148,23 +157,70 @@ class TxAttemptRow(Base):
     request: Mapped[OutboxRow] = relationship(back_populates="attempts", lazy="raise")
 
 
+class ProductRow(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), unique=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    attributes: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class BatchRow(Base):
     __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("product_id", "lot"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(26), unique=True)
+    #: The factory that makes the batch.
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    brand_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), nullable=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
     lot: Mapped[str] = mapped_column(String(64))
+    production_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    line: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    planned_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    case_size: Mapped[int] = mapped_column(Integer, default=0)
+    cases_per_pallet: Mapped[int] = mapped_column(Integer, default=0)
     chain_batch_id: Mapped[bytes] = mapped_column(Bytes32, unique=True)
-    root: Mapped[bytes] = mapped_column(Bytes32)
+    root: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
     item_count: Mapped[int] = mapped_column(Integer)
     metadata_json: Mapped[Any] = mapped_column(JSON)
     metadata_hash: Mapped[bytes] = mapped_column(Bytes32)
     status: Mapped[str] = mapped_column(String(16))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    #: The PIN seed, AES-GCM encrypted; destroyed (NULL) once every code is activated.
+    pin_seed_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recall_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recall_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     items: Mapped[list[ItemRow]] = relationship(back_populates="batch", lazy="raise")
+
+
+class LogisticUnitRow(Base):
+    """A case or pallet, identified by its SSCC; ``parent_id`` is the pallet of a case."""
+
+    __tablename__ = "logistic_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sscc: Mapped[str] = mapped_column(String(18), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.id"), nullable=True, index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("logistic_units.id"), nullable=True, index=True
+    )
+    #: Position among the batch's units of this kind (0-based), as printed.
+    position: Mapped[int] = mapped_column(Integer)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ItemRow(Base):
@@ -173,14 +229,99 @@ class ItemRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
-    # Token ids derive from the item id alone, so item ids are unique across all batches.
-    item_id: Mapped[str] = mapped_column(String(64), unique=True)
-    token_id: Mapped[str] = mapped_column(String(78), unique=True)  # uint256 as decimal
+    # Token ids derive from the serial alone (keccak256), so serials are unique everywhere.
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
     item_hash: Mapped[bytes] = mapped_column(Bytes32)
     leaf: Mapped[bytes] = mapped_column(Bytes32)
     leaf_index: Mapped[int] = mapped_column(Integer)
+    #: The case the item was packed into at the line (activation follows the case).
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("logistic_units.id"), nullable=True, index=True
+    )
+    #: Keyed hash of serial and hidden PIN; the PIN itself is never stored.
+    pin_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
 
     batch: Mapped[BatchRow] = relationship(back_populates="items", lazy="raise")
+
+
+class BatchTreeLevelRow(Base):
+    """One level (1 = parents of the leaves) of a batch's Merkle tree, as 32-byte nodes."""
+
+    __tablename__ = "batch_tree_levels"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    nodes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SsccCounterRow(Base):
+    """The next free SSCC serial reference per GS1 company prefix."""
+
+    __tablename__ = "sscc_counters"
+
+    company_prefix: Mapped[str] = mapped_column(String(12), primary_key=True)
+    next_reference: Mapped[int] = mapped_column(BigInteger)
+
+
+class CodeFileApprovalRow(Base):
+    """An admin's approval of one more download of a batch's code file (with PINs)."""
+
+    __tablename__ = "code_file_approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    approved_by: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CodeFileDownloadRow(Base):
+    """Every download of a file with PINs: who, when, under which approval (audit)."""
+
+    __tablename__ = "code_file_downloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    principal_id: Mapped[str] = mapped_column(String(80))
+    approval_id: Mapped[int | None] = mapped_column(
+        ForeignKey("code_file_approvals.id"), nullable=True, unique=True
+    )
+    downloaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AttestationRow(Base):
+    """A third party's quality report on a batch, attested on chain through the outbox."""
+
+    __tablename__ = "attestations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    report_hash: Mapped[bytes] = mapped_column(Bytes32)
+    uri: Mapped[str] = mapped_column(String(2000))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertRow(Base):
+    """Something for the brand's auditors to look at; one open alert per ``dedupe_key``."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    brand_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
+    serial: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[Any] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LogHeadRow(Base):

@@ -2,40 +2,59 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+import psycopg
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from chain.merkle import proof_positions
 from service.adapters.orm import (
+    AlertRow,
     ApiKeyRow,
+    AttestationRow,
     BatchRow,
+    BatchTreeLevelRow,
+    CodeFileApprovalRow,
+    CodeFileDownloadRow,
     EventRow,
     IdempotencyKeyRow,
     ItemRow,
     LogAnchorRow,
     LogHeadRow,
+    LogisticUnitRow,
     OrganisationRow,
     OutboxRow,
+    ProductRow,
+    SsccCounterRow,
     TxAttemptRow,
 )
 from service.app.ports import (
+    Attestation,
     ChainWrite,
+    CodeFileDownload,
     DuplicateError,
     LogAnchor,
     LogEntry,
     OutboxEntry,
     StoredResponse,
 )
+from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.api_keys import ApiKey
-from service.domain.batches import Batch, BatchStatus, ItemCommitment
+from service.domain.batches import Batch, BatchStatus
 from service.domain.events import Event
 from service.domain.organisations import Organisation
+from service.domain.products import Product
 from service.domain.roles import OrganisationKind, Role
+from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+
+#: Unique violations as SQLAlchemy reports them, and as the drivers do on the bulk paths.
+_INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 @contextmanager
@@ -43,10 +62,18 @@ def translate_integrity(session: Session, default: str) -> Iterator[None]:
     """Turn a unique-constraint violation into the port's DuplicateError."""
     try:
         yield
-    except IntegrityError as exc:
-        message = str(exc.orig).lower()
+    except _INTEGRITY_ERRORS as exc:
+        message = str(getattr(exc, "orig", None) or exc).lower()
         constraint = default
-        for name in ("idempotency_keys", "item_id", "token_id", "organisations", "dedupe_key"):
+        for name in (
+            "idempotency_keys",
+            "serial",
+            "organisations",
+            "dedupe_key",
+            "gtin",
+            "product_id",
+            "sscc",
+        ):
             if name in message:
                 constraint = name
         raise DuplicateError(constraint) from exc
@@ -59,12 +86,21 @@ class SqlAlchemyOrganisationRepository:
     @staticmethod
     def _to_domain(row: OrganisationRow) -> Organisation:
         return Organisation(
-            id=row.id, name=row.name, kind=OrganisationKind(row.kind), created_at=row.created_at
+            id=row.id,
+            name=row.name,
+            kind=OrganisationKind(row.kind),
+            created_at=row.created_at,
+            brand_id=row.brand_id,
+            gs1_company_prefix=row.gs1_company_prefix,
         )
 
     def add(self, organisation: Organisation) -> Organisation:
         row = OrganisationRow(
-            name=organisation.name, kind=organisation.kind.value, created_at=organisation.created_at
+            name=organisation.name,
+            kind=organisation.kind.value,
+            created_at=organisation.created_at,
+            brand_id=organisation.brand_id,
+            gs1_company_prefix=organisation.gs1_company_prefix,
         )
         self._s.add(row)
         with translate_integrity(self._s, "organisations"):
@@ -126,6 +162,87 @@ class SqlAlchemyApiKeyRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def db_timestamp(session: Session, at: datetime) -> Any:
+    """``at`` as :func:`bulk_insert` must pass it: SQLite gets SQLAlchemy's own text form."""
+    if _dialect(session) == "postgresql":
+        return at
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def bulk_insert(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert many rows inside the session's transaction, as fast as the dialect allows.
+
+    PostgreSQL takes them through ``COPY ... FROM STDIN``; SQLite through the driver's
+    ``executemany`` (one prepared statement). Either way nothing commits here.
+    """
+    if not rows:
+        return
+    driver = session.connection().connection.driver_connection
+    names = ", ".join(columns)
+    if _dialect(session) == "postgresql":
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    driver.executemany(  # type: ignore[union-attr]
+        f"INSERT INTO {table} ({names}) VALUES ({marks})", rows
+    )
+
+
+class SqlAlchemyProductRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    @staticmethod
+    def _to_domain(row: ProductRow) -> Product:
+        return Product(
+            id=row.id,
+            gtin=row.gtin,
+            brand_id=row.brand_id,
+            name=row.name,
+            attributes=row.attributes,
+            created_at=row.created_at,
+        )
+
+    def add(self, product: Product) -> Product:
+        row = ProductRow(
+            gtin=product.gtin,
+            brand_id=product.brand_id,
+            name=product.name,
+            attributes=product.attributes,
+            created_at=product.created_at,
+        )
+        self._s.add(row)
+        with translate_integrity(self._s, "gtin"):
+            self._s.flush()
+        product.id = row.id
+        return product
+
+    def get(self, product_id: int) -> Product | None:
+        row = self._s.get(ProductRow, product_id)
+        return self._to_domain(row) if row else None
+
+    def get_by_gtin(self, gtin: str) -> Product | None:
+        row = self._s.scalar(select(ProductRow).where(ProductRow.gtin == gtin))
+        return self._to_domain(row) if row else None
+
+    def list(self, brand_id: int | None, offset: int, limit: int) -> list[Product]:
+        query = select(ProductRow).order_by(ProductRow.id).offset(offset).limit(limit)
+        if brand_id is not None:
+            query = query.where(ProductRow.brand_id == brand_id)
+        return [self._to_domain(r) for r in self._s.scalars(query)]
+
+
 class SqlAlchemyBatchRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -136,7 +253,15 @@ class SqlAlchemyBatchRepository:
             id=row.id,
             public_id=row.public_id,
             organisation_id=row.organisation_id,
+            brand_id=row.brand_id,
+            product_id=row.product_id,
+            gtin=row.gtin,
             lot=row.lot,
+            production_date=row.production_date,
+            line=row.line,
+            planned_quantity=row.planned_quantity,
+            case_size=row.case_size,
+            cases_per_pallet=row.cases_per_pallet,
             chain_batch_id=row.chain_batch_id,
             root=row.root,
             item_count=row.item_count,
@@ -144,23 +269,25 @@ class SqlAlchemyBatchRepository:
             metadata=row.metadata_json,
             status=BatchStatus(row.status),
             outbox_id=row.outbox_id,
+            recall_reason=row.recall_reason,
+            recalled_at=row.recalled_at,
+            recall_outbox_id=row.recall_outbox_id,
+            created_at=row.created_at,
         )
 
-    @staticmethod
-    def _item(row: ItemRow) -> ItemCommitment:
-        return ItemCommitment(
-            item_id=row.item_id,
-            token_id=int(row.token_id),
-            item_hash=row.item_hash,
-            leaf=row.leaf,
-            leaf_index=row.leaf_index,
-        )
-
-    def add(self, batch: Batch, items: Sequence[ItemCommitment]) -> Batch:
+    def add(self, batch: Batch) -> Batch:
         row = BatchRow(
             public_id=batch.public_id,
             organisation_id=batch.organisation_id,
+            brand_id=batch.brand_id,
+            product_id=batch.product_id,
+            gtin=batch.gtin,
             lot=batch.lot,
+            production_date=batch.production_date,
+            line=batch.line,
+            planned_quantity=batch.planned_quantity,
+            case_size=batch.case_size,
+            cases_per_pallet=batch.cases_per_pallet,
             chain_batch_id=batch.chain_batch_id,
             root=batch.root,
             item_count=batch.item_count,
@@ -172,69 +299,524 @@ class SqlAlchemyBatchRepository:
         self._s.add(row)
         with translate_integrity(self._s, "batches"):
             self._s.flush()
-            if items:
-                self._insert_items(row.id, items)
         batch.id = row.id
         return batch
-
-    def _insert_items(self, batch_id: int, items: Sequence[ItemCommitment]) -> None:
-        self._s.execute(
-            insert(ItemRow),
-            [
-                {
-                    "batch_id": batch_id,
-                    "item_id": i.item_id,
-                    "token_id": str(i.token_id),
-                    "item_hash": i.item_hash,
-                    "leaf": i.leaf,
-                    "leaf_index": i.leaf_index,
-                }
-                for i in items
-            ],
-        )
 
     def get(self, public_id: str) -> Batch | None:
         row = self._s.scalar(select(BatchRow).where(BatchRow.public_id == public_id))
         return self._to_domain(row) if row else None
 
-    def items(self, batch_id: int) -> list[ItemCommitment]:
-        rows = self._s.scalars(
-            select(ItemRow).where(ItemRow.batch_id == batch_id).order_by(ItemRow.leaf_index)
-        )
-        return [self._item(r) for r in rows]
+    def get_by_id(self, batch_id: int) -> Batch | None:
+        row = self._s.get(BatchRow, batch_id)
+        return self._to_domain(row) if row else None
 
-    def find_item(self, item_id: str) -> tuple[Batch, ItemCommitment] | None:
-        found = self._s.execute(
-            select(BatchRow, ItemRow)
-            .join(ItemRow, ItemRow.batch_id == BatchRow.id)
-            .where(ItemRow.item_id == item_id)
-        ).first()
-        if found is None:
-            return None
-        return self._to_domain(found[0]), self._item(found[1])
-
-    def registered_item_ids(self, item_ids: Sequence[str]) -> list[str]:
-        taken: list[str] = []
-        for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start : start + 500])
-            taken.extend(self._s.scalars(select(ItemRow.item_id).where(ItemRow.item_id.in_(chunk))))
-        return taken
-
-    def start_anchoring(self, batch_id: int) -> bool:
-        result = self._s.execute(
-            update(BatchRow)
-            .where(
-                BatchRow.id == batch_id,
-                BatchRow.status.in_(
-                    (BatchStatus.CREATED.value, BatchStatus.ANCHOR_FAILED.value)
-                ),
+    def lot_exists(self, product_id: int, lot: str) -> bool:
+        return (
+            self._s.scalar(
+                select(BatchRow.id).where(BatchRow.product_id == product_id, BatchRow.lot == lot)
             )
-            .values(status=BatchStatus.ANCHORING.value)
+            is not None
+        )
+
+    def list(
+        self, factory_id: int | None, brand_id: int | None, offset: int, limit: int
+    ) -> list[Batch]:
+        query = select(BatchRow).order_by(BatchRow.id.desc()).offset(offset).limit(limit)
+        if factory_id is not None:
+            query = query.where(BatchRow.organisation_id == factory_id)
+        if brand_id is not None:
+            query = query.where(BatchRow.brand_id == brand_id)
+        return [self._to_domain(r) for r in self._s.scalars(query)]
+
+    def _conditional(self, batch_id: int, where: Any, **values: Any) -> bool:
+        result = self._s.execute(
+            update(BatchRow).where(BatchRow.id == batch_id, where).values(**values)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def transition(self, batch_id: int, expected: Sequence[BatchStatus], to: BatchStatus) -> bool:
+        return self._conditional(
+            batch_id, BatchRow.status.in_([s.value for s in expected]), status=to.value
+        )
+
+    def set_generated(
+        self, batch_id: int, root: bytes, item_count: int, pin_seed_sealed: bytes
+    ) -> bool:
+        return self._conditional(
+            batch_id,
+            BatchRow.status == BatchStatus.DRAFT.value,
+            status=BatchStatus.GENERATED.value,
+            root=root,
+            item_count=item_count,
+            pin_seed_sealed=pin_seed_sealed,
+        )
+
+    def pin_seed(self, batch_id: int) -> bytes | None:
+        return self._s.scalar(select(BatchRow.pin_seed_sealed).where(BatchRow.id == batch_id))
+
+    def destroy_pin_seed(self, batch_id: int) -> bool:
+        return self._conditional(
+            batch_id, BatchRow.pin_seed_sealed.is_not(None), pin_seed_sealed=None
+        )
+
     def set_outbox(self, batch_id: int, outbox_id: int) -> None:
         self._s.execute(update(BatchRow).where(BatchRow.id == batch_id).values(outbox_id=outbox_id))
+
+    def recall(
+        self, batch_id: int, reason: str, at: datetime, recall_outbox_id: int | None
+    ) -> bool:
+        return self._conditional(
+            batch_id,
+            BatchRow.status != BatchStatus.RECALLED.value,
+            status=BatchStatus.RECALLED.value,
+            recall_reason=reason,
+            recalled_at=at,
+            recall_outbox_id=recall_outbox_id,
+            pin_seed_sealed=None,
+        )
+
+
+_Pallet = aliased(LogisticUnitRow)
+_Case = aliased(LogisticUnitRow)
+
+ITEM_COLUMNS = ("batch_id", "serial", "item_hash", "leaf", "leaf_index", "case_id", "pin_hash")
+
+
+class SqlAlchemyCodeRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # ------------------------------------------------------------------ generation
+    def reserve_sscc_references(self, company_prefix: str, count: int) -> int:
+        for _ in range(2):
+            end = self._s.execute(
+                update(SsccCounterRow)
+                .where(SsccCounterRow.company_prefix == company_prefix)
+                .values(next_reference=SsccCounterRow.next_reference + count)
+                .returning(SsccCounterRow.next_reference)
+            ).scalar()
+            if end is not None:
+                return int(end) - count
+            try:
+                with self._s.begin_nested():
+                    self._s.add(SsccCounterRow(company_prefix=company_prefix, next_reference=0))
+            except IntegrityError:
+                pass  # a concurrent first reservation created it: update that row
+        raise RuntimeError("could not reserve SSCC references")
+
+    def add_units(self, batch_id: int, plan: PackingPlan) -> tuple[list[int], list[int]]:
+        bulk_insert(
+            self._s,
+            "logistic_units",
+            ("sscc", "kind", "batch_id", "position"),
+            [
+                (sscc, UnitKind.PALLET.value, batch_id, n)
+                for n, sscc in enumerate(plan.pallet_ssccs)
+            ],
+        )
+        pallet_ids = self._ids(batch_id, UnitKind.PALLET)
+        bulk_insert(
+            self._s,
+            "logistic_units",
+            ("sscc", "kind", "batch_id", "position", "parent_id"),
+            [
+                (sscc, UnitKind.CASE.value, batch_id, n, pallet_ids[plan.pallet_of_case(n)])
+                for n, sscc in enumerate(plan.case_ssccs)
+            ],
+        )
+        return pallet_ids, self._ids(batch_id, UnitKind.CASE)
+
+    def _ids(self, batch_id: int, kind: UnitKind) -> list[int]:
+        return list(
+            self._s.scalars(
+                select(LogisticUnitRow.id)
+                .where(LogisticUnitRow.batch_id == batch_id, LogisticUnitRow.kind == kind.value)
+                .order_by(LogisticUnitRow.position)
+            )
+        )
+
+    def add_items(
+        self,
+        batch_id: int,
+        first_index: int,
+        serials: Sequence[str],
+        item_hashes: Sequence[bytes],
+        leaves: Sequence[bytes],
+        case_ids: Sequence[int],
+        pin_hashes: Sequence[bytes],
+    ) -> None:
+        rows = [
+            (batch_id, serial, item_hash, leaf, first_index + n, case_id, pin)
+            for n, (serial, item_hash, leaf, case_id, pin) in enumerate(
+                zip(serials, item_hashes, leaves, case_ids, pin_hashes, strict=True)
+            )
+        ]
+        with translate_integrity(self._s, "serial"):
+            bulk_insert(self._s, "items", ITEM_COLUMNS, rows)
+
+    def add_levels(self, batch_id: int, levels: Sequence[Sequence[bytes]]) -> None:
+        if not levels:  # a one-item batch: the leaf is the root
+            return
+        self._s.execute(
+            insert(BatchTreeLevelRow),
+            [
+                {"batch_id": batch_id, "level": n, "nodes": b"".join(nodes)}
+                for n, nodes in enumerate(levels, start=1)
+            ],
+        )
+
+    # ------------------------------------------------------------------ reads
+    def proof(self, batch_id: int, leaf_index: int, item_count: int) -> list[bytes]:
+        positions = proof_positions(leaf_index, item_count)
+        nodes: dict[int, bytes] = {}
+        upper = {level: pos for level, pos in positions if level > 0}
+        if 0 in dict(positions):
+            sibling = dict(positions)[0]
+            leaf = self._s.scalar(
+                select(ItemRow.leaf).where(
+                    ItemRow.batch_id == batch_id, ItemRow.leaf_index == sibling
+                )
+            )
+            if leaf is None:
+                raise LookupError(f"batch {batch_id} has no leaf {sibling}")
+            nodes[0] = leaf
+        if upper:
+            offset = case(
+                *((BatchTreeLevelRow.level == lvl, pos * 32 + 1) for lvl, pos in upper.items())
+            )
+            rows = self._s.execute(
+                select(
+                    BatchTreeLevelRow.level, func.substr(BatchTreeLevelRow.nodes, offset, 32)
+                ).where(
+                    BatchTreeLevelRow.batch_id == batch_id,
+                    BatchTreeLevelRow.level.in_(list(upper)),
+                )
+            )
+            nodes.update({int(level): bytes(node) for level, node in rows})
+        if len(nodes) != len(positions) or any(len(n) != 32 for n in nodes.values()):
+            raise LookupError(f"batch {batch_id} has no complete stored tree")
+        return [nodes[level] for level, _ in positions]
+
+    def find_item(self, serial: str) -> ItemRecord | None:
+        found = self._s.execute(
+            select(
+                ItemRow.serial,
+                ItemRow.batch_id,
+                ItemRow.leaf_index,
+                ItemRow.item_hash,
+                ItemRow.leaf,
+                ItemRow.pin_hash,
+                _Case.sscc,
+                _Pallet.sscc,
+                _Case.activated_at,
+            )
+            .outerjoin(_Case, _Case.id == ItemRow.case_id)
+            .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
+            .where(ItemRow.serial == serial)
+        ).first()
+        if found is None:
+            return None
+        return ItemRecord(
+            serial=found[0],
+            batch_id=found[1],
+            leaf_index=found[2],
+            item_hash=found[3],
+            leaf=found[4],
+            pin_hash=found[5],
+            case_sscc=found[6],
+            pallet_sscc=found[7],
+            activated_at=found[8],
+        )
+
+    @staticmethod
+    def _unit(row: LogisticUnitRow, parent: str | None) -> LogisticUnit:
+        return LogisticUnit(
+            id=row.id,
+            sscc=row.sscc,
+            kind=UnitKind(row.kind),
+            batch_id=row.batch_id,
+            position=row.position,
+            parent_sscc=parent,
+            activated_at=row.activated_at,
+        )
+
+    def unit(self, sscc: str) -> LogisticUnit | None:
+        found = self._s.execute(
+            select(_Case, _Pallet.sscc)
+            .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
+            .where(_Case.sscc == sscc)
+        ).first()
+        return self._unit(found[0], found[1]) if found else None
+
+    def units(self, batch_id: int, kind: UnitKind, offset: int, limit: int) -> list[LogisticUnit]:
+        rows = self._s.execute(
+            select(_Case, _Pallet.sscc)
+            .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
+            .where(_Case.batch_id == batch_id, _Case.kind == kind.value)
+            .order_by(_Case.position)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [self._unit(r[0], r[1]) for r in rows]
+
+    def unit_items(self, unit_id: int) -> list[str]:
+        return list(
+            self._s.scalars(
+                select(ItemRow.serial)
+                .where(ItemRow.case_id == unit_id)
+                .order_by(ItemRow.leaf_index)
+            )
+        )
+
+    def activate(self, batch_id: int, unit: LogisticUnit | None, at: datetime) -> list[int]:
+        scope = and_(
+            LogisticUnitRow.batch_id == batch_id,
+            LogisticUnitRow.kind == UnitKind.CASE.value,
+            LogisticUnitRow.activated_at.is_(None),
+        )
+        if unit is not None and unit.kind is UnitKind.CASE:
+            scope = and_(scope, LogisticUnitRow.id == unit.id)
+        elif unit is not None:
+            scope = and_(scope, LogisticUnitRow.parent_id == unit.id)
+        positions = self._s.scalars(
+            update(LogisticUnitRow)
+            .where(scope)
+            .values(activated_at=at)
+            .returning(LogisticUnitRow.position)
+        ).all()
+        if positions and unit is not None and unit.kind is UnitKind.PALLET:
+            self._s.execute(
+                update(LogisticUnitRow)
+                .where(LogisticUnitRow.id == unit.id, LogisticUnitRow.activated_at.is_(None))
+                .values(activated_at=at)
+            )
+        if positions and unit is None:
+            self._s.execute(
+                update(LogisticUnitRow)
+                .where(
+                    LogisticUnitRow.batch_id == batch_id,
+                    LogisticUnitRow.kind == UnitKind.PALLET.value,
+                    LogisticUnitRow.activated_at.is_(None),
+                )
+                .values(activated_at=at)
+            )
+        return sorted(int(p) for p in positions)
+
+    def _count_cases(self, batch_id: int, active: bool) -> int:
+        state = (
+            LogisticUnitRow.activated_at.is_not(None)
+            if active
+            else LogisticUnitRow.activated_at.is_(None)
+        )
+        return int(
+            self._s.scalar(
+                select(func.count()).where(
+                    LogisticUnitRow.batch_id == batch_id,
+                    LogisticUnitRow.kind == UnitKind.CASE.value,
+                    state,
+                )
+            )
+            or 0
+        )
+
+    def inactive_cases(self, batch_id: int) -> int:
+        return self._count_cases(batch_id, active=False)
+
+    def active_cases(self, batch_id: int) -> int:
+        return self._count_cases(batch_id, active=True)
+
+    def code_rows(
+        self, batch_id: int, chunk: int, start: int = 0
+    ) -> Iterator[tuple[str, str | None, str | None, datetime | None]]:
+        # The batch's cases are read once into a map; the items then come in keyset pages on
+        # (batch_id, leaf_index) as bare (index, serial, case) tuples on the Core connection:
+        # the code file streams a million rows, so no joins and no ORM row processing.
+        cases: dict[int | None, tuple[str | None, str | None, datetime | None]] = {
+            row[0]: (row[1], row[2], row[3])
+            for row in self._s.execute(
+                select(_Case.id, _Case.sscc, _Pallet.sscc, _Case.activated_at)
+                .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
+                .where(_Case.batch_id == batch_id, _Case.kind == UnitKind.CASE.value)
+            )
+        }
+        no_case: tuple[str | None, str | None, datetime | None] = (None, None, None)
+        connection = self._s.connection()
+        last = start - 1
+        while True:
+            rows = connection.execute(
+                select(ItemRow.leaf_index, ItemRow.serial, ItemRow.case_id)
+                .where(ItemRow.batch_id == batch_id, ItemRow.leaf_index > last)
+                .order_by(ItemRow.leaf_index)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                return
+            for _, serial, case_id in rows:
+                yield (serial, *cases.get(case_id, no_case))
+            last = rows[-1][0]
+
+    def unit_rows(
+        self, batch_id: int, kind: UnitKind, start: int = 0
+    ) -> Iterator[tuple[str, str | None]]:
+        rows = self._s.execute(
+            select(_Case.sscc, _Pallet.sscc)
+            .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
+            .where(_Case.batch_id == batch_id, _Case.kind == kind.value, _Case.position >= start)
+            .order_by(_Case.position)
+        )
+        for sscc, parent in rows:
+            yield str(sscc), parent
+
+
+class SqlAlchemyCodeFileRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def downloads(self, batch_id: int) -> list[CodeFileDownload]:
+        rows = self._s.scalars(
+            select(CodeFileDownloadRow)
+            .where(CodeFileDownloadRow.batch_id == batch_id)
+            .order_by(CodeFileDownloadRow.id)
+        )
+        return [
+            CodeFileDownload(n, r.principal_id, r.approval_id, r.downloaded_at)
+            for n, r in enumerate(rows, start=1)
+        ]
+
+    def add_approval(self, batch_id: int, approved_by: str, reason: str, at: datetime) -> int:
+        row = CodeFileApprovalRow(
+            batch_id=batch_id, approved_by=approved_by, reason=reason, created_at=at
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def take_approval(self, batch_id: int, at: datetime) -> int | None:
+        candidate = self._s.scalar(
+            select(CodeFileApprovalRow.id)
+            .where(CodeFileApprovalRow.batch_id == batch_id, CodeFileApprovalRow.used_at.is_(None))
+            .order_by(CodeFileApprovalRow.id)
+            .limit(1)
+        )
+        if candidate is None:
+            return None
+        result = self._s.execute(
+            update(CodeFileApprovalRow)
+            .where(CodeFileApprovalRow.id == candidate, CodeFileApprovalRow.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return candidate if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    def add_download(
+        self, batch_id: int, principal_id: str, approval_id: int | None, at: datetime
+    ) -> int:
+        self._s.add(
+            CodeFileDownloadRow(
+                batch_id=batch_id,
+                principal_id=principal_id,
+                approval_id=approval_id,
+                downloaded_at=at,
+            )
+        )
+        with translate_integrity(self._s, "code_file_downloads"):
+            self._s.flush()
+        return int(
+            self._s.scalar(select(func.count()).where(CodeFileDownloadRow.batch_id == batch_id))
+            or 0
+        )
+
+
+class SqlAlchemyAttestationRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, attestation: Attestation) -> None:
+        self._s.add(
+            AttestationRow(
+                batch_id=attestation.batch_id,
+                organisation_id=attestation.organisation_id,
+                report_hash=attestation.report_hash,
+                uri=attestation.uri,
+                outbox_id=attestation.outbox_id,
+                created_at=attestation.created_at,
+            )
+        )
+        self._s.flush()
+
+    def of_batch(self, batch_id: int) -> list[Attestation]:
+        rows = self._s.scalars(
+            select(AttestationRow)
+            .where(AttestationRow.batch_id == batch_id)
+            .order_by(AttestationRow.id)
+        )
+        return [
+            Attestation(
+                r.batch_id, r.organisation_id, r.report_hash, r.uri, r.outbox_id, r.created_at
+            )
+            for r in rows
+        ]
+
+
+class SqlAlchemyAlertRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    @staticmethod
+    def _to_domain(row: AlertRow) -> Alert:
+        return Alert(
+            id=row.id,
+            kind=AlertKind(row.kind),
+            dedupe_key=row.dedupe_key,
+            brand_id=row.brand_id,
+            batch_id=row.batch_id,
+            serial=row.serial,
+            detail=row.detail,
+            status=AlertStatus(row.status),
+            count=row.count,
+            first_seen_at=row.first_seen_at,
+            last_seen_at=row.last_seen_at,
+        )
+
+    def raise_or_repeat(self, alert: Alert, at: datetime) -> tuple[Alert, bool]:
+        bumped = self._s.execute(
+            update(AlertRow)
+            .where(AlertRow.dedupe_key == alert.dedupe_key)
+            .values(count=AlertRow.count + 1, last_seen_at=at)
+            .returning(AlertRow.id)
+        ).scalar()
+        if bumped is None:
+            try:
+                with self._s.begin_nested():
+                    row = AlertRow(
+                        kind=alert.kind.value,
+                        status=alert.status.value,
+                        dedupe_key=alert.dedupe_key,
+                        brand_id=alert.brand_id,
+                        batch_id=alert.batch_id,
+                        serial=alert.serial,
+                        detail=alert.detail,
+                        count=1,
+                        first_seen_at=at,
+                        last_seen_at=at,
+                    )
+                    self._s.add(row)
+                    self._s.flush()
+                return self._to_domain(row), True
+            except IntegrityError:
+                return self.raise_or_repeat(alert, at)  # a concurrent scan opened it first
+        existing = self._s.get(AlertRow, bumped, populate_existing=True)
+        assert existing is not None
+        return self._to_domain(existing), False
+
+    def list(
+        self, brand_id: int | None, status: AlertStatus | None, offset: int, limit: int
+    ) -> list[Alert]:
+        query = select(AlertRow).order_by(AlertRow.id.desc()).offset(offset).limit(limit)
+        if brand_id is not None:
+            query = query.where(AlertRow.brand_id == brand_id)
+        if status is not None:
+            query = query.where(AlertRow.status == status.value)
+        return [self._to_domain(r) for r in self._s.scalars(query)]
 
 
 class SqlAlchemyEventLog:
@@ -271,6 +853,26 @@ class SqlAlchemyEventLog:
             )
         )
         return entry
+
+    def append_many(self, events: Sequence[Event], at: datetime) -> int:
+        if not events:
+            return self.size()
+        end = self._s.execute(
+            update(LogHeadRow)
+            .where(LogHeadRow.id == 1)
+            .values(size=LogHeadRow.size + len(events))
+            .returning(LogHeadRow.size)
+        ).scalar_one()
+        first = int(end) - len(events)
+        stamp = db_timestamp(self._s, at)
+        rows = []
+        for n, event in enumerate(events):
+            payload = event.canonical_bytes(at)
+            rows.append((first + n, event.type, stamp, payload, self._leaf_hash(payload)))
+        bulk_insert(
+            self._s, "events", ("log_index", "type", "occurred_at", "payload", "leaf_hash"), rows
+        )
+        return first
 
     def size(self) -> int:
         return int(self._s.execute(select(LogHeadRow.size).where(LogHeadRow.id == 1)).scalar_one())
@@ -353,6 +955,7 @@ class SqlAlchemyOutboxRepository:
         row = OutboxRow(
             kind=write.kind,
             dedupe_key=write.dedupe_key,
+            depends_on=write.depends_on,
             to_address=write.to,
             calldata=write.data,
             value=str(write.value),

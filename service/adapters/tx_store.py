@@ -7,10 +7,15 @@ before the sender sends, so a crash can only ever resend the very same raw trans
 it confirmed:
 
 * ``anchor_batch`` -> the batch becomes ``anchored`` and a ``BatchAnchored`` event is logged;
+* ``recall_batch`` -> a ``BatchRecallConfirmed`` event (the batch was ``recalled`` already);
+* ``attest_batch`` -> a ``BatchAttested`` event;
 * ``anchor_log``   -> the ``log_anchors`` row becomes ``anchored`` and NO event is logged: an
   event would grow the log, the anchorer would anchor the new size, whose confirmation would
   log another event... the anchorer would chase its own tail forever. Log anchors are visible
   on chain (``LogAnchored``) and in ``log_anchors`` instead.
+
+A write with ``depends_on`` (a recall queued while its batch's anchor is in flight) is handed
+to the sender only once that write is confirmed, and fails with it if it fails.
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, TxAttempt, TxRequest, TxStatus
-from service.adapters.orm import BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
+from service.adapters.orm import AttestationRow, BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
 from service.domain.batches import BatchStatus
-from service.domain.events import BatchAnchored, BatchAnchorFailed, Event
+from service.domain.events import (
+    BatchAnchored,
+    BatchAnchorFailed,
+    BatchAttested,
+    BatchRecallConfirmed,
+    Event,
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -89,10 +100,18 @@ class SqlAlchemyTxStore:
 
     # ------------------------------------------------------------------ reads
     def queued(self, limit: int) -> list[TxRequest]:
+        dependency = aliased(OutboxRow)
         with self._sessions.begin() as s:
             rows = s.scalars(
                 select(OutboxRow)
-                .where(OutboxRow.status == TxStatus.QUEUED.value)
+                .outerjoin(dependency, dependency.id == OutboxRow.depends_on)
+                .where(
+                    OutboxRow.status == TxStatus.QUEUED.value,
+                    or_(
+                        OutboxRow.depends_on.is_(None),
+                        dependency.status == TxStatus.CONFIRMED.value,
+                    ),
+                )
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
@@ -204,6 +223,31 @@ class SqlAlchemyTxStore:
             )
             if row.kind == "anchor_batch":
                 self._batch_anchored(s, request_id, receipt, now)
+            elif row.kind == "recall_batch":
+                batch = s.scalar(select(BatchRow).where(BatchRow.recall_outbox_id == request_id))
+                if batch is not None:
+                    self._log(
+                        s,
+                        BatchRecallConfirmed(
+                            batch.public_id,
+                            batch.chain_batch_id,
+                            receipt.tx_hash,
+                            receipt.block_number,
+                        ),
+                        now,
+                    )
+            elif row.kind == "attest_batch":
+                found = s.execute(
+                    select(BatchRow.public_id, AttestationRow.report_hash)
+                    .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
+                    .where(AttestationRow.outbox_id == request_id)
+                ).first()
+                if found is not None:
+                    self._log(
+                        s,
+                        BatchAttested(found[0], found[1], receipt.tx_hash, receipt.block_number),
+                        now,
+                    )
             elif row.kind == "anchor_log":
                 # No event here: see the module docstring (the anchorer's tail).
                 s.execute(
@@ -226,6 +270,9 @@ class SqlAlchemyTxStore:
             now,
         )
 
+    def _log(self, s: Session, event: Event, now: datetime) -> None:
+        SqlAlchemyEventLog(s, self._leaf_hash).append(event, now)
+
     def _settle_batch(
         self,
         s: Session,
@@ -234,7 +281,11 @@ class SqlAlchemyTxStore:
         event: Callable[[str, bytes], Event],
         now: datetime,
     ) -> None:
-        """Move the batch waiting on this anchor request out of ``anchoring``, with its event."""
+        """Move the batch waiting on this anchor request out of ``anchoring``, with its event.
+
+        A batch recalled while its anchor was in flight stays ``recalled``; the anchor's
+        outcome is still logged.
+        """
         batch = s.execute(
             update(BatchRow)
             .where(
@@ -244,10 +295,15 @@ class SqlAlchemyTxStore:
             .values(status=status.value)
             .returning(BatchRow.public_id, BatchRow.chain_batch_id)
         ).first()
+        if batch is None:
+            batch = s.execute(
+                select(BatchRow.public_id, BatchRow.chain_batch_id).where(
+                    BatchRow.outbox_id == request_id,
+                    BatchRow.status == BatchStatus.RECALLED.value,
+                )
+            ).first()
         if batch is not None:
-            SqlAlchemyEventLog(s, self._leaf_hash).append(
-                event(batch.public_id, batch.chain_batch_id), now
-            )
+            self._log(s, event(batch.public_id, batch.chain_batch_id), now)
 
     def record_failed(
         self, request_id: int, reason: str, revert: ContractRevertError | None
@@ -284,6 +340,28 @@ class SqlAlchemyTxStore:
                     .where(LogAnchorRow.outbox_id == request_id)
                     .values(status="failed")
                 )
+            self._fail_dependents(s, request_id)
+
+    def _fail_dependents(self, s: Session, request_id: int) -> None:
+        """Writes waiting on a failed one can never be sent: fail them too (transitively)."""
+        failed = [request_id]
+        while failed:
+            parent = failed.pop()
+            failed.extend(
+                s.scalars(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.depends_on == parent,
+                        OutboxRow.status == TxStatus.QUEUED.value,
+                    )
+                    .values(
+                        status=TxStatus.FAILED.value,
+                        failure_reason=f"write #{parent} it depends on failed",
+                        updated_at=self._clock.now(),
+                    )
+                    .returning(OutboxRow.id)
+                ).all()
+            )
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:

@@ -10,23 +10,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.db import READ_ONLY
 from service.adapters.repositories import (
+    SqlAlchemyAlertRepository,
     SqlAlchemyApiKeyRepository,
+    SqlAlchemyAttestationRepository,
     SqlAlchemyBatchRepository,
+    SqlAlchemyCodeFileRepository,
+    SqlAlchemyCodeRepository,
     SqlAlchemyEventLog,
     SqlAlchemyIdempotencyRepository,
     SqlAlchemyLogAnchorRepository,
     SqlAlchemyOrganisationRepository,
     SqlAlchemyOutboxRepository,
+    SqlAlchemyProductRepository,
     translate_integrity,
 )
 from service.app.ports import (
+    AlertRepository,
     ApiKeyRepository,
+    AttestationRepository,
     BatchRepository,
+    CodeFileRepository,
+    CodeRepository,
     EventLog,
     IdempotencyRepository,
     LogAnchorRepository,
     OrganisationRepository,
     OutboxRepository,
+    ProductRepository,
 )
 
 
@@ -39,7 +49,12 @@ class SqlAlchemyUnitOfWork:
 
     organisations: OrganisationRepository
     api_keys: ApiKeyRepository
+    products: ProductRepository
     batches: BatchRepository
+    codes: CodeRepository
+    code_files: CodeFileRepository
+    attestations: AttestationRepository
+    alerts: AlertRepository
     events: EventLog
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository
@@ -57,7 +72,12 @@ class SqlAlchemyUnitOfWork:
         self.session = session
         self.organisations = SqlAlchemyOrganisationRepository(session)
         self.api_keys = SqlAlchemyApiKeyRepository(session)
+        self.products = SqlAlchemyProductRepository(session)
         self.batches = SqlAlchemyBatchRepository(session)
+        self.codes = SqlAlchemyCodeRepository(session)
+        self.code_files = SqlAlchemyCodeFileRepository(session)
+        self.attestations = SqlAlchemyAttestationRepository(session)
+        self.alerts = SqlAlchemyAlertRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)

@@ -55,6 +55,20 @@ def get_actor(
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
+def get_optional_actor(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor | None:
+    """The caller if it sent a key (which must then be valid); None for anonymous calls."""
+    if credentials is None:
+        return None
+    return get_actor(container, credentials)
+
+
+#: Public endpoints that behave differently for partners (e.g. scans raise no alert).
+OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
+
+
 def get_idempotency_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 #: A hard ceiling for the schema; the configured ``max_batch_items`` is enforced by the domain.
-HARD_MAX_ITEMS = 100_000
+HARD_MAX_ITEMS = 100_000_000
+HEX32 = r"^0x[0-9a-fA-F]{64}$"
 
 
 class Strict(BaseModel):
@@ -27,6 +28,12 @@ class ErrorPublic(Public):
 class OrganisationCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=32)
+    brand_id: int | None = Field(
+        default=None, ge=1, description="The brand a factory, distributor or store works for."
+    )
+    gs1_company_prefix: str | None = Field(
+        default=None, max_length=12, description="A brand's GS1 company prefix, for SSCCs."
+    )
 
 
 class OrganisationPublic(Public):
@@ -34,6 +41,8 @@ class OrganisationPublic(Public):
     name: str
     kind: str
     created_at: datetime
+    brand_id: int | None = None
+    gs1_company_prefix: str | None = None
 
 
 class ApiKeyCreate(Strict):
@@ -52,13 +61,36 @@ class ApiKeySecretPublic(ApiKeyPublic):
     api_key: str = Field(description="Shown once; store it now. Only a keyed hash is kept.")
 
 
+class ProductCreate(Strict):
+    gtin: str = Field(min_length=1, max_length=14, description="GTIN-8/12/13/14 with check digit")
+    name: str = Field(min_length=1, max_length=200)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Flat attributes, e.g. volume_ml, abv, aroma, vintage.",
+    )
+    brand_id: int | None = Field(default=None, ge=1, description="Admins only: the brand.")
+
+
+class ProductPublic(Public):
+    id: int
+    gtin: str
+    brand_id: int
+    name: str
+    attributes: dict[str, Any]
+    created_at: datetime | None = None
+
+
 class BatchCreate(Strict):
-    lot: str = Field(min_length=1, max_length=64)
-    items: list[str] = Field(min_length=1, max_length=HARD_MAX_ITEMS)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    gtin: str = Field(min_length=1, max_length=14)
+    lot: str = Field(min_length=1, max_length=20, description="GS1 AI 10")
+    production_date: date
+    line: str = Field(min_length=1, max_length=64, description="The production line")
+    planned_quantity: int = Field(ge=1, le=HARD_MAX_ITEMS)
+    case_size: int = Field(default=6, ge=1, le=1000, description="Items per case")
+    cases_per_pallet: int = Field(default=100, ge=1, le=10_000, description="Cases per pallet")
 
 
-class AnchorPublic(Public):
+class ChainWritePublic(Public):
     status: str
     tx_hash: str | None = None
     block_number: int | None = None
@@ -66,21 +98,119 @@ class AnchorPublic(Public):
     error: str | None = None
 
 
+class AttestationPublic(Public):
+    attestor_id: int
+    report_hash: str
+    uri: str
+    created_at: datetime | None = None
+    chain: ChainWritePublic | None = None
+
+
+class RecallPublic(Public):
+    reason: str | None
+    recalled_at: datetime | None
+    chain: ChainWritePublic | None = None
+
+
+class CodeFileStatePublic(Public):
+    downloads: int
+    sealed: bool = Field(description="The PIN seed is destroyed: no PIN can be printed again.")
+
+
 class BatchPublic(Public):
     id: str
+    gtin: str | None
     lot: str
-    chain_batch_id: str
-    root: str
-    item_count: int
-    metadata_hash: str
+    production_date: date | None
+    line: str | None
+    factory_id: int
+    brand_id: int | None
+    planned_quantity: int
+    case_size: int
+    cases_per_pallet: int
     status: str
-    anchor: AnchorPublic | None = None
+    attributes: dict[str, Any] = Field(description="Public batch attributes; leaves commit to them")
+    chain_batch_id: str
+    metadata_hash: str = Field(description="keccak256 of the canonical attributes JSON")
+    root: str | None
+    item_count: int
+    cases: int
+    pallets: int
+    activated_cases: int
+    anchor: ChainWritePublic | None = None
+    attestations: list[AttestationPublic]
+    recall: RecallPublic | None = None
+    code_file: CodeFileStatePublic
+    created_at: datetime | None = None
+
+
+class ActivationCreate(Strict):
+    code: str = Field(
+        min_length=1, max_length=512, description="A case or pallet label: SSCC or its URI"
+    )
+
+
+class ActivationPublic(Public):
+    batch_id: str
+    scope: str
+    sscc: str | None
+    activated_cases: int
+    activated_items: int
+    batch_status: str
+
+
+class RecallCreate(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class RecalledItemPublic(Public):
+    serial: str
+    case_sscc: str | None
+    pallet_sscc: str | None
+    activated: bool
+    last_holder: dict[str, Any] | None
+    region: str | None
+
+
+class RecalledItemsPublic(Public):
+    batch_id: str
+    reason: str | None
+    recalled_at: datetime | None
+    total: int
+    offset: int
+    items: list[RecalledItemPublic]
+
+
+class AttestationCreate(Strict):
+    report_hash: str = Field(pattern=HEX32, description="0x + 64 hex: the report's hash")
+    uri: str = Field(min_length=8, max_length=2000, description="Where the report is published")
+
+
+class ReprintApprovalCreate(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReprintApprovalPublic(Public):
+    batch_id: str
+    approval_id: int
+    reason: str
+
+
+class UnitPublic(Public):
+    sscc: str
+    kind: str
+    uri: str
+    batch_id: str
+    position: int
+    parent_sscc: str | None
+    activated_at: datetime | None
+    children: list[str] = Field(description="Serials in a case, case SSCCs on a pallet")
 
 
 class ItemProofPublic(Public):
     batch_id: str
     chain_batch_id: str
-    item_id: str
+    serial: str
     token_id: str = Field(description="uint256 as a decimal string")
     item_hash: str
     leaf: str
@@ -90,16 +220,51 @@ class ItemProofPublic(Public):
     status: str
 
 
-class ItemVerificationPublic(Public):
-    item_id: str
-    batch_id: str
+class ScanChainPublic(Public):
+    anchored: bool
+    valid: bool
+    on_chain: bool | None
     chain_batch_id: str
     token_id: str
     item_hash: str
-    anchored: bool = Field(description="the service recorded the batch's anchor as confirmed")
-    valid: bool = Field(description="the Merkle proof checks locally against the batch root")
-    on_chain: bool = Field(description="the contract's verifyItem accepts the proof")
+    leaf: str
+    root: str | None
+    proof: list[str]
+    anchor_tx_hash: str | None
+    anchor_block_number: int | None
+
+
+class ScanAlertPublic(Public):
+    id: int
+    kind: str
+    count: int
+
+
+class ScanPublic(Public):
+    serial: str
+    verdict: str = Field(
+        description="genuine, unknown, not_activated, not_anchored, recalled or mismatch"
+    )
     genuine: bool
+    gtin: str | None = None
+    lot: str | None = None
+    batch_id: str | None = None
+    production_date: date | None = None
+    activated: bool | None = None
+    recall: dict[str, Any] | None = None
+    chain: ScanChainPublic | None = None
+    alert: ScanAlertPublic | None = None
+
+
+class AlertPublic(Public):
+    id: int
+    kind: str
+    status: str
+    serial: str | None
+    detail: dict[str, Any]
+    count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
 
 
 class LogAnchorPublic(Public):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from service.domain.actor import Actor
@@ -13,6 +14,8 @@ class CreateOrganisation:
     actor: Actor
     name: str
     kind: str
+    brand_id: int | None = None
+    gs1_company_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,41 @@ class Idempotency:
 
 
 @dataclass(frozen=True)
+class RegisterProduct:
+    actor: Actor
+    gtin: str
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: Only an admin names the brand; a brand registers its own products.
+    brand_id: int | None = None
+
+
+@dataclass(frozen=True)
 class CreateBatch:
     actor: Actor
+    gtin: str
     lot: str
-    items: list[str]
-    metadata: dict[str, Any] = field(default_factory=dict)
+    production_date: date
+    line: str
+    planned_quantity: int
+    case_size: int
+    cases_per_pallet: int
     idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class GenerateCodes:
+    actor: Actor
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ActivateCodes:
+    """Activate by scanning a case or pallet label (``code``) or a whole batch."""
+
+    actor: Actor
+    code: str | None = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,10 +84,43 @@ class AnchorBatch:
 
 
 @dataclass(frozen=True)
+class RecallBatch:
+    actor: Actor
+    batch_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AttestBatch:
+    actor: Actor
+    batch_id: str
+    report_hash: bytes
+    uri: str
+
+
+@dataclass(frozen=True)
+class DownloadCodeFile:
+    actor: Actor
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ApproveReprint:
+    actor: Actor
+    batch_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AnchorLog:
     """Periodic: queue an anchor of the event log root if the log grew."""
 
 
 @dataclass(frozen=True)
-class VerifyItem:
-    item_id: str
+class ScanItem:
+    """A scan of an item code; ``actor`` is None for an anonymous (consumer) scan."""
+
+    serial: str
+    gtin: str | None = None
+    lot: str | None = None
+    actor: Actor | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,47 +13,28 @@ from service.app.ports import (
     DuplicateError,
     Ledger,
     LogAnchor,
-    OutboxEntry,
-    StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from service.domain import api_keys
 from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
-from service.domain.batches import (
-    Batch,
-    BatchStatus,
-    is_valid_item_id,
-    is_valid_public_id,
-    new_public_id,
-    validate_item_ids,
-    validate_lot,
-    validate_metadata,
-)
 from service.domain.errors import (
     ApiKeyNotFoundError,
-    BatchNotFoundError,
-    IdempotencyKeyReusedError,
     InvalidApiKeyError,
     InvalidOrganisationError,
-    ItemAlreadyRegisteredError,
-    ItemNotFoundError,
     LogRangeError,
     OrganisationExistsError,
     OrganisationNotFoundError,
-    RequestInProgressError,
     RoleNotAllowedForOrganisationError,
 )
 from service.domain.events import (
     ApiKeyCreated,
     ApiKeyRevoked,
-    BatchAnchoringRequested,
-    BatchCreated,
     OrganisationCreated,
-    canonical_json,
 )
-from service.domain.organisations import Organisation, validate_name
+from service.domain.gs1 import normalise_company_prefix
+from service.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
 from service.domain.roles import OrganisationKind, Permission, Role, may_hold
 
 
@@ -70,9 +51,15 @@ def authenticate(uow: UnitOfWork, pepper: bytes, bearer: str | None) -> Actor:
     key_id, secret = parsed
     with uow:
         key = uow.api_keys.get(key_id)
+        organisation = uow.organisations.get(key.organisation_id) if key is not None else None
     if key is None or key.revoked_at is not None or not api_keys.matches(key, pepper, secret):
         raise InvalidApiKeyError()
-    return Actor(principal_id=key.principal_id, role=key.role, organisation_id=key.organisation_id)
+    return Actor(
+        principal_id=key.principal_id,
+        role=key.role,
+        organisation_id=key.organisation_id,
+        brand_id=organisation.brand_scope if organisation is not None else None,
+    )
 
 
 # ----------------------------------------------------------------------------- organisations
@@ -83,18 +70,47 @@ def create_organisation(
     cmd.actor.require(Permission.MANAGE_ORGANISATIONS)
     name = validate_name(cmd.name)
     kind = _organisation_kind(cmd.kind)
+    prefix = None
+    if cmd.gs1_company_prefix is not None:
+        if kind is not OrganisationKind.BRAND:
+            raise InvalidOrganisationError("Only a brand holds a GS1 company prefix.")
+        prefix = normalise_company_prefix(cmd.gs1_company_prefix)
     with uow:
         if uow.organisations.get_by_name(name) is not None:
             raise OrganisationExistsError()
+        _check_brand(uow, kind, cmd.brand_id)
         now = clock.now()
         try:
-            organisation = uow.organisations.add(Organisation(name=name, kind=kind, created_at=now))
+            organisation = uow.organisations.add(
+                Organisation(
+                    name=name,
+                    kind=kind,
+                    created_at=now,
+                    brand_id=cmd.brand_id,
+                    gs1_company_prefix=prefix,
+                )
+            )
         except DuplicateError as exc:
             raise OrganisationExistsError() from exc
         assert organisation.id is not None
-        uow.events.append(OrganisationCreated(organisation.id, kind.value), now)
+        uow.events.append(OrganisationCreated(organisation.id, kind.value, cmd.brand_id), now)
         uow.commit()
     return organisation
+
+
+def _check_brand(uow: UnitOfWork, kind: OrganisationKind, brand_id: int | None) -> None:
+    """Factories, distributors and stores work for a brand; brands and platforms for none."""
+    if brand_id is None:
+        if kind in BRAND_MEMBER_KINDS:
+            raise InvalidOrganisationError(
+                f"A {kind} works for a brand: name the brand's organisation id (brand_id)."
+            )
+        return
+    if kind in (OrganisationKind.BRAND, OrganisationKind.PLATFORM):
+        raise InvalidOrganisationError(f"A {kind} organisation does not work for a brand.")
+    brand = uow.organisations.get(brand_id)
+    if brand is None or brand.kind is not OrganisationKind.BRAND:
+        raise InvalidOrganisationError(f"Organisation {brand_id} is not a brand; check brand_id.")
 
 
 def list_organisations(
@@ -187,230 +203,6 @@ def _role(role: str) -> Role:
             "Consumers sign in with their own accounts; organisations cannot hold consumer keys."
         )
     return parsed
-
-
-# ----------------------------------------------------------------------------- batches
-def batch_view(
-    batch: Batch, anchor: OutboxEntry | None = None, head: int | None = None
-) -> dict[str, Any]:
-    """Return the JSON-ready public view of a batch."""
-    confirmations = None
-    if anchor is not None and anchor.block_number is not None and head is not None:
-        confirmations = max(head - anchor.block_number + 1, 0)
-    return {
-        "id": batch.public_id,
-        "lot": batch.lot,
-        "chain_batch_id": hex0x(batch.chain_batch_id),
-        "root": hex0x(batch.root),
-        "item_count": batch.item_count,
-        "metadata_hash": hex0x(batch.metadata_hash),
-        "status": batch.status.value,
-        "anchor": None
-        if anchor is None
-        else {
-            "status": anchor.status,
-            "tx_hash": hex0x(anchor.tx_hash),
-            "block_number": anchor.block_number,
-            "confirmations": confirmations,
-            "error": anchor.error_name,
-        },
-    }
-
-
-def create_batch(
-    cmd: commands.CreateBatch,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    clock: Clock,
-    max_items: int,
-) -> dict[str, Any]:
-    """Register a batch of item ids with its Merkle root (not yet on chain)."""
-    actor = cmd.actor
-    actor.require(Permission.CREATE_BATCH)
-    assert actor.organisation_id is not None
-    lot = validate_lot(cmd.lot)
-    item_ids = validate_item_ids(cmd.items, max_items)
-    validate_metadata(cmd.metadata, len(canonical_json(cmd.metadata)))
-    try:
-        with uow_factory() as uow:
-            replay = _replay(uow, actor, cmd.idempotency)
-            if replay is not None:
-                return replay
-            now = clock.now()
-            taken = uow.batches.registered_item_ids(item_ids)
-            if taken:
-                raise ItemAlreadyRegisteredError(
-                    f"{len(taken)} item id(s) are already registered, e.g. {taken[0]!r}; "
-                    "every item id must be unique."
-                )
-            public_id = new_public_id()
-            commitment = commitments.commit_batch(public_id, item_ids, cmd.metadata)
-            batch = uow.batches.add(
-                Batch(
-                    public_id=public_id,
-                    organisation_id=actor.organisation_id,
-                    lot=lot,
-                    chain_batch_id=commitment.chain_batch_id,
-                    root=commitment.root,
-                    item_count=len(item_ids),
-                    metadata_hash=commitment.metadata_hash,
-                    metadata=cmd.metadata,
-                    created_at=now,
-                ),
-                commitment.items,
-            )
-            uow.events.append(
-                BatchCreated(
-                    batch_id=public_id,
-                    organisation_id=actor.organisation_id,
-                    lot=lot,
-                    chain_batch_id=batch.chain_batch_id,
-                    root=batch.root,
-                    item_count=batch.item_count,
-                    metadata_hash=batch.metadata_hash,
-                ),
-                now,
-            )
-            view = batch_view(batch)
-            if cmd.idempotency is not None:
-                uow.idempotency.add(
-                    actor.principal_id,
-                    cmd.idempotency.key,
-                    StoredResponse(cmd.idempotency.request_hash, 201, canonical_json(view)),
-                    now,
-                )
-            uow.commit()
-            return view
-    except (DuplicateError, ItemAlreadyRegisteredError) as exc:
-        if cmd.idempotency is not None:
-            # A concurrent request with the same key may have won between our replay check
-            # and our insert (its items or its key came first); if so, answer as it did.
-            with uow_factory() as uow:
-                replay = _replay(uow, actor, cmd.idempotency)
-            if replay is not None:
-                return replay
-            if isinstance(exc, DuplicateError) and exc.constraint == "idempotency_keys":
-                raise RequestInProgressError() from exc
-        if isinstance(exc, ItemAlreadyRegisteredError):
-            raise
-        raise ItemAlreadyRegisteredError() from exc
-
-
-def _replay(
-    uow: UnitOfWork, actor: Actor, idempotency: commands.Idempotency | None
-) -> dict[str, Any] | None:
-    if idempotency is None:
-        return None
-    stored = uow.idempotency.get(actor.principal_id, idempotency.key)
-    if stored is None:
-        return None
-    if stored.request_hash != idempotency.request_hash:
-        raise IdempotencyKeyReusedError()
-    body: dict[str, Any] = json.loads(stored.body)
-    return body
-
-
-def _visible_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
-    if not is_valid_public_id(public_id):
-        raise BatchNotFoundError()
-    batch = uow.batches.get(public_id)
-    # Another organisation's batch is reported as missing, so ids cannot be probed.
-    if batch is None or not actor.sees_organisation(batch.organisation_id):
-        raise BatchNotFoundError()
-    return batch
-
-
-def get_batch(actor: Actor, public_id: str, uow: UnitOfWork, ledger: Ledger) -> dict[str, Any]:
-    actor.require(Permission.READ_BATCH)
-    with uow:
-        batch = _visible_batch(uow, actor, public_id)
-        anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
-    head = ledger.block_number() if anchor is not None and anchor.block_number else None
-    return batch_view(batch, anchor, head)
-
-
-def anchor_batch(
-    cmd: commands.AnchorBatch,
-    uow_factory: UnitOfWorkFactory,
-    ledger: Ledger,
-    clock: Clock,
-) -> dict[str, Any]:
-    """Queue the batch's anchor transaction; asking again returns the same anchor."""
-    cmd.actor.require(Permission.ANCHOR_BATCH)
-    with uow_factory() as uow:
-        batch = _visible_batch(uow, cmd.actor, cmd.batch_id)
-        assert batch.id is not None
-        # The conditional update is the race's referee: exactly one caller moves the batch.
-        if uow.batches.start_anchoring(batch.id):
-            now = clock.now()
-            outbox_id = ledger.enqueue_anchor_batch(uow.outbox, batch, now)
-            uow.batches.set_outbox(batch.id, outbox_id)
-            uow.events.append(
-                BatchAnchoringRequested(batch.public_id, batch.chain_batch_id, outbox_id), now
-            )
-            uow.commit()
-    with uow_factory() as uow:
-        fresh = _visible_batch(uow, cmd.actor, cmd.batch_id)
-        anchor = uow.outbox.get(fresh.outbox_id) if fresh.outbox_id is not None else None
-    return batch_view(fresh, anchor)
-
-
-def item_proof(
-    actor: Actor, public_id: str, item_id: str, uow: UnitOfWork, commitments: Commitments
-) -> dict[str, Any]:
-    actor.require(Permission.READ_BATCH)
-    if not is_valid_item_id(item_id):
-        raise ItemNotFoundError()
-    with uow:
-        batch = _visible_batch(uow, actor, public_id)
-        assert batch.id is not None
-        items = uow.batches.items(batch.id)
-    item = next((i for i in items if i.item_id == item_id), None)
-    if item is None:
-        raise ItemNotFoundError("No item with this id in the batch; check the item id.")
-    proof = commitments.batch_proof([i.leaf for i in items], item.leaf_index)
-    return {
-        "batch_id": batch.public_id,
-        "chain_batch_id": hex0x(batch.chain_batch_id),
-        "item_id": item.item_id,
-        "token_id": str(item.token_id),
-        "item_hash": hex0x(item.item_hash),
-        "leaf": hex0x(item.leaf),
-        "leaf_index": item.leaf_index,
-        "proof": [hex0x(p) for p in proof],
-        "root": hex0x(batch.root),
-        "status": batch.status.value,
-    }
-
-
-def verify_item(
-    cmd: commands.VerifyItem, uow: UnitOfWork, commitments: Commitments, ledger: Ledger
-) -> dict[str, Any]:
-    """Check an item: registered, its proof valid locally, and accepted by the contract."""
-    if not is_valid_item_id(cmd.item_id):
-        raise ItemNotFoundError()
-    with uow:
-        found = uow.batches.find_item(cmd.item_id)
-        if found is None:
-            raise ItemNotFoundError()
-        batch, item = found
-        assert batch.id is not None
-        leaves = [i.leaf for i in uow.batches.items(batch.id)]
-    proof = commitments.batch_proof(leaves, item.leaf_index)
-    valid = commitments.verify_batch_proof(proof, batch.root, item.leaf)
-    # The chain is asked outside the transaction: a slow node must not hold database locks.
-    on_chain = ledger.verify_item(batch.chain_batch_id, item.token_id, item.item_hash, proof)
-    return {
-        "item_id": item.item_id,
-        "batch_id": batch.public_id,
-        "chain_batch_id": hex0x(batch.chain_batch_id),
-        "token_id": str(item.token_id),
-        "item_hash": hex0x(item.item_hash),
-        "anchored": batch.status == BatchStatus.ANCHORED,
-        "valid": valid,
-        "on_chain": on_chain,
-        "genuine": valid and on_chain,
-    }
 
 
 # ----------------------------------------------------------------------------- event log
@@ -526,7 +318,9 @@ def log_consistency_proof(
 
 
 # ----------------------------------------------------------------------------- health
-def check_health(uow_factory: UnitOfWorkFactory, ledger: Ledger) -> tuple[bool, dict[str, Any]]:
+def check_health(
+    uow_factory: Callable[[], UnitOfWork], ledger: Ledger
+) -> tuple[bool, dict[str, Any]]:
     """Report the database, the chain and the sender; ok is False when anything is degraded."""
     database: dict[str, Any] = {"ok": True}
     counts: dict[str, int] = {}

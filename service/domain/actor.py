@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.domain.errors import PermissionDeniedError
-from service.domain.roles import CROSS_ORGANISATION_ROLES, Permission, Role, may
+from service.domain.roles import (
+    BRAND_WIDE_ROLES,
+    CROSS_ORGANISATION_ROLES,
+    Permission,
+    Role,
+    may,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class Actor:
     role: Role
     organisation_id: int | None = None
     account_id: int | None = None
+    #: The brand the caller's organisation works for (its own id for a brand).
+    brand_id: int | None = None
 
     def require(self, permission: Permission) -> None:
         """Raise :class:`PermissionDeniedError` unless the role carries ``permission``."""
@@ -34,3 +42,21 @@ class Actor:
     def sees_organisation(self, organisation_id: int) -> bool:
         """Return whether objects of ``organisation_id`` are visible to this actor."""
         return self.role in CROSS_ORGANISATION_ROLES or self.organisation_id == organisation_id
+
+    def sees_brand(self, brand_id: int | None) -> bool:
+        """Return whether brand-level objects (products, alerts) of ``brand_id`` are visible."""
+        if self.role in CROSS_ORGANISATION_ROLES:
+            return True
+        return brand_id is not None and self.brand_id == brand_id
+
+    def sees_batch(self, factory_id: int, brand_id: int | None) -> bool:
+        """Return whether a batch made by ``factory_id`` for ``brand_id`` is visible.
+
+        A factory sees its own batches, a brand (and its auditors) every batch of the brand,
+        an attestor any batch it is asked to attest (batch attributes are public anyway).
+        """
+        if self.role in CROSS_ORGANISATION_ROLES or self.role is Role.ATTESTOR:
+            return True
+        if self.role in BRAND_WIDE_ROLES:
+            return self.sees_brand(brand_id)
+        return self.organisation_id == factory_id

@@ -1,4 +1,12 @@
-"""Production batches: the rules for item ids and the anchoring state machine.
+"""Production batches (lots): their attributes, packing, and the status machine.
+
+::
+
+    draft --generate--> generated --activate (all cases)--> activated --anchor--> anchoring
+                                                                                    |   |
+                                              anchored <--confirmed at depth K------+   |
+                                              anchor_failed <--reverted-----------------+
+    any status but recalled --recall--> recalled (final; the chain learns it once anchored)
 
 Hashes (token ids, leaves, roots) need keccak, which is not in the standard library; they are
 computed by the ``Commitments`` port and only carried here as bytes.
@@ -8,34 +16,41 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from service.domain.errors import InvalidBatchError
+from service.domain.errors import (
+    BatchAlreadyAnchoredError,
+    BatchRecalledError,
+    BatchStateError,
+    BatchTooLargeError,
+    InvalidBatchError,
+)
+from service.domain.gs1 import validate_lot
 
-#: Item ids and lots: 1-64 ASCII characters, no spaces, nothing that needs escaping in a URL path.
-_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 _PUBLIC_ID_RE = re.compile(r"b_[0-9a-f]{24}", re.ASCII)
 
-MAX_METADATA_BYTES = 8192
+MAX_LINE_LENGTH = 64
+MAX_CASE_SIZE = 1_000
+MAX_CASES_PER_PALLET = 10_000
+MAX_RECALL_REASON = 1_000
 
 
 class BatchStatus(StrEnum):
-    """Where a batch is on its way onto the chain."""
+    """Where a batch is in its life (see the module docstring)."""
 
-    CREATED = "created"
+    DRAFT = "draft"
+    GENERATED = "generated"
+    ACTIVATED = "activated"
     ANCHORING = "anchoring"
     ANCHORED = "anchored"
     #: The anchor transaction failed for good (its decoded revert is kept on the outbox row);
     #: asking to anchor again queues a new transaction.
     ANCHOR_FAILED = "anchor_failed"
-
-
-def is_valid_item_id(value: str) -> bool:
-    """Return whether ``value`` is a well-formed item id."""
-    return _ID_RE.fullmatch(value) is not None
+    RECALLED = "recalled"
 
 
 def is_valid_public_id(value: str) -> bool:
@@ -48,102 +63,185 @@ def new_public_id() -> str:
     return "b_" + secrets.token_hex(12)
 
 
-def validate_lot(lot: str) -> str:
-    """Return ``lot`` if well formed, else raise :class:`InvalidBatchError`."""
-    if _ID_RE.fullmatch(lot) is None:
-        raise InvalidBatchError(
-            "The lot must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'."
-        )
-    return lot
+def _printable(text: str, what: str, limit: int) -> str:
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not cleaned or len(cleaned) > limit:
+        raise InvalidBatchError(f"The {what} has 1-{limit} characters.")
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise InvalidBatchError(f"The {what} may not contain control or invisible characters.")
+    return cleaned
 
 
-def validate_item_ids(item_ids: list[str], max_items: int) -> tuple[str, ...]:
-    """Return the item ids as a tuple if they form a valid batch.
+@dataclass(frozen=True)
+class Packing:
+    """How items are packed: ``case_size`` items per case, ``cases_per_pallet`` per pallet."""
+
+    case_size: int
+    cases_per_pallet: int
+
+    def cases_for(self, items: int) -> int:
+        return -(-items // self.case_size)
+
+    def pallets_for(self, items: int) -> int:
+        return -(-self.cases_for(items) // self.cases_per_pallet)
+
+    def items_in_case(self, position: int, items: int) -> int:
+        """How many of ``items`` go into case ``position`` (the last case may be partial)."""
+        return max(0, min(self.case_size, items - position * self.case_size))
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """A validated request for a new batch."""
+
+    lot: str
+    production_date: date
+    line: str
+    planned_quantity: int
+    packing: Packing
+
+    def attributes(self, gtin: str, factory_id: int, product: dict[str, Any]) -> dict[str, Any]:
+        """Return the batch attributes every item leaf commits to (via their hash).
+
+        They are public: anyone verifying an item recomputes their hash from this object.
+        """
+        return {
+            "gtin": gtin,
+            "lot": self.lot,
+            "production_date": self.production_date.isoformat(),
+            "factory": factory_id,
+            "line": self.line,
+            "product": product,
+        }
+
+
+def validate_spec(
+    lot: str,
+    production_date: date,
+    line: str,
+    planned_quantity: int,
+    case_size: int,
+    cases_per_pallet: int,
+    max_items: int,
+    today: date,
+) -> BatchSpec:
+    """Return a :class:`BatchSpec` if the request is acceptable.
 
     Raises:
-        InvalidBatchError: empty, too many, malformed or duplicate ids.
+        InvalidLotError: the lot is not a valid AI 10 value.
+        BatchTooLargeError: more items than ``max_items``.
+        InvalidBatchError: any other rule (quantities, line, a production date in the future).
     """
-    if not item_ids:
-        raise InvalidBatchError("A batch needs at least one item id.")
-    if len(item_ids) > max_items:
-        raise InvalidBatchError(
-            f"A batch holds at most {max_items} items; split it into several batches."
+    lot = validate_lot(lot)
+    line = _printable(line, "production line", MAX_LINE_LENGTH)
+    if planned_quantity < 1:
+        raise InvalidBatchError("A batch plans at least one item.")
+    if planned_quantity > max_items:
+        raise BatchTooLargeError(
+            f"A batch holds at most {max_items:,} items (the configured cap); "
+            "split it into several batches."
         )
-    seen: set[str] = set()
-    for position, item_id in enumerate(item_ids):
-        if not isinstance(item_id, str) or _ID_RE.fullmatch(item_id) is None:
-            raise InvalidBatchError(
-                f"Item {position} is not a valid item id: use 1-64 characters of "
-                "A-Z, a-z, 0-9, '.', '_', ':' or '-'."
-            )
-        if item_id in seen:
-            raise InvalidBatchError(
-                f"Item {position} repeats the item id {item_id!r}; every item id must be unique."
-            )
-        seen.add(item_id)
-    return tuple(item_ids)
+    if not 1 <= case_size <= MAX_CASE_SIZE:
+        raise InvalidBatchError(f"A case holds 1-{MAX_CASE_SIZE} items.")
+    if not 1 <= cases_per_pallet <= MAX_CASES_PER_PALLET:
+        raise InvalidBatchError(f"A pallet holds 1-{MAX_CASES_PER_PALLET} cases.")
+    if production_date > today + timedelta(days=1):
+        raise InvalidBatchError("The production date is in the future; send the real date.")
+    return BatchSpec(
+        lot, production_date, line, planned_quantity, Packing(case_size, cases_per_pallet)
+    )
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def validate_metadata(metadata: dict[str, Any], canonical_size: int) -> dict[str, Any]:
-    """Return ``metadata`` if its canonical form is small and free of NUL characters."""
-    if _has_nul(metadata):
-        raise InvalidBatchError("Batch metadata may not contain NUL characters.")
-    if canonical_size > MAX_METADATA_BYTES:
-        raise InvalidBatchError(
-            f"Batch metadata is {canonical_size} bytes; keep it under {MAX_METADATA_BYTES}."
-        )
-    return metadata
-
-
-@dataclass(frozen=True)
-class ItemCommitment:
-    """An item's place in its batch tree."""
-
-    item_id: str
-    token_id: int
-    item_hash: bytes
-    leaf: bytes
-    leaf_index: int
-
-
-@dataclass(frozen=True)
-class BatchCommitment:
-    """What goes on chain for a batch: its chain id, Merkle root and metadata hash."""
-
-    chain_batch_id: bytes
-    root: bytes
-    metadata_hash: bytes
-    items: tuple[ItemCommitment, ...]
+def validate_recall_reason(reason: str) -> str:
+    """Return a recall reason: printable text of 1-1000 characters."""
+    return _printable(reason, "recall reason", MAX_RECALL_REASON)
 
 
 @dataclass
 class Batch:
-    """A production batch of uniquely coded items."""
+    """A production batch (lot) of one product, made by one factory."""
 
     public_id: str
     organisation_id: int
     lot: str
     chain_batch_id: bytes
-    root: bytes
-    item_count: int
     metadata_hash: bytes
     metadata: dict[str, Any] = field(default_factory=dict)
-    status: BatchStatus = BatchStatus.CREATED
+    product_id: int | None = None
+    brand_id: int | None = None
+    gtin: str | None = None
+    production_date: date | None = None
+    line: str | None = None
+    planned_quantity: int = 0
+    case_size: int = 0
+    cases_per_pallet: int = 0
+    root: bytes | None = None
+    item_count: int = 0
+    status: BatchStatus = BatchStatus.DRAFT
     outbox_id: int | None = None
+    recall_reason: str | None = None
+    recalled_at: datetime | None = None
+    recall_outbox_id: int | None = None
     created_at: datetime | None = None
     id: int | None = None
 
     @property
-    def can_start_anchoring(self) -> bool:
-        """Return whether an anchor request may still be queued for this batch."""
-        return self.status == BatchStatus.CREATED
+    def packing(self) -> Packing:
+        return Packing(self.case_size, self.cases_per_pallet)
+
+    def _refuse_if_recalled(self) -> None:
+        if self.status is BatchStatus.RECALLED:
+            raise BatchRecalledError()
+
+    def require_generatable(self) -> None:
+        """Raise unless codes may be generated now (only once, from a draft)."""
+        self._refuse_if_recalled()
+        if self.status is not BatchStatus.DRAFT:
+            raise BatchStateError(
+                f"The batch is '{self.status}': its codes were generated already."
+            )
+
+    def require_activatable(self) -> None:
+        """Raise unless codes of this batch may be activated (generated, not recalled)."""
+        self._refuse_if_recalled()
+        if self.status is BatchStatus.DRAFT:
+            raise BatchStateError("The batch is a draft: generate its codes before activating.")
+
+    def require_anchorable(self) -> bool:
+        """Return True if an anchor may be queued now, False if one is already in flight.
+
+        Raises:
+            BatchStateError: codes not generated or not all activated yet.
+            BatchAlreadyAnchoredError: the batch is anchored already.
+            BatchRecalledError: the batch is recalled.
+        """
+        self._refuse_if_recalled()
+        if self.status in (BatchStatus.DRAFT, BatchStatus.GENERATED):
+            raise BatchStateError(
+                f"The batch is '{self.status}': generate and activate all its codes "
+                "before anchoring it."
+            )
+        if self.status is BatchStatus.ANCHORED:
+            raise BatchAlreadyAnchoredError()
+        return self.status in (BatchStatus.ACTIVATED, BatchStatus.ANCHOR_FAILED)
+
+    def require_attestable(self) -> None:
+        """Raise unless the batch is anchored (the contract attests anchored batches only)."""
+        self._refuse_if_recalled()
+        if self.status is not BatchStatus.ANCHORED:
+            raise BatchStateError(
+                f"The batch is '{self.status}': only an anchored batch can be attested; "
+                "wait until its anchor is confirmed."
+            )
+
+    def require_recallable(self) -> None:
+        """Raise if the batch is recalled already (a recall is final)."""
+        if self.status is BatchStatus.RECALLED:
+            raise BatchRecalledError("The batch is recalled already; a recall is final.")
+
+    @property
+    def chain_knows_it(self) -> bool:
+        """Whether a chain anchor exists or is in flight, so a recall must go on chain too."""
+        return self.status in (BatchStatus.ANCHORING, BatchStatus.ANCHORED) or (
+            self.status is BatchStatus.RECALLED and self.outbox_id is not None
+        )

@@ -62,6 +62,14 @@ class InvalidOrganisationError(TracecertError):
     default_detail = "The organisation is invalid; use a printable name and a known kind."
 
 
+class InvalidLabelLayoutError(TracecertError):
+    """Raised when a label layout cannot be printed: sizes out of range or not fitting A4."""
+
+    code = "invalid_label_layout"
+    kind = ErrorKind.INVALID
+    default_detail = "The label layout does not fit an A4 sheet; change the label size or margins."
+
+
 class RoleNotAllowedForOrganisationError(TracecertError):
     """Raised when an API key is requested for a role the organisation's kind cannot hold."""
 
@@ -79,6 +87,54 @@ class IdempotencyKeyReusedError(TracecertError):
         "This Idempotency-Key was already used with a different request; "
         "use a new key for a new request."
     )
+
+
+class InvalidGtinError(TracecertError):
+    """Raised when a GTIN is malformed or its check digit is wrong."""
+
+    code = "invalid_gtin"
+    kind = ErrorKind.INVALID
+    default_detail = "The GTIN is invalid; send 8, 12, 13 or 14 digits with a correct check digit."
+
+
+class InvalidCompanyPrefixError(TracecertError):
+    """Raised when a GS1 company prefix is not 6-12 digits."""
+
+    code = "invalid_company_prefix"
+    kind = ErrorKind.INVALID
+    default_detail = "A GS1 company prefix has 6 to 12 digits."
+
+
+class InvalidLotError(TracecertError):
+    """Raised when a lot number is not a valid GS1 AI 10 value."""
+
+    code = "invalid_lot"
+    kind = ErrorKind.INVALID
+    default_detail = "A lot has 1-20 characters of A-Z, a-z, 0-9, '.', '_' or '-'."
+
+
+class InvalidCodeError(TracecertError):
+    """Raised when a scanned code is neither a GS1 Digital Link URI, an SSCC nor a serial."""
+
+    code = "invalid_code"
+    kind = ErrorKind.INVALID
+    default_detail = "The code is not a GS1 Digital Link URI, an SSCC or a serial; scan again."
+
+
+class InvalidProductError(TracecertError):
+    """Raised when a product's name or attributes break a rule."""
+
+    code = "invalid_product"
+    kind = ErrorKind.INVALID
+    default_detail = "The product is invalid; fix it as the detail says and send it again."
+
+
+class BatchTooLargeError(TracecertError):
+    """Raised when a batch asks for more items than the configured cap."""
+
+    code = "batch_too_large"
+    kind = ErrorKind.INVALID
+    default_detail = "The batch is larger than allowed; split it into several batches."
 
 
 class LogRangeError(TracecertError):
@@ -143,6 +199,20 @@ class ItemNotFoundError(NotFoundError):
     default_detail = "This item id is not registered; it is not a genuine code."
 
 
+class ProductNotFoundError(NotFoundError):
+    """Raised when a GTIN is not a product of the caller's brand."""
+
+    code = "product_not_found"
+    default_detail = "No such product for your brand; register it first or check the GTIN."
+
+
+class LogisticUnitNotFoundError(NotFoundError):
+    """Raised when an SSCC is not a case or pallet the caller may see."""
+
+    code = "sscc_not_found"
+    default_detail = "No case or pallet has this SSCC in your organisation; check the label."
+
+
 class DeploymentNotFoundError(TracecertError):
     """Raised when no registry deployment is recorded for the chain, so writes cannot be queued."""
 
@@ -169,6 +239,77 @@ class ItemAlreadyRegisteredError(TracecertError):
     code = "item_already_registered"
     kind = ErrorKind.CONFLICT
     default_detail = "An item id is already registered; every item id must be unique."
+
+
+class ProductExistsError(TracecertError):
+    """Raised when a product with the same GTIN is already registered."""
+
+    code = "product_exists"
+    kind = ErrorKind.CONFLICT
+    default_detail = "A product with this GTIN is registered already; use it."
+
+
+class LotExistsError(TracecertError):
+    """Raised when the product already has a batch with this lot number."""
+
+    code = "lot_exists"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This product already has a batch with this lot; choose another lot number."
+
+
+class BatchStateError(TracecertError):
+    """Raised when a batch is not in a state that allows the action (e.g. anchoring a draft).
+
+    The detail names the batch's status and the step that must come first.
+    """
+
+    code = "batch_state_conflict"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The batch is not in a state that allows this; see its status."
+
+
+class BatchRecalledError(BatchStateError):
+    """Raised when an action is asked of a recalled batch (recall is final)."""
+
+    code = "batch_recalled"
+    default_detail = "The batch is recalled; nothing more can be done with its codes."
+
+
+class CodeFileSealedError(TracecertError):
+    """Raised when a file with PINs is asked for after the batch's PIN seed was destroyed."""
+
+    code = "code_file_sealed"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "The batch's codes are activated, so its PINs were destroyed and cannot be printed again."
+    )
+
+
+class CodeFileApprovalRequiredError(TracecertError):
+    """Raised when a file with PINs was downloaded before and no admin approved another copy."""
+
+    code = "code_file_approval_required"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = (
+        "The code file of this batch was downloaded already; an admin must approve a reprint "
+        "(POST /batches/{id}/code-file/approvals) before it can be downloaded again."
+    )
+
+
+class SsccExhaustedError(TracecertError):
+    """Raised when the GS1 company prefix has no SSCC serial references left."""
+
+    code = "sscc_exhausted"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The GS1 company prefix has no SSCCs left; configure a longer-lived prefix."
+
+
+class AttestationExistsError(TracecertError):
+    """Raised when the same report is attested for the same batch again."""
+
+    code = "attestation_exists"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This report is attested for this batch already."
 
 
 class BatchAlreadyAnchoredError(TracecertError):

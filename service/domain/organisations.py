@@ -19,7 +19,22 @@ class Organisation:
     name: str
     kind: OrganisationKind
     created_at: datetime
+    #: The brand a factory, distributor or store works for; None for brands and platform.
+    brand_id: int | None = None
+    #: A brand's GS1 company prefix for SSCCs (None: the configured default).
+    gs1_company_prefix: str | None = None
     id: int | None = None
+
+    @property
+    def brand_scope(self) -> int | None:
+        """The brand whose objects this organisation works with (itself, for a brand)."""
+        return self.id if self.kind is OrganisationKind.BRAND else self.brand_id
+
+
+#: Kinds that work for one brand and must name it when registered.
+BRAND_MEMBER_KINDS = frozenset(
+    {OrganisationKind.FACTORY, OrganisationKind.DISTRIBUTOR, OrganisationKind.STORE}
+)
 
 
 def validate_name(name: str) -> str:

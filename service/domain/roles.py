@@ -39,9 +39,18 @@ class Permission(StrEnum):
 
     MANAGE_ORGANISATIONS = "manage_organisations"
     MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_PRODUCTS = "manage_products"
+    READ_PRODUCTS = "read_products"
     CREATE_BATCH = "create_batch"
+    GENERATE_CODES = "generate_codes"
+    ACTIVATE_CODES = "activate_codes"
+    PRINT_CODES = "print_codes"
+    APPROVE_REPRINT = "approve_reprint"
     ANCHOR_BATCH = "anchor_batch"
+    RECALL_BATCH = "recall_batch"
+    ATTEST_BATCH = "attest_batch"
     READ_BATCH = "read_batch"
+    READ_ALERTS = "read_alerts"
     READ_LOG = "read_log"
     READ_CHAIN = "read_chain"
 
@@ -50,15 +59,38 @@ _EVERYONE_READS = frozenset({Permission.READ_CHAIN})
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.BRAND: _EVERYONE_READS | {Permission.READ_BATCH, Permission.READ_LOG},
+    Role.BRAND: _EVERYONE_READS
+    | {
+        Permission.MANAGE_PRODUCTS,
+        Permission.READ_PRODUCTS,
+        Permission.READ_BATCH,
+        Permission.RECALL_BATCH,
+        Permission.READ_ALERTS,
+        Permission.READ_LOG,
+    },
     Role.FACTORY: _EVERYONE_READS
-    | {Permission.CREATE_BATCH, Permission.ANCHOR_BATCH, Permission.READ_BATCH},
-    Role.AUDITOR: _EVERYONE_READS | {Permission.READ_BATCH, Permission.READ_LOG},
+    | {
+        Permission.READ_PRODUCTS,
+        Permission.CREATE_BATCH,
+        Permission.GENERATE_CODES,
+        Permission.ACTIVATE_CODES,
+        Permission.PRINT_CODES,
+        Permission.ANCHOR_BATCH,
+        Permission.RECALL_BATCH,
+        Permission.READ_BATCH,
+    },
+    Role.AUDITOR: _EVERYONE_READS
+    | {
+        Permission.READ_PRODUCTS,
+        Permission.READ_BATCH,
+        Permission.READ_ALERTS,
+        Permission.READ_LOG,
+    },
     Role.DISTRIBUTOR: _EVERYONE_READS,
     Role.STORE: _EVERYONE_READS,
     Role.CUSTODIAN: _EVERYONE_READS,
     Role.PLEDGEE: _EVERYONE_READS,
-    Role.ATTESTOR: _EVERYONE_READS,
+    Role.ATTESTOR: _EVERYONE_READS | {Permission.ATTEST_BATCH, Permission.READ_BATCH},
     Role.CONSUMER: frozenset(),
 }
 
@@ -78,6 +110,8 @@ ROLES_BY_KIND: dict[OrganisationKind, frozenset[Role]] = {
 
 #: Roles that see every organisation's objects, not only their own.
 CROSS_ORGANISATION_ROLES = frozenset({Role.ADMIN})
+#: Roles that see the objects of their whole brand (its factories' batches, its products).
+BRAND_WIDE_ROLES = frozenset({Role.BRAND, Role.AUDITOR})
 
 
 def may(role: Role, permission: Permission) -> bool:

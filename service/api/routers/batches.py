@@ -1,15 +1,42 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
 
-from service.api.deps import ContainerDep, CurrentActor, IdempotencyKeyDep, ReadUowDep
-from service.api.schemas import BatchCreate, BatchPublic, ItemProofPublic
-from service.app import commands, handlers
+from service.api.deps import (
+    ContainerDep,
+    CurrentActor,
+    IdempotencyKeyDep,
+    ReadUowDep,
+    page_limit,
+)
+from service.api.schemas import (
+    ActivationCreate,
+    ActivationPublic,
+    AttestationCreate,
+    BatchCreate,
+    BatchPublic,
+    ItemProofPublic,
+    RecallCreate,
+    RecalledItemsPublic,
+    ReprintApprovalCreate,
+    ReprintApprovalPublic,
+    UnitPublic,
+)
+from service.app import commands, factory
+from service.domain.errors import InvalidRequestError
 from service.domain.events import canonical_json
+from service.domain.labels import LabelLayout, validate_layout
+from service.domain.units import UnitKind
 
 router = APIRouter(tags=["batches"])
+
+BatchId = str
 
 
 @router.post("/batches", status_code=201, response_model=BatchPublic)
@@ -19,19 +46,23 @@ def create_batch(
     container: ContainerDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> BatchPublic:
-    """Register a batch of item ids (factory). Honours ``Idempotency-Key``."""
+    """Plan a production batch of a product (factory): a draft. Honours ``Idempotency-Key``."""
     idempotency = None
     if idempotency_key is not None:
         request_hash = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).digest()
         idempotency = commands.Idempotency(idempotency_key, request_hash)
     cmd = commands.CreateBatch(
         actor=actor,
+        gtin=body.gtin,
         lot=body.lot,
-        items=body.items,
-        metadata=body.metadata,
+        production_date=body.production_date,
+        line=body.line,
+        planned_quantity=body.planned_quantity,
+        case_size=body.case_size,
+        cases_per_pallet=body.cases_per_pallet,
         idempotency=idempotency,
     )
-    view = handlers.create_batch(
+    view = factory.create_batch(
         cmd,
         container.uow_factory,
         container.commitments,
@@ -41,26 +72,260 @@ def create_batch(
     return BatchPublic.model_validate(view)
 
 
-@router.post("/batches/{batch_id}/anchor", status_code=202, response_model=BatchPublic)
-def anchor_batch(batch_id: str, actor: CurrentActor, container: ContainerDep) -> BatchPublic:
-    """Queue the batch's root for anchoring on chain (factory); asking again is harmless."""
-    cmd = commands.AnchorBatch(actor=actor, batch_id=batch_id)
-    view = handlers.anchor_batch(cmd, container.uow_factory, container.ledger, container.clock)
-    return BatchPublic.model_validate(view)
+@router.get("/batches", response_model=list[BatchPublic])
+def list_batches(
+    actor: CurrentActor,
+    uow: ReadUowDep,
+    container: ContainerDep,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> list[BatchPublic]:
+    """Your factory's batches, or your brand's; newest first."""
+    rows = factory.list_batches(actor, uow, offset, page_limit(container, limit))
+    return [BatchPublic.model_validate(r) for r in rows]
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
 def get_batch(
-    batch_id: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+    batch_id: BatchId, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
 ) -> BatchPublic:
-    """A batch with its anchor status, transaction hash and confirmations."""
-    return BatchPublic.model_validate(handlers.get_batch(actor, batch_id, uow, container.ledger))
+    """A batch: status, counts, anchor (transaction, confirmations), attestations, recall."""
+    return BatchPublic.model_validate(factory.get_batch(actor, batch_id, uow, container.ledger))
 
 
-@router.get("/batches/{batch_id}/items/{item_id}/proof", response_model=ItemProofPublic)
+@router.post("/batches/{batch_id}/codes", response_model=BatchPublic)
+def generate_codes(batch_id: BatchId, actor: CurrentActor, container: ContainerDep) -> BatchPublic:
+    """Generate the batch's item codes, cases, pallets and Merkle tree (factory, once).
+
+    Runs in one transaction; large batches take a while (about 30 s per million items):
+    the CLI's ``tracecert batch generate`` shows progress.
+    """
+    cmd = commands.GenerateCodes(actor=actor, batch_id=batch_id)
+    view = factory.generate_codes(
+        cmd,
+        container.uow_factory,
+        container.commitments,
+        container.secrets,
+        container.clock,
+        container.settings.gs1_company_prefix,
+    )
+    return BatchPublic.model_validate(view)
+
+
+@router.post("/batches/{batch_id}/activate", response_model=ActivationPublic)
+def activate_batch(
+    batch_id: BatchId, actor: CurrentActor, container: ContainerDep
+) -> ActivationPublic:
+    """Activate every code of the batch at once (factory)."""
+    cmd = commands.ActivateCodes(actor=actor, batch_id=batch_id)
+    return ActivationPublic.model_validate(
+        factory.activate_codes(cmd, container.uow_factory, container.clock)
+    )
+
+
+@router.post("/activations", response_model=ActivationPublic)
+def activate_unit(
+    body: ActivationCreate, actor: CurrentActor, container: ContainerDep
+) -> ActivationPublic:
+    """Activate the codes of a scanned case or pallet label (factory line scanner)."""
+    cmd = commands.ActivateCodes(actor=actor, code=body.code)
+    return ActivationPublic.model_validate(
+        factory.activate_codes(cmd, container.uow_factory, container.clock)
+    )
+
+
+@router.post("/batches/{batch_id}/anchor", status_code=202, response_model=BatchPublic)
+def anchor_batch(batch_id: BatchId, actor: CurrentActor, container: ContainerDep) -> BatchPublic:
+    """Queue the batch root for anchoring on chain (factory). While the anchor is in flight,
+    asking again answers the same; once anchored, it is a 409."""
+    cmd = commands.AnchorBatch(actor=actor, batch_id=batch_id)
+    view = factory.anchor_batch(cmd, container.uow_factory, container.ledger, container.clock)
+    return BatchPublic.model_validate(view)
+
+
+@router.post("/batches/{batch_id}/recall", response_model=BatchPublic)
+def recall_batch(
+    batch_id: BatchId, body: RecallCreate, actor: CurrentActor, container: ContainerDep
+) -> BatchPublic:
+    """Recall a batch with a reason (factory, brand): at once for scans and claims; on chain
+    as soon as the batch is anchored there."""
+    cmd = commands.RecallBatch(actor=actor, batch_id=batch_id, reason=body.reason)
+    view = factory.recall_batch(
+        cmd, container.uow_factory, container.commitments, container.ledger, container.clock
+    )
+    return BatchPublic.model_validate(view)
+
+
+@router.get("/batches/{batch_id}/recalled-items", response_model=RecalledItemsPublic)
+def recalled_items(
+    batch_id: BatchId,
+    actor: CurrentActor,
+    uow: ReadUowDep,
+    container: ContainerDep,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> RecalledItemsPublic:
+    """The items of a recalled batch with their last known holder and region (brand, factory)."""
+    view = factory.recalled_items(actor, batch_id, uow, offset, page_limit(container, limit))
+    return RecalledItemsPublic.model_validate(view)
+
+
+@router.post("/batches/{batch_id}/attestations", status_code=202, response_model=BatchPublic)
+def attest_batch(
+    batch_id: BatchId, body: AttestationCreate, actor: CurrentActor, container: ContainerDep
+) -> BatchPublic:
+    """Attach a quality report (its hash and URL) to an anchored batch (attestor); the
+    attestation goes on chain."""
+    cmd = commands.AttestBatch(
+        actor=actor,
+        batch_id=batch_id,
+        report_hash=bytes.fromhex(body.report_hash[2:]),
+        uri=body.uri,
+    )
+    view = factory.attest_batch(cmd, container.uow_factory, container.ledger, container.clock)
+    return BatchPublic.model_validate(view)
+
+
+@router.get("/batches/{batch_id}/items/{serial}/proof", response_model=ItemProofPublic)
 def item_proof(
-    batch_id: str, item_id: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+    batch_id: BatchId, serial: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
 ) -> ItemProofPublic:
     """The Merkle proof of one item against its batch root."""
-    view = handlers.item_proof(actor, batch_id, item_id, uow, container.commitments)
+    view = factory.item_proof(actor, batch_id, serial, uow, container.commitments)
     return ItemProofPublic.model_validate(view)
+
+
+@router.get(
+    "/batches/{batch_id}/code-file",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "serial,uri,pin,case,pallet"}},
+)
+def download_code_file(
+    batch_id: BatchId, actor: CurrentActor, container: ContainerDep
+) -> StreamingResponse:
+    """The code file for variable-data printers, with the hidden PINs (factory).
+
+    Audited and allowed once; another download needs an admin's approval. Once every code of
+    the batch is activated the PINs are destroyed and the file cannot be made again.
+    """
+    cmd = commands.DownloadCodeFile(actor=actor, batch_id=batch_id)
+    filename, rows = factory.download_code_file(
+        cmd,
+        container.uow_factory,
+        container.secrets,
+        container.clock,
+        container.settings.resolver_url,
+    )
+    return StreamingResponse(
+        rows,
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(
+    "/batches/{batch_id}/code-file/approvals",
+    status_code=201,
+    response_model=ReprintApprovalPublic,
+)
+def approve_reprint(
+    batch_id: BatchId, body: ReprintApprovalCreate, actor: CurrentActor, container: ContainerDep
+) -> ReprintApprovalPublic:
+    """Allow one more download of the code file (admin), with a reason for the audit trail."""
+    cmd = commands.ApproveReprint(actor=actor, batch_id=batch_id, reason=body.reason)
+    return ReprintApprovalPublic.model_validate(
+        factory.approve_reprint(cmd, container.uow_factory, container.clock)
+    )
+
+
+def _pdf_chunks(spooled: tempfile.SpooledTemporaryFile[bytes]) -> Iterator[bytes]:
+    try:
+        spooled.seek(0)
+        while chunk := spooled.read(1 << 16):
+            yield chunk
+    finally:
+        spooled.close()
+
+
+@router.get(
+    "/batches/{batch_id}/labels.pdf",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def label_sheets(
+    batch_id: BatchId,
+    actor: CurrentActor,
+    container: ContainerDep,
+    kind: Literal["item", "case", "pallet"] = "item",
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    count: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000,
+    label_width_mm: Annotated[float, Query(gt=0, le=1000)] = 30.0,
+    label_height_mm: Annotated[float, Query(gt=0, le=1000)] = 36.0,
+    page_margin_mm: Annotated[float, Query(ge=0, le=100)] = 8.0,
+    gap_mm: Annotated[float, Query(ge=0, le=100)] = 2.0,
+) -> StreamingResponse:
+    """A4 label sheets: QR code plus the human-readable serial or SSCC (factory; no PINs)."""
+    layout = validate_layout(
+        LabelLayout(
+            label_width_mm=label_width_mm,
+            label_height_mm=label_height_mm,
+            page_margin_mm=page_margin_mm,
+            gap_mm=gap_mm,
+        )
+    )
+    unit_kind = None if kind == "item" else UnitKind(kind)
+    batch, labels = factory.label_stream(
+        actor,
+        batch_id,
+        unit_kind,
+        offset,
+        count,
+        container.uow_factory,
+        container.settings.resolver_url,
+    )
+    # Closed by _pdf_chunks once the response is sent (or here when there is nothing to send).
+    spooled: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(32 << 20)  # noqa: SIM115
+    written = container.printer.write_label_sheets(
+        labels, layout, spooled, title=f"{batch.gtin} {batch.lot} {kind} labels"
+    )
+    if written == 0:
+        spooled.close()
+        raise InvalidRequestError("No labels from this offset; the batch has fewer codes.")
+    filename = f"{batch.gtin}-{batch.lot}-{kind}-labels-{offset}.pdf"
+    return StreamingResponse(
+        _pdf_chunks(spooled),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/units/{sscc}", response_model=UnitPublic)
+def get_unit(
+    sscc: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+) -> UnitPublic:
+    """A case or pallet by SSCC: batch, parent pallet, activation and contents."""
+    view = factory.unit_view(actor, sscc, uow, container.settings.resolver_url)
+    return UnitPublic.model_validate(view)
+
+
+@router.get(
+    "/codes/{code}/qr.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+)
+def qr_image(
+    code: str,
+    fmt: Literal["png", "svg"],
+    actor: CurrentActor,
+    uow: ReadUowDep,
+    container: ContainerDep,
+    module_px: Annotated[int, Query(ge=1, le=40)] = 8,
+) -> Response:
+    """The QR image (PNG or SVG) of an item serial or a case/pallet SSCC: its Digital Link."""
+    uri = factory.code_uri(actor, code, uow, container.settings.resolver_url)
+    if fmt == "png":
+        return Response(container.printer.qr_png(uri, module_px=module_px), media_type="image/png")
+    return Response(container.printer.qr_svg(uri), media_type="image/svg+xml")

@@ -2,17 +2,51 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import ContainerDep, ReadUowDep
-from service.api.schemas import ItemVerificationPublic
-from service.app import commands, handlers
+from service.api.deps import ContainerDep, OptionalActor
+from service.api.schemas import ScanPublic
+from service.app import commands, scans
 
-router = APIRouter(tags=["items"])
+router = APIRouter(tags=["scan and verify"])
 
 
-@router.get("/items/{item_id}/verify", response_model=ItemVerificationPublic)
-def verify_item(item_id: str, uow: ReadUowDep, container: ContainerDep) -> ItemVerificationPublic:
-    """Public: is this item registered, its proof valid, and accepted by the contract?"""
-    view = handlers.verify_item(
-        commands.VerifyItem(item_id=item_id), uow, container.commitments, container.ledger
+@router.get("/items/{serial}/verify", response_model=ScanPublic)
+def verify_item(serial: str, actor: OptionalActor, container: ContainerDep) -> ScanPublic:
+    """Public: is this code genuine? The verdict, with the proof checked locally and on chain.
+
+    An unknown serial is a 404. Without a key the scan counts as a consumer's: scanning an
+    inert code then raises an alert for the brand.
+    """
+    cmd = commands.ScanItem(serial=serial, actor=actor)
+    return ScanPublic.model_validate(
+        scans.verify_item(
+            cmd, container.uow_factory, container.commitments, container.ledger, container.clock
+        )
     )
-    return ItemVerificationPublic.model_validate(view)
+
+
+def _resolve(
+    gtin: str, lot: str | None, serial: str, actor: OptionalActor, container: ContainerDep
+) -> ScanPublic:
+    cmd = commands.ScanItem(serial=serial, gtin=gtin, lot=lot, actor=actor)
+    return ScanPublic.model_validate(
+        scans.resolve(
+            cmd, container.uow_factory, container.commitments, container.ledger, container.clock
+        )
+    )
+
+
+@router.get("/01/{gtin}/10/{lot}/21/{serial}", response_model=ScanPublic)
+def resolve_with_lot(
+    gtin: str, lot: str, serial: str, actor: OptionalActor, container: ContainerDep
+) -> ScanPublic:
+    """GS1 Digital Link resolver: what a bottle's QR code opens. Unknown codes answer
+    ``verdict: unknown`` (likely counterfeit)."""
+    return _resolve(gtin, lot, serial, actor, container)
+
+
+@router.get("/01/{gtin}/21/{serial}", response_model=ScanPublic)
+def resolve_without_lot(
+    gtin: str, serial: str, actor: OptionalActor, container: ContainerDep
+) -> ScanPublic:
+    """GS1 Digital Link resolver for a URI without the lot."""
+    return _resolve(gtin, None, serial, actor, container)

@@ -21,7 +21,14 @@ router = APIRouter(tags=["organisations"])
 
 def _org(o: Organisation) -> OrganisationPublic:
     assert o.id is not None
-    return OrganisationPublic(id=o.id, name=o.name, kind=o.kind.value, created_at=o.created_at)
+    return OrganisationPublic(
+        id=o.id,
+        name=o.name,
+        kind=o.kind.value,
+        created_at=o.created_at,
+        brand_id=o.brand_id,
+        gs1_company_prefix=o.gs1_company_prefix,
+    )
 
 
 def _key(k: ApiKey) -> ApiKeyPublic:
@@ -39,7 +46,13 @@ def create_organisation(
     body: OrganisationCreate, actor: CurrentActor, uow: UowDep, container: ContainerDep
 ) -> OrganisationPublic:
     """Register an organisation (admin)."""
-    cmd = commands.CreateOrganisation(actor=actor, name=body.name, kind=body.kind)
+    cmd = commands.CreateOrganisation(
+        actor=actor,
+        name=body.name,
+        kind=body.kind,
+        brand_id=body.brand_id,
+        gs1_company_prefix=body.gs1_company_prefix,
+    )
     return _org(handlers.create_organisation(cmd, uow, container.clock))
 
 

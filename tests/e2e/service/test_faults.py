@@ -25,7 +25,7 @@ from eth_utils.crypto import keccak
 from chain.backends import AnvilBackend, anvil_binary, free_port
 from chain.client import ChainClient
 from chain.contracts.certificate_registry import CertificateRegistry
-from tests.e2e.service.conftest import wait_for
+from tests.e2e.service.conftest import anchorable_batch, set_up_factory, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ANCHOR_SELECTOR = keccak(b"anchorBatch(bytes32,bytes32,uint64,bytes32)")[:4]
@@ -76,35 +76,24 @@ class Service:
     def cli(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "service.cli", *args],
-            env=self.env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
             check=True,
         )
         return done.stdout
 
     def login_factory(self) -> None:
         admin = self.cli("admin", "create", "--name", "Platform").split()[-1]
-        h_admin = {"Authorization": f"Bearer {admin}"}
-        org = httpx.post(
-            f"{self.base}/organisations", json={"name": "Factory", "kind": "factory"},
-            headers=h_admin,
-        ).json()
-        key = httpx.post(
-            f"{self.base}/organisations/{org['id']}/api-keys", json={"role": "factory"},
-            headers=h_admin,
-        ).json()["api_key"]
-        self.headers = {"Authorization": f"Bearer {key}"}
+        self.headers = set_up_factory(self.base, {"Authorization": f"Bearer {admin}"})
 
     def batch_and_anchor(self, lot: str, n_items: int = 4) -> dict[str, Any]:
-        batch = httpx.post(
-            f"{self.base}/batches",
-            json={"lot": lot, "items": [f"{lot}-{i}" for i in range(n_items)]},
-            headers=self.headers,
-        )
-        assert batch.status_code == 201, batch.text
-        anchored = httpx.post(f"{self.base}/batches/{batch.json()['id']}/anchor",
-                              headers=self.headers)
+        batch = anchorable_batch(self.base, self.headers, lot, n_items)
+        anchored = httpx.post(f"{self.base}/batches/{batch['id']}/anchor", headers=self.headers)
         assert anchored.status_code == 202, anchored.text
-        return batch.json()
+        return batch
 
     def batch_status(self, batch_id: str) -> str:
         body = httpx.get(f"{self.base}/batches/{batch_id}", headers=self.headers).json()
@@ -125,8 +114,9 @@ def node_state(tmp_path: Path) -> tuple[int, Path]:
 
 
 @pytest.fixture
-def service(tmp_path: Path, artifacts: Path, sender_key: str,
-            node_state: tuple[int, Path]) -> Iterator[Service]:
+def service(
+    tmp_path: Path, artifacts: Path, sender_key: str, node_state: tuple[int, Path]
+) -> Iterator[Service]:
     if not anvil_binary(PROJECT_ROOT).is_file():
         pytest.skip("anvil binary missing")
     port, _ = node_state
@@ -162,8 +152,13 @@ def sender_transactions(node: AnvilBackend, sender: str) -> list[dict[str, Any]]
         for tx in block["transactions"]:
             if tx["from"].lower() == sender.lower():
                 receipt = rpc(url, "eth_getTransactionReceipt", [tx["hash"]])
-                found.append({"nonce": int(tx["nonce"], 16), "input": tx["input"],
-                              "status": int(receipt["status"], 16)})
+                found.append(
+                    {
+                        "nonce": int(tx["nonce"], 16),
+                        "input": tx["input"],
+                        "status": int(receipt["status"], 16),
+                    }
+                )
     return found
 
 
@@ -183,8 +178,12 @@ def test_kill_9_with_anchors_queued_confirms_each_exactly_once_without_nonce_gap
         batches = [service.batch_and_anchor(f"K{i}") for i in range(6)]
         node.kill()  # kill -9 while the anchors are queued, signed or sent
         with service.db() as db:
-            at_kill = dict(db.execute("SELECT status, COUNT(*) FROM outbox "
-                                      "WHERE kind = 'anchor_batch' GROUP BY status").fetchall())
+            at_kill = dict(
+                db.execute(
+                    "SELECT status, COUNT(*) FROM outbox "
+                    "WHERE kind = 'anchor_batch' GROUP BY status"
+                ).fetchall()
+            )
         assert at_kill.get("confirmed", 0) < len(batches), f"nothing was in flight: {at_kill}"
 
         # While the node is down, anchors that can wait are still accepted and queued.
@@ -195,15 +194,18 @@ def test_kill_9_with_anchors_queued_confirms_each_exactly_once_without_nonce_gap
         node = new_node(port, state_file)  # the same chain, from its state file
         node.start()
         for b in batches:
-            wait_for(lambda b=b: service.batch_status(b["id"]) == "anchored",
-                     what=f"batch {b['lot']} anchored")
+            wait_for(
+                lambda b=b: service.batch_status(b["id"]) == "anchored",
+                what=f"batch {b['lot']} anchored",
+            )
 
         sender = Account.from_key(sender_key).address
         txs = sender_transactions(node, sender)
         nonces = sorted(t["nonce"] for t in txs)
         assert nonces == list(range(len(nonces))), "nonce gap or duplicate nonce"
-        assert int(rpc(str(node.rpc_url), "eth_getTransactionCount", [sender, "latest"]), 16) \
-            == len(nonces)
+        assert int(
+            rpc(str(node.rpc_url), "eth_getTransactionCount", [sender, "latest"]), 16
+        ) == len(nonces)
         anchors = [t for t in txs if t["input"].startswith("0x" + ANCHOR_SELECTOR.hex())]
         assert len(anchors) == len(batches), "every queued anchor mined exactly once"
         assert all(t["status"] == 1 for t in anchors), "no duplicate anchor reverted on chain"
@@ -216,8 +218,9 @@ def test_kill_9_with_anchors_queued_confirms_each_exactly_once_without_nonce_gap
             assert record is not None and record.root.hex() == b["root"].removeprefix("0x")
 
         with service.db() as db:
-            rows = db.execute("SELECT status, COUNT(*) FROM outbox WHERE kind = 'anchor_batch' "
-                              "GROUP BY status").fetchall()
+            rows = db.execute(
+                "SELECT status, COUNT(*) FROM outbox WHERE kind = 'anchor_batch' GROUP BY status"
+            ).fetchall()
         assert rows == [("confirmed", len(batches))]
     finally:
         service.stop()
@@ -245,8 +248,11 @@ def test_chain_restarted_without_state_is_reported_and_writes_are_held(
         fresh.start()
         fund(fresh, sender_key)
         health = wait_for(
-            lambda: (r := httpx.get(f"{service.base}/health")).status_code == 503
-            and r.json()["chain"].get("genesis_mismatch") and r.json(),
+            lambda: (
+                (r := httpx.get(f"{service.base}/health")).status_code == 503
+                and r.json()["chain"].get("genesis_mismatch")
+                and r.json()
+            ),
             what="genesis mismatch reported",
         )
         assert health["chain"]["genesis_mismatch"] is True
@@ -259,7 +265,8 @@ def test_chain_restarted_without_state_is_reported_and_writes_are_held(
         with service.db() as db:
             (status,) = db.execute(
                 "SELECT o.status FROM outbox o JOIN batches b ON b.outbox_id = o.id "
-                "WHERE b.public_id = ?", (held["id"],)
+                "WHERE b.public_id = ?",
+                (held["id"],),
             ).fetchone()
         assert status == "queued"
 

@@ -34,9 +34,7 @@ def anchor_call(registry: CertificateRegistry, n: int) -> tuple[bytes, bytes]:
     return batch_id, registry.encode_anchor_batch(batch_id, root, 10, b"\x00" * 32)
 
 
-def test_sender_anchors_batches_and_confirms_them_at_depth(
-    registry, registry_roles, chain_backend
-):
+def test_sender_anchors_batches_and_confirms_them_at_depth(registry, registry_roles, chain_backend):
     store = FakeTxStore()
     calls = [anchor_call(registry, i) for i in range(1, 4)]
     ids = [store.enqueue(registry.address, data) for _, data in calls]

@@ -16,7 +16,7 @@ from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
 from service.adapters.db import make_engine, migrate
 from service.adapters.repositories import row_counts
 from service.api.app import create_app
-from service.app import commands, handlers
+from service.app import commands, factory, handlers
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
 
@@ -131,24 +131,37 @@ def auth(key: str) -> dict[str, str]:
 @dataclass
 class Keys:
     admin: str
+    brand: str
     factory: str
     other_factory: str
+    foreign_factory: str
     distributor: str
     auditor: str
+    attestor: str
+    brand_org: int
     factory_org: int
     other_factory_org: int
+    foreign_brand_org: int
+
+
+#: GS1's example GTIN from the Digital Link standard; registered to the test brand.
+GTIN = "09506000134352"
+#: A second product of the test brand.
+OTHER_GTIN = "04006381333931"
 
 
 @pytest.fixture
 def keys(container: Container) -> Keys:
+    """Brand One with two factories, an auditor, a distributor; Brand Two with one factory;
+    an independent lab (attestor). Brand One has registered the product ``GTIN``."""
     pepper = container.settings.pepper
     uows, clock = container.uow_factory, container.clock
     _, admin = handlers.create_admin("Platform", uows, clock, pepper)
     actor = handlers.SYSTEM_ACTOR
 
-    def org(name: str, kind: str) -> int:
+    def org(name: str, kind: str, brand: int | None = None) -> int:
         o = handlers.create_organisation(
-            commands.CreateOrganisation(actor, name, kind), uows(), clock
+            commands.CreateOrganisation(actor, name, kind, brand), uows(), clock
         )
         assert o.id is not None
         return o.id
@@ -157,17 +170,81 @@ def keys(container: Container) -> Keys:
         cmd = commands.CreateApiKey(actor, org_id, role)
         return handlers.create_api_key(cmd, uows(), clock, pepper).secret_key
 
-    f1, f2 = org("Factory One", "factory"), org("Factory Two", "factory")
-    d1, b1 = org("Distributor One", "distributor"), org("Brand", "brand")
+    b1, b2 = org("Brand One", "brand"), org("Brand Two", "brand")
+    f1, f2 = org("Factory One", "factory", b1), org("Factory Two", "factory", b1)
+    f3 = org("Factory Three", "factory", b2)
+    d1, lab = org("Distributor One", "distributor", b1), org("Inspection Lab", "attestor")
+    factory.register_product(
+        commands.RegisterProduct(actor, GTIN, "Sauce-aroma 53% vol 500 ml", {"abv": 53}, b1),
+        uows(),
+        clock,
+    )
     return Keys(
         admin=admin.secret_key,
+        brand=key(b1, "brand"),
         factory=key(f1, "factory"),
         other_factory=key(f2, "factory"),
+        foreign_factory=key(f3, "factory"),
         distributor=key(d1, "distributor"),
         auditor=key(b1, "auditor"),
+        attestor=key(lab, "attestor"),
+        brand_org=b1,
         factory_org=f1,
         other_factory_org=f2,
+        foreign_brand_org=b2,
     )
+
+
+def batch_body(lot: str = "LOT-1", quantity: int = 12, **extra: Any) -> dict[str, Any]:
+    """A valid ``POST /batches`` body for the test product."""
+    return {
+        "gtin": GTIN,
+        "lot": lot,
+        "production_date": "2026-11-20",
+        "line": "L1",
+        "planned_quantity": quantity,
+        "case_size": 6,
+        "cases_per_pallet": 2,
+        **extra,
+    }
+
+
+def make_batch(
+    api: TestClient,
+    key: str,
+    lot: str = "LOT-1",
+    quantity: int = 12,
+    *,
+    generate: bool = True,
+    activate: bool = True,
+) -> dict[str, Any]:
+    """Create a batch through the API, generate its codes and activate them all."""
+    response = api.post("/batches", json=batch_body(lot, quantity), headers=auth(key))
+    assert response.status_code == 201, response.text
+    batch: dict[str, Any] = response.json()
+    if generate:
+        response = api.post(f"/batches/{batch['id']}/codes", headers=auth(key))
+        assert response.status_code == 200, response.text
+        batch = response.json()
+    if generate and activate:
+        response = api.post(f"/batches/{batch['id']}/activate", headers=auth(key))
+        assert response.status_code == 200, response.text
+        batch = api.get(f"/batches/{batch['id']}", headers=auth(key)).json()
+    return batch
+
+
+def serials_of(container: Container, batch_id: str) -> list[str]:
+    """The serials of a batch in leaf order (read straight from the database)."""
+    with container.uow_factory.sessions() as s:
+        return list(
+            s.scalars(
+                text(
+                    "SELECT i.serial FROM items i JOIN batches b ON b.id = i.batch_id "
+                    "WHERE b.public_id = :p ORDER BY i.leaf_index"
+                ),
+                {"p": batch_id},
+            )
+        )
 
 
 @pytest.fixture

@@ -40,7 +40,10 @@ def clock() -> Clock:
 
 def make_sender(chain: FakeChain, store: FakeTxStore, clock: Clock, **overrides: object) -> Sender:
     settings = ChainSettings(
-        backend="pyevm", confirmations=2, stuck_after_s=30.0, **overrides  # type: ignore[arg-type]
+        backend="pyevm",
+        confirmations=2,
+        stuck_after_s=30.0,
+        **overrides,  # type: ignore[arg-type]
     )
     return Sender(
         chain,  # type: ignore[arg-type]

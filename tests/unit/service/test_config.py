@@ -20,9 +20,43 @@ def test_placeholder_pepper_is_refused_outside_dev_mode():
     assert Settings(dev_mode=True).api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER
 
 
-def test_a_real_pepper_is_accepted_outside_dev_mode():
-    settings = Settings(dev_mode=False, api_key_pepper="s3cret-pepper-of-some-length")  # type: ignore[arg-type]
+def test_a_real_pepper_and_code_secret_are_accepted_outside_dev_mode():
+    settings = Settings(
+        dev_mode=False,
+        api_key_pepper="s3cret-pepper-of-some-length",  # type: ignore[arg-type]
+        code_secret="another-s3cret-of-some-length",  # type: ignore[arg-type]
+    )
     assert settings.pepper == b"s3cret-pepper-of-some-length"
+    assert settings.code_secret_bytes == b"another-s3cret-of-some-length"
+
+
+def test_the_placeholder_code_secret_is_refused_outside_dev_mode():
+    with pytest.raises(ValidationError, match="TRACECERT_CODE_SECRET"):
+        Settings(dev_mode=False, api_key_pepper="s3cret-pepper-of-some-length")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="at least 16"):
+        Settings(code_secret="short")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("resolver_url", "ftp://id.example.com"),
+        ("resolver_url", "https://id.example.com/path"),
+        ("resolver_url", "https://bad host"),
+        ("resolver_url", "https://id.example.com:99999"),
+        ("gs1_company_prefix", "12345"),
+        ("gs1_company_prefix", "06141A1"),
+    ],
+)
+def test_bad_resolver_or_company_prefix_is_refused(field, value):
+    with pytest.raises(ValidationError):
+        Settings(**{field: value})
+
+
+def test_resolver_url_is_normalised():
+    assert Settings(resolver_url="https://ID.Brand.Example/").resolver_url == (
+        "https://id.brand.example"
+    )
 
 
 def test_short_peppers_and_bad_page_sizes_are_refused():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import pytest
 
@@ -11,7 +12,7 @@ from service.adapters.db import make_engine
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
-from tests.integration.service.conftest import seed_chain_rows
+from tests.integration.service.conftest import GTIN, seed_chain_rows
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_only_one_holder_gets_the_sender_lease_until_it_expires_or_is_released(s
 
 
 def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain, service_chain):
-    from service.app import commands, handlers
+    from service.app import commands, factory, handlers
 
     seed_chain_rows(settings.database_url, service_chain)
     settings = settings.model_copy(
@@ -50,30 +51,47 @@ def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain,
     try:
         actor = handlers.SYSTEM_ACTOR
         uows, clock = container.uow_factory, container.clock
-        org = handlers.create_organisation(
-            commands.CreateOrganisation(actor, "F", "factory"), uows(), clock
+        brand = handlers.create_organisation(
+            commands.CreateOrganisation(actor, "B", "brand"), uows(), clock
         )
-        factory = handlers.authenticate(
+        org = handlers.create_organisation(
+            commands.CreateOrganisation(actor, "F", "factory", brand.id), uows(), clock
+        )
+        factory_actor = handlers.authenticate(
             uows(),
             settings.pepper,
             handlers.create_api_key(
                 commands.CreateApiKey(actor, org.id, "factory"), uows(), clock, settings.pepper
             ).secret_key,
         )
-        batch = handlers.create_batch(
-            commands.CreateBatch(factory, "L", ["W1", "W2"]),
+        factory.register_product(
+            commands.RegisterProduct(actor, GTIN, "P", {}, brand.id), uows(), clock
+        )
+        batch = factory.create_batch(
+            commands.CreateBatch(factory_actor, GTIN, "L", date(2026, 11, 1), "L1", 2, 6, 1),
             uows,
             container.commitments,
             clock,
             100,
         )
-        handlers.anchor_batch(
-            commands.AnchorBatch(factory, batch["id"]), uows, container.ledger, clock
+        factory.generate_codes(
+            commands.GenerateCodes(factory_actor, batch["id"]),
+            uows,
+            container.commitments,
+            container.secrets,
+            clock,
+            settings.gs1_company_prefix,
+        )
+        factory.activate_codes(
+            commands.ActivateCodes(factory_actor, batch_id=batch["id"]), uows, clock
+        )
+        factory.anchor_batch(
+            commands.AnchorBatch(factory_actor, batch["id"]), uows, container.ledger, clock
         )
         container.start_workers()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            view = handlers.get_batch(factory, batch["id"], uows(), container.ledger)
+            view = factory.get_batch(factory_actor, batch["id"], uows(), container.ledger)
             if view["status"] == "anchored":
                 break
             time.sleep(0.1)

@@ -45,3 +45,35 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     finally:
         engine.dispose()
+
+
+def test_migrations_build_every_unique_constraint_index_and_foreign_key_of_the_models(
+    empty_database_url,
+):
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        inspector = inspect(engine)
+        for name, table in Base.metadata.tables.items():
+            uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)}
+            # PostgreSQL reports a unique index for each unique constraint as well.
+            uniques |= {
+                tuple(i["column_names"]) for i in inspector.get_indexes(name) if i["unique"]
+            }
+            expected = {
+                tuple(c.name for c in constraint.columns)
+                for constraint in table.constraints
+                if constraint.__class__.__name__ == "UniqueConstraint"
+            } | {(c.name,) for c in table.columns if c.unique}
+            assert expected <= uniques, name
+            indexes = {tuple(i["column_names"]) for i in inspector.get_indexes(name)}
+            assert {(c.name,) for c in table.columns if c.index} <= indexes, name
+            foreign = {
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(name)
+            }
+            assert {
+                ((fk.parent.name,), fk.column.table.name) for fk in table.foreign_keys
+            } <= foreign, name
+    finally:
+        engine.dispose()

@@ -16,7 +16,7 @@ from service.adapters.db import make_engine
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app.ports import ChainWrite, LogAnchor
-from service.domain.batches import Batch
+from service.domain.batches import Batch, BatchStatus
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SENDER = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
@@ -53,15 +53,15 @@ def queue_batch_anchor(uows) -> int:
                 "b_" + "1" * 24,
                 org.id,
                 "L",
-                b"\x01" * 32,
-                b"\x02" * 32,
-                1,
-                b"\x03" * 32,
+                chain_batch_id=b"\x01" * 32,
+                metadata_hash=b"\x03" * 32,
+                root=b"\x02" * 32,
+                item_count=1,
+                status=BatchStatus.ACTIVATED,
                 created_at=AT,
-            ),
-            [],
+            )
         )
-        assert uow.batches.start_anchoring(batch.id)
+        assert uow.batches.transition(batch.id, [BatchStatus.ACTIVATED], BatchStatus.ANCHORING)
         outbox_id = uow.outbox.add(ChainWrite("anchor_batch", "anchor_batch:x", "0xC", b"d"), AT)
         uow.batches.set_outbox(batch.id, outbox_id)
         uow.commit()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.deploy import send_transaction
-from tests.integration.service.conftest import auth, run_sender_until
+from tests.integration.service.conftest import auth, make_batch, run_sender_until
 
 
 def test_failed_anchor_is_reported_with_its_revert_and_can_be_retried(api, container, keys):
@@ -14,9 +14,7 @@ def test_failed_anchor_is_reported_with_its_revert_and_can_be_retried(api, conta
     revoke = registry.encode_revoke_role("FACTORY_ROLE", sender.address)
     assert send_transaction(registry.client, sender, registry.address, revoke).status == 1
 
-    batch = api.post(
-        "/batches", json={"lot": "LOT-F", "items": ["F-1", "F-2"]}, headers=auth(keys.factory)
-    ).json()
+    batch = make_batch(api, keys.factory, "LOT-F", 2)
     assert api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory)).status_code == 202
 
     def status() -> dict:
@@ -37,6 +35,7 @@ def test_failed_anchor_is_reported_with_its_revert_and_can_be_retried(api, conta
     run_sender_until(container, lambda: status()["status"] == "anchored")
     record = registry.batch(bytes.fromhex(batch["chain_batch_id"][2:]))
     assert record is not None and record.root.hex() == batch["root"][2:]
-    # Anchoring an anchored batch again changes nothing.
-    again = api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory)).json()
-    assert again["status"] == "anchored"
+    # Anchoring an anchored batch again is refused and changes nothing.
+    again = api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory))
+    assert again.status_code == 409 and again.json()["error"] == "batch_already_anchored"
+    assert status()["status"] == "anchored"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.service.conftest import auth
+from service.app import commands, handlers
+from tests.integration.service.conftest import GTIN, auth, batch_body, make_batch
 
-GOOD = {"lot": "LOT-1", "items": ["A1", "A2"], "metadata": {}}
+GOOD = batch_body()
 
 
 @pytest.fixture
@@ -20,21 +21,28 @@ def unchanged(counts):
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ({"lot": "LOT-1", "items": []}, 422, "invalid_request"),
-        ({"lot": "LOT-1", "items": ["A1", "A1"]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["has space"]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["nul\u0000byte"]}, 422, "invalid_batch"),
-        ({"lot": "nul\u0000lot", "items": ["A1"]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["A1"], "metadata": {"x": "a\u0000b"}}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["../../etc/passwd"]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["A1'; DROP TABLE items; --"]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": ["\uff211"]}, 422, "invalid_batch"),  # fullwidth A homoglyph
-        ({"lot": "LOT-1", "items": ["x" * 65]}, 422, "invalid_batch"),
-        ({"lot": "LOT-1", "items": [1, 2]}, 422, "invalid_request"),
-        ({"lot": "LOT-1", "items": "A1"}, 422, "invalid_request"),
-        ({"items": ["A1"]}, 422, "invalid_request"),
+        ({**GOOD, "gtin": "09506000134353"}, 422, "invalid_gtin"),  # wrong check digit
+        ({**GOOD, "gtin": "0950600013435X"}, 422, "invalid_gtin"),
+        ({**GOOD, "gtin": "1234"}, 422, "invalid_gtin"),
+        ({**GOOD, "gtin": "04006381333931"}, 404, "product_not_found"),  # valid, not registered
+        ({**GOOD, "lot": "has space"}, 422, "invalid_lot"),
+        ({**GOOD, "lot": "nul\u0000lot"}, 422, "invalid_lot"),
+        ({**GOOD, "lot": "../../etc"}, 422, "invalid_lot"),
+        ({**GOOD, "lot": "L1'; DROP TABLE items; --"}, 422, "invalid_request"),  # > 20 chars
+        ({**GOOD, "lot": "\uff211"}, 422, "invalid_lot"),  # fullwidth A homoglyph
+        ({**GOOD, "lot": "x" * 21}, 422, "invalid_request"),
+        ({**GOOD, "line": "tab\tline"}, 422, "invalid_batch"),
+        ({**GOOD, "planned_quantity": 0}, 422, "invalid_request"),
+        ({**GOOD, "planned_quantity": -5}, 422, "invalid_request"),
+        ({**GOOD, "planned_quantity": "many"}, 422, "invalid_request"),
+        ({**GOOD, "case_size": 0}, 422, "invalid_request"),
+        ({**GOOD, "cases_per_pallet": 10**6}, 422, "invalid_request"),
+        ({**GOOD, "production_date": "2026-13-45"}, 422, "invalid_request"),
+        ({**GOOD, "production_date": "2999-01-01"}, 422, "invalid_batch"),
+        ({k: v for k, v in GOOD.items() if k != "lot"}, 422, "invalid_request"),
         ({**GOOD, "status": "anchored"}, 422, "invalid_request"),
         ({**GOOD, "organisation_id": 2}, 422, "invalid_request"),
+        ({**GOOD, "root": "0x" + "00" * 32}, 422, "invalid_request"),
         ([1, 2, 3], 422, "invalid_request"),
     ],
 )
@@ -45,17 +53,33 @@ def test_malformed_batch_is_refused_and_writes_nothing(api, keys, unchanged, bod
     assert response.json()["detail"]
 
 
-def test_batch_above_the_configured_limit_is_refused(api, keys, container, unchanged):
-    items = [f"I{n}" for n in range(container.settings.max_batch_items + 1)]
-    response = api.post("/batches", json={"lot": "L", "items": items}, headers=auth(keys.factory))
+def test_batch_above_the_configured_cap_is_refused(api, keys, container, unchanged):
+    body = {**GOOD, "planned_quantity": container.settings.max_batch_items + 1}
+    response = api.post("/batches", json=body, headers=auth(keys.factory))
     assert response.status_code == 422
-    assert response.json()["error"] == "invalid_batch"
+    assert response.json()["error"] == "batch_too_large"
+
+
+def test_duplicate_lot_of_a_product_is_a_conflict(api, keys, counts):
+    assert api.post("/batches", json=GOOD, headers=auth(keys.factory)).status_code == 201
+    before = counts()
+    for key in (keys.factory, keys.other_factory):  # another factory of the brand, same lot
+        response = api.post("/batches", json=GOOD, headers=auth(key))
+        assert response.status_code == 409
+        assert response.json()["error"] == "lot_exists"
+    assert counts() == before
+
+
+def test_product_of_another_brand_cannot_be_batched(api, keys, unchanged):
+    response = api.post("/batches", json=GOOD, headers=auth(keys.foreign_factory))
+    assert response.status_code == 404
+    assert response.json()["error"] == "product_not_found"
 
 
 def test_malformed_json_is_refused(api, keys, unchanged):
     response = api.post(
         "/batches",
-        content=b'{"lot": "L", "items": [',
+        content=b'{"gtin": "09506000134352", "lot": [',
         headers={**auth(keys.factory), "Content-Type": "application/json"},
     )
     assert response.status_code == 400
@@ -63,7 +87,7 @@ def test_malformed_json_is_refused(api, keys, unchanged):
 
 
 def test_huge_body_is_refused_before_it_is_read(api, keys, container, unchanged):
-    huge = b'{"lot": "L", "items": ["' + b"A" * container.settings.max_body_bytes + b'"]}'
+    huge = b'{"gtin": "' + b"0" * container.settings.max_body_bytes + b'"}'
     response = api.post(
         "/batches", content=huge, headers={**auth(keys.factory), "Content-Type": "application/json"}
     )
@@ -103,17 +127,46 @@ def test_wrong_role_is_forbidden(api, keys, unchanged):
 
 
 def test_another_organisations_batch_is_not_found_for_every_action(api, keys, counts):
-    batch = api.post("/batches", json=GOOD, headers=auth(keys.factory)).json()
+    batch = make_batch(api, keys.factory, activate=False)
+    case = api.get(f"/batches/{batch['id']}", headers=auth(keys.factory)).json()
     before = counts()
-    other = auth(keys.other_factory)
-    for response in (
-        api.get(f"/batches/{batch['id']}", headers=other),
-        api.post(f"/batches/{batch['id']}/anchor", headers=other),
-        api.get(f"/batches/{batch['id']}/items/A1/proof", headers=other),
-    ):
-        assert response.status_code == 404
-        assert response.json()["error"] == "batch_not_found"
+    for key in (keys.other_factory, keys.foreign_factory):
+        other = auth(key)
+        for response in (
+            api.get(f"/batches/{batch['id']}", headers=other),
+            api.post(f"/batches/{batch['id']}/codes", headers=other),
+            api.post(f"/batches/{batch['id']}/activate", headers=other),
+            api.post(f"/batches/{batch['id']}/anchor", headers=other),
+            api.post(f"/batches/{batch['id']}/recall", json={"reason": "x"}, headers=other),
+            api.get(f"/batches/{batch['id']}/code-file", headers=other),
+            api.get(f"/batches/{batch['id']}/labels.pdf", headers=other),
+            api.get(f"/batches/{batch['id']}/items/A1/proof", headers=other),
+        ):
+            assert response.status_code == 404, response.text
+            assert response.json()["error"] == "batch_not_found"
+    assert case["status"] == "generated"
     assert counts() == before
+
+
+def test_another_brand_cannot_see_or_recall_a_batch(api, keys, container, counts):
+    batch = make_batch(api, keys.factory)
+    foreign_brand_key = handlers.create_api_key(
+        commands.CreateApiKey(handlers.SYSTEM_ACTOR, keys.foreign_brand_org, "brand"),
+        container.uow_factory(),
+        container.clock,
+        container.settings.pepper,
+    ).secret_key
+    before = counts()
+    assert api.get(f"/batches/{batch['id']}", headers=auth(foreign_brand_key)).status_code == 404
+    response = api.post(
+        f"/batches/{batch['id']}/recall", json={"reason": "x"}, headers=auth(foreign_brand_key)
+    )
+    assert response.status_code == 404
+    assert api.get(f"/products/{GTIN}", headers=auth(foreign_brand_key)).status_code == 404
+    assert counts() == before
+    # ...while the own brand and its auditor see it.
+    assert api.get(f"/batches/{batch['id']}", headers=auth(keys.brand)).status_code == 200
+    assert api.get(f"/batches/{batch['id']}", headers=auth(keys.auditor)).status_code == 200
 
 
 def test_unknown_role_for_a_new_key_is_refused(api, keys, unchanged):
@@ -202,7 +255,7 @@ def test_unknown_or_odd_batch_ids_are_not_found(api, keys, unchanged, path):
     assert response.json()["error"] in {"batch_not_found", "not_found"}
 
 
-@pytest.mark.parametrize("item", ["%00", "..%2F..", "x" * 65, "A1%20"])
+@pytest.mark.parametrize("item", ["%00", "..%2F..", "x" * 65, "A1%20", "NOT-A-CODE"])
 def test_odd_item_ids_do_not_verify(api, unchanged, item):
     response = api.get(f"/items/{item}/verify")
     assert response.status_code == 404
@@ -230,18 +283,7 @@ def test_idempotency_key_reused_with_another_body_is_refused(api, keys, counts):
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     before = counts()
-    other = api.post("/batches", json={**GOOD, "items": ["B1"]}, headers=headers)
+    other = api.post("/batches", json={**GOOD, "lot": "LOT-2"}, headers=headers)
     assert other.status_code == 422
     assert other.json()["error"] == "idempotency_key_reused"
-    assert counts() == before
-
-
-def test_item_registered_twice_is_a_conflict(api, keys, counts):
-    api.post("/batches", json=GOOD, headers=auth(keys.factory))
-    before = counts()
-    response = api.post(
-        "/batches", json={"lot": "L2", "items": ["Z1", "A2"]}, headers=auth(keys.other_factory)
-    )
-    assert response.status_code == 409
-    assert response.json()["error"] == "item_already_registered"
     assert counts() == before

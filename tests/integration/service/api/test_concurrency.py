@@ -7,13 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
-from tests.integration.service.conftest import auth
+from tests.integration.service.conftest import auth, batch_body, make_batch
 
 
 def test_sixteen_concurrent_anchor_requests_queue_exactly_one_transaction(api, container, keys):
-    batch = api.post(
-        "/batches", json={"lot": "L", "items": ["R1", "R2"]}, headers=auth(keys.factory)
-    ).json()
+    batch = make_batch(api, keys.factory, "L", 2)
     barrier = threading.Barrier(16)
 
     def anchor(_: int):
@@ -48,9 +46,7 @@ def test_concurrent_batches_get_dense_log_indexes(api, container, keys):
 
     def create(n: int):
         barrier.wait()
-        return api.post(
-            "/batches", json={"lot": "L", "items": [f"C{n}"]}, headers=auth(keys.factory)
-        )
+        return api.post("/batches", json=batch_body(f"C{n}", 1), headers=auth(keys.factory))
 
     before = api.get("/log", headers=auth(keys.admin)).json()["size"]
     with ThreadPoolExecutor(16) as pool:
@@ -68,7 +64,7 @@ def test_concurrent_identical_idempotent_requests_create_one_batch(api, containe
 
     def create(_: int):
         barrier.wait()
-        return api.post("/batches", json={"lot": "L", "items": ["ID1"]}, headers=headers)
+        return api.post("/batches", json=batch_body("ID1", 1), headers=headers)
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(create, range(8)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.service.conftest import auth, run_sender_until
+from tests.integration.service.conftest import auth, batch_body, run_sender_until
 
 
 def test_each_state_change_appends_exactly_one_event(api, container, keys):
@@ -18,7 +18,9 @@ def test_each_state_change_appends_exactly_one_event(api, container, keys):
 
     n = size()
     org = api.post(
-        "/organisations", json={"name": "Store 9", "kind": "store"}, headers=auth(keys.admin)
+        "/organisations",
+        json={"name": "Store 9", "kind": "store", "brand_id": keys.brand_org},
+        headers=auth(keys.admin),
     ).json()
     n = expect_one_more(n, "OrganisationCreated")
     key = api.post(
@@ -31,10 +33,28 @@ def test_each_state_change_appends_exactly_one_event(api, container, keys):
     assert size() == n  # revoking again changes nothing
 
     headers = {**auth(keys.factory), "Idempotency-Key": "ev-1"}
-    batch = api.post("/batches", json={"lot": "L", "items": ["EV1"]}, headers=headers).json()
+    batch = api.post("/batches", json=batch_body("L", 12), headers=headers).json()
     n = expect_one_more(n, "BatchCreated")
-    api.post("/batches", json={"lot": "L", "items": ["EV1"]}, headers=headers)
+    api.post("/batches", json=batch_body("L", 12), headers=headers)
     assert size() == n  # replay
+
+    # 12 items in cases of 6 on pallets of 2: one generation event, two case and one pallet
+    # aggregation events, in one transaction.
+    api.post(f"/batches/{batch['id']}/codes", headers=auth(keys.factory))
+    assert size() == n + 4
+    events = api.get("/log/events", params={"offset": n}, headers=auth(keys.admin)).json()
+    assert [e["type"] for e in events] == ["CodesGenerated"] + ["ItemsAggregated"] * 3
+    n += 4
+    api.post(f"/batches/{batch['id']}/codes", headers=auth(keys.factory))
+    assert size() == n  # generating again is refused and changes nothing
+
+    api.post(f"/batches/{batch['id']}/activate", headers=auth(keys.factory))
+    assert size() == n + 2
+    events = api.get("/log/events", params={"offset": n}, headers=auth(keys.admin)).json()
+    assert [e["type"] for e in events] == ["CodesActivated", "PinSeedDestroyed"]
+    n += 2
+    api.post(f"/batches/{batch['id']}/activate", headers=auth(keys.factory))
+    assert size() == n  # activating again changes nothing
 
     api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory))
     n = expect_one_more(n, "BatchAnchoringRequested")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from service.bootstrap import bootstrap
-from tests.integration.service.conftest import auth, seed_chain_rows
+from tests.integration.service.conftest import auth, make_batch, seed_chain_rows
 
 
 def test_health_is_ok_on_the_recorded_chain(api, container):
@@ -67,9 +67,7 @@ def test_genesis_mismatch_is_reported_and_nothing_is_sent(settings, chain, servi
 
 
 def test_sender_holds_queued_writes_when_the_chain_changes_under_it(api, container, keys):
-    batch = api.post(
-        "/batches", json={"lot": "L", "items": ["G1"]}, headers=auth(keys.factory)
-    ).json()
+    batch = make_batch(api, keys.factory, "L", 6)
     assert api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory)).status_code == 202
     # Simulate the node being replaced: the recorded identity no longer matches.
     from chain.client import ChainIdentity

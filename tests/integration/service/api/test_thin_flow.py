@@ -1,24 +1,19 @@
-"""The thin end-to-end flow: batch -> anchor -> confirmed on chain -> proof -> log anchored."""
+"""The thin end-to-end flow: batch -> codes -> anchor -> confirmed on chain -> proof -> log."""
 
 from __future__ import annotations
 
 from chain import log as event_log
 from chain.merkle import item_leaf, verify_proof
-from tests.integration.service.conftest import auth, run_sender_until
+from service.adapters.commitments import item_hash, token_id
+from tests.integration.service.conftest import auth, make_batch, run_sender_until, serials_of
 
 
 def test_batch_is_anchored_verified_through_the_api_and_the_contract_and_the_log_anchored(
     api, container, keys
 ):
-    items = [f"BTL-{n:04d}" for n in range(25)]
-    created = api.post(
-        "/batches",
-        json={"lot": "LOT-2026-01", "items": items, "metadata": {"sku": "53%vol 500ml"}},
-        headers=auth(keys.factory),
-    )
-    assert created.status_code == 201, created.text
-    batch = created.json()
-    assert batch["status"] == "created" and batch["item_count"] == 25
+    batch = make_batch(api, keys.factory, "LOT-2026-01", 25)
+    assert batch["status"] == "activated" and batch["item_count"] == 25
+    serial = serials_of(container, batch["id"])[7]
 
     anchored = api.post(f"/batches/{batch['id']}/anchor", headers=auth(keys.factory))
     assert anchored.status_code == 202
@@ -33,29 +28,35 @@ def test_batch_is_anchored_verified_through_the_api_and_the_contract_and_the_log
     assert body["anchor"]["status"] == "confirmed"
     assert body["anchor"]["tx_hash"].startswith("0x") and body["anchor"]["confirmations"] >= 1
 
-    # The proof, checked locally and straight against the contract.
+    # The proof, checked locally and straight against the contract, from public values only:
+    # the serial (on the label), the published batch attributes and the proof.
     proof = api.get(
-        f"/batches/{batch['id']}/items/BTL-0007/proof", headers=auth(keys.factory)
+        f"/batches/{batch['id']}/items/{serial}/proof", headers=auth(keys.factory)
     ).json()
     leaf = bytes.fromhex(proof["leaf"][2:])
     siblings = [bytes.fromhex(p[2:]) for p in proof["proof"]]
     root = bytes.fromhex(proof["root"][2:])
     chain_batch_id = bytes.fromhex(proof["chain_batch_id"][2:])
-    item_hash = bytes.fromhex(proof["item_hash"][2:])
-    assert item_leaf(chain_batch_id, int(proof["token_id"]), item_hash) == leaf
+    attributes_hash = bytes.fromhex(body["metadata_hash"][2:])
+    assert int(proof["token_id"]) == token_id(serial)
+    assert proof["item_hash"] == "0x" + item_hash(attributes_hash, serial).hex()
+    assert item_leaf(chain_batch_id, token_id(serial), item_hash(attributes_hash, serial)) == leaf
     assert verify_proof(siblings, root, leaf)
     registry = container.runtime.registry
     assert registry is not None
-    assert registry.verify_item(chain_batch_id, int(proof["token_id"]), item_hash, siblings)
+    assert registry.verify_item(
+        chain_batch_id, token_id(serial), item_hash(attributes_hash, serial), siblings
+    )
     assert registry.batch(chain_batch_id).root == root
+    assert registry.batch(chain_batch_id).metadata_hash == attributes_hash
 
-    verified = api.get("/items/BTL-0007/verify").json()
-    assert verified == {
-        **verified,
+    verified = api.get(f"/items/{serial}/verify").json()
+    assert verified["verdict"] == "genuine" and verified["genuine"] is True
+    assert verified["chain"] == {
+        **verified["chain"],
         "anchored": True,
         "valid": True,
         "on_chain": True,
-        "genuine": True,
     }
     assert api.get("/items/NOT-A-CODE/verify").json()["error"] == "item_not_found"
 
@@ -82,7 +83,7 @@ def test_batch_is_anchored_verified_through_the_api_and_the_contract_and_the_log
 
 def test_inclusion_and_consistency_proofs_verify(api, container, keys):
     for n in range(3):
-        api.post("/batches", json={"lot": "L", "items": [f"I{n}"]}, headers=auth(keys.factory))
+        make_batch(api, keys.factory, f"L{n}", 2, generate=False)
     log = api.get("/log", headers=auth(keys.auditor)).json()
     size, root = log["size"], bytes.fromhex(log["root"][2:])
     inc = api.get("/log/proofs/inclusion", params={"index": 2}, headers=auth(keys.auditor)).json()

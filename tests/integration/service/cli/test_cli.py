@@ -47,8 +47,10 @@ def test_admin_create_prints_a_working_admin_key_once(env):
 
 
 def test_org_and_key_commands_issue_and_revoke_keys(env):
-    assert invoke("org", "create", "--name", "Factory 7", "--kind", "factory").exit_code == 0
-    result = invoke("key", "create", "--org", "1", "--role", "factory")
+    assert invoke("org", "create", "--name", "Brand 7", "--kind", "brand").exit_code == 0
+    result = invoke("org", "create", "--name", "Factory 7", "--kind", "factory", "--brand", "1")
+    assert result.exit_code == 0, result.output
+    result = invoke("key", "create", "--org", "2", "--role", "factory")
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
     assert handlers.authenticate(env(), PEPPER.encode(), key).role is Role.FACTORY
@@ -58,11 +60,13 @@ def test_org_and_key_commands_issue_and_revoke_keys(env):
 
 
 def test_bad_role_or_kind_fails_with_a_code_and_writes_nothing(env):
-    invoke("org", "create", "--name", "F", "--kind", "factory")
+    invoke("org", "create", "--name", "F", "--kind", "brand")
     result = invoke("key", "create", "--org", "1", "--role", "admin")
     assert result.exit_code == 1
     assert "role_not_allowed_for_organisation" in result.output
     result = invoke("org", "create", "--name", "G", "--kind", "bank")
+    assert result.exit_code == 1 and "invalid_organisation" in result.output
+    result = invoke("org", "create", "--name", "H", "--kind", "factory")  # no brand
     assert result.exit_code == 1 and "invalid_organisation" in result.output
     with env() as uow:
         assert uow.events.size() == 1  # only the first organisation
@@ -72,3 +76,71 @@ def test_chain_status_reports_an_unreachable_node(env):
     result = invoke("chain", "status")
     assert result.exit_code == 0, result.output
     assert "registry" in result.output and "none" in result.output
+
+
+def test_factory_commands_run_a_batch_from_product_to_code_file_and_labels(env, tmp_path):
+    assert invoke("org", "create", "--name", "B", "--kind", "brand").exit_code == 0
+    assert (
+        invoke("org", "create", "--name", "F", "--kind", "factory", "--brand", "1").exit_code == 0
+    )
+    result = invoke(
+        "product",
+        "create",
+        "--brand",
+        "1",
+        "--gtin",
+        "9506000134352",
+        "--name",
+        "Baijiu",
+        "--attr",
+        "abv=53",
+        "--attr",
+        "aroma=sauce",
+    )
+    assert result.exit_code == 0, result.output
+    assert "09506000134352" in result.output  # normalised to GTIN-14
+    result = invoke(
+        "batch",
+        "create",
+        "--factory",
+        "2",
+        "--gtin",
+        "09506000134352",
+        "--lot",
+        "L-CLI",
+        "--quantity",
+        "40",
+        "--case-size",
+        "6",
+        "--cases-per-pallet",
+        "3",
+    )
+    assert result.exit_code == 0, result.output
+    with env() as uow:
+        (batch,) = uow.batches.list(None, None, 0, 10)
+    result = invoke("batch", "generate", batch.public_id)
+    assert result.exit_code == 0, result.output
+    assert "hash" in result.output and "insert" in result.output and "generated" in result.output
+
+    out = tmp_path / "codes.csv"
+    result = invoke("batch", "export", batch.public_id, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = out.read_text().splitlines()
+    assert rows[0] == "serial,uri,pin,case_sscc,pallet_sscc" and len(rows) == 41
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    again = invoke("batch", "export", batch.public_id, "--out", str(tmp_path / "again.csv"))
+    assert again.exit_code == 1 and "code_file_approval_required" in again.output
+    assert not (tmp_path / "again.csv").exists()
+
+    pdf = tmp_path / "labels.pdf"
+    result = invoke("batch", "labels", batch.public_id, "--out", str(pdf), "--kind", "case")
+    assert result.exit_code == 0, result.output
+    assert pdf.read_bytes().startswith(b"%PDF") and "wrote 7 labels" in result.output
+
+    result = invoke("batch", "activate", batch.public_id)
+    assert result.exit_code == 0 and "batch " + batch.public_id + " is activated" in result.output
+    # The chain is offline: anchoring needs a deployment and says so.
+    result = invoke("batch", "anchor", batch.public_id)
+    assert result.exit_code == 1 and "chain_not_deployed" in result.output
+    result = invoke("batch", "recall", batch.public_id, "--reason", "label misprint")
+    assert result.exit_code == 0 and "recalled" in result.output

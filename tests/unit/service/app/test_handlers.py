@@ -1,16 +1,20 @@
+"""Organisations, API keys, authentication, the event log and health, against the fakes.
+
+The batch use cases are in ``test_factory.py``; scans and alerts in ``test_scans.py``.
+"""
+
 import pytest
 
 from service.app import commands, handlers
 from service.domain.actor import Actor
 from service.domain.errors import (
-    BatchNotFoundError,
-    IdempotencyKeyReusedError,
+    ApiKeyNotFoundError,
     InvalidApiKeyError,
-    InvalidBatchError,
-    ItemAlreadyRegisteredError,
-    ItemNotFoundError,
-    LedgerUnavailableError,
+    InvalidCompanyPrefixError,
+    InvalidOrganisationError,
+    LogRangeError,
     OrganisationExistsError,
+    OrganisationNotFoundError,
     PermissionDeniedError,
     RoleNotAllowedForOrganisationError,
 )
@@ -26,7 +30,6 @@ from tests.unit.service.fakes import (
 PEPPER = b"unit-test-pepper-0123456789"
 ADMIN = Actor("key:admin", Role.ADMIN, organisation_id=1)
 FACTORY = Actor("key:factory", Role.FACTORY, organisation_id=2)
-OTHER_FACTORY = Actor("key:other", Role.FACTORY, organisation_id=3)
 
 
 @pytest.fixture
@@ -44,43 +47,92 @@ def ledger():
     return FakeLedger()
 
 
-def create(db, clock, actor=FACTORY, items=("a1", "a2", "a3"), idem=None, lot="L1"):
-    cmd = commands.CreateBatch(actor=actor, lot=lot, items=list(items), idempotency=idem)
-    return handlers.create_batch(cmd, db, FakeCommitments(), clock, max_items=100)
+def organisation(db, clock, name, kind, brand_id=None, prefix=None, actor=ADMIN):
+    cmd = commands.CreateOrganisation(actor, name, kind, brand_id, prefix)
+    return handlers.create_organisation(cmd, db(), clock)
 
 
-def anchor(db, clock, ledger, batch_id, actor=FACTORY):
-    return handlers.anchor_batch(commands.AnchorBatch(actor, batch_id), db, ledger, clock)
+@pytest.fixture
+def brand(db, clock):
+    return organisation(db, clock, "Moutai", "brand")
 
 
 # ----------------------------------------------------------------------------- organisations
-def test_create_organisation_writes_the_organisation_and_one_event(db, clock):
-    org = handlers.create_organisation(
-        commands.CreateOrganisation(ADMIN, " Moutai Factory 1 ", "factory"), db(), clock
-    )
-    assert org.id == 1 and org.name == "Moutai Factory 1"
-    assert [e.type for e in db.state.events] == ["OrganisationCreated"]
+def test_create_organisation_writes_the_organisation_and_one_event(db, clock, brand):
+    org = organisation(db, clock, " Moutai Factory 1 ", "factory", brand_id=brand.id)
+    assert org.id == 2 and org.name == "Moutai Factory 1" and org.brand_id == brand.id
+    assert db.state.organisations[2].brand_id == brand.id
+    assert db.state.event_types() == ["OrganisationCreated", "OrganisationCreated"]
+    assert b'"brand_id":1' in db.state.events[-1].payload
 
 
 def test_duplicate_organisation_name_is_a_conflict(db, clock):
-    handlers.create_organisation(commands.CreateOrganisation(ADMIN, "X", "store"), db(), clock)
+    organisation(db, clock, "X", "brand")
     with pytest.raises(OrganisationExistsError):
-        handlers.create_organisation(commands.CreateOrganisation(ADMIN, "X", "store"), db(), clock)
-    assert len(db.state.events) == 1
+        organisation(db, clock, "X", "brand")
+    assert len(db.state.events) == 1 and len(db.state.organisations) == 1
 
 
 def test_only_admins_create_organisations(db, clock):
     with pytest.raises(PermissionDeniedError):
-        handlers.create_organisation(
-            commands.CreateOrganisation(FACTORY, "X", "store"), db(), clock
-        )
+        organisation(db, clock, "X", "brand", actor=FACTORY)
     assert db.state.commits == 0
 
 
-def test_issued_key_authenticates_and_revoked_key_does_not(db, clock):
-    org = handlers.create_organisation(
-        commands.CreateOrganisation(ADMIN, "F", "factory"), db(), clock
-    )
+def test_unknown_organisation_kind_is_invalid(db, clock):
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "X", "wizard")
+    assert not db.state.organisations
+
+
+@pytest.mark.parametrize("kind", ["factory", "distributor", "store"])
+def test_factories_distributors_and_stores_must_name_their_brand(db, clock, kind):
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "X", kind)
+    assert not db.state.organisations and not db.state.events
+
+
+@pytest.mark.parametrize("kind", ["factory", "distributor", "store"])
+def test_brand_members_may_only_name_a_brand_organisation(db, clock, brand, kind):
+    factory = organisation(db, clock, "Factory", "factory", brand_id=brand.id)
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "X", kind, brand_id=factory.id)
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "Y", kind, brand_id=99)
+    assert len(db.state.organisations) == 2
+
+
+@pytest.mark.parametrize("kind", ["brand", "platform"])
+def test_brands_and_platforms_work_for_no_brand(db, clock, brand, kind):
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "X", kind, brand_id=brand.id)
+    assert len(db.state.organisations) == 1
+
+
+def test_a_brand_may_hold_a_gs1_company_prefix(db, clock):
+    org = organisation(db, clock, "Moutai", "brand", prefix="0614141")
+    assert org.gs1_company_prefix == "0614141"
+    assert db.state.organisations[org.id].gs1_company_prefix == "0614141"
+
+
+@pytest.mark.parametrize("kind", ["factory", "platform", "attestor"])
+def test_only_brands_hold_a_gs1_company_prefix(db, clock, brand, kind):
+    brand_id = brand.id if kind == "factory" else None
+    with pytest.raises(InvalidOrganisationError):
+        organisation(db, clock, "X", kind, brand_id=brand_id, prefix="0614141")
+    assert len(db.state.organisations) == 1
+
+
+@pytest.mark.parametrize("prefix", ["12345", "1234567890123", "06141a1", ""])
+def test_malformed_gs1_company_prefix_is_refused(db, clock, prefix):
+    with pytest.raises(InvalidCompanyPrefixError):
+        organisation(db, clock, "X", "brand", prefix=prefix)
+    assert not db.state.organisations
+
+
+# ----------------------------------------------------------------------------- API keys
+def test_issued_key_authenticates_and_revoked_key_does_not(db, clock, brand):
+    org = organisation(db, clock, "F", "factory", brand_id=brand.id)
     issued = handlers.create_api_key(
         commands.CreateApiKey(ADMIN, org.id, "factory"), db(), clock, PEPPER
     )
@@ -89,15 +141,36 @@ def test_issued_key_authenticates_and_revoked_key_does_not(db, clock):
     handlers.revoke_api_key(commands.RevokeApiKey(ADMIN, issued.key.key_id), db(), clock)
     with pytest.raises(InvalidApiKeyError):
         handlers.authenticate(db(), PEPPER, issued.secret_key)
-    assert [e.type for e in db.state.events][-2:] == ["ApiKeyCreated", "ApiKeyRevoked"]
+    assert db.state.event_types()[-2:] == ["ApiKeyCreated", "ApiKeyRevoked"]
 
 
-def test_key_with_the_wrong_pepper_or_garbage_does_not_authenticate(db, clock):
-    org = handlers.create_organisation(
-        commands.CreateOrganisation(ADMIN, "F", "factory"), db(), clock
-    )
+def test_a_factory_key_acts_for_the_brand_of_its_factory(db, clock, brand):
+    org = organisation(db, clock, "F", "factory", brand_id=brand.id)
     issued = handlers.create_api_key(
         commands.CreateApiKey(ADMIN, org.id, "factory"), db(), clock, PEPPER
+    )
+    assert handlers.authenticate(db(), PEPPER, issued.secret_key).brand_id == brand.id
+
+
+def test_a_brand_key_acts_for_its_own_brand(db, clock, brand):
+    issued = handlers.create_api_key(
+        commands.CreateApiKey(ADMIN, brand.id, "brand"), db(), clock, PEPPER
+    )
+    actor = handlers.authenticate(db(), PEPPER, issued.secret_key)
+    assert actor.role is Role.BRAND and actor.brand_id == brand.id
+
+
+def test_a_platform_key_acts_for_no_brand(db, clock):
+    platform = organisation(db, clock, "Platform", "platform")
+    issued = handlers.create_api_key(
+        commands.CreateApiKey(ADMIN, platform.id, "admin"), db(), clock, PEPPER
+    )
+    assert handlers.authenticate(db(), PEPPER, issued.secret_key).brand_id is None
+
+
+def test_key_with_the_wrong_pepper_or_garbage_does_not_authenticate(db, clock, brand):
+    issued = handlers.create_api_key(
+        commands.CreateApiKey(ADMIN, brand.id, "brand"), db(), clock, PEPPER
     )
     for bearer in (None, "", "nonsense", issued.secret_key[:-1] + "x"):
         with pytest.raises(InvalidApiKeyError):
@@ -107,153 +180,76 @@ def test_key_with_the_wrong_pepper_or_garbage_does_not_authenticate(db, clock):
 
 
 @pytest.mark.parametrize("role", ["admin", "consumer", "wizard"])
-def test_factory_organisation_cannot_hold_foreign_or_unknown_roles(db, clock, role):
-    org = handlers.create_organisation(
-        commands.CreateOrganisation(ADMIN, "F", "factory"), db(), clock
-    )
+def test_factory_organisation_cannot_hold_foreign_or_unknown_roles(db, clock, brand, role):
+    org = organisation(db, clock, "F", "factory", brand_id=brand.id)
     with pytest.raises(RoleNotAllowedForOrganisationError):
         handlers.create_api_key(commands.CreateApiKey(ADMIN, org.id, role), db(), clock, PEPPER)
     assert not db.state.api_keys
 
 
-# ----------------------------------------------------------------------------- batches
-def test_create_batch_records_the_batch_its_items_and_one_event(db, clock):
-    view = create(db, clock)
-    assert view["status"] == "created" and view["item_count"] == 3
-    assert len(db.state.items[1]) == 3
-    assert [e.type for e in db.state.events] == ["BatchCreated"]
+def test_key_for_an_unknown_organisation_is_not_found(db, clock):
+    with pytest.raises(OrganisationNotFoundError):
+        handlers.create_api_key(commands.CreateApiKey(ADMIN, 42, "brand"), db(), clock, PEPPER)
+    assert not db.state.api_keys
 
 
-def test_malformed_batch_changes_nothing(db, clock):
-    with pytest.raises(InvalidBatchError):
-        create(db, clock, items=["ok", "not ok"])
-    assert db.state.commits == 0 and not db.state.batches
+def test_revoking_twice_logs_one_revocation(db, clock, brand):
+    issued = handlers.create_api_key(
+        commands.CreateApiKey(ADMIN, brand.id, "brand"), db(), clock, PEPPER
+    )
+    first = handlers.revoke_api_key(commands.RevokeApiKey(ADMIN, issued.key.key_id), db(), clock)
+    second = handlers.revoke_api_key(commands.RevokeApiKey(ADMIN, issued.key.key_id), db(), clock)
+    assert first.revoked_at is not None and second.revoked_at == first.revoked_at
+    assert db.state.event_types().count("ApiKeyRevoked") == 1
 
 
-def test_item_registered_in_another_batch_is_a_conflict(db, clock):
-    create(db, clock, items=["a1", "a2"])
-    with pytest.raises(ItemAlreadyRegisteredError):
-        create(db, clock, items=["z9", "a2"])
-    assert len(db.state.batches) == 1
+@pytest.mark.parametrize("key_id", ["0123456789abcdef", "not-a-key-id"])
+def test_revoking_an_unknown_key_is_not_found(db, clock, key_id):
+    with pytest.raises(ApiKeyNotFoundError):
+        handlers.revoke_api_key(commands.RevokeApiKey(ADMIN, key_id), db(), clock)
 
 
-def test_same_idempotency_key_and_body_replays_the_first_response(db, clock):
-    idem = commands.Idempotency("k1", b"h" * 32)
-    first = create(db, clock, idem=idem)
-    second = create(db, clock, idem=idem)
-    assert first == second
-    assert len(db.state.batches) == 1 and len(db.state.events) == 1
+def test_create_admin_makes_a_platform_and_an_admin_key_and_reuses_the_platform(db, clock):
+    org, issued = handlers.create_admin("Operator", db, clock, PEPPER)
+    again, _ = handlers.create_admin("Operator", db, clock, PEPPER)
+    assert again.id == org.id and len(db.state.organisations) == 1
+    assert handlers.authenticate(db(), PEPPER, issued.secret_key).role is Role.ADMIN
 
 
-def test_same_idempotency_key_with_another_body_is_refused(db, clock):
-    create(db, clock, idem=commands.Idempotency("k1", b"h" * 32))
-    with pytest.raises(IdempotencyKeyReusedError):
-        create(db, clock, items=["b1"], idem=commands.Idempotency("k1", b"x" * 32))
-    assert len(db.state.batches) == 1
-
-
-def test_idempotency_keys_are_scoped_per_principal(db, clock):
-    create(db, clock, idem=commands.Idempotency("k1", b"h" * 32))
-    create(db, clock, actor=OTHER_FACTORY, items=["b1"], idem=commands.Idempotency("k1", b"h" * 32))
-    assert len(db.state.batches) == 2
-
-
-def test_distributors_cannot_create_batches(db, clock):
-    with pytest.raises(PermissionDeniedError):
-        create(db, clock, actor=Actor("key:d", Role.DISTRIBUTOR, 2))
-
-
-# ----------------------------------------------------------------------------- anchoring
-def test_anchor_queues_one_chain_write_and_one_event(db, clock, ledger):
-    batch = create(db, clock)
-    view = anchor(db, clock, ledger, batch["id"])
-    assert view["status"] == "anchoring" and view["anchor"]["status"] == "queued"
-    assert len(db.state.outbox) == 1
-    assert [e.type for e in db.state.events] == ["BatchCreated", "BatchAnchoringRequested"]
-
-
-def test_anchoring_twice_returns_the_same_anchor_and_queues_nothing_more(db, clock, ledger):
-    batch = create(db, clock)
-    first = anchor(db, clock, ledger, batch["id"])
-    second = anchor(db, clock, ledger, batch["id"])
-    assert first == second
-    assert len(db.state.outbox) == 1 and len(db.state.events) == 2
-
-
-def test_another_organisations_batch_is_not_found(db, clock, ledger):
-    batch = create(db, clock)
-    with pytest.raises(BatchNotFoundError):
-        anchor(db, clock, ledger, batch["id"], actor=OTHER_FACTORY)
-    with pytest.raises(BatchNotFoundError):
-        handlers.get_batch(OTHER_FACTORY, batch["id"], db(), ledger)
-    assert not db.state.outbox
-
-
-@pytest.mark.parametrize("bad", ["", "b_nothex", "../../etc", "b_" + "0" * 24 + "\x00"])
-def test_malformed_batch_ids_are_not_found(db, clock, ledger, bad):
-    with pytest.raises(BatchNotFoundError):
-        anchor(db, clock, ledger, bad)
-
-
-def test_confirmed_anchor_shows_transaction_and_confirmations(db, clock, ledger):
-    batch = create(db, clock)
-    view = anchor(db, clock, ledger, batch["id"])
-    confirm_outbox(db, 1)
-    view = handlers.get_batch(FACTORY, batch["id"], db(), ledger)
-    assert view["anchor"]["tx_hash"] == "0x" + "09" * 32
-    assert view["anchor"]["confirmations"] == 6  # head 10, mined in block 5
-
-
-# ----------------------------------------------------------------------------- verification
-def test_verify_reports_valid_proof_and_chain_answer(db, clock, ledger):
-    batch = create(db, clock)
-    result = handlers.verify_item(commands.VerifyItem("a2"), db(), FakeCommitments(), ledger)
-    assert result["valid"] is True and result["on_chain"] is False
-    assert result["anchored"] is False and result["genuine"] is False
-    ledger.anchored.add(bytes.fromhex(batch["chain_batch_id"][2:]))
-    result = handlers.verify_item(commands.VerifyItem("a2"), db(), FakeCommitments(), ledger)
-    assert result["on_chain"] is True and result["genuine"] is True
-
-
-def test_verify_unknown_item_is_not_found(db, clock, ledger):
-    create(db, clock)
-    with pytest.raises(ItemNotFoundError):
-        handlers.verify_item(commands.VerifyItem("nope"), db(), FakeCommitments(), ledger)
-
-
-def test_verify_while_chain_is_down_is_unavailable(db, clock, ledger):
-    create(db, clock)
-    ledger.available = False
-    with pytest.raises(LedgerUnavailableError):
-        handlers.verify_item(commands.VerifyItem("a1"), db(), FakeCommitments(), ledger)
-
-
-def test_item_proof_contains_the_leaf_and_root(db, clock):
-    batch = create(db, clock)
-    proof = handlers.item_proof(FACTORY, batch["id"], "a3", db(), FakeCommitments())
-    assert proof["leaf_index"] == 2 and proof["root"] == batch["root"]
-    with pytest.raises(ItemNotFoundError):
-        handlers.item_proof(FACTORY, batch["id"], "zz", db(), FakeCommitments())
+def test_create_admin_refuses_a_name_that_is_not_a_platform(db, clock):
+    organisation(db, clock, "Moutai", "brand")
+    with pytest.raises(InvalidOrganisationError):
+        handlers.create_admin("Moutai", db, clock, PEPPER)
+    assert not db.state.api_keys
 
 
 # ----------------------------------------------------------------------------- event log
 def test_log_anchor_is_queued_only_when_the_log_grew(db, clock, ledger):
     commitments = FakeCommitments()
     assert handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock) is None
-    create(db, clock)
+    organisation(db, clock, "A", "brand")
     first = handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock)
     assert first is not None and first.size == 1
     assert handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock) is None
-    create(db, clock, items=["x"])
+    organisation(db, clock, "B", "brand")
     second = handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock)
     assert second is not None and second.size == 2
     assert [w.kind for w, _ in db.state.outbox.values()] == ["anchor_log", "anchor_log"]
 
 
-def test_log_proof_ranges_are_checked(db, clock):
-    from service.domain.errors import LogRangeError
+def test_log_status_shows_the_latest_anchor_and_its_transaction(db, clock, ledger):
+    commitments = FakeCommitments()
+    organisation(db, clock, "A", "brand")
+    handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock)
+    confirm_outbox(db, 1)
+    status = handlers.log_status(ADMIN, db(), commitments)
+    assert status["size"] == 1
+    assert status["latest_anchor"]["tx_hash"] == "0x" + "09" * 32
+    assert status["latest_anchored"] is None
 
-    create(db, clock)
+
+def test_log_proof_ranges_are_checked(db, clock):
+    organisation(db, clock, "A", "brand")
     with pytest.raises(LogRangeError):
         handlers.log_inclusion_proof(ADMIN, db(), FakeCommitments(), 1, None)
     with pytest.raises(LogRangeError):
@@ -261,14 +257,37 @@ def test_log_proof_ranges_are_checked(db, clock):
     assert handlers.log_inclusion_proof(ADMIN, db(), FakeCommitments(), 0, None)["size"] == 1
 
 
+def test_log_events_are_listed_in_order_with_their_payloads(db, clock):
+    organisation(db, clock, "A", "brand")
+    organisation(db, clock, "B", "brand")
+    events = handlers.log_events(ADMIN, db(), 1, 10)
+    assert [e["index"] for e in events] == [1]
+    assert '"organisation_id":2' in events[0]["payload"]
+
+
 def test_factories_cannot_read_the_log(db):
     with pytest.raises(PermissionDeniedError):
         handlers.log_status(FACTORY, db(), FakeCommitments())
 
 
+# ----------------------------------------------------------------------------- health
 def test_health_is_degraded_when_the_sender_is_held(db, ledger):
     ok, body = handlers.check_health(db, ledger)
     assert ok and body["status"] == "ok"
     ledger.held = True
     ok, body = handlers.check_health(db, ledger)
     assert not ok and body["chain"]["genesis_mismatch"] and body["sender"]["held"]
+
+
+def test_health_is_degraded_when_the_chain_is_down(db, ledger):
+    ledger.available = False
+    ok, body = handlers.check_health(db, ledger)
+    assert not ok and body["status"] == "degraded" and body["chain"]["reachable"] is False
+
+
+def test_health_reports_a_broken_database_without_raising(ledger):
+    def broken():
+        raise OSError("disk on fire")
+
+    ok, body = handlers.check_health(broken, ledger)
+    assert not ok and body["database"] == {"ok": False, "error": "OSError"}

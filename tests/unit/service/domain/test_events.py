@@ -13,14 +13,15 @@ def test_event_bytes_carry_type_time_and_fields_with_hex_bytes():
     event = BatchCreated(
         batch_id="b_1",
         organisation_id=2,
+        brand_id=1,
+        gtin="09506000134352",
         lot="L1",
         chain_batch_id=b"\x01" * 32,
-        root=b"\x02" * 32,
-        item_count=3,
         metadata_hash=b"\x03" * 32,
+        planned_quantity=3,
     )
     payload = event.canonical_bytes(AT)
-    assert payload.startswith(b'{"batch_id":"b_1","chain_batch_id":"0x0101')
+    assert payload.startswith(b'{"batch_id":"b_1","brand_id":1,"chain_batch_id":"0x0101')
     assert b'"type":"BatchCreated"' in payload
     assert b'"occurred_at":"2026-01-02T03:04:05+00:00"' in payload
     assert b" " not in payload
@@ -39,4 +40,5 @@ def test_organisation_event_names_no_person_or_organisation_name():
         "occurred_at",
         "organisation_id",
         "kind",
+        "brand_id",
     }

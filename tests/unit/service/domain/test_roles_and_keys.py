@@ -67,3 +67,137 @@ def test_every_error_has_a_code_a_kind_and_a_raised_when_docstring():
     for cls in classes:
         assert cls.__doc__ and cls.__doc__.startswith("Raised when"), cls
         assert cls.default_detail.endswith((".", "'."))
+
+
+# ----------------------------------------------------------------------------- batch visibility
+FACTORY_ID, BRAND_ID, OTHER_BRAND_ID = 10, 20, 30
+
+
+def _actor(role, organisation_id=FACTORY_ID, brand_id=BRAND_ID):
+    return Actor(f"key:{role}", role, organisation_id=organisation_id, brand_id=brand_id)
+
+
+def test_a_factory_sees_only_the_batches_it_made():
+    factory = _actor(Role.FACTORY, organisation_id=FACTORY_ID)
+    assert factory.sees_batch(FACTORY_ID, BRAND_ID)
+    assert factory.sees_batch(FACTORY_ID, None)
+    assert not factory.sees_batch(FACTORY_ID + 1, BRAND_ID)  # a sister factory of the brand
+
+
+@pytest.mark.parametrize("role", [Role.BRAND, Role.AUDITOR])
+def test_a_brand_and_its_auditors_see_every_batch_of_the_brand_only(role):
+    actor = _actor(role, organisation_id=BRAND_ID, brand_id=BRAND_ID)
+    assert actor.sees_batch(FACTORY_ID, BRAND_ID)
+    assert actor.sees_batch(FACTORY_ID + 1, BRAND_ID)
+    assert not actor.sees_batch(FACTORY_ID, OTHER_BRAND_ID)
+    assert not actor.sees_batch(FACTORY_ID, None)
+
+
+@pytest.mark.parametrize("role", [Role.BRAND, Role.AUDITOR])
+def test_a_brand_actor_without_a_brand_sees_no_batch(role):
+    actor = _actor(role, organisation_id=BRAND_ID, brand_id=None)
+    assert not actor.sees_batch(FACTORY_ID, None)
+    assert not actor.sees_batch(FACTORY_ID, BRAND_ID)
+    assert not actor.sees_batch(BRAND_ID, BRAND_ID)  # not even as if it were the factory
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.ATTESTOR])
+def test_admins_and_attestors_see_every_batch(role):
+    actor = _actor(role, organisation_id=99, brand_id=None)
+    assert actor.sees_batch(FACTORY_ID, BRAND_ID)
+    assert actor.sees_batch(FACTORY_ID + 1, OTHER_BRAND_ID)
+    assert actor.sees_batch(FACTORY_ID, None)
+
+
+@pytest.mark.parametrize("role", [Role.DISTRIBUTOR, Role.STORE, Role.CUSTODIAN, Role.PLEDGEE])
+def test_partners_of_the_brand_do_not_see_its_batches(role):
+    actor = _actor(role, organisation_id=40, brand_id=BRAND_ID)
+    assert not actor.sees_batch(FACTORY_ID, BRAND_ID)
+
+
+def test_a_consumer_sees_no_batch():
+    consumer = Actor("account:7", Role.CONSUMER, account_id=7)
+    assert not consumer.sees_batch(FACTORY_ID, BRAND_ID)
+    assert not consumer.sees_batch(FACTORY_ID, None)
+
+
+# ----------------------------------------------------------------------------- brand visibility
+def test_sees_brand_only_for_the_actors_own_brand():
+    brand = _actor(Role.BRAND, organisation_id=BRAND_ID, brand_id=BRAND_ID)
+    assert brand.sees_brand(BRAND_ID)
+    assert not brand.sees_brand(OTHER_BRAND_ID)
+    assert not brand.sees_brand(None)
+
+
+def test_an_actor_without_a_brand_sees_no_brand_not_even_none():
+    assert not _actor(Role.FACTORY, brand_id=None).sees_brand(None)
+    assert not _actor(Role.FACTORY, brand_id=None).sees_brand(BRAND_ID)
+
+
+def test_a_factory_sees_the_brand_it_works_for():
+    assert _actor(Role.FACTORY, brand_id=BRAND_ID).sees_brand(BRAND_ID)
+    assert not _actor(Role.FACTORY, brand_id=BRAND_ID).sees_brand(OTHER_BRAND_ID)
+
+
+def test_an_admin_sees_every_brand():
+    admin = _actor(Role.ADMIN, organisation_id=1, brand_id=None)
+    assert admin.sees_brand(BRAND_ID)
+    assert admin.sees_brand(OTHER_BRAND_ID)
+    assert admin.sees_brand(None)
+
+
+# ----------------------------------------------------------------------------- permission matrix
+P = Permission
+CHECKED = [
+    P.GENERATE_CODES,
+    P.ACTIVATE_CODES,
+    P.PRINT_CODES,
+    P.ANCHOR_BATCH,
+    P.RECALL_BATCH,
+    P.MANAGE_PRODUCTS,
+    P.APPROVE_REPRINT,
+    P.ATTEST_BATCH,
+]
+MATRIX = {
+    Role.FACTORY: {
+        P.GENERATE_CODES,
+        P.ACTIVATE_CODES,
+        P.PRINT_CODES,
+        P.ANCHOR_BATCH,
+        P.RECALL_BATCH,
+    },
+    Role.BRAND: {P.MANAGE_PRODUCTS, P.RECALL_BATCH},
+    Role.ADMIN: set(CHECKED),
+    Role.ATTESTOR: {P.ATTEST_BATCH},
+    Role.AUDITOR: set(),
+    Role.DISTRIBUTOR: set(),
+    Role.STORE: set(),
+    Role.CUSTODIAN: set(),
+    Role.PLEDGEE: set(),
+    Role.CONSUMER: set(),
+}
+
+
+def test_the_matrix_covers_every_role():
+    assert set(MATRIX) == set(Role)
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("permission", CHECKED)
+def test_who_may_make_print_anchor_recall_attest_and_approve_reprints(role, permission):
+    assert may(role, permission) is (permission in MATRIX[role])
+    actor = Actor(f"key:{role}", role, organisation_id=1)
+    if permission in MATRIX[role]:
+        actor.require(permission)
+    else:
+        with pytest.raises(PermissionDeniedError, match=f"'{role}' may not"):
+            actor.require(permission)
+
+
+def test_the_refusal_names_the_permission_in_words():
+    with pytest.raises(PermissionDeniedError, match="may not approve reprint; use a key"):
+        Actor("key:f", Role.FACTORY, 1).require(Permission.APPROVE_REPRINT)
+
+
+def test_everyone_with_an_organisation_key_may_read_the_chain():
+    assert {r for r in Role if may(r, Permission.READ_CHAIN)} == set(Role) - {Role.CONSUMER}

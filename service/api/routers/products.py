@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
+from service.api.schemas import ProductCreate, ProductPublic
+from service.app import commands, factory
+
+router = APIRouter(tags=["products"])
+
+
+@router.post("/products", status_code=201, response_model=ProductPublic)
+def register_product(
+    body: ProductCreate, actor: CurrentActor, uow: UowDep, container: ContainerDep
+) -> ProductPublic:
+    """Register a product under its GTIN (brand; admins name the brand)."""
+    cmd = commands.RegisterProduct(
+        actor=actor,
+        gtin=body.gtin,
+        name=body.name,
+        attributes=body.attributes,
+        brand_id=body.brand_id,
+    )
+    return ProductPublic.model_validate(factory.register_product(cmd, uow, container.clock))
+
+
+@router.get("/products", response_model=list[ProductPublic])
+def list_products(
+    actor: CurrentActor,
+    uow: ReadUowDep,
+    container: ContainerDep,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> list[ProductPublic]:
+    """Products of your brand."""
+    rows = factory.list_products(actor, uow, offset, page_limit(container, limit))
+    return [ProductPublic.model_validate(r) for r in rows]
+
+
+@router.get("/products/{gtin}", response_model=ProductPublic)
+def get_product(gtin: str, actor: CurrentActor, uow: ReadUowDep) -> ProductPublic:
+    """One product of your brand."""
+    return ProductPublic.model_validate(factory.get_product(actor, gtin, uow))
