@@ -6,7 +6,6 @@ Each handler reads like its use case; commits happen only at the unit-of-work bo
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -510,6 +509,10 @@ def generate_codes(
         uow.commit()
         progress("commit", count, count)
     with uow_factory() as uow:
+        uow.codes.refresh_statistics()
+        uow.commit()
+    progress("statistics", count, count)
+    with uow_factory() as uow:
         fresh = uow.batches.get_by_id(batch.id)
         assert fresh is not None
         return batch_view(uow, fresh)
@@ -664,22 +667,18 @@ def recalled_items(
         assert batch.id is not None
         factory = uow.organisations.get(batch.organisation_id)
         holder = _holder(factory)
-        rows = []
-        for n, (serial, case_sscc, pallet_sscc, activated_at) in enumerate(
-            uow.codes.code_rows(batch.id, chunk=limit, start=offset)
-        ):
-            if n >= limit:
-                break
-            rows.append(
-                {
-                    "serial": serial,
-                    "case_sscc": case_sscc,
-                    "pallet_sscc": pallet_sscc,
-                    "activated": activated_at is not None,
-                    "last_holder": holder,
-                    "region": None,
-                }
-            )
+        page = next(uow.codes.code_pages(batch.id, page_size=limit, start=offset), [])
+        rows = [
+            {
+                "serial": serial,
+                "case_sscc": case_sscc,
+                "pallet_sscc": pallet_sscc,
+                "activated": activated_at is not None,
+                "last_holder": holder,
+                "region": None,
+            }
+            for serial, case_sscc, pallet_sscc, activated_at in page[:limit]
+        ]
     return {
         "batch_id": batch.public_id,
         "reason": batch.recall_reason,
@@ -788,13 +787,11 @@ def _code_file_rows(
     prefix = item_uri(host, batch.gtin, batch.lot, "", scheme)
     yield (",".join(CODE_FILE_HEADER) + "\n").encode("ascii")
     with uow_factory.reader() as uow:
-        rows = uow.codes.code_rows(batch.id, CODE_FILE_CHUNK)
-        while chunk := list(itertools.islice(rows, CODE_FILE_CHUNK)):
-            serials = [r[0] for r in chunk]
-            pins = codes.derive_pins(seed, serials)
+        for page in uow.codes.code_pages(batch.id, CODE_FILE_CHUNK):
+            pins = codes.derive_pins(seed, [row[0] for row in page])
             yield "".join(
                 f"{serial},{prefix}{serial},{pin[:4]}-{pin[4:]},{case or ''},{pallet or ''}\n"
-                for (serial, case, pallet, _), pin in zip(chunk, pins, strict=True)
+                for (serial, case, pallet, _), pin in zip(page, pins, strict=True)
             ).encode("ascii")
 
 
@@ -856,7 +853,8 @@ def _labels(
     with uow_factory.reader() as uow:
         rows: Iterator[Any]
         if kind is None:
-            rows = (r[0] for r in uow.codes.code_rows(batch.id, min(count, 5_000), start=offset))
+            pages = uow.codes.code_pages(batch.id, min(count, 5_000), start=offset)
+            rows = (row[0] for page in pages for row in page)
         else:
             rows = (r[0] for r in uow.codes.unit_rows(batch.id, kind, start=offset))
         for n, code in enumerate(rows):

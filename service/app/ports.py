@@ -198,6 +198,10 @@ class CodeRepository(Protocol):
         """Store tree levels 1.. (the parents of the leaves up to the root)."""
         ...
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner know the tables grew (after a bulk load)."""
+        ...
+
     def proof(self, batch_id: int, leaf_index: int, item_count: int) -> list[bytes]:
         """The Merkle proof of a leaf, read from the stored levels."""
         ...
@@ -220,10 +224,11 @@ class CodeRepository(Protocol):
 
     def inactive_cases(self, batch_id: int) -> int: ...
     def active_cases(self, batch_id: int) -> int: ...
-    def code_rows(
-        self, batch_id: int, chunk: int, start: int = 0
-    ) -> Iterator[tuple[str, str | None, str | None, datetime | None]]:
-        """Stream ``(serial, case SSCC, pallet SSCC, activated at)`` from leaf ``start`` on."""
+    def code_pages(
+        self, batch_id: int, page_size: int, start: int = 0
+    ) -> Iterator[list[tuple[str, str | None, str | None, datetime | None]]]:
+        """Stream pages of ``(serial, case SSCC, pallet SSCC, activated at)`` by leaf index,
+        from leaf ``start`` on (pages, not rows: the code file streams a million of them)."""
         ...
 
     def unit_rows(

@@ -134,6 +134,7 @@ class FakeState:
     outbox: dict[int, tuple[ChainWrite, OutboxEntry]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     commits: int = 0
+    statistics_refreshed: int = 0
 
     def event_types(self) -> list[str]:
         return [e.type for e in self.events]
@@ -308,6 +309,9 @@ class FakeBatches(_Repo):
 
 class FakeCodes(_Repo):
     # ------------------------------------------------------------------ generation
+    def refresh_statistics(self) -> None:
+        self.st.statistics_refreshed += 1
+
     def reserve_sscc_references(self, company_prefix: str, count: int) -> int:
         first = self.st.sscc_counters.get(company_prefix, 0)
         self.st.sscc_counters[company_prefix] = first + count
@@ -462,18 +466,18 @@ class FakeCodes(_Repo):
             1 for c in self.st.units_of(batch_id, UnitKind.CASE) if c.activated_at is not None
         )
 
-    def code_rows(
-        self, batch_id: int, chunk: int, start: int = 0
-    ) -> Iterator[tuple[str, str | None, str | None, datetime | None]]:
-        # Keyset pagination like the real query: each chunk is read afresh from the state.
+    def code_pages(
+        self, batch_id: int, page_size: int, start: int = 0
+    ) -> Iterator[list[tuple[str, str | None, str | None, datetime | None]]]:
+        # Keyset pagination like the real query: each page is read afresh from the state.
         last = start - 1
         while True:
-            rows = [i for i in self.st.items_of(batch_id) if i.leaf_index > last][: max(chunk, 0)]
+            items = [i for i in self.st.items_of(batch_id) if i.leaf_index > last]
+            rows = items[: max(page_size, 0)]
             if not rows:
                 return
-            for item in rows:
-                record = self._record(item)
-                yield record.serial, record.case_sscc, record.pallet_sscc, record.activated_at
+            records = [self._record(item) for item in rows]
+            yield [(r.serial, r.case_sscc, r.pallet_sscc, r.activated_at) for r in records]
             last = rows[-1].leaf_index
 
     def unit_rows(

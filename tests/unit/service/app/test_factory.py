@@ -434,6 +434,14 @@ def test_generation_progress_starts_at_zero_and_reaches_the_total(h):
     for stage in {s for s, _, _ in calls}:
         done = [d for s, d, _ in calls if s == stage]
         assert done == sorted(done) and done[-1] == 10, stage
+    stages = list(dict.fromkeys(s for s, _, _ in calls))
+    assert stages == ["generate", "insert", "hash", "tree", "events", "commit", "statistics"]
+
+
+def test_generation_refreshes_the_planner_statistics_once_committed(h):
+    assert h.state.statistics_refreshed == 0
+    h.generate(draft(h))
+    assert h.state.statistics_refreshed == 1
 
 
 # ----------------------------------------------------------------------------- activate
