@@ -43,7 +43,7 @@ def test_admin_create_prints_a_working_admin_key_once(env):
     assert actor.role is Role.ADMIN
     with env() as uow:
         stored = uow.api_keys.get(key.split("_")[1])
-    assert stored is not None and key.split("_")[2].encode() not in stored.secret_hash
+    assert stored is not None and key.split("_", 2)[2].encode() not in stored.secret_hash
 
 
 def test_org_and_key_commands_issue_and_revoke_keys(env):
