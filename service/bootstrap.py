@@ -22,6 +22,7 @@ from service.adapters.db import make_engine
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
 from service.adapters.printing import QrLabelPrinter
+from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
@@ -48,6 +49,7 @@ class Container:
     lease: SqlAlchemyLease
     secrets: AesGcmSecrets
     printer: QrLabelPrinter
+    regions: CachedRegionDirectory
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -166,6 +168,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=AesGcmSecrets(settings.code_secret_bytes),
         printer=QrLabelPrinter(),
+        regions=CachedRegionDirectory(uow_factory),
     )
     container.prepare_chain()
     return container

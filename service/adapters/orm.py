@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -70,6 +71,10 @@ class OrganisationRow(Base):
     )
     #: A brand's GS1 company prefix for SSCCs (falls back to the configured one).
     gs1_company_prefix: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    #: The organisation above this one in the brand's channel (a store's distributor).
+    channel_parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
 
     api_keys: Mapped[list[ApiKeyRow]] = relationship(back_populates="organisation", lazy="raise")
 
@@ -221,6 +226,21 @@ class LogisticUnitRow(Base):
     #: Position among the batch's units of this kind (0-based), as printed.
     position: Mapped[int] = mapped_column(Integer)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Custody (see service.domain.custody): who holds the unit, who last held it with the
+    # brand's authorisation for where it is, since when, and the shipment it travels in.
+    holder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    authorised_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    holder_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    holder_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    shipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipments.id"), nullable=True, index=True
+    )
+    #: When the case was opened (disaggregated); its items then travel on their own.
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The open diversion alert the unit is part of (later scans link to it).
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
 
 
 class ItemRow(Base):
@@ -240,6 +260,13 @@ class ItemRow(Base):
     )
     #: Keyed hash of serial and hidden PIN; the PIN itself is never stored.
     pin_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
+    # Custody of a loose item (its case was opened); NULL while it travels in its case.
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    authorised_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    holder_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    holder_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), nullable=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
 
     batch: Mapped[BatchRow] = relationship(back_populates="items", lazy="raise")
 
@@ -304,6 +331,109 @@ class AttestationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class RegionRow(Base):
+    """An administrative region (GB/T 2260 by default; custom trees can be loaded)."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(Integer)
+    parent_code: Mapped[str | None] = mapped_column(
+        ForeignKey("regions.code"), nullable=True, index=True
+    )
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class TerritoryRow(Base):
+    """A region subtree an organisation is authorised to sell in."""
+
+    __tablename__ = "territories"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+
+
+class SiteRow(Base):
+    """A warehouse, shop or plant of an organisation, in one region."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ShipmentRow(Base):
+    """Goods one organisation sends another; ``ref`` is the sender's own shipment reference."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("sender_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(26), unique=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    sender_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(24))
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ShipmentLineRow(Base):
+    """A case, pallet or loose item in a shipment: dispatched, received, or extra."""
+
+    __tablename__ = "shipment_lines"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "unit_id"),
+        UniqueConstraint("shipment_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("logistic_units.id"), nullable=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
+    #: Items the line stands for (a case's items, a pallet's).
+    items: Mapped[int] = mapped_column(Integer)
+    dispatched: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    receipt_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+
+
+class ScanEventRow(Base):
+    """Every scan a partner sent, online or uploaded later; ``client_event_id`` makes uploads
+    idempotent. ``outcome`` is applied, pending (waiting for an earlier event) or refused."""
+
+    __tablename__ = "scan_events"
+    __table_args__ = (UniqueConstraint("organisation_id", "client_event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    client_event_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(512))
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("logistic_units.id"), nullable=True, index=True
+    )
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True, index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), nullable=True)
+    shipment_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    receiver_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), nullable=True)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    request_hash: Mapped[bytes] = mapped_column(Bytes32)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    result: Mapped[Any] = mapped_column(JSON)
+
+
 class AlertRow(Base):
     """Something for the brand's auditors to look at; one open alert per ``dedupe_key``."""
 
@@ -322,6 +452,17 @@ class AlertRow(Base):
     count: Mapped[int] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Diversion: the last authorised holder who let the goods leave their territory.
+    responsible_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    #: The organisation whose scan raised the alert (None for a consumer's scan).
+    scanner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LogHeadRow(Base):

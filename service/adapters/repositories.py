@@ -404,13 +404,18 @@ class SqlAlchemyCodeRepository:
                 pass  # a concurrent first reservation created it: update that row
         raise RuntimeError("could not reserve SSCC references")
 
-    def add_units(self, batch_id: int, plan: PackingPlan) -> tuple[list[int], list[int]]:
+    def add_units(
+        self, batch_id: int, plan: PackingPlan, holder_id: int, at: datetime
+    ) -> tuple[list[int], list[int]]:
+        # The factory that made the goods holds them, on its own authority, from the start.
+        since = db_timestamp(self._s, at)
+        columns = ("sscc", "kind", "batch_id", "position", "holder_id", "authorised_id")
         bulk_insert(
             self._s,
             "logistic_units",
-            ("sscc", "kind", "batch_id", "position"),
+            (*columns, "holder_since"),
             [
-                (sscc, UnitKind.PALLET.value, batch_id, n)
+                (sscc, UnitKind.PALLET.value, batch_id, n, holder_id, holder_id, since)
                 for n, sscc in enumerate(plan.pallet_ssccs)
             ],
         )
@@ -418,9 +423,18 @@ class SqlAlchemyCodeRepository:
         bulk_insert(
             self._s,
             "logistic_units",
-            ("sscc", "kind", "batch_id", "position", "parent_id"),
+            (*columns, "holder_since", "parent_id"),
             [
-                (sscc, UnitKind.CASE.value, batch_id, n, pallet_ids[plan.pallet_of_case(n)])
+                (
+                    sscc,
+                    UnitKind.CASE.value,
+                    batch_id,
+                    n,
+                    holder_id,
+                    holder_id,
+                    since,
+                    pallet_ids[plan.pallet_of_case(n)],
+                )
                 for n, sscc in enumerate(plan.case_ssccs)
             ],
         )
@@ -788,6 +802,10 @@ class SqlAlchemyAlertRepository:
             count=row.count,
             first_seen_at=row.first_seen_at,
             last_seen_at=row.last_seen_at,
+            responsible_id=row.responsible_id,
+            scanner_id=row.scanner_id,
+            shipment_id=row.shipment_id,
+            note=row.note,
         )
 
     def raise_or_repeat(self, alert: Alert, at: datetime) -> tuple[Alert, bool]:
@@ -811,6 +829,9 @@ class SqlAlchemyAlertRepository:
                         count=1,
                         first_seen_at=at,
                         last_seen_at=at,
+                        responsible_id=alert.responsible_id,
+                        scanner_id=alert.scanner_id,
+                        shipment_id=alert.shipment_id,
                     )
                     self._s.add(row)
                     self._s.flush()
@@ -822,14 +843,51 @@ class SqlAlchemyAlertRepository:
         return self._to_domain(existing), False
 
     def list(
-        self, brand_id: int | None, status: AlertStatus | None, offset: int, limit: int
+        self,
+        brand_id: int | None,
+        status: AlertStatus | None,
+        offset: int,
+        limit: int,
+        party_id: int | None = None,
     ) -> list[Alert]:
         query = select(AlertRow).order_by(AlertRow.id.desc()).offset(offset).limit(limit)
         if brand_id is not None:
             query = query.where(AlertRow.brand_id == brand_id)
         if status is not None:
             query = query.where(AlertRow.status == status.value)
+        if party_id is not None:
+            query = query.where(
+                (AlertRow.responsible_id == party_id) | (AlertRow.scanner_id == party_id)
+            )
         return [self._to_domain(r) for r in self._s.scalars(query)]
+
+    def get(self, alert_id: int) -> Alert | None:
+        row = self._s.get(AlertRow, alert_id)
+        return self._to_domain(row) if row else None
+
+    def repeat(self, alert_id: int, at: datetime) -> Alert | None:
+        self._s.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(count=AlertRow.count + 1, last_seen_at=at)
+        )
+        row = self._s.get(AlertRow, alert_id, populate_existing=True)
+        return self._to_domain(row) if row else None
+
+    def set_status(
+        self,
+        alert_id: int,
+        expected: AlertStatus,
+        status: AlertStatus,
+        note: str | None,
+        at: datetime,
+    ) -> bool:
+        result = self._s.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.status == expected.value)
+            .values(status=status.value, note=note, updated_at=at)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 class SqlAlchemyEventLog:

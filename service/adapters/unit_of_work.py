@@ -9,6 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.db import READ_ONLY
+from service.adapters.distribution import (
+    SqlAlchemyChannelRepository,
+    SqlAlchemyCustodyRepository,
+)
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyApiKeyRepository,
@@ -29,8 +33,10 @@ from service.app.ports import (
     ApiKeyRepository,
     AttestationRepository,
     BatchRepository,
+    ChannelRepository,
     CodeFileRepository,
     CodeRepository,
+    CustodyRepository,
     EventLog,
     IdempotencyRepository,
     LogAnchorRepository,
@@ -55,6 +61,8 @@ class SqlAlchemyUnitOfWork:
     code_files: CodeFileRepository
     attestations: AttestationRepository
     alerts: AlertRepository
+    channel: ChannelRepository
+    custody: CustodyRepository
     events: EventLog
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository
@@ -78,6 +86,8 @@ class SqlAlchemyUnitOfWork:
         self.code_files = SqlAlchemyCodeFileRepository(session)
         self.attestations = SqlAlchemyAttestationRepository(session)
         self.alerts = SqlAlchemyAlertRepository(session)
+        self.channel = SqlAlchemyChannelRepository(session)
+        self.custody = SqlAlchemyCustodyRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)

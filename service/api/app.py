@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from service.api import errors
 from service.api.limits import BodySizeLimitMiddleware
-from service.api.routers import alerts, batches, health, items, log, organisations, products
+from service.api.routers import (
+    alerts,
+    batches,
+    distribution,
+    health,
+    items,
+    log,
+    organisations,
+    products,
+)
 
 
 def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
@@ -35,6 +44,15 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
     app.state.container = container
     errors.install(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
-    for module in (health, organisations, products, batches, items, alerts, log):
+    for module in (
+        health,
+        organisations,
+        distribution,
+        products,
+        batches,
+        items,
+        alerts,
+        log,
+    ):
         app.include_router(module.router)
     return app

@@ -453,7 +453,7 @@ def generate_codes(
 
     with uow_factory() as uow:
         assert batch.id is not None
-        _, case_ids = uow.codes.add_units(batch.id, plan)
+        _, case_ids = uow.codes.add_units(batch.id, plan, batch.organisation_id, clock.now())
         progress("insert", 0, count)
         leaves: list[bytes] = []
         case_size = batch.case_size

@@ -15,10 +15,12 @@ from typing import Any, BinaryIO, Protocol
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
+from service.domain.custody import Custody
 from service.domain.events import Event
 from service.domain.labels import Label, LabelLayout
 from service.domain.organisations import Organisation
 from service.domain.products import Product
+from service.domain.regions import Region
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 
 
@@ -177,8 +179,11 @@ class CodeRepository(Protocol):
         """Reserve ``count`` consecutive SSCC serial references; return the first one."""
         ...
 
-    def add_units(self, batch_id: int, plan: PackingPlan) -> tuple[list[int], list[int]]:
-        """Insert the plan's pallets and cases; return their row ids (pallets, cases)."""
+    def add_units(
+        self, batch_id: int, plan: PackingPlan, holder_id: int, at: datetime
+    ) -> tuple[list[int], list[int]]:
+        """Insert the plan's pallets and cases, held by ``holder_id`` (the factory) from
+        ``at``; return their row ids (pallets, cases)."""
         ...
 
     def add_items(
@@ -285,8 +290,30 @@ class AlertRepository(Protocol):
         ...
 
     def list(
-        self, brand_id: int | None, status: AlertStatus | None, offset: int, limit: int
-    ) -> list[Alert]: ...
+        self,
+        brand_id: int | None,
+        status: AlertStatus | None,
+        offset: int,
+        limit: int,
+        party_id: int | None = None,
+    ) -> list[Alert]:
+        """Alerts of a brand (all when None); with ``party_id``, only those it is responsible
+        for or raised by its scans."""
+        ...
+
+    def get(self, alert_id: int) -> Alert | None: ...
+    def repeat(self, alert_id: int, at: datetime) -> Alert | None:
+        """Count one more sighting of an existing alert."""
+        ...
+
+    def set_status(
+        self,
+        alert_id: int,
+        expected: AlertStatus,
+        status: AlertStatus,
+        note: str | None,
+        at: datetime,
+    ) -> bool: ...
 
 
 class EventLog(Protocol):
@@ -320,6 +347,171 @@ class IdempotencyRepository(Protocol):
     def add(self, principal_id: str, key: str, response: StoredResponse, at: datetime) -> None: ...
 
 
+@dataclass(frozen=True)
+class Site:
+    """A warehouse, shop or plant of an organisation, in one region."""
+
+    id: int
+    organisation_id: int
+    name: str
+    kind: str
+    region_code: str
+
+
+class ChannelRepository(Protocol):
+    """Regions, territories, sites and the channel tree."""
+
+    def regions(self) -> list[Region]: ...
+    def add_regions(self, regions: Sequence[Region], source: str) -> None: ...
+    def territories(self, organisation_ids: Sequence[int]) -> dict[int, list[str]]:
+        """Territory region codes per organisation (organisations without any are absent)."""
+        ...
+
+    def set_territories(self, organisation_id: int, codes: Sequence[str]) -> None: ...
+    def add_site(
+        self, organisation_id: int, name: str, kind: str, region_code: str, at: datetime
+    ) -> Site: ...
+    def site(self, site_id: int) -> Site | None: ...
+    def sites(self, organisation_id: int) -> list[Site]: ...
+    def set_channel_parent(self, organisation_id: int, parent_id: int | None) -> None: ...
+    def channel_parent(self, organisation_id: int) -> int | None: ...
+    def children(self, organisation_id: int) -> list[Organisation]: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """A scanned case, pallet or loose item, with its custody."""
+
+    kind: str  # "case" | "pallet" | "item"
+    id: int
+    code: str  # SSCC or serial
+    batch_id: int
+    items: int
+    custody: Custody
+    #: A case: its pallet's id. An item: its case's id.
+    parent_id: int | None = None
+    #: A case: when it was opened. An item: whether it travels loose (its case is open).
+    opened_at: datetime | None = None
+    loose: bool = True
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    """A scan event as recorded."""
+
+    id: int
+    organisation_id: int
+    client_event_id: str
+    action: str
+    code: str
+    event_time: datetime
+    outcome: str
+    result: dict[str, Any]
+    request_hash: bytes
+    site_id: int | None = None
+    region_code: str | None = None
+    shipment_ref: str | None = None
+    receiver_id: int | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    id: int
+    public_id: str
+    ref: str
+    sender_id: int
+    receiver_id: int
+    sender_site_id: int | None
+    status: str
+    dispatched_at: datetime
+    received_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    kind: str
+    code: str
+    items: int
+    dispatched: bool
+    received_at: datetime | None
+
+
+class CustodyRepository(Protocol):
+    """Where goods are: custody of units and loose items, shipments, scan events."""
+
+    def target(self, sscc: str | None, serial: str | None) -> Target | None: ...
+    def unit_target(self, unit_id: int) -> Target | None: ...
+    def last_shipment(self, target: Target, at: datetime) -> Shipment | None:
+        """The last shipment the target was put in at or before ``at``."""
+        ...
+
+    def pallet_cases(self, pallet_id: int) -> list[Target]: ...
+    def case_items(self, case_id: int) -> list[Target]: ...
+    def set_custody(self, targets: Sequence[Target], custody: Custody) -> None:
+        """Give every target the same custody (pallet rows included)."""
+        ...
+
+    def open_case(self, case: Target, at: datetime) -> None:
+        """Mark the case opened and copy its custody onto its items."""
+        ...
+
+    def shipment_by_ref(self, sender_id: int, ref: str) -> Shipment | None: ...
+    def shipment(self, shipment_id: int) -> Shipment | None: ...
+    def shipment_by_public_id(self, public_id: str) -> Shipment | None: ...
+    def add_shipment(
+        self,
+        public_id: str,
+        ref: str,
+        sender_id: int,
+        receiver_id: int,
+        site_id: int | None,
+        at: datetime,
+    ) -> Shipment: ...
+    def add_lines(self, shipment_id: int, targets: Sequence[Target], dispatched: bool) -> None:
+        """Lines for targets not yet in the shipment (dispatched, or extra on receipt)."""
+        ...
+
+    def receive_lines(
+        self, shipment_id: int, targets: Sequence[Target], at: datetime, site_id: int | None
+    ) -> None: ...
+    def update_shipment_status(self, shipment_id: int, at: datetime) -> str:
+        """Recompute dispatched / partially_received / received; return it."""
+        ...
+
+    def lines(self, shipment_id: int) -> list[ShipmentLine]: ...
+    def shipments(
+        self, organisation_id: int | None, direction: str, offset: int, limit: int
+    ) -> list[Shipment]: ...
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        """The chain of custody: the shipments the target (or its case, pallet) travelled in."""
+        ...
+
+    def stock(self, organisation_id: int, offset: int, limit: int) -> list[dict[str, Any]]: ...
+    def stock_totals(self, organisation_id: int) -> dict[str, int]: ...
+    def scan_event(self, organisation_id: int, client_event_id: str) -> StoredScan | None: ...
+    def add_scan_event(
+        self,
+        scan: StoredScan,
+        unit_id: int | None,
+        item_id: int | None,
+        shipment_id: int | None,
+        recorded_at: datetime,
+    ) -> int: ...
+    def set_scan_outcome(
+        self, scan_id: int, outcome: str, result: dict[str, Any], shipment_id: int | None
+    ) -> None: ...
+    def pending_scans(
+        self, unit_ids: Sequence[int], item_ids: Sequence[int]
+    ) -> list[StoredScan]: ...
+    def set_alert(self, targets: Sequence[Target], alert_id: int) -> None: ...
+    def observations_after(
+        self, unit_ids: Sequence[int], item_ids: Sequence[int], after: datetime
+    ) -> list[StoredScan]:
+        """Applied observe scans of these goods made after ``after``, in time order."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless ``commit`` is called."""
 
@@ -331,6 +523,8 @@ class UnitOfWork(Protocol):
     code_files: CodeFileRepository
     attestations: AttestationRepository
     alerts: AlertRepository
+    channel: ChannelRepository
+    custody: CustodyRepository
     events: EventLog
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository

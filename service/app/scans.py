@@ -174,21 +174,29 @@ def list_alerts(
         raise InvalidRequestError(
             "status is one of " + ", ".join(s.value for s in AlertStatus) + "."
         ) from None
+    party = None
+    if actor.role in (Role.DISTRIBUTOR, Role.STORE):
+        party = actor.organisation_id  # partners see only their own alerts
     brand = None if actor.role is Role.ADMIN else actor.brand_id
     if brand is None and actor.role is not Role.ADMIN:
         return []
     with uow:
-        alerts = uow.alerts.list(brand, wanted, offset, limit)
-    return [
-        {
-            "id": a.id,
-            "kind": a.kind.value,
-            "status": a.status.value,
-            "serial": a.serial,
-            "detail": a.detail,
-            "count": a.count,
-            "first_seen_at": a.first_seen_at.isoformat() if a.first_seen_at else None,
-            "last_seen_at": a.last_seen_at.isoformat() if a.last_seen_at else None,
-        }
-        for a in alerts
-    ]
+        alerts = uow.alerts.list(brand, wanted, offset, limit, party_id=party)
+    return [alert_view(a) for a in alerts]
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    """The JSON-ready view of an alert."""
+    return {
+        "id": alert.id,
+        "kind": alert.kind.value,
+        "status": alert.status.value,
+        "serial": alert.serial,
+        "detail": alert.detail,
+        "count": alert.count,
+        "responsible_id": alert.responsible_id,
+        "scanner_id": alert.scanner_id,
+        "note": alert.note,
+        "first_seen_at": alert.first_seen_at.isoformat() if alert.first_seen_at else None,
+        "last_seen_at": alert.last_seen_at.isoformat() if alert.last_seen_at else None,
+    }

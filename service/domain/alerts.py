@@ -15,12 +15,27 @@ class AlertKind(StrEnum):
     INACTIVE_CODE_SCANNED = "inactive_code_scanned"
     #: The chain refused a proof the database holds (the records were altered).
     CHAIN_MISMATCH = "chain_mismatch"
+    #: Goods scanned outside the territory of their authorised holder (窜货).
+    DIVERSION = "diversion"
 
 
 class AlertStatus(StrEnum):
     OPEN = "open"
     CONFIRMED = "confirmed"
     DISMISSED = "dismissed"
+
+
+#: An open alert is confirmed (it was a real case) or dismissed (it was not); both are final.
+ALERT_TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    AlertStatus.OPEN: frozenset({AlertStatus.CONFIRMED, AlertStatus.DISMISSED}),
+    AlertStatus.CONFIRMED: frozenset(),
+    AlertStatus.DISMISSED: frozenset(),
+}
+
+
+def may_move(current: AlertStatus, to: AlertStatus) -> bool:
+    """Return whether an alert in ``current`` may move to ``to``."""
+    return to in ALERT_TRANSITIONS[current]
 
 
 @dataclass
@@ -37,7 +52,18 @@ class Alert:
     count: int = 1
     first_seen_at: datetime | None = None
     last_seen_at: datetime | None = None
+    responsible_id: int | None = None
+    scanner_id: int | None = None
+    shipment_id: int | None = None
+    note: str | None = None
     id: int | None = None
+
+    def visible_to(self, organisation_id: int | None) -> bool:
+        """A partner sees the alerts it is responsible for or raised by its own scans."""
+        return organisation_id is not None and organisation_id in (
+            self.responsible_id,
+            self.scanner_id,
+        )
 
 
 def item_alert_key(kind: AlertKind, serial: str) -> str:

@@ -137,6 +137,59 @@ class BatchTooLargeError(TracecertError):
     default_detail = "The batch is larger than allowed; split it into several batches."
 
 
+class InvalidRegionError(TracecertError):
+    """Raised when a region code is unknown or a custom region tree is malformed."""
+
+    code = "invalid_region"
+    kind = ErrorKind.INVALID
+    default_detail = "The region is not known; use a GB/T 2260 code or a loaded custom region."
+
+
+class InvalidSiteError(TracecertError):
+    """Raised when a site's name, kind or region is not acceptable."""
+
+    code = "invalid_site"
+    kind = ErrorKind.INVALID
+    default_detail = "The site is invalid; give a printable name, a known kind and a region."
+
+
+class InvalidChannelError(TracecertError):
+    """Raised when a channel parent or territory does not fit the brand's channel."""
+
+    code = "invalid_channel"
+    kind = ErrorKind.INVALID
+    default_detail = "The channel change is invalid; see the detail."
+
+
+class InvalidScanError(TracecertError):
+    """Raised when a scan event is malformed: unknown action, future time, missing fields."""
+
+    code = "invalid_scan"
+    kind = ErrorKind.INVALID
+    default_detail = "The scan is invalid; fix it as the detail says and send it again."
+
+
+class InvalidEpcisError(TracecertError):
+    """Raised when an EPCIS document or event is malformed or not one we can take."""
+
+    code = "invalid_epcis"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "The EPCIS document is malformed or holds something tracecert does not take; "
+        "fix it as the detail says and send it again."
+    )
+
+
+class InvalidEpcisQueryError(TracecertError):
+    """Raised when EPCIS query parameters are unknown, repeated or malformed."""
+
+    code = "invalid_epcis_query"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "The EPCIS query parameters are invalid; fix them as the detail says and ask again."
+    )
+
+
 class LogRangeError(TracecertError):
     """Raised when a log index or size lies outside the current event log."""
 
@@ -211,6 +264,34 @@ class LogisticUnitNotFoundError(NotFoundError):
 
     code = "sscc_not_found"
     default_detail = "No case or pallet has this SSCC in your organisation; check the label."
+
+
+class CodeNotFoundError(NotFoundError):
+    """Raised when a scanned SSCC or serial is not one of ours."""
+
+    code = "code_not_found"
+    default_detail = "No case, pallet or item has this code; it is not a genuine label."
+
+
+class SiteNotFoundError(NotFoundError):
+    """Raised when a site id is unknown or belongs to another organisation."""
+
+    code = "site_not_found"
+    default_detail = "No such site in your organisation; check the site id."
+
+
+class ShipmentNotFoundError(NotFoundError):
+    """Raised when a shipment is unknown to the caller (neither sender nor receiver)."""
+
+    code = "shipment_not_found"
+    default_detail = "No such shipment of yours; check the shipment id."
+
+
+class AlertNotFoundError(NotFoundError):
+    """Raised when an alert is unknown or not visible to the caller."""
+
+    code = "alert_not_found"
+    default_detail = "No such alert for you; check the alert id."
 
 
 class DeploymentNotFoundError(TracecertError):
@@ -310,6 +391,40 @@ class AttestationExistsError(TracecertError):
     code = "attestation_exists"
     kind = ErrorKind.CONFLICT
     default_detail = "This report is attested for this batch already."
+
+
+class NotHeldError(TracecertError):
+    """Raised when an organisation ships or opens goods it does not hold."""
+
+    code = "not_held"
+    kind = ErrorKind.CONFLICT
+    default_detail = "You do not hold these goods (or they are in transit); scan what you hold."
+
+
+class NotAddressedError(TracecertError):
+    """Raised when goods are received by someone they were not shipped to."""
+
+    code = "not_addressed_to_you"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "These goods are in a shipment addressed to another organisation; do not receive them."
+    )
+
+
+class ClientEventReusedError(TracecertError):
+    """Raised when a client event id is sent again with different content."""
+
+    code = "client_event_reused"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This client event id was used for another scan; give every scan its own id."
+
+
+class AlertStateError(TracecertError):
+    """Raised when an alert cannot move to the asked status (e.g. reopening a dismissed one)."""
+
+    code = "alert_state_conflict"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The alert cannot move to that status; open alerts are confirmed or dismissed."
 
 
 class BatchAlreadyAnchoredError(TracecertError):

@@ -226,6 +226,8 @@ class AlertRaised(Event):
     kind: str
     batch_id: str | None
     serial: str | None
+    code: str | None = None
+    responsible_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -258,3 +260,91 @@ class BatchAnchored(Event):
     chain_batch_id: bytes
     tx_hash: bytes
     block_number: int
+
+
+@dataclass(frozen=True)
+class TerritoriesSet(Event):
+    """The regions an organisation is authorised to sell in were set."""
+
+    type: ClassVar[str] = "TerritoriesSet"
+    organisation_id: int
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteRegistered(Event):
+    """An organisation registered a warehouse, shop or plant in a region."""
+
+    type: ClassVar[str] = "SiteRegistered"
+    site_id: int
+    organisation_id: int
+    kind: str
+    region: str
+
+
+@dataclass(frozen=True)
+class ChannelParentSet(Event):
+    """An organisation was placed under another in the brand's channel."""
+
+    type: ClassVar[str] = "ChannelParentSet"
+    organisation_id: int
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class RegionsLoaded(Event):
+    """A custom region tree was loaded."""
+
+    type: ClassVar[str] = "RegionsLoaded"
+    source: str
+    count: int
+
+
+@dataclass(frozen=True)
+class GoodsDispatched(Event):
+    """Goods were shipped. EPCIS: ObjectEvent OBSERVE, bizStep shipping, in_transit."""
+
+    type: ClassVar[str] = "GoodsDispatched"
+    shipment_id: str
+    sender_id: int
+    receiver_id: int
+    code: str
+    items: int
+    site_id: int | None
+    event_time: str
+
+
+@dataclass(frozen=True)
+class GoodsReceived(Event):
+    """Goods were received. EPCIS: ObjectEvent OBSERVE, bizStep receiving, in_progress."""
+
+    type: ClassVar[str] = "GoodsReceived"
+    shipment_id: str
+    receiver_id: int
+    code: str
+    items: int
+    site_id: int | None
+    region: str
+    authorised: bool
+    event_time: str
+
+
+@dataclass(frozen=True)
+class CaseOpened(Event):
+    """A case was opened; its items travel on their own. EPCIS: AggregationEvent DELETE."""
+
+    type: ClassVar[str] = "CaseOpened"
+    sscc: str
+    organisation_id: int
+    site_id: int | None
+    event_time: str
+
+
+@dataclass(frozen=True)
+class AlertStatusChanged(Event):
+    """An alert was confirmed or dismissed."""
+
+    type: ClassVar[str] = "AlertStatusChanged"
+    alert_id: int
+    status: str
+    by: str

@@ -86,8 +86,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.READ_ALERTS,
         Permission.READ_LOG,
     },
-    Role.DISTRIBUTOR: _EVERYONE_READS,
-    Role.STORE: _EVERYONE_READS,
+    # Partners read their own alerts (those they are responsible for or raised by scanning).
+    Role.DISTRIBUTOR: _EVERYONE_READS | {Permission.READ_ALERTS},
+    Role.STORE: _EVERYONE_READS | {Permission.READ_ALERTS},
     Role.CUSTODIAN: _EVERYONE_READS,
     Role.PLEDGEE: _EVERYONE_READS,
     Role.ATTESTOR: _EVERYONE_READS | {Permission.ATTEST_BATCH, Permission.READ_BATCH},

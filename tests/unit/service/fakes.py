@@ -326,7 +326,9 @@ class FakeCodes(_Repo):
         self.st.units[unit_id] = UnitRow(unit_id, sscc, kind, batch_id, position, parent)
         return unit_id
 
-    def add_units(self, batch_id: int, plan: PackingPlan) -> tuple[list[int], list[int]]:
+    def add_units(
+        self, batch_id: int, plan: PackingPlan, holder_id: int, at: datetime
+    ) -> tuple[list[int], list[int]]:
         pallets = [
             self._add_unit(sscc, UnitKind.PALLET, batch_id, n, None)
             for n, sscc in enumerate(plan.pallet_ssccs)
@@ -548,14 +550,47 @@ class FakeAlerts(_Repo):
         return copy.deepcopy(stored), True
 
     def list(
-        self, brand_id: int | None, status: AlertStatus | None, offset: int, limit: int
+        self,
+        brand_id: int | None,
+        status: AlertStatus | None,
+        offset: int,
+        limit: int,
+        party_id: int | None = None,
     ) -> list[Alert]:
         rows = sorted(self.st.alerts.values(), key=lambda a: a.id or 0, reverse=True)
         if brand_id is not None:
             rows = [a for a in rows if a.brand_id == brand_id]
         if status is not None:
             rows = [a for a in rows if a.status is status]
+        if party_id is not None:
+            rows = [a for a in rows if a.visible_to(party_id)]
         return [copy.deepcopy(a) for a in rows[offset : offset + limit]]
+
+    def get(self, alert_id: int) -> Alert | None:
+        found = self.st.alerts.get(alert_id)
+        return copy.deepcopy(found) if found else None
+
+    def repeat(self, alert_id: int, at: datetime) -> Alert | None:
+        found = self.st.alerts.get(alert_id)
+        if found is None:
+            return None
+        found.count += 1
+        found.last_seen_at = at
+        return copy.deepcopy(found)
+
+    def set_status(
+        self,
+        alert_id: int,
+        expected: AlertStatus,
+        status: AlertStatus,
+        note: str | None,
+        at: datetime,
+    ) -> bool:
+        found = self.st.alerts.get(alert_id)
+        if found is None or found.status is not expected:
+            return False
+        found.status, found.note = status, note
+        return True
 
 
 class FakeEventLog(_Repo):

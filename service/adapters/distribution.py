@@ -1,0 +1,686 @@
+"""SQLAlchemy repositories of the distribution flow: the channel (regions, territories, sites)
+and custody (units and loose items, shipments and their lines, scan events)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from service.adapters.orm import (
+    BatchRow,
+    ItemRow,
+    LogisticUnitRow,
+    OrganisationRow,
+    RegionRow,
+    ScanEventRow,
+    ShipmentLineRow,
+    ShipmentRow,
+    SiteRow,
+    TerritoryRow,
+)
+from service.adapters.repositories import translate_integrity
+from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
+from service.domain.custody import Custody
+from service.domain.organisations import Organisation
+from service.domain.regions import Region
+from service.domain.roles import OrganisationKind
+from service.domain.units import UnitKind
+
+_Pallet = aliased(LogisticUnitRow)
+_Case = aliased(LogisticUnitRow)
+
+
+class SqlAlchemyChannelRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def regions(self) -> list[Region]:
+        rows = self._s.execute(
+            select(RegionRow.code, RegionRow.name, RegionRow.level, RegionRow.parent_code)
+        )
+        return [Region(c, n, lvl, p) for c, n, lvl, p in rows]
+
+    def add_regions(self, regions: Sequence[Region], source: str) -> None:
+        # Parents first: a custom tree may nest its own regions.
+        ordered = sorted(regions, key=lambda r: r.level)
+        with translate_integrity(self._s, "regions"):
+            self._s.execute(
+                insert(RegionRow),
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "level": r.level,
+                        "parent_code": r.parent_code,
+                        "source": source,
+                    }
+                    for r in ordered
+                ],
+            )
+
+    def territories(self, organisation_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        if not organisation_ids:
+            return out
+        rows = self._s.execute(
+            select(TerritoryRow.organisation_id, TerritoryRow.region_code)
+            .where(TerritoryRow.organisation_id.in_(list(set(organisation_ids))))
+            .order_by(TerritoryRow.region_code)
+        )
+        for org, code in rows:
+            out.setdefault(org, []).append(code)
+        return out
+
+    def set_territories(self, organisation_id: int, codes: Sequence[str]) -> None:
+        self._s.execute(delete(TerritoryRow).where(TerritoryRow.organisation_id == organisation_id))
+        if codes:
+            self._s.execute(
+                insert(TerritoryRow),
+                [{"organisation_id": organisation_id, "region_code": c} for c in codes],
+            )
+
+    @staticmethod
+    def _site(row: SiteRow) -> Site:
+        return Site(row.id, row.organisation_id, row.name, row.kind, row.region_code)
+
+    def add_site(
+        self, organisation_id: int, name: str, kind: str, region_code: str, at: datetime
+    ) -> Site:
+        row = SiteRow(
+            organisation_id=organisation_id,
+            name=name,
+            kind=kind,
+            region_code=region_code,
+            created_at=at,
+        )
+        self._s.add(row)
+        with translate_integrity(self._s, "sites"):
+            self._s.flush()
+        return self._site(row)
+
+    def site(self, site_id: int) -> Site | None:
+        row = self._s.get(SiteRow, site_id)
+        return self._site(row) if row else None
+
+    def sites(self, organisation_id: int) -> list[Site]:
+        rows = self._s.scalars(
+            select(SiteRow).where(SiteRow.organisation_id == organisation_id).order_by(SiteRow.id)
+        )
+        return [self._site(r) for r in rows]
+
+    def set_channel_parent(self, organisation_id: int, parent_id: int | None) -> None:
+        self._s.execute(
+            update(OrganisationRow)
+            .where(OrganisationRow.id == organisation_id)
+            .values(channel_parent_id=parent_id)
+        )
+
+    def channel_parent(self, organisation_id: int) -> int | None:
+        return self._s.scalar(
+            select(OrganisationRow.channel_parent_id).where(OrganisationRow.id == organisation_id)
+        )
+
+    def children(self, organisation_id: int) -> list[Organisation]:
+        rows = self._s.scalars(
+            select(OrganisationRow)
+            .where(OrganisationRow.channel_parent_id == organisation_id)
+            .order_by(OrganisationRow.id)
+        )
+        return [
+            Organisation(
+                id=r.id,
+                name=r.name,
+                kind=OrganisationKind(r.kind),
+                created_at=r.created_at,
+                brand_id=r.brand_id,
+                gs1_company_prefix=r.gs1_company_prefix,
+            )
+            for r in rows
+        ]
+
+
+def _custody(row: Any) -> Custody:
+    return Custody(
+        holder_id=row.holder_id,
+        authorised_id=row.authorised_id,
+        site_id=row.holder_site_id,
+        since=row.holder_since,
+        shipment_id=row.shipment_id,
+        alert_id=row.alert_id,
+    )
+
+
+def _custody_values(custody: Custody) -> dict[str, Any]:
+    return {
+        "holder_id": custody.holder_id,
+        "authorised_id": custody.authorised_id,
+        "holder_site_id": custody.site_id,
+        "holder_since": custody.since,
+        "shipment_id": custody.shipment_id,
+        "alert_id": custody.alert_id,
+    }
+
+
+class SqlAlchemyCustodyRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # ------------------------------------------------------------------ targets
+    def _unit_target(self, row: LogisticUnitRow, items: int) -> Target:
+        assert row.batch_id is not None
+        return Target(
+            kind=row.kind,
+            id=row.id,
+            code=row.sscc,
+            batch_id=row.batch_id,
+            items=items,
+            custody=_custody(row),
+            parent_id=row.parent_id,
+            opened_at=row.opened_at,
+        )
+
+    def _case_items(self, case_ids: Sequence[int]) -> dict[int, int]:
+        if not case_ids:
+            return {}
+        rows = self._s.execute(
+            select(ItemRow.case_id, func.count())
+            .where(ItemRow.case_id.in_(list(case_ids)))
+            .group_by(ItemRow.case_id)
+        )
+        return {int(c): int(n) for c, n in rows if c is not None}
+
+    def target(self, sscc: str | None, serial: str | None) -> Target | None:
+        if sscc is not None:
+            row = self._s.scalar(select(LogisticUnitRow).where(LogisticUnitRow.sscc == sscc))
+            if row is None or row.batch_id is None:
+                return None
+            if row.kind == UnitKind.CASE.value:
+                items = self._case_items([row.id]).get(row.id, 0)
+            else:
+                cases = [c.id for c in self._children(row.id)]
+                items = sum(self._case_items(cases).values())
+            return self._unit_target(row, items)
+        item = self._s.scalar(select(ItemRow).where(ItemRow.serial == serial))
+        if item is None:
+            return None
+        case = self._s.get(LogisticUnitRow, item.case_id) if item.case_id else None
+        loose = case is None or case.opened_at is not None
+        # An item in a sealed case is where its case is.
+        source: Any = item if loose else case
+        return Target(
+            kind="item",
+            id=item.id,
+            code=item.serial,
+            batch_id=item.batch_id,
+            items=1,
+            custody=_custody(source),
+            parent_id=item.case_id,
+            loose=loose,
+        )
+
+    def unit_target(self, unit_id: int) -> Target | None:
+        row = self._s.get(LogisticUnitRow, unit_id)
+        return self.target(row.sscc, None) if row is not None else None
+
+    def last_shipment(self, target: Target, at: datetime) -> Shipment | None:
+        column = ShipmentLineRow.item_id if target.kind == "item" else ShipmentLineRow.unit_id
+        row = self._s.scalar(
+            select(ShipmentRow)
+            .join(ShipmentLineRow, ShipmentLineRow.shipment_id == ShipmentRow.id)
+            .where(column == target.id, ShipmentRow.dispatched_at <= at)
+            .order_by(ShipmentRow.dispatched_at.desc(), ShipmentRow.id.desc())
+            .limit(1)
+        )
+        return self._shipment(row) if row else None
+
+    def _children(self, pallet_id: int) -> list[LogisticUnitRow]:
+        return list(
+            self._s.scalars(
+                select(LogisticUnitRow)
+                .where(LogisticUnitRow.parent_id == pallet_id)
+                .order_by(LogisticUnitRow.position)
+            )
+        )
+
+    def pallet_cases(self, pallet_id: int) -> list[Target]:
+        rows = self._children(pallet_id)
+        counts = self._case_items([r.id for r in rows])
+        return [self._unit_target(r, counts.get(r.id, 0)) for r in rows]
+
+    def case_items(self, case_id: int) -> list[Target]:
+        rows = self._s.scalars(
+            select(ItemRow).where(ItemRow.case_id == case_id).order_by(ItemRow.leaf_index)
+        )
+        return [Target("item", r.id, r.serial, r.batch_id, 1, _custody(r), r.case_id) for r in rows]
+
+    def set_custody(self, targets: Sequence[Target], custody: Custody) -> None:
+        values = _custody_values(custody)
+        units = [t.id for t in targets if t.kind != "item"]
+        items = [t.id for t in targets if t.kind == "item"]
+        for start in range(0, len(units), 500):
+            self._s.execute(
+                update(LogisticUnitRow)
+                .where(LogisticUnitRow.id.in_(units[start : start + 500]))
+                .values(**values)
+            )
+        for start in range(0, len(items), 500):
+            self._s.execute(
+                update(ItemRow).where(ItemRow.id.in_(items[start : start + 500])).values(**values)
+            )
+
+    def set_alert(self, targets: Sequence[Target], alert_id: int) -> None:
+        units = [t.id for t in targets if t.kind != "item"]
+        items = [t.id for t in targets if t.kind == "item"]
+        if units:
+            self._s.execute(
+                update(LogisticUnitRow)
+                .where(LogisticUnitRow.id.in_(units))
+                .values(alert_id=alert_id)
+            )
+        if items:
+            self._s.execute(update(ItemRow).where(ItemRow.id.in_(items)).values(alert_id=alert_id))
+
+    def open_case(self, case: Target, at: datetime) -> None:
+        self._s.execute(
+            update(LogisticUnitRow).where(LogisticUnitRow.id == case.id).values(opened_at=at)
+        )
+        self._s.execute(
+            update(ItemRow)
+            .where(ItemRow.case_id == case.id)
+            .values(**_custody_values(case.custody))
+        )
+
+    # ------------------------------------------------------------------ shipments
+    @staticmethod
+    def _shipment(row: ShipmentRow) -> Shipment:
+        return Shipment(
+            row.id,
+            row.public_id,
+            row.ref,
+            row.sender_id,
+            row.receiver_id,
+            row.sender_site_id,
+            row.status,
+            row.dispatched_at,
+            row.received_at,
+        )
+
+    def shipment_by_ref(self, sender_id: int, ref: str) -> Shipment | None:
+        row = self._s.scalar(
+            select(ShipmentRow).where(ShipmentRow.sender_id == sender_id, ShipmentRow.ref == ref)
+        )
+        return self._shipment(row) if row else None
+
+    def shipment(self, shipment_id: int) -> Shipment | None:
+        row = self._s.get(ShipmentRow, shipment_id)
+        return self._shipment(row) if row else None
+
+    def shipment_by_public_id(self, public_id: str) -> Shipment | None:
+        row = self._s.scalar(select(ShipmentRow).where(ShipmentRow.public_id == public_id))
+        return self._shipment(row) if row else None
+
+    def add_shipment(
+        self,
+        public_id: str,
+        ref: str,
+        sender_id: int,
+        receiver_id: int,
+        site_id: int | None,
+        at: datetime,
+    ) -> Shipment:
+        row = ShipmentRow(
+            public_id=public_id,
+            ref=ref,
+            sender_id=sender_id,
+            receiver_id=receiver_id,
+            sender_site_id=site_id,
+            status="dispatched",
+            dispatched_at=at,
+        )
+        self._s.add(row)
+        with translate_integrity(self._s, "shipments"):
+            self._s.flush()
+        return self._shipment(row)
+
+    def add_lines(self, shipment_id: int, targets: Sequence[Target], dispatched: bool) -> None:
+        if not targets:
+            return
+        present_units = set(
+            self._s.scalars(
+                select(ShipmentLineRow.unit_id).where(
+                    ShipmentLineRow.shipment_id == shipment_id,
+                    ShipmentLineRow.unit_id.is_not(None),
+                )
+            )
+        )
+        present_items = set(
+            self._s.scalars(
+                select(ShipmentLineRow.item_id).where(
+                    ShipmentLineRow.shipment_id == shipment_id,
+                    ShipmentLineRow.item_id.is_not(None),
+                )
+            )
+        )
+        rows = []
+        for t in targets:
+            is_item = t.kind == "item"
+            if (t.id in present_items) if is_item else (t.id in present_units):
+                continue
+            rows.append(
+                {
+                    "shipment_id": shipment_id,
+                    "unit_id": None if is_item else t.id,
+                    "item_id": t.id if is_item else None,
+                    "items": t.items,
+                    "dispatched": dispatched,
+                }
+            )
+        if rows:
+            self._s.execute(insert(ShipmentLineRow), rows)
+
+    def receive_lines(
+        self, shipment_id: int, targets: Sequence[Target], at: datetime, site_id: int | None
+    ) -> None:
+        units = [t.id for t in targets if t.kind != "item"]
+        items = [t.id for t in targets if t.kind == "item"]
+        for column, ids in ((ShipmentLineRow.unit_id, units), (ShipmentLineRow.item_id, items)):
+            if ids:
+                self._s.execute(
+                    update(ShipmentLineRow)
+                    .where(
+                        ShipmentLineRow.shipment_id == shipment_id,
+                        column.in_(ids),
+                        ShipmentLineRow.received_at.is_(None),
+                    )
+                    .values(received_at=at, receipt_site_id=site_id)
+                )
+
+    def update_shipment_status(self, shipment_id: int, at: datetime) -> str:
+        # Pallet lines stand for their cases, so completeness counts case and item lines.
+        open_lines = self._s.scalar(
+            select(func.count())
+            .select_from(ShipmentLineRow)
+            .outerjoin(LogisticUnitRow, LogisticUnitRow.id == ShipmentLineRow.unit_id)
+            .where(
+                ShipmentLineRow.shipment_id == shipment_id,
+                ShipmentLineRow.dispatched.is_(True),
+                ShipmentLineRow.received_at.is_(None),
+                or_(LogisticUnitRow.kind.is_(None), LogisticUnitRow.kind != UnitKind.PALLET.value),
+            )
+        )
+        received_any = self._s.scalar(
+            select(func.count()).where(
+                ShipmentLineRow.shipment_id == shipment_id, ShipmentLineRow.received_at.is_not(None)
+            )
+        )
+        status = (
+            "received" if not open_lines else "partially_received" if received_any else "dispatched"
+        )
+        self._s.execute(
+            update(ShipmentRow)
+            .where(ShipmentRow.id == shipment_id)
+            .values(status=status, received_at=at if received_any else None)
+        )
+        return status
+
+    def lines(self, shipment_id: int) -> list[ShipmentLine]:
+        rows = self._s.execute(
+            select(
+                LogisticUnitRow.kind,
+                LogisticUnitRow.sscc,
+                ItemRow.serial,
+                ShipmentLineRow.items,
+                ShipmentLineRow.dispatched,
+                ShipmentLineRow.received_at,
+            )
+            .select_from(ShipmentLineRow)
+            .outerjoin(LogisticUnitRow, LogisticUnitRow.id == ShipmentLineRow.unit_id)
+            .outerjoin(ItemRow, ItemRow.id == ShipmentLineRow.item_id)
+            .where(ShipmentLineRow.shipment_id == shipment_id)
+            .order_by(ShipmentLineRow.id)
+        )
+        return [
+            ShipmentLine(kind or "item", sscc or serial, items, dispatched, received_at)
+            for kind, sscc, serial, items, dispatched, received_at in rows
+        ]
+
+    def shipments(
+        self, organisation_id: int | None, direction: str, offset: int, limit: int
+    ) -> list[Shipment]:
+        query = select(ShipmentRow).order_by(ShipmentRow.id.desc()).offset(offset).limit(limit)
+        if organisation_id is not None:
+            column = ShipmentRow.receiver_id if direction == "in" else ShipmentRow.sender_id
+            query = query.where(column == organisation_id)
+        return [self._shipment(r) for r in self._s.scalars(query)]
+
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        unit_ids: list[int] = []
+        item_ids: list[int] = []
+        if target.kind == "item":
+            item_ids.append(target.id)
+            if target.parent_id is not None:
+                unit_ids.append(target.parent_id)
+                parent = self._s.get(LogisticUnitRow, target.parent_id)
+                if parent is not None and parent.parent_id is not None:
+                    unit_ids.append(parent.parent_id)
+        else:
+            unit_ids.append(target.id)
+            if target.parent_id is not None:
+                unit_ids.append(target.parent_id)
+        sender, receiver = aliased(OrganisationRow), aliased(OrganisationRow)
+        site = aliased(SiteRow)
+        rows = self._s.execute(
+            select(
+                ShipmentRow.public_id,
+                sender.id,
+                sender.name,
+                receiver.id,
+                receiver.name,
+                ShipmentRow.dispatched_at,
+                func.min(ShipmentLineRow.received_at),
+                func.min(site.region_code),
+            )
+            .join(ShipmentLineRow, ShipmentLineRow.shipment_id == ShipmentRow.id)
+            .join(sender, sender.id == ShipmentRow.sender_id)
+            .join(receiver, receiver.id == ShipmentRow.receiver_id)
+            .outerjoin(site, site.id == ShipmentLineRow.receipt_site_id)
+            .where(
+                or_(
+                    ShipmentLineRow.unit_id.in_(unit_ids or [-1]),
+                    ShipmentLineRow.item_id.in_(item_ids or [-1]),
+                )
+            )
+            .group_by(
+                ShipmentRow.public_id,
+                sender.id,
+                sender.name,
+                receiver.id,
+                receiver.name,
+                ShipmentRow.dispatched_at,
+            )
+            .order_by(ShipmentRow.dispatched_at)
+        )
+        return [
+            {
+                "shipment_id": public_id,
+                "from": {"organisation_id": s_id, "name": s_name},
+                "to": {"organisation_id": r_id, "name": r_name},
+                "dispatched_at": dispatched.isoformat() if dispatched else None,
+                "received_at": _iso(received),
+                "received_in": region,
+            }
+            for public_id, s_id, s_name, r_id, r_name, dispatched, received, region in rows
+        ]
+
+    # ------------------------------------------------------------------ stock
+    def stock(self, organisation_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
+        rows = self._s.execute(
+            select(
+                LogisticUnitRow.kind,
+                LogisticUnitRow.sscc,
+                BatchRow.gtin,
+                BatchRow.lot,
+                LogisticUnitRow.holder_since,
+                LogisticUnitRow.holder_site_id,
+                LogisticUnitRow.authorised_id,
+            )
+            .join(BatchRow, BatchRow.id == LogisticUnitRow.batch_id)
+            .where(
+                LogisticUnitRow.holder_id == organisation_id,
+                LogisticUnitRow.shipment_id.is_(None),
+                LogisticUnitRow.opened_at.is_(None),
+                LogisticUnitRow.kind == UnitKind.CASE.value,
+            )
+            .order_by(LogisticUnitRow.holder_since, LogisticUnitRow.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [
+            {
+                "kind": kind,
+                "code": sscc,
+                "gtin": gtin,
+                "lot": lot,
+                "since": _iso(since),
+                "site_id": site,
+                "authorised": authorised == organisation_id,
+            }
+            for kind, sscc, gtin, lot, since, site, authorised in rows
+        ]
+
+    def stock_totals(self, organisation_id: int) -> dict[str, int]:
+        cases = select(LogisticUnitRow.id).where(
+            LogisticUnitRow.holder_id == organisation_id,
+            LogisticUnitRow.shipment_id.is_(None),
+            LogisticUnitRow.opened_at.is_(None),
+            LogisticUnitRow.kind == UnitKind.CASE.value,
+        )
+        case_count = self._s.scalar(select(func.count()).select_from(cases.subquery())) or 0
+        in_cases = self._s.scalar(select(func.count()).where(ItemRow.case_id.in_(cases))) or 0
+        loose = (
+            self._s.scalar(
+                select(func.count()).where(
+                    ItemRow.holder_id == organisation_id, ItemRow.shipment_id.is_(None)
+                )
+            )
+            or 0
+        )
+        return {
+            "cases": int(case_count),
+            "items": int(in_cases) + int(loose),
+            "loose_items": int(loose),
+        }
+
+    # ------------------------------------------------------------------ scan events
+    @staticmethod
+    def _scan(row: ScanEventRow) -> StoredScan:
+        return StoredScan(
+            id=row.id,
+            organisation_id=row.organisation_id,
+            client_event_id=row.client_event_id,
+            action=row.action,
+            code=row.code,
+            event_time=row.event_time,
+            outcome=row.outcome,
+            result=row.result,
+            request_hash=row.request_hash,
+            site_id=row.site_id,
+            region_code=row.region_code,
+            shipment_ref=row.shipment_ref,
+            receiver_id=row.receiver_id,
+            device_id=row.device_id,
+        )
+
+    def scan_event(self, organisation_id: int, client_event_id: str) -> StoredScan | None:
+        row = self._s.scalar(
+            select(ScanEventRow).where(
+                ScanEventRow.organisation_id == organisation_id,
+                ScanEventRow.client_event_id == client_event_id,
+            )
+        )
+        return self._scan(row) if row else None
+
+    def add_scan_event(
+        self,
+        scan: StoredScan,
+        unit_id: int | None,
+        item_id: int | None,
+        shipment_id: int | None,
+        recorded_at: datetime,
+    ) -> int:
+        row = ScanEventRow(
+            organisation_id=scan.organisation_id,
+            client_event_id=scan.client_event_id,
+            device_id=scan.device_id,
+            action=scan.action,
+            code=scan.code,
+            unit_id=unit_id,
+            item_id=item_id,
+            site_id=scan.site_id,
+            region_code=scan.region_code,
+            shipment_ref=scan.shipment_ref,
+            receiver_id=scan.receiver_id,
+            shipment_id=shipment_id,
+            event_time=scan.event_time,
+            recorded_at=recorded_at,
+            request_hash=scan.request_hash,
+            outcome=scan.outcome,
+            result=scan.result,
+        )
+        self._s.add(row)
+        with translate_integrity(self._s, "scan_events"):
+            self._s.flush()
+        return row.id
+
+    def set_scan_outcome(
+        self, scan_id: int, outcome: str, result: dict[str, Any], shipment_id: int | None
+    ) -> None:
+        self._s.execute(
+            update(ScanEventRow)
+            .where(ScanEventRow.id == scan_id)
+            .values(outcome=outcome, result=result, shipment_id=shipment_id)
+        )
+
+    def observations_after(
+        self, unit_ids: Sequence[int], item_ids: Sequence[int], after: datetime
+    ) -> list[StoredScan]:
+        if not unit_ids and not item_ids:
+            return []
+        rows = self._s.scalars(
+            select(ScanEventRow)
+            .where(
+                ScanEventRow.outcome == "applied",
+                ScanEventRow.action == "observe",
+                ScanEventRow.event_time > after,
+                or_(
+                    ScanEventRow.unit_id.in_(list(unit_ids) or [-1]),
+                    ScanEventRow.item_id.in_(list(item_ids) or [-1]),
+                ),
+            )
+            .order_by(ScanEventRow.event_time, ScanEventRow.id)
+        )
+        return [self._scan(r) for r in rows]
+
+    def pending_scans(self, unit_ids: Sequence[int], item_ids: Sequence[int]) -> list[StoredScan]:
+        if not unit_ids and not item_ids:
+            return []
+        rows = self._s.scalars(
+            select(ScanEventRow)
+            .where(
+                ScanEventRow.outcome == "pending",
+                or_(
+                    ScanEventRow.unit_id.in_(list(unit_ids) or [-1]),
+                    ScanEventRow.item_id.in_(list(item_ids) or [-1]),
+                ),
+            )
+            .order_by(ScanEventRow.event_time, ScanEventRow.id)
+        )
+        return [self._scan(r) for r in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

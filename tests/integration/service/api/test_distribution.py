@@ -1,0 +1,446 @@
+"""The distribution flow through the API on both dialects: channel, shipments by scanning,
+diversion caught inline, offline uploads, stock and privacy between partners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tests.integration.service.conftest import auth, make_batch
+
+HANGZHOU, NANJING, ZHEJIANG, JIANGSU = "330106", "320102", "330000", "320000"
+
+
+@dataclass
+class Channel:
+    brand: str
+    factory: str
+    a: str
+    s1: str
+    s2: str
+    a_org: int
+    s1_org: int
+    s2_org: int
+    f_site: int
+    a_site: int
+    s1_site: int
+    s2_site: int
+    batch: dict
+    pallet: str
+    cases: list[str]
+
+
+def _org(api, keys, name: str, kind: str, parent: int | None = None) -> tuple[int, str]:
+    org = api.post(
+        "/organisations",
+        json={"name": name, "kind": kind, "brand_id": keys.brand_org},
+        headers=auth(keys.admin),
+    ).json()
+    if parent is not None:
+        response = api.put(
+            f"/organisations/{org['id']}/channel-parent",
+            json={"channel_parent_id": parent},
+            headers=auth(keys.brand),
+        )
+        assert response.status_code == 200, response.text
+    key = api.post(
+        f"/organisations/{org['id']}/api-keys", json={"role": kind}, headers=auth(keys.admin)
+    ).json()["api_key"]
+    return org["id"], key
+
+
+def _site(api, key: str, org: int, name: str, kind: str, region: str) -> int:
+    response = api.post(
+        f"/organisations/{org}/sites",
+        json={"name": name, "kind": kind, "region": region},
+        headers=auth(key),
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+@pytest.fixture
+def channel(api, container, keys) -> Channel:
+    a, a_key = _org(api, keys, "Distributor A", "distributor")
+    s1, s1_key = _org(api, keys, "Store S1", "store", parent=a)
+    s2, s2_key = _org(api, keys, "Store S2", "store", parent=a)
+    for org, region in ((a, ZHEJIANG), (s1, HANGZHOU), (s2, JIANGSU)):
+        response = api.put(
+            f"/organisations/{org}/territories",
+            json={"regions": [region]},
+            headers=auth(keys.brand),
+        )
+        assert response.status_code == 200, response.text
+    batch = make_batch(api, keys.factory, "LOT-D", 24)  # 4 cases of 6 on 2 pallets of 2
+    with container.uow_factory.sessions() as s:
+        units = s.execute(
+            text(
+                "SELECT u.sscc, u.kind FROM logistic_units u JOIN batches b ON b.id = u.batch_id "
+                "WHERE b.public_id = :p ORDER BY u.kind DESC, u.position"
+            ),
+            {"p": batch["id"]},
+        ).all()
+    pallets = [u for u, k in units if k == "pallet"]
+    cases = [u for u, k in units if k == "case"]
+    return Channel(
+        brand=keys.brand,
+        factory=keys.factory,
+        a=a_key,
+        s1=s1_key,
+        s2=s2_key,
+        a_org=a,
+        s1_org=s1,
+        s2_org=s2,
+        f_site=_site(api, keys.admin, keys.factory_org, "Plant 1", "plant", "520382"),
+        a_site=_site(api, a_key, a, "Hangzhou DC", "warehouse", HANGZHOU),
+        s1_site=_site(api, s1_key, s1, "West Lake shop", "shop", HANGZHOU),
+        s2_site=_site(api, s2_key, s2, "Nanjing shop", "shop", NANJING),
+        batch=batch,
+        pallet=pallets[0],
+        cases=cases,
+    )
+
+
+def scan(api, key: str, **body):
+    return api.post("/scans", json=body, headers=auth(key))
+
+
+def test_regions_ship_with_gb2260(api):
+    provinces = api.get("/regions").json()
+    assert len(provinces) == 34 and {"330000", "320000", "110000"} <= {p["code"] for p in provinces}
+    region = api.get(f"/regions/{HANGZHOU}").json()
+    assert region["level"] == 3 and region["parent"] == "330100"
+    assert region["path"] == "浙江省 杭州市 西湖区"
+    assert api.get("/regions/999999").status_code == 422
+
+
+def test_the_diversion_scenario(api, container, channel, keys):
+    c = channel
+    # The factory ships a pallet (two cases) to distributor A in Zhejiang; A receives it.
+    r = scan(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.pallet,
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment="F-0001",
+    )
+    assert r.status_code == 200, r.text
+    shipment = r.json()["shipment"]
+    assert r.json()["items"] == 12
+    r = scan(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
+    assert r.status_code == 200, r.text
+    assert r.json()["authorised"] is True and r.json()["alert"] is None
+    assert r.json()["shipment_status"] == "received"
+    stock = api.get("/stock", headers=auth(c.a)).json()
+    assert stock["totals"]["cases"] == 2 and stock["totals"]["items"] == 12
+
+    # A ships one case to S1 in Hangzhou and one to S2 in Jiangsu.
+    r = scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=c.cases[0],
+        site_id=c.a_site,
+        receiver_id=c.s1_org,
+        shipment="A-0001",
+    )
+    assert r.status_code == 200, r.text
+    r = scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=c.cases[1],
+        site_id=c.a_site,
+        receiver_id=c.s2_org,
+        shipment="A-0002",
+    )
+    assert r.status_code == 200, r.text
+    to_s2 = r.json()["shipment"]
+
+    # S1's receipt raises nothing; S2's receipt raises a diversion naming A.
+    r = scan(api, c.s1, action="receive", code=c.cases[0], site_id=c.s1_site)
+    assert r.json()["alert"] is None and r.json()["authorised"] is True
+    r = scan(api, c.s2, action="receive", code=c.cases[1], site_id=c.s2_site)
+    assert r.status_code == 200, r.text
+    alert = r.json()["alert"]
+    assert alert["kind"] == "diversion" and alert["new"] is True
+    assert alert["responsible"]["organisation_id"] == c.a_org
+    assert r.json()["authorised"] is False
+
+    detail = api.get(f"/alerts/{alert['id']}", headers=auth(c.brand)).json()
+    evidence = detail["detail"]
+    assert evidence["code"] == c.cases[1] and evidence["items"] == 6
+    assert [t["code"] for t in evidence["expected_territory"]] == [ZHEJIANG]
+    assert evidence["actual_region"]["code"] == NANJING
+    assert evidence["scanned_by"]["organisation_id"] == c.s2_org
+    chain = [
+        (h["from"]["organisation_id"], h["to"]["organisation_id"])
+        for h in evidence["chain_of_custody"]
+    ]
+    assert chain == [(keys.factory_org, c.a_org), (c.a_org, c.s2_org)]
+    assert detail["responsible_id"] == c.a_org
+
+    # A later scan in Jiangsu of a bottle from that case links to the same alert.
+    with container.uow_factory.sessions() as s:
+        bottle = s.execute(
+            text(
+                "SELECT i.serial FROM items i JOIN logistic_units u ON u.id = i.case_id "
+                "WHERE u.sscc = :c LIMIT 1"
+            ),
+            {"c": c.cases[1]},
+        ).scalar_one()
+    r = scan(api, c.s2, action="observe", code=bottle, site_id=c.s2_site)
+    assert r.status_code == 200, r.text
+    assert r.json()["alert"]["id"] == alert["id"] and r.json()["alert"]["new"] is False
+    alerts = api.get("/alerts", headers=auth(c.brand)).json()
+    diversions = [a for a in alerts if a["kind"] == "diversion"]
+    assert len(diversions) == 1 and diversions[0]["count"] == 2
+
+    # Shipments and privacy: S1 sees neither S2's shipment nor the alert; A sees both.
+    assert api.get(f"/shipments/{to_s2}", headers=auth(c.s1)).status_code == 404
+    assert api.get(f"/shipments/{to_s2}", headers=auth(c.a)).status_code == 200
+    assert api.get(f"/alerts/{alert['id']}", headers=auth(c.s1)).status_code == 404
+    assert [a["id"] for a in api.get("/alerts", headers=auth(c.a)).json()] == [alert["id"]]
+    assert api.get("/alerts", headers=auth(c.s1)).json() == []
+    assert (
+        api.get("/stock", params={"organisation_id": c.s2_org}, headers=auth(c.s1)).status_code
+        == 404
+    )
+    assert api.get(f"/shipments/{shipment}", headers=auth(c.brand)).json()["status"] == "received"
+
+    # The brand confirms the alert; the change is logged; it cannot be reopened.
+    confirmed = api.post(
+        f"/alerts/{alert['id']}/status",
+        json={"status": "confirmed", "note": "A admitted the sale"},
+        headers=auth(c.brand),
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+    again = api.post(
+        f"/alerts/{alert['id']}/status", json={"status": "dismissed"}, headers=auth(c.brand)
+    )
+    assert again.status_code == 409 and again.json()["error"] == "alert_state_conflict"
+    assert (
+        api.post(
+            f"/alerts/{alert['id']}/status", json={"status": "dismissed"}, headers=auth(c.a)
+        ).status_code
+        == 403
+    )
+
+
+def test_partial_receipt_reports_missing_and_extra(api, channel):
+    c = channel
+    scan(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.pallet,
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment="F-0002",
+    )
+    # A receives one case of the two; a third case, never scanned out, arrives too (extra).
+    r = scan(api, c.a, action="receive", code=c.cases[0], site_id=c.a_site)
+    shipment = r.json()["shipment"]
+    assert r.json()["shipment_status"] == "partially_received"
+    r = scan(api, c.a, action="receive", code=c.cases[2], site_id=c.a_site, shipment=shipment)
+    assert r.status_code == 200, r.text and r.json()["extra"] is True
+    view = api.get(f"/shipments/{shipment}", headers=auth(c.a)).json()
+    assert view["items"] == {"dispatched": 12, "received": 6, "missing": 6, "extra": 6}
+    assert [m["code"] for m in view["missing"]] == [c.cases[1]]
+    assert [e["code"] for e in view["extra"]] == [c.cases[2]]
+
+
+def test_opening_a_case_lets_its_bottles_travel_alone(api, container, channel):
+    c = channel
+    scan(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.cases[0],
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment="F-0003",
+    )
+    scan(api, c.a, action="receive", code=c.cases[0], site_id=c.a_site)
+    with container.uow_factory.sessions() as s:
+        bottle = s.execute(
+            text(
+                "SELECT i.serial FROM items i JOIN logistic_units u ON u.id = i.case_id "
+                "WHERE u.sscc = :c ORDER BY i.leaf_index LIMIT 1"
+            ),
+            {"c": c.cases[0]},
+        ).scalar_one()
+    sealed = scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=bottle,
+        site_id=c.a_site,
+        receiver_id=c.s1_org,
+        shipment="A-0100",
+    )
+    assert sealed.status_code == 422 and sealed.json()["error"] == "invalid_scan"
+    opened = scan(api, c.a, action="open", code=c.cases[0], site_id=c.a_site)
+    assert opened.status_code == 200, opened.text
+    r = scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=bottle,
+        site_id=c.a_site,
+        receiver_id=c.s1_org,
+        shipment="A-0100",
+    )
+    assert r.status_code == 200 and r.json()["items"] == 1
+    r = scan(api, c.s1, action="receive", code=bottle, site_id=c.s1_site)
+    assert r.json()["authorised"] is True
+    assert api.get("/stock", headers=auth(c.s1)).json()["totals"]["loose_items"] == 1
+
+
+def _offline_file(c: Channel) -> list[dict]:
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+
+    def at(minutes: int) -> str:
+        return (t0 + timedelta(minutes=minutes)).isoformat()
+
+    return [
+        {
+            "client_event_id": "ev-1",
+            "action": "receive",
+            "code": c.pallet,
+            "site_id": c.a_site,
+            "time": at(0),
+        },
+        {
+            "client_event_id": "ev-2",
+            "action": "dispatch",
+            "code": c.cases[0],
+            "site_id": c.a_site,
+            "receiver_id": c.s1_org,
+            "shipment": "OFF-1",
+            "time": at(10),
+        },
+        {
+            "client_event_id": "ev-3",
+            "action": "dispatch",
+            "code": c.cases[1],
+            "site_id": c.a_site,
+            "receiver_id": c.s2_org,
+            "shipment": "OFF-2",
+            "time": at(11),
+        },
+        {
+            "client_event_id": "ev-4",
+            "action": "observe",
+            "code": c.cases[1],
+            "region": NANJING,
+            "time": at(50),
+        },
+    ]
+
+
+def _fingerprint(container) -> dict:
+    """The state the scans leave, without ids or clocks that differ from run to run."""
+    with container.uow_factory.sessions() as s:
+
+        def rows(sql: str) -> list:
+            return [tuple(r) for r in s.execute(text(sql)).all()]
+
+        return {
+            "units": rows(
+                "SELECT sscc, holder_id, authorised_id, holder_since, shipment_id IS NOT NULL, "
+                "alert_id IS NOT NULL FROM logistic_units WHERE holder_id <> (SELECT "
+                "organisation_id FROM batches WHERE batches.id = logistic_units.batch_id) "
+                "ORDER BY sscc"
+            ),
+            "lines": rows(
+                "SELECT s.ref, u.sscc, l.dispatched, l.received_at FROM shipment_lines l "
+                "JOIN shipments s ON s.id = l.shipment_id JOIN logistic_units u ON u.id = l.unit_id "
+                "ORDER BY s.ref, u.sscc"
+            ),
+            "shipments": rows("SELECT ref, status, received_at FROM shipments ORDER BY ref"),
+            "scans": rows(
+                "SELECT client_event_id, outcome FROM scan_events WHERE client_event_id LIKE 'ev-%' "
+                "ORDER BY client_event_id"
+            ),
+            "alerts": rows(
+                "SELECT a.kind, a.count, a.responsible_id, a.scanner_id, s.ref FROM alerts a "
+                "LEFT JOIN shipments s ON s.id = a.shipment_id ORDER BY a.id"
+            ),
+            "events": rows(
+                "SELECT type, count(*) FROM events WHERE type IN ('GoodsDispatched', "
+                "'GoodsReceived', 'AlertRaised') GROUP BY type ORDER BY type"
+            ),
+        }
+
+
+@pytest.mark.parametrize("order", ["once", "twice", "halves_reversed", "last_first"])
+def test_offline_uploads_are_idempotent_and_order_free(api, container, channel, order):
+    c = channel
+    scan(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.pallet,
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment="F-0009",
+    )
+    events = _offline_file(c)
+
+    def upload(part):
+        r = api.post("/scans/upload", json={"device_id": "hh-7", "scans": part}, headers=auth(c.a))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    if order == "once":
+        assert upload(events)["counts"] == {"applied": 4}
+    elif order == "twice":
+        upload(events)
+        before = _fingerprint(container)
+        assert upload(events)["counts"] == {"duplicate": 4}
+        assert _fingerprint(container) == before
+    elif order == "halves_reversed":
+        late = upload(events[2:])
+        assert late["counts"] == {"pending": 2}  # dispatch and observe wait for the receipt
+        assert upload(events[:2])["counts"] == {"applied": 2}
+    else:
+        # The observation alone first: nothing is wrong yet (the factory may ship anywhere);
+        # once A's receipt and dispatch are known it is checked again and becomes a diversion.
+        alone = upload(events[3:])
+        assert alone["counts"] == {"applied": 1} and alone["results"][0]["alert"] is None
+        assert upload(events[:3])["counts"] == {"applied": 3}
+
+    state = _fingerprint(container)
+    t0 = datetime.fromisoformat(events[0]["time"])
+    in_transit = [
+        (c.cases[0], c.a_org, c.a_org, t0, True, False),
+        (c.cases[1], c.a_org, c.a_org, t0, True, True),
+        (c.pallet, c.a_org, c.a_org, t0, False, False),
+    ]
+    assert [u[0] for u in state["units"]] == sorted(u[0] for u in in_transit)
+    for unit in state["units"]:
+        expected = next(u for u in in_transit if u[0] == unit[0])
+        assert unit[1:3] == expected[1:3] and unit[4:] == expected[4:], unit
+        assert datetime.fromisoformat(str(unit[3])).replace(tzinfo=UTC) == t0, unit
+    assert state["shipments"][0][:2] == ("F-0009", "received")
+    assert [s[:2] for s in state["shipments"][1:]] == [
+        ("OFF-1", "dispatched"),
+        ("OFF-2", "dispatched"),
+    ]
+    assert {(line[0], line[1], line[2]) for line in state["lines"]} == {
+        ("F-0009", c.pallet, True),
+        ("F-0009", c.cases[0], True),
+        ("F-0009", c.cases[1], True),
+        ("OFF-1", c.cases[0], True),
+        ("OFF-2", c.cases[1], True),
+    }
+    assert [s[1] for s in state["scans"]] == ["applied"] * 4
+    # The observation in Nanjing of the case A is sending to Jiangsu is a diversion by A.
+    assert state["alerts"] == [("diversion", 1, c.a_org, c.a_org, "OFF-2")]
+    assert state["events"] == [("AlertRaised", 1), ("GoodsDispatched", 3), ("GoodsReceived", 1)]
