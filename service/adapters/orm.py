@@ -205,6 +205,8 @@ class BatchRow(Base):
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recall_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the codes were generated (the packing events of its cases and pallets).
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     items: Mapped[list[ItemRow]] = relationship(back_populates="batch", lazy="raise")
 
@@ -432,6 +434,29 @@ class ScanEventRow(Base):
     request_hash: Mapped[bytes] = mapped_column(Bytes32)
     outcome: Mapped[str] = mapped_column(String(16), index=True)
     result: Mapped[Any] = mapped_column(JSON)
+
+
+class EpcisEventRow(Base):
+    """An EPCIS event a partner captured (POST /epcis/capture), kept as it came."""
+
+    __tablename__ = "epcis_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(300), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    body: Mapped[Any] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EpcisEventEpcRow(Base):
+    """The EPCs (canonical form) a captured event names, to find it by EPC."""
+
+    __tablename__ = "epcis_event_epcs"
+
+    event_pk: Mapped[int] = mapped_column(ForeignKey("epcis_events.id"), primary_key=True)
+    epc: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
 
 
 class AlertRow(Base):

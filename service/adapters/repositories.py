@@ -340,7 +340,12 @@ class SqlAlchemyBatchRepository:
         )
 
     def set_generated(
-        self, batch_id: int, root: bytes, item_count: int, pin_seed_sealed: bytes
+        self,
+        batch_id: int,
+        root: bytes,
+        item_count: int,
+        pin_seed_sealed: bytes,
+        at: datetime | None = None,
     ) -> bool:
         return self._conditional(
             batch_id,
@@ -349,6 +354,7 @@ class SqlAlchemyBatchRepository:
             root=root,
             item_count=item_count,
             pin_seed_sealed=pin_seed_sealed,
+            generated_at=at,
         )
 
     def pin_seed(self, batch_id: int) -> bytes | None:

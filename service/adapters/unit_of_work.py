@@ -13,6 +13,7 @@ from service.adapters.distribution import (
     SqlAlchemyChannelRepository,
     SqlAlchemyCustodyRepository,
 )
+from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyApiKeyRepository,
@@ -37,6 +38,7 @@ from service.app.ports import (
     CodeFileRepository,
     CodeRepository,
     CustodyRepository,
+    EpcisRepository,
     EventLog,
     IdempotencyRepository,
     LogAnchorRepository,
@@ -63,6 +65,7 @@ class SqlAlchemyUnitOfWork:
     alerts: AlertRepository
     channel: ChannelRepository
     custody: CustodyRepository
+    epcis: EpcisRepository
     events: EventLog
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository
@@ -88,6 +91,7 @@ class SqlAlchemyUnitOfWork:
         self.alerts = SqlAlchemyAlertRepository(session)
         self.channel = SqlAlchemyChannelRepository(session)
         self.custody = SqlAlchemyCustodyRepository(session)
+        self.epcis = SqlAlchemyEpcisRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)

@@ -14,6 +14,7 @@ from service.api.routers import (
     alerts,
     batches,
     distribution,
+    epcis,
     health,
     items,
     log,
@@ -52,6 +53,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         batches,
         items,
         alerts,
+        epcis,
         log,
     ):
         app.include_router(module.router)

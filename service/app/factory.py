@@ -481,11 +481,11 @@ def generate_codes(
         uow.codes.add_levels(batch.id, levels[1:])
         del levels
         progress("tree", count, count)
+        now = clock.now()
         if not uow.batches.set_generated(
-            batch.id, root, count, secrets.seal(seed, batch.public_id.encode())
+            batch.id, root, count, secrets.seal(seed, batch.public_id.encode()), now
         ):
             raise BatchNotFoundError("The batch changed meanwhile; read it again.")
-        now = clock.now()
         events: list[Event] = [
             CodesGenerated(
                 batch_id=batch.public_id,

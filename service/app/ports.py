@@ -154,9 +154,15 @@ class BatchRepository(Protocol):
         ...
 
     def set_generated(
-        self, batch_id: int, root: bytes, item_count: int, pin_seed_sealed: bytes
+        self,
+        batch_id: int,
+        root: bytes,
+        item_count: int,
+        pin_seed_sealed: bytes,
+        at: datetime | None = None,
     ) -> bool:
-        """DRAFT -> GENERATED with the root and sealed PIN seed; False if not a draft."""
+        """DRAFT -> GENERATED with the root and sealed PIN seed (at ``at``); False if not a
+        draft."""
         ...
 
     def pin_seed(self, batch_id: int) -> bytes | None:
@@ -512,6 +518,72 @@ class CustodyRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose events a caller may read: everything, a brand's, or one partner's."""
+
+    everything: bool = False
+    brand_id: int | None = None
+    organisation_id: int | None = None
+    #: Factories and brands see what their batches were made of (packing, commissioning).
+    sees_production: bool = False
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What the database can narrow by before events are rendered."""
+
+    ge: datetime | None
+    lt: datetime | None
+    #: Canonical EPCs named exactly by MATCH_* (empty: no narrowing by EPC).
+    epcs: tuple[str, ...]
+    limit: int
+
+
+@dataclass(frozen=True)
+class ScanFact:
+    id: int
+    action: str
+    event_time: datetime
+    organisation_id: int
+    site_id: int | None
+    region: str | None
+    epc: str
+    shipment: str | None
+    sender_id: int | None
+    receiver_id: int | None
+    children: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackingFact:
+    unit_id: int
+    kind: str
+    parent_epc: str
+    at: datetime
+    children: tuple[str, ...]
+
+
+class EpcisRepository(Protocol):
+    def add_captured(
+        self,
+        event_id: str,
+        organisation_id: int,
+        brand_id: int | None,
+        event_time: datetime,
+        body: dict[str, Any],
+        epcs: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        """Store a captured event; False if its eventID is known already."""
+        ...
+
+    def captured(self, scope: Scope, bounds: Bounds) -> list[dict[str, Any]]: ...
+    def scans(self, scope: Scope, bounds: Bounds) -> list[ScanFact]: ...
+    def packing(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
+    def commissioning(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless ``commit`` is called."""
 
@@ -525,6 +597,7 @@ class UnitOfWork(Protocol):
     alerts: AlertRepository
     channel: ChannelRepository
     custody: CustodyRepository
+    epcis: EpcisRepository
     events: EventLog
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository

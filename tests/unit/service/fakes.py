@@ -270,7 +270,12 @@ class FakeBatches(_Repo):
         return True
 
     def set_generated(
-        self, batch_id: int, root: bytes, item_count: int, pin_seed_sealed: bytes
+        self,
+        batch_id: int,
+        root: bytes,
+        item_count: int,
+        pin_seed_sealed: bytes,
+        at: datetime | None = None,
     ) -> bool:
         batch = self.st.batches.get(batch_id)
         if batch is None or batch.status is not BatchStatus.DRAFT:

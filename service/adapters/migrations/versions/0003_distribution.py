@@ -184,6 +184,42 @@ def upgrade() -> None:
     op.create_index(op.f("ix_scan_events_event_time"), "scan_events", ["event_time"])
     op.create_index(op.f("ix_scan_events_outcome"), "scan_events", ["outcome"])
 
+    op.create_table(
+        "epcis_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(length=300), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=True),
+        sa.Column("event_time", TZ, nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("recorded_at", TZ, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_epcis_events_organisation_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["organisations.id"], name=op.f("fk_epcis_events_brand_id_organisations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epcis_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_epcis_events_event_id")),
+    )
+    op.create_index(op.f("ix_epcis_events_organisation_id"), "epcis_events", ["organisation_id"])
+    op.create_index(op.f("ix_epcis_events_event_time"), "epcis_events", ["event_time"])
+    op.create_table(
+        "epcis_event_epcs",
+        sa.Column("event_pk", sa.Integer(), nullable=False),
+        sa.Column("epc", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_pk"], ["epcis_events.id"], name=op.f("fk_epcis_event_epcs_event_pk_epcis_events")
+        ),
+        sa.PrimaryKeyConstraint("event_pk", "epc", name=op.f("pk_epcis_event_epcs")),
+    )
+    op.create_index(op.f("ix_epcis_event_epcs_epc"), "epcis_event_epcs", ["epc"])
+
+    with op.batch_alter_table("batches") as b:
+        b.add_column(sa.Column("generated_at", TZ, nullable=True))
+
     with op.batch_alter_table("organisations") as b:
         b.add_column(sa.Column("channel_parent_id", sa.Integer(), nullable=True))
         b.create_foreign_key(
@@ -302,5 +338,16 @@ def downgrade() -> None:
         b.drop_index("ix_organisations_channel_parent_id")
         b.drop_constraint("fk_organisations_channel_parent_id_organisations", type_="foreignkey")
         b.drop_column("channel_parent_id")
-    for table in ("scan_events", "shipment_lines", "shipments", "sites", "territories", "regions"):
+    with op.batch_alter_table("batches") as b:
+        b.drop_column("generated_at")
+    for table in (
+        "epcis_event_epcs",
+        "epcis_events",
+        "scan_events",
+        "shipment_lines",
+        "shipments",
+        "sites",
+        "territories",
+        "regions",
+    ):
         op.drop_table(table)

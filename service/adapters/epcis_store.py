@@ -1,0 +1,248 @@
+"""The ``EpcisRepository`` on SQLAlchemy: captured events, and the facts our own EPCIS events
+are rendered from (scan events, packed cases and pallets, activated cases)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, insert, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from service.adapters.orm import (
+    BatchRow,
+    EpcisEventEpcRow,
+    EpcisEventRow,
+    ItemRow,
+    LogisticUnitRow,
+    OrganisationRow,
+    ScanEventRow,
+    ShipmentRow,
+)
+from service.app.ports import Bounds, PackingFact, ScanFact, Scope
+from service.domain.epcis import sgtin_epc, sscc_epc
+
+_SSCC_PREFIX = "https://id.gs1.org/00/"
+_SGTIN_PREFIX = "https://id.gs1.org/01/"
+
+
+def _split_epcs(epcs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Canonical EPCs as (SSCCs, serials)."""
+    ssccs, serials = [], []
+    for epc in epcs:
+        if epc.startswith(_SSCC_PREFIX):
+            ssccs.append(epc[len(_SSCC_PREFIX) :])
+        elif epc.startswith(_SGTIN_PREFIX) and "/21/" in epc:
+            serials.append(epc.rsplit("/21/", 1)[1])
+    return ssccs, serials
+
+
+def _times(query: Select[Any], column: Any, bounds: Bounds) -> Select[Any]:
+    if bounds.ge is not None:
+        query = query.where(column >= bounds.ge)
+    if bounds.lt is not None:
+        query = query.where(column < bounds.lt)
+    return query
+
+
+class SqlAlchemyEpcisRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # ------------------------------------------------------------------ captured
+    def add_captured(
+        self,
+        event_id: str,
+        organisation_id: int,
+        brand_id: int | None,
+        event_time: datetime,
+        body: dict[str, Any],
+        epcs: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        if self._s.scalar(select(EpcisEventRow.id).where(EpcisEventRow.event_id == event_id)):
+            return False
+        row = EpcisEventRow(
+            event_id=event_id,
+            organisation_id=organisation_id,
+            brand_id=brand_id,
+            event_time=event_time,
+            body=body,
+            recorded_at=at,
+        )
+        self._s.add(row)
+        self._s.flush()
+        if epcs:
+            self._s.execute(
+                insert(EpcisEventEpcRow), [{"event_pk": row.id, "epc": e} for e in epcs]
+            )
+        return True
+
+    def captured(self, scope: Scope, bounds: Bounds) -> list[dict[str, Any]]:
+        query = select(EpcisEventRow.body).order_by(EpcisEventRow.event_time, EpcisEventRow.id)
+        query = _times(query, EpcisEventRow.event_time, bounds)
+        if scope.brand_id is not None:
+            query = query.where(EpcisEventRow.brand_id == scope.brand_id)
+        elif not scope.everything:
+            query = query.where(EpcisEventRow.organisation_id == scope.organisation_id)
+        if bounds.epcs:
+            query = query.where(
+                exists().where(
+                    EpcisEventEpcRow.event_pk == EpcisEventRow.id,
+                    EpcisEventEpcRow.epc.in_(bounds.epcs),
+                )
+            )
+        return [dict(body) for body in self._s.scalars(query.limit(bounds.limit))]
+
+    # ------------------------------------------------------------------ scans
+    def scans(self, scope: Scope, bounds: Bounds) -> list[ScanFact]:
+        scanner = aliased(OrganisationRow)
+        unit = aliased(LogisticUnitRow)
+        query: Any = (
+            select(
+                ScanEventRow.id,
+                ScanEventRow.action,
+                ScanEventRow.event_time,
+                ScanEventRow.organisation_id,
+                ScanEventRow.site_id,
+                ScanEventRow.region_code,
+                unit.sscc,
+                unit.id,
+                ItemRow.serial,
+                BatchRow.gtin,
+                ShipmentRow.public_id,
+                ShipmentRow.sender_id,
+                ShipmentRow.receiver_id,
+            )
+            .join(scanner, scanner.id == ScanEventRow.organisation_id)
+            .outerjoin(unit, unit.id == ScanEventRow.unit_id)
+            .outerjoin(ItemRow, ItemRow.id == ScanEventRow.item_id)
+            .outerjoin(BatchRow, BatchRow.id == ItemRow.batch_id)
+            .outerjoin(ShipmentRow, ShipmentRow.id == ScanEventRow.shipment_id)
+            .where(ScanEventRow.outcome == "applied")
+            .order_by(ScanEventRow.event_time, ScanEventRow.id)
+        )
+        query = _times(query, ScanEventRow.event_time, bounds)
+        if scope.brand_id is not None:
+            query = query.where(
+                or_(scanner.brand_id == scope.brand_id, scanner.id == scope.brand_id)
+            )
+        elif not scope.everything:
+            org = scope.organisation_id
+            query = query.where(
+                or_(
+                    ScanEventRow.organisation_id == org,
+                    ShipmentRow.sender_id == org,
+                    ShipmentRow.receiver_id == org,
+                )
+            )
+        if bounds.epcs:
+            ssccs, serials = _split_epcs(bounds.epcs)
+            query = query.where(
+                or_(unit.sscc.in_(ssccs or ["-"]), ItemRow.serial.in_(serials or ["-"]))
+            )
+        rows = self._s.execute(query.limit(bounds.limit)).all()
+        opened = [r[7] for r in rows if r[1] == "open" and r[7] is not None]
+        children = self._children_of_cases(opened)
+        return [
+            ScanFact(
+                id=r[0],
+                action=r[1],
+                event_time=r[2],
+                organisation_id=r[3],
+                site_id=r[4],
+                region=r[5],
+                epc=sscc_epc(r[6]) if r[6] else sgtin_epc(r[9], r[8]),
+                shipment=r[10],
+                sender_id=r[11],
+                receiver_id=r[12],
+                children=tuple(children.get(r[7], ())) if r[1] == "open" else (),
+            )
+            for r in rows
+            if r[6] or (r[8] and r[9])
+        ]
+
+    def _children_of_cases(self, case_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for start in range(0, len(case_ids), 500):
+            rows = self._s.execute(
+                select(ItemRow.case_id, ItemRow.serial, BatchRow.gtin)
+                .join(BatchRow, BatchRow.id == ItemRow.batch_id)
+                .where(ItemRow.case_id.in_(case_ids[start : start + 500]))
+                .order_by(ItemRow.case_id, ItemRow.leaf_index)
+            )
+            for case_id, serial, gtin in rows:
+                if case_id is not None and gtin is not None:
+                    out.setdefault(case_id, []).append(sgtin_epc(gtin, serial))
+        return out
+
+    def _children_of_pallets(self, pallet_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for start in range(0, len(pallet_ids), 500):
+            rows = self._s.execute(
+                select(LogisticUnitRow.parent_id, LogisticUnitRow.sscc)
+                .where(LogisticUnitRow.parent_id.in_(pallet_ids[start : start + 500]))
+                .order_by(LogisticUnitRow.parent_id, LogisticUnitRow.position)
+            )
+            for pallet_id, sscc in rows:
+                if pallet_id is not None:
+                    out.setdefault(pallet_id, []).append(sscc_epc(sscc))
+        return out
+
+    # ------------------------------------------------------------------ production
+    def _units(self, scope: Scope, bounds: Bounds, time: Any, kinds: tuple[str, ...]) -> Any:
+        query = (
+            select(LogisticUnitRow.id, LogisticUnitRow.kind, LogisticUnitRow.sscc, time)
+            .join(BatchRow, BatchRow.id == LogisticUnitRow.batch_id)
+            .where(LogisticUnitRow.kind.in_(kinds), time.is_not(None))
+            .order_by(time, LogisticUnitRow.id)
+        )
+        query = _times(query, time, bounds)
+        if scope.brand_id is not None:
+            query = query.where(BatchRow.brand_id == scope.brand_id)
+        elif not scope.everything:
+            query = query.where(BatchRow.organisation_id == scope.organisation_id)
+        if bounds.epcs:
+            ssccs, serials = _split_epcs(bounds.epcs)
+            # A unit's own SSCC, its pallet's (for a case), or an item's case.
+            pallet = aliased(LogisticUnitRow)
+            query = query.outerjoin(pallet, pallet.id == LogisticUnitRow.parent_id).where(
+                or_(
+                    LogisticUnitRow.sscc.in_(ssccs or ["-"]),
+                    and_(LogisticUnitRow.kind == "case", pallet.sscc.in_(ssccs or ["-"])),
+                    LogisticUnitRow.id.in_(
+                        select(ItemRow.case_id).where(ItemRow.serial.in_(serials or ["-"]))
+                    ),
+                    LogisticUnitRow.id.in_(
+                        select(LogisticUnitRow.parent_id).where(
+                            LogisticUnitRow.sscc.in_(ssccs or ["-"])
+                        )
+                    ),
+                )
+            )
+        return self._s.execute(query.limit(bounds.limit)).all()
+
+    def packing(self, scope: Scope, bounds: Bounds) -> list[PackingFact]:
+        rows = self._units(scope, bounds, BatchRow.generated_at, ("case", "pallet"))
+        cases = self._children_of_cases([r[0] for r in rows if r[1] == "case"])
+        pallets = self._children_of_pallets([r[0] for r in rows if r[1] == "pallet"])
+        return [
+            PackingFact(
+                unit_id=r[0],
+                kind=r[1],
+                parent_epc=sscc_epc(r[2]),
+                at=r[3],
+                children=tuple((cases if r[1] == "case" else pallets).get(r[0], ())),
+            )
+            for r in rows
+        ]
+
+    def commissioning(self, scope: Scope, bounds: Bounds) -> list[PackingFact]:
+        rows = self._units(scope, bounds, LogisticUnitRow.activated_at, ("case",))
+        cases = self._children_of_cases([r[0] for r in rows])
+        return [
+            PackingFact(r[0], r[1], sscc_epc(r[2]), r[3], tuple(cases.get(r[0], ())))
+            for r in rows
+            if cases.get(r[0])
+        ]

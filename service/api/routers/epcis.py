@@ -1,0 +1,50 @@
+"""A subset of the EPCIS 2.0 REST binding: capture and the events query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.adapters import epcis_schema
+from service.api.deps import ContainerDep, CurrentActor
+from service.app import traceability
+from service.domain.errors import InvalidEpcisError
+
+router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
+
+_LD_JSON = "application/ld+json"
+
+
+@router.post("/capture", status_code=202, responses={202: {"description": "captured"}})
+async def capture(request: Request, actor: CurrentActor, container: ContainerDep) -> JSONResponse:
+    """Capture an EPCISDocument (JSON or JSON-LD), validated against GS1's EPCIS 2.0 schema.
+
+    Events already captured (same eventID) are skipped, so a capture may be sent again."""
+    try:
+        document: Any = await request.json()
+    except ValueError:
+        raise InvalidEpcisError("The body is not JSON; send an EPCISDocument.") from None
+    result = traceability.capture(
+        actor, document, container.uow_factory(), container.clock, epcis_schema.validate
+    )
+    return JSONResponse(result, status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
+
+
+@router.get("/events", responses={200: {"content": {_LD_JSON: {}}}})
+def events(request: Request, actor: CurrentActor, container: ContainerDep) -> JSONResponse:
+    """Events you may read, as an EPCISQueryDocument. Parameters of the REST binding:
+    GE_eventTime, LT_eventTime, EQ_action, EQ_bizStep, EQ_disposition, MATCH_epc,
+    MATCH_parentID, MATCH_anyEPC (values repeated or separated by '|'), perPage (1-1000),
+    nextPageToken. The next page is in the ``Link`` header (rel="next")."""
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    document, token = traceability.query_events(
+        actor, params, container.uow_factory.reader(), container.clock
+    )
+    headers = {"GS1-EPCIS-Version": "2.0.0"}
+    if token is not None:
+        headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'
+    return JSONResponse(document, media_type=_LD_JSON, headers=headers)

@@ -1,0 +1,264 @@
+"""EPCIS 2.0 for partners: every commissioning, packing, shipping, receiving, unpacking and
+inspecting we record is readable as EPCIS events (GET /epcis/events with the REST binding's
+query parameters), and partners' own EPCIS documents are captured (POST /epcis/capture).
+
+Our events are rendered on demand from what the service already stores (scan events, cases,
+pallets, batches), so recording them costs nothing at line speed:
+
+* packing (AggregationEvent ADD, parent case or pallet) when a batch's codes are generated;
+* commissioning (ObjectEvent ADD, disposition ``active``) of a case's items when it is activated;
+* shipping / receiving (ObjectEvent OBSERVE, ``in_transit`` / ``in_progress``) per scan, with the
+  sending and receiving parties; unpacking (AggregationEvent DELETE) when a case is opened;
+  inspecting (ObjectEvent OBSERVE) for an observation.
+
+Captured events are kept as they came (re-rendered from their parsed form) and returned as such;
+they inform, they do not move custody (scans do).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from service.app.ports import (
+    Bounds,
+    Clock,
+    PackingFact,
+    ScanFact,
+    Scope,
+    UnitOfWork,
+)
+from service.domain import epcis
+from service.domain.actor import Actor
+from service.domain.epcis import (
+    BizStep,
+    Disposition,
+    EpcisAction,
+    EpcisEvent,
+    EpcisQuery,
+    SourceDestType,
+)
+from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError, PermissionDeniedError
+from service.domain.roles import Role
+
+DEFAULT_PER_PAGE = 100
+MAX_PER_PAGE = 1000
+MAX_CAPTURE_EVENTS = 10_000
+_NAMESPACE = uuid.UUID("5b3e2c1e-7d7f-4c1a-9f7e-2f0e1d4a7c11")
+
+
+def scope_of(actor: Actor) -> Scope:
+    if actor.role is Role.ADMIN:
+        return Scope(everything=True, sees_production=True)
+    if actor.role in (Role.BRAND, Role.AUDITOR):
+        return Scope(brand_id=actor.brand_id, sees_production=True)
+    if actor.role in (Role.FACTORY, Role.DISTRIBUTOR, Role.STORE):
+        return Scope(
+            organisation_id=actor.organisation_id, sees_production=actor.role is Role.FACTORY
+        )
+    raise PermissionDeniedError(f"The role '{actor.role}' has no EPCIS events to read.")
+
+
+def _event_id(kind: str, key: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{kind}:{key}')}"
+
+
+def _scan_event(fact: ScanFact) -> EpcisEvent:
+    where = epcis.location_id(fact.site_id) if fact.site_id is not None else None
+    extensions: dict[str, Any] = {}
+    if fact.shipment:
+        extensions["tc:shipment"] = fact.shipment
+    if fact.region:
+        extensions["tc:region"] = fact.region
+    parties: dict[str, tuple[tuple[str, str], ...]] = {}
+    if fact.sender_id is not None and fact.receiver_id is not None:
+        parties = {
+            "source_list": ((SourceDestType.OWNING_PARTY, epcis.party_id(fact.sender_id)),),
+            "destination_list": ((SourceDestType.OWNING_PARTY, epcis.party_id(fact.receiver_id)),),
+        }
+    event_id = _event_id("scan", str(fact.id))
+    if fact.action == "open":
+        return EpcisEvent(
+            kind=epcis.AGGREGATION_EVENT,
+            event_id=event_id,
+            event_time=fact.event_time,
+            action=EpcisAction.DELETE,
+            biz_step=BizStep.UNPACKING,
+            disposition=None,
+            parent_id=fact.epc,
+            child_epcs=fact.children,
+            read_point=where,
+            biz_location=where,
+            extensions=extensions,
+        )
+    step, disposition = {
+        "dispatch": (BizStep.SHIPPING, Disposition.IN_TRANSIT),
+        "receive": (BizStep.RECEIVING, Disposition.IN_PROGRESS),
+    }.get(fact.action, (BizStep.INSPECTING, None))
+    return EpcisEvent(
+        kind=epcis.OBJECT_EVENT,
+        event_id=event_id,
+        event_time=fact.event_time,
+        action=EpcisAction.OBSERVE,
+        biz_step=step,
+        disposition=disposition,
+        epc_list=(fact.epc,),
+        read_point=where,
+        biz_location=where if fact.action != "dispatch" else None,
+        extensions=extensions,
+        **parties,  # type: ignore[arg-type]
+    )
+
+
+def _packing_event(fact: PackingFact) -> EpcisEvent:
+    return EpcisEvent(
+        kind=epcis.AGGREGATION_EVENT,
+        event_id=_event_id("packing", str(fact.unit_id)),
+        event_time=fact.at,
+        action=EpcisAction.ADD,
+        biz_step=BizStep.PACKING,
+        disposition=Disposition.IN_PROGRESS,
+        parent_id=fact.parent_epc,
+        child_epcs=fact.children,
+    )
+
+
+def _commissioning_event(fact: PackingFact) -> EpcisEvent:
+    return EpcisEvent(
+        kind=epcis.OBJECT_EVENT,
+        event_id=_event_id("commissioning", str(fact.unit_id)),
+        event_time=fact.at,
+        action=EpcisAction.ADD,
+        biz_step=BizStep.COMMISSIONING,
+        disposition=Disposition.ACTIVE,
+        epc_list=fact.children,
+        extensions={"tc:case": fact.parent_epc},
+    )
+
+
+def _exact_epcs(query: EpcisQuery) -> tuple[str, ...]:
+    """EPCs named exactly (no wildcard) when every MATCH_* value is exact; else ()."""
+    values = (*query.match_epc, *query.match_parent_id, *query.match_any_epc)
+    if not values or any(v.endswith("*") or v.startswith("urn:epc:idpat:") for v in values):
+        return ()
+    try:
+        return tuple(sorted({epcis.canonical_epc(v) for v in values}))
+    except (ValueError, InvalidEpcisQueryError):
+        return ()
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        offset = int(value)
+        if kind != "o" or offset < 0:
+            raise ValueError
+        return offset
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidEpcisQueryError("nextPageToken is not one we gave; start again.") from None
+
+
+def query_events(
+    actor: Actor,
+    params: Mapping[str, Sequence[str]],
+    uow: UnitOfWork,
+    clock: Clock,
+) -> tuple[dict[str, Any], str | None]:
+    """An EPCISQueryDocument of the events the caller may read that match ``params``; and the
+    token of the next page, if there is one."""
+    scope = scope_of(actor)
+    query = epcis.parse_query(params)
+    per_page = DEFAULT_PER_PAGE
+    if "perPage" in params:
+        try:
+            per_page = int(params["perPage"][-1])
+        except ValueError:
+            per_page = -1
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise InvalidEpcisQueryError(f"perPage is 1-{MAX_PER_PAGE}.")
+    offset = _offset(params["nextPageToken"][-1] if "nextPageToken" in params else None)
+    bounds = Bounds(
+        query.ge_event_time, query.lt_event_time, _exact_epcs(query), offset + per_page + 1
+    )
+    steps = set(query.eq_biz_step)
+    with uow:
+        events: list[EpcisEvent] = []
+        full = False
+        captured = uow.epcis.captured(scope, bounds)
+        full |= len(captured) >= bounds.limit
+        events.extend(epcis.from_jsonld(body) for body in captured)
+        scans = uow.epcis.scans(scope, bounds)
+        full |= len(scans) >= bounds.limit
+        events.extend(_scan_event(s) for s in scans)
+        if scope.sees_production and (not steps or "packing" in steps):
+            packing = uow.epcis.packing(scope, bounds)
+            full |= len(packing) >= bounds.limit
+            events.extend(_packing_event(p) for p in packing)
+        if scope.sees_production and (not steps or "commissioning" in steps):
+            commissioning = uow.epcis.commissioning(scope, bounds)
+            full |= len(commissioning) >= bounds.limit
+            events.extend(_commissioning_event(c) for c in commissioning)
+    selected = sorted(
+        (e for e in events if epcis.matches(e, query)), key=lambda e: (e.event_time, e.event_id)
+    )
+    page = selected[offset : offset + per_page]
+    more = len(selected) > offset + per_page or (full and len(page) == per_page)
+    document = epcis.query_document(page, clock.now())
+    return document, _page_token(offset + per_page) if more else None
+
+
+def capture(
+    actor: Actor,
+    document: Any,
+    uow: UnitOfWork,
+    clock: Clock,
+    validate: Any,
+) -> dict[str, Any]:
+    """Take a partner's EPCISDocument: validated against the official schema, then each event
+    kept once (an eventID seen before is skipped, so a capture may be repeated safely)."""
+    if actor.role not in (Role.ADMIN, Role.BRAND, Role.FACTORY, Role.DISTRIBUTOR, Role.STORE):
+        raise PermissionDeniedError(f"The role '{actor.role}' may not capture EPCIS events.")
+    validate(document)
+    if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
+        raise InvalidEpcisError("POST /epcis/capture takes an EPCISDocument.")
+    events = epcis.parse_document(document)
+    if len(events) > MAX_CAPTURE_EVENTS:
+        raise InvalidEpcisError(f"A capture holds at most {MAX_CAPTURE_EVENTS:,} events.")
+    assert actor.organisation_id is not None
+    now = clock.now()
+    stored = 0
+    with uow:
+        org = uow.organisations.get(actor.organisation_id)
+        brand = org.brand_scope if org is not None else None
+        for event in events:
+            epcs = {
+                epcis.canonical_epc(e)
+                for e in (*event.epc_list, *event.child_epcs, event.parent_id)
+                if e
+            }
+            if uow.epcis.add_captured(
+                event.event_id,
+                actor.organisation_id,
+                brand,
+                event.event_time,
+                epcis.to_jsonld(event),
+                sorted(epcs),
+                now,
+            ):
+                stored += 1
+        uow.commit()
+    return {
+        "captureID": _event_id("capture", f"{actor.principal_id}:{now.isoformat()}"),
+        "events": len(events),
+        "stored": stored,
+        "duplicates": len(events) - stored,
+    }

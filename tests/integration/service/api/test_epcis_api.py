@@ -1,0 +1,217 @@
+"""EPCIS 2.0 through the API: the scenario's events export as schema-valid EPCIS, the standard
+query parameters select them, captured documents read back equivalent, bad input is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from service.adapters import epcis_schema
+from service.domain import epcis
+from tests.integration.service.api.conftest import scan
+from tests.integration.service.conftest import GTIN, auth
+
+SHARED = Path(__file__).resolve().parents[4] / ".." / "shared" / "standards" / "epcis2"
+
+
+def official_schema_validate(document: dict) -> None:
+    """Validate against the shared copy of GS1's schema when it is there, else the vendored."""
+    if SHARED.is_dir():
+        import jsonschema
+
+        schema = json.loads((SHARED / "EPCIS-JSON-Schema.json").read_text())
+        validator = jsonschema.Draft7Validator(schema, format_checker=epcis_schema.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(document), key=str)
+        assert not errors, [e.message for e in errors[:5]]
+    epcis_schema.validate(document)
+
+
+def run_scenario(api, c) -> dict:
+    scan(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.pallet,
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment="F-1",
+    )
+    scan(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
+    scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=c.cases[0],
+        site_id=c.a_site,
+        receiver_id=c.s1_org,
+        shipment="A-1",
+    )
+    r = scan(
+        api,
+        c.a,
+        action="dispatch",
+        code=c.cases[1],
+        site_id=c.a_site,
+        receiver_id=c.s2_org,
+        shipment="A-2",
+    )
+    scan(api, c.s1, action="receive", code=c.cases[0], site_id=c.s1_site)
+    scan(api, c.s2, action="receive", code=c.cases[1], site_id=c.s2_site)
+    scan(api, c.s2, action="open", code=c.cases[1], site_id=c.s2_site)
+    return r.json()
+
+
+def all_events(api, key, **params) -> list[dict]:
+    out, token = [], None
+    for _ in range(50):
+        query = {**params, "perPage": 25, **({"nextPageToken": token} if token else {})}
+        response = api.get("/epcis/events", params=query, headers=auth(key))
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/ld+json")
+        document = response.json()
+        official_schema_validate(document)
+        out += document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        link = response.headers.get("link")
+        if not link:
+            return out
+        token = link.split("nextPageToken=")[1].split(">")[0]
+    raise AssertionError("too many pages")
+
+
+def test_the_whole_scenario_exports_as_valid_epcis(api, channel):
+    c = channel
+    run_scenario(api, c)
+    events = all_events(api, c.brand)
+    steps = [e.get("bizStep") for e in events]
+    # 4 cases + 2 pallets packed, 4 cases commissioned, 5 shipping/receiving pairs, 1 unpacking.
+    assert steps.count("packing") == 6 and steps.count("commissioning") == 4
+    assert steps.count("shipping") == 3 and steps.count("receiving") == 3
+    assert steps.count("unpacking") == 1
+    times = [epcis.parse_date_time(e["eventTime"]) for e in events]
+    assert times == sorted(times)
+    shipping = [e for e in events if e.get("bizStep") == "shipping"]
+    assert {e["disposition"] for e in shipping} == {"in_transit"}
+    assert shipping[0]["epcList"] == [f"https://id.gs1.org/00/{c.pallet}"]
+    assert shipping[0]["destinationList"][0]["destination"] == f"urn:tracecert:party:{c.a_org}"
+    unpacking = next(e for e in events if e.get("bizStep") == "unpacking")
+    assert unpacking["action"] == "DELETE" and len(unpacking["childEPCs"]) == 6
+    assert all(x.startswith(f"https://id.gs1.org/01/{GTIN}/21/") for x in unpacking["childEPCs"])
+
+
+def test_standard_query_parameters_select_events(api, channel):
+    c = channel
+    run_scenario(api, c)
+    shipped = all_events(api, c.brand, EQ_bizStep="shipping")
+    assert len(shipped) == 3
+    both = all_events(api, c.brand, EQ_bizStep="shipping|receiving")
+    assert len(both) == 6
+    case_epc = f"https://id.gs1.org/00/{c.cases[1]}"
+    of_case = all_events(api, c.brand, MATCH_epc=case_epc)
+    # MATCH_epc looks at epcList and childEPCs: the case was packed onto its pallet too.
+    assert sorted(e.get("bizStep") for e in of_case) == ["packing", "receiving", "shipping"]
+    packed = next(e for e in of_case if e["bizStep"] == "packing")
+    assert packed["parentID"] == f"https://id.gs1.org/00/{c.pallet}"
+    as_parent = all_events(api, c.brand, MATCH_parentID=case_epc)
+    assert {e["bizStep"] for e in as_parent} == {"packing", "unpacking"}
+    first = epcis.parse_date_time(shipped[0]["eventTime"])
+    after = all_events(api, c.brand, EQ_bizStep="shipping", GE_eventTime=first.isoformat())
+    assert len(after) == 3
+    none = all_events(api, c.brand, EQ_bizStep="shipping", LT_eventTime=first.isoformat())
+    assert none == []
+
+
+def test_partners_read_only_their_own_events(api, channel):
+    c = channel
+    run_scenario(api, c)
+    s1 = all_events(api, c.s1)
+    assert s1 and all(e.get("bizStep") in ("shipping", "receiving") for e in s1)
+    assert all(f"00/{c.cases[1]}" not in json.dumps(e) for e in s1)  # S2's case is not S1's
+    s2 = all_events(api, c.s2)
+    assert any(e.get("bizStep") == "unpacking" for e in s2)
+
+
+def test_a_captured_document_reads_back_equivalent(api, channel):
+    c = channel
+    path = SHARED / "Example_9.6.1-ObjectEvent.jsonld"
+    if not path.exists():
+        pytest.skip("../shared is absent")
+    document = json.loads(path.read_text())
+    captured = api.post("/epcis/capture", json=document, headers=auth(c.a))
+    assert captured.status_code == 202, captured.text
+    assert captured.json()["stored"] == len(document["epcisBody"]["eventList"])
+    again = api.post("/epcis/capture", json=document, headers=auth(c.a))
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == captured.json()["stored"]
+    sent = epcis.parse_document(document)
+    read = all_events(api, c.a)
+    got = epcis.parse_document(
+        epcis.document([epcis.from_jsonld(e) for e in read], sent[0].event_time)
+    )
+    by_id = {e.event_id: e for e in got}
+    assert len(sent) == 2
+    for event in sent:
+        assert by_id[event.event_id] == event
+    # The standard parameters find captured events too (here by the example's EPC).
+    epc = sent[0].epc_list[0]
+    found = all_events(api, c.a, MATCH_epc=epc)
+    assert [e["eventID"] for e in found] == [sent[0].event_id]
+    # Another distributor does not see A's captured events; the brand does.
+    assert all(e.get("eventID") not in by_id for e in all_events(api, c.s1))
+    assert {e.event_id for e in sent} <= {e["eventID"] for e in all_events(api, c.brand)}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda d: d.pop("type"), "invalid_epcis"),
+        (lambda d: d["epcisBody"]["eventList"][0].update(eventTime="yesterday"), "invalid_epcis"),
+        (lambda d: d["epcisBody"]["eventList"][0].update(action="MOVE"), "invalid_epcis"),
+        (lambda d: d["epcisBody"]["eventList"][0].update(epcList="not-a-list"), "invalid_epcis"),
+        (
+            lambda d: d["epcisBody"]["eventList"][0].update(type="TransformationEvent"),
+            "invalid_epcis",
+        ),
+    ],
+)
+def test_malformed_documents_are_refused_and_nothing_is_stored(api, channel, counts, mutate, code):
+    c = channel
+    path = SHARED / "Example_9.6.1-ObjectEvent.jsonld"
+    if not path.exists():
+        pytest.skip("../shared is absent")
+    document = copy.deepcopy(json.loads(path.read_text()))
+    mutate(document)
+    before = counts()
+    response = api.post("/epcis/capture", json=document, headers=auth(c.a))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == code and response.json()["detail"]
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"GE_eventTime": "yesterday"},
+        {"EQ_colour": "red"},
+        {"perPage": 0},
+        {"perPage": 5000},
+        {"nextPageToken": "not-ours"},
+        {"GE_eventTime": "2026-01-01T00:00:00"},  # no time zone
+    ],
+)
+def test_bad_queries_are_refused(api, channel, params):
+    response = api.get("/epcis/events", params=params, headers=auth(channel.brand))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_epcis_query"
+
+
+def test_capture_takes_json_only_and_needs_a_partner_role(api, channel, keys):
+    r = api.post(
+        "/epcis/capture",
+        content=b"<xml/>",
+        headers={**auth(channel.a), "Content-Type": "application/xml"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_epcis"
+    r = api.post("/epcis/capture", json={"type": "EPCISDocument"}, headers=auth(keys.attestor))
+    assert r.status_code == 403
