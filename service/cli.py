@@ -19,7 +19,7 @@ from chain import log as event_log
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, factory, handlers
+from service.app import commands, distribution, factory, handlers
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
 from service.domain.actor import Actor
@@ -35,6 +35,9 @@ key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 chain_app = typer.Typer(help="The chain.", no_args_is_help=True)
 log_app = typer.Typer(help="The append-only event log.", no_args_is_help=True)
 product_app = typer.Typer(help="Products (GTINs) of a brand.", no_args_is_help=True)
+regions_app = typer.Typer(
+    help="Regions: GB/T 2260 ships built in; load custom trees.", no_args_is_help=True
+)
 batch_app = typer.Typer(
     help="Production batches: codes, activation, anchoring, print files, recall.",
     no_args_is_help=True,
@@ -43,6 +46,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 app.add_typer(product_app, name="product")
+app.add_typer(regions_app, name="regions")
 app.add_typer(batch_app, name="batch")
 app.add_typer(chain_app, name="chain")
 app.add_typer(log_app, name="log")
@@ -622,6 +626,99 @@ def batch_labels(
             )
             progress.update(task, completed=written)
     console.print(f"wrote {written} labels to {out}")
+
+
+# ----------------------------------------------------------------------------- channel
+@regions_app.command("load")
+def regions_load(
+    file: Annotated[Path, typer.Argument(help="JSON list or CSV of code,name,parent")],
+    source: Annotated[str, typer.Option(help="A name for this custom tree.")],
+) -> None:
+    """Load a custom region tree next to the built-in GB/T 2260 regions."""
+    import csv
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        err.print(f"[red]cannot read {file}[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    if file.suffix.lower() == ".csv":
+        rows: list[dict[str, object]] = [
+            {"code": r.get("code"), "name": r.get("name"), "parent": r.get("parent") or None}
+            for r in csv.DictReader(text.splitlines())
+        ]
+    else:
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            err.print(f"[red]{file} is not JSON[/red]: {exc}")
+            raise typer.Exit(2) from exc
+        rows = loaded if isinstance(loaded, list) else []
+    with _operator() as container:
+        count = distribution.load_regions(
+            handlers.SYSTEM_ACTOR,
+            rows,
+            source,
+            container.uow_factory(),
+            container.regions,
+            container.clock,
+        )
+    console.print(f"loaded {count} regions as {source!r}")
+
+
+@org_app.command("territories")
+def org_territories(
+    org: Annotated[int, typer.Option(help="The distributor or store.")],
+    region: Annotated[list[str], typer.Option(help="A region code; repeat for several.")],
+) -> None:
+    """Set where a distributor or store may sell."""
+    with _operator() as container:
+        view = distribution.set_territories(
+            handlers.SYSTEM_ACTOR,
+            org,
+            region,
+            container.uow_factory(),
+            container.regions,
+            container.clock,
+        )
+    console.print(
+        f"organisation {org}: " + ", ".join(f"{t['code']} {t['path']}" for t in view["territories"])
+    )
+
+
+@org_app.command("parent")
+def org_parent(
+    org: Annotated[int, typer.Option(help="The distributor or store.")],
+    parent: Annotated[int | None, typer.Option(help="Its distributor (omit to clear).")] = None,
+) -> None:
+    """Place a distributor or store under a distributor in the brand's channel."""
+    with _operator() as container:
+        distribution.set_channel_parent(
+            handlers.SYSTEM_ACTOR, org, parent, container.uow_factory(), container.clock
+        )
+    console.print(f"organisation {org}: channel parent {parent}")
+
+
+@org_app.command("site")
+def org_site(
+    org: Annotated[int, typer.Option(help="The organisation.")],
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option(help="warehouse, shop or plant")],
+    region: Annotated[str, typer.Option(help="Region code, e.g. 330106")],
+) -> None:
+    """Register a site of an organisation."""
+    with _operator() as container:
+        view = distribution.add_site(
+            handlers.SYSTEM_ACTOR,
+            org,
+            name,
+            kind,
+            region,
+            container.uow_factory(),
+            container.regions,
+            container.clock,
+        )
+    console.print(f"site {view['id']}: {view['name']} ({view['kind']}) in {view['region_path']}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -447,3 +447,19 @@ class StockPublic(BaseModel):
 class AlertStatusUpdate(Strict):
     status: str = Field(description="confirmed or dismissed")
     note: str | None = Field(default=None, max_length=2000)
+
+
+class CustomRegion(Strict):
+    code: str = Field(min_length=1, max_length=12)
+    name: str = Field(min_length=1, max_length=100)
+    parent: str | None = Field(default=None, max_length=12)
+
+
+class RegionsLoad(Strict):
+    source: str = Field(min_length=1, max_length=32, description="A name for the custom tree")
+    regions: list[CustomRegion] = Field(min_length=1, max_length=100_000)
+
+
+class RegionsLoaded(Public):
+    source: str
+    loaded: int

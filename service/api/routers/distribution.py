@@ -12,6 +12,8 @@ from service.api.schemas import (
     ChannelParentUpdate,
     OrganisationDetailPublic,
     RegionPublic,
+    RegionsLoad,
+    RegionsLoaded,
     ScanCreate,
     ScanResultPublic,
     ScanUpload,
@@ -53,6 +55,18 @@ def list_regions(container: ContainerDep, parent: str | None = None) -> list[Reg
     return [
         RegionPublic.model_validate(r) for r in distribution.list_regions(container.regions, parent)
     ]
+
+
+@router.post("/regions", status_code=201, response_model=RegionsLoaded)
+def load_regions(
+    body: RegionsLoad, actor: CurrentActor, uow: UowDep, container: ContainerDep
+) -> RegionsLoaded:
+    """Load a custom region tree (admin): codes new, parents in the file or already known."""
+    rows = [r.model_dump() for r in body.regions]
+    count = distribution.load_regions(
+        actor, rows, body.source, uow, container.regions, container.clock
+    )
+    return RegionsLoaded(source=body.source, loaded=count)
 
 
 @router.get("/regions/{code}", response_model=RegionPublic)

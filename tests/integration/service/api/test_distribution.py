@@ -354,3 +354,35 @@ def test_offline_uploads_are_idempotent_and_order_free(api, container, channel, 
     # The observation in Nanjing of the case A is sending to Jiangsu is a diversion by A.
     assert state["alerts"] == [("diversion", 1, c.a_org, c.a_org, "OFF-2")]
     assert state["events"] == [("AlertRaised", 1), ("GoodsDispatched", 3), ("GoodsReceived", 1)]
+
+
+def test_a_custom_region_tree_loads_and_territories_use_it(api, channel, keys, counts):
+    c = channel
+    tree = {
+        "source": "sales-districts",
+        "regions": [
+            {"code": "ZJ-EAST", "name": "浙东销售区", "parent": ZHEJIANG},
+            {"code": "ZJ-EAST-1", "name": "宁波片区", "parent": "ZJ-EAST"},
+        ],
+    }
+    assert api.post("/regions", json=tree, headers=auth(keys.brand)).status_code == 403
+    loaded = api.post("/regions", json=tree, headers=auth(keys.admin))
+    assert loaded.status_code == 201 and loaded.json() == {"source": "sales-districts", "loaded": 2}
+    region = api.get("/regions/ZJ-EAST-1").json()
+    assert region["level"] == 3 and region["path"] == "浙江省 浙东销售区 宁波片区"
+    r = api.put(
+        f"/organisations/{c.s1_org}/territories",
+        json={"regions": ["ZJ-EAST"]},
+        headers=auth(c.brand),
+    )
+    assert r.status_code == 200 and r.json()["territories"][0]["code"] == "ZJ-EAST"
+    before = counts()
+    for bad in (
+        [{"code": "X1", "name": "x", "parent": "NOPE"}],  # unknown parent
+        [{"code": "ZJ-EAST", "name": "again"}],  # exists
+        [{"code": "C1", "name": "c", "parent": "C2"}, {"code": "C2", "name": "c", "parent": "C1"}],
+        [{"code": "bad code", "name": "x"}],
+    ):
+        r = api.post("/regions", json={"source": "bad", "regions": bad}, headers=auth(keys.admin))
+        assert r.status_code == 422, bad
+    assert counts() == before

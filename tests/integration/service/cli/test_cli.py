@@ -144,3 +144,32 @@ def test_factory_commands_run_a_batch_from_product_to_code_file_and_labels(env, 
     assert result.exit_code == 1 and "chain_not_deployed" in result.output
     result = invoke("batch", "recall", batch.public_id, "--reason", "label misprint")
     assert result.exit_code == 0 and "recalled" in result.output
+
+
+def test_channel_commands_load_regions_and_set_territories_and_sites(env, tmp_path):
+    assert invoke("org", "create", "--name", "B", "--kind", "brand").exit_code == 0
+    assert (
+        invoke("org", "create", "--name", "D", "--kind", "distributor", "--brand", "1").exit_code
+        == 0
+    )
+    assert invoke("org", "create", "--name", "S", "--kind", "store", "--brand", "1").exit_code == 0
+    regions = tmp_path / "districts.csv"
+    regions.write_text("code,name,parent\nHZ-N,杭州北区,330100\nHZ-N-1,拱墅片区,HZ-N\n", "utf-8")
+    result = invoke("regions", "load", str(regions), "--source", "districts")
+    assert result.exit_code == 0 and "loaded 2 regions" in result.output, result.output
+    again = invoke("regions", "load", str(regions), "--source", "districts")
+    assert again.exit_code == 1 and "invalid_region" in again.output
+    result = invoke("org", "territories", "--org", "2", "--region", "330000", "--region", "HZ-N")
+    assert result.exit_code == 0 and "浙江省" in result.output, result.output
+    assert invoke("org", "parent", "--org", "3", "--parent", "2").exit_code == 0
+    result = invoke(
+        "org", "site", "--org", "3", "--name", "Shop 1", "--kind", "shop", "--region", "HZ-N-1"
+    )
+    assert result.exit_code == 0 and "杭州市 杭州北区 拱墅片区" in result.output, result.output
+    bad = invoke(
+        "org", "site", "--org", "3", "--name", "Shop 2", "--kind", "shop", "--region", "000000"
+    )
+    assert bad.exit_code == 1 and "invalid_region" in bad.output
+    with env() as uow:
+        assert uow.channel.territories([2]) == {2: ["330000", "HZ-N"]}
+        assert uow.channel.channel_parent(3) == 2
