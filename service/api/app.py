@@ -20,6 +20,7 @@ from service.api.routers import (
     log,
     organisations,
     products,
+    web,
 )
 
 
@@ -55,6 +56,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         alerts,
         epcis,
         log,
+        web,
     ):
         app.include_router(module.router)
     return app

@@ -1,0 +1,116 @@
+"""The web scanner page (``GET /scanner``) with its script, stylesheet and decoder.
+
+The decoder is the npm package ``zxing-wasm`` (ZXing-C++ built to WebAssembly), served from
+the project's ``node_modules`` so the page makes no request outside our origin: by default
+the package would fetch its ``.wasm`` from a CDN, and the page overrides that (scanner.js).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse
+
+from service.api.errors import error_response
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+
+#: service/web beside this package; node_modules sits beside service/ at the project root.
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+
+JS = "text/javascript; charset=utf-8"
+CSS = "text/css; charset=utf-8"
+WASM = "application/wasm"
+
+#: The page's own files (``/scanner/{file}``): nothing else in service/web is served.
+PAGE_FILES: dict[str, str] = {"scanner.js": JS, "scanner.css": CSS}
+
+#: ``/scanner/vendor/<name>`` -> (path under node_modules, content type). The names keep the
+#: package's ES layout so its relative import (reader/index.js -> ../share.js) resolves here.
+VENDOR_FILES: dict[str, tuple[str, str]] = {
+    "zxing-wasm/reader/index.js": ("zxing-wasm/dist/es/reader/index.js", JS),
+    "zxing-wasm/share.js": ("zxing-wasm/dist/es/share.js", JS),
+    "zxing-wasm/reader/zxing_reader.wasm": ("zxing-wasm/dist/reader/zxing_reader.wasm", WASM),
+}
+
+#: Only our origin. 'wasm-unsafe-eval' lets the page compile the decoder's WebAssembly (it
+#: allows no JavaScript eval); the decoder runs on the page, so no worker or blob: is needed.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "media-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+_COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _not_found() -> JSONResponse:
+    return error_response(404, "not_found", "No such file for the scanner page; check the path.")
+
+
+@router.get("/scanner", response_class=FileResponse)
+def scanner_page() -> FileResponse:
+    """The scanner page: camera or typed codes, offline queue, upload."""
+    return FileResponse(
+        WEB_DIR / "scanner.html",
+        media_type="text/html; charset=utf-8",
+        headers={
+            **_COMMON_HEADERS,
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+        },
+    )
+
+
+@router.get("/scanner/vendor/{file:path}", response_model=None)
+def scanner_vendor(file: str) -> FileResponse | JSONResponse:
+    """The decoder's browser build from node_modules (a fixed list of files)."""
+    entry = VENDOR_FILES.get(file)
+    if entry is None:
+        return _not_found()
+    if not NODE_MODULES.is_dir():
+        return error_response(
+            503,
+            "scanner_decoder_missing",
+            "The scanner's decoder is not installed (node_modules is missing); "
+            "run scripts/run or scripts/test, which install node_modules.",
+        )
+    relative, media_type = entry
+    path = NODE_MODULES / relative
+    if not path.is_file():
+        return error_response(
+            503,
+            "scanner_decoder_missing",
+            f"node_modules has no {relative}; run scripts/run or scripts/test, "
+            "which install node_modules from package-lock.json.",
+        )
+    # The package version is pinned in package.json, yet an upgrade keeps these names: revalidate.
+    return FileResponse(
+        path, media_type=media_type, headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/scanner/{file}", response_model=None)
+def scanner_asset(file: str) -> FileResponse | JSONResponse:
+    """scanner.js and scanner.css; any other name is 404."""
+    media_type = PAGE_FILES.get(file)
+    if media_type is None:
+        return _not_found()
+    return FileResponse(
+        WEB_DIR / file,
+        media_type=media_type,
+        headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"},
+    )
