@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from service.adapters.orm import (
@@ -152,6 +152,16 @@ def _custody(row: Any) -> Custody:
         shipment_id=row.shipment_id,
         alert_id=row.alert_id,
     )
+
+
+_CUSTODY_COLUMNS = (
+    "holder_id",
+    "authorised_id",
+    "holder_site_id",
+    "holder_since",
+    "shipment_id",
+    "alert_id",
+)
 
 
 def _custody_values(custody: Custody) -> dict[str, Any]:
@@ -307,7 +317,239 @@ class SqlAlchemyCustodyRepository:
             row.status,
             row.dispatched_at,
             row.received_at,
+            row.dispatched_lines,
+            row.received_lines,
+            row.extra_lines,
         )
+
+    def shipments_by_ids(self, ids: Sequence[int]) -> list[Shipment]:
+        if not ids:
+            return []
+        rows = self._s.scalars(select(ShipmentRow).where(ShipmentRow.id.in_(list(set(ids)))))
+        return [self._shipment(r) for r in rows]
+
+    def save_shipment(self, shipment: Shipment) -> None:
+        self._s.execute(
+            update(ShipmentRow)
+            .where(ShipmentRow.id == shipment.id)
+            .values(
+                status=shipment.status,
+                received_at=shipment.received_at,
+                dispatched_lines=shipment.dispatched_lines,
+                received_lines=shipment.received_lines,
+                extra_lines=shipment.extra_lines,
+            )
+        )
+
+    # ------------------------------------------------------------------ bulk (scan sessions)
+    def units_by_sscc(self, ssccs: Sequence[str]) -> list[Target]:
+        rows: list[LogisticUnitRow] = []
+        for start in range(0, len(ssccs), 500):
+            rows += self._s.scalars(
+                select(LogisticUnitRow).where(
+                    LogisticUnitRow.sscc.in_(list(ssccs[start : start + 500])),
+                    LogisticUnitRow.batch_id.is_not(None),
+                )
+            )
+        return self._with_counts(rows)
+
+    def _with_counts(self, rows: Sequence[LogisticUnitRow]) -> list[Target]:
+        cases = [r.id for r in rows if r.kind == UnitKind.CASE.value]
+        pallets = [r.id for r in rows if r.kind == UnitKind.PALLET.value]
+        counts = self._case_items(cases)
+        pallet_counts: dict[int, int] = {}
+        for start in range(0, len(pallets), 500):
+            for pallet_id, n in self._s.execute(
+                select(LogisticUnitRow.parent_id, func.count(ItemRow.id))
+                .join(ItemRow, ItemRow.case_id == LogisticUnitRow.id)
+                .where(LogisticUnitRow.parent_id.in_(pallets[start : start + 500]))
+                .group_by(LogisticUnitRow.parent_id)
+            ):
+                if pallet_id is not None:
+                    pallet_counts[int(pallet_id)] = int(n)
+        return [
+            self._unit_target(
+                r,
+                counts.get(r.id, 0)
+                if r.kind == UnitKind.CASE.value
+                else pallet_counts.get(r.id, 0),
+            )
+            for r in rows
+        ]
+
+    def units_by_id(self, ids: Sequence[int]) -> list[Target]:
+        rows: list[LogisticUnitRow] = []
+        unique = list(set(ids))
+        for start in range(0, len(unique), 500):
+            rows += self._s.scalars(
+                select(LogisticUnitRow).where(LogisticUnitRow.id.in_(unique[start : start + 500]))
+            )
+        return self._with_counts([r for r in rows if r.batch_id is not None])
+
+    def cases_of_pallets(self, pallet_ids: Sequence[int]) -> dict[int, list[Target]]:
+        rows: list[LogisticUnitRow] = []
+        unique = list(set(pallet_ids))
+        for start in range(0, len(unique), 500):
+            rows += self._s.scalars(
+                select(LogisticUnitRow)
+                .where(LogisticUnitRow.parent_id.in_(unique[start : start + 500]))
+                .order_by(LogisticUnitRow.position)
+            )
+        out: dict[int, list[Target]] = {}
+        for target, row in zip(self._with_counts(rows), rows, strict=True):
+            assert row.parent_id is not None
+            out.setdefault(row.parent_id, []).append(target)
+        return out
+
+    def items_by_serial(self, serials: Sequence[str]) -> list[Target]:
+        """Items with their own custody columns (meaningful once loose) and their case id."""
+        out: list[Target] = []
+        for start in range(0, len(serials), 500):
+            rows = self._s.execute(
+                select(ItemRow, LogisticUnitRow.opened_at)
+                .outerjoin(LogisticUnitRow, LogisticUnitRow.id == ItemRow.case_id)
+                .where(ItemRow.serial.in_(list(serials[start : start + 500])))
+            )
+            for item, opened_at in rows:
+                loose = item.case_id is None or opened_at is not None
+                out.append(
+                    Target(
+                        "item",
+                        item.id,
+                        item.serial,
+                        item.batch_id,
+                        1,
+                        _custody(item),
+                        item.case_id,
+                        None,
+                        loose,
+                    )
+                )
+        return out
+
+    def write_custody(self, changes: Sequence[tuple[str, int, Custody]]) -> None:
+        """Write many custody changes in one ``executemany`` per table."""
+        for is_item in (False, True):
+            table: Any = ItemRow if is_item else LogisticUnitRow
+            rows = [
+                {"b_id": target_id, **{f"b_{k}": v for k, v in _custody_values(c).items()}}
+                for kind, target_id, c in changes
+                if (kind == "item") is is_item
+            ]
+            if rows:
+                self._s.connection().execute(
+                    update(table)
+                    .where(table.id == bindparam("b_id"))
+                    .values(
+                        {
+                            k: bindparam(f"b_{k}", type_=table.__table__.c[k].type)
+                            for k in _CUSTODY_COLUMNS
+                        }
+                    ),
+                    rows,
+                )
+
+    def add_lines_many(self, rows: Sequence[tuple[int, str, int, int, bool]]) -> None:
+        """Insert ``(shipment id, kind, target id, items, dispatched)`` lines."""
+        if rows:
+            self._s.execute(
+                insert(ShipmentLineRow),
+                [
+                    {
+                        "shipment_id": shipment,
+                        "unit_id": None if kind == "item" else target,
+                        "item_id": target if kind == "item" else None,
+                        "items": items,
+                        "dispatched": dispatched,
+                    }
+                    for shipment, kind, target, items, dispatched in rows
+                ],
+            )
+
+    def receive_lines_many(
+        self, rows: Sequence[tuple[int, str, int, datetime, int | None]]
+    ) -> None:
+        """Mark ``(shipment id, kind, target id, at, site)`` lines received (one executemany
+        per kind of target)."""
+        for is_item in (False, True):
+            column = ShipmentLineRow.item_id if is_item else ShipmentLineRow.unit_id
+            params = [
+                {"b_shipment": shipment, "b_target": target, "b_at": at, "b_site": site}
+                for shipment, kind, target, at, site in rows
+                if (kind == "item") is is_item
+            ]
+            if params:
+                self._s.connection().execute(
+                    update(ShipmentLineRow)
+                    .where(
+                        ShipmentLineRow.shipment_id == bindparam("b_shipment"),
+                        column == bindparam("b_target"),
+                        ShipmentLineRow.received_at.is_(None),
+                    )
+                    .values(
+                        received_at=bindparam("b_at", type_=ShipmentLineRow.received_at.type),
+                        receipt_site_id=bindparam("b_site"),
+                    ),
+                    params,
+                )
+
+    def open_cases(self, cases: Sequence[tuple[int, datetime, Custody]]) -> None:
+        """Mark cases opened and copy each case's custody onto its items."""
+        for case_id, at, custody in cases:
+            self._s.execute(
+                update(LogisticUnitRow).where(LogisticUnitRow.id == case_id).values(opened_at=at)
+            )
+            self._s.execute(
+                update(ItemRow).where(ItemRow.case_id == case_id).values(**_custody_values(custody))
+            )
+
+    def scan_events_by_client_ids(
+        self, organisation_id: int, client_event_ids: Sequence[str]
+    ) -> dict[str, StoredScan]:
+        out: dict[str, StoredScan] = {}
+        for start in range(0, len(client_event_ids), 500):
+            rows = self._s.scalars(
+                select(ScanEventRow).where(
+                    ScanEventRow.organisation_id == organisation_id,
+                    ScanEventRow.client_event_id.in_(list(client_event_ids[start : start + 500])),
+                )
+            )
+            out.update({r.client_event_id: self._scan(r) for r in rows})
+        return out
+
+    def add_scan_events(
+        self,
+        rows: Sequence[tuple[StoredScan, int | None, int | None, int | None]],
+        recorded_at: datetime,
+    ) -> None:
+        if not rows:
+            return
+        with translate_integrity(self._s, "scan_events"):
+            self._s.execute(
+                insert(ScanEventRow),
+                [
+                    {
+                        "organisation_id": scan.organisation_id,
+                        "client_event_id": scan.client_event_id,
+                        "device_id": scan.device_id,
+                        "action": scan.action,
+                        "code": scan.code,
+                        "unit_id": unit_id,
+                        "item_id": item_id,
+                        "site_id": scan.site_id,
+                        "region_code": scan.region_code,
+                        "shipment_ref": scan.shipment_ref,
+                        "receiver_id": scan.receiver_id,
+                        "shipment_id": shipment_id,
+                        "event_time": scan.event_time,
+                        "recorded_at": recorded_at,
+                        "request_hash": scan.request_hash,
+                        "outcome": scan.outcome,
+                        "result": scan.result,
+                    }
+                    for scan, unit_id, item_id, shipment_id in rows
+                ],
+            )
 
     def shipment_by_ref(self, sender_id: int, ref: str) -> Shipment | None:
         row = self._s.scalar(
@@ -340,6 +582,9 @@ class SqlAlchemyCustodyRepository:
             sender_site_id=site_id,
             status="dispatched",
             dispatched_at=at,
+            dispatched_lines=0,
+            received_lines=0,
+            extra_lines=0,
         )
         self._s.add(row)
         with translate_integrity(self._s, "shipments"):

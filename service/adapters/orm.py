@@ -385,6 +385,10 @@ class ShipmentRow(Base):
     status: Mapped[str] = mapped_column(String(24))
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Case and loose-item lines (pallet lines stand for their cases), kept as scans arrive.
+    dispatched_lines: Mapped[int] = mapped_column(Integer, default=0)
+    received_lines: Mapped[int] = mapped_column(Integer, default=0)
+    extra_lines: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ShipmentLineRow(Base):

@@ -26,8 +26,8 @@ from service.api.schemas import (
     TerritoriesUpdate,
     UploadPublic,
 )
-from service.app import distribution
-from service.app.distribution import ScanRequest
+from service.app import distribution, scanning
+from service.app.scanning import ScanRequest
 
 router = APIRouter(tags=["distribution"])
 
@@ -153,7 +153,7 @@ def add_site(
 def scan(body: ScanCreate, actor: CurrentActor, container: ContainerDep) -> ScanResultPublic:
     """One scan from a handheld: dispatch, receive, open or observe. Diversion is checked in
     the same request; the answer carries the alert it raised or joined."""
-    result = distribution.record_scan(
+    result = scanning.record_scan(
         actor, _request(body), container.uow_factory, container.regions, container.clock
     )
     return ScanResultPublic.model_validate(result)
@@ -163,7 +163,7 @@ def scan(body: ScanCreate, actor: CurrentActor, container: ContainerDep) -> Scan
 def upload(body: ScanUpload, actor: CurrentActor, container: ContainerDep) -> UploadPublic:
     """Scans captured offline, each with its client_event_id and time. Idempotent: the same
     upload twice changes nothing; halves in any order give the same state."""
-    result = distribution.upload_scans(
+    result = scanning.upload_scans(
         actor,
         body.device_id,
         [_request(s) for s in body.scans],

@@ -81,6 +81,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("dispatched_at", TZ, nullable=False),
         sa.Column("received_at", TZ, nullable=True),
+        sa.Column("dispatched_lines", sa.Integer(), nullable=False),
+        sa.Column("received_lines", sa.Integer(), nullable=False),
+        sa.Column("extra_lines", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["sender_id"], ["organisations.id"], name=op.f("fk_shipments_sender_id_organisations")
         ),

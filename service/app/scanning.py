@@ -1,0 +1,895 @@
+"""Scans that move goods through the channel, applied in sessions.
+
+A session applies one online scan or one offline upload in one transaction: it reads every case,
+pallet, item and waiting scan the request touches up front, applies the scans in memory in time
+order (checking diversion as it goes), and writes what changed in bulk. Thousands of scans cost
+a few dozen queries, so an upload of pallets and cases runs at tens of thousands of item-scans
+per second, and a single case scan is a handful of queries.
+
+Semantics (see ``service.domain.custody``):
+
+* ``dispatch`` puts goods the sender holds into its shipment (created by its reference);
+* ``receive`` takes goods in transit to the receiver (or handed over without being scanned out:
+  an *extra* line of a named shipment); outside the authorised holder's territory the goods stay
+  that holder's responsibility and a diversion alert names it;
+* ``open`` opens a case: its items travel on their own;
+* ``observe`` looks at goods where they are: only the diversion check.
+
+Online, a scan that cannot apply yet is refused (4xx, nothing written). Uploaded, it waits
+(*pending*) and applies as soon as the scan it waits for arrives; scans of the same goods apply in
+the order they were made, and observations are checked again once earlier custody changes are
+known, so uploads give the same state in any order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from service.app.ports import Clock, Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
+from service.app.regions import RegionDirectory, region_view
+from service.domain.actor import Actor
+from service.domain.alerts import Alert, AlertKind
+from service.domain.custody import (
+    Custody,
+    ScanAction,
+    ScanOutcome,
+    diversion_key,
+    find_diversion,
+    validate_ref,
+    validate_time,
+)
+from service.domain.errors import (
+    ClientEventReusedError,
+    CodeNotFoundError,
+    InvalidScanError,
+    NotAddressedError,
+    NotHeldError,
+    PermissionDeniedError,
+    ShipmentNotFoundError,
+    SiteNotFoundError,
+    TracecertError,
+)
+from service.domain.events import (
+    AlertRaised,
+    CaseOpened,
+    Event,
+    GoodsDispatched,
+    GoodsReceived,
+    canonical_json,
+)
+from service.domain.gs1 import parse_code
+from service.domain.organisations import Organisation
+from service.domain.regions import RegionTree
+from service.domain.roles import OrganisationKind, Role
+
+MAX_UPLOAD = 5_000
+#: Organisations whose goods may go anywhere: the territory begins with their dispatch.
+UNRESTRICTED_KINDS = frozenset({OrganisationKind.BRAND, OrganisationKind.FACTORY})
+CHANNEL_KINDS = frozenset({OrganisationKind.DISTRIBUTOR, OrganisationKind.STORE})
+SCANNING_ROLES = frozenset({Role.FACTORY, Role.DISTRIBUTOR, Role.STORE, Role.ADMIN})
+
+Key = tuple[str, int]  # ("unit" | "item", row id)
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One scan as a scanner sends it (online, or in an offline upload)."""
+
+    action: str
+    code: str
+    client_event_id: str | None = None
+    time: datetime | None = None
+    site_id: int | None = None
+    region: str | None = None
+    shipment: str | None = None
+    receiver_id: int | None = None
+
+    def request_hash(self) -> bytes:
+        import hashlib
+
+        body = {
+            "action": self.action,
+            "code": self.code,
+            "time": self.time.isoformat() if self.time else None,
+            "site_id": self.site_id,
+            "region": self.region,
+            "shipment": self.shipment,
+            "receiver_id": self.receiver_id,
+        }
+        return hashlib.sha256(canonical_json(body)).digest()
+
+
+class _Wait(Exception):
+    """A scan that cannot apply yet; offline it waits (pending), online it is refused."""
+
+    def __init__(self, error: TracecertError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def _key(target: Target) -> Key:
+    return ("item" if target.kind == "item" else "unit", target.id)
+
+
+class _Session:
+    """The goods, shipments and waiting scans of one request, in memory; written in bulk."""
+
+    def __init__(self, uow: UnitOfWork, tree: RegionTree, now: datetime) -> None:
+        self.uow = uow
+        self.tree = tree
+        self.now = now
+        self.targets: dict[Key, Target] = {}
+        self.by_code: dict[str, Key] = {}
+        self.pallet_cases: dict[int, list[int]] = {}
+        self.orgs: dict[int, Organisation | None] = {}
+        self.batches: dict[int, Any] = {}
+        self.territories: dict[int, list[str] | None] = {}
+        self.shipments: dict[int, Shipment] = {}
+        self.shipment_refs: dict[tuple[int, str], int] = {}
+        # Buffered writes.
+        self.custody_changes: dict[Key, Custody] = {}
+        self.dirty_shipments: set[int] = set()
+        self.new_lines: list[tuple[int, str, int, int, bool]] = []
+        self.receipts: list[tuple[int, str, int, datetime, int | None]] = []
+        self.opened: list[tuple[int, datetime, Custody]] = []
+        self.events: list[Event] = []
+        self.new_scans: dict[str, tuple[StoredScan, int | None, int | None, int | None]] = {}
+        self.outcomes: dict[int, tuple[str, dict[str, Any], int | None]] = {}
+        # Scans that wait, by (organisation, client event id).
+        self.pending: dict[tuple[int, str], StoredScan] = {}
+        self.touched: set[Key] = set()
+        self.changed: list[tuple[set[Key], datetime]] = []
+
+    # ------------------------------------------------------------------ loading
+    def load(self, codes: Sequence[str]) -> None:
+        """Read every case, pallet and item named by ``codes`` (and their cases, pallets)."""
+        ssccs, serials = set(), set()
+        for code in codes:
+            if code in self.by_code:
+                continue
+            try:
+                link = parse_code(code)
+            except TracecertError:
+                continue  # validation reports it with the scan's position
+            if link.sscc is not None:
+                ssccs.add(link.sscc)
+            elif link.serial is not None:
+                serials.add(link.serial)
+        custody = self.uow.custody
+        units = custody.units_by_sscc(sorted(ssccs)) if ssccs else []
+        items = custody.items_by_serial(sorted(serials)) if serials else []
+        cases = [i.parent_id for i in items if i.parent_id is not None]
+        units += custody.units_by_id(cases) if cases else []
+        # A scanned pallet moves its cases: read them. A case's pallet is only named (by id).
+        pallets = [u.id for u in units if u.kind == "pallet"]
+        if pallets:
+            for pallet_id, pallet_cases in custody.cases_of_pallets(pallets).items():
+                self.pallet_cases[pallet_id] = [c.id for c in pallet_cases]
+                units += pallet_cases
+        for target in (*units, *items):
+            key = _key(target)
+            if key not in self.targets:
+                self.targets[key] = target
+                self.by_code[target.code] = key
+
+    def load_pending(self) -> None:
+        units = sorted(k[1] for k in self.targets if k[0] == "unit")
+        items = sorted(k[1] for k in self.targets if k[0] == "item")
+        for scan in self.uow.custody.pending_scans(units, items):
+            self.pending.setdefault((scan.organisation_id, scan.client_event_id), scan)
+        self.load([s.code for s in self.pending.values()])
+
+    def target(self, code: str) -> Target:
+        link = parse_code(code)
+        name = link.sscc or link.serial or code
+        if name not in self.by_code:
+            self.load([code])
+        key = self.by_code.get(name)
+        if key is None:
+            raise CodeNotFoundError(f"No case, pallet or item has the code {code!r}.")
+        return self.targets[key]
+
+    def custody(self, target: Target) -> Custody:
+        """An item in a sealed case is where its case is."""
+        if target.kind == "item" and not target.loose and target.parent_id is not None:
+            return self.targets[("unit", target.parent_id)].custody
+        return target.custody
+
+    def set_custody(self, target: Target, custody: Custody) -> None:
+        key = _key(target)
+        self.targets[key] = replace(self.targets[key], custody=custody)
+        self.custody_changes[key] = custody
+
+    def batch(self, batch_id: int) -> Any:
+        if batch_id not in self.batches:
+            self.batches[batch_id] = self.uow.batches.get_by_id(batch_id)
+        return self.batches[batch_id]
+
+    def org(self, organisation_id: int | None) -> Organisation | None:
+        if organisation_id is None:
+            return None
+        if organisation_id not in self.orgs:
+            self.orgs[organisation_id] = self.uow.organisations.get(organisation_id)
+        return self.orgs[organisation_id]
+
+    def territory(self, organisation_id: int | None) -> list[str] | None:
+        if organisation_id is None:
+            return None
+        if organisation_id not in self.territories:
+            org = self.org(organisation_id)
+            self.territories[organisation_id] = (
+                None
+                if org is None or org.kind in UNRESTRICTED_KINDS
+                else self.uow.channel.territories([organisation_id]).get(organisation_id)
+            )
+        return self.territories[organisation_id]
+
+    # ------------------------------------------------------------------ shipments
+    def shipment(self, shipment_id: int) -> Shipment:
+        if shipment_id not in self.shipments:
+            found = self.uow.custody.shipment(shipment_id)
+            assert found is not None
+            self.shipments[shipment_id] = found
+        return self.shipments[shipment_id]
+
+    def shipment_by_ref(self, sender_id: int, ref: str) -> Shipment | None:
+        key = (sender_id, ref)
+        if key not in self.shipment_refs:
+            found = self.uow.custody.shipment_by_ref(sender_id, ref)
+            if found is None:
+                return None
+            self.shipments[found.id] = found
+            self.shipment_refs[key] = found.id
+        return self.shipments[self.shipment_refs[key]]
+
+    def new_shipment(
+        self, sender: int, ref: str, receiver: int, site: int | None, at: datetime
+    ) -> Shipment:
+        created = self.uow.custody.add_shipment(
+            "s_" + uuid.uuid4().hex[:24], ref, sender, receiver, site, at
+        )
+        self.shipments[created.id] = created
+        self.shipment_refs[(sender, ref)] = created.id
+        return created
+
+    def count_lines(
+        self,
+        shipment: Shipment,
+        dispatched: int = 0,
+        received: int = 0,
+        extra: int = 0,
+        at: datetime | None = None,
+    ) -> Shipment:
+        received_lines = shipment.received_lines + received
+        dispatched_lines = shipment.dispatched_lines + dispatched
+        status = (
+            "received"
+            if received_lines >= dispatched_lines and received_lines
+            else "partially_received"
+            if received_lines
+            else "dispatched"
+        )
+        updated = replace(
+            shipment,
+            dispatched_lines=dispatched_lines,
+            received_lines=received_lines,
+            extra_lines=shipment.extra_lines + extra,
+            status=status,
+            received_at=at if received or extra else shipment.received_at,
+        )
+        self.shipments[shipment.id] = updated
+        self.dirty_shipments.add(shipment.id)
+        return updated
+
+    # ------------------------------------------------------------------ writing
+    def flush(self) -> None:
+        """Write what the session changed so far (in the open transaction)."""
+        custody = self.uow.custody
+        if self.custody_changes:
+            custody.write_custody([(k[0], k[1], c) for k, c in self.custody_changes.items()])
+            self.custody_changes.clear()
+        if self.opened:
+            custody.open_cases(self.opened)
+            self.opened.clear()
+        if self.new_lines:
+            custody.add_lines_many(self.new_lines)
+            self.new_lines.clear()
+        if self.receipts:
+            custody.receive_lines_many(self.receipts)
+            self.receipts.clear()
+        for shipment_id in sorted(self.dirty_shipments):
+            custody.save_shipment(self.shipments[shipment_id])
+        self.dirty_shipments.clear()
+        if self.new_scans:
+            rows = list(self.new_scans.values())
+            custody.add_scan_events(rows, self.now)
+            self.new_scans.clear()
+            waiting = [s for s, *_ in rows if s.outcome == ScanOutcome.PENDING.value]
+            if waiting:
+                org = waiting[0].organisation_id
+                stored = custody.scan_events_by_client_ids(
+                    org, [s.client_event_id for s in waiting]
+                )
+                for scan in waiting:
+                    if scan.client_event_id in stored:
+                        self.pending[(org, scan.client_event_id)] = stored[scan.client_event_id]
+        for scan_id, (outcome, result, changed_shipment) in self.outcomes.items():
+            custody.set_scan_outcome(scan_id, outcome, result, changed_shipment)
+        self.outcomes.clear()
+        if self.events:
+            self.uow.events.append_many(self.events, self.now)
+            self.events.clear()
+
+
+# ----------------------------------------------------------------------------- validation
+def scanning_org(uow: UnitOfWork, actor: Actor) -> Organisation:
+    if actor.role not in SCANNING_ROLES or actor.organisation_id is None:
+        raise PermissionDeniedError(
+            f"The role '{actor.role}' may not scan goods; use a factory, distributor or store key."
+        )
+    org = uow.organisations.get(actor.organisation_id)
+    assert org is not None
+    return org
+
+
+def _validate(
+    session: _Session, org: Organisation, request: ScanRequest, sites: dict[int, Any]
+) -> StoredScan:
+    """Check a scan's shape, time, site, region, receiver and code (that the code exists)."""
+    try:
+        action = ScanAction(request.action)
+    except ValueError:
+        raise InvalidScanError(
+            "The action is one of: " + ", ".join(a.value for a in ScanAction) + "."
+        ) from None
+    at = validate_time(request.time or session.now, session.now)
+    client_event_id = (
+        validate_ref(request.client_event_id, "client event id")
+        if request.client_event_id is not None
+        else "srv-" + uuid.uuid4().hex
+    )
+    link = parse_code(request.code)
+    if link.sscc is None and link.serial is None:
+        raise InvalidScanError("Scan a case or pallet label (SSCC) or a bottle's code.")
+    region = None
+    if request.site_id is not None:
+        if request.site_id not in sites:
+            sites[request.site_id] = session.uow.channel.site(request.site_id)
+        site = sites[request.site_id]
+        if site is None or site.organisation_id != org.id:
+            raise SiteNotFoundError()
+        region = site.region_code
+    elif request.region is not None:
+        region = session.tree.require(request.region).code
+    if action is not ScanAction.OBSERVE and request.site_id is None:
+        raise InvalidScanError(f"A {action} scan names the site where it happens (site_id).")
+    if action is ScanAction.OBSERVE and region is None:
+        raise InvalidScanError("An observe scan names a site_id or a region.")
+    if action is ScanAction.DISPATCH:
+        if request.receiver_id is None or request.shipment is None:
+            raise InvalidScanError("A dispatch names the receiver_id and the shipment reference.")
+        validate_ref(request.shipment, "shipment reference")
+        receiver = session.org(request.receiver_id)
+        if receiver is None or receiver.kind not in CHANNEL_KINDS or receiver.id == org.id:
+            raise InvalidScanError("The receiver is another distributor or store.")
+        if org.brand_scope is not None and receiver.brand_id != org.brand_scope:
+            raise InvalidScanError("The receiver works for another brand.")
+    elif request.shipment is not None:
+        validate_ref(request.shipment, "shipment reference")
+    code = link.sscc or link.serial or request.code
+    session.target(code)  # raises CodeNotFoundError
+    return StoredScan(
+        id=0,
+        organisation_id=org.id or 0,
+        client_event_id=client_event_id,
+        action=action.value,
+        code=code,
+        event_time=at,
+        outcome=ScanOutcome.PENDING.value,
+        result={},
+        request_hash=request.request_hash(),
+        site_id=request.site_id,
+        region_code=region,
+        shipment_ref=request.shipment,
+        receiver_id=request.receiver_id,
+    )
+
+
+# ----------------------------------------------------------------------------- applying
+def _moving(session: _Session, org_id: int, target: Target, action: ScanAction) -> list[Target]:
+    """What a scan of ``target`` moves: a pallet with its cases, a case, or a loose item."""
+    if target.kind == "item" and not target.loose:
+        raise InvalidScanError(
+            "This bottle is in a sealed case: scan the case, or open it first (action open)."
+        )
+    if target.kind == "case" and target.opened_at is not None:
+        raise InvalidScanError("This case was opened; scan its bottles one by one.")
+    if target.kind == "pallet":
+        cases = [session.targets[("unit", c)] for c in session.pallet_cases.get(target.id, [])]
+        cases = [c for c in cases if c.opened_at is None]
+        if action is ScanAction.DISPATCH:
+            cases = [c for c in cases if c.custody.held_by(org_id)]
+        else:
+            cases = [c for c in cases if c.custody.shipment_id == target.custody.shipment_id]
+        return [target, *cases]
+    return [target]
+
+
+def _touched(session: _Session, target: Target, action: str) -> set[Key]:
+    keys: set[Key] = {_key(target)}
+    if target.parent_id is not None:
+        keys.add(("unit", target.parent_id))
+    if target.kind == "pallet":
+        keys |= {("unit", c) for c in session.pallet_cases.get(target.id, [])}
+    return keys
+
+
+def _evidence(
+    session: _Session, org: Organisation, target: Target, region: str, responsible: int
+) -> dict[str, Any]:
+    tree = session.tree
+    territory = session.territory(responsible) or []
+    session.flush()  # the chain of custody is read back from the lines written so far
+    return {
+        "code": target.code,
+        "kind": target.kind,
+        "items": target.items,
+        "expected_territory": [region_view(tree, c) for c in territory if c in tree],
+        "responsible": _party(session.org(responsible)),
+        "actual_region": region_view(tree, region),
+        "scanned_by": _party(org),
+        "chain_of_custody": session.uow.custody.history(target),
+    }
+
+
+def _party(org: Organisation | None) -> dict[str, Any] | None:
+    if org is None:
+        return None
+    return {"organisation_id": org.id, "name": org.name, "kind": org.kind.value}
+
+
+def _raise_diversion(
+    session: _Session,
+    org: Organisation,
+    targets: list[Target],
+    region: str,
+    responsible: int,
+    shipment: Shipment | None,
+    at: datetime,
+) -> dict[str, Any]:
+    head = targets[0]
+    current = session.custody(head)
+    if current.alert_id is not None:
+        # Goods already flagged (e.g. a bottle of a diverted case scanned later): the same alert.
+        linked = session.uow.alerts.repeat(current.alert_id, session.now)
+        if linked is not None:
+            return {
+                "id": linked.id,
+                "kind": linked.kind.value,
+                "count": linked.count,
+                "responsible": _party(session.org(linked.responsible_id)),
+                "new": False,
+            }
+    batch = session.batch(head.batch_id)
+    evidence = _evidence(session, org, head, region, responsible)
+    evidence["time"] = at.isoformat()
+    alert, new = session.uow.alerts.raise_or_repeat(
+        Alert(
+            kind=AlertKind.DIVERSION,
+            dedupe_key=diversion_key(head.code, shipment.public_id if shipment else None),
+            brand_id=batch.brand_id if batch else None,
+            batch_id=head.batch_id,
+            serial=head.code if head.kind == "item" else None,
+            detail=evidence,
+            responsible_id=responsible,
+            scanner_id=org.id,
+            shipment_id=shipment.id if shipment else None,
+        ),
+        session.now,
+    )
+    assert alert.id is not None
+    if new:
+        session.events.append(
+            AlertRaised(
+                alert.id,
+                AlertKind.DIVERSION.value,
+                batch.public_id if batch else None,
+                head.code if head.kind == "item" else None,
+                head.code,
+                responsible,
+            )
+        )
+    for target in targets:
+        carrier = target
+        session.set_custody(
+            carrier, replace(session.targets[_key(carrier)].custody, alert_id=alert.id)
+        )
+    return {
+        "id": alert.id,
+        "kind": AlertKind.DIVERSION.value,
+        "count": alert.count,
+        "responsible": evidence["responsible"],
+        "new": new,
+    }
+
+
+def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, Any]:
+    """Apply one validated scan; raise _Wait if it must wait for an event not known yet."""
+    target = session.target(scan.code)
+    action = ScanAction(scan.action)
+    org_id = org.id
+    assert org_id is not None
+    result: dict[str, Any] = {
+        "client_event_id": scan.client_event_id,
+        "action": action.value,
+        "code": target.code,
+        "kind": target.kind,
+        "items": target.items,
+        "region": scan.region_code,
+        "shipment": None,
+        "alert": None,
+    }
+    at = scan.event_time
+    if action is ScanAction.DISPATCH:
+        moving = _moving(session, org_id, target, action)
+        if not all(t.custody.held_by(org_id) for t in moving):
+            raise _Wait(NotHeldError())
+        assert scan.shipment_ref is not None and scan.receiver_id is not None
+        shipment = session.shipment_by_ref(org_id, scan.shipment_ref)
+        if shipment is None:
+            shipment = session.new_shipment(
+                org_id, scan.shipment_ref, scan.receiver_id, scan.site_id, at
+            )
+        elif shipment.receiver_id != scan.receiver_id:
+            raise InvalidScanError(
+                f"Shipment {scan.shipment_ref!r} goes to another receiver; use a new reference."
+            )
+        for t in moving:
+            session.set_custody(t, replace(t.custody, shipment_id=shipment.id))
+            session.new_lines.append((shipment.id, t.kind, t.id, t.items, True))
+        counted = sum(1 for t in moving if t.kind != "pallet")
+        session.count_lines(shipment, dispatched=counted)
+        result.update(shipment=shipment.public_id, holder=org_id)
+        session.events.append(
+            GoodsDispatched(
+                shipment.public_id,
+                org_id,
+                scan.receiver_id,
+                target.code,
+                target.items,
+                scan.site_id,
+                at.isoformat(),
+            )
+        )
+    elif action is ScanAction.RECEIVE:
+        moving = _moving(session, org_id, target, action)
+        head = moving[0].custody
+        if head.held_by(org_id):
+            result.update(holder=org_id, already=True)  # received already: nothing to do
+            return result
+        named = None
+        if scan.shipment_ref is not None:
+            named = session.uow.custody.shipment_by_public_id(scan.shipment_ref)
+            if named is None or named.receiver_id != org_id:
+                raise ShipmentNotFoundError()
+            named = session.shipments.setdefault(named.id, named)
+        if head.shipment_id is not None:
+            shipment = session.shipment(head.shipment_id)
+            if shipment.receiver_id != org_id:
+                raise _Wait(NotAddressedError())
+            extra = False
+        elif named is not None and head.holder_id == named.sender_id:
+            shipment, extra = named, True  # handed over without being scanned out: extra
+        else:
+            raise _Wait(NotAddressedError("Nobody shipped these goods to you (yet)."))
+        assert scan.region_code is not None
+        diversion = find_diversion(
+            session.tree,
+            head.authorised_id,
+            session.territory(head.authorised_id),
+            scan.region_code,
+        )
+        counted = sum(1 for t in moving if t.kind != "pallet")
+        for t in moving:
+            if extra:
+                session.new_lines.append((shipment.id, t.kind, t.id, t.items, False))
+            session.receipts.append((shipment.id, t.kind, t.id, at, scan.site_id))
+            session.set_custody(
+                t,
+                Custody(
+                    holder_id=org_id,
+                    authorised_id=t.custody.authorised_id if diversion else org_id,
+                    site_id=scan.site_id,
+                    since=at,
+                    shipment_id=None,
+                    alert_id=t.custody.alert_id,
+                ),
+            )
+        shipment = session.count_lines(
+            shipment,
+            received=0 if extra else counted,
+            extra=counted if extra else 0,
+            at=at,
+        )
+        result.update(
+            shipment=shipment.public_id,
+            shipment_status=shipment.status,
+            extra=extra,
+            holder=org_id,
+            authorised=diversion is None,
+        )
+        session.events.append(
+            GoodsReceived(
+                shipment.public_id,
+                org_id,
+                target.code,
+                target.items,
+                scan.site_id,
+                scan.region_code,
+                diversion is None,
+                at.isoformat(),
+            )
+        )
+        if diversion is not None:
+            result["alert"] = _raise_diversion(
+                session,
+                org,
+                [session.targets[_key(t)] for t in moving],
+                scan.region_code,
+                diversion.responsible_id,
+                shipment,
+                at,
+            )
+    elif action is ScanAction.OPEN:
+        if target.kind != "case":
+            raise InvalidScanError("Only a case is opened; scan its SSCC.")
+        if target.opened_at is not None:
+            result["already"] = True
+            return result
+        if not target.custody.held_by(org_id):
+            raise _Wait(NotHeldError("You do not hold this case (or it is in transit)."))
+        session.opened.append((target.id, at, target.custody))
+        key = _key(target)
+        session.targets[key] = replace(target, opened_at=at)
+        # Its items now travel on their own, with the case's custody.
+        for item_key, item in list(session.targets.items()):
+            if item.kind == "item" and item.parent_id == target.id:
+                session.targets[item_key] = replace(item, loose=True, custody=target.custody)
+        session.events.append(CaseOpened(target.code, org_id, scan.site_id, at.isoformat()))
+        result["holder"] = org_id
+    else:  # observe
+        custody = session.custody(target)
+        assert scan.region_code is not None
+        diversion = find_diversion(
+            session.tree,
+            custody.authorised_id,
+            session.territory(custody.authorised_id),
+            scan.region_code,
+        )
+        result.update(holder=custody.holder_id, authorised=diversion is None)
+        if diversion is not None:
+            carrier = target
+            if target.kind == "item" and not target.loose and target.parent_id is not None:
+                # The sealed case carries the custody and the link to its alert.
+                carrier = session.targets[("unit", target.parent_id)]
+            session.flush()
+            last = session.uow.custody.last_shipment(carrier, at)
+            result["alert"] = _raise_diversion(
+                session, org, [carrier], scan.region_code, diversion.responsible_id, last, at
+            )
+    touched = _touched(session, target, action.value)
+    session.touched |= touched
+    if action is not ScanAction.OBSERVE:
+        session.changed.append((touched, at))
+    return result
+
+
+def _waits_behind(session: _Session, scan: StoredScan) -> bool:
+    """Whether an earlier scan of the same goods (or their case, pallet) still waits: scans of
+    one unit apply in the order they were made, whatever the upload order."""
+    mine = _touched(session, session.target(scan.code), scan.action)
+    for (org, cid), other in session.pending.items():
+        if (org, cid) == (scan.organisation_id, scan.client_event_id):
+            continue
+        if (other.event_time, other.client_event_id) >= (scan.event_time, scan.client_event_id):
+            continue
+        if mine & _touched(session, session.target(other.code), other.action):
+            return True
+    return False
+
+
+def _record(
+    session: _Session, org: Organisation, scan: StoredScan, online: bool, known: StoredScan | None
+) -> dict[str, Any]:
+    """Apply one validated scan (or answer as the first time, for a repeat) and buffer its row."""
+    if known is not None:
+        if known.request_hash != scan.request_hash:
+            raise ClientEventReusedError()
+        return {**known.result, "outcome": ScanOutcome.DUPLICATE.value}
+    target = session.target(scan.code)
+    try:
+        if not online and _waits_behind(session, scan):
+            raise _Wait(
+                InvalidScanError("An earlier scan of these goods is waiting; this one follows it.")
+            )
+        result = _apply(session, org, scan)
+        outcome = ScanOutcome.APPLIED
+    except _Wait as wait:
+        if online:
+            raise wait.error from None
+        result = {
+            "client_event_id": scan.client_event_id,
+            "action": scan.action,
+            "code": target.code,
+            "waiting_for": wait.error.code,
+            "detail": wait.error.detail,
+        }
+        outcome = ScanOutcome.PENDING
+    result["outcome"] = outcome.value
+    shipment_id = None
+    if result.get("shipment"):
+        shipment_id = next(
+            (s.id for s in session.shipments.values() if s.public_id == result["shipment"]), None
+        )
+    stored = replace(scan, outcome=outcome.value, result=result)
+    session.new_scans[scan.client_event_id] = (
+        stored,
+        None if target.kind == "item" else target.id,
+        target.id if target.kind == "item" else None,
+        shipment_id,
+    )
+    if outcome is ScanOutcome.PENDING:
+        session.pending[(scan.organisation_id, scan.client_event_id)] = stored
+    return result
+
+
+def _retry_pending(session: _Session) -> None:
+    """Apply waiting scans that the scans just applied may have unblocked, until none can."""
+    for _ in range(64):
+        progressed = False
+        for key, scan in sorted(
+            session.pending.items(), key=lambda kv: (kv[1].event_time, kv[1].client_event_id)
+        ):
+            if key not in session.pending or _waits_behind(session, scan):
+                continue
+            org = session.org(scan.organisation_id)
+            if org is None:
+                continue
+            try:
+                result = _apply(session, org, scan)
+            except _Wait:
+                continue
+            result["outcome"] = ScanOutcome.APPLIED.value
+            del session.pending[key]
+            shipment_id = next(
+                (s.id for s in session.shipments.values() if s.public_id == result.get("shipment")),
+                None,
+            )
+            if scan.client_event_id in session.new_scans and scan.id == 0:
+                _, unit_id, item_id, _ = session.new_scans[scan.client_event_id]
+                session.new_scans[scan.client_event_id] = (
+                    replace(scan, outcome=ScanOutcome.APPLIED.value, result=result),
+                    unit_id,
+                    item_id,
+                    shipment_id,
+                )
+            else:
+                session.outcomes[scan.id] = (ScanOutcome.APPLIED.value, result, shipment_id)
+            progressed = True
+        if not progressed:
+            return
+
+
+def _reconsider_observations(session: _Session) -> None:
+    """Observations made after a custody change but applied before it was known (an offline
+    upload out of order) are checked again once every scan of the request is applied."""
+    if not session.changed:
+        return
+    keys = set().union(*(k for k, _ in session.changed))
+    after = min(at for _, at in session.changed)
+    session.changed.clear()
+    session.flush()
+    units = sorted(k[1] for k in keys if k[0] == "unit")
+    items = sorted(k[1] for k in keys if k[0] == "item")
+    for scan in session.uow.custody.observations_after(units, items, after):
+        if scan.result.get("alert") is not None:
+            continue
+        org = session.org(scan.organisation_id)
+        if org is None:
+            continue
+        result = _apply(session, org, scan)
+        if result.get("alert") is not None:
+            result["outcome"] = ScanOutcome.APPLIED.value
+            session.outcomes[scan.id] = (ScanOutcome.APPLIED.value, result, None)
+
+
+# ----------------------------------------------------------------------------- use cases
+def record_scan(
+    actor: Actor,
+    request: ScanRequest,
+    uow_factory: UnitOfWorkFactory,
+    regions: RegionDirectory,
+    clock: Clock,
+) -> dict[str, Any]:
+    """One online scan: applied at once with any diversion alert, or refused writing nothing."""
+    tree = regions.tree()
+    with uow_factory() as uow:
+        org = scanning_org(uow, actor)
+        session = _Session(uow, tree, clock.now())
+        scan = _validate(session, org, request, {})
+        known = uow.custody.scan_event(scan.organisation_id, scan.client_event_id)
+        session.load_pending()
+        result = _record(session, org, scan, online=True, known=known)
+        if result["outcome"] == ScanOutcome.APPLIED.value:
+            _retry_pending(session)
+            _reconsider_observations(session)
+        session.flush()
+        uow.commit()
+    return result
+
+
+def upload_scans(
+    actor: Actor,
+    device_id: str,
+    requests: Sequence[ScanRequest],
+    uow_factory: UnitOfWorkFactory,
+    regions: RegionDirectory,
+    clock: Clock,
+) -> dict[str, Any]:
+    """An offline scanner's upload: all validated first (any bad scan refuses the upload and
+    writes nothing), then applied in time order; repeats answer as the first time."""
+    validate_ref(device_id, "device id")
+    if not requests:
+        raise InvalidScanError("An upload has at least one scan.")
+    if len(requests) > MAX_UPLOAD:
+        raise InvalidScanError(f"An upload has at most {MAX_UPLOAD:,} scans; split the file.")
+    if any(r.client_event_id is None for r in requests):
+        raise InvalidScanError("Every uploaded scan carries its client_event_id.")
+    ids = [str(r.client_event_id) for r in requests]
+    if len(set(ids)) != len(ids):
+        raise InvalidScanError("Two scans of the upload share a client_event_id.")
+    if any(r.time is None for r in requests):
+        raise InvalidScanError("Every uploaded scan carries the time it was made.")
+    tree = regions.tree()
+    with uow_factory() as uow:
+        org = scanning_org(uow, actor)
+        session = _Session(uow, tree, clock.now())
+        session.load([r.code for r in requests if isinstance(r.code, str) and r.code])
+        sites: dict[int, Any] = {}
+        scans = []
+        for n, request in enumerate(requests):
+            try:
+                scans.append(replace(_validate(session, org, request, sites), device_id=device_id))
+            except TracecertError as exc:
+                exc.detail = f"Scan {n} ({request.client_event_id}): {exc.detail}"
+                raise
+        known = uow.custody.scan_events_by_client_ids(org.id or 0, ids)
+        session.load_pending()
+        results: dict[str, dict[str, Any]] = {}
+        for scan in sorted(scans, key=lambda s: (s.event_time, s.client_event_id)):
+            results[scan.client_event_id] = _record(
+                session, org, scan, online=False, known=known.get(scan.client_event_id)
+            )
+        _retry_pending(session)
+        _reconsider_observations(session)
+        session.flush()
+        # Report what the scans are now (a pending one may have applied since).
+        final = {}
+        for cid, first in results.items():
+            if first["outcome"] == ScanOutcome.DUPLICATE.value:
+                final[cid] = first
+            else:
+                still = (org.id, cid) in session.pending
+                final[cid] = {
+                    **first,
+                    "outcome": ScanOutcome.PENDING.value if still else ScanOutcome.APPLIED.value,
+                }
+        uow.commit()
+    counts: dict[str, int] = {}
+    for r in final.values():
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    return {"device_id": device_id, "counts": counts, "results": [final[cid] for cid in ids]}
