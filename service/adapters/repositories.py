@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import and_, case, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -870,6 +870,82 @@ class SqlAlchemyAlertRepository:
     def get(self, alert_id: int) -> Alert | None:
         row = self._s.get(AlertRow, alert_id)
         return self._to_domain(row) if row else None
+
+    def repeat_many(self, alert_ids: Sequence[int], at: datetime) -> dict[int, Alert]:
+        counts: dict[int, int] = {}
+        for alert_id in alert_ids:
+            counts[alert_id] = counts.get(alert_id, 0) + 1
+        if not counts:
+            return {}
+        self._s.connection().execute(
+            update(AlertRow)
+            .where(AlertRow.id == bindparam("b_id"))
+            .values(
+                count=AlertRow.count + bindparam("b_n"),
+                last_seen_at=bindparam("b_at", type_=AlertRow.last_seen_at.type),
+            ),
+            [{"b_id": i, "b_n": n, "b_at": at} for i, n in counts.items()],
+        )
+        rows = self._s.scalars(
+            select(AlertRow)
+            .where(AlertRow.id.in_(list(counts)))
+            .execution_options(populate_existing=True)
+        )
+        return {row.id: self._to_domain(row) for row in rows}
+
+    def raise_many(self, alerts: Sequence[Alert], at: datetime) -> dict[str, tuple[Alert, bool]]:
+        if not alerts:
+            return {}
+        first: dict[str, Alert] = {}
+        counts: dict[str, int] = {}
+        for alert in alerts:
+            first.setdefault(alert.dedupe_key, alert)
+            counts[alert.dedupe_key] = counts.get(alert.dedupe_key, 0) + 1
+        keys = list(first)
+        known = {
+            row.dedupe_key: row.id
+            for row in self._s.scalars(select(AlertRow).where(AlertRow.dedupe_key.in_(keys)))
+        }
+        fresh = [k for k in keys if k not in known]
+        try:
+            with self._s.begin_nested():
+                if fresh:
+                    self._s.execute(
+                        insert(AlertRow),
+                        [
+                            {
+                                "kind": first[k].kind.value,
+                                "status": first[k].status.value,
+                                "dedupe_key": k,
+                                "brand_id": first[k].brand_id,
+                                "batch_id": first[k].batch_id,
+                                "serial": first[k].serial,
+                                "detail": first[k].detail,
+                                "count": counts[k],
+                                "first_seen_at": at,
+                                "last_seen_at": at,
+                                "responsible_id": first[k].responsible_id,
+                                "scanner_id": first[k].scanner_id,
+                                "shipment_id": first[k].shipment_id,
+                            }
+                            for k in fresh
+                        ],
+                    )
+        except IntegrityError:
+            # A concurrent writer opened one of them first: fall back to one at a time.
+            out: dict[str, tuple[Alert, bool]] = {}
+            for alert in alerts:
+                found, new = self.raise_or_repeat(alert, at)
+                out[alert.dedupe_key] = (found, new or out.get(alert.dedupe_key, (found, False))[1])
+            return out
+        if known:
+            self.repeat_many([known[k] for k in keys if k in known for _ in range(counts[k])], at)
+        rows = self._s.scalars(
+            select(AlertRow)
+            .where(AlertRow.dedupe_key.in_(keys))
+            .execution_options(populate_existing=True)
+        )
+        return {row.dedupe_key: (self._to_domain(row), row.dedupe_key in fresh) for row in rows}
 
     def repeat(self, alert_id: int, at: datetime) -> Alert | None:
         self._s.execute(

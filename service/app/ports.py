@@ -312,6 +312,15 @@ class AlertRepository(Protocol):
         """Count one more sighting of an existing alert."""
         ...
 
+    def repeat_many(self, alert_ids: Sequence[int], at: datetime) -> dict[int, Alert]:
+        """Count a sighting per id given (an id may repeat); the alerts as they now are."""
+        ...
+
+    def raise_many(self, alerts: Sequence[Alert], at: datetime) -> dict[str, tuple[Alert, bool]]:
+        """Open each alert or bump the one with its key (a key may repeat); per key the alert
+        and whether this call opened it."""
+        ...
+
     def set_status(
         self,
         alert_id: int,

@@ -139,6 +139,7 @@ class _Session:
         self.events: list[Event] = []
         self.new_scans: dict[str, tuple[StoredScan, int | None, int | None, int | None]] = {}
         self.outcomes: dict[int, tuple[str, dict[str, Any], int | None]] = {}
+        self.alert_requests: list[_AlertRequest] = []
         # Scans that wait, by (organisation, client event id).
         self.pending: dict[tuple[int, str], StoredScan] = {}
         self.touched: set[Key] = set()
@@ -288,6 +289,7 @@ class _Session:
     # ------------------------------------------------------------------ writing
     def flush(self) -> None:
         """Write what the session changed so far (in the open transaction)."""
+        _resolve_alerts(self)
         custody = self.uow.custody
         if self.custody_changes:
             custody.write_custody([(k[0], k[1], c) for k, c in self.custody_changes.items()])
@@ -431,9 +433,10 @@ def _touched(session: _Session, target: Target, action: str) -> set[Key]:
 def _evidence(
     session: _Session, org: Organisation, target: Target, region: str, responsible: int
 ) -> dict[str, Any]:
+    """What the alert rests on, as seen at the scan. The chain of custody is added when the
+    alert is read (shipment lines are never deleted, so it is the same evidence)."""
     tree = session.tree
     territory = session.territory(responsible) or []
-    session.flush()  # the chain of custody is read back from the lines written so far
     return {
         "code": target.code,
         "kind": target.kind,
@@ -442,7 +445,6 @@ def _evidence(
         "responsible": _party(session.org(responsible)),
         "actual_region": region_view(tree, region),
         "scanned_by": _party(org),
-        "chain_of_custody": session.uow.custody.history(target),
     }
 
 
@@ -450,6 +452,16 @@ def _party(org: Organisation | None) -> dict[str, Any] | None:
     if org is None:
         return None
     return {"organisation_id": org.id, "name": org.name, "kind": org.kind.value}
+
+
+@dataclass
+class _AlertRequest:
+    """A diversion found by a scan, raised (or joined) in bulk when the session writes."""
+
+    targets: list[Key]
+    alert: Alert | None  # a new alert to raise; None to join ``existing``
+    existing: int | None
+    result: dict[str, Any]
 
 
 def _raise_diversion(
@@ -461,60 +473,75 @@ def _raise_diversion(
     shipment: Shipment | None,
     at: datetime,
 ) -> dict[str, Any]:
+    """Record the diversion; the alert is raised (or the goods' alert joined) at the next write
+    of the session, and the returned dict is filled in then."""
     head = targets[0]
+    result: dict[str, Any] = {"kind": AlertKind.DIVERSION.value}
     current = session.custody(head)
     if current.alert_id is not None:
         # Goods already flagged (e.g. a bottle of a diverted case scanned later): the same alert.
-        linked = session.uow.alerts.repeat(current.alert_id, session.now)
-        if linked is not None:
-            return {
-                "id": linked.id,
-                "kind": linked.kind.value,
-                "count": linked.count,
-                "responsible": _party(session.org(linked.responsible_id)),
-                "new": False,
-            }
+        session.alert_requests.append(_AlertRequest([], None, current.alert_id, result))
+        return result
     batch = session.batch(head.batch_id)
     evidence = _evidence(session, org, head, region, responsible)
     evidence["time"] = at.isoformat()
-    alert, new = session.uow.alerts.raise_or_repeat(
-        Alert(
-            kind=AlertKind.DIVERSION,
-            dedupe_key=diversion_key(head.code, shipment.public_id if shipment else None),
-            brand_id=batch.brand_id if batch else None,
-            batch_id=head.batch_id,
-            serial=head.code if head.kind == "item" else None,
-            detail=evidence,
-            responsible_id=responsible,
-            scanner_id=org.id,
-            shipment_id=shipment.id if shipment else None,
-        ),
-        session.now,
+    alert = Alert(
+        kind=AlertKind.DIVERSION,
+        dedupe_key=diversion_key(head.code, shipment.public_id if shipment else None),
+        brand_id=batch.brand_id if batch else None,
+        batch_id=head.batch_id,
+        serial=head.code if head.kind == "item" else None,
+        detail={**evidence, "batch_id": batch.public_id if batch else None},
+        responsible_id=responsible,
+        scanner_id=org.id,
+        shipment_id=shipment.id if shipment else None,
     )
-    assert alert.id is not None
-    if new:
-        session.events.append(
-            AlertRaised(
-                alert.id,
-                AlertKind.DIVERSION.value,
-                batch.public_id if batch else None,
-                head.code if head.kind == "item" else None,
-                head.code,
-                responsible,
+    session.alert_requests.append(_AlertRequest([_key(t) for t in targets], alert, None, result))
+    return result
+
+
+def _resolve_alerts(session: _Session) -> None:
+    """Raise the session's new alerts and count its sightings of known ones, in bulk."""
+    requests, session.alert_requests = session.alert_requests, []
+    if not requests:
+        return
+    alerts = session.uow.alerts
+    joined = alerts.repeat_many(
+        [r.existing for r in requests if r.existing is not None], session.now
+    )
+    raised = alerts.raise_many([r.alert for r in requests if r.alert is not None], session.now)
+    announced: set[int] = set()
+    for request in requests:
+        if request.alert is None:
+            found = joined.get(request.existing or 0)
+            new = False
+        else:
+            found, new = raised[request.alert.dedupe_key]
+            new = new and found.id not in announced
+        if found is None or found.id is None:
+            continue
+        if new:
+            announced.add(found.id)
+            detail = found.detail
+            session.events.append(
+                AlertRaised(
+                    found.id,
+                    found.kind.value,
+                    detail.get("batch_id"),
+                    found.serial,
+                    detail.get("code"),
+                    found.responsible_id,
+                )
             )
+        for key in request.targets:
+            target = session.targets[key]
+            session.set_custody(target, replace(target.custody, alert_id=found.id))
+        request.result.update(
+            id=found.id,
+            count=found.count,
+            responsible=_party(session.org(found.responsible_id)),
+            new=new,
         )
-    for target in targets:
-        carrier = target
-        session.set_custody(
-            carrier, replace(session.targets[_key(carrier)].custody, alert_id=alert.id)
-        )
-    return {
-        "id": alert.id,
-        "kind": AlertKind.DIVERSION.value,
-        "count": alert.count,
-        "responsible": evidence["responsible"],
-        "new": new,
-    }
 
 
 def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, Any]:
