@@ -1,0 +1,403 @@
+"""Benchmark: scan ingest in the channel, through the real service on loopback.
+
+``tracecert run`` is started as users start it (managed anvil, SQLite in a temporary data
+directory, the API on 127.0.0.1). A batch of N items (cases of 6, pallets of 100 cases) is then
+moved through the channel with offline uploads, every scan expanded to the items it moves and
+checked for diversion inline:
+
+1. the factory dispatches every pallet to distributor A (Zhejiang);
+2. A receives the pallets;
+3. A dispatches the cases: nine in ten to store S1 (Hangzhou), one in ten to store S2
+   (Nanjing, outside A's territory);
+4. S1 and S2 receive their cases (S2's receipts raise diversion alerts naming A).
+
+``item_scans_per_s`` is the items those scans moved, divided by the wall time of the uploads.
+Then eight concurrent clients receive single cases with ``POST /scans`` (one case per request)
+and ``case_scan_p99_ms`` is the 99th percentile of their latencies. The last line is one JSON
+object with both and the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chain.backends import free_port  # noqa: E402
+
+console = Console(stderr=True)
+GTIN = "09506000134352"
+UPLOAD = 5_000
+
+
+class Service:
+    """``tracecert run`` in a subprocess, stopped by its PID at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "TRACECERT_DATA_DIR": str(workdir / "data"),
+            "TRACECERT_PORT": str(self.port),
+            "CHAIN_ANVIL_PORT": str(free_port()),
+            "CHAIN_BACKEND": "anvil",
+        }
+        self.env.pop("TRACECERT_DATABASE_URL", None)
+        self.log = (workdir / "service.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("tracecert run exited; see " + str(self.log.name))
+            time.sleep(0.3)
+        raise RuntimeError("tracecert run did not become healthy")
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        return done.stdout
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.client = httpx.Client(base_url=base, timeout=300)
+
+    def call(self, method: str, path: str, key: str, status: int = 200, **kw: Any) -> Any:
+        response = self.client.request(
+            method, path, headers={"Authorization": f"Bearer {key}"}, **kw
+        )
+        if response.status_code != status:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+
+def set_up(service: Service, api: Api, items: int) -> dict[str, Any]:
+    admin = service.cli("admin", "create", "--name", "Platform").split()[-1]
+
+    def org(name: str, kind: str, brand: int | None = None) -> int:
+        body = {"name": name, "kind": kind, **({"brand_id": brand} if brand else {})}
+        return int(api.call("POST", "/organisations", admin, 201, json=body)["id"])
+
+    def key(org_id: int, role: str) -> str:
+        return str(
+            api.call("POST", f"/organisations/{org_id}/api-keys", admin, 201, json={"role": role})[
+                "api_key"
+            ]
+        )
+
+    def site(org_id: int, name: str, kind: str, region: str) -> int:
+        body = {"name": name, "kind": kind, "region": region}
+        return int(api.call("POST", f"/organisations/{org_id}/sites", admin, 201, json=body)["id"])
+
+    brand = org("Brand", "brand")
+    plant = org("Factory", "factory", brand)
+    a, s1, s2 = (
+        org("Distributor A", "distributor", brand),
+        org("Store S1", "store", brand),
+        org("Store S2", "store", brand),
+    )
+    for org_id, region in ((a, "330000"), (s1, "330106"), (s2, "320000")):
+        api.call("PUT", f"/organisations/{org_id}/territories", admin, json={"regions": [region]})
+    api.call(
+        "POST", "/products", admin, 201, json={"gtin": GTIN, "name": "Baijiu", "brand_id": brand}
+    )
+    factory_key = key(plant, "factory")
+    batch = api.call(
+        "POST",
+        "/batches",
+        factory_key,
+        201,
+        json={
+            "gtin": GTIN,
+            "lot": "BENCH",
+            "production_date": datetime.now(UTC).date().isoformat(),
+            "line": "L1",
+            "planned_quantity": items,
+            "case_size": 6,
+            "cases_per_pallet": 100,
+        },
+    )
+    api.call("POST", f"/batches/{batch['id']}/codes", factory_key)
+    api.call("POST", f"/batches/{batch['id']}/activate", factory_key)
+    units: dict[str, list[str]] = {"pallet": [], "case": []}
+    for kind in ("pallet", "case"):
+        offset = 0
+        while True:
+            # Read the SSCCs back the way a printer gets them: the label PDFs carry them, but a
+            # benchmark reads them from the database the service itself writes.
+            rows = _ssccs(service, batch["id"], kind, offset)
+            if not rows:
+                break
+            units[kind] += rows
+            offset += len(rows)
+    return {
+        "factory": factory_key,
+        "a": key(a, "distributor"),
+        "s1": key(s1, "store"),
+        "s2": key(s2, "store"),
+        "a_org": a,
+        "s1_org": s1,
+        "s2_org": s2,
+        "f_site": site(plant, "Plant", "plant", "520382"),
+        "a_site": site(a, "Hangzhou DC", "warehouse", "330106"),
+        "s1_site": site(s1, "West Lake", "shop", "330106"),
+        "s2_site": site(s2, "Nanjing", "shop", "320102"),
+        "pallets": units["pallet"],
+        "cases": units["case"],
+    }
+
+
+def _ssccs(service: Service, batch_id: str, kind: str, offset: int) -> list[str]:
+    import sqlite3
+
+    db = Path(service.env["TRACECERT_DATA_DIR"]) / "tracecert.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT u.sscc FROM logistic_units u JOIN batches b ON b.id = u.batch_id "
+            "WHERE b.public_id = ? AND u.kind = ? ORDER BY u.position LIMIT 50000 OFFSET ?",
+            (batch_id, kind, offset),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def upload(api: Api, key: str, device: str, scans: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for start in range(0, len(scans), UPLOAD):
+        result = api.call(
+            "POST",
+            "/scans/upload",
+            key,
+            json={"device_id": device, "scans": scans[start : start + UPLOAD]},
+        )
+        for outcome, n in result["counts"].items():
+            counts[outcome] = counts.get(outcome, 0) + n
+    return counts
+
+
+def bulk_ingest(api: Api, s: dict[str, Any], case_size: int, per_pallet: int) -> dict[str, Any]:
+    t0 = datetime.now(UTC) - timedelta(hours=6)
+    clock = [t0]
+
+    def at() -> str:
+        clock[0] += timedelta(milliseconds=10)
+        return clock[0].isoformat()
+
+    def scans(action: str, codes: list[str], prefix: str, **extra: Any) -> list[dict[str, Any]]:
+        return [
+            {"client_event_id": f"{prefix}-{n}", "action": action, "code": c, "time": at(), **extra}
+            for n, c in enumerate(codes)
+        ]
+
+    cases = s["cases"]
+    held_back = cases[-min(800, len(cases) // 5) :]  # kept at A for the latency phase
+    moving = cases[: len(cases) - len(held_back)]
+    to_s2 = moving[::10]
+    to_s1 = [c for c in moving if c not in set(to_s2)]
+    steps = [
+        (
+            "factory",
+            "dispatch pallets",
+            scans(
+                "dispatch",
+                s["pallets"],
+                "fd",
+                site_id=s["f_site"],
+                receiver_id=s["a_org"],
+                shipment="F-BULK",
+            ),
+        ),
+        ("a", "receive pallets", scans("receive", s["pallets"], "ar", site_id=s["a_site"])),
+        (
+            "a",
+            "dispatch cases",
+            scans(
+                "dispatch",
+                to_s1,
+                "ad1",
+                site_id=s["a_site"],
+                receiver_id=s["s1_org"],
+                shipment="A-S1",
+            )
+            + scans(
+                "dispatch",
+                to_s2,
+                "ad2",
+                site_id=s["a_site"],
+                receiver_id=s["s2_org"],
+                shipment="A-S2",
+            ),
+        ),
+        ("s1", "S1 receives", scans("receive", to_s1, "s1r", site_id=s["s1_site"])),
+        ("s2", "S2 receives (diverted)", scans("receive", to_s2, "s2r", site_id=s["s2_site"])),
+    ]
+    items_moved = {
+        "dispatch pallets": len(s["pallets"]) and len(cases) * case_size,
+        "receive pallets": len(cases) * case_size,
+        "dispatch cases": len(moving) * case_size,
+        "S1 receives": len(to_s1) * case_size,
+        "S2 receives (diverted)": len(to_s2) * case_size,
+    }
+    per_step = {}
+    started = time.perf_counter()
+    for who, name, batch in steps:
+        t = time.perf_counter()
+        counts = upload(api, s[who], f"bench-{who}", batch)
+        elapsed = time.perf_counter() - t
+        if counts != {"applied": len(batch)}:
+            raise RuntimeError(f"{name}: {counts}")
+        per_step[name] = {
+            "scans": len(batch),
+            "items": items_moved[name],
+            "seconds": round(elapsed, 3),
+            "item_scans_per_s": round(items_moved[name] / elapsed),
+        }
+        console.print(f"{name:24s} {len(batch):6d} scans {elapsed:7.2f} s")
+    total = time.perf_counter() - started
+    items = sum(items_moved.values())
+    alerts = api.call("GET", "/alerts", s["a"], params={"limit": 500})
+    return {
+        "item_scans": items,
+        "seconds": round(total, 3),
+        "item_scans_per_s": round(items / total),
+        "steps": per_step,
+        "diversion_alerts": len([a for a in alerts if a["kind"] == "diversion"]),
+        "held_back": held_back,
+    }
+
+
+def latency(api_base: str, s: dict[str, Any], cases: list[str], clients: int) -> dict[str, Any]:
+    api = Api(api_base)
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    batch = [
+        {
+            "client_event_id": f"lat-d-{n}",
+            "action": "dispatch",
+            "code": c,
+            "site_id": s["a_site"],
+            "receiver_id": s["s1_org"],
+            "shipment": "A-LAT",
+            "time": (t0 + timedelta(seconds=n)).isoformat(),
+        }
+        for n, c in enumerate(cases)
+    ]
+    upload(api, s["a"], "bench-lat", batch)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    work = list(cases)
+
+    def client() -> None:
+        local = httpx.Client(base_url=api_base, timeout=30)
+        headers = {"Authorization": f"Bearer {s['s1']}"}
+        mine: list[float] = []
+        while True:
+            with lock:
+                if not work:
+                    break
+                code = work.pop()
+            t = time.perf_counter()
+            response = local.post(
+                "/scans",
+                json={"action": "receive", "code": code, "site_id": s["s1_site"]},
+                headers=headers,
+            )
+            mine.append((time.perf_counter() - t) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(response.text)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "clients": clients,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 2),
+        "max_ms": round(latencies[-1], 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short run (CI)")
+    parser.add_argument("--items", type=int, default=None, help="items in the batch")
+    args = parser.parse_args()
+    items = args.items or (12_000 if args.quick else 120_000)
+    workdir = Path(tempfile.mkdtemp(prefix="bench_scans_"))
+    service = Service(workdir)
+    try:
+        api = Api(service.base)
+        with console.status(f"setting up a batch of {items:,} items and the channel"):
+            s = set_up(service, api, items)
+        ingest = bulk_ingest(api, s, 6, 100)
+        held = ingest.pop("held_back")
+        lat = latency(service.base, s, held, 8)
+    finally:
+        service.stop()
+    result = {
+        "item_scans_per_s": ingest["item_scans_per_s"],
+        "case_scan_p99_ms": lat["p99_ms"],
+        "ingest": ingest,
+        "case_scans": lat,
+        "params": {"items": items, "case_size": 6, "cases_per_pallet": 100, "db": "sqlite"},
+    }
+    console.print(
+        f"bulk ingest {ingest['item_scans']:,} item-scans in {ingest['seconds']} s = "
+        f"{ingest['item_scans_per_s']:,}/s; single case scans at 8 clients: "
+        f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms ({lat['rps']} req/s)"
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
