@@ -22,6 +22,7 @@ from service.adapters.db import make_engine
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
 from service.adapters.printing import QrLabelPrinter
+from service.adapters.reference_cache import ReferenceCache
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
@@ -147,7 +148,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     started one (tests, ``tracecert run``).
     """
     engine = make_engine(settings.database_url)
-    uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(
+        engine, leaf_hash, ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
+    )
     clock = SystemClock()
     backend = backend or make_backend(settings.chain)
     account = Account.from_key(settings.chain.private_key())

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000
     #: Largest batch a factory may plan (codes are generated in one transaction).
     max_batch_items: int = 1_000_000
+    #: How long this process may keep API keys, organisations, sites and territories it read
+    #: (another process's change, e.g. a key revoked from the CLI, is seen within this time).
+    reference_cache_ttl_s: float = 5.0
     default_page_size: int = 50
     max_page_size: int = 500
     chain: ChainSettings = Field(default_factory=ChainSettings)

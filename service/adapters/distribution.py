@@ -22,6 +22,7 @@ from service.adapters.orm import (
     SiteRow,
     TerritoryRow,
 )
+from service.adapters.reference_cache import MISSING, ReferenceCache
 from service.adapters.repositories import translate_integrity
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
@@ -35,8 +36,9 @@ _Case = aliased(LogisticUnitRow)
 
 
 class SqlAlchemyChannelRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cache: ReferenceCache | None = None) -> None:
         self._s = session
+        self._cache = cache or ReferenceCache(ttl_s=0)
 
     def regions(self) -> list[Region]:
         rows = self._s.execute(
@@ -66,6 +68,10 @@ class SqlAlchemyChannelRepository:
         out: dict[int, list[str]] = {}
         if not organisation_ids:
             return out
+        if len(organisation_ids) == 1:
+            cached = self._cache.get(("territory", organisation_ids[0]))
+            if cached is not MISSING:
+                return {organisation_ids[0]: list(cached)} if cached else {}
         rows = self._s.execute(
             select(TerritoryRow.organisation_id, TerritoryRow.region_code)
             .where(TerritoryRow.organisation_id.in_(list(set(organisation_ids))))
@@ -73,9 +79,15 @@ class SqlAlchemyChannelRepository:
         )
         for org, code in rows:
             out.setdefault(org, []).append(code)
+        if len(organisation_ids) == 1:
+            # An empty territory is cached too (as an empty tuple): it is an answer, not a miss.
+            self._cache.put(
+                ("territory", organisation_ids[0]), tuple(out.get(organisation_ids[0], ()))
+            )
         return out
 
     def set_territories(self, organisation_id: int, codes: Sequence[str]) -> None:
+        self._cache.forget(("territory", organisation_id))
         self._s.execute(delete(TerritoryRow).where(TerritoryRow.organisation_id == organisation_id))
         if codes:
             self._s.execute(
@@ -103,8 +115,13 @@ class SqlAlchemyChannelRepository:
         return self._site(row)
 
     def site(self, site_id: int) -> Site | None:
+        cached = self._cache.get(("site", site_id))
+        if cached is not MISSING:
+            return cached  # type: ignore[no-any-return]
         row = self._s.get(SiteRow, site_id)
-        return self._site(row) if row else None
+        found = self._site(row) if row else None
+        self._cache.put(("site", site_id), found)
+        return found
 
     def sites(self, organisation_id: int) -> list[Site]:
         rows = self._s.scalars(
@@ -193,27 +210,12 @@ class SqlAlchemyCustodyRepository:
             opened_at=row.opened_at,
         )
 
-    def _case_items(self, case_ids: Sequence[int]) -> dict[int, int]:
-        if not case_ids:
-            return {}
-        rows = self._s.execute(
-            select(ItemRow.case_id, func.count())
-            .where(ItemRow.case_id.in_(list(case_ids)))
-            .group_by(ItemRow.case_id)
-        )
-        return {int(c): int(n) for c, n in rows if c is not None}
-
     def target(self, sscc: str | None, serial: str | None) -> Target | None:
         if sscc is not None:
             row = self._s.scalar(select(LogisticUnitRow).where(LogisticUnitRow.sscc == sscc))
             if row is None or row.batch_id is None:
                 return None
-            if row.kind == UnitKind.CASE.value:
-                items = self._case_items([row.id]).get(row.id, 0)
-            else:
-                cases = [c.id for c in self._children(row.id)]
-                items = sum(self._case_items(cases).values())
-            return self._unit_target(row, items)
+            return self._unit_target(row, row.items)
         item = self._s.scalar(select(ItemRow).where(ItemRow.serial == serial))
         if item is None:
             return None
@@ -257,9 +259,7 @@ class SqlAlchemyCustodyRepository:
         )
 
     def pallet_cases(self, pallet_id: int) -> list[Target]:
-        rows = self._children(pallet_id)
-        counts = self._case_items([r.id for r in rows])
-        return [self._unit_target(r, counts.get(r.id, 0)) for r in rows]
+        return [self._unit_target(r, r.items) for r in self._children(pallet_id)]
 
     def case_items(self, case_id: int) -> list[Target]:
         rows = self._s.scalars(
@@ -342,63 +342,61 @@ class SqlAlchemyCustodyRepository:
         )
 
     # ------------------------------------------------------------------ bulk (scan sessions)
-    def units_by_sscc(self, ssccs: Sequence[str]) -> list[Target]:
-        rows: list[LogisticUnitRow] = []
-        for start in range(0, len(ssccs), 500):
-            rows += self._s.scalars(
-                select(LogisticUnitRow).where(
-                    LogisticUnitRow.sscc.in_(list(ssccs[start : start + 500])),
-                    LogisticUnitRow.batch_id.is_not(None),
+    _UNIT_COLUMNS = (
+        LogisticUnitRow.id,
+        LogisticUnitRow.kind,
+        LogisticUnitRow.sscc,
+        LogisticUnitRow.batch_id,
+        LogisticUnitRow.items,
+        LogisticUnitRow.parent_id,
+        LogisticUnitRow.opened_at,
+        LogisticUnitRow.holder_id,
+        LogisticUnitRow.authorised_id,
+        LogisticUnitRow.holder_site_id,
+        LogisticUnitRow.holder_since,
+        LogisticUnitRow.shipment_id,
+        LogisticUnitRow.alert_id,
+    )
+
+    @staticmethod
+    def _unit_from_columns(row: Any) -> Target:
+        return Target(
+            kind=row.kind,
+            id=row.id,
+            code=row.sscc,
+            batch_id=row.batch_id,
+            items=row.items,
+            custody=_custody(row),
+            parent_id=row.parent_id,
+            opened_at=row.opened_at,
+        )
+
+    def _units_where(self, column: Any, values: Sequence[Any]) -> list[Target]:
+        """Units by a column's values, read as plain columns (no ORM objects: scans read many)."""
+        out: list[Target] = []
+        unique = list(dict.fromkeys(values))
+        for start in range(0, len(unique), 500):
+            rows = self._s.execute(
+                select(*self._UNIT_COLUMNS).where(
+                    column.in_(unique[start : start + 500]), LogisticUnitRow.batch_id.is_not(None)
                 )
             )
-        return self._with_counts(rows)
+            out += [self._unit_from_columns(r) for r in rows]
+        return out
 
-    def _with_counts(self, rows: Sequence[LogisticUnitRow]) -> list[Target]:
-        cases = [r.id for r in rows if r.kind == UnitKind.CASE.value]
-        pallets = [r.id for r in rows if r.kind == UnitKind.PALLET.value]
-        counts = self._case_items(cases)
-        pallet_counts: dict[int, int] = {}
-        for start in range(0, len(pallets), 500):
-            for pallet_id, n in self._s.execute(
-                select(LogisticUnitRow.parent_id, func.count(ItemRow.id))
-                .join(ItemRow, ItemRow.case_id == LogisticUnitRow.id)
-                .where(LogisticUnitRow.parent_id.in_(pallets[start : start + 500]))
-                .group_by(LogisticUnitRow.parent_id)
-            ):
-                if pallet_id is not None:
-                    pallet_counts[int(pallet_id)] = int(n)
-        return [
-            self._unit_target(
-                r,
-                counts.get(r.id, 0)
-                if r.kind == UnitKind.CASE.value
-                else pallet_counts.get(r.id, 0),
-            )
-            for r in rows
-        ]
+    def units_by_sscc(self, ssccs: Sequence[str]) -> list[Target]:
+        return self._units_where(LogisticUnitRow.sscc, ssccs)
 
     def units_by_id(self, ids: Sequence[int]) -> list[Target]:
-        rows: list[LogisticUnitRow] = []
-        unique = list(set(ids))
-        for start in range(0, len(unique), 500):
-            rows += self._s.scalars(
-                select(LogisticUnitRow).where(LogisticUnitRow.id.in_(unique[start : start + 500]))
-            )
-        return self._with_counts([r for r in rows if r.batch_id is not None])
+        return self._units_where(LogisticUnitRow.id, ids)
 
     def cases_of_pallets(self, pallet_ids: Sequence[int]) -> dict[int, list[Target]]:
-        rows: list[LogisticUnitRow] = []
-        unique = list(set(pallet_ids))
-        for start in range(0, len(unique), 500):
-            rows += self._s.scalars(
-                select(LogisticUnitRow)
-                .where(LogisticUnitRow.parent_id.in_(unique[start : start + 500]))
-                .order_by(LogisticUnitRow.position)
-            )
         out: dict[int, list[Target]] = {}
-        for target, row in zip(self._with_counts(rows), rows, strict=True):
-            assert row.parent_id is not None
-            out.setdefault(row.parent_id, []).append(target)
+        for case in sorted(
+            self._units_where(LogisticUnitRow.parent_id, pallet_ids), key=lambda t: t.code
+        ):
+            assert case.parent_id is not None
+            out.setdefault(case.parent_id, []).append(case)
         return out
 
     def items_by_serial(self, serials: Sequence[str]) -> list[Target]:

@@ -241,6 +241,8 @@ class LogisticUnitRow(Base):
     )
     #: When the case was opened (disaggregated); its items then travel on their own.
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Items packed in it (a pallet: in its cases), fixed at generation.
+    items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The open diversion alert the unit is part of (later scans link to it).
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
 

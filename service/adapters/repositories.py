@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from service.adapters.orm import (
     SsccCounterRow,
     TxAttemptRow,
 )
+from service.adapters.reference_cache import MISSING, ReferenceCache
 from service.app.ports import (
     Attestation,
     ChainWrite,
@@ -80,8 +82,9 @@ def translate_integrity(session: Session, default: str) -> Iterator[None]:
 
 
 class SqlAlchemyOrganisationRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cache: ReferenceCache | None = None) -> None:
         self._s = session
+        self._cache = cache or ReferenceCache(ttl_s=0)
 
     @staticmethod
     def _to_domain(row: OrganisationRow) -> Organisation:
@@ -109,8 +112,13 @@ class SqlAlchemyOrganisationRepository:
         return organisation
 
     def get(self, organisation_id: int) -> Organisation | None:
+        cached = self._cache.get(("org", organisation_id))
+        if cached is not MISSING:
+            return copy.copy(cached)  # type: ignore[no-any-return]
         row = self._s.get(OrganisationRow, organisation_id)
-        return self._to_domain(row) if row else None
+        found = self._to_domain(row) if row else None
+        self._cache.put(("org", organisation_id), found)
+        return copy.copy(found)
 
     def get_by_name(self, name: str) -> Organisation | None:
         row = self._s.scalar(select(OrganisationRow).where(OrganisationRow.name == name))
@@ -124,8 +132,9 @@ class SqlAlchemyOrganisationRepository:
 
 
 class SqlAlchemyApiKeyRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cache: ReferenceCache | None = None) -> None:
         self._s = session
+        self._cache = cache or ReferenceCache(ttl_s=0)
 
     def add(self, key: ApiKey) -> None:
         self._s.add(
@@ -141,10 +150,13 @@ class SqlAlchemyApiKeyRepository:
         self._s.flush()
 
     def get(self, key_id: str) -> ApiKey | None:
+        cached = self._cache.get(("key", key_id))
+        if cached is not MISSING:
+            return copy.copy(cached)  # type: ignore[no-any-return]
         row = self._s.get(ApiKeyRow, key_id)
         if row is None:
             return None
-        return ApiKey(
+        key = ApiKey(
             key_id=row.key_id,
             secret_hash=row.secret_hash,
             role=Role(row.role),
@@ -152,8 +164,11 @@ class SqlAlchemyApiKeyRepository:
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
+        self._cache.put(("key", key_id), key)
+        return copy.copy(key)
 
     def revoke(self, key_id: str, at: datetime) -> bool:
+        self._cache.forget(("key", key_id))
         result = self._s.execute(
             update(ApiKeyRow)
             .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))
@@ -419,9 +434,18 @@ class SqlAlchemyCodeRepository:
         bulk_insert(
             self._s,
             "logistic_units",
-            (*columns, "holder_since"),
+            (*columns, "holder_since", "items"),
             [
-                (sscc, UnitKind.PALLET.value, batch_id, n, holder_id, holder_id, since)
+                (
+                    sscc,
+                    UnitKind.PALLET.value,
+                    batch_id,
+                    n,
+                    holder_id,
+                    holder_id,
+                    since,
+                    plan.items_on_pallet(n),
+                )
                 for n, sscc in enumerate(plan.pallet_ssccs)
             ],
         )
@@ -429,7 +453,7 @@ class SqlAlchemyCodeRepository:
         bulk_insert(
             self._s,
             "logistic_units",
-            (*columns, "holder_since", "parent_id"),
+            (*columns, "holder_since", "items", "parent_id"),
             [
                 (
                     sscc,
@@ -439,6 +463,7 @@ class SqlAlchemyCodeRepository:
                     holder_id,
                     holder_id,
                     since,
+                    plan.items_in_case(n),
                     pallet_ids[plan.pallet_of_case(n)],
                 )
                 for n, sscc in enumerate(plan.case_ssccs)

@@ -14,6 +14,7 @@ from service.adapters.distribution import (
     SqlAlchemyCustodyRepository,
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
+from service.adapters.reference_cache import ReferenceCache
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyApiKeyRepository,
@@ -72,24 +73,28 @@ class SqlAlchemyUnitOfWork:
     idempotency: IdempotencyRepository
 
     def __init__(
-        self, sessions: sessionmaker[Session], leaf_hash: Callable[[bytes], bytes]
+        self,
+        sessions: sessionmaker[Session],
+        leaf_hash: Callable[[bytes], bytes],
+        cache: ReferenceCache | None = None,
     ) -> None:
         self._sessions = sessions
         self._leaf_hash = leaf_hash
+        self._cache = cache
         self.session: Session | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         session = self._sessions()
         self.session = session
-        self.organisations = SqlAlchemyOrganisationRepository(session)
-        self.api_keys = SqlAlchemyApiKeyRepository(session)
+        self.organisations = SqlAlchemyOrganisationRepository(session, self._cache)
+        self.api_keys = SqlAlchemyApiKeyRepository(session, self._cache)
         self.products = SqlAlchemyProductRepository(session)
         self.batches = SqlAlchemyBatchRepository(session)
         self.codes = SqlAlchemyCodeRepository(session)
         self.code_files = SqlAlchemyCodeFileRepository(session)
         self.attestations = SqlAlchemyAttestationRepository(session)
         self.alerts = SqlAlchemyAlertRepository(session)
-        self.channel = SqlAlchemyChannelRepository(session)
+        self.channel = SqlAlchemyChannelRepository(session, self._cache)
         self.custody = SqlAlchemyCustodyRepository(session)
         self.epcis = SqlAlchemyEpcisRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
@@ -124,16 +129,24 @@ class SqlAlchemyUnitOfWork:
 class SqlAlchemyUnitOfWorkFactory:
     """Makes a fresh unit of work per use case."""
 
-    def __init__(self, engine: Engine, leaf_hash: Callable[[bytes], bytes]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        leaf_hash: Callable[[bytes], bytes],
+        cache: ReferenceCache | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
         self._leaf_hash = leaf_hash
+        #: Reference rows (keys, organisations, sites, territories) shared by this process;
+        #: off unless given (bootstrap gives one per the settings).
+        self.cache = cache or ReferenceCache(ttl_s=0)
 
         self.read_sessions = session_factory(engine.execution_options(**{READ_ONLY: True}))
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.sessions, self._leaf_hash)
+        return SqlAlchemyUnitOfWork(self.sessions, self._leaf_hash, self.cache)
 
     def reader(self) -> SqlAlchemyUnitOfWork:
         """A unit of work for use cases that only read (no write lock on SQLite)."""
-        return SqlAlchemyUnitOfWork(self.read_sessions, self._leaf_hash)
+        return SqlAlchemyUnitOfWork(self.read_sessions, self._leaf_hash, self.cache)

@@ -853,7 +853,10 @@ def record_scan(
         result = _record(session, org, scan, online=True, known=known)
         if result["outcome"] == ScanOutcome.APPLIED.value:
             _retry_pending(session)
-            _reconsider_observations(session)
+            # A scan made now has no observation after it; one sent with an earlier time, or a
+            # waiting scan it unblocked, may have.
+            if request.time is not None or any(at < scan.event_time for _, at in session.changed):
+                _reconsider_observations(session)
         session.flush()
         uow.commit()
     return result

@@ -56,12 +56,21 @@ class PackingPlan:
     pallet_ssccs: tuple[str, ...]
     case_ssccs: tuple[str, ...]
     packing: Packing
+    item_count: int = 0
 
     def case_of_item(self, index: int) -> int:
         return index // self.packing.case_size
 
     def pallet_of_case(self, index: int) -> int:
         return index // self.packing.cases_per_pallet
+
+    def items_in_case(self, index: int) -> int:
+        return self.packing.items_in_case(index, self.item_count)
+
+    def items_on_pallet(self, index: int) -> int:
+        per = self.packing.cases_per_pallet
+        cases = range(index * per, min((index + 1) * per, len(self.case_ssccs)))
+        return sum(self.items_in_case(c) for c in cases)
 
 
 def sscc_for_reference(company_prefix: str, reference: int) -> str:
@@ -81,7 +90,7 @@ def plan_packing(
     cases = packing.cases_for(item_count)
     refs = range(first_reference, first_reference + pallets + cases)
     ssccs = [sscc_for_reference(company_prefix, r) for r in refs]
-    return PackingPlan(tuple(ssccs[:pallets]), tuple(ssccs[pallets:]), packing)
+    return PackingPlan(tuple(ssccs[:pallets]), tuple(ssccs[pallets:]), packing, item_count)
 
 
 def references_available(company_prefix: str, next_reference: int) -> int:

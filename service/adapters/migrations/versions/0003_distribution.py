@@ -240,6 +240,15 @@ def upgrade() -> None:
         _custody_constraints(b, "logistic_units")
         b.create_index(b.f("ix_logistic_units_holder_id"), ["holder_id"])
         b.create_index(b.f("ix_logistic_units_shipment_id"), ["shipment_id"])
+    # How many items each case (and pallet) holds, so scans need not count them.
+    op.execute(
+        "UPDATE logistic_units SET items = (SELECT count(*) FROM items "
+        "WHERE items.case_id = logistic_units.id) WHERE kind = 'case'"
+    )
+    op.execute(
+        "UPDATE logistic_units SET items = (SELECT coalesce(sum(c.items), 0) FROM logistic_units c "
+        "WHERE c.parent_id = logistic_units.id) WHERE kind = 'pallet'"
+    )
     # Everything made so far is at the factory that made it.
     op.execute(
         "UPDATE logistic_units SET holder_id = (SELECT organisation_id FROM batches "
@@ -282,6 +291,7 @@ def _custody_columns(index_holder: bool, opened: bool) -> list[sa.Column[Any]]:
     ]
     if opened:
         columns.append(sa.Column("opened_at", TZ, nullable=True))
+        columns.append(sa.Column("items", sa.Integer(), nullable=False, server_default="0"))
     return columns
 
 
@@ -337,6 +347,7 @@ def downgrade() -> None:
                 b.drop_column(column)
             if table == "logistic_units":
                 b.drop_column("opened_at")
+                b.drop_column("items")
     with op.batch_alter_table("organisations") as b:
         b.drop_index("ix_organisations_channel_parent_id")
         b.drop_constraint("fk_organisations_channel_parent_id_organisations", type_="foreignkey")
