@@ -17,14 +17,16 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<sec
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
 
 
-def get_container(request: Request) -> Any:
+# The trivial dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency
+# in the thread pool, and each such hop cost a case scan about 0.7 ms of its 8 ms.
+async def get_container(request: Request) -> Any:
     return request.app.state.container
 
 
 ContainerDep = Annotated[Any, Depends(get_container)]
 
 
-def get_uow(container: ContainerDep) -> UnitOfWork:
+async def get_uow(container: ContainerDep) -> UnitOfWork:
     uow: UnitOfWork = container.uow_factory()
     return uow
 
@@ -32,7 +34,7 @@ def get_uow(container: ContainerDep) -> UnitOfWork:
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
-def get_read_uow(container: ContainerDep) -> UnitOfWork:
+async def get_read_uow(container: ContainerDep) -> UnitOfWork:
     uow: UnitOfWork = container.uow_factory.reader()
     return uow
 
@@ -69,7 +71,7 @@ def get_optional_actor(
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
 
 
-def get_idempotency_key(
+async def get_idempotency_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:
     if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
