@@ -51,6 +51,9 @@ class Container:
     secrets: AesGcmSecrets
     printer: QrLabelPrinter
     regions: CachedRegionDirectory
+    #: Reference rows every request reads (keys, organisations, sites, territories) and the
+    #: actors of recently seen API keys; see ``service.adapters.reference_cache``.
+    reference_cache: ReferenceCache
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -148,9 +151,8 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     started one (tests, ``tracecert run``).
     """
     engine = make_engine(settings.database_url)
-    uow_factory = SqlAlchemyUnitOfWorkFactory(
-        engine, leaf_hash, ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
-    )
+    reference_cache = ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash, reference_cache)
     clock = SystemClock()
     backend = backend or make_backend(settings.chain)
     account = Account.from_key(settings.chain.private_key())
@@ -172,6 +174,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         secrets=AesGcmSecrets(settings.code_secret_bytes),
         printer=QrLabelPrinter(),
         regions=CachedRegionDirectory(uow_factory),
+        reference_cache=reference_cache,
     )
     container.prepare_chain()
     return container

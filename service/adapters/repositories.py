@@ -169,6 +169,7 @@ class SqlAlchemyApiKeyRepository:
 
     def revoke(self, key_id: str, at: datetime) -> bool:
         self._cache.forget(("key", key_id))
+        self._cache.forget(("actor", key_id))  # the API's authenticated-key entry
         result = self._s.execute(
             update(ApiKeyRow)
             .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))
@@ -997,6 +998,15 @@ class SqlAlchemyAlertRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+#: Hands out ``n`` log indexes (built once: every scan appends).
+_GROW_LOG = (
+    update(LogHeadRow)
+    .where(LogHeadRow.id == 1)
+    .values(size=LogHeadRow.size + bindparam("n"))
+    .returning(LogHeadRow.size)
+)
+
+
 class SqlAlchemyEventLog:
     """The append-only log. ``leaf_hash`` is RFC 6962's ``H(0x00 || payload)``."""
 
@@ -1035,12 +1045,8 @@ class SqlAlchemyEventLog:
     def append_many(self, events: Sequence[Event], at: datetime) -> int:
         if not events:
             return self.size()
-        end = self._s.execute(
-            update(LogHeadRow)
-            .where(LogHeadRow.id == 1)
-            .values(size=LogHeadRow.size + len(events))
-            .returning(LogHeadRow.size)
-        ).scalar_one()
+        self._s.flush()
+        end = self._s.connection().execute(_GROW_LOG, {"n": len(events)}).scalar_one()
         first = int(end) - len(events)
         stamp = db_timestamp(self._s, at)
         rows = []

@@ -848,7 +848,12 @@ def record_scan(
         org = scanning_org(uow, actor)
         session = _Session(uow, tree, clock.now())
         scan = _validate(session, org, request, {})
-        known = uow.custody.scan_event(scan.organisation_id, scan.client_event_id)
+        # An id the server made up (a fresh UUID) cannot have been seen: no need to look.
+        known = (
+            uow.custody.scan_event(scan.organisation_id, scan.client_event_id)
+            if request.client_event_id is not None
+            else None
+        )
         session.load_pending()
         result = _record(session, org, scan, online=True, known=known)
         if result["outcome"] == ScanOutcome.APPLIED.value:

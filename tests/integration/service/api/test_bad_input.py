@@ -120,6 +120,27 @@ def test_revoked_key_is_unauthenticated(api, keys, counts):
     assert counts() == before
 
 
+def test_key_revoked_after_use_is_refused_at_once(api, keys, counts):
+    # The first call leaves the key's actor in the reference cache; revoking forgets it.
+    assert api.get("/batches", headers=auth(keys.other_factory)).status_code == 200
+    key_id = keys.other_factory.split("_")[1]
+    assert api.post(f"/api-keys/{key_id}/revoke", headers=auth(keys.admin)).status_code == 200
+    before = counts()
+    response = api.post("/batches", json=GOOD, headers=auth(keys.other_factory))
+    assert response.status_code == 401
+    assert counts() == before
+
+
+def test_known_key_id_with_another_secret_is_refused(api, keys, unchanged):
+    assert api.get("/batches", headers=auth(keys.factory)).status_code == 200
+    prefix, key_id, secret = keys.factory.split("_", 2)
+    forged = f"{prefix}_{key_id}_{'A' * len(secret)}"
+    assert forged != keys.factory
+    response = api.post("/batches", json=GOOD, headers=auth(forged))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_api_key"
+
+
 def test_wrong_role_is_forbidden(api, keys, unchanged):
     response = api.post("/batches", json=GOOD, headers=auth(keys.distributor))
     assert response.status_code == 403
