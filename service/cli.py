@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import signal
 from collections.abc import Iterator
@@ -189,6 +190,11 @@ def run(
                     log_level="info",
                 )
             )
+            # Everything built so far (modules, the app, the region tree) lives as long as the
+            # process: keep it out of the garbage collector's full passes, which otherwise
+            # walk it again and again under load (the gc.freeze pattern of long-lived servers).
+            gc.collect()
+            gc.freeze()
             console.print(f"serving on http://{host or settings.host}:{port or settings.port}")
             # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal;
             # turn SIGTERM into an exception so that the cleanup below (workers, anvil) runs.

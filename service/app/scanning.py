@@ -61,7 +61,7 @@ from service.domain.events import (
     GoodsReceived,
     canonical_json,
 )
-from service.domain.gs1 import parse_code
+from service.domain.gs1 import DigitalLink, parse_code
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
 from service.domain.roles import OrganisationKind, Role
@@ -124,6 +124,7 @@ class _Session:
         self.now = now
         self.targets: dict[Key, Target] = {}
         self.by_code: dict[str, Key] = {}
+        self._links: dict[str, DigitalLink] = {}
         self.pallet_cases: dict[int, list[int]] = {}
         self.orgs: dict[int, Organisation | None] = {}
         self.batches: dict[int, Any] = {}
@@ -146,6 +147,13 @@ class _Session:
         self.changed: list[tuple[set[Key], datetime]] = []
 
     # ------------------------------------------------------------------ loading
+    def link(self, code: str) -> DigitalLink:
+        """``parse_code``, remembered: an upload names each code several times."""
+        link = self._links.get(code)
+        if link is None:
+            link = self._links[code] = parse_code(code)
+        return link
+
     def load(self, codes: Sequence[str]) -> None:
         """Read every case, pallet and item named by ``codes`` (and their cases, pallets)."""
         ssccs, serials = set(), set()
@@ -153,7 +161,7 @@ class _Session:
             if code in self.by_code:
                 continue
             try:
-                link = parse_code(code)
+                link = self.link(code)
             except TracecertError:
                 continue  # validation reports it with the scan's position
             if link.sscc is not None:
@@ -185,7 +193,7 @@ class _Session:
         self.load([s.code for s in self.pending.values()])
 
     def target(self, code: str) -> Target:
-        link = parse_code(code)
+        link = self.link(code)
         name = link.sscc or link.serial or code
         if name not in self.by_code:
             self.load([code])
@@ -354,7 +362,7 @@ def _validate(
         if request.client_event_id is not None
         else "srv-" + uuid.uuid4().hex
     )
-    link = parse_code(request.code)
+    link = session.link(request.code)
     if link.sscc is None and link.serial is None:
         raise InvalidScanError("Scan a case or pallet label (SSCC) or a bottle's code.")
     region = None
