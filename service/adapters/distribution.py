@@ -3,6 +3,7 @@ and custody (units and loose items, shipments and their lines, scan events)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,12 @@ from service.adapters.orm import (
     TerritoryRow,
 )
 from service.adapters.reference_cache import MISSING, ReferenceCache
-from service.adapters.repositories import translate_integrity
+from service.adapters.repositories import (
+    bulk_execute,
+    bulk_insert,
+    timestamp_writer,
+    translate_integrity,
+)
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
 from service.domain.organisations import Organisation
@@ -236,7 +242,6 @@ _SCANS_WAITING = (
     )
     .order_by(_SCANS.c.event_time, _SCANS.c.id)
 )
-_INSERT_SCANS = insert(_SCANS)
 _SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[assignment]
 _SHIPMENTS_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id.in_(bindparam("ids", expanding=True)))
 _SAVE_SHIPMENT = (
@@ -252,36 +257,36 @@ _SAVE_SHIPMENT = (
 )
 
 
-def _custody_update(table: Any) -> Any:
-    return (
-        update(table)
-        .where(table.id == bindparam("b_id"))
-        .values({k: bindparam(f"b_{k}", type_=table.__table__.c[k].type) for k in _CUSTODY_COLUMNS})
-    )
-
-
-_WRITE_CUSTODY = {False: _custody_update(LogisticUnitRow), True: _custody_update(ItemRow)}
-
-
-def _receive_lines(column: Any) -> Any:
-    return (
-        update(ShipmentLineRow)
-        .where(
-            ShipmentLineRow.shipment_id == bindparam("b_shipment"),
-            column == bindparam("b_target"),
-            ShipmentLineRow.received_at.is_(None),
-        )
-        .values(
-            received_at=bindparam("b_at", type_=ShipmentLineRow.received_at.type),
-            receipt_site_id=bindparam("b_site"),
-        )
-    )
-
-
-_RECEIVE_LINES = {
-    False: _receive_lines(ShipmentLineRow.unit_id),
-    True: _receive_lines(ShipmentLineRow.item_id),
+_WRITE_CUSTODY = {
+    is_item: f"UPDATE {table} SET "
+    "holder_id = ?, authorised_id = ?, holder_site_id = ?, holder_since = ?, shipment_id = ?, "
+    "alert_id = ? WHERE id = ?"
+    for is_item, table in ((False, "logistic_units"), (True, "items"))
 }
+_RECEIVE_LINES = {
+    is_item: "UPDATE shipment_lines SET received_at = ?, receipt_site_id = ? "
+    f"WHERE shipment_id = ? AND {column} = ? AND received_at IS NULL"
+    for is_item, column in ((False, "unit_id"), (True, "item_id"))
+}
+_SCAN_EVENT_COLUMNS = (
+    "organisation_id",
+    "client_event_id",
+    "device_id",
+    "action",
+    "code",
+    "unit_id",
+    "item_id",
+    "site_id",
+    "region_code",
+    "shipment_ref",
+    "receiver_id",
+    "shipment_id",
+    "event_time",
+    "recorded_at",
+    "request_hash",
+    "outcome",
+    "result",
+)
 
 
 def _core(session: Session) -> Any:
@@ -505,45 +510,54 @@ class SqlAlchemyCustodyRepository:
 
     def write_custody(self, changes: Sequence[tuple[str, int, Custody]]) -> None:
         """Write many custody changes in one ``executemany`` per table."""
+        stamp = timestamp_writer(self._s)
         for is_item in (False, True):
             rows = [
-                {"b_id": target_id, **{f"b_{k}": v for k, v in _custody_values(c).items()}}
+                (
+                    c.holder_id,
+                    c.authorised_id,
+                    c.site_id,
+                    stamp(c.since),
+                    c.shipment_id,
+                    c.alert_id,
+                    target_id,
+                )
                 for kind, target_id, c in changes
                 if (kind == "item") is is_item
             ]
-            if rows:
-                _core(self._s).execute(_WRITE_CUSTODY[is_item], rows)
+            bulk_execute(self._s, _WRITE_CUSTODY[is_item], rows)
 
     def add_lines_many(self, rows: Sequence[tuple[int, str, int, int, bool]]) -> None:
         """Insert ``(shipment id, kind, target id, items, dispatched)`` lines."""
-        if rows:
-            self._s.execute(
-                insert(ShipmentLineRow),
-                [
-                    {
-                        "shipment_id": shipment,
-                        "unit_id": None if kind == "item" else target,
-                        "item_id": target if kind == "item" else None,
-                        "items": items,
-                        "dispatched": dispatched,
-                    }
-                    for shipment, kind, target, items, dispatched in rows
-                ],
-            )
+        bulk_insert(
+            self._s,
+            "shipment_lines",
+            ("shipment_id", "unit_id", "item_id", "items", "dispatched"),
+            [
+                (
+                    shipment,
+                    None if kind == "item" else target,
+                    target if kind == "item" else None,
+                    items,
+                    dispatched,
+                )
+                for shipment, kind, target, items, dispatched in rows
+            ],
+        )
 
     def receive_lines_many(
         self, rows: Sequence[tuple[int, str, int, datetime, int | None]]
     ) -> None:
         """Mark ``(shipment id, kind, target id, at, site)`` lines received (one executemany
         per kind of target)."""
+        stamp = timestamp_writer(self._s)
         for is_item in (False, True):
             params = [
-                {"b_shipment": shipment, "b_target": target, "b_at": at, "b_site": site}
+                (stamp(at), site, shipment, target)
                 for shipment, kind, target, at, site in rows
                 if (kind == "item") is is_item
             ]
-            if params:
-                _core(self._s).execute(_RECEIVE_LINES[is_item], params)
+            bulk_execute(self._s, _RECEIVE_LINES[is_item], params)
 
     def open_cases(self, cases: Sequence[tuple[int, datetime, Custody]]) -> None:
         """Mark cases opened and copy each case's custody onto its items."""
@@ -575,29 +589,33 @@ class SqlAlchemyCustodyRepository:
     ) -> None:
         if not rows:
             return
+        stamp = timestamp_writer(self._s)
+        recorded = stamp(recorded_at)
         with translate_integrity(self._s, "scan_events"):
-            _core(self._s).execute(
-                _INSERT_SCANS,
+            bulk_insert(
+                self._s,
+                "scan_events",
+                _SCAN_EVENT_COLUMNS,
                 [
-                    {
-                        "organisation_id": scan.organisation_id,
-                        "client_event_id": scan.client_event_id,
-                        "device_id": scan.device_id,
-                        "action": scan.action,
-                        "code": scan.code,
-                        "unit_id": unit_id,
-                        "item_id": item_id,
-                        "site_id": scan.site_id,
-                        "region_code": scan.region_code,
-                        "shipment_ref": scan.shipment_ref,
-                        "receiver_id": scan.receiver_id,
-                        "shipment_id": shipment_id,
-                        "event_time": scan.event_time,
-                        "recorded_at": recorded_at,
-                        "request_hash": scan.request_hash,
-                        "outcome": scan.outcome,
-                        "result": scan.result,
-                    }
+                    (
+                        scan.organisation_id,
+                        scan.client_event_id,
+                        scan.device_id,
+                        scan.action,
+                        scan.code,
+                        unit_id,
+                        item_id,
+                        scan.site_id,
+                        scan.region_code,
+                        scan.shipment_ref,
+                        scan.receiver_id,
+                        shipment_id,
+                        stamp(scan.event_time),
+                        recorded,
+                        scan.request_hash,
+                        scan.outcome,
+                        json.dumps(scan.result),
+                    )
                     for scan, unit_id, item_id, shipment_id in rows
                 ],
             )

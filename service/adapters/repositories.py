@@ -182,11 +182,39 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def db_timestamp(session: Session, at: datetime) -> Any:
-    """``at`` as :func:`bulk_insert` must pass it: SQLite gets SQLAlchemy's own text form."""
+def _sqlite_timestamp(at: datetime | None) -> Any:
+    return None if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _same(at: datetime | None) -> Any:
+    return at
+
+
+def timestamp_writer(session: Session) -> Callable[[datetime | None], Any]:
+    """How :func:`bulk_insert` and :func:`bulk_execute` must pass timestamps: PostgreSQL's
+    driver takes aware datetimes, SQLite gets SQLAlchemy's own text form (in UTC)."""
+    return _same if _dialect(session) == "postgresql" else _sqlite_timestamp
+
+
+def db_timestamp(session: Session, at: datetime | None) -> Any:
+    """One timestamp as :func:`timestamp_writer` would pass it."""
+    return timestamp_writer(session)(at)
+
+
+def bulk_execute(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run one statement (``?`` placeholders) over many rows through the driver, inside the
+    session's transaction after flushing it: SQLAlchemy's own ``executemany`` spends more time
+    preparing each row's parameters than the database spends on it. Values go as the driver
+    takes them: timestamps through :func:`timestamp_writer`, JSON as text."""
+    if not rows:
+        return
+    session.flush()
+    driver = session.connection().connection.driver_connection
     if _dialect(session) == "postgresql":
-        return at
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.executemany(sql.replace("?", "%s"), rows)
+        return
+    driver.executemany(sql, rows)  # type: ignore[union-attr]
 
 
 def bulk_insert(
@@ -199,6 +227,7 @@ def bulk_insert(
     """
     if not rows:
         return
+    session.flush()
     driver = session.connection().connection.driver_connection
     names = ", ".join(columns)
     if _dialect(session) == "postgresql":
