@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "EMPTY_ROOT",
+    "LogFrontier",
     "LogTree",
     "consistency_proof",
     "inclusion_proof",
@@ -153,6 +154,52 @@ class LogTree:
         if m <= k:
             return [*self._subproof(m, lo, lo + k, complete), self._mth(lo + k, hi)]
         return [*self._subproof(m - k, lo + k, hi, False), self._mth(lo, lo + k)]
+
+
+class LogFrontier:
+    """The right edge of an RFC 6962 tree: the roots of its perfect subtrees, largest first.
+
+    Appending a leaf and computing the root cost O(log n) time, and the frontier holds
+    O(log n) hashes, so a log of any length is folded once and then only as it grows. ``MTH``
+    splits at the largest power of two below the size, so the root is the frontier folded from
+    the right: ``node_hash(left, right)`` with the smaller subtree on the right.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: list[tuple[int, bytes]] = []  # (height, subtree root), largest first
+        self._size = 0
+        self._last: bytes | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def last_leaf(self) -> bytes | None:
+        """The last leaf folded in (to check that a stored log still begins as this one)."""
+        return self._last
+
+    def append(self, leaf: bytes) -> None:
+        node, height = bytes(leaf), 0
+        nodes = self._nodes
+        while nodes and nodes[-1][0] == height:
+            node = node_hash(nodes.pop()[1], node)
+            height += 1
+        nodes.append((height, node))
+        self._size += 1
+        self._last = bytes(leaf)
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def root(self) -> bytes:
+        """``MTH`` of every leaf appended (``EMPTY_ROOT`` when none)."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        acc = self._nodes[-1][1]
+        for _, left in reversed(self._nodes[:-1]):
+            acc = node_hash(left, acc)
+        return acc
 
 
 def root(leaf_hashes: Sequence[bytes]) -> bytes:

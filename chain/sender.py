@@ -313,8 +313,12 @@ class Sender:
     def _replay_revert(self, request: TxRequest, receipt: Receipt) -> ContractRevertError | None:
         try:
             self._client.call(
-                {"from": self.address, "to": request.to, "data": request.data,
-                 "value": request.value},
+                {
+                    "from": self.address,
+                    "to": request.to,
+                    "data": request.data,
+                    "value": request.value,
+                },
                 block=max(receipt.block_number - 1, 0),
             )
         except ContractRevertError as exc:
@@ -359,9 +363,7 @@ class Sender:
                 gas = request.gas_limit or self._estimate(request)
             except ContractRevertError as exc:
                 # Nothing was signed, so no nonce is consumed by a request that cannot work.
-                self._store.record_failed(
-                    request.id, f"would revert: {exc.name}{exc.args!r}", exc
-                )
+                self._store.record_failed(request.id, f"would revert: {exc.name}{exc.args!r}", exc)
                 report.failed += 1
                 continue
             attempt = self._sign(request, next_nonce, gas)
@@ -372,8 +374,7 @@ class Sender:
 
     def _estimate(self, request: TxRequest) -> int:
         estimate = self._client.estimate_gas(
-            {"from": self.address, "to": request.to, "data": request.data,
-             "value": request.value}
+            {"from": self.address, "to": request.to, "data": request.data, "value": request.value}
         )
         return estimate * 5 // 4 + 10_000
 
@@ -383,9 +384,7 @@ class Sender:
         fees = self._client.fees()
         if bump_from is not None:
             fees = Fees(
-                max_fee_per_gas=max(
-                    fees.max_fee_per_gas, self._bumped(bump_from.max_fee_per_gas)
-                ),
+                max_fee_per_gas=max(fees.max_fee_per_gas, self._bumped(bump_from.max_fee_per_gas)),
                 max_priority_fee_per_gas=max(
                     fees.max_priority_fee_per_gas,
                     self._bumped(bump_from.max_priority_fee_per_gas),

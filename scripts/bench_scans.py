@@ -475,6 +475,7 @@ def main() -> int:
             lat = latency_python(service.base, s, held, 8)
     finally:
         service.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     result = {
         "item_scans_per_s": ingest["item_scans_per_s"],
         "case_scan_p99_ms": lat["p99_ms"],

@@ -17,7 +17,8 @@ proof can recompute the leaf and ask the contract's ``verifyItem``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chain import log as event_log
@@ -38,8 +39,16 @@ def item_hash(attributes_hash: bytes, serial: str) -> bytes:
     return keccak256(attributes_hash + keccak256(serial.encode("ascii")))
 
 
+#: Leaf hashes read per query while folding the log (32 bytes each).
+_LEAF_PAGE = 50_000
+
+
 class ChainCommitments:
     """The ``Commitments`` port on the chain package's hash functions."""
+
+    def __init__(self) -> None:
+        self._log_lock = threading.Lock()
+        self._log_frontier = event_log.LogFrontier()
 
     def chain_batch_id(self, public_id: str) -> bytes:
         return chain_batch_id(public_id)
@@ -77,6 +86,22 @@ class ChainCommitments:
 
     def log_root(self, leaf_hashes: Sequence[bytes]) -> bytes:
         return bytes(event_log.root(list(leaf_hashes)))
+
+    def log_root_of(self, size: int, read_leaves: Callable[[int, int], Sequence[bytes]]) -> bytes:
+        # The frontier of the log as last read: anchoring every 30 s then folds only the new
+        # entries instead of re-reading and re-hashing the whole log (which grew without bound
+        # and held the GIL for seconds on a large log).
+        with self._log_lock:
+            frontier = self._log_frontier
+            known = len(frontier)
+            if known > size:  # a reader's older snapshot (rare): answer without the frontier
+                return bytes(event_log.root(list(read_leaves(0, size))))
+            if known and list(read_leaves(known - 1, known)) != [frontier.last_leaf]:
+                frontier = self._log_frontier = event_log.LogFrontier()  # not this log: refold
+                known = 0
+            for start in range(known, size, _LEAF_PAGE):
+                frontier.extend(read_leaves(start, min(size, start + _LEAF_PAGE)))
+            return bytes(frontier.root())
 
     def log_inclusion_proof(
         self, leaf_hashes: Sequence[bytes], index: int, size: int

@@ -1090,11 +1090,11 @@ class SqlAlchemyEventLog:
     def size(self) -> int:
         return int(self._s.execute(select(LogHeadRow.size).where(LogHeadRow.id == 1)).scalar_one())
 
-    def leaf_hashes(self, size: int) -> list[bytes]:
+    def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
         return list(
             self._s.scalars(
                 select(EventRow.leaf_hash)
-                .where(EventRow.log_index < size)
+                .where(EventRow.log_index >= start, EventRow.log_index < size)
                 .order_by(EventRow.log_index)
             )
         )

@@ -206,6 +206,10 @@ def _role(role: str) -> Role:
 
 
 # ----------------------------------------------------------------------------- event log
+def _leaf_reader(uow: UnitOfWork) -> Callable[[int, int], list[bytes]]:
+    return lambda start, end: uow.events.leaf_hashes(end, start=start)
+
+
 def anchor_log(
     cmd: commands.AnchorLog,
     uow_factory: UnitOfWorkFactory,
@@ -213,13 +217,20 @@ def anchor_log(
     ledger: Ledger,
     clock: Clock,
 ) -> LogAnchor | None:
-    """Queue an anchor of the log root when the log grew since the last request."""
-    with uow_factory() as uow:
-        size = uow.events.size()
-        latest = uow.log_anchors.latest()
+    """Queue an anchor of the log root when the log grew since the last request.
+
+    The root is computed in a read transaction (no write lock while new entries are hashed);
+    the short write transaction then checks again that no anchor of this size was queued."""
+    with uow_factory.reader() as reader:
+        size = reader.events.size()
+        latest = reader.log_anchors.latest()
         if size == 0 or (latest is not None and latest.size >= size):
             return None
-        root = commitments.log_root(uow.events.leaf_hashes(size))
+        root = commitments.log_root_of(size, _leaf_reader(reader))
+    with uow_factory() as uow:
+        latest = uow.log_anchors.latest()
+        if latest is not None and latest.size >= size:
+            return None
         now = clock.now()
         outbox_id = ledger.enqueue_anchor_log(uow.outbox, size, root, now)
         anchor = LogAnchor(
@@ -234,7 +245,7 @@ def log_status(actor: Actor, uow: UnitOfWork, commitments: Commitments) -> dict[
     actor.require(Permission.READ_LOG)
     with uow:
         size = uow.events.size()
-        root = commitments.log_root(uow.events.leaf_hashes(size))
+        root = commitments.log_root_of(size, _leaf_reader(uow))
         latest = uow.log_anchors.latest()
         anchored = uow.log_anchors.latest_anchored()
         entries = {

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from chain.log import (
     EMPTY_ROOT,
+    LogFrontier,
     LogTree,
     consistency_proof,
     inclusion_proof,
@@ -311,3 +312,22 @@ def test_appending_equals_building_at_once(entries: list[bytes]) -> None:
     built = LogTree(hashes)
     for size in range(len(hashes) + 1):
         assert grown.root(size) == built.root(size) == _reference_mth(hashes[:size])
+
+
+# ----------------------------------------------------------------------------- frontier
+@given(st.integers(0, 300))
+def test_the_frontier_root_is_the_tree_root_at_every_size(size):
+    leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(size)]
+    frontier = LogFrontier()
+    assert frontier.root() == EMPTY_ROOT
+    for n, leaf in enumerate(leaves, start=1):
+        frontier.append(leaf)
+        assert len(frontier) == n
+        assert frontier.root() == root(leaves[:n])
+    assert frontier.last_leaf == (leaves[-1] if leaves else None)
+
+
+def test_the_frontier_holds_only_logarithmically_many_nodes():
+    frontier = LogFrontier()
+    frontier.extend([leaf_hash(n.to_bytes(4, "big")) for n in range(1023)])
+    assert len(frontier._nodes) == 10  # 1023 = 0b1111111111: one perfect subtree per bit

@@ -614,8 +614,8 @@ class FakeEventLog(_Repo):
     def size(self) -> int:
         return len(self.st.events)
 
-    def leaf_hashes(self, size: int) -> list[bytes]:
-        return [e.leaf_hash for e in self.st.events[:size]]
+    def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
+        return [e.leaf_hash for e in self.st.events[start:size]]
 
     def entries(self, offset: int, limit: int) -> list[LogEntry]:
         return self.st.events[offset : offset + limit]
@@ -786,6 +786,9 @@ class FakeCommitments:
 
     def log_root(self, leaf_hashes: Sequence[bytes]) -> bytes:
         return sha(b"root", *leaf_hashes)
+
+    def log_root_of(self, size: int, read_leaves: Callable[[int, int], Sequence[bytes]]) -> bytes:
+        return self.log_root(read_leaves(0, size))
 
     def log_inclusion_proof(
         self, leaf_hashes: Sequence[bytes], index: int, size: int
