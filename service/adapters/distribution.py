@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased
 
 from service.adapters.orm import (
@@ -480,6 +481,23 @@ class SqlAlchemyCustodyRepository:
         for case in sorted(self._units_where("parent_id", pallet_ids), key=lambda t: t.code):
             assert case.parent_id is not None
             out.setdefault(case.parent_id, []).append(case)
+        return out
+
+    def last_holders(self, serials: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        case = aliased(LogisticUnitRow)
+        loose = or_(ItemRow.case_id.is_(None), case.opened_at.is_not(None))
+        out: dict[str, tuple[int | None, int | None]] = {}
+        for start in range(0, len(serials), 500):
+            rows = self._s.execute(
+                select(
+                    ItemRow.serial,
+                    sql_case((loose, ItemRow.holder_id), else_=case.holder_id),
+                    sql_case((loose, ItemRow.holder_site_id), else_=case.holder_site_id),
+                )
+                .outerjoin(case, case.id == ItemRow.case_id)
+                .where(ItemRow.serial.in_(list(serials[start : start + 500])))
+            )
+            out.update({serial: (holder, site) for serial, holder, site in rows})
         return out
 
     def items_by_serial(self, serials: Sequence[str]) -> list[Target]:

@@ -654,31 +654,37 @@ def recall_batch(
 def recalled_items(
     actor: Actor, public_id: str, uow: UnitOfWork, offset: int, limit: int
 ) -> dict[str, Any]:
-    """The items of a recalled batch with their last known holder and region.
-
-    Until shipments are recorded (the distribution flow), the last holder of every item is
-    the factory that made it, in no known region.
-    """
+    """The items of a recalled batch with their last holder (whoever has or last sent them:
+    goods in transit are still their sender's) and the region of the site they were last at."""
     actor.require(Permission.RECALL_BATCH)
     with uow:
         batch = _visible_batch(uow, actor, public_id)
         if batch.status is not BatchStatus.RECALLED:
             raise InvalidRequestError("The batch is not recalled; recall it first.")
         assert batch.id is not None
-        factory = uow.organisations.get(batch.organisation_id)
-        holder = _holder(factory)
-        page = next(uow.codes.code_pages(batch.id, page_size=limit, start=offset), [])
-        rows = [
-            {
-                "serial": serial,
-                "case_sscc": case_sscc,
-                "pallet_sscc": pallet_sscc,
-                "activated": activated_at is not None,
-                "last_holder": holder,
-                "region": None,
-            }
-            for serial, case_sscc, pallet_sscc, activated_at in page[:limit]
-        ]
+        page = next(uow.codes.code_pages(batch.id, page_size=limit, start=offset), [])[:limit]
+        holders = uow.custody.last_holders([serial for serial, *_ in page])
+        organisations: dict[int, dict[str, Any] | None] = {}
+        regions: dict[int, str | None] = {}
+        rows = []
+        for serial, case_sscc, pallet_sscc, activated_at in page:
+            holder_id, site_id = holders.get(serial, (batch.organisation_id, None))
+            holder_id = holder_id if holder_id is not None else batch.organisation_id
+            if holder_id not in organisations:
+                organisations[holder_id] = _holder(uow.organisations.get(holder_id))
+            if site_id is not None and site_id not in regions:
+                site = uow.channel.site(site_id)
+                regions[site_id] = site.region_code if site is not None else None
+            rows.append(
+                {
+                    "serial": serial,
+                    "case_sscc": case_sscc,
+                    "pallet_sscc": pallet_sscc,
+                    "activated": activated_at is not None,
+                    "last_holder": organisations[holder_id],
+                    "region": regions.get(site_id) if site_id is not None else None,
+                }
+            )
     return {
         "batch_id": batch.public_id,
         "reason": batch.recall_reason,

@@ -666,6 +666,18 @@ class FakeIdempotency(_Repo):
 
 
 # ----------------------------------------------------------------------------- unit of work
+class FakeCustody(_Repo):
+    """Custody as the fakes know it: nothing is shipped, so the factory holds every item."""
+
+    def last_holders(self, serials: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        out: dict[str, tuple[int | None, int | None]] = {}
+        for serial in serials:
+            item = self.st.items.get(serial)
+            if item is not None:
+                out[serial] = (self.st.batches[item.batch_id].organisation_id, None)
+        return out
+
+
 class FakeUnitOfWork:
     """Works on a deep copy of the committed state; ``commit`` publishes it.
 
@@ -702,6 +714,7 @@ class FakeUnitOfWork:
         self.log_anchors = FakeLogAnchors(self)
         self.outbox = FakeOutbox(self)
         self.idempotency = FakeIdempotency(self)
+        self.custody = FakeCustody(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.state = copy.deepcopy(self.db.state)

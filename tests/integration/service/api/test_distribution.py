@@ -386,3 +386,38 @@ def test_a_custom_region_tree_loads_and_territories_use_it(api, channel, keys, c
         r = api.post("/regions", json={"source": "bad", "regions": bad}, headers=auth(keys.admin))
         assert r.status_code == 422, bad
     assert counts() == before
+
+
+def test_a_recall_lists_each_item_with_whoever_holds_it_now_and_where(api, channel, keys):
+    c = channel
+    for key, body in (
+        (c.factory, dict(action="dispatch", code=c.pallet, site_id=c.f_site,
+                         receiver_id=c.a_org, shipment="F-R")),
+        (c.a, dict(action="receive", code=c.pallet, site_id=c.a_site)),
+        (c.a, dict(action="dispatch", code=c.cases[0], site_id=c.a_site,
+                   receiver_id=c.s1_org, shipment="A-R1")),
+        (c.s1, dict(action="receive", code=c.cases[0], site_id=c.s1_site)),
+        (c.a, dict(action="dispatch", code=c.cases[1], site_id=c.a_site,
+                   receiver_id=c.s2_org, shipment="A-R2")),
+        (c.s2, dict(action="receive", code=c.cases[1], site_id=c.s2_site)),
+        (c.s2, dict(action="open", code=c.cases[1], site_id=c.s2_site)),
+    ):  # fmt: skip
+        response = scan(api, key, **body)
+        assert response.status_code == 200, response.text
+    recalled = api.post(
+        f"/batches/{c.batch['id']}/recall", json={"reason": "Bad cork"}, headers=auth(keys.brand)
+    )
+    assert recalled.status_code in (200, 202), recalled.text
+    items = api.get(
+        f"/batches/{c.batch['id']}/recalled-items",
+        params={"limit": 100},
+        headers=auth(keys.brand),
+    ).json()["items"]
+    where = {(i["case_sscc"], i["last_holder"]["organisation_id"], i["region"]) for i in items}
+    assert where == {
+        (c.cases[0], c.s1_org, HANGZHOU),  # sealed case received by S1
+        (c.cases[1], c.s2_org, NANJING),  # opened at S2: each bottle keeps S2's custody
+        (c.cases[2], keys.factory_org, None),  # never shipped: still the factory's
+        (c.cases[3], keys.factory_org, None),
+    }
+    assert len(items) == 24
