@@ -38,9 +38,6 @@ from service.domain.regions import Region
 from service.domain.roles import OrganisationKind
 from service.domain.units import UnitKind
 
-_Pallet = aliased(LogisticUnitRow)
-_Case = aliased(LogisticUnitRow)
-
 
 class SqlAlchemyChannelRepository:
     def __init__(self, session: Session, cache: ReferenceCache | None = None) -> None:
@@ -178,16 +175,6 @@ def _custody(row: Any) -> Custody:
     )
 
 
-_CUSTODY_COLUMNS = (
-    "holder_id",
-    "authorised_id",
-    "holder_site_id",
-    "holder_since",
-    "shipment_id",
-    "alert_id",
-)
-
-
 def _custody_values(custody: Custody) -> dict[str, Any]:
     return {
         "holder_id": custody.holder_id,
@@ -302,25 +289,12 @@ class SqlAlchemyCustodyRepository:
         self._s = session
 
     # ------------------------------------------------------------------ targets
-    def _unit_target(self, row: LogisticUnitRow, items: int) -> Target:
-        assert row.batch_id is not None
-        return Target(
-            kind=row.kind,
-            id=row.id,
-            code=row.sscc,
-            batch_id=row.batch_id,
-            items=items,
-            custody=_custody(row),
-            parent_id=row.parent_id,
-            opened_at=row.opened_at,
-        )
-
     def target(self, sscc: str | None, serial: str | None) -> Target | None:
         if sscc is not None:
             row = self._s.scalar(select(LogisticUnitRow).where(LogisticUnitRow.sscc == sscc))
             if row is None or row.batch_id is None:
                 return None
-            return self._unit_target(row, row.items)
+            return self._unit_from_columns(row)
         item = self._s.scalar(select(ItemRow).where(ItemRow.serial == serial))
         if item is None:
             return None
@@ -339,10 +313,6 @@ class SqlAlchemyCustodyRepository:
             loose=loose,
         )
 
-    def unit_target(self, unit_id: int) -> Target | None:
-        row = self._s.get(LogisticUnitRow, unit_id)
-        return self.target(row.sscc, None) if row is not None else None
-
     def last_shipment(self, target: Target, at: datetime) -> Shipment | None:
         column = ShipmentLineRow.item_id if target.kind == "item" else ShipmentLineRow.unit_id
         row = self._s.scalar(
@@ -353,61 +323,6 @@ class SqlAlchemyCustodyRepository:
             .limit(1)
         )
         return self._shipment(row) if row else None
-
-    def _children(self, pallet_id: int) -> list[LogisticUnitRow]:
-        return list(
-            self._s.scalars(
-                select(LogisticUnitRow)
-                .where(LogisticUnitRow.parent_id == pallet_id)
-                .order_by(LogisticUnitRow.position)
-            )
-        )
-
-    def pallet_cases(self, pallet_id: int) -> list[Target]:
-        return [self._unit_target(r, r.items) for r in self._children(pallet_id)]
-
-    def case_items(self, case_id: int) -> list[Target]:
-        rows = self._s.scalars(
-            select(ItemRow).where(ItemRow.case_id == case_id).order_by(ItemRow.leaf_index)
-        )
-        return [Target("item", r.id, r.serial, r.batch_id, 1, _custody(r), r.case_id) for r in rows]
-
-    def set_custody(self, targets: Sequence[Target], custody: Custody) -> None:
-        values = _custody_values(custody)
-        units = [t.id for t in targets if t.kind != "item"]
-        items = [t.id for t in targets if t.kind == "item"]
-        for start in range(0, len(units), 500):
-            self._s.execute(
-                update(LogisticUnitRow)
-                .where(LogisticUnitRow.id.in_(units[start : start + 500]))
-                .values(**values)
-            )
-        for start in range(0, len(items), 500):
-            self._s.execute(
-                update(ItemRow).where(ItemRow.id.in_(items[start : start + 500])).values(**values)
-            )
-
-    def set_alert(self, targets: Sequence[Target], alert_id: int) -> None:
-        units = [t.id for t in targets if t.kind != "item"]
-        items = [t.id for t in targets if t.kind == "item"]
-        if units:
-            self._s.execute(
-                update(LogisticUnitRow)
-                .where(LogisticUnitRow.id.in_(units))
-                .values(alert_id=alert_id)
-            )
-        if items:
-            self._s.execute(update(ItemRow).where(ItemRow.id.in_(items)).values(alert_id=alert_id))
-
-    def open_case(self, case: Target, at: datetime) -> None:
-        self._s.execute(
-            update(LogisticUnitRow).where(LogisticUnitRow.id == case.id).values(opened_at=at)
-        )
-        self._s.execute(
-            update(ItemRow)
-            .where(ItemRow.case_id == case.id)
-            .values(**_custody_values(case.custody))
-        )
 
     # ------------------------------------------------------------------ shipments
     @staticmethod
@@ -678,87 +593,6 @@ class SqlAlchemyCustodyRepository:
             self._s.flush()
         return self._shipment(row)
 
-    def add_lines(self, shipment_id: int, targets: Sequence[Target], dispatched: bool) -> None:
-        if not targets:
-            return
-        present_units = set(
-            self._s.scalars(
-                select(ShipmentLineRow.unit_id).where(
-                    ShipmentLineRow.shipment_id == shipment_id,
-                    ShipmentLineRow.unit_id.is_not(None),
-                )
-            )
-        )
-        present_items = set(
-            self._s.scalars(
-                select(ShipmentLineRow.item_id).where(
-                    ShipmentLineRow.shipment_id == shipment_id,
-                    ShipmentLineRow.item_id.is_not(None),
-                )
-            )
-        )
-        rows = []
-        for t in targets:
-            is_item = t.kind == "item"
-            if (t.id in present_items) if is_item else (t.id in present_units):
-                continue
-            rows.append(
-                {
-                    "shipment_id": shipment_id,
-                    "unit_id": None if is_item else t.id,
-                    "item_id": t.id if is_item else None,
-                    "items": t.items,
-                    "dispatched": dispatched,
-                }
-            )
-        if rows:
-            self._s.execute(insert(ShipmentLineRow), rows)
-
-    def receive_lines(
-        self, shipment_id: int, targets: Sequence[Target], at: datetime, site_id: int | None
-    ) -> None:
-        units = [t.id for t in targets if t.kind != "item"]
-        items = [t.id for t in targets if t.kind == "item"]
-        for column, ids in ((ShipmentLineRow.unit_id, units), (ShipmentLineRow.item_id, items)):
-            if ids:
-                self._s.execute(
-                    update(ShipmentLineRow)
-                    .where(
-                        ShipmentLineRow.shipment_id == shipment_id,
-                        column.in_(ids),
-                        ShipmentLineRow.received_at.is_(None),
-                    )
-                    .values(received_at=at, receipt_site_id=site_id)
-                )
-
-    def update_shipment_status(self, shipment_id: int, at: datetime) -> str:
-        # Pallet lines stand for their cases, so completeness counts case and item lines.
-        open_lines = self._s.scalar(
-            select(func.count())
-            .select_from(ShipmentLineRow)
-            .outerjoin(LogisticUnitRow, LogisticUnitRow.id == ShipmentLineRow.unit_id)
-            .where(
-                ShipmentLineRow.shipment_id == shipment_id,
-                ShipmentLineRow.dispatched.is_(True),
-                ShipmentLineRow.received_at.is_(None),
-                or_(LogisticUnitRow.kind.is_(None), LogisticUnitRow.kind != UnitKind.PALLET.value),
-            )
-        )
-        received_any = self._s.scalar(
-            select(func.count()).where(
-                ShipmentLineRow.shipment_id == shipment_id, ShipmentLineRow.received_at.is_not(None)
-            )
-        )
-        status = (
-            "received" if not open_lines else "partially_received" if received_any else "dispatched"
-        )
-        self._s.execute(
-            update(ShipmentRow)
-            .where(ShipmentRow.id == shipment_id)
-            .values(status=status, received_at=at if received_any else None)
-        )
-        return status
-
     def lines(self, shipment_id: int) -> list[ShipmentLine]:
         rows = self._s.execute(
             select(
@@ -931,38 +765,6 @@ class SqlAlchemyCustodyRepository:
         return self.scan_events_by_client_ids(organisation_id, [client_event_id]).get(
             client_event_id
         )
-
-    def add_scan_event(
-        self,
-        scan: StoredScan,
-        unit_id: int | None,
-        item_id: int | None,
-        shipment_id: int | None,
-        recorded_at: datetime,
-    ) -> int:
-        row = ScanEventRow(
-            organisation_id=scan.organisation_id,
-            client_event_id=scan.client_event_id,
-            device_id=scan.device_id,
-            action=scan.action,
-            code=scan.code,
-            unit_id=unit_id,
-            item_id=item_id,
-            site_id=scan.site_id,
-            region_code=scan.region_code,
-            shipment_ref=scan.shipment_ref,
-            receiver_id=scan.receiver_id,
-            shipment_id=shipment_id,
-            event_time=scan.event_time,
-            recorded_at=recorded_at,
-            request_hash=scan.request_hash,
-            outcome=scan.outcome,
-            result=scan.result,
-        )
-        self._s.add(row)
-        with translate_integrity(self._s, "scan_events"):
-            self._s.flush()
-        return row.id
 
     def set_scan_outcome(
         self, scan_id: int, outcome: str, result: dict[str, Any], shipment_id: int | None

@@ -1002,15 +1002,6 @@ class SqlAlchemyAlertRepository:
         )
         return {row.dedupe_key: (self._to_domain(row), row.dedupe_key in fresh) for row in rows}
 
-    def repeat(self, alert_id: int, at: datetime) -> Alert | None:
-        self._s.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id)
-            .values(count=AlertRow.count + 1, last_seen_at=at)
-        )
-        row = self._s.get(AlertRow, alert_id, populate_existing=True)
-        return self._to_domain(row) if row else None
-
     def set_status(
         self,
         alert_id: int,

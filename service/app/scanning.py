@@ -143,7 +143,6 @@ class _Session:
         self.alert_requests: list[_AlertRequest] = []
         # Scans that wait, by (organisation, client event id).
         self.pending: dict[tuple[int, str], StoredScan] = {}
-        self.touched: set[Key] = set()
         self.changed: list[tuple[set[Key], datetime]] = []
 
     # ------------------------------------------------------------------ loading
@@ -202,11 +201,14 @@ class _Session:
             raise CodeNotFoundError(f"No case, pallet or item has the code {code!r}.")
         return self.targets[key]
 
-    def custody(self, target: Target) -> Custody:
-        """An item in a sealed case is where its case is."""
+    def carrier(self, target: Target) -> Target:
+        """What carries the target's custody: an item in a sealed case is where its case is."""
         if target.kind == "item" and not target.loose and target.parent_id is not None:
-            return self.targets[("unit", target.parent_id)].custody
-        return target.custody
+            return self.targets[("unit", target.parent_id)]
+        return target
+
+    def custody(self, target: Target) -> Custody:
+        return self.carrier(target).custody
 
     def set_custody(self, target: Target, custody: Custody) -> None:
         key = _key(target)
@@ -429,7 +431,7 @@ def _moving(session: _Session, org_id: int, target: Target, action: ScanAction) 
     return [target]
 
 
-def _touched(session: _Session, target: Target, action: str) -> set[Key]:
+def _touched(session: _Session, target: Target) -> set[Key]:
     keys: set[Key] = {_key(target)}
     if target.parent_id is not None:
         keys.add(("unit", target.parent_id))
@@ -707,17 +709,13 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
         )
         result.update(holder=custody.holder_id, authorised=diversion is None)
         if diversion is not None:
-            carrier = target
-            if target.kind == "item" and not target.loose and target.parent_id is not None:
-                # The sealed case carries the custody and the link to its alert.
-                carrier = session.targets[("unit", target.parent_id)]
+            carrier = session.carrier(target)  # a sealed case also carries the alert link
             session.flush()
             last = session.uow.custody.last_shipment(carrier, at)
             result["alert"] = _raise_diversion(
                 session, org, [carrier], scan.region_code, diversion.responsible_id, last, at
             )
-    touched = _touched(session, target, action.value)
-    session.touched |= touched
+    touched = _touched(session, target)
     if action is not ScanAction.OBSERVE:
         session.changed.append((touched, at))
     return result
@@ -726,13 +724,13 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
 def _waits_behind(session: _Session, scan: StoredScan) -> bool:
     """Whether an earlier scan of the same goods (or their case, pallet) still waits: scans of
     one unit apply in the order they were made, whatever the upload order."""
-    mine = _touched(session, session.target(scan.code), scan.action)
+    mine = _touched(session, session.target(scan.code))
     for (org, cid), other in session.pending.items():
         if (org, cid) == (scan.organisation_id, scan.client_event_id):
             continue
         if (other.event_time, other.client_event_id) >= (scan.event_time, scan.client_event_id):
             continue
-        if mine & _touched(session, session.target(other.code), other.action):
+        if mine & _touched(session, session.target(other.code)):
             return True
     return False
 

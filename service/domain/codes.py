@@ -29,7 +29,6 @@ _RFC4648 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _TO_CROCKFORD = bytes.maketrans(_RFC4648, CROCKFORD)
 
 SERIAL_LENGTH = 20  # 100 bits
-SERIAL_BITS = SERIAL_LENGTH * 5
 PIN_LENGTH = 8  # 40 bits; guessing is stopped by per-item and per-account lockouts
 PIN_SEED_BYTES = 32
 

@@ -314,14 +314,6 @@ class OrganisationExistsError(TracecertError):
     default_detail = "An organisation with this name exists; use it or choose another name."
 
 
-class ItemAlreadyRegisteredError(TracecertError):
-    """Raised when an item id of a new batch is already registered in some batch."""
-
-    code = "item_already_registered"
-    kind = ErrorKind.CONFLICT
-    default_detail = "An item id is already registered; every item id must be unique."
-
-
 class ProductExistsError(TracecertError):
     """Raised when a product with the same GTIN is already registered."""
 

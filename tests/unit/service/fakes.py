@@ -575,14 +575,6 @@ class FakeAlerts(_Repo):
         found = self.st.alerts.get(alert_id)
         return copy.deepcopy(found) if found else None
 
-    def repeat(self, alert_id: int, at: datetime) -> Alert | None:
-        found = self.st.alerts.get(alert_id)
-        if found is None:
-            return None
-        found.count += 1
-        found.last_seen_at = at
-        return copy.deepcopy(found)
-
     def set_status(
         self,
         alert_id: int,
