@@ -54,28 +54,50 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # sleeps in growing steps (up to 100 ms), which under 8 concurrent writers turned a 5 ms
     # transaction into a second-long tail. Other processes still meet busy_timeout.
     writer = threading.RLock()
+    # Driver connections whose transaction holds the lock. The lock is released only once the
+    # driver's COMMIT or ROLLBACK has run: SQLAlchemy's commit/rollback events fire before it,
+    # and releasing there let the next writer's BEGIN IMMEDIATE meet the still-open transaction.
+    holding: set[int] = set()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Readers (see READ_ONLY) need no write lock: in WAL mode they never block anyone.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
+        driver = connection.connection.dbapi_connection
         if not read_only:
             if not writer.acquire(timeout=30):
                 raise TimeoutError("another writer held the database for 30 s")
-            connection.info["tracecert_writer"] = True
+            holding.add(id(driver))
         try:
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         except BaseException:
-            _release(connection)
+            _release(driver)
             raise
 
     def _release(connection: Any) -> None:
-        if connection.info.pop("tracecert_writer", False):
+        # The dialect hands over the pool's proxy; "begin" saw the driver connection inside it.
+        driver = getattr(connection, "dbapi_connection", connection)
+        if id(driver) in holding:
+            holding.discard(id(driver))
             writer.release()
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
+    dialect = engine.dialect
+    for name in ("do_commit", "do_rollback"):
+        _end_then_release(dialect, name, _release)
     return engine
+
+
+def _end_then_release(dialect: Any, name: str, release: Any) -> None:
+    """Wrap ``dialect.<name>`` (this engine's instance) to call ``release`` after it ran."""
+    end = getattr(dialect, name)
+
+    def wrapped(dbapi_connection: Any) -> None:
+        try:
+            end(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    setattr(dialect, name, wrapped)
 
 
 def alembic_config(url: str) -> Config:
