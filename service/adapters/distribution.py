@@ -91,7 +91,7 @@ class SqlAlchemyChannelRepository:
         return out
 
     def set_territories(self, organisation_id: int, codes: Sequence[str]) -> None:
-        self._cache.forget(("territory", organisation_id))
+        self._cache.forget_until_commit(self._s.info, ("territory", organisation_id))
         self._s.execute(delete(TerritoryRow).where(TerritoryRow.organisation_id == organisation_id))
         if codes:
             self._s.execute(

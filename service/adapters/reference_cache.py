@@ -5,6 +5,7 @@ They change rarely and are read on every scan: caching them cut a case scan's qu
 third. Writes through this process forget the entry at once; another process's change is seen
 within ``ttl`` seconds (a key revoked by the CLI while the server runs stops working within
 that time). Misses are never cached, so a key or site created elsewhere works at once.
+Writers forget an entry when they change the row and again once they commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 DEFAULT_TTL_S = 5.0
 MAX_ENTRIES = 50_000
-_MISSING = object()
+MISSING: Any = object()
+_PENDING = "tracecert_forget_on_commit"
 
 
 class ReferenceCache:
@@ -32,11 +34,11 @@ class ReferenceCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return _MISSING
+                return MISSING
             expires, value = entry
             if expires < time.monotonic():
                 del self._entries[key]
-                return _MISSING
+                return MISSING
             self._entries.move_to_end(key)
             return value
 
@@ -53,9 +55,18 @@ class ReferenceCache:
         with self._lock:
             self._entries.pop(key, None)
 
+    def forget_until_commit(self, pending: dict[str, Any], key: Hashable) -> None:
+        """Forget ``key`` now, and again when the writing transaction commits (``committed``
+        with the same ``pending`` dict, the session's ``info``): a request reading between
+        the two would put the old row back for a whole TTL."""
+        self.forget(key)
+        pending.setdefault(_PENDING, set()).add(key)
+
+    def committed(self, pending: dict[str, Any]) -> None:
+        for key in pending.pop(_PENDING, ()):
+            self.forget(key)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
-
-MISSING = _MISSING

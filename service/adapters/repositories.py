@@ -168,8 +168,9 @@ class SqlAlchemyApiKeyRepository:
         return copy.copy(key)
 
     def revoke(self, key_id: str, at: datetime) -> bool:
-        self._cache.forget(("key", key_id))
-        self._cache.forget(("actor", key_id))  # the API's authenticated-key entry
+        self._cache.forget_until_commit(self._s.info, ("key", key_id))
+        # The API's authenticated-key entry (service.api.deps.get_actor) goes with the key.
+        self._cache.forget_until_commit(self._s.info, ("actor", key_id))
         result = self._s.execute(
             update(ApiKeyRow)
             .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))

@@ -120,6 +120,8 @@ class SqlAlchemyUnitOfWork:
         assert self.session is not None
         with translate_integrity(self.session, "commit"):
             self.session.commit()
+        if self._cache is not None:
+            self._cache.committed(self.session.info)
 
     def rollback(self) -> None:
         assert self.session is not None

@@ -38,3 +38,15 @@ def test_the_oldest_entries_go_first_when_full():
     assert cache.get("a") == 1  # a is now the most recent
     cache.put("c", 3)
     assert cache.get("b") is MISSING and cache.get("a") == 1 and cache.get("c") == 3
+
+
+def test_a_write_forgets_its_entry_again_when_it_commits():
+    cache, pending = ReferenceCache(ttl_s=60), {}
+    cache.put(("key", "k"), "active")
+    cache.forget_until_commit(pending, ("key", "k"))
+    assert cache.get(("key", "k")) is MISSING
+    # Another request reads the row before the write commits and caches the old value.
+    cache.put(("key", "k"), "active")
+    cache.committed(pending)
+    assert cache.get(("key", "k")) is MISSING
+    assert pending == {}
