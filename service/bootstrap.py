@@ -173,7 +173,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=AesGcmSecrets(settings.code_secret_bytes),
         printer=QrLabelPrinter(),
-        regions=CachedRegionDirectory(uow_factory),
+        regions=CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s),
         reference_cache=reference_cache,
     )
     container.prepare_chain()

@@ -50,6 +50,9 @@ class SqlAlchemyChannelRepository:
         )
         return [Region(c, n, lvl, p) for c, n, lvl, p in rows]
 
+    def region_count(self) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(RegionRow)) or 0)
+
     def add_regions(self, regions: Sequence[Region], source: str) -> None:
         # Parents first: a custom tree may nest its own regions.
         ordered = sorted(regions, key=lambda r: r.level)

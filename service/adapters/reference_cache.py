@@ -69,4 +69,3 @@ class ReferenceCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-

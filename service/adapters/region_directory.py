@@ -1,31 +1,43 @@
-"""The ``RegionDirectory`` port: the region tree, read once from the database and kept."""
+"""The ``RegionDirectory`` port: the region tree, read from the database and kept."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 from service.app.ports import UnitOfWorkFactory
 from service.domain.regions import RegionTree
 
 
 class CachedRegionDirectory:
-    """Regions change only when a custom tree is loaded; every process reloads on its own
-    ``reload()`` (and a restart picks up trees another process loaded)."""
+    """Regions change only when a custom tree is loaded (they are never removed). This process
+    reloads at once on ``reload()``; a tree loaded by another process (``tracecert regions
+    load`` while the server runs) is noticed within ``ttl_s``: the number of regions is
+    checked that often, and the tree read again when it changed."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, ttl_s: float = 5.0) -> None:
         self._uow_factory = uow_factory
+        self._ttl_s = ttl_s
         self._tree: RegionTree | None = None
+        self._count = -1
+        self._checked_at = 0.0
         self._lock = threading.Lock()
 
+    def _fresh(self) -> bool:
+        return self._tree is not None and time.monotonic() - self._checked_at < self._ttl_s
+
     def tree(self) -> RegionTree:
-        tree = self._tree
-        if tree is None:
+        if not self._fresh():
             with self._lock:
-                if self._tree is None:
+                if not self._fresh():
                     with self._uow_factory.reader() as uow:
-                        self._tree = RegionTree(uow.channel.regions())
-                tree = self._tree
-        return tree
+                        count = uow.channel.region_count()
+                        if self._tree is None or count != self._count:
+                            self._tree = RegionTree(uow.channel.regions())
+                            self._count = count
+                    self._checked_at = time.monotonic()
+        assert self._tree is not None
+        return self._tree
 
     def reload(self) -> None:
         with self._lock:

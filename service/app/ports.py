@@ -376,6 +376,10 @@ class ChannelRepository(Protocol):
     """Regions, territories, sites and the channel tree."""
 
     def regions(self) -> list[Region]: ...
+    def region_count(self) -> int:
+        """How many regions there are (a cheap check that the tree changed)."""
+        ...
+
     def add_regions(self, regions: Sequence[Region], source: str) -> None: ...
     def territories(self, organisation_ids: Sequence[int]) -> dict[int, list[str]]:
         """Territory region codes per organisation (organisations without any are absent)."""
