@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service.adapters import epcis_schema
@@ -26,8 +27,14 @@ async def capture(request: Request, actor: CurrentActor, container: ContainerDep
         document: Any = await request.json()
     except ValueError:
         raise InvalidEpcisError("The body is not JSON; send an EPCISDocument.") from None
-    result = traceability.capture(
-        actor, document, container.uow_factory(), container.clock, epcis_schema.validate
+    # Validation and the writes block: off the event loop, like every plain-def route.
+    result = await run_in_threadpool(
+        traceability.capture,
+        actor,
+        document,
+        container.uow_factory(),
+        container.clock,
+        epcis_schema.validate,
     )
     return JSONResponse(result, status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
 
