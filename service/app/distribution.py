@@ -23,6 +23,7 @@ from service.app.ports import (
 from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS
 from service.app.scans import alert_view
+from service.app.views import party
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, may_move
 from service.domain.custody import (
@@ -52,12 +53,6 @@ from service.domain.roles import OrganisationKind, Permission, Role
 
 
 # ----------------------------------------------------------------------------- views
-def _org(org: Organisation | None) -> dict[str, Any] | None:
-    if org is None:
-        return None
-    return {"organisation_id": org.id, "name": org.name, "kind": org.kind.value}
-
-
 def _site_view(site: Site, tree: RegionTree) -> dict[str, Any]:
     return {
         "id": site.id,
@@ -228,7 +223,7 @@ def organisation_view(
         "kind": org.kind.value,
         "brand_id": org.brand_id,
         "channel_parent_id": parent,
-        "children": [_org(c) for c in children],
+        "children": [party(c) for c in children],
         "territories": [region_view(tree, c) for c in territory if c in tree],
         "sites": [_site_view(s, tree) for s in sites],
     }
@@ -272,8 +267,8 @@ def shipment_view(actor: Actor, public_id: str, uow: UnitOfWork) -> dict[str, An
     return {
         "id": shipment.public_id,
         "ref": shipment.ref,
-        "sender": _org(sender),
-        "receiver": _org(receiver),
+        "sender": party(sender),
+        "receiver": party(receiver),
         "status": shipment.status,
         "dispatched_at": shipment.dispatched_at.isoformat(),
         "received_at": shipment.received_at.isoformat() if shipment.received_at else None,
@@ -345,7 +340,7 @@ def stock_view(
         since = datetime.fromisoformat(row["since"]) if row["since"] else None
         row["age_days"] = round((now - since).total_seconds() / 86400, 2) if since else None
     return {
-        "organisation": _org(org),
+        "organisation": party(org),
         "totals": totals,
         "cases": rows,
         "inbound": [

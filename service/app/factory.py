@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from service.app import commands
@@ -26,6 +25,7 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from service.app.views import hex0x, iso, party
 from service.domain import codes
 from service.domain.actor import Actor
 from service.domain.batches import (
@@ -75,7 +75,6 @@ from service.domain.gs1 import (
     sscc_uri,
 )
 from service.domain.labels import MAX_LABELS_PER_FILE, Label
-from service.domain.organisations import Organisation
 from service.domain.products import Product, new_product
 from service.domain.roles import OrganisationKind, Permission, Role
 from service.domain.units import (
@@ -93,16 +92,8 @@ _URI_RE = re.compile(r"https?://[!-~]{1,1990}", re.ASCII)
 Progress = Callable[[str, int, int], None]
 
 
-def hex0x(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
-
-
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 # ----------------------------------------------------------------------------- idempotency
@@ -129,7 +120,7 @@ def product_view(product: Product) -> dict[str, Any]:
         "brand_id": product.brand_id,
         "name": product.name,
         "attributes": product.attributes,
-        "created_at": _iso(product.created_at),
+        "created_at": iso(product.created_at),
     }
 
 
@@ -217,7 +208,7 @@ def batch_view(uow: UnitOfWork, batch: Batch, head: int | None = None) -> dict[s
             "attestor_id": a.organisation_id,
             "report_hash": hex0x(a.report_hash),
             "uri": a.uri,
-            "created_at": _iso(a.created_at),
+            "created_at": iso(a.created_at),
             "chain": _entry_view(uow.outbox.get(a.outbox_id)),
         }
         for a in uow.attestations.of_batch(batch.id)
@@ -250,14 +241,14 @@ def batch_view(uow: UnitOfWork, batch: Batch, head: int | None = None) -> dict[s
         if batch.recalled_at is None
         else {
             "reason": batch.recall_reason,
-            "recalled_at": _iso(batch.recalled_at),
+            "recalled_at": iso(batch.recalled_at),
             "chain": _entry_view(recall_entry),
         },
         "code_file": {
             "downloads": len(uow.code_files.downloads(batch.id)),
             "sealed": generated and uow.batches.pin_seed(batch.id) is None,
         },
-        "created_at": _iso(batch.created_at),
+        "created_at": iso(batch.created_at),
     }
 
 
@@ -671,7 +662,7 @@ def recalled_items(
             holder_id, site_id = holders.get(serial, (batch.organisation_id, None))
             holder_id = holder_id if holder_id is not None else batch.organisation_id
             if holder_id not in organisations:
-                organisations[holder_id] = _holder(uow.organisations.get(holder_id))
+                organisations[holder_id] = party(uow.organisations.get(holder_id))
             if site_id is not None and site_id not in regions:
                 site = uow.channel.site(site_id)
                 regions[site_id] = site.region_code if site is not None else None
@@ -688,20 +679,10 @@ def recalled_items(
     return {
         "batch_id": batch.public_id,
         "reason": batch.recall_reason,
-        "recalled_at": _iso(batch.recalled_at),
+        "recalled_at": iso(batch.recalled_at),
         "total": batch.item_count,
         "offset": offset,
         "items": rows,
-    }
-
-
-def _holder(organisation: Organisation | None) -> dict[str, Any] | None:
-    if organisation is None:
-        return None
-    return {
-        "organisation_id": organisation.id,
-        "name": organisation.name,
-        "kind": organisation.kind,
     }
 
 

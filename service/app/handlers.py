@@ -16,6 +16,7 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from service.app.views import hex0x
 from service.domain import api_keys
 from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
@@ -36,10 +37,6 @@ from service.domain.events import (
 from service.domain.gs1 import normalise_company_prefix
 from service.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
 from service.domain.roles import OrganisationKind, Permission, Role, may_hold
-
-
-def hex0x(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
 
 
 # ----------------------------------------------------------------------------- auth

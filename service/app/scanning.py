@@ -31,6 +31,7 @@ from typing import Any
 
 from service.app.ports import Clock, Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
+from service.app.views import party
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind
 from service.domain.custody import (
@@ -131,6 +132,7 @@ class _Session:
         self.territories: dict[int, list[str] | None] = {}
         self.shipments: dict[int, Shipment] = {}
         self.shipment_refs: dict[tuple[int, str], int] = {}
+        self.public_ids: dict[str, int] = {}
         # Buffered writes.
         self.custody_changes: dict[Key, Custody] = {}
         self.dirty_shipments: set[int] = set()
@@ -256,6 +258,15 @@ class _Session:
             self.shipments[found.id] = found
             self.shipment_refs[key] = found.id
         return self.shipments[self.shipment_refs[key]]
+
+    def shipment_by_public_id(self, public_id: str) -> Shipment | None:
+        if public_id not in self.public_ids:
+            found = self.uow.custody.shipment_by_public_id(public_id)
+            if found is None:
+                return None
+            self.shipments.setdefault(found.id, found)
+            self.public_ids[public_id] = found.id
+        return self.shipments[self.public_ids[public_id]]
 
     def new_shipment(
         self, sender: int, ref: str, receiver: int, site: int | None, at: datetime
@@ -452,16 +463,10 @@ def _evidence(
         "kind": target.kind,
         "items": target.items,
         "expected_territory": [region_view(tree, c) for c in territory if c in tree],
-        "responsible": _party(session.org(responsible)),
+        "responsible": party(session.org(responsible)),
         "actual_region": region_view(tree, region),
-        "scanned_by": _party(org),
+        "scanned_by": party(org),
     }
-
-
-def _party(org: Organisation | None) -> dict[str, Any] | None:
-    if org is None:
-        return None
-    return {"organisation_id": org.id, "name": org.name, "kind": org.kind.value}
 
 
 @dataclass
@@ -549,7 +554,7 @@ def _resolve_alerts(session: _Session) -> None:
         request.result.update(
             id=found.id,
             count=found.count,
-            responsible=_party(session.org(found.responsible_id)),
+            responsible=party(session.org(found.responsible_id)),
             new=new,
         )
 
@@ -610,10 +615,9 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
             return result
         named = None
         if scan.shipment_ref is not None:
-            named = session.uow.custody.shipment_by_public_id(scan.shipment_ref)
+            named = session.shipment_by_public_id(scan.shipment_ref)
             if named is None or named.receiver_id != org_id:
                 raise ShipmentNotFoundError()
-            named = session.shipments.setdefault(named.id, named)
         if head.shipment_id is not None:
             shipment = session.shipment(head.shipment_id)
             if shipment.receiver_id != org_id:

@@ -6,6 +6,7 @@ from typing import Any
 
 from service.app import commands
 from service.app.ports import Clock, Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
+from service.app.views import hex0x
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
 from service.domain.batches import BatchStatus
@@ -14,10 +15,6 @@ from service.domain.events import AlertRaised
 from service.domain.gs1 import is_valid_serial_text, normalise_gtin
 from service.domain.roles import Permission, Role
 from service.domain.verification import Verdict, alerts_brand, verdict
-
-
-def hex0x(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
 
 
 def _unknown(serial: str) -> dict[str, Any]:

@@ -1,0 +1,27 @@
+"""Small renderings the use cases share in their answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from service.domain.organisations import Organisation
+
+
+def hex0x(value: bytes | None) -> str | None:
+    return None if value is None else "0x" + value.hex()
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def party(organisation: Organisation | None) -> dict[str, Any] | None:
+    """An organisation as answers name it: id, name and kind."""
+    if organisation is None:
+        return None
+    return {
+        "organisation_id": organisation.id,
+        "name": organisation.name,
+        "kind": organisation.kind.value,
+    }
