@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -30,6 +29,7 @@ from service.domain.errors import (
     InvalidBatchError,
 )
 from service.domain.gs1 import validate_lot
+from service.domain.text import printable
 
 _PUBLIC_ID_RE = re.compile(r"b_[0-9a-f]{24}", re.ASCII)
 
@@ -64,12 +64,7 @@ def new_public_id() -> str:
 
 
 def _printable(text: str, what: str, limit: int) -> str:
-    cleaned = unicodedata.normalize("NFC", text).strip()
-    if not cleaned or len(cleaned) > limit:
-        raise InvalidBatchError(f"The {what} has 1-{limit} characters.")
-    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise InvalidBatchError(f"The {what} may not contain control or invisible characters.")
-    return cleaned
+    return printable(text, limit, InvalidBatchError, f"The {what}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ holder does not become authorised. An organisation without territories is unrest
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from enum import StrEnum
 
 from service.domain.errors import InvalidScanError, InvalidSiteError
 from service.domain.regions import RegionTree
+from service.domain.text import printable
 
 _REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 #: Scanner clocks drift; a scan may be this far in the future and still be taken.
@@ -54,13 +54,7 @@ class ScanOutcome(StrEnum):
 
 def validate_site(name: str, kind: str) -> tuple[str, SiteKind]:
     """Return a site's clean name and kind."""
-    clean = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else ""
-    if (
-        not clean
-        or len(clean) > MAX_SITE_NAME
-        or any(unicodedata.category(ch).startswith("C") for ch in clean)
-    ):
-        raise InvalidSiteError(f"A site name has 1-{MAX_SITE_NAME} printable characters.")
+    clean = printable(name, MAX_SITE_NAME, InvalidSiteError, "A site name", one_message=True)
     try:
         return clean, SiteKind(kind)
     except ValueError:

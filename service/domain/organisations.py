@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from service.domain.errors import InvalidOrganisationError
 from service.domain.roles import OrganisationKind
+from service.domain.text import printable
 
 MAX_NAME_LENGTH = 200
 
@@ -39,11 +39,4 @@ BRAND_MEMBER_KINDS = frozenset(
 
 def validate_name(name: str) -> str:
     """Return the NFC-normalised, stripped name, or raise if it is empty, long or has controls."""
-    cleaned = unicodedata.normalize("NFC", name).strip()
-    if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidOrganisationError(f"An organisation name has 1-{MAX_NAME_LENGTH} characters.")
-    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise InvalidOrganisationError(
-            "An organisation name may not contain control or invisible characters."
-        )
-    return cleaned
+    return printable(name, MAX_NAME_LENGTH, InvalidOrganisationError, "An organisation name")

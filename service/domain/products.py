@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from service.domain.errors import InvalidProductError
 from service.domain.gs1 import normalise_gtin
+from service.domain.text import printable
 
 MAX_NAME_LENGTH = 200
 MAX_ATTRIBUTES = 32
@@ -30,12 +30,7 @@ class Product:
 
 
 def _printable(text: str, what: str, limit: int) -> str:
-    cleaned = unicodedata.normalize("NFC", text).strip()
-    if not cleaned or len(cleaned) > limit:
-        raise InvalidProductError(f"The {what} has 1-{limit} characters.")
-    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise InvalidProductError(f"The {what} may not contain control or invisible characters.")
-    return cleaned
+    return printable(text, limit, InvalidProductError, f"The {what}")
 
 
 def validate_attributes(attributes: dict[str, Any]) -> dict[str, Any]:

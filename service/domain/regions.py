@@ -7,11 +7,11 @@ trees of any depth can be loaded next to it. A territory is a set of region subt
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from service.domain.errors import InvalidRegionError
+from service.domain.text import printable
 
 _CODE_RE = re.compile(r"[0-9A-Za-z_-]{1,12}", re.ASCII)
 MAX_NAME = 100
@@ -122,13 +122,9 @@ def validate_custom_regions(
             raise InvalidRegionError(f"Row {n}: region {code} exists already.")
         if not isinstance(name, str):
             raise InvalidRegionError(f"Row {n}: the name is text.")
-        clean = unicodedata.normalize("NFC", name).strip()
-        if (
-            not clean
-            or len(clean) > MAX_NAME
-            or any(unicodedata.category(ch).startswith("C") for ch in clean)
-        ):
-            raise InvalidRegionError(f"Row {n}: the name has 1-{MAX_NAME} printable characters.")
+        clean = printable(
+            name, MAX_NAME, InvalidRegionError, f"Row {n}: the name", one_message=True
+        )
         if parent is not None and (not isinstance(parent, str) or not is_region_code(parent)):
             raise InvalidRegionError(f"Row {n}: the parent is a region code or empty.")
         seen[code] = Region(code, clean, 0, parent or None)

@@ -1,0 +1,32 @@
+"""Free text the service stores: names, lines, reasons."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from service.domain.errors import TracecertError
+
+
+def printable(
+    text: object,
+    limit: int,
+    error: type[TracecertError],
+    subject: str,
+    *,
+    one_message: bool = False,
+) -> str:
+    """Return ``text`` NFC-normalised and stripped, or raise ``error`` if it is empty, longer
+    than ``limit`` or holds control or invisible characters (Unicode category C).
+
+    The detail names ``subject`` ("The product name", "A site name"); ``one_message`` gives
+    one sentence for both faults."""
+    cleaned = unicodedata.normalize("NFC", text).strip() if isinstance(text, str) else ""
+    bad_length = not cleaned or len(cleaned) > limit
+    hidden = any(unicodedata.category(ch).startswith("C") for ch in cleaned)
+    if one_message and (bad_length or hidden):
+        raise error(f"{subject} has 1-{limit} printable characters.")
+    if bad_length:
+        raise error(f"{subject} has 1-{limit} characters.")
+    if hidden:
+        raise error(f"{subject} may not contain control or invisible characters.")
+    return cleaned
