@@ -51,7 +51,12 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from service.domain.errors import InvalidCodeError, InvalidEpcisError, InvalidEpcisQueryError
+from service.domain.errors import (
+    InvalidCodeError,
+    InvalidEpcisError,
+    InvalidEpcisQueryError,
+    InvalidGtinError,
+)
 from service.domain.gs1 import (
     check_digit,
     is_valid_serial_text,
@@ -1060,11 +1065,12 @@ def _digital_link_key(uri: str) -> _Key | None:
         pairs = dict(zip(tail[0::2], tail[1::2], strict=True))
         if "00" in pairs:
             return ("sscc", pairs["00"]) if is_valid_sscc(pairs["00"]) else None
-        gtin, serial = pairs["01"], pairs.get("21")
-        if serial is None or not _DIGITS.fullmatch(gtin) or len(gtin) not in (8, 12, 13, 14):
+        serial = pairs.get("21")
+        if serial is None:
             return None
-        gtin = gtin.zfill(14)
-        if int(gtin[-1]) != check_digit(gtin[:-1]):
+        try:
+            gtin = normalise_gtin(pairs["01"])
+        except InvalidGtinError:
             return None
         return ("sgtin", gtin, unquote(serial))
     return None
