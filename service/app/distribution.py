@@ -17,6 +17,7 @@ from typing import Any
 
 from service.app.ports import (
     Clock,
+    DuplicateError,
     Site,
     UnitOfWork,
 )
@@ -189,10 +190,8 @@ def add_site(
         now = clock.now()
         try:
             site = uow.channel.add_site(organisation_id, clean, site_kind.value, code, now)
-        except Exception as exc:
-            if getattr(exc, "constraint", None) is not None:
-                raise InvalidChannelError(f"The organisation has a site named {clean!r}.") from exc
-            raise
+        except DuplicateError as exc:
+            raise InvalidChannelError(f"The organisation has a site named {clean!r}.") from exc
         uow.events.append(SiteRegistered(site.id, organisation_id, site_kind.value, code), now)
         uow.commit()
     return _site_view(site, tree)

@@ -181,22 +181,20 @@ def list_products(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> lis
 
 
 # ----------------------------------------------------------------------------- batch views
-def _entry_view(entry: OutboxEntry | None, head: int | None = None) -> dict[str, Any] | None:
+def _entry_view(entry: OutboxEntry | None) -> dict[str, Any] | None:
+    """A chain write; ``confirmations`` is filled in where the chain head is read."""
     if entry is None:
         return None
-    confirmations = None
-    if entry.block_number is not None and head is not None:
-        confirmations = max(head - entry.block_number + 1, 0)
     return {
         "status": entry.status,
         "tx_hash": hex0x(entry.tx_hash),
         "block_number": entry.block_number,
-        "confirmations": confirmations,
+        "confirmations": None,
         "error": entry.error_name or (entry.failure_reason if entry.status == "failed" else None),
     }
 
 
-def batch_view(uow: UnitOfWork, batch: Batch, head: int | None = None) -> dict[str, Any]:
+def batch_view(uow: UnitOfWork, batch: Batch) -> dict[str, Any]:
     """Return the JSON-ready view of a batch, with its chain writes and code file state."""
     assert batch.id is not None
     anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
@@ -235,7 +233,7 @@ def batch_view(uow: UnitOfWork, batch: Batch, head: int | None = None) -> dict[s
         "cases": packing.cases_for(batch.item_count) if generated and batch.case_size else 0,
         "pallets": packing.pallets_for(batch.item_count) if generated and batch.case_size else 0,
         "activated_cases": uow.codes.active_cases(batch.id) if generated else 0,
-        "anchor": _entry_view(anchor, head),
+        "anchor": _entry_view(anchor),
         "attestations": attestations,
         "recall": None
         if batch.recalled_at is None

@@ -103,6 +103,17 @@ def test_a_region_that_does_not_exist_is_refused(api, channel, unchanged, body, 
     assert r.status_code == 422 and r.json()["error"] == code
 
 
+def test_a_second_site_with_the_same_name_is_refused(api, channel, unchanged):
+    # The channel fixture gave distributor A its "Hangzhou DC".
+    r = api.post(
+        f"/organisations/{channel.a_org}/sites",
+        json={"name": "Hangzhou DC", "kind": "warehouse", "region": HANGZHOU},
+        headers=auth(channel.a),
+    )
+    assert r.status_code == 422 and r.json()["error"] == "invalid_channel"
+    assert "Hangzhou DC" in r.json()["detail"]
+
+
 def test_a_site_in_an_unknown_region_or_of_another_organisation_is_refused(api, channel, unchanged):
     c = channel
     r = api.post(
