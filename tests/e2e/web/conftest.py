@@ -37,7 +37,6 @@ from sqlalchemy import text
 from chain.backends import free_port
 from service.adapters.printing import QrLabelPrinter
 from service.api.app import create_app
-from service.api.routers import web
 from service.bootstrap import Container
 from tests.integration.service import conftest as service_fixtures
 from tests.integration.service.conftest import auth, make_batch
@@ -94,17 +93,10 @@ class LiveServer:
             return int(s.execute(text(sql), {"code": code, "by": by}).scalar_one())
 
 
-def _with_web_router(app: Any) -> Any:
-    """The app as it is served, with the scanner routes even before app.py lists them."""
-    if not any(getattr(r, "path", None) == "/scanner" for r in app.routes):
-        app.include_router(web.router)
-    return app
-
-
 @pytest.fixture
 def live_server(container: Container) -> Iterator[LiveServer]:
     """The real app under uvicorn in a background thread on a free port."""
-    app = _with_web_router(create_app(container, manage_workers=False))
+    app = create_app(container, manage_workers=False)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

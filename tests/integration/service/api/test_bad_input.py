@@ -166,6 +166,8 @@ def test_another_organisations_batch_is_not_found_for_every_action(api, keys, co
             assert response.status_code == 404, response.text
             assert response.json()["error"] == "batch_not_found"
     assert case["status"] == "generated"
+    again = api.get(f"/batches/{batch['id']}", headers=auth(keys.factory)).json()
+    assert again["status"] == "generated"
     assert counts() == before
 
 

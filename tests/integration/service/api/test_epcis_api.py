@@ -11,7 +11,7 @@ import pytest
 
 from service.adapters import epcis_schema
 from service.domain import epcis
-from tests.integration.service.api.conftest import scan
+from tests.integration.service.api.conftest import scan_ok
 from tests.integration.service.conftest import GTIN, auth
 
 SHARED = Path(__file__).resolve().parents[4] / ".." / "shared" / "standards" / "epcis2"
@@ -30,7 +30,7 @@ def official_schema_validate(document: dict) -> None:
 
 
 def run_scenario(api, c) -> dict:
-    scan(
+    scan_ok(
         api,
         c.factory,
         action="dispatch",
@@ -39,8 +39,8 @@ def run_scenario(api, c) -> dict:
         receiver_id=c.a_org,
         shipment="F-1",
     )
-    scan(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
-    scan(
+    scan_ok(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
+    scan_ok(
         api,
         c.a,
         action="dispatch",
@@ -49,7 +49,7 @@ def run_scenario(api, c) -> dict:
         receiver_id=c.s1_org,
         shipment="A-1",
     )
-    r = scan(
+    r = scan_ok(
         api,
         c.a,
         action="dispatch",
@@ -58,10 +58,10 @@ def run_scenario(api, c) -> dict:
         receiver_id=c.s2_org,
         shipment="A-2",
     )
-    scan(api, c.s1, action="receive", code=c.cases[0], site_id=c.s1_site)
-    scan(api, c.s2, action="receive", code=c.cases[1], site_id=c.s2_site)
-    scan(api, c.s2, action="open", code=c.cases[1], site_id=c.s2_site)
-    return r.json()
+    scan_ok(api, c.s1, action="receive", code=c.cases[0], site_id=c.s1_site)
+    scan_ok(api, c.s2, action="receive", code=c.cases[1], site_id=c.s2_site)
+    scan_ok(api, c.s2, action="open", code=c.cases[1], site_id=c.s2_site)
+    return r
 
 
 def all_events(api, key, **params) -> list[dict]:
