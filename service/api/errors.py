@@ -16,14 +16,13 @@ log = logging.getLogger(__name__)
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.INVALID: 422,
+    # The EPCIS 2.0 REST binding answers 400 to invalid documents and queries.
+    ErrorKind.MALFORMED: 400,
     ErrorKind.CONFLICT: 409,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.UNAVAILABLE: 503,
 }
-
-#: The EPCIS 2.0 REST binding answers 400 to invalid documents and queries.
-STATUS_BY_CODE: dict[str, int] = {"invalid_epcis": 400, "invalid_epcis_query": 400}
 
 _HTTP_CODES = {
     404: ("not_found", "No such resource; check the path."),
@@ -51,8 +50,7 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Render every failure as ``{"error": code, "detail": text}`` with the right status."""
     if isinstance(exc, TracecertError):
-        status = STATUS_BY_CODE.get(exc.code, STATUS_BY_KIND[exc.kind])
-        return error_response(status, exc.code, exc.detail)
+        return error_response(STATUS_BY_KIND[exc.kind], exc.code, exc.detail)
     if isinstance(exc, RequestValidationError):
         return error_response(*_validation_detail(exc))
     if isinstance(exc, StarletteHTTPException):

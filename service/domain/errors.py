@@ -15,6 +15,8 @@ class ErrorKind(StrEnum):
 
     NOT_FOUND = "not_found"
     INVALID = "invalid"
+    #: Refused as a whole by the protocol it claims (an EPCIS document or query).
+    MALFORMED = "malformed"
     CONFLICT = "conflict"
     FORBIDDEN = "forbidden"
     UNAUTHENTICATED = "unauthenticated"
@@ -173,7 +175,7 @@ class InvalidEpcisError(TracecertError):
     """Raised when an EPCIS document or event is malformed or not one we can take."""
 
     code = "invalid_epcis"
-    kind = ErrorKind.INVALID
+    kind = ErrorKind.MALFORMED
     default_detail = (
         "The EPCIS document is malformed or holds something tracecert does not take; "
         "fix it as the detail says and send it again."
@@ -184,7 +186,7 @@ class InvalidEpcisQueryError(TracecertError):
     """Raised when EPCIS query parameters are unknown, repeated or malformed."""
 
     code = "invalid_epcis_query"
-    kind = ErrorKind.INVALID
+    kind = ErrorKind.MALFORMED
     default_detail = (
         "The EPCIS query parameters are invalid; fix them as the detail says and ask again."
     )
