@@ -19,6 +19,12 @@ from chain.sender import Sender, SenderReport
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.db import make_engine
+from service.adapters.identity import (
+    JwtSessionTokens,
+    LogOtpSender,
+    SealedWallets,
+    WebhookOtpSender,
+)
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
 from service.adapters.printing import QrLabelPrinter
@@ -27,8 +33,8 @@ from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app import commands, handlers
-from service.app.ports import LogAnchor
+from service.app import commands, consumers, handlers
+from service.app.ports import LogAnchor, OtpSender
 from service.config import Settings
 from service.domain.errors import TracecertError
 
@@ -54,6 +60,9 @@ class Container:
     #: Reference rows every request reads (keys, organisations, sites, territories) and the
     #: actors of recently seen API keys; see ``service.adapters.reference_cache``.
     reference_cache: ReferenceCache
+    wallets: SealedWallets
+    otp_sender: OtpSender
+    session_tokens: JwtSessionTokens
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -103,13 +112,29 @@ class Container:
             log.info("log anchor postponed: %s", exc.detail)
             return None
 
+    def claim_step(self, force: bool = False) -> int:
+        """Queue one chain write for waiting claims (a shared ``claimBatch`` when several);
+        ``force`` sends what waits without waiting for the batching window."""
+        if self.runtime.registry is None:
+            return 0
+        return consumers.send_claims(
+            self.uow_factory,
+            self.ledger,
+            self.clock,
+            self.settings.claim_batch_window_s,
+            self.settings.claim_batch_max,
+            force=force,
+        )
+
     # ------------------------------------------------------------------ workers
     def _work(self) -> None:
         while not self._stop.is_set():
             busy = False
             try:
+                if self.lease.acquire():
+                    busy = self.claim_step() > 0
                 report = self.sender_step()
-                busy = bool(report and (report.signed or report.mined or report.confirmed))
+                busy = busy or bool(report and (report.signed or report.mined or report.confirmed))
                 if time.monotonic() >= self._next_log_anchor and self.lease.acquire():
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
@@ -161,6 +186,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     )
     runtime.load_recorded()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    secrets = AesGcmSecrets(settings.code_secret_bytes)
     container = Container(
         settings=settings,
         engine=engine,
@@ -171,10 +197,15 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         ledger=ChainLedger(runtime),
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
-        secrets=AesGcmSecrets(settings.code_secret_bytes),
+        secrets=secrets,
         printer=QrLabelPrinter(),
         regions=CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s),
         reference_cache=reference_cache,
+        wallets=SealedWallets(settings.wallet_kek_bytes),
+        otp_sender=WebhookOtpSender(settings.otp_webhook_url)
+        if settings.otp_sender == "webhook"
+        else LogOtpSender(),
+        session_tokens=JwtSessionTokens(secrets.session_key),
     )
     container.prepare_chain()
     return container

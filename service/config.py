@@ -15,6 +15,8 @@ from service.domain.gs1 import normalise_company_prefix, validate_resolver
 PLACEHOLDER_PEPPER = "dev-only-pepper-change-me"
 #: The code secret every dev checkout shares. Refused outside dev mode.
 PLACEHOLDER_CODE_SECRET = "dev-only-code-secret-change-me"
+#: The wallet key-encryption key every dev checkout shares. Refused outside dev mode.
+PLACEHOLDER_WALLET_KEK = "dev-only-wallet-kek-change-me"
 #: GS1's own example company prefix (GS1 General Specifications); set the brand's real one.
 EXAMPLE_COMPANY_PREFIX = "0614141"
 
@@ -37,6 +39,17 @@ class Settings(BaseSettings):
     workers_enabled: bool = True
     #: Keys of PIN hashes and of sealed PIN seeds derive from it (HKDF); keep it secret.
     code_secret: SecretStr = SecretStr(PLACEHOLDER_CODE_SECRET)
+    #: Consumer wallet keys are sealed (AES-256-GCM) under a key derived from it; keep it in a
+    #: KMS or secret store, apart from the database.
+    wallet_kek: SecretStr = SecretStr(PLACEHOLDER_WALLET_KEK)
+    #: Where one-time sign-in codes go: ``log`` (dev mode only) or ``webhook``.
+    otp_sender: str = "log"
+    #: The SMS/email gateway that receives ``{"channel", "destination", "code"}`` (webhook).
+    otp_webhook_url: str = ""
+    #: Claims arriving within this window share one ``claimBatch`` transaction.
+    claim_batch_window_s: float = 1.0
+    #: At most this many claims per transaction.
+    claim_batch_max: int = 100
     #: Where item QR codes point: ``<resolver_url>/01/<gtin>/10/<lot>/21/<serial>``.
     resolver_url: str = "https://id.tracecert.example"
     #: SSCC company prefix for brands that have not registered their own.
@@ -68,6 +81,26 @@ class Settings(BaseSettings):
                 "TRACECERT_CODE_SECRET is the development placeholder; set a secret "
                 "(at least 32 random bytes) outside dev mode"
             )
+        if not self.dev_mode and self.wallet_kek.get_secret_value() == PLACEHOLDER_WALLET_KEK:
+            raise ValueError(
+                "TRACECERT_WALLET_KEK is the development placeholder; set a secret "
+                "(at least 32 random bytes) outside dev mode"
+            )
+        if len(self.wallet_kek.get_secret_value()) < 16:
+            raise ValueError("TRACECERT_WALLET_KEK must be at least 16 characters")
+        if self.otp_sender not in ("log", "webhook"):
+            raise ValueError("TRACECERT_OTP_SENDER is log or webhook")
+        if self.otp_sender == "log" and not self.dev_mode:
+            raise ValueError(
+                "TRACECERT_OTP_SENDER=log writes sign-in codes to the log; outside dev mode "
+                "set TRACECERT_OTP_SENDER=webhook and TRACECERT_OTP_WEBHOOK_URL"
+            )
+        if self.otp_sender == "webhook" and not self.otp_webhook_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("TRACECERT_OTP_WEBHOOK_URL must be an http(s) URL")
+        if not 1 <= self.claim_batch_max <= 500:
+            raise ValueError("TRACECERT_CLAIM_BATCH_MAX is between 1 and 500")
         if len(self.code_secret.get_secret_value()) < 16:
             raise ValueError("TRACECERT_CODE_SECRET must be at least 16 characters")
         scheme, _, host = self.resolver_url.rstrip("/").partition("://")
@@ -87,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def pepper(self) -> bytes:
         return self.api_key_pepper.get_secret_value().encode("utf-8")
+
+    @property
+    def wallet_kek_bytes(self) -> bytes:
+        return self.wallet_kek.get_secret_value().encode("utf-8")
 
     @property
     def code_secret_bytes(self) -> bytes:

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from chain.artifacts import Artifact, load_artifact
 from chain.backends import Backend
 from chain.client import ChainClient, ChainIdentity
-from chain.contracts.certificate_registry import CertificateRegistry
 from chain.deploy import deploy, send_transaction
+from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
-from service.app.ports import ChainStatus, ChainWrite, OutboxRepository
+from service.app.ports import ChainStatus, ChainWrite, ClaimJob, OutboxRepository
 from service.domain.batches import Batch
 from service.domain.errors import (
     BatchAlreadyAnchoredError,
@@ -327,6 +327,30 @@ class ChainLedger:
         )
         return outbox.add(write, at)
 
+    def enqueue_claims(
+        self,
+        outbox: OutboxRepository,
+        claims: Sequence[tuple[ClaimJob, Sequence[bytes]]],
+        at: datetime,
+    ) -> int:
+        registry = self._registry()
+        requests = [
+            ClaimRequest(job.chain_batch_id, job.token_id, job.item_hash, job.to)
+            for job, _ in claims
+        ]
+        proofs = [list(proof) for _, proof in claims]
+        if len(requests) == 1:
+            kind, data = "claim", registry.encode_claim(requests[0], proofs[0])
+        else:
+            kind, data = "claim_batch", registry.encode_claim_batch(requests, proofs)
+        # Unique per attempt: a claim sent again alone (its shared transaction failed) is a
+        # new write, and the lowest action id with the count names this group.
+        first = min(job.action_id for job, _ in claims)
+        write = ChainWrite(
+            kind=kind, dedupe_key=f"{kind}:{first}:{len(claims)}", to=registry.address, data=data
+        )
+        return outbox.add(write, at)
+
     # ------------------------------------------------------------------ reads
     def verify_item(
         self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
@@ -338,6 +362,12 @@ class ChainLedger:
 
     def latest_log_size(self) -> int:
         return self._read(lambda r: r.latest_log_size())
+
+    def contract(self) -> tuple[str, int] | None:
+        registry, recorded = self._rt.registry, self._rt.recorded
+        if registry is None or recorded is None:
+            return None
+        return registry.address, recorded.chain_id
 
     def block_number(self) -> int | None:
         try:

@@ -549,3 +549,108 @@ class WorkerLeaseRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(80), nullable=True)
     expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# ----------------------------------------------------------------------------- consumers
+class AccountRow(Base):
+    """A consumer account: its sign-in destination and its wallet."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    #: E.164 phone number or lower-case email address; never leaves this table.
+    destination: Mapped[str] = mapped_column(String(254), unique=True)
+    wallet_address: Mapped[str] = mapped_column(String(42), unique=True)
+    custody: Mapped[str] = mapped_column(String(16))
+    #: The wallet key, AES-GCM sealed under the key-encryption key; NULL for self-custody.
+    sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OtpChallengeRow(Base):
+    """A one-time sign-in code sent to a destination (only its keyed hash is kept)."""
+
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    destination: Mapped[str] = mapped_column(String(254), index=True)
+    code_hash: Mapped[bytes] = mapped_column(Bytes32)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AccountSessionRow(Base):
+    """A signed-in session; its id is the ``sid`` of the session token (JWT)."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CertificateRow(Base):
+    """A bottle's digital certificate (one per item, created by the claim)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    #: keccak256(serial) as a decimal string (uint256 does not fit an integer column).
+    token_id: Mapped[str] = mapped_column(String(78), unique=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    owner_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), nullable=True, index=True
+    )
+    owner_address: Mapped[str] = mapped_column(String(42))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: GB/T 2260 code of where it was claimed, as the claimer's page reported it.
+    claim_region: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    claim_outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id"), nullable=True, index=True
+    )
+    claim_tx_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
+    claim_block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CertificateActionRow(Base):
+    """One step in a certificate's history (claim, gift, pledge, ...), with its chain write."""
+
+    __tablename__ = "certificate_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(24))
+    principal_id: Mapped[str] = mapped_column(String(80))
+    #: queued (waiting for its chain write), sent, confirmed, failed; done when off chain only.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PinGuardRow(Base):
+    """Wrong-PIN bookkeeping of an item (``item:<serial>``) or an account (``account:<id>``)."""
+
+    __tablename__ = "pin_guards"
+
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

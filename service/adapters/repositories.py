@@ -593,6 +593,7 @@ class SqlAlchemyCodeRepository:
                 _Case.sscc,
                 _Pallet.sscc,
                 _Case.activated_at,
+                ItemRow.id,
             )
             .outerjoin(_Case, _Case.id == ItemRow.case_id)
             .outerjoin(_Pallet, _Pallet.id == _Case.parent_id)
@@ -610,6 +611,7 @@ class SqlAlchemyCodeRepository:
             case_sscc=found[6],
             pallet_sscc=found[7],
             activated_at=found[8],
+            id=found[9],
         )
 
     @staticmethod

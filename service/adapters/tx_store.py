@@ -9,6 +9,9 @@ it confirmed:
 * ``anchor_batch`` -> the batch becomes ``anchored`` and a ``BatchAnchored`` event is logged;
 * ``recall_batch`` -> a ``BatchRecallConfirmed`` event (the batch was ``recalled`` already);
 * ``attest_batch`` -> a ``BatchAttested`` event;
+* ``claim`` / ``claim_batch`` -> each certificate it minted becomes ``active`` with a
+  ``CertificateClaimed`` event. A failed shared ``claim_batch`` sends its claims again one by
+  one; a failed lone ``claim`` leaves its certificate ``claim_failed``;
 * ``anchor_log``   -> the ``log_anchors`` row becomes ``anchored`` and NO event is logged: an
   event would grow the log, the anchorer would anchor the new size, whose confirmation would
   log another event... the anchorer would chase its own tail forever. Log anchors are visible
@@ -30,17 +33,32 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, TxAttempt, TxRequest, TxStatus
-from service.adapters.orm import AttestationRow, BatchRow, LogAnchorRow, OutboxRow, TxAttemptRow
+from service.adapters.consumers import QUEUED_ALONE
+from service.adapters.orm import (
+    AttestationRow,
+    BatchRow,
+    CertificateActionRow,
+    CertificateRow,
+    LogAnchorRow,
+    OutboxRow,
+    TxAttemptRow,
+)
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
 from service.domain.batches import BatchStatus
+from service.domain.certificates import CertificateState
 from service.domain.events import (
     BatchAnchored,
     BatchAnchorFailed,
     BatchAttested,
     BatchRecallConfirmed,
+    CertificateClaimed,
+    CertificateClaimFailed,
     Event,
 )
+
+#: Outbox kinds that mint certificates.
+CLAIM_KINDS = ("claim", "claim_batch")
 
 
 def _jsonable(value: Any) -> Any:
@@ -248,6 +266,8 @@ class SqlAlchemyTxStore:
                         BatchAttested(found[0], found[1], receipt.tx_hash, receipt.block_number),
                         now,
                     )
+            elif row.kind in CLAIM_KINDS:
+                self._claims_confirmed(s, request_id, receipt, now)
             elif row.kind == "anchor_log":
                 # No event here: see the module docstring (the anchorer's tail).
                 s.execute(
@@ -255,6 +275,74 @@ class SqlAlchemyTxStore:
                     .where(LogAnchorRow.outbox_id == request_id)
                     .values(status="anchored", anchored_at=now)
                 )
+
+    def _claims_confirmed(
+        self, s: Session, request_id: int, receipt: Receipt, now: datetime
+    ) -> None:
+        """Every certificate this write minted becomes ``active``, with its event."""
+        minted = s.execute(
+            update(CertificateRow)
+            .where(
+                CertificateRow.claim_outbox_id == request_id,
+                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
+            )
+            .values(
+                state=CertificateState.ACTIVE.value,
+                claim_tx_hash=receipt.tx_hash,
+                claim_block_number=receipt.block_number,
+                confirmed_at=now,
+                version=CertificateRow.version + 1,
+            )
+            .returning(
+                CertificateRow.public_id, CertificateRow.token_id, CertificateRow.owner_address
+            )
+        ).all()
+        s.execute(
+            update(CertificateActionRow)
+            .where(CertificateActionRow.outbox_id == request_id)
+            .values(status="confirmed", settled_at=now)
+        )
+        for public_id, token_id, owner in sorted(minted):
+            self._log(
+                s,
+                CertificateClaimed(
+                    public_id, token_id, owner, receipt.tx_hash, receipt.block_number
+                ),
+                now,
+            )
+
+    def _claims_failed(self, s: Session, request_id: int, kind: str, error: str) -> None:
+        """A shared claim transaction that failed sends each claim again alone; a claim that
+        failed alone failed for good (the contract refused exactly it)."""
+        now = self._clock.now()
+        if kind == "claim_batch":
+            s.execute(
+                update(CertificateActionRow)
+                .where(CertificateActionRow.outbox_id == request_id)
+                .values(status=QUEUED_ALONE, outbox_id=None)
+            )
+            s.execute(
+                update(CertificateRow)
+                .where(CertificateRow.claim_outbox_id == request_id)
+                .values(claim_outbox_id=None)
+            )
+            return
+        failed = s.execute(
+            update(CertificateRow)
+            .where(
+                CertificateRow.claim_outbox_id == request_id,
+                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
+            )
+            .values(state=CertificateState.CLAIM_FAILED.value, version=CertificateRow.version + 1)
+            .returning(CertificateRow.public_id, CertificateRow.token_id)
+        ).all()
+        s.execute(
+            update(CertificateActionRow)
+            .where(CertificateActionRow.outbox_id == request_id)
+            .values(status="failed", settled_at=now)
+        )
+        for public_id, token_id in failed:
+            self._log(s, CertificateClaimFailed(public_id, token_id, request_id, error), now)
 
     def _batch_anchored(self, s: Session, request_id: int, receipt: Receipt, now: datetime) -> None:
         self._settle_batch(
@@ -331,6 +419,10 @@ class SqlAlchemyTxStore:
                         error=error,
                     ),
                     self._clock.now(),
+                )
+            elif row is not None and row.kind in CLAIM_KINDS:
+                self._claims_failed(
+                    s, request_id, row.kind, revert.name if revert is not None else reason[:200]
                 )
             elif row is not None and row.kind == "anchor_log":
                 # The next anchor covers a larger size, so the log stays anchored; this row

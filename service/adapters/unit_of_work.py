@@ -8,6 +8,10 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.adapters.consumers import (
+    SqlAlchemyAccountRepository,
+    SqlAlchemyCertificateRepository,
+)
 from service.adapters.db import READ_ONLY
 from service.adapters.distribution import (
     SqlAlchemyChannelRepository,
@@ -31,10 +35,12 @@ from service.adapters.repositories import (
     translate_integrity,
 )
 from service.app.ports import (
+    AccountRepository,
     AlertRepository,
     ApiKeyRepository,
     AttestationRepository,
     BatchRepository,
+    CertificateRepository,
     ChannelRepository,
     CodeFileRepository,
     CodeRepository,
@@ -71,6 +77,8 @@ class SqlAlchemyUnitOfWork:
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
+    accounts: AccountRepository
+    certificates: CertificateRepository
 
     def __init__(
         self,
@@ -101,6 +109,8 @@ class SqlAlchemyUnitOfWork:
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)
         self.idempotency = SqlAlchemyIdempotencyRepository(session)
+        self.accounts = SqlAlchemyAccountRepository(session)
+        self.certificates = SqlAlchemyCertificateRepository(session)
         return self
 
     def __exit__(

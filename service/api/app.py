@@ -13,6 +13,7 @@ from service.api.limits import BodySizeLimitMiddleware
 from service.api.routers import (
     alerts,
     batches,
+    consumers,
     distribution,
     epcis,
     health,
@@ -53,6 +54,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         products,
         batches,
         items,
+        consumers,
         alerts,
         epcis,
         log,

@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.adapters.reference_cache import MISSING
-from service.app import handlers
+from service.app import consumers, handlers
 from service.app.ports import UnitOfWork
 from service.domain import api_keys
 from service.domain.actor import Actor
-from service.domain.errors import InvalidApiKeyError, InvalidRequestError
+from service.domain.errors import InvalidApiKeyError, InvalidRequestError, InvalidSessionError
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -88,6 +88,43 @@ async def get_optional_actor(
 
 #: Public endpoints that behave differently for partners (e.g. scans raise no alert).
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
+
+
+async def get_consumer_session(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Actor, str]:
+    """The signed-in consumer (a session token from ``POST /accounts/sessions``) and the
+    session id. A session checked in the last few seconds is answered from memory; signing
+    out forgets it at once."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidSessionError()
+    token = credentials.credentials
+    cache = container.reference_cache
+    digest = hashlib.sha256(token.encode()).digest()
+    seen = cache.get(("session-token", digest))
+    if seen is not MISSING and cache.get(("session", seen[1])) is not MISSING:
+        return seen  # type: ignore[no-any-return]
+    found: tuple[Actor, str] = await run_in_threadpool(
+        consumers.authenticate,
+        token,
+        container.uow_factory,
+        container.session_tokens,
+        container.clock,
+    )
+    cache.put(("session-token", digest), found)
+    cache.put(("session", found[1]), True)
+    return found
+
+
+ConsumerSession = Annotated[tuple[Actor, str], Depends(get_consumer_session)]
+
+
+async def get_consumer(session: ConsumerSession) -> Actor:
+    return session[0]
+
+
+CurrentConsumer = Annotated[Actor, Depends(get_consumer)]
 
 
 async def get_idempotency_key(

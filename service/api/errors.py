@@ -21,6 +21,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
 }
 

@@ -243,7 +243,8 @@ class ScanAlertPublic(Public):
 class ScanPublic(Public):
     serial: str
     verdict: str = Field(
-        description="genuine, unknown, not_activated, not_anchored, recalled or mismatch"
+        description="genuine, unknown, not_activated, not_anchored, recalled, redeemed or "
+        "mismatch"
     )
     genuine: bool
     gtin: str | None = None
@@ -254,6 +255,18 @@ class ScanPublic(Public):
     recall: dict[str, Any] | None = None
     chain: ScanChainPublic | None = None
     alert: ScanAlertPublic | None = None
+    certificate: dict[str, Any] | None = Field(
+        default=None,
+        description="state, pending, claimed_on and claim_region of the bottle's certificate; "
+        "never who holds it.",
+    )
+    provenance: dict[str, Any] | None = Field(
+        default=None,
+        description="product, factory, attestations, and the journey by region.",
+    )
+    contract: dict[str, Any] | None = Field(
+        default=None, description="The registry's address and chain id, to check the proof."
+    )
 
 
 class AlertPublic(Public):
@@ -463,3 +476,88 @@ class RegionsLoad(Strict):
 class RegionsLoaded(Public):
     source: str
     loaded: int
+
+
+# ----------------------------------------------------------------------------- consumers
+class CodeRequest(Strict):
+    destination: str = Field(
+        min_length=3, max_length=254, description="A phone number (+86 138...) or an email."
+    )
+
+
+class CodeSentPublic(Public):
+    challenge_id: str
+    channel: str
+    sent_to: str = Field(description="The destination, masked.")
+    expires_at: datetime
+
+
+class SessionCreate(Strict):
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=16, description="The six-digit code received.")
+
+
+class AccountPublic(Public):
+    id: str
+    channel: str
+    sign_in: str = Field(description="The phone number or email signed in with, masked.")
+    wallet_address: str
+    custody: str
+    created_at: datetime
+
+
+class SessionPublic(Public):
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'.")
+    token_type: str
+    expires_at: datetime
+    created: bool = Field(description="Whether this sign-in created the account.")
+    account: AccountPublic
+
+
+class ClaimCreate(Strict):
+    serial: str = Field(min_length=1, max_length=64)
+    pin: str = Field(min_length=1, max_length=32, description="The PIN under the cap.")
+    region: str | None = Field(
+        default=None, max_length=12, description="GB/T 2260 code of where the bottle is claimed."
+    )
+
+
+class CertificateProductPublic(Public):
+    gtin: str | None
+    lot: str | None
+    name: str | None
+    production_date: date | None
+    batch_id: str | None
+
+
+class CertificateChainPublic(Public):
+    status: str | None = Field(description="queued, sent, confirmed or failed (the mint).")
+    tx_hash: str | None
+    block_number: int | None
+    confirmed_at: datetime | None
+
+
+class CertificateStepPublic(Public):
+    action: str
+    to: str
+    status: str
+    at: datetime
+    settled_at: datetime | None
+    tx_hash: str | None
+    from_: str | None = Field(default=None, alias="from")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CertificatePublic(Public):
+    id: str
+    serial: str
+    token_id: str
+    state: str
+    pending: bool = Field(description="True while the chain has not caught up with the state.")
+    owner_address: str
+    claimed_at: datetime
+    claim_region: str | None
+    product: CertificateProductPublic
+    chain: CertificateChainPublic
+    history: list[CertificateStepPublic]

@@ -124,3 +124,29 @@ class ScanItem:
     gtin: str | None = None
     lot: str | None = None
     actor: Actor | None = None
+
+
+@dataclass(frozen=True)
+class RequestCode:
+    """Send a one-time sign-in code to a phone number or email address."""
+
+    destination: str
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Trade a one-time code for a session (and an account, on first sign-in)."""
+
+    challenge_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class ClaimCertificate:
+    """Claim a bottle's certificate with the hidden PIN."""
+
+    actor: Actor
+    serial: str
+    pin: str
+    region: str | None = None
+    idempotency: Idempotency | None = None

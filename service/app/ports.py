@@ -12,9 +12,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
+from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
+from service.domain.certificates import Certificate, CertificateState, PinGuard
 from service.domain.custody import Custody
 from service.domain.events import Event
 from service.domain.labels import Label, LabelLayout
@@ -597,6 +599,99 @@ class EpcisRepository(Protocol):
     def commissioning(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
 
 
+@dataclass(frozen=True)
+class AccountSession:
+    """A signed-in session of a consumer account."""
+
+    id: str
+    account_id: int
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account) -> Account: ...
+    def get(self, account_id: int) -> Account | None: ...
+    def get_by_destination(self, destination: Destination) -> Account | None: ...
+    def add_challenge(self, challenge: OtpChallenge) -> OtpChallenge: ...
+    def challenge(self, public_id: str) -> OtpChallenge | None: ...
+    def challenge_times(self, destination: Destination, since: datetime) -> list[datetime]:
+        """Creation times of the destination's codes since ``since``."""
+        ...
+
+    def count_attempt(self, challenge_id: int) -> None:
+        """Add one to the challenge's wrong-code count."""
+        ...
+
+    def consume_challenge(self, challenge_id: int, at: datetime) -> bool:
+        """Mark the challenge used; False if it already was (a racing sign-in won)."""
+        ...
+
+    def add_session(self, session: AccountSession, at: datetime) -> None: ...
+    def session(self, session_id: str) -> AccountSession | None: ...
+    def revoke_session(self, session_id: str, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CertificateStep:
+    """One step of a certificate's history."""
+
+    action: str
+    from_state: str | None
+    to_state: str
+    status: str
+    at: datetime
+    settled_at: datetime | None
+    tx_hash: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ClaimJob:
+    """A queued claim, with what its chain call needs."""
+
+    action_id: int
+    certificate_id: int
+    batch_id: int
+    chain_batch_id: bytes
+    token_id: int
+    item_hash: bytes
+    leaf_index: int
+    item_count: int
+    to: str
+    #: Sent alone (not in a shared transaction): a shared one it was in failed.
+    alone: bool
+
+
+class CertificateRepository(Protocol):
+    def add(self, certificate: Certificate) -> Certificate:
+        """Insert; ``DuplicateError("certificates_item")`` if the item already has one."""
+        ...
+
+    def get(self, public_id: str) -> Certificate | None: ...
+    def by_item(self, item_id: int) -> Certificate | None: ...
+    def of_account(self, account_id: int) -> list[Certificate]: ...
+    def add_step(
+        self,
+        certificate_id: int,
+        action: str,
+        from_state: CertificateState | None,
+        to_state: CertificateState,
+        principal_id: str,
+        status: str,
+        at: datetime,
+    ) -> int: ...
+    def history(self, certificate_ids: Sequence[int]) -> dict[int, list[CertificateStep]]: ...
+    def queued_claims(self, limit: int) -> list[ClaimJob]:
+        """Claims waiting for a chain write, oldest first (those to send alone first)."""
+        ...
+
+    def oldest_queued_claim(self) -> datetime | None: ...
+    def set_claim_outbox(self, jobs: Sequence[ClaimJob], outbox_id: int) -> None: ...
+    def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]: ...
+    def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None: ...
+    def clear_pin_guard(self, subject: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless ``commit`` is called."""
 
@@ -615,6 +710,8 @@ class UnitOfWork(Protocol):
     log_anchors: LogAnchorRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
+    accounts: AccountRepository
+    certificates: CertificateRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -677,6 +774,8 @@ class Secrets(Protocol):
 
     @property
     def pin_key(self) -> bytes: ...
+    @property
+    def otp_key(self) -> bytes: ...
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         """Encrypt and authenticate ``plaintext``, bound to ``context``."""
         ...
@@ -726,13 +825,50 @@ class Ledger(Protocol):
     def enqueue_attestation(
         self, outbox: OutboxRepository, batch: Batch, report_hash: bytes, uri: str, at: datetime
     ) -> int: ...
+    def enqueue_claims(
+        self,
+        outbox: OutboxRepository,
+        claims: Sequence[tuple[ClaimJob, Sequence[bytes]]],
+        at: datetime,
+    ) -> int:
+        """Queue one transaction minting every claim (``claim`` alone, ``claimBatch`` for more)."""
+        ...
+
     def verify_item(
         self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
     ) -> bool: ...
     def log_root(self, size: int) -> bytes: ...
     def latest_log_size(self) -> int: ...
+    def contract(self) -> tuple[str, int] | None:
+        """The registry's address and chain id as recorded (no node call); None before
+        deployment."""
+        ...
+
     def block_number(self) -> int | None:
         """Return the head block, or None when the node is unreachable."""
         ...
 
     def status(self) -> ChainStatus: ...
+
+
+class Wallets(Protocol):
+    """Custodial wallets: keys made here and kept sealed under the key-encryption key."""
+
+    def create(self) -> tuple[str, bytes]:
+        """Return a new wallet's checksummed address and its sealed private key."""
+        ...
+
+
+class OtpSender(Protocol):
+    """Delivers one-time sign-in codes (SMS or email gateway; the log in dev mode)."""
+
+    def send(self, destination: Destination, code: str) -> None: ...
+
+
+class SessionTokens(Protocol):
+    """Signs and checks consumer session tokens (JWT)."""
+
+    def issue(self, session_id: str, account_public_id: str, expires_at: datetime) -> str: ...
+    def read(self, token: str) -> str | None:
+        """The session id of a well-signed, unexpired token; None otherwise."""
+        ...

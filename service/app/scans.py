@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from service.app import commands
@@ -9,10 +10,12 @@ from service.app.ports import Clock, Commitments, Ledger, UnitOfWork, UnitOfWork
 from service.app.views import hex0x
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
-from service.domain.batches import BatchStatus
+from service.domain.batches import Batch, BatchStatus
+from service.domain.certificates import PENDING_STATES, Certificate, CertificateState
 from service.domain.errors import InvalidGtinError, InvalidRequestError, ItemNotFoundError
 from service.domain.events import AlertRaised
 from service.domain.gs1 import is_valid_serial_text, normalise_gtin
+from service.domain.regions import RegionTree
 from service.domain.roles import Permission, Role
 from service.domain.verification import Verdict, alerts_brand, verdict
 
@@ -27,6 +30,7 @@ def scan_item(
     commitments: Commitments,
     ledger: Ledger,
     clock: Clock,
+    regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any] | None:
     """Verify an item code; return None when the code is unknown.
 
@@ -58,6 +62,8 @@ def scan_item(
             else []
         )
         anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
+        certificate = uow.certificates.by_item(item.id) if item.id is not None else None
+        provenance = _provenance(uow, batch, item.serial, regions)
     token_id = commitments.token_id(item.serial)
     leaf = commitments.item_leaf(batch.chain_batch_id, token_id, item.item_hash)
     valid = (
@@ -79,7 +85,9 @@ def scan_item(
         on_chain = valid and ledger.verify_item(
             batch.chain_batch_id, token_id, item.item_hash, proof
         )
-    result = verdict(batch.status, activated, valid, on_chain)
+    redeemed = certificate is not None and certificate.state is CertificateState.REDEEMED
+    result = verdict(batch.status, activated, valid, on_chain, redeemed)
+    contract = ledger.contract()
     body: dict[str, Any] = {
         "serial": item.serial,
         "verdict": result.value,
@@ -105,6 +113,9 @@ def scan_item(
             "anchor_tx_hash": hex0x(anchor.tx_hash) if anchor is not None else None,
             "anchor_block_number": anchor.block_number if anchor is not None else None,
         },
+        "certificate": _certificate_public(certificate, regions),
+        "provenance": provenance,
+        "contract": {"address": contract[0], "chain_id": contract[1]} if contract else None,
     }
     if alerts_brand(result, anonymous=cmd.actor is None):
         kind = (
@@ -135,15 +146,73 @@ def scan_item(
     return body
 
 
+def _region(code: str | None, regions: Callable[[], RegionTree] | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    found = regions().get(code) if regions is not None else None
+    return {"code": code, "name": found.name if found is not None else None}
+
+
+def _certificate_public(
+    certificate: Certificate | None, regions: Callable[[], RegionTree] | None
+) -> dict[str, Any] | None:
+    """What a scan may say of a certificate: its state, the day and region of the claim.
+    Never who holds it (no account, no address)."""
+    if certificate is None:
+        return None
+    return {
+        "state": certificate.state.value,
+        "pending": certificate.state in PENDING_STATES,
+        "claimed_on": certificate.claimed_at.date().isoformat(),
+        "claim_region": _region(certificate.claim_region, regions),
+    }
+
+
+def _provenance(
+    uow: UnitOfWork, batch: Batch, serial: str, regions: Callable[[], RegionTree] | None
+) -> dict[str, Any]:
+    """Batch, factory, production date and attestations, then the journey by region."""
+    factory = uow.organisations.get(batch.organisation_id)
+    attestations = uow.attestations.of_batch(batch.id) if batch.id is not None else []
+    target = uow.custody.target(None, serial)
+    journey: list[dict[str, Any]] = []
+    for leg in uow.custody.history(target) if target is not None else []:
+        journey.append({"at": leg["dispatched_at"], "step": "shipped", "region": None})
+        if leg["received_at"] is not None:
+            journey.append(
+                {
+                    "at": leg["received_at"],
+                    "step": "received",
+                    "region": _region(leg["received_in"], regions),
+                }
+            )
+    return {
+        "product": {
+            "name": (batch.metadata or {}).get("name"),
+            "gtin": batch.gtin,
+            "lot": batch.lot,
+            "production_date": batch.production_date.isoformat() if batch.production_date else None,
+        },
+        "factory": {"name": factory.name} if factory is not None else None,
+        "attestations": [
+            {"uri": a.uri, "report_hash": hex0x(a.report_hash), "tx_hash": hex0x(tx.tx_hash)}
+            for a, tx in ((a, uow.outbox.get(a.outbox_id)) for a in attestations)
+            if tx is not None and tx.status == "confirmed"
+        ],
+        "journey": journey,
+    }
+
+
 def verify_item(
     cmd: commands.ScanItem,
     uow_factory: UnitOfWorkFactory,
     commitments: Commitments,
     ledger: Ledger,
     clock: Clock,
+    regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any]:
     """Like :func:`scan_item`, but an unknown code is a 404 ``item_not_found``."""
-    body = scan_item(cmd, uow_factory, commitments, ledger, clock)
+    body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
     if body is None:
         raise ItemNotFoundError()
     return body
@@ -155,9 +224,11 @@ def resolve(
     commitments: Commitments,
     ledger: Ledger,
     clock: Clock,
+    regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any]:
     """A GS1 Digital Link scan: always an answer, ``unknown`` for a code we never made."""
-    return scan_item(cmd, uow_factory, commitments, ledger, clock) or _unknown(cmd.serial)
+    body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
+    return body or _unknown(cmd.serial)
 
 
 # ----------------------------------------------------------------------------- alerts

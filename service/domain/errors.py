@@ -20,6 +20,8 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"
     FORBIDDEN = "forbidden"
     UNAUTHENTICATED = "unauthenticated"
+    #: Too many attempts (wrong PINs or codes, codes asked too often): wait and retry.
+    RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
 
 
@@ -463,3 +465,98 @@ class LedgerHeldError(TracecertError):
         "The node is not the chain this database was anchored on (genesis mismatch); "
         "an operator must point the service at the right node."
     )
+
+
+# ----------------------------------------------------------------------------- consumers
+class InvalidDestinationError(TracecertError):
+    """Raised when a sign-in destination is neither a phone number nor an email address."""
+
+    code = "invalid_destination"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "Give a phone number with its country code (+86 138 0013 8000) or an email address."
+    )
+
+
+class InvalidOtpError(TracecertError):
+    """Raised when a one-time code is wrong, expired, used up or of the wrong shape."""
+
+    code = "invalid_sign_in_code"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_detail = "The code is wrong or no longer valid; ask for a new code and type it in."
+
+
+class OtpRateLimitedError(TracecertError):
+    """Raised when codes are asked for a destination too often."""
+
+    code = "code_rate_limited"
+    kind = ErrorKind.RATE_LIMITED
+    default_detail = "A code was sent a moment ago; wait before asking for another."
+
+
+class InvalidSessionError(TracecertError):
+    """Raised when a consumer session token is missing, malformed, expired or signed out."""
+
+    code = "invalid_session"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_detail = "Sign in again: the session token is missing, expired or signed out."
+
+
+class InvalidPinError(TracecertError):
+    """Raised when a PIN cannot be one (wrong length or characters); not counted as a guess."""
+
+    code = "invalid_pin"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "A PIN is the 8 characters under the cap, like 7K3M-Q9XD; check it and type it again."
+    )
+
+
+class WrongPinError(TracecertError):
+    """Raised when a well-formed PIN does not match the item; counted towards the lockouts."""
+
+    code = "wrong_pin"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = "That PIN does not match this bottle; check the characters and try again."
+
+
+class PinLockedError(TracecertError):
+    """Raised when an item or an account is locked after too many wrong PINs."""
+
+    code = "pin_locked"
+    kind = ErrorKind.RATE_LIMITED
+    default_detail = "Too many wrong PINs; wait until the lock ends, then try again."
+
+
+class NotClaimableError(TracecertError):
+    """Raised when an item cannot be claimed: not activated, not anchored yet, or recalled."""
+
+    code = "not_claimable"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This bottle cannot be claimed now; the detail says why."
+
+
+class AlreadyClaimedError(TracecertError):
+    """Raised when an item already has a certificate."""
+
+    code = "already_claimed"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "This bottle's certificate was already claimed; if it was given to you, "
+        "ask the owner to send it as a gift."
+    )
+
+
+class CertificateNotFoundError(NotFoundError):
+    """Raised when a certificate does not exist or is not the caller's."""
+
+    code = "certificate_not_found"
+    default_detail = "No such certificate among yours; check the id."
+
+
+class CertificateStateError(TracecertError):
+    """Raised when a lifecycle action does not fit the certificate's current state."""
+
+    code = "certificate_state_conflict"
+    kind = ErrorKind.CONFLICT
+    default_detail = "The certificate's state does not allow this action now; reload it."

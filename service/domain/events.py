@@ -348,3 +348,49 @@ class AlertStatusChanged(Event):
     alert_id: int
     status: str
     by: str
+
+
+@dataclass(frozen=True)
+class AccountCreated(Event):
+    """A consumer signed up; the account is named by its public id and wallet, never by its
+    phone number or email address."""
+
+    type: ClassVar[str] = "AccountCreated"
+    account_id: str
+    wallet_address: str
+    custody: str
+
+
+@dataclass(frozen=True)
+class CertificateClaimRequested(Event):
+    """A consumer claimed a bottle with its PIN; the mint is queued."""
+
+    type: ClassVar[str] = "CertificateClaimRequested"
+    certificate_id: str
+    batch_id: str
+    token_id: str
+    owner_address: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class CertificateClaimed(Event):
+    """A certificate was minted on chain to its owner."""
+
+    type: ClassVar[str] = "CertificateClaimed"
+    certificate_id: str
+    token_id: str
+    owner_address: str
+    tx_hash: bytes
+    block_number: int
+
+
+@dataclass(frozen=True)
+class CertificateClaimFailed(Event):
+    """A certificate's mint failed for good (the contract refused it)."""
+
+    type: ClassVar[str] = "CertificateClaimFailed"
+    certificate_id: str
+    token_id: str
+    outbox_id: int
+    error: str

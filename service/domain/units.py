@@ -44,6 +44,7 @@ class ItemRecord:
     pallet_sscc: str | None
     #: When its case was activated at the line; None while the code is inert.
     activated_at: datetime | None
+    id: int | None = None
 
 
 @dataclass(frozen=True)

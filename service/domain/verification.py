@@ -20,20 +20,30 @@ class Verdict(StrEnum):
     NOT_ANCHORED = "not_anchored"
     #: Its batch was recalled by the brand.
     RECALLED = "recalled"
+    #: Its certificate was redeemed for the physical bottle: the code is dead; a bottle
+    #: showing it now is a refill or a copy.
+    REDEEMED = "redeemed"
     #: The database says anchored but the chain rejects the proof: the records were altered.
     MISMATCH = "mismatch"
 
 
 def verdict(
-    status: BatchStatus, activated: bool, proof_valid: bool, on_chain: bool | None
+    status: BatchStatus,
+    activated: bool,
+    proof_valid: bool,
+    on_chain: bool | None,
+    redeemed: bool = False,
 ) -> Verdict:
     """Return the verdict for a known item.
 
     ``on_chain`` is the contract's answer, or None when the chain was not asked (the batch is
-    not anchored) — an anchored batch always asks it.
+    not anchored) — an anchored batch always asks it. A recall outranks everything (it is a
+    safety notice); a redeemed certificate comes next (the code is dead).
     """
     if status is BatchStatus.RECALLED:
         return Verdict.RECALLED
+    if redeemed:
+        return Verdict.REDEEMED
     if not activated:
         return Verdict.NOT_ACTIVATED
     if status is not BatchStatus.ANCHORED:

@@ -19,7 +19,12 @@ def verify_item(serial: str, actor: OptionalActor, container: ContainerDep) -> S
     cmd = commands.ScanItem(serial=serial, actor=actor)
     return ScanPublic.model_validate(
         scans.verify_item(
-            cmd, container.uow_factory, container.commitments, container.ledger, container.clock
+            cmd,
+            container.uow_factory,
+            container.commitments,
+            container.ledger,
+            container.clock,
+            container.regions.tree,
         )
     )
 
@@ -30,7 +35,12 @@ def _resolve(
     cmd = commands.ScanItem(serial=serial, gtin=gtin, lot=lot, actor=actor)
     return ScanPublic.model_validate(
         scans.resolve(
-            cmd, container.uow_factory, container.commitments, container.ledger, container.clock
+            cmd,
+            container.uow_factory,
+            container.commitments,
+            container.ledger,
+            container.clock,
+            container.regions.tree,
         )
     )
 

@@ -47,6 +47,7 @@ from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
+from service.domain.certificates import Certificate
 from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
 from service.domain.events import Event, canonical_json
 from service.domain.gs1 import check_digit
@@ -133,6 +134,8 @@ class FakeState:
     log_anchors: list[LogAnchor] = field(default_factory=list)
     outbox: dict[int, tuple[ChainWrite, OutboxEntry]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
+    #: Certificates by item id.
+    certificates: dict[int, Certificate] = field(default_factory=dict)
     commits: int = 0
     statistics_refreshed: int = 0
 
@@ -661,6 +664,12 @@ class FakeIdempotency(_Repo):
 class FakeCustody(_Repo):
     """Custody as the fakes know it: nothing is shipped, so the factory holds every item."""
 
+    def target(self, sscc: str | None, serial: str | None) -> None:
+        return None  # nothing travels here: a scan's journey is empty
+
+    def history(self, target: object) -> list[dict[str, Any]]:
+        return []
+
     def last_holders(self, serials: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
         out: dict[str, tuple[int | None, int | None]] = {}
         for serial in serials:
@@ -668,6 +677,13 @@ class FakeCustody(_Repo):
             if item is not None:
                 out[serial] = (self.st.batches[item.batch_id].organisation_id, None)
         return out
+
+
+class FakeCertificates(_Repo):
+    """Certificates by item, enough for scans; the claim flow is tested on the database."""
+
+    def by_item(self, item_id: int) -> Certificate | None:
+        return self.st.certificates.get(item_id)
 
 
 class FakeUnitOfWork:
@@ -707,6 +723,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self)
         self.idempotency = FakeIdempotency(self)
         self.custody = FakeCustody(self)
+        self.certificates = FakeCertificates(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.state = copy.deepcopy(self.db.state)
@@ -904,6 +921,9 @@ class FakeLedger:
             b"attestBatch" + batch.chain_batch_id + report_hash + uri.encode(),
         )
         return outbox.add(write, at)
+
+    def contract(self) -> tuple[str, int] | None:
+        return ("0x" + "ab" * 20, 31337) if self.deployed else None
 
     def verify_item(
         self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]

@@ -20,14 +20,39 @@ def test_placeholder_pepper_is_refused_outside_dev_mode():
     assert Settings(dev_mode=True).api_key_pepper.get_secret_value() == PLACEHOLDER_PEPPER
 
 
-def test_a_real_pepper_and_code_secret_are_accepted_outside_dev_mode():
-    settings = Settings(
-        dev_mode=False,
-        api_key_pepper="s3cret-pepper-of-some-length",  # type: ignore[arg-type]
-        code_secret="another-s3cret-of-some-length",  # type: ignore[arg-type]
-    )
+PRODUCTION = {
+    "dev_mode": False,
+    "api_key_pepper": "s3cret-pepper-of-some-length",
+    "code_secret": "another-s3cret-of-some-length",
+    "wallet_kek": "a-third-s3cret-of-some-length",
+    "otp_sender": "webhook",
+    "otp_webhook_url": "https://sms-gateway.internal/send",
+}
+
+
+def test_real_secrets_and_a_code_gateway_are_accepted_outside_dev_mode():
+    settings = Settings(**PRODUCTION)  # type: ignore[arg-type]
     assert settings.pepper == b"s3cret-pepper-of-some-length"
     assert settings.code_secret_bytes == b"another-s3cret-of-some-length"
+    assert settings.wallet_kek_bytes == b"a-third-s3cret-of-some-length"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"wallet_kek": None}, "TRACECERT_WALLET_KEK is the development placeholder"),
+        ({"wallet_kek": "short"}, "TRACECERT_WALLET_KEK must be at least 16"),
+        ({"otp_sender": "log"}, "writes sign-in codes to the log"),
+        ({"otp_sender": "carrier-pigeon"}, "TRACECERT_OTP_SENDER is log or webhook"),
+        ({"otp_webhook_url": "sms-gateway"}, "TRACECERT_OTP_WEBHOOK_URL"),
+        ({"claim_batch_max": 0}, "TRACECERT_CLAIM_BATCH_MAX"),
+    ],
+)
+def test_unsafe_consumer_settings_are_refused_outside_dev_mode(change, message):
+    values = {**PRODUCTION, **change}
+    values = {k: v for k, v in values.items() if v is not None}
+    with pytest.raises(ValidationError, match=message):
+        Settings(**values)  # type: ignore[arg-type]
 
 
 def test_the_placeholder_code_secret_is_refused_outside_dev_mode():

@@ -45,6 +45,17 @@ def test_only_an_activated_item_of_an_anchored_batch_the_chain_accepts_is_genuin
 
 
 @pytest.mark.parametrize(
+    ("status", "activated", "proof_valid", "on_chain"),
+    list(itertools.product(BatchStatus, [True, False], [True, False], [True, False, None])),
+)
+def test_a_redeemed_certificate_makes_every_verdict_but_a_recall_redeemed(
+    status, activated, proof_valid, on_chain
+):
+    expected = V.RECALLED if status is S.RECALLED else V.REDEEMED
+    assert verdict(status, activated, proof_valid, on_chain, redeemed=True) is expected
+
+
+@pytest.mark.parametrize(
     ("status", "activated", "proof_valid", "on_chain", "expected"),
     [
         (S.ANCHORED, True, True, True, V.GENUINE),
@@ -73,6 +84,9 @@ ALERTS = {
     (V.NOT_ANCHORED, False): False,
     (V.RECALLED, True): False,
     (V.RECALLED, False): False,
+    # The code is dead; a later scan is most often its owner looking at the empty bottle.
+    (V.REDEEMED, True): False,
+    (V.REDEEMED, False): False,
     (V.MISMATCH, True): True,  # altered records always alert
     (V.MISMATCH, False): True,
 }

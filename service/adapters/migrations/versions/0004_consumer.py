@@ -1,0 +1,151 @@
+"""Consumers: accounts with their wallets, one-time sign-in codes, sessions, certificates and
+their history, and the wrong-PIN lockouts.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25 12:00:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+TZ = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("destination", sa.String(length=254), nullable=False),
+        sa.Column("wallet_address", sa.String(length=42), nullable=False),
+        sa.Column("custody", sa.String(length=16), nullable=False),
+        sa.Column("sealed_key", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_accounts_public_id")),
+        sa.UniqueConstraint("destination", name=op.f("uq_accounts_destination")),
+        sa.UniqueConstraint("wallet_address", name=op.f("uq_accounts_wallet_address")),
+    )
+    op.create_table(
+        "otp_challenges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("destination", sa.String(length=254), nullable=False),
+        sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.Column("consumed_at", TZ, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_otp_challenges")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_otp_challenges_public_id")),
+    )
+    op.create_index(op.f("ix_otp_challenges_destination"), "otp_challenges", ["destination"])
+    op.create_table(
+        "account_sessions",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.Column("revoked_at", TZ, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_account_sessions_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_sessions")),
+    )
+    op.create_index(op.f("ix_account_sessions_account_id"), "account_sessions", ["account_id"])
+    op.create_table(
+        "certificates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=40), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("token_id", sa.String(length=78), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
+        sa.Column("owner_account_id", sa.Integer(), nullable=True),
+        sa.Column("owner_address", sa.String(length=42), nullable=False),
+        sa.Column("claimed_at", TZ, nullable=False),
+        sa.Column("claim_region", sa.String(length=12), nullable=True),
+        sa.Column("claim_outbox_id", sa.Integer(), nullable=True),
+        sa.Column("claim_tx_hash", sa.LargeBinary(length=32), nullable=True),
+        sa.Column("claim_block_number", sa.BigInteger(), nullable=True),
+        sa.Column("confirmed_at", TZ, nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name=op.f("fk_certificates_item_id_items")
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_certificates_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_account_id"],
+            ["accounts.id"],
+            name=op.f("fk_certificates_owner_account_id_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["claim_outbox_id"], ["outbox.id"], name=op.f("fk_certificates_claim_outbox_id_outbox")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_certificates_public_id")),
+        sa.UniqueConstraint("item_id", name=op.f("uq_certificates_item_id")),
+        sa.UniqueConstraint("token_id", name=op.f("uq_certificates_token_id")),
+    )
+    op.create_index(op.f("ix_certificates_batch_id"), "certificates", ["batch_id"])
+    op.create_index(op.f("ix_certificates_state"), "certificates", ["state"])
+    op.create_index(op.f("ix_certificates_owner_account_id"), "certificates", ["owner_account_id"])
+    op.create_index(op.f("ix_certificates_claim_outbox_id"), "certificates", ["claim_outbox_id"])
+    op.create_table(
+        "certificate_actions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("certificate_id", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=24), nullable=False),
+        sa.Column("from_state", sa.String(length=24), nullable=True),
+        sa.Column("to_state", sa.String(length=24), nullable=False),
+        sa.Column("principal_id", sa.String(length=80), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("settled_at", TZ, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"],
+            ["certificates.id"],
+            name=op.f("fk_certificate_actions_certificate_id_certificates"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"], ["outbox.id"], name=op.f("fk_certificate_actions_outbox_id_outbox")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_actions")),
+    )
+    op.create_index(
+        op.f("ix_certificate_actions_certificate_id"), "certificate_actions", ["certificate_id"]
+    )
+    op.create_index(op.f("ix_certificate_actions_status"), "certificate_actions", ["status"])
+    op.create_index(op.f("ix_certificate_actions_outbox_id"), "certificate_actions", ["outbox_id"])
+    op.create_table(
+        "pin_guards",
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", TZ, nullable=True),
+        sa.Column("updated_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("subject", name=op.f("pk_pin_guards")),
+    )
+
+
+def downgrade() -> None:
+    for table in (
+        "pin_guards",
+        "certificate_actions",
+        "certificates",
+        "account_sessions",
+        "otp_challenges",
+        "accounts",
+    ):
+        op.drop_table(table)

@@ -1,0 +1,113 @@
+"""Consumers: sign-up/sign-in with one-time codes, claims with the PIN, "my certificates"."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from service.api.deps import (
+    ConsumerSession,
+    ContainerDep,
+    CurrentConsumer,
+    IdempotencyKeyDep,
+    ReadUowDep,
+)
+from service.api.schemas import (
+    AccountPublic,
+    CertificatePublic,
+    ClaimCreate,
+    CodeRequest,
+    CodeSentPublic,
+    SessionCreate,
+    SessionPublic,
+)
+from service.app import commands, consumers
+from service.domain.events import canonical_json
+
+router = APIRouter(tags=["consumers"])
+
+
+@router.post("/accounts/codes", status_code=202, response_model=CodeSentPublic)
+def request_code(body: CodeRequest, container: ContainerDep) -> dict[str, Any]:
+    """Send a one-time sign-in code to a phone number or email address (sign-up and sign-in
+    are the same). Codes for one address are at least 30 s apart, at most 5 an hour."""
+    return consumers.request_code(
+        commands.RequestCode(body.destination),
+        container.uow_factory,
+        container.secrets,
+        container.otp_sender,
+        container.clock,
+    )
+
+
+@router.post("/accounts/sessions", status_code=201, response_model=SessionPublic)
+def sign_in(body: SessionCreate, container: ContainerDep) -> dict[str, Any]:
+    """Trade the code for a session token; the first sign-in creates the account and its
+    custodial wallet. A code takes 5 wrong tries, then ask for a new one."""
+    return consumers.sign_in(
+        commands.SignIn(body.challenge_id, body.code),
+        container.uow_factory,
+        container.secrets,
+        container.wallets,
+        container.session_tokens,
+        container.clock,
+    )
+
+
+@router.delete("/accounts/sessions/current", status_code=204)
+async def sign_out(session: ConsumerSession, container: ContainerDep) -> Response:
+    """Sign out: the token stops working at once."""
+    container.reference_cache.forget(("session", session[1]))
+    await run_in_threadpool(consumers.sign_out, session[1], container.uow_factory, container.clock)
+    return Response(status_code=204)
+
+
+@router.get("/account", response_model=AccountPublic)
+def me(actor: CurrentConsumer, uow: ReadUowDep) -> dict[str, Any]:
+    """The signed-in consumer's account (the sign-in address masked) and wallet."""
+    return consumers.me(actor, uow)
+
+
+@router.get("/me/certificates", response_model=list[CertificatePublic])
+def my_certificates(actor: CurrentConsumer, uow: ReadUowDep) -> list[dict[str, Any]]:
+    """The signed-in consumer's certificates, newest first, each with its history."""
+    return consumers.my_certificates(actor, uow)
+
+
+@router.get("/me/certificates/{certificate_id}", response_model=CertificatePublic)
+def my_certificate(certificate_id: str, actor: CurrentConsumer, uow: ReadUowDep) -> dict[str, Any]:
+    """One of the signed-in consumer's certificates; anyone else's is 404."""
+    return consumers.get_certificate(actor, uow, certificate_id)
+
+
+@router.post("/claims", status_code=202, response_model=CertificatePublic)
+def claim(
+    body: ClaimCreate,
+    actor: CurrentConsumer,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> dict[str, Any]:
+    """Claim a bottle's certificate with the PIN under its cap. Accepted at once
+    (``claim_pending``); minted on chain shortly, in a transaction shared with other claims.
+    Wrong PINs lock the bottle and the account for a while. Honours ``Idempotency-Key``."""
+    idempotency = None
+    if idempotency_key is not None:
+        request_hash = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).digest()
+        idempotency = commands.Idempotency(idempotency_key, request_hash)
+    return consumers.claim(
+        commands.ClaimCertificate(
+            actor=actor,
+            serial=body.serial,
+            pin=body.pin,
+            region=body.region,
+            idempotency=idempotency,
+        ),
+        container.uow_factory,
+        container.commitments,
+        container.secrets,
+        container.regions.tree,
+        container.clock,
+    )

@@ -1,0 +1,484 @@
+"""Consumers: sign-up and sign-in with one-time codes, sessions, claims and "my certificates".
+
+A claim is accepted at once (the certificate is ``claim_pending``) and minted on chain by the
+claim batcher: claims that arrive together share one ``claimBatch`` transaction. Whatever the
+chain does, the database changes only through conditional updates keyed by the expected state.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.app import commands
+from service.app.factory import replay
+from service.app.ports import (
+    AccountSession,
+    Clock,
+    Commitments,
+    DuplicateError,
+    Ledger,
+    OtpSender,
+    Secrets,
+    SessionTokens,
+    StoredResponse,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Wallets,
+)
+from service.app.views import hex0x, iso
+from service.domain import accounts, codes
+from service.domain.accounts import Account, Custody, OtpChallenge
+from service.domain.actor import Actor
+from service.domain.batches import Batch, BatchStatus
+from service.domain.certificates import (
+    ACCOUNT_FREE_FAILURES,
+    ACCOUNT_LOCK,
+    ITEM_FREE_FAILURES,
+    ITEM_LOCK,
+    PENDING_STATES,
+    Certificate,
+    CertificateState,
+    PinGuard,
+)
+from service.domain.errors import (
+    AlreadyClaimedError,
+    CertificateNotFoundError,
+    IdempotencyKeyReusedError,
+    InvalidOtpError,
+    InvalidPinError,
+    InvalidRegionError,
+    InvalidSessionError,
+    ItemNotFoundError,
+    NotClaimableError,
+    OtpRateLimitedError,
+    PermissionDeniedError,
+    PinLockedError,
+    RequestInProgressError,
+    WrongPinError,
+)
+from service.domain.events import AccountCreated, CertificateClaimRequested, canonical_json
+from service.domain.gs1 import is_valid_serial_text
+from service.domain.regions import RegionTree
+from service.domain.roles import Role
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- sign-in
+def request_code(
+    cmd: commands.RequestCode,
+    uow_factory: UnitOfWorkFactory,
+    secrets_: Secrets,
+    sender: OtpSender,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Send a one-time code; the answer names the challenge to send the code back with."""
+    destination = accounts.normalise_destination(cmd.destination)
+    now = clock.now()
+    code = accounts.new_otp_code()
+    public_id = "otp_" + secrets.token_urlsafe(16)
+    with uow_factory() as uow:
+        wait_until = accounts.may_send_code(
+            uow.accounts.challenge_times(destination, now - timedelta(hours=1)), now
+        )
+        if wait_until is not None:
+            seconds = max(int((wait_until - now).total_seconds()) + 1, 1)
+            raise OtpRateLimitedError(
+                f"A code was sent to this address recently; ask again in {seconds} s."
+            )
+        uow.accounts.add_challenge(
+            OtpChallenge(
+                public_id=public_id,
+                destination=destination,
+                code_hash=accounts.otp_hash(secrets_.otp_key, public_id, code),
+                created_at=now,
+                expires_at=now + accounts.OTP_TTL,
+            )
+        )
+        uow.commit()
+    # After the commit: a code is never sent for a challenge that does not exist.
+    sender.send(destination, code)
+    return {
+        "challenge_id": public_id,
+        "channel": destination.channel.value,
+        "sent_to": destination.masked(),
+        "expires_at": iso(now + accounts.OTP_TTL),
+    }
+
+
+def sign_in(
+    cmd: commands.SignIn,
+    uow_factory: UnitOfWorkFactory,
+    secrets_: Secrets,
+    wallets: Wallets,
+    tokens: SessionTokens,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Check the code; open a session, creating the account (and its wallet) on first sign-in."""
+    if not isinstance(cmd.challenge_id, str) or not cmd.challenge_id.startswith("otp_"):
+        raise InvalidOtpError()
+    now = clock.now()
+    with uow_factory() as uow:
+        challenge = uow.accounts.challenge(cmd.challenge_id)
+        if challenge is None or not challenge.usable(now):
+            raise InvalidOtpError()
+        assert challenge.id is not None
+        if not accounts.otp_matches(
+            secrets_.otp_key, challenge.public_id, cmd.code, challenge.code_hash
+        ):
+            uow.accounts.count_attempt(challenge.id)
+            uow.commit()
+            left = accounts.OTP_MAX_ATTEMPTS - challenge.attempts - 1
+            raise InvalidOtpError(
+                f"The code is wrong; {left} tries left for it."
+                if left > 0
+                else "The code is wrong and used up; ask for a new code."
+            )
+        if not uow.accounts.consume_challenge(challenge.id, now):
+            raise InvalidOtpError()
+        account = uow.accounts.get_by_destination(challenge.destination)
+        created = account is None
+        if account is None:
+            address, sealed = wallets.create()
+            account = uow.accounts.add(
+                Account(
+                    public_id=accounts.new_public_id(),
+                    destination=challenge.destination,
+                    wallet_address=address,
+                    custody=Custody.CUSTODIAL,
+                    created_at=now,
+                    sealed_key=sealed,
+                )
+            )
+            uow.events.append(
+                AccountCreated(account.public_id, address, Custody.CUSTODIAL.value), now
+            )
+        assert account.id is not None
+        session = AccountSession(
+            id=secrets.token_urlsafe(24),
+            account_id=account.id,
+            expires_at=now + accounts.SESSION_TTL,
+            revoked_at=None,
+        )
+        uow.accounts.add_session(session, now)
+        uow.commit()
+    return {
+        "token": tokens.issue(session.id, account.public_id, session.expires_at),
+        "token_type": "Bearer",
+        "expires_at": iso(session.expires_at),
+        "created": created,
+        "account": account_view(account),
+    }
+
+
+def authenticate(
+    token: str, uow_factory: UnitOfWorkFactory, tokens: SessionTokens, clock: Clock
+) -> tuple[Actor, str]:
+    """The consumer actor of a session token, and its session id."""
+    session_id = tokens.read(token)
+    if session_id is None:
+        raise InvalidSessionError()
+    with uow_factory.reader() as uow:
+        session = uow.accounts.session(session_id)
+        account = uow.accounts.get(session.account_id) if session is not None else None
+    if (
+        session is None
+        or account is None
+        or session.revoked_at is not None
+        or clock.now() >= session.expires_at
+    ):
+        raise InvalidSessionError()
+    return consumer_actor(account), session_id
+
+
+def consumer_actor(account: Account) -> Actor:
+    return Actor(
+        principal_id=f"account:{account.public_id}", role=Role.CONSUMER, account_id=account.id
+    )
+
+
+def sign_out(session_id: str, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    with uow_factory() as uow:
+        uow.accounts.revoke_session(session_id, clock.now())
+        uow.commit()
+
+
+def me(actor: Actor, uow: UnitOfWork) -> dict[str, Any]:
+    account_id = _consumer(actor)
+    with uow:
+        account = uow.accounts.get(account_id)
+    if account is None:
+        raise InvalidSessionError()
+    return account_view(account)
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.public_id,
+        "channel": account.destination.channel.value,
+        "sign_in": account.destination.masked(),
+        "wallet_address": account.wallet_address,
+        "custody": account.custody.value,
+        "created_at": iso(account.created_at),
+    }
+
+
+def _consumer(actor: Actor) -> int:
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError(
+            "Only a signed-in consumer may do this; sign in with a one-time code."
+        )
+    return actor.account_id
+
+
+# ----------------------------------------------------------------------------- claims
+def _claimable(batch: Batch, activated: bool) -> None:
+    if batch.status is BatchStatus.RECALLED:
+        raise NotClaimableError(
+            "This bottle's batch was recalled by the brand; it cannot be claimed."
+        )
+    if not activated:
+        raise NotClaimableError(
+            "This code was never activated at the factory; it cannot be claimed. "
+            "Tell the seller or the brand."
+        )
+    if batch.status is not BatchStatus.ANCHORED:
+        raise NotClaimableError(
+            "This bottle's batch is not on chain yet; try again later (usually within the hour)."
+        )
+
+
+def claim(
+    cmd: commands.ClaimCertificate,
+    uow_factory: UnitOfWorkFactory,
+    commitments: Commitments,
+    secrets_: Secrets,
+    regions: Callable[[], RegionTree],
+    clock: Clock,
+) -> dict[str, Any]:
+    """Claim a bottle with its PIN: the certificate is ``claim_pending`` until minted.
+
+    Wrong PINs count against the item and the account; either locks after a few misses, for
+    longer with every further miss. Malformed PINs are refused without counting.
+    """
+    account_id = _consumer(cmd.actor)
+    if not is_valid_serial_text(cmd.serial):
+        raise ItemNotFoundError()
+    pin = codes.normalise_pin(cmd.pin)
+    if pin is None:
+        raise InvalidPinError()
+    if cmd.region is not None and cmd.region not in regions():
+        raise InvalidRegionError(f"Unknown region code {cmd.region!r}; use a GB/T 2260 code.")
+    now = clock.now()
+    item_subject = f"item:{cmd.serial}"
+    account_subject = f"account:{account_id}"
+    try:
+        with uow_factory() as uow:
+            stored = replay(uow, cmd.actor, cmd.idempotency)
+            if stored is not None:
+                return stored
+            item = uow.codes.find_item(cmd.serial)
+            batch = uow.batches.get_by_id(item.batch_id) if item is not None else None
+            account = uow.accounts.get(account_id)
+            if item is None or batch is None or item.id is None:
+                raise ItemNotFoundError()
+            if account is None:
+                raise InvalidSessionError()
+            guards = uow.certificates.pin_guards([item_subject, account_subject])
+            for subject, guard in guards.items():
+                if guard.locked(now):
+                    assert guard.locked_until is not None
+                    whom = "this bottle" if subject == item_subject else "your account"
+                    raise PinLockedError(
+                        f"Too many wrong PINs for {whom}; try again after "
+                        f"{guard.locked_until.isoformat(timespec='minutes')}."
+                    )
+            if item.pin_hash is None or not codes.pin_matches(
+                secrets_.pin_key, item.serial, pin, item.pin_hash
+            ):
+                item_guard = guards[item_subject].after_failure(now, ITEM_FREE_FAILURES, ITEM_LOCK)
+                account_guard = guards[account_subject].after_failure(
+                    now, ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK
+                )
+                uow.certificates.save_pin_guard(item_subject, item_guard, now)
+                uow.certificates.save_pin_guard(account_subject, account_guard, now)
+                uow.commit()
+                raise _wrong_pin(item_guard, account_guard, now)
+            existing = uow.certificates.by_item(item.id)
+            if existing is not None:
+                raise AlreadyClaimedError()
+            activated = item.activated_at is not None or (
+                item.case_sscc is None
+                and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
+            )
+            _claimable(batch, activated)
+            token_id = commitments.token_id(item.serial)
+            certificate = uow.certificates.add(
+                Certificate(
+                    public_id="crt_" + secrets.token_urlsafe(12),
+                    item_id=item.id,
+                    batch_id=batch.id or 0,
+                    serial=item.serial,
+                    token_id=token_id,
+                    state=CertificateState.CLAIM_PENDING,
+                    owner_account_id=account_id,
+                    owner_address=account.wallet_address,
+                    claimed_at=now,
+                    claim_region=cmd.region,
+                )
+            )
+            assert certificate.id is not None
+            uow.certificates.add_step(
+                certificate.id,
+                "claim",
+                None,
+                CertificateState.CLAIM_PENDING,
+                cmd.actor.principal_id,
+                "queued",
+                now,
+            )
+            uow.certificates.clear_pin_guard(item_subject)
+            uow.events.append(
+                CertificateClaimRequested(
+                    certificate_id=certificate.public_id,
+                    batch_id=batch.public_id,
+                    token_id=str(token_id),
+                    owner_address=account.wallet_address,
+                    region=cmd.region,
+                ),
+                now,
+            )
+            view = certificate_view(uow, certificate, batch)
+            if cmd.idempotency is not None:
+                uow.idempotency.add(
+                    cmd.actor.principal_id,
+                    cmd.idempotency.key,
+                    StoredResponse(cmd.idempotency.request_hash, 202, canonical_json(view)),
+                    now,
+                )
+            uow.commit()
+            return view
+    except DuplicateError as exc:
+        # A racing request won: the same key answers as it did, anything else is a conflict.
+        if cmd.idempotency is not None:
+            with uow_factory() as uow:
+                stored = replay(uow, cmd.actor, cmd.idempotency)
+            if stored is not None:
+                return stored
+            if exc.constraint == "idempotency_keys":
+                raise RequestInProgressError() from exc
+        raise AlreadyClaimedError() from exc
+    except IdempotencyKeyReusedError:
+        raise
+
+
+def _wrong_pin(item: PinGuard, account: PinGuard, now: datetime) -> WrongPinError:
+    left = min(item.attempts_left(ITEM_FREE_FAILURES), account.attempts_left(ACCOUNT_FREE_FAILURES))
+    if item.locked(now) or account.locked(now):
+        return WrongPinError(
+            "That PIN does not match this bottle, and too many were wrong: claiming is locked "
+            "for a while. Check the characters under the cap before trying again."
+        )
+    return WrongPinError(
+        f"That PIN does not match this bottle; {left} tries left before claiming locks."
+    )
+
+
+def send_claims(
+    uow_factory: UnitOfWorkFactory,
+    ledger: Ledger,
+    clock: Clock,
+    window_s: float,
+    max_claims: int,
+    force: bool = False,
+) -> int:
+    """Queue one chain write for waiting claims; return how many it carries (0: none sent).
+
+    Claims wait up to ``window_s`` for company, so a burst shares one ``claimBatch``; a full
+    batch goes at once. A claim whose shared transaction failed goes alone, so one bad claim
+    cannot hold the others back.
+    """
+    now = clock.now()
+    with uow_factory() as uow:
+        oldest = uow.certificates.oldest_queued_claim()
+        if oldest is None:
+            return 0
+        jobs = uow.certificates.queued_claims(max_claims)
+        alone = [j for j in jobs if j.alone]
+        waiting = (now - oldest).total_seconds() < window_s
+        if not alone and not force and len(jobs) < max_claims and waiting:
+            return 0
+        group = alone[:1] if alone else jobs
+        claims = [(j, uow.codes.proof(j.batch_id, j.leaf_index, j.item_count)) for j in group]
+        outbox_id = ledger.enqueue_claims(uow.outbox, claims, now)
+        uow.certificates.set_claim_outbox(group, outbox_id)
+        uow.commit()
+    return len(group)
+
+
+# ----------------------------------------------------------------------------- views
+def my_certificates(actor: Actor, uow: UnitOfWork) -> list[dict[str, Any]]:
+    account_id = _consumer(actor)
+    with uow:
+        certificates = uow.certificates.of_account(account_id)
+        return [certificate_view(uow, c) for c in certificates]
+
+
+def get_certificate(actor: Actor, uow: UnitOfWork, public_id: str) -> dict[str, Any]:
+    """One of the caller's certificates; another's is "not found" (its existence is private)."""
+    account_id = _consumer(actor)
+    with uow:
+        certificate = uow.certificates.get(public_id)
+        if certificate is None or certificate.owner_account_id != account_id:
+            raise CertificateNotFoundError()
+        return certificate_view(uow, certificate)
+
+
+def certificate_view(
+    uow: UnitOfWork, certificate: Certificate, batch: Batch | None = None
+) -> dict[str, Any]:
+    assert certificate.id is not None
+    batch = batch or uow.batches.get_by_id(certificate.batch_id)
+    steps = uow.certificates.history([certificate.id])[certificate.id]
+    claim_step = next((s for s in steps if s.action == "claim"), None)
+    return {
+        "id": certificate.public_id,
+        "serial": certificate.serial,
+        "token_id": str(certificate.token_id),
+        "state": certificate.state.value,
+        "pending": certificate.state in PENDING_STATES,
+        "owner_address": certificate.owner_address,
+        "claimed_at": iso(certificate.claimed_at),
+        "claim_region": certificate.claim_region,
+        "product": {
+            "gtin": batch.gtin if batch else None,
+            "lot": batch.lot if batch else None,
+            "name": (batch.metadata or {}).get("name") if batch else None,
+            "production_date": batch.production_date.isoformat()
+            if batch and batch.production_date
+            else None,
+            "batch_id": batch.public_id if batch else None,
+        },
+        "chain": {
+            "status": claim_step.status if claim_step else None,
+            "tx_hash": hex0x(certificate.claim_tx_hash),
+            "block_number": certificate.claim_block_number,
+            "confirmed_at": iso(certificate.confirmed_at),
+        },
+        "history": [
+            {
+                "action": s.action,
+                "from": s.from_state,
+                "to": s.to_state,
+                "status": s.status,
+                "at": iso(s.at),
+                "settled_at": iso(s.settled_at),
+                "tx_hash": hex0x(s.tx_hash),
+            }
+            for s in steps
+        ],
+    }

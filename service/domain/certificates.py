@@ -1,0 +1,165 @@
+"""Digital certificates (数字酒证): the one state machine of a claimed bottle, and the PIN lockouts.
+
+The same machine is enforced three times: here (which action fits which state), in the
+database (every change is a conditional ``UPDATE ... WHERE state = <expected>``, so two racing
+requests cannot both win), and on chain (the registry's lock rules). A state ending in
+``_pending`` waits for its transaction to be confirmed; the chain has not moved yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from service.domain.errors import CertificateStateError
+
+
+class CertificateState(StrEnum):
+    """Where a certificate is in its life."""
+
+    #: Claimed with the right PIN; the mint is queued or in flight.
+    CLAIM_PENDING = "claim_pending"
+    #: Minted on chain to its owner; free to move.
+    ACTIVE = "active"
+    #: The mint failed for good (the batch was recalled before it went through).
+    CLAIM_FAILED = "claim_failed"
+    #: Offered as a gift; the token sits in the registry's escrow until accepted or cancelled.
+    GIFTED = "gifted"
+    #: Offered as collateral; waits for the pledgee to accept.
+    PLEDGE_OFFERED = "pledge_offered"
+    #: Locked as collateral to a pledgee.
+    PLEDGED = "pledged"
+    #: Deposited with a custodian who has not yet confirmed receiving the bottle.
+    DEPOSIT_OFFERED = "deposit_offered"
+    #: In a custodian's storage (ageing).
+    IN_CUSTODY = "in_custody"
+    #: The owner asked for the bottle (delivery or pick-up).
+    REDEMPTION_REQUESTED = "redemption_requested"
+    #: Handed out: the code is dead. Terminal.
+    REDEEMED = "redeemed"
+
+
+class Action(StrEnum):
+    """Everything that changes a certificate's state."""
+
+    CONFIRM_CLAIM = "confirm_claim"
+    FAIL_CLAIM = "fail_claim"
+    GIFT = "gift"
+    ACCEPT_GIFT = "accept_gift"
+    CANCEL_GIFT = "cancel_gift"
+    PLEDGE = "pledge"
+    ACCEPT_PLEDGE = "accept_pledge"
+    DECLINE_PLEDGE = "decline_pledge"
+    RELEASE_PLEDGE = "release_pledge"
+    FORECLOSE = "foreclose"
+    DEPOSIT = "deposit"
+    CONFIRM_DEPOSIT = "confirm_deposit"
+    DECLINE_DEPOSIT = "decline_deposit"
+    WITHDRAW = "withdraw"
+    REQUEST_REDEMPTION = "request_redemption"
+    CANCEL_REDEMPTION = "cancel_redemption"
+    FULFIL_REDEMPTION = "fulfil_redemption"
+
+
+S = CertificateState
+A = Action
+
+#: ``(state, action) -> next state``; a pair not listed is refused.
+TRANSITIONS: dict[tuple[CertificateState, Action], CertificateState] = {
+    (S.CLAIM_PENDING, A.CONFIRM_CLAIM): S.ACTIVE,
+    (S.CLAIM_PENDING, A.FAIL_CLAIM): S.CLAIM_FAILED,
+    (S.ACTIVE, A.GIFT): S.GIFTED,
+    (S.GIFTED, A.ACCEPT_GIFT): S.ACTIVE,
+    (S.GIFTED, A.CANCEL_GIFT): S.ACTIVE,
+    (S.ACTIVE, A.PLEDGE): S.PLEDGE_OFFERED,
+    (S.PLEDGE_OFFERED, A.ACCEPT_PLEDGE): S.PLEDGED,
+    (S.PLEDGE_OFFERED, A.DECLINE_PLEDGE): S.ACTIVE,
+    (S.PLEDGED, A.RELEASE_PLEDGE): S.ACTIVE,
+    (S.PLEDGED, A.FORECLOSE): S.ACTIVE,
+    (S.ACTIVE, A.DEPOSIT): S.DEPOSIT_OFFERED,
+    (S.DEPOSIT_OFFERED, A.CONFIRM_DEPOSIT): S.IN_CUSTODY,
+    (S.DEPOSIT_OFFERED, A.DECLINE_DEPOSIT): S.ACTIVE,
+    (S.IN_CUSTODY, A.WITHDRAW): S.ACTIVE,
+    (S.ACTIVE, A.REQUEST_REDEMPTION): S.REDEMPTION_REQUESTED,
+    (S.IN_CUSTODY, A.REQUEST_REDEMPTION): S.REDEMPTION_REQUESTED,
+    (S.REDEMPTION_REQUESTED, A.FULFIL_REDEMPTION): S.REDEEMED,
+}
+
+#: States in which the certificate has not reached the chain (the scan page says "pending").
+PENDING_STATES = frozenset({S.CLAIM_PENDING})
+#: States a certificate never leaves.
+TERMINAL_STATES = frozenset({S.REDEEMED, S.CLAIM_FAILED})
+
+
+def next_state(state: CertificateState, action: Action) -> CertificateState:
+    """Return the state ``action`` leads to from ``state``; raise if it does not fit."""
+    target = TRANSITIONS.get((state, action))
+    if target is None:
+        allowed = sorted(a.value for (s, a) in TRANSITIONS if s is state)
+        hint = (
+            f"from {state.value} it may only {', '.join(allowed)}"
+            if allowed
+            else f"{state.value} is final"
+        )
+        raise CertificateStateError(
+            f"A certificate that is {state.value} cannot {action.value.replace('_', ' ')}: {hint}."
+        )
+    return target
+
+
+@dataclass
+class Certificate:
+    """A bottle's certificate as the service keeps it."""
+
+    public_id: str
+    item_id: int
+    batch_id: int
+    serial: str
+    token_id: int
+    state: CertificateState
+    owner_account_id: int | None
+    owner_address: str
+    claimed_at: datetime
+    claim_region: str | None = None
+    claim_tx_hash: bytes | None = None
+    claim_block_number: int | None = None
+    confirmed_at: datetime | None = None
+    #: Increases with every change; conditional updates compare it.
+    version: int = 0
+    id: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- PIN lockouts
+#: Wrong PINs one item takes before it locks; then every further miss doubles the lock.
+ITEM_FREE_FAILURES = 5
+ITEM_LOCK = timedelta(minutes=15)
+#: Wrong PINs one account may type (over all items) before it locks.
+ACCOUNT_FREE_FAILURES = 10
+ACCOUNT_LOCK = timedelta(hours=1)
+#: No lock grows beyond this.
+MAX_LOCK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PinGuard:
+    """Wrong-PIN bookkeeping of one subject (an item or an account)."""
+
+    failures: int = 0
+    locked_until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def after_failure(self, now: datetime, free: int, lock: timedelta) -> PinGuard:
+        """The guard after one more wrong PIN: locked once ``free`` misses are used up, the
+        lock doubling with every further miss (capped at :data:`MAX_LOCK`)."""
+        failures = self.failures + 1
+        if failures < free:
+            return PinGuard(failures, self.locked_until)
+        span = min(lock * (2 ** (failures - free)), MAX_LOCK)
+        return PinGuard(failures, now + span)
+
+    def attempts_left(self, free: int) -> int:
+        return max(free - self.failures, 0)

@@ -1,0 +1,204 @@
+"""The consumer's claim end to end on ``tracecert run`` against anvil, over HTTP and JSON-RPC.
+
+A factory anchors a batch; two consumers sign up with one-time codes (read from the service log,
+as in dev mode), scan their bottles at the Digital Link path and claim them with the PINs. The
+node is then stopped: further claims are still accepted and stay pending; when the node returns,
+every claim is minted exactly once, in shared ``claimBatch`` transactions, and the chain agrees
+with the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from chain.client import ChainClient
+from chain.contracts.certificate_registry import CertificateRegistry
+from tests.e2e.service.conftest import GTIN, post_ok, set_up_factory, wait_for
+from tests.e2e.service.test_faults import (  # noqa: F401
+    PROJECT_ROOT,
+    fund,
+    new_node,
+    node_state,
+    sender_key,
+    sender_transactions,
+    service,
+)
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow]
+CLAIM_BATCH = (
+    "0x" + keccak(b"claimBatch((bytes32,uint256,bytes32,address)[],bytes32[][])")[:4].hex()
+)
+CLAIM_ONE = "0x" + keccak(b"claim((bytes32,uint256,bytes32,address),bytes32[])")[:4].hex()
+
+
+class Consumer:
+    def __init__(self, base: str, log: Path, destination: str) -> None:
+        self.base, self.log, self.destination = base, log, destination
+        self.headers: dict[str, str] = {}
+
+    def sign_in(self) -> dict[str, Any]:
+        sent = post_ok(f"{self.base}/accounts/codes", {}, {"destination": self.destination}, 202)
+        pattern = re.compile(rf"one-time code for {re.escape(self.destination)} \(\w+\): (\d{{6}})")
+        code = wait_for(
+            lambda: (pattern.findall(self.log.read_text()) or [None])[-1], what="code in log"
+        )
+        session = post_ok(
+            f"{self.base}/accounts/sessions",
+            {},
+            {"challenge_id": sent["challenge_id"], "code": code},
+            201,
+        )
+        self.headers = {"Authorization": f"Bearer {session['token']}"}
+        return dict(session["account"])
+
+    def claim(self, serial: str, pin: str) -> dict[str, Any]:
+        return dict(
+            post_ok(f"{self.base}/claims", self.headers, {"serial": serial, "pin": pin}, 202)
+        )
+
+    def certificates(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.base}/me/certificates", headers=self.headers).json())
+
+
+@pytest.fixture
+def running(service, node_state, sender_key, tmp_path) -> Iterator[Any]:  # noqa: F811
+    """``tracecert run`` (its log in a file) against a node the test controls."""
+    port, state_file = node_state
+    node = new_node(port, state_file)
+    node.start()
+    fund(node, sender_key)
+    log = tmp_path / "service.log"
+    svc = service
+    svc.env["TRACECERT_CLAIM_BATCH_WINDOW_S"] = "1.0"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run"],
+            env=svc.env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: httpx.get(f"{svc.base}/health").status_code == 200, what="health")
+            yield svc, node, log, (port, state_file)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            node.stop()
+
+
+def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
+    running,
+    sender_key,  # noqa: F811
+    registry_artifact,
+):
+    svc, node, log, (port, state_file) = running
+    admin = svc.cli("admin", "create", "--name", "Platform").split()[-1]
+    factory = set_up_factory(svc.base, {"Authorization": f"Bearer {admin}"})
+    batch = post_ok(
+        f"{svc.base}/batches",
+        factory,
+        {
+            "gtin": GTIN,
+            "lot": "C1",
+            "production_date": "2026-11-20",
+            "line": "L1",
+            "planned_quantity": 12,
+            "case_size": 6,
+            "cases_per_pallet": 2,
+        },
+        201,
+    )
+    post_ok(f"{svc.base}/batches/{batch['id']}/codes", factory)
+    code_file = httpx.get(f"{svc.base}/batches/{batch['id']}/code-file", headers=factory)
+    rows = list(csv.DictReader(io.StringIO(code_file.text)))
+    post_ok(f"{svc.base}/batches/{batch['id']}/activate", factory)
+    post_ok(f"{svc.base}/batches/{batch['id']}/anchor", factory, status=202)
+    wait_for(
+        lambda: (
+            httpx.get(f"{svc.base}/batches/{batch['id']}", headers=factory).json()["status"]
+            == "anchored"
+        ),
+        what="batch anchored",
+    )
+    time.sleep(2.5)  # the anchor is in anvil's state file (dumped every second)
+
+    alice = Consumer(svc.base, log, "alice@example.com")
+    bob = Consumer(svc.base, log, "+8613800138000")
+    alice_wallet = alice.sign_in()["wallet_address"]
+    bob_wallet = bob.sign_in()["wallet_address"]
+
+    # The QR's Digital Link: genuine, not yet claimed, with the chain's raw values.
+    uri = rows[0]["uri"].split("/01/", 1)[1]
+    scan = httpx.get(f"{svc.base}/01/{uri}", headers={"Accept": "application/json"}).json()
+    assert scan["verdict"] == "genuine" and scan["certificate"] is None
+    assert scan["contract"]["address"] and scan["chain"]["proof"]
+
+    # Three claims at once share one transaction.
+    for who, row in ((alice, rows[0]), (alice, rows[1]), (bob, rows[2])):
+        assert who.claim(row["serial"], row["pin"])["state"] == "claim_pending"
+    wait_for(
+        lambda: all(c["state"] == "active" for c in alice.certificates() + bob.certificates()),
+        what="first claims minted",
+    )
+
+    # The node goes down: claims are still accepted, and wait.
+    node.stop()
+    outage = [(alice, rows[3]), (bob, rows[4]), (bob, rows[5])]
+    for who, row in outage:
+        body = who.claim(row["serial"], row["pin"])
+        assert body["state"] == "claim_pending" and body["pending"] is True
+    time.sleep(3)
+    assert {c["state"] for c in bob.certificates() if c["serial"] != rows[2]["serial"]} == {
+        "claim_pending"
+    }
+    node = new_node(port, state_file)  # the same chain, from its state file
+    node.start()
+    wait_for(
+        lambda: all(c["state"] == "active" for c in alice.certificates() + bob.certificates()),
+        what="claims after the outage minted",
+        timeout=120,
+    )
+
+    # The chain agrees with the database, and each token was minted exactly once.
+    address = httpx.get(f"{svc.base}/chain").json()["deployment"]["address"]
+    registry = CertificateRegistry(ChainClient(node), address, registry_artifact)
+    owners = {alice_wallet: alice.certificates(), bob_wallet: bob.certificates()}
+    for wallet, certificates in owners.items():
+        for c in certificates:
+            assert registry.owner_of(int(c["token_id"])) == wallet
+            assert c["chain"]["status"] == "confirmed" and c["chain"]["tx_hash"]
+    txs = sender_transactions(node, Account.from_key(sender_key).address)
+    claims = [t for t in txs if t["input"][:10] in (CLAIM_BATCH, CLAIM_ONE)]
+    assert all(t["status"] == 1 for t in claims)
+    assert CLAIM_BATCH in {t["input"][:10] for t in claims}
+    assert len(claims) < 6, "claims were batched, not sent one by one"
+    db = sqlite3.connect(Path(svc.env["TRACECERT_DATA_DIR"]) / "tracecert.db")
+    with db:
+        assert db.execute(
+            "SELECT count(*) FROM certificates WHERE state = 'active'"
+        ).fetchone() == (6,)
+        assert db.execute(
+            "SELECT count(*) FROM certificate_actions WHERE status = 'confirmed'"
+        ).fetchone() == (6,)
+
+    # A later scan says claimed, with the date and no personal data.
+    again = httpx.get(f"{svc.base}/01/{uri}", headers={"Accept": "application/json"}).json()
+    assert again["certificate"]["state"] == "active"
+    assert alice_wallet not in str(again) and "alice" not in str(again)
+    node.stop()  # the restarted node (the fixture stops the first)

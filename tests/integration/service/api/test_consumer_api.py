@@ -1,0 +1,338 @@
+"""Consumer accounts and claims through the API, on both databases and py-evm."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from sqlalchemy import text
+
+from tests.integration.service.api.consumer_helpers import (
+    RecordingOtpSender,
+    mint_claims,
+    pinned_batch,
+    sign_in,
+)
+from tests.integration.service.conftest import run_sender_until
+
+
+@pytest.fixture
+def otp(container) -> RecordingOtpSender:
+    sender = RecordingOtpSender()
+    container.otp_sender = sender
+    return sender
+
+
+def wrong_pin(pin: str) -> str:
+    """A well-formed PIN that is not ``pin``."""
+    return "0000-0000" if pin != "0000-0000" else "1111-1111"
+
+
+# ----------------------------------------------------------------------------- accounts
+def test_sign_up_creates_an_account_with_a_custodial_wallet_and_sign_in_finds_it(
+    api, container, otp
+):
+    sent = api.post("/accounts/codes", json={"destination": "138 0013 8000"})
+    assert sent.status_code == 202
+    assert sent.json()["sent_to"] == "+86138****8000"
+    first = api.post(
+        "/accounts/sessions",
+        json={"challenge_id": sent.json()["challenge_id"], "code": otp.last("+8613800138000")},
+    )
+    assert first.status_code == 201 and first.json()["created"] is True
+    account = first.json()["account"]
+    assert account["custody"] == "custodial" and account["wallet_address"].startswith("0x")
+    me = api.get("/account", headers={"Authorization": f"Bearer {first.json()['token']}"})
+    assert me.status_code == 200 and me.json() == account
+
+    with container.uow_factory.sessions() as s:
+        sealed, destination = s.execute(text("SELECT sealed_key, destination FROM accounts")).one()
+    # The key is sealed with the wallet KEK, bound to the address, and opens to that address.
+    assert (
+        container.wallets.open(account["wallet_address"], sealed).address
+        == account["wallet_address"]
+    )
+    assert destination == "+8613800138000"
+    # No personal data in the event log.
+    with container.uow_factory.sessions() as s:
+        payloads = b"".join(s.scalars(text("SELECT payload FROM events")))
+    assert b"13800138000" not in payloads and account["wallet_address"].encode() in payloads
+
+    # A second sign-in with a new code finds the same account (the 30 s resend wait is
+    # skipped by moving the first challenge back in time).
+    with container.uow_factory.sessions.begin() as s:
+        s.execute(text("UPDATE otp_challenges SET created_at = '2000-01-01 00:00:00+00:00'"))
+    again = sign_in(api, otp, "+8613800138000")
+    assert api.get("/account", headers=again).json()["id"] == account["id"]
+
+
+def test_wrong_codes_count_and_a_used_code_does_not_open_a_second_session(api, otp):
+    sent = api.post("/accounts/codes", json={"destination": "a@example.com"}).json()
+    code = otp.last("a@example.com")
+    bad = "000000" if code != "000000" else "111111"
+    wrong = api.post("/accounts/sessions", json={"challenge_id": sent["challenge_id"], "code": bad})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_sign_in_code"
+    assert "4 tries left" in wrong.json()["detail"]
+    ok = api.post("/accounts/sessions", json={"challenge_id": sent["challenge_id"], "code": code})
+    assert ok.status_code == 201
+    reused = api.post(
+        "/accounts/sessions", json={"challenge_id": sent["challenge_id"], "code": code}
+    )
+    assert reused.status_code == 401 and reused.json()["error"] == "invalid_sign_in_code"
+
+
+def test_codes_for_one_address_are_rate_limited(api, otp):
+    assert api.post("/accounts/codes", json={"destination": "b@example.com"}).status_code == 202
+    again = api.post("/accounts/codes", json={"destination": "B@example.com"})
+    assert again.status_code == 429 and again.json()["error"] == "code_rate_limited"
+    assert len(otp.sent["b@example.com"]) == 1
+
+
+def test_sign_out_stops_the_token_at_once(api, otp):
+    headers = sign_in(api, otp, "c@example.com")
+    me = api.get("/account", headers=headers)
+    assert me.status_code == 200, me.text
+    assert api.delete("/accounts/sessions/current", headers=headers).status_code == 204
+    after = api.get("/account", headers=headers)
+    assert after.status_code == 401 and after.json()["error"] == "invalid_session"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer nonsense", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "Basic abc"],
+)
+def test_consumer_endpoints_refuse_missing_and_forged_tokens(api, header):
+    headers = {"Authorization": header} if header else {}
+    response = api.get("/me/certificates", headers=headers)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_session"
+
+
+@pytest.mark.parametrize(
+    "destination", ["", "not an address", "12345", "a@b", "+0123456789", "x" * 300]
+)
+def test_malformed_destinations_are_refused(api, otp, destination):
+    response = api.post("/accounts/codes", json={"destination": destination})
+    assert response.status_code == 422
+    assert response.json()["error"] in ("invalid_destination", "invalid_request")
+    assert otp.sent == {}
+
+
+# ----------------------------------------------------------------------------- claims
+def test_claim_is_pending_then_minted_in_one_shared_transaction(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    alice, bob = sign_in(api, otp, "alice@example.com"), sign_in(api, otp, "bob@example.com")
+    s1, s2, s3 = lot.serials[:3]
+    claims = [
+        api.post(
+            "/claims", json={"serial": s1, "pin": lot.pins[s1], "region": "330106"}, headers=alice
+        ),
+        api.post("/claims", json={"serial": s2, "pin": lot.pins[s2].lower()}, headers=alice),
+        api.post("/claims", json={"serial": s3, "pin": lot.pins[s3].replace("-", "")}, headers=bob),
+    ]
+    assert [c.status_code for c in claims] == [202] * 3, [c.text for c in claims]
+    first = claims[0].json()
+    assert first["state"] == "claim_pending" and first["pending"] is True
+    assert first["chain"]["status"] == "queued" and first["claim_region"] == "330106"
+    assert first["product"]["gtin"] == lot.batch["gtin"]
+
+    # Within the batching window nothing is sent; forced, all three share one claimBatch.
+    assert container.claim_step() == 0
+    mint_claims(
+        container,
+        lambda: all(
+            c["state"] == "active" for c in api.get("/me/certificates", headers=alice).json()
+        ),
+    )
+    with container.uow_factory.sessions() as s:
+        kinds = s.execute(text("SELECT kind FROM outbox WHERE kind LIKE 'claim%'")).scalars().all()
+    assert kinds == ["claim_batch"]
+    mine = api.get("/me/certificates", headers=alice).json()
+    assert sorted(c["serial"] for c in mine) == sorted([s1, s2])
+    tx = {c["chain"]["tx_hash"] for c in mine}
+    assert len(tx) == 1 and None not in tx
+    registry = container.runtime.registry
+    for c in mine:
+        assert (
+            registry.owner_of(int(c["token_id"]))
+            == api.get("/account", headers=alice).json()["wallet_address"]
+        )
+    assert [h["action"] for h in mine[0]["history"]] == ["claim"]
+    assert mine[0]["history"][0]["status"] == "confirmed"
+    # Bob's certificate went in the same transaction, and only he sees it.
+    (bobs,) = api.get("/me/certificates", headers=bob).json()
+    assert bobs["serial"] == s3 and bobs["chain"]["tx_hash"] in tx
+    assert api.get(f"/me/certificates/{bobs['id']}", headers=alice).status_code == 404
+    assert api.get(f"/me/certificates/{bobs['id']}", headers=bob).status_code == 200
+
+
+def test_a_claimed_bottle_cannot_be_claimed_again(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    alice, bob = sign_in(api, otp, "alice@example.com"), sign_in(api, otp, "bob@example.com")
+    serial = lot.serials[0]
+    body = {"serial": serial, "pin": lot.pins[serial]}
+    assert api.post("/claims", json=body, headers=alice).status_code == 202
+    for who in (alice, bob):
+        again = api.post("/claims", json=body, headers=who)
+        assert again.status_code == 409 and again.json()["error"] == "already_claimed"
+
+
+def test_wrong_pins_lock_the_bottle_and_a_right_pin_waits_for_the_lock(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    mallory = sign_in(api, otp, "mallory@example.com")
+    serial = lot.serials[0]
+    bad = {"serial": serial, "pin": wrong_pin(lot.pins[serial])}
+    answers = [api.post("/claims", json=bad, headers=mallory) for _ in range(6)]
+    assert [a.status_code for a in answers[:5]] == [403] * 5
+    assert (
+        answers[0].json()["error"] == "wrong_pin" and "4 tries left" in answers[0].json()["detail"]
+    )
+    assert answers[5].status_code == 429 and answers[5].json()["error"] == "pin_locked"
+    # The lock holds for the right PIN too, and for anyone: the bottle is what is locked.
+    alice = sign_in(api, otp, "alice@example.com")
+    right = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=alice)
+    assert right.status_code == 429
+    with container.uow_factory.sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM certificates")).scalar_one() == 0
+
+
+def test_an_account_locks_after_wrong_pins_across_bottles(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    mallory = sign_in(api, otp, "mallory@example.com")
+    statuses = []
+    for serial in lot.serials[:11]:
+        bad = {"serial": serial, "pin": wrong_pin(lot.pins[serial])}
+        statuses.append(api.post("/claims", json=bad, headers=mallory).status_code)
+    assert statuses[:10] == [403] * 10 and statuses[10] == 429
+    serial = lot.serials[11]
+    locked = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=mallory)
+    assert locked.status_code == 429 and "your account" in locked.json()["detail"]
+
+
+@pytest.mark.parametrize("pin", ["", "123", "ABCD-EFG!", "ÄBCD-EFGH", "x" * 32])
+def test_malformed_pins_are_refused_without_counting(api, container, keys, otp, counts, pin):
+    lot = pinned_batch(api, container, keys.factory)
+    alice = sign_in(api, otp, "alice@example.com")
+    before = counts()
+    response = api.post("/claims", json={"serial": lot.serials[0], "pin": pin}, headers=alice)
+    assert response.status_code == 422
+    assert response.json()["error"] in ("invalid_pin", "invalid_request")
+    assert counts() == before
+
+
+@pytest.mark.parametrize("extra", [{"owner": "0x" + "11" * 20}, {"state": "active"}])
+def test_extra_fields_in_a_claim_are_refused(api, container, keys, otp, counts, extra):
+    lot = pinned_batch(api, container, keys.factory)
+    alice = sign_in(api, otp, "alice@example.com")
+    serial = lot.serials[0]
+    before = counts()
+    response = api.post(
+        "/claims", json={"serial": serial, "pin": lot.pins[serial], **extra}, headers=alice
+    )
+    assert response.status_code == 422 and response.json()["error"] == "invalid_request"
+    assert counts() == before
+
+
+def test_claims_need_an_anchored_batch_and_none_after_recall(api, container, keys, otp):
+    pending = pinned_batch(api, container, keys.factory, lot="LOT-P", anchor=False)
+    alice = sign_in(api, otp, "alice@example.com")
+    serial = pending.serials[0]
+    early = api.post("/claims", json={"serial": serial, "pin": pending.pins[serial]}, headers=alice)
+    assert early.status_code == 409 and early.json()["error"] == "not_claimable"
+    assert "not on chain yet" in early.json()["detail"]
+
+    lot = pinned_batch(api, container, keys.factory, lot="LOT-R")
+    recall = api.post(
+        f"/batches/{lot.batch['id']}/recall",
+        json={"reason": "cork taint"},
+        headers={"Authorization": f"Bearer {keys.factory}"},
+    )
+    assert recall.status_code == 200, recall.text
+    serial = lot.serials[0]
+    late = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=alice)
+    assert late.status_code == 409 and "recalled" in late.json()["detail"]
+
+
+def test_the_same_idempotency_key_answers_the_same_and_a_different_body_is_refused(
+    api, container, keys, otp
+):
+    lot = pinned_batch(api, container, keys.factory)
+    alice = sign_in(api, otp, "alice@example.com")
+    s1, s2 = lot.serials[:2]
+    headers = {**alice, "Idempotency-Key": "claim-1"}
+    first = api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=headers)
+    again = api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=headers)
+    assert first.status_code == again.status_code == 202 and first.json() == again.json()
+    other = api.post("/claims", json={"serial": s2, "pin": lot.pins[s2]}, headers=headers)
+    assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+    with container.uow_factory.sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM certificates")).scalar_one() == 1
+
+
+def test_sixteen_racing_claims_with_the_right_pin_make_one_certificate(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    people = [sign_in(api, otp, f"p{i}@example.com") for i in range(16)]
+    serial = lot.serials[0]
+    barrier = Barrier(16)
+
+    def claim(headers):
+        barrier.wait()
+        return api.post(
+            "/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=headers
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(claim, people))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202] + [409] * 15, [a.text for a in answers]
+    assert {a.json()["error"] for a in answers if a.status_code == 409} == {"already_claimed"}
+    winner = next(a for a in answers if a.status_code == 202)
+    owner = next(h for h, a in zip(people, answers, strict=True) if a is winner)
+    mint_claims(
+        container,
+        lambda: (
+            api.get(f"/me/certificates/{winner.json()['id']}", headers=owner).json()["state"]
+            == "active"
+        ),
+    )
+    assert container.runtime.registry.is_claimed(int(winner.json()["token_id"]))
+    with container.uow_factory.sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM certificates")).scalar_one() == 1
+
+
+def test_a_failed_shared_claim_is_retried_alone_and_only_the_bad_one_fails(
+    api, container, keys, otp
+):
+    """A recall confirmed on chain between claim and mint: the shared transaction fails at
+    estimation, each claim is tried alone, and each fails for good (the batch is recalled)."""
+    lot = pinned_batch(api, container, keys.factory)
+    good = pinned_batch(api, container, keys.factory, lot="LOT-G")
+    alice = sign_in(api, otp, "alice@example.com")
+    s1, g1 = lot.serials[0], good.serials[0]
+    assert (
+        api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=alice).status_code
+        == 202
+    )
+    assert (
+        api.post("/claims", json={"serial": g1, "pin": good.pins[g1]}, headers=alice).status_code
+        == 202
+    )
+    factory = {"Authorization": f"Bearer {keys.factory}"}
+    assert (
+        api.post(
+            f"/batches/{lot.batch['id']}/recall", json={"reason": "leak"}, headers=factory
+        ).status_code
+        == 200
+    )
+
+    def settled() -> bool:
+        container.claim_step(force=True)
+        states = {
+            c["serial"]: c["state"] for c in api.get("/me/certificates", headers=alice).json()
+        }
+        return states == {s1: "claim_failed", g1: "active"}
+
+    container.claim_step(force=True)
+    run_sender_until(container, settled, steps=40)
+    assert container.runtime.registry.is_claimed(int(container.commitments.token_id(g1)))
+    assert not container.runtime.registry.is_claimed(int(container.commitments.token_id(s1)))
