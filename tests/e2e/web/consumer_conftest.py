@@ -1,0 +1,231 @@
+"""Fixtures of the consumer pages: the app with the consumer pages served by uvicorn, a code
+sender that records the one-time codes, a bottle whose PIN is known and whose batch was
+shipped into Hangzhou, and screenshots (kept as artifacts and, on request, for the docs).
+
+Import what a test module uses from here (``from tests.e2e.web.consumer_conftest import ...``);
+the browser fixtures (``launch``, ``page_errors``) come from this folder's conftest.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.testclient import TestClient
+from PIL import Image
+from playwright.sync_api import Locator, Page
+from sqlalchemy import text
+
+from chain.backends import free_port
+from service.api.app import create_app
+from service.api.routers import items, pages
+from service.bootstrap import Container
+from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
+from tests.integration.service.api.consumer_helpers import (
+    PinnedBatch,
+    RecordingOtpSender,
+    pinned_batch,
+)
+from tests.integration.service.conftest import auth
+
+DIGITAL_LINK = "/01/{gtin}/10/{lot}/21/{serial}"
+#: Where ``TRACECERT_DOCS_IMG`` is unset, no picture for the docs is written.
+DOCS_IMG_BUDGET = 150_000
+
+
+# ----------------------------------------------------------------------------- server
+def _serves_scan_page(app: FastAPI) -> bool:
+    """Whether the Digital Link route answers a browser with the scan page already."""
+    client = TestClient(app)  # no lifespan: no workers, nothing started
+    probe = client.get(
+        DIGITAL_LINK.format(gtin="09506000134352", lot="PROBE", serial="PROBE0000"),
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
+    return probe.headers.get("content-type", "").startswith("text/html")
+
+
+def _add_scan_page_shim(app: FastAPI, container: Container) -> None:
+    """Until items.py hands browsers to pages.render_scan_page, answer them here the way it
+    will: the Digital Link route's own answer, rendered. Ahead of every other route."""
+
+    def scan_page(gtin: str, lot: str, serial: str, request: Request) -> Response:
+        answer = items.resolve_with_lot(
+            gtin=gtin, lot=lot, serial=serial, actor=None, container=container
+        )
+        body = answer.model_dump(mode="json")
+        if pages.wants_html(request):
+            return pages.render_scan_page(request, body)
+        return JSONResponse(body)
+
+    app.router.add_api_route(DIGITAL_LINK, scan_page, methods=["GET"], include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())
+
+
+def consumer_app(container: Container) -> FastAPI:
+    """The real app; the consumer pages added only where app.py and items.py do not yet."""
+    app = create_app(container, manage_workers=False)
+    if not any(getattr(r, "path", None) == "/my-certificates" for r in app.routes):
+        app.include_router(pages.router)
+    if not _serves_scan_page(app):
+        _add_scan_page_shim(app, container)
+    return app
+
+
+@pytest.fixture
+def otp(container: Container) -> RecordingOtpSender:
+    """The server's one-time codes, recorded instead of sent."""
+    sender = RecordingOtpSender()
+    container.otp_sender = sender
+    return sender
+
+
+@pytest.fixture
+def site(container: Container, otp: RecordingOtpSender) -> Iterator[LiveServer]:
+    """The app under uvicorn on a free port (workers off: tests drive the claim batcher)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(consumer_app(container), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-consumer", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", container)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def client(site: LiveServer) -> Iterator[httpx.Client]:
+    """A JSON client on the live server, for the setup and for checking what changed."""
+    with httpx.Client(base_url=site.url, timeout=30, headers={"Accept": "application/json"}) as c:
+        yield c
+
+
+# ----------------------------------------------------------------------------- bottles
+@dataclass
+class Bottle:
+    """One bottle of an anchored batch that went factory -> distributor A (Hangzhou)."""
+
+    lot: PinnedBatch
+    serial: str
+    pin: str
+
+    @property
+    def path(self) -> str:
+        batch = self.lot.batch
+        return DIGITAL_LINK.format(gtin=batch["gtin"], lot=batch["lot"], serial=self.serial)
+
+
+def _scan(client: httpx.Client, key: str, **body: Any) -> None:
+    response = client.post("/scans", json=body, headers=auth(key))
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def bottle(client: httpx.Client, site: LiveServer, keys: Any) -> Bottle:
+    """A bottle nobody has claimed, genuine (anchored), shipped to distributor A's Hangzhou
+    warehouse and received there: its journey ends in region 330106."""
+    lot = pinned_batch(client, site.container, keys.factory, lot="LOT-CONSUMER")
+    a, a_key = _org(client, keys, "Distributor A", "distributor")
+    territory = client.put(
+        f"/organisations/{a}/territories", json={"regions": [ZHEJIANG]}, headers=auth(keys.brand)
+    )
+    assert territory.status_code == 200, territory.text
+    plant = _site(client, keys.admin, keys.factory_org, "Plant 1", "plant", "520382")
+    warehouse = _site(client, a_key, a, "Hangzhou DC", "warehouse", HANGZHOU)
+    with site.container.uow_factory.sessions() as s:
+        (pallet,) = s.scalars(
+            text(
+                "SELECT u.sscc FROM logistic_units u JOIN batches b ON b.id = u.batch_id "
+                "WHERE b.public_id = :p AND u.kind = 'pallet'"
+            ),
+            {"p": lot.batch["id"]},
+        ).all()
+    _scan(
+        client,
+        keys.factory,
+        action="dispatch",
+        code=pallet,
+        site_id=plant,
+        receiver_id=a,
+        shipment="F-CONSUMER-1",
+    )
+    _scan(client, a_key, action="receive", code=pallet, site_id=warehouse)
+    serial = lot.serials[0]
+    return Bottle(lot, serial, lot.pins[serial])
+
+
+# ----------------------------------------------------------------------------- screenshots
+Shot = Callable[..., Path]  # (page, name, focus: Locator | None = None) -> the full-page PNG
+
+
+def _docs_copy(source: Path, target: Path) -> None:
+    """A copy small enough for the docs (under DOCS_IMG_BUDGET): palette colours, then half
+    the pixels (one CSS pixel each) if that is not enough."""
+    image = Image.open(source).convert("RGB")
+    for scale in (1.0, 0.5):
+        sized = (
+            image
+            if scale == 1.0
+            else image.resize(
+                (int(image.width * scale), int(image.height * scale)), Image.Resampling.LANCZOS
+            )
+        )
+        buffer = io.BytesIO()
+        sized.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(
+            buffer, format="PNG", optimize=True
+        )
+        if buffer.tell() <= DOCS_IMG_BUDGET or scale == 0.5:
+            target.write_bytes(buffer.getvalue())
+            return
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path, request: pytest.FixtureRequest) -> Shot:
+    """Save a full-page screenshot under tmp_path (and $TRACECERT_TEST_ARTIFACTS/consumer if
+    set) after checking the page fits the phone's width. With $TRACECERT_DOCS_IMG set (a
+    folder, e.g. docs/img), a small copy named consumer-<name>.png goes there too: of the
+    whole page, or of ``focus`` (an element) where the page is long and only that part matters."""
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    extra = os.environ.get("TRACECERT_TEST_ARTIFACTS")
+    target = Path(extra) / "consumer" / request.node.name if extra else None
+    docs = os.environ.get("TRACECERT_DOCS_IMG")
+
+    def _shot(page: Page, name: str, focus: Locator | None = None) -> Path:
+        # Against the phone's width, not innerWidth: mobile Chromium zooms out to fit content.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= MOBILE["width"], f"{name}: the page is {width}px wide, wider than the phone"
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        if target is not None:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.name)
+        if docs:
+            Path(docs).mkdir(parents=True, exist_ok=True)
+            source = path
+            if focus is not None:
+                source = folder / f"{name}-focus.png"
+                focus.screenshot(path=str(source), animations="disabled", caret="hide")
+            _docs_copy(source, Path(docs) / f"consumer-{name}.png")
+        return path
+
+    return _shot
