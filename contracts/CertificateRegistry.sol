@@ -3,7 +3,9 @@ pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -23,8 +25,12 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
  *   new certificate slot (the batch id) instead of two, saving a 20k-gas zero-to-nonzero SSTORE per bottle.
  *   {_stateOf} translates; "claimed" means a non-zero batch id (batch ids are non-zero, tokens never burn).
  * - Claims use `_mint`, not `_safeMint`, and gifts use `_transfer`: no receiver callback, no reentrancy.
+ * - ERC-2771: every caller check (roles, ownership, approvals, pledgee, custodian, giver) reads {_msgSender},
+ *   so the one trusted forwarder can relay a call signed by the owner, pledgee or custodian, and the call acts
+ *   as that signer. Calls from anyone else are judged by `msg.sender` as before. The registry never calls
+ *   itself (no multicall, no delegatecall), which ERC-2771 contexts must avoid.
  */
-contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP712, Pausable {
+contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP712, Pausable, ERC2771Context {
     bytes32 public constant FACTORY_ROLE = keccak256("FACTORY_ROLE");
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
     bytes32 public constant CUSTODIAN_ROLE = keccak256("CUSTODIAN_ROLE");
@@ -57,10 +63,17 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /**
      * @param admin Receives `DEFAULT_ADMIN_ROLE` and `PAUSER_ROLE`.
+     * @param trustedForwarder_ The ERC-2771 forwarder whose calls act as the request signer (a
+     * `TracecertForwarder`); fixed for the life of the registry. The zero address disables relaying.
      */
     constructor(
-        address admin
-    ) ERC721("tracecert Certificate", "TCERT") EIP712("TracecertCertificateRegistry", "1") {
+        address admin,
+        address trustedForwarder_
+    )
+        ERC721("tracecert Certificate", "TCERT")
+        EIP712("TracecertCertificateRegistry", "1")
+        ERC2771Context(trustedForwarder_)
+    {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
     }
@@ -107,7 +120,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         unchecked {
             ++_attestationCounts[batchId];
         }
-        emit BatchAttested(batchId, msg.sender, reportHash, uri);
+        emit BatchAttested(batchId, _msgSender(), reportHash, uri);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -171,29 +184,32 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function pledge(uint256 tokenId, address pledgee) external whenNotPaused {
-        Certificate storage cert = _lockableByOwner(tokenId);
-        if (pledgee == msg.sender || !hasRole(PLEDGEE_ROLE, pledgee)) revert CertificateRegistryInvalidPledgee(pledgee);
+        address owner = _msgSender();
+        Certificate storage cert = _lockableByOwner(tokenId, owner);
+        if (pledgee == owner || !hasRole(PLEDGEE_ROLE, pledgee)) revert CertificateRegistryInvalidPledgee(pledgee);
         cert.state = CertificateState.Pledged;
         cert.counterparty = pledgee;
         cert.since = uint64(block.timestamp);
-        emit CertificatePledged(tokenId, msg.sender, pledgee);
+        emit CertificatePledged(tokenId, owner, pledgee);
     }
 
     /// @inheritdoc ICertificateRegistry
     function releasePledge(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byPledgee(tokenId);
+        address pledgee = _msgSender();
+        Certificate storage cert = _byPledgee(tokenId, pledgee);
         _unlock(cert);
-        emit CertificatePledgeReleased(tokenId, msg.sender);
+        emit CertificatePledgeReleased(tokenId, pledgee);
     }
 
     /// @inheritdoc ICertificateRegistry
     function foreclosePledge(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byPledgee(tokenId);
+        address pledgee = _msgSender();
+        Certificate storage cert = _byPledgee(tokenId, pledgee);
         // Unlock first, then move through {_update} like any other transfer (it re-checks recall and pause).
         _unlock(cert);
         address formerOwner = _ownerOf(tokenId);
-        _transfer(formerOwner, msg.sender, tokenId);
-        emit CertificatePledgeForeclosed(tokenId, msg.sender, formerOwner);
+        _transfer(formerOwner, pledgee, tokenId);
+        emit CertificatePledgeForeclosed(tokenId, pledgee, formerOwner);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -202,8 +218,9 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function depositToCustody(uint256 tokenId, address custodian) external whenNotPaused {
-        Certificate storage cert = _lockableByOwner(tokenId);
-        if (custodian == msg.sender || !hasRole(CUSTODIAN_ROLE, custodian)) {
+        address owner = _msgSender();
+        Certificate storage cert = _lockableByOwner(tokenId, owner);
+        if (custodian == owner || !hasRole(CUSTODIAN_ROLE, custodian)) {
             revert CertificateRegistryInvalidCustodian(custodian);
         }
         uint64 since = uint64(block.timestamp);
@@ -215,38 +232,42 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function releaseCustody(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byCustodian(tokenId);
+        address custodian = _msgSender();
+        Certificate storage cert = _byCustodian(tokenId, custodian);
         uint64 since = cert.since;
         _unlock(cert);
-        emit CertificateCustodyReleased(tokenId, msg.sender, since, uint64(block.timestamp));
+        emit CertificateCustodyReleased(tokenId, custodian, since, uint64(block.timestamp));
     }
 
     /// @inheritdoc ICertificateRegistry
     function requestRedemption(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byOwner(tokenId);
+        address owner = _msgSender();
+        Certificate storage cert = _byOwner(tokenId, owner);
         _expectState(tokenId, cert, CertificateState.InCustody);
         cert.redemptionRequested = true;
-        emit CertificateRedemptionRequested(tokenId, msg.sender);
+        emit CertificateRedemptionRequested(tokenId, owner);
     }
 
     /// @inheritdoc ICertificateRegistry
     function fulfilRedemption(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byCustodian(tokenId);
+        address custodian = _msgSender();
+        Certificate storage cert = _byCustodian(tokenId, custodian);
         if (!cert.redemptionRequested) revert CertificateRegistryRedemptionNotRequested(tokenId);
         // The custodian stays recorded as counterparty: it is who handed the bottle out.
         cert.state = CertificateState.Redeemed;
         cert.since = uint64(block.timestamp);
         cert.redemptionRequested = false;
-        emit CertificateRedeemed(tokenId, msg.sender);
+        emit CertificateRedeemed(tokenId, custodian);
     }
 
     /// @inheritdoc ICertificateRegistry
     function redeem(uint256 tokenId) external whenNotPaused {
-        Certificate storage cert = _byOwner(tokenId);
+        address owner = _msgSender();
+        Certificate storage cert = _byOwner(tokenId, owner);
         _expectState(tokenId, cert, CertificateState.Active);
         cert.state = CertificateState.Redeemed;
         cert.since = uint64(block.timestamp);
-        emit CertificateRedeemed(tokenId, msg.sender);
+        emit CertificateRedeemed(tokenId, owner);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -255,16 +276,17 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function createGift(uint256 tokenId, address claimKey, uint64 expiry) external whenNotPaused {
-        Certificate storage cert = _byOwner(tokenId);
+        address giver = _msgSender();
+        Certificate storage cert = _byOwner(tokenId, giver);
         _expectState(tokenId, cert, CertificateState.Active);
         if (claimKey == address(0)) revert CertificateRegistryInvalidGiftSignature(tokenId);
         if (expiry <= block.timestamp) revert CertificateRegistryInvalidExpiry(expiry);
         // A fresh global nonce: a signature made for an earlier (cancelled) gift of this token never matches.
         uint64 nonce = ++_giftNonce;
-        _gifts[tokenId] = StoredGift({giver: msg.sender, expiry: expiry, claimKey: claimKey, nonce: nonce});
+        _gifts[tokenId] = StoredGift({giver: giver, expiry: expiry, claimKey: claimKey, nonce: nonce});
         // Into escrow through {_update}, which refuses recalled batches.
-        _transfer(msg.sender, address(this), tokenId);
-        emit GiftCreated(tokenId, msg.sender, claimKey, expiry, nonce);
+        _transfer(giver, address(this), tokenId);
+        emit GiftCreated(tokenId, giver, claimKey, expiry, nonce);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -289,9 +311,15 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function cancelGift(uint256 tokenId) external whenNotPaused {
-        address giver = _gifts[tokenId].giver;
+        StoredGift storage stored = _gifts[tokenId];
+        address giver = stored.giver;
         if (giver == address(0)) revert CertificateRegistryGiftNotFound(tokenId);
-        if (giver != msg.sender) revert CertificateRegistryNotGiver(tokenId, msg.sender);
+        // Once it can no longer be claimed, anyone (the service's sender, a keeper) may return an expired
+        // gift: it can only ever go back to its giver, so there is nothing to protect from strangers.
+        if (block.timestamp <= stored.expiry) {
+            address caller = _msgSender();
+            if (caller != giver) revert CertificateRegistryNotGiver(tokenId, caller);
+        }
         delete _gifts[tokenId];
         _transfer(address(this), giver, tokenId);
         emit GiftCancelled(tokenId, giver);
@@ -411,6 +439,22 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         return super._update(to, tokenId, auth);
     }
 
+    /// @dev The ERC-2771 sender: the request signer when the trusted forwarder calls, else `msg.sender`.
+    /// ERC721 (approvals, transfers), AccessControl (roles) and Pausable read it through {Context} too.
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    /// @dev The calldata without the ERC-2771 sender suffix when the trusted forwarder calls.
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    /// @dev 20 bytes: the sender address the forwarder appends to the calldata.
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+
     /// @dev Base of {tokenURI}, settable by the admin.
     function _baseURI() internal view override returns (string memory) {
         return _baseTokenURI;
@@ -437,34 +481,34 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         emit CertificateClaimed(tokenId, batchId, to);
     }
 
-    /// @dev The certificate of a token the caller owns; {CertificateRegistryNotTokenOwner} otherwise (also for
+    /// @dev The certificate of a token `caller` owns; {CertificateRegistryNotTokenOwner} otherwise (also for
     /// unclaimed tokens and tokens in escrow).
-    function _byOwner(uint256 tokenId) private view returns (Certificate storage cert) {
-        if (_ownerOf(tokenId) != msg.sender) revert CertificateRegistryNotTokenOwner(tokenId, msg.sender);
+    function _byOwner(uint256 tokenId, address caller) private view returns (Certificate storage cert) {
+        if (_ownerOf(tokenId) != caller) revert CertificateRegistryNotTokenOwner(tokenId, caller);
         cert = _certificates[tokenId];
     }
 
-    /// @dev The certificate of an `Active` token the caller owns, whose batch is not recalled: one that may
+    /// @dev The certificate of an `Active` token `caller` owns, whose batch is not recalled: one that may
     /// take a new lock.
-    function _lockableByOwner(uint256 tokenId) private view returns (Certificate storage cert) {
-        cert = _byOwner(tokenId);
+    function _lockableByOwner(uint256 tokenId, address caller) private view returns (Certificate storage cert) {
+        cert = _byOwner(tokenId, caller);
         _expectState(tokenId, cert, CertificateState.Active);
         bytes32 batchId = cert.batchId;
         if (_batches[batchId].recalled) revert CertificateRegistryBatchIsRecalled(batchId);
     }
 
-    /// @dev The certificate of a `Pledged` token whose recorded pledgee is the caller.
-    function _byPledgee(uint256 tokenId) private view returns (Certificate storage cert) {
+    /// @dev The certificate of a `Pledged` token whose recorded pledgee is `caller`.
+    function _byPledgee(uint256 tokenId, address caller) private view returns (Certificate storage cert) {
         cert = _certificates[tokenId];
         _expectState(tokenId, cert, CertificateState.Pledged);
-        if (cert.counterparty != msg.sender) revert CertificateRegistryNotPledgee(tokenId, msg.sender);
+        if (cert.counterparty != caller) revert CertificateRegistryNotPledgee(tokenId, caller);
     }
 
-    /// @dev The certificate of an `InCustody` token whose recorded custodian is the caller.
-    function _byCustodian(uint256 tokenId) private view returns (Certificate storage cert) {
+    /// @dev The certificate of an `InCustody` token whose recorded custodian is `caller`.
+    function _byCustodian(uint256 tokenId, address caller) private view returns (Certificate storage cert) {
         cert = _certificates[tokenId];
         _expectState(tokenId, cert, CertificateState.InCustody);
-        if (cert.counterparty != msg.sender) revert CertificateRegistryNotCustodian(tokenId, msg.sender);
+        if (cert.counterparty != caller) revert CertificateRegistryNotCustodian(tokenId, caller);
     }
 
     /// @dev Reverts with {CertificateRegistryUnexpectedState} unless the certificate is in `expected`.

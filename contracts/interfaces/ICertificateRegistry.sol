@@ -14,6 +14,11 @@ pragma solidity ^0.8.28;
  * `Active` and its batch is not recalled (moves out of gift escrow excepted), and nothing mints or moves
  * while the contract is paused.
  *
+ * The registry is an ERC-2771 recipient: a call made through its trusted forwarder (a `TracecertForwarder`,
+ * fixed at deployment, readable as `trustedForwarder()`) acts as the signer of the forwarded request. Every
+ * "only the owner / pledgee / custodian / giver / role holder" below means that sender, so a relayer can
+ * submit the owner's signed request while the owner's consent is checked on chain.
+ *
  * Item leaf (double-hashed, sorted-pair tree of OpenZeppelin `MerkleProof`):
  * `keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash))))`.
  */
@@ -81,7 +86,7 @@ interface ICertificateRegistry {
 
     /**
      * @notice A pending gift; the token is held by the registry until claimed or cancelled.
-     * @param giver Owner who created the gift and may cancel it.
+     * @param giver Owner who created the gift and may cancel it; an expired gift goes back to them.
      * @param claimKey Address of the one-time key whose EIP-712 `GiftClaim` signature releases the gift.
      * @param expiry Last block timestamp at which the gift can be claimed.
      * @param nonce Global gift counter value assigned at creation; part of the signed message.
@@ -539,7 +544,8 @@ interface ICertificateRegistry {
 
     /**
      * @notice Moves an `Active` certificate into escrow (this contract) until the holder of the one-time
-     * key `claimKey` signs a claim or the giver cancels. Only the owner. The key's secret never goes on chain.
+     * key `claimKey` signs a claim or the gift is cancelled (see {cancelGift}). Only the owner. The key's
+     * secret never goes on chain.
      * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
      * {CertificateRegistryInvalidGiftSignature} (zero `claimKey`), {CertificateRegistryInvalidExpiry}
      * (expiry not in the future), {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`.
@@ -564,10 +570,11 @@ interface ICertificateRegistry {
     function claimGift(uint256 tokenId, address to, bytes calldata signature) external;
 
     /**
-     * @notice Cancels a pending gift (also after expiry) and returns the certificate to the giver. Only the
-     * giver. Works on recalled batches (a move out of escrow).
-     * @dev Reverts with {CertificateRegistryGiftNotFound}, {CertificateRegistryNotGiver} or `EnforcedPause()`.
-     * Emits `Transfer` and {GiftCancelled}.
+     * @notice Cancels a pending gift and returns the certificate to the giver. The giver may cancel at any
+     * time; once the gift has expired (`block.timestamp > expiry`, when it can no longer be claimed) anyone
+     * may, and the certificate still goes back to the giver. Works on recalled batches (a move out of escrow).
+     * @dev Reverts with {CertificateRegistryGiftNotFound}, {CertificateRegistryNotGiver} (a caller other than
+     * the giver, up to and including `expiry`) or `EnforcedPause()`. Emits `Transfer` and {GiftCancelled}.
      * @param tokenId The certificate.
      */
     function cancelGift(uint256 tokenId) external;

@@ -2,18 +2,23 @@
 pragma solidity ^0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {Errors} from "@openzeppelin/contracts/utils/Errors.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {CertificateRegistry} from "../../contracts/CertificateRegistry.sol";
+import {TracecertForwarder} from "../../contracts/TracecertForwarder.sol";
 import {ICertificateRegistry} from "../../contracts/interfaces/ICertificateRegistry.sol";
 import {Test} from "./utils/Test.sol";
 
-/// @dev Shared fixture: a registry with every role handed out and three anchored four-item batches.
+/// @dev Shared fixture: a registry (trusting its own forwarder) with every role handed out and three
+/// anchored four-item batches.
 abstract contract RegistryFixture is Test {
     CertificateRegistry internal reg;
+    TracecertForwarder internal fwd;
 
     address internal constant ADMIN = address(0xAD);
     address internal constant FACTORY = address(0xFAC);
@@ -50,7 +55,8 @@ abstract contract RegistryFixture is Test {
         RELAYER = vm.addr(RELAYER_KEY);
         ALICE = vm.addr(ALICE_KEY);
         CLAIM_KEY_ADDR = vm.addr(CLAIM_KEY);
-        reg = new CertificateRegistry(ADMIN);
+        fwd = new TracecertForwarder();
+        reg = new CertificateRegistry(ADMIN, address(fwd));
         vm.startPrank(ADMIN);
         reg.grantRole(reg.FACTORY_ROLE(), FACTORY);
         reg.grantRole(reg.RELAYER_ROLE(), RELAYER);
@@ -181,6 +187,9 @@ contract CertificateRegistryTest is RegistryFixture {
         assertTrue(reg.hasRole(reg.PAUSER_ROLE(), ADMIN), "pauser");
         assertFalse(reg.hasRole(reg.FACTORY_ROLE(), ADMIN), "admin is not factory");
         assertFalse(reg.hasRole(reg.DEFAULT_ADMIN_ROLE(), address(this)), "deployer gets nothing");
+        assertEq(reg.trustedForwarder(), address(fwd), "trusted forwarder");
+        assertTrue(reg.isTrustedForwarder(address(fwd)), "forwarder trusted");
+        assertFalse(reg.isTrustedForwarder(address(this)), "deployer not trusted");
     }
 
     function test_role_constants_are_keccak_of_their_names() public view {
@@ -1126,13 +1135,47 @@ contract CertificateRegistryTest is RegistryFixture {
         assertEq(reg.gift(id).claimKey, address(0), "deleted");
     }
 
-    function test_gift_cancel_by_non_giver_fails() public {
+    function test_gift_cancel_by_non_giver_before_or_at_expiry_fails() public {
         uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
         _gift(id, ALICE);
         vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotGiver.selector, id, BOB));
         vm.prank(BOB);
         reg.cancelGift(id);
+        // At exactly `expiry` the gift can still be claimed, so it is still only the giver's to cancel.
+        vm.warp(reg.gift(id).expiry);
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotGiver.selector, id, STRANGER));
+        vm.prank(STRANGER);
+        reg.cancelGift(id);
         assertEq(reg.ownerOf(id), address(reg), "still in escrow");
+    }
+
+    function test_gift_expired_is_returned_to_the_giver_by_anyone() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        _gift(id, ALICE);
+        vm.warp(reg.gift(id).expiry + 1);
+        vm.expectEmit(address(reg));
+        emit IERC721.Transfer(address(reg), ALICE, id);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.GiftCancelled(id, ALICE);
+        vm.prank(STRANGER);
+        reg.cancelGift(id);
+        assertEq(reg.ownerOf(id), ALICE, "back with the giver");
+        assertEq(reg.gift(id).giver, address(0), "deleted");
+    }
+
+    function testFuzz_gift_cancel_by_a_stranger_only_after_expiry_and_always_to_the_giver(
+        address caller,
+        uint256 delay
+    ) public {
+        vm.assume(caller != ALICE && caller != address(fwd));
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        _gift(id, ALICE);
+        uint64 expiry = reg.gift(id).expiry;
+        vm.warp(bound(delay, block.timestamp, uint256(expiry) + 3 days));
+        vm.prank(caller);
+        (bool ok,) = address(reg).call(abi.encodeCall(reg.cancelGift, (id)));
+        assertEq(ok, block.timestamp > expiry, "cancellable exactly when expired");
+        assertEq(reg.ownerOf(id), ok ? ALICE : address(reg), "only ever back to the giver");
     }
 
     function test_gift_recreated_refuses_old_signature() public {
@@ -1615,5 +1658,340 @@ contract CertificateRegistryTest is RegistryFixture {
 
     function testFuzz_lifecycle_random_sequences_never_move_locked_tokens(uint256 seed) public {
         _runSequence(seed, 30);
+    }
+}
+
+/// @dev Lifecycle calls relayed through the trusted {TracecertForwarder} (ERC-2771): a third party submits a
+/// request signed by the owner, pledgee or custodian, and the registry acts as the signer.
+contract CertificateRegistryForwarderTest is RegistryFixture {
+    uint256 internal constant PLEDGEE_KEY = 0xBA4C4;
+    uint256 internal constant CUSTODIAN_KEY = 0x7A174;
+    uint256 internal constant MALLORY_KEY = 0x3A11;
+    address internal PLEDGEE;
+    address internal CUSTODIAN;
+    address internal MALLORY;
+
+    uint256 internal constant RELAYED_GAS = 300_000;
+    bytes32 internal constant FORWARD_REQUEST_TYPEHASH = keccak256(
+        "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
+    );
+
+    function setUp() public override {
+        super.setUp();
+        PLEDGEE = vm.addr(PLEDGEE_KEY);
+        CUSTODIAN = vm.addr(CUSTODIAN_KEY);
+        MALLORY = vm.addr(MALLORY_KEY);
+        vm.startPrank(ADMIN);
+        reg.grantRole(reg.PLEDGEE_ROLE(), PLEDGEE);
+        reg.grantRole(reg.CUSTODIAN_ROLE(), CUSTODIAN);
+        vm.stopPrank();
+    }
+
+    // ---- helpers (domain and struct hash computed from the spec, not read from the forwarder) ----
+
+    /// @dev An unsigned request from `from` to the registry.
+    function _request(address from, bytes memory data) internal view returns (ERC2771Forwarder.ForwardRequestData memory) {
+        return ERC2771Forwarder.ForwardRequestData({
+            from: from,
+            to: address(reg),
+            value: 0,
+            gas: RELAYED_GAS,
+            deadline: uint48(block.timestamp + 1 hours),
+            data: data,
+            signature: ""
+        });
+    }
+
+    /// @dev Signs `req` with `key` over `nonce`, for `forwarder` on chain `chainId`.
+    function _signRequest(
+        ERC2771Forwarder.ForwardRequestData memory req,
+        uint256 key,
+        address forwarder,
+        uint256 chainId,
+        uint256 nonce
+    ) internal pure returns (ERC2771Forwarder.ForwardRequestData memory) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("TracecertForwarder"),
+                keccak256("1"),
+                chainId,
+                forwarder
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                FORWARD_REQUEST_TYPEHASH, req.from, req.to, req.value, req.gas, nonce, req.deadline, keccak256(req.data)
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        req.signature = abi.encodePacked(r, s, v);
+        return req;
+    }
+
+    /// @dev A request in `from`'s name signed by `key` for `forwarder` on chain `chainId`, at `from`'s next nonce.
+    function _signedFor(uint256 key, address from, bytes memory data, address forwarder, uint256 chainId)
+        internal
+        view
+        returns (ERC2771Forwarder.ForwardRequestData memory)
+    {
+        return _signRequest(_request(from, data), key, forwarder, chainId, TracecertForwarder(forwarder).nonces(from));
+    }
+
+    /// @dev A request signed by `key` in its own name, for this chain and the registry's forwarder.
+    function _signed(uint256 key, bytes memory data) internal view returns (ERC2771Forwarder.ForwardRequestData memory) {
+        return _signedFor(key, vm.addr(key), data, address(fwd), block.chainid);
+    }
+
+    /// @dev Signs `data` with `key` and has a stranger (the service's sender, in production) relay it.
+    function _relay(uint256 key, bytes memory data) internal {
+        ERC2771Forwarder.ForwardRequestData memory req = _signed(key, data);
+        vm.prank(STRANGER);
+        fwd.execute(req);
+    }
+
+    /// @dev Executes `req` on `forwarder` and checks the refusal: `ERC2771ForwarderInvalidSigner(signer, from)`
+    /// where the recovered signer is not `from` (the signature was made over another domain or nonce).
+    function _assertRefusedAsInvalidSigner(TracecertForwarder forwarder, ERC2771Forwarder.ForwardRequestData memory req)
+        internal
+    {
+        vm.prank(STRANGER);
+        try forwarder.execute(req) {
+            assertTrue(false, "executed");
+        } catch (bytes memory ret) {
+            assertEq(bytes32(bytes4(ret)), bytes32(ERC2771Forwarder.ERC2771ForwarderInvalidSigner.selector), "error");
+            bytes memory args = new bytes(ret.length - 4);
+            for (uint256 i; i < args.length; ++i) {
+                args[i] = ret[i + 4];
+            }
+            (address signer, address from) = abi.decode(args, (address, address));
+            assertEq(from, req.from, "from");
+            assertTrue(signer != req.from, "recovered someone else");
+        }
+    }
+
+    // ---- relayed lifecycle ----
+
+    function test_forwarder_domain_and_trust() public view {
+        (, string memory name, string memory version, uint256 chainId, address verifying,,) = fwd.eip712Domain();
+        assertEq(name, "TracecertForwarder", "name");
+        assertEq(version, "1", "version");
+        assertEq(chainId, block.chainid, "chain");
+        assertEq(verifying, address(fwd), "verifying contract");
+        assertEq(reg.trustedForwarder(), address(fwd), "registry trusts it");
+    }
+
+    function test_relayed_pledge_acts_as_the_signing_owner() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory req = _signed(ALICE_KEY, abi.encodeCall(reg.pledge, (id, BANK)));
+        assertTrue(fwd.verify(req), "verifies");
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificatePledged(id, ALICE, BANK);
+        vm.expectEmit(address(fwd));
+        emit ERC2771Forwarder.ExecutedForwardRequest(ALICE, 0, true);
+        vm.prank(STRANGER);
+        fwd.execute(req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Pledged), "pledged");
+        assertEq(reg.certificate(id).counterparty, BANK, "pledgee");
+        assertEq(reg.ownerOf(id), ALICE, "owner keeps it");
+        assertEq(fwd.nonces(ALICE), 1, "nonce used");
+    }
+
+    function test_relayed_pledgee_releases_and_forecloses() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        _relay(ALICE_KEY, abi.encodeCall(reg.pledge, (id, PLEDGEE)));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificatePledgeReleased(id, PLEDGEE);
+        _relay(PLEDGEE_KEY, abi.encodeCall(reg.releasePledge, (id)));
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "released");
+        _relay(ALICE_KEY, abi.encodeCall(reg.pledge, (id, PLEDGEE)));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificatePledgeForeclosed(id, PLEDGEE, ALICE);
+        _relay(PLEDGEE_KEY, abi.encodeCall(reg.foreclosePledge, (id)));
+        assertEq(reg.ownerOf(id), PLEDGEE, "foreclosed to the pledgee");
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "active again");
+    }
+
+    function test_relayed_custody_release_and_custodial_redemption() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        _relay(ALICE_KEY, abi.encodeCall(reg.depositToCustody, (id, CUSTODIAN)));
+        assertEq(reg.certificate(id).counterparty, CUSTODIAN, "custodian recorded");
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateCustodyReleased(id, CUSTODIAN, uint64(block.timestamp), uint64(block.timestamp));
+        _relay(CUSTODIAN_KEY, abi.encodeCall(reg.releaseCustody, (id)));
+        _relay(ALICE_KEY, abi.encodeCall(reg.depositToCustody, (id, CUSTODIAN)));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateRedemptionRequested(id, ALICE);
+        _relay(ALICE_KEY, abi.encodeCall(reg.requestRedemption, (id)));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateRedeemed(id, CUSTODIAN);
+        _relay(CUSTODIAN_KEY, abi.encodeCall(reg.fulfilRedemption, (id)));
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Redeemed), "redeemed");
+        assertEq(fwd.nonces(ALICE), 3, "owner signed three requests");
+        assertEq(fwd.nonces(CUSTODIAN), 2, "custodian signed two");
+    }
+
+    function test_relayed_redeem_by_owner() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateRedeemed(id, ALICE);
+        _relay(ALICE_KEY, abi.encodeCall(reg.redeem, (id)));
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Redeemed), "redeemed");
+    }
+
+    function test_relayed_gift_create_and_cancel_by_the_giver() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint64 expiry = uint64(block.timestamp + 1 days);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.GiftCreated(id, ALICE, CLAIM_KEY_ADDR, expiry, 1);
+        _relay(ALICE_KEY, abi.encodeCall(reg.createGift, (id, CLAIM_KEY_ADDR, expiry)));
+        assertEq(reg.ownerOf(id), address(reg), "in escrow");
+        assertEq(reg.gift(id).giver, ALICE, "giver is the signer");
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.GiftCancelled(id, ALICE);
+        _relay(ALICE_KEY, abi.encodeCall(reg.cancelGift, (id)));
+        assertEq(reg.ownerOf(id), ALICE, "returned");
+    }
+
+    function test_relayed_transfer_moves_as_owner_but_locks_still_apply() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint256 locked = _claim(BATCH_A, BASE_A, 1, ALICE);
+        vm.prank(ALICE);
+        reg.pledge(locked, BANK);
+        _relay(ALICE_KEY, abi.encodeCall(reg.transferFrom, (ALICE, BOB, id)));
+        assertEq(reg.ownerOf(id), BOB, "moved by the signer's authority");
+        ERC2771Forwarder.ForwardRequestData memory req =
+            _signed(ALICE_KEY, abi.encodeCall(reg.transferFrom, (ALICE, BOB, locked)));
+        vm.expectRevert(Errors.FailedCall.selector);
+        vm.prank(STRANGER);
+        fwd.execute(req);
+        assertEq(reg.ownerOf(locked), ALICE, "pledged token did not move");
+        assertEq(fwd.nonces(ALICE), 1, "a failed call consumes no nonce");
+    }
+
+    function test_executeBatch_relays_requests_in_nonce_order() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData[] memory reqs = new ERC2771Forwarder.ForwardRequestData[](2);
+        reqs[0] = _signed(ALICE_KEY, abi.encodeCall(reg.depositToCustody, (id, CUSTODIAN)));
+        // The second request is signed over the nonce the first one leaves behind.
+        reqs[1] = _signRequest(
+            _request(ALICE, abi.encodeCall(reg.requestRedemption, (id))), ALICE_KEY, address(fwd), block.chainid, 1
+        );
+        vm.prank(STRANGER);
+        fwd.executeBatch(reqs, payable(address(0)));
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.InCustody), "in custody");
+        assertTrue(reg.certificate(id).redemptionRequested, "redemption requested");
+        assertEq(fwd.nonces(ALICE), 2, "both nonces used");
+    }
+
+    // ---- refused requests ----
+
+    function test_replayed_request_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory req = _signed(ALICE_KEY, abi.encodeCall(reg.pledge, (id, BANK)));
+        vm.prank(STRANGER);
+        fwd.execute(req);
+        vm.prank(BANK);
+        reg.releasePledge(id);
+        // The nonce moved on: the old signature now recovers to some other address.
+        assertFalse(fwd.verify(req), "no longer verifies");
+        _assertRefusedAsInvalidSigner(fwd, req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not pledged again");
+    }
+
+    function test_request_signed_for_another_chain_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory req =
+            _signedFor(ALICE_KEY, ALICE, abi.encodeCall(reg.pledge, (id, BANK)), address(fwd), block.chainid + 1);
+        assertFalse(fwd.verify(req), "does not verify");
+        _assertRefusedAsInvalidSigner(fwd, req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not pledged");
+        assertEq(fwd.nonces(ALICE), 0, "no nonce used");
+    }
+
+    function test_request_signed_for_another_forwarder_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        TracecertForwarder other = new TracecertForwarder();
+        ERC2771Forwarder.ForwardRequestData memory req =
+            _signedFor(ALICE_KEY, ALICE, abi.encodeCall(reg.pledge, (id, BANK)), address(other), block.chainid);
+        _assertRefusedAsInvalidSigner(fwd, req);
+        // Where it was signed for, the registry does not trust that forwarder.
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC2771Forwarder.ERC2771UntrustfulTarget.selector, address(reg), address(other))
+        );
+        vm.prank(STRANGER);
+        other.execute(req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not pledged");
+    }
+
+    function test_request_in_the_owners_name_signed_by_someone_else_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory req =
+            _signedFor(MALLORY_KEY, ALICE, abi.encodeCall(reg.pledge, (id, BANK)), address(fwd), block.chainid);
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC2771Forwarder.ERC2771ForwarderInvalidSigner.selector, MALLORY, ALICE)
+        );
+        vm.prank(STRANGER);
+        fwd.execute(req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not pledged");
+    }
+
+    function test_signer_who_is_not_the_owner_cannot_pledge_or_gift_the_token() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory pledgeReq =
+            _signed(MALLORY_KEY, abi.encodeCall(reg.pledge, (id, BANK)));
+        assertTrue(fwd.verify(pledgeReq), "a valid request in Mallory's own name");
+        vm.expectRevert(Errors.FailedCall.selector);
+        vm.prank(STRANGER);
+        fwd.execute(pledgeReq);
+        // In a batch with a refund receiver the failed call is reported instead of reverting.
+        ERC2771Forwarder.ForwardRequestData[] memory reqs = new ERC2771Forwarder.ForwardRequestData[](1);
+        reqs[0] = _signed(MALLORY_KEY, abi.encodeCall(reg.createGift, (id, CLAIM_KEY_ADDR, uint64(block.timestamp + 1 days))));
+        vm.expectEmit(address(fwd));
+        emit ERC2771Forwarder.ExecutedForwardRequest(MALLORY, 0, false);
+        vm.prank(STRANGER);
+        fwd.executeBatch(reqs, payable(STRANGER));
+        assertEq(reg.ownerOf(id), ALICE, "still Alice's");
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "still active");
+        assertEq(reg.gift(id).giver, address(0), "no gift");
+    }
+
+    function test_sender_suffix_from_anyone_but_the_forwarder_is_ignored() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        // Calldata ending in Alice's address, as the forwarder would send it, but from a stranger.
+        vm.prank(STRANGER);
+        (bool ok, bytes memory ret) = address(reg).call(abi.encodePacked(abi.encodeCall(reg.pledge, (id, BANK)), ALICE));
+        assertFalse(ok, "refused");
+        assertEq(
+            keccak256(ret),
+            keccak256(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotTokenOwner.selector, id, STRANGER)),
+            "judged as the stranger"
+        );
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not pledged");
+    }
+
+    function test_expired_request_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory req = _signed(ALICE_KEY, abi.encodeCall(reg.pledge, (id, BANK)));
+        vm.warp(uint256(req.deadline) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC2771Forwarder.ERC2771ForwarderExpiredRequest.selector, req.deadline)
+        );
+        vm.prank(STRANGER);
+        fwd.execute(req);
+    }
+
+    function test_relayed_cancel_of_an_expired_gift_by_a_stranger_returns_it_to_the_giver() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        _gift(id, ALICE);
+        ERC2771Forwarder.ForwardRequestData memory early = _signed(MALLORY_KEY, abi.encodeCall(reg.cancelGift, (id)));
+        vm.expectRevert(Errors.FailedCall.selector);
+        vm.prank(STRANGER);
+        fwd.execute(early);
+        vm.warp(reg.gift(id).expiry + 1);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.GiftCancelled(id, ALICE);
+        _relay(MALLORY_KEY, abi.encodeCall(reg.cancelGift, (id)));
+        assertEq(reg.ownerOf(id), ALICE, "back with the giver, not the canceller");
     }
 }
