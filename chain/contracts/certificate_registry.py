@@ -13,7 +13,6 @@ from enum import IntEnum
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -23,7 +22,8 @@ from eth_utils.address import to_checksum_address
 
 from chain.artifacts import Artifact
 from chain.client import ChainClient, Receipt
-from chain.errors import ChainError, ContractRevertError
+from chain.contracts._base import ContractWrapper
+from chain.errors import ContractRevertError
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_BYTES32 = b"\x00" * 32
@@ -235,20 +235,12 @@ def sign_gift_claim(
 
 
 @dataclass(frozen=True)
-class _Function:
-    name: str
-    selector: bytes
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Event:
     name: str
     inputs: tuple[Mapping[str, Any], ...]
 
 
-class CertificateRegistry:
+class CertificateRegistry(ContractWrapper):
     """The ``CertificateRegistry`` at ``address``.
 
     ``encode_*`` methods return calldata for one write function each (for the outbox; nothing
@@ -267,91 +259,15 @@ class CertificateRegistry:
     ROLES: dict[str, bytes] = ROLES
 
     def __init__(self, client: ChainClient, address: str, artifact: Artifact) -> None:
-        self._client = client
-        self.address = to_checksum_address(address)
-        self.artifact = artifact
-        self._functions: dict[str, _Function] = {}
+        super().__init__(client, address, artifact)
         self._events: dict[bytes, _Event] = {}
         for entry in artifact.abi:
-            if entry.get("type") == "function":
-                inputs = tuple(collapse_if_tuple(dict(i)) for i in entry.get("inputs", []))
-                outputs = tuple(collapse_if_tuple(dict(o)) for o in entry.get("outputs", []))
-                signature = f"{entry['name']}({','.join(inputs)})"
-                fn = _Function(
-                    entry["name"], bytes(keccak(signature.encode()))[:4], inputs, outputs
-                )
-                self._functions[signature] = fn
-                self._functions.setdefault(entry["name"], fn)
-            elif entry.get("type") == "event" and not entry.get("anonymous"):
+            if entry.get("type") == "event" and not entry.get("anonymous"):
                 types = ",".join(collapse_if_tuple(dict(i)) for i in entry.get("inputs", []))
                 topic = bytes(keccak(f"{entry['name']}({types})".encode()))
                 self._events[topic] = _Event(entry["name"], tuple(entry.get("inputs", [])))
-        client.register_revert_abi(artifact.abi)
-        self._chain_id: int | None = None
-
-    @property
-    def client(self) -> ChainClient:
-        """The chain client this wrapper calls through."""
-        return self._client
 
     # ------------------------------------------------------------------ plumbing
-    def encode(self, function: str, *args: Any) -> bytes:
-        """Encode calldata for any function of the ABI.
-
-        Args:
-            function: a name (first overload) or full signature like
-                ``"safeTransferFrom(address,address,uint256,bytes)"``.
-            *args: arguments in ABI order (tuples for structs).
-
-        Returns:
-            selector + ABI-encoded arguments.
-
-        Raises:
-            ValueError: if the function is unknown or an argument does not fit its type.
-        """
-        fn = self._function(function)
-        if len(args) != len(fn.inputs):
-            raise ValueError(f"{fn.name} takes {len(fn.inputs)} arguments, got {len(args)}")
-        try:
-            return fn.selector + abi_encode(list(fn.inputs), list(args))
-        except Exception as exc:  # eth_abi.exceptions.EncodingError and friends
-            raise ValueError(f"cannot encode {fn.name}{args!r}: {exc}") from exc
-
-    def _function(self, function: str) -> _Function:
-        try:
-            return self._functions[function]
-        except KeyError:
-            raise ValueError(
-                f"{self.artifact.contract_name} has no function {function!r}"
-            ) from None
-
-    def _view(self, function: str, *args: Any) -> tuple[Any, ...]:
-        fn = self._function(function)
-        raw = self._client.call({"to": self.address, "data": self.encode(function, *args)})
-        try:
-            return tuple(abi_decode(list(fn.outputs), raw))
-        except Exception as exc:  # eth_abi.exceptions.DecodingError: not this contract?
-            raise ChainError(
-                f"cannot decode {fn.name} output from {self.address}: 0x{raw.hex()}"
-            ) from exc
-
-    def chain_id(self) -> int:
-        """Return (and cache) the chain id, for EIP-712 domains."""
-        if self._chain_id is None:
-            self._chain_id = self._client.identity().chain_id
-        return self._chain_id
-
-    def decode_revert(self, data: bytes) -> ContractRevertError:
-        """Decode revert data of this contract.
-
-        Args:
-            data: raw revert data.
-
-        Returns:
-            The decoded :class:`ContractRevertError` (``"Unknown"`` for a foreign selector).
-        """
-        return self._client.decode_revert(data)
-
     def decode_events(self, receipt: Receipt) -> list[RegistryEvent]:
         """Decode the registry's events in a receipt (logs of other contracts are skipped).
 
@@ -653,6 +569,13 @@ class CertificateRegistry:
     def balance_of(self, owner: str) -> int:
         """Return how many certificates ``owner`` holds."""
         return int(self._view("balanceOf", to_checksum_address(owner))[0])
+
+    def trusted_forwarder(self) -> str:
+        """Return the ERC-2771 forwarder the registry trusts (fixed at deployment).
+
+        Requests relayed through it act as their signer; see :mod:`chain.contracts.forwarder`.
+        """
+        return to_checksum_address(self._view("trustedForwarder")[0])
 
     def paused(self) -> bool:
         """Tell whether the registry is paused."""
