@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
@@ -15,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.abi import collapse_if_tuple
 from eth_utils.address import to_checksum_address
 
-from chain.artifacts import Artifact
+from chain.artifacts import Artifact, load_artifact
 from chain.client import ChainClient, Receipt
 from chain.errors import ChainError, TransactionTimeoutError
 
@@ -31,6 +32,14 @@ class Deployment:
     address: str
     tx_hash: bytes
     block_number: int
+
+
+@dataclass(frozen=True)
+class RegistryDeployment:
+    """A ``CertificateRegistry`` and the ``TracecertForwarder`` it trusts, deployed together."""
+
+    registry: Deployment
+    forwarder: Deployment
 
 
 def encode_constructor(artifact: Artifact, *args: Any) -> bytes:
@@ -173,3 +182,36 @@ def deploy(
         tx_hash=receipt.tx_hash,
         block_number=receipt.block_number,
     )
+
+
+def deploy_registry(
+    client: ChainClient, account: LocalAccount, artifacts_dir: Path, admin: str
+) -> RegistryDeployment:
+    """Deploy a ``TracecertForwarder``, then a ``CertificateRegistry`` that trusts it.
+
+    The forwarder is fixed in the registry for good (an immutable), so the two are only ever
+    deployed as a pair.
+
+    Args:
+        client: the chain client.
+        account: the deployer (pays the gas; gets no role unless it is ``admin``).
+        artifacts_dir: Hardhat's ``artifacts`` directory.
+        admin: receives the registry's ``DEFAULT_ADMIN_ROLE`` and ``PAUSER_ROLE``.
+
+    Returns:
+        Both deployments.
+
+    Raises:
+        ArtifactNotFoundError: if either artifact is missing.
+        ContractRevertError: if a constructor reverts.
+        TransactionTimeoutError: if a deployment is not mined in time.
+        ChainUnavailableError: if the node cannot be reached.
+        ChainError: if a deployment fails on chain.
+    """
+    registry_artifact = load_artifact(artifacts_dir, "CertificateRegistry")
+    forwarder_artifact = load_artifact(artifacts_dir, "TracecertForwarder")
+    forwarder = deploy(client, account, forwarder_artifact)
+    registry = deploy(
+        client, account, registry_artifact, to_checksum_address(admin), forwarder.address
+    )
+    return RegistryDeployment(registry=registry, forwarder=forwarder)

@@ -31,7 +31,8 @@ from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.client import ChainClient, Receipt  # noqa: E402
 from chain.config import ANVIL_DEV_PRIVATE_KEY  # noqa: E402
 from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest  # noqa: E402
-from chain.deploy import deploy, send_transaction, wait_for_receipt  # noqa: E402
+from chain.contracts.forwarder import Forwarder  # noqa: E402
+from chain.deploy import deploy, deploy_registry, send_transaction, wait_for_receipt  # noqa: E402
 from chain.merkle import BatchTree, item_leaf  # noqa: E402
 
 # anvil's default accounts 1 and 2 (mnemonic "test test ... junk"): holder and pledgee/custodian.
@@ -98,8 +99,11 @@ def main() -> int:
         reg_artifact = load_artifact(artifacts, "CertificateRegistry")
         base_artifact = load_artifact(artifacts, "BaselineERC721")
 
-        dep = deploy(client, admin, reg_artifact, admin.address)
-        registry = CertificateRegistry(client, dep.address, reg_artifact)
+        dep = deploy_registry(client, admin, artifacts, admin.address)
+        registry = CertificateRegistry(client, dep.registry.address, reg_artifact)
+        forwarder = Forwarder(
+            client, dep.forwarder.address, load_artifact(artifacts, "TracecertForwarder")
+        )
         baseline = deploy(client, admin, base_artifact)
         bench = Bench(client, registry, admin)
         for role in ("FACTORY_ROLE", "RELAYER_ROLE"):
@@ -154,6 +158,22 @@ def main() -> int:
         tok = claims[0].token_id
         gas["pledge"] = bench.tx(holder, registry.encode_pledge(tok, service.address)).gas_used
         gas["release_pledge"] = bench.tx(service, registry.encode_release_pledge(tok)).gas_used
+
+        # The same pledge signed by the holder and relayed through the forwarder by the admin
+        # (the service's one sender). The holder's first request also pays for a new nonce slot.
+        def relayed(signer: LocalAccount, data: bytes) -> int:
+            deadline = client.block_timestamp() + 3600
+            request = forwarder.request(
+                signer.address, registry.address, data, gas=200_000, deadline=deadline
+            )
+            execute = forwarder.encode_execute(request, forwarder.sign(signer, request))
+            return bench.tx(admin, execute, to=forwarder.address).gas_used
+
+        pledge_data = registry.encode_pledge(tok, service.address)
+        gas["pledge_relayed_first"] = relayed(holder, pledge_data)
+        bench.tx(service, registry.encode_release_pledge(tok))
+        gas["pledge_relayed"] = relayed(holder, pledge_data)
+        bench.tx(service, registry.encode_release_pledge(tok))
         gas["custody_in"] = bench.tx(
             holder, registry.encode_deposit_to_custody(tok, service.address)
         ).gas_used

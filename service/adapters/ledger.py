@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chain.artifacts import Artifact, load_artifact
 from chain.backends import Backend
 from chain.client import ChainClient, ChainIdentity
-from chain.deploy import deploy, send_transaction
 from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest
+from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
 from service.app.ports import ChainStatus, ChainWrite, ClaimJob, OutboxRepository
@@ -174,11 +174,14 @@ class ChainRuntime:
 
     def _deploy(self) -> None:
         assert self.actual is not None
-        artifact = self.artifact()
         with self._sessions.begin() as s:
             self._load_deployment(s)
         if self.registry is None:
-            deployment = deploy(self.client, self.account, artifact, self.account.address)
+            # The registry trusts its forwarder for good; the row records the registry only, whose
+            # trustedForwarder() names the forwarder.
+            deployment = deploy_registry(
+                self.client, self.account, self._artifacts_dir, self.account.address
+            ).registry
             with self._sessions.begin() as s:
                 s.add(
                     DeploymentRow(

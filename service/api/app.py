@@ -20,6 +20,7 @@ from service.api.routers import (
     items,
     log,
     organisations,
+    pages,
     products,
     web,
 )
@@ -59,6 +60,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         epcis,
         log,
         web,
+        pages,
     ):
         app.include_router(module.router)
     return app

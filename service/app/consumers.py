@@ -29,7 +29,7 @@ from service.app.ports import (
     UnitOfWorkFactory,
     Wallets,
 )
-from service.app.views import hex0x, iso
+from service.app.views import hex0x, iso, product_name
 from service.domain import accounts, codes
 from service.domain.accounts import Account, Custody, OtpChallenge
 from service.domain.actor import Actor
@@ -457,7 +457,7 @@ def certificate_view(
         "product": {
             "gtin": batch.gtin if batch else None,
             "lot": batch.lot if batch else None,
-            "name": (batch.metadata or {}).get("name") if batch else None,
+            "name": product_name(batch) if batch else None,
             "production_date": batch.production_date.isoformat()
             if batch and batch.production_date
             else None,

@@ -7,7 +7,7 @@ from typing import Any
 
 from service.app import commands
 from service.app.ports import Clock, Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
-from service.app.views import hex0x
+from service.app.views import hex0x, product_name
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
@@ -188,7 +188,7 @@ def _provenance(
             )
     return {
         "product": {
-            "name": (batch.metadata or {}).get("name"),
+            "name": product_name(batch),
             "gtin": batch.gtin,
             "lot": batch.lot,
             "production_date": batch.production_date.isoformat() if batch.production_date else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from service.domain.batches import Batch
 from service.domain.organisations import Organisation
 
 
@@ -14,6 +15,15 @@ def hex0x(value: bytes | None) -> str | None:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def product_name(batch: Batch | None) -> str | None:
+    """The product's name as the batch's public attributes froze it at planning."""
+    if batch is None:
+        return None
+    product = (batch.metadata or {}).get("product")
+    name = product.get("name") if isinstance(product, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def party(organisation: Organisation | None) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from service.api.deps import ContainerDep, OptionalActor
+from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
 
@@ -45,18 +46,31 @@ def _resolve(
     )
 
 
+def _answer(request: Request, body: ScanPublic) -> ScanPublic | Response:
+    """The scan page for a browser (it asks for text/html first), the JSON for anything else."""
+    if pages.wants_html(request):
+        return pages.render_scan_page(request, body.model_dump(mode="json"))
+    return body
+
+
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", response_model=ScanPublic)
 def resolve_with_lot(
-    gtin: str, lot: str, serial: str, actor: OptionalActor, container: ContainerDep
-) -> ScanPublic:
-    """GS1 Digital Link resolver: what a bottle's QR code opens. Unknown codes answer
-    ``verdict: unknown`` (likely counterfeit)."""
-    return _resolve(gtin, lot, serial, actor, container)
+    gtin: str,
+    lot: str,
+    serial: str,
+    request: Request,
+    actor: OptionalActor,
+    container: ContainerDep,
+) -> ScanPublic | Response:
+    """GS1 Digital Link resolver: what a bottle's QR code opens. A browser gets the scan page
+    (Chinese or English); ``Accept: application/json`` gets the verdict, provenance and proof.
+    Unknown codes answer ``verdict: unknown`` (likely counterfeit)."""
+    return _answer(request, _resolve(gtin, lot, serial, actor, container))
 
 
 @router.get("/01/{gtin}/21/{serial}", response_model=ScanPublic)
 def resolve_without_lot(
-    gtin: str, serial: str, actor: OptionalActor, container: ContainerDep
-) -> ScanPublic:
+    gtin: str, serial: str, request: Request, actor: OptionalActor, container: ContainerDep
+) -> ScanPublic | Response:
     """GS1 Digital Link resolver for a URI without the lot."""
-    return _resolve(gtin, None, serial, actor, container)
+    return _answer(request, _resolve(gtin, None, serial, actor, container))

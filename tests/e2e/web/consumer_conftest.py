@@ -21,16 +21,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from fastapi.testclient import TestClient
+from fastapi import FastAPI
 from PIL import Image
 from playwright.sync_api import Locator, Page
 from sqlalchemy import text
 
 from chain.backends import free_port
 from service.api.app import create_app
-from service.api.routers import items, pages
 from service.bootstrap import Container
 from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
 from tests.integration.service.api.consumer_helpers import (
@@ -46,41 +43,9 @@ DOCS_IMG_BUDGET = 150_000
 
 
 # ----------------------------------------------------------------------------- server
-def _serves_scan_page(app: FastAPI) -> bool:
-    """Whether the Digital Link route answers a browser with the scan page already."""
-    client = TestClient(app)  # no lifespan: no workers, nothing started
-    probe = client.get(
-        DIGITAL_LINK.format(gtin="09506000134352", lot="PROBE", serial="PROBE0000"),
-        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
-    )
-    return probe.headers.get("content-type", "").startswith("text/html")
-
-
-def _add_scan_page_shim(app: FastAPI, container: Container) -> None:
-    """Until items.py hands browsers to pages.render_scan_page, answer them here the way it
-    will: the Digital Link route's own answer, rendered. Ahead of every other route."""
-
-    def scan_page(gtin: str, lot: str, serial: str, request: Request) -> Response:
-        answer = items.resolve_with_lot(
-            gtin=gtin, lot=lot, serial=serial, actor=None, container=container
-        )
-        body = answer.model_dump(mode="json")
-        if pages.wants_html(request):
-            return pages.render_scan_page(request, body)
-        return JSONResponse(body)
-
-    app.router.add_api_route(DIGITAL_LINK, scan_page, methods=["GET"], include_in_schema=False)
-    app.router.routes.insert(0, app.router.routes.pop())
-
-
 def consumer_app(container: Container) -> FastAPI:
-    """The real app; the consumer pages added only where app.py and items.py do not yet."""
-    app = create_app(container, manage_workers=False)
-    if not any(getattr(r, "path", None) == "/my-certificates" for r in app.routes):
-        app.include_router(pages.router)
-    if not _serves_scan_page(app):
-        _add_scan_page_shim(app, container)
-    return app
+    """The real app, as ``tracecert run`` serves it (workers off: tests drive the batcher)."""
+    return create_app(container, manage_workers=False)
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ def test_claim_is_pending_then_minted_in_one_shared_transaction(api, container, 
     assert first["state"] == "claim_pending" and first["pending"] is True
     assert first["chain"]["status"] == "queued" and first["claim_region"] == "330106"
     assert first["product"]["gtin"] == lot.batch["gtin"]
+    assert first["product"]["name"] == "Sauce-aroma 53% vol 500 ml"
 
     # Within the batching window nothing is sent; forced, all three share one claimBatch.
     assert container.claim_step() == 0
