@@ -33,7 +33,7 @@ from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app import commands, consumers, handlers
+from service.app import certificates, commands, consumers, handlers
 from service.app.ports import LogAnchor, OtpSender
 from service.config import Settings
 from service.domain.errors import TracecertError
@@ -126,6 +126,16 @@ class Container:
             force=force,
         )
 
+    def gift_expiry_step(self) -> int:
+        """Return gifts nobody accepted in time to their givers."""
+        if self.runtime.registry is None:
+            return 0
+        return certificates.return_expired_gifts(
+            certificates.Services(
+                self.uow_factory, self.ledger, self.wallets, self.secrets, self.clock
+            )
+        )
+
     # ------------------------------------------------------------------ workers
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -138,6 +148,7 @@ class Container:
                 if time.monotonic() >= self._next_log_anchor and self.lease.acquire():
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
+                    self.gift_expiry_step()
             except Exception:  # a bug must not kill the worker silently
                 log.exception("worker step failed")
             self._stop.wait(0.0 if busy else self.settings.sender_poll_interval_s)
@@ -187,6 +198,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     runtime.load_recorded()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     secrets = AesGcmSecrets(settings.code_secret_bytes)
+    wallets = SealedWallets(settings.wallet_kek_bytes)
     container = Container(
         settings=settings,
         engine=engine,
@@ -194,14 +206,14 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         commitments=ChainCommitments(),
         clock=clock,
         runtime=runtime,
-        ledger=ChainLedger(runtime),
+        ledger=ChainLedger(runtime, wallets),
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=secrets,
         printer=QrLabelPrinter(),
         regions=CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s),
         reference_cache=reference_cache,
-        wallets=SealedWallets(settings.wallet_kek_bytes),
+        wallets=wallets,
         otp_sender=WebhookOtpSender(settings.otp_webhook_url)
         if settings.otp_sender == "webhook"
         else LogOtpSender(),

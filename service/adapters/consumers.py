@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.adapters.orm import (
@@ -13,16 +17,26 @@ from service.adapters.orm import (
     AccountSessionRow,
     BatchRow,
     CertificateActionRow,
+    CertificateDealRow,
     CertificateRow,
     ItemRow,
+    OrganisationWalletRow,
     OtpChallengeRow,
     OutboxRow,
     PinGuardRow,
+    WalletNonceRow,
 )
 from service.adapters.repositories import translate_integrity
-from service.app.ports import AccountSession, CertificateStep, ClaimJob
+from service.app.ports import AccountSession, CertificateStep, ClaimJob, StepRecord, WalletRef
 from service.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
-from service.domain.certificates import Certificate, CertificateState, PinGuard
+from service.domain.certificates import (
+    Certificate,
+    CertificateState,
+    Deal,
+    DealKind,
+    DealStatus,
+    PinGuard,
+)
 
 #: A claim's action status while it waits for (or rides) its chain write.
 QUEUED = "queued"
@@ -156,6 +170,234 @@ class SqlAlchemyAccountRepository:
         return done is not None
 
 
+# ----------------------------------------------------------------------------- lifecycle
+_CERTIFICATE_CHANGES = frozenset(
+    {
+        "owner_account_id",
+        "owner_address",
+        "owner_org_id",
+        "counterparty_org_id",
+        "locked_since",
+    }
+)
+
+
+def _deal(row: CertificateDealRow) -> Deal:
+    return Deal(
+        id=row.id,
+        public_id=row.public_id,
+        certificate_id=row.certificate_id,
+        kind=DealKind(row.kind),
+        status=DealStatus(row.status),
+        created_at=row.created_at,
+        counterparty_org_id=row.counterparty_org_id,
+        recipient_account_id=row.recipient_account_id,
+        secret_hash=row.secret_hash,
+        claim_key_address=row.claim_key_address,
+        sealed_claim_key=row.sealed_claim_key,
+        gift_nonce=row.gift_nonce,
+        expires_at=row.expires_at,
+        terms=dict(row.terms or {}),
+        sealed_details=row.sealed_details,
+        origin_state=CertificateState(row.origin_state) if row.origin_state else None,
+        settled_at=row.settled_at,
+    )
+
+
+class SqlAlchemyLifecycleMixin:
+    """Deals, conditional transitions, organisation wallets and forwarder nonces."""
+
+    _s: Session
+
+    def record(self, step: StepRecord) -> int:
+        row = CertificateActionRow(
+            certificate_id=step.certificate_id,
+            action=step.action,
+            from_state=step.from_state.value if step.from_state is not None else None,
+            to_state=step.to_state.value,
+            principal_id=step.principal_id,
+            status=step.status,
+            outbox_id=step.outbox_id,
+            deal_id=step.deal_id,
+            signer=step.signer,
+            nonce=step.nonce,
+            undo=step.undo,
+            version_after=step.version_after,
+            created_at=step.at,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def transition(
+        self, certificate: Certificate, to: CertificateState, **changes: Any
+    ) -> Certificate | None:
+        unknown = set(changes) - _CERTIFICATE_CHANGES
+        if unknown:
+            raise ValueError(f"not a certificate change: {sorted(unknown)}")
+        done = self._s.execute(
+            update(CertificateRow)
+            .where(
+                CertificateRow.id == certificate.id,
+                CertificateRow.state == certificate.state.value,
+                CertificateRow.version == certificate.version,
+            )
+            .values(state=to.value, version=CertificateRow.version + 1, **changes)
+            .returning(CertificateRow.version)
+        ).first()
+        if done is None:
+            return None
+        moved = copy.copy(certificate)
+        moved.state, moved.version = to, int(done[0])
+        for name, value in changes.items():
+            setattr(moved, name, value)
+        return moved
+
+    def add_deal(self, deal: Deal) -> Deal:
+        row = CertificateDealRow(
+            public_id=deal.public_id,
+            certificate_id=deal.certificate_id,
+            kind=deal.kind.value,
+            status=deal.status.value,
+            counterparty_org_id=deal.counterparty_org_id,
+            recipient_account_id=deal.recipient_account_id,
+            secret_hash=deal.secret_hash,
+            claim_key_address=deal.claim_key_address,
+            sealed_claim_key=deal.sealed_claim_key,
+            expires_at=deal.expires_at,
+            terms=deal.terms,
+            sealed_details=deal.sealed_details,
+            origin_state=deal.origin_state.value if deal.origin_state else None,
+            created_at=deal.created_at,
+        )
+        self._s.add(row)
+        self._s.flush()
+        deal.id = row.id
+        return deal
+
+    def deal(self, public_id: str) -> Deal | None:
+        row = self._s.scalar(
+            select(CertificateDealRow).where(CertificateDealRow.public_id == public_id)
+        )
+        return _deal(row) if row is not None else None
+
+    def deal_by_secret(self, secret_hash: bytes) -> Deal | None:
+        row = self._s.scalar(
+            select(CertificateDealRow).where(CertificateDealRow.secret_hash == secret_hash)
+        )
+        return _deal(row) if row is not None else None
+
+    def open_deal(self, certificate_id: int, kind: DealKind) -> Deal | None:
+        row = self._s.scalar(
+            select(CertificateDealRow)
+            .where(
+                CertificateDealRow.certificate_id == certificate_id,
+                CertificateDealRow.kind == kind.value,
+                CertificateDealRow.status.in_((DealStatus.OFFERED.value, DealStatus.ACTIVE.value)),
+            )
+            .order_by(CertificateDealRow.id.desc())
+            .limit(1)
+        )
+        return _deal(row) if row is not None else None
+
+    def deals(
+        self,
+        *,
+        counterparty_org_id: int | None = None,
+        recipient_account_id: int | None = None,
+        kind: DealKind | None = None,
+        statuses: Sequence[DealStatus] = (),
+    ) -> list[Deal]:
+        query = select(CertificateDealRow).order_by(CertificateDealRow.id.desc())
+        if counterparty_org_id is not None:
+            query = query.where(CertificateDealRow.counterparty_org_id == counterparty_org_id)
+        if recipient_account_id is not None:
+            query = query.where(CertificateDealRow.recipient_account_id == recipient_account_id)
+        if kind is not None:
+            query = query.where(CertificateDealRow.kind == kind.value)
+        if statuses:
+            query = query.where(CertificateDealRow.status.in_([s.value for s in statuses]))
+        return [_deal(row) for row in self._s.scalars(query.limit(500))]
+
+    def set_deal(self, deal: Deal, expected: DealStatus, **changes: Any) -> bool:
+        values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in changes.items()}
+        done = self._s.execute(
+            update(CertificateDealRow)
+            .where(CertificateDealRow.id == deal.id, CertificateDealRow.status == expected.value)
+            .values(**values)
+            .returning(CertificateDealRow.id)
+        ).first()
+        return done is not None
+
+    def expired_gifts(self, now: datetime, limit: int) -> list[Deal]:
+        rows = self._s.scalars(
+            select(CertificateDealRow)
+            .where(
+                CertificateDealRow.kind == DealKind.GIFT.value,
+                CertificateDealRow.status == DealStatus.OFFERED.value,
+                CertificateDealRow.expires_at < now,
+            )
+            .order_by(CertificateDealRow.id)
+            .limit(limit)
+        )
+        return [_deal(row) for row in rows]
+
+    def org_wallet(self, organisation_id: int) -> tuple[WalletRef, int | None] | None:
+        row = self._s.get(OrganisationWalletRow, organisation_id)
+        if row is None:
+            return None
+        return WalletRef(row.address, row.sealed_key), row.grant_outbox_id
+
+    def add_org_wallet(
+        self, organisation_id: int, wallet: WalletRef, role: str, at: datetime
+    ) -> tuple[WalletRef, bool]:
+        try:
+            with self._s.begin_nested():
+                self._s.add(
+                    OrganisationWalletRow(
+                        organisation_id=organisation_id,
+                        address=wallet.address,
+                        sealed_key=wallet.sealed_key,
+                        role=role,
+                        created_at=at,
+                    )
+                )
+        except IntegrityError:
+            kept = self._s.get(OrganisationWalletRow, organisation_id, populate_existing=True)
+            if kept is None:
+                raise
+            return WalletRef(kept.address, kept.sealed_key), False
+        return wallet, True
+
+    def set_wallet_grant(self, organisation_id: int, grant_outbox_id: int) -> None:
+        self._s.execute(
+            update(OrganisationWalletRow)
+            .where(OrganisationWalletRow.organisation_id == organisation_id)
+            .values(grant_outbox_id=grant_outbox_id)
+        )
+
+    def take_nonce(self, address: str) -> tuple[int, int | None]:
+        found = self._s.execute(
+            update(WalletNonceRow)
+            .where(WalletNonceRow.address == address)
+            .values(next_nonce=WalletNonceRow.next_nonce + 1)
+            .returning(WalletNonceRow.next_nonce, WalletNonceRow.last_outbox_id)
+        ).first()
+        if found is not None:
+            return int(found[0]) - 1, found[1]
+        with translate_integrity(self._s, "wallet_nonces"):
+            self._s.add(WalletNonceRow(address=address, next_nonce=1))
+            self._s.flush()
+        return 0, None
+
+    def set_last_write(self, address: str, outbox_id: int) -> None:
+        self._s.execute(
+            update(WalletNonceRow)
+            .where(WalletNonceRow.address == address)
+            .values(last_outbox_id=outbox_id)
+        )
+
+
 def _certificate(row: CertificateRow, serial: str) -> Certificate:
     return Certificate(
         id=row.id,
@@ -173,10 +415,13 @@ def _certificate(row: CertificateRow, serial: str) -> Certificate:
         claim_block_number=row.claim_block_number,
         confirmed_at=row.confirmed_at,
         version=row.version,
+        owner_org_id=row.owner_org_id,
+        counterparty_org_id=row.counterparty_org_id,
+        locked_since=row.locked_since,
     )
 
 
-class SqlAlchemyCertificateRepository:
+class SqlAlchemyCertificateRepository(SqlAlchemyLifecycleMixin):
     def __init__(self, session: Session) -> None:
         self._s = session
 
@@ -207,6 +452,18 @@ class SqlAlchemyCertificateRepository:
     def get(self, public_id: str) -> Certificate | None:
         found = self._s.execute(self._select().where(CertificateRow.public_id == public_id)).first()
         return _certificate(found[0], found[1]) if found is not None else None
+
+    def get_by_id(self, certificate_id: int) -> Certificate | None:
+        found = self._s.execute(self._select().where(CertificateRow.id == certificate_id)).first()
+        return _certificate(found[0], found[1]) if found is not None else None
+
+    def of_organisation(self, organisation_id: int) -> list[Certificate]:
+        rows = self._s.execute(
+            self._select()
+            .where(CertificateRow.owner_org_id == organisation_id)
+            .order_by(CertificateRow.id.desc())
+        )
+        return [_certificate(row, serial) for row, serial in rows]
 
     def by_item(self, item_id: int) -> Certificate | None:
         found = self._s.execute(self._select().where(CertificateRow.item_id == item_id)).first()
@@ -263,6 +520,7 @@ class SqlAlchemyCertificateRepository:
                     at=row.created_at,
                     settled_at=row.settled_at,
                     tx_hash=tx_hash,
+                    signer=row.signer,
                 )
             )
         return out

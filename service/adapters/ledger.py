@@ -14,20 +14,27 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.artifacts import Artifact, load_artifact
 from chain.backends import Backend
 from chain.client import ChainClient, ChainIdentity
-from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest
+from chain.contracts.certificate_registry import (
+    CertificateRegistry,
+    ClaimRequest,
+    sign_gift_claim,
+)
+from chain.contracts.forwarder import Forwarder, ForwardRequest, sign_forward_request
 from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
+from service.adapters.identity import SealedWallets
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
-from service.app.ports import ChainStatus, ChainWrite, ClaimJob, OutboxRepository
+from service.app.ports import ChainStatus, ChainWrite, ClaimJob, OutboxRepository, WalletRef
 from service.domain.batches import Batch
 from service.domain.errors import (
     BatchAlreadyAnchoredError,
@@ -84,6 +91,8 @@ class ChainRuntime:
         self._lock = threading.RLock()
         self._artifact: Artifact | None = None
         self.registry: CertificateRegistry | None = None
+        #: The forwarder the registry trusts; read from the registry once the node answers.
+        self.forwarder: Forwarder | None = None
         self.recorded: ChainIdentity | None = None
         self.actual: ChainIdentity | None = None
         self.deployment: DeploymentRow | None = None
@@ -166,6 +175,16 @@ class ChainRuntime:
                     self.last_error = f"deployment failed: {exc}"
                     log.warning("deployment failed: %s", exc)
                     return False
+            if self.registry is not None and self.forwarder is None:
+                try:
+                    self.forwarder = Forwarder(
+                        self.client,
+                        self.registry.trusted_forwarder(),
+                        load_artifact(self._artifacts_dir, "TracecertForwarder"),
+                    )
+                except ChainError as exc:
+                    self.last_error = f"reading the forwarder failed: {exc}"
+                    return False
             return self.registry is not None
 
     def hold(self, reason: str) -> None:
@@ -238,11 +257,18 @@ class ChainRuntime:
         )
 
 
-class ChainLedger:
-    """The ``Ledger`` port on ``ChainRuntime``."""
+#: Gas a forwarded registry call may use (a lifecycle call takes 30k-100k).
+FORWARDED_GAS = 300_000
+#: How long a signed forward request stays valid.
+FORWARD_DEADLINE_S = 7 * 24 * 3600
 
-    def __init__(self, runtime: ChainRuntime) -> None:
+
+class ChainLedger:
+    """The ``Ledger`` port on ``ChainRuntime``; ``wallets`` opens custodial keys to sign."""
+
+    def __init__(self, runtime: ChainRuntime, wallets: SealedWallets) -> None:
         self._rt = runtime
+        self._wallets = wallets
 
     def _registry(self) -> CertificateRegistry:
         # Never touch the database here: callers may hold a write transaction (SQLite would
@@ -329,6 +355,81 @@ class ChainLedger:
             data=registry.encode_anchor_log(size, root),
         )
         return outbox.add(write, at)
+
+    def enqueue_forward(
+        self,
+        outbox: OutboxRepository,
+        wallet: WalletRef,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        after: int | None,
+        at: datetime,
+    ) -> int:
+        registry, forwarder, recorded = self._registry(), self._rt.forwarder, self._rt.recorded
+        if forwarder is None or recorded is None:
+            raise LedgerUnavailableError(
+                "The chain node has not been reached since the service started, so requests "
+                "cannot be signed for it yet; retry shortly."
+            )
+        request = ForwardRequest(
+            from_=wallet.address,
+            to=registry.address,
+            value=0,
+            gas=FORWARDED_GAS,
+            nonce=nonce,
+            deadline=int(at.timestamp()) + FORWARD_DEADLINE_S,
+            data=registry.encode(call, *args),
+        )
+        signer = self._wallets.open(wallet.address, wallet.sealed_key)
+        signature = sign_forward_request(signer, request, recorded.chain_id, forwarder.address)
+        write = ChainWrite(
+            kind="forward",
+            dedupe_key=f"forward:{wallet.address}:{nonce}:{keccak(request.data).hex()[:16]}",
+            to=forwarder.address,
+            data=forwarder.encode_execute(request, signature),
+            depends_on=after,
+        )
+        return outbox.add(write, at)
+
+    def enqueue_relayed(
+        self, outbox: OutboxRepository, call: str, args: Sequence[Any], dedupe: str, at: datetime
+    ) -> int:
+        registry = self._registry()
+        write = ChainWrite(
+            kind="relay",
+            dedupe_key=f"relay:{dedupe}",
+            to=registry.address,
+            data=registry.encode(call, *args),
+        )
+        return outbox.add(write, at)
+
+    def enqueue_grant_role(
+        self, outbox: OutboxRepository, role: str, address: str, at: datetime
+    ) -> int:
+        registry = self._registry()
+        write = ChainWrite(
+            kind="grant_role",
+            dedupe_key=f"grant_role:{role}:{address}",
+            to=registry.address,
+            data=registry.encode_grant_role(role, address),
+        )
+        return outbox.add(write, at)
+
+    def sign_gift_claim(
+        self, claim_key: WalletRef, token_id: int, to: str, gift_nonce: int
+    ) -> bytes:
+        registry, recorded = self._registry(), self._rt.recorded
+        assert recorded is not None
+        key = self._wallets.open(claim_key.address, claim_key.sealed_key)
+        return sign_gift_claim(
+            key,
+            chain_id=recorded.chain_id,
+            verifying_contract=registry.address,
+            token_id=token_id,
+            to=to,
+            nonce=gift_nonce,
+        )
 
     def enqueue_claims(
         self,

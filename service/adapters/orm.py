@@ -623,6 +623,15 @@ class CertificateRow(Base):
     claim_block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    #: Owner when an organisation holds it (a pledgee after foreclosure).
+    owner_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    #: Pledgee or custodian while locked.
+    counterparty_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    locked_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CertificateActionRow(Base):
@@ -643,6 +652,69 @@ class CertificateActionRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificate_deals.id"), nullable=True, index=True
+    )
+    #: Who signed the forwarded request, and over which nonce (a failure rewinds it).
+    signer: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: What a failed chain write puts back: the certificate's and deal's earlier values, valid
+    #: while the certificate is still at ``version_after``.
+    undo: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    version_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CertificateDealRow(Base):
+    """A gift, pledge, custody or redemption of a certificate, with its off-chain terms."""
+
+    __tablename__ = "certificate_deals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    counterparty_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    recipient_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), nullable=True, index=True
+    )
+    secret_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True, unique=True)
+    claim_key_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    sealed_claim_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    gift_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    terms: Mapped[Any] = mapped_column(JSON)
+    sealed_details: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    origin_state: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OrganisationWalletRow(Base):
+    """The chain account of a pledgee, custodian or store (custodial, sealed like consumers')."""
+
+    __tablename__ = "organisation_wallets"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The role granted on chain (PLEDGEE_ROLE, CUSTODIAN_ROLE), by this outbox write.
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    grant_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WalletNonceRow(Base):
+    """The next forwarder nonce of a custodial wallet (only we sign for it, so we count)."""
+
+    __tablename__ = "wallet_nonces"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The wallet's latest forwarded write: the next one waits for it (nonces are in order).
+    last_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
 
 
 class PinGuardRow(Base):

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -38,20 +40,24 @@ from service.adapters.orm import (
     AttestationRow,
     BatchRow,
     CertificateActionRow,
+    CertificateDealRow,
     CertificateRow,
     LogAnchorRow,
     OutboxRow,
     TxAttemptRow,
+    WalletNonceRow,
 )
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
 from service.domain.batches import BatchStatus
-from service.domain.certificates import CertificateState
+from service.domain.certificates import Action, CertificateState
 from service.domain.events import (
     BatchAnchored,
     BatchAnchorFailed,
     BatchAttested,
     BatchRecallConfirmed,
+    CertificateActionConfirmed,
+    CertificateActionFailed,
     CertificateClaimed,
     CertificateClaimFailed,
     Event,
@@ -59,6 +65,27 @@ from service.domain.events import (
 
 #: Outbox kinds that mint certificates.
 CLAIM_KINDS = ("claim", "claim_batch")
+#: Outbox kinds that carry a certificate's lifecycle step (relayed for a signer, or sent by
+#: the service's own account).
+LIFECYCLE_KINDS = ("forward", "relay")
+#: ``GiftCreated(uint256 indexed,address indexed,address,uint64,uint64)``.
+GIFT_CREATED = keccak(b"GiftCreated(uint256,address,address,uint64,uint64)")
+
+
+def _gift_nonce(receipt: Receipt) -> int | None:
+    """The nonce of the gift a receipt created (the last word of ``GiftCreated``'s data)."""
+    for entry in receipt.logs:
+        if entry.topics and entry.topics[0] == GIFT_CREATED:
+            _, _, nonce = abi_decode(["address", "uint64", "uint64"], entry.data)
+            return int(nonce)
+    return None
+
+
+def _restored(name: str, value: Any) -> Any:
+    """A certificate column's value as ``undo`` kept it (JSON: times as ISO text)."""
+    if name == "locked_since" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -268,6 +295,8 @@ class SqlAlchemyTxStore:
                     )
             elif row.kind in CLAIM_KINDS:
                 self._claims_confirmed(s, request_id, receipt, now)
+            elif row.kind in LIFECYCLE_KINDS:
+                self._lifecycle_confirmed(s, request_id, receipt, now)
             elif row.kind == "anchor_log":
                 # No event here: see the module docstring (the anchorer's tail).
                 s.execute(
@@ -343,6 +372,93 @@ class SqlAlchemyTxStore:
         )
         for public_id, token_id in failed:
             self._log(s, CertificateClaimFailed(public_id, token_id, request_id, error), now)
+
+    def _lifecycle_confirmed(
+        self, s: Session, request_id: int, receipt: Receipt, now: datetime
+    ) -> None:
+        """The step this write carried is on chain: a gift learns its nonce, a pledge or a
+        deposit starts its lock clock."""
+        steps = s.scalars(
+            select(CertificateActionRow).where(CertificateActionRow.outbox_id == request_id)
+        ).all()
+        for step in steps:
+            step.status, step.settled_at = "confirmed", now
+            certificate = s.get(CertificateRow, step.certificate_id)
+            if step.action == Action.GIFT.value and step.deal_id is not None:
+                nonce = _gift_nonce(receipt)
+                if nonce is not None:
+                    s.execute(
+                        update(CertificateDealRow)
+                        .where(CertificateDealRow.id == step.deal_id)
+                        .values(gift_nonce=nonce)
+                    )
+            if (
+                step.action in (Action.ACCEPT_PLEDGE.value, Action.CONFIRM_DEPOSIT.value)
+                and certificate is not None
+                and certificate.state == step.to_state
+            ):
+                certificate.locked_since = now
+            if certificate is not None:
+                self._log(
+                    s,
+                    CertificateActionConfirmed(
+                        certificate.public_id,
+                        step.action,
+                        receipt.tx_hash,
+                        receipt.block_number,
+                    ),
+                    now,
+                )
+
+    def _lifecycle_failed(self, s: Session, request_ids: list[int], error: str) -> None:
+        """Put back what each failed step changed (if nothing changed since), and rewind its
+        wallet's nonce: the forwarder never used it."""
+        now = self._clock.now()
+        steps = s.scalars(
+            select(CertificateActionRow)
+            .where(CertificateActionRow.outbox_id.in_(request_ids))
+            .order_by(CertificateActionRow.id.desc())
+        ).all()
+        for step in steps:
+            step.status, step.settled_at = "failed", now
+            undo = step.undo or {}
+            certificate = s.get(CertificateRow, step.certificate_id)
+            if certificate is not None and certificate.version == step.version_after:
+                for name, value in (undo.get("certificate") or {}).items():
+                    setattr(certificate, name, _restored(name, value))
+                certificate.version += 1
+            deal = undo.get("deal")
+            if deal is not None:
+                s.execute(
+                    update(CertificateDealRow)
+                    .where(CertificateDealRow.id == deal["id"])
+                    .values(status=deal["status"], settled_at=None)
+                )
+            if step.signer is not None and step.nonce is not None:
+                s.execute(
+                    update(WalletNonceRow)
+                    .where(
+                        WalletNonceRow.address == step.signer,
+                        WalletNonceRow.next_nonce > step.nonce,
+                    )
+                    .values(next_nonce=step.nonce)
+                )
+                s.execute(
+                    update(WalletNonceRow)
+                    .where(
+                        WalletNonceRow.address == step.signer,
+                        WalletNonceRow.last_outbox_id.in_(request_ids),
+                    )
+                    .values(last_outbox_id=None)
+                )
+            if certificate is not None:
+                self._log(
+                    s,
+                    CertificateActionFailed(
+                        certificate.public_id, step.action, step.outbox_id or 0, error
+                    ),
+                    now,
+                )
 
     def _batch_anchored(self, s: Session, request_id: int, receipt: Receipt, now: datetime) -> None:
         self._settle_batch(
@@ -424,6 +540,8 @@ class SqlAlchemyTxStore:
                 self._claims_failed(
                     s, request_id, row.kind, revert.name if revert is not None else reason[:200]
                 )
+            elif row is not None and row.kind in LIFECYCLE_KINDS:
+                self._lifecycle_failed(s, [request_id], revert.name if revert else reason[:200])
             elif row is not None and row.kind == "anchor_log":
                 # The next anchor covers a larger size, so the log stays anchored; this row
                 # must simply never claim to be on chain.
@@ -432,13 +550,16 @@ class SqlAlchemyTxStore:
                     .where(LogAnchorRow.outbox_id == request_id)
                     .values(status="failed")
                 )
-            self._fail_dependents(s, request_id)
+            dependents = self._fail_dependents(s, request_id)
+            if dependents:
+                self._lifecycle_failed(s, dependents, f"write #{request_id} it waited for failed")
 
-    def _fail_dependents(self, s: Session, request_id: int) -> None:
+    def _fail_dependents(self, s: Session, request_id: int) -> list[int]:
         """Writes waiting on a failed one can never be sent: fail them too (transitively)."""
-        failed = [request_id]
+        failed, every = [request_id], []
         while failed:
             parent = failed.pop()
+            size = len(failed)
             failed.extend(
                 s.scalars(
                     update(OutboxRow)
@@ -454,6 +575,8 @@ class SqlAlchemyTxStore:
                     .returning(OutboxRow.id)
                 ).all()
             )
+            every.extend(failed[size:])
+        return every
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:

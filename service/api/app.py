@@ -13,6 +13,7 @@ from service.api.limits import BodySizeLimitMiddleware
 from service.api.routers import (
     alerts,
     batches,
+    certificates,
     consumers,
     distribution,
     epcis,
@@ -56,6 +57,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         batches,
         items,
         consumers,
+        certificates,
         alerts,
         epcis,
         log,

@@ -243,8 +243,7 @@ class ScanAlertPublic(Public):
 class ScanPublic(Public):
     serial: str
     verdict: str = Field(
-        description="genuine, unknown, not_activated, not_anchored, recalled, redeemed or "
-        "mismatch"
+        description="genuine, unknown, not_activated, not_anchored, recalled, redeemed or mismatch"
     )
     genuine: bool
     gtin: str | None = None
@@ -558,6 +557,68 @@ class CertificatePublic(Public):
     owner_address: str
     claimed_at: datetime
     claim_region: str | None
+    pending_actions: list[str] = Field(
+        default_factory=list, description="Steps whose chain write is not confirmed yet."
+    )
+    counterparty_id: int | None = Field(
+        default=None, description="The pledgee or custodian while locked."
+    )
+    locked_since: datetime | None = Field(
+        default=None, description="When the pledge or custody began on chain."
+    )
+    storage_age_days: int | None = Field(
+        default=None, description="Days in the custodian's storage (proof of ageing)."
+    )
     product: CertificateProductPublic
     chain: CertificateChainPublic
+    deals: list[dict[str, Any]] = Field(
+        default_factory=list, description="Open gift, pledge, custody or redemption."
+    )
     history: list[CertificateStepPublic]
+    gift: dict[str, Any] | None = Field(
+        default=None, description="A new gift: its id, expiry, and its link (shown once)."
+    )
+
+
+# ----------------------------------------------------------------------------- lifecycle
+class GiftCreate(Strict):
+    to: str | None = Field(
+        default=None,
+        max_length=254,
+        description="A member's phone or email; leave out for a gift link.",
+    )
+    expires_in_days: int = Field(default=7, ge=1, le=90)
+    message: str | None = Field(default=None, max_length=200)
+
+
+class GiftAccept(Strict):
+    gift_id: str | None = Field(default=None, max_length=40)
+    secret: str | None = Field(default=None, max_length=64, description="From the gift link.")
+
+
+class PledgeCreate(Strict):
+    pledgee_id: int = Field(ge=1)
+    amount: str = Field(min_length=1, max_length=24, description='e.g. "10000.00"')
+    currency: str = Field(min_length=3, max_length=3)
+    due_date: date
+    terms: str | None = Field(default=None, max_length=2000)
+
+
+class DepositCreate(Strict):
+    custodian_id: int = Field(ge=1)
+
+
+class RedemptionCreate(Strict):
+    method: str = Field(description="pickup or delivery")
+    store_id: int | None = Field(default=None, ge=1)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class EmptyBody(Strict):
+    """No fields: any field sent is refused."""
+
+
+class PartnerPublic(Public):
+    id: int
+    name: str
+    kind: str

@@ -150,3 +150,73 @@ class ClaimCertificate:
     pin: str
     region: str | None = None
     idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class CertificateCommand:
+    """An owner's action on one of their certificates that needs nothing more."""
+
+    actor: Actor
+    certificate_id: str
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class Gift:
+    """Offer a certificate as a gift: to a member (``to``) or by a link (no ``to``)."""
+
+    actor: Actor
+    certificate_id: str
+    to: str | None = None
+    expires_in_days: int = 7
+    message: str | None = None
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class AcceptGift:
+    """Accept a gift: named to the caller (``gift_id``) or by its link (``secret``)."""
+
+    actor: Actor
+    gift_id: str | None = None
+    secret: str | None = None
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class Pledge:
+    actor: Actor
+    certificate_id: str
+    pledgee_id: int
+    amount: str
+    currency: str
+    due_date: date
+    terms: str | None = None
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class Deposit:
+    actor: Actor
+    certificate_id: str
+    custodian_id: int
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class RequestRedemption:
+    actor: Actor
+    certificate_id: str
+    method: str
+    store_id: int | None = None
+    address: str | None = None
+    idempotency: Idempotency | None = None
+
+
+@dataclass(frozen=True)
+class DealCommand:
+    """A counterparty's action on a deal (pledgee, custodian, store)."""
+
+    actor: Actor
+    deal_id: str
+    idempotency: Idempotency | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.app import commands
@@ -42,6 +42,8 @@ from service.domain.certificates import (
     PENDING_STATES,
     Certificate,
     CertificateState,
+    Deal,
+    DealKind,
     PinGuard,
 )
 from service.domain.errors import (
@@ -441,19 +443,28 @@ def get_certificate(actor: Actor, uow: UnitOfWork, public_id: str) -> dict[str, 
 def certificate_view(
     uow: UnitOfWork, certificate: Certificate, batch: Batch | None = None
 ) -> dict[str, Any]:
+    """The owner's view: state, product, the mint on chain, open deals, history."""
     assert certificate.id is not None
     batch = batch or uow.batches.get_by_id(certificate.batch_id)
     steps = uow.certificates.history([certificate.id])[certificate.id]
     claim_step = next((s for s in steps if s.action == "claim"), None)
+    unsettled = [s.action for s in steps if s.status in ("queued", "sent")]
+    age = None
+    if certificate.state is CertificateState.IN_CUSTODY and certificate.locked_since is not None:
+        age = max((datetime.now(UTC) - certificate.locked_since).days, 0)
     return {
         "id": certificate.public_id,
         "serial": certificate.serial,
         "token_id": str(certificate.token_id),
         "state": certificate.state.value,
-        "pending": certificate.state in PENDING_STATES,
+        "pending": certificate.state in PENDING_STATES or bool(unsettled),
+        "pending_actions": unsettled,
         "owner_address": certificate.owner_address,
         "claimed_at": iso(certificate.claimed_at),
         "claim_region": certificate.claim_region,
+        "counterparty_id": certificate.counterparty_org_id,
+        "locked_since": iso(certificate.locked_since),
+        "storage_age_days": age,
         "product": {
             "gtin": batch.gtin if batch else None,
             "lot": batch.lot if batch else None,
@@ -469,6 +480,11 @@ def certificate_view(
             "block_number": certificate.claim_block_number,
             "confirmed_at": iso(certificate.confirmed_at),
         },
+        "deals": [
+            _deal_view(d)
+            for kind in DealKind
+            if (d := uow.certificates.open_deal(certificate.id, kind)) is not None
+        ],
         "history": [
             {
                 "action": s.action,
@@ -481,4 +497,17 @@ def certificate_view(
             }
             for s in steps
         ],
+    }
+
+
+def _deal_view(deal: Deal) -> dict[str, Any]:
+    return {
+        "id": deal.public_id,
+        "kind": deal.kind.value,
+        "status": deal.status.value,
+        "counterparty_id": deal.counterparty_org_id,
+        "terms": deal.terms,
+        "expires_at": iso(deal.expires_at),
+        "created_at": iso(deal.created_at),
+        "ready": deal.kind is not DealKind.GIFT or deal.gift_nonce is not None,
     }

@@ -16,7 +16,14 @@ from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
-from service.domain.certificates import Certificate, CertificateState, PinGuard
+from service.domain.certificates import (
+    Certificate,
+    CertificateState,
+    Deal,
+    DealKind,
+    DealStatus,
+    PinGuard,
+)
 from service.domain.custody import Custody
 from service.domain.events import Event
 from service.domain.labels import Label, LabelLayout
@@ -643,6 +650,8 @@ class CertificateStep:
     at: datetime
     settled_at: datetime | None
     tx_hash: bytes | None = None
+    #: The wallet that signed its relayed write (None: the service's own account).
+    signer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -660,6 +669,33 @@ class ClaimJob:
     to: str
     #: Sent alone (not in a shared transaction): a shared one it was in failed.
     alone: bool
+
+
+@dataclass(frozen=True)
+class WalletRef:
+    """A custodial wallet: its address and its key, sealed (only the ledger opens it)."""
+
+    address: str
+    sealed_key: bytes
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A step to record, with what a failed chain write must put back."""
+
+    certificate_id: int
+    action: str
+    from_state: CertificateState | None
+    to_state: CertificateState
+    principal_id: str
+    status: str
+    at: datetime
+    deal_id: int | None = None
+    outbox_id: int | None = None
+    signer: str | None = None
+    nonce: int | None = None
+    undo: dict[str, Any] | None = None
+    version_after: int | None = None
 
 
 class CertificateRepository(Protocol):
@@ -687,6 +723,56 @@ class CertificateRepository(Protocol):
 
     def oldest_queued_claim(self) -> datetime | None: ...
     def set_claim_outbox(self, jobs: Sequence[ClaimJob], outbox_id: int) -> None: ...
+    def record(self, step: StepRecord) -> int: ...
+    def get_by_id(self, certificate_id: int) -> Certificate | None: ...
+    def of_organisation(self, organisation_id: int) -> list[Certificate]:
+        """Certificates an organisation owns (a pledgee after foreclosure)."""
+        ...
+
+    def transition(
+        self, certificate: Certificate, to: CertificateState, **changes: Any
+    ) -> Certificate | None:
+        """Move ``certificate`` to ``to`` (and set ``changes``) only if it is still in the state
+        and version it was read in; the updated certificate, or None if another change won."""
+        ...
+
+    def add_deal(self, deal: Deal) -> Deal: ...
+    def deal(self, public_id: str) -> Deal | None: ...
+    def deal_by_secret(self, secret_hash: bytes) -> Deal | None: ...
+    def open_deal(self, certificate_id: int, kind: DealKind) -> Deal | None:
+        """The certificate's deal of ``kind`` that is offered or active, if any."""
+        ...
+
+    def deals(
+        self,
+        *,
+        counterparty_org_id: int | None = None,
+        recipient_account_id: int | None = None,
+        kind: DealKind | None = None,
+        statuses: Sequence[DealStatus] = (),
+    ) -> list[Deal]: ...
+    def set_deal(self, deal: Deal, expected: DealStatus, **changes: Any) -> bool:
+        """Update the deal only if its status is still ``expected``."""
+        ...
+
+    def expired_gifts(self, now: datetime, limit: int) -> list[Deal]: ...
+    def org_wallet(self, organisation_id: int) -> tuple[WalletRef, int | None] | None:
+        """The organisation's wallet and the outbox write granting its role, if it has one."""
+        ...
+
+    def add_org_wallet(
+        self, organisation_id: int, wallet: WalletRef, role: str, at: datetime
+    ) -> tuple[WalletRef, bool]:
+        """Store the organisation's wallet unless a concurrent request stored one first; the
+        wallet kept, and whether it is this one."""
+        ...
+
+    def set_wallet_grant(self, organisation_id: int, grant_outbox_id: int) -> None: ...
+    def take_nonce(self, address: str) -> tuple[int, int | None]:
+        """The wallet's next forwarder nonce (now taken) and its latest forwarded write."""
+        ...
+
+    def set_last_write(self, address: str, outbox_id: int) -> None: ...
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]: ...
     def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None: ...
     def clear_pin_guard(self, subject: str) -> None: ...
@@ -834,6 +920,35 @@ class Ledger(Protocol):
         """Queue one transaction minting every claim (``claim`` alone, ``claimBatch`` for more)."""
         ...
 
+    def enqueue_forward(
+        self,
+        outbox: OutboxRepository,
+        wallet: WalletRef,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        after: int | None,
+        at: datetime,
+    ) -> int:
+        """Queue a registry call signed by ``wallet`` (EIP-712, over ``nonce``) and relayed
+        through the forwarder; sent only after ``after`` (the wallet's previous write)."""
+        ...
+
+    def enqueue_relayed(
+        self, outbox: OutboxRepository, call: str, args: Sequence[Any], dedupe: str, at: datetime
+    ) -> int:
+        """Queue a registry call the service's own account makes (a gift's claim, an expired
+        gift's return, a role grant)."""
+        ...
+
+    def sign_gift_claim(
+        self, claim_key: WalletRef, token_id: int, to: str, gift_nonce: int
+    ) -> bytes: ...
+    def enqueue_grant_role(
+        self, outbox: OutboxRepository, role: str, address: str, at: datetime
+    ) -> int:
+        """Queue ``grantRole(keccak(role), address)`` from the service's admin account."""
+        ...
     def verify_item(
         self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
     ) -> bool: ...

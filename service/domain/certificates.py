@@ -58,7 +58,6 @@ class Action(StrEnum):
     DECLINE_DEPOSIT = "decline_deposit"
     WITHDRAW = "withdraw"
     REQUEST_REDEMPTION = "request_redemption"
-    CANCEL_REDEMPTION = "cancel_redemption"
     FULFIL_REDEMPTION = "fulfil_redemption"
 
 
@@ -108,6 +107,75 @@ def next_state(state: CertificateState, action: Action) -> CertificateState:
     return target
 
 
+class DealKind(StrEnum):
+    """What an owner arranges for a certificate with someone else."""
+
+    GIFT = "gift"
+    PLEDGE = "pledge"
+    CUSTODY = "custody"
+    REDEMPTION = "redemption"
+
+
+class DealStatus(StrEnum):
+    """Where an arrangement stands."""
+
+    OFFERED = "offered"
+    ACTIVE = "active"
+    DONE = "done"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+#: The arrangement each action opens, settles or ends, and the status it leaves it in.
+DEAL_OF_ACTION: dict[Action, tuple[DealKind, DealStatus]] = {
+    A.GIFT: (DealKind.GIFT, DealStatus.OFFERED),
+    A.ACCEPT_GIFT: (DealKind.GIFT, DealStatus.DONE),
+    A.CANCEL_GIFT: (DealKind.GIFT, DealStatus.CANCELLED),
+    A.PLEDGE: (DealKind.PLEDGE, DealStatus.OFFERED),
+    A.ACCEPT_PLEDGE: (DealKind.PLEDGE, DealStatus.ACTIVE),
+    A.DECLINE_PLEDGE: (DealKind.PLEDGE, DealStatus.DECLINED),
+    A.RELEASE_PLEDGE: (DealKind.PLEDGE, DealStatus.DONE),
+    A.FORECLOSE: (DealKind.PLEDGE, DealStatus.DONE),
+    A.DEPOSIT: (DealKind.CUSTODY, DealStatus.OFFERED),
+    A.CONFIRM_DEPOSIT: (DealKind.CUSTODY, DealStatus.ACTIVE),
+    A.DECLINE_DEPOSIT: (DealKind.CUSTODY, DealStatus.DECLINED),
+    A.WITHDRAW: (DealKind.CUSTODY, DealStatus.DONE),
+    A.REQUEST_REDEMPTION: (DealKind.REDEMPTION, DealStatus.OFFERED),
+    A.FULFIL_REDEMPTION: (DealKind.REDEMPTION, DealStatus.DONE),
+}
+
+
+@dataclass
+class Deal:
+    """A gift, pledge, custody or redemption of a certificate, with its off-chain terms."""
+
+    public_id: str
+    certificate_id: int
+    kind: DealKind
+    status: DealStatus
+    created_at: datetime
+    #: The pledgee, custodian or store.
+    counterparty_org_id: int | None = None
+    #: A gift's recipient once known (named at creation, or who accepted the link).
+    recipient_account_id: int | None = None
+    #: A gift link's secret, hashed; the link itself is shown once.
+    secret_hash: bytes | None = None
+    #: The one-time key whose signature releases a gift from escrow, and its key sealed.
+    claim_key_address: str | None = None
+    sealed_claim_key: bytes | None = None
+    #: The gift's nonce on chain (known once the gift is confirmed).
+    gift_nonce: int | None = None
+    expires_at: datetime | None = None
+    #: Pledge amount, currency, terms and due date; redemption method and store.
+    terms: dict[str, object] = field(default_factory=dict)
+    #: A delivery address, sealed (personal data stays off chain and out of the log).
+    sealed_details: bytes | None = None
+    #: The state the certificate was in when a redemption was requested.
+    origin_state: CertificateState | None = None
+    settled_at: datetime | None = None
+    id: int | None = None
+
+
 @dataclass
 class Certificate:
     """A bottle's certificate as the service keeps it."""
@@ -128,7 +196,12 @@ class Certificate:
     #: Increases with every change; conditional updates compare it.
     version: int = 0
     id: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    #: Owner when an organisation holds it (a pledgee after foreclosure).
+    owner_org_id: int | None = None
+    #: Pledgee or custodian while locked.
+    counterparty_org_id: int | None = None
+    #: When the current lock (pledge, custody) began on chain: custody age counts from here.
+    locked_since: datetime | None = None
 
 
 # ----------------------------------------------------------------------------- PIN lockouts

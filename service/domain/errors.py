@@ -560,3 +560,28 @@ class CertificateStateError(TracecertError):
     code = "certificate_state_conflict"
     kind = ErrorKind.CONFLICT
     default_detail = "The certificate's state does not allow this action now; reload it."
+
+
+class DealNotFoundError(NotFoundError):
+    """Raised when a gift, pledge, custody or redemption does not exist or is not the caller's."""
+
+    code = "deal_not_found"
+    default_detail = "No such gift, pledge, deposit or redemption among yours; check the id."
+
+
+class InvalidDealError(TracecertError):
+    """Raised when the terms of a gift, pledge, deposit or redemption are not acceptable."""
+
+    code = "invalid_deal"
+    kind = ErrorKind.INVALID
+    default_detail = "The offer is invalid; fix it as the detail says and send it again."
+
+
+class PreviousStepPendingError(TracecertError):
+    """Raised when a step needs an earlier one on chain first (a mint, the other party's step)."""
+
+    code = "previous_step_pending"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "The certificate's previous step is still being written on chain; retry in a moment."
+    )

@@ -394,3 +394,40 @@ class CertificateClaimFailed(Event):
     token_id: str
     outbox_id: int
     error: str
+
+
+@dataclass(frozen=True)
+class CertificateActionRequested(Event):
+    """A certificate changed state (gift, pledge, custody, redemption); its chain write, if
+    it needs one, is queued. Parties are named by account or organisation id, never by
+    phone, email or address."""
+
+    type: ClassVar[str] = "CertificateActionRequested"
+    certificate_id: str
+    action: str
+    from_state: str
+    to_state: str
+    by: str
+    deal_id: str | None
+
+
+@dataclass(frozen=True)
+class CertificateActionConfirmed(Event):
+    """A certificate's step is on chain."""
+
+    type: ClassVar[str] = "CertificateActionConfirmed"
+    certificate_id: str
+    action: str
+    tx_hash: bytes
+    block_number: int
+
+
+@dataclass(frozen=True)
+class CertificateActionFailed(Event):
+    """A certificate's step failed on chain and was put back."""
+
+    type: ClassVar[str] = "CertificateActionFailed"
+    certificate_id: str
+    action: str
+    outbox_id: int
+    error: str

@@ -1,0 +1,825 @@
+"""The certificate lifecycle after the claim: gift, pledge, custody and redemption.
+
+Every action goes through :func:`_step`: the domain decides whether it fits the state, the
+database applies it with a conditional update (two racing requests: one wins, the other gets
+409), and the chain write that mirrors it is queued in the same transaction. Writes a custodial
+wallet signs are relayed through the forwarder in nonce order; if one fails on chain, the
+ledger's store puts the certificate and its deal back as they were.
+
+Who may do what: the owner (a consumer) gifts, pledges, deposits, withdraws and asks for the
+bottle; a gift's recipient accepts it; the pledgee accepts, declines, releases or forecloses; the
+custodian confirms or declines a deposit and hands out the bottle of a redemption; a store hands
+out a bottle that is not in custody. Anyone else asking gets "not found", so nobody learns
+whether another person's certificate exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from service.app import commands
+from service.app.factory import replay
+from service.app.ports import (
+    Clock,
+    DuplicateError,
+    Ledger,
+    Secrets,
+    StepRecord,
+    StoredResponse,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WalletRef,
+    Wallets,
+)
+from service.app.views import iso, product_name
+from service.domain.accounts import Account, Custody, normalise_destination
+from service.domain.actor import Actor
+from service.domain.certificates import (
+    DEAL_OF_ACTION,
+    Action,
+    Certificate,
+    CertificateState,
+    Deal,
+    DealKind,
+    DealStatus,
+    next_state,
+)
+from service.domain.errors import (
+    CertificateNotFoundError,
+    CertificateStateError,
+    DealNotFoundError,
+    InvalidDealError,
+    OrganisationNotFoundError,
+    PermissionDeniedError,
+    PreviousStepPendingError,
+    RequestInProgressError,
+)
+from service.domain.events import CertificateActionRequested, canonical_json
+from service.domain.roles import OrganisationKind, Role
+from service.domain.text import printable
+
+#: Gifts wait at most this long for their recipient (and at least an hour).
+MAX_GIFT_DAYS = 90
+#: Roles the registry requires of a counterparty's wallet.
+CHAIN_ROLE = {
+    OrganisationKind.PLEDGEE: "PLEDGEE_ROLE",
+    OrganisationKind.CUSTODIAN: "CUSTODIAN_ROLE",
+}
+S, A = CertificateState, Action
+
+
+@dataclass(frozen=True)
+class ChainCall:
+    """The registry call that mirrors a step: signed by ``wallet`` and relayed, or (no wallet)
+    sent by the service's own account."""
+
+    call: str
+    args: tuple[Any, ...]
+    wallet: WalletRef | None = None
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the lifecycle use cases need, wired once."""
+
+    uow_factory: UnitOfWorkFactory
+    ledger: Ledger
+    wallets: Wallets
+    secrets: Secrets
+    clock: Clock
+
+
+# ----------------------------------------------------------------------------- plumbing
+def _idempotent(
+    svc: Services,
+    actor: Actor,
+    idempotency: commands.Idempotency | None,
+    work: Callable[[UnitOfWork, datetime], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``work`` in one transaction; the same ``Idempotency-Key`` answers the same."""
+    try:
+        with svc.uow_factory() as uow:
+            stored = replay(uow, actor, idempotency)
+            if stored is not None:
+                return stored
+            now = svc.clock.now()
+            view = work(uow, now)
+            if idempotency is not None:
+                uow.idempotency.add(
+                    actor.principal_id,
+                    idempotency.key,
+                    StoredResponse(idempotency.request_hash, 200, canonical_json(view)),
+                    now,
+                )
+            uow.commit()
+            return view
+    except DuplicateError as exc:
+        if idempotency is not None and exc.constraint == "idempotency_keys":
+            with svc.uow_factory() as uow:
+                stored = replay(uow, actor, idempotency)
+            if stored is not None:
+                return stored
+            raise RequestInProgressError() from exc
+        raise
+
+
+def _undo(certificate: Certificate, deal: Deal | None, action: Action) -> dict[str, Any]:
+    """What to put back if the step's chain write fails: the certificate as it was, and the
+    deal as it was (a deal this very step opened is cancelled)."""
+    deal_status = deal.status if deal is not None else None
+    if deal is not None and DEAL_OF_ACTION[action][1] is deal.status:
+        deal_status = DealStatus.CANCELLED
+    return {
+        "certificate": {
+            "state": certificate.state.value,
+            "owner_account_id": certificate.owner_account_id,
+            "owner_address": certificate.owner_address,
+            "owner_org_id": certificate.owner_org_id,
+            "counterparty_org_id": certificate.counterparty_org_id,
+            "locked_since": iso(certificate.locked_since),
+        },
+        "deal": {"id": deal.id, "status": deal_status.value}
+        if deal is not None and deal_status is not None
+        else None,
+    }
+
+
+def _step(
+    svc: Services,
+    uow: UnitOfWork,
+    actor: Actor,
+    certificate: Certificate,
+    action: Action,
+    now: datetime,
+    *,
+    deal: Deal | None = None,
+    chain: ChainCall | None = None,
+    **changes: Any,
+) -> Certificate:
+    """Apply ``action``: conditional state change, deal status, chain write, history, event."""
+    assert certificate.id is not None
+    target = next_state(certificate.state, action)
+    if chain is not None:
+        _require_settled(uow, certificate, chain)
+    undo = _undo(certificate, deal, action)
+    moved = uow.certificates.transition(certificate, target, **changes)
+    if moved is None:
+        raise CertificateStateError(
+            "The certificate changed while this request was handled; reload it and retry."
+        )
+    if deal is not None:
+        _, status = DEAL_OF_ACTION[action]
+        settled = status not in (DealStatus.OFFERED, DealStatus.ACTIVE)
+        if deal.status is not status and not uow.certificates.set_deal(
+            deal, deal.status, status=status, settled_at=now if settled else None
+        ):
+            raise CertificateStateError("The offer changed meanwhile; reload it and retry.")
+    outbox_id = signer = nonce = None
+    if chain is not None and chain.wallet is not None:
+        signer = chain.wallet.address
+        nonce, after = uow.certificates.take_nonce(signer)
+        outbox_id = svc.ledger.enqueue_forward(
+            uow.outbox, chain.wallet, chain.call, chain.args, nonce, after, now
+        )
+        uow.certificates.set_last_write(signer, outbox_id)
+    elif chain is not None:
+        outbox_id = svc.ledger.enqueue_relayed(
+            uow.outbox,
+            chain.call,
+            chain.args,
+            f"{chain.call}:{certificate.token_id}:{moved.version}",
+            now,
+        )
+    uow.certificates.record(
+        StepRecord(
+            certificate_id=certificate.id,
+            action=action.value,
+            from_state=certificate.state,
+            to_state=target,
+            principal_id=actor.principal_id,
+            status="queued" if chain is not None else "done",
+            at=now,
+            deal_id=deal.id if deal is not None else None,
+            outbox_id=outbox_id,
+            signer=signer,
+            nonce=nonce,
+            undo=undo,
+            version_after=moved.version,
+        )
+    )
+    uow.events.append(
+        CertificateActionRequested(
+            certificate_id=certificate.public_id,
+            action=action.value,
+            from_state=certificate.state.value,
+            to_state=target.value,
+            by=actor.principal_id,
+            deal_id=deal.public_id if deal is not None else None,
+        ),
+        now,
+    )
+    return moved
+
+
+def _require_settled(uow: UnitOfWork, certificate: Certificate, chain: ChainCall) -> None:
+    """A chain write must not overtake an earlier one of another signer (it would revert):
+    the mint, or the other party's last step, must be on chain first."""
+    assert certificate.id is not None
+    signer = chain.wallet.address if chain.wallet is not None else None
+    for step in reversed(uow.certificates.history([certificate.id])[certificate.id]):
+        if step.status in ("queued", "sent") and (step.signer is None or step.signer != signer):
+            raise PreviousStepPendingError()
+        if step.status in ("queued", "sent", "confirmed"):
+            return
+
+
+def _owned(uow: UnitOfWork, actor: Actor, public_id: str) -> tuple[Certificate, Account]:
+    """The caller's certificate and account; anyone else's is "not found"."""
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError(
+            "Only the certificate's owner may do this; sign in with a one-time code."
+        )
+    certificate = uow.certificates.get(public_id)
+    account = uow.accounts.get(actor.account_id)
+    if certificate is None or account is None or certificate.owner_account_id != account.id:
+        raise CertificateNotFoundError()
+    return certificate, account
+
+
+def _owner_wallet(account: Account) -> WalletRef:
+    if account.custody is not Custody.CUSTODIAL or account.sealed_key is None:
+        raise InvalidDealError(
+            "A self-custody wallet signs its own requests; this action is not offered for it yet."
+        )
+    return WalletRef(account.wallet_address, account.sealed_key)
+
+
+def _counterparty_wallet(
+    svc: Services, uow: UnitOfWork, organisation_id: int, kind: OrganisationKind, now: datetime
+) -> WalletRef:
+    """The organisation's wallet, made (and its role granted on chain) on first use."""
+    found = uow.certificates.org_wallet(organisation_id)
+    if found is not None:
+        return found[0]
+    address, sealed = svc.wallets.create()
+    role = CHAIN_ROLE.get(kind)
+    wallet, made = uow.certificates.add_org_wallet(
+        organisation_id, WalletRef(address, sealed), role or "", now
+    )
+    if made and role is not None:
+        grant = svc.ledger.enqueue_grant_role(uow.outbox, role, wallet.address, now)
+        uow.certificates.set_wallet_grant(organisation_id, grant)
+    return wallet
+
+
+def _require_granted(uow: UnitOfWork, organisation_id: int) -> WalletRef:
+    found = uow.certificates.org_wallet(organisation_id)
+    if found is None:
+        raise OrganisationNotFoundError()
+    wallet, grant = found
+    entry = uow.outbox.get(grant) if grant else None
+    if entry is not None and entry.status != "confirmed":
+        raise PreviousStepPendingError(
+            "The counterparty's account is still being registered on chain; retry in a minute."
+        )
+    return wallet
+
+
+def _counterparty(uow: UnitOfWork, organisation_id: int, kind: OrganisationKind) -> None:
+    organisation = uow.organisations.get(organisation_id)
+    if organisation is None or organisation.kind is not kind:
+        raise InvalidDealError(
+            f"Organisation {organisation_id} is not a {kind.value}; choose one from the list."
+        )
+
+
+# ----------------------------------------------------------------------------- owner
+def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
+    """Offer a certificate as a gift: to a member (by phone or email) or by a link."""
+    days = cmd.expires_in_days
+    if not 1 <= days <= MAX_GIFT_DAYS:
+        raise InvalidDealError(f"A gift waits 1 to {MAX_GIFT_DAYS} days; choose within that.")
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        recipient = None
+        if cmd.to is not None:
+            recipient = uow.accounts.get_by_destination(normalise_destination(cmd.to))
+            if recipient is None:
+                raise InvalidDealError(
+                    "Nobody is registered with that phone number or email; send a gift link "
+                    "instead (leave 'to' out)."
+                )
+            if recipient.id == account.id:
+                raise InvalidDealError("A gift goes to someone else; choose another recipient.")
+        key_address, sealed_key = svc.wallets.create()
+        secret = secrets.token_urlsafe(24)
+        expires = now + timedelta(days=days)
+        deal = uow.certificates.add_deal(
+            Deal(
+                public_id="gft_" + secrets.token_urlsafe(12),
+                certificate_id=certificate.id or 0,
+                kind=DealKind.GIFT,
+                status=DealStatus.OFFERED,
+                created_at=now,
+                recipient_account_id=recipient.id if recipient is not None else None,
+                secret_hash=hashlib.sha256(secret.encode()).digest(),
+                claim_key_address=key_address,
+                sealed_claim_key=sealed_key,
+                expires_at=expires,
+                terms={"message": printable(cmd.message, 200, InvalidDealError, "The message")}
+                if cmd.message
+                else {},
+            )
+        )
+        moved = _step(
+            svc,
+            uow,
+            cmd.actor,
+            certificate,
+            A.GIFT,
+            now,
+            deal=deal,
+            chain=ChainCall(
+                "createGift",
+                (certificate.token_id, key_address, int(expires.timestamp())),
+                _owner_wallet(account),
+            ),
+        )
+        view = certificate_view(uow, moved)
+        view["gift"] = {
+            "id": deal.public_id,
+            "to": recipient.destination.masked() if recipient is not None else None,
+            "expires_at": iso(expires),
+            # The link is shown once: only its hash is kept.
+            "link": f"{base_url}/gifts/accept#{secret}" if recipient is None else None,
+            "secret": secret if recipient is None else None,
+        }
+        return view
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        deal = _open(uow, certificate, DealKind.GIFT)
+        moved = _step(
+            svc,
+            uow,
+            cmd.actor,
+            certificate,
+            A.CANCEL_GIFT,
+            now,
+            deal=deal,
+            chain=ChainCall("cancelGift", (certificate.token_id,), _owner_wallet(account)),
+        )
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
+    """Offer the certificate to a pledgee as collateral; the pledgee accepts (then it locks)."""
+    amount = _amount(cmd.amount)
+    currency = cmd.currency.upper()
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise InvalidDealError("currency is an ISO 4217 code such as CNY.")
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        _counterparty(uow, cmd.pledgee_id, OrganisationKind.PLEDGEE)
+        if cmd.due_date <= now.date():
+            raise InvalidDealError("due_date must be in the future.")
+        _owner_wallet(account)
+        _counterparty_wallet(svc, uow, cmd.pledgee_id, OrganisationKind.PLEDGEE, now)
+        deal = uow.certificates.add_deal(
+            Deal(
+                public_id="plg_" + secrets.token_urlsafe(12),
+                certificate_id=certificate.id or 0,
+                kind=DealKind.PLEDGE,
+                status=DealStatus.OFFERED,
+                created_at=now,
+                counterparty_org_id=cmd.pledgee_id,
+                terms={
+                    "amount": amount,
+                    "currency": currency,
+                    "due_date": cmd.due_date.isoformat(),
+                    "terms": printable(cmd.terms, 2000, InvalidDealError, "The terms")
+                    if cmd.terms
+                    else "",
+                },
+            )
+        )
+        moved = _step(svc, uow, cmd.actor, certificate, A.PLEDGE, now, deal=deal)
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
+    """Offer the bottle to a custodian's storage; the custodian confirms receiving it."""
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        _counterparty(uow, cmd.custodian_id, OrganisationKind.CUSTODIAN)
+        _owner_wallet(account)
+        _counterparty_wallet(svc, uow, cmd.custodian_id, OrganisationKind.CUSTODIAN, now)
+        deal = uow.certificates.add_deal(
+            Deal(
+                public_id="cus_" + secrets.token_urlsafe(12),
+                certificate_id=certificate.id or 0,
+                kind=DealKind.CUSTODY,
+                status=DealStatus.OFFERED,
+                created_at=now,
+                counterparty_org_id=cmd.custodian_id,
+            )
+        )
+        moved = _step(svc, uow, cmd.actor, certificate, A.DEPOSIT, now, deal=deal)
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def withdraw(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
+    """Take the bottle out of storage: the custodian's release ends the lock."""
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, _ = _owned(uow, cmd.actor, cmd.certificate_id)
+        deal = _open(uow, certificate, DealKind.CUSTODY)
+        assert deal.counterparty_org_id is not None
+        custodian = _require_granted(uow, deal.counterparty_org_id)
+        moved = _step(
+            svc,
+            uow,
+            cmd.actor,
+            certificate,
+            A.WITHDRAW,
+            now,
+            deal=deal,
+            chain=ChainCall("releaseCustody", (certificate.token_id,), custodian),
+            counterparty_org_id=None,
+            locked_since=None,
+        )
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[str, Any]:
+    """Ask for the physical bottle: from the custodian's storage, or (not in storage) from a
+    store, picked up or delivered. A delivery address is sealed and never leaves the service."""
+    if cmd.method not in ("pickup", "delivery"):
+        raise InvalidDealError("method is pickup or delivery.")
+    if cmd.method == "delivery" and not cmd.address:
+        raise InvalidDealError("A delivery needs an address.")
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        wallet = _owner_wallet(account)
+        custody = uow.certificates.open_deal(certificate.id or 0, DealKind.CUSTODY)
+        in_custody = certificate.state is S.IN_CUSTODY and custody is not None
+        if in_custody:
+            assert custody is not None
+            counterparty = custody.counterparty_org_id
+        else:
+            if cmd.store_id is None:
+                raise InvalidDealError("Name the store (store_id) that hands out the bottle.")
+            _counterparty(uow, cmd.store_id, OrganisationKind.STORE)
+            counterparty = cmd.store_id
+        sealed = None
+        if cmd.address:
+            address = printable(cmd.address, 500, InvalidDealError, "The address")
+            sealed = svc.secrets.seal(address.encode(), b"tracecert:redemption-address:v1")
+        deal = uow.certificates.add_deal(
+            Deal(
+                public_id="rdm_" + secrets.token_urlsafe(12),
+                certificate_id=certificate.id or 0,
+                kind=DealKind.REDEMPTION,
+                status=DealStatus.OFFERED,
+                created_at=now,
+                counterparty_org_id=counterparty,
+                terms={"method": cmd.method},
+                sealed_details=sealed,
+                origin_state=certificate.state,
+            )
+        )
+        chain = (
+            ChainCall("requestRedemption", (certificate.token_id,), wallet) if in_custody else None
+        )
+        moved = _step(
+            svc, uow, cmd.actor, certificate, A.REQUEST_REDEMPTION, now, deal=deal, chain=chain
+        )
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+# ----------------------------------------------------------------------------- recipient
+def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
+    """Accept a gift (named, or by its link's secret): the certificate moves to the caller."""
+    if cmd.actor.role is not Role.CONSUMER or cmd.actor.account_id is None:
+        raise PermissionDeniedError("Sign in (or sign up) to accept a gift.")
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        account = uow.accounts.get(cmd.actor.account_id or 0)
+        if cmd.secret is not None:
+            deal = uow.certificates.deal_by_secret(hashlib.sha256(cmd.secret.encode()).digest())
+        else:
+            deal = uow.certificates.deal(cmd.gift_id or "")
+            if deal is not None and deal.recipient_account_id != cmd.actor.account_id:
+                deal = None
+        if deal is None or deal.kind is not DealKind.GIFT or account is None:
+            raise DealNotFoundError()
+        if deal.status is not DealStatus.OFFERED:
+            raise InvalidDealError("This gift was already accepted or cancelled.")
+        if deal.expires_at is not None and now > deal.expires_at:
+            raise InvalidDealError("This gift link has expired; ask the giver to send it again.")
+        if deal.recipient_account_id not in (None, account.id):
+            raise DealNotFoundError()
+        certificate = uow.certificates.get_by_id(deal.certificate_id)
+        if certificate is None:
+            raise DealNotFoundError()
+        if certificate.owner_account_id == account.id:
+            raise InvalidDealError("This is your own gift; cancel it instead.")
+        if deal.gift_nonce is None or deal.claim_key_address is None or not deal.sealed_claim_key:
+            raise PreviousStepPendingError(
+                "The gift is still being written on chain; retry in a moment."
+            )
+        signature = svc.ledger.sign_gift_claim(
+            WalletRef(deal.claim_key_address, deal.sealed_claim_key),
+            certificate.token_id,
+            account.wallet_address,
+            deal.gift_nonce,
+        )
+        uow.certificates.set_deal(deal, DealStatus.OFFERED, recipient_account_id=account.id)
+        moved = _step(
+            svc,
+            uow,
+            cmd.actor,
+            certificate,
+            A.ACCEPT_GIFT,
+            now,
+            deal=deal,
+            chain=ChainCall("claimGift", (certificate.token_id, account.wallet_address, signature)),
+            owner_account_id=account.id,
+            owner_address=account.wallet_address,
+        )
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def incoming_gifts(actor: Actor, uow: UnitOfWork) -> list[dict[str, Any]]:
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError("Sign in to see gifts sent to you.")
+    with uow:
+        deals = uow.certificates.deals(
+            recipient_account_id=actor.account_id,
+            kind=DealKind.GIFT,
+            statuses=[DealStatus.OFFERED],
+        )
+        out = []
+        for deal in deals:
+            certificate = uow.certificates.get_by_id(deal.certificate_id)
+            if certificate is None:
+                continue
+            batch = uow.batches.get_by_id(certificate.batch_id)
+            out.append(
+                {
+                    **deal_view(deal),
+                    "product": product_name(batch),
+                    "serial": certificate.serial,
+                    "ready": deal.gift_nonce is not None,
+                }
+            )
+        return out
+
+
+# ----------------------------------------------------------------------------- counterparties
+def _counterparty_deal(
+    uow: UnitOfWork, actor: Actor, public_id: str, kind: DealKind, role: Role
+) -> tuple[Deal, Certificate]:
+    if actor.role is not role or actor.organisation_id is None:
+        raise PermissionDeniedError(
+            f"Only the {kind.value}'s {role.value} may do this; use a {role.value} key."
+        )
+    deal = uow.certificates.deal(public_id)
+    if deal is None or deal.kind is not kind or deal.counterparty_org_id != actor.organisation_id:
+        raise DealNotFoundError()
+    certificate = uow.certificates.get_by_id(deal.certificate_id)
+    if certificate is None:
+        raise DealNotFoundError()
+    return deal, certificate
+
+
+def _owner_of(uow: UnitOfWork, certificate: Certificate) -> WalletRef:
+    account = uow.accounts.get(certificate.owner_account_id or 0)
+    if account is None:
+        raise InvalidDealError("The certificate's owner has no custodial wallet here.")
+    return _owner_wallet(account)
+
+
+def pledgee_action(cmd: commands.DealCommand, svc: Services, action: Action) -> dict[str, Any]:
+    """accept_pledge, decline_pledge, release_pledge or foreclose, by the pledgee."""
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        deal, certificate = _counterparty_deal(
+            uow, cmd.actor, cmd.deal_id, DealKind.PLEDGE, Role.PLEDGEE
+        )
+        org = deal.counterparty_org_id or 0
+        changes: dict[str, Any] = {}
+        chain: ChainCall | None = None
+        if action is A.ACCEPT_PLEDGE:
+            pledgee = _require_granted(uow, org)
+            chain = ChainCall(
+                "pledge", (certificate.token_id, pledgee.address), _owner_of(uow, certificate)
+            )
+            changes = {"counterparty_org_id": org}
+        elif action is A.RELEASE_PLEDGE:
+            chain = ChainCall("releasePledge", (certificate.token_id,), _require_granted(uow, org))
+            changes = {"counterparty_org_id": None, "locked_since": None}
+        elif action is A.FORECLOSE:
+            due = date.fromisoformat(str(deal.terms.get("due_date")))
+            if now.date() <= due:
+                raise InvalidDealError(
+                    f"The pledge is due on {due.isoformat()}; it can be foreclosed after that."
+                )
+            pledgee = _require_granted(uow, org)
+            chain = ChainCall("foreclosePledge", (certificate.token_id,), pledgee)
+            changes = {
+                "counterparty_org_id": None,
+                "locked_since": None,
+                "owner_account_id": None,
+                "owner_org_id": org,
+                "owner_address": pledgee.address,
+            }
+        moved = _step(
+            svc, uow, cmd.actor, certificate, action, now, deal=deal, chain=chain, **changes
+        )
+        return {**deal_view(deal, moved), "certificate": summary(uow, moved)}
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -> dict[str, Any]:
+    """confirm_deposit or decline_deposit (custody deals), or fulfil_redemption (redemption
+    deals) by the custodian; a store fulfils redemptions of bottles not in storage."""
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        kind = DealKind.REDEMPTION if action is A.FULFIL_REDEMPTION else DealKind.CUSTODY
+        role = cmd.actor.role if cmd.actor.role in (Role.CUSTODIAN, Role.STORE) else Role.CUSTODIAN
+        if kind is DealKind.CUSTODY:
+            role = Role.CUSTODIAN
+        deal, certificate = _counterparty_deal(uow, cmd.actor, cmd.deal_id, kind, role)
+        org = deal.counterparty_org_id or 0
+        changes: dict[str, Any] = {}
+        chain: ChainCall | None = None
+        if action is A.CONFIRM_DEPOSIT:
+            custodian = _require_granted(uow, org)
+            chain = ChainCall(
+                "depositToCustody",
+                (certificate.token_id, custodian.address),
+                _owner_of(uow, certificate),
+            )
+            changes = {"counterparty_org_id": org}
+        elif action is A.FULFIL_REDEMPTION:
+            if deal.origin_state is S.IN_CUSTODY:
+                chain = ChainCall(
+                    "fulfilRedemption", (certificate.token_id,), _require_granted(uow, org)
+                )
+            else:
+                chain = ChainCall("redeem", (certificate.token_id,), _owner_of(uow, certificate))
+            custody = uow.certificates.open_deal(certificate.id or 0, DealKind.CUSTODY)
+            if custody is not None:
+                uow.certificates.set_deal(
+                    custody, custody.status, status=DealStatus.DONE, settled_at=now
+                )
+        moved = _step(
+            svc, uow, cmd.actor, certificate, action, now, deal=deal, chain=chain, **changes
+        )
+        return {**deal_view(deal, moved), "certificate": summary(uow, moved)}
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def counterparty_deals(actor: Actor, uow: UnitOfWork, status: str | None) -> list[dict[str, Any]]:
+    """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions."""
+    kinds = {
+        Role.PLEDGEE: [DealKind.PLEDGE],
+        Role.CUSTODIAN: [DealKind.CUSTODY, DealKind.REDEMPTION],
+        Role.STORE: [DealKind.REDEMPTION],
+    }.get(actor.role)
+    if kinds is None or actor.organisation_id is None:
+        raise PermissionDeniedError("Deals are for pledgees, custodians and stores.")
+    try:
+        statuses = [DealStatus(status)] if status else []
+    except ValueError:
+        raise InvalidDealError(
+            "status is one of " + ", ".join(s.value for s in DealStatus) + "."
+        ) from None
+    with uow:
+        out = []
+        for kind in kinds:
+            for deal in uow.certificates.deals(
+                counterparty_org_id=actor.organisation_id, kind=kind, statuses=statuses
+            ):
+                certificate = uow.certificates.get_by_id(deal.certificate_id)
+                if certificate is not None:
+                    out.append(
+                        {**deal_view(deal, certificate), "certificate": summary(uow, certificate)}
+                    )
+        return out
+
+
+# ----------------------------------------------------------------------------- sweeper
+def return_expired_gifts(svc: Services, limit: int = 50) -> int:
+    """Gifts nobody accepted in time go back to their givers (anyone may return them on chain)."""
+    done = 0
+    with svc.uow_factory() as uow:
+        now = svc.clock.now()
+        for deal in uow.certificates.expired_gifts(now, limit):
+            certificate = uow.certificates.get_by_id(deal.certificate_id)
+            if certificate is None or certificate.state is not S.GIFTED:
+                continue
+            if deal.gift_nonce is None:
+                continue  # its createGift never confirmed: nothing is in escrow yet
+            system = Actor(principal_id="system:gift-expiry", role=Role.ADMIN)
+            try:
+                _step(
+                    svc,
+                    uow,
+                    system,
+                    certificate,
+                    A.CANCEL_GIFT,
+                    now,
+                    deal=deal,
+                    chain=ChainCall("cancelGift", (certificate.token_id,)),
+                )
+            except CertificateStateError:
+                continue
+            done += 1
+        uow.commit()
+    return done
+
+
+# ----------------------------------------------------------------------------- views
+def _open(uow: UnitOfWork, certificate: Certificate, kind: DealKind) -> Deal:
+    deal = uow.certificates.open_deal(certificate.id or 0, kind)
+    if deal is None:
+        raise CertificateStateError(f"This certificate has no open {kind.value}.")
+    return deal
+
+
+def _amount(text: str) -> str:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        value = None
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise InvalidDealError('amount is a positive number, as text: "10000.00".')
+    if len(text) > 24:
+        raise InvalidDealError("amount has at most 24 characters.")
+    return text
+
+
+def deal_view(deal: Deal, certificate: Certificate | None = None) -> dict[str, Any]:
+    return {
+        "id": deal.public_id,
+        "kind": deal.kind.value,
+        "status": deal.status.value,
+        "counterparty_id": deal.counterparty_org_id,
+        "terms": deal.terms,
+        "expires_at": iso(deal.expires_at),
+        "created_at": iso(deal.created_at),
+        "settled_at": iso(deal.settled_at),
+        "ready": deal.kind is not DealKind.GIFT or deal.gift_nonce is not None,
+        "certificate_state": certificate.state.value if certificate is not None else None,
+    }
+
+
+def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
+    """What a counterparty sees of a certificate: the bottle and its state, not its owner's
+    identity (only the wallet address, which the chain shows anyway)."""
+    batch = uow.batches.get_by_id(certificate.batch_id)
+    return {
+        "id": certificate.public_id,
+        "serial": certificate.serial,
+        "token_id": str(certificate.token_id),
+        "state": certificate.state.value,
+        "product": product_name(batch),
+        "owner_address": certificate.owner_address,
+        "locked_since": iso(certificate.locked_since),
+    }
+
+
+def certificate_view(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
+    from service.app.consumers import certificate_view as view
+
+    return view(uow, certificate)
