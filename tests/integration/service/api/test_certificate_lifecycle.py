@@ -83,9 +83,9 @@ def partners(container, keys) -> Partners:
 class World:
     """A claimed, minted certificate of Alice's, and helpers to drive the chain."""
 
-    def __init__(self, api, container, keys, otp) -> None:
+    def __init__(self, api, container, keys, otp, quantity: int = 12) -> None:
         self.api, self.container = api, container
-        self.lot = pinned_batch(api, container, keys.factory)
+        self.lot = pinned_batch(api, container, keys.factory, quantity=quantity)
         self.alice = sign_in(api, otp, "alice@example.com")
         self.bob = sign_in(api, otp, "bob@example.com")
         self.alice_wallet = api.get("/account", headers=self.alice).json()["wallet_address"]
