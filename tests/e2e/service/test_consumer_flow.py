@@ -157,12 +157,19 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
         what="first claims minted",
     )
 
-    # The node goes down: claims are still accepted, and wait.
+    # The node goes down: claims and a gift are still accepted, and wait.
     node.stop()
     outage = [(alice, rows[3]), (bob, rows[4]), (bob, rows[5])]
     for who, row in outage:
         body = who.claim(row["serial"], row["pin"])
         assert body["state"] == "claim_pending" and body["pending"] is True
+    gifted_id = next(c["id"] for c in alice.certificates() if c["serial"] == rows[1]["serial"])
+    gifted = post_ok(
+        f"{svc.base}/me/certificates/{gifted_id}/gift",
+        alice.headers,
+        {"to": "+8613800138000"},
+    )
+    assert gifted["state"] == "gifted" and gifted["pending_actions"] == ["gift"]
     time.sleep(3)
     assert {c["state"] for c in bob.certificates() if c["serial"] != rows[2]["serial"]} == {
         "claim_pending"
@@ -170,9 +177,23 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
     node = new_node(port, state_file)  # the same chain, from its state file
     node.start()
     wait_for(
-        lambda: all(c["state"] == "active" for c in alice.certificates() + bob.certificates()),
-        what="claims after the outage minted",
+        lambda: (
+            all(
+                c["state"] == "active"
+                for c in alice.certificates() + bob.certificates()
+                if c["id"] != gifted_id
+            )
+            and not any(c["pending"] for c in alice.certificates())
+        ),
+        what="claims and the gift after the outage on chain",
         timeout=120,
+    )
+    # Bob accepts the gift once it is in escrow; it moves exactly once.
+    (offer,) = httpx.get(f"{svc.base}/me/gifts", headers=bob.headers).json()
+    assert offer["ready"] is True
+    post_ok(f"{svc.base}/gifts/accept", bob.headers, {"gift_id": offer["id"]})
+    wait_for(
+        lambda: not any(c["pending"] for c in bob.certificates()), what="gift accepted on chain"
     )
 
     # The chain agrees with the database, and each token was minted exactly once.
@@ -188,14 +209,17 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
     assert all(t["status"] == 1 for t in claims)
     assert CLAIM_BATCH in {t["input"][:10] for t in claims}
     assert len(claims) < 6, "claims were batched, not sent one by one"
+    assert registry.owner_of(int(gifted["token_id"])) == bob_wallet
     db = sqlite3.connect(Path(svc.env["TRACECERT_DATA_DIR"]) / "tracecert.db")
     with db:
         assert db.execute(
             "SELECT count(*) FROM certificates WHERE state = 'active'"
         ).fetchone() == (6,)
+        # Six mints, the gift into escrow and out of it: each confirmed once.
         assert db.execute(
-            "SELECT count(*) FROM certificate_actions WHERE status = 'confirmed'"
-        ).fetchone() == (6,)
+            "SELECT action, count(*) FROM certificate_actions WHERE status = 'confirmed' "
+            "GROUP BY action ORDER BY action"
+        ).fetchall() == [("accept_gift", 1), ("claim", 6), ("gift", 1)]
 
     # A later scan says claimed, with the date and no personal data.
     again = httpx.get(f"{svc.base}/01/{uri}", headers={"Accept": "application/json"}).json()
