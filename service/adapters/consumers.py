@@ -24,10 +24,18 @@ from service.adapters.orm import (
     OtpChallengeRow,
     OutboxRow,
     PinGuardRow,
+    VoucherRow,
     WalletNonceRow,
 )
 from service.adapters.repositories import translate_integrity
-from service.app.ports import AccountSession, CertificateStep, ClaimJob, StepRecord, WalletRef
+from service.app.ports import (
+    AccountSession,
+    CertificateStep,
+    ClaimJob,
+    StepRecord,
+    Voucher,
+    WalletRef,
+)
 from service.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
 from service.domain.certificates import (
     Certificate,
@@ -159,6 +167,26 @@ class SqlAlchemyAccountRepository:
         if row is None:
             return None
         return AccountSession(row.id, row.account_id, row.expires_at, row.revoked_at)
+
+    def bind_wallet(self, account_id: int, address: str) -> bool:
+        holds = self._s.scalar(
+            select(func.count())
+            .select_from(CertificateRow)
+            .where(CertificateRow.owner_account_id == account_id)
+        )
+        if holds:
+            return False
+        try:
+            with self._s.begin_nested():
+                done = self._s.execute(
+                    update(AccountRow)
+                    .where(AccountRow.id == account_id)
+                    .values(wallet_address=address, custody="self", sealed_key=None)
+                    .returning(AccountRow.id)
+                ).first()
+        except IntegrityError:
+            return False
+        return done is not None
 
     def revoke_session(self, session_id: str, at: datetime) -> bool:
         done = self._s.execute(
@@ -389,6 +417,58 @@ class SqlAlchemyLifecycleMixin:
             self._s.add(WalletNonceRow(address=address, next_nonce=1))
             self._s.flush()
         return 0, None
+
+    def peek_nonce(self, address: str) -> int:
+        found = self._s.scalar(
+            select(WalletNonceRow.next_nonce).where(WalletNonceRow.address == address)
+        )
+        return int(found or 0)
+
+    def add_voucher(self, voucher: Voucher) -> Voucher:
+        row = VoucherRow(
+            public_id=voucher.public_id,
+            account_id=voucher.account_id,
+            certificate_id=voucher.certificate_id,
+            kind=voucher.kind,
+            params=voucher.params,
+            signer=voucher.signer,
+            nonce=voucher.nonce,
+            deadline=voucher.deadline,
+            typed_data=voucher.typed_data,
+            created_at=voucher.created_at,
+        )
+        self._s.add(row)
+        self._s.flush()
+        voucher.id = row.id
+        return voucher
+
+    def voucher(self, public_id: str) -> Voucher | None:
+        row = self._s.scalar(select(VoucherRow).where(VoucherRow.public_id == public_id))
+        if row is None:
+            return None
+        return Voucher(
+            id=row.id,
+            public_id=row.public_id,
+            account_id=row.account_id,
+            certificate_id=row.certificate_id,
+            kind=row.kind,
+            params=dict(row.params),
+            signer=row.signer,
+            nonce=int(row.nonce),
+            deadline=int(row.deadline),
+            typed_data=dict(row.typed_data),
+            created_at=row.created_at,
+            used_at=row.used_at,
+        )
+
+    def use_voucher(self, voucher_id: int, at: datetime) -> bool:
+        done = self._s.execute(
+            update(VoucherRow)
+            .where(VoucherRow.id == voucher_id, VoucherRow.used_at.is_(None))
+            .values(used_at=at)
+            .returning(VoucherRow.id)
+        ).first()
+        return done is not None
 
     def set_last_write(self, address: str, outbox_id: int) -> None:
         self._s.execute(

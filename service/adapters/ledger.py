@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import select
@@ -29,12 +31,31 @@ from chain.contracts.certificate_registry import (
     ClaimRequest,
     sign_gift_claim,
 )
-from chain.contracts.forwarder import Forwarder, ForwardRequest, sign_forward_request
+from chain.contracts.forwarder import (
+    EIP712_NAME as FORWARDER_NAME,
+)
+from chain.contracts.forwarder import (
+    EIP712_VERSION as FORWARDER_VERSION,
+)
+from chain.contracts.forwarder import (
+    FORWARD_REQUEST_TYPES,
+    Forwarder,
+    ForwardRequest,
+    recover_forward_request_signer,
+    sign_forward_request,
+)
 from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
-from service.app.ports import ChainStatus, ChainWrite, ClaimJob, OutboxRepository, WalletRef
+from service.app.ports import (
+    ChainStatus,
+    ChainWrite,
+    ClaimJob,
+    OutboxRepository,
+    SignedVoucher,
+    WalletRef,
+)
 from service.domain.batches import Batch
 from service.domain.errors import (
     BatchAlreadyAnchoredError,
@@ -381,6 +402,8 @@ class ChainLedger:
             deadline=int(at.timestamp()) + FORWARD_DEADLINE_S,
             data=registry.encode(call, *args),
         )
+        if wallet.sealed_key is None:
+            raise ValueError("a self-custody wallet signs its own requests")
         signer = self._wallets.open(wallet.address, wallet.sealed_key)
         signature = sign_forward_request(signer, request, recorded.chain_id, forwarder.address)
         write = ChainWrite(
@@ -391,6 +414,137 @@ class ChainLedger:
             depends_on=after,
         )
         return outbox.add(write, at)
+
+    def _forwarding(self) -> tuple[CertificateRegistry, Forwarder, int]:
+        registry, forwarder, recorded = self._registry(), self._rt.forwarder, self._rt.recorded
+        if forwarder is None or recorded is None:
+            raise LedgerUnavailableError(
+                "The chain node has not been reached since the service started, so requests "
+                "cannot be prepared for it yet; retry shortly."
+            )
+        return registry, forwarder, recorded.chain_id
+
+    def _request(
+        self, address: str, call: str, args: Sequence[Any], nonce: int, deadline: int
+    ) -> ForwardRequest:
+        registry = self._registry()
+        return ForwardRequest(
+            from_=address,
+            to=registry.address,
+            value=0,
+            gas=FORWARDED_GAS,
+            nonce=nonce,
+            deadline=deadline,
+            data=registry.encode(call, *args),
+        )
+
+    def forward_typed_data(
+        self, address: str, call: str, args: Sequence[Any], nonce: int, deadline: int
+    ) -> dict[str, Any]:
+        _, forwarder, chain_id = self._forwarding()
+        request = self._request(address, call, args, nonce, deadline)
+        return {
+            "domain": {
+                "name": FORWARDER_NAME,
+                "version": FORWARDER_VERSION,
+                "chainId": chain_id,
+                "verifyingContract": forwarder.address,
+            },
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                **FORWARD_REQUEST_TYPES,
+            },
+            "primaryType": "ForwardRequest",
+            "message": {
+                "from": request.from_,
+                "to": request.to,
+                "value": str(request.value),
+                "gas": str(request.gas),
+                "nonce": str(request.nonce),
+                "deadline": request.deadline,
+                "data": "0x" + request.data.hex(),
+            },
+        }
+
+    def recover_forward_signer(
+        self,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+    ) -> str | None:
+        _, forwarder, chain_id = self._forwarding()
+        request = self._request(address, call, args, nonce, deadline)
+        try:
+            return recover_forward_request_signer(request, signature, chain_id, forwarder.address)
+        except ValueError:
+            return None
+
+    def enqueue_signed_forward(
+        self,
+        outbox: OutboxRepository,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        voucher: SignedVoucher,
+        after: int | None,
+        at: datetime,
+    ) -> int:
+        _, forwarder, _ = self._forwarding()
+        request = self._request(address, call, args, voucher.nonce, voucher.deadline)
+        write = ChainWrite(
+            kind="forward",
+            dedupe_key=f"forward:{address}:{voucher.nonce}:{keccak(request.data).hex()[:16]}",
+            to=forwarder.address,
+            data=forwarder.encode_execute(request, voucher.signature),
+            depends_on=after,
+        )
+        return outbox.add(write, at)
+
+    def _binding(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
+        registry, _, chain_id = self._forwarding()
+        return {
+            "domain": {
+                "name": "tracecert",
+                "version": "1",
+                "chainId": chain_id,
+                "verifyingContract": registry.address,
+            },
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "WalletBinding": [
+                    {"name": "account", "type": "string"},
+                    {"name": "wallet", "type": "address"},
+                    {"name": "deadline", "type": "uint256"},
+                ],
+            },
+            "primaryType": "WalletBinding",
+            "message": {"account": account_id, "wallet": address, "deadline": deadline},
+        }
+
+    def binding_typed_data(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
+        return self._binding(account_id, address, deadline)
+
+    def recover_binding_signer(
+        self, account_id: str, address: str, deadline: int, signature: bytes
+    ) -> str | None:
+        try:
+            message = encode_typed_data(full_message=self._binding(account_id, address, deadline))
+            return str(Account.recover_message(message, signature=signature))
+        except Exception:  # a malformed signature or address: no signer
+            return None
 
     def enqueue_relayed(
         self, outbox: OutboxRepository, call: str, args: Sequence[Any], dedupe: str, at: datetime
@@ -421,6 +575,8 @@ class ChainLedger:
     ) -> bytes:
         registry, recorded = self._registry(), self._rt.recorded
         assert recorded is not None
+        if claim_key.sealed_key is None:
+            raise ValueError("a gift's claim key is always kept sealed here")
         key = self._wallets.open(claim_key.address, claim_key.sealed_key)
         return sign_gift_claim(
             key,

@@ -717,6 +717,26 @@ class WalletNonceRow(Base):
     last_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
 
 
+class VoucherRow(Base):
+    """A request a self-custody owner must sign (EIP-712 ForwardRequest) before it runs."""
+
+    __tablename__ = "vouchers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    #: The use case to run once signed, and its parameters (with values it generated).
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[Any] = mapped_column(JSON)
+    signer: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    typed_data: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class PinGuardRow(Base):
     """Wrong-PIN bookkeeping of an item (``item:<serial>``) or an account (``account:<id>``)."""
 

@@ -578,6 +578,11 @@ class CertificatePublic(Public):
     gift: dict[str, Any] | None = Field(
         default=None, description="A new gift: its id, expiry, and its link (shown once)."
     )
+    voucher: dict[str, Any] | None = Field(
+        default=None,
+        description="Self-custody: the EIP-712 request to sign; nothing changed yet. Sign it "
+        "and POST /me/vouchers/{id}.",
+    )
 
 
 # ----------------------------------------------------------------------------- lifecycle
@@ -622,3 +627,20 @@ class PartnerPublic(Public):
     id: int
     name: str
     kind: str
+
+
+HEX_SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
+
+
+class VoucherSign(Strict):
+    signature: str = Field(pattern=HEX_SIGNATURE, description="65 bytes, 0x-hex.")
+
+
+class WalletChallenge(Strict):
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+
+
+class WalletBind(Strict):
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    deadline: int = Field(ge=0, lt=2**48)
+    signature: str = Field(pattern=HEX_SIGNATURE)

@@ -30,10 +30,12 @@ from service.app.ports import (
     DuplicateError,
     Ledger,
     Secrets,
+    SignedVoucher,
     StepRecord,
     StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
+    Voucher,
     WalletRef,
     Wallets,
 )
@@ -55,10 +57,14 @@ from service.domain.errors import (
     CertificateStateError,
     DealNotFoundError,
     InvalidDealError,
+    InvalidVoucherSignatureError,
     OrganisationNotFoundError,
     PermissionDeniedError,
     PreviousStepPendingError,
     RequestInProgressError,
+    VoucherNotFoundError,
+    VoucherStaleError,
+    VoucherUsedError,
 )
 from service.domain.events import CertificateActionRequested, canonical_json
 from service.domain.roles import OrganisationKind, Role
@@ -95,14 +101,84 @@ class Services:
     clock: Clock
 
 
+#: How long a self-custody owner has to sign a prepared request.
+VOUCHER_TTL = timedelta(hours=1)
+
+
+class _NeedsSignature(Exception):
+    """A self-custody owner must sign the step's request: nothing is written; the request is
+    kept as a voucher and handed back to be signed."""
+
+    def __init__(self, certificate_id: int, call: str, args: tuple[Any, ...], signer: str) -> None:
+        super().__init__(call)
+        self.certificate_id, self.call, self.args, self.signer = certificate_id, call, args, signer
+
+
 # ----------------------------------------------------------------------------- plumbing
 def _idempotent(
     svc: Services,
     actor: Actor,
     idempotency: commands.Idempotency | None,
     work: Callable[[UnitOfWork, datetime], dict[str, Any]],
+    voucher: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run ``work`` in one transaction; the same ``Idempotency-Key`` answers the same."""
+    """Run ``work`` in one transaction; the same ``Idempotency-Key`` answers the same.
+
+    ``voucher`` names the use case and its parameters: if a self-custody owner must sign,
+    nothing of ``work`` is kept and the answer carries the request to sign instead.
+    """
+    try:
+        return _run(svc, actor, idempotency, work)
+    except _NeedsSignature as need:
+        if voucher is None:
+            raise InvalidDealError(
+                "A self-custody wallet signs its own requests; this action is not offered "
+                "for it yet."
+            ) from None
+        return _prepare_voucher(svc, actor, need, *voucher)
+
+
+def _prepare_voucher(
+    svc: Services, actor: Actor, need: _NeedsSignature, kind: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    with svc.uow_factory() as uow:
+        now = svc.clock.now()
+        nonce = uow.certificates.peek_nonce(need.signer)
+        deadline = int((now + VOUCHER_TTL).timestamp())
+        typed = svc.ledger.forward_typed_data(need.signer, need.call, need.args, nonce, deadline)
+        voucher = uow.certificates.add_voucher(
+            Voucher(
+                public_id="vch_" + secrets.token_urlsafe(12),
+                account_id=actor.account_id or 0,
+                certificate_id=need.certificate_id,
+                kind=kind,
+                params=params,
+                signer=need.signer,
+                nonce=nonce,
+                deadline=deadline,
+                typed_data=typed,
+                created_at=now,
+            )
+        )
+        certificate = uow.certificates.get_by_id(need.certificate_id)
+        assert certificate is not None
+        view = certificate_view(uow, certificate)
+        uow.commit()
+    view["voucher"] = {
+        "id": voucher.public_id,
+        "typed_data": typed,
+        "expires_at": iso(now + VOUCHER_TTL),
+        "sign_with": "eth_signTypedData_v4, then POST /me/vouchers/{id} {signature}",
+    }
+    return view
+
+
+def _run(
+    svc: Services,
+    actor: Actor,
+    idempotency: commands.Idempotency | None,
+    work: Callable[[UnitOfWork, datetime], dict[str, Any]],
+) -> dict[str, Any]:
     try:
         with svc.uow_factory() as uow:
             stored = replay(uow, actor, idempotency)
@@ -160,9 +236,16 @@ def _step(
     *,
     deal: Deal | None = None,
     chain: ChainCall | None = None,
+    voucher: SignedVoucher | None = None,
     **changes: Any,
 ) -> Certificate:
-    """Apply ``action``: conditional state change, deal status, chain write, history, event."""
+    """Apply ``action``: conditional state change, deal status, chain write, history, event.
+
+    A self-custody signer's write needs ``voucher`` (its signature); without one the step
+    stops before writing anything and asks for it."""
+    wallet = chain.wallet if chain is not None else None
+    if chain is not None and wallet is not None and wallet.sealed_key is None and voucher is None:
+        raise _NeedsSignature(certificate.id or 0, chain.call, chain.args, wallet.address)
     assert certificate.id is not None
     target = next_state(certificate.state, action)
     if chain is not None:
@@ -184,9 +267,15 @@ def _step(
     if chain is not None and chain.wallet is not None:
         signer = chain.wallet.address
         nonce, after = uow.certificates.take_nonce(signer)
-        outbox_id = svc.ledger.enqueue_forward(
-            uow.outbox, chain.wallet, chain.call, chain.args, nonce, after, now
-        )
+        if chain.wallet.sealed_key is not None:
+            outbox_id = svc.ledger.enqueue_forward(
+                uow.outbox, chain.wallet, chain.call, chain.args, nonce, after, now
+            )
+        else:
+            signed = _checked_voucher(svc, uow, certificate, chain, nonce, now, voucher)
+            outbox_id = svc.ledger.enqueue_signed_forward(
+                uow.outbox, signer, chain.call, chain.args, signed, after, now
+            )
         uow.certificates.set_last_write(signer, outbox_id)
     elif chain is not None:
         outbox_id = svc.ledger.enqueue_relayed(
@@ -227,6 +316,34 @@ def _step(
     return moved
 
 
+def _checked_voucher(
+    svc: Services,
+    uow: UnitOfWork,
+    certificate: Certificate,
+    chain: ChainCall,
+    nonce: int,
+    now: datetime,
+    voucher: SignedVoucher | None,
+) -> SignedVoucher:
+    """The owner's signature fits this very request, now, once."""
+    assert voucher is not None and chain.wallet is not None
+    if voucher.nonce != nonce or voucher.deadline < int(now.timestamp()):
+        raise VoucherStaleError()
+    signer = svc.ledger.recover_forward_signer(
+        chain.wallet.address,
+        chain.call,
+        chain.args,
+        voucher.nonce,
+        voucher.deadline,
+        voucher.signature,
+    )
+    if signer is None or signer.lower() != chain.wallet.address.lower():
+        raise InvalidVoucherSignatureError()
+    if not uow.certificates.use_voucher(voucher.voucher_id, now):
+        raise VoucherUsedError()
+    return voucher
+
+
 def _require_settled(uow: UnitOfWork, certificate: Certificate, chain: ChainCall) -> None:
     """A chain write must not overtake an earlier one of another signer (it would revert):
     the mint, or the other party's last step, must be on chain first."""
@@ -253,11 +370,24 @@ def _owned(uow: UnitOfWork, actor: Actor, public_id: str) -> tuple[Certificate, 
 
 
 def _owner_wallet(account: Account) -> WalletRef:
-    if account.custody is not Custody.CUSTODIAL or account.sealed_key is None:
-        raise InvalidDealError(
-            "A self-custody wallet signs its own requests; this action is not offered for it yet."
-        )
+    """The owner's wallet; a self-custody one (no key here) signs vouchers instead."""
+    if account.custody is Custody.SELF:
+        return WalletRef(account.wallet_address, None)
+    if account.sealed_key is None:
+        raise InvalidDealError("This account's wallet has no key here.")
     return WalletRef(account.wallet_address, account.sealed_key)
+
+
+def _custodial_owner(account: Account) -> WalletRef:
+    """Steps the owner signs while someone else acts (a pledgee accepting, a custodian
+    confirming, a store handing out): only a custodial wallet can sign then."""
+    wallet = _owner_wallet(account)
+    if wallet.sealed_key is None:
+        raise InvalidDealError(
+            "With a self-custody wallet, pledges, storage and store pick-ups are not offered "
+            "yet (each needs your signature when the other party acts); gifts and claims are."
+        )
+    return wallet
 
 
 def _counterparty_wallet(
@@ -306,6 +436,15 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
     if not 1 <= days <= MAX_GIFT_DAYS:
         raise InvalidDealError(f"A gift waits 1 to {MAX_GIFT_DAYS} days; choose within that.")
 
+    preset = cmd.preset or {}
+    if preset:
+        key_address, sealed_key = preset["key_address"], bytes.fromhex(preset["sealed_key"])
+        secret, expires = preset["secret"], datetime.fromisoformat(preset["expires_at"])
+    else:
+        key_address, sealed_key = svc.wallets.create()
+        secret = secrets.token_urlsafe(24)
+        expires = svc.clock.now() + timedelta(days=days)
+
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
         recipient = None
@@ -318,9 +457,6 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
                 )
             if recipient.id == account.id:
                 raise InvalidDealError("A gift goes to someone else; choose another recipient.")
-        key_address, sealed_key = svc.wallets.create()
-        secret = secrets.token_urlsafe(24)
-        expires = now + timedelta(days=days)
         deal = uow.certificates.add_deal(
             Deal(
                 public_id="gft_" + secrets.token_urlsafe(12),
@@ -351,6 +487,7 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
                 (certificate.token_id, key_address, int(expires.timestamp())),
                 _owner_wallet(account),
             ),
+            voucher=cmd.voucher,
         )
         view = certificate_view(uow, moved)
         view["gift"] = {
@@ -363,7 +500,19 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
         }
         return view
 
-    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+    params = {
+        "certificate_id": cmd.certificate_id,
+        "to": cmd.to,
+        "expires_in_days": cmd.expires_in_days,
+        "message": cmd.message,
+        "preset": {
+            "key_address": key_address,
+            "sealed_key": sealed_key.hex(),
+            "secret": secret,
+            "expires_at": expires.isoformat(),
+        },
+    }
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("gift", params))
 
 
 def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
@@ -379,10 +528,12 @@ def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, An
             now,
             deal=deal,
             chain=ChainCall("cancelGift", (certificate.token_id,), _owner_wallet(account)),
+            voucher=cmd.voucher,
         )
         return certificate_view(uow, moved)
 
-    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+    params = {"certificate_id": cmd.certificate_id}
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("cancel_gift", params))
 
 
 def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
@@ -397,7 +548,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
         _counterparty(uow, cmd.pledgee_id, OrganisationKind.PLEDGEE)
         if cmd.due_date <= now.date():
             raise InvalidDealError("due_date must be in the future.")
-        _owner_wallet(account)
+        _custodial_owner(account)
         _counterparty_wallet(svc, uow, cmd.pledgee_id, OrganisationKind.PLEDGEE, now)
         deal = uow.certificates.add_deal(
             Deal(
@@ -429,7 +580,7 @@ def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
         _counterparty(uow, cmd.custodian_id, OrganisationKind.CUSTODIAN)
-        _owner_wallet(account)
+        _custodial_owner(account)
         _counterparty_wallet(svc, uow, cmd.custodian_id, OrganisationKind.CUSTODIAN, now)
         deal = uow.certificates.add_deal(
             Deal(
@@ -491,6 +642,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
         else:
             if cmd.store_id is None:
                 raise InvalidDealError("Name the store (store_id) that hands out the bottle.")
+            _custodial_owner(account)
             _counterparty(uow, cmd.store_id, OrganisationKind.STORE)
             counterparty = cmd.store_id
         sealed = None
@@ -514,11 +666,75 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
             ChainCall("requestRedemption", (certificate.token_id,), wallet) if in_custody else None
         )
         moved = _step(
-            svc, uow, cmd.actor, certificate, A.REQUEST_REDEMPTION, now, deal=deal, chain=chain
+            svc,
+            uow,
+            cmd.actor,
+            certificate,
+            A.REQUEST_REDEMPTION,
+            now,
+            deal=deal,
+            chain=chain,
+            voucher=cmd.voucher,
         )
         return certificate_view(uow, moved)
 
-    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+    params = {
+        "certificate_id": cmd.certificate_id,
+        "method": cmd.method,
+        "store_id": cmd.store_id,
+        "address": cmd.address,
+    }
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("request_redemption", params))
+
+
+def sign_voucher(
+    actor: Actor, voucher_id: str, signature: bytes, svc: Services, base_url: str
+) -> dict[str, Any]:
+    """Run the request a self-custody owner prepared, now that they signed it."""
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError("Sign in to sign your requests.")
+    with svc.uow_factory.reader() as uow:
+        voucher = uow.certificates.voucher(voucher_id)
+        certificate = uow.certificates.get_by_id(voucher.certificate_id) if voucher else None
+    if voucher is None or voucher.id is None or voucher.account_id != actor.account_id:
+        raise VoucherNotFoundError()
+    if voucher.used_at is not None:
+        raise VoucherUsedError()
+    if certificate is None or certificate.owner_account_id != actor.account_id:
+        raise VoucherNotFoundError()
+    signed = SignedVoucher(voucher.id, voucher.nonce, voucher.deadline, signature)
+    p = voucher.params
+    if voucher.kind == "gift":
+        return gift(
+            commands.Gift(
+                actor,
+                p["certificate_id"],
+                p["to"],
+                p["expires_in_days"],
+                p["message"],
+                voucher=signed,
+                preset=p["preset"],
+            ),
+            svc,
+            base_url,
+        )
+    if voucher.kind == "cancel_gift":
+        return cancel_gift(
+            commands.CertificateCommand(actor, p["certificate_id"], voucher=signed), svc
+        )
+    if voucher.kind == "request_redemption":
+        return request_redemption(
+            commands.RequestRedemption(
+                actor,
+                p["certificate_id"],
+                p["method"],
+                p["store_id"],
+                p["address"],
+                voucher=signed,
+            ),
+            svc,
+        )
+    raise VoucherNotFoundError()
 
 
 # ----------------------------------------------------------------------------- recipient
@@ -623,7 +839,7 @@ def _owner_of(uow: UnitOfWork, certificate: Certificate) -> WalletRef:
     account = uow.accounts.get(certificate.owner_account_id or 0)
     if account is None:
         raise InvalidDealError("The certificate's owner has no custodial wallet here.")
-    return _owner_wallet(account)
+    return _custodial_owner(account)
 
 
 def pledgee_action(cmd: commands.DealCommand, svc: Services, action: Action) -> dict[str, Any]:

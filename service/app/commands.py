@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from service.app.ports import SignedVoucher
 from service.domain.actor import Actor
 
 
@@ -159,6 +160,8 @@ class CertificateCommand:
     actor: Actor
     certificate_id: str
     idempotency: Idempotency | None = None
+    #: A self-custody owner's signature of the request (second call).
+    voucher: SignedVoucher | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,9 @@ class Gift:
     expires_in_days: int = 7
     message: str | None = None
     idempotency: Idempotency | None = None
+    voucher: SignedVoucher | None = None
+    #: Values the first call generated (claim key, link secret, expiry), for the signed call.
+    preset: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,7 @@ class RequestRedemption:
     store_id: int | None = None
     address: str | None = None
     idempotency: Idempotency | None = None
+    voucher: SignedVoucher | None = None
 
 
 @dataclass(frozen=True)

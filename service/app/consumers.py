@@ -54,6 +54,7 @@ from service.domain.errors import (
     InvalidPinError,
     InvalidRegionError,
     InvalidSessionError,
+    InvalidWalletBindingError,
     ItemNotFoundError,
     NotClaimableError,
     OtpRateLimitedError,
@@ -216,6 +217,77 @@ def me(actor: Actor, uow: UnitOfWork) -> dict[str, Any]:
     if account is None:
         raise InvalidSessionError()
     return account_view(account)
+
+
+#: How long a wallet-binding message may be signed for.
+BINDING_TTL = timedelta(minutes=30)
+
+
+def wallet_challenge(
+    actor: Actor, address: str, uow_factory: UnitOfWorkFactory, ledger: Ledger, clock: Clock
+) -> dict[str, Any]:
+    """The EIP-712 message that proves the consumer controls ``address`` (self-custody)."""
+    account_id = _consumer(actor)
+    address = _address(address)
+    with uow_factory.reader() as uow:
+        account = uow.accounts.get(account_id)
+    if account is None:
+        raise InvalidSessionError()
+    deadline = int((clock.now() + BINDING_TTL).timestamp())
+    return {
+        "typed_data": ledger.binding_typed_data(account.public_id, address, deadline),
+        "deadline": deadline,
+    }
+
+
+def bind_wallet(
+    actor: Actor,
+    address: str,
+    deadline: int,
+    signature: bytes,
+    uow_factory: UnitOfWorkFactory,
+    ledger: Ledger,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Switch to self-custody: certificates claimed from now on go to ``address``, and every
+    step the owner takes is a request they sign. Only before the first claim (certificates
+    already held stay where they are)."""
+    account_id = _consumer(actor)
+    address = _address(address)
+    now = clock.now()
+    if deadline < int(now.timestamp()):
+        raise InvalidWalletBindingError("The signed message has expired; ask for a new one.")
+    with uow_factory() as uow:
+        account = uow.accounts.get(account_id)
+        if account is None:
+            raise InvalidSessionError()
+        signer = ledger.recover_binding_signer(account.public_id, address, deadline, signature)
+        if signer is None or signer.lower() != address.lower():
+            raise InvalidWalletBindingError(
+                "The signature is not this address's over the message given (check the chain "
+                "id and the account); sign it exactly as given."
+            )
+        # The recovered signer is the address in its checksummed spelling.
+        if not uow.accounts.bind_wallet(account_id, signer):
+            raise InvalidWalletBindingError(
+                "Self-custody is chosen before the first claim, with an address no other "
+                "account uses."
+            )
+        uow.commit()
+        bound = uow.accounts.get(account_id)
+    assert bound is not None
+    return account_view(bound)
+
+
+def _address(text: str) -> str:
+    if (
+        not isinstance(text, str)
+        or len(text) != 42
+        or not text.startswith("0x")
+        or any(c not in "0123456789abcdefABCDEF" for c in text[2:])
+    ):
+        raise InvalidWalletBindingError("An address is 0x and 40 hexadecimal digits.")
+    return text
 
 
 def account_view(account: Account) -> dict[str, Any]:

@@ -637,6 +637,10 @@ class AccountRepository(Protocol):
     def add_session(self, session: AccountSession, at: datetime) -> None: ...
     def session(self, session_id: str) -> AccountSession | None: ...
     def revoke_session(self, session_id: str, at: datetime) -> bool: ...
+    def bind_wallet(self, account_id: int, address: str) -> bool:
+        """Switch a custodial account to the self-custody ``address``; False if it holds
+        certificates or the address is another account's."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -673,10 +677,11 @@ class ClaimJob:
 
 @dataclass(frozen=True)
 class WalletRef:
-    """A custodial wallet: its address and its key, sealed (only the ledger opens it)."""
+    """A wallet: its address and, when custodial, its key sealed (only the ledger opens it);
+    ``sealed_key`` is None for a self-custody wallet, which signs its own requests."""
 
     address: str
-    sealed_key: bytes
+    sealed_key: bytes | None
 
 
 @dataclass(frozen=True)
@@ -696,6 +701,34 @@ class StepRecord:
     nonce: int | None = None
     undo: dict[str, Any] | None = None
     version_after: int | None = None
+
+
+@dataclass
+class Voucher:
+    """A request waiting for its self-custody signer's EIP-712 signature."""
+
+    public_id: str
+    account_id: int
+    certificate_id: int
+    kind: str
+    params: dict[str, Any]
+    signer: str
+    nonce: int
+    deadline: int
+    typed_data: dict[str, Any]
+    created_at: datetime
+    used_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SignedVoucher:
+    """A voucher's signature, handed to the use case it authorises."""
+
+    voucher_id: int
+    nonce: int
+    deadline: int
+    signature: bytes
 
 
 class CertificateRepository(Protocol):
@@ -773,6 +806,15 @@ class CertificateRepository(Protocol):
         ...
 
     def set_last_write(self, address: str, outbox_id: int) -> None: ...
+    def peek_nonce(self, address: str) -> int:
+        """The wallet's next forwarder nonce, not taken."""
+        ...
+
+    def add_voucher(self, voucher: Voucher) -> Voucher: ...
+    def voucher(self, public_id: str) -> Voucher | None: ...
+    def use_voucher(self, voucher_id: int, at: datetime) -> bool:
+        """Mark the voucher used; False if it already was (a replay)."""
+        ...
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]: ...
     def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None: ...
     def clear_pin_guard(self, subject: str) -> None: ...
@@ -944,6 +986,41 @@ class Ledger(Protocol):
     def sign_gift_claim(
         self, claim_key: WalletRef, token_id: int, to: str, gift_nonce: int
     ) -> bytes: ...
+    def forward_typed_data(
+        self, address: str, call: str, args: Sequence[Any], nonce: int, deadline: int
+    ) -> dict[str, Any]:
+        """The EIP-712 ForwardRequest a self-custody wallet signs (eth_signTypedData_v4 JSON)."""
+        ...
+
+    def recover_forward_signer(
+        self,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+    ) -> str | None:
+        """Who signed that request for this chain and forwarder; None if malformed."""
+        ...
+
+    def enqueue_signed_forward(
+        self,
+        outbox: OutboxRepository,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        voucher: SignedVoucher,
+        after: int | None,
+        at: datetime,
+    ) -> int: ...
+    def binding_typed_data(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
+        """The EIP-712 message that proves control of an address for an account."""
+        ...
+
+    def recover_binding_signer(
+        self, account_id: str, address: str, deadline: int, signature: bytes
+    ) -> str | None: ...
     def enqueue_grant_role(
         self, outbox: OutboxRepository, role: str, address: str, at: datetime
     ) -> int:

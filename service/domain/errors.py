@@ -585,3 +585,45 @@ class PreviousStepPendingError(TracecertError):
     default_detail = (
         "The certificate's previous step is still being written on chain; retry in a moment."
     )
+
+
+class VoucherUsedError(TracecertError):
+    """Raised when a signed request (voucher) is sent again after it was used."""
+
+    code = "voucher_used"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This signed request was already used; a request runs once."
+
+
+class VoucherStaleError(TracecertError):
+    """Raised when a voucher's nonce or deadline no longer fits (another request ran first)."""
+
+    code = "voucher_stale"
+    kind = ErrorKind.CONFLICT
+    default_detail = "This signed request is out of date; ask for a new one and sign that."
+
+
+class InvalidVoucherSignatureError(TracecertError):
+    """Raised when a voucher's signature is malformed or not the owner's for this chain."""
+
+    code = "invalid_voucher_signature"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "The signature is not your wallet's over this request on this chain; sign the typed "
+        "data exactly as given (chain id, contract, nonce) and send it again."
+    )
+
+
+class VoucherNotFoundError(NotFoundError):
+    """Raised when a voucher does not exist or is not the caller's."""
+
+    code = "voucher_not_found"
+    default_detail = "No such request to sign among yours; check the id."
+
+
+class InvalidWalletBindingError(TracecertError):
+    """Raised when a self-custody wallet cannot be bound: bad signature, expired, or in use."""
+
+    code = "invalid_wallet_binding"
+    kind = ErrorKind.INVALID
+    default_detail = "The wallet could not be bound; the detail says why."

@@ -24,6 +24,7 @@ from service.api.schemas import (
     PartnerPublic,
     PledgeCreate,
     RedemptionCreate,
+    VoucherSign,
 )
 from service.app import certificates, commands
 from service.domain.certificates import Action, DealKind
@@ -170,6 +171,21 @@ def request_redemption(
             _idempotency(idempotency_key, f"redeem:{certificate_id}", body),
         ),
         _services(container),
+    )
+
+
+@router.post("/me/vouchers/{voucher_id}", response_model=CertificatePublic)
+def sign_voucher(
+    voucher_id: str, body: VoucherSign, actor: CurrentConsumer, container: ContainerDep
+) -> dict[str, Any]:
+    """Self-custody: run a prepared request with your wallet's EIP-712 signature. A request
+    runs once; a signature for another chain, contract or nonce is refused."""
+    return certificates.sign_voucher(
+        actor,
+        voucher_id,
+        bytes.fromhex(body.signature[2:]),
+        _services(container),
+        container.settings.resolver_url,
     )
 
 

@@ -23,6 +23,8 @@ from service.api.schemas import (
     CodeSentPublic,
     SessionCreate,
     SessionPublic,
+    WalletBind,
+    WalletChallenge,
 )
 from service.app import commands, consumers
 from service.domain.events import canonical_json
@@ -69,6 +71,34 @@ async def sign_out(session: ConsumerSession, container: ContainerDep) -> Respons
 def me(actor: CurrentConsumer, uow: ReadUowDep) -> dict[str, Any]:
     """The signed-in consumer's account (the sign-in address masked) and wallet."""
     return consumers.me(actor, uow)
+
+
+@router.post("/account/wallet/challenge")
+def wallet_challenge(
+    body: WalletChallenge, actor: CurrentConsumer, container: ContainerDep
+) -> dict[str, Any]:
+    """Self-custody, step 1: the EIP-712 message your wallet signs to prove the address is
+    yours (eth_signTypedData_v4)."""
+    return consumers.wallet_challenge(
+        actor, body.address, container.uow_factory, container.ledger, container.clock
+    )
+
+
+@router.put("/account/wallet", response_model=AccountPublic)
+def bind_wallet(
+    body: WalletBind, actor: CurrentConsumer, container: ContainerDep
+) -> dict[str, Any]:
+    """Self-custody, step 2: bind the address with its signature. Certificates then mint to it
+    and every step you take is a request you sign. Only before your first claim."""
+    return consumers.bind_wallet(
+        actor,
+        body.address,
+        body.deadline,
+        bytes.fromhex(body.signature[2:]),
+        container.uow_factory,
+        container.ledger,
+        container.clock,
+    )
 
 
 @router.get("/me/certificates", response_model=list[CertificatePublic])

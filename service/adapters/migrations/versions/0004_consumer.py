@@ -231,6 +231,33 @@ def upgrade() -> None:
     op.create_index(op.f("ix_certificate_actions_outbox_id"), "certificate_actions", ["outbox_id"])
     op.create_index(op.f("ix_certificate_actions_deal_id"), "certificate_actions", ["deal_id"])
     op.create_table(
+        "vouchers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("certificate_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("signer", sa.String(length=42), nullable=False),
+        sa.Column("nonce", sa.BigInteger(), nullable=False),
+        sa.Column("deadline", sa.BigInteger(), nullable=False),
+        sa.Column("typed_data", sa.JSON(), nullable=False),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("used_at", TZ, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_vouchers_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"],
+            ["certificates.id"],
+            name=op.f("fk_vouchers_certificate_id_certificates"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vouchers")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_vouchers_public_id")),
+    )
+    op.create_index(op.f("ix_vouchers_account_id"), "vouchers", ["account_id"])
+    op.create_index(op.f("ix_vouchers_certificate_id"), "vouchers", ["certificate_id"])
+    op.create_table(
         "pin_guards",
         sa.Column("subject", sa.String(length=80), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
@@ -243,6 +270,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "pin_guards",
+        "vouchers",
         "certificate_actions",
         "wallet_nonces",
         "organisation_wallets",

@@ -141,6 +141,7 @@ def test_the_api_follows_the_certificate_state_machine(api, container, keys, otp
             max_examples=30,
             stateful_step_count=25,
             deadline=None,
+            derandomize=True,
             suppress_health_check=list(HealthCheck),
         ),
     )
