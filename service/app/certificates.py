@@ -648,7 +648,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
         sealed = None
         if cmd.address:
             address = printable(cmd.address, 500, InvalidDealError, "The address")
-            sealed = svc.secrets.seal(address.encode(), b"tracecert:redemption-address:v1")
+            sealed = svc.secrets.seal(address.encode(), ADDRESS_CONTEXT)
         deal = uow.certificates.add_deal(
             Deal(
                 public_id="rdm_" + secrets.token_urlsafe(12),
@@ -925,8 +925,15 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
 
-def counterparty_deals(actor: Actor, uow: UnitOfWork, status: str | None) -> list[dict[str, Any]]:
-    """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions."""
+#: Associated data of a sealed delivery address (it opens for nothing else).
+ADDRESS_CONTEXT = b"tracecert:redemption-address:v1"
+
+
+def counterparty_deals(
+    actor: Actor, uow: UnitOfWork, status: str | None, secrets_: Secrets
+) -> list[dict[str, Any]]:
+    """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions;
+    the store or custodian of a delivery sees its address (nobody else does)."""
     kinds = {
         Role.PLEDGEE: [DealKind.PLEDGE],
         Role.CUSTODIAN: [DealKind.CUSTODY, DealKind.REDEMPTION],
@@ -947,10 +954,14 @@ def counterparty_deals(actor: Actor, uow: UnitOfWork, status: str | None) -> lis
                 counterparty_org_id=actor.organisation_id, kind=kind, statuses=statuses
             ):
                 certificate = uow.certificates.get_by_id(deal.certificate_id)
-                if certificate is not None:
-                    out.append(
-                        {**deal_view(deal, certificate), "certificate": summary(uow, certificate)}
-                    )
+                if certificate is None:
+                    continue
+                view = {**deal_view(deal, certificate), "certificate": summary(uow, certificate)}
+                if deal.sealed_details is not None:
+                    view["delivery_address"] = secrets_.unseal(
+                        deal.sealed_details, ADDRESS_CONTEXT
+                    ).decode()
+                out.append(view)
         return out
 
 

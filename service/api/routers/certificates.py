@@ -238,9 +238,11 @@ VERBS: dict[tuple[DealKind, str], Action] = {
 
 
 @router.get("/deals")
-def deals(actor: CurrentActor, uow: ReadUowDep, status: str | None = None) -> list[dict[str, Any]]:
+def deals(
+    actor: CurrentActor, uow: ReadUowDep, container: ContainerDep, status: str | None = None
+) -> list[dict[str, Any]]:
     """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions."""
-    return certificates.counterparty_deals(actor, uow, status)
+    return certificates.counterparty_deals(actor, uow, status, container.secrets)
 
 
 @router.post("/deals/{deal_id}/{verb}")

@@ -329,6 +329,11 @@ def test_a_store_hands_out_a_bottle_its_owner_kept(world, api, partners):
         sealed = s.execute(text("SELECT sealed_details FROM certificate_deals")).scalar_one()
         payloads = b"".join(s.scalars(text("SELECT payload FROM events")))
     assert b"West Lake" not in sealed and b"West Lake" not in payloads
+    # The store delivering it reads the address; another consumer cannot reach the deal at all.
+    (listed,) = api.get("/deals", headers=auth(partners.store_key)).json()
+    assert listed["delivery_address"] == "No. 1 West Lake Road, Hangzhou"
+    assert api.get(f"/me/certificates/{cid}", headers=world.bob).status_code == 404
+    assert "West Lake" not in str(api.get(f"/me/certificates/{cid}", headers=world.alice).json())
     done = world.post(f"/deals/{deal}/fulfil", auth(partners.store_key))
     assert done["certificate"]["state"] == "redeemed"
     world.settle()
@@ -446,3 +451,33 @@ def test_a_step_the_chain_refuses_is_put_back(world, api, container, keys):
     assert back["history"][-1]["status"] == "failed"
     with container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT next_nonce FROM wallet_nonces")).scalar_one() == 0
+
+
+def test_used_and_expired_gift_links_are_refused_and_change_nothing(
+    world, api, container, counts, otp, monkeypatch
+):
+    cid = world.certificate["id"]
+    used = world.post(f"/me/certificates/{cid}/gift", world.alice, expires_in_days=1)
+    world.settle()
+    world.post("/gifts/accept", world.bob, secret=used["gift"]["secret"])
+    world.settle()
+    forwarder = container.runtime.forwarder
+    # Bob gives it on by link; nobody uses that link in time.
+    link = world.post(f"/me/certificates/{cid}/gift", world.bob, expires_in_days=1)
+    world.settle()
+    later = container.clock.now() + timedelta(days=2)
+    monkeypatch.setattr(container.clock, "now", lambda: later)
+    carol = sign_in(api, otp, "carol@example.com")
+    before = counts()
+    nonces = {w: forwarder.nonces(w) for w in (world.alice_wallet, world.bob_wallet)}
+    for secret, code in (
+        (used["gift"]["secret"], "already accepted"),
+        (link["gift"]["secret"], "expired"),
+    ):
+        response = api.post("/gifts/accept", json={"secret": secret}, headers=carol)
+        assert response.status_code == 422 and response.json()["error"] == "invalid_deal"
+        assert code in response.json()["detail"]
+    unknown = api.post("/gifts/accept", json={"secret": "not-a-secret"}, headers=carol)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "deal_not_found"
+    assert counts() == before
+    assert {w: forwarder.nonces(w) for w in nonces} == nonces
