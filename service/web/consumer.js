@@ -129,7 +129,7 @@ function show(element, text) {
 }
 
 function busy(form, on) {
-  for (const control of form.querySelectorAll("button, input")) control.disabled = on;
+  for (const control of form.querySelectorAll("button, input, select, textarea")) control.disabled = on;
 }
 
 // ----------------------------------------------------------------------------- sign-in
@@ -302,7 +302,11 @@ function initScanPage() {
   });
 }
 
-// ----------------------------------------------------------------------------- my certificates
+// ----------------------------------------------------------------------------- certificates
+const WAIT_POLL_MS = 3000; // while the next move is someone else's (a pledgee, a custodian)
+/** States in which the next move is someone else's: the list asks again now and then. */
+const WAITING = new Set(["gifted", "pledge_offered", "pledged", "deposit_offered", "redemption_requested"]);
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -317,10 +321,146 @@ function labelled(className, name, value, code = false) {
   return line;
 }
 
-function certificateCard(certificate) {
+/** A date-time as ``YYYY-MM-DD HH:MM`` in the visitor's time zone. */
+function when(iso) {
+  const d = typeof iso === "string" ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return day(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Pledgees, custodians and stores (``GET /partners``): the forms' choices and the names the
+ * cards show for a deal's counterparty. */
+const partners = {
+  byKind: { pledgee: [], custodian: [], store: [] },
+  names: new Map(),
+  ready: null,
+  load() {
+    if (!this.ready) {
+      this.ready = Promise.all(
+        Object.keys(this.byKind).map(async (kind) => {
+          try {
+            const found = await api(`/partners?kind=${kind}`);
+            this.byKind[kind] = found;
+            for (const p of found) this.names.set(p.id, p.name);
+          } catch {
+            this.ready = null; // ask again on the next load; meanwhile "partner #id"
+          }
+        }),
+      );
+    }
+    return this.ready || Promise.resolve();
+  },
+  name(id) {
+    return this.names.get(id) ?? t("partner", { id: id ?? "?" });
+  },
+};
+
+const openDeal = (certificate, kind) => (certificate.deals || []).find((d) => d.kind === kind) || null;
+
+/** A value a line must not break inside (a date, an amount). */
+const whole = (text) => ({ whole: String(text ?? "") });
+
+/** ``t(key, values)`` as nodes: a ``whole(...)`` value becomes a span that does not wrap. */
+function sentence(key, values = {}) {
+  const line = element("p");
+  const text = typeof TEXT[key] === "string" ? TEXT[key] : key;
+  let last = 0;
+  for (const match of text.matchAll(/\{(\w+)\}/g)) {
+    line.append(text.slice(last, match.index));
+    const value = values[match[1]];
+    if (value && typeof value === "object") line.append(element("span", "whole", value.whole));
+    else line.append(value === undefined ? match[0] : String(value));
+    last = match.index + match[0].length;
+  }
+  line.append(text.slice(last));
+  return line;
+}
+
+/** What the certificate is waiting for, or where it is, in a line or two. */
+function statusLines(c) {
+  const gift = openDeal(c, "gift");
+  const pledge = openDeal(c, "pledge");
+  const custody = openDeal(c, "custody");
+  const redemption = openDeal(c, "redemption");
+  const terms = (deal) => {
+    const x = (deal && deal.terms) || {};
+    if (!x.amount) return null;
+    return sentence("pledge_terms", {
+      amount: whole(x.amount),
+      currency: x.currency || "",
+      due: whole(x.due_date || ""),
+    });
+  };
+  const since = whole(day(c.locked_since));
+  switch (c.state) {
+    case "gifted":
+      return [sentence("gift_waiting", { when: whole(when(gift && gift.expires_at)) })];
+    case "pledge_offered":
+      return [sentence("pledge_waiting", { name: partners.name(pledge && pledge.counterparty_id) }), terms(pledge)];
+    case "pledged": {
+      const name = partners.name(c.counterparty_id ?? (pledge && pledge.counterparty_id));
+      const line = since.whole ? sentence("pledged_to", { name, since }) : sentence("pledged_to_no_date", { name });
+      return [line, terms(pledge)];
+    }
+    case "deposit_offered":
+      return [sentence("deposit_waiting", { name: partners.name(custody && custody.counterparty_id) })];
+    case "in_custody": {
+      const name = partners.name(c.counterparty_id ?? (custody && custody.counterparty_id));
+      if (!since.whole) return [sentence("stored_no_date", { name })];
+      return [sentence("stored_since", { name, since, days: whole(c.storage_age_days ?? 0) })];
+    }
+    case "redemption_requested": {
+      const name = partners.name(redemption && redemption.counterparty_id);
+      return [sentence(custody ? "redemption_waiting_storage" : "redemption_waiting", { name })];
+    }
+    case "redeemed":
+      return [sentence("redeemed_final")];
+    default:
+      return [];
+  }
+}
+
+/** The gift just made on this page: its link (the server shows it once) or its recipient. */
+function giftNote(gift) {
+  const box = element("div", "gift-note");
+  box.dataset.testid = "gift-note";
+  if (gift.link) {
+    box.append(element("p", "gift-note-title", t("gift_link_title")));
+    const row = element("div", "copy-row");
+    const field = element("input", "gift-link");
+    field.type = "text";
+    field.readOnly = true;
+    field.value = gift.link;
+    field.dataset.testid = "gift-link";
+    field.setAttribute("aria-label", t("gift_link_title"));
+    const copy = element("button", "secondary copy", t("copy"));
+    copy.type = "button";
+    row.append(field, copy);
+    box.append(row);
+    const note = element("p", "muted copy-status", t("gift_link_expires", { when: when(gift.expires_at) }));
+    box.append(note);
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(gift.link);
+        copy.textContent = t("copied");
+      } catch {
+        field.focus();
+        field.select(); // the visitor copies it by hand
+        note.textContent = t("copy_failed");
+      }
+    });
+  } else {
+    box.append(element("p", null, t("gift_sent_to", { to: gift.to || "" })));
+  }
+  return box;
+}
+
+function certificateCard(certificate, { note = null, historyOpen = false } = {}) {
   const card = element("li", "certificate-card");
   card.dataset.id = certificate.id;
   card.dataset.state = certificate.state;
+  card.dataset.pending = String(Boolean(certificate.pending));
   card.dataset.testid = "certificate-item";
   const product = certificate.product || {};
   const head = element("div", "head");
@@ -331,6 +471,23 @@ function certificateCard(certificate) {
   if (certificate.pending) head.append(element("span", "badge pending", t("pending")));
   card.append(head);
 
+  const lines = statusLines(certificate).filter(Boolean);
+  if (lines.length) {
+    const status = element("div", "status");
+    status.dataset.testid = "certificate-status";
+    status.append(...lines);
+    card.append(status);
+  }
+  const actions = certificate.pending_actions || [];
+  if (certificate.pending && actions.length) {
+    const names = actions.map((a) => label("action", a)).join(", ");
+    const waiting = element("p", "pending-actions", t("pending_actions", { actions: names }));
+    waiting.dataset.actions = actions.join(" ");
+    card.append(waiting);
+  }
+  if (note && certificate.state === "gifted") card.append(giftNote(note));
+  card.append(element("div", "card-actions")); // filled on My certificates
+
   card.append(labelled("serial", t("serial"), certificate.serial, true));
   let claimed = `${t("claimed")} ${day(certificate.claimed_at)}`;
   if (certificate.claim_region) claimed += ` · ${t("region")} ${certificate.claim_region}`;
@@ -339,8 +496,18 @@ function certificateCard(certificate) {
   if (chain.tx_hash) card.append(labelled("tx", t("tx"), chain.tx_hash, true));
 
   const history = certificate.history || [];
+  // Once the chain has caught up: the latest step written on chain and its transaction.
+  const latest = [...history].reverse().find((s) => s.tx_hash);
+  if (!certificate.pending && latest && latest.tx_hash !== chain.tx_hash) {
+    const line = labelled("step-tx", t("on_chain", { action: label("action", latest.action) }), latest.tx_hash, true);
+    line.dataset.testid = "step-tx";
+    line.dataset.action = latest.action;
+    card.append(line);
+  }
   if (history.length) {
-    card.append(element("p", "history-title muted", t("history")));
+    const box = element("details", "history-box");
+    box.open = historyOpen;
+    box.append(element("summary", "history-title muted", `${t("history")} (${history.length})`));
     const list = element("ol", "history");
     for (const step of history) {
       const item = element("li");
@@ -350,33 +517,375 @@ function certificateCard(certificate) {
       if (step.tx_hash) item.append(" ", element("code", "hash", step.tx_hash));
       list.append(item);
     }
-    card.append(list);
+    box.append(list);
+    card.append(box);
   }
   return card;
+}
+
+/** The cards of ``list``, each replaced only when its certificate changed (so a form being
+ * filled in on one card survives another's refresh), and followed every second while pending. */
+function certificateList(list, { decorate = () => {}, changed = () => {} } = {}) {
+  const shown = new Map(); // id -> {json, card, certificate}
+  const notes = new Map(); // id -> the gift made here (its link lives in this page's memory only)
+  const following = new Set();
+  let generation = 0;
+
+  function render(certificate) {
+    const old = shown.get(certificate.id);
+    const historyOpen = Boolean(old && old.card.querySelector("details[open]"));
+    const card = certificateCard(certificate, { note: notes.get(certificate.id), historyOpen });
+    decorate(card, certificate);
+    return card;
+  }
+
+  function update(certificate, first = false) {
+    if (certificate.state !== "gifted") notes.delete(certificate.id);
+    // The gift's link lives in notes; a voucher is an answer, not the certificate.
+    const json = JSON.stringify({ ...certificate, gift: undefined, voucher: undefined });
+    const old = shown.get(certificate.id);
+    if (old && old.json === json && !first) return;
+    const card = render(certificate);
+    if (old) old.card.replaceWith(card);
+    else if (first) list.prepend(card);
+    else list.append(card);
+    shown.set(certificate.id, { json, card, certificate });
+    changed(certificate);
+  }
+
+  function put(certificate, { first = false } = {}) {
+    update(certificate, first);
+    if (certificate.pending) follow(certificate.id);
+  }
+
+  function drop(id) {
+    const old = shown.get(id);
+    if (!old) return;
+    old.card.remove();
+    shown.delete(id);
+    notes.delete(id);
+    changed(null);
+  }
+
+  /** The whole list as the server has it, newest first. */
+  function setAll(certificates) {
+    const ids = new Set(certificates.map((c) => c.id));
+    for (const id of [...shown.keys()]) if (!ids.has(id)) drop(id);
+    for (const c of certificates) put(c);
+    const order = certificates.map((c) => shown.get(c.id).card);
+    if (order.some((card, i) => list.children[i] !== card)) list.replaceChildren(...order);
+  }
+
+  function reset() {
+    generation += 1;
+    following.clear();
+    shown.clear();
+    notes.clear();
+    list.replaceChildren();
+  }
+
+  /** Ask for the certificate every second until its chain writes are confirmed. */
+  async function follow(id) {
+    if (following.has(id)) return;
+    following.add(id);
+    const mine = generation;
+    try {
+      for (let polls = 1; ; polls += 1) {
+        await sleep(polls > POLL_LIMIT ? SLOW_POLL_MS : POLL_MS);
+        if (mine !== generation) return;
+        let certificate;
+        try {
+          certificate = await api(`/me/certificates/${encodeURIComponent(id)}`, { auth: true });
+        } catch (e) {
+          if (mine !== generation) return;
+          if (e.status === 404) return drop(id); // it left this account (a gift accepted)
+          if (e.status === 401) return changed(null, e);
+          continue; // no answer or a server hiccup: keep asking
+        }
+        if (mine !== generation) return;
+        update(certificate);
+        if (!certificate.pending) return;
+      }
+    } finally {
+      if (mine === generation) following.delete(id);
+    }
+  }
+
+  return {
+    put,
+    drop,
+    setAll,
+    reset,
+    notes,
+    size: () => shown.size,
+    all: () => [...shown.values()].map((s) => s.certificate),
+    card: (id) => (shown.get(id) || {}).card || null,
+  };
+}
+
+// ----------------------------------------------------------------------------- my certificates
+/** The buttons each state offers: a form to open, or (cancel, withdraw) the call itself. */
+const ACTIONS = {
+  active: ["gift", "pledge", "deposit", "redeem"],
+  gifted: ["cancel_gift"],
+  in_custody: ["withdraw", "redeem_storage"],
+};
+const FORMS = { gift: "gift", pledge: "pledge", deposit: "deposit", redeem: "redeem", redeem_storage: "redeem" };
+
+function tomorrow() {
+  const d = new Date(Date.now() + 86400000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
 function initCertificatesPage() {
   const list = document.querySelector(".certificates");
   const empty = document.querySelector(".empty");
   const error = document.querySelector(".list-error");
+  const incoming = document.querySelector(".incoming");
+  const giftList = incoming.querySelector(".gifts");
+  const attempts = new Map(); // certificate or gift id -> {signature, key}: a retry reuses the key
   let loading = 0; // a newer load supersedes an older one still in flight
+  let timer = null;
+  let giftsJson = "";
+  let gifts = [];
+
+  const certificates = certificateList(list, {
+    decorate: addActions,
+    changed: (certificate, failure) => {
+      if (failure) {
+        show(error, failure.detail);
+        account.render();
+        return;
+      }
+      empty.hidden = certificates.size() > 0 || !session.get();
+      schedule(); // a certificate that now waits for someone else is asked about again
+    },
+  });
+
+  /** POST ``path`` with an Idempotency-Key; the answer replaces the card. */
+  async function act(id, path, body, before = () => {}) {
+    const errorOf = () => certificates.card(id)?.querySelector(".action-error");
+    show(errorOf(), "");
+    const signature = JSON.stringify([path, body ?? null]);
+    const earlier = attempts.get(id);
+    const key = earlier && earlier.signature === signature ? earlier.key : uuid();
+    attempts.set(id, { signature, key });
+    const card = certificates.card(id);
+    if (card) busy(card, true);
+    try {
+      const answer = await api(path, { method: "POST", body, auth: true, headers: { "Idempotency-Key": key } });
+      attempts.delete(id);
+      before(answer);
+      certificates.put(answer);
+      const replaced = certificates.card(id);
+      if (replaced) busy(replaced, false);
+      // Self-custody: nothing changed yet; the step waits for the owner's own signature.
+      if (answer.voucher) show(errorOf(), t("voucher_needed"));
+    } catch (e) {
+      if (e.status !== 0) attempts.delete(id); // answered: the next try is a new request
+      const current = certificates.card(id);
+      if (current) busy(current, false);
+      show(errorOf(), e.detail);
+      if (e.status === 401) account.render();
+    }
+  }
+
+  function openForm(card, certificate, name, button) {
+    const panel = card.querySelector(".action-panel");
+    const wasOpen = panel.dataset.open === name;
+    panel.replaceChildren();
+    delete panel.dataset.open;
+    for (const other of card.querySelectorAll(".actions button")) other.setAttribute("aria-expanded", "false");
+    show(card.querySelector(".action-error"), "");
+    if (wasOpen) return; // the button closes its own form
+    const template = document.getElementById(`form-${FORMS[name]}`);
+    const form = template.content.firstElementChild.cloneNode(true);
+    for (const select of form.querySelectorAll("select[data-partners]")) {
+      const choices = partners.byKind[select.dataset.partners] || [];
+      select.replaceChildren(new Option(t("choose"), ""), ...choices.map((p) => new Option(p.name, String(p.id))));
+      if (choices.length === 1) select.value = String(choices[0].id);
+      if (!choices.length) select.after(element("span", "hint", t("no_partners")));
+    }
+    const id = certificate.id;
+    const base = `/me/certificates/${encodeURIComponent(id)}`;
+    const value = (field) => (form.elements[field] ? form.elements[field].value.trim() : "");
+    const number = (field) => (value(field) ? Number(value(field)) : undefined);
+    if (name === "pledge") form.elements.due_date.min = tomorrow();
+    if (name === "redeem_storage") {
+      // From storage the custodian hands the bottle out: no store to choose, picked up there.
+      form.elements.method.closest("label").hidden = true;
+      form.elements.store_id.closest("label").hidden = true;
+    }
+    if (name === "redeem") {
+      const address = form.querySelector(".address");
+      form.elements.method.addEventListener("change", () => {
+        address.hidden = form.elements.method.value !== "delivery";
+      });
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      let body;
+      let path = `${base}/${name}`;
+      let before;
+      if (name === "gift") {
+        const toMember = !event.submitter || event.submitter.value !== "link";
+        if (toMember && !value("to")) {
+          show(card.querySelector(".action-error"), t("gift_to_missing"));
+          return;
+        }
+        body = { expires_in_days: number("expires_in_days") ?? 7 };
+        if (toMember) body.to = value("to");
+        if (value("message")) body.message = value("message");
+        before = (answer) => {
+          if (answer.gift) certificates.notes.set(id, answer.gift);
+        };
+      } else if (name === "pledge") {
+        body = {
+          pledgee_id: number("pledgee_id"),
+          amount: value("amount"),
+          currency: value("currency").toUpperCase(),
+          due_date: value("due_date"),
+        };
+        if (value("terms")) body.terms = value("terms");
+      } else if (name === "deposit") {
+        body = { custodian_id: number("custodian_id") };
+      } else {
+        path = `${base}/redemption`;
+        body = { method: name === "redeem_storage" ? "pickup" : value("method") };
+        if (name === "redeem") {
+          body.store_id = number("store_id");
+          if (body.method === "delivery") body.address = value("address");
+        }
+      }
+      act(id, path, body, before);
+    });
+    panel.append(form);
+    panel.dataset.open = name;
+    button.setAttribute("aria-expanded", "true");
+  }
+
+  /** The buttons the certificate's state allows (none while a chain write is pending). */
+  function addActions(card, certificate) {
+    const slot = card.querySelector(".card-actions");
+    const names = certificate.pending ? [] : ACTIONS[certificate.state] || [];
+    if (names.length) {
+      const bar = element("div", "actions");
+      bar.dataset.testid = "actions";
+      const base = `/me/certificates/${encodeURIComponent(certificate.id)}`;
+      for (const name of names) {
+        const button = element("button", name === "cancel_gift" ? "secondary" : "primary", t(`do_${name}`));
+        button.type = "button";
+        button.dataset.action = name;
+        if (name === "cancel_gift") button.addEventListener("click", () => act(certificate.id, `${base}/gift/cancel`));
+        else if (name === "withdraw") button.addEventListener("click", () => act(certificate.id, `${base}/withdraw`));
+        else {
+          button.setAttribute("aria-expanded", "false");
+          button.addEventListener("click", () => openForm(card, certificate, name, button));
+        }
+        bar.append(button);
+      }
+      slot.append(bar, element("div", "action-panel"));
+    }
+    const failure = element("p", "error action-error");
+    failure.dataset.testid = "action-error";
+    failure.setAttribute("role", "alert");
+    failure.hidden = true;
+    slot.append(failure);
+  }
+
+  // --------------------------------------------------------------------------- incoming gifts
+  function giftItem(gift) {
+    const item = element("li", "gift-item");
+    item.dataset.id = gift.id;
+    item.dataset.ready = String(Boolean(gift.ready));
+    item.dataset.testid = "incoming-gift";
+    item.append(element("strong", "name", gift.product || gift.serial));
+    item.append(labelled("serial", t("serial"), gift.serial, true));
+    const message = gift.terms && gift.terms.message;
+    if (message) item.append(element("p", "message", `“${message}”`));
+    item.append(element("p", "muted", t("gift_expires", { when: when(gift.expires_at) })));
+    const failure = element("p", "error");
+    failure.setAttribute("role", "alert");
+    failure.hidden = true;
+    if (gift.ready) {
+      const button = element("button", "primary", t("accept"));
+      button.type = "button";
+      button.addEventListener("click", () => accept(gift.id, item, failure));
+      item.append(button);
+    } else {
+      item.append(element("span", "badge pending arriving", t("gift_arriving")));
+    }
+    item.append(failure);
+    return item;
+  }
+
+  function showGifts(gifts) {
+    const json = JSON.stringify(gifts);
+    if (json === giftsJson) return;
+    giftsJson = json;
+    giftList.replaceChildren(...gifts.map(giftItem));
+    incoming.hidden = gifts.length === 0;
+  }
+
+  async function accept(giftId, item, failure) {
+    show(failure, "");
+    const earlier = attempts.get(giftId);
+    const key = earlier ? earlier.key : uuid();
+    attempts.set(giftId, { signature: giftId, key });
+    busy(item, true);
+    try {
+      const certificate = await api("/gifts/accept", {
+        method: "POST",
+        body: { gift_id: giftId },
+        auth: true,
+        headers: { "Idempotency-Key": key },
+      });
+      attempts.delete(giftId);
+      item.remove();
+      incoming.hidden = giftList.children.length === 0;
+      certificates.put(certificate, { first: true });
+      load();
+    } catch (e) {
+      if (e.status !== 0) attempts.delete(giftId);
+      busy(item, false);
+      show(failure, e.detail);
+      if (e.status === 401) account.render();
+    }
+  }
+
+  // --------------------------------------------------------------------------- loading
+  function schedule() {
+    clearTimeout(timer);
+    if (!session.get() || document.hidden) return; // asked again when the page shows
+    let wait = null;
+    if (gifts.some((g) => !g.ready)) wait = POLL_MS; // "arriving…" until on chain
+    // Someone else moves next: a pledgee, a custodian, a gift's recipient or its giver.
+    else if (gifts.length || certificates.all().some((c) => WAITING.has(c.state))) wait = WAIT_POLL_MS;
+    if (wait !== null) timer = setTimeout(load, wait);
+  }
 
   async function load() {
     const mine = ++loading;
+    clearTimeout(timer);
     try {
-      const certificates = await api("/me/certificates", { auth: true });
+      await partners.load();
+      const [mineNow, incomingNow] = await Promise.all([
+        api("/me/certificates", { auth: true }),
+        api("/me/gifts", { auth: true }),
+      ]);
       if (mine !== loading) return;
       show(error, "");
-      list.replaceChildren(...certificates.map(certificateCard));
-      empty.hidden = certificates.length > 0;
-      if (certificates.some((c) => c.pending)) {
-        await sleep(POLL_MS);
-        if (mine === loading && session.get()) load();
-      }
+      gifts = incomingNow;
+      certificates.setAll(mineNow);
+      showGifts(gifts);
+      empty.hidden = mineNow.length > 0;
+      schedule();
     } catch (e) {
       if (mine !== loading) return;
       show(error, e.detail);
       if (e.status === 401) account.render();
+      else if (e.status === 0 || e.status >= 500) timer = setTimeout(load, SLOW_POLL_MS);
     }
   }
 
@@ -385,8 +894,95 @@ function initCertificatesPage() {
       load();
     } else {
       loading += 1;
-      list.replaceChildren();
+      clearTimeout(timer);
+      certificates.reset();
+      giftsJson = "";
+      gifts = [];
+      giftList.replaceChildren();
+      incoming.hidden = true;
       empty.hidden = true;
+    }
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && session.get()) load();
+  });
+}
+
+// ----------------------------------------------------------------------------- gift link
+/** ``/gifts/accept#<secret>``: sign in or up, accept, then follow the certificate on chain. */
+function initGiftPage() {
+  const panel = document.getElementById("gift");
+  const form = panel.querySelector(".accept-form");
+  const status = panel.querySelector(".gift-status");
+  const error = panel.querySelector(".gift-error");
+  let secret = "";
+  try {
+    secret = decodeURIComponent(location.hash.slice(1)).trim();
+  } catch {
+    secret = "";
+  }
+  if (!secret) {
+    show(error, t("link_incomplete"));
+    return;
+  }
+  // The language switch is a query-only link, which would drop the fragment and its secret.
+  const other = document.querySelector("a.lang");
+  if (other) other.href = `${other.getAttribute("href")}${location.hash}`;
+
+  let accepted = false;
+  let key = null; // kept across retries of the same acceptance
+  const certificates = certificateList(panel.querySelector(".certificates"), {
+    changed: (certificate, failure) => {
+      if (failure) {
+        show(error, failure.detail);
+        return;
+      }
+      if (!certificate) return;
+      status.dataset.state = certificate.pending ? "pending" : certificate.state;
+      show(status, certificate.pending ? t("gift_accepting") : t("gift_accepted"));
+    },
+  });
+  const account = signIn(panel, (current) => {
+    form.hidden = !current || accepted;
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    show(error, "");
+    key = key || uuid();
+    busy(form, true);
+    try {
+      for (let tries = 1; ; tries += 1) {
+        try {
+          const certificate = await api("/gifts/accept", {
+            method: "POST",
+            body: { secret },
+            auth: true,
+            headers: { "Idempotency-Key": key },
+          });
+          accepted = true;
+          key = null;
+          form.hidden = true;
+          certificates.put(certificate);
+          return;
+        } catch (e) {
+          // The gift is still being written on chain: it arrives in a moment.
+          if (e.code !== "previous_step_pending" || tries >= POLL_LIMIT) throw e;
+          status.dataset.state = "pending";
+          show(status, t("gift_arriving"));
+          await sleep(POLL_MS);
+        }
+      }
+    } catch (e) {
+      if (e.status !== 0) key = null;
+      show(status, "");
+      show(error, e.detail);
+      if (e.status === 401) account.render();
+      // Used, expired, not found: trying again cannot help (a network error or an outage can).
+      if (e.status === 404 || e.status === 422) form.hidden = true;
+    } finally {
+      busy(form, false);
     }
   });
 }
@@ -394,4 +990,5 @@ function initCertificatesPage() {
 // ----------------------------------------------------------------------------- start
 if (page.page === "scan") initScanPage();
 else if (page.page === "certificates") initCertificatesPage();
+else if (page.page === "gift") initGiftPage();
 document.documentElement.dataset.ready = "true";

@@ -1,11 +1,12 @@
-"""Consumer pages: the scan page a bottle's QR code opens, "my certificates", and their shared
-script and stylesheet (``/consumer/consumer.js``, ``/consumer/consumer.css``).
+"""Consumer pages: the scan page a bottle's QR code opens, "my certificates" (with the gift,
+pledge, custody and redemption actions), the page a gift link opens, and their shared script
+and stylesheet (``/consumer/consumer.js``, ``/consumer/consumer.css``).
 
 The scan page is rendered on the server from the verification answer (Jinja2, autoescape on),
 so the verdict, provenance and chain proof show without JavaScript; the script adds sign-in,
-the claim and the certificate list. Like ``/scanner``, the pages load nothing from outside our
-origin and run no inline script or style: the template hands values to the script through
-``data-*`` attributes.
+the claim, the certificate list and its actions. Like ``/scanner``, the pages load nothing
+from outside our origin and run no inline script or style: the template hands values to the
+script through ``data-*`` attributes.
 """
 
 # The Chinese strings use full-width punctuation, as Chinese text should; RUF001 flags it.
@@ -170,6 +171,39 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "sign_out": "退出登录",
         "certificates_empty": "您还没有电子酒证。扫瓶身二维码即可认领。",
         "no_script": "本页的登录与认领需要启用 JavaScript。",
+        "incoming_gifts": "收到的转赠",
+        "gift_title": "转赠",
+        "gift_to": "受赠人的手机号或邮箱",
+        "gift_days": "有效天数",
+        "gift_message": "留言（可选）",
+        "gift_send": "转赠给此会员",
+        "gift_make_link": "生成转赠链接",
+        "gift_hint": "受赠人须已注册；否则生成转赠链接发给对方，对方打开链接注册后即可领取。"
+        "对方接受前，您可以随时取消。",
+        "pledge_title": "质押",
+        "pledge_hint": "以这瓶酒作为借款担保。质权人接受后酒证锁定，不能转赠或提货，直至解除质押。",
+        "pledgee": "质权人",
+        "amount": "金额",
+        "currency": "币种",
+        "due_date": "到期日",
+        "terms": "条款（可选）",
+        "pledge_submit": "提交质押",
+        "deposit_title": "寄存",
+        "deposit_hint": "把酒交给寄存机构窖藏；机构确认收到后开始计算存储年限。",
+        "custodian": "寄存机构",
+        "deposit_submit": "寄存到此机构",
+        "redeem_title": "提货",
+        "redeem_hint": "酒瓶交付后，此电子酒证即终结，瓶身编码随之失效。",
+        "method": "方式",
+        "pickup": "到店自提",
+        "delivery": "配送到家",
+        "store": "门店",
+        "address": "收货地址",
+        "redeem_submit": "申请提货",
+        "gift_accept_title": "接受转赠",
+        "gift_accept_intro": "有人把一瓶酒的电子酒证转赠给您。登录（首次登录即注册）后接受，"
+        "它将登记到您名下的区块链钱包中。",
+        "gift_accept_button": "接受转赠",
     },
     "en": {
         "brand": "tracecert",
@@ -265,6 +299,42 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "sign_out": "Sign out",
         "certificates_empty": "You have no certificates yet. Scan a bottle's QR code to claim one.",
         "no_script": "Signing in and claiming on this page need JavaScript.",
+        "incoming_gifts": "Incoming gifts",
+        "gift_title": "Give it",
+        "gift_to": "The recipient's mobile number or email",
+        "gift_days": "Valid for (days)",
+        "gift_message": "Message (optional)",
+        "gift_send": "Give to this member",
+        "gift_make_link": "Make a gift link",
+        "gift_hint": "The recipient must have signed up; if not, make a gift link and send it: "
+        "they sign up from the link and accept. You can cancel until they accept.",
+        "pledge_title": "Pledge",
+        "pledge_hint": "Use this bottle as collateral. Once the pledgee accepts, the certificate "
+        "is locked (no gift, no redemption) until the pledge is released.",
+        "pledgee": "Pledgee",
+        "amount": "Amount",
+        "currency": "Currency",
+        "due_date": "Due date",
+        "terms": "Terms (optional)",
+        "pledge_submit": "Offer as collateral",
+        "deposit_title": "Store",
+        "deposit_hint": "Send the bottle to a custodian's cellar; its storage age counts from "
+        "when the custodian confirms receiving it.",
+        "custodian": "Custodian",
+        "deposit_submit": "Store with this custodian",
+        "redeem_title": "Redeem",
+        "redeem_hint": "Once the bottle is handed out, the certificate ends and the code on the "
+        "bottle goes dead.",
+        "method": "How",
+        "pickup": "Pick up at the store",
+        "delivery": "Delivery",
+        "store": "Store",
+        "address": "Delivery address",
+        "redeem_submit": "Ask for the bottle",
+        "gift_accept_title": "Accept a gift",
+        "gift_accept_intro": "Someone gave you a bottle's certificate. Sign in (the first sign-in "
+        "signs you up) and accept it: it moves into your own blockchain wallet.",
+        "gift_accept_button": "Accept the gift",
     },
 }
 
@@ -280,7 +350,7 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "claim_failed": "认领未能上链：{detail}",
         "tx": "交易",
         "serial": "序列号",
-        "pending": "处理中",
+        "pending": "上链中",
         "claimed": "认领",
         "region": "地区",
         "history": "记录",
@@ -316,6 +386,45 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "status_sent": "已发送",
         "status_confirmed": "已确认",
         "status_failed": "失败",
+        "status_done": "已记录",
+        "pending_actions": "等待区块链确认：{actions}",
+        "on_chain": "已上链：{action}",
+        "do_gift": "转赠",
+        "do_pledge": "质押",
+        "do_deposit": "寄存",
+        "do_redeem": "提货",
+        "do_cancel_gift": "取消转赠",
+        "do_withdraw": "取回",
+        "do_redeem_storage": "从寄存处提货",
+        "close": "收起",
+        "accept": "接受",
+        "gift_arriving": "正在送达……",
+        "gift_expires": "{when} 前有效",
+        "gift_link_title": "转赠链接（只显示这一次）",
+        "gift_link_expires": "{when} 前有效。把链接发给受赠人：拿到链接的人都能领取。",
+        "gift_sent_to": "已转赠给 {to}，等待对方接受。",
+        "gift_to_missing": "请填写受赠人的手机号或邮箱，或者生成转赠链接。",
+        "copy": "复制",
+        "copied": "已复制",
+        "copy_failed": "无法自动复制，请长按链接手动复制。",
+        "gift_waiting": "等待受赠人接受，{when} 前有效。",
+        "pledge_waiting": "等待 {name} 接受质押。",
+        "pledge_terms": "{amount} {currency}，到期日 {due}",
+        "pledged_to": "已质押给 {name}，自 {since} 起锁定。",
+        "pledged_to_no_date": "已质押给 {name}。",
+        "deposit_waiting": "等待 {name} 确认收到酒瓶。",
+        "stored_since": "寄存于 {name}，自 {since} 起，已 {days} 天。",
+        "stored_no_date": "寄存于 {name}。",
+        "redemption_waiting": "等待 {name} 交付酒瓶。",
+        "redemption_waiting_storage": "等待 {name} 从寄存处交付酒瓶。",
+        "redeemed_final": "已提货：酒瓶已交付，此电子酒证就此终结。",
+        "partner": "合作方 #{id}",
+        "choose": "请选择",
+        "no_partners": "暂无可选的机构。",
+        "link_incomplete": "链接不完整：请打开收到的完整链接。",
+        "gift_accepting": "已受理：正在转入您的钱包……",
+        "gift_accepted": "已确认：电子酒证已在您的钱包中。",
+        "voucher_needed": "您的酒证在您自己的钱包中：这一步需要用该钱包签名，本页暂不能发起签名。",
     },
     "en": {
         "code_sent": "Code sent to {to}; it works for {minutes} minutes.",
@@ -327,7 +436,7 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "claim_failed": "The claim did not reach the chain: {detail}",
         "tx": "Transaction",
         "serial": "Serial",
-        "pending": "pending",
+        "pending": "pending on chain",
         "claimed": "Claimed",
         "region": "Region",
         "history": "History",
@@ -363,6 +472,47 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "status_sent": "sent",
         "status_confirmed": "confirmed",
         "status_failed": "failed",
+        "status_done": "recorded",
+        "pending_actions": "Waiting for the blockchain: {actions}",
+        "on_chain": "On chain: {action}",
+        "do_gift": "Gift",
+        "do_pledge": "Pledge",
+        "do_deposit": "Store",
+        "do_redeem": "Redeem",
+        "do_cancel_gift": "Cancel gift",
+        "do_withdraw": "Withdraw",
+        "do_redeem_storage": "Redeem from storage",
+        "close": "Close",
+        "accept": "Accept",
+        "gift_arriving": "arriving…",
+        "gift_expires": "Accept by {when}",
+        "gift_link_title": "Gift link (shown only this once)",
+        "gift_link_expires": "Works until {when}. Send it to the recipient: whoever has the link "
+        "can accept the gift.",
+        "gift_sent_to": "Gift sent to {to}; waiting for them to accept.",
+        "gift_to_missing": "Type the recipient's mobile number or email, or make a gift link.",
+        "copy": "Copy",
+        "copied": "Copied",
+        "copy_failed": "Could not copy; press and hold the link to copy it.",
+        "gift_waiting": "Waiting for the recipient to accept, until {when}.",
+        "pledge_waiting": "Waiting for {name} to accept the pledge.",
+        "pledge_terms": "{amount} {currency}, due {due}",
+        "pledged_to": "Pledged to {name}, locked since {since}.",
+        "pledged_to_no_date": "Pledged to {name}.",
+        "deposit_waiting": "Waiting for {name} to confirm receiving the bottle.",
+        "stored_since": "Stored with {name} since {since}: {days} days.",
+        "stored_no_date": "Stored with {name}.",
+        "redemption_waiting": "Waiting for {name} to hand out the bottle.",
+        "redemption_waiting_storage": "Waiting for {name} to hand out the bottle from storage.",
+        "redeemed_final": "Redeemed: the bottle was handed out; this certificate is closed.",
+        "partner": "partner #{id}",
+        "choose": "Choose",
+        "no_partners": "None to choose from yet.",
+        "link_incomplete": "This link is incomplete: open the whole link you were sent.",
+        "gift_accepting": "Accepted: moving into your wallet…",
+        "gift_accepted": "Confirmed: the certificate is in your wallet.",
+        "voucher_needed": "Your certificates are in your own wallet: this step needs that "
+        "wallet's signature, which this page cannot ask for yet.",
     },
 }
 
@@ -578,6 +728,14 @@ def render_scan_page(request: Request, body: Mapping[str, Any]) -> HTMLResponse:
 def my_certificates_page(request: Request) -> HTMLResponse:
     """My certificates (我的酒证): sign in, then the list (filled by consumer.js)."""
     return _page("my_certificates.html", _common(request, choose_lang(request)))
+
+
+@router.get("/gifts/accept", response_class=HTMLResponse)
+def gift_accept_page(request: Request) -> HTMLResponse:
+    """The page a gift link opens (``/gifts/accept#<secret>``): sign in or up, then accept.
+    The secret travels in the fragment, which browsers never send, so it reaches no server
+    or proxy log; consumer.js reads it and posts it to ``POST /gifts/accept``."""
+    return _page("gift_accept.html", _common(request, choose_lang(request)))
 
 
 @router.get("/consumer/{file}", response_model=None)

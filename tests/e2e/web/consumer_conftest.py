@@ -1,6 +1,7 @@
 """Fixtures of the consumer pages: the app with the consumer pages served by uvicorn, a code
 sender that records the one-time codes, a bottle whose PIN is known and whose batch was
-shipped into Hangzhou, and screenshots (kept as artifacts and, on request, for the docs).
+shipped into Hangzhou, a pledgee, a custodian and a store with their API keys, settling the
+chain, and screenshots (kept as artifacts and, on request, for the docs).
 
 Import what a test module uses from here (``from tests.e2e.web.consumer_conftest import ...``);
 the browser fixtures (``launch``, ``page_errors``) come from this folder's conftest.py.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import threading
 import time
@@ -23,11 +25,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import text
 
 from chain.backends import free_port
 from service.api.app import create_app
+from service.app import commands, handlers
 from service.bootstrap import Container
 from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
 from tests.integration.service.api.consumer_helpers import (
@@ -35,11 +38,14 @@ from tests.integration.service.api.consumer_helpers import (
     RecordingOtpSender,
     pinned_batch,
 )
-from tests.integration.service.conftest import auth
+from tests.integration.service.conftest import auth, run_sender_until
 
 DIGITAL_LINK = "/01/{gtin}/10/{lot}/21/{serial}"
 #: Where ``TRACECERT_DOCS_IMG`` is unset, no picture for the docs is written.
 DOCS_IMG_BUDGET = 150_000
+UNSTICK_BAR = (
+    "p => { const bar = document.querySelector('.bar'); if (bar) bar.style.position = p; }"
+)
 
 
 # ----------------------------------------------------------------------------- server
@@ -82,6 +88,30 @@ def client(site: LiveServer) -> Iterator[httpx.Client]:
     """A JSON client on the live server, for the setup and for checking what changed."""
     with httpx.Client(base_url=site.url, timeout=30, headers={"Accept": "application/json"}) as c:
         yield c
+
+
+# ----------------------------------------------------------------------------- sign-in
+SESSION = "tracecert.consumer.session"  # the page's localStorage key
+
+
+def sign_in_on_page(page: Page, otp: RecordingOtpSender, destination: str) -> None:
+    """Address, then the code the server 'sent' (recorded), as a visitor would type them."""
+    signin = page.get_by_test_id("signin")
+    expect(signin).to_be_visible()
+    signin.locator("input[name='destination']").fill(destination)
+    signin.locator(".destination-form button[type='submit']").click()
+    code = signin.locator("input[name='code']")
+    expect(code).to_be_visible()
+    expect(signin.locator(".sent")).to_contain_text(re.compile(r"\*\*\*|@"))
+    code.fill(otp.last(destination))
+    signin.locator(".code-form button[type='submit']").click()
+    expect(page.get_by_test_id("who")).to_be_visible()
+    expect(signin).to_be_hidden()
+
+
+def token_of(page: Page) -> dict[str, str]:
+    stored = page.evaluate(f"JSON.parse(localStorage.getItem('{SESSION}'))")
+    return {"Authorization": f"Bearer {stored['token']}"}
 
 
 # ----------------------------------------------------------------------------- bottles
@@ -189,8 +219,89 @@ def screenshot(tmp_path: Path, request: pytest.FixtureRequest) -> Shot:
             source = path
             if focus is not None:
                 source = folder / f"{name}-focus.png"
-                focus.screenshot(path=str(source), animations="disabled", caret="hide")
+                # The sticky bar would cover the top of an element scrolled into view (set
+                # through the CSSOM: the page's CSP refuses an injected stylesheet).
+                page.evaluate(UNSTICK_BAR, "static")
+                try:
+                    focus.screenshot(path=str(source), animations="disabled", caret="hide")
+                finally:
+                    page.evaluate(UNSTICK_BAR, "")
             _docs_copy(source, Path(docs) / f"consumer-{name}.png")
         return path
 
     return _shot
+
+
+# ----------------------------------------------------------------------------- chain, partners
+def settle(container: Container) -> None:
+    """Step the sender until every queued chain write is confirmed (or failed)."""
+
+    def idle() -> bool:
+        with container.uow_factory.sessions() as s:
+            return not s.execute(
+                text("SELECT count(*) FROM outbox WHERE status NOT IN ('confirmed','failed')")
+            ).scalar_one()
+
+    run_sender_until(container, idle, steps=60)
+
+
+PLEDGEE, CUSTODIAN, STORE = "Baijiu Credit", "Cellar Vault", "Flagship Store"
+
+
+@dataclass
+class Partners:
+    """A pledgee, a custodian and the brand's store, each with its API key."""
+
+    pledgee: int
+    pledgee_key: str
+    custodian: int
+    custodian_key: str
+    store: int
+    store_key: str
+
+    def deal(
+        self, client: httpx.Client, key: str, certificate_id: str, kind: str
+    ) -> dict[str, Any]:
+        """The open ``kind`` of deal (offered or active) the partner holding ``key`` has on the
+        certificate."""
+        response = client.get("/deals", headers=auth(key))
+        assert response.status_code == 200, response.text
+        (found,) = [
+            d
+            for d in response.json()
+            if d["certificate"]["id"] == certificate_id
+            and d["kind"] == kind
+            and d["status"] in ("offered", "active")
+        ]
+        return dict(found)
+
+    def act(self, client: httpx.Client, key: str, deal_id: str, verb: str) -> dict[str, Any]:
+        """``POST /deals/{id}/{verb}`` as the partner would (with an Idempotency-Key)."""
+        response = client.post(
+            f"/deals/{deal_id}/{verb}",
+            headers={**auth(key), "Idempotency-Key": f"{verb}-{deal_id}"},
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def partners(site: LiveServer, keys: Any) -> Partners:
+    """Baijiu Credit (pledgee), Cellar Vault (custodian) and the brand's Flagship Store."""
+    container = site.container
+    uows, clock, pepper = container.uow_factory, container.clock, container.settings.pepper
+
+    def org(name: str, kind: str, brand: int | None = None) -> tuple[int, str]:
+        made = handlers.create_organisation(
+            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand), uows(), clock
+        )
+        assert made.id is not None
+        key = handlers.create_api_key(
+            commands.CreateApiKey(handlers.SYSTEM_ACTOR, made.id, kind), uows(), clock, pepper
+        ).secret_key
+        return made.id, key
+
+    pledgee, pledgee_key = org(PLEDGEE, "pledgee")
+    custodian, custodian_key = org(CUSTODIAN, "custodian")
+    store, store_key = org(STORE, "store", keys.brand_org)
+    return Partners(pledgee, pledgee_key, custodian, custodian_key, store, store_key)

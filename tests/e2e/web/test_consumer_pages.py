@@ -9,20 +9,23 @@ import re
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import text
 from starlette.requests import Request
 
 from service.api.routers import pages
 from tests.e2e.web.conftest import Launch, LiveServer, open_page
 from tests.e2e.web.consumer_conftest import (
+    SESSION,
     Bottle,
     Shot,
     bottle,
     client,
     otp,
     screenshot,
+    sign_in_on_page,
     site,
+    token_of,
 )
 from tests.integration.service.api.consumer_helpers import RecordingOtpSender, mint_claims
 
@@ -32,7 +35,6 @@ pytestmark = pytest.mark.slow
 __all__ = ["bottle", "client", "otp", "screenshot", "site"]
 
 GREEN, RED = "rgb(29, 107, 53)", "rgb(196, 0, 0)"
-SESSION = "tracecert.consumer.session"
 BUYER = "buyer@example.com"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
@@ -51,26 +53,6 @@ def scan_json(client: httpx.Client, bottle: Bottle) -> dict:
 
 def background(locator) -> str:
     return locator.evaluate("e => getComputedStyle(e).backgroundColor")
-
-
-def sign_in_on_page(page: Page, otp: RecordingOtpSender, destination: str = BUYER) -> None:
-    """Address, then the code the server 'sent' (recorded), as a visitor would type them."""
-    signin = page.get_by_test_id("signin")
-    expect(signin).to_be_visible()
-    signin.locator("input[name='destination']").fill(destination)
-    signin.locator(".destination-form button[type='submit']").click()
-    code = signin.locator("input[name='code']")
-    expect(code).to_be_visible()
-    expect(signin.locator(".sent")).to_contain_text(re.compile(r"\*\*\*|@"))
-    code.fill(otp.last(destination))
-    signin.locator(".code-form button[type='submit']").click()
-    expect(page.get_by_test_id("who")).to_be_visible()
-    expect(signin).to_be_hidden()
-
-
-def token_of(page: Page) -> dict[str, str]:
-    stored = page.evaluate(f"JSON.parse(localStorage.getItem('{SESSION}'))")
-    return {"Authorization": f"Bearer {stored['token']}"}
 
 
 def certificate_rows(site: LiveServer) -> int:
@@ -189,7 +171,7 @@ def test_signing_in_and_claiming_on_the_scan_page_shows_pending_then_confirmed(
     page_errors: list[str],
 ) -> None:
     page = open_page(chinese(launch()), site.url + bottle.path, page_errors)
-    sign_in_on_page(page, otp)
+    sign_in_on_page(page, otp, BUYER)
     screenshot(page, "claim-signed-in", page.get_by_test_id("claim"))
     headers = token_of(page)
     assert client.get("/me/certificates", headers=headers).json() == []
@@ -239,7 +221,7 @@ def test_my_certificates_lists_a_minted_claim_as_active_with_its_transaction(
     page = open_page(chinese(launch()), f"{site.url}/my-certificates", page_errors)
     expect(page.get_by_role("heading", name="我的酒证")).to_be_visible()
     screenshot(page, "my-certificates-sign-in")
-    sign_in_on_page(page, otp)
+    sign_in_on_page(page, otp, BUYER)
     expect(page.get_by_test_id("certificates-empty")).to_be_visible()
 
     # The same account claims (here through the API) and the claim is minted.
@@ -293,7 +275,7 @@ def test_a_wrong_pin_shows_the_servers_sentence_and_claims_nothing(
     page_errors: list[str],
 ) -> None:
     page = open_page(launch(), site.url + bottle.path, page_errors)
-    sign_in_on_page(page, otp)
+    sign_in_on_page(page, otp, BUYER)
     wrong = "0000-0000" if bottle.pin != "0000-0000" else "1111-1111"
     page.get_by_label("PIN").fill(wrong)
     page.get_by_role("button", name="Claim", exact=True).click()
@@ -317,7 +299,7 @@ def test_the_pages_and_only_their_own_files_are_served(
     site: LiveServer, client: httpx.Client, bottle: Bottle
 ) -> None:
     browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-    for path in ("/my-certificates", bottle.path):
+    for path in ("/my-certificates", "/gifts/accept", bottle.path):
         response = client.get(path, headers=browser)
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")
