@@ -44,6 +44,7 @@ from service.domain.accounts import Account, Custody, normalise_destination
 from service.domain.actor import Actor
 from service.domain.certificates import (
     DEAL_OF_ACTION,
+    OFFER_OF_STATE,
     Action,
     Certificate,
     CertificateState,
@@ -205,11 +206,17 @@ def _run(
         raise
 
 
+def _deal_status(action: Action) -> DealStatus:
+    """The status a deal is left in by ``action`` (a cancelled offer: cancelled)."""
+    found = DEAL_OF_ACTION.get(action)
+    return found[1] if found is not None else DealStatus.CANCELLED
+
+
 def _undo(certificate: Certificate, deal: Deal | None, action: Action) -> dict[str, Any]:
     """What to put back if the step's chain write fails: the certificate as it was, and the
     deal as it was (a deal this very step opened is cancelled)."""
     deal_status = deal.status if deal is not None else None
-    if deal is not None and DEAL_OF_ACTION[action][1] is deal.status:
+    if deal is not None and _deal_status(action) is deal.status:
         deal_status = DealStatus.CANCELLED
     return {
         "certificate": {
@@ -257,7 +264,7 @@ def _step(
             "The certificate changed while this request was handled; reload it and retry."
         )
     if deal is not None:
-        _, status = DEAL_OF_ACTION[action]
+        status = _deal_status(action)
         settled = status not in (DealStatus.OFFERED, DealStatus.ACTIVE)
         if deal.status is not status and not uow.certificates.set_deal(
             deal, deal.status, status=status, settled_at=now if settled else None
@@ -593,6 +600,29 @@ def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
             )
         )
         moved = _step(svc, uow, cmd.actor, certificate, A.DEPOSIT, now, deal=deal)
+        return certificate_view(uow, moved)
+
+    return _idempotent(svc, cmd.actor, cmd.idempotency, work)
+
+
+def cancel_offer(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
+    """Take back a pledge or storage offer nobody has accepted, or a request of the bottle from
+    a store nobody has fulfilled (nothing is on chain yet for any of them)."""
+
+    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+        certificate, _ = _owned(uow, cmd.actor, cmd.certificate_id)
+        kind = OFFER_OF_STATE.get(certificate.state)
+        if kind is None:
+            raise CertificateStateError(
+                f"A certificate that is {certificate.state.value} has no offer to take back."
+            )
+        deal = _open(uow, certificate, kind)
+        if deal.origin_state is S.IN_CUSTODY:
+            raise CertificateStateError(
+                "The custodian was asked on chain to hand the bottle out; ask them to release "
+                "it instead."
+            )
+        moved = _step(svc, uow, cmd.actor, certificate, A.CANCEL_OFFER, now, deal=deal)
         return certificate_view(uow, moved)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)

@@ -59,6 +59,8 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
     REQUEST_REDEMPTION = "request_redemption"
     FULFIL_REDEMPTION = "fulfil_redemption"
+    #: The owner takes back an offer nobody has taken up yet (off chain only).
+    CANCEL_OFFER = "cancel_offer"
 
 
 S = CertificateState
@@ -83,6 +85,11 @@ TRANSITIONS: dict[tuple[CertificateState, Action], CertificateState] = {
     (S.ACTIVE, A.REQUEST_REDEMPTION): S.REDEMPTION_REQUESTED,
     (S.IN_CUSTODY, A.REQUEST_REDEMPTION): S.REDEMPTION_REQUESTED,
     (S.REDEMPTION_REQUESTED, A.FULFIL_REDEMPTION): S.REDEEMED,
+    (S.PLEDGE_OFFERED, A.CANCEL_OFFER): S.ACTIVE,
+    (S.DEPOSIT_OFFERED, A.CANCEL_OFFER): S.ACTIVE,
+    # Only a request made of a store (the chain has not moved); from storage, the custodian
+    # has been asked on chain and hands out or releases.
+    (S.REDEMPTION_REQUESTED, A.CANCEL_OFFER): S.ACTIVE,
 }
 
 #: States in which the certificate has not reached the chain (the scan page says "pending").
@@ -142,6 +149,13 @@ DEAL_OF_ACTION: dict[Action, tuple[DealKind, DealStatus]] = {
     A.WITHDRAW: (DealKind.CUSTODY, DealStatus.DONE),
     A.REQUEST_REDEMPTION: (DealKind.REDEMPTION, DealStatus.OFFERED),
     A.FULFIL_REDEMPTION: (DealKind.REDEMPTION, DealStatus.DONE),
+}
+
+#: The deal a cancelled offer belongs to, by the state it was made in.
+OFFER_OF_STATE: dict[CertificateState, DealKind] = {
+    S.PLEDGE_OFFERED: DealKind.PLEDGE,
+    S.DEPOSIT_OFFERED: DealKind.CUSTODY,
+    S.REDEMPTION_REQUESTED: DealKind.REDEMPTION,
 }
 
 

@@ -137,6 +137,21 @@ def deposit(
     )
 
 
+@router.post("/me/certificates/{certificate_id}/offer/cancel", response_model=CertificatePublic)
+def cancel_offer(
+    certificate_id: str,
+    actor: CurrentConsumer,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKeyDep,
+    body: EmptyBody | None = Body(default=None),
+) -> dict[str, Any]:
+    """Take back a pledge or storage offer nobody accepted yet, or a request of the bottle
+    from a store nobody fulfilled yet."""
+    key = _idempotency(idempotency_key, f"cancel-offer:{certificate_id}", body)
+    cmd = commands.CertificateCommand(actor, certificate_id, key)
+    return certificates.cancel_offer(cmd, _services(container))
+
+
 @router.post("/me/certificates/{certificate_id}/withdraw", response_model=CertificatePublic)
 def withdraw(
     certificate_id: str,

@@ -481,3 +481,32 @@ def test_used_and_expired_gift_links_are_refused_and_change_nothing(
     assert unknown.status_code == 404 and unknown.json()["error"] == "deal_not_found"
     assert counts() == before
     assert {w: forwarder.nonces(w) for w in nonces} == nonces
+
+
+def test_the_owner_takes_back_offers_nobody_took_up(world, api, partners):
+    cid = world.certificate["id"]
+    offered = world.post(
+        f"/me/certificates/{cid}/pledge",
+        world.alice,
+        pledgee_id=partners.pledgee,
+        amount="1",
+        currency="CNY",
+        due_date=(date.today() + timedelta(days=9)).isoformat(),
+    )
+    deal = offered["deals"][0]["id"]
+    back = world.post(f"/me/certificates/{cid}/offer/cancel", world.alice)
+    assert back["state"] == "active" and back["deals"] == []
+    world.settle()
+    late = api.post(f"/deals/{deal}/accept", headers=auth(partners.pledgee_key))
+    assert late.status_code == 409
+    asked = world.post(
+        f"/me/certificates/{cid}/redemption", world.alice, method="pickup", store_id=partners.store
+    )
+    assert asked["state"] == "redemption_requested"
+    assert world.post(f"/me/certificates/{cid}/offer/cancel", world.alice)["state"] == "active"
+    nothing = api.post(f"/me/certificates/{cid}/offer/cancel", headers=world.alice)
+    assert nothing.status_code == 409
+    assert [h["action"] for h in world.get(cid, world.alice)["history"]][-2:] == [
+        "request_redemption",
+        "cancel_offer",
+    ]
