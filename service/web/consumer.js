@@ -628,6 +628,9 @@ function certificateList(list, { decorate = () => {}, changed = () => {} } = {})
 const ACTIONS = {
   active: ["gift", "pledge", "deposit", "redeem"],
   gifted: ["cancel_gift"],
+  pledge_offered: ["cancel_offer"],
+  deposit_offered: ["cancel_offer"],
+  redemption_requested: ["cancel_offer"],
   in_custody: ["withdraw", "redeem_storage"],
 };
 const FORMS = { gift: "gift", pledge: "pledge", deposit: "deposit", redeem: "redeem", redeem_storage: "redeem" };
@@ -774,11 +777,13 @@ function initCertificatesPage() {
       bar.dataset.testid = "actions";
       const base = `/me/certificates/${encodeURIComponent(certificate.id)}`;
       for (const name of names) {
-        const button = element("button", name === "cancel_gift" ? "secondary" : "primary", t(`do_${name}`));
+        const secondary = name === "cancel_gift" || name === "cancel_offer";
+        const button = element("button", secondary ? "secondary" : "primary", t(`do_${name}`));
         button.type = "button";
         button.dataset.action = name;
         if (name === "cancel_gift") button.addEventListener("click", () => act(certificate.id, `${base}/gift/cancel`));
         else if (name === "withdraw") button.addEventListener("click", () => act(certificate.id, `${base}/withdraw`));
+        else if (name === "cancel_offer") button.addEventListener("click", () => act(certificate.id, `${base}/offer/cancel`));
         else {
           button.setAttribute("aria-expanded", "false");
           button.addEventListener("click", () => openForm(card, certificate, name, button));

@@ -465,3 +465,36 @@ def test_a_used_or_expired_gift_link_shows_the_servers_sentence(
     assert client.get("/me/certificates", headers=token_of(page)).json() == []
     assert certificate(client, carol_auth, cid)["state"] == "gifted"
     assert page_errors == []
+
+
+def test_the_owner_takes_back_an_offer_nobody_took_up_from_the_page(
+    site: LiveServer,
+    client: httpx.Client,
+    bottle: Bottle,
+    otp: RecordingOtpSender,
+    launch: Launch,
+    partners: Partners,
+    page_errors: list[str],
+) -> None:
+    alice = open_page(chinese(launch()), f"{site.url}/my-certificates", page_errors)
+    sign_in_on_page(alice, otp, ALICE)
+    alice_auth = token_of(alice)
+    cid = claim_through_api(client, site, bottle, alice_auth)["id"]
+    offered = client.post(
+        f"/me/certificates/{cid}/deposit",
+        json={"custodian_id": partners.custodian},
+        headers=alice_auth,
+    )
+    assert offered.status_code == 200, offered.text
+    open_mine(alice, site)
+    card = card_of(alice, cid)
+    expect(card).to_have_attribute("data-state", "deposit_offered")
+    card.get_by_role("button", name="撤回").click()
+    expect(card).to_have_attribute("data-state", "active")
+    assert certificate(client, alice_auth, cid)["deals"] == []
+    late = client.post(
+        f"/deals/{offered.json()['deals'][0]['id']}/confirm",
+        headers={"Authorization": f"Bearer {partners.custodian_key}"},
+    )
+    assert late.status_code == 409
+    assert page_errors == []
