@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from eth_account import Account
@@ -18,6 +19,11 @@ from chain.backends import Backend, make_backend
 from chain.sender import Sender, SenderReport
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
+from service.adapters.consumer_scans import (
+    ConsumerScanRecorder,
+    HmacDeviceKeys,
+    SqlAlchemyScanReads,
+)
 from service.adapters.db import make_engine
 from service.adapters.identity import (
     JwtSessionTokens,
@@ -35,8 +41,10 @@ from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
 from service.app.ports import LogAnchor, OtpSender
+from service.app.scans import Verifier
 from service.config import Settings
 from service.domain.errors import TracecertError
+from service.domain.scans import CloneRule
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,10 @@ class Container:
     wallets: SealedWallets
     otp_sender: OtpSender
     session_tokens: JwtSessionTokens
+    #: Item scans (verify, Digital Link) with their caches, the scan log and device keys.
+    verifier: Verifier
+    scan_log: ConsumerScanRecorder
+    device_keys: HmacDeviceKeys
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -156,6 +168,7 @@ class Container:
     def start_workers(self) -> None:
         if self._threads or not self.settings.workers_enabled:
             return
+        self.scan_log.start()
         self._stop.clear()
         thread = threading.Thread(target=self._work, name="tracecert-worker", daemon=True)
         thread.start()
@@ -166,6 +179,7 @@ class Container:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        self.scan_log.stop()  # writes the scans still buffered
         try:
             self.lease.release()
         except Exception:  # the database may be gone at shutdown
@@ -199,25 +213,50 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     secrets = AesGcmSecrets(settings.code_secret_bytes)
     wallets = SealedWallets(settings.wallet_kek_bytes)
+    commitments = ChainCommitments()
+    ledger = ChainLedger(runtime, wallets)
+    regions = CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s)
+    scan_log = ConsumerScanRecorder(engine, max_buffer=settings.scan_log_buffer)
+    verifier = Verifier(
+        uow_factory,
+        commitments,
+        ledger,
+        clock,
+        regions.tree,
+        reads=SqlAlchemyScanReads(engine),
+        scan_log=scan_log,
+        rule=CloneRule(
+            settings.clone_max_regions,
+            settings.clone_max_devices,
+            timedelta(hours=settings.clone_window_h),
+        ),
+        ttl_s=settings.reference_cache_ttl_s,
+        # SQLite readers in WAL mode never wait on a writer: a scan's reads can run on the
+        # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
+        inline=engine.dialect.name == "sqlite",
+    )
     container = Container(
         settings=settings,
         engine=engine,
         uow_factory=uow_factory,
-        commitments=ChainCommitments(),
+        commitments=commitments,
         clock=clock,
         runtime=runtime,
-        ledger=ChainLedger(runtime, wallets),
+        ledger=ledger,
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=secrets,
         printer=QrLabelPrinter(),
-        regions=CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s),
+        regions=regions,
         reference_cache=reference_cache,
         wallets=wallets,
         otp_sender=WebhookOtpSender(settings.otp_webhook_url)
         if settings.otp_sender == "webhook"
         else LogOtpSender(),
         session_tokens=JwtSessionTokens(secrets.session_key),
+        verifier=verifier,
+        scan_log=scan_log,
+        device_keys=HmacDeviceKeys(settings.code_secret_bytes),
     )
     container.prepare_chain()
     return container

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     claim_batch_window_s: float = 1.0
     #: At most this many claims per transaction.
     claim_batch_max: int = 100
+    #: Suspected clone (``service.domain.scans``): a genuine code's consumer scans from more
+    #: than ``clone_max_regions`` distinct prefectures or ``clone_max_devices`` distinct
+    #: devices within ``clone_window_h`` hours. A flag that informs; it never stops a claim.
+    clone_max_regions: int = 3
+    clone_max_devices: int = 5
+    clone_window_h: float = 168.0
+    #: Scans kept in memory until the scan log writes them (every ~100 ms); past this many
+    #: (the database away for a while) new scans are answered but not recorded.
+    scan_log_buffer: int = 50_000
     #: Where item QR codes point: ``<resolver_url>/01/<gtin>/10/<lot>/21/<serial>``.
     resolver_url: str = "https://id.tracecert.example"
     #: SSCC company prefix for brands that have not registered their own.
@@ -113,6 +122,13 @@ class Settings(BaseSettings):
             raise ValueError(f"TRACECERT_GS1_COMPANY_PREFIX: {exc.detail}") from exc
         if len(self.api_key_pepper.get_secret_value()) < 16:
             raise ValueError("TRACECERT_API_KEY_PEPPER must be at least 16 characters")
+        if self.clone_max_regions < 1 or self.clone_max_devices < 1 or self.clone_window_h <= 0:
+            raise ValueError(
+                "TRACECERT_CLONE_MAX_REGIONS and _MAX_DEVICES are at least 1, and "
+                "TRACECERT_CLONE_WINDOW_H is positive"
+            )
+        if self.scan_log_buffer < 1:
+            raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")
         return self

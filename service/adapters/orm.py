@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -746,3 +747,33 @@ class PinGuardRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsumerScanRow(Base):
+    """One scan of a bottle's code through the verify or Digital Link routes (a consumer's, or
+    a partner's with its key). Written in bulk by ``ConsumerScanRecorder``; never a raw
+    address, user agent or cookie: ``device_hash`` is a keyed hash."""
+
+    __tablename__ = "consumer_scans"
+    __table_args__ = (Index("ix_consumer_scans_item_id_scanned_at", "item_id", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: GB/T 2260 (or custom tree) code the scan page reported; None when it sent none.
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    device_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
+    verdict: Mapped[str] = mapped_column(String(24))
+    #: The partner whose key scanned; None for a consumer.
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True
+    )
+
+
+# A scan finds the journey of its bottle by item, case and pallet: without these, that lookup
+# (and ``CustodyRepository.history``) reads every shipment line. Migration 0005.
+Index("ix_shipment_lines_unit_id", ShipmentLineRow.unit_id)
+Index("ix_shipment_lines_item_id", ShipmentLineRow.item_id)

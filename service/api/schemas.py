@@ -243,9 +243,13 @@ class ScanAlertPublic(Public):
 class ScanPublic(Public):
     serial: str
     verdict: str = Field(
-        description="genuine, unknown, not_activated, not_anchored, recalled, redeemed or mismatch"
+        description="genuine, suspected_clone (genuine, but scanned from too many regions or "
+        "devices lately: a flag, never a block), unknown, not_activated, not_anchored, "
+        "recalled, redeemed or mismatch"
     )
-    genuine: bool
+    genuine: bool = Field(
+        description="The code is ours, activated and proven on chain (genuine or suspected_clone)."
+    )
     gtin: str | None = None
     lot: str | None = None
     batch_id: str | None = None

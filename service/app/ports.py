@@ -1064,3 +1064,83 @@ class SessionTokens(Protocol):
     def read(self, token: str) -> str | None:
         """The session id of a well-signed, unexpired token; None otherwise."""
         ...
+
+
+# ----------------------------------------------------------------------------- consumer scans
+@dataclass(frozen=True)
+class ScanFacts:
+    """What a scan reads of one code in one query: the item, the live state of its batch, the
+    public part of its certificate, and the custody it travels under (``carrier``: its sealed
+    case, or the item itself once loose)."""
+
+    item: ItemRecord
+    batch_status: BatchStatus
+    batch_root: bytes | None
+    certificate_state: CertificateState | None
+    claimed_at: datetime | None
+    claim_region: str | None
+    target: Target
+    carrier: Target
+    #: The item's Merkle proof from the stored tree levels (empty before the tree exists).
+    proof: list[bytes]
+    #: The chain of custody (``CustodyRepository.history``); empty if never shipped.
+    history: list[dict[str, Any]]
+    #: ``(region, device hash)`` of the item's stored consumer scans since the time asked
+    #: (newest first, at most a few hundred).
+    sightings: list[tuple[str | None, bytes]]
+
+
+class ScanReads(Protocol):
+    """The reads of a scan's hot path, a few statements (see ``service.app.scans``)."""
+
+    def read(self, serial: str, since: datetime) -> ScanFacts | None:
+        """The code's facts, with its consumer scans stored since ``since``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConsumerScan:
+    """One scan of a bottle's code through the verify or Digital Link routes, as recorded.
+
+    Never the raw IP address, user agent or cookie: ``device_hash`` is a keyed hash."""
+
+    at: datetime
+    item_id: int
+    batch_id: int
+    region_code: str | None
+    device_hash: bytes
+    verdict: str
+    #: The partner whose key scanned; None for a consumer.
+    organisation_id: int | None = None
+    #: The diversion alert this scan joins (counted on it when the scan is written).
+    alert_id: int | None = None
+
+
+class ConsumerScanLog(Protocol):
+    """Every scan recorded without a write per scan: kept in a bounded buffer and written in
+    bulk in the background; reads see the buffered scans too."""
+
+    def record(self, scan: ConsumerScan) -> bool:
+        """Buffer one scan; False when the buffer is full and the scan was dropped."""
+        ...
+
+    def buffered(self, item_id: int, since: datetime) -> list[tuple[str | None, bytes]]:
+        """``(region, device hash)`` of this process's consumer scans of the item at or after
+        ``since`` that may not be stored yet (newest first)."""
+        ...
+
+    def flush(self) -> int:
+        """Write what is buffered now; the number of scans written."""
+        ...
+
+
+class DeviceKeys(Protocol):
+    """Anonymous device identifiers and their keyed hashes (no raw address is ever kept)."""
+
+    def device_id(self, client: str, user_agent: str) -> str:
+        """A stable opaque id for a device without a cookie (keyed hash of address and UA)."""
+        ...
+
+    def device_hash(self, device_id: str) -> bytes:
+        """The keyed hash stored for a device id."""
+        ...

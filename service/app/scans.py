@@ -1,27 +1,659 @@
-"""Scans of item codes (verification) and the alerts they raise for the brand."""
+"""Scans of item codes (verification), the risk checks they feed, and the brand's alerts.
+
+A scan answers the verdict, the provenance and the chain proof. A consumer's scan is also
+recorded (item, time, region, a keyed hash of the device, verdict) in the scan log and feeds
+two risk rules (``service.domain.scans``): too many regions or devices for one code within a
+window make a genuine bottle a ``suspected_clone`` (a flag; it never stops a claim), and a scan
+outside the territory of the bottle's authorised holder raises or joins the same diversion
+alert a partner's ``observe`` there would (``service.app.scanning``), with the consumer as
+the scanning party.
+
+The hot path reads one code in one read transaction (``ScanReads``) and keeps, per process,
+what never changes once a batch is anchored: its attributes, factory and anchor (refreshed
+every ``ttl_s`` for attestations), and which (batch, root) pairs the chain has confirmed. The
+chain's ``verifyItem`` checks the item's proof against the batch root it stores; once it has
+confirmed that root for a batch (an anchored root never changes), checking the proof locally
+against the same root is the same check, so later scans of the batch do not ask the node.
+Anything but an anchored batch (a recall above all) is read in full on every scan.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from service.app import commands
-from service.app.ports import Clock, Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
-from service.app.views import hex0x, product_name
+from service.app.ports import (
+    Clock,
+    Commitments,
+    ConsumerScan,
+    ConsumerScanLog,
+    Ledger,
+    OutboxEntry,
+    ScanReads,
+    Target,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from service.app.regions import region_view
+from service.app.scanning import UNRESTRICTED_KINDS
+from service.app.views import hex0x, party, product_name
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
-from service.domain.certificates import PENDING_STATES, Certificate, CertificateState
+from service.domain.certificates import PENDING_STATES, CertificateState
+from service.domain.custody import Custody, Diversion, diversion_key, find_diversion
 from service.domain.errors import InvalidGtinError, InvalidRequestError, ItemNotFoundError
 from service.domain.events import AlertRaised
 from service.domain.gs1 import is_valid_serial_text, normalise_gtin
+from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
 from service.domain.roles import Permission, Role
-from service.domain.verification import Verdict, alerts_brand, verdict
+from service.domain.scans import (
+    CloneCheck,
+    CloneRule,
+    Sighting,
+    check_clone,
+    comparable_region,
+    judges_diversion,
+    with_risk,
+)
+from service.domain.units import ItemRecord
+from service.domain.verification import PROVEN, Verdict, alerts_brand, verdict
+
+
+class Deferred:
+    """What an inline attempt answers when the scan would have to wait (a chain call, a
+    write): run it again in a worker thread."""
+
+
+#: The answer of :meth:`Verifier.scan` with ``inline=True`` that must be run in a thread.
+DEFERRED: Final = Deferred()
+#: Batches whose confirmed root and attributes a process keeps (least recently used go).
+MAX_BATCHES = 10_000
+#: How a consumer's scan names the scanning party in a diversion alert.
+CONSUMER = {"organisation_id": None, "name": None, "kind": "consumer"}
+
+
+@dataclass(frozen=True)
+class ScanOrigin:
+    """Where a scan comes from, as the HTTP layer saw it: the keyed hash of the device and
+    the region the page reported (checked against the region tree here)."""
+
+    device_hash: bytes
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class _CertificateView:
+    state: CertificateState
+    claimed_at: datetime
+    claim_region: str | None
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Everything a scan read of one code, by either path."""
+
+    item: ItemRecord
+    batch: Batch
+    proof: list[bytes]
+    anchor: OutboxEntry | None
+    certificate: _CertificateView | None
+    factory: Organisation | None
+    attestations: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    #: The item and what carries its custody (its sealed case, or itself); None if unknown.
+    target: Target | None
+    carrier: Target | None
+    #: Its stored consumer scans in the clone window, when this path reads them.
+    sightings: list[tuple[str | None, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _BatchView:
+    """What a process keeps of an anchored batch (see the module docstring)."""
+
+    batch: Batch
+    anchor: OutboxEntry | None
+    factory: Organisation | None
+    attestations: list[dict[str, Any]]
+    expires: float
 
 
 def _unknown(serial: str) -> dict[str, Any]:
     return {"serial": serial, "verdict": Verdict.UNKNOWN.value, "genuine": False}
+
+
+class Verifier:
+    """Scans of item codes, with the caches of the hot path; one per process (bootstrap)."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        commitments: Commitments,
+        ledger: Ledger,
+        clock: Clock,
+        regions: Callable[[], RegionTree] | None = None,
+        *,
+        reads: ScanReads | None = None,
+        scan_log: ConsumerScanLog | None = None,
+        rule: CloneRule | None = None,
+        ttl_s: float = 5.0,
+        inline: bool = False,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.commitments = commitments
+        self.ledger = ledger
+        self.clock = clock
+        self.regions = regions
+        self.reads = reads
+        self.scan_log = scan_log
+        self.rule = rule or CloneRule()
+        self.ttl_s = ttl_s
+        #: Whether scans may be tried on the caller's thread (the event loop): true where the
+        #: reads never wait on another transaction (SQLite in WAL mode).
+        self.inline = inline
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[bytes, bytes] = OrderedDict()
+        self._views: OrderedDict[int, _BatchView] = OrderedDict()
+        self._territories: dict[int, tuple[float, list[str] | None]] = {}
+
+    # ------------------------------------------------------------------ the use case
+    def scan(
+        self, cmd: commands.ScanItem, origin: ScanOrigin | None = None, *, inline: bool = False
+    ) -> dict[str, Any] | Deferred | None:
+        """Verify an item code; None when the code is unknown.
+
+        Verifying never changes the item. An anonymous (consumer) scan of an inert code, or any
+        scan whose proof the chain refuses, opens (or repeats) an alert for the brand. With an
+        ``origin`` the scan is recorded and runs the risk checks. ``inline=True`` answers
+        :data:`DEFERRED` instead of asking the chain or writing.
+        """
+        tree = self.regions() if self.regions is not None else None
+        region = None
+        if origin is not None and origin.region is not None:
+            if tree is None:
+                raise InvalidRequestError("This service has no region directory.")
+            region = tree.require(origin.region).code
+        if not is_valid_serial_text(cmd.serial):
+            return None
+        gtin = cmd.gtin
+        if gtin is not None:
+            # A resolver accepts GTIN-8/12/13 in the URI as their GTIN-14 (GS1 Digital Link).
+            try:
+                gtin = normalise_gtin(gtin)
+            except InvalidGtinError:
+                return None
+        now = self.clock.now()
+        read = self._read(cmd.serial, now - self.rule.window)
+        if read is None:
+            return None
+        item, batch = read.item, read.batch
+        anonymous = cmd.actor is None
+        # A genuine serial under another product or lot is a copy onto something else.
+        if (gtin is not None and gtin != batch.gtin) or (
+            cmd.lot is not None and cmd.lot != batch.lot
+        ):
+            self._record(origin, item, batch, Verdict.UNKNOWN, cmd.actor, region, now)
+            return None
+        token_id = self.commitments.token_id(item.serial)
+        leaf = self.commitments.item_leaf(batch.chain_batch_id, token_id, item.item_hash)
+        valid = (
+            batch.root is not None
+            and leaf == item.leaf
+            and self.commitments.verify_batch_proof(read.proof, batch.root, leaf)
+        )
+        activated = item.activated_at is not None or (
+            item.case_sscc is None
+            and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
+        )
+        anchor = read.anchor
+        anchored_on_chain = batch.status is BatchStatus.ANCHORED or (
+            batch.status is BatchStatus.RECALLED
+            and anchor is not None
+            and anchor.status == "confirmed"
+        )
+        # The chain is asked outside any transaction: a slow node must not hold database locks.
+        # A recall answers without it: the verdict does not depend on the chain, and a consumer
+        # must see the recall even while the node is down.
+        on_chain: bool | None = None
+        if anchored_on_chain and batch.status is not BatchStatus.RECALLED:
+            if (
+                valid
+                and batch.root is not None
+                and self._confirmed(batch.chain_batch_id, batch.root)
+            ):
+                on_chain = True
+            elif inline and valid:
+                return DEFERRED
+            else:
+                on_chain = valid and self.ledger.verify_item(
+                    batch.chain_batch_id, token_id, item.item_hash, read.proof
+                )
+                if on_chain and batch.root is not None:
+                    self._confirm(batch.chain_batch_id, batch.root)
+        certificate = read.certificate
+        redeemed = certificate is not None and certificate.state is CertificateState.REDEEMED
+        result = verdict(batch.status, activated, valid, on_chain, redeemed)
+        # ---- risk checks (consumers' scans only)
+        clone = None
+        if result is Verdict.GENUINE and anonymous and origin is not None and tree is not None:
+            clone = self._clone_check(tree, read, origin.device_hash, region, now)
+        result = with_risk(result, clone)
+        diversion = None
+        joins: int | None = None
+        if (
+            tree is not None
+            and read.carrier is not None
+            and region is not None
+            and judges_diversion(anonymous, region, claimed=certificate is not None)
+        ):
+            diversion = self._diversion(tree, read.carrier.custody, region)
+            if diversion is not None and self.scan_log is not None:
+                # Goods already flagged: this sighting joins their alert when its record is
+                # written (in bulk); nothing to write now.
+                joins = read.carrier.custody.alert_id
+                diversion = None if joins is not None else diversion
+        brand_alert = alerts_brand(result, anonymous=anonymous)
+        clone_alert = clone is not None and clone.suspected and clone.new_place
+        if inline and (brand_alert or clone_alert or diversion is not None):
+            return DEFERRED
+        body = self._body(read, result, activated, valid, on_chain, anchored_on_chain, token_id)
+        if brand_alert:
+            kind = (
+                AlertKind.CHAIN_MISMATCH
+                if result is Verdict.MISMATCH
+                else AlertKind.INACTIVE_CODE_SCANNED
+            )
+            alert = self._raise_item_alert(
+                kind, batch, item.serial, {"batch_id": batch.public_id, "verdict": result.value}
+            )
+            body["alert"] = {"id": alert.id, "kind": kind.value, "count": alert.count}
+        if clone_alert and clone is not None:
+            self._raise_item_alert(
+                AlertKind.SUSPECTED_CLONE,
+                batch,
+                item.serial,
+                {
+                    "batch_id": batch.public_id,
+                    "regions": clone.regions,
+                    "devices": clone.devices,
+                    "window_hours": round(self.rule.window / timedelta(hours=1), 2),
+                },
+            )
+        if diversion is not None and tree is not None:
+            self._raise_diversion(tree, item.serial, batch, diversion.actual, now)
+        self._record(origin, item, batch, result, cmd.actor, region, now, joins)
+        return body
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, serial: str, since: datetime) -> _Read | None:
+        if self.reads is None:
+            return self._read_all(serial)
+        facts = self.reads.read(serial, since)
+        if facts is None:
+            return None
+        if facts.batch_status is not BatchStatus.ANCHORED:
+            return self._read_all(serial)  # a recall, or not anchored yet: everything, fresh
+        view = self._view(facts.item.batch_id)
+        if view is None or view.batch.status is not BatchStatus.ANCHORED:
+            return self._read_all(serial)
+        certificate = (
+            _CertificateView(facts.certificate_state, facts.claimed_at, facts.claim_region)
+            if facts.certificate_state is not None and facts.claimed_at is not None
+            else None
+        )
+        return _Read(
+            item=facts.item,
+            # The root is read live: a root altered in the database must fail the check.
+            batch=replace(view.batch, status=facts.batch_status, root=facts.batch_root),
+            proof=facts.proof,
+            anchor=view.anchor,
+            certificate=certificate,
+            factory=view.factory,
+            attestations=view.attestations,
+            history=facts.history,
+            target=facts.target,
+            carrier=facts.carrier,
+            sightings=facts.sightings,
+        )
+
+    def _view(self, batch_id: int) -> _BatchView | None:
+        now = time.monotonic()
+        with self._lock:
+            view = self._views.get(batch_id)
+            if view is not None and view.expires > now:
+                self._views.move_to_end(batch_id)
+                return view
+        with self.uow_factory.reader() as uow:
+            batch = uow.batches.get_by_id(batch_id)
+            if batch is None or batch.status is not BatchStatus.ANCHORED:
+                return None
+            anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
+            factory = uow.organisations.get(batch.organisation_id)
+            attestations = _attestations(uow, batch)
+        view = _BatchView(batch, anchor, factory, attestations, now + self.ttl_s)
+        with self._lock:
+            self._views[batch_id] = view
+            self._views.move_to_end(batch_id)
+            while len(self._views) > MAX_BATCHES:
+                self._views.popitem(last=False)
+        return view
+
+    def _read_all(self, serial: str) -> _Read | None:
+        """Every read of the scan through the unit of work (nothing kept)."""
+        with self.uow_factory.reader() as uow:
+            item = uow.codes.find_item(serial)
+            batch = uow.batches.get_by_id(item.batch_id) if item is not None else None
+            if item is None or batch is None:
+                return None
+            proof = (
+                uow.codes.proof(batch.id, item.leaf_index, batch.item_count)
+                if batch.id is not None and batch.root is not None
+                else []
+            )
+            anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
+            found = uow.certificates.by_item(item.id) if item.id is not None else None
+            certificate = (
+                _CertificateView(found.state, found.claimed_at, found.claim_region)
+                if found is not None
+                else None
+            )
+            factory = uow.organisations.get(batch.organisation_id)
+            attestations = _attestations(uow, batch)
+            target = uow.custody.target(None, serial)
+            history = uow.custody.history(target) if target is not None else []
+            carrier = target
+            if target is not None and not target.loose and target.parent_id is not None:
+                cases = uow.custody.units_by_id([target.parent_id])
+                carrier = cases[0] if cases else None
+        return _Read(
+            item, batch, proof, anchor, certificate, factory, attestations, history, target, carrier
+        )
+
+    def _confirmed(self, chain_batch_id: bytes, root: bytes) -> bool:
+        with self._lock:
+            return self._verified.get(chain_batch_id) == root
+
+    def _confirm(self, chain_batch_id: bytes, root: bytes) -> None:
+        with self._lock:
+            self._verified[chain_batch_id] = root
+            self._verified.move_to_end(chain_batch_id)
+            while len(self._verified) > MAX_BATCHES:
+                self._verified.popitem(last=False)
+
+    # ------------------------------------------------------------------ risk checks
+    def _clone_check(
+        self, tree: RegionTree, read: _Read, device: bytes, region: str | None, now: datetime
+    ) -> CloneCheck | None:
+        if self.scan_log is None or read.item.id is None:
+            return None
+        # This process's scans not stored yet, then the stored ones (a scan in both counts once).
+        buffered = self.scan_log.buffered(read.item.id, now - self.rule.window)
+        earlier = [Sighting(comparable_region(tree, r), d) for r, d in (*buffered, *read.sightings)]
+        return check_clone(self.rule, earlier, Sighting(comparable_region(tree, region), device))
+
+    def _territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None:
+        org = uow.organisations.get(organisation_id)
+        if org is None or org.kind in UNRESTRICTED_KINDS:
+            return None
+        return uow.channel.territories([organisation_id]).get(organisation_id)
+
+    def _diversion(self, tree: RegionTree, custody: Custody, region: str) -> Diversion | None:
+        if custody.authorised_id is None:
+            return None
+        territory = self._territory_kept(custody.authorised_id)
+        return find_diversion(tree, custody.authorised_id, territory, region)
+
+    def _territory_kept(self, organisation_id: int) -> list[str] | None:
+        """The territory, kept ``ttl_s`` (as the reference cache keeps organisations)."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._territories.get(organisation_id)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        with self.uow_factory.reader() as uow:
+            territory = self._territory(uow, organisation_id)
+        with self._lock:
+            if len(self._territories) >= MAX_BATCHES:
+                self._territories.clear()
+            self._territories[organisation_id] = (now + self.ttl_s, territory)
+        return territory
+
+    # ------------------------------------------------------------------ writing
+    def _record(
+        self,
+        origin: ScanOrigin | None,
+        item: ItemRecord,
+        batch: Batch,
+        result: Verdict,
+        actor: Actor | None,
+        region: str | None,
+        now: datetime,
+        joins: int | None = None,
+    ) -> None:
+        if self.scan_log is None or origin is None or item.id is None or batch.id is None:
+            return
+        self.scan_log.record(
+            ConsumerScan(
+                at=now,
+                item_id=item.id,
+                batch_id=batch.id,
+                region_code=region,
+                device_hash=origin.device_hash,
+                verdict=result.value,
+                organisation_id=actor.organisation_id if actor is not None else None,
+                alert_id=joins,
+            )
+        )
+
+    def _raise_item_alert(
+        self, kind: AlertKind, batch: Batch, serial: str, detail: dict[str, Any]
+    ) -> Alert:
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            alert, new = uow.alerts.raise_or_repeat(
+                Alert(
+                    kind=kind,
+                    dedupe_key=item_alert_key(kind, serial),
+                    brand_id=batch.brand_id,
+                    batch_id=batch.id,
+                    serial=serial,
+                    detail=detail,
+                ),
+                now,
+            )
+            if new:
+                assert alert.id is not None
+                uow.events.append(AlertRaised(alert.id, kind.value, batch.public_id, serial), now)
+            uow.commit()
+        return alert
+
+    def _raise_diversion(
+        self, tree: RegionTree, serial: str, batch: Batch, region: str, now: datetime
+    ) -> None:
+        """Raise (or join) the diversion alert of the goods, as a partner's observe would: the
+        custody is read again in the writing transaction, and the alert is linked to what
+        carries it (the sealed case, or the bottle) so later scans join it."""
+        with self.uow_factory() as uow:
+            target = uow.custody.target(None, serial)
+            if target is None:
+                return
+            carrier = target
+            if not target.loose and target.parent_id is not None:
+                cases = uow.custody.units_by_id([target.parent_id])
+                if not cases:
+                    return
+                carrier = cases[0]
+            custody = carrier.custody
+            if custody.authorised_id is None:
+                return
+            territory = self._territory(uow, custody.authorised_id)
+            diversion = find_diversion(tree, custody.authorised_id, territory, region)
+            if diversion is None:
+                return
+            if custody.alert_id is not None:
+                uow.alerts.repeat_many([custody.alert_id], now)
+                uow.commit()
+                return
+            shipment = uow.custody.last_shipment(carrier, now)
+            responsible = uow.organisations.get(diversion.responsible_id)
+            detail = {
+                "code": carrier.code,
+                "kind": carrier.kind,
+                "items": carrier.items,
+                "expected_territory": [
+                    region_view(tree, c) for c in diversion.expected if c in tree
+                ],
+                "responsible": party(responsible),
+                "actual_region": region_view(tree, region),
+                "scanned_by": dict(CONSUMER),
+                "time": now.isoformat(),
+                "batch_id": batch.public_id,
+            }
+            alert = Alert(
+                kind=AlertKind.DIVERSION,
+                dedupe_key=diversion_key(carrier.code, shipment.public_id if shipment else None),
+                brand_id=batch.brand_id,
+                batch_id=batch.id,
+                serial=carrier.code if carrier.kind == "item" else None,
+                detail=detail,
+                responsible_id=diversion.responsible_id,
+                scanner_id=None,
+                shipment_id=shipment.id if shipment else None,
+            )
+            found, new = uow.alerts.raise_many([alert], now)[alert.dedupe_key]
+            if found.id is None:
+                return
+            if new:
+                uow.events.append(
+                    AlertRaised(
+                        found.id,
+                        found.kind.value,
+                        batch.public_id,
+                        found.serial,
+                        carrier.code,
+                        found.responsible_id,
+                    ),
+                    now,
+                )
+            kind = "item" if carrier.kind == "item" else "unit"
+            uow.custody.write_custody([(kind, carrier.id, replace(custody, alert_id=found.id))])
+            uow.commit()
+
+    # ------------------------------------------------------------------ the answer
+    def _body(
+        self,
+        read: _Read,
+        result: Verdict,
+        activated: bool,
+        valid: bool,
+        on_chain: bool | None,
+        anchored_on_chain: bool,
+        token_id: int,
+    ) -> dict[str, Any]:
+        item, batch, anchor = read.item, read.batch, read.anchor
+        contract = self.ledger.contract()
+        return {
+            "serial": item.serial,
+            "verdict": result.value,
+            "genuine": result in PROVEN,
+            "gtin": batch.gtin,
+            "lot": batch.lot,
+            "batch_id": batch.public_id,
+            "production_date": batch.production_date.isoformat() if batch.production_date else None,
+            "activated": activated,
+            "recall": None
+            if batch.recalled_at is None
+            else {"reason": batch.recall_reason, "recalled_at": batch.recalled_at.isoformat()},
+            "chain": {
+                "anchored": anchored_on_chain,
+                "valid": valid,
+                "on_chain": on_chain,
+                "chain_batch_id": hex0x(batch.chain_batch_id),
+                "token_id": str(token_id),
+                "item_hash": hex0x(item.item_hash),
+                "leaf": hex0x(item.leaf),
+                "root": hex0x(batch.root),
+                "proof": [hex0x(p) for p in read.proof],
+                "anchor_tx_hash": hex0x(anchor.tx_hash) if anchor is not None else None,
+                "anchor_block_number": anchor.block_number if anchor is not None else None,
+            },
+            "certificate": self._certificate_public(read.certificate),
+            "provenance": self._provenance(read),
+            "contract": {"address": contract[0], "chain_id": contract[1]} if contract else None,
+        }
+
+    def _region(self, code: str | None) -> dict[str, Any] | None:
+        return _region(code, self.regions)
+
+    def _certificate_public(self, certificate: _CertificateView | None) -> dict[str, Any] | None:
+        """What a scan may say of a certificate: its state, the day and region of the claim.
+        Never who holds it (no account, no address)."""
+        if certificate is None:
+            return None
+        return {
+            "state": certificate.state.value,
+            "pending": certificate.state in PENDING_STATES,
+            "claimed_on": certificate.claimed_at.date().isoformat(),
+            "claim_region": self._region(certificate.claim_region),
+        }
+
+    def _provenance(self, read: _Read) -> dict[str, Any]:
+        """Batch, factory, production date and attestations, then the journey by region."""
+        batch = read.batch
+        journey: list[dict[str, Any]] = []
+        for leg in read.history:
+            journey.append({"at": leg["dispatched_at"], "step": "shipped", "region": None})
+            if leg["received_at"] is not None:
+                journey.append(
+                    {
+                        "at": leg["received_at"],
+                        "step": "received",
+                        "region": self._region(leg["received_in"]),
+                    }
+                )
+        return {
+            "product": {
+                "name": product_name(batch),
+                "gtin": batch.gtin,
+                "lot": batch.lot,
+                "production_date": batch.production_date.isoformat()
+                if batch.production_date
+                else None,
+            },
+            "factory": {"name": read.factory.name} if read.factory is not None else None,
+            "attestations": read.attestations,
+            "journey": journey,
+        }
+
+
+def _region(code: str | None, regions: Callable[[], RegionTree] | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    found = regions().get(code) if regions is not None else None
+    return {"code": code, "name": found.name if found is not None else None}
+
+
+def _attestations(uow: UnitOfWork, batch: Batch) -> list[dict[str, Any]]:
+    """The batch's attestations whose chain write is confirmed."""
+    attestations = uow.attestations.of_batch(batch.id) if batch.id is not None else []
+    return [
+        {"uri": a.uri, "report_hash": hex0x(a.report_hash), "tx_hash": hex0x(tx.tx_hash)}
+        for a, tx in ((a, uow.outbox.get(a.outbox_id)) for a in attestations)
+        if tx is not None and tx.status == "confirmed"
+    ]
+
+
+def _answer(body: dict[str, Any] | Deferred | None) -> dict[str, Any] | None:
+    assert not isinstance(body, Deferred)  # only an inline attempt defers
+    return body
 
 
 def scan_item(
@@ -32,175 +664,8 @@ def scan_item(
     clock: Clock,
     regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any] | None:
-    """Verify an item code; return None when the code is unknown.
-
-    Verifying never changes the item. An anonymous (consumer) scan of an inert code, or any
-    scan whose proof the chain refuses, opens (or repeats) an alert for the brand.
-    """
-    if not is_valid_serial_text(cmd.serial):
-        return None
-    gtin = cmd.gtin
-    if gtin is not None:
-        # A resolver accepts GTIN-8/12/13 in the URI as their GTIN-14 (GS1 Digital Link).
-        try:
-            gtin = normalise_gtin(gtin)
-        except InvalidGtinError:
-            return None
-    with uow_factory.reader() as uow:
-        item = uow.codes.find_item(cmd.serial)
-        batch = uow.batches.get_by_id(item.batch_id) if item is not None else None
-        if item is None or batch is None:
-            return None
-        # A genuine serial under another product or lot is a copy onto something else.
-        if (gtin is not None and gtin != batch.gtin) or (
-            cmd.lot is not None and cmd.lot != batch.lot
-        ):
-            return None
-        proof = (
-            uow.codes.proof(batch.id, item.leaf_index, batch.item_count)
-            if batch.id is not None and batch.root is not None
-            else []
-        )
-        anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
-        certificate = uow.certificates.by_item(item.id) if item.id is not None else None
-        provenance = _provenance(uow, batch, item.serial, regions)
-    token_id = commitments.token_id(item.serial)
-    leaf = commitments.item_leaf(batch.chain_batch_id, token_id, item.item_hash)
-    valid = (
-        batch.root is not None
-        and leaf == item.leaf
-        and commitments.verify_batch_proof(proof, batch.root, leaf)
-    )
-    activated = item.activated_at is not None or (
-        item.case_sscc is None and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
-    )
-    anchored_on_chain = batch.status is BatchStatus.ANCHORED or (
-        batch.status is BatchStatus.RECALLED and anchor is not None and anchor.status == "confirmed"
-    )
-    # The chain is asked outside any transaction: a slow node must not hold database locks.
-    # A recall answers without it: the verdict does not depend on the chain, and a consumer
-    # must see the recall even while the node is down.
-    on_chain: bool | None = None
-    if anchored_on_chain and batch.status is not BatchStatus.RECALLED:
-        on_chain = valid and ledger.verify_item(
-            batch.chain_batch_id, token_id, item.item_hash, proof
-        )
-    redeemed = certificate is not None and certificate.state is CertificateState.REDEEMED
-    result = verdict(batch.status, activated, valid, on_chain, redeemed)
-    contract = ledger.contract()
-    body: dict[str, Any] = {
-        "serial": item.serial,
-        "verdict": result.value,
-        "genuine": result is Verdict.GENUINE,
-        "gtin": batch.gtin,
-        "lot": batch.lot,
-        "batch_id": batch.public_id,
-        "production_date": batch.production_date.isoformat() if batch.production_date else None,
-        "activated": activated,
-        "recall": None
-        if batch.recalled_at is None
-        else {"reason": batch.recall_reason, "recalled_at": batch.recalled_at.isoformat()},
-        "chain": {
-            "anchored": anchored_on_chain,
-            "valid": valid,
-            "on_chain": on_chain,
-            "chain_batch_id": hex0x(batch.chain_batch_id),
-            "token_id": str(token_id),
-            "item_hash": hex0x(item.item_hash),
-            "leaf": hex0x(item.leaf),
-            "root": hex0x(batch.root),
-            "proof": [hex0x(p) for p in proof],
-            "anchor_tx_hash": hex0x(anchor.tx_hash) if anchor is not None else None,
-            "anchor_block_number": anchor.block_number if anchor is not None else None,
-        },
-        "certificate": _certificate_public(certificate, regions),
-        "provenance": provenance,
-        "contract": {"address": contract[0], "chain_id": contract[1]} if contract else None,
-    }
-    if alerts_brand(result, anonymous=cmd.actor is None):
-        kind = (
-            AlertKind.CHAIN_MISMATCH
-            if result is Verdict.MISMATCH
-            else AlertKind.INACTIVE_CODE_SCANNED
-        )
-        with uow_factory() as uow:
-            now = clock.now()
-            alert, new = uow.alerts.raise_or_repeat(
-                Alert(
-                    kind=kind,
-                    dedupe_key=item_alert_key(kind, item.serial),
-                    brand_id=batch.brand_id,
-                    batch_id=batch.id,
-                    serial=item.serial,
-                    detail={"batch_id": batch.public_id, "verdict": result.value},
-                ),
-                now,
-            )
-            if new:
-                assert alert.id is not None
-                uow.events.append(
-                    AlertRaised(alert.id, kind.value, batch.public_id, item.serial), now
-                )
-            uow.commit()
-        body["alert"] = {"id": alert.id, "kind": kind.value, "count": alert.count}
-    return body
-
-
-def _region(code: str | None, regions: Callable[[], RegionTree] | None) -> dict[str, Any] | None:
-    if code is None:
-        return None
-    found = regions().get(code) if regions is not None else None
-    return {"code": code, "name": found.name if found is not None else None}
-
-
-def _certificate_public(
-    certificate: Certificate | None, regions: Callable[[], RegionTree] | None
-) -> dict[str, Any] | None:
-    """What a scan may say of a certificate: its state, the day and region of the claim.
-    Never who holds it (no account, no address)."""
-    if certificate is None:
-        return None
-    return {
-        "state": certificate.state.value,
-        "pending": certificate.state in PENDING_STATES,
-        "claimed_on": certificate.claimed_at.date().isoformat(),
-        "claim_region": _region(certificate.claim_region, regions),
-    }
-
-
-def _provenance(
-    uow: UnitOfWork, batch: Batch, serial: str, regions: Callable[[], RegionTree] | None
-) -> dict[str, Any]:
-    """Batch, factory, production date and attestations, then the journey by region."""
-    factory = uow.organisations.get(batch.organisation_id)
-    attestations = uow.attestations.of_batch(batch.id) if batch.id is not None else []
-    target = uow.custody.target(None, serial)
-    journey: list[dict[str, Any]] = []
-    for leg in uow.custody.history(target) if target is not None else []:
-        journey.append({"at": leg["dispatched_at"], "step": "shipped", "region": None})
-        if leg["received_at"] is not None:
-            journey.append(
-                {
-                    "at": leg["received_at"],
-                    "step": "received",
-                    "region": _region(leg["received_in"], regions),
-                }
-            )
-    return {
-        "product": {
-            "name": product_name(batch),
-            "gtin": batch.gtin,
-            "lot": batch.lot,
-            "production_date": batch.production_date.isoformat() if batch.production_date else None,
-        },
-        "factory": {"name": factory.name} if factory is not None else None,
-        "attestations": [
-            {"uri": a.uri, "report_hash": hex0x(a.report_hash), "tx_hash": hex0x(tx.tx_hash)}
-            for a, tx in ((a, uow.outbox.get(a.outbox_id)) for a in attestations)
-            if tx is not None and tx.status == "confirmed"
-        ],
-        "journey": journey,
-    }
+    """Verify an item code with nothing kept (see :class:`Verifier`); None when unknown."""
+    return _answer(Verifier(uow_factory, commitments, ledger, clock, regions).scan(cmd))
 
 
 def verify_item(
@@ -229,6 +694,11 @@ def resolve(
     """A GS1 Digital Link scan: always an answer, ``unknown`` for a code we never made."""
     body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
     return body or _unknown(cmd.serial)
+
+
+def unknown(serial: str) -> dict[str, Any]:
+    """The answer to a Digital Link scan of a code we never made."""
+    return _unknown(serial)
 
 
 # ----------------------------------------------------------------------------- alerts

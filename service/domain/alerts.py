@@ -17,6 +17,8 @@ class AlertKind(StrEnum):
     CHAIN_MISMATCH = "chain_mismatch"
     #: Goods scanned outside the territory of their authorised holder (窜货).
     DIVERSION = "diversion"
+    #: A genuine code scanned from too many regions or devices lately: perhaps on copies.
+    SUSPECTED_CLONE = "suspected_clone"
 
 
 class AlertStatus(StrEnum):

@@ -25,6 +25,13 @@ class Verdict(StrEnum):
     REDEEMED = "redeemed"
     #: The database says anchored but the chain rejects the proof: the records were altered.
     MISMATCH = "mismatch"
+    #: Genuine, but its code was scanned from too many regions or devices lately: it may be
+    #: printed on copies. A flag that informs; it never stops a claim (``service.domain.scans``).
+    SUSPECTED_CLONE = "suspected_clone"
+
+
+#: Verdicts of a code we made, activated and proven on chain (``genuine`` in the answer).
+PROVEN = frozenset({Verdict.GENUINE, Verdict.SUSPECTED_CLONE})
 
 
 def verdict(

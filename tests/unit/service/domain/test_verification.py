@@ -89,6 +89,9 @@ ALERTS = {
     (V.REDEEMED, False): False,
     (V.MISMATCH, True): True,  # altered records always alert
     (V.MISMATCH, False): True,
+    # The clone rule raises its own alert, once per new region or device beyond the limits.
+    (V.SUSPECTED_CLONE, True): False,
+    (V.SUSPECTED_CLONE, False): False,
 }
 
 

@@ -1,0 +1,138 @@
+"""The risk rules of consumer scans: suspected clones and which scans judge diversion."""
+
+from datetime import timedelta
+
+import pytest
+
+from service.domain.regions import Region, RegionTree
+from service.domain.scans import (
+    CloneRule,
+    Sighting,
+    check_clone,
+    comparable_region,
+    judges_diversion,
+    with_risk,
+)
+from service.domain.verification import Verdict
+
+RULE = CloneRule(max_regions=2, max_devices=3, window=timedelta(days=1))
+TREE = RegionTree(
+    [
+        Region("330000", "浙江省", 1, None),
+        Region("330100", "杭州市", 2, "330000"),
+        Region("330106", "西湖区", 3, "330100"),
+        Region("330108", "滨江区", 3, "330100"),
+        Region("320000", "江苏省", 1, None),
+        Region("320100", "南京市", 2, "320000"),
+        Region("320102", "玄武区", 3, "320100"),
+        Region("CUSTOM", "Custom top", 1, None),
+        Region("CUSTOM-A", "Custom deep", 4, "CUSTOM"),
+    ]
+)
+
+
+def seen(*pairs: tuple[str | None, bytes]) -> list[Sighting]:
+    return [Sighting(region, device) for region, device in pairs]
+
+
+# ----------------------------------------------------------------------------- the rule
+@pytest.mark.parametrize(
+    ("regions", "devices"), [(0, 1), (1, 0), (1, 1)], ids=["no-region", "no-device", "ok"]
+)
+def test_a_clone_rule_allows_at_least_one_region_and_device(regions, devices):
+    if regions and devices:
+        assert CloneRule(regions, devices).max_regions == 1
+        return
+    with pytest.raises(ValueError):
+        CloneRule(regions, devices)
+
+
+def test_a_clone_rule_needs_a_positive_window():
+    with pytest.raises(ValueError):
+        CloneRule(window=timedelta(0))
+
+
+def test_the_first_scan_of_a_code_is_no_clone():
+    check = check_clone(RULE, [], Sighting("330100", b"a"))
+    assert (check.regions, check.devices, check.suspected, check.new_place) == (1, 1, False, True)
+
+
+def test_more_devices_than_allowed_make_a_suspected_clone():
+    earlier = seen((None, b"a"), (None, b"b"), (None, b"c"))
+    assert not check_clone(RULE, earlier[:2], Sighting(None, b"c")).suspected  # exactly M
+    check = check_clone(RULE, earlier, Sighting(None, b"d"))
+    assert check.devices == 4 and check.suspected and check.new_place
+
+
+def test_more_regions_than_allowed_make_a_suspected_clone():
+    earlier = seen(("330100", b"a"), ("320100", b"a"))
+    assert not check_clone(RULE, earlier, Sighting("330100", b"a")).suspected
+    check = check_clone(RULE, earlier, Sighting("110100", b"a"))
+    assert check.regions == 3 and check.devices == 1 and check.suspected
+
+
+def test_the_same_device_in_the_same_place_again_adds_nothing_new():
+    earlier = seen(("330100", b"a"), ("320100", b"b"), ("110100", b"c"))
+    check = check_clone(RULE, earlier, Sighting("330100", b"a"))
+    assert check.suspected and not check.new_place
+
+
+def test_scans_without_a_region_count_their_device_only():
+    earlier = seen((None, b"a"), (None, b"a"))
+    check = check_clone(RULE, earlier, Sighting(None, b"a"))
+    assert (check.regions, check.devices, check.suspected) == (0, 1, False)
+
+
+def test_repeated_sightings_count_once():
+    earlier = seen(("330100", b"a"), ("330100", b"a"), ("330100", b"a"))
+    check = check_clone(RULE, earlier * 50, Sighting("330100", b"a"))
+    assert (check.regions, check.devices, check.suspected) == (1, 1, False)
+
+
+# ----------------------------------------------------------------------------- regions
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("330106", "330100"),  # a district counts as its city
+        ("330108", "330100"),
+        ("330100", "330100"),
+        ("330000", "330000"),  # a province stays a province
+        ("CUSTOM-A", "CUSTOM"),  # a custom tree compares at its top levels too
+        ("999999", None),
+        (None, None),
+    ],
+)
+def test_regions_are_compared_at_city_level(code, expected):
+    assert comparable_region(TREE, code) == expected
+
+
+def test_two_districts_of_one_city_are_one_place():
+    earlier = [Sighting(comparable_region(TREE, "330106"), b"a")]
+    check = check_clone(RULE, earlier, Sighting(comparable_region(TREE, "330108"), b"a"))
+    assert check.regions == 1 and not check.new_place
+
+
+# ----------------------------------------------------------------------------- verdicts
+@pytest.mark.parametrize("result", list(Verdict))
+def test_only_a_genuine_code_under_suspicion_becomes_a_suspected_clone(result):
+    suspected = check_clone(
+        RULE, seen((None, b"a"), (None, b"b"), (None, b"c")), Sighting(None, b"d")
+    )
+    calm = check_clone(RULE, [], Sighting(None, b"a"))
+    expected = Verdict.SUSPECTED_CLONE if result is Verdict.GENUINE else result
+    assert with_risk(result, suspected) is expected
+    assert with_risk(result, calm) is result
+    assert with_risk(result, None) is result
+
+
+@pytest.mark.parametrize(
+    ("anonymous", "region", "claimed", "expected"),
+    [
+        (True, "320102", False, True),
+        (False, "320102", False, False),  # partners observe through /scans
+        (True, None, False, False),  # no region, no place to judge
+        (True, "320102", True, False),  # sold: its owner may take it anywhere
+    ],
+)
+def test_which_scans_judge_diversion(anonymous, region, claimed, expected):
+    assert judges_diversion(anonymous, region, claimed) is expected
