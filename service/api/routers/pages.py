@@ -658,7 +658,8 @@ def scan_context(body: Mapping[str, Any]) -> dict[str, Any]:
         (s["region"]["code"] for s in reversed(journey) if s["region"] and s["region"]["code"]),
         "",
     )
-    genuine = verdict == "genuine" and bool(body.get("genuine", True))
+    # A suspected clone is genuine and flagged only: its owner may still claim it.
+    genuine = verdict in ("genuine", "suspected_clone") and bool(body.get("genuine", True))
     return {
         "verdict": verdict,
         "tone": VERDICT_TONE[verdict],
