@@ -718,11 +718,21 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
 
 
 def sign_voucher(
-    actor: Actor, voucher_id: str, signature: bytes, svc: Services, base_url: str
+    actor: Actor,
+    voucher_id: str,
+    signature: bytes,
+    svc: Services,
+    base_url: str,
+    idempotency: commands.Idempotency | None = None,
 ) -> dict[str, Any]:
     """Run the request a self-custody owner prepared, now that they signed it."""
     if actor.role is not Role.CONSUMER or actor.account_id is None:
         raise PermissionDeniedError("Sign in to sign your requests.")
+    if idempotency is not None:
+        with svc.uow_factory.reader() as uow:
+            stored = replay(uow, actor, idempotency)
+        if stored is not None:
+            return stored
     with svc.uow_factory.reader() as uow:
         voucher = uow.certificates.voucher(voucher_id)
         certificate = uow.certificates.get_by_id(voucher.certificate_id) if voucher else None

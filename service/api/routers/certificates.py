@@ -191,7 +191,11 @@ def request_redemption(
 
 @router.post("/me/vouchers/{voucher_id}", response_model=CertificatePublic)
 def sign_voucher(
-    voucher_id: str, body: VoucherSign, actor: CurrentConsumer, container: ContainerDep
+    voucher_id: str,
+    body: VoucherSign,
+    actor: CurrentConsumer,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKeyDep,
 ) -> dict[str, Any]:
     """Self-custody: run a prepared request with your wallet's EIP-712 signature. A request
     runs once; a signature for another chain, contract or nonce is refused."""
@@ -201,6 +205,7 @@ def sign_voucher(
         bytes.fromhex(body.signature[2:]),
         _services(container),
         container.settings.resolver_url,
+        _idempotency(idempotency_key, f"voucher:{voucher_id}", body),
     )
 
 

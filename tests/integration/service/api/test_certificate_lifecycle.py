@@ -382,14 +382,16 @@ def test_extra_fields_are_refused_and_change_nothing(world, api, counts, extra):
     assert counts() == before
 
 
-def test_an_idempotency_key_replays_and_refuses_another_body(world, api):
+def test_an_idempotency_key_replays_and_refuses_another_body(world, api, counts):
     cid = world.certificate["id"]
     headers = {**world.alice, "Idempotency-Key": "gift-1"}
     first = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
     again = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    before = counts()
     other = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 4}, headers=headers)
     assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+    assert counts() == before  # rows and the event log alike
     with world.container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM certificate_deals")).scalar_one() == 1
 
