@@ -150,10 +150,12 @@ def test_a_self_custody_gift_runs_once_with_the_owners_signature(
     assert refused.status_code == 422 and refused.json()["error"] == "invalid_voucher_signature"
     assert counts() == before and forwarder.nonces(h.key.address) == nonce_before
 
-    done = api.post(
-        f"/me/vouchers/{voucher['id']}", json={"signature": signature}, headers=h.headers
-    )
+    keyed = {**h.headers, "Idempotency-Key": "sign-gift"}
+    done = api.post(f"/me/vouchers/{voucher['id']}", json={"signature": signature}, headers=keyed)
     assert done.status_code == 200, done.text
+    # The same key and body answer the same (a retried request is not a replay).
+    again = api.post(f"/me/vouchers/{voucher['id']}", json={"signature": signature}, headers=keyed)
+    assert again.status_code == 200 and again.json() == done.json()
     assert done.json()["state"] == "gifted" and done.json()["gift"]["secret"]
     settle(container)
     assert forwarder.nonces(h.key.address) == nonce_before + 1
