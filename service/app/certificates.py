@@ -752,6 +752,7 @@ def sign_voucher(
                 p["to"],
                 p["expires_in_days"],
                 p["message"],
+                idempotency=idempotency,
                 voucher=signed,
                 preset=p["preset"],
             ),
@@ -760,7 +761,10 @@ def sign_voucher(
         )
     if voucher.kind == "cancel_gift":
         return cancel_gift(
-            commands.CertificateCommand(actor, p["certificate_id"], voucher=signed), svc
+            commands.CertificateCommand(
+                actor, p["certificate_id"], idempotency=idempotency, voucher=signed
+            ),
+            svc,
         )
     if voucher.kind == "request_redemption":
         return request_redemption(
@@ -770,6 +774,7 @@ def sign_voucher(
                 p["method"],
                 p["store_id"],
                 p["address"],
+                idempotency=idempotency,
                 voucher=signed,
             ),
             svc,
