@@ -317,6 +317,25 @@ class ChainLedger:
             return fn(registry)
 
     # ------------------------------------------------------------------ writes (outbox)
+    def _write(
+        self,
+        outbox: OutboxRepository,
+        kind: str,
+        dedupe_key: str,
+        data: bytes,
+        at: datetime,
+        depends_on: int | None = None,
+    ) -> int:
+        """Queue a registry call from the service's own account."""
+        write = ChainWrite(
+            kind=kind,
+            dedupe_key=dedupe_key,
+            to=self._registry().address,
+            data=data,
+            depends_on=depends_on,
+        )
+        return outbox.add(write, at)
+
     def enqueue_anchor_batch(self, outbox: OutboxRepository, batch: Batch, at: datetime) -> int:
         registry = self._registry()
         if batch.root is None:
@@ -357,25 +376,21 @@ class ChainLedger:
         self, outbox: OutboxRepository, batch: Batch, report_hash: bytes, uri: str, at: datetime
     ) -> int:
         registry = self._registry()
-        write = ChainWrite(
-            kind="attest_batch",
-            dedupe_key=f"attest_batch:{batch.chain_batch_id.hex()}:{report_hash.hex()}",
-            to=registry.address,
-            data=registry.encode_attest_batch(batch.chain_batch_id, report_hash, uri),
+        return self._write(
+            outbox,
+            "attest_batch",
+            f"attest_batch:{batch.chain_batch_id.hex()}:{report_hash.hex()}",
+            registry.encode_attest_batch(batch.chain_batch_id, report_hash, uri),
+            at,
         )
-        return outbox.add(write, at)
 
     def enqueue_anchor_log(
         self, outbox: OutboxRepository, size: int, root: bytes, at: datetime
     ) -> int:
         registry = self._registry()
-        write = ChainWrite(
-            kind="anchor_log",
-            dedupe_key=f"anchor_log:{size}",
-            to=registry.address,
-            data=registry.encode_anchor_log(size, root),
+        return self._write(
+            outbox, "anchor_log", f"anchor_log:{size}", registry.encode_anchor_log(size, root), at
         )
-        return outbox.add(write, at)
 
     def enqueue_forward(
         self,
@@ -550,25 +565,19 @@ class ChainLedger:
         self, outbox: OutboxRepository, call: str, args: Sequence[Any], dedupe: str, at: datetime
     ) -> int:
         registry = self._registry()
-        write = ChainWrite(
-            kind="relay",
-            dedupe_key=f"relay:{dedupe}",
-            to=registry.address,
-            data=registry.encode(call, *args),
-        )
-        return outbox.add(write, at)
+        return self._write(outbox, "relay", f"relay:{dedupe}", registry.encode(call, *args), at)
 
     def enqueue_grant_role(
         self, outbox: OutboxRepository, role: str, address: str, at: datetime
     ) -> int:
         registry = self._registry()
-        write = ChainWrite(
-            kind="grant_role",
-            dedupe_key=f"grant_role:{role}:{address}",
-            to=registry.address,
-            data=registry.encode_grant_role(role, address),
+        return self._write(
+            outbox,
+            "grant_role",
+            f"grant_role:{role}:{address}",
+            registry.encode_grant_role(role, address),
+            at,
         )
-        return outbox.add(write, at)
 
     def sign_gift_claim(
         self, claim_key: WalletRef, token_id: int, to: str, gift_nonce: int
