@@ -163,7 +163,7 @@ def _prepare_voucher(
         )
         certificate = uow.certificates.get_by_id(need.certificate_id)
         assert certificate is not None
-        view = certificate_view(uow, certificate)
+        view = certificate_view(uow, certificate, now)
         uow.commit()
     view["voucher"] = {
         "id": voucher.public_id,
@@ -496,7 +496,7 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
             ),
             voucher=cmd.voucher,
         )
-        view = certificate_view(uow, moved)
+        view = certificate_view(uow, moved, now)
         view["gift"] = {
             "id": deal.public_id,
             "to": recipient.destination.masked() if recipient is not None else None,
@@ -537,7 +537,7 @@ def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, An
             chain=ChainCall("cancelGift", (certificate.token_id,), _owner_wallet(account)),
             voucher=cmd.voucher,
         )
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     params = {"certificate_id": cmd.certificate_id}
     return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("cancel_gift", params))
@@ -576,7 +576,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
             )
         )
         moved = _step(svc, uow, cmd.actor, certificate, A.PLEDGE, now, deal=deal)
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -600,7 +600,7 @@ def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
             )
         )
         moved = _step(svc, uow, cmd.actor, certificate, A.DEPOSIT, now, deal=deal)
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -623,7 +623,7 @@ def cancel_offer(cmd: commands.CertificateCommand, svc: Services) -> dict[str, A
                 "it instead."
             )
         moved = _step(svc, uow, cmd.actor, certificate, A.CANCEL_OFFER, now, deal=deal)
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -648,7 +648,7 @@ def withdraw(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
             counterparty_org_id=None,
             locked_since=None,
         )
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -706,7 +706,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
             chain=chain,
             voucher=cmd.voucher,
         )
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     params = {
         "certificate_id": cmd.certificate_id,
@@ -832,7 +832,7 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
             owner_account_id=account.id,
             owner_address=account.wallet_address,
         )
-        return certificate_view(uow, moved)
+        return certificate_view(uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -1091,7 +1091,7 @@ def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
     }
 
 
-def certificate_view(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
+def certificate_view(uow: UnitOfWork, certificate: Certificate, now: datetime) -> dict[str, Any]:
     from service.app.consumers import certificate_view as view
 
-    return view(uow, certificate)
+    return view(uow, certificate, now)

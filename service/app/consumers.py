@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from service.app import commands
@@ -426,7 +426,7 @@ def claim(
                 ),
                 now,
             )
-            view = certificate_view(uow, certificate, batch)
+            view = certificate_view(uow, certificate, now, batch)
             if cmd.idempotency is not None:
                 uow.idempotency.add(
                     cmd.actor.principal_id,
@@ -495,27 +495,29 @@ def send_claims(
 
 
 # ----------------------------------------------------------------------------- views
-def my_certificates(actor: Actor, uow: UnitOfWork) -> list[dict[str, Any]]:
+def my_certificates(actor: Actor, uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
     account_id = _consumer(actor)
+    now = clock.now()
     with uow:
         certificates = uow.certificates.of_account(account_id)
-        return [certificate_view(uow, c) for c in certificates]
+        return [certificate_view(uow, c, now) for c in certificates]
 
 
-def get_certificate(actor: Actor, uow: UnitOfWork, public_id: str) -> dict[str, Any]:
+def get_certificate(actor: Actor, uow: UnitOfWork, public_id: str, clock: Clock) -> dict[str, Any]:
     """One of the caller's certificates; another's is "not found" (its existence is private)."""
     account_id = _consumer(actor)
     with uow:
         certificate = uow.certificates.get(public_id)
         if certificate is None or certificate.owner_account_id != account_id:
             raise CertificateNotFoundError()
-        return certificate_view(uow, certificate)
+        return certificate_view(uow, certificate, clock.now())
 
 
 def certificate_view(
-    uow: UnitOfWork, certificate: Certificate, batch: Batch | None = None
+    uow: UnitOfWork, certificate: Certificate, now: datetime, batch: Batch | None = None
 ) -> dict[str, Any]:
-    """The owner's view: state, product, the mint on chain, open deals, history."""
+    """The owner's view: state, product, the mint on chain, open deals, history, and the days
+    in storage as of ``now`` (proof of ageing)."""
     assert certificate.id is not None
     batch = batch or uow.batches.get_by_id(certificate.batch_id)
     steps = uow.certificates.history([certificate.id])[certificate.id]
@@ -523,7 +525,7 @@ def certificate_view(
     unsettled = [s.action for s in steps if s.status in ("queued", "sent")]
     age = None
     if certificate.state is CertificateState.IN_CUSTODY and certificate.locked_since is not None:
-        age = max((datetime.now(UTC) - certificate.locked_since).days, 0)
+        age = max((now - certificate.locked_since).days, 0)
     return {
         "id": certificate.public_id,
         "serial": certificate.serial,

@@ -102,15 +102,19 @@ def bind_wallet(
 
 
 @router.get("/me/certificates", response_model=list[CertificatePublic])
-def my_certificates(actor: CurrentConsumer, uow: ReadUowDep) -> list[dict[str, Any]]:
+def my_certificates(
+    actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
+) -> list[dict[str, Any]]:
     """The signed-in consumer's certificates, newest first, each with its history."""
-    return consumers.my_certificates(actor, uow)
+    return consumers.my_certificates(actor, uow, container.clock)
 
 
 @router.get("/me/certificates/{certificate_id}", response_model=CertificatePublic)
-def my_certificate(certificate_id: str, actor: CurrentConsumer, uow: ReadUowDep) -> dict[str, Any]:
+def my_certificate(
+    certificate_id: str, actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
+) -> dict[str, Any]:
     """One of the signed-in consumer's certificates; anyone else's is 404."""
-    return consumers.get_certificate(actor, uow, certificate_id)
+    return consumers.get_certificate(actor, uow, certificate_id, container.clock)
 
 
 @router.post("/claims", status_code=202, response_model=CertificatePublic)

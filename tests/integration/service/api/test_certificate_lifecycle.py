@@ -274,6 +274,11 @@ def test_custody_ages_the_bottle_then_the_custodian_hands_it_out(world, api, par
     world.settle()
     stored = world.get(cid, world.alice)
     assert stored["locked_since"] is not None and stored["storage_age_days"] == 0
+    # The age counts from the custody's start on chain, as the service's clock reads it.
+    later = world.container.clock.now() + timedelta(days=400)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(world.container.clock, "now", lambda: later)
+        assert world.get(cid, world.alice)["storage_age_days"] == 400
     assert world.on_chain(stored)[0] == ChainState.IN_CUSTODY
     refused = api.post(
         f"/me/certificates/{cid}/pledge",
