@@ -557,29 +557,6 @@ class SqlAlchemyCertificateRepository(SqlAlchemyLifecycleMixin):
         )
         return [_certificate(row, serial) for row, serial in rows]
 
-    def add_step(
-        self,
-        certificate_id: int,
-        action: str,
-        from_state: CertificateState | None,
-        to_state: CertificateState,
-        principal_id: str,
-        status: str,
-        at: datetime,
-    ) -> int:
-        row = CertificateActionRow(
-            certificate_id=certificate_id,
-            action=action,
-            from_state=from_state.value if from_state is not None else None,
-            to_state=to_state.value,
-            principal_id=principal_id,
-            status=status,
-            created_at=at,
-        )
-        self._s.add(row)
-        self._s.flush()
-        return row.id
-
     def history(self, certificate_ids: Sequence[int]) -> dict[int, list[CertificateStep]]:
         out: dict[int, list[CertificateStep]] = {i: [] for i in certificate_ids}
         if not certificate_ids:

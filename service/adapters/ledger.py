@@ -402,28 +402,30 @@ class ChainLedger:
         after: int | None,
         at: datetime,
     ) -> int:
-        registry, forwarder, recorded = self._registry(), self._rt.forwarder, self._rt.recorded
-        if forwarder is None or recorded is None:
-            raise LedgerUnavailableError(
-                "The chain node has not been reached since the service started, so requests "
-                "cannot be signed for it yet; retry shortly."
-            )
-        request = ForwardRequest(
-            from_=wallet.address,
-            to=registry.address,
-            value=0,
-            gas=FORWARDED_GAS,
-            nonce=nonce,
-            deadline=int(at.timestamp()) + FORWARD_DEADLINE_S,
-            data=registry.encode(call, *args),
-        )
         if wallet.sealed_key is None:
             raise ValueError("a self-custody wallet signs its own requests")
+        _, forwarder, chain_id = self._forwarding()
+        deadline = int(at.timestamp()) + FORWARD_DEADLINE_S
+        request = self._request(wallet.address, call, args, nonce, deadline)
         signer = self._wallets.open(wallet.address, wallet.sealed_key)
-        signature = sign_forward_request(signer, request, recorded.chain_id, forwarder.address)
+        signature = sign_forward_request(signer, request, chain_id, forwarder.address)
+        return self._forward_write(outbox, forwarder, request, signature, after, at)
+
+    def _forward_write(
+        self,
+        outbox: OutboxRepository,
+        forwarder: Forwarder,
+        request: ForwardRequest,
+        signature: bytes,
+        after: int | None,
+        at: datetime,
+    ) -> int:
+        """Queue ``execute(request, signature)`` on the forwarder, after the signer's last write."""
         write = ChainWrite(
             kind="forward",
-            dedupe_key=f"forward:{wallet.address}:{nonce}:{keccak(request.data).hex()[:16]}",
+            dedupe_key=(
+                f"forward:{request.from_}:{request.nonce}:{keccak(request.data).hex()[:16]}"
+            ),
             to=forwarder.address,
             data=forwarder.encode_execute(request, signature),
             depends_on=after,
@@ -514,14 +516,7 @@ class ChainLedger:
     ) -> int:
         _, forwarder, _ = self._forwarding()
         request = self._request(address, call, args, voucher.nonce, voucher.deadline)
-        write = ChainWrite(
-            kind="forward",
-            dedupe_key=f"forward:{address}:{voucher.nonce}:{keccak(request.data).hex()[:16]}",
-            to=forwarder.address,
-            data=forwarder.encode_execute(request, voucher.signature),
-            depends_on=after,
-        )
-        return outbox.add(write, at)
+        return self._forward_write(outbox, forwarder, request, voucher.signature, after, at)
 
     def _binding(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
         registry, _, chain_id = self._forwarding()

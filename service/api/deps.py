@@ -13,10 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.adapters.reference_cache import MISSING
 from service.app import consumers, handlers
+from service.app.commands import Idempotency
 from service.app.ports import UnitOfWork
 from service.domain import api_keys
 from service.domain.actor import Actor
 from service.domain.errors import InvalidApiKeyError, InvalidRequestError, InvalidSessionError
+from service.domain.events import canonical_json
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -138,6 +140,16 @@ async def get_idempotency_key(
 
 
 IdempotencyKeyDep = Annotated[str | None, Depends(get_idempotency_key)]
+
+
+def idempotency_of(key: str | None, body: Any, scope: str | None = None) -> Idempotency | None:
+    """The ``Idempotency-Key`` with the hash of the request it came with (its body, and the
+    ``scope`` — the target — where one key could otherwise serve several paths)."""
+    if key is None:
+        return None
+    dumped = body.model_dump(mode="json") if body is not None else None
+    payload = dumped if scope is None else {"path": scope, "body": dumped}
+    return Idempotency(key, hashlib.sha256(canonical_json(payload)).digest())
 
 
 def page_limit(container: Any, limit: int | None) -> int:

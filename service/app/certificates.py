@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from service.app import commands
+from service.app.consumers import certificate_view, deal_view
 from service.app.factory import replay
 from service.app.ports import (
     Clock,
@@ -935,9 +936,9 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
 
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         kind = DealKind.REDEMPTION if action is A.FULFIL_REDEMPTION else DealKind.CUSTODY
-        role = cmd.actor.role if cmd.actor.role in (Role.CUSTODIAN, Role.STORE) else Role.CUSTODIAN
-        if kind is DealKind.CUSTODY:
-            role = Role.CUSTODIAN
+        # A store hands out bottles it was asked for; everything else is the custodian's.
+        store = kind is DealKind.REDEMPTION and cmd.actor.role is Role.STORE
+        role = Role.STORE if store else Role.CUSTODIAN
         deal, certificate = _counterparty_deal(uow, cmd.actor, cmd.deal_id, kind, role)
         org = deal.counterparty_org_id or 0
         changes: dict[str, Any] = {}
@@ -1061,21 +1062,6 @@ def _amount(text: str) -> str:
     return text
 
 
-def deal_view(deal: Deal, certificate: Certificate | None = None) -> dict[str, Any]:
-    return {
-        "id": deal.public_id,
-        "kind": deal.kind.value,
-        "status": deal.status.value,
-        "counterparty_id": deal.counterparty_org_id,
-        "terms": deal.terms,
-        "expires_at": iso(deal.expires_at),
-        "created_at": iso(deal.created_at),
-        "settled_at": iso(deal.settled_at),
-        "ready": deal.kind is not DealKind.GIFT or deal.gift_nonce is not None,
-        "certificate_state": certificate.state.value if certificate is not None else None,
-    }
-
-
 def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
     """What a counterparty sees of a certificate: the bottle and its state, not its owner's
     identity (only the wallet address, which the chain shows anyway)."""
@@ -1089,9 +1075,3 @@ def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
         "owner_address": certificate.owner_address,
         "locked_since": iso(certificate.locked_since),
     }
-
-
-def certificate_view(uow: UnitOfWork, certificate: Certificate, now: datetime) -> dict[str, Any]:
-    from service.app.consumers import certificate_view as view
-
-    return view(uow, certificate, now)

@@ -24,6 +24,7 @@ from service.app.ports import (
     OtpSender,
     Secrets,
     SessionTokens,
+    StepRecord,
     StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -49,7 +50,6 @@ from service.domain.certificates import (
 from service.domain.errors import (
     AlreadyClaimedError,
     CertificateNotFoundError,
-    IdempotencyKeyReusedError,
     InvalidOtpError,
     InvalidPinError,
     InvalidRegionError,
@@ -406,14 +406,16 @@ def claim(
                 )
             )
             assert certificate.id is not None
-            uow.certificates.add_step(
-                certificate.id,
-                "claim",
-                None,
-                CertificateState.CLAIM_PENDING,
-                cmd.actor.principal_id,
-                "queued",
-                now,
+            uow.certificates.record(
+                StepRecord(
+                    certificate_id=certificate.id,
+                    action="claim",
+                    from_state=None,
+                    to_state=CertificateState.CLAIM_PENDING,
+                    principal_id=cmd.actor.principal_id,
+                    status="queued",
+                    at=now,
+                )
             )
             uow.certificates.clear_pin_guard(item_subject)
             uow.events.append(
@@ -446,8 +448,6 @@ def claim(
             if exc.constraint == "idempotency_keys":
                 raise RequestInProgressError() from exc
         raise AlreadyClaimedError() from exc
-    except IdempotencyKeyReusedError:
-        raise
 
 
 def _wrong_pin(item: PinGuard, account: PinGuard, now: datetime) -> WrongPinError:
@@ -555,7 +555,7 @@ def certificate_view(
             "confirmed_at": iso(certificate.confirmed_at),
         },
         "deals": [
-            _deal_view(d)
+            deal_view(d)
             for kind in DealKind
             if (d := uow.certificates.open_deal(certificate.id, kind)) is not None
         ],
@@ -574,7 +574,8 @@ def certificate_view(
     }
 
 
-def _deal_view(deal: Deal) -> dict[str, Any]:
+def deal_view(deal: Deal, certificate: Certificate | None = None) -> dict[str, Any]:
+    """A gift, pledge, custody or redemption as its owner and its counterparty see it."""
     return {
         "id": deal.public_id,
         "kind": deal.kind.value,
@@ -583,5 +584,7 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
         "terms": deal.terms,
         "expires_at": iso(deal.expires_at),
         "created_at": iso(deal.created_at),
+        "settled_at": iso(deal.settled_at),
         "ready": deal.kind is not DealKind.GIFT or deal.gift_nonce is not None,
+        "certificate_state": certificate.state.value if certificate is not None else None,
     }

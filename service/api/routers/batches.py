@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -13,6 +12,7 @@ from service.api.deps import (
     CurrentActor,
     IdempotencyKeyDep,
     ReadUowDep,
+    idempotency_of,
     page_limit,
 )
 from service.api.schemas import (
@@ -30,7 +30,6 @@ from service.api.schemas import (
 )
 from service.app import commands, factory
 from service.domain.errors import InvalidRequestError
-from service.domain.events import canonical_json
 from service.domain.labels import LabelLayout, validate_layout
 from service.domain.units import UnitKind
 
@@ -47,10 +46,7 @@ def create_batch(
     idempotency_key: IdempotencyKeyDep,
 ) -> BatchPublic:
     """Plan a production batch of a product (factory): a draft. Honours ``Idempotency-Key``."""
-    idempotency = None
-    if idempotency_key is not None:
-        request_hash = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).digest()
-        idempotency = commands.Idempotency(idempotency_key, request_hash)
+    idempotency = idempotency_of(idempotency_key, body)
     cmd = commands.CreateBatch(
         actor=actor,
         gtin=body.gtin,

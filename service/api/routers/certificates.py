@@ -3,7 +3,6 @@ pledgees, custodians and stores). Every call that moves value honours ``Idempote
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -14,6 +13,7 @@ from service.api.deps import (
     CurrentConsumer,
     IdempotencyKeyDep,
     ReadUowDep,
+    idempotency_of,
 )
 from service.api.schemas import (
     CertificatePublic,
@@ -29,7 +29,6 @@ from service.api.schemas import (
 from service.app import certificates, commands
 from service.domain.certificates import Action, DealKind
 from service.domain.errors import InvalidDealError, InvalidRequestError
-from service.domain.events import canonical_json
 
 router = APIRouter(tags=["certificates"])
 
@@ -42,13 +41,6 @@ def _services(container: Any) -> certificates.Services:
         container.secrets,
         container.clock,
     )
-
-
-def _idempotency(key: str | None, path: str, body: Any) -> commands.Idempotency | None:
-    if key is None:
-        return None
-    payload = {"path": path, "body": body.model_dump(mode="json") if body is not None else None}
-    return commands.Idempotency(key, hashlib.sha256(canonical_json(payload)).digest())
 
 
 # ----------------------------------------------------------------------------- owner
@@ -70,7 +62,7 @@ def gift(
             body.to,
             body.expires_in_days,
             body.message,
-            _idempotency(idempotency_key, f"gift:{certificate_id}", body),
+            idempotency_of(idempotency_key, body, f"gift:{certificate_id}"),
         ),
         _services(container),
         container.settings.resolver_url,
@@ -87,7 +79,7 @@ def cancel_gift(
 ) -> dict[str, Any]:
     """Take a gift back before it is accepted."""
     cmd = commands.CertificateCommand(
-        actor, certificate_id, _idempotency(idempotency_key, f"cancel:{certificate_id}", body)
+        actor, certificate_id, idempotency_of(idempotency_key, body, f"cancel:{certificate_id}")
     )
     return certificates.cancel_gift(cmd, _services(container))
 
@@ -111,7 +103,7 @@ def pledge(
             body.currency,
             body.due_date,
             body.terms,
-            _idempotency(idempotency_key, f"pledge:{certificate_id}", body),
+            idempotency_of(idempotency_key, body, f"pledge:{certificate_id}"),
         ),
         _services(container),
     )
@@ -131,7 +123,7 @@ def deposit(
             actor,
             certificate_id,
             body.custodian_id,
-            _idempotency(idempotency_key, f"deposit:{certificate_id}", body),
+            idempotency_of(idempotency_key, body, f"deposit:{certificate_id}"),
         ),
         _services(container),
     )
@@ -147,7 +139,7 @@ def cancel_offer(
 ) -> dict[str, Any]:
     """Take back a pledge or storage offer nobody accepted yet, or a request of the bottle
     from a store nobody fulfilled yet."""
-    key = _idempotency(idempotency_key, f"cancel-offer:{certificate_id}", body)
+    key = idempotency_of(idempotency_key, body, f"cancel-offer:{certificate_id}")
     cmd = commands.CertificateCommand(actor, certificate_id, key)
     return certificates.cancel_offer(cmd, _services(container))
 
@@ -162,7 +154,7 @@ def withdraw(
 ) -> dict[str, Any]:
     """Take the bottle out of storage."""
     cmd = commands.CertificateCommand(
-        actor, certificate_id, _idempotency(idempotency_key, f"withdraw:{certificate_id}", body)
+        actor, certificate_id, idempotency_of(idempotency_key, body, f"withdraw:{certificate_id}")
     )
     return certificates.withdraw(cmd, _services(container))
 
@@ -183,7 +175,7 @@ def request_redemption(
             body.method,
             body.store_id,
             body.address,
-            _idempotency(idempotency_key, f"redeem:{certificate_id}", body),
+            idempotency_of(idempotency_key, body, f"redeem:{certificate_id}"),
         ),
         _services(container),
     )
@@ -205,7 +197,7 @@ def sign_voucher(
         bytes.fromhex(body.signature[2:]),
         _services(container),
         container.settings.resolver_url,
-        _idempotency(idempotency_key, f"voucher:{voucher_id}", body),
+        idempotency_of(idempotency_key, body, f"voucher:{voucher_id}"),
     )
 
 
@@ -228,7 +220,7 @@ def accept_gift(
         raise InvalidRequestError("Send either gift_id or secret.")
     return certificates.accept_gift(
         commands.AcceptGift(
-            actor, body.gift_id, body.secret, _idempotency(idempotency_key, "accept", body)
+            actor, body.gift_id, body.secret, idempotency_of(idempotency_key, body, "accept")
         ),
         _services(container),
     )
@@ -285,7 +277,7 @@ def act_on_deal(
             f"'{verb}' is not an action on this deal; see the documentation of POST /deals."
         )
     cmd = commands.DealCommand(
-        actor, deal_id, _idempotency(idempotency_key, f"{verb}:{deal_id}", body)
+        actor, deal_id, idempotency_of(idempotency_key, body, f"{verb}:{deal_id}")
     )
     svc = _services(container)
     if kind is DealKind.PLEDGE:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -14,6 +13,7 @@ from service.api.deps import (
     CurrentConsumer,
     IdempotencyKeyDep,
     ReadUowDep,
+    idempotency_of,
 )
 from service.api.schemas import (
     AccountPublic,
@@ -27,7 +27,6 @@ from service.api.schemas import (
     WalletChallenge,
 )
 from service.app import commands, consumers
-from service.domain.events import canonical_json
 
 router = APIRouter(tags=["consumers"])
 
@@ -127,10 +126,7 @@ def claim(
     """Claim a bottle's certificate with the PIN under its cap. Accepted at once
     (``claim_pending``); minted on chain shortly, in a transaction shared with other claims.
     Wrong PINs lock the bottle and the account for a while. Honours ``Idempotency-Key``."""
-    idempotency = None
-    if idempotency_key is not None:
-        request_hash = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).digest()
-        idempotency = commands.Idempotency(idempotency_key, request_hash)
+    idempotency = idempotency_of(idempotency_key, body)
     return consumers.claim(
         commands.ClaimCertificate(
             actor=actor,
