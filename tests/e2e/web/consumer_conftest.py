@@ -38,7 +38,7 @@ from tests.integration.service.api.consumer_helpers import (
     RecordingOtpSender,
     pinned_batch,
 )
-from tests.integration.service.conftest import auth, run_sender_until
+from tests.integration.service.conftest import auth
 
 DIGITAL_LINK = "/01/{gtin}/10/{lot}/21/{serial}"
 #: Where ``TRACECERT_DOCS_IMG`` is unset, no picture for the docs is written.
@@ -233,18 +233,6 @@ def screenshot(tmp_path: Path, request: pytest.FixtureRequest) -> Shot:
 
 
 # ----------------------------------------------------------------------------- chain, partners
-def settle(container: Container) -> None:
-    """Step the sender until every queued chain write is confirmed (or failed)."""
-
-    def idle() -> bool:
-        with container.uow_factory.sessions() as s:
-            return not s.execute(
-                text("SELECT count(*) FROM outbox WHERE status NOT IN ('confirmed','failed')")
-            ).scalar_one()
-
-    run_sender_until(container, idle, steps=60)
-
-
 PLEDGEE, CUSTODIAN, STORE = "Baijiu Credit", "Cellar Vault", "Flagship Store"
 
 

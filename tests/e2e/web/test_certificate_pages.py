@@ -32,7 +32,6 @@ from tests.e2e.web.consumer_conftest import (
     otp,
     partners,
     screenshot,
-    settle,
     sign_in_on_page,
     site,
     token_of,
@@ -40,6 +39,7 @@ from tests.e2e.web.consumer_conftest import (
 from tests.integration.service.api.consumer_helpers import (
     RecordingOtpSender,
     mint_claims,
+    settle,
     sign_in,
 )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
+from tests.integration.service.api.consumer_helpers import RecordingOtpSender
 from tests.integration.service.conftest import auth, make_batch
 
 HANGZHOU, NANJING, ZHEJIANG, JIANGSU = "330106", "320102", "330000", "320000"
@@ -112,3 +113,11 @@ def scan_ok(api, key: str, **body) -> dict:
     response = scan(api, key, **body)
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+@pytest.fixture
+def otp(container) -> RecordingOtpSender:
+    """One-time sign-in codes, recorded instead of sent (``otp.last(destination)``)."""
+    sender = RecordingOtpSender()
+    container.otp_sender = sender
+    return sender

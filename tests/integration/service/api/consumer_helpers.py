@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from service.bootstrap import Container
 from service.domain.accounts import Destination
@@ -86,3 +87,15 @@ def mint_claims(container: Container, done: Any) -> None:
     """Send waiting claims at once (no batching window) and step the sender until ``done()``."""
     container.claim_step(force=True)
     run_sender_until(container, done)
+
+
+def settle(container: Container) -> None:
+    """Step the sender until every queued chain write is confirmed (or failed)."""
+
+    def idle() -> bool:
+        with container.uow_factory.sessions() as s:
+            return not s.execute(
+                text("SELECT count(*) FROM outbox WHERE status NOT IN ('confirmed','failed')")
+            ).scalar_one()
+
+    run_sender_until(container, idle, steps=60)

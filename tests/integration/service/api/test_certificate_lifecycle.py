@@ -14,12 +14,12 @@ from sqlalchemy import text
 from chain.contracts.certificate_registry import CertificateState as ChainState
 from service.app import commands, handlers
 from tests.integration.service.api.consumer_helpers import (
-    RecordingOtpSender,
     mint_claims,
     pinned_batch,
+    settle,
     sign_in,
 )
-from tests.integration.service.conftest import auth, run_sender_until
+from tests.integration.service.conftest import auth
 
 #: What the contract says for each state the service keeps (pending offers are Active).
 ON_CHAIN = {
@@ -43,13 +43,6 @@ class Partners:
     store: int
     store_key: str
     other_pledgee_key: str
-
-
-@pytest.fixture
-def otp(container) -> RecordingOtpSender:
-    sender = RecordingOtpSender()
-    container.otp_sender = sender
-    return sender
 
 
 @pytest.fixture
@@ -106,14 +99,7 @@ class World:
 
     def settle(self) -> None:
         """Step the sender until every queued chain write is confirmed (or failed)."""
-
-        def idle() -> bool:
-            with self.container.uow_factory.sessions() as s:
-                return not s.execute(
-                    text("SELECT count(*) FROM outbox WHERE status NOT IN ('confirmed','failed')")
-                ).scalar_one()
-
-        run_sender_until(self.container, idle, steps=60)
+        settle(self.container)
 
     def on_chain(self, certificate: dict[str, Any]) -> tuple[ChainState, str | None]:
         registry = self.container.runtime.registry

@@ -16,7 +16,6 @@ from service.domain.certificates import TRANSITIONS, Action, CertificateState
 from tests.integration.service.api.test_certificate_lifecycle import (
     ON_CHAIN,
     World,
-    otp,  # noqa: F401  (fixture)
     partners,  # noqa: F401  (fixture)
 )
 from tests.integration.service.conftest import auth

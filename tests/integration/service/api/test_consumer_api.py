@@ -9,19 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from tests.integration.service.api.consumer_helpers import (
-    RecordingOtpSender,
     mint_claims,
     pinned_batch,
     sign_in,
 )
 from tests.integration.service.conftest import run_sender_until
-
-
-@pytest.fixture
-def otp(container) -> RecordingOtpSender:
-    sender = RecordingOtpSender()
-    container.otp_sender = sender
-    return sender
 
 
 def wrong_pin(pin: str) -> str:

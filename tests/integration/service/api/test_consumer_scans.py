@@ -11,20 +11,12 @@ from service.app import scans
 from service.app.commands import ScanItem
 from tests.integration.service.api.conftest import HANGZHOU, JIANGSU, NANJING, ZHEJIANG, scan_ok
 from tests.integration.service.api.consumer_helpers import (
-    RecordingOtpSender,
     pinned_batch,
     sign_in,
 )
 from tests.integration.service.conftest import GTIN, auth, run_sender_until, serials_of
 
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-def otp(container) -> RecordingOtpSender:
-    sender = RecordingOtpSender()
-    container.otp_sender = sender
-    return sender
 
 
 def link(batch: dict, serial: str, region: str | None = None) -> str:

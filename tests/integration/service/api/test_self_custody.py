@@ -9,24 +9,15 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
 from tests.integration.service.api.consumer_helpers import (
-    RecordingOtpSender,
     mint_claims,
     pinned_batch,
+    settle,
     sign_in,
 )
 from tests.integration.service.api.test_certificate_lifecycle import World, partners  # noqa: F401
-from tests.integration.service.conftest import run_sender_until
-
-
-@pytest.fixture
-def otp(container) -> RecordingOtpSender:
-    sender = RecordingOtpSender()
-    container.otp_sender = sender
-    return sender
 
 
 def sign(key: Any, typed: dict[str, Any]) -> str:
@@ -57,16 +48,6 @@ class Holder:
             },
             headers=self.headers,
         )
-
-
-def settle(container) -> None:
-    def idle() -> bool:
-        with container.uow_factory.sessions() as s:
-            return not s.execute(
-                text("SELECT count(*) FROM outbox WHERE status NOT IN ('confirmed','failed')")
-            ).scalar_one()
-
-    run_sender_until(container, idle, steps=60)
 
 
 @pytest.fixture
