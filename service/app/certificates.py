@@ -271,6 +271,8 @@ def _step(
             deal, deal.status, status=status, settled_at=now if settled else None
         ):
             raise CertificateStateError("The offer changed meanwhile; reload it and retry.")
+        # The answer shows the deal as this step left it.
+        deal.status, deal.settled_at = status, now if settled else deal.settled_at
     outbox_id = signer = nonce = None
     if chain is not None and chain.wallet is not None:
         signer = chain.wallet.address

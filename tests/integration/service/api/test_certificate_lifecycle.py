@@ -204,7 +204,7 @@ def test_pledge_locks_when_the_pledgee_accepts_and_release_unlocks(world, api, p
     pledgee = auth(partners.pledgee_key)
     assert [d["id"] for d in api.get("/deals", headers=pledgee).json()] == [deal["id"]]
     accepted = world.post(f"/deals/{deal['id']}/accept", pledgee)
-    assert accepted["certificate"]["state"] == "pledged"
+    assert accepted["certificate"]["state"] == "pledged" and accepted["status"] == "active"
     # Locked: no gift while pledged (the chain would refuse too).
     refused = api.post(f"/me/certificates/{cid}/gift", json={}, headers=world.alice)
     assert refused.status_code == 409 and refused.json()["error"] == "certificate_state_conflict"
@@ -212,7 +212,8 @@ def test_pledge_locks_when_the_pledgee_accepts_and_release_unlocks(world, api, p
     assert world.on_chain(world.get(cid, world.alice))[0] == ChainState.PLEDGED
     assert world.get(cid, world.alice)["locked_since"] is not None
     released = world.post(f"/deals/{deal['id']}/release", pledgee)
-    assert released["certificate"]["state"] == "active"
+    assert released["certificate"]["state"] == "active" and released["status"] == "done"
+    assert released["settled_at"] is not None
     world.settle()
     assert world.on_chain(world.get(cid, world.alice)) == (ChainState.ACTIVE, world.alice_wallet)
 
