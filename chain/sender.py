@@ -385,6 +385,11 @@ class Sender:
                 continue
             if head is None:
                 head = self._client.block_number()
+            if request.reorged_from_block is not None and request.id not in self._waiting_since:
+                # Handed back by an operator's recheck, or followed since before a restart:
+                # its raw transaction goes out now, and its stuck clock starts now.
+                self._waiting_since[request.id] = self._clock()
+                self._resend_now.add(request.id)
             receipt = self._find_receipt(attempts)
             if request.status == TxStatus.MINED and (
                 receipt is None or receipt.block_hash != request.mined_block_hash

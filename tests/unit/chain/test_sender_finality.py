@@ -317,3 +317,18 @@ def test_gap_found_and_filled_are_logged_as_warnings(chain, store, clock, caplog
     assert any("re-queued" in w and f"#{rid}" in w for w in warnings)
     assert any("nonce gap" in w and "chain's nonce is 0" in w for w in warnings)
     assert any("filled with a zero-value self-transfer" in w for w in warnings)
+
+
+def test_write_handed_back_by_a_recheck_is_sent_again_at_once_after_a_restart(chain, store, clock):
+    rid = confirm_one(make_sender(chain, store, clock), chain, store, b"\x01")
+    (attempt,) = store.attempts[rid]
+    chain.reorg(2)
+    store.record_reorged(rid, "tracecert chain recheck: missing")  # from another process
+    clock.now += 600
+
+    restarted = make_sender(chain, store, clock)
+    report = restarted.step()
+    assert report.bumped == 0 and report.resent == 1
+    assert chain.mempool[attempt.nonce][0] == attempt.tx_hash
+    settle(restarted, chain)
+    assert store.status(rid) == TxStatus.CONFIRMED and store.effects(rid) == 1

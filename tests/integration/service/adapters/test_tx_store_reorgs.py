@@ -401,3 +401,27 @@ def test_migration_0006_marks_writes_confirmed_before_it_final(empty_database_ur
         assert rows[0][1] is not None and rows[1][1] is None
     finally:
         engine.dispose()
+
+
+def test_outbox_flight_reports_what_health_compares_with_the_chain(uows, store):
+    first = queue_batch_anchor(uows)
+    confirm(store, first, n=1, nonce=0, block=7)
+    with uows() as uow:
+        second = uow.outbox.add(ChainWrite("attest_batch", "attest:1", "0xC", b"a"), AT)
+        uow.commit()
+    store.record_signed(second, SENDER, attempt(2, nonce=1))
+    with uows() as uow:
+        flight = uow.outbox.flight(SENDER)
+        assert uow.outbox.flight(OTHER).lowest_in_flight_nonce is None
+    assert flight.lowest_in_flight_nonce == 1 and flight.reorged == 0
+    assert flight.top_confirmed_nonces == (0,)
+    assert flight.oldest_in_flight_at is not None and flight.oldest_in_flight_at.tzinfo
+
+    store.record_reorged(first, "reorg")
+    with uows() as uow:
+        flight = uow.outbox.flight(SENDER)
+    assert (flight.lowest_in_flight_nonce, flight.reorged, flight.top_confirmed_nonces) == (
+        0,
+        1,
+        (),
+    )
