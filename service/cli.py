@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import signal
 from collections.abc import Iterator
 from datetime import date
@@ -106,6 +107,20 @@ def _chain_backend(settings: Settings, *, manage: bool) -> Iterator[Backend]:
             console.print("anvil stopped")
 
 
+def _log_sender_decisions() -> None:
+    """Show the sender's decisions (re-sent, fee bumped, re-included: INFO; removed by a
+    reorg, undone, re-queued, nonce gap: WARNING) on stderr. Without a handler Python shows
+    only warnings, and an operator would miss half of what the sender did."""
+    sender_log = logging.getLogger("chain.sender")
+    if sender_log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    sender_log.addHandler(handler)
+    sender_log.setLevel(logging.INFO)
+    sender_log.propagate = False
+
+
 class _Terminated(Exception):
     """Raised when the process receives SIGTERM while serving."""
 
@@ -186,6 +201,7 @@ def run(
 
     settings = _settings()
     run_migrations(settings.database_url)
+    _log_sender_decisions()
     with _failures(), _chain_backend(settings, manage=True) as backend:
         container = _container(settings, backend)
         try:
