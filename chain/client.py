@@ -326,6 +326,31 @@ class ChainClient:
         with self._mapped("block_number"):
             return int(self._w3.eth.block_number)
 
+    def head(self) -> tuple[int, bytes]:
+        """Return the number and hash of the latest block, read together in one call.
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+            ChainError: on any other node failure.
+        """
+        with self._mapped("head"):
+            block = self._w3.eth.get_block("latest")
+            return int(block["number"]), bytes(block["hash"])
+
+    def finalized_block_number(self) -> int | None:
+        """Return the number of the ``finalized`` block, or ``None`` if the node has no such tag.
+
+        Raises:
+            ChainUnavailableError: if the node cannot be reached.
+        """
+        try:
+            with self._mapped("finalized_block_number"):
+                return int(self._w3.eth.get_block("finalized")["number"])
+        except ChainUnavailableError:
+            raise
+        except ChainError:  # an older node that does not know the tag
+            return None
+
     def block_timestamp(self, block: str | int = "latest") -> int:
         """Return the timestamp of a block (seconds since the epoch).
 

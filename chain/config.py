@@ -61,6 +61,10 @@ class ChainSettings(BaseSettings):
     state_dir: Path = Path("data/chain")
     sender_private_key: SecretStr | None = None
     confirmations: int = 2
+    #: A confirmed write is still followed (its block hash compared with the canonical one)
+    #: until this many blocks bury it and, on a chain that reports one, the ``finalized``
+    #: block passes it; a reorg inside this window re-sends it or undoes its effect.
+    finality_blocks: int = 64
     poll_interval_s: float = 0.2
     stuck_after_s: float = 30.0
     fee_bump_permille: int = 1125
@@ -84,6 +88,11 @@ class ChainSettings(BaseSettings):
             self.sender_private_key = SecretStr(default)
         if self.confirmations < 0:
             raise ValueError("confirmations must be >= 0")
+        if self.finality_blocks < self.confirmations:
+            raise ValueError(
+                "CHAIN_FINALITY_BLOCKS must be >= CHAIN_CONFIRMATIONS: a write is followed "
+                "after its confirmation until it is final"
+            )
         if self.fee_bump_permille < 1100:
             # Nodes refuse a replacement below +10 %; 1125 is the house default.
             raise ValueError("fee_bump_permille must be >= 1100")

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from eth_account import Account
 from sqlalchemy import Engine
 
 from chain.backends import Backend, make_backend
+from chain.recheck import RecheckResult, recheck
 from chain.sender import Sender, SenderReport
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
@@ -156,7 +158,7 @@ class Container:
                 if self.lease.acquire():
                     busy = self.claim_step() > 0
                 report = self.sender_step()
-                busy = busy or bool(report and (report.signed or report.mined or report.confirmed))
+                busy = busy or bool(report and report.busy)
                 if time.monotonic() >= self._next_log_anchor and self.lease.acquire():
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
@@ -190,7 +192,23 @@ class Container:
         self.engine.dispose()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        return handlers.check_health(self.uow_factory.reader, self.ledger)
+        limits = handlers.HealthLimits(
+            max_in_flight_age_s=self.settings.health_max_in_flight_age_s,
+            max_nonce_gap=self.settings.health_max_nonce_gap,
+            max_confirmed_missing=self.settings.health_max_confirmed_missing,
+        )
+        return handlers.check_health(self.uow_factory.reader, self.ledger, limits, self.clock.now())
+
+    def recheck_chain(self) -> Iterator[RecheckResult]:
+        """Every write the database holds as confirmed, checked against the chain (all time)."""
+        return recheck(self.runtime.client, self.tx_store)
+
+    def hand_back(self, result: RecheckResult) -> None:
+        """Give a write the recheck found off its recorded block back to the sender, which
+        follows it again: re-included, its blocks are refreshed; lost, its effect is undone."""
+        self.tx_store.record_reorged(
+            result.request.id, f"tracecert chain recheck: {result.verdict.value}"
+        )
 
 
 def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:

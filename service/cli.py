@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import signal
 from collections.abc import Iterator
 from datetime import date
@@ -106,6 +107,20 @@ def _chain_backend(settings: Settings, *, manage: bool) -> Iterator[Backend]:
             console.print("anvil stopped")
 
 
+def _log_sender_decisions() -> None:
+    """Show the sender's decisions (re-sent, fee bumped, re-included: INFO; removed by a
+    reorg, undone, re-queued, nonce gap: WARNING) on stderr. Without a handler Python shows
+    only warnings, and an operator would miss half of what the sender did."""
+    sender_log = logging.getLogger("chain.sender")
+    if sender_log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    sender_log.addHandler(handler)
+    sender_log.setLevel(logging.INFO)
+    sender_log.propagate = False
+
+
 class _Terminated(Exception):
     """Raised when the process receives SIGTERM while serving."""
 
@@ -137,6 +152,14 @@ def _print_chain(container: Container) -> None:
         f"{sender['address']} held={sender['held']} queued={sender['queued']} "
         f"in_flight={sender['in_flight']} failed={sender['failed']}",
     )
+    table.add_row(
+        "writes",
+        f"oldest in flight {sender['oldest_in_flight_age_s']} s, chain nonce "
+        f"{sender['chain_nonce']}, lowest in flight {sender['lowest_in_flight_nonce']}, "
+        f"gap {sender['nonce_gap']}, confirmed missing {sender['confirmed_missing']}",
+    )
+    for problem in sender["problems"]:
+        table.add_row("[red]problem[/red]", problem)
     console.print(table)
 
 
@@ -178,6 +201,7 @@ def run(
 
     settings = _settings()
     run_migrations(settings.database_url)
+    _log_sender_decisions()
     with _failures(), _chain_backend(settings, manage=True) as backend:
         container = _container(settings, backend)
         try:
@@ -290,6 +314,73 @@ def chain_status() -> None:
     """Show the node's identity, the recorded one, the deployment and the sender."""
     with _operator() as container:
         _print_chain(container)
+
+
+@chain_app.command("recheck")
+def chain_recheck(
+    requeue: Annotated[
+        bool,
+        typer.Option(
+            "--requeue",
+            help="Hand every write found off its recorded block back to the sender, which "
+            "follows it again: re-included, its block numbers are refreshed; lost, it is sent "
+            "again or its effect undone.",
+        ),
+    ] = False,
+) -> None:
+    """Check every write the database holds as confirmed against the chain (all time, not
+    only the sender's finality window); exit 1 if any is not where the database says."""
+    from chain.recheck import RecheckVerdict
+
+    with _operator() as container:
+        if container.runtime.genesis_mismatch or container.runtime.recorded is None:
+            err.print("[red]the chain is not the recorded one[/red]: see `tracecert chain status`")
+            raise typer.Exit(1)
+        with container.uow_factory.reader() as uow:
+            total = uow.outbox.counts().get("confirmed", 0)
+        by_kind: dict[str, dict[RecheckVerdict, int]] = {}
+        wrong = []
+        with _progress() as progress:
+            task = progress.add_task("re-checking confirmed writes", total=total)
+            for result in container.recheck_chain():
+                counts = by_kind.setdefault(result.request.kind, dict.fromkeys(RecheckVerdict, 0))
+                counts[result.verdict] += 1
+                if result.verdict is not RecheckVerdict.OK:
+                    wrong.append(result)
+                    if requeue:
+                        container.hand_back(result)
+                progress.advance(task)
+    summary = Table(title="confirmed writes against the chain")
+    summary.add_column("kind")
+    for verdict in RecheckVerdict:
+        summary.add_column(verdict.value, justify="right")
+    for kind, counts in sorted(by_kind.items()):
+        summary.add_row(kind, *(str(counts[v]) for v in RecheckVerdict))
+    console.print(summary)
+    if not wrong:
+        console.print("[green]every confirmed write is where the database says[/green]")
+        return
+    detail = Table(title="not where the database says")
+    for column in ("write", "kind", "nonce", "recorded block", "verdict", "found in block"):
+        detail.add_column(column)
+    for result in wrong[:100]:
+        r = result.request
+        detail.add_row(
+            f"#{r.id}",
+            r.kind,
+            str(r.nonce),
+            str(r.mined_block_number),
+            result.verdict.value,
+            str(result.receipt.block_number) if result.receipt else "-",
+        )
+    console.print(detail)
+    if len(wrong) > 100:
+        console.print(f"... and {len(wrong) - 100} more")
+    if requeue:
+        console.print(f"{len(wrong)} write(s) handed back to the sender, which follows them again")
+    else:
+        console.print("run again with --requeue to hand them back to the sender")
+    raise typer.Exit(1)
 
 
 @log_app.command("verify")

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     reference_cache_ttl_s: float = 5.0
     default_page_size: int = 50
     max_page_size: int = 500
+    #: /health turns degraded when the oldest chain write in flight went out longer ago than
+    #: this, when more nonces than ``health_max_nonce_gap`` are missing below the lowest one
+    #: in flight, or when more confirmed writes than ``health_max_confirmed_missing`` are not
+    #: on the chain.
+    health_max_in_flight_age_s: float = 300.0
+    health_max_nonce_gap: int = 0
+    health_max_confirmed_missing: int = 0
     chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @model_validator(mode="after")
@@ -129,6 +136,15 @@ class Settings(BaseSettings):
             )
         if self.scan_log_buffer < 1:
             raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")
+        if (
+            self.health_max_in_flight_age_s <= 0
+            or self.health_max_nonce_gap < 0
+            or self.health_max_confirmed_missing < 0
+        ):
+            raise ValueError(
+                "TRACECERT_HEALTH_MAX_IN_FLIGHT_AGE_S is positive; TRACECERT_HEALTH_MAX_NONCE_GAP "
+                "and TRACECERT_HEALTH_MAX_CONFIRMED_MISSING are at least 0"
+            )
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")
         return self

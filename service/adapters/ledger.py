@@ -252,10 +252,12 @@ class ChainRuntime:
     # ------------------------------------------------------------------ status
     def status(self, sender_held: bool | None = None) -> ChainStatus:
         block: int | None = None
+        sender_nonce: int | None = None
         reachable = False
         try:
             self.actual = self.client.identity()
             block = self.client.block_number()
+            sender_nonce = self.client.nonce(self.account.address, "latest")
             reachable = True
         except ChainError as exc:
             self.last_error = str(exc)
@@ -275,6 +277,7 @@ class ChainRuntime:
             sender_held=self.sender_held or self.genesis_mismatch,
             hold_reason=self.hold_reason,
             error=None if reachable else self.last_error,
+            sender_nonce=sender_nonce,
         )
 
 
@@ -638,6 +641,9 @@ class ChainLedger:
             return self._rt.client.block_number()
         except ChainError:
             return None
+
+    def sender_address(self) -> str:
+        return str(self._rt.account.address)
 
     def status(self) -> ChainStatus:
         return self._rt.status()

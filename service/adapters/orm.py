@@ -118,6 +118,12 @@ class DeploymentRow(Base):
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The sender reads the confirmed writes it still follows, and the writes holding the
+        # nonces of a gap; /health reads the highest confirmed nonces. None may scan history.
+        Index("ix_outbox_status_final_at", "status", "final_at"),
+        Index("ix_outbox_status_nonce", "status", "nonce"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -139,6 +145,13 @@ class OutboxRow(Base):
     error_args: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Buried past the finality window: the sender no longer follows it.
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Set while a confirmed write is off the chain after a reorg, its business effect kept:
+    #: when that was noticed, and the transaction and block it had been confirmed with.
+    reorged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reorged_tx_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
+    reorged_block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     attempts: Mapped[list[TxAttemptRow]] = relationship(
         back_populates="request", lazy="raise", order_by="TxAttemptRow.id"

@@ -44,6 +44,7 @@ from service.app.ports import (
     LogAnchor,
     LogEntry,
     OutboxEntry,
+    OutboxFlight,
     StoredResponse,
 )
 from service.domain.alerts import Alert, AlertKind, AlertStatus
@@ -1154,6 +1155,18 @@ class SqlAlchemyLogAnchorRepository:
             self._s.flush()
 
 
+#: Outbox states of a write in flight (``chain.sender.IN_FLIGHT``).
+_IN_FLIGHT = ("signed", "sent", "mined")
+#: How many of the highest confirmed nonces /health compares with the chain's nonce.
+FLIGHT_TOP_NONCES = 64
+
+
+def _utc(value: Any) -> datetime:
+    """A timestamp read through an aggregate (SQLite hands back text, without the type)."""
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 class SqlAlchemyOutboxRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -1200,6 +1213,35 @@ class SqlAlchemyOutboxRepository:
     def counts(self) -> dict[str, int]:
         rows = self._s.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
         return {status: int(n) for status, n in rows}
+
+    def flight(self, sender: str) -> OutboxFlight:
+        first_signed = (
+            select(func.min(TxAttemptRow.signed_at))
+            .where(TxAttemptRow.outbox_id == OutboxRow.id)
+            .scalar_subquery()
+        )
+        in_flight = self._s.execute(
+            select(OutboxRow.reorged_at, first_signed, OutboxRow.nonce).where(
+                OutboxRow.status.in_(_IN_FLIGHT), OutboxRow.sender == sender
+            )
+        ).all()
+        since = [r[0] or _utc(r[1]) for r in in_flight if r[0] is not None or r[1] is not None]
+        top = self._s.scalars(
+            select(OutboxRow.nonce)
+            .where(
+                OutboxRow.status == "confirmed",
+                OutboxRow.sender == sender,
+                OutboxRow.nonce.is_not(None),
+            )
+            .order_by(OutboxRow.nonce.desc())
+            .limit(FLIGHT_TOP_NONCES)
+        ).all()
+        return OutboxFlight(
+            oldest_in_flight_at=min(since, default=None),
+            lowest_in_flight_nonce=min((r[2] for r in in_flight if r[2] is not None), default=None),
+            reorged=sum(1 for r in in_flight if r[0] is not None),
+            top_confirmed_nonces=tuple(int(n) for n in top if n is not None),
+        )
 
 
 class SqlAlchemyIdempotencyRepository:

@@ -19,6 +19,14 @@ it confirmed:
 
 A write with ``depends_on`` (a recall queued while its batch's anchor is in flight) is handed
 to the sender only once that write is confirmed, and fails with it if it fails.
+
+A confirmed write is followed until it is final (``following``, ``record_final``). One that a
+reorg removed (``record_reorged``) keeps its business effect while it is sent again, and the
+transaction and block it had been confirmed with. Its next ``record_confirmed`` is then a
+re-inclusion: the block numbers derived from it are refreshed, with a ``ChainWriteReincluded``
+event; ``record_requeued`` or ``record_failed`` take its effect back, with a
+``ChainWriteRolledBack`` event (see ``service.adapters.chain_reorgs``). The ``anchor_log``
+kind logs neither, for the reason above; ``log_anchors`` alone shows it.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chain.client import Receipt
 from chain.errors import ContractRevertError
-from chain.sender import IN_FLIGHT, TxAttempt, TxRequest, TxStatus
+from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxRequest, TxStatus
+from service.adapters import chain_reorgs
+from service.adapters.chain_reorgs import CLAIM_KINDS, LIFECYCLE_KINDS
 from service.adapters.consumers import QUEUED_ALONE
 from service.adapters.orm import (
     AttestationRow,
@@ -60,14 +70,14 @@ from service.domain.events import (
     CertificateActionFailed,
     CertificateClaimed,
     CertificateClaimFailed,
+    ChainWriteReincluded,
+    ChainWriteRolledBack,
     Event,
 )
 
-#: Outbox kinds that mint certificates.
-CLAIM_KINDS = ("claim", "claim_batch")
-#: Outbox kinds that carry a certificate's lifecycle step (relayed for a signer, or sent by
-#: the service's own account).
-LIFECYCLE_KINDS = ("forward", "relay")
+#: Kinds whose chain facts no event may record: a log anchor (its own event would grow the
+#: log it anchors) and a gap filler (it touches no business row).
+SILENT_KINDS = ("anchor_log", NONCE_FILL)
 #: ``GiftCreated(uint256 indexed,address indexed,address,uint64,uint64)``.
 GIFT_CREATED = keccak(b"GiftCreated(uint256,address,address,uint64,uint64)")
 
@@ -122,6 +132,8 @@ class SqlAlchemyTxStore:
             mined_block_number=row.mined_block_number,
             mined_block_hash=row.mined_block_hash,
             mined_tx_hash=row.mined_tx_hash,
+            kind=row.kind,
+            reorged_from_block=row.reorged_block_number if row.reorged_at is not None else None,
         )
 
     @staticmethod
@@ -258,6 +270,10 @@ class SqlAlchemyTxStore:
             if row is None or row.status == TxStatus.CONFIRMED.value:
                 return
             now = self._clock.now()
+            if row.reorged_at is not None:
+                self._reincluded(s, row, receipt, now)
+                return
+            taken_back_before = row.reorged_block_number is not None
             self._set(
                 s,
                 request_id,
@@ -265,6 +281,9 @@ class SqlAlchemyTxStore:
                 mined_tx_hash=receipt.tx_hash,
                 mined_block_number=receipt.block_number,
                 mined_block_hash=receipt.block_hash,
+                final_at=None,
+                reorged_tx_hash=None,
+                reorged_block_number=None,
             )
             if row.kind == "anchor_batch":
                 self._batch_anchored(s, request_id, receipt, now)
@@ -295,6 +314,17 @@ class SqlAlchemyTxStore:
                     )
             elif row.kind in CLAIM_KINDS:
                 self._claims_confirmed(s, request_id, receipt, now)
+                if taken_back_before:  # confirmed again after its effect was taken back
+                    for public_id, token_id, owner in chain_reorgs.restore_claim_facts(
+                        s, row, receipt
+                    ):
+                        self._log(
+                            s,
+                            CertificateClaimed(
+                                public_id, token_id, owner, receipt.tx_hash, receipt.block_number
+                            ),
+                            now,
+                        )
             elif row.kind in LIFECYCLE_KINDS:
                 self._lifecycle_confirmed(s, request_id, receipt, now)
             elif row.kind == "anchor_log":
@@ -514,6 +544,8 @@ class SqlAlchemyTxStore:
     ) -> None:
         with self._sessions.begin() as s:
             row = s.get(OutboxRow, request_id)
+            if row is not None and row.reorged_at is not None:
+                self._rolled_back(s, row, reason)
             self._set(
                 s,
                 request_id,
@@ -580,6 +612,9 @@ class SqlAlchemyTxStore:
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:
+            row = s.get(OutboxRow, request_id)
+            if row is not None and row.reorged_at is not None:
+                self._rolled_back(s, row, reason)
             self._set(
                 s,
                 request_id,
@@ -587,3 +622,174 @@ class SqlAlchemyTxStore:
                 nonce=None,
                 failure_reason=reason[:2000],
             )
+
+    # ------------------------------------------------------------------ after confirmation
+    def following(self, sender: str) -> list[TxRequest]:
+        with self._sessions.begin() as s:
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.status == TxStatus.CONFIRMED.value,
+                    OutboxRow.final_at.is_(None),
+                    OutboxRow.sender == sender,
+                )
+                .order_by(OutboxRow.nonce, OutboxRow.id)
+            )
+            return [self._request(r) for r in rows]
+
+    def record_final(self, request_ids: list[int]) -> None:
+        with self._sessions.begin() as s:
+            s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(request_ids),
+                    OutboxRow.status == TxStatus.CONFIRMED.value,
+                )
+                .values(final_at=self._clock.now())
+            )
+
+    def record_reorged(self, request_id: int, reason: str) -> None:
+        # Conditional: the sender and an operator's recheck may both hand the same write back.
+        with self._sessions.begin() as s:
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == request_id, OutboxRow.status == TxStatus.CONFIRMED.value)
+                .values(
+                    status=TxStatus.SENT.value,
+                    reorged_at=self._clock.now(),
+                    reorged_tx_hash=OutboxRow.mined_tx_hash,
+                    reorged_block_number=OutboxRow.mined_block_number,
+                    mined_tx_hash=None,
+                    mined_block_number=None,
+                    mined_block_hash=None,
+                    final_at=None,
+                    failure_reason=reason[:2000],
+                    updated_at=self._clock.now(),
+                )
+            )
+
+    def nonce_owners(self, sender: str, nonces: list[int]) -> dict[int, TxRequest]:
+        with self._sessions.begin() as s:
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.status.in_([TxStatus.CONFIRMED.value, TxStatus.FAILED.value]),
+                    OutboxRow.nonce.in_(nonces),
+                    OutboxRow.sender == sender,
+                )
+                # A confirmed owner wins over a failed one that held the nonce before it.
+                .order_by((OutboxRow.status == TxStatus.CONFIRMED.value).asc(), OutboxRow.id)
+            )
+            return {r.nonce: self._request(r) for r in rows if r.nonce is not None}
+
+    def record_filler(self, sender: str, attempt: TxAttempt) -> int:
+        now = self._clock.now()
+        with self._sessions.begin() as s:
+            row = OutboxRow(
+                kind=NONCE_FILL,
+                dedupe_key=f"{NONCE_FILL}:{sender}:{attempt.nonce}:{attempt.tx_hash.hex()[:16]}",
+                to_address=sender,
+                calldata=b"",
+                value="0",
+                gas_limit=TRANSFER_GAS,
+                status=TxStatus.SIGNED.value,
+                nonce=attempt.nonce,
+                sender=sender,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            s.add(
+                TxAttemptRow(
+                    outbox_id=row.id,
+                    tx_hash=attempt.tx_hash,
+                    raw=attempt.raw,
+                    sender=sender,
+                    nonce=attempt.nonce,
+                    max_fee_per_gas=attempt.max_fee_per_gas,
+                    max_priority_fee_per_gas=attempt.max_priority_fee_per_gas,
+                    gas_limit=attempt.gas_limit,
+                    signed_at=now,
+                    sent_at=attempt.sent_at,
+                )
+            )
+            return row.id
+
+    def confirmed_page(self, after_id: int, limit: int) -> list[tuple[TxRequest, list[TxAttempt]]]:
+        with self._sessions.begin() as s:
+            rows = list(
+                s.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.status == TxStatus.CONFIRMED.value, OutboxRow.id > after_id)
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+            )
+            attempts: dict[int, list[TxAttempt]] = {r.id: [] for r in rows}
+            if rows:
+                for a in s.scalars(
+                    select(TxAttemptRow)
+                    .where(TxAttemptRow.outbox_id.in_(list(attempts)))
+                    .order_by(TxAttemptRow.id)
+                ):
+                    attempts[a.outbox_id].append(self._attempt(a))
+            return [(self._request(r), attempts[r.id]) for r in rows]
+
+    def _reincluded(self, s: Session, row: OutboxRow, receipt: Receipt, now: datetime) -> None:
+        """A confirmed write that a reorg removed is confirmed again: its effect stands, and
+        every fact derived from its inclusion now names the new one."""
+        old_tx, old_block = row.reorged_tx_hash, row.reorged_block_number
+        self._set(
+            s,
+            row.id,
+            status=TxStatus.CONFIRMED.value,
+            mined_tx_hash=receipt.tx_hash,
+            mined_block_number=receipt.block_number,
+            mined_block_hash=receipt.block_hash,
+            final_at=None,
+            reorged_at=None,
+            reorged_tx_hash=None,
+            reorged_block_number=None,
+        )
+        touched = chain_reorgs.refresh(s, row, receipt, _gift_nonce(receipt))
+        moved = (old_tx, old_block) != (receipt.tx_hash, receipt.block_number)
+        if moved and row.kind not in SILENT_KINDS and old_tx is not None and old_block is not None:
+            self._log(
+                s,
+                ChainWriteReincluded(
+                    outbox_id=row.id,
+                    kind=row.kind,
+                    old_tx_hash=old_tx,
+                    old_block_number=old_block,
+                    tx_hash=receipt.tx_hash,
+                    block_number=receipt.block_number,
+                    batch_id=touched.batch_id,
+                    certificate_ids=touched.certificate_ids,
+                ),
+                now,
+            )
+
+    def _rolled_back(self, s: Session, row: OutboxRow, reason: str) -> None:
+        """Take back what a confirmed write did; it keeps the transaction and block it had
+        been confirmed with, so that its next confirmation knows it comes back."""
+        touched = chain_reorgs.take_back(s, row)
+        if (
+            row.kind not in SILENT_KINDS
+            and row.reorged_tx_hash is not None
+            and row.reorged_block_number is not None
+        ):
+            self._log(
+                s,
+                ChainWriteRolledBack(
+                    outbox_id=row.id,
+                    kind=row.kind,
+                    tx_hash=row.reorged_tx_hash,
+                    block_number=row.reorged_block_number,
+                    reason=reason[:500],
+                    batch_id=touched.batch_id,
+                    certificate_ids=touched.certificate_ids,
+                ),
+                self._clock.now(),
+            )
+        self._set(s, row.id, reorged_at=None)

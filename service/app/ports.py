@@ -121,6 +121,8 @@ class ChainStatus:
     sender_held: bool
     hold_reason: str | None
     error: str | None = None
+    #: The sender's nonce at the ``latest`` block: how many of its transactions the chain holds.
+    sender_nonce: int | None = None
 
 
 class OrganisationRepository(Protocol):
@@ -359,10 +361,25 @@ class LogAnchorRepository(Protocol):
     def add(self, anchor: LogAnchor) -> None: ...
 
 
+@dataclass(frozen=True)
+class OutboxFlight:
+    """How one sender's writes stand, as the database holds them (for /health)."""
+
+    #: When the oldest write in flight first went out (or went back out after a reorg).
+    oldest_in_flight_at: datetime | None
+    lowest_in_flight_nonce: int | None
+    #: Confirmed writes a reorg removed, being sent again with their effect kept.
+    reorged: int
+    #: The highest nonces of confirmed writes, highest first (a bounded few): any at or above
+    #: the chain's nonce is a confirmed write the chain does not hold.
+    top_confirmed_nonces: tuple[int, ...]
+
+
 class OutboxRepository(Protocol):
     def add(self, write: ChainWrite, at: datetime) -> int: ...
     def get(self, outbox_id: int) -> OutboxEntry | None: ...
     def counts(self) -> dict[str, int]: ...
+    def flight(self, sender: str) -> OutboxFlight: ...
 
 
 class IdempotencyRepository(Protocol):
@@ -1030,6 +1047,10 @@ class Ledger(Protocol):
 
     def block_number(self) -> int | None:
         """Return the head block, or None when the node is unreachable."""
+        ...
+
+    def sender_address(self) -> str:
+        """The address every outbox write is sent from (no node call)."""
         ...
 
     def status(self) -> ChainStatus: ...

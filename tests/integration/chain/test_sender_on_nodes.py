@@ -100,3 +100,39 @@ def test_reorg_before_confirmation_is_followed_and_the_write_lands_once(
     assert store.requests[rid].mined_block_hash != mined_in
     record = registry.batch(batch_id)
     assert record is not None and record.item_count == 10
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("chain_backend", ["anvil"], indirect=True)
+@pytest.mark.parametrize(
+    ("method", "depth"), [("anvil_reorg", 2), ("anvil_reorg", 4), ("anvil_rollback", 3)]
+)
+def test_confirmed_write_removed_by_a_reorg_of_depth_k_or_more_lands_once_and_nothing_stalls(
+    registry, registry_roles, chain_backend, method, depth
+):
+    anvil_backend = chain_backend
+    store = FakeTxStore()
+    batch_a, data_a = anchor_call(registry, 60 + depth)
+    a = store.enqueue(registry.address, data_a)
+    sender = make_sender(registry, registry_roles.admin, store, confirmations=2)
+    sender.step()  # automined
+    for _ in range(depth - 1):
+        anvil_backend.mine()
+        sender.step()
+    assert store.status(a) == TxStatus.CONFIRMED  # at depth `depth` >= K
+    (attempt,) = store.attempts[a]
+
+    params = [depth, []] if method == "anvil_reorg" else [depth]
+    anvil_backend._rpc(method, params)
+    assert registry.batch(batch_a) is None
+    batch_b, data_b = anchor_call(registry, 70 + depth)
+    b = store.enqueue(registry.address, data_b)  # the repro: B must not stall
+
+    settle(sender, anvil_backend)
+    assert store.status(a) == store.status(b) == TxStatus.CONFIRMED
+    assert store.effects(a) == store.effects(b) == 1
+    for batch_id in (batch_a, batch_b):
+        record = registry.batch(batch_id)
+        assert record is not None and record.item_count == 10
+    assert registry.client.receipt(attempt.tx_hash) is not None  # A's very own raw bytes
+    assert store.requests[a].mined_block_hash == registry.client.receipt(attempt.tx_hash).block_hash

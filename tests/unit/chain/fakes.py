@@ -15,7 +15,7 @@ from eth_utils import keccak
 
 from chain.client import ChainIdentity, Fees, Receipt
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError, NonceTooLowError
-from chain.sender import TxAttempt, TxRequest, TxStatus
+from chain.sender import NONCE_FILL, TxAttempt, TxRequest, TxStatus
 
 REVERTING = b"\xde\xad"  # calldata prefix the fake "contract" rejects at estimation time
 REVERTS_ON_CHAIN = b"\xbe\xef"  # calldata prefix that estimates fine but reverts when mined
@@ -57,14 +57,19 @@ class FakeChain:
     mempool: dict[int, tuple[bytes, bytes, dict[str, Any]]] = field(default_factory=dict)
     sent_log: list[bytes] = field(default_factory=list)
     on_send: Any = None  # optional hook(raw) called before a send is accepted
+    #: ``finalized`` lags the head by this many blocks; ``None``: the node has no such tag.
+    finalized_lag: int | None = None
+    #: How many times each read was made (to check what a pass costs).
+    calls: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.blocks.append((os.urandom(32), []))  # genesis
 
     # ---- ChainClient surface -------------------------------------------------------------------
-    def _check(self) -> None:
+    def _check(self, what: str = "") -> None:
         if self.down:
             raise ChainUnavailableError("fake node is down")
+        self.calls[what] = self.calls.get(what, 0) + 1
 
     def identity(self) -> ChainIdentity:
         self._check()
@@ -75,8 +80,18 @@ class FakeChain:
         return len(self.blocks) - 1
 
     def block_hash(self, number: int) -> bytes | None:
-        self._check()
+        self._check("block_hash")
         return self.blocks[number][0] if 0 <= number < len(self.blocks) else None
+
+    def head(self) -> tuple[int, bytes]:
+        self._check("head")
+        return len(self.blocks) - 1, self.blocks[-1][0]
+
+    def finalized_block_number(self) -> int | None:
+        self._check("finalized")
+        if self.finalized_lag is None:
+            return None
+        return max(len(self.blocks) - 1 - self.finalized_lag, 0)
 
     def mined_nonce(self) -> int:
         return sum(len(txs) for _, txs in self.blocks)
@@ -132,7 +147,7 @@ class FakeChain:
         return tx_hash
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
-        self._check()
+        self._check("receipt")
         for number, (block_hash, txs) in enumerate(self.blocks):
             for m in txs:
                 if m.tx_hash == tx_hash:
@@ -169,6 +184,10 @@ class FakeChain:
                     self.mempool[m.nonce] = (m.tx_hash, b"", {"data": m.data})
         self.blocks.extend((os.urandom(32), []) for _ in range(depth))
 
+    def rollback(self, depth: int) -> None:
+        """Drop the last ``depth`` blocks for good (a node that lost blocks)."""
+        del self.blocks[-depth:]
+
     def foreign_tx(self) -> None:
         """Mine a transaction from the same key that the sender never saw (nonce taken)."""
         n = self.mined_nonce()
@@ -177,6 +196,10 @@ class FakeChain:
 
     def mined_txs(self) -> list[_Mined]:
         return [m for _, txs in self.blocks for m in txs]
+
+    def mined_ours(self) -> list[_Mined]:
+        """Our transactions on chain, without the gap fillers (empty calldata)."""
+        return [m for m in self.mined_txs() if m.sender == "sender" and m.data]
 
 
 @dataclass
@@ -187,6 +210,11 @@ class FakeTxStore:
     attempts: dict[int, list[TxAttempt]] = field(default_factory=dict)
     failures: dict[int, tuple[str, ContractRevertError | None]] = field(default_factory=dict)
     confirmed_effects: list[int] = field(default_factory=list)
+    #: (request id, block it was confirmed in, block it is confirmed in now)
+    reincluded: list[tuple[int, int, int]] = field(default_factory=list)
+    #: requests whose business effect was undone (confirmed, then lost their nonce)
+    undone: list[int] = field(default_factory=list)
+    final: set[int] = field(default_factory=set)
     journal: list[tuple[str, int]] = field(default_factory=list)
     nonces: dict[str, int] = field(default_factory=dict)
 
@@ -201,6 +229,13 @@ class FakeTxStore:
 
     def all_hashes(self) -> set[bytes]:
         return {a.tx_hash for attempts in self.attempts.values() for a in attempts}
+
+    def effects(self, rid: int) -> int:
+        """How many times the request's business effect stands applied (0 or 1)."""
+        return self.confirmed_effects.count(rid) - self.undone.count(rid)
+
+    def fillers(self) -> list[TxRequest]:
+        return [r for r in self.requests.values() if r.kind == NONCE_FILL]
 
     # ---- TxStore -------------------------------------------------------------------------------
     def queued(self, limit: int) -> list[TxRequest]:
@@ -248,21 +283,89 @@ class FakeTxStore:
         req.mined_block_hash = req.mined_block_number = req.mined_tx_hash = None
 
     def record_confirmed(self, request_id: int, receipt: Receipt) -> None:
-        assert self.requests[request_id].status != TxStatus.CONFIRMED, "confirmed twice"
-        self.requests[request_id].status = TxStatus.CONFIRMED
-        self.requests[request_id].mined_tx_hash = receipt.tx_hash
-        self.requests[request_id].mined_block_hash = receipt.block_hash
+        req = self.requests[request_id]
+        assert req.status != TxStatus.CONFIRMED, "confirmed twice"
+        req.status = TxStatus.CONFIRMED
+        req.mined_tx_hash = receipt.tx_hash
+        req.mined_block_hash = receipt.block_hash
+        req.mined_block_number = receipt.block_number
+        if req.reorged_from_block is not None:  # the effect stands: refresh, do not repeat
+            self.reincluded.append((request_id, req.reorged_from_block, receipt.block_number))
+            req.reorged_from_block = None
+            return
         self.confirmed_effects.append(request_id)
+
+    def _undo(self, req: TxRequest) -> None:
+        if req.reorged_from_block is not None:
+            self.undone.append(req.id)
+            req.reorged_from_block = None
 
     def record_failed(
         self, request_id: int, reason: str, revert: ContractRevertError | None
     ) -> None:
+        self._undo(self.requests[request_id])
         self.requests[request_id].status = TxStatus.FAILED
         self.failures[request_id] = (reason, revert)
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         req = self.requests[request_id]
+        self._undo(req)
         req.status = TxStatus.QUEUED
         req.nonce = None
         self.attempts[request_id] = []
         self.journal.append(("requeued", request_id))
+
+    def following(self, sender: str) -> list[TxRequest]:
+        rows = [
+            r
+            for r in self.requests.values()
+            if r.status == TxStatus.CONFIRMED and r.id not in self.final
+        ]
+        return sorted(rows, key=lambda r: r.nonce or 0)
+
+    def record_final(self, request_ids: list[int]) -> None:
+        self.final.update(request_ids)
+
+    def record_reorged(self, request_id: int, reason: str) -> None:
+        req = self.requests[request_id]
+        if req.status != TxStatus.CONFIRMED:
+            return
+        self.journal.append(("reorged", request_id))
+        req.status = TxStatus.SENT
+        req.reorged_from_block = req.mined_block_number
+        req.mined_block_hash = req.mined_block_number = req.mined_tx_hash = None
+        self.final.discard(request_id)
+
+    def nonce_owners(self, sender: str, nonces: list[int]) -> dict[int, TxRequest]:
+        return {
+            r.nonce: r
+            for r in self.requests.values()
+            if r.nonce in nonces and r.status in (TxStatus.CONFIRMED, TxStatus.FAILED)
+        }
+
+    def record_filler(self, sender: str, attempt: TxAttempt) -> int:
+        rid = len(self.requests) + 1
+        self.requests[rid] = TxRequest(
+            id=rid,
+            to=sender,
+            data=b"",
+            gas_limit=attempt.gas_limit,
+            status=TxStatus.SIGNED,
+            nonce=attempt.nonce,
+            kind=NONCE_FILL,
+        )
+        self.attempts[rid] = [attempt]
+        self.nonces[sender] = max(self.nonces.get(sender, -1), attempt.nonce)
+        self.journal.append(("filler", rid))
+        return rid
+
+    def confirmed_page(self, after_id: int, limit: int) -> list[tuple[TxRequest, list[TxAttempt]]]:
+        rows = sorted(
+            (
+                r
+                for r in self.requests.values()
+                if r.status == TxStatus.CONFIRMED and r.id > after_id
+            ),
+            key=lambda r: r.id,
+        )[:limit]
+        return [(r, list(self.attempts[r.id])) for r in rows]

@@ -102,3 +102,9 @@ def test_well_known_list_holds_anvils_ten_mnemonic_accounts() -> None:
 def test_fee_bump_below_ten_percent_is_refused() -> None:
     with pytest.raises(ValidationError):
         ChainSettings(fee_bump_permille=1050)
+
+
+def test_finality_window_shorter_than_the_confirmation_depth_is_refused() -> None:
+    assert ChainSettings(confirmations=2).finality_blocks == 64
+    with pytest.raises(ValidationError, match="FINALITY_BLOCKS must be >= CHAIN_CONFIRMATIONS"):
+        ChainSettings(confirmations=6, finality_blocks=5)

@@ -39,6 +39,7 @@ from service.app.ports import (
     LogEntry,
     OrganisationRepository,
     OutboxEntry,
+    OutboxFlight,
     OutboxRepository,
     ProductRepository,
     StoredResponse,
@@ -133,6 +134,8 @@ class FakeState:
     events: list[LogEntry] = field(default_factory=list)
     log_anchors: list[LogAnchor] = field(default_factory=list)
     outbox: dict[int, tuple[ChainWrite, OutboxEntry]] = field(default_factory=dict)
+    #: How the sender's writes stand (the fake outbox keeps no nonces; tests set it).
+    flight: OutboxFlight = field(default_factory=lambda: OutboxFlight(None, None, 0, ()))
     idempotency: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     #: Certificates by item id.
     certificates: dict[int, Certificate] = field(default_factory=dict)
@@ -649,6 +652,9 @@ class FakeOutbox(_Repo):
             out[entry.status] = out.get(entry.status, 0) + 1
         return out
 
+    def flight(self, sender: str) -> OutboxFlight:
+        return self.st.flight
+
 
 class FakeIdempotency(_Repo):
     def get(self, principal_id: str, key: str) -> StoredResponse | None:
@@ -864,6 +870,8 @@ class FakeLedger:
         self.anchored: dict[bytes, bytes] = {}
         self.log_roots: dict[int, bytes] = {}
         self.verify_calls = 0
+        #: The sender's nonce at the latest block.
+        self.sender_nonce = 0
 
     def _writable(self) -> None:
         if not self.deployed:
@@ -962,7 +970,11 @@ class FakeLedger:
             sender_address="0xS",
             sender_held=self.held,
             hold_reason="genesis mismatch" if self.held else None,
+            sender_nonce=self.sender_nonce if self.available else None,
         )
+
+    def sender_address(self) -> str:
+        return "0xS"
 
 
 def confirm_outbox(db: FakeDatabase, outbox_id: int) -> None:

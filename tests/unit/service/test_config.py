@@ -96,3 +96,15 @@ def test_settings_read_the_tracecert_prefix(monkeypatch):
     monkeypatch.setenv("TRACECERT_MAX_BATCH_ITEMS", "7")
     settings = Settings()
     assert settings.port == 9123 and settings.max_batch_items == 7
+
+
+def test_health_limits_default_to_strict_and_refuse_negative_values(monkeypatch):
+    settings = Settings()
+    assert (
+        settings.health_max_in_flight_age_s,
+        settings.health_max_nonce_gap,
+        settings.health_max_confirmed_missing,
+    ) == (300.0, 0, 0)
+    monkeypatch.setenv("TRACECERT_HEALTH_MAX_NONCE_GAP", "-1")
+    with pytest.raises(ValidationError, match="HEALTH_MAX_NONCE_GAP"):
+        Settings()

@@ -3,9 +3,12 @@
 The batch use cases are in ``test_factory.py``; scans and alerts in ``test_scans.py``.
 """
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from service.app import commands, handlers
+from service.app.ports import OutboxFlight
 from service.domain.actor import Actor
 from service.domain.errors import (
     ApiKeyNotFoundError,
@@ -291,3 +294,45 @@ def test_health_reports_a_broken_database_without_raising(ledger):
 
     ok, body = handlers.check_health(broken, ledger)
     assert not ok and body["database"] == {"ok": False, "error": "OSError"}
+
+
+# ----------------------------------------------------------------------------- health: writes
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_health_shows_the_sender_flight_and_stays_ok_when_writes_move(db, ledger):
+    db.state.flight = OutboxFlight(NOW - timedelta(seconds=20), 7, 0, (6, 5, 4))
+    ledger.sender_nonce = 7
+    ok, body = handlers.check_health(db, ledger, now=NOW)
+    sender = body["sender"]
+    assert ok and sender["problems"] == []
+    assert sender["oldest_in_flight_age_s"] == 20.0
+    assert (sender["chain_nonce"], sender["lowest_in_flight_nonce"]) == (7, 7)
+    assert (sender["nonce_gap"], sender["confirmed_missing"]) == (0, 0)
+
+
+def test_health_is_degraded_by_an_old_write_in_flight(db, ledger):
+    db.state.flight = OutboxFlight(NOW - timedelta(seconds=301), 7, 0, ())
+    ledger.sender_nonce = 7
+    ok, body = handlers.check_health(db, ledger, now=NOW)
+    assert not ok and body["status"] == "degraded"
+    assert "went out 301 s ago" in body["sender"]["problems"][0]
+    limits = handlers.HealthLimits(max_in_flight_age_s=600)
+    assert handlers.check_health(db, ledger, limits, now=NOW)[0]
+
+
+def test_health_is_degraded_by_a_nonce_gap(db, ledger):
+    db.state.flight = OutboxFlight(NOW, 9, 0, (6,))
+    ledger.sender_nonce = 7  # nonces 7 and 8 are held by nobody: 9 waits forever
+    ok, body = handlers.check_health(db, ledger, now=NOW)
+    assert not ok and body["sender"]["nonce_gap"] == 2
+    assert "nonce gap" in body["sender"]["problems"][0]
+
+
+def test_health_counts_confirmed_writes_the_chain_does_not_hold(db, ledger):
+    # One reorged write being sent again, and two confirmed whose nonces the chain never used.
+    db.state.flight = OutboxFlight(NOW, 5, 1, (7, 6, 4))
+    ledger.sender_nonce = 5
+    ok, body = handlers.check_health(db, ledger, now=NOW)
+    assert not ok and body["sender"]["confirmed_missing"] == 3
+    assert body["sender"]["problems"] == ["3 confirmed write(s) are not on the chain"]
