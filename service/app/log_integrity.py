@@ -97,32 +97,61 @@ class _Inspector:
 
     # ------------------------------------------------------------------ feeding
     def feed(self, row: LogRow) -> None:
+        index, leaf, payload = row
         self.result.rows += 1
-        if self._last is not None and row.index == self._last[0]:
-            self._note("duplicate", row.index, f"index {row.index} is stored more than once")
-            self._break(row.index)
+        if self._last is not None and index == self._last[0]:
+            self._note("duplicate", index, f"index {index} is stored more than once")
+            self._break(index)
             return
-        after_gap = row.index > self._next
+        after_gap = index > self._next
         if after_gap:
-            self._gap(self._next, row.index - 1)
-        self._reach(row.index)
+            self._gap(self._next, index - 1)
+        self._reach(index)
         if self._broken_at is None:
-            self._folder.append(row.leaf_hash)
+            self._folder.append(leaf)
         in_place = True
-        if row.payload is not None:
-            in_place = self._check_entry(row, after_gap)
-        waiting = self._waiting.pop(row.index, None)
+        if payload is not None:
+            in_place = self._check_entry(index, leaf, payload, after_gap)
+        waiting = self._waiting.pop(index, None)
         if waiting is not None:
             if in_place:
-                self._note(
-                    "duplicate", waiting, f"index {waiting} holds a copy of entry {row.index}"
-                )
+                self._note("duplicate", waiting, f"index {waiting} holds a copy of entry {index}")
             else:
                 self._note(
-                    "reordered", waiting, f"index {waiting} holds the entry written as {row.index}"
+                    "reordered", waiting, f"index {waiting} holds the entry written as {index}"
                 )
-        self._last = (row.index, row.leaf_hash, in_place)
-        self._next = row.index + 1
+        self._last = (index, leaf, in_place)
+        self._next = index + 1
+
+    def feed_page(self, rows: Sequence[LogRow]) -> None:
+        """Feed a page of rows; a dense page without payloads is folded in bulk (most of a
+        pass), anything else row by row."""
+        first, last = rows[0][0], rows[-1][0]
+        if (
+            rows[0][2] is not None
+            or first != self._next
+            or last - first + 1 != len(rows)
+            or any(first <= waiting <= last for waiting in self._waiting)
+            or [r[0] for r in rows] != list(range(first, last + 1))
+        ):
+            for row in rows:
+                self.feed(row)
+            return
+        self.result.rows += len(rows)
+        self._reach(first)
+        if self._broken_at is None:
+            # Fold up to each checkpoint inside the page, take its root, then the rest.
+            position, points = first, self._checkpoints
+            while self._next_checkpoint < len(points) and points[self._next_checkpoint] <= last:
+                size = points[self._next_checkpoint]
+                self._folder.extend([r[1] for r in rows[position - first : size - first]])
+                position = size
+                self._reach(size)
+            self._folder.extend([r[1] for r in rows[position - first :]])
+        else:
+            self._reach(last)
+        self._last = (last, rows[-1][1], True)
+        self._next = last + 1
 
     def finish(self, size: int) -> Inspection:
         """Close the pass at ``size`` (the log's claimed size): missing tail entries are gaps."""
@@ -139,49 +168,48 @@ class _Inspector:
         return self.result
 
     # ------------------------------------------------------------------ checks
-    def _check_entry(self, row: LogRow, after_gap: bool) -> bool:
+    def _check_entry(self, index: int, leaf: bytes, payload: bytes, after_gap: bool) -> bool:
         """Check one entry's bytes; return whether it sits where its link says."""
-        assert row.payload is not None
-        if self._c.log_leaf_hash(row.payload) != row.leaf_hash:
+        if self._c.log_leaf_hash(payload) != leaf:
             self._note(
                 "edited",
-                row.index,
-                f"entry {row.index}'s stored leaf hash is not H(0x00 || payload): "
+                index,
+                f"entry {index}'s stored leaf hash is not H(0x00 || payload): "
                 "its payload or its leaf hash was changed",
             )
         try:
-            link = log_link(row.payload)
+            link = log_link(payload)
         except MalformedEntryError as exc:
-            self._note("edited", row.index, f"entry {row.index} is not a log entry ({exc})")
+            self._note("edited", index, f"entry {index} is not a log entry ({exc})")
             return True
         if link is None:
             if self._linked_at is not None:
                 self._note(
                     "edited",
-                    row.index,
-                    f"entry {row.index} carries no log link although entry {self._linked_at} "
+                    index,
+                    f"entry {index} carries no log link although entry {self._linked_at} "
                     "before it does",
                 )
             return True
-        self._linked_at = row.index
-        if link.index != row.index:
-            self._misplaced(row.index, link.index)
+        self._linked_at = index
+        if link.index != index:
+            self._misplaced(index, link.index)
             return False
         last = self._last
-        if row.index == 0:
+        if index == 0:
             if link.prev != NO_PREVIOUS_LEAF:
                 self._note("edited", 0, "entry 0 links to a predecessor; the first has none")
         elif (
             not after_gap
             and last is not None
-            and last[0] == row.index - 1
+            and last[0] == index - 1
             and last[2]
             and link.prev != last[1]
         ):
             self._note(
                 "edited",
-                row.index - 1,
-                f"entry {row.index - 1} differs from the entry {row.index} was linked to "
+                index - 1,
+                f"entry {index - 1} differs from the entry {index} was linked to "
                 f"(stored leaf hash 0x{last[1].hex()}, linked 0x{link.prev.hex()})",
             )
         return True
@@ -253,10 +281,11 @@ def inspect(
         # already fed: a page boundary cannot hide an index stored twice.
         last, seen = start, 0
         while rows := uow.events.rows(last, end, PAGE + seen, with_payloads)[seen:]:
-            for row in rows:
-                inspector.feed(row)
-            tail = rows[-1].index
-            same = len(rows) - next(i for i, r in enumerate(rows) if r.index == tail)
+            inspector.feed_page(rows)
+            tail = rows[-1][0]
+            same = 1
+            while same < len(rows) and rows[-1 - same][0] == tail:
+                same += 1
             seen, last = (seen + same if tail == last else same), tail
             if progress is not None:
                 progress("entries", tail + 1, size)
@@ -332,10 +361,30 @@ def prove(
                 )
             )
             count += 1
-            lower = _last_agreeing(ledger, earlier, found.roots, chain.size)
-            located = inspect(uow, commitments, size, (), (lower - 1, chain.size + 1))
             known = {(f.kind, f.index) for f in findings}
-            extra = [f for f in located.findings if (f.kind, f.index) not in known]
+            previous = uow.log_checks.last()
+            if (
+                previous is not None
+                and previous.status == "failed"
+                and previous.chain_size == chain.size
+                and chain.size in previous.roots
+                and previous.roots[chain.size] == stored_at_chain
+            ):
+                # The same stored prefix as at the last pass (its root says so): what that
+                # pass named below the chain's size still stands; re-reading every payload
+                # each interval would only say it again.
+                lower = previous.first_bad_index
+                extra = [
+                    Finding(f["kind"], f["index"], f["detail"], f["end"])
+                    for f in previous.findings
+                    if f["kind"] in ("edited", "duplicate", "reordered")
+                    and f["index"] < chain.size - 1
+                    and (f["kind"], f["index"]) not in known
+                ]
+            else:
+                lower = _last_agreeing(ledger, earlier, found.roots, chain.size)
+                located = inspect(uow, commitments, size, (), (lower - 1, chain.size + 1))
+                extra = [f for f in located.findings if (f.kind, f.index) not in known]
             findings.extend(extra)
             count += len(extra)
         for anchor in pending:

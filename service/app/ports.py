@@ -56,14 +56,9 @@ class LogEntry:
     leaf_hash: bytes
 
 
-@dataclass(slots=True)
-class LogRow:
-    """One stored row of the event log as it is, for checking it (``payload`` only if asked);
-    slotted, since an integrity pass reads every row of the log."""
-
-    index: int
-    leaf_hash: bytes
-    payload: bytes | None = None
+#: One stored row of the event log as it is, for checking it: ``(index, leaf hash, payload)``,
+#: the payload only if asked (else None). A plain tuple: an integrity pass reads every row.
+LogRow = tuple[int, bytes, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -911,6 +906,7 @@ class LogFolder(Protocol):
 
     def __len__(self) -> int: ...
     def append(self, leaf: bytes) -> None: ...
+    def extend(self, leaves: Sequence[bytes]) -> None: ...
     def root(self) -> bytes:
         """The root of every leaf appended so far."""
         ...

