@@ -162,6 +162,12 @@ def run(sizes: list[int], new: int, db: str, appends: int) -> dict[str, Any]:
             anchored = anchor_now(uows, chain, commitments)
             grow(uows, anchored, size)
             stored = size
+            if engine.dialect.name == "postgresql":
+                # What autovacuum does after a bulk of inserts: planner statistics and the
+                # visibility map (an index-only scan needs it). Without statistics the planner
+                # sorted the table for every page: 6 s per pass at 1M instead of 1.2 s.
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE events"))
             fill_s = time.perf_counter() - started
             console.print(f"{size:,} events stored in {fill_s:.1f} s; measuring one pass")
 
