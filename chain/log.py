@@ -208,8 +208,9 @@ class LogFrontier:
             width = 1 << height
             level = [bytes(leaf) for leaf in leaves[position : position + width]]
             h = hashlib.sha256
-            while len(level) > 1:
-                level = [h(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2])]
+            while len(level) > 1:  # a power of two long: every node has a pair
+                pairs = zip(level[0::2], level[1::2], strict=True)
+                level = [h(b"\x01" + a + b).digest() for a, b in pairs]
             self._add_subtree(height, level[0])
             self._size += width
             self._last = bytes(leaves[position + width - 1])
