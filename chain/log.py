@@ -189,8 +189,40 @@ class LogFrontier:
         self._last = bytes(leaf)
 
     def extend(self, leaves: Sequence[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Append many leaf hashes; the same as appending each, several times faster.
+
+        Runs of leaves that start at a multiple of a power of two at least that long form
+        perfect subtrees: those are hashed level by level (one comprehension per level) and
+        added whole, instead of merging the edge one leaf at a time."""
+        position, count = 0, len(leaves)
+        while position < count:
+            size, remaining = self._size, count - position
+            # The largest perfect subtree that may start here: aligned, and no longer than left.
+            height = remaining.bit_length() - 1
+            if size:
+                height = min(height, (size & -size).bit_length() - 1)
+            if height < 4:
+                self.append(leaves[position])
+                position += 1
+                continue
+            width = 1 << height
+            level = [bytes(leaf) for leaf in leaves[position : position + width]]
+            h = hashlib.sha256
+            while len(level) > 1:  # a power of two long: every node has a pair
+                pairs = zip(level[0::2], level[1::2], strict=True)
+                level = [h(b"\x01" + a + b).digest() for a, b in pairs]
+            self._add_subtree(height, level[0])
+            self._size += width
+            self._last = bytes(leaves[position + width - 1])
+            position += width
+
+    def _add_subtree(self, height: int, node: bytes) -> None:
+        """Add a perfect subtree at the edge (every node there is at least as high)."""
+        nodes = self._nodes
+        while nodes and nodes[-1][0] == height:
+            node = node_hash(nodes.pop()[1], node)
+            height += 1
+        nodes.append((height, node))
 
     def root(self) -> bytes:
         """``MTH`` of every leaf appended (``EMPTY_ROOT`` when none)."""

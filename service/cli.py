@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chain import log as event_log
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, factory, handlers
+from service.app import commands, distribution, factory, handlers, log_integrity
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
 from service.domain.actor import Actor
@@ -385,58 +384,51 @@ def chain_recheck(
 
 @log_app.command("verify")
 def log_verify() -> None:
-    """Recompute every anchored log root from the database and compare it with the contract."""
-    from sqlalchemy import select
-
-    from service.adapters.orm import EventRow, LogAnchorRow
-
+    """Replay the stored log against the chain: every entry's bytes and link, dense indexes, and
+    the root at every anchored size; names each problem and exits 1 on any."""
     settings = _settings()
-    failures = 0
-    with _failures():
-        container = _offline_container(settings)
-        try:
-            with container.uow_factory.sessions() as s:
-                anchors = list(
-                    s.scalars(
-                        select(LogAnchorRow)
-                        .where(LogAnchorRow.status == "anchored")
-                        .order_by(LogAnchorRow.size)
-                    )
-                )
-                total = s.scalar(select(EventRow.log_index).order_by(EventRow.log_index.desc()))
-                leaves: list[bytes] = []
-                with Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                ) as progress:
-                    task = progress.add_task("re-hashing events", total=(total or -1) + 1)
-                    for row in s.execute(
-                        select(EventRow.payload, EventRow.leaf_hash).order_by(EventRow.log_index)
-                    ).yield_per(1000):
-                        recomputed = event_log.leaf_hash(row.payload)
-                        if recomputed != row.leaf_hash:
-                            failures += 1
-                        leaves.append(recomputed)
-                        progress.advance(task)
-            if failures:
-                err.print(f"[red]{failures} event(s) do not match their stored leaf hash[/red]")
-            for anchor in anchors:
-                local = event_log.root(leaves[: anchor.size])
-                on_chain = container.ledger.log_root(anchor.size)
-                ok = local == on_chain == anchor.root
-                failures += 0 if ok else 1
-                mark = "[green]ok[/green]" if ok else "[red]MISMATCH[/red]"
-                console.print(f"size {anchor.size}: root 0x{local.hex()} {mark}")
-            if not anchors:
-                console.print("no anchored log roots yet")
-        finally:
-            container.close()
-    if failures:
+    with _operator(settings) as container, _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = "reading anchored roots" if stage == "anchors" else "re-hashing events"
+                tasks[stage] = progress.add_task(label, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        report = log_integrity.verify(
+            container.uow_factory, container.commitments, container.ledger, advance
+        )
+    for anchor in report.anchors:
+        mark = (
+            "[green]ok[/green]"
+            if anchor.status == "ok"
+            else f"[red]{anchor.status.upper().replace('_', ' ')}[/red]"
+        )
+        stored = f"0x{anchor.stored_root.hex()}" if anchor.stored_root else "none"
+        console.print(f"size {anchor.size}: stored root {stored} {mark}")
+        if anchor.status != "ok":
+            chain = f"0x{anchor.chain_root.hex()}" if anchor.chain_root else "none"
+            recorded = f"0x{anchor.recorded_root.hex()}" if anchor.recorded_root else "none"
+            console.print(f"  {anchor.detail}; on chain {chain}, in log_anchors {recorded}")
+    if not report.anchors:
+        console.print("no anchored log roots yet")
+    for finding in report.findings:
+        where = f"{finding.index}..{finding.end}" if finding.end is not None else finding.index
+        err.print(f"[red]{finding.kind.upper()}[/red] at {where}: {finding.detail}")
+    if report.finding_count > len(report.findings):
+        err.print(f"... and {report.finding_count - len(report.findings)} more")
+    if not report.ok:
+        bad = report.first_bad_index
+        err.print(
+            f"[red]log NOT verified[/red]: {report.finding_count} problem(s) in the entries, "
+            f"{sum(a.status != 'ok' for a in report.anchors)} anchored size(s) disagreeing"
+            + (f"; first bad index {bad}" if bad is not None else "")
+        )
         raise typer.Exit(1)
-    console.print(f"[green]log verified[/green]: {len(leaves)} events, {len(anchors)} anchors")
+    console.print(
+        f"[green]log verified[/green]: {report.size} events, {len(report.anchors)} anchors"
+    )
 
 
 # ----------------------------------------------------------------------------- factory

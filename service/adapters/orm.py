@@ -511,12 +511,14 @@ class AlertRow(Base):
 
 
 class LogHeadRow(Base):
-    """One row whose ``size`` is bumped under a row lock to hand out dense log indexes."""
+    """One row whose ``size`` is bumped under a row lock to hand out dense log indexes; it
+    keeps the last entry's leaf hash, which the next entry links to (``prev``)."""
 
     __tablename__ = "log_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    last_leaf: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True)
 
 
 class EventRow(Base):
@@ -542,6 +544,22 @@ class LogAnchorRow(Base):
     )
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LogCheckRow(Base):
+    """The last integrity pass over the event log (one row, ``id`` 1), for every process."""
+
+    __tablename__ = "log_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
+    checked_size: Mapped[int] = mapped_column(BigInteger)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    chain_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    first_bad_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: ``{"reason", "findings", "roots"}``.
+    detail: Mapped[Any] = mapped_column(JSON)
 
 
 class IdempotencyKeyRow(Base):

@@ -27,6 +27,7 @@ from service.adapters.orm import (
     IdempotencyKeyRow,
     ItemRow,
     LogAnchorRow,
+    LogCheckRow,
     LogHeadRow,
     LogisticUnitRow,
     OrganisationRow,
@@ -42,7 +43,9 @@ from service.app.ports import (
     CodeFileDownload,
     DuplicateError,
     LogAnchor,
+    LogCheck,
     LogEntry,
+    LogRow,
     OutboxEntry,
     OutboxFlight,
     StoredResponse,
@@ -50,7 +53,7 @@ from service.app.ports import (
 from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
-from service.domain.events import Event
+from service.domain.events import NO_PREVIOUS_LEAF, Event
 from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.roles import OrganisationKind, Role
@@ -1022,34 +1025,59 @@ class SqlAlchemyAlertRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-#: Hands out ``n`` log indexes (built once: every scan appends).
+#: Hands out ``n`` log indexes (built once: every scan appends), with the leaf hash of the
+#: entry before them; the row lock it takes serialises appenders until commit.
 _GROW_LOG = (
     update(LogHeadRow)
     .where(LogHeadRow.id == 1)
     .values(size=LogHeadRow.size + bindparam("n"))
-    .returning(LogHeadRow.size)
+    .returning(LogHeadRow.size, LogHeadRow.last_leaf)
 )
+#: Keeps the last entry's leaf hash for the next appender's link.
+_SET_LAST_LEAF = update(LogHeadRow).where(LogHeadRow.id == 1).values(last_leaf=bindparam("leaf"))
+_EVENT_COLUMNS = ("log_index", "type", "occurred_at", "payload", "leaf_hash")
+_LOG_ROWS_SQL = (
+    "SELECT log_index, leaf_hash, {payload} FROM events WHERE log_index >= {start} "
+    "AND log_index < {end} ORDER BY log_index LIMIT {limit}"
+)
+#: The rows an integrity pass reads, per dialect (the driver's parameter style) and whether
+#: payloads are read: ``(index, leaf hash, payload or NULL)``.
+_LOG_ROWS = {
+    (dialect, payloads): _LOG_ROWS_SQL.format(
+        payload="payload" if payloads else "NULL",
+        **{name: style % name for name in ("start", "end", "limit")},
+    )
+    for dialect, style in (("sqlite", ":%s"), ("postgresql", "%%(%s)s"))
+    for payloads in (False, True)
+}
 
 
 class SqlAlchemyEventLog:
-    """The append-only log. ``leaf_hash`` is RFC 6962's ``H(0x00 || payload)``."""
+    """The append-only log. ``leaf_hash`` is RFC 6962's ``H(0x00 || payload)``; each entry's
+    payload carries its ``log_index`` and the leaf hash of the entry before it (``prev``)."""
 
     def __init__(self, session: Session, leaf_hash: Callable[[bytes], bytes]) -> None:
         self._s = session
         self._leaf_hash = leaf_hash
 
+    def _grow(self, n: int) -> tuple[int, bytes]:
+        """Take ``n`` indexes under the head's row lock: the first, and the leaf it links to.
+
+        The row lock on log_head (taken by this UPDATE, held to commit) serialises appenders,
+        so indexes are dense and in commit order on PostgreSQL; SQLite locks the whole file."""
+        end, last = self._s.connection().execute(_GROW_LOG, {"n": n}).one()
+        first = int(end) - n
+        if first == 0:
+            return first, NO_PREVIOUS_LEAF
+        if last is None:  # a head without its leaf (set by hand): the entry before holds it
+            last = self._s.scalar(select(EventRow.leaf_hash).where(EventRow.log_index == first - 1))
+        return first, bytes(last) if last is not None else NO_PREVIOUS_LEAF
+
     def append(self, event: Event, at: datetime) -> LogEntry:
-        # The row lock on log_head (taken by this UPDATE, held to commit) serialises appenders,
-        # so indexes are dense and in commit order on PostgreSQL; SQLite locks the whole file.
-        size = self._s.execute(
-            update(LogHeadRow)
-            .where(LogHeadRow.id == 1)
-            .values(size=LogHeadRow.size + 1)
-            .returning(LogHeadRow.size)
-        ).scalar_one()
-        payload = event.canonical_bytes(at)
+        index, prev = self._grow(1)
+        payload = event.canonical_bytes(at, log_index=index, prev=prev)
         entry = LogEntry(
-            index=size - 1,
+            index=index,
             type=event.type,
             occurred_at=at,
             payload=payload,
@@ -1064,22 +1092,22 @@ class SqlAlchemyEventLog:
                 leaf_hash=entry.leaf_hash,
             )
         )
+        self._s.connection().execute(_SET_LAST_LEAF, {"leaf": entry.leaf_hash})
         return entry
 
     def append_many(self, events: Sequence[Event], at: datetime) -> int:
         if not events:
             return self.size()
         self._s.flush()
-        end = self._s.connection().execute(_GROW_LOG, {"n": len(events)}).scalar_one()
-        first = int(end) - len(events)
+        first, prev = self._grow(len(events))
         stamp = db_timestamp(self._s, at)
         rows = []
         for n, event in enumerate(events):
-            payload = event.canonical_bytes(at)
-            rows.append((first + n, event.type, stamp, payload, self._leaf_hash(payload)))
-        bulk_insert(
-            self._s, "events", ("log_index", "type", "occurred_at", "payload", "leaf_hash"), rows
-        )
+            payload = event.canonical_bytes(at, log_index=first + n, prev=prev)
+            prev = self._leaf_hash(payload)
+            rows.append((first + n, event.type, stamp, payload, prev))
+        bulk_insert(self._s, "events", _EVENT_COLUMNS, rows)
+        self._s.connection().execute(_SET_LAST_LEAF, {"leaf": prev})
         return first
 
     def size(self) -> int:
@@ -1093,6 +1121,19 @@ class SqlAlchemyEventLog:
                 .order_by(EventRow.log_index)
             )
         )
+
+    def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
+        # Every row of the log comes through here once per integrity pass: the driver's own
+        # tuples, fetched at once, with no per-row result processing.
+        self._s.flush()
+        sql = _LOG_ROWS[(_dialect(self._s), payloads)]
+        driver = self._s.connection().connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, {"start": start, "end": end, "limit": limit})
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def entries(self, offset: int, limit: int) -> list[LogEntry]:
         rows = self._s.scalars(
@@ -1111,6 +1152,10 @@ class SqlAlchemyEventLog:
             )
             for r in rows
         ]
+
+
+#: Anchors that commit the log to a root (a failed write commits to nothing).
+_LIVE_ANCHOR = LogAnchorRow.status.in_(("requested", "anchored"))
 
 
 class SqlAlchemyLogAnchorRepository:
@@ -1141,6 +1186,24 @@ class SqlAlchemyLogAnchorRepository:
         )
         return self._to_domain(row) if row else None
 
+    def after(self, size: int, limit: int) -> list[LogAnchor]:
+        rows = self._s.scalars(
+            select(LogAnchorRow)
+            .where(LogAnchorRow.size > size, _LIVE_ANCHOR)
+            .order_by(LogAnchorRow.size)
+            .limit(limit)
+        )
+        return [self._to_domain(r) for r in rows]
+
+    def up_to(self, size: int, limit: int) -> list[LogAnchor]:
+        rows = self._s.scalars(
+            select(LogAnchorRow)
+            .where(LogAnchorRow.size <= size, _LIVE_ANCHOR)
+            .order_by(LogAnchorRow.size.desc())
+            .limit(limit)
+        )
+        return [self._to_domain(r) for r in rows]
+
     def add(self, anchor: LogAnchor) -> None:
         self._s.add(
             LogAnchorRow(
@@ -1165,6 +1228,54 @@ def _utc(value: Any) -> datetime:
     """A timestamp read through an aggregate (SQLite hands back text, without the type)."""
     parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+class SqlAlchemyLogCheckRepository:
+    """One row (``id`` 1) holding the last integrity pass."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def last(self) -> LogCheck | None:
+        row = self._s.get(LogCheckRow, 1)
+        if row is None:
+            return None
+        detail = row.detail or {}
+        return LogCheck(
+            status=row.status,
+            size=row.checked_size,
+            checked_at=row.checked_at,
+            chain_size=row.chain_size,
+            first_bad_index=row.first_bad_index,
+            failed_since=row.failed_since,
+            reason=detail.get("reason"),
+            findings=tuple(detail.get("findings", ())),
+            roots={
+                int(size): bytes.fromhex(root[2:]) if root else None
+                for size, root in detail.get("roots", {}).items()
+            },
+        )
+
+    def save(self, check: LogCheck) -> None:
+        row = self._s.get(LogCheckRow, 1)
+        if row is None:
+            row = LogCheckRow(id=1)
+            self._s.add(row)
+        row.status = check.status
+        row.checked_size = check.size
+        row.checked_at = check.checked_at
+        row.chain_size = check.chain_size
+        row.first_bad_index = check.first_bad_index
+        row.failed_since = check.failed_since
+        row.detail = {
+            "reason": check.reason,
+            "findings": list(check.findings),
+            "roots": {
+                str(size): "0x" + root.hex() if root is not None else None
+                for size, root in check.roots.items()
+            },
+        }
+        self._s.flush()
 
 
 class SqlAlchemyOutboxRepository:

@@ -29,6 +29,7 @@ from service.adapters.repositories import (
     SqlAlchemyEventLog,
     SqlAlchemyIdempotencyRepository,
     SqlAlchemyLogAnchorRepository,
+    SqlAlchemyLogCheckRepository,
     SqlAlchemyOrganisationRepository,
     SqlAlchemyOutboxRepository,
     SqlAlchemyProductRepository,
@@ -49,6 +50,7 @@ from service.app.ports import (
     EventLog,
     IdempotencyRepository,
     LogAnchorRepository,
+    LogCheckRepository,
     OrganisationRepository,
     OutboxRepository,
     ProductRepository,
@@ -75,6 +77,7 @@ class SqlAlchemyUnitOfWork:
     epcis: EpcisRepository
     events: EventLog
     log_anchors: LogAnchorRepository
+    log_checks: LogCheckRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
     accounts: AccountRepository
@@ -107,6 +110,7 @@ class SqlAlchemyUnitOfWork:
         self.epcis = SqlAlchemyEpcisRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
+        self.log_checks = SqlAlchemyLogCheckRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)
         self.idempotency = SqlAlchemyIdempotencyRepository(session)
         self.accounts = SqlAlchemyAccountRepository(session)

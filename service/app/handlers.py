@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service.app import commands
+from service.app import commands, log_integrity
 from service.app.ports import (
     Clock,
     Commitments,
@@ -216,37 +216,44 @@ def anchor_log(
     ledger: Ledger,
     clock: Clock,
 ) -> LogAnchor | None:
-    """Queue an anchor of the log root when the log grew since the last request.
+    """Prove the stored log against the chain and, if it is whole and grew, queue an anchor.
 
-    The root is computed in a read transaction (no write lock while new entries are hashed);
-    the short write transaction then checks again that no anchor of this size was queued."""
-    with uow_factory.reader() as reader:
-        size = reader.events.size()
-        latest = reader.log_anchors.latest()
-        if size == 0 or (latest is not None and latest.size >= size):
-            return None
-        root = commitments.log_root_of(size, _leaf_reader(reader))
+    The proof reads in a read transaction (no write lock while the log is hashed); the short
+    write transaction keeps the outcome, raises alerts for what is new, and checks again that
+    no anchor of this size was queued. A log that cannot be proven is never anchored."""
+    check = log_integrity.prove(uow_factory, commitments, ledger, clock)
     with uow_factory() as uow:
+        check = log_integrity.record(uow, check)
+        root = check.roots.get(check.size)
         latest = uow.log_anchors.latest()
-        if latest is not None and latest.size >= size:
+        if (
+            check.status != "ok"
+            or check.size == 0
+            or root is None
+            or (latest is not None and latest.size >= check.size)
+        ):
+            uow.commit()
             return None
         now = clock.now()
-        outbox_id = ledger.enqueue_anchor_log(uow.outbox, size, root, now)
+        outbox_id = ledger.enqueue_anchor_log(uow.outbox, check.size, root, now)
         anchor = LogAnchor(
-            size=size, root=root, status="requested", outbox_id=outbox_id, requested_at=now
+            size=check.size, root=root, status="requested", outbox_id=outbox_id, requested_at=now
         )
         uow.log_anchors.add(anchor)
         uow.commit()
     return anchor
 
 
-def log_status(actor: Actor, uow: UnitOfWork, commitments: Commitments) -> dict[str, Any]:
+def log_status(
+    actor: Actor, uow: UnitOfWork, commitments: Commitments, ledger: Ledger
+) -> dict[str, Any]:
     actor.require(Permission.READ_LOG)
     with uow:
         size = uow.events.size()
         root = commitments.log_root_of(size, _leaf_reader(uow))
         latest = uow.log_anchors.latest()
         anchored = uow.log_anchors.latest_anchored()
+        check = uow.log_checks.last()
         entries = {
             a.outbox_id: uow.outbox.get(a.outbox_id)
             for a in (latest, anchored)
@@ -257,12 +264,17 @@ def log_status(actor: Actor, uow: UnitOfWork, commitments: Commitments) -> dict[
         if anchor is None:
             return None
         entry = entries.get(anchor.outbox_id) if anchor.outbox_id is not None else None
+        beside = log_integrity.anchor_view(anchor, ledger, check)
         return {
             "size": anchor.size,
             "root": hex0x(anchor.root),
             "status": anchor.status,
             "tx_hash": hex0x(entry.tx_hash) if entry else None,
             "block_number": entry.block_number if entry else None,
+            "chain_root": hex0x(beside["chain_root"]),
+            "stored_root": hex0x(beside["stored_root"]),
+            "matches": beside["matches"],
+            "problem": beside["problem"],
         }
 
     return {
@@ -270,6 +282,7 @@ def log_status(actor: Actor, uow: UnitOfWork, commitments: Commitments) -> dict[
         "root": hex0x(root),
         "latest_anchor": render(latest),
         "latest_anchored": render(anchored),
+        "integrity": log_integrity.check_view(check),
     }
 
 
@@ -346,18 +359,23 @@ def check_health(
     limits: HealthLimits | None = None,
     now: datetime | None = None,
 ) -> tuple[bool, dict[str, Any]]:
-    """Report the database, the chain and the sender; ok is False when anything is degraded."""
+    """Report the database, the chain, the sender and the log's last integrity pass; ok is
+    False when anything is degraded (a log found failed included)."""
     limits = limits or HealthLimits()
     database: dict[str, Any] = {"ok": True}
     counts: dict[str, int] = {}
     flight: OutboxFlight | None = None
+    log = log_integrity.check_view(None)
     try:
         with uow_factory() as uow:
             counts = uow.outbox.counts()
             database["log_size"] = uow.events.size()
             flight = uow.outbox.flight(ledger.sender_address())
+            log = log_integrity.check_view(uow.log_checks.last())
     except Exception as exc:  # any database failure is reported, never raised
         database = {"ok": False, "error": type(exc).__name__}
+    # The last integrity pass, without its findings (GET /log and alerts carry those).
+    log.pop("findings")
     # The chain is read after the database: a nonce the database saw confirmed was on chain
     # before, so a gap or a missing write below cannot be a race with the sender.
     chain = ledger.status()
@@ -388,9 +406,11 @@ def check_health(
             **sender,
             "problems": problems,
         },
+        "log": log,
     }
     ok = bool(
-        database["ok"]
+        log["log_integrity"] != "failed"
+        and database["ok"]
         and chain.reachable
         and not chain.genesis_mismatch
         and not chain.sender_held

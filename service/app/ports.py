@@ -7,7 +7,7 @@ use the ``Fake*`` implementations in ``tests/unit/service/fakes.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
@@ -54,6 +54,34 @@ class LogEntry:
     occurred_at: datetime
     payload: bytes
     leaf_hash: bytes
+
+
+#: One stored row of the event log as it is, for checking it: ``(index, leaf hash, payload)``,
+#: the payload only if asked (else None). A plain tuple: an integrity pass reads every row.
+LogRow = tuple[int, bytes, bytes | None]
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """The outcome of one integrity pass over the stored log (``service.app.log_integrity``).
+
+    ``status`` is ``ok`` (proven against the chain), ``failed`` (something named in
+    ``findings``) or ``unchecked`` (could not be proven: ``reason`` says why)."""
+
+    status: str
+    size: int
+    checked_at: datetime
+    chain_size: int | None = None
+    first_bad_index: int | None = None
+    #: When the log was first found failed in this run of failures (None unless failed).
+    failed_since: datetime | None = None
+    reason: str | None = None
+    #: ``{"kind", "index", "end", "detail"}`` each (capped); kinds are edited, gap,
+    #: duplicate, reordered, root.
+    findings: tuple[dict[str, Any], ...] = ()
+    #: The stored log's root at the sizes the pass was asked about (None: no root there,
+    #: entries missing or doubled below that size).
+    roots: dict[int, bytes | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -353,12 +381,30 @@ class EventLog(Protocol):
         ...
 
     def entries(self, offset: int, limit: int) -> list[LogEntry]: ...
+    def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
+        """Up to ``limit`` stored rows with ``start <= index < end`` in index order, exactly as
+        stored (gaps and doubled indexes included); payloads only when asked."""
+        ...
 
 
 class LogAnchorRepository(Protocol):
     def latest(self) -> LogAnchor | None: ...
     def latest_anchored(self) -> LogAnchor | None: ...
     def add(self, anchor: LogAnchor) -> None: ...
+    def after(self, size: int, limit: int) -> list[LogAnchor]:
+        """Anchors requested or anchored (not failed) above ``size``, smallest first."""
+        ...
+
+    def up_to(self, size: int, limit: int) -> list[LogAnchor]:
+        """Anchors requested or anchored (not failed) at ``size`` or below, largest first."""
+        ...
+
+
+class LogCheckRepository(Protocol):
+    """The last integrity pass over the log, for /health and GET /log in every process."""
+
+    def last(self) -> LogCheck | None: ...
+    def save(self, check: LogCheck) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -844,6 +890,7 @@ class UnitOfWork(Protocol):
     epcis: EpcisRepository
     events: EventLog
     log_anchors: LogAnchorRepository
+    log_checks: LogCheckRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
     accounts: AccountRepository
@@ -871,6 +918,17 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+class LogFolder(Protocol):
+    """The right edge of an RFC 6962 tree: leaves folded in one by one, O(log n) memory."""
+
+    def __len__(self) -> int: ...
+    def append(self, leaf: bytes) -> None: ...
+    def extend(self, leaves: Sequence[bytes]) -> None: ...
+    def root(self) -> bytes:
+        """The root of every leaf appended so far."""
+        ...
+
+
 class Commitments(Protocol):
     """Hashing and Merkle trees (keccak for batches, RFC 6962 SHA-256 for the log)."""
 
@@ -891,6 +949,14 @@ class Commitments(Protocol):
 
     def verify_batch_proof(self, proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool: ...
     def log_root(self, leaf_hashes: Sequence[bytes]) -> bytes: ...
+    def log_leaf_hash(self, payload: bytes) -> bytes:
+        """The log's leaf hash of an entry's bytes (RFC 6962: ``SHA-256(0x00 || payload)``)."""
+        ...
+
+    def log_folder(self) -> LogFolder:
+        """An empty tree edge to fold a log into, streaming."""
+        ...
+
     def log_root_of(self, size: int, read_leaves: Callable[[int, int], Sequence[bytes]]) -> bytes:
         """The root of the log's first ``size`` entries, calling ``read_leaves(start, end)`` only
         for leaves not folded in before: the log is append-only, so an implementation may keep

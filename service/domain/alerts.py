@@ -19,6 +19,9 @@ class AlertKind(StrEnum):
     DIVERSION = "diversion"
     #: A genuine code scanned from too many regions or devices lately: perhaps on copies.
     SUSPECTED_CLONE = "suspected_clone"
+    #: The stored event log does not prove against the roots anchored on chain (an entry
+    #: edited, missing, doubled or moved): nothing more is anchored until it does.
+    LOG_INTEGRITY = "log_integrity"
 
 
 class AlertStatus(StrEnum):

@@ -20,8 +20,10 @@ Size = Annotated[int | None, Query(ge=0, le=2**62)]
 
 @router.get("", response_model=LogPublic)
 def log_status(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) -> LogPublic:
-    """Log size, current root, and the latest anchor with its status and transaction."""
-    return LogPublic.model_validate(handlers.log_status(actor, uow, container.commitments))
+    """Log size, current root, the latest anchors beside the roots on chain, and the last
+    integrity pass (a disagreement with an anchored root is flagged in ``problem``)."""
+    view = handlers.log_status(actor, uow, container.commitments, container.ledger)
+    return LogPublic.model_validate(view)
 
 
 @router.get("/events", response_model=list[LogEventPublic])

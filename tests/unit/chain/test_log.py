@@ -327,6 +327,18 @@ def test_the_frontier_root_is_the_tree_root_at_every_size(size):
     assert frontier.last_leaf == (leaves[-1] if leaves else None)
 
 
+@given(st.lists(st.integers(0, 700), max_size=8))
+def test_extending_in_runs_of_any_length_gives_the_roots_of_appending_one_by_one(runs):
+    leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(sum(runs))]
+    frontier, done = LogFrontier(), 0
+    for run in runs:
+        frontier.extend(leaves[done : done + run])
+        done += run
+        assert len(frontier) == done
+        assert frontier.root() == root(leaves[:done])
+        assert frontier.last_leaf == (leaves[done - 1] if done else None)
+
+
 def test_the_frontier_holds_only_logarithmically_many_nodes():
     frontier = LogFrontier()
     frontier.extend([leaf_hash(n.to_bytes(4, "big")) for n in range(1023)])

@@ -36,7 +36,10 @@ from service.app.ports import (
     IdempotencyRepository,
     LogAnchor,
     LogAnchorRepository,
+    LogCheck,
+    LogCheckRepository,
     LogEntry,
+    LogRow,
     OrganisationRepository,
     OutboxEntry,
     OutboxFlight,
@@ -50,7 +53,7 @@ from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import Certificate
 from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
-from service.domain.events import Event, canonical_json
+from service.domain.events import NO_PREVIOUS_LEAF, Event, canonical_json
 from service.domain.gs1 import check_digit
 from service.domain.organisations import Organisation
 from service.domain.products import Product
@@ -131,8 +134,13 @@ class FakeState:
     downloads: list[DownloadRow] = field(default_factory=list)
     attestations: list[Attestation] = field(default_factory=list)
     alerts: dict[int, Alert] = field(default_factory=dict)
+    #: The stored rows of the log; tests may edit, drop or move them as an insider would.
     events: list[LogEntry] = field(default_factory=list)
+    #: ``log_head``: the size handed out so far and the last entry's leaf hash.
+    log_size: int = 0
+    last_leaf: bytes | None = None
     log_anchors: list[LogAnchor] = field(default_factory=list)
+    log_check: LogCheck | None = None
     outbox: dict[int, tuple[ChainWrite, OutboxEntry]] = field(default_factory=dict)
     #: How the sender's writes stand (the fake outbox keeps no nonces; tests set it).
     flight: OutboxFlight = field(default_factory=lambda: OutboxFlight(None, None, 0, ()))
@@ -598,9 +606,12 @@ class FakeAlerts(_Repo):
 
 class FakeEventLog(_Repo):
     def append(self, event: Event, at: datetime) -> LogEntry:
-        payload = event.canonical_bytes(at)
-        entry = LogEntry(len(self.st.events), event.type, at, payload, sha(b"\x00", payload))
+        index = self.st.log_size
+        prev = self.st.last_leaf if index else NO_PREVIOUS_LEAF
+        payload = event.canonical_bytes(at, log_index=index, prev=prev or NO_PREVIOUS_LEAF)
+        entry = LogEntry(index, event.type, at, payload, sha(b"\x00", payload))
         self.st.events.append(entry)
+        self.st.log_size, self.st.last_leaf = index + 1, entry.leaf_hash
         return entry
 
     def append_many(self, events: Sequence[Event], at: datetime) -> int:
@@ -610,13 +621,23 @@ class FakeEventLog(_Repo):
         return first
 
     def size(self) -> int:
-        return len(self.st.events)
+        return self.st.log_size
+
+    def _stored(self) -> list[LogEntry]:
+        return sorted(self.st.events, key=lambda e: e.index)
 
     def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
-        return [e.leaf_hash for e in self.st.events[start:size]]
+        return [e.leaf_hash for e in self._stored() if start <= e.index < size]
 
     def entries(self, offset: int, limit: int) -> list[LogEntry]:
-        return self.st.events[offset : offset + limit]
+        return [e for e in self._stored() if e.index >= offset][:limit]
+
+    def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
+        return [
+            (e.index, e.leaf_hash, e.payload if payloads else None)
+            for e in self._stored()
+            if start <= e.index < end
+        ][:limit]
 
 
 class FakeLogAnchors(_Repo):
@@ -631,6 +652,24 @@ class FakeLogAnchors(_Repo):
         if any(a.size == anchor.size for a in self.st.log_anchors):
             raise DuplicateError("log_anchors")
         self.st.log_anchors.append(anchor)
+
+    def _live(self) -> list[LogAnchor]:
+        return [a for a in self.st.log_anchors if a.status in ("requested", "anchored")]
+
+    def after(self, size: int, limit: int) -> list[LogAnchor]:
+        return sorted((a for a in self._live() if a.size > size), key=lambda a: a.size)[:limit]
+
+    def up_to(self, size: int, limit: int) -> list[LogAnchor]:
+        live = (a for a in self._live() if a.size <= size)
+        return sorted(live, key=lambda a: -a.size)[:limit]
+
+
+class FakeLogChecks(_Repo):
+    def last(self) -> LogCheck | None:
+        return self.st.log_check
+
+    def save(self, check: LogCheck) -> None:
+        self.st.log_check = check
 
 
 class FakeOutbox(_Repo):
@@ -709,6 +748,7 @@ class FakeUnitOfWork:
     alerts: AlertRepository
     events: EventLog
     log_anchors: LogAnchorRepository
+    log_checks: LogCheckRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
 
@@ -726,6 +766,7 @@ class FakeUnitOfWork:
         self.alerts = FakeAlerts(self)
         self.events = FakeEventLog(self)
         self.log_anchors = FakeLogAnchors(self)
+        self.log_checks = FakeLogChecks(self)
         self.outbox = FakeOutbox(self)
         self.idempotency = FakeIdempotency(self)
         self.custody = FakeCustody(self)
@@ -818,6 +859,12 @@ class FakeCommitments:
     def log_root_of(self, size: int, read_leaves: Callable[[int, int], Sequence[bytes]]) -> bytes:
         return self.log_root(read_leaves(0, size))
 
+    def log_leaf_hash(self, payload: bytes) -> bytes:
+        return sha(b"\x00", payload)
+
+    def log_folder(self) -> FakeLogFolder:
+        return FakeLogFolder()
+
     def log_inclusion_proof(
         self, leaf_hashes: Sequence[bytes], index: int, size: int
     ) -> list[bytes]:
@@ -827,6 +874,28 @@ class FakeCommitments:
         self, leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     ) -> list[bytes]:
         return list(leaf_hashes[old_size:new_size])
+
+
+class FakeLogFolder:
+    """Folds leaves into ``FakeCommitments.log_root`` one by one (a running hash)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"root")
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, leaf: bytes) -> None:
+        self._hash.update(leaf)
+        self._size += 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def root(self) -> bytes:
+        return self._hash.copy().digest()
 
 
 class FakeSecrets:
@@ -984,6 +1053,17 @@ def confirm_outbox(db: FakeDatabase, outbox_id: int) -> None:
         write,
         replace(entry, status="confirmed", tx_hash=b"\x09" * 32, block_number=5),
     )
+
+
+def confirm_log_anchor(db: FakeDatabase, ledger: FakeLedger, anchor: LogAnchor) -> None:
+    """The log anchor's transaction confirmed: the contract holds its root at its size and
+    ``log_anchors`` says anchored, as the TxStore leaves them."""
+    assert anchor.outbox_id is not None
+    confirm_outbox(db, anchor.outbox_id)
+    ledger.log_roots[anchor.size] = anchor.root
+    db.state.log_anchors = [
+        replace(a, status="anchored") if a.size == anchor.size else a for a in db.state.log_anchors
+    ]
 
 
 def fail_outbox(db: FakeDatabase, outbox_id: int, error_name: str = "Reverted") -> None:

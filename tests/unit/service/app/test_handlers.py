@@ -245,7 +245,7 @@ def test_log_status_shows_the_latest_anchor_and_its_transaction(db, clock, ledge
     organisation(db, clock, "A", "brand")
     handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock)
     confirm_outbox(db, 1)
-    status = handlers.log_status(ADMIN, db(), commitments)
+    status = handlers.log_status(ADMIN, db(), commitments, ledger)
     assert status["size"] == 1
     assert status["latest_anchor"]["tx_hash"] == "0x" + "09" * 32
     assert status["latest_anchored"] is None
@@ -268,9 +268,9 @@ def test_log_events_are_listed_in_order_with_their_payloads(db, clock):
     assert '"organisation_id":2' in events[0]["payload"]
 
 
-def test_factories_cannot_read_the_log(db):
+def test_factories_cannot_read_the_log(db, ledger):
     with pytest.raises(PermissionDeniedError):
-        handlers.log_status(FACTORY, db(), FakeCommitments())
+        handlers.log_status(FACTORY, db(), FakeCommitments(), ledger)
 
 
 # ----------------------------------------------------------------------------- health
