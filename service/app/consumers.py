@@ -390,7 +390,7 @@ def claim(
                 and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
             )
             _claimable(batch, activated)
-            token_id = commitments.token_id(item.serial)
+            token_id = commitments.token_id(batch.chain_batch_id, item.item_hash)
             certificate = uow.certificates.add(
                 Certificate(
                     public_id="crt_" + secrets.token_urlsafe(12),
