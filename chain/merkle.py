@@ -22,8 +22,31 @@ __all__ = [
     "item_leaves",
     "keccak256",
     "proof_positions",
+    "token_id_of",
     "verify_proof",
 ]
+
+
+def token_id_of(batch_id: bytes, item_hash: bytes) -> int:
+    """Return the one token id an item of a batch can be claimed as (the contract's ``tokenIdOf``).
+
+    ``uint256(keccak256(abi.encode(bytes32 batchId, bytes32 itemHash)))``: the token is bound to
+    its batch, so the same serial in another batch (or re-anchored after a recall) is another
+    token and cannot take or revive this one.
+
+    Args:
+        batch_id: 32-byte batch id.
+        item_hash: 32-byte item hash.
+
+    Returns:
+        The token id (uint256).
+
+    Raises:
+        ValueError: if a hash is not 32 bytes.
+    """
+    if len(batch_id) != 32 or len(item_hash) != 32:
+        raise ValueError("batch_id and item_hash must be 32 bytes")
+    return int.from_bytes(keccak256(batch_id + item_hash), "big")
 
 
 def item_leaf(batch_id: bytes, token_id: int, item_hash: bytes) -> bytes:

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC165} from "@openzeppelin/contracts/interfaces/IERC165.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
@@ -25,6 +26,10 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
  *   new certificate slot (the batch id) instead of two, saving a 20k-gas zero-to-nonzero SSTORE per bottle.
  *   {_stateOf} translates; "claimed" means a non-zero batch id (batch ids are non-zero, tokens never burn).
  * - Claims use `_mint`, not `_safeMint`, and gifts use `_transfer`: no receiver callback, no reentrancy.
+ * - A claim is checked by {_tryClaim}, which answers the reason an item cannot be minted instead of reverting:
+ *   {claim} and {claimWithVoucher} revert with it, {claimBatch} skips the item and mints the others.
+ * - Paused time is kept as a running total ({_pausedSeconds}); a gift stores its expiry less the total at its
+ *   creation, so every paused second during its life pushes its expiry back, with no third storage slot.
  * - ERC-2771: every caller check (roles, ownership, approvals, pledgee, custodian, giver) reads {_msgSender},
  *   so the one trusted forwarder can relay a call signed by the owner, pledgee or custodian, and the call acts
  *   as that signer. Calls from anyone else are judged by `msg.sender` as before. The registry never calls
@@ -39,14 +44,22 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
+    /// @inheritdoc ICertificateRegistry
+    uint256 public constant MAX_CLAIM_BATCH = 128;
+
+    /// @dev ERC-4906 (metadata update events).
+    bytes4 private constant _ERC4906_INTERFACE_ID = 0x49064906;
+
     bytes32 private constant _CLAIM_VOUCHER_TYPEHASH =
         keccak256("ClaimVoucher(bytes32 batchId,uint256 tokenId,bytes32 itemHash,address to,uint256 deadline)");
     bytes32 private constant _GIFT_CLAIM_TYPEHASH = keccak256("GiftClaim(uint256 tokenId,address to,uint64 nonce)");
 
     /// @dev Storage layout of a gift, packed into two slots (the ABI struct {Gift} would take three).
+    /// `unpausedExpiry` is the expiry less {_pausedSeconds} at creation: the expiry is that plus
+    /// {_pausedSeconds} now, so the time paused during the gift's life does not count against it.
     struct StoredGift {
         address giver;
-        uint64 expiry;
+        uint64 unpausedExpiry;
         address claimKey;
         uint64 nonce;
     }
@@ -56,9 +69,15 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     mapping(uint256 tokenId => StoredGift) private _gifts;
     mapping(bytes32 batchId => uint256) private _attestationCounts;
     mapping(uint64 size => bytes32) private _logRoots;
-    // Packed together in one slot.
+    // The log anchor slot: the latest anchored size and the one before it (for {rewindLog}).
     uint64 private _latestLogSize;
+    uint64 private _previousLogSize;
+    // The gift slot: the gift counter and the pause clock that gift expiries read.
     uint64 private _giftNonce;
+    /// @dev When the current pause began (meaningful only while paused).
+    uint64 private _pausedSince;
+    /// @dev Seconds paused before the current pause.
+    uint64 private _pausedBefore;
     string private _baseTokenURI;
 
     /**
@@ -107,6 +126,8 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         if (record.recalled) revert CertificateRegistryBatchIsRecalled(batchId);
         record.recalled = true;
         emit BatchRecalled(batchId, reasonHash);
+        // Token ids are hashes, not a range per batch: every token may have changed.
+        emit BatchMetadataUpdate(0, type(uint256).max);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -125,11 +146,24 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function anchorLog(uint64 size, bytes32 root) external onlyRole(ANCHOR_ROLE) {
+        if (root == bytes32(0)) revert CertificateRegistryInvalidLogRoot();
         uint64 latest = _latestLogSize;
         if (size <= latest) revert CertificateRegistryLogSizeNotIncreasing(size, latest);
+        _previousLogSize = latest;
         _latestLogSize = size;
         _logRoots[size] = root;
         emit LogAnchored(size, root);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function rewindLog(uint64 size) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint64 latest = _latestLogSize;
+        uint64 previous = _previousLogSize;
+        // previous == latest: nothing anchored yet, or rewound already (the anchor before is not kept).
+        if (size != latest || previous == latest) revert CertificateRegistryLogNotRewindable(size, latest);
+        delete _logRoots[latest];
+        _latestLogSize = previous;
+        emit LogRewound(latest, previous);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -137,7 +171,10 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ICertificateRegistry
-    function claim(ClaimRequest calldata req, bytes32[] calldata proof) external onlyRole(RELAYER_ROLE) {
+    function claim(
+        ClaimRequest calldata req,
+        bytes32[] calldata proof
+    ) external onlyRole(RELAYER_ROLE) whenNotPaused {
         _claim(req, proof);
     }
 
@@ -145,12 +182,15 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     function claimBatch(
         ClaimRequest[] calldata reqs,
         bytes32[][] calldata proofs
-    ) external onlyRole(RELAYER_ROLE) {
+    ) external onlyRole(RELAYER_ROLE) whenNotPaused {
         uint256 n = reqs.length;
         if (n == 0) revert CertificateRegistryEmptyBatch();
         if (n != proofs.length) revert CertificateRegistryLengthMismatch(n, proofs.length);
+        if (n > MAX_CLAIM_BATCH) revert CertificateRegistryTooManyClaims(n, MAX_CLAIM_BATCH);
         for (uint256 i; i < n; ) {
-            _claim(reqs[i], proofs[i]);
+            ClaimRequest calldata req = reqs[i];
+            bytes4 reason = _tryClaim(req, proofs[i]);
+            if (reason != bytes4(0)) emit CertificateClaimSkipped(req.tokenId, req.batchId, req.to, reason);
             // Cannot overflow: i < n, and n is a calldata array length.
             unchecked {
                 ++i;
@@ -164,7 +204,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         uint256 deadline,
         bytes32[] calldata proof,
         bytes calldata signature
-    ) external {
+    ) external whenNotPaused {
         if (block.timestamp > deadline) revert CertificateRegistryVoucherExpired(deadline);
         bytes32 digest = _hashTypedDataV4(
             keccak256(abi.encode(_CLAIM_VOUCHER_TYPEHASH, req.batchId, req.tokenId, req.itemHash, req.to, deadline))
@@ -191,6 +231,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         cert.counterparty = pledgee;
         cert.since = uint64(block.timestamp);
         emit CertificatePledged(tokenId, owner, pledgee);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -199,6 +240,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         Certificate storage cert = _byPledgee(tokenId, pledgee);
         _unlock(cert);
         emit CertificatePledgeReleased(tokenId, pledgee);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -210,6 +252,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         address formerOwner = _ownerOf(tokenId);
         _transfer(formerOwner, pledgee, tokenId);
         emit CertificatePledgeForeclosed(tokenId, pledgee, formerOwner);
+        emit MetadataUpdate(tokenId);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -228,15 +271,19 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         cert.counterparty = custodian;
         cert.since = since;
         emit CertificateCustodyStarted(tokenId, custodian, since);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
     function releaseCustody(uint256 tokenId) external whenNotPaused {
         address custodian = _msgSender();
         Certificate storage cert = _byCustodian(tokenId, custodian);
+        // The bottle would leave the warehouse: a recalled one goes back to the brand instead.
+        _requireNotRecalled(cert.batchId);
         uint64 since = cert.since;
         _unlock(cert);
         emit CertificateCustodyReleased(tokenId, custodian, since, uint64(block.timestamp));
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -244,8 +291,10 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         address owner = _msgSender();
         Certificate storage cert = _byOwner(tokenId, owner);
         _expectState(tokenId, cert, CertificateState.InCustody);
+        _requireNotRecalled(cert.batchId);
         cert.redemptionRequested = true;
         emit CertificateRedemptionRequested(tokenId, owner);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -253,11 +302,13 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         address custodian = _msgSender();
         Certificate storage cert = _byCustodian(tokenId, custodian);
         if (!cert.redemptionRequested) revert CertificateRegistryRedemptionNotRequested(tokenId);
+        _requireNotRecalled(cert.batchId);
         // The custodian stays recorded as counterparty: it is who handed the bottle out.
         cert.state = CertificateState.Redeemed;
         cert.since = uint64(block.timestamp);
         cert.redemptionRequested = false;
         emit CertificateRedeemed(tokenId, custodian);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -265,9 +316,11 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         address owner = _msgSender();
         Certificate storage cert = _byOwner(tokenId, owner);
         _expectState(tokenId, cert, CertificateState.Active);
+        _requireNotRecalled(cert.batchId);
         cert.state = CertificateState.Redeemed;
         cert.since = uint64(block.timestamp);
         emit CertificateRedeemed(tokenId, owner);
+        emit MetadataUpdate(tokenId);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -283,10 +336,18 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         if (expiry <= block.timestamp) revert CertificateRegistryInvalidExpiry(expiry);
         // A fresh global nonce: a signature made for an earlier (cancelled) gift of this token never matches.
         uint64 nonce = ++_giftNonce;
-        _gifts[tokenId] = StoredGift({giver: giver, expiry: expiry, claimKey: claimKey, nonce: nonce});
+        // Cannot underflow: expiry > block.timestamp >= deployment time + every second paused since.
+        uint64 unpausedExpiry = expiry - _pausedSeconds();
+        _gifts[tokenId] = StoredGift({
+            giver: giver,
+            unpausedExpiry: unpausedExpiry,
+            claimKey: claimKey,
+            nonce: nonce
+        });
         // Into escrow through {_update}, which refuses recalled batches.
         _transfer(giver, address(this), tokenId);
         emit GiftCreated(tokenId, giver, claimKey, expiry, nonce);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -294,7 +355,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         StoredGift storage stored = _gifts[tokenId];
         address claimKey = stored.claimKey;
         if (claimKey == address(0)) revert CertificateRegistryGiftNotFound(tokenId);
-        uint64 expiry = stored.expiry;
+        uint64 expiry = _expiryOf(stored);
         if (block.timestamp > expiry) revert CertificateRegistryGiftExpired(tokenId, expiry);
         if (to == address(0) || to == address(this)) revert CertificateRegistryInvalidRecipient(to);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_GIFT_CLAIM_TYPEHASH, tokenId, to, stored.nonce)));
@@ -307,6 +368,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         delete _gifts[tokenId];
         _transfer(address(this), to, tokenId);
         emit GiftClaimed(tokenId, to);
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -316,13 +378,14 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         if (giver == address(0)) revert CertificateRegistryGiftNotFound(tokenId);
         // Once it can no longer be claimed, anyone (the service's sender, a keeper) may return an expired
         // gift: it can only ever go back to its giver, so there is nothing to protect from strangers.
-        if (block.timestamp <= stored.expiry) {
+        if (block.timestamp <= _expiryOf(stored)) {
             address caller = _msgSender();
             if (caller != giver) revert CertificateRegistryNotGiver(tokenId, caller);
         }
         delete _gifts[tokenId];
         _transfer(address(this), giver, tokenId);
         emit GiftCancelled(tokenId, giver);
+        emit MetadataUpdate(tokenId);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -337,11 +400,18 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
 
     /// @inheritdoc ICertificateRegistry
     function pause() external onlyRole(PAUSER_ROLE) {
+        _requireNotPaused();
+        _pausedSince = uint64(block.timestamp);
         _pause();
     }
 
     /// @inheritdoc ICertificateRegistry
     function unpause() external onlyRole(PAUSER_ROLE) {
+        _requirePaused();
+        // Cannot overflow: seconds paused never exceed the seconds elapsed since deployment.
+        unchecked {
+            _pausedBefore += uint64(block.timestamp) - _pausedSince;
+        }
         _unpause();
     }
 
@@ -379,7 +449,8 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     /// @inheritdoc ICertificateRegistry
     function gift(uint256 tokenId) external view returns (Gift memory) {
         StoredGift storage stored = _gifts[tokenId];
-        return Gift({giver: stored.giver, claimKey: stored.claimKey, expiry: stored.expiry, nonce: stored.nonce});
+        if (stored.giver == address(0)) return Gift(address(0), address(0), 0, 0);
+        return Gift({giver: stored.giver, claimKey: stored.claimKey, expiry: _expiryOf(stored), nonce: stored.nonce});
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -398,13 +469,23 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     }
 
     /// @inheritdoc ICertificateRegistry
+    function tokenIdOf(bytes32 batchId, bytes32 itemHash) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(batchId, itemHash)));
+    }
+
+    /// @inheritdoc ICertificateRegistry
     function itemLeaf(bytes32 batchId, uint256 tokenId, bytes32 itemHash) public pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash))));
     }
 
     /// @inheritdoc ERC721
-    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
-        return interfaceId == type(ICertificateRegistry).interfaceId || super.supportsInterface(interfaceId);
+    function supportsInterface(
+        bytes4 interfaceId
+    ) public view override(ERC721, AccessControl, IERC165) returns (bool) {
+        return
+            interfaceId == type(ICertificateRegistry).interfaceId ||
+            interfaceId == _ERC4906_INTERFACE_ID ||
+            super.supportsInterface(interfaceId);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -460,25 +541,68 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
         return _baseTokenURI;
     }
 
-    /// @dev Checks and mints one claim. The pause is enforced by {_update}.
+    /// @dev Mints one claim, or reverts with the reason it cannot be minted.
     function _claim(ClaimRequest calldata req, bytes32[] calldata proof) private {
+        bytes4 reason = _tryClaim(req, proof);
+        if (reason == bytes4(0)) return;
+        bytes32 batchId = req.batchId;
+        uint256 tokenId = req.tokenId;
+        if (reason == CertificateRegistryBatchNotAnchored.selector) revert CertificateRegistryBatchNotAnchored(batchId);
+        if (reason == CertificateRegistryBatchIsRecalled.selector) revert CertificateRegistryBatchIsRecalled(batchId);
+        if (reason == CertificateRegistryInvalidTokenId.selector) revert CertificateRegistryInvalidTokenId(batchId, tokenId);
+        if (reason == CertificateRegistryAlreadyClaimed.selector) revert CertificateRegistryAlreadyClaimed(tokenId);
+        revert CertificateRegistryInvalidProof(batchId, tokenId);
+    }
+
+    /**
+     * @dev Mints one claim and answers zero, or answers the selector of the error that stops this item alone
+     * (see {CertificateClaimSkipped}); nothing is written then. A recipient that no claim may have (zero, the
+     * registry) is the caller's error and reverts. The pause is checked by the callers (and by {_update}).
+     */
+    function _tryClaim(ClaimRequest calldata req, bytes32[] calldata proof) private returns (bytes4) {
         address to = req.to;
         if (to == address(0) || to == address(this)) revert CertificateRegistryInvalidRecipient(to);
         bytes32 batchId = req.batchId;
         BatchRecord storage record = _batches[batchId];
         bytes32 root = record.root;
-        if (root == bytes32(0)) revert CertificateRegistryBatchNotAnchored(batchId);
-        if (record.recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+        if (root == bytes32(0)) return CertificateRegistryBatchNotAnchored.selector;
+        if (record.recalled) return CertificateRegistryBatchIsRecalled.selector;
         uint256 tokenId = req.tokenId;
+        bytes32 itemHash = req.itemHash;
+        // Before the claimed check: a token id of another batch is refused as such, not as "claimed".
+        if (tokenId != tokenIdOf(batchId, itemHash)) return CertificateRegistryInvalidTokenId.selector;
         Certificate storage cert = _certificates[tokenId];
-        if (cert.batchId != bytes32(0)) revert CertificateRegistryAlreadyClaimed(tokenId);
-        if (!MerkleProof.verifyCalldata(proof, root, itemLeaf(batchId, tokenId, req.itemHash))) {
-            revert CertificateRegistryInvalidProof(batchId, tokenId);
+        if (cert.batchId != bytes32(0)) return CertificateRegistryAlreadyClaimed.selector;
+        if (!MerkleProof.verifyCalldata(proof, root, itemLeaf(batchId, tokenId, itemHash))) {
+            return CertificateRegistryInvalidProof.selector;
         }
         // State stays zero, which reads as Active (see the contract notes).
         cert.batchId = batchId;
         _mint(to, tokenId);
         emit CertificateClaimed(tokenId, batchId, to);
+        return bytes4(0);
+    }
+
+    /// @dev Reverts with {CertificateRegistryBatchIsRecalled} if `batchId` is recalled.
+    function _requireNotRecalled(bytes32 batchId) private view {
+        if (_batches[batchId].recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+    }
+
+    /// @dev Seconds the registry has been paused, the current pause included.
+    function _pausedSeconds() private view returns (uint64) {
+        if (!paused()) return _pausedBefore;
+        // Cannot overflow or underflow: both terms count seconds since deployment, and the pause began at or
+        // before this block.
+        unchecked {
+            return _pausedBefore + (uint64(block.timestamp) - _pausedSince);
+        }
+    }
+
+    /// @dev A gift's expiry: the one it was created with, pushed back by the seconds paused since. Saturates
+    /// at the largest uint64 (an expiry that far away never comes), so no gift ever becomes unreadable.
+    function _expiryOf(StoredGift storage stored) private view returns (uint64) {
+        uint256 expiry = uint256(stored.unpausedExpiry) + _pausedSeconds();
+        return expiry > type(uint64).max ? type(uint64).max : uint64(expiry);
     }
 
     /// @dev The certificate of a token `caller` owns; {CertificateRegistryNotTokenOwner} otherwise (also for
@@ -493,8 +617,7 @@ contract CertificateRegistry is ICertificateRegistry, ERC721, AccessControl, EIP
     function _lockableByOwner(uint256 tokenId, address caller) private view returns (Certificate storage cert) {
         cert = _byOwner(tokenId, caller);
         _expectState(tokenId, cert, CertificateState.Active);
-        bytes32 batchId = cert.batchId;
-        if (_batches[batchId].recalled) revert CertificateRegistryBatchIsRecalled(batchId);
+        _requireNotRecalled(cert.batchId);
     }
 
     /// @dev The certificate of a `Pledged` token whose recorded pledgee is `caller`.

@@ -3,6 +3,10 @@
 Everything is measured in this run on a fresh anvil devnet (no state), including the baseline:
 a plain OpenZeppelin ERC-721 ``mint`` (contracts/test/BaselineERC721.sol), deployed here.
 
+``claim_batch_worst_case_at_cap`` is the most gas one ``claimBatch`` can take: ``MAX_CLAIM_BATCH``
+claims, every recipient a new owner, 20-deep proofs (a batch of a million items). The contract
+tests hold it under 12M gas; this run prints the figure.
+
 The last line printed is one JSON object:
     {"gas": {...}, "claims_per_s": {"single", "batched"}, ...}
 """
@@ -30,10 +34,15 @@ from chain.artifacts import load_artifact  # noqa: E402
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.client import ChainClient, Receipt  # noqa: E402
 from chain.config import ANVIL_DEV_PRIVATE_KEY  # noqa: E402
-from chain.contracts.certificate_registry import CertificateRegistry, ClaimRequest  # noqa: E402
+from chain.contracts.certificate_registry import (  # noqa: E402
+    MAX_CLAIM_BATCH,
+    CertificateRegistry,
+    ClaimRequest,
+    claim_skips,
+)
 from chain.contracts.forwarder import Forwarder  # noqa: E402
 from chain.deploy import deploy, deploy_registry, send_transaction, wait_for_receipt  # noqa: E402
-from chain.merkle import BatchTree, item_leaf  # noqa: E402
+from chain.merkle import BatchTree, hash_pair, item_leaf, token_id_of  # noqa: E402
 
 # anvil's default accounts 1 and 2 (mnemonic "test test ... junk"): holder and pledgee/custodian.
 HOLDER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -67,7 +76,7 @@ def make_batch(batch_no: int, size: int) -> tuple[bytes, list[ClaimRequest], Bat
     claims = [
         ClaimRequest(
             batch_id=batch_id,
-            token_id=int.from_bytes(keccak_int(batch_no * 10**7 + i), "big"),
+            token_id=token_id_of(batch_id, keccak_int(i)),
             item_hash=keccak_int(i),
             to=holder,
         )
@@ -75,6 +84,27 @@ def make_batch(batch_no: int, size: int) -> tuple[bytes, list[ClaimRequest], Bat
     ]
     tree = BatchTree([item_leaf(c.batch_id, c.token_id, c.item_hash) for c in claims])
     return batch_id, claims, tree
+
+
+def worst_case_claims(batch_no: int) -> tuple[bytes, bytes, list[ClaimRequest], list[list[bytes]]]:
+    """``MAX_CLAIM_BATCH`` claims of a batch whose proofs are 20 deep, each to a new address.
+
+    A 256-leaf subtree under 12 more levels of made-up siblings: the proofs a batch of 2^20
+    items has, without building a million leaves.
+    """
+    batch_id = keccak_int(10**9 + batch_no)
+    hashes = [keccak_int(7 * 10**8 + i) for i in range(256)]
+    claims = [
+        ClaimRequest(batch_id, token_id_of(batch_id, h), h, Account.create().address)
+        for h in hashes
+    ]
+    sub = BatchTree([item_leaf(batch_id, c.token_id, c.item_hash) for c in claims])
+    padding = [keccak_int(8 * 10**8 + level) for level in range(12)]
+    root = sub.root
+    for sibling in padding:
+        root = hash_pair(root, sibling)
+    chosen = claims[:MAX_CLAIM_BATCH]
+    return batch_id, root, chosen, [sub.proof(i) + padding for i in range(len(chosen))]
 
 
 def main() -> int:
@@ -189,6 +219,21 @@ def main() -> int:
         gas["redeem"] = bench.tx(service, registry.encode_fulfil_redemption(tok2)).gas_used
         gas["redeem_by_owner"] = bench.tx(admin, registry.encode_redeem(tok)).gas_used
 
+        # --- log anchors (the first writes the latest-size slot from zero) ------------------
+        bench.tx(admin, registry.encode_grant_role("ANCHOR_ROLE", admin.address))
+        gas["anchor_log_first"] = bench.tx(
+            admin, registry.encode_anchor_log(10, keccak_int(10))
+        ).gas_used
+        gas["anchor_log"] = bench.tx(admin, registry.encode_anchor_log(20, keccak_int(20))).gas_used
+
+        # --- the worst claimBatch: the cap, new owners, 20-deep proofs ---------------------
+        worst_id, worst_root, worst, worst_proofs = worst_case_claims(2)
+        bench.tx(admin, registry.encode_anchor_batch(worst_id, worst_root, 1 << 20, b"\x01" * 32))
+        r = bench.tx(admin, registry.encode_claim_batch(worst, worst_proofs))
+        assert not claim_skips(r, registry.address), "the worst case skipped claims"
+        gas["claim_batch_worst_case_at_cap"] = r.gas_used
+        gas["claim_batch_worst_case_per_item"] = round(r.gas_used / len(worst), 1)
+
         # --- throughput: sequential single claims, then batched claims --------------------
         def timed_claims(count: int, size: int, label: str, progress: Progress) -> float:
             """Claims as the sender issues them: sign with local nonces, send, then collect."""
@@ -238,6 +283,7 @@ def main() -> int:
             },
             "claims_per_s": {"single": round(single, 1), "batched": round(batched, 1)},
             "params": {
+                "max_claim_batch": MAX_CLAIM_BATCH,
                 "batch_size": batch_size,
                 "proof_length": len(tree.proof(0)),
                 "single_claims": single_claims,

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainSettings
+from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
 from service.domain.errors import TracecertError
 from service.domain.gs1 import normalise_company_prefix, validate_resolver
 
@@ -48,7 +49,8 @@ class Settings(BaseSettings):
     otp_webhook_url: str = ""
     #: Claims arriving within this window share one ``claimBatch`` transaction.
     claim_batch_window_s: float = 1.0
-    #: At most this many claims per transaction.
+    #: At most this many claims per transaction; the registry takes at most ``MAX_CLAIM_BATCH``
+    #: (128) in one ``claimBatch``, which keeps the worst case near 11.6M gas.
     claim_batch_max: int = 100
     #: Suspected clone (``service.domain.scans``): a genuine code's consumer scans from more
     #: than ``clone_max_regions`` distinct prefectures or ``clone_max_devices`` distinct
@@ -115,8 +117,11 @@ class Settings(BaseSettings):
             ("https://", "http://")
         ):
             raise ValueError("TRACECERT_OTP_WEBHOOK_URL must be an http(s) URL")
-        if not 1 <= self.claim_batch_max <= 500:
-            raise ValueError("TRACECERT_CLAIM_BATCH_MAX is between 1 and 500")
+        if not 1 <= self.claim_batch_max <= MAX_CLAIM_BATCH:
+            raise ValueError(
+                f"TRACECERT_CLAIM_BATCH_MAX is between 1 and {MAX_CLAIM_BATCH}, the most claims "
+                "the registry's claimBatch takes"
+            )
         if len(self.code_secret.get_secret_value()) < 16:
             raise ValueError("TRACECERT_CODE_SECRET must be at least 16 characters")
         scheme, _, host = self.resolver_url.rstrip("/").partition("://")

@@ -3,6 +3,7 @@
 Writes are only *encoded* here (calldata for the outbox; :mod:`chain.sender` signs and sends).
 Views call the contract and return dataclasses. EIP-712 helpers sign the two typed messages the
 contract checks: ``ClaimVoucher`` (by a relayer) and ``GiftClaim`` (by a gift's claim key).
+:func:`claim_skips` reads which claims of a mined ``claimBatch`` were skipped, and why.
 """
 
 from __future__ import annotations
@@ -27,6 +28,27 @@ from chain.errors import ContractRevertError
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_BYTES32 = b"\x00" * 32
+
+#: The contract's ``MAX_CLAIM_BATCH``: most claims one ``claimBatch`` takes (the worst case at the
+#: cap, every recipient a new owner and 20-deep proofs, is about 11.6M gas).
+MAX_CLAIM_BATCH = 128
+
+#: ``CertificateClaimSkipped(uint256 indexed tokenId, bytes32 indexed batchId, address indexed to,
+#: bytes4 reason)``.
+CLAIM_SKIPPED_TOPIC = bytes(keccak(b"CertificateClaimSkipped(uint256,bytes32,address,bytes4)"))
+
+#: Why ``claimBatch`` skips an item: the selector of the error a lone ``claim`` would revert with,
+#: to its name.
+CLAIM_SKIP_REASONS: dict[bytes, str] = {
+    bytes(keccak(signature.encode()))[:4]: signature.split("(")[0]
+    for signature in (
+        "CertificateRegistryAlreadyClaimed(uint256)",
+        "CertificateRegistryBatchIsRecalled(bytes32)",
+        "CertificateRegistryBatchNotAnchored(bytes32)",
+        "CertificateRegistryInvalidTokenId(bytes32,uint256)",
+        "CertificateRegistryInvalidProof(bytes32,uint256)",
+    )
+}
 
 #: EIP-712 domain name and version of the registry.
 EIP712_NAME = "TracecertCertificateRegistry"
@@ -107,6 +129,47 @@ class ClaimRequest:
     def as_abi(self) -> tuple[bytes, int, bytes, str]:
         """Return the request as the ABI tuple ``(batchId, tokenId, itemHash, to)``."""
         return (self.batch_id, self.token_id, self.item_hash, to_checksum_address(self.to))
+
+
+@dataclass(frozen=True)
+class ClaimSkip:
+    """A claim ``claimBatch`` skipped (``CertificateClaimSkipped``); the others were minted."""
+
+    token_id: int
+    batch_id: bytes
+    to: str
+    #: The contract error a lone claim would have reverted with, e.g.
+    #: ``"CertificateRegistryAlreadyClaimed"`` (``0x`` + selector when unknown).
+    reason: str
+
+
+def claim_skips(receipt: Receipt, registry: str | None = None) -> list[ClaimSkip]:
+    """Return the claims a mined ``claimBatch`` skipped, in log order.
+
+    Args:
+        receipt: the transaction's receipt.
+        registry: only logs of this address count (any emitter when ``None``).
+
+    Returns:
+        One :class:`ClaimSkip` per ``CertificateClaimSkipped`` log.
+    """
+    skips: list[ClaimSkip] = []
+    for entry in receipt.logs:
+        if not entry.topics or entry.topics[0] != CLAIM_SKIPPED_TOPIC or len(entry.topics) != 4:
+            continue
+        if registry is not None and entry.address.lower() != registry.lower():
+            continue
+        (reason,) = abi_decode(["bytes4"], entry.data)
+        selector = bytes(reason)
+        skips.append(
+            ClaimSkip(
+                token_id=int.from_bytes(entry.topics[1], "big"),
+                batch_id=bytes(entry.topics[2]),
+                to=to_checksum_address(entry.topics[3][-20:]),
+                reason=CLAIM_SKIP_REASONS.get(selector, "0x" + selector.hex()),
+            )
+        )
+    return skips
 
 
 @dataclass(frozen=True)
@@ -340,8 +403,14 @@ class CertificateRegistry(ContractWrapper):
         return self.encode("attestBatch", batch_id, report_hash, uri)
 
     def encode_anchor_log(self, size: int, root: bytes) -> bytes:
-        """Calldata for ``anchorLog`` (ANCHOR_ROLE); ``size`` must exceed the latest size."""
+        """Calldata for ``anchorLog`` (ANCHOR_ROLE); ``size`` must exceed the latest size and
+        ``root`` be non-zero."""
         return self.encode("anchorLog", size, root)
+
+    def encode_rewind_log(self, size: int) -> bytes:
+        """Calldata for ``rewindLog`` (DEFAULT_ADMIN_ROLE): take back the latest anchor,
+        ``size``."""
+        return self.encode("rewindLog", size)
 
     def encode_claim(self, request: ClaimRequest, proof: Sequence[bytes]) -> bytes:
         """Calldata for ``claim`` (RELAYER_ROLE)."""
@@ -350,7 +419,8 @@ class CertificateRegistry(ContractWrapper):
     def encode_claim_batch(
         self, requests: Sequence[ClaimRequest], proofs: Sequence[Sequence[bytes]]
     ) -> bytes:
-        """Calldata for ``claimBatch`` (RELAYER_ROLE; all or nothing)."""
+        """Calldata for ``claimBatch`` (RELAYER_ROLE; at most :data:`MAX_CLAIM_BATCH`; an item
+        that cannot be claimed is skipped, see :func:`claim_skips`)."""
         return self.encode("claimBatch", [r.as_abi() for r in requests], [list(p) for p in proofs])
 
     def encode_claim_with_voucher(
@@ -552,6 +622,14 @@ class CertificateRegistry(ContractWrapper):
     def item_leaf(self, batch_id: bytes, token_id: int, item_hash: bytes) -> bytes:
         """Return the contract's Merkle leaf for an item (equals :func:`chain.merkle.item_leaf`)."""
         return bytes(self._view("itemLeaf", batch_id, token_id, item_hash)[0])
+
+    def token_id_of(self, batch_id: bytes, item_hash: bytes) -> int:
+        """Return the contract's token id of an item (equals :func:`chain.merkle.token_id_of`)."""
+        return int(self._view("tokenIdOf", batch_id, item_hash)[0])
+
+    def max_claim_batch(self) -> int:
+        """Return the most claims one ``claimBatch`` takes (:data:`MAX_CLAIM_BATCH`)."""
+        return int(self._view("MAX_CLAIM_BATCH")[0])
 
     def has_role(self, role: str, account: str) -> bool:
         """Tell whether ``account`` holds ``role`` (a name such as ``"FACTORY_ROLE"``)."""

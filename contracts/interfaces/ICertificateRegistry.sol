@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
+
 /**
  * @title ICertificateRegistry
  * @notice Digital certificates for traceable goods (one ERC-721 token per coded bottle).
@@ -12,7 +14,16 @@ pragma solidity ^0.8.28;
  *
  * Lock rules live in one place, the ERC-721 `_update` hook: a token moves only while its state is
  * `Active` and its batch is not recalled (moves out of gift escrow excepted), and nothing mints or moves
- * while the contract is paused.
+ * while the contract is paused. A recalled bottle is never handed out: {redeem}, {requestRedemption},
+ * {fulfilRedemption} and {releaseCustody} refuse a recalled batch (returns are the brand's, off chain).
+ *
+ * Token ids are bound to their batch: `tokenId == uint256(keccak256(abi.encode(batchId, itemHash)))`
+ * ({tokenIdOf}), checked at every claim. A serial reused in another batch, or re-anchored after a recall,
+ * is another token and can never take or revive the genuine bottle's certificate.
+ *
+ * ERC-4906: `MetadataUpdate(tokenId)` follows every change of what {certificate} or {gift} returns for a
+ * token after its mint, and a recall emits `BatchMetadataUpdate(0, type(uint256).max)` (token ids are
+ * hashes, so a batch is no range). `supportsInterface(0x49064906)` is true.
  *
  * The registry is an ERC-2771 recipient: a call made through its trusted forwarder (a `TracecertForwarder`,
  * fixed at deployment, readable as `trustedForwarder()`) acts as the signer of the forwarded request. Every
@@ -22,7 +33,7 @@ pragma solidity ^0.8.28;
  * Item leaf (double-hashed, sorted-pair tree of OpenZeppelin `MerkleProof`):
  * `keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash))))`.
  */
-interface ICertificateRegistry {
+interface ICertificateRegistry is IERC4906 {
     // ------------------------------------------------------------------------------------------------
     // Types
     // ------------------------------------------------------------------------------------------------
@@ -41,7 +52,7 @@ interface ICertificateRegistry {
      * @param root Merkle root of the batch's item leaves (zero when not anchored).
      * @param itemCount Number of items in the batch, as declared by the factory.
      * @param anchoredAt Block timestamp of anchoring.
-     * @param recalled Whether the batch has been recalled (claims and moves are blocked).
+     * @param recalled Whether the batch has been recalled (claims, moves, new locks and hand-outs are blocked).
      * @param metadataHash Hash of the off-chain batch metadata.
      */
     struct BatchRecord {
@@ -73,7 +84,7 @@ interface ICertificateRegistry {
     /**
      * @notice One claim: mint `tokenId` of batch `batchId` to `to`.
      * @param batchId Batch whose anchored root must contain the item leaf.
-     * @param tokenId Certificate token id (the item's serial).
+     * @param tokenId Certificate token id: `tokenIdOf(batchId, itemHash)`, nothing else is accepted.
      * @param itemHash Hash of the item's off-chain data, part of the leaf.
      * @param to Recipient of the certificate.
      */
@@ -88,7 +99,8 @@ interface ICertificateRegistry {
      * @notice A pending gift; the token is held by the registry until claimed or cancelled.
      * @param giver Owner who created the gift and may cancel it; an expired gift goes back to them.
      * @param claimKey Address of the one-time key whose EIP-712 `GiftClaim` signature releases the gift.
-     * @param expiry Last block timestamp at which the gift can be claimed.
+     * @param expiry Last block timestamp at which the gift can be claimed: the expiry it was created with,
+     * pushed back by every second the registry has been paused since (see {createGift}).
      * @param nonce Global gift counter value assigned at creation; part of the signed message.
      */
     struct Gift {
@@ -135,12 +147,31 @@ interface ICertificateRegistry {
     event LogAnchored(uint64 indexed size, bytes32 root);
 
     /**
+     * @notice Emitted when the admin takes back the latest log anchor (see {rewindLog}).
+     * @param size The size whose anchor was taken back; `logRoot(size)` is zero again.
+     * @param latest The latest anchored size from now on (the one anchored before `size`).
+     */
+    event LogRewound(uint64 indexed size, uint64 latest);
+
+    /**
      * @notice Emitted when a certificate is minted by a claim.
      * @param tokenId The certificate.
      * @param batchId Its batch.
      * @param to The recipient.
      */
     event CertificateClaimed(uint256 indexed tokenId, bytes32 indexed batchId, address indexed to);
+
+    /**
+     * @notice Emitted by {claimBatch} for each item it skips, instead of reverting every other claim.
+     * @param tokenId The certificate that was not minted.
+     * @param batchId Its batch, as requested.
+     * @param to The recipient it was requested for.
+     * @param reason Selector of the error {claim} would have reverted with for this item alone:
+     * {CertificateRegistryAlreadyClaimed}, {CertificateRegistryBatchIsRecalled},
+     * {CertificateRegistryBatchNotAnchored}, {CertificateRegistryInvalidTokenId} or
+     * {CertificateRegistryInvalidProof}.
+     */
+    event CertificateClaimSkipped(uint256 indexed tokenId, bytes32 indexed batchId, address indexed to, bytes4 reason);
 
     /**
      * @notice Emitted when an owner pledges a certificate.
@@ -251,6 +282,17 @@ interface ICertificateRegistry {
     /// @param tokenId The certificate.
     error CertificateRegistryInvalidProof(bytes32 batchId, uint256 tokenId);
 
+    /// @notice Raised when a claim's `tokenId` is not `tokenIdOf(batchId, itemHash)`: a token id belongs to
+    /// exactly one batch, so no other batch (one reusing the serial, or re-anchoring a recalled one) can mint it.
+    /// @param batchId The batch named by the claim.
+    /// @param tokenId The token id named by the claim.
+    error CertificateRegistryInvalidTokenId(bytes32 batchId, uint256 tokenId);
+
+    /// @notice Raised when `claimBatch` gets more than `MAX_CLAIM_BATCH` requests.
+    /// @param count Number of requests.
+    /// @param max The cap, `MAX_CLAIM_BATCH`.
+    error CertificateRegistryTooManyClaims(uint256 count, uint256 max);
+
     /// @notice Raised when claiming a token id that was already claimed.
     /// @param tokenId The certificate.
     error CertificateRegistryAlreadyClaimed(uint256 tokenId);
@@ -342,6 +384,16 @@ interface ICertificateRegistry {
     /// @notice Raised when anchoring a batch of zero items, or calling `claimBatch` with no requests.
     error CertificateRegistryEmptyBatch();
 
+    /// @notice Raised when anchoring a zero log root: no RFC 6962 tree head is zero (the empty log's is
+    /// SHA-256 of nothing), and `logRoot` answers zero for "never anchored".
+    error CertificateRegistryInvalidLogRoot();
+
+    /// @notice Raised when {rewindLog} names another size than the latest anchored one, or there is no
+    /// anchor to go back to (nothing anchored, or already rewound since the last anchor).
+    /// @param size The size given.
+    /// @param latest The latest anchored size.
+    error CertificateRegistryLogNotRewindable(uint64 size, uint64 latest);
+
     // ------------------------------------------------------------------------------------------------
     // Roles
     // ------------------------------------------------------------------------------------------------
@@ -367,6 +419,12 @@ interface ICertificateRegistry {
     /// @notice Role that pauses and unpauses: `keccak256("PAUSER_ROLE")`.
     function PAUSER_ROLE() external view returns (bytes32);
 
+    /// @notice Most requests one {claimBatch} takes (128). The worst case at the cap (every recipient a new
+    /// owner, 20-deep proofs as in a batch of a million items) takes about 11.6M gas, under the 12M margin the
+    /// contract tests assert: 40% of a 30M block, and under the 2^24 (16.8M) per-transaction gas cap of
+    /// EIP-7825. `scripts/bench_chain.py` measures it too.
+    function MAX_CLAIM_BATCH() external view returns (uint256);
+
     // ------------------------------------------------------------------------------------------------
     // Batches, attestations and the event log (never paused)
     // ------------------------------------------------------------------------------------------------
@@ -385,9 +443,10 @@ interface ICertificateRegistry {
 
     /**
      * @notice Recalls an anchored batch: its items can no longer be claimed, its certificates no longer move
-     * or take new locks. Existing locks can still be released. Only `FACTORY_ROLE`; works while paused.
+     * or take new locks, and its bottles are never handed out (no redemption, no release from custody).
+     * A pledge can still be released. Only `FACTORY_ROLE`; works while paused.
      * @dev Reverts with {CertificateRegistryBatchNotAnchored} or {CertificateRegistryBatchIsRecalled}.
-     * Emits {BatchRecalled}.
+     * Emits {BatchRecalled} and `BatchMetadataUpdate(0, type(uint256).max)`.
      * @param batchId The batch.
      * @param reasonHash Hash of the off-chain recall notice.
      */
@@ -403,33 +462,59 @@ interface ICertificateRegistry {
     function attestBatch(bytes32 batchId, bytes32 reportHash, string calldata uri) external;
 
     /**
-     * @notice Anchors the RFC 6962 tree head of the off-chain event log. Only `ANCHOR_ROLE`.
-     * @dev Reverts with {CertificateRegistryLogSizeNotIncreasing} unless `size` > {latestLogSize}.
-     * Emits {LogAnchored}.
+     * @notice Anchors the RFC 6962 tree head of the off-chain event log. Only `ANCHOR_ROLE`. Sizes only grow,
+     * so a size once anchored cannot be anchored again with another root; a wrong anchor (a zero root is
+     * refused outright) is undone with {rewindLog}.
+     * @dev Reverts with {CertificateRegistryInvalidLogRoot} for a zero root and
+     * {CertificateRegistryLogSizeNotIncreasing} unless `size` > {latestLogSize}. Emits {LogAnchored}.
      * @param size Number of entries covered.
-     * @param root Tree head for the first `size` entries.
+     * @param root Tree head for the first `size` entries (non-zero).
      */
     function anchorLog(uint64 size, bytes32 root) external;
+
+    /**
+     * @notice Takes back the latest log anchor: its root is deleted and {latestLogSize} is the size anchored
+     * before it again, so anchoring resumes from there. Only `DEFAULT_ADMIN_ROLE` (keep it a key apart from
+     * `ANCHOR_ROLE`). One step: a second rewind needs an anchor in between.
+     *
+     * Why a recovery path and not a bound on the jump: a single anchor of a size the log will never reach
+     * (2^64-1, or any size far ahead) stops anchoring, because sizes must grow. A bound large enough never
+     * to split a real anchor (the log can grow by millions between two anchors after an outage) still lets
+     * one call jump to a size the log reaches only in years; a bound small enough to be caught up soon would
+     * make the anchorer split its anchors and still stall until the log catches up. Taking back the one bad
+     * anchor ends the stall at once, and the rewind is on chain ({LogRewound}) for every auditor to see.
+     * @dev Reverts with {CertificateRegistryLogNotRewindable} unless `size` == {latestLogSize} and an anchor
+     * before it is known. Emits {LogRewound}.
+     * @param size The latest anchored size (guards against taking back an anchor made meanwhile).
+     */
+    function rewindLog(uint64 size) external;
 
     // ------------------------------------------------------------------------------------------------
     // Claims
     // ------------------------------------------------------------------------------------------------
 
     /**
-     * @notice Mints `req.tokenId` to `req.to` if the item is in the anchored, non-recalled batch. Only `RELAYER_ROLE`.
-     * @dev Reverts with {CertificateRegistryInvalidRecipient}, {CertificateRegistryBatchNotAnchored},
-     * {CertificateRegistryBatchIsRecalled}, {CertificateRegistryAlreadyClaimed},
-     * {CertificateRegistryInvalidProof}, or `EnforcedPause()`. Emits `Transfer` and {CertificateClaimed}.
+     * @notice Mints `req.tokenId` to `req.to` if the item is in the anchored, non-recalled batch and the token
+     * id is `tokenIdOf(req.batchId, req.itemHash)`. Only `RELAYER_ROLE`.
+     * @dev Reverts with `EnforcedPause()`, {CertificateRegistryInvalidRecipient},
+     * {CertificateRegistryBatchNotAnchored}, {CertificateRegistryBatchIsRecalled},
+     * {CertificateRegistryInvalidTokenId}, {CertificateRegistryAlreadyClaimed} or
+     * {CertificateRegistryInvalidProof}, checked in that order. Emits `Transfer` and {CertificateClaimed}.
      * @param req The claim.
      * @param proof Merkle proof of the item leaf against the batch root.
      */
     function claim(ClaimRequest calldata req, bytes32[] calldata proof) external;
 
     /**
-     * @notice Claims several items in one transaction; all or nothing. Only `RELAYER_ROLE`.
-     * @dev Reverts with {CertificateRegistryEmptyBatch}, {CertificateRegistryLengthMismatch} or any error of
-     * {claim}.
-     * @param reqs The claims.
+     * @notice Claims several items in one transaction. Only `RELAYER_ROLE`. An item that cannot be claimed for
+     * a reason of its own (already claimed, for instance by a voucher submitted first; its batch recalled or
+     * not anchored; a token id or proof that does not fit) is skipped with {CertificateClaimSkipped} naming
+     * the reason, and the others are minted. The caller's own errors revert the whole call.
+     * @dev Reverts with `EnforcedPause()`, {CertificateRegistryEmptyBatch}, {CertificateRegistryLengthMismatch},
+     * {CertificateRegistryTooManyClaims} (more than `MAX_CLAIM_BATCH`) or {CertificateRegistryInvalidRecipient}
+     * (a zero or registry recipient: the request was built wrong). Emits `Transfer` and {CertificateClaimed}
+     * per minted item, {CertificateClaimSkipped} per skipped one, in request order.
+     * @param reqs The claims (at most `MAX_CLAIM_BATCH`).
      * @param proofs One Merkle proof per claim, in the same order.
      */
     function claimBatch(ClaimRequest[] calldata reqs, bytes32[][] calldata proofs) external;
@@ -439,8 +524,8 @@ interface ICertificateRegistry {
      * is the EIP-712 message
      * `ClaimVoucher(bytes32 batchId,uint256 tokenId,bytes32 itemHash,address to,uint256 deadline)`, so it
      * binds the recipient; replay is impossible because a token id is claimed once.
-     * @dev Reverts with {CertificateRegistryVoucherExpired} when `block.timestamp > deadline`,
-     * {CertificateRegistryInvalidVoucherSigner}, or any error of {claim}.
+     * @dev Reverts with `EnforcedPause()`, {CertificateRegistryVoucherExpired} when
+     * `block.timestamp > deadline`, {CertificateRegistryInvalidVoucherSigner}, or any other error of {claim}.
      * @param req The claim.
      * @param deadline Last block timestamp at which the voucher is valid.
      * @param proof Merkle proof of the item leaf against the batch root.
@@ -462,7 +547,7 @@ interface ICertificateRegistry {
      * or foreclosed. Only the owner.
      * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
      * {CertificateRegistryInvalidPledgee}, {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`.
-     * Emits {CertificatePledged}.
+     * Emits {CertificatePledged} and `MetadataUpdate`.
      * @param tokenId The certificate.
      * @param pledgee The pledgee.
      */
@@ -472,7 +557,7 @@ interface ICertificateRegistry {
      * @notice Releases a pledge; the certificate is `Active` again. Only the recorded pledgee; works on
      * recalled batches.
      * @dev Reverts with {CertificateRegistryUnexpectedState}, {CertificateRegistryNotPledgee} or
-     * `EnforcedPause()`. Emits {CertificatePledgeReleased}.
+     * `EnforcedPause()`. Emits {CertificatePledgeReleased} and `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function releasePledge(uint256 tokenId) external;
@@ -481,8 +566,8 @@ interface ICertificateRegistry {
      * @notice Forecloses a pledge: the certificate becomes `Active` and moves to the pledgee. Only the
      * recorded pledgee. As a move, it is refused for a recalled batch (release the pledge instead).
      * @dev Reverts with {CertificateRegistryUnexpectedState}, {CertificateRegistryNotPledgee},
-     * {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`. Emits `Transfer` and
-     * {CertificatePledgeForeclosed}.
+     * {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`. Emits `Transfer`,
+     * {CertificatePledgeForeclosed} and `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function foreclosePledge(uint256 tokenId) external;
@@ -496,7 +581,7 @@ interface ICertificateRegistry {
      * vault); it cannot move until released. Only the owner.
      * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
      * {CertificateRegistryInvalidCustodian}, {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`.
-     * Emits {CertificateCustodyStarted}.
+     * Emits {CertificateCustodyStarted} and `MetadataUpdate`.
      * @param tokenId The certificate.
      * @param custodian The custodian.
      */
@@ -504,36 +589,41 @@ interface ICertificateRegistry {
 
     /**
      * @notice Ends custody; the certificate is `Active` again and any redemption request is dropped. Only
-     * the recorded custodian; works on recalled batches.
-     * @dev Reverts with {CertificateRegistryUnexpectedState}, {CertificateRegistryNotCustodian} or
-     * `EnforcedPause()`. Emits {CertificateCustodyReleased}.
+     * the recorded custodian. Refused for a recalled batch: the bottle would leave the warehouse, and a
+     * recalled bottle is never handed out (the brand takes it back off chain).
+     * @dev Reverts with {CertificateRegistryUnexpectedState}, {CertificateRegistryNotCustodian},
+     * {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`. Emits {CertificateCustodyReleased} and
+     * `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function releaseCustody(uint256 tokenId) external;
 
     /**
-     * @notice Asks the custodian to hand the bottle out. Only the owner, certificate `InCustody`.
-     * Asking again re-emits the event and changes nothing else.
-     * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState} or
-     * `EnforcedPause()`. Emits {CertificateRedemptionRequested}.
+     * @notice Asks the custodian to hand the bottle out. Only the owner, certificate `InCustody`, batch not
+     * recalled. Asking again re-emits the events and changes nothing else.
+     * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
+     * {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`. Emits {CertificateRedemptionRequested} and
+     * `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function requestRedemption(uint256 tokenId) external;
 
     /**
      * @notice Records that the custodian handed the bottle out: the certificate becomes `Redeemed`
-     * (terminal). Only the recorded custodian, after the owner's request.
+     * (terminal). Only the recorded custodian, after the owner's request; never for a recalled batch.
      * @dev Reverts with {CertificateRegistryUnexpectedState}, {CertificateRegistryNotCustodian},
-     * {CertificateRegistryRedemptionNotRequested} or `EnforcedPause()`. Emits {CertificateRedeemed}.
+     * {CertificateRegistryRedemptionNotRequested}, {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`.
+     * Emits {CertificateRedeemed} and `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function fulfilRedemption(uint256 tokenId) external;
 
     /**
-     * @notice Redeems an `Active` certificate whose bottle the owner holds and has opened: `Redeemed`
-     * (terminal). Only the owner.
-     * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState} or
-     * `EnforcedPause()`. Emits {CertificateRedeemed}.
+     * @notice Redeems an `Active` certificate whose bottle the owner is handed (by a store) or holds: `Redeemed`
+     * (terminal). Only the owner; never for a recalled batch (the bottle goes back to the brand instead).
+     * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
+     * {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`. Emits {CertificateRedeemed} and
+     * `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function redeem(uint256 tokenId) external;
@@ -545,14 +635,16 @@ interface ICertificateRegistry {
     /**
      * @notice Moves an `Active` certificate into escrow (this contract) until the holder of the one-time
      * key `claimKey` signs a claim or the gift is cancelled (see {cancelGift}). Only the owner. The key's
-     * secret never goes on chain.
+     * secret never goes on chain. Time the registry spends paused while the gift waits does not count
+     * against it: every paused second pushes its expiry back by a second (nobody can claim or cancel
+     * while paused), and {gift} reports the expiry so pushed back.
      * @dev Reverts with {CertificateRegistryNotTokenOwner}, {CertificateRegistryUnexpectedState},
      * {CertificateRegistryInvalidGiftSignature} (zero `claimKey`), {CertificateRegistryInvalidExpiry}
      * (expiry not in the future), {CertificateRegistryBatchIsRecalled} or `EnforcedPause()`.
-     * Emits `Transfer` and {GiftCreated}.
+     * Emits `Transfer`, {GiftCreated} and `MetadataUpdate`.
      * @param tokenId The certificate.
      * @param claimKey Address of the one-time key.
-     * @param expiry Last block timestamp at which the gift can be claimed.
+     * @param expiry Last block timestamp at which the gift can be claimed, if the registry is never paused.
      */
     function createGift(uint256 tokenId, address claimKey, uint64 expiry) external;
 
@@ -561,8 +653,9 @@ interface ICertificateRegistry {
      * `GiftClaim(uint256 tokenId,address to,uint64 nonce)` signed by the claim key binds the recipient, so a
      * front-runner cannot redirect it. Works on recalled batches (a move out of escrow).
      * @dev Reverts with {CertificateRegistryGiftNotFound}, {CertificateRegistryGiftExpired} when
-     * `block.timestamp > expiry`, {CertificateRegistryInvalidRecipient}, {CertificateRegistryInvalidGiftSignature}
-     * or `EnforcedPause()`. Emits `Transfer` and {GiftClaimed}.
+     * `block.timestamp` is past the gift's expiry as {gift} reports it, {CertificateRegistryInvalidRecipient},
+     * {CertificateRegistryInvalidGiftSignature} or `EnforcedPause()`. Emits `Transfer`, {GiftClaimed} and
+     * `MetadataUpdate`.
      * @param tokenId The certificate.
      * @param to The recipient.
      * @param signature 65-byte ECDSA signature by the claim key.
@@ -571,10 +664,12 @@ interface ICertificateRegistry {
 
     /**
      * @notice Cancels a pending gift and returns the certificate to the giver. The giver may cancel at any
-     * time; once the gift has expired (`block.timestamp > expiry`, when it can no longer be claimed) anyone
-     * may, and the certificate still goes back to the giver. Works on recalled batches (a move out of escrow).
+     * time; once the gift has expired (`block.timestamp` past its expiry as {gift} reports it, when it can no
+     * longer be claimed) anyone may, and the certificate still goes back to the giver. Works on recalled
+     * batches (a move out of escrow).
      * @dev Reverts with {CertificateRegistryGiftNotFound}, {CertificateRegistryNotGiver} (a caller other than
-     * the giver, up to and including `expiry`) or `EnforcedPause()`. Emits `Transfer` and {GiftCancelled}.
+     * the giver, up to and including the expiry) or `EnforcedPause()`. Emits `Transfer`, {GiftCancelled} and
+     * `MetadataUpdate`.
      * @param tokenId The certificate.
      */
     function cancelGift(uint256 tokenId) external;
@@ -592,7 +687,7 @@ interface ICertificateRegistry {
 
     /**
      * @notice Stops all mints, moves and lifecycle changes. Anchoring, recalls, attestations and log
-     * anchoring go on. Only `PAUSER_ROLE`.
+     * anchoring go on. Pending gifts do not age while paused (see {createGift}). Only `PAUSER_ROLE`.
      * @dev Reverts with `EnforcedPause()` when already paused. Emits `Paused`.
      */
     function pause() external;
@@ -644,7 +739,8 @@ interface ICertificateRegistry {
     function isClaimed(uint256 tokenId) external view returns (bool);
 
     /**
-     * @notice The pending gift of a certificate (all zero when none).
+     * @notice The pending gift of a certificate (all zero when none); `expiry` is pushed back by the time the
+     * registry has been paused since the gift was created, up to now.
      * @param tokenId The certificate.
      * @return The gift.
      */
@@ -669,6 +765,16 @@ interface ICertificateRegistry {
      * @return The count.
      */
     function attestationCount(bytes32 batchId) external view returns (uint256);
+
+    /**
+     * @notice The one token id an item of a batch can be claimed as:
+     * `uint256(keccak256(abi.encode(batchId, itemHash)))`. The item hash commits to the serial and the batch
+     * attributes, so the same serial in another batch is another token.
+     * @param batchId The batch.
+     * @param itemHash Hash of the item's data.
+     * @return The token id.
+     */
+    function tokenIdOf(bytes32 batchId, bytes32 itemHash) external pure returns (uint256);
 
     /**
      * @notice The Merkle leaf of an item: `keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash))))`.

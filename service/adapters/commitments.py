@@ -5,14 +5,19 @@ Derivations (stable; changing one changes every root already on chain):
 * chain batch id  = keccak256("tracecert:batch:" + public id)
 * attributes hash = keccak256(canonical JSON of the batch attributes) -- the on-chain
   ``metadataHash``; the attributes (GTIN, lot, date, factory, line, product) are public
-* token id        = uint256(keccak256(serial))  -- so serials are unique across batches
 * item hash       = keccak256(attributes hash || keccak256(serial))
+* token id        = uint256(keccak256(chain batch id || item hash))
+                  = the contract's ``tokenIdOf(batchId, itemHash)`` (``abi.encode`` of two
+                  words is their concatenation), which every claim must match: a token is bound
+                  to its batch, so a serial reused in another batch, or re-anchored after a
+                  recall, is another token and can never take or revive this one
 * leaf            = chain.merkle.item_leaf(chain batch id, token id, item hash)
                   = keccak256(keccak256(chain batch id || token id || item hash))
 
 So a leaf commits to the item (its token id), a hash of its serial and a hash of the batch
 attributes, and never to the PIN. Anyone holding the serial, the published attributes and the
-proof can recompute the leaf and ask the contract's ``verifyItem``.
+proof can recompute the item hash, the token id (``cast call <registry> "tokenIdOf(bytes32,
+bytes32)"``) and the leaf, and ask the contract's ``verifyItem``.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ def chain_batch_id(public_id: str) -> bytes:
     return keccak256(b"tracecert:batch:" + public_id.encode("ascii"))
 
 
-def token_id(serial: str) -> int:
-    return int.from_bytes(keccak256(serial.encode("ascii")), "big")
+def token_id(chain_batch_id: bytes, item_hash: bytes) -> int:
+    return merkle.token_id_of(chain_batch_id, item_hash)
 
 
 def item_hash(attributes_hash: bytes, serial: str) -> bytes:
@@ -59,19 +64,19 @@ class ChainCommitments:
     def text_hash(self, text: str) -> bytes:
         return keccak256(text.encode("utf-8"))
 
-    def token_id(self, serial: str) -> int:
-        return token_id(serial)
+    def token_id(self, chain_batch_id: bytes, item_hash: bytes) -> int:
+        return token_id(chain_batch_id, item_hash)
 
     def commit_items(
         self, chain_batch_id: bytes, attributes_hash: bytes, serials: Sequence[str]
     ) -> tuple[list[bytes], list[bytes]]:
         if len(chain_batch_id) != 32 or len(attributes_hash) != 32:
             raise ValueError("batch id and attributes hash must be 32 bytes")
-        # The hot loop of code generation (4 keccaks per item): plain comprehensions over the
+        # The hot loop of code generation (5 keccaks per item): plain comprehensions over the
         # C hash, with the token id kept as the 32 bytes it is on chain.
         h = keccak256
-        tokens = [h(s.encode("ascii")) for s in serials]
-        item_hashes = [h(attributes_hash + t) for t in tokens]
+        item_hashes = [h(attributes_hash + h(s.encode("ascii"))) for s in serials]
+        tokens = [h(chain_batch_id + ih) for ih in item_hashes]
         leaves = [h(h(chain_batch_id + t + ih)) for t, ih in zip(tokens, item_hashes, strict=True)]
         return item_hashes, leaves
 

@@ -58,6 +58,7 @@ from service.app.ports import (
 )
 from service.domain.batches import Batch
 from service.domain.errors import (
+    AlreadyClaimedError,
     BatchAlreadyAnchoredError,
     BatchRecalledError,
     BatchStateError,
@@ -76,13 +77,16 @@ SERVICE_ROLES = ("FACTORY_ROLE", "ANCHOR_ROLE", "RELAYER_ROLE", "ATTESTOR_ROLE")
 
 T = TypeVar("T")
 
-# The one mapping point from contract reverts to domain errors.
+# The one mapping point from contract reverts to domain errors. ``...BatchIsRecalled`` also
+# answers a hand-out (redeem, redemption, release from custody) of a recalled bottle; a claim
+# that ``claimBatch`` skips is named in its ``CertificateClaimFailed`` event instead.
 _REVERTS: dict[str, type[TracecertError]] = {
     "CertificateRegistryBatchAlreadyAnchored": BatchAlreadyAnchoredError,
     "CertificateRegistryBatchNotAnchored": BatchStateError,
     "CertificateRegistryBatchIsRecalled": BatchRecalledError,
     "CertificateRegistryInvalidBatch": InvalidBatchError,
     "CertificateRegistryEmptyBatch": InvalidBatchError,
+    "CertificateRegistryAlreadyClaimed": AlreadyClaimedError,
 }
 
 

@@ -10,8 +10,10 @@ it confirmed:
 * ``recall_batch`` -> a ``BatchRecallConfirmed`` event (the batch was ``recalled`` already);
 * ``attest_batch`` -> a ``BatchAttested`` event;
 * ``claim`` / ``claim_batch`` -> each certificate it minted becomes ``active`` with a
-  ``CertificateClaimed`` event. A failed shared ``claim_batch`` sends its claims again one by
-  one; a failed lone ``claim`` leaves its certificate ``claim_failed``;
+  ``CertificateClaimed`` event; each claim the contract skipped (``CertificateClaimSkipped``:
+  already claimed, batch recalled...) becomes ``claim_failed`` with a ``CertificateClaimFailed``
+  event naming the reason. A failed shared ``claim_batch`` (a whole-call revert) sends its
+  claims again one by one; a failed lone ``claim`` leaves its certificate ``claim_failed``;
 * ``anchor_log``   -> the ``log_anchors`` row becomes ``anchored`` and NO event is logged: an
   event would grow the log, the anchorer would anchor the new size, whose confirmation would
   log another event... the anchorer would chase its own tail forever. Log anchors are visible
@@ -41,6 +43,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chain.client import Receipt
+from chain.contracts.certificate_registry import claim_skips
 from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxRequest, TxStatus
 from service.adapters import chain_reorgs
@@ -313,6 +316,7 @@ class SqlAlchemyTxStore:
                         now,
                     )
             elif row.kind in CLAIM_KINDS:
+                self._claims_skipped(s, request_id, row.to_address, receipt, now)
                 self._claims_confirmed(s, request_id, receipt, now)
                 if taken_back_before:  # confirmed again after its effect was taken back
                     for public_id, token_id, owner in chain_reorgs.restore_claim_facts(
@@ -358,7 +362,10 @@ class SqlAlchemyTxStore:
         ).all()
         s.execute(
             update(CertificateActionRow)
-            .where(CertificateActionRow.outbox_id == request_id)
+            .where(
+                CertificateActionRow.outbox_id == request_id,
+                CertificateActionRow.status != "failed",
+            )
             .values(status="confirmed", settled_at=now)
         )
         for public_id, token_id, owner in sorted(minted):
@@ -368,6 +375,39 @@ class SqlAlchemyTxStore:
                     public_id, token_id, owner, receipt.tx_hash, receipt.block_number
                 ),
                 now,
+            )
+
+    def _claims_skipped(
+        self, s: Session, request_id: int, registry: str, receipt: Receipt, now: datetime
+    ) -> None:
+        """The claims a confirmed ``claimBatch`` skipped failed for good (the contract named
+        the reason of each: someone claimed it first, its batch was recalled...)."""
+        reasons = {str(skip.token_id): skip.reason for skip in claim_skips(receipt, registry)}
+        if not reasons:
+            return
+        failed = s.execute(
+            update(CertificateRow)
+            .where(
+                CertificateRow.claim_outbox_id == request_id,
+                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
+                CertificateRow.token_id.in_(list(reasons)),
+            )
+            .values(state=CertificateState.CLAIM_FAILED.value, version=CertificateRow.version + 1)
+            .returning(CertificateRow.id, CertificateRow.public_id, CertificateRow.token_id)
+        ).all()
+        if not failed:
+            return
+        s.execute(
+            update(CertificateActionRow)
+            .where(
+                CertificateActionRow.outbox_id == request_id,
+                CertificateActionRow.certificate_id.in_([row.id for row in failed]),
+            )
+            .values(status="failed", settled_at=now)
+        )
+        for _, public_id, token_id in sorted(failed, key=lambda row: row.public_id):
+            self._log(
+                s, CertificateClaimFailed(public_id, token_id, request_id, reasons[token_id]), now
             )
 
     def _claims_failed(self, s: Session, request_id: int, kind: str, error: str) -> None:

@@ -575,6 +575,11 @@ class CertificateProductPublic(Public):
     name: str | None
     production_date: date | None
     batch_id: str | None
+    recalled: bool = Field(
+        default=False,
+        description="The brand recalled the batch: the bottle is never handed out or taken out "
+        "of storage (409 batch_recalled); the brand arranges returns.",
+    )
 
 
 class CertificateChainPublic(Public):

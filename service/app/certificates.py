@@ -43,8 +43,10 @@ from service.app.ports import (
 from service.app.views import iso, product_name
 from service.domain.accounts import Account, Custody, normalise_destination
 from service.domain.actor import Actor
+from service.domain.batches import BatchStatus
 from service.domain.certificates import (
     DEAL_OF_ACTION,
+    HAND_OUT_ACTIONS,
     OFFER_OF_STATE,
     Action,
     Certificate,
@@ -53,6 +55,7 @@ from service.domain.certificates import (
     DealKind,
     DealStatus,
     next_state,
+    require_hand_out_allowed,
 )
 from service.domain.errors import (
     CertificateNotFoundError,
@@ -250,7 +253,11 @@ def _step(
     """Apply ``action``: conditional state change, deal status, chain write, history, event.
 
     A self-custody signer's write needs ``voucher`` (its signature); without one the step
-    stops before writing anything and asks for it."""
+    stops before writing anything and asks for it. A recalled bottle is never handed out: the
+    step is refused (409 ``batch_recalled``) before anything is written or queued."""
+    if action in HAND_OUT_ACTIONS:
+        batch = uow.batches.get_by_id(certificate.batch_id)
+        require_hand_out_allowed(action, batch is not None and batch.status is BatchStatus.RECALLED)
     wallet = chain.wallet if chain is not None else None
     if chain is not None and wallet is not None and wallet.sealed_key is None and voucher is None:
         raise _NeedsSignature(certificate.id or 0, chain.call, chain.args, wallet.address)
@@ -1074,6 +1081,7 @@ def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
         "token_id": str(certificate.token_id),
         "state": certificate.state.value,
         "product": product_name(batch),
+        "recalled": batch is not None and batch.status is BatchStatus.RECALLED,
         "owner_address": certificate.owner_address,
         "locked_since": iso(certificate.locked_since),
     }

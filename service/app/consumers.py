@@ -390,7 +390,7 @@ def claim(
                 and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
             )
             _claimable(batch, activated)
-            token_id = commitments.token_id(item.serial)
+            token_id = commitments.token_id(batch.chain_batch_id, item.item_hash)
             certificate = uow.certificates.add(
                 Certificate(
                     public_id="crt_" + secrets.token_urlsafe(12),
@@ -547,6 +547,8 @@ def certificate_view(
             if batch and batch.production_date
             else None,
             "batch_id": batch.public_id if batch else None,
+            # A recalled bottle is never handed out: the page offers no redemption for it.
+            "recalled": batch is not None and batch.status is BatchStatus.RECALLED,
         },
         "chain": {
             "status": claim_step.status if claim_step else None,

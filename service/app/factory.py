@@ -931,7 +931,7 @@ def item_proof(
         "batch_id": batch.public_id,
         "chain_batch_id": hex0x(batch.chain_batch_id),
         "serial": item.serial,
-        "token_id": str(commitments.token_id(item.serial)),
+        "token_id": str(commitments.token_id(batch.chain_batch_id, item.item_hash)),
         "item_hash": hex0x(item.item_hash),
         "leaf": hex0x(item.leaf),
         "leaf_index": item.leaf_index,

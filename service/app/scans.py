@@ -202,7 +202,7 @@ class Verifier:
         ):
             self._record(origin, item, batch, Verdict.UNKNOWN, cmd.actor, region, now)
             return None
-        token_id = self.commitments.token_id(item.serial)
+        token_id = self.commitments.token_id(batch.chain_batch_id, item.item_hash)
         leaf = self.commitments.item_leaf(batch.chain_batch_id, token_id, item.item_hash)
         valid = (
             batch.root is not None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.domain.errors import CertificateStateError
+from service.domain.errors import BatchRecalledError, CertificateStateError
 
 
 class CertificateState(StrEnum):
@@ -92,6 +92,10 @@ TRANSITIONS: dict[tuple[CertificateState, Action], CertificateState] = {
     (S.REDEMPTION_REQUESTED, A.CANCEL_OFFER): S.ACTIVE,
 }
 
+#: Actions that hand the bottle out, or let it leave a custodian's warehouse. A recalled bottle
+#: is never handed out (what most brands do): the brand takes it back, off this system.
+HAND_OUT_ACTIONS = frozenset({A.REQUEST_REDEMPTION, A.FULFIL_REDEMPTION, A.WITHDRAW})
+
 #: States in which the certificate has not reached the chain (the scan page says "pending").
 PENDING_STATES = frozenset({S.CLAIM_PENDING})
 #: States a certificate never leaves.
@@ -112,6 +116,19 @@ def next_state(state: CertificateState, action: Action) -> CertificateState:
             f"A certificate that is {state.value} cannot {action.value.replace('_', ' ')}: {hint}."
         )
     return target
+
+
+def require_hand_out_allowed(action: Action, batch_recalled: bool) -> None:
+    """Raise if ``action`` would hand out (or take out of storage) a bottle of a recalled batch.
+
+    The registry refuses the same calls on chain (``CertificateRegistryBatchIsRecalled``); the
+    service refuses them first, so nothing is queued that could only fail.
+    """
+    if batch_recalled and action in HAND_OUT_ACTIONS:
+        raise BatchRecalledError(
+            "The brand recalled this bottle's batch: it is not handed out or taken out of "
+            "storage. The brand arranges the return; see the recall notice on the scan page."
+        )
 
 
 class DealKind(StrEnum):

@@ -393,6 +393,12 @@ function statusLines(c) {
     });
   };
   const since = whole(day(c.locked_since));
+  const recalled = c.product && c.product.recalled && c.state !== "redeemed" ? [sentence("recalled_no_hand_out")] : [];
+  return [...recalled, ...stateLines(c, { gift, pledge, custody, redemption, terms, since })];
+}
+
+/** The lines of the certificate's state alone. */
+function stateLines(c, { gift, pledge, custody, redemption, terms, since }) {
   switch (c.state) {
     case "gifted":
       return [sentence("gift_waiting", { when: whole(when(gift && gift.expires_at)) })];
@@ -461,6 +467,7 @@ function certificateCard(certificate, { note = null, historyOpen = false } = {})
   card.dataset.id = certificate.id;
   card.dataset.state = certificate.state;
   card.dataset.pending = String(Boolean(certificate.pending));
+  card.dataset.recalled = String(Boolean(certificate.product && certificate.product.recalled));
   card.dataset.testid = "certificate-item";
   const product = certificate.product || {};
   const head = element("div", "head");
@@ -634,6 +641,16 @@ const ACTIONS = {
   in_custody: ["withdraw", "redeem_storage"],
 };
 const FORMS = { gift: "gift", pledge: "pledge", deposit: "deposit", redeem: "redeem", redeem_storage: "redeem" };
+/** What hands the bottle out, or takes it out of storage: never offered for a recalled batch. */
+const HAND_OUTS = new Set(["redeem", "withdraw", "redeem_storage"]);
+
+/** The actions a certificate offers now: none while pending, no hand-out once recalled. */
+function offeredActions(certificate) {
+  if (certificate.pending) return [];
+  const names = ACTIONS[certificate.state] || [];
+  const recalled = Boolean(certificate.product && certificate.product.recalled);
+  return recalled ? names.filter((name) => !HAND_OUTS.has(name)) : names;
+}
 
 function tomorrow() {
   const d = new Date(Date.now() + 86400000);
@@ -771,7 +788,7 @@ function initCertificatesPage() {
   /** The buttons the certificate's state allows (none while a chain write is pending). */
   function addActions(card, certificate) {
     const slot = card.querySelector(".card-actions");
-    const names = certificate.pending ? [] : ACTIONS[certificate.state] || [];
+    const names = offeredActions(certificate);
     if (names.length) {
       const bar = element("div", "actions");
       bar.dataset.testid = "actions";

@@ -3,16 +3,18 @@ pragma solidity ^0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {Errors} from "@openzeppelin/contracts/utils/Errors.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {CertificateRegistry} from "../../contracts/CertificateRegistry.sol";
 import {TracecertForwarder} from "../../contracts/TracecertForwarder.sol";
 import {ICertificateRegistry} from "../../contracts/interfaces/ICertificateRegistry.sol";
-import {Test} from "./utils/Test.sol";
+import {Test, Vm} from "./utils/Test.sol";
 
 /// @dev Shared fixture: a registry (trusting its own forwarder) with every role handed out and three
 /// anchored four-item batches.
@@ -40,9 +42,11 @@ abstract contract RegistryFixture is Test {
     bytes32 internal constant BATCH_A = keccak256("batch-A");
     bytes32 internal constant BATCH_B = keccak256("batch-B");
     bytes32 internal constant BATCH_C = keccak256("batch-C");
-    uint256 internal constant BASE_A = 100; // tokens 101..104
-    uint256 internal constant BASE_B = 200; // tokens 201..204
-    uint256 internal constant BASE_C = 300; // tokens 301..304, unanchored until a test anchors it
+    // Items are numbered base+1..base+4; item n of batch b has the item hash _itemHash(n) and the token id
+    // _tid(b, n) = tokenIdOf(b, _itemHash(n)).
+    uint256 internal constant BASE_A = 100; // items 101..104
+    uint256 internal constant BASE_B = 200; // items 201..204
+    uint256 internal constant BASE_C = 300; // items 301..304, unanchored until a test anchors it
     bytes32 internal constant META = keccak256("metadata");
     uint256 internal constant T0 = 1_800_000_000;
 
@@ -73,8 +77,13 @@ abstract contract RegistryFixture is Test {
 
     // ---- Merkle helpers, written independently of the contract (sorted pairs, double-hashed leaves) ----
 
-    function _itemHash(uint256 tokenId) internal pure returns (bytes32) {
-        return keccak256(abi.encode("item", tokenId));
+    function _itemHash(uint256 item) internal pure returns (bytes32) {
+        return keccak256(abi.encode("item", item));
+    }
+
+    /// @dev The token id of item `item` of `batchId`, computed from the spec (not read from the contract).
+    function _tid(bytes32 batchId, uint256 item) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(batchId, _itemHash(item))));
     }
 
     function _leaf(bytes32 batchId, uint256 tokenId, bytes32 itemHash) internal pure returns (bytes32) {
@@ -87,7 +96,7 @@ abstract contract RegistryFixture is Test {
 
     function _leaves(bytes32 batchId, uint256 base) internal pure returns (bytes32[4] memory l) {
         for (uint256 i; i < 4; ++i) {
-            l[i] = _leaf(batchId, base + 1 + i, _itemHash(base + 1 + i));
+            l[i] = _leaf(batchId, _tid(batchId, base + 1 + i), _itemHash(base + 1 + i));
         }
     }
 
@@ -109,13 +118,13 @@ abstract contract RegistryFixture is Test {
         pure
         returns (ICertificateRegistry.ClaimRequest memory)
     {
-        return ICertificateRegistry.ClaimRequest(batchId, base + 1 + idx, _itemHash(base + 1 + idx), to);
+        return ICertificateRegistry.ClaimRequest(batchId, _tid(batchId, base + 1 + idx), _itemHash(base + 1 + idx), to);
     }
 
     function _claim(bytes32 batchId, uint256 base, uint256 idx, address to) internal returns (uint256 tokenId) {
         vm.prank(RELAYER);
         reg.claim(_req(batchId, base, idx, to), _proof(batchId, base, idx));
-        return base + 1 + idx;
+        return _tid(batchId, base + 1 + idx);
     }
 
     // ---- EIP-712 helpers (domain computed from the spec, not read from the contract) ----
@@ -208,6 +217,7 @@ contract CertificateRegistryTest is RegistryFixture {
         assertTrue(reg.supportsInterface(type(IERC721Metadata).interfaceId), "metadata");
         assertTrue(reg.supportsInterface(type(IAccessControl).interfaceId), "access control");
         assertTrue(reg.supportsInterface(type(ICertificateRegistry).interfaceId), "registry");
+        assertTrue(reg.supportsInterface(bytes4(0x49064906)), "erc4906");
         assertFalse(reg.supportsInterface(0xffffffff), "ffffffff");
     }
 
@@ -226,7 +236,7 @@ contract CertificateRegistryTest is RegistryFixture {
         emit ICertificateRegistry.BaseURIUpdated("https://tracecert.example/c/");
         vm.prank(ADMIN);
         reg.setBaseURI("https://tracecert.example/c/");
-        assertEq(reg.tokenURI(tokenId), "https://tracecert.example/c/101", "uri");
+        assertEq(reg.tokenURI(tokenId), string.concat("https://tracecert.example/c/", Strings.toString(tokenId)), "uri");
     }
 
     function test_itemLeaf_matches_the_double_hash_of_the_spec() public view {
@@ -277,6 +287,17 @@ contract CertificateRegistryTest is RegistryFixture {
         assertEq(reg.latestLogSize(), 1, "size");
     }
 
+    function test_role_rewindLog_needs_admin() public {
+        vm.prank(ANCHORER);
+        reg.anchorLog(1, bytes32(uint256(1)));
+        vm.expectRevert(_unauthorized(ANCHORER, reg.DEFAULT_ADMIN_ROLE()));
+        vm.prank(ANCHORER);
+        reg.rewindLog(1);
+        vm.prank(ADMIN);
+        reg.rewindLog(1);
+        assertEq(reg.latestLogSize(), 0, "rewound");
+    }
+
     function test_role_claim_needs_relayer() public {
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, ALICE);
         bytes32[] memory proof = _proof(BATCH_A, BASE_A, 0);
@@ -298,7 +319,7 @@ contract CertificateRegistryTest is RegistryFixture {
         reg.claimBatch(reqs, proofs);
         vm.prank(RELAYER);
         reg.claimBatch(reqs, proofs);
-        assertEq(reg.ownerOf(101), ALICE, "owner");
+        assertEq(reg.ownerOf(_tid(BATCH_A, 101)), ALICE, "owner");
     }
 
     function test_role_setBaseURI_needs_admin() public {
@@ -336,25 +357,27 @@ contract CertificateRegistryTest is RegistryFixture {
 
     /// @dev Fuzzed role matrix: any account without the role is refused by every role-gated function.
     function testFuzz_role_gated_functions_refuse_non_holders(address caller) public {
-        bytes32[7] memory roles = [
+        bytes32[8] memory roles = [
             reg.FACTORY_ROLE(),
             reg.FACTORY_ROLE(),
             reg.ATTESTOR_ROLE(),
             reg.ANCHOR_ROLE(),
             reg.RELAYER_ROLE(),
             reg.DEFAULT_ADMIN_ROLE(),
-            reg.PAUSER_ROLE()
+            reg.PAUSER_ROLE(),
+            reg.DEFAULT_ADMIN_ROLE()
         ];
-        bytes[7] memory calls = [
+        bytes[8] memory calls = [
             abi.encodeCall(reg.anchorBatch, (BATCH_C, bytes32(uint256(1)), 1, META)),
             abi.encodeCall(reg.recallBatch, (BATCH_A, bytes32(0))),
             abi.encodeCall(reg.attestBatch, (BATCH_A, bytes32(0), "")),
             abi.encodeCall(reg.anchorLog, (1, bytes32(0))),
             abi.encodeCall(reg.claim, (_req(BATCH_A, BASE_A, 0, ALICE), _proof(BATCH_A, BASE_A, 0))),
             abi.encodeCall(reg.setBaseURI, ("x")),
-            abi.encodeCall(reg.pause, ())
+            abi.encodeCall(reg.pause, ()),
+            abi.encodeCall(reg.rewindLog, (0))
         ];
-        for (uint256 i; i < 7; ++i) {
+        for (uint256 i; i < 8; ++i) {
             if (reg.hasRole(roles[i], caller)) continue;
             vm.prank(caller);
             (bool ok, bytes memory ret) = address(reg).call(calls[i]);
@@ -468,25 +491,101 @@ contract CertificateRegistryTest is RegistryFixture {
         assertEq(reg.logRoot(first), bytes32(uint256(1)), "first root never overwritten");
     }
 
+    function test_anchorLog_refuses_a_zero_root() public {
+        vm.expectRevert(ICertificateRegistry.CertificateRegistryInvalidLogRoot.selector);
+        vm.prank(ANCHORER);
+        reg.anchorLog(5, bytes32(0));
+        assertEq(reg.latestLogSize(), 0, "nothing anchored");
+    }
+
+    function test_an_anchor_of_the_largest_size_is_rewound_by_the_admin_and_anchoring_resumes() public {
+        uint64 huge = type(uint64).max;
+        vm.startPrank(ANCHORER);
+        reg.anchorLog(211, bytes32(uint256(211)));
+        reg.anchorLog(huge, bytes32(uint256(666)));
+        // Every real size is now below the latest: anchoring is stuck until the admin steps in.
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryLogSizeNotIncreasing.selector, 212, huge)
+        );
+        reg.anchorLog(212, bytes32(uint256(212)));
+        vm.stopPrank();
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.LogRewound(huge, 211);
+        vm.prank(ADMIN);
+        reg.rewindLog(huge);
+        assertEq(reg.latestLogSize(), 211, "back to the last good anchor");
+        assertEq(reg.logRoot(huge), bytes32(0), "the bad root is gone");
+        assertEq(reg.logRoot(211), bytes32(uint256(211)), "the good root stays");
+        vm.prank(ANCHORER);
+        reg.anchorLog(212, bytes32(uint256(212)));
+        assertEq(reg.latestLogSize(), 212, "anchoring resumed");
+    }
+
+    function test_rewindLog_takes_back_only_the_latest_anchor_and_only_once() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryLogNotRewindable.selector, 0, 0)
+        );
+        vm.prank(ADMIN);
+        reg.rewindLog(0); // nothing anchored
+        vm.startPrank(ANCHORER);
+        reg.anchorLog(5, bytes32(uint256(5)));
+        reg.anchorLog(9, bytes32(uint256(9)));
+        vm.stopPrank();
+        vm.startPrank(ADMIN);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryLogNotRewindable.selector, 5, 9)
+        );
+        reg.rewindLog(5); // not the latest: an anchor made meanwhile is never taken back by mistake
+        reg.rewindLog(9);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryLogNotRewindable.selector, 5, 5)
+        );
+        reg.rewindLog(5); // one step: the anchor before 5 is not kept
+        vm.stopPrank();
+        assertEq(reg.latestLogSize(), 5, "latest");
+        assertEq(reg.logRoot(5), bytes32(uint256(5)), "root 5 kept");
+        vm.prank(ANCHORER);
+        reg.anchorLog(9, bytes32(uint256(99)));
+        assertEq(reg.logRoot(9), bytes32(uint256(99)), "size 9 anchored anew");
+    }
+
+    /// @dev Fuzzed: after any bad jump, one rewind brings back the previous anchor and the next size anchors.
+    function testFuzz_rewind_after_any_bad_size_lets_anchoring_resume(uint64 good, uint64 bad) public {
+        good = uint64(bound(good, 1, type(uint64).max - 2));
+        bad = uint64(bound(bad, uint256(good) + 2, type(uint64).max));
+        vm.startPrank(ANCHORER);
+        reg.anchorLog(good, bytes32(uint256(1)));
+        reg.anchorLog(bad, bytes32(uint256(2)));
+        vm.stopPrank();
+        vm.prank(ADMIN);
+        reg.rewindLog(bad);
+        vm.prank(ANCHORER);
+        reg.anchorLog(good + 1, bytes32(uint256(3)));
+        assertEq(reg.latestLogSize(), good + 1, "resumed");
+        assertEq(reg.logRoot(bad), bytes32(0), "bad root gone");
+    }
+
     // =============================================================================================
     // Claims and Merkle proofs
     // =============================================================================================
 
     function test_claim_mints_to_recipient_and_emits() public {
+        uint256 a1 = _tid(BATCH_A, 101);
+        uint256 a2 = _tid(BATCH_A, 102);
         vm.expectEmit(address(reg));
-        emit IERC721.Transfer(address(0), ALICE, 102);
+        emit IERC721.Transfer(address(0), ALICE, a2);
         vm.expectEmit(address(reg));
-        emit ICertificateRegistry.CertificateClaimed(102, BATCH_A, ALICE);
+        emit ICertificateRegistry.CertificateClaimed(a2, BATCH_A, ALICE);
         _claim(BATCH_A, BASE_A, 1, ALICE);
-        assertEq(reg.ownerOf(102), ALICE, "owner");
-        assertTrue(reg.isClaimed(102), "claimed");
-        assertFalse(reg.isClaimed(101), "other not claimed");
-        ICertificateRegistry.Certificate memory c = reg.certificate(102);
+        assertEq(reg.ownerOf(a2), ALICE, "owner");
+        assertTrue(reg.isClaimed(a2), "claimed");
+        assertFalse(reg.isClaimed(a1), "other not claimed");
+        ICertificateRegistry.Certificate memory c = reg.certificate(a2);
         assertEq(c.batchId, BATCH_A, "batch");
         assertTrue(c.state == ICertificateRegistry.CertificateState.Active, "active");
         assertEq(c.counterparty, address(0), "no counterparty");
         assertEq(c.since, 0, "since");
-        assertTrue(reg.certificate(101).state == ICertificateRegistry.CertificateState.None, "unclaimed is None");
+        assertTrue(reg.certificate(a1).state == ICertificateRegistry.CertificateState.None, "unclaimed is None");
     }
 
     function test_claim_every_leaf_of_a_batch() public {
@@ -500,10 +599,10 @@ contract CertificateRegistryTest is RegistryFixture {
         _claim(BATCH_A, BASE_A, 0, ALICE);
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, BOB);
         bytes32[] memory proof = _proof(BATCH_A, BASE_A, 0);
-        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector, 101));
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector, req.tokenId));
         vm.prank(RELAYER);
         reg.claim(req, proof);
-        assertEq(reg.ownerOf(101), ALICE, "owner unchanged");
+        assertEq(reg.ownerOf(req.tokenId), ALICE, "owner unchanged");
     }
 
     function test_claim_to_zero_or_to_the_registry_reverts() public {
@@ -541,9 +640,10 @@ contract CertificateRegistryTest is RegistryFixture {
 
     function test_verifyItem_accepts_valid_proofs_and_refuses_unanchored_batches() public view {
         for (uint256 i; i < 4; ++i) {
-            assertTrue(reg.verifyItem(BATCH_A, BASE_A + 1 + i, _itemHash(BASE_A + 1 + i), _proof(BATCH_A, BASE_A, i)), "A");
+            uint256 item = BASE_A + 1 + i;
+            assertTrue(reg.verifyItem(BATCH_A, _tid(BATCH_A, item), _itemHash(item), _proof(BATCH_A, BASE_A, i)), "A");
         }
-        assertFalse(reg.verifyItem(BATCH_C, BASE_C + 1, _itemHash(BASE_C + 1), _proof(BATCH_C, BASE_C, 0)), "C");
+        assertFalse(reg.verifyItem(BATCH_C, _tid(BATCH_C, 301), _itemHash(301), _proof(BATCH_C, BASE_C, 0)), "C");
     }
 
     function test_merkle_mutant_flipped_bit_in_each_proof_element_is_rejected() public {
@@ -589,24 +689,54 @@ contract CertificateRegistryTest is RegistryFixture {
         _expectInvalidProof(req, proof);
     }
 
-    function test_merkle_mutant_wrong_tokenId_itemHash_or_batchId_is_rejected() public {
+    /// @dev `req` with its token id made consistent with its batch and item hash, so that the token check
+    /// passes and the Merkle proof alone must refuse it.
+    function _bound(ICertificateRegistry.ClaimRequest memory req)
+        internal
+        pure
+        returns (ICertificateRegistry.ClaimRequest memory)
+    {
+        req.tokenId = uint256(keccak256(abi.encode(req.batchId, req.itemHash)));
+        return req;
+    }
+
+    function _expectInvalidTokenId(ICertificateRegistry.ClaimRequest memory req, bytes32[] memory proof) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryInvalidTokenId.selector, req.batchId, req.tokenId)
+        );
+        vm.prank(RELAYER);
+        reg.claim(req, proof);
+    }
+
+    function test_merkle_mutant_wrong_itemHash_or_batchId_is_rejected_by_the_proof() public {
         bytes32[] memory proof = _proof(BATCH_A, BASE_A, 0);
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, ALICE);
-        req.tokenId = 102; // a real token of the batch, with another item's proof
-        _expectInvalidProof(req, proof);
-        req = _req(BATCH_A, BASE_A, 0, ALICE);
         req.itemHash = keccak256("counterfeit");
-        _expectInvalidProof(req, proof);
+        _expectInvalidProof(_bound(req), proof);
         req = _req(BATCH_A, BASE_A, 0, ALICE);
         req.batchId = BATCH_B; // same item, claimed against another anchored batch
-        _expectInvalidProof(req, proof);
+        _expectInvalidProof(_bound(req), proof);
+    }
+
+    function test_merkle_mutant_with_an_unbound_token_id_is_rejected_before_the_proof() public {
+        bytes32[] memory proof = _proof(BATCH_A, BASE_A, 0);
+        ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, ALICE);
+        req.tokenId = _tid(BATCH_A, 102); // a real token of the batch, with another item's data
+        _expectInvalidTokenId(req, proof);
+        req = _req(BATCH_A, BASE_A, 0, ALICE);
+        req.itemHash = keccak256("counterfeit"); // the token id no longer fits the item hash
+        _expectInvalidTokenId(req, proof);
+        req = _req(BATCH_A, BASE_A, 0, ALICE);
+        req.batchId = BATCH_B; // nor another batch
+        _expectInvalidTokenId(req, proof);
+        assertFalse(reg.isClaimed(_tid(BATCH_A, 101)), "nothing minted");
     }
 
     function test_merkle_mutant_proof_from_another_batch_is_rejected() public {
         // Item 201 with its valid batch-B proof, presented as an item of batch A.
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_B, BASE_B, 0, ALICE);
         req.batchId = BATCH_A;
-        _expectInvalidProof(req, _proof(BATCH_B, BASE_B, 0));
+        _expectInvalidProof(_bound(req), _proof(BATCH_B, BASE_B, 0));
         // And a valid proof of A for a token claimed from B.
         _expectInvalidProof(_req(BATCH_B, BASE_B, 0, ALICE), _proof(BATCH_A, BASE_A, 0));
     }
@@ -617,9 +747,8 @@ contract CertificateRegistryTest is RegistryFixture {
         bytes32[] memory proof = new bytes32[](1);
         proof[0] = _hashPair(l[2], l[3]);
         bytes32 inner = _hashPair(l[0], l[1]);
-        ICertificateRegistry.ClaimRequest memory req =
-            ICertificateRegistry.ClaimRequest(BATCH_A, uint256(inner), inner, ALICE);
-        _expectInvalidProof(req, proof);
+        ICertificateRegistry.ClaimRequest memory req = ICertificateRegistry.ClaimRequest(BATCH_A, 0, inner, ALICE);
+        _expectInvalidProof(_bound(req), proof);
     }
 
     /// @dev Fuzzed mutant: xor any non-zero mask into any proof element of any item.
@@ -632,54 +761,220 @@ contract CertificateRegistryTest is RegistryFixture {
         _expectInvalidProof(_req(BATCH_A, BASE_A, idx, ALICE), proof);
     }
 
-    /// @dev Fuzzed mutant: any other tokenId or itemHash with a valid proof.
-    function testFuzz_merkle_wrong_item_data_is_rejected(uint256 tokenId, bytes32 itemHash) public {
+    /// @dev Fuzzed mutant: any other item hash, with its token id bound to it and a valid proof of item 101.
+    function testFuzz_merkle_wrong_item_data_is_rejected(bytes32 itemHash) public {
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, ALICE);
-        vm.assume(tokenId != req.tokenId || itemHash != req.itemHash);
-        vm.assume(tokenId != 102 && tokenId != 103 && tokenId != 104);
-        req.tokenId = tokenId;
+        vm.assume(itemHash != req.itemHash);
         req.itemHash = itemHash;
-        _expectInvalidProof(req, _proof(BATCH_A, BASE_A, 0));
+        _expectInvalidProof(_bound(req), _proof(BATCH_A, BASE_A, 0));
     }
 
-    function test_claimBatch_is_all_or_nothing() public {
-        ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](3);
-        bytes32[][] memory proofs = new bytes32[][](3);
-        for (uint256 i; i < 3; ++i) {
-            reqs[i] = _req(BATCH_A, BASE_A, i, ALICE);
-            proofs[i] = _proof(BATCH_A, BASE_A, i);
+    // =============================================================================================
+    // Token ids bound to their batch
+    // =============================================================================================
+
+    function test_tokenIdOf_matches_the_spec() public view {
+        assertEq(reg.tokenIdOf(BATCH_A, _itemHash(101)), _tid(BATCH_A, 101), "A101");
+        assertEq(reg.tokenIdOf(BATCH_A, bytes32(uint256(9))), uint256(keccak256(abi.encode(BATCH_A, bytes32(uint256(9))))), "9");
+        assertTrue(reg.tokenIdOf(BATCH_A, _itemHash(101)) != reg.tokenIdOf(BATCH_B, _itemHash(101)), "per batch");
+    }
+
+    function testFuzz_tokenIdOf_matches_the_spec(bytes32 batchId, bytes32 itemHash) public view {
+        assertEq(reg.tokenIdOf(batchId, itemHash), uint256(keccak256(abi.encode(batchId, itemHash))), "token id");
+    }
+
+    /// @dev Anchors a two-leaf batch `batchId` of leaves (tokenIds[i], itemHashes[i]); returns its proofs.
+    function _anchorPair(bytes32 batchId, uint256[2] memory tokenIds, bytes32[2] memory itemHashes)
+        internal
+        returns (bytes32[][2] memory proofs)
+    {
+        bytes32 l0 = _leaf(batchId, tokenIds[0], itemHashes[0]);
+        bytes32 l1 = _leaf(batchId, tokenIds[1], itemHashes[1]);
+        vm.prank(FACTORY);
+        reg.anchorBatch(batchId, _hashPair(l0, l1), 2, META);
+        proofs[0] = new bytes32[](1);
+        proofs[0][0] = l1;
+        proofs[1] = new bytes32[](1);
+        proofs[1][0] = l0;
+    }
+
+    function test_a_second_batch_reusing_a_serial_cannot_take_the_genuine_certificate() public {
+        uint256 genuine = _tid(BATCH_A, 101);
+        // Batch D reuses serial 101: its honest leaf hashes the serial under D's attributes, so its token id
+        // is another; a forged leaf names the genuine token id (with D's item hash, or a copy of A's).
+        bytes32 itemD = keccak256(abi.encode("attributes of D", _itemHash(101)));
+        bytes32 batchD = keccak256("batch-D");
+        bytes32[][2] memory proofs =
+            _anchorPair(batchD, [genuine, genuine], [itemD, _itemHash(101)]);
+        _expectInvalidTokenId(ICertificateRegistry.ClaimRequest(batchD, genuine, itemD, STRANGER), proofs[0]);
+        _expectInvalidTokenId(ICertificateRegistry.ClaimRequest(batchD, genuine, _itemHash(101), STRANGER), proofs[1]);
+        assertFalse(reg.isClaimed(genuine), "the genuine certificate is untouched");
+        // The genuine bottle's owner still claims it, from its own batch.
+        _claim(BATCH_A, BASE_A, 0, ALICE);
+        assertEq(reg.ownerOf(genuine), ALICE, "genuine owner");
+        assertEq(reg.certificate(genuine).batchId, BATCH_A, "bound to batch A");
+    }
+
+    function test_a_recalled_serial_anchored_again_cannot_yield_the_recalled_certificate() public {
+        uint256 recalledToken = _tid(BATCH_A, 101);
+        vm.prank(FACTORY);
+        reg.recallBatch(BATCH_A, keccak256("contaminated"));
+        // Batch E re-issues serial 101: a forged leaf with the recalled token id, and an honest one.
+        bytes32 batchE = keccak256("batch-E");
+        uint256 honest = reg.tokenIdOf(batchE, _itemHash(101));
+        bytes32[][2] memory proofs =
+            _anchorPair(batchE, [recalledToken, honest], [_itemHash(101), _itemHash(101)]);
+        _expectInvalidTokenId(
+            ICertificateRegistry.ClaimRequest(batchE, recalledToken, _itemHash(101), STRANGER), proofs[0]
+        );
+        assertFalse(reg.isClaimed(recalledToken), "the recalled certificate never exists");
+        // The honest re-issue is a certificate of batch E, not the recalled one.
+        vm.prank(RELAYER);
+        reg.claim(ICertificateRegistry.ClaimRequest(batchE, honest, _itemHash(101), STRANGER), proofs[1]);
+        assertTrue(honest != recalledToken, "another token");
+        assertEq(reg.certificate(honest).batchId, batchE, "of batch E");
+        assertFalse(reg.isClaimed(recalledToken), "still not the recalled one");
+    }
+
+    /// @dev Fuzzed: whatever token id a batch anchors for an item, only tokenIdOf(batch, itemHash) mints.
+    function testFuzz_claim_refuses_any_token_id_but_tokenIdOf(uint256 tokenId, bytes32 itemHash) public {
+        bytes32 batchD = keccak256("batch-D");
+        uint256 bound_ = reg.tokenIdOf(batchD, itemHash);
+        vm.assume(tokenId != bound_);
+        bytes32[][2] memory proofs = _anchorPair(batchD, [tokenId, bound_], [itemHash, itemHash]);
+        _expectInvalidTokenId(ICertificateRegistry.ClaimRequest(batchD, tokenId, itemHash, ALICE), proofs[0]);
+        vm.prank(RELAYER);
+        reg.claim(ICertificateRegistry.ClaimRequest(batchD, bound_, itemHash, ALICE), proofs[1]);
+        assertEq(reg.ownerOf(bound_), ALICE, "the bound token mints");
+    }
+
+    // =============================================================================================
+    // claimBatch: skip what cannot be claimed, mint the rest
+    // =============================================================================================
+
+    function _batchOf(ICertificateRegistry.ClaimRequest[] memory reqs, bytes32[][] memory proofs) internal {
+        vm.prank(RELAYER);
+        reg.claimBatch(reqs, proofs);
+    }
+
+    /// @dev Requests and proofs for items `idx` of batch A, to ALICE.
+    function _batchA(uint256[] memory idx)
+        internal
+        view
+        returns (ICertificateRegistry.ClaimRequest[] memory reqs, bytes32[][] memory proofs)
+    {
+        reqs = new ICertificateRegistry.ClaimRequest[](idx.length);
+        proofs = new bytes32[][](idx.length);
+        for (uint256 i; i < idx.length; ++i) {
+            reqs[i] = _req(BATCH_A, BASE_A, idx[i], ALICE);
+            proofs[i] = _proof(BATCH_A, BASE_A, idx[i]);
         }
-        proofs[2][0] ^= bytes32(uint256(1));
-        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryInvalidProof.selector, BATCH_A, 103));
-        vm.prank(RELAYER);
-        reg.claimBatch(reqs, proofs);
-        assertFalse(reg.isClaimed(101), "first claim rolled back");
-        proofs[2] = _proof(BATCH_A, BASE_A, 2);
-        vm.expectEmit(address(reg));
-        emit ICertificateRegistry.CertificateClaimed(101, BATCH_A, ALICE);
-        vm.expectEmit(address(reg));
-        emit ICertificateRegistry.CertificateClaimed(102, BATCH_A, ALICE);
-        vm.expectEmit(address(reg));
-        emit ICertificateRegistry.CertificateClaimed(103, BATCH_A, ALICE);
-        vm.prank(RELAYER);
-        reg.claimBatch(reqs, proofs);
+    }
+
+    function _three() internal pure returns (uint256[] memory idx) {
+        idx = new uint256[](3);
+        (idx[0], idx[1], idx[2]) = (0, 1, 2);
+    }
+
+    function test_claimBatch_mints_every_claimable_item_in_order() public {
+        (ICertificateRegistry.ClaimRequest[] memory reqs, bytes32[][] memory proofs) = _batchA(_three());
+        for (uint256 i; i < 3; ++i) {
+            vm.expectEmit(address(reg));
+            emit ICertificateRegistry.CertificateClaimed(reqs[i].tokenId, BATCH_A, ALICE);
+        }
+        _batchOf(reqs, proofs);
         assertEq(reg.balanceOf(ALICE), 3, "three minted");
     }
 
-    function test_claimBatch_with_duplicate_item_reverts_whole_batch() public {
+    function test_claimBatch_skips_an_item_a_voucher_claimed_first_and_mints_the_rest() public {
+        (ICertificateRegistry.ClaimRequest[] memory reqs, bytes32[][] memory proofs) = _batchA(_three());
+        // Someone submits a valid voucher for the middle item (to its holder, BOB) before the batch is mined.
+        ICertificateRegistry.ClaimRequest memory front = _req(BATCH_A, BASE_A, 1, BOB);
+        uint256 deadline = block.timestamp + 1 hours;
+        vm.prank(STRANGER);
+        reg.claimWithVoucher(front, deadline, _proof(BATCH_A, BASE_A, 1), _voucherSig(RELAYER_KEY, front, deadline));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimed(reqs[0].tokenId, BATCH_A, ALICE);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[1].tokenId, BATCH_A, ALICE, ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector
+        );
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimed(reqs[2].tokenId, BATCH_A, ALICE);
+        _batchOf(reqs, proofs);
+        assertEq(reg.ownerOf(reqs[0].tokenId), ALICE, "first minted");
+        assertEq(reg.ownerOf(reqs[1].tokenId), BOB, "the voucher's claim stands");
+        assertEq(reg.ownerOf(reqs[2].tokenId), ALICE, "third minted");
+    }
+
+    function test_claimBatch_skips_the_items_of_a_batch_recalled_meanwhile() public {
+        ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](2);
+        bytes32[][] memory proofs = new bytes32[][](2);
+        reqs[0] = _req(BATCH_B, BASE_B, 0, BOB);
+        proofs[0] = _proof(BATCH_B, BASE_B, 0);
+        reqs[1] = _req(BATCH_A, BASE_A, 0, ALICE);
+        proofs[1] = _proof(BATCH_A, BASE_A, 0);
+        vm.prank(FACTORY);
+        reg.recallBatch(BATCH_B, keccak256("recall"));
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[0].tokenId, BATCH_B, BOB, ICertificateRegistry.CertificateRegistryBatchIsRecalled.selector
+        );
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimed(reqs[1].tokenId, BATCH_A, ALICE);
+        _batchOf(reqs, proofs);
+        assertFalse(reg.isClaimed(reqs[0].tokenId), "recalled item not minted");
+        assertEq(reg.ownerOf(reqs[1].tokenId), ALICE, "the other batch's item minted");
+    }
+
+    function test_claimBatch_skips_unanchored_unbound_and_unproven_items_naming_each_reason() public {
+        ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](4);
+        bytes32[][] memory proofs = new bytes32[][](4);
+        reqs[0] = _req(BATCH_C, BASE_C, 0, ALICE); // batch C is not anchored
+        proofs[0] = _proof(BATCH_C, BASE_C, 0);
+        reqs[1] = _req(BATCH_A, BASE_A, 0, ALICE);
+        reqs[1].tokenId = _tid(BATCH_B, 201); // a token id of another batch
+        proofs[1] = _proof(BATCH_A, BASE_A, 0);
+        reqs[2] = _req(BATCH_A, BASE_A, 1, ALICE);
+        proofs[2] = _proof(BATCH_A, BASE_A, 2); // another item's proof
+        reqs[3] = _req(BATCH_A, BASE_A, 3, ALICE);
+        proofs[3] = _proof(BATCH_A, BASE_A, 3);
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[0].tokenId, BATCH_C, ALICE, ICertificateRegistry.CertificateRegistryBatchNotAnchored.selector
+        );
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[1].tokenId, BATCH_A, ALICE, ICertificateRegistry.CertificateRegistryInvalidTokenId.selector
+        );
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[2].tokenId, BATCH_A, ALICE, ICertificateRegistry.CertificateRegistryInvalidProof.selector
+        );
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimed(reqs[3].tokenId, BATCH_A, ALICE);
+        _batchOf(reqs, proofs);
+        assertEq(reg.balanceOf(ALICE), 1, "only the good item");
+        assertFalse(reg.isClaimed(_tid(BATCH_B, 201)), "the foreign token id was not minted");
+        assertFalse(reg.isClaimed(reqs[2].tokenId), "the unproven item was not minted");
+    }
+
+    function test_claimBatch_with_a_duplicate_item_mints_it_once_and_skips_the_second() public {
         ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](2);
         bytes32[][] memory proofs = new bytes32[][](2);
         reqs[0] = _req(BATCH_A, BASE_A, 0, ALICE);
         reqs[1] = _req(BATCH_A, BASE_A, 0, BOB);
         proofs[0] = _proof(BATCH_A, BASE_A, 0);
         proofs[1] = proofs[0];
-        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector, 101));
-        vm.prank(RELAYER);
-        reg.claimBatch(reqs, proofs);
-        assertFalse(reg.isClaimed(101), "rolled back");
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.CertificateClaimSkipped(
+            reqs[1].tokenId, BATCH_A, BOB, ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector
+        );
+        _batchOf(reqs, proofs);
+        assertEq(reg.ownerOf(reqs[0].tokenId), ALICE, "first request wins");
     }
 
-    function test_claimBatch_length_mismatch_and_empty_revert() public {
+    function test_claimBatch_callers_own_errors_revert_the_whole_call() public {
         ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](2);
         bytes32[][] memory proofs = new bytes32[][](1);
         vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryLengthMismatch.selector, 2, 1));
@@ -688,6 +983,107 @@ contract CertificateRegistryTest is RegistryFixture {
         vm.expectRevert(ICertificateRegistry.CertificateRegistryEmptyBatch.selector);
         vm.prank(RELAYER);
         reg.claimBatch(new ICertificateRegistry.ClaimRequest[](0), new bytes32[][](0));
+        // A zero recipient is a request built wrong: nothing of the call stays.
+        (reqs, proofs) = _batchA(_three());
+        reqs[2].to = address(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryInvalidRecipient.selector, address(0))
+        );
+        vm.prank(RELAYER);
+        reg.claimBatch(reqs, proofs);
+        assertFalse(reg.isClaimed(reqs[0].tokenId), "rolled back");
+        // Paused: the whole call, even when every item would be skipped.
+        (reqs, proofs) = _batchA(_three());
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.expectRevert(Pausable.EnforcedPause.selector);
+        vm.prank(RELAYER);
+        reg.claimBatch(reqs, proofs);
+    }
+
+    function test_claimBatch_refuses_more_than_the_cap() public {
+        uint256 cap = reg.MAX_CLAIM_BATCH();
+        assertEq(cap, 128, "cap");
+        ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](cap + 1);
+        bytes32[][] memory proofs = new bytes32[][](cap + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryTooManyClaims.selector, cap + 1, cap)
+        );
+        vm.prank(RELAYER);
+        reg.claimBatch(reqs, proofs);
+    }
+
+    /// @dev Every item of a batch at the cap, each to a new owner, is minted in one call.
+    function test_claimBatch_at_the_cap_mints_every_item_to_new_owners() public {
+        uint256 cap = reg.MAX_CLAIM_BATCH();
+        bytes32 batchId = keccak256("batch-cap");
+        bytes32[] memory leaves = new bytes32[](256);
+        ICertificateRegistry.ClaimRequest[] memory reqs = new ICertificateRegistry.ClaimRequest[](cap);
+        for (uint256 i; i < 256; ++i) {
+            bytes32 h = _itemHash(10_000 + i);
+            uint256 t = uint256(keccak256(abi.encode(batchId, h)));
+            leaves[i] = _leaf(batchId, t, h);
+            if (i < cap) reqs[i] = ICertificateRegistry.ClaimRequest(batchId, t, h, address(uint160(0x10000 + i)));
+        }
+        bytes32[][] memory proofs = new bytes32[][](cap);
+        for (uint256 i; i < cap; ++i) {
+            proofs[i] = _proofOf(leaves, i);
+        }
+        vm.prank(FACTORY);
+        reg.anchorBatch(batchId, _rootOf(leaves), 256, META);
+        _batchOf(reqs, proofs);
+        for (uint256 i; i < cap; ++i) {
+            assertEq(reg.ownerOf(reqs[i].tokenId), reqs[i].to, "minted");
+        }
+    }
+
+    /// @dev Root of a power-of-two tree of sorted pairs.
+    function _rootOf(bytes32[] memory leaves) internal pure returns (bytes32) {
+        bytes32[] memory level = leaves;
+        while (level.length > 1) {
+            bytes32[] memory up = new bytes32[](level.length / 2);
+            for (uint256 i; i < up.length; ++i) {
+                up[i] = _hashPair(level[2 * i], level[2 * i + 1]);
+            }
+            level = up;
+        }
+        return level[0];
+    }
+
+    /// @dev Proof of leaf `index` in a power-of-two tree of sorted pairs.
+    function _proofOf(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
+        uint256 depth;
+        for (uint256 n = leaves.length; n > 1; n /= 2) ++depth;
+        proof = new bytes32[](depth);
+        bytes32[] memory level = leaves;
+        for (uint256 d; d < depth; ++d) {
+            proof[d] = level[index ^ 1];
+            bytes32[] memory up = new bytes32[](level.length / 2);
+            for (uint256 i; i < up.length; ++i) {
+                up[i] = _hashPair(level[2 * i], level[2 * i + 1]);
+            }
+            level = up;
+            index /= 2;
+        }
+    }
+
+    /// @dev Fuzzed: whichever items were claimed before, or come with a broken proof, the batch mints exactly
+    /// the others and skips those, each with its reason.
+    function testFuzz_claimBatch_mints_exactly_the_claimable_items(uint8 claimedMask, uint8 brokenMask) public {
+        uint256[] memory idx = new uint256[](4);
+        (idx[0], idx[1], idx[2], idx[3]) = (0, 1, 2, 3);
+        (ICertificateRegistry.ClaimRequest[] memory reqs, bytes32[][] memory proofs) = _batchA(idx);
+        for (uint256 i; i < 4; ++i) {
+            if ((claimedMask >> i) & 1 == 1) _claim(BATCH_A, BASE_A, i, BOB);
+            if ((brokenMask >> i) & 1 == 1) proofs[i][0] ^= bytes32(uint256(1));
+        }
+        _batchOf(reqs, proofs);
+        for (uint256 i; i < 4; ++i) {
+            bool claimedBefore = (claimedMask >> i) & 1 == 1;
+            bool broken = (brokenMask >> i) & 1 == 1;
+            address expected = claimedBefore ? BOB : (broken ? address(0) : ALICE);
+            assertEq(reg.isClaimed(reqs[i].tokenId) ? reg.ownerOf(reqs[i].tokenId) : address(0), expected, "owner");
+        }
     }
 
     // =============================================================================================
@@ -699,17 +1095,17 @@ contract CertificateRegistryTest is RegistryFixture {
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory sig = _voucherSig(RELAYER_KEY, req, deadline);
         vm.expectEmit(address(reg));
-        emit ICertificateRegistry.CertificateClaimed(101, BATCH_A, ALICE);
+        emit ICertificateRegistry.CertificateClaimed(req.tokenId, BATCH_A, ALICE);
         vm.prank(STRANGER);
         reg.claimWithVoucher(req, deadline, _proof(BATCH_A, BASE_A, 0), sig);
-        assertEq(reg.ownerOf(101), ALICE, "owner");
+        assertEq(reg.ownerOf(req.tokenId), ALICE, "owner");
     }
 
     function test_voucher_valid_at_exactly_the_deadline() public {
         ICertificateRegistry.ClaimRequest memory req = _req(BATCH_A, BASE_A, 0, ALICE);
         uint256 deadline = block.timestamp;
         reg.claimWithVoucher(req, deadline, _proof(BATCH_A, BASE_A, 0), _voucherSig(RELAYER_KEY, req, deadline));
-        assertEq(reg.ownerOf(101), ALICE, "owner");
+        assertEq(reg.ownerOf(req.tokenId), ALICE, "owner");
     }
 
     function test_voucher_with_changed_to_fails() public {
@@ -726,7 +1122,7 @@ contract CertificateRegistryTest is RegistryFixture {
         assertEq(
             bytes4(ret), ICertificateRegistry.CertificateRegistryInvalidVoucherSigner.selector, "InvalidVoucherSigner"
         );
-        assertFalse(reg.isClaimed(101), "not claimed");
+        assertFalse(reg.isClaimed(req.tokenId), "not claimed");
     }
 
     function test_voucher_expired_fails() public {
@@ -776,7 +1172,7 @@ contract CertificateRegistryTest is RegistryFixture {
         bytes memory sig = _voucherSig(RELAYER_KEY, req, deadline);
         bytes32[] memory proof = _proof(BATCH_A, BASE_A, 0);
         reg.claimWithVoucher(req, deadline, proof, sig);
-        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector, 101));
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryAlreadyClaimed.selector, req.tokenId));
         reg.claimWithVoucher(req, deadline, proof, sig);
     }
 
@@ -801,7 +1197,7 @@ contract CertificateRegistryTest is RegistryFixture {
         (bool ok,) =
             address(reg).call(abi.encodeCall(reg.claimWithVoucher, (req, deadline, _proof(BATCH_A, BASE_A, 0), sig)));
         assertFalse(ok, "redirected");
-        assertFalse(reg.isClaimed(101), "claimed");
+        assertFalse(reg.isClaimed(req.tokenId), "claimed");
     }
 
     // =============================================================================================
@@ -857,9 +1253,9 @@ contract CertificateRegistryTest is RegistryFixture {
         vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotTokenOwner.selector, id, BOB));
         vm.prank(BOB);
         reg.pledge(id, BANK);
-        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotTokenOwner.selector, 104, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotTokenOwner.selector, _tid(BATCH_A, 104), ALICE));
         vm.prank(ALICE);
-        reg.pledge(104, BANK); // never claimed
+        reg.pledge(_tid(BATCH_A, 104), BANK); // never claimed
         vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryInvalidPledgee.selector, CAROL));
         vm.prank(ALICE);
         reg.pledge(id, CAROL);
@@ -1384,11 +1780,155 @@ contract CertificateRegistryTest is RegistryFixture {
         reg.fulfilRedemption(kept);
     }
 
+    function test_a_pause_past_a_gifts_expiry_does_not_lose_the_gift() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint64 expiry = uint64(T0 + 1 days);
+        vm.prank(ALICE);
+        reg.createGift(id, CLAIM_KEY_ADDR, expiry);
+        uint64 nonce = reg.gift(id).nonce;
+        vm.warp(T0 + 1 hours);
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.warp(T0 + 3 days); // paused well past the expiry
+        uint64 pushed = expiry + uint64(3 days - 1 hours);
+        assertEq(reg.gift(id).expiry, pushed, "the pause so far does not count");
+        vm.prank(ADMIN);
+        reg.unpause();
+        assertEq(reg.gift(id).expiry, pushed, "pushed back by the whole pause");
+        // Not expired: only the giver may cancel it, and the recipient can still claim it.
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryNotGiver.selector, id, STRANGER));
+        vm.prank(STRANGER);
+        reg.cancelGift(id);
+        vm.warp(pushed);
+        reg.claimGift(id, BOB, _giftSig(CLAIM_KEY, id, BOB, nonce));
+        assertEq(reg.ownerOf(id), BOB, "claimed after the original expiry");
+    }
+
+    function test_a_gift_past_its_pushed_back_expiry_expires() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.warp(T0 + 2 hours);
+        vm.prank(ADMIN);
+        reg.unpause(); // a pause before the gift: it does not extend it
+        uint64 expiry = uint64(block.timestamp + 1 days);
+        vm.prank(ALICE);
+        reg.createGift(id, CLAIM_KEY_ADDR, expiry);
+        assertEq(reg.gift(id).expiry, expiry, "created as asked");
+        vm.warp(T0 + 3 hours);
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.warp(T0 + 4 hours);
+        vm.prank(ADMIN);
+        reg.unpause();
+        uint64 pushed = expiry + 1 hours;
+        assertEq(reg.gift(id).expiry, pushed, "only the pause during its life");
+        bytes memory sig = _giftSig(CLAIM_KEY, id, BOB, reg.gift(id).nonce);
+        vm.warp(pushed + 1);
+        vm.expectRevert(abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryGiftExpired.selector, id, pushed));
+        reg.claimGift(id, BOB, sig);
+        vm.prank(STRANGER);
+        reg.cancelGift(id);
+        assertEq(reg.ownerOf(id), ALICE, "returned to the giver");
+    }
+
+    function test_a_gift_with_the_largest_expiry_stays_readable_across_a_pause() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        vm.prank(ALICE);
+        reg.createGift(id, CLAIM_KEY_ADDR, type(uint64).max);
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.warp(T0 + 1 days);
+        vm.prank(ADMIN);
+        reg.unpause();
+        assertEq(reg.gift(id).expiry, type(uint64).max, "saturated, not overflowed");
+        vm.prank(ALICE);
+        reg.cancelGift(id);
+        assertEq(reg.ownerOf(id), ALICE, "the giver can still take it back");
+    }
+
+    /// @dev Fuzzed: a gift stays claimable for exactly its lifetime plus the time paused during it.
+    function testFuzz_paused_time_never_counts_against_a_gift(uint32 lifetime, uint32 before, uint32 paused) public {
+        lifetime = uint32(bound(lifetime, 1, 90 days));
+        before = uint32(bound(before, 0, lifetime));
+        paused = uint32(bound(paused, 1, 365 days));
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint64 expiry = uint64(T0 + lifetime);
+        vm.prank(ALICE);
+        reg.createGift(id, CLAIM_KEY_ADDR, expiry);
+        bytes memory sig = _giftSig(CLAIM_KEY, id, BOB, reg.gift(id).nonce);
+        vm.warp(T0 + before);
+        vm.prank(ADMIN);
+        reg.pause();
+        vm.warp(T0 + uint256(before) + paused);
+        vm.prank(ADMIN);
+        reg.unpause();
+        uint64 pushed = expiry + paused;
+        assertEq(reg.gift(id).expiry, pushed, "expiry");
+        vm.warp(pushed + 1);
+        (bool late,) = address(reg).call(abi.encodeCall(reg.claimGift, (id, BOB, sig)));
+        assertFalse(late, "claimed after the pushed-back expiry");
+        vm.warp(pushed);
+        reg.claimGift(id, BOB, sig);
+        assertEq(reg.ownerOf(id), BOB, "claimable up to the pushed-back expiry");
+    }
+
+    // =============================================================================================
+    // ERC-4906: a metadata update after every change of a certificate or its gift
+    // =============================================================================================
+
+    function _expectMetadataUpdate(uint256 id) internal {
+        vm.expectEmit(address(reg));
+        emit IERC4906.MetadataUpdate(id);
+    }
+
+    function test_every_lifecycle_change_emits_a_metadata_update() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint256 kept = _claim(BATCH_A, BASE_A, 1, ALICE);
+        _expectMetadataUpdate(id);
+        vm.prank(ALICE);
+        reg.pledge(id, BANK);
+        _expectMetadataUpdate(id);
+        vm.prank(BANK);
+        reg.releasePledge(id);
+        vm.prank(ALICE);
+        reg.pledge(id, BANK);
+        _expectMetadataUpdate(id);
+        vm.prank(BANK);
+        reg.foreclosePledge(id);
+        _expectMetadataUpdate(kept);
+        vm.prank(ALICE);
+        reg.depositToCustody(kept, VAULT);
+        _expectMetadataUpdate(kept);
+        vm.prank(VAULT);
+        reg.releaseCustody(kept);
+        vm.prank(ALICE);
+        reg.depositToCustody(kept, VAULT);
+        _expectMetadataUpdate(kept);
+        vm.prank(ALICE);
+        reg.requestRedemption(kept);
+        _expectMetadataUpdate(kept);
+        vm.prank(VAULT);
+        reg.fulfilRedemption(kept);
+        _expectMetadataUpdate(id);
+        vm.prank(BANK);
+        reg.createGift(id, CLAIM_KEY_ADDR, uint64(block.timestamp + 1 days));
+        _expectMetadataUpdate(id);
+        vm.prank(BANK);
+        reg.cancelGift(id);
+        uint64 nonce = _gift(id, BANK);
+        _expectMetadataUpdate(id);
+        reg.claimGift(id, CAROL, _giftSig(CLAIM_KEY, id, CAROL, nonce));
+        _expectMetadataUpdate(id);
+        vm.prank(CAROL);
+        reg.redeem(id);
+    }
+
     // =============================================================================================
     // Recall
     // =============================================================================================
 
-    function test_recall_blocks_claims_moves_and_new_locks_but_releases_work() public {
+    function test_recall_blocks_claims_moves_and_new_locks_but_a_pledge_release_works() public {
         uint256 free = _claim(BATCH_A, BASE_A, 0, ALICE);
         uint256 pledged = _claim(BATCH_A, BASE_A, 1, ALICE);
         uint256 kept = _claim(BATCH_A, BASE_A, 2, ALICE);
@@ -1427,15 +1967,56 @@ contract CertificateRegistryTest is RegistryFixture {
         reg.foreclosePledge(pledged);
         vm.prank(BANK);
         reg.releasePledge(pledged);
-        vm.prank(VAULT);
-        reg.releaseCustody(kept);
         assertTrue(_stateIs(pledged, ICertificateRegistry.CertificateState.Active), "pledge released");
-        assertTrue(_stateIs(kept, ICertificateRegistry.CertificateState.Active), "custody released");
         assertEq(reg.ownerOf(pledged), ALICE, "owner unchanged");
+        assertTrue(_stateIs(kept, ICertificateRegistry.CertificateState.InCustody), "still in custody");
+    }
 
+    function test_a_recalled_bottle_is_never_handed_out() public {
+        uint256 held = _claim(BATCH_A, BASE_A, 0, ALICE);
+        uint256 stored = _claim(BATCH_A, BASE_A, 1, ALICE);
+        uint256 asked = _claim(BATCH_A, BASE_A, 2, ALICE);
+        uint256 other = _claim(BATCH_B, BASE_B, 0, ALICE);
+        vm.startPrank(ALICE);
+        reg.depositToCustody(stored, VAULT);
+        reg.depositToCustody(asked, VAULT);
+        reg.requestRedemption(asked); // asked before the recall
+        vm.stopPrank();
+        vm.prank(FACTORY);
+        reg.recallBatch(BATCH_A, keccak256("recall"));
+        bytes memory recalled =
+            abi.encodeWithSelector(ICertificateRegistry.CertificateRegistryBatchIsRecalled.selector, BATCH_A);
+
+        vm.expectRevert(recalled);
         vm.prank(ALICE);
-        reg.redeem(free); // opening a recalled bottle is still recorded
-        assertTrue(_stateIs(free, ICertificateRegistry.CertificateState.Redeemed), "redeemed");
+        reg.redeem(held); // a store cannot hand it over
+        vm.expectRevert(recalled);
+        vm.prank(ALICE);
+        reg.requestRedemption(stored);
+        vm.expectRevert(recalled);
+        vm.prank(VAULT);
+        reg.fulfilRedemption(asked); // a request made before the recall is not fulfilled either
+        vm.expectRevert(recalled);
+        vm.prank(VAULT);
+        reg.releaseCustody(stored); // the bottle would leave the warehouse
+
+        assertTrue(_stateIs(held, ICertificateRegistry.CertificateState.Active), "held: active");
+        assertTrue(_stateIs(stored, ICertificateRegistry.CertificateState.InCustody), "stored: in custody");
+        assertFalse(reg.certificate(stored).redemptionRequested, "no request recorded");
+        assertTrue(_stateIs(asked, ICertificateRegistry.CertificateState.InCustody), "asked: still stored");
+        // Other batches are handed out as before.
+        vm.prank(ALICE);
+        reg.redeem(other);
+        assertTrue(_stateIs(other, ICertificateRegistry.CertificateState.Redeemed), "batch B redeems");
+    }
+
+    function test_recall_emits_a_metadata_update_of_every_token() public {
+        vm.expectEmit(address(reg));
+        emit ICertificateRegistry.BatchRecalled(BATCH_A, keccak256("r"));
+        vm.expectEmit(address(reg));
+        emit IERC4906.BatchMetadataUpdate(0, type(uint256).max);
+        vm.prank(FACTORY);
+        reg.recallBatch(BATCH_A, keccak256("r"));
     }
 
     function test_recall_lets_gifts_leave_escrow() public {
@@ -1600,6 +2181,24 @@ contract CertificateRegistryTest is RegistryFixture {
         if (post.owner == address(reg)) {
             assertTrue(reg.gift(id).claimKey != address(0), "escrow without a gift");
         }
+        if (pre.recalled && pre.cert.state != ICertificateRegistry.CertificateState.Redeemed) {
+            assertTrue(post.cert.state != ICertificateRegistry.CertificateState.Redeemed, "a recalled bottle handed out");
+        }
+        if (pre.recalled && pre.cert.state == ICertificateRegistry.CertificateState.InCustody) {
+            assertTrue(post.cert.state == ICertificateRegistry.CertificateState.InCustody, "a recalled bottle left custody");
+        }
+    }
+
+    /// @dev Whether the last call logged `MetadataUpdate(id)` (ERC-4906).
+    function _metadataUpdated(uint256 id) internal returns (bool) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(reg) && logs[i].topics[0] == IERC4906.MetadataUpdate.selector
+                    && abi.decode(logs[i].data, (uint256)) == id
+            ) return true;
+        }
+        return false;
     }
 
     /// @dev Runs `steps` random calls on one certificate, checking every step. Returns how many calls
@@ -1610,10 +2209,20 @@ contract CertificateRegistryTest is RegistryFixture {
             seed = uint256(keccak256(abi.encode(seed, i)));
             (address actor, bytes memory data, uint256 op) = _randomCall(seed, id);
             Snapshot memory pre = _snapshot(id);
+            ICertificateRegistry.Gift memory giftBefore = reg.gift(id);
+            vm.recordLogs();
             vm.prank(actor);
             (bool ok,) = address(reg).call(data);
             // Most random steps revert; the checks judge the outcome either way.
             _checkStep(op, actor, pre, id);
+            ICertificateRegistry.Gift memory giftAfter = reg.gift(id);
+            // Whatever `certificate` or `gift` answers differently afterwards is announced (a plain transfer only
+            // changes the owner, which `Transfer` announces); only a repeated redemption request re-announces.
+            bool changed = keccak256(abi.encode(pre.cert)) != keccak256(abi.encode(reg.certificate(id)))
+                || keccak256(abi.encode(giftBefore)) != keccak256(abi.encode(giftAfter));
+            bool announced = _metadataUpdated(id);
+            if (changed) assertTrue(announced, "a change without MetadataUpdate");
+            else if (op != 8) assertFalse(announced, "MetadataUpdate without a change");
             if (ok) ++succeeded;
             if (reg.ownerOf(id) != pre.owner) ++moves;
             visited |= 1 << uint8(reg.certificate(id).state);
@@ -1829,6 +2438,17 @@ contract CertificateRegistryForwarderTest is RegistryFixture {
         assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Redeemed), "redeemed");
         assertEq(fwd.nonces(ALICE), 3, "owner signed three requests");
         assertEq(fwd.nonces(CUSTODIAN), 2, "custodian signed two");
+    }
+
+    function test_relayed_redeem_of_a_recalled_bottle_is_refused() public {
+        uint256 id = _claim(BATCH_A, BASE_A, 0, ALICE);
+        vm.prank(FACTORY);
+        reg.recallBatch(BATCH_A, bytes32(0));
+        ERC2771Forwarder.ForwardRequestData memory req = _signed(ALICE_KEY, abi.encodeCall(reg.redeem, (id)));
+        vm.expectRevert(Errors.FailedCall.selector);
+        vm.prank(STRANGER);
+        fwd.execute(req);
+        assertTrue(_stateIs(id, ICertificateRegistry.CertificateState.Active), "not redeemed");
     }
 
     function test_relayed_redeem_by_owner() public {

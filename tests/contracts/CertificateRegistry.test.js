@@ -23,8 +23,12 @@ const { loadFixture, time } = networkHelpers;
 
 const role = (name) => keccak256(toHex(name));
 const DEFAULT_ADMIN_ROLE = `0x${"00".repeat(32)}`;
-const itemHash = (tokenId) => keccak256(toHex(`item-${tokenId}`));
+const itemHash = (n) => keccak256(toHex(`item-${n}`));
 const batchIdOf = (name) => keccak256(toHex(name));
+
+/** The token id of docs/interfaces.md: uint256(keccak256(abi.encode(batchId, itemHash))). */
+const tokenIdOf = (batchId, hash) =>
+  BigInt(keccak256(encodeAbiParameters(parseAbiParameters("bytes32, bytes32"), [batchId, hash])));
 
 /** The item leaf of docs/interfaces.md: keccak256(bytes.concat(keccak256(abi.encode(batchId, tokenId, itemHash)))). */
 function itemLeaf(batchId, tokenId, hash) {
@@ -56,12 +60,12 @@ function buildTree(leaves) {
   };
 }
 
-/** A batch of `count` items with token ids base+1 .. base+count. */
+/** A batch of `count` items numbered base+1 .. base+count, each with its bound token id. */
 function makeBatch(name, base, count) {
   const batchId = batchIdOf(name);
   const items = Array.from({ length: count }, (_, i) => {
-    const tokenId = BigInt(base + 1 + i);
-    return { batchId, tokenId, itemHash: itemHash(tokenId) };
+    const hash = itemHash(base + 1 + i);
+    return { batchId, tokenId: tokenIdOf(batchId, hash), itemHash: hash };
   });
   const tree = buildTree(items.map((it) => itemLeaf(it.batchId, it.tokenId, it.itemHash)));
   return { batchId, items, root: tree.root, proof: (i) => tree.proof(i) };
@@ -437,6 +441,101 @@ describe("CertificateRegistry (viem, EIP-712 signed off chain)", () => {
       assert.equal(record.itemCount, 7n);
       assert.equal(record.recalled, false);
     });
+
+    it("tokenIdOf agrees with the JS derivation, and a token id of another batch is refused", async () => {
+      const f = await loadFixture(deploy);
+      const item = f.batchA.items[0];
+      assert.equal(await f.registry.read.tokenIdOf([item.batchId, item.itemHash]), item.tokenId);
+      // The same item hash under another batch is another token: batch A cannot mint it.
+      const foreign = tokenIdOf(batchIdOf("batch-B"), item.itemHash);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claim([{ ...req(item, f.alice.account.address), tokenId: foreign }, f.batchA.proof(0)], {
+          account: f.relayer.account,
+        }),
+        f.registry,
+        "CertificateRegistryInvalidTokenId",
+        [item.batchId, foreign],
+      );
+    });
+  });
+
+  describe("claimBatch skips what cannot be claimed", () => {
+    it("an item claimed first by a voucher is skipped with CertificateClaimSkipped, the others are minted", async () => {
+      const f = await loadFixture(deploy);
+      const [first, taken, last] = f.batchA.items;
+      const deadline = BigInt(await time.latest()) + 3600n;
+      const bob = f.bob.account.address;
+      const sig = await f.relayer.signTypedData({
+        account: f.relayer.account,
+        domain: f.domain,
+        types: voucherTypes,
+        primaryType: "ClaimVoucher",
+        message: { ...req(taken, bob), deadline },
+      });
+      await f.registry.write.claimWithVoucher([req(taken, bob), deadline, f.batchA.proof(1), sig], {
+        account: f.submitter.account,
+      });
+      const alice = f.alice.account.address;
+      const reqs = [first, taken, last].map((it_) => req(it_, alice));
+      const proofs = [0, 1, 2].map((i) => f.batchA.proof(i));
+      const selector = (name) =>
+        keccak256(toHex(`${name}(uint256)`)).slice(0, 10); // AlreadyClaimed takes one uint256
+      await viem.assertions.emitWithArgs(
+        f.registry.write.claimBatch([reqs, proofs], { account: f.relayer.account }),
+        f.registry,
+        "CertificateClaimSkipped",
+        [taken.tokenId, taken.batchId, getAddress(alice), selector("CertificateRegistryAlreadyClaimed")],
+      );
+      assert.equal(await f.registry.read.ownerOf([first.tokenId]), getAddress(alice));
+      assert.equal(await f.registry.read.ownerOf([taken.tokenId]), getAddress(bob));
+      assert.equal(await f.registry.read.ownerOf([last.tokenId]), getAddress(alice));
+    });
+
+    it("more than MAX_CLAIM_BATCH requests revert with CertificateRegistryTooManyClaims", async () => {
+      const f = await loadFixture(deploy);
+      const cap = await f.registry.read.MAX_CLAIM_BATCH();
+      const item = f.batchA.items[0];
+      const reqs = Array.from({ length: Number(cap) + 1 }, () => req(item, f.alice.account.address));
+      const proofs = reqs.map(() => f.batchA.proof(0));
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        f.registry.write.claimBatch([reqs, proofs], { account: f.relayer.account }),
+        f.registry,
+        "CertificateRegistryTooManyClaims",
+        [cap + 1n, cap],
+      );
+    });
+  });
+
+  describe("claimBatch at the cap, worst case", () => {
+    // Every recipient a new owner (a new balance slot each) and 20-deep proofs, as in a batch of a million
+    // items (TRACECERT_MAX_BATCH_ITEMS): the most gas a claimBatch can take. The cap keeps it under
+    // WORST_CASE_MARGIN: 40% of a 30M block, and under the per-transaction gas cap of EIP-7825 (2^24, which
+    // this node enforces too) with more than a quarter to spare.
+    const WORST_CASE_MARGIN = 12_000_000n;
+
+    it("MAX_CLAIM_BATCH claims to new owners with 20-deep proofs stay under 12M gas (40% of a 30M block)", async () => {
+      const f = await loadFixture(deploy);
+      const cap = Number(await f.registry.read.MAX_CLAIM_BATCH());
+      const batchId = batchIdOf("batch-worst-case");
+      const items = Array.from({ length: 256 }, (_, i) => {
+        const hash = itemHash(900000 + i);
+        return { batchId, tokenId: tokenIdOf(batchId, hash), itemHash: hash };
+      });
+      // A 256-leaf subtree under 12 more levels of siblings: the proofs of a 2^20-leaf tree.
+      const sub = buildTree(items.map((it_) => itemLeaf(it_.batchId, it_.tokenId, it_.itemHash)));
+      const padding = Array.from({ length: 12 }, (_, i) => keccak256(toHex(`sibling-${i}`)));
+      const root = padding.reduce((node, sibling) => hashPair(node, sibling), sub.root);
+      const reqs = items.slice(0, cap).map((it_) => req(it_, privateKeyToAccount(generatePrivateKey()).address));
+      const proofs = reqs.map((_, i) => [...sub.proof(i), ...padding]);
+      assert.equal(proofs[0].length, 20);
+      await f.registry.write.anchorBatch([batchId, root, 1n << 20n, keccak256(toHex("m"))], { account: f.factory.account });
+      const hash = await f.registry.write.claimBatch([reqs, proofs], { account: f.relayer.account });
+      const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
+      assert.equal(receipt.status, "success");
+      for (const r of reqs.slice(0, 3)) assert.equal(await f.registry.read.ownerOf([r.tokenId]), getAddress(r.to));
+      console.log(`      claimBatch of ${cap} to new owners, 20-deep proofs: ${receipt.gasUsed} gas (${Number(receipt.gasUsed) / cap} per item)`);
+      assert.ok(receipt.gasUsed < WORST_CASE_MARGIN, `${receipt.gasUsed} >= ${WORST_CASE_MARGIN}`);
+    });
   });
 
   describe("gas against the plain ERC-721 baseline", () => {
@@ -529,15 +628,15 @@ describe("test coverage of the ABI", () => {
     const checked = artifact.abi
       .filter((entry) => (entry.type === "error" || entry.type === "event") && ours(entry))
       .filter((entry) => entry.type !== "event" || !["Approval", "ApprovalForAll", "RoleAdminChanged", "RoleGranted", "RoleRevoked", "EIP712DomainChanged"].includes(entry.name));
-    // 25 registry errors; 16 registry events plus Transfer, Paused and Unpaused.
-    assert.equal(checked.filter((e) => e.type === "error").length, 25);
-    assert.equal(checked.filter((e) => e.type === "event").length, 19);
+    // 29 registry errors; 18 registry events plus Transfer, Paused, Unpaused and ERC-4906's two.
+    assert.equal(checked.filter((e) => e.type === "error").length, 29);
+    assert.equal(checked.filter((e) => e.type === "event").length, 23);
     const missing = checked
       .filter((entry) => {
         const solUse = entry.type === "error" ? `.${entry.name}.selector` : `emit ICertificateRegistry.${entry.name}(`;
-        const solOther = `emit Pausable.${entry.name}(`;
+        const others = ["Pausable", "IERC721", "IERC4906"].map((from) => `emit ${from}.${entry.name}(`);
         const jsUse = `"${entry.name}"`;
-        return !sol.includes(solUse) && !sol.includes(solOther) && !sol.includes(`emit IERC721.${entry.name}(`) && !js.includes(jsUse);
+        return !sol.includes(solUse) && !others.some((use) => sol.includes(use)) && !js.includes(jsUse);
       })
       .map((entry) => `${entry.type} ${entry.name}`);
     assert.deepEqual(missing, []);

@@ -420,6 +420,8 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "redemption_waiting": "等待 {name} 交付酒瓶。",
         "redemption_waiting_storage": "等待 {name} 从寄存处交付酒瓶。",
         "redeemed_final": "已提货：酒瓶已交付，此电子酒证就此终结。",
+        "recalled_no_hand_out": "品牌方已召回此批次：酒瓶不再交付，也不能从寄存处取出。"
+        "退货由品牌方另行安排。",
         "partner": "合作方 #{id}",
         "choose": "请选择",
         "no_partners": "暂无可选的机构。",
@@ -509,6 +511,8 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
         "redemption_waiting": "Waiting for {name} to hand out the bottle.",
         "redemption_waiting_storage": "Waiting for {name} to hand out the bottle from storage.",
         "redeemed_final": "Redeemed: the bottle was handed out; this certificate is closed.",
+        "recalled_no_hand_out": "The brand recalled this batch: the bottle is not handed out or "
+        "taken out of storage. The brand arranges the return.",
         "partner": "partner #{id}",
         "choose": "Choose",
         "no_partners": "None to choose from yet.",

@@ -6,6 +6,15 @@ pragma solidity ^0.8.28;
  * cheatcode address; npm has no working forge-std, so this is a local subset of its `Vm` interface.
  */
 interface Vm {
+    /// @dev A log captured by {recordLogs}.
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;

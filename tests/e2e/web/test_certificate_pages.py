@@ -498,3 +498,59 @@ def test_the_owner_takes_back_an_offer_nobody_took_up_from_the_page(
     )
     assert late.status_code == 409
     assert page_errors == []
+
+
+def test_a_recalled_bottle_in_storage_offers_no_hand_out_and_the_page_says_why(
+    site: LiveServer,
+    client: httpx.Client,
+    bottle: Bottle,
+    otp: RecordingOtpSender,
+    launch: Launch,
+    partners: Partners,
+    keys: Any,
+    page_errors: list[str],
+) -> None:
+    container = site.container
+    page = open_page(launch(), f"{site.url}/my-certificates", page_errors)
+    sign_in_on_page(page, otp, ALICE)
+    alice_auth = token_of(page)
+    cid = claim_through_api(client, site, bottle, alice_auth)["id"]
+    offered = client.post(
+        f"/me/certificates/{cid}/deposit",
+        json={"custodian_id": partners.custodian},
+        headers=alice_auth,
+    )
+    assert offered.status_code == 200, offered.text
+    settle(container)  # the custodian's role
+    custody = partners.deal(client, partners.custodian_key, cid, "custody")
+    partners.act(client, partners.custodian_key, custody["id"], "confirm")
+    settle(container)
+    recall = client.post(
+        f"/batches/{bottle.lot.batch['id']}/recall",
+        json={"reason": "Bottling fault"},
+        headers={"Authorization": f"Bearer {keys.factory}"},
+    )
+    assert recall.status_code == 200, recall.text
+    settle(container)
+
+    open_mine(page, site)
+    card = card_of(page, cid)
+    expect(card).to_have_attribute("data-state", "in_custody")
+    expect(card).to_have_attribute("data-recalled", "true")
+    expect(card.get_by_test_id("certificate-status")).to_contain_text(
+        "The brand recalled this batch: the bottle is not handed out or taken out of storage. "
+        "The brand arranges the return."
+    )
+    # Neither "Withdraw" nor "Redeem from storage": the bottle stays where it is.
+    expect(card.get_by_test_id("actions")).to_have_count(0)
+    # Asked anyway (an old page, a script): 409 batch_recalled, and nothing changes.
+    before = certificate(client, alice_auth, cid)
+    for path, body in (("withdraw", None), ("redemption", {"method": "pickup"})):
+        refused = client.post(f"/me/certificates/{cid}/{path}", json=body, headers=alice_auth)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "batch_recalled"
+        assert "recalled" in refused.json()["detail"]
+    assert certificate(client, alice_auth, cid) == before
+    token = int(before["token_id"])
+    assert container.runtime.registry.certificate(token).state == ChainState.IN_CUSTODY
+    assert page_errors == []

@@ -13,14 +13,17 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Receipt
 from chain.contracts.certificate_registry import (
+    MAX_CLAIM_BATCH,
     ROLES,
     CertificateRegistry,
     CertificateState,
     ClaimRequest,
+    ClaimSkip,
+    claim_skips,
 )
 from chain.errors import ContractRevertError
 from chain.log import LogTree, leaf_hash
-from chain.merkle import BatchTree, item_leaf
+from chain.merkle import BatchTree, item_leaf, token_id_of
 from tests.fixtures.chain import RegistryRoles
 
 Transact = Callable[..., Receipt]
@@ -29,8 +32,8 @@ ZERO32 = b"\x00" * 32
 
 def _batch(size: int) -> tuple[bytes, list[tuple[int, bytes]], BatchTree]:
     batch_id = os.urandom(32)
-    base = int.from_bytes(os.urandom(8), "big") << 32
-    items = [(base + i, os.urandom(32)) for i in range(size)]
+    hashes = [os.urandom(32) for _ in range(size)]
+    items = [(token_id_of(batch_id, h), h) for h in hashes]
     return batch_id, items, BatchTree([item_leaf(batch_id, t, h) for t, h in items])
 
 
@@ -83,6 +86,13 @@ def test_item_leaf_matches_the_contract(registry: CertificateRegistry) -> None:
         assert registry.item_leaf(batch_id, token_id, item_hash) == item_leaf(
             batch_id, token_id, item_hash
         )
+
+
+def test_token_id_and_claim_cap_match_the_contract(registry: CertificateRegistry) -> None:
+    for _ in range(4):
+        batch_id, item_hash = os.urandom(32), os.urandom(32)
+        assert registry.token_id_of(batch_id, item_hash) == token_id_of(batch_id, item_hash)
+    assert registry.max_claim_batch() == MAX_CLAIM_BATCH
 
 
 @pytest.mark.parametrize("size", [*range(1, 18), pytest.param(1000, marks=pytest.mark.slow)])
@@ -180,27 +190,51 @@ def test_claim_mints_to_the_recipient_and_a_second_claim_is_refused(
     wrong = ClaimRequest(batch_id, items[3][0], items[3][1], holder.address)
     bad = _revert_of(registry, registry_roles.admin, registry.encode_claim(wrong, tree.proof(2)))
     assert (bad.name, bad.args) == ("CertificateRegistryInvalidProof", (batch_id, items[3][0]))
+    unbound = ClaimRequest(batch_id, items[3][0] ^ 1, items[3][1], holder.address)
+    foreign = _revert_of(
+        registry, registry_roles.admin, registry.encode_claim(unbound, tree.proof(3))
+    )
+    assert (foreign.name, foreign.args) == (
+        "CertificateRegistryInvalidTokenId",
+        (batch_id, items[3][0] ^ 1),
+    )
 
 
-def test_claim_batch_is_all_or_nothing(
+def test_claim_batch_skips_what_cannot_be_claimed_and_mints_the_rest(
     registry: CertificateRegistry, transact: Transact, registry_roles: RegistryRoles
 ) -> None:
     to = registry_roles.others[2].address
     batch_id, items, tree = _anchor(registry, transact, registry_roles.admin, 6)
-    requests = [ClaimRequest(batch_id, t, h, to) for t, h in items[:3]]
-    proofs = [tree.proof(i) for i in range(3)]
-    broken = [proofs[0], proofs[1], proofs[0]]
-    error = _revert_of(
-        registry, registry_roles.admin, registry.encode_claim_batch(requests, broken)
-    )
-    assert error.name == "CertificateRegistryInvalidProof"
-    assert not any(registry.is_claimed(r.token_id) for r in requests)
-    assert transact(registry_roles.admin, registry.encode_claim_batch(requests, proofs)).status == 1
-    assert all(registry.owner_of(r.token_id) == to for r in requests)
+    requests = [ClaimRequest(batch_id, t, h, to) for t, h in items[:4]]
+    proofs = [tree.proof(i) for i in range(4)]
+    # Item 1 is claimed first (a voucher, another relayer call); item 2 comes with a wrong proof.
+    early = registry_roles.others[3].address
+    first = ClaimRequest(batch_id, items[1][0], items[1][1], early)
+    assert transact(registry_roles.admin, registry.encode_claim(first, proofs[1])).status == 1
+    proofs[2] = proofs[0]
+    receipt = transact(registry_roles.admin, registry.encode_claim_batch(requests, proofs))
+    assert receipt.status == 1
+    assert claim_skips(receipt, registry.address) == [
+        ClaimSkip(items[1][0], batch_id, to, "CertificateRegistryAlreadyClaimed"),
+        ClaimSkip(items[2][0], batch_id, to, "CertificateRegistryInvalidProof"),
+    ]
+    owners = [registry.owner_of(r.token_id) for r in requests]
+    assert owners == [to, early, None, to]
     mismatch = _revert_of(
         registry, registry_roles.admin, registry.encode_claim_batch(requests, proofs[:2])
     )
-    assert (mismatch.name, mismatch.args) == ("CertificateRegistryLengthMismatch", (3, 2))
+    assert (mismatch.name, mismatch.args) == ("CertificateRegistryLengthMismatch", (4, 2))
+    too_many = _revert_of(
+        registry,
+        registry_roles.admin,
+        registry.encode_claim_batch(
+            [requests[0]] * (MAX_CLAIM_BATCH + 1), [proofs[0]] * (MAX_CLAIM_BATCH + 1)
+        ),
+    )
+    assert (too_many.name, too_many.args) == (
+        "CertificateRegistryTooManyClaims",
+        (MAX_CLAIM_BATCH + 1, MAX_CLAIM_BATCH),
+    )
 
 
 def test_voucher_claim_by_anyone_mints_and_bad_vouchers_are_refused(
@@ -350,6 +384,9 @@ def test_recall_blocks_transfers_and_attestations_count(
         registry, owner, registry.encode_transfer_from(owner.address, admin.address, token)
     )
     assert (blocked.name, blocked.args) == ("CertificateRegistryBatchIsRecalled", (batch_id,))
+    # A recalled bottle is never handed out.
+    kept = _revert_of(registry, owner, registry.encode_redeem(token))
+    assert (kept.name, kept.args) == ("CertificateRegistryBatchIsRecalled", (batch_id,))
 
 
 def test_pause_stops_claims_with_enforced_pause(
@@ -380,6 +417,27 @@ def test_log_roots_are_anchored_in_increasing_sizes(
     assert registry.log_root(4) == ZERO32
     stale = _revert_of(registry, admin, registry.encode_anchor_log(5, log.root(5)))
     assert (stale.name, stale.args) == ("CertificateRegistryLogSizeNotIncreasing", (5, 5))
+    zero = _revert_of(registry, admin, registry.encode_anchor_log(6, ZERO32))
+    assert zero.name == "CertificateRegistryInvalidLogRoot"
+
+
+def test_a_runaway_log_anchor_is_rewound_and_anchoring_resumes(
+    registry: CertificateRegistry, transact: Transact, registry_roles: RegistryRoles
+) -> None:
+    admin = registry_roles.admin
+    log = LogTree([leaf_hash(f"event {i}".encode()) for i in range(4)])
+    transact(admin, registry.encode_anchor_log(3, log.root(3)))
+    transact(admin, registry.encode_anchor_log(2**64 - 1, log.root(3)))
+    stuck = _revert_of(registry, admin, registry.encode_anchor_log(4, log.root(4)))
+    assert stuck.name == "CertificateRegistryLogSizeNotIncreasing"
+    receipt = transact(admin, registry.encode_rewind_log(2**64 - 1))
+    assert [(e.name, e.args) for e in registry.decode_events(receipt)] == [
+        ("LogRewound", {"size": 2**64 - 1, "latest": 3})
+    ]
+    assert registry.latest_log_size() == 3
+    assert registry.log_root(2**64 - 1) == ZERO32
+    transact(admin, registry.encode_anchor_log(4, log.root(4)))
+    assert registry.latest_log_size() == 4
 
 
 def test_base_uri_feeds_token_uri(

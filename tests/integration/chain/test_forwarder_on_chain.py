@@ -18,7 +18,7 @@ from chain.contracts.certificate_registry import CertificateRegistry, Certificat
 from chain.contracts.forwarder import Forwarder, ForwardRequest, sign_forward_request
 from chain.deploy import send_transaction
 from chain.errors import ContractRevertError
-from chain.merkle import BatchTree, item_leaf
+from chain.merkle import BatchTree, item_leaf, token_id_of
 from tests.fixtures.chain import RegistryRoles
 
 RELAYED_GAS = 300_000
@@ -27,8 +27,8 @@ RELAYED_GAS = 300_000
 def _claimed(registry: CertificateRegistry, admin: LocalAccount, owners: list[str]) -> list[int]:
     """Anchor a batch and claim one certificate to each of ``owners``; return the token ids."""
     batch_id = os.urandom(32)
-    base = int.from_bytes(os.urandom(8), "big") << 32
-    items = [(base + i, os.urandom(32)) for i in range(len(owners))]
+    hashes = [os.urandom(32) for _ in owners]
+    items = [(token_id_of(batch_id, h), h) for h in hashes]
     tree = BatchTree([item_leaf(batch_id, t, h) for t, h in items])
     anchor = registry.encode_anchor_batch(batch_id, tree.root, len(items), b"\x00" * 32)
     assert send_transaction(registry.client, admin, registry.address, anchor).status == 1
@@ -193,7 +193,12 @@ def test_execute_batch_relays_two_owners_requests_in_one_transaction(
     )
     receipt = _relay(forwarder, sender, batch)
     names = [e.name for e in registry.decode_events(receipt)]
-    assert names == ["CertificateCustodyStarted", "CertificateRedeemed"]
+    assert names == [
+        "CertificateCustodyStarted",
+        "MetadataUpdate",
+        "CertificateRedeemed",
+        "MetadataUpdate",
+    ]
     assert registry.certificate(token_a).state == CertificateState.IN_CUSTODY
     assert registry.certificate(token_a).counterparty == custodian.address
     assert registry.certificate(token_b).state == CertificateState.REDEEMED

@@ -9,19 +9,25 @@ from eth_abi.abi import decode, encode
 from eth_account import Account
 from eth_keys import keys
 from eth_utils.abi import collapse_if_tuple
+from eth_utils.address import to_checksum_address
 
 from chain.artifacts import Artifact
 from chain.backends import PyEvmBackend
-from chain.client import ChainClient
+from chain.client import ChainClient, LogEntry, Receipt
 from chain.contracts.certificate_registry import (
+    CLAIM_SKIP_REASONS,
+    CLAIM_SKIPPED_TOPIC,
+    MAX_CLAIM_BATCH,
     ROLES,
     CertificateRegistry,
     ClaimRequest,
+    ClaimSkip,
+    claim_skips,
     role_id,
     sign_claim_voucher,
     sign_gift_claim,
 )
-from chain.merkle import keccak256
+from chain.merkle import keccak256, token_id_of
 
 ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 ALICE = Account.from_key("0x" + "a1" * 32)
@@ -70,6 +76,7 @@ CASES: list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]] = [
         (BATCH, b"\x08" * 32, "ipfs://r"),
     ),
     ("encode_anchor_log", (12, b"\x09" * 32), "anchorLog", (12, b"\x09" * 32)),
+    ("encode_rewind_log", (12,), "rewindLog", (12,)),
     ("encode_claim", (REQ, PROOF), "claim", (REQ_ABI, tuple(PROOF))),
     (
         "encode_claim_batch",
@@ -135,6 +142,7 @@ def test_every_write_function_of_the_spec_has_an_encoder(wrapper: CertificateReg
         "recallBatch",
         "attestBatch",
         "anchorLog",
+        "rewindLog",
         "claim",
         "claimBatch",
         "claimWithVoucher",
@@ -275,3 +283,77 @@ def test_voucher_is_bound_to_recipient_chain_and_contract() -> None:
     ]
     for variant in variants:
         assert sign_claim_voucher(relayer, **variant) != reference
+
+
+# ------------------------------------------------------------------------------ claim skips
+def _skip_log(token_id: int, batch_id: bytes, to: str, reason: bytes, address: str) -> LogEntry:
+    return LogEntry(
+        address=address,
+        topics=(
+            CLAIM_SKIPPED_TOPIC,
+            token_id.to_bytes(32, "big"),
+            batch_id,
+            bytes(12) + bytes.fromhex(to[2:]),
+        ),
+        data=encode(["bytes4"], [reason]),
+        log_index=0,
+    )
+
+
+def test_claim_skips_names_each_skipped_item_and_its_reason() -> None:
+    already = keccak256(b"CertificateRegistryAlreadyClaimed(uint256)")[:4]
+    unknown = b"\xde\xad\xbe\xef"
+    other = LogEntry(ADDRESS, (keccak256(b"Transfer(address,address,uint256)"),), b"", 1)
+    receipt = Receipt(
+        tx_hash=b"\x01" * 32,
+        block_number=1,
+        block_hash=b"\x02" * 32,
+        status=1,
+        gas_used=1,
+        contract_address=None,
+        logs=(
+            _skip_log(7, BATCH, BOB, already, ADDRESS),
+            other,
+            _skip_log(8, BATCH, BOB, unknown, ADDRESS),
+            _skip_log(9, BATCH, BOB, already, BOB),  # another contract's log
+        ),
+    )
+    bob = to_checksum_address(BOB)
+    assert claim_skips(receipt, ADDRESS) == [
+        ClaimSkip(7, BATCH, bob, "CertificateRegistryAlreadyClaimed"),
+        ClaimSkip(8, BATCH, bob, "0xdeadbeef"),
+    ]
+    assert [skip.token_id for skip in claim_skips(receipt)] == [7, 8, 9]
+
+
+def test_claim_skip_reasons_and_topic_match_the_abi(registry_artifact: Artifact) -> None:
+    errors = {
+        keccak256(f"{e['name']}({','.join(collapse_if_tuple(i) for i in e['inputs'])})".encode())[
+            :4
+        ]: e["name"]
+        for e in registry_artifact.abi
+        if e.get("type") == "error"
+    }
+    assert {errors[selector] for selector in CLAIM_SKIP_REASONS} == set(CLAIM_SKIP_REASONS.values())
+    assert set(CLAIM_SKIP_REASONS.values()) == {
+        "CertificateRegistryAlreadyClaimed",
+        "CertificateRegistryBatchIsRecalled",
+        "CertificateRegistryBatchNotAnchored",
+        "CertificateRegistryInvalidTokenId",
+        "CertificateRegistryInvalidProof",
+    }
+    (event,) = [
+        e
+        for e in registry_artifact.abi
+        if e.get("type") == "event" and e["name"] == "CertificateClaimSkipped"
+    ]
+    signature = f"CertificateClaimSkipped({','.join(i['type'] for i in event['inputs'])})"
+    assert keccak256(signature.encode()) == CLAIM_SKIPPED_TOPIC
+    assert MAX_CLAIM_BATCH == 128
+
+
+def test_token_id_is_the_keccak_of_batch_and_item_hash() -> None:
+    assert token_id_of(BATCH, ITEM) == int.from_bytes(keccak256(BATCH + ITEM), "big")
+    assert token_id_of(BATCH, ITEM) != token_id_of(b"\x09" * 32, ITEM)
+    with pytest.raises(ValueError):
+        token_id_of(BATCH[:31], ITEM)

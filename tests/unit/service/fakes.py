@@ -828,8 +828,8 @@ class FakeCommitments:
     def text_hash(self, text: str) -> bytes:
         return sha(b"text:", text.encode("utf-8"))
 
-    def token_id(self, serial: str) -> int:
-        return int.from_bytes(sha(b"token:", serial.encode()), "big")
+    def token_id(self, chain_batch_id: bytes, item_hash: bytes) -> int:
+        return int.from_bytes(sha(b"token:", chain_batch_id, item_hash), "big")
 
     def item_hash(self, attributes_hash: bytes, serial: str) -> bytes:
         return sha(b"item:", attributes_hash, serial.encode())
@@ -839,8 +839,8 @@ class FakeCommitments:
     ) -> tuple[list[bytes], list[bytes]]:
         item_hashes = [self.item_hash(attributes_hash, s) for s in serials]
         leaves = [
-            self.item_leaf(chain_batch_id, self.token_id(s), ih)
-            for s, ih in zip(serials, item_hashes, strict=True)
+            self.item_leaf(chain_batch_id, self.token_id(chain_batch_id, ih), ih)
+            for ih in item_hashes
         ]
         return item_hashes, leaves
 

@@ -46,6 +46,8 @@ def test_real_secrets_and_a_code_gateway_are_accepted_outside_dev_mode():
         ({"otp_sender": "carrier-pigeon"}, "TRACECERT_OTP_SENDER is log or webhook"),
         ({"otp_webhook_url": "sms-gateway"}, "TRACECERT_OTP_WEBHOOK_URL"),
         ({"claim_batch_max": 0}, "TRACECERT_CLAIM_BATCH_MAX"),
+        ({"claim_batch_max": 129}, "TRACECERT_CLAIM_BATCH_MAX is between 1 and 128"),
+        ({"claim_batch_max": 500}, "TRACECERT_CLAIM_BATCH_MAX is between 1 and 128"),
     ],
 )
 def test_unsafe_consumer_settings_are_refused_outside_dev_mode(change, message):
@@ -108,3 +110,7 @@ def test_health_limits_default_to_strict_and_refuse_negative_values(monkeypatch)
     monkeypatch.setenv("TRACECERT_HEALTH_MAX_NONCE_GAP", "-1")
     with pytest.raises(ValidationError, match="HEALTH_MAX_NONCE_GAP"):
         Settings()
+
+
+def test_the_claim_batch_may_be_as_large_as_the_registry_takes():
+    assert Settings(**{**PRODUCTION, "claim_batch_max": 128}).claim_batch_max == 128  # type: ignore[arg-type]

@@ -504,3 +504,68 @@ def test_the_owner_takes_back_offers_nobody_took_up(world, api, partners):
         "request_redemption",
         "cancel_offer",
     ]
+
+
+def test_a_recalled_bottle_is_never_handed_out_and_the_refusal_changes_nothing(
+    world, api, partners, keys, counts
+):
+    custodian, store = auth(partners.custodian_key), auth(partners.store_key)
+
+    def stored(serial: str) -> dict[str, Any]:
+        certificate = world.claim(serial, world.alice)
+        offered = world.post(
+            f"/me/certificates/{certificate['id']}/deposit",
+            world.alice,
+            custodian_id=partners.custodian,
+        )
+        world.settle()
+        world.post(f"/deals/{offered['deals'][0]['id']}/confirm", custodian)
+        world.settle()
+        return world.get(certificate["id"], world.alice)
+
+    asked = stored(world.lot.serials[1])  # asked from storage before the recall (on chain)
+    asked_view = world.post(
+        f"/me/certificates/{asked['id']}/redemption", world.alice, method="pickup"
+    )
+    from_storage = next(d for d in asked_view["deals"] if d["kind"] == "redemption")["id"]
+    kept = stored(world.lot.serials[2])
+    at_store = world.claim(world.lot.serials[3], world.alice)  # asked of a store (off chain)
+    store_view = world.post(
+        f"/me/certificates/{at_store['id']}/redemption",
+        world.alice,
+        method="pickup",
+        store_id=partners.store,
+    )
+    from_store = store_view["deals"][0]["id"]
+    held = world.certificate  # in the owner's hands
+    world.settle()
+    recall = api.post(
+        f"/batches/{world.lot.batch['id']}/recall",
+        json={"reason": "leak"},
+        headers=auth(keys.factory),
+    )
+    assert recall.status_code == 200, recall.text
+    world.settle()
+
+    before = counts()
+    chain_before = [world.on_chain(c) for c in (asked, kept, at_store, held)]
+    refusals = [
+        (f"/deals/{from_storage}/fulfil", custodian, None),
+        (f"/deals/{from_store}/fulfil", store, None),
+        (f"/me/certificates/{kept['id']}/withdraw", world.alice, None),
+        (f"/me/certificates/{kept['id']}/redemption", world.alice, {"method": "pickup"}),
+        (
+            f"/me/certificates/{held['id']}/redemption",
+            world.alice,
+            {"method": "pickup", "store_id": partners.store},
+        ),
+    ]
+    for path, who, body in refusals:
+        response = api.post(path, json=body, headers=who)
+        assert response.status_code == 409, (path, response.text)
+        assert response.json()["error"] == "batch_recalled", path
+        assert "recalled" in response.json()["detail"]
+    assert counts() == before  # no row, no event, no chain write
+    assert [world.on_chain(c) for c in (asked, kept, at_store, held)] == chain_before
+    assert world.get(kept["id"], world.alice)["product"]["recalled"] is True
+    assert world.get(asked["id"], world.alice)["state"] == "redemption_requested"

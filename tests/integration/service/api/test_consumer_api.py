@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
 import pytest
+from eth_account import Account
 from sqlalchemy import text
 
+from chain.contracts.certificate_registry import ClaimRequest
+from chain.deploy import send_transaction
 from tests.integration.service.api.consumer_helpers import (
     mint_claims,
     pinned_batch,
     sign_in,
 )
-from tests.integration.service.conftest import run_sender_until
+from tests.integration.service.conftest import auth, run_sender_until
 
 
 def wrong_pin(pin: str) -> str:
@@ -293,23 +297,93 @@ def test_sixteen_racing_claims_with_the_right_pin_make_one_certificate(api, cont
         assert s.execute(text("SELECT count(*) FROM certificates")).scalar_one() == 1
 
 
-def test_a_failed_shared_claim_is_retried_alone_and_only_the_bad_one_fails(
+def _claim_events(api, keys, kind: str) -> list[dict]:
+    events = api.get("/log/events", params={"limit": 500}, headers=auth(keys.admin)).json()
+    return [json.loads(e["payload"]) for e in events if e["type"] == kind]
+
+
+def _claim_outbox(container) -> list[tuple[str, str]]:
+    with container.uow_factory.sessions() as s:
+        return [
+            tuple(r)
+            for r in s.execute(
+                text("SELECT kind, status FROM outbox WHERE kind LIKE 'claim%' ORDER BY id")
+            )
+        ]
+
+
+def test_a_bottle_claimed_first_by_a_voucher_fails_alone_and_the_shared_claim_mints_the_rest(
     api, container, keys, otp
 ):
-    """A recall confirmed on chain between claim and mint: the shared transaction fails at
-    estimation, each claim is tried alone, and each fails for good (the batch is recalled)."""
+    """Anyone may submit a valid voucher before the batcher's transaction is mined: that one
+    claim is skipped (the token is someone else's), the others are minted in the same
+    transaction, and the skipped certificate ends claim_failed naming the reason."""
+    lot = pinned_batch(api, container, keys.factory)
+    alice, bob = sign_in(api, otp, "alice@example.com"), sign_in(api, otp, "bob@example.com")
+    s1, s2, s3 = lot.serials[:3]
+    taken = api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=alice)
+    assert taken.status_code == 202
+    for serial, who in ((s2, alice), (s3, bob)):
+        claimed = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=who)
+        assert claimed.status_code == 202
+    # A voucher for s1's item (signed by the relayer, for someone else) is submitted first.
+    registry, relayer = container.runtime.registry, container.runtime.account
+    proof = api.get(
+        f"/batches/{lot.batch['id']}/items/{s1}/proof", headers=auth(keys.factory)
+    ).json()
+    token = int(taken.json()["token_id"])
+    assert int(proof["token_id"]) == token
+    elsewhere = Account.from_key("0x" + "00" * 31 + "02")  # a funded dev account
+    request = ClaimRequest(
+        bytes.fromhex(proof["chain_batch_id"][2:]),
+        token,
+        bytes.fromhex(proof["item_hash"][2:]),
+        elsewhere.address,
+    )
+    deadline = registry.client.block_timestamp() + 3600
+    voucher = registry.sign_claim_voucher(relayer, request, deadline)
+    submitted = send_transaction(
+        registry.client,
+        elsewhere,
+        registry.address,
+        registry.encode_claim_with_voucher(
+            request, deadline, [bytes.fromhex(p[2:]) for p in proof["proof"]], voucher
+        ),
+    )
+    assert submitted.status == 1 and registry.owner_of(token) == elsewhere.address
+
+    mint_claims(
+        container,
+        lambda: {c["state"] for c in api.get("/me/certificates", headers=bob).json()} == {"active"},
+    )
+    assert _claim_outbox(container) == [("claim_batch", "confirmed")]
+    mine = {c["serial"]: c for c in api.get("/me/certificates", headers=alice).json()}
+    assert mine[s1]["state"] == "claim_failed" and mine[s1]["chain"]["status"] == "failed"
+    assert mine[s2]["state"] == "active" and mine[s2]["chain"]["status"] == "confirmed"
+    (bobs,) = api.get("/me/certificates", headers=bob).json()
+    assert bobs["chain"]["tx_hash"] == mine[s2]["chain"]["tx_hash"]  # one shared transaction
+    assert registry.owner_of(token) == elsewhere.address
+    (failed,) = _claim_events(api, keys, "CertificateClaimFailed")
+    assert failed["certificate_id"] == mine[s1]["id"]
+    assert failed["error"] == "CertificateRegistryAlreadyClaimed"
+    assert {e["certificate_id"] for e in _claim_events(api, keys, "CertificateClaimed")} == {
+        mine[s2]["id"],
+        bobs["id"],
+    }
+
+
+def test_a_recall_between_claim_and_mint_fails_only_the_recalled_claim_in_the_shared_one(
+    api, container, keys, otp
+):
+    """A recall confirmed on chain between claim and mint: the shared transaction skips the
+    recalled bottle and mints the other; the recalled claim ends claim_failed, naming the recall."""
     lot = pinned_batch(api, container, keys.factory)
     good = pinned_batch(api, container, keys.factory, lot="LOT-G")
     alice = sign_in(api, otp, "alice@example.com")
     s1, g1 = lot.serials[0], good.serials[0]
-    assert (
-        api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=alice).status_code
-        == 202
-    )
-    assert (
-        api.post("/claims", json={"serial": g1, "pin": good.pins[g1]}, headers=alice).status_code
-        == 202
-    )
+    recalled = api.post("/claims", json={"serial": s1, "pin": lot.pins[s1]}, headers=alice)
+    kept = api.post("/claims", json={"serial": g1, "pin": good.pins[g1]}, headers=alice)
+    assert (recalled.status_code, kept.status_code) == (202, 202)
     factory = {"Authorization": f"Bearer {keys.factory}"}
     assert (
         api.post(
@@ -327,5 +401,10 @@ def test_a_failed_shared_claim_is_retried_alone_and_only_the_bad_one_fails(
 
     container.claim_step(force=True)
     run_sender_until(container, settled, steps=40)
-    assert container.runtime.registry.is_claimed(int(container.commitments.token_id(g1)))
-    assert not container.runtime.registry.is_claimed(int(container.commitments.token_id(s1)))
+    assert _claim_outbox(container) == [("claim_batch", "confirmed")]
+    registry = container.runtime.registry
+    assert registry.is_claimed(int(kept.json()["token_id"]))
+    assert not registry.is_claimed(int(recalled.json()["token_id"]))
+    (failed,) = _claim_events(api, keys, "CertificateClaimFailed")
+    assert failed["certificate_id"] == recalled.json()["id"]
+    assert failed["error"] == "CertificateRegistryBatchIsRecalled"

@@ -38,15 +38,17 @@ def test_batch_is_anchored_verified_through_the_api_and_the_contract_and_the_log
     root = bytes.fromhex(proof["root"][2:])
     chain_batch_id = bytes.fromhex(proof["chain_batch_id"][2:])
     attributes_hash = bytes.fromhex(body["metadata_hash"][2:])
-    assert int(proof["token_id"]) == token_id(serial)
-    assert proof["item_hash"] == "0x" + item_hash(attributes_hash, serial).hex()
-    assert item_leaf(chain_batch_id, token_id(serial), item_hash(attributes_hash, serial)) == leaf
+    hashed = item_hash(attributes_hash, serial)
+    token = token_id(chain_batch_id, hashed)
+    assert int(proof["token_id"]) == token
+    assert proof["item_hash"] == "0x" + hashed.hex()
+    assert item_leaf(chain_batch_id, token, hashed) == leaf
     assert verify_proof(siblings, root, leaf)
     registry = container.runtime.registry
     assert registry is not None
-    assert registry.verify_item(
-        chain_batch_id, token_id(serial), item_hash(attributes_hash, serial), siblings
-    )
+    # The token id is the one the contract binds to this batch and item.
+    assert registry.token_id_of(chain_batch_id, hashed) == token
+    assert registry.verify_item(chain_batch_id, token, hashed, siblings)
     assert registry.batch(chain_batch_id).root == root
     assert registry.batch(chain_batch_id).metadata_hash == attributes_hash
 

@@ -961,7 +961,10 @@ def test_item_proof_names_the_items_token_and_hashes(h):
     public_id = h.generated()
     item = h.items(public_id)[4]
     proof = factory.item_proof(BRAND, public_id, item.serial, h.db(), h.commitments)
-    assert proof["token_id"] == str(h.commitments.token_id(item.serial))
+    with h.db() as uow:
+        batch = uow.batches.get(public_id)
+    assert batch is not None
+    assert proof["token_id"] == str(h.commitments.token_id(batch.chain_batch_id, item.item_hash))
     assert proof["item_hash"] == "0x" + item.item_hash.hex()
     assert proof["leaf"] == "0x" + item.leaf.hex() and proof["status"] == "generated"
 

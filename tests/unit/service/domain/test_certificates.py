@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.certificates import (
+    HAND_OUT_ACTIONS,
     MAX_LOCK,
     TERMINAL_STATES,
     TRANSITIONS,
@@ -12,8 +13,9 @@ from service.domain.certificates import (
     CertificateState,
     PinGuard,
     next_state,
+    require_hand_out_allowed,
 )
-from service.domain.errors import CertificateStateError
+from service.domain.errors import BatchRecalledError, CertificateStateError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 S, A = CertificateState, Action
@@ -69,3 +71,15 @@ def test_a_pin_guard_locks_after_the_free_misses_and_doubles_each_time():
     for _ in range(30):
         guard = guard.after_failure(NOW, free=5, lock=timedelta(minutes=15))
     assert guard.locked_until == NOW + MAX_LOCK
+
+
+@pytest.mark.parametrize("action", sorted(HAND_OUT_ACTIONS))
+def test_a_recalled_bottle_is_never_handed_out_or_taken_out_of_storage(action):
+    with pytest.raises(BatchRecalledError, match="recalled"):
+        require_hand_out_allowed(action, batch_recalled=True)
+    require_hand_out_allowed(action, batch_recalled=False)
+
+
+@pytest.mark.parametrize("action", sorted(set(Action) - HAND_OUT_ACTIONS))
+def test_a_recall_leaves_every_other_step_to_the_state_machine_and_the_chain(action):
+    require_hand_out_allowed(action, batch_recalled=True)
