@@ -231,6 +231,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             timedelta(hours=settings.clone_window_h),
         ),
         ttl_s=settings.reference_cache_ttl_s,
+        chain_ttl_s=settings.chain_read_ttl_s,
         # SQLite readers in WAL mode never wait on a writer: a scan's reads can run on the
         # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
         inline=engine.dialect.name == "sqlite",

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     #: How long this process may keep API keys, organisations, sites and territories it read
     #: (another process's change, e.g. a key revoked from the CLI, is seen within this time).
     reference_cache_ttl_s: float = 5.0
+    #: How long a scan may rely on what the chain said of a batch (root, item count, recall):
+    #: the longest a recall made on chain stays unseen. One node read per batch per interval.
+    chain_read_ttl_s: float = 5.0
     default_page_size: int = 50
     max_page_size: int = 500
     chain: ChainSettings = Field(default_factory=ChainSettings)
@@ -126,6 +129,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TRACECERT_CLONE_MAX_REGIONS and _MAX_DEVICES are at least 1, and "
                 "TRACECERT_CLONE_WINDOW_H is positive"
+            )
+        if not 0 <= self.chain_read_ttl_s <= 300:
+            raise ValueError(
+                "TRACECERT_CHAIN_READ_TTL_S is between 0 and 300 seconds (it bounds how long "
+                "a recall made on chain may stay unseen by scans)"
             )
         if self.scan_log_buffer < 1:
             raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")

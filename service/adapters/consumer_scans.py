@@ -137,6 +137,7 @@ _FACTS = (
         _certificates.c.claim_region,
         # The proof's first element: the leaf beside this one (index ^ 1), if there is one.
         _sibling.c.leaf,
+        _batches.c.metadata_hash,
     )
     .join(_batches, _batches.c.id == _items.c.batch_id)
     .outerjoin(_case, _case.c.id == _items.c.case_id)
@@ -312,7 +313,7 @@ class SqlAlchemyScanReads:
         item_id, serial, batch_id, leaf_index, item_hash, leaf, case_id = row[:7]
         case_sscc, activated_at, opened_at, pallet_of_case = row[13:17]
         case_items, pallet_sscc, status, root, item_count = row[23:28]
-        state, claimed_at, claim_region, sibling = row[28:32]
+        state, claimed_at, claim_region, sibling, metadata_hash = row[28:33]
         loose = case_id is None or opened_at is not None
         item_custody = _custody(row, 7)
         case_custody = _custody(row, 17) if case_id is not None else None
@@ -368,6 +369,8 @@ class SqlAlchemyScanReads:
             item=item,
             batch_status=BatchStatus(status),
             batch_root=root,
+            batch_item_count=item_count,
+            batch_metadata_hash=metadata_hash,
             certificate_state=CertificateState(state) if state is not None else None,
             claimed_at=claimed_at,
             claim_region=claim_region,
