@@ -24,7 +24,7 @@ from service.adapters.consumer_scans import (
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
-from service.adapters.db import make_engine
+from service.adapters.db import is_outage, make_engine
 from service.adapters.identity import (
     JwtSessionTokens,
     LogOtpSender,
@@ -40,6 +40,7 @@ from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
+from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
 from service.config import Settings
@@ -75,6 +76,8 @@ class Container:
     verifier: Verifier
     scan_log: ConsumerScanRecorder
     device_keys: HmacDeviceKeys
+    #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
+    outages: OutageMonitor
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -161,8 +164,10 @@ class Container:
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
                     self.gift_expiry_step()
-            except Exception:  # a bug must not kill the worker silently
-                log.exception("worker step failed")
+                self.outages.succeeded()
+            except Exception as exc:  # a bug must not kill the worker silently
+                if not self.outages.failed(exc, "worker"):
+                    log.exception("worker step failed")
             self._stop.wait(0.0 if busy else self.settings.sender_poll_interval_s)
 
     def start_workers(self) -> None:
@@ -190,7 +195,9 @@ class Container:
         self.engine.dispose()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        return handlers.check_health(self.uow_factory.reader, self.ledger)
+        ok, body = handlers.check_health(self.uow_factory.reader, self.ledger)
+        body["database"].update(self.outages.status())
+        return ok, body
 
 
 def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:
@@ -200,7 +207,8 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     chain) if the node answers; otherwise the workers retry. Pass ``backend`` to reuse a
     started one (tests, ``tracecert run``).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_s=settings.database_busy_timeout_s)
+    outages = OutageMonitor("database", is_outage)
     reference_cache = ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash, reference_cache)
     clock = SystemClock()
@@ -258,6 +266,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         verifier=verifier,
         scan_log=scan_log,
         device_keys=HmacDeviceKeys(settings.code_secret_bytes),
+        outages=outages,
     )
     container.prepare_chain()
     return container

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     #: Defaults to ``sqlite:///<data_dir>/tracecert.db``.
     database_url: str = ""
+    #: SQLite: how long a write waits for the write lock another process holds before the
+    #: request answers 503 ``database_unavailable``.
+    database_busy_timeout_s: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8000
     dev_mode: bool = True
@@ -135,6 +138,8 @@ class Settings(BaseSettings):
                 "TRACECERT_CHAIN_READ_TTL_S is between 0 and 300 seconds (it bounds how long "
                 "a recall made on chain may stay unseen by scans)"
             )
+        if not 0 < self.database_busy_timeout_s <= 600:
+            raise ValueError("TRACECERT_DATABASE_BUSY_TIMEOUT_S is between 0 and 600 seconds")
         if self.scan_log_buffer < 1:
             raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")
         if not 0 < self.default_page_size <= self.max_page_size:

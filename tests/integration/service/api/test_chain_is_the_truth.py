@@ -193,6 +193,7 @@ def test_an_expired_read_with_the_node_down_answers_503_never_a_stale_genuine(
         response = api.get(path, headers=JSON)
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "chain_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
     # A recall the database holds is still shown: it needs no chain.
     recalled = api.post(
         f"/batches/{lot.batch['id']}/recall", json={"reason": "cork"}, headers=auth(keys.brand)
