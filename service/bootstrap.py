@@ -197,6 +197,7 @@ class Container:
     def health(self) -> tuple[bool, dict[str, Any]]:
         ok, body = handlers.check_health(self.uow_factory.reader, self.ledger)
         body["database"].update(self.outages.status())
+        body["scan_log"] = self.scan_log.status()
         return ok, body
 
 
@@ -224,7 +225,12 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     commitments = ChainCommitments()
     ledger = ChainLedger(runtime, wallets)
     regions = CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s)
-    scan_log = ConsumerScanRecorder(engine, max_buffer=settings.scan_log_buffer)
+    scan_log = ConsumerScanRecorder(
+        engine,
+        max_buffer=settings.scan_log_buffer,
+        spill_dir=settings.data_dir / "scan-spill",
+        outages=outages,
+    )
     verifier = Verifier(
         uow_factory,
         commitments,

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     clone_max_devices: int = 5
     clone_window_h: float = 168.0
     #: Scans kept in memory until the scan log writes them (every ~100 ms); past this many
-    #: (the database away for a while) new scans are answered but not recorded.
+    #: (the database away for a while) they go to the spill file under ``data_dir``.
     scan_log_buffer: int = 50_000
     #: Where item QR codes point: ``<resolver_url>/01/<gtin>/10/<lot>/21/<serial>``.
     resolver_url: str = "https://id.tracecert.example"

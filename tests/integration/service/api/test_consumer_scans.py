@@ -82,6 +82,7 @@ def test_every_scan_is_recorded_with_region_and_a_device_hash_never_the_address(
         "device_hash",
         "verdict",
         "organisation_id",
+        "scan_id",
     }
 
 
