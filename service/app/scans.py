@@ -499,14 +499,17 @@ class Verifier:
             read = _ChainRead(self.ledger.batch_on_chain(chain_batch_id), asked + self.chain_ttl_s)
         except (LedgerUnavailableError, LedgerHeldError) as exc:
             read = _ChainRead(None, asked + min(CHAIN_FAILURE_S, self.chain_ttl_s), exc)
-        finally:
+        except BaseException:
             with self._lock:
                 self._chain_gates.pop(chain_batch_id, None)
+            raise
         with self._lock:
+            # Kept before the gate goes: a scan arriving now finds it instead of a new gate.
             self._chain[chain_batch_id] = read
             self._chain.move_to_end(chain_batch_id)
             while len(self._chain) > MAX_BATCHES:
                 self._chain.popitem(last=False)
+            self._chain_gates.pop(chain_batch_id, None)
         return read
 
     # ------------------------------------------------------------------ risk checks
