@@ -96,3 +96,23 @@ def test_settings_read_the_tracecert_prefix(monkeypatch):
     monkeypatch.setenv("TRACECERT_MAX_BATCH_ITEMS", "7")
     settings = Settings()
     assert settings.port == 9123 and settings.max_batch_items == 7
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("chain_read_ttl_s", -1.0),
+        ("chain_read_ttl_s", 301.0),
+        ("database_busy_timeout_s", 0.0),
+        ("database_busy_timeout_s", 601.0),
+    ],
+)
+def test_a_chain_read_ttl_or_busy_timeout_out_of_range_is_refused(field, value):
+    with pytest.raises(ValidationError, match=field.upper()):
+        Settings(**{field: value})
+
+
+def test_the_chain_read_ttl_and_busy_timeout_default_to_a_few_seconds_and_thirty():
+    settings = Settings()
+    assert (settings.chain_read_ttl_s, settings.database_busy_timeout_s) == (5.0, 30.0)
+    assert Settings(chain_read_ttl_s=0).chain_read_ttl_s == 0  # a read on every scan
