@@ -26,7 +26,7 @@ from service.adapters.consumer_scans import (
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
-from service.adapters.db import make_engine
+from service.adapters.db import is_outage, make_engine
 from service.adapters.identity import (
     JwtSessionTokens,
     LogOtpSender,
@@ -42,6 +42,7 @@ from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
+from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
 from service.config import Settings
@@ -77,6 +78,8 @@ class Container:
     verifier: Verifier
     scan_log: ConsumerScanRecorder
     device_keys: HmacDeviceKeys
+    #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
+    outages: OutageMonitor
     sender: Sender | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -163,8 +166,10 @@ class Container:
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
                     self.gift_expiry_step()
-            except Exception:  # a bug must not kill the worker silently
-                log.exception("worker step failed")
+                self.outages.succeeded()
+            except Exception as exc:  # a bug must not kill the worker silently
+                if not self.outages.failed(exc, "worker"):
+                    log.exception("worker step failed")
             self._stop.wait(0.0 if busy else self.settings.sender_poll_interval_s)
 
     def start_workers(self) -> None:
@@ -197,7 +202,12 @@ class Container:
             max_nonce_gap=self.settings.health_max_nonce_gap,
             max_confirmed_missing=self.settings.health_max_confirmed_missing,
         )
-        return handlers.check_health(self.uow_factory.reader, self.ledger, limits, self.clock.now())
+        ok, body = handlers.check_health(
+            self.uow_factory.reader, self.ledger, limits, self.clock.now()
+        )
+        body["database"].update(self.outages.status())
+        body["scan_log"] = self.scan_log.status()
+        return ok, body
 
     def recheck_chain(self) -> Iterator[RecheckResult]:
         """Every write the database holds as confirmed, checked against the chain (all time)."""
@@ -218,7 +228,8 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     chain) if the node answers; otherwise the workers retry. Pass ``backend`` to reuse a
     started one (tests, ``tracecert run``).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_s=settings.database_busy_timeout_s)
+    outages = OutageMonitor("database", is_outage)
     reference_cache = ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash, reference_cache)
     clock = SystemClock()
@@ -234,7 +245,12 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     commitments = ChainCommitments()
     ledger = ChainLedger(runtime, wallets)
     regions = CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s)
-    scan_log = ConsumerScanRecorder(engine, max_buffer=settings.scan_log_buffer)
+    scan_log = ConsumerScanRecorder(
+        engine,
+        max_buffer=settings.scan_log_buffer,
+        spill_dir=settings.data_dir / "scan-spill",
+        outages=outages,
+    )
     verifier = Verifier(
         uow_factory,
         commitments,
@@ -249,6 +265,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             timedelta(hours=settings.clone_window_h),
         ),
         ttl_s=settings.reference_cache_ttl_s,
+        chain_ttl_s=settings.chain_read_ttl_s,
         # SQLite readers in WAL mode never wait on a writer: a scan's reads can run on the
         # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
         inline=engine.dialect.name == "sqlite",
@@ -275,6 +292,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         verifier=verifier,
         scan_log=scan_log,
         device_keys=HmacDeviceKeys(settings.code_secret_bytes),
+        outages=outages,
     )
     container.prepare_chain()
     return container

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     #: Defaults to ``sqlite:///<data_dir>/tracecert.db``.
     database_url: str = ""
+    #: SQLite: how long a write waits for the write lock another process holds before the
+    #: request answers 503 ``database_unavailable``.
+    database_busy_timeout_s: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8000
     dev_mode: bool = True
@@ -59,7 +62,7 @@ class Settings(BaseSettings):
     clone_max_devices: int = 5
     clone_window_h: float = 168.0
     #: Scans kept in memory until the scan log writes them (every ~100 ms); past this many
-    #: (the database away for a while) new scans are answered but not recorded.
+    #: (the database away for a while) they go to the spill file under ``data_dir``.
     scan_log_buffer: int = 50_000
     #: Where item QR codes point: ``<resolver_url>/01/<gtin>/10/<lot>/21/<serial>``.
     resolver_url: str = "https://id.tracecert.example"
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     #: How long this process may keep API keys, organisations, sites and territories it read
     #: (another process's change, e.g. a key revoked from the CLI, is seen within this time).
     reference_cache_ttl_s: float = 5.0
+    #: How long a scan may rely on what the chain said of a batch (root, item count, recall):
+    #: the longest a recall made on chain stays unseen. One node read per batch per interval.
+    chain_read_ttl_s: float = 5.0
     default_page_size: int = 50
     max_page_size: int = 500
     #: /health turns degraded when the oldest chain write in flight went out longer ago than
@@ -139,6 +145,13 @@ class Settings(BaseSettings):
                 "TRACECERT_CLONE_MAX_REGIONS and _MAX_DEVICES are at least 1, and "
                 "TRACECERT_CLONE_WINDOW_H is positive"
             )
+        if not 0 <= self.chain_read_ttl_s <= 300:
+            raise ValueError(
+                "TRACECERT_CHAIN_READ_TTL_S is between 0 and 300 seconds (it bounds how long "
+                "a recall made on chain may stay unseen by scans)"
+            )
+        if not 0 < self.database_busy_timeout_s <= 600:
+            raise ValueError("TRACECERT_DATABASE_BUSY_TIMEOUT_S is between 0 and 600 seconds")
         if self.scan_log_buffer < 1:
             raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")
         if (

@@ -4,11 +4,18 @@ A scan reads three rows' worth on one pooled connection, with statements compile
 item with its case, pallet, batch state, certificate and the sibling leaf; its earlier consumer
 scans in the clone window; its chain of custody. The Merkle proof comes from the batch's tree
 levels, kept in memory once read. It records the scan without a write of its own: the
-:class:`ConsumerScanRecorder` keeps scans in a bounded buffer and writes them in bulk every
+:class:`ConsumerScanRecorder` keeps scans in a buffer and writes them in bulk every
 ``interval_s`` (100 ms) from a background thread, and once more when it stops; a scan that
-joins a known diversion alert is counted on it in the same write. A crash loses what was
-buffered, at most about one interval of scans; a full buffer (the database away for a while)
-drops new scans and counts them in ``dropped``.
+joins a known diversion alert is counted on it in the same write.
+
+Nothing recorded is dropped. A write that fails (the database away) puts its scans in a spill
+file on disk (``service.adapters.scan_spill``: append-only, fsynced), and so does a buffer that
+reaches ``max_buffer``; every later pass writes the spill file first, in order, then deletes
+it. Each scan carries a unique ``scan_id`` (migration 0009), so the replay writes each exactly
+once even after a crash between its commit and the file's removal, and what a previous process
+left in the spill directory is replayed at the first pass. Rows the database refuses for good
+(a constraint) are kept apart in ``rejected.jsonl``, not retried forever. A crash of the
+process loses only the scans of the last pass still in memory (about 100 ms).
 """
 
 from __future__ import annotations
@@ -16,11 +23,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, deque
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -49,6 +59,8 @@ from service.adapters.repositories import (
     bulk_insert,
     timestamp_writer,
 )
+from service.adapters.scan_spill import ScanSpill, SpilledScan
+from service.app.outages import OutageMonitor
 from service.app.ports import ConsumerScan, ScanFacts, Target
 from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState
@@ -137,6 +149,7 @@ _FACTS = (
         _certificates.c.claim_region,
         # The proof's first element: the leaf beside this one (index ^ 1), if there is one.
         _sibling.c.leaf,
+        _batches.c.metadata_hash,
     )
     .join(_batches, _batches.c.id == _items.c.batch_id)
     .outerjoin(_case, _case.c.id == _items.c.case_id)
@@ -312,7 +325,7 @@ class SqlAlchemyScanReads:
         item_id, serial, batch_id, leaf_index, item_hash, leaf, case_id = row[:7]
         case_sscc, activated_at, opened_at, pallet_of_case = row[13:17]
         case_items, pallet_sscc, status, root, item_count = row[23:28]
-        state, claimed_at, claim_region, sibling = row[28:32]
+        state, claimed_at, claim_region, sibling, metadata_hash = row[28:33]
         loose = case_id is None or opened_at is not None
         item_custody = _custody(row, 7)
         case_custody = _custody(row, 17) if case_id is not None else None
@@ -368,6 +381,8 @@ class SqlAlchemyScanReads:
             item=item,
             batch_status=BatchStatus(status),
             batch_root=root,
+            batch_item_count=item_count,
+            batch_metadata_hash=metadata_hash,
             certificate_state=CertificateState(state) if state is not None else None,
             claimed_at=claimed_at,
             claim_region=claim_region,
@@ -430,47 +445,82 @@ _COLUMNS = (
     "device_hash",
     "verdict",
     "organisation_id",
+    "scan_id",
 )
+#: Spilled scans written per transaction when they are replayed.
+REPLAY_CHUNK = 5_000
+_scan_ids = select(_scans.c.scan_id).where(_scans.c.scan_id.in_(bindparam("ids", expanding=True)))
 
 
 class ConsumerScanRecorder:
-    """The ``ConsumerScanLog`` port: a bounded buffer written in bulk by a background thread.
+    """The ``ConsumerScanLog`` port: a buffer written in bulk by a background thread, with a
+    spill file for whatever the database cannot take (``service.adapters.scan_spill``).
 
     :meth:`buffered` answers this process's scans not yet written, and those written in the
     last ``GRACE_S`` (a scan read from the database just before its write committed is then
     still seen here): with the stored ones, the risk rules never miss a scan of this process.
     Another process's scans are seen once written, within about ``interval_s``.
+
+    Each scan gets a unique id when recorded. A write that fails, and a buffer past
+    ``max_buffer``, go to the spill file; while it holds scans, later ones go behind them and
+    every pass replays it first, oldest first, skipping ids already written: in order and
+    exactly once. What a previous process left there is replayed at the first pass.
     """
 
-    def __init__(self, engine: Engine, max_buffer: int = 50_000, interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        spill_dir: Path,
+        max_buffer: int = 50_000,
+        interval_s: float = 0.1,
+        outages: OutageMonitor | None = None,
+    ) -> None:
         self._engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self.max_buffer = max_buffer
         self.interval_s = interval_s
+        self.outages = outages
+        self.spill = ScanSpill(spill_dir)
         self._lock = threading.Lock()
-        self._buffer: list[ConsumerScan] = []
+        self._buffer: list[SpilledScan] = []
+        #: Unique scan ids: this recorder's random prefix and a counter.
+        self._prefix = os.urandom(8)
+        self._next = itertools.count()
         #: Consumer scans buffered, being written or written lately, per item, oldest first.
         self._pending: dict[int, deque[ConsumerScan]] = {}
-        #: Written (or dropped) scans still in ``_pending``: when, and how many per item.
+        #: Written (or spilled) scans still in ``_pending``: when, and how many per item.
         self._retired: deque[tuple[float, dict[int, int]]] = deque()
         self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Scans refused because the buffer was full, and scans written, since the start.
-        self.dropped = 0
+        #: Scans written, and those replayed from the spill file, since the start.
         self.written = 0
+        self.replayed = 0
 
     # ------------------------------------------------------------------ the port
     def record(self, scan: ConsumerScan) -> bool:
+        spilled = None
         with self._lock:
-            if len(self._buffer) >= self.max_buffer:
-                self.dropped += 1
-                if self.dropped in (1, 10, 100) or self.dropped % 10_000 == 0:
-                    log.warning("scan log full: %d scans dropped so far", self.dropped)
-                return False
-            self._buffer.append(scan)
+            scan_id = self._prefix + next(self._next).to_bytes(8, "big")
+            self._buffer.append(SpilledScan(scan_id, scan))
             if scan.organisation_id is None:
                 self._pending.setdefault(scan.item_id, deque()).append(scan)
+            if len(self._buffer) >= self.max_buffer:
+                # The writer cannot keep up (the database away and a pass stuck on it): to
+                # disk, not dropped.
+                spilled, self._buffer = self._buffer, []
+        if spilled is not None:
+            try:
+                self.spill.append(spilled)
+            except OSError:
+                # The disk refuses too: keep them in memory; the writer spills them next.
+                with self._lock:
+                    self._buffer[:0] = spilled
+                log.exception("scan log buffer full and the spill file cannot be written")
+                return True
+            with self._lock:
+                self._retire([s.scan for s in spilled])
+            log.warning("scan log buffer full: %d scans spilled to disk", len(spilled))
         return True
 
     def buffered(self, item_id: int, since: datetime) -> list[tuple[str | None, bytes]]:
@@ -482,65 +532,118 @@ class ConsumerScanRecorder:
             ]
 
     def flush(self) -> int:
+        """Write what is buffered (behind what waits in the spill file); the scans written.
+
+        Raises what the database raised; the scans are then in the spill file."""
         with self._flushing:
             with self._lock:
                 self._purge(time.monotonic() - GRACE_S)
                 batch, self._buffer = self._buffer, []
+            if self.spill.pending:
+                self._to_spill(batch)
+                return self._replay()
             if not batch:
                 return 0
             try:
-                with Session(self._engine) as session:
-                    # The driver's own bulk path (COPY on PostgreSQL): SQLAlchemy's executemany
-                    # spends more time per row than the database, on a thread that shares
-                    # the GIL with the scans.
-                    stamp = timestamp_writer(session)
-                    bulk_insert(
-                        session,
-                        "consumer_scans",
-                        _COLUMNS,
-                        [
-                            (
-                                s.item_id,
-                                s.batch_id,
-                                stamp(s.at),
-                                s.region_code,
-                                s.device_hash,
-                                s.verdict,
-                                s.organisation_id,
-                            )
-                            for s in batch
-                        ],
-                    )
-                    joins = [s for s in batch if s.alert_id is not None]
-                    if joins:
-                        SqlAlchemyAlertRepository(session).repeat_many(
-                            [s.alert_id for s in joins if s.alert_id is not None],
-                            max(s.at for s in joins),
-                        )
-                    session.commit()
-            except (IntegrityError, self._engine.dialect.loaded_dbapi.IntegrityError):
-                # Rows the database refuses would be refused forever: drop them, say so.
-                with self._lock:
-                    self._retire(batch)
-                    self.dropped += len(batch)
-                raise
+                self._write(batch, replay=False)
             except Exception:
-                # The database is away: keep them for the next pass, as far as the buffer has
-                # room (the oldest go first).
-                with self._lock:
-                    room = max(0, self.max_buffer - len(self._buffer))
-                    kept = batch[len(batch) - room :] if room < len(batch) else batch
-                    self._retire(batch[: len(batch) - len(kept)])
-                    self.dropped += len(batch) - len(kept)
-                    self._buffer[:0] = kept
+                self._to_spill(batch)
                 raise
             with self._lock:
-                self._retire(batch)
+                self._retire([s.scan for s in batch])
                 self.written += len(batch)
             return len(batch)
 
+    def _to_spill(self, batch: list[SpilledScan]) -> None:
+        if not batch:
+            return
+        self.spill.append(batch)
+        with self._lock:
+            self._retire([s.scan for s in batch])
+
+    def _replay(self) -> int:
+        """Write every scan of the spill segments this process may replay, in order."""
+        done = 0
+        segments = self.spill.claim()
+        try:
+            for segment in segments:
+                for chunk in segment.chunks(REPLAY_CHUNK):
+                    done += self._replay_chunk(chunk)
+                    self.spill.replayed(len(chunk))
+                segment.remove()
+                log.info("scan log: replayed %s from the spill file", segment.path.name)
+        finally:
+            for segment in segments:
+                segment.close()
+        self.spill.settle()
+        with self._lock:
+            self.written += done
+            self.replayed += done
+        return done
+
+    def _replay_chunk(self, chunk: list[SpilledScan]) -> int:
+        try:
+            return self._write(chunk, replay=True)
+        except Exception as exc:
+            if self._is_outage(exc) or not _refused(exc, self._engine):
+                raise
+        # A row the database refuses for good (its item gone): the others one by one, the
+        # refused ones kept apart on disk, so that the replay never sticks on them.
+        written = 0
+        for record in chunk:
+            try:
+                written += self._write([record], replay=True)
+            except Exception as exc:
+                if self._is_outage(exc) or not _refused(exc, self._engine):
+                    raise
+                self.spill.reject([record])
+                log.error("scan log: a spilled scan was refused for good and kept apart: %s", exc)
+        return written
+
+    def _is_outage(self, exc: BaseException) -> bool:
+        return self.outages is not None and self.outages.is_outage(exc)
+
+    def _write(self, batch: list[SpilledScan], *, replay: bool) -> int:
+        """Insert the scans (a replay skips ids already written) and count joined alerts, in
+        one transaction; the number inserted."""
+        with Session(self._engine) as session:
+            if replay:
+                ids = [s.scan_id for s in batch]
+                known = {bytes(i) for i in session.scalars(_scan_ids, {"ids": ids})}
+                batch = [s for s in batch if s.scan_id not in known]
+            # The driver's own bulk path (COPY on PostgreSQL): SQLAlchemy's executemany spends
+            # more time per row than the database, on a thread that shares the GIL with scans.
+            stamp = timestamp_writer(session)
+            bulk_insert(
+                session,
+                "consumer_scans",
+                _COLUMNS,
+                [
+                    (
+                        s.item_id,
+                        s.batch_id,
+                        stamp(s.at),
+                        s.region_code,
+                        s.device_hash,
+                        s.verdict,
+                        s.organisation_id,
+                        r.scan_id,
+                    )
+                    for r in batch
+                    for s in (r.scan,)
+                ],
+            )
+            joins = [r.scan for r in batch if r.scan.alert_id is not None]
+            if joins:
+                SqlAlchemyAlertRepository(session).repeat_many(
+                    [s.alert_id for s in joins if s.alert_id is not None],
+                    max(s.at for s in joins),
+                )
+            session.commit()
+        return len(batch)
+
     def _retire(self, scans: list[ConsumerScan]) -> None:
-        """Mark written (or dropped) scans to leave the pending index after the grace time."""
+        """Mark written (or spilled) scans to leave the pending index after the grace time."""
         counts: dict[int, int] = {}
         for scan in scans:
             if scan.organisation_id is None:
@@ -571,23 +674,43 @@ class ConsumerScanRecorder:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                self.flush()
-            except Exception:  # the database may be away for a while: keep buffering
-                log.exception("writing the scan log failed")
+            self._pass("scan log writer")
+
+    def _pass(self, where: str) -> None:
+        try:
+            written = self.flush()
+        except Exception as exc:  # kept in the spill file; an outage is logged once
+            if self.outages is None or not self.outages.failed(exc, where):
+                log.exception("writing the scan log failed; the scans wait in the spill file")
+            return
+        if written and self.outages is not None:
+            self.outages.succeeded()
 
     def stop(self) -> None:
-        """Stop the writer and write what is left (at shutdown)."""
+        """Stop the writer and write what is left (at shutdown; to disk if it cannot)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        try:
-            self.flush()
-        except Exception:
-            log.exception("writing the scan log at shutdown failed: %d scans lost", self.pending)
+        self._pass("scan log at shutdown")
 
     @property
     def pending(self) -> int:
+        """Scans in memory, not written yet."""
         with self._lock:
             return len(self._buffer)
+
+    def status(self) -> dict[str, int]:
+        """For /health: scans in memory, waiting in the spill file, written, replayed."""
+        return {
+            "buffered": self.pending,
+            "spilled": self.spill.spilled,
+            "rejected": self.spill.rejected,
+            "written": self.written,
+            "replayed": self.replayed,
+        }
+
+
+def _refused(exc: BaseException, engine: Engine) -> bool:
+    """Whether the database refused the rows themselves (a constraint), for good."""
+    return isinstance(exc, IntegrityError | engine.dialect.loaded_dbapi.IntegrityError)

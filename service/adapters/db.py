@@ -1,19 +1,79 @@
-"""Engines and migrations for SQLite (WAL) and PostgreSQL."""
+"""Engines and migrations for SQLite (WAL) and PostgreSQL, and what counts as an outage."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: Execution option for transactions that only read (plain BEGIN on SQLite).
 READ_ONLY = "tracecert_read_only"
+#: How long a writer waits for SQLite's write lock by default (another process holding it).
+BUSY_TIMEOUT_S = 30.0
+
+
+class DatabaseBusyError(TimeoutError):
+    """Raised when a writer of this process waited too long for SQLite's write lock."""
+
+
+# PostgreSQL SQLSTATE classes of a server that cannot serve now: connection exception (08),
+# insufficient resources (53: disk full, too many connections), operator intervention (57:
+# shutting down, cannot connect now, statement timeout), system error (58); and 55000, which
+# a database that does not accept connections answers. Serialization failures and deadlocks
+# (class 40) are not outages: they are races the code should not have.
+_PG_OUTAGE_CLASSES = ("08", "53", "57", "58")
+_PG_OUTAGE_STATES = ("55000",)
+# SQLite's messages for a database it cannot use now (another process's lock, the disk).
+_SQLITE_OUTAGES = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "unable to open database file",
+    "database or disk is full",
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Return whether ``exc`` (or what it wraps) says the database cannot be reached or used
+    now, as opposed to a bug: a refused or dropped connection, a server shutting down, a pool
+    timeout, SQLite's "database is locked"-style errors. The one place that decides it; the
+    API answers 503 ``database_unavailable`` for these (it is given this function)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen or len(seen) > 16:
+            continue
+        seen.add(id(current))
+        if _outage_itself(current):
+            return True
+        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
+
+
+def _outage_itself(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseBusyError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, psycopg.InterfaceError):  # "the connection is closed"
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state[:2] in _PG_OUTAGE_CLASSES or state in _PG_OUTAGE_STATES
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(m in message for m in _SQLITE_OUTAGES)
+    return False
 
 
 def normalise_url(url: str) -> str:
@@ -24,12 +84,13 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite, every transaction is ``BEGIN IMMEDIATE``.
 
     SQLite upgrades a read transaction to a write one lazily, and two connections that both
     read and then want to write deadlock ("database is locked" without waiting for the busy
-    timeout). Taking the write lock at BEGIN makes writers queue up on ``busy_timeout``.
+    timeout). Taking the write lock at BEGIN makes writers queue up on ``busy_timeout``
+    (``busy_timeout_s``; then "database is locked", an outage: see :func:`is_outage`).
     """
     url = normalise_url(url)
     parsed = make_url(url)
@@ -37,7 +98,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **kwargs
+    )
+    busy_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -46,7 +110,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -65,8 +129,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         driver = connection.connection.dbapi_connection
         if not read_only:
-            if not writer.acquire(timeout=30):
-                raise TimeoutError("another writer held the database for 30 s")
+            if not writer.acquire(timeout=busy_timeout_s):
+                raise DatabaseBusyError(
+                    f"another writer held the database for {busy_timeout_s:g} s"
+                )
             holding.add(id(driver))
         try:
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -69,6 +69,7 @@ from service.domain.errors import (
     LedgerUnavailableError,
     TracecertError,
 )
+from service.domain.verification import BatchOnChain
 
 log = logging.getLogger(__name__)
 
@@ -623,10 +624,16 @@ class ChainLedger:
         return outbox.add(write, at)
 
     # ------------------------------------------------------------------ reads
-    def verify_item(
-        self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
-    ) -> bool:
-        return self._read(lambda r: r.verify_item(chain_batch_id, token_id, item_hash, proof))
+    def batch_on_chain(self, chain_batch_id: bytes) -> BatchOnChain | None:
+        record = self._read(lambda r: r.batch(chain_batch_id))
+        if record is None:
+            return None
+        return BatchOnChain(
+            root=record.root,
+            item_count=record.item_count,
+            recalled=record.recalled,
+            metadata_hash=record.metadata_hash,
+        )
 
     def log_root(self, size: int) -> bytes:
         return self._read(lambda r: r.log_root(size))

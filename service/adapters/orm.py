@@ -786,7 +786,11 @@ class ConsumerScanRow(Base):
     address, user agent or cookie: ``device_hash`` is a keyed hash."""
 
     __tablename__ = "consumer_scans"
-    __table_args__ = (Index("ix_consumer_scans_item_id_scanned_at", "item_id", "scanned_at"),)
+    __table_args__ = (
+        Index("ix_consumer_scans_item_id_scanned_at", "item_id", "scanned_at"),
+        # Migration 0009: a replay of spilled scans skips those already written.
+        Index("uq_consumer_scans_scan_id", "scan_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
@@ -802,6 +806,8 @@ class ConsumerScanRow(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id"), nullable=True
     )
+    #: Unique per scan, given when it is recorded (None for rows from before migration 0009).
+    scan_id: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
 
 
 # A scan finds the journey of its bottle by item, case and pallet: without these, that lookup

@@ -47,8 +47,8 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    errors.install(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
+    errors.install(app)  # its middleware goes last: it wraps the others
     for module in (
         health,
         organisations,

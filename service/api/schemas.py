@@ -220,10 +220,23 @@ class ItemProofPublic(Public):
     status: str
 
 
+class ScanChainBatchPublic(Public):
+    """The registry's record of the batch (``batch(batchId)``), read at most
+    ``TRACECERT_CHAIN_READ_TTL_S`` before the answer."""
+
+    root: str
+    item_count: int
+    recalled: bool
+    metadata_hash: str
+
+
 class ScanChainPublic(Public):
-    anchored: bool
-    valid: bool
-    on_chain: bool | None
+    anchored: bool = Field(description="The database holds the batch as anchored on chain.")
+    valid: bool = Field(description="The item's proof folds to the database's batch root.")
+    on_chain: bool | None = Field(
+        description="The item's proof folds to the root the registry stores (what verifyItem "
+        "checks); null when the chain was not read."
+    )
     chain_batch_id: str
     token_id: str
     item_hash: str
@@ -232,6 +245,16 @@ class ScanChainPublic(Public):
     proof: list[str]
     anchor_tx_hash: str | None
     anchor_block_number: int | None
+    batch: ScanChainBatchPublic | None = Field(
+        default=None,
+        description="What the registry holds for the batch; null when it holds nothing or "
+        "was not read (a batch not anchored, or a recall shown while the node is down).",
+    )
+    differs: list[str] = Field(
+        default_factory=list,
+        description="What the database and the chain disagree about (anchored, root, "
+        "item_count, metadata_hash, recalled); any makes the verdict mismatch.",
+    )
 
 
 class ScanAlertPublic(Public):

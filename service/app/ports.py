@@ -31,6 +31,7 @@ from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.regions import Region
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.domain.verification import BatchOnChain
 
 
 class DuplicateError(Exception):
@@ -1104,9 +1105,12 @@ class Ledger(Protocol):
         """Queue ``grantRole(keccak(role), address)`` from the service's admin account."""
         ...
 
-    def verify_item(
-        self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
-    ) -> bool: ...
+    def batch_on_chain(self, chain_batch_id: bytes) -> BatchOnChain | None:
+        """What the registry holds for the batch now (``batch(batchId)``); None if nothing.
+
+        A read of the node, never kept here: the caller decides how long it may keep it."""
+        ...
+
     def log_root(self, size: int) -> bytes: ...
     def latest_log_size(self) -> int: ...
     def contract(self) -> tuple[str, int] | None:
@@ -1158,6 +1162,8 @@ class ScanFacts:
     item: ItemRecord
     batch_status: BatchStatus
     batch_root: bytes | None
+    batch_item_count: int
+    batch_metadata_hash: bytes
     certificate_state: CertificateState | None
     claimed_at: datetime | None
     claim_region: str | None

@@ -10,11 +10,19 @@ the scanning party.
 
 The hot path reads one code in one read transaction (``ScanReads``) and keeps, per process,
 what never changes once a batch is anchored: its attributes, factory and anchor (refreshed
-every ``ttl_s`` for attestations), and which (batch, root) pairs the chain has confirmed. The
-chain's ``verifyItem`` checks the item's proof against the batch root it stores; once it has
-confirmed that root for a batch (an anchored root never changes), checking the proof locally
-against the same root is the same check, so later scans of the batch do not ask the node.
-Anything but an anchored batch (a recall above all) is read in full on every scan.
+every ``ttl_s`` for attestations). The batch's status, root, item count and metadata hash are
+read from the database on every scan; anything but an anchored batch (a recall above all) is
+read in full.
+
+The chain is the truth (``service.domain.verification``): the verdict compares the database's
+batch with the registry's record of it (``batch(batchId)``: root, item count, recall,
+metadata hash), and a proof that folds to the root the registry stores is what the contract's
+``verifyItem`` checks, so it is checked here. The registry's record is kept at most
+``chain_ttl_s`` (a few seconds; the longest a recall made on chain may stay unseen), read by
+one scan at a time per batch: one node read per batch per ``chain_ttl_s``, never one per
+scan. When it has expired and the node does not answer, a scan of an anchored batch answers
+503 ``chain_unavailable`` rather than a verdict older than the bound; a batch the database
+holds as recalled answers ``recalled`` without the chain.
 """
 
 from __future__ import annotations
@@ -48,7 +56,13 @@ from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, diversion_key, find_diversion
-from service.domain.errors import InvalidGtinError, InvalidRequestError, ItemNotFoundError
+from service.domain.errors import (
+    InvalidGtinError,
+    InvalidRequestError,
+    ItemNotFoundError,
+    LedgerHeldError,
+    LedgerUnavailableError,
+)
 from service.domain.events import AlertRaised
 from service.domain.gs1 import is_valid_serial_text, normalise_gtin
 from service.domain.organisations import Organisation
@@ -64,7 +78,17 @@ from service.domain.scans import (
     with_risk,
 )
 from service.domain.units import ItemRecord
-from service.domain.verification import PROVEN, Verdict, alerts_brand, verdict
+from service.domain.verification import (
+    NOT_READ,
+    PROVEN,
+    BatchOnChain,
+    BatchOnRecord,
+    ChainNotRead,
+    Verdict,
+    alerts_brand,
+    differences,
+    verdict,
+)
 
 
 class Deferred:
@@ -104,6 +128,8 @@ class _Read:
     batch: Batch
     proof: list[bytes]
     anchor: OutboxEntry | None
+    #: The recall's chain write (a recalled batch's full read only).
+    recall: OutboxEntry | None
     certificate: _CertificateView | None
     factory: Organisation | None
     attestations: list[dict[str, Any]]
@@ -126,6 +152,21 @@ class _BatchView:
     expires: float
 
 
+#: How long a failed read of the node is remembered: the scans of a batch waiting for it then
+#: answer 503 at once instead of each waiting for the node's timeout in turn.
+CHAIN_FAILURE_S = 1.0
+
+
+@dataclass(frozen=True)
+class _ChainRead:
+    """The registry's record of a batch (None: it holds none), kept until ``expires``; or
+    the error the node's read ended with, for a moment."""
+
+    record: BatchOnChain | None
+    expires: float
+    error: LedgerUnavailableError | LedgerHeldError | None = None
+
+
 def _unknown(serial: str) -> dict[str, Any]:
     return {"serial": serial, "verdict": Verdict.UNKNOWN.value, "genuine": False}
 
@@ -145,7 +186,9 @@ class Verifier:
         scan_log: ConsumerScanLog | None = None,
         rule: CloneRule | None = None,
         ttl_s: float = 5.0,
+        chain_ttl_s: float = 5.0,
         inline: bool = False,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uow_factory = uow_factory
         self.commitments = commitments
@@ -156,11 +199,18 @@ class Verifier:
         self.scan_log = scan_log
         self.rule = rule or CloneRule()
         self.ttl_s = ttl_s
+        #: How long the registry's record of a batch is kept: the longest a recall made on
+        #: chain (or any other change there) may stay unseen by a scan.
+        self.chain_ttl_s = chain_ttl_s
         #: Whether scans may be tried on the caller's thread (the event loop): true where the
         #: reads never wait on another transaction (SQLite in WAL mode).
         self.inline = inline
+        #: The clock of what is kept (monotonic seconds).
+        self.ticks = ticks
         self._lock = threading.Lock()
-        self._verified: OrderedDict[bytes, bytes] = OrderedDict()
+        self._chain: OrderedDict[bytes, _ChainRead] = OrderedDict()
+        #: One reader of the node per batch at a time; the others wait for its answer.
+        self._chain_gates: dict[bytes, threading.Lock] = {}
         self._views: OrderedDict[int, _BatchView] = OrderedDict()
         self._territories: dict[int, tuple[float, list[str] | None]] = {}
 
@@ -213,34 +263,44 @@ class Verifier:
             item.case_sscc is None
             and batch.status not in (BatchStatus.DRAFT, BatchStatus.GENERATED)
         )
-        anchor = read.anchor
-        anchored_on_chain = batch.status is BatchStatus.ANCHORED or (
-            batch.status is BatchStatus.RECALLED
-            and anchor is not None
-            and anchor.status == "confirmed"
+        anchor, recall = read.anchor, read.recall
+        record = BatchOnRecord(
+            status=batch.status,
+            root=batch.root,
+            item_count=batch.item_count,
+            metadata_hash=batch.metadata_hash,
+            anchor_confirmed=anchor is not None and anchor.status == "confirmed",
+            recall_confirmed=recall is not None and recall.status == "confirmed",
         )
         # The chain is asked outside any transaction: a slow node must not hold database locks.
-        # A recall answers without it: the verdict does not depend on the chain, and a consumer
-        # must see the recall even while the node is down.
-        on_chain: bool | None = None
-        if anchored_on_chain and batch.status is not BatchStatus.RECALLED:
-            if (
-                valid
-                and batch.root is not None
-                and self._confirmed(batch.chain_batch_id, batch.root)
-            ):
-                on_chain = True
-            elif inline and valid:
+        chain: BatchOnChain | ChainNotRead | None = NOT_READ
+        if record.on_chain:
+            kept = self._chain_kept(batch.chain_batch_id)
+            if kept is None and inline:
                 return DEFERRED
-            else:
-                on_chain = valid and self.ledger.verify_item(
-                    batch.chain_batch_id, token_id, item.item_hash, read.proof
-                )
-                if on_chain and batch.root is not None:
-                    self._confirm(batch.chain_batch_id, batch.root)
+            try:
+                chain = self._chain_record(batch.chain_batch_id, kept)
+            except (LedgerUnavailableError, LedgerHeldError):
+                # A recall is shown without the chain (it is a safety notice); anything else
+                # would be a verdict older than the bound.
+                if batch.status is not BatchStatus.RECALLED:
+                    raise
         certificate = read.certificate
         redeemed = certificate is not None and certificate.state is CertificateState.REDEEMED
-        result = verdict(batch.status, activated, valid, on_chain, redeemed)
+        result = verdict(record, chain, activated, valid, redeemed)
+        differs = list(differences(record, chain)) if not isinstance(chain, ChainNotRead) else []
+        on_chain: bool | None = None
+        if not isinstance(chain, ChainNotRead):
+            # The contract's verifyItem: the item's proof folds to the root the chain stores.
+            on_chain = (
+                chain is not None
+                and leaf == item.leaf
+                and (
+                    valid
+                    if chain.root == batch.root
+                    else self.commitments.verify_batch_proof(read.proof, chain.root, leaf)
+                )
+            )
         # ---- risk checks (consumers' scans only)
         clone = None
         if result is Verdict.GENUINE and anonymous and origin is not None and tree is not None:
@@ -264,16 +324,19 @@ class Verifier:
         clone_alert = clone is not None and clone.suspected and clone.new_place
         if inline and (brand_alert or clone_alert or diversion is not None):
             return DEFERRED
-        body = self._body(read, result, activated, valid, on_chain, anchored_on_chain, token_id)
+        body = self._body(read, result, activated, valid, on_chain, record.on_chain, token_id)
+        body["chain"]["batch"] = _chain_view(chain)
+        body["chain"]["differs"] = differs
         if brand_alert:
-            kind = (
-                AlertKind.CHAIN_MISMATCH
-                if result is Verdict.MISMATCH
-                else AlertKind.INACTIVE_CODE_SCANNED
-            )
-            alert = self._raise_item_alert(
-                kind, batch, item.serial, {"batch_id": batch.public_id, "verdict": result.value}
-            )
+            detail: dict[str, Any] = {"batch_id": batch.public_id, "verdict": result.value}
+            kind = AlertKind.INACTIVE_CODE_SCANNED
+            if result is Verdict.MISMATCH:
+                kind = AlertKind.CHAIN_MISMATCH
+                # What differs: the batch's fields, or the item's own record (its proof).
+                detail["differs"] = differs or ["proof"]
+                detail["database"] = _record_view(record)
+                detail["chain"] = _chain_view(chain)
+            alert = self._raise_item_alert(kind, batch, item.serial, detail)
             body["alert"] = {"id": alert.id, "kind": kind.value, "count": alert.count}
         if clone_alert and clone is not None:
             self._raise_item_alert(
@@ -311,10 +374,17 @@ class Verifier:
         )
         return _Read(
             item=facts.item,
-            # The root is read live: a root altered in the database must fail the check.
-            batch=replace(view.batch, status=facts.batch_status, root=facts.batch_root),
+            # What the chain can contradict is read live: an altered row must fail the check.
+            batch=replace(
+                view.batch,
+                status=facts.batch_status,
+                root=facts.batch_root,
+                item_count=facts.batch_item_count,
+                metadata_hash=facts.batch_metadata_hash,
+            ),
             proof=facts.proof,
             anchor=view.anchor,
+            recall=None,
             certificate=certificate,
             factory=view.factory,
             attestations=view.attestations,
@@ -325,7 +395,7 @@ class Verifier:
         )
 
     def _view(self, batch_id: int) -> _BatchView | None:
-        now = time.monotonic()
+        now = self.ticks()
         with self._lock:
             view = self._views.get(batch_id)
             if view is not None and view.expires > now:
@@ -359,6 +429,11 @@ class Verifier:
                 else []
             )
             anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
+            recall = (
+                uow.outbox.get(batch.recall_outbox_id)
+                if batch.recall_outbox_id is not None
+                else None
+            )
             found = uow.certificates.by_item(item.id) if item.id is not None else None
             certificate = (
                 _CertificateView(found.state, found.claimed_at, found.claim_region)
@@ -374,19 +449,68 @@ class Verifier:
                 cases = uow.custody.units_by_id([target.parent_id])
                 carrier = cases[0] if cases else None
         return _Read(
-            item, batch, proof, anchor, certificate, factory, attestations, history, target, carrier
+            item,
+            batch,
+            proof,
+            anchor,
+            recall,
+            certificate,
+            factory,
+            attestations,
+            history,
+            target,
+            carrier,
         )
 
-    def _confirmed(self, chain_batch_id: bytes, root: bytes) -> bool:
+    def _chain_kept(self, chain_batch_id: bytes) -> _ChainRead | None:
+        """The registry's record of the batch if read less than ``chain_ttl_s`` ago."""
         with self._lock:
-            return self._verified.get(chain_batch_id) == root
+            kept = self._chain.get(chain_batch_id)
+            if kept is None or kept.expires <= self.ticks():
+                return None
+            self._chain.move_to_end(chain_batch_id)
+            return kept
 
-    def _confirm(self, chain_batch_id: bytes, root: bytes) -> None:
+    def _chain_record(
+        self, chain_batch_id: bytes, kept: _ChainRead | None = None
+    ) -> BatchOnChain | None:
+        """The registry's record of the batch: ``kept`` if given, else read from the node by
+        one scan at a time (the others wait for its answer) and kept ``chain_ttl_s`` from when
+        it was asked.
+
+        Raises:
+            LedgerUnavailableError: the node does not answer (remembered for a moment).
+            LedgerHeldError: the node is not the recorded chain.
+        """
+        if kept is None:
+            with self._lock:
+                gate = self._chain_gates.setdefault(chain_batch_id, threading.Lock())
+            with gate:
+                kept = self._chain_kept(chain_batch_id)
+                if kept is None:
+                    kept = self._ask_chain(chain_batch_id)
+        if kept.error is not None:
+            raise kept.error
+        return kept.record
+
+    def _ask_chain(self, chain_batch_id: bytes) -> _ChainRead:
+        asked = self.ticks()
+        try:
+            read = _ChainRead(self.ledger.batch_on_chain(chain_batch_id), asked + self.chain_ttl_s)
+        except (LedgerUnavailableError, LedgerHeldError) as exc:
+            read = _ChainRead(None, asked + min(CHAIN_FAILURE_S, self.chain_ttl_s), exc)
+        except BaseException:
+            with self._lock:
+                self._chain_gates.pop(chain_batch_id, None)
+            raise
         with self._lock:
-            self._verified[chain_batch_id] = root
-            self._verified.move_to_end(chain_batch_id)
-            while len(self._verified) > MAX_BATCHES:
-                self._verified.popitem(last=False)
+            # Kept before the gate goes: a scan arriving now finds it instead of a new gate.
+            self._chain[chain_batch_id] = read
+            self._chain.move_to_end(chain_batch_id)
+            while len(self._chain) > MAX_BATCHES:
+                self._chain.popitem(last=False)
+            self._chain_gates.pop(chain_batch_id, None)
+        return read
 
     # ------------------------------------------------------------------ risk checks
     def _clone_check(
@@ -413,7 +537,7 @@ class Verifier:
 
     def _territory_kept(self, organisation_id: int) -> list[str] | None:
         """The territory, kept ``ttl_s`` (as the reference cache keeps organisations)."""
-        now = time.monotonic()
+        now = self.ticks()
         with self._lock:
             kept = self._territories.get(organisation_id)
         if kept is not None and kept[0] > now:
@@ -632,6 +756,29 @@ class Verifier:
             "attestations": read.attestations,
             "journey": journey,
         }
+
+
+def _chain_view(chain: BatchOnChain | ChainNotRead | None) -> dict[str, Any] | None:
+    """The registry's record of the batch as a scan shows it; None when none or not read."""
+    if chain is None or isinstance(chain, ChainNotRead):
+        return None
+    return {
+        "root": hex0x(chain.root),
+        "item_count": chain.item_count,
+        "recalled": chain.recalled,
+        "metadata_hash": hex0x(chain.metadata_hash),
+    }
+
+
+def _record_view(record: BatchOnRecord) -> dict[str, Any]:
+    """The database's batch as a mismatch alert shows it, beside the chain's."""
+    return {
+        "status": record.status.value,
+        "root": hex0x(record.root),
+        "item_count": record.item_count,
+        "recalled": record.status is BatchStatus.RECALLED,
+        "metadata_hash": hex0x(record.metadata_hash),
+    }
 
 
 def _region(code: str | None, regions: Callable[[], RegionTree] | None) -> dict[str, Any] | None:

@@ -35,6 +35,8 @@ class TracecertError(Exception):
     code: ClassVar[str] = "error"
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
     default_detail: ClassVar[str] = "The request failed."
+    #: For an outage (``UNAVAILABLE``): when a client may try again, in seconds.
+    retry_after_s: ClassVar[int | None] = None
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.default_detail
@@ -454,6 +456,7 @@ class LedgerUnavailableError(TracecertError):
     code = "chain_unavailable"
     kind = ErrorKind.UNAVAILABLE
     default_detail = "The chain node cannot be reached; retry later."
+    retry_after_s = 5
 
 
 class LedgerHeldError(TracecertError):
@@ -465,6 +468,21 @@ class LedgerHeldError(TracecertError):
         "The node is not the chain this database was anchored on (genesis mismatch); "
         "an operator must point the service at the right node."
     )
+    #: It takes an operator: ask again in a minute, not at once.
+    retry_after_s = 60
+
+
+class DatabaseUnavailableError(TracecertError):
+    """Raised when the database cannot be reached or used right now (refused or dropped
+    connections, a server shutting down, a locked SQLite file): an outage, not a bug."""
+
+    code = "database_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = (
+        "The database cannot be reached right now; send the same request again in a few "
+        "seconds (with the same Idempotency-Key, if it had one, so that it takes effect once)."
+    )
+    retry_after_s = 2
 
 
 # ----------------------------------------------------------------------------- consumers

@@ -59,6 +59,7 @@ from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.roles import OrganisationKind, Role
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.domain.verification import BatchOnChain
 
 
 def sha(*parts: bytes) -> bytes:
@@ -926,19 +927,16 @@ class FakeSecrets:
 
 # ----------------------------------------------------------------------------- ledger
 class FakeLedger:
-    """Queues writes like ``ChainLedger``; ``anchored`` (chain batch id -> root) is the contract.
-
-    ``verify_item`` checks the proof against the anchored root, as the contract's
-    ``verifyItem`` does.
-    """
+    """Queues writes like ``ChainLedger``; ``anchored`` (chain batch id -> the registry's
+    record of the batch) is the contract; ``chain_reads`` counts the reads of a batch."""
 
     def __init__(self) -> None:
         self.available = True
         self.held = False
         self.deployed = True
-        self.anchored: dict[bytes, bytes] = {}
+        self.anchored: dict[bytes, BatchOnChain] = {}
         self.log_roots: dict[int, bytes] = {}
-        self.verify_calls = 0
+        self.chain_reads = 0
         #: The sender's nonce at the latest block.
         self.sender_nonce = 0
 
@@ -1002,16 +1000,15 @@ class FakeLedger:
     def contract(self) -> tuple[str, int] | None:
         return ("0x" + "ab" * 20, 31337) if self.deployed else None
 
-    def verify_item(
-        self, chain_batch_id: bytes, token_id: int, item_hash: bytes, proof: Sequence[bytes]
-    ) -> bool:
+    def batch_on_chain(self, chain_batch_id: bytes) -> BatchOnChain | None:
         self._check()
-        self.verify_calls += 1
-        root = self.anchored.get(chain_batch_id)
-        if root is None:
-            return False
-        leaf = merkle.item_leaf(chain_batch_id, token_id, item_hash)
-        return merkle.verify_proof(list(proof), root, leaf)
+        self.chain_reads += 1
+        return self.anchored.get(chain_batch_id)
+
+    def recall_on_chain(self, chain_batch_id: bytes) -> None:
+        """The registry recalls the batch (its recall transaction confirmed, or anyone with
+        the role recalled it on chain)."""
+        self.anchored[chain_batch_id] = replace(self.anchored[chain_batch_id], recalled=True)
 
     def log_root(self, size: int) -> bytes:
         self._check()
@@ -1084,7 +1081,9 @@ def confirm_anchor(db: FakeDatabase, ledger: FakeLedger, public_id: str) -> None
     batch = db.state.batch(public_id)
     assert batch.outbox_id is not None and batch.root is not None
     confirm_outbox(db, batch.outbox_id)
-    ledger.anchored[batch.chain_batch_id] = batch.root
+    ledger.anchored[batch.chain_batch_id] = BatchOnChain(
+        batch.root, batch.item_count, False, batch.metadata_hash
+    )
     if batch.status is BatchStatus.ANCHORING:
         batch.status = BatchStatus.ANCHORED
 

@@ -114,3 +114,23 @@ def test_health_limits_default_to_strict_and_refuse_negative_values(monkeypatch)
 
 def test_the_claim_batch_may_be_as_large_as_the_registry_takes():
     assert Settings(**{**PRODUCTION, "claim_batch_max": 128}).claim_batch_max == 128  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("chain_read_ttl_s", -1.0),
+        ("chain_read_ttl_s", 301.0),
+        ("database_busy_timeout_s", 0.0),
+        ("database_busy_timeout_s", 601.0),
+    ],
+)
+def test_a_chain_read_ttl_or_busy_timeout_out_of_range_is_refused(field, value):
+    with pytest.raises(ValidationError, match=field.upper()):
+        Settings(**{field: value})
+
+
+def test_the_chain_read_ttl_and_busy_timeout_default_to_a_few_seconds_and_thirty():
+    settings = Settings()
+    assert (settings.chain_read_ttl_s, settings.database_busy_timeout_s) == (5.0, 30.0)
+    assert Settings(chain_read_ttl_s=0).chain_read_ttl_s == 0  # a read on every scan

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -41,6 +42,11 @@ def ids_of(container, batch_id: str) -> list[tuple[int, int]]:
         ]
 
 
+def spill(container) -> Path:
+    """A spill directory of the recorder under test (not the container's own)."""
+    return container.settings.data_dir / "spill-under-test"
+
+
 def scan_of(item: tuple[int, int], at: datetime, region=None, device=b"d" * 16, org=None):
     return ConsumerScan(at, item[0], item[1], region, device, "genuine", org)
 
@@ -58,10 +64,15 @@ def stored(container) -> list[tuple]:
         ]
 
 
+def devices(container) -> list[int]:
+    """The first byte of each stored scan's device hash, in the order written."""
+    return [bytes(r[3])[0] for r in stored(container)]
+
+
 # ----------------------------------------------------------------------------- the log
 def test_buffered_scans_are_seen_at_once_and_written_in_one_flush(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine)
+    log = ConsumerScanRecorder(container.engine, spill(container))
     for n in range(3):
         assert log.record(scan_of(item, NOW + timedelta(seconds=n), "330106", bytes([n]) * 16))
     assert stored(container) == []
@@ -79,7 +90,7 @@ def test_written_scans_leave_the_index_after_the_grace_time(container, batch, mo
     item = ids_of(container, batch["id"])[0]
     clock = [0.0]
     monkeypatch.setattr("service.adapters.consumer_scans.time.monotonic", lambda: clock[0])
-    log = ConsumerScanRecorder(container.engine)
+    log = ConsumerScanRecorder(container.engine, spill(container))
     log.record(scan_of(item, NOW, device=b"a" * 16))
     log.flush()
     clock[0] = 0.5
@@ -96,24 +107,29 @@ def test_written_scans_leave_the_index_after_the_grace_time(container, batch, mo
 
 def test_buffered_filters_by_time_and_leaves_out_partner_scans(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine)
+    log = ConsumerScanRecorder(container.engine, spill(container))
     log.record(scan_of(item, NOW - timedelta(days=2), "110101"))
     log.record(scan_of(item, NOW, "330106"))
     log.record(scan_of(item, NOW, "320102", org=1))
     assert log.buffered(item[0], NOW - timedelta(days=1)) == [("330106", b"d" * 16)]
 
 
-def test_a_full_buffer_drops_and_counts_new_scans(container, batch):
+def test_a_full_buffer_goes_to_disk_and_nothing_is_dropped(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, max_buffer=2)
-    assert [log.record(scan_of(item, NOW)) for _ in range(3)] == [True, True, False]
-    assert log.dropped == 1 and log.flush() == 2
+    log = ConsumerScanRecorder(container.engine, spill(container), max_buffer=2)
+    assert all(log.record(scan_of(item, NOW, device=bytes([n]) * 16)) for n in range(5))
+    assert log.pending == 1 and log.status()["spilled"] == 4
+    assert log.flush() == 5 and log.status()["spilled"] == 0
+    assert devices(container) == list(range(5))  # all of them, in order
+    assert list(spill(container).glob("*.jsonl")) == []
 
 
-def test_a_failed_write_keeps_the_scans_for_the_next_pass(container, batch, monkeypatch):
+def test_a_failed_write_spills_the_scans_and_the_next_pass_writes_them_first(
+    container, batch, monkeypatch
+):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine)
-    log.record(scan_of(item, NOW))
+    log = ConsumerScanRecorder(container.engine, spill(container))
+    log.record(scan_of(item, NOW, device=b"\x00" * 16))
 
     def down(*_a, **_k):
         raise ConnectionError("database away")
@@ -121,17 +137,35 @@ def test_a_failed_write_keeps_the_scans_for_the_next_pass(container, batch, monk
     monkeypatch.setattr("service.adapters.consumer_scans.bulk_insert", down)
     with pytest.raises(ConnectionError):
         log.flush()
-    assert log.pending == 1 and stored(container) == []
+    log.record(scan_of(item, NOW, device=b"\x01" * 16))
+    with pytest.raises(ConnectionError):
+        log.flush()  # the spill file first: still down, so the new scan goes behind it
+    assert log.pending == 0 and log.status()["spilled"] == 2 and stored(container) == []
     monkeypatch.undo()
-    assert log.flush() == 1 and len(stored(container)) == 1
+    log.record(scan_of(item, NOW, device=b"\x02" * 16))
+    assert log.flush() == 3
+    assert devices(container) == [0, 1, 2]
+    assert log.status() == {
+        "buffered": 0,
+        "spilled": 0,
+        "rejected": 0,
+        "written": 3,
+        "replayed": 3,
+    }
 
 
-def test_rows_the_database_refuses_are_dropped_not_retried_forever(container, batch):
-    log = ConsumerScanRecorder(container.engine)
+def test_rows_the_database_refuses_are_kept_apart_not_retried_forever(container, batch):
+    item = ids_of(container, batch["id"])[0]
+    log = ConsumerScanRecorder(container.engine, spill(container))
     log.record(scan_of((999_999, 1), NOW))  # no such item
+    log.record(scan_of(item, NOW))
     with pytest.raises(Exception):  # noqa: B017 - the driver's own IntegrityError
         log.flush()
-    assert log.pending == 0 and log.dropped == 1 and stored(container) == []
+    assert log.flush() == 1 and log.flush() == 0  # the good one written, the bad one apart
+    assert [r[0] for r in stored(container)] == [item[0]]
+    assert log.status()["rejected"] == 1 and log.status()["spilled"] == 0
+    rejected = (spill(container) / "rejected.jsonl").read_text().splitlines()
+    assert len(rejected) == 1 and '"item":999999' in rejected[0]
 
 
 def test_a_scan_that_joins_an_alert_counts_on_it_when_written(container, batch):
@@ -141,7 +175,7 @@ def test_a_scan_that_joins_an_alert_counts_on_it_when_written(container, batch):
             Alert(AlertKind.DIVERSION, "diversion:test:-", None, item[1], None), NOW
         )
         uow.commit()
-    log = ConsumerScanRecorder(container.engine)
+    log = ConsumerScanRecorder(container.engine, spill(container))
     later = NOW + timedelta(minutes=5)
     for n in range(2):
         log.record(replace(scan_of(item, later + timedelta(seconds=n)), alert_id=alert.id))
@@ -155,7 +189,7 @@ def test_a_scan_that_joins_an_alert_counts_on_it_when_written(container, batch):
 
 def test_stopping_writes_what_is_buffered(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, interval_s=60)
+    log = ConsumerScanRecorder(container.engine, spill(container), interval_s=60)
     log.start()
     log.record(scan_of(item, NOW))
     log.stop()
@@ -164,7 +198,7 @@ def test_stopping_writes_what_is_buffered(container, batch):
 
 def test_the_writer_thread_writes_within_its_interval(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, interval_s=0.05)
+    log = ConsumerScanRecorder(container.engine, spill(container), interval_s=0.05)
     log.start()
     try:
         log.record(scan_of(item, NOW))
@@ -211,7 +245,7 @@ def test_a_tree_too_large_to_keep_is_read_node_by_node_with_the_same_proof(conta
 def test_reads_return_stored_consumer_scans_in_the_window_newest_first(container, batch):
     item = ids_of(container, batch["id"])[0]
     serial = serials_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine)
+    log = ConsumerScanRecorder(container.engine, spill(container))
     log.record(scan_of(item, NOW - timedelta(days=3), "110101", b"o" * 16))
     log.record(scan_of(item, NOW - timedelta(hours=1), "330106", b"a" * 16))
     log.record(scan_of(item, NOW, None, b"b" * 16))

@@ -1,5 +1,7 @@
 """The scan use case with its caches and risk checks (``scans.Verifier``), against the fakes."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
@@ -7,7 +9,7 @@ import pytest
 
 from service.app import commands, scans
 from service.app.ports import ConsumerScan
-from service.domain.errors import InvalidRegionError
+from service.domain.errors import InvalidRegionError, LedgerUnavailableError
 from service.domain.regions import Region, RegionTree
 from service.domain.scans import CloneRule
 from tests.unit.service.fakes import FACTORY, GTIN, FakeCodes, Harness
@@ -83,22 +85,104 @@ def serials(h, public_id, n=3):
 
 
 # ----------------------------------------------------------------------------- the chain
-def test_the_chain_confirms_a_batch_root_once_and_later_scans_check_the_proof_locally(h):
-    v = verifier(h)
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_chain_is_read_once_per_batch_per_ttl_and_proofs_are_checked_locally(h):
+    ticks = Ticks()
+    v = verifier(h, chain_ttl_s=5.0, ticks=ticks)
     first, second, third = serials(h, h.anchored())
-    assert scan(v, first)["verdict"] == "genuine" and h.ledger.verify_calls == 1
+    assert scan(v, first)["verdict"] == "genuine" and h.ledger.chain_reads == 1
     assert scan(v, second)["verdict"] == "genuine" and scan(v, third)["chain"]["on_chain"]
-    assert h.ledger.verify_calls == 1
+    ticks.now += 4.9
+    assert scan(v, first)["verdict"] == "genuine" and h.ledger.chain_reads == 1
+    ticks.now += 0.1  # five seconds after the read was asked: read again
+    assert scan(v, second)["verdict"] == "genuine" and h.ledger.chain_reads == 2
 
 
-def test_a_root_the_chain_refused_is_not_kept(h):
-    v = verifier(h)
+def test_a_recall_on_chain_turns_a_kept_genuine_verdict_into_a_mismatch_within_the_ttl(h):
+    ticks = Ticks()
+    v = verifier(h, chain_ttl_s=5.0, ticks=ticks)
+    public_id = h.anchored()
+    first, second, _ = serials(h, public_id)
+    assert scan(v, first)["verdict"] == "genuine"
+    # Recalled on chain; the database still says anchored (its recall fields cleared).
+    h.ledger.recall_on_chain(h.stored(public_id).chain_batch_id)
+    ticks.now += 5.0
+    body = scan(v, second)
+    assert (body["verdict"], body["genuine"]) == ("mismatch", False)
+    assert body["chain"]["differs"] == ["recalled"] and body["chain"]["batch"]["recalled"]
+    assert body["alert"]["kind"] == "chain_mismatch"
+    (alert,) = h.state.alerts.values()
+    assert alert.detail["differs"] == ["recalled"]
+    assert alert.detail["chain"]["recalled"] is True
+    assert alert.detail["database"]["recalled"] is False
+
+
+def test_what_the_chain_said_is_kept_no_longer_than_the_ttl(h):
+    ticks = Ticks()
+    v = verifier(h, chain_ttl_s=2.0, ticks=ticks)
     first, second, _ = serials(h, h.anchored())
     anchored = dict(h.ledger.anchored)
     h.ledger.anchored.clear()  # the contract does not hold the batch
-    assert scan(v, first)["verdict"] == "mismatch"
+    body = scan(v, first)
+    assert body["verdict"] == "mismatch" and body["chain"]["differs"] == ["anchored"]
     h.ledger.anchored.update(anchored)
-    assert scan(v, second)["verdict"] == "genuine" and h.ledger.verify_calls == 2
+    assert scan(v, second)["verdict"] == "mismatch"  # what the chain said 0 s ago
+    ticks.now += 2.0
+    assert scan(v, second)["verdict"] == "genuine" and h.ledger.chain_reads == 2
+
+
+def test_an_expired_chain_read_with_the_node_down_is_unavailable_never_genuine(h):
+    ticks = Ticks()
+    v = verifier(h, chain_ttl_s=5.0, ticks=ticks)
+    first, second, _ = serials(h, h.anchored())
+    assert scan(v, first)["verdict"] == "genuine"
+    h.ledger.available = False
+    ticks.now += 4.0
+    assert scan(v, second)["verdict"] == "genuine"  # read 4 s ago: within the bound
+    ticks.now += 1.0
+    with pytest.raises(LedgerUnavailableError):
+        scan(v, second)
+    # The failure is remembered for a moment: the next scans do not wait for the node.
+    reads = h.ledger.chain_reads
+    with pytest.raises(LedgerUnavailableError):
+        scan(v, first)
+    assert h.ledger.chain_reads == reads
+    h.ledger.available = True
+    ticks.now += scans.CHAIN_FAILURE_S
+    assert scan(v, first)["verdict"] == "genuine"
+
+
+def test_a_recall_shows_with_the_node_down(h):
+    v = verifier(h, chain_ttl_s=0.0)
+    public_id = h.anchored()
+    h.recall(public_id)
+    h.ledger.available = False
+    body = scan(v, serials(h, public_id, 1)[0])
+    assert body["verdict"] == "recalled" and body["chain"]["on_chain"] is None
+
+
+def test_scans_waiting_on_an_expired_read_share_one_read_of_the_node(h):
+    v = verifier(h, chain_ttl_s=5.0)
+    batch = serials(h, h.anchored(), 8)
+    read = h.ledger.batch_on_chain
+
+    def slow(chain_batch_id):
+        time.sleep(0.05)
+        return read(chain_batch_id)
+
+    h.ledger.batch_on_chain = slow
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(lambda serial: scan(v, serial)["verdict"], batch))
+    assert verdicts == ["genuine"] * 8 and h.ledger.chain_reads == 1
 
 
 def test_an_altered_item_record_is_a_mismatch_even_with_the_root_confirmed(h):
@@ -115,10 +199,10 @@ def test_an_inline_attempt_defers_what_needs_the_chain_and_answers_the_rest(h, l
     v = verifier(h, log)
     first, second, _ = serials(h, h.anchored())
     assert scan(v, first, inline=True) is scans.DEFERRED
-    assert not log.scans and h.ledger.verify_calls == 0  # nothing done, nothing recorded
+    assert not log.scans and h.ledger.chain_reads == 0  # nothing done, nothing recorded
     assert scan(v, first)["verdict"] == "genuine"
     assert scan(v, second, inline=True)["verdict"] == "genuine"
-    assert len(log.scans) == 2 and h.ledger.verify_calls == 1
+    assert len(log.scans) == 2 and h.ledger.chain_reads == 1
 
 
 def test_an_inline_attempt_defers_a_scan_that_alerts_the_brand(h, log):
@@ -152,7 +236,7 @@ def test_an_unknown_region_is_refused_before_anything_is_read_or_recorded(h, log
     serial = serials(h, h.anchored(), 1)[0]
     with pytest.raises(InvalidRegionError):
         scan(v, serial, region="999999")
-    assert not log.scans and h.ledger.verify_calls == 0
+    assert not log.scans and h.ledger.chain_reads == 0
 
 
 def test_a_known_serial_under_another_lot_is_unknown_and_recorded_so(h, log):

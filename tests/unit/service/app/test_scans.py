@@ -70,7 +70,7 @@ def test_a_code_that_was_never_activated_is_not_activated(h):
     assert body["verdict"] == "not_activated" and body["genuine"] is False
     assert body["activated"] is False
     assert body["chain"]["anchored"] is False and body["chain"]["on_chain"] is None
-    assert body["chain"]["valid"] is True and h.ledger.verify_calls == 0
+    assert body["chain"]["valid"] is True and h.ledger.chain_reads == 0
 
 
 def test_an_activated_code_of_a_batch_not_yet_anchored_is_not_anchored(h):
@@ -78,7 +78,7 @@ def test_an_activated_code_of_a_batch_not_yet_anchored_is_not_anchored(h):
     h.activate(code=h.cases(public_id)[0].sscc)
     body = verify(h, first_serial(h, public_id))
     assert body["verdict"] == "not_anchored" and body["activated"] is True
-    assert h.ledger.verify_calls == 0
+    assert h.ledger.chain_reads == 0
 
 
 def test_a_code_of_a_batch_whose_anchor_is_in_flight_is_not_anchored(h):
@@ -133,7 +133,7 @@ def test_a_code_of_a_batch_recalled_before_anchoring_is_recalled_without_the_cha
     h.recall(public_id)
     body = verify(h, first_serial(h, public_id))
     assert body["verdict"] == "recalled" and body["chain"]["anchored"] is False
-    assert h.ledger.verify_calls == 0 and not h.state.alerts
+    assert h.ledger.chain_reads == 0 and not h.state.alerts
 
 
 def test_a_code_the_chain_does_not_hold_is_a_mismatch_and_alerts_the_brand(h):
@@ -146,13 +146,15 @@ def test_a_code_the_chain_does_not_hold_is_a_mismatch_and_alerts_the_brand(h):
     assert alert["kind"] == "chain_mismatch" and alert["serial"] == first_serial(h, public_id)
 
 
-def test_an_altered_item_record_is_a_mismatch_without_asking_the_chain(h):
+def test_an_altered_item_record_is_a_mismatch_that_names_the_proof(h):
     public_id = h.anchored()
     item = h.items(public_id)[0]
     item.item_hash = b"\x00" * 32  # a record altered in the database
     body = verify(h, item.serial)
     assert body["verdict"] == "mismatch" and body["chain"]["valid"] is False
-    assert h.ledger.verify_calls == 0
+    assert body["chain"]["on_chain"] is False and body["chain"]["differs"] == []
+    (alert,) = alerts(h)
+    assert alert["kind"] == "chain_mismatch" and alert["detail"]["differs"] == ["proof"]
 
 
 def test_scans_never_change_the_item_or_log_anything_but_alerts(h):
