@@ -222,13 +222,18 @@ _SCAN_BY_CLIENT_IDS = select(_SCANS).where(
     _SCANS.c.organisation_id == bindparam("org"),
     _SCANS.c.client_event_id.in_(bindparam("ids", expanding=True)),
 )
+_ITEMS: Table = ItemRow.__table__  # type: ignore[assignment]
+# Waiting scans of these units and items, and of the bottles in these cases (a bottle's
+# dispatch waits on its case being opened).
 _SCANS_WAITING = (
     select(_SCANS)
+    .select_from(_SCANS.outerjoin(_ITEMS, _ITEMS.c.id == _SCANS.c.item_id))
     .where(
         _SCANS.c.outcome == "pending",
         or_(
             _SCANS.c.unit_id.in_(bindparam("units", expanding=True)),
             _SCANS.c.item_id.in_(bindparam("items", expanding=True)),
+            _ITEMS.c.case_id.in_(bindparam("units", expanding=True)),
         ),
     )
     .order_by(_SCANS.c.event_time, _SCANS.c.id)
@@ -241,6 +246,7 @@ _SAVE_SHIPMENT = (
     .values(
         status=bindparam("b_status"),
         received_at=bindparam("b_received_at", type_=_SHIPMENTS.c.received_at.type),
+        dispatched_at=bindparam("b_dispatched_at", type_=_SHIPMENTS.c.dispatched_at.type),
         dispatched_lines=bindparam("b_dispatched"),
         received_lines=bindparam("b_received"),
         extra_lines=bindparam("b_extra"),
@@ -358,6 +364,7 @@ class SqlAlchemyCustodyRepository:
                 "b_id": shipment.id,
                 "b_status": shipment.status,
                 "b_received_at": shipment.received_at,
+                "b_dispatched_at": shipment.dispatched_at,
                 "b_dispatched": shipment.dispatched_lines,
                 "b_received": shipment.received_lines,
                 "b_extra": shipment.extra_lines,
@@ -792,6 +799,10 @@ class SqlAlchemyCustodyRepository:
                 or_(
                     ScanEventRow.unit_id.in_(list(unit_ids) or [-1]),
                     ScanEventRow.item_id.in_(list(item_ids) or [-1]),
+                    # a bottle of a case whose custody changed
+                    ScanEventRow.item_id.in_(
+                        select(ItemRow.id).where(ItemRow.case_id.in_(list(unit_ids) or [-1]))
+                    ),
                 ),
             )
             .order_by(ScanEventRow.event_time, ScanEventRow.id)
