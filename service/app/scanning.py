@@ -137,6 +137,7 @@ class _Session:
         self.shipments: dict[int, Shipment] = {}
         self.shipment_refs: dict[tuple[int, str], int] = {}
         self.public_ids: dict[str, int] = {}
+        self.own_sites: list[int] | None = None
         # Buffered writes.
         self.custody_changes: dict[Key, Custody] = {}
         self.dirty_shipments: set[int] = set()
@@ -411,20 +412,24 @@ def _validate(
     link = session.link(request.code)
     if link.sscc is None and link.serial is None:
         raise InvalidScanError("Scan a case or pallet label (SSCC) or a bottle's code.")
-    region = None
-    if request.site_id is not None:
-        if request.site_id not in sites:
-            sites[request.site_id] = session.uow.channel.site(request.site_id)
-        site = sites[request.site_id]
-        if site is None or site.organisation_id != org.id:
-            raise SiteNotFoundError()
-        region = site.region_code
-    elif request.region is not None:
-        region = session.tree.require(request.region).code
-    if action is not ScanAction.OBSERVE and request.site_id is None:
+    if request.region is not None:
+        # A sighting is judged where the scanner is registered, never at a region it names:
+        # a free region let any partner open alerts against anyone (docs/diversion.md).
+        raise InvalidScanError(
+            "A scan is judged at the site where it happens: send site_id (one of your sites), "
+            "not a region."
+        )
+    site_id = request.site_id
+    if site_id is None and action is ScanAction.OBSERVE:
+        site_id = _only_site(session, org)
+    if site_id is None:
         raise InvalidScanError(f"A {action} scan names the site where it happens (site_id).")
-    if action is ScanAction.OBSERVE and region is None:
-        raise InvalidScanError("An observe scan names a site_id or a region.")
+    if site_id not in sites:
+        sites[site_id] = session.uow.channel.site(site_id)
+    site = sites[site_id]
+    if site is None or site.organisation_id != org.id:
+        raise SiteNotFoundError()
+    region = site.region_code
     if action is ScanAction.DISPATCH:
         if request.receiver_id is None or request.shipment is None:
             raise InvalidScanError("A dispatch names the receiver_id and the shipment reference.")
@@ -448,11 +453,27 @@ def _validate(
         outcome=ScanOutcome.PENDING.value,
         result={},
         request_hash=request.request_hash(),
-        site_id=request.site_id,
+        site_id=site_id,
         region_code=region,
         shipment_ref=request.shipment,
         receiver_id=request.receiver_id,
     )
+
+
+def _only_site(session: _Session, org: Organisation) -> int:
+    """The site of an organisation that has one: an observation may leave it unnamed."""
+    if session.own_sites is None:
+        session.own_sites = [s.id for s in session.uow.channel.sites(org.id or 0)]
+    if len(session.own_sites) != 1:
+        raise InvalidScanError(
+            "An observation names the site where you look at the goods (site_id): "
+            + (
+                "register your site first (POST /organisations/{id}/sites)."
+                if not session.own_sites
+                else "you have several sites."
+            )
+        )
+    return session.own_sites[0]
 
 
 # ----------------------------------------------------------------------------- applying
@@ -514,6 +535,9 @@ class _AlertRequest:
     alert: Alert | None  # a new alert to raise; None to join ``existing``
     existing: int | None
     result: dict[str, Any]
+    #: Organisations the scanner may see named in its answer: itself, and the other party of
+    #: a shipment it is in (a receiver knows its sender). Never another party's holdings.
+    may_name: frozenset[int] = frozenset()
 
 
 def _raise_diversion(
@@ -529,10 +553,14 @@ def _raise_diversion(
     of the session, and the returned dict is filled in then."""
     head = targets[0]
     result: dict[str, Any] = {"kind": AlertKind.DIVERSION.value}
+    known = {org.id or 0}
+    if shipment is not None and org.id in (shipment.sender_id, shipment.receiver_id):
+        known |= {shipment.sender_id, shipment.receiver_id}
+    may_name = frozenset(known)
     current = session.custody(head)
     if current.alert_id is not None:
         # Goods already flagged (e.g. a bottle of a diverted case scanned later): the same alert.
-        session.alert_requests.append(_AlertRequest([], None, current.alert_id, result))
+        session.alert_requests.append(_AlertRequest([], None, current.alert_id, result, may_name))
         return result
     batch = session.batch(head.batch_id)
     evidence = _evidence(session, org, head, region, responsible)
@@ -548,7 +576,9 @@ def _raise_diversion(
         scanner_id=org.id,
         shipment_id=shipment.id if shipment else None,
     )
-    session.alert_requests.append(_AlertRequest([_key(t) for t in targets], alert, None, result))
+    session.alert_requests.append(
+        _AlertRequest([_key(t) for t in targets], alert, None, result, may_name)
+    )
     return result
 
 
@@ -588,10 +618,11 @@ def _resolve_alerts(session: _Session) -> None:
         for key in request.targets:
             target = session.targets[key]
             session.set_custody(target, replace(target.custody, alert_id=found.id))
+        named = found.responsible_id in request.may_name
         request.result.update(
             id=found.id,
             count=found.count,
-            responsible=party(session.org(found.responsible_id)),
+            responsible=party(session.org(found.responsible_id)) if named else None,
             new=new,
         )
 
@@ -748,7 +779,10 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
             session.territory(custody.authorised_id),
             scan.region_code,
         )
-        result.update(holder=custody.holder_id, authorised=diversion is None)
+        # Whether the goods are out of place, never who holds them (unless the scanner does).
+        result["authorised"] = diversion is None
+        if custody.holder_id == org_id:
+            result["holder"] = org_id
         if diversion is not None:
             carrier = session.carrier(target)  # a sealed case also carries the alert link
             session.flush()
