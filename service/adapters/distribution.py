@@ -222,6 +222,7 @@ _SCAN_BY_CLIENT_IDS = select(_SCANS).where(
     _SCANS.c.organisation_id == bindparam("org"),
     _SCANS.c.client_event_id.in_(bindparam("ids", expanding=True)),
 )
+_ANY_PENDING = "SELECT 1 FROM scan_events WHERE outcome = 'pending' LIMIT 1"
 _ITEMS: Table = ItemRow.__table__  # type: ignore[assignment]
 # Waiting scans of these units and items, and of the bottles in these cases (a bottle's
 # dispatch waits on its case being opened).
@@ -812,7 +813,17 @@ class SqlAlchemyCustodyRepository:
     def pending_scans(self, unit_ids: Sequence[int], item_ids: Sequence[int]) -> list[StoredScan]:
         if not unit_ids and not item_ids:
             return []
-        rows = _core(self._s).execute(
+        connection = _core(self._s)
+        # Every scan session asks, and almost always nothing waits: one indexed probe on the
+        # driver's cursor (~20 us) instead of the full query through SQLAlchemy (~300 us).
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(_ANY_PENDING)
+            if cursor.fetchone() is None:
+                return []
+        finally:
+            cursor.close()
+        rows = connection.execute(
             _SCANS_WAITING, {"units": list(unit_ids) or [-1], "items": list(item_ids) or [-1]}
         )
         return [self._scan(r) for r in rows]
