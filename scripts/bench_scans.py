@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,10 +48,54 @@ GTIN = "09506000134352"
 UPLOAD = 5_000
 
 
+PG_SERVER = os.environ.get("TRACECERT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+class Database:
+    """The service's database: SQLite in the data directory, or a PostgreSQL database of the
+    benchmark's own on the local server (``--db postgres``), dropped at the end."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.name: str | None = None
+        if kind == "postgres":
+            self.name = f"tracecert_bench_{uuid.uuid4().hex[:12]}"
+            self._admin(f'CREATE DATABASE "{self.name}"')
+            self.url = f"{PG_SERVER}/{self.name}"
+        else:
+            self.url = f"sqlite:///{workdir / 'data' / 'tracecert.db'}"
+        self._engine: Any = None
+
+    def _admin(self, sql: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(sql))
+        finally:
+            engine.dispose()
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        from sqlalchemy import create_engine, text
+
+        if self._engine is None:
+            self._engine = create_engine(self.url)
+        with self._engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+
+    def drop(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        if self.name is not None:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 class Service:
     """``tracecert run`` in a subprocess, stopped by its PID at the end."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, db: Database) -> None:
+        self.db = db
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -60,6 +105,8 @@ class Service:
             "CHAIN_BACKEND": "anvil",
         }
         self.env.pop("TRACECERT_DATABASE_URL", None)
+        if db.kind == "postgres":
+            self.env["TRACECERT_DATABASE_URL"] = db.url
         self.log = (workdir / "service.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "run"],
@@ -192,15 +239,13 @@ def set_up(service: Service, api: Api, items: int) -> dict[str, Any]:
 
 
 def _ssccs(service: Service, batch_id: str, kind: str, offset: int) -> list[str]:
-    import sqlite3
-
-    db = Path(service.env["TRACECERT_DATA_DIR"]) / "tracecert.db"
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT u.sscc FROM logistic_units u JOIN batches b ON b.id = u.batch_id "
-            "WHERE b.public_id = ? AND u.kind = ? ORDER BY u.position LIMIT 50000 OFFSET ?",
-            (batch_id, kind, offset),
-        ).fetchall()
+    rows = service.db.rows(
+        "SELECT u.sscc FROM logistic_units u JOIN batches b ON b.id = u.batch_id "
+        "WHERE b.public_id = :b AND u.kind = :k ORDER BY u.position LIMIT 50000 OFFSET :o",
+        b=batch_id,
+        k=kind,
+        o=offset,
+    )
     return [r[0] for r in rows]
 
 
@@ -339,22 +384,21 @@ def _dispatch_for_latency(api: Api, s: dict[str, Any], cases: list[str]) -> None
     upload(api, s["a"], "bench-lat", batch)
 
 
-def _online_receipt_span(workdir: Path) -> float:
+def _online_receipt_span(db: Database) -> float:
     """Seconds between the first and last online scan (server-made ``srv-`` event ids)."""
-    import sqlite3
-
-    with sqlite3.connect(workdir / "data" / "tracecert.db") as conn:
-        first, last = conn.execute(
-            "SELECT min(recorded_at), max(recorded_at) FROM scan_events "
-            "WHERE client_event_id LIKE 'srv-%'"
-        ).fetchone()
+    ((first, last),) = db.rows(
+        "SELECT min(recorded_at), max(recorded_at) FROM scan_events "
+        "WHERE client_event_id LIKE 'srv-%'"
+    )
     if first is None:
         return 0.0
-    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    if isinstance(first, str):  # SQLite keeps ISO text
+        first, last = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    return float((last - first).total_seconds())
 
 
 def latency_wrk(
-    api_base: str, s: dict[str, Any], cases: list[str], clients: int, workdir: Path
+    api_base: str, s: dict[str, Any], cases: list[str], clients: int, workdir: Path, db: Database
 ) -> dict[str, Any]:
     """Single case receipts by ``wrk`` (C, so the load generator takes little of the 2 cores):
     each request receives the next case at S1's shop; wrk stops when the cases run out, so
@@ -404,7 +448,7 @@ end
     requests = next(int(line.split()[0]) for line in out.splitlines() if "requests in" in line)
     # wrk's own rate divides by the whole duration; the receipts' first and last recording
     # times give the span the requests really took.
-    span = _online_receipt_span(workdir)
+    span = _online_receipt_span(db)
     rps = round(requests / span, 1) if span > 0 else None
     errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "errors" in line]
     if errors:
@@ -472,30 +516,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (CI)")
     parser.add_argument("--items", type=int, default=None, help="items in the batch")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the service's database: SQLite (default) or a database of its own on the local "
+        "PostgreSQL ($TRACECERT_BENCH_PG, default postgres@127.0.0.1:5432), dropped afterwards",
+    )
     args = parser.parse_args()
     items = args.items or (12_000 if args.quick else 120_000)
     workdir = Path(tempfile.mkdtemp(prefix="bench_scans_"))
-    service = Service(workdir)
+    db = Database(args.db, workdir)
+    service: Service | None = None
     try:
+        service = Service(workdir, db)
         api = Api(service.base)
         with console.status(f"setting up a batch of {items:,} items and the channel"):
             s = set_up(service, api, items)
         ingest = bulk_ingest(api, s)
         held = ingest.pop("held_back")
         if shutil.which("wrk"):
-            lat = latency_wrk(service.base, s, held, 8, workdir)
+            lat = latency_wrk(service.base, s, held, 8, workdir, db)
         else:
             console.print("[yellow]wrk not found (apt-get install wrk): Python clients[/yellow]")
             lat = latency_python(service.base, s, held, 8)
     finally:
-        service.stop()
+        if service is not None:
+            service.stop()
+        db.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     result = {
         "item_scans_per_s": ingest["item_scans_per_s"],
         "case_scan_p99_ms": lat["p99_ms"],
         "ingest": ingest,
         "case_scans": lat,
-        "params": {"items": items, "case_size": 6, "cases_per_pallet": 100, "db": "sqlite"},
+        "params": {"items": items, "case_size": 6, "cases_per_pallet": 100, "db": args.db},
     }
     console.print(
         f"bulk ingest {ingest['item_scans']:,} item-scans in {ingest['seconds']} s = "

@@ -51,9 +51,41 @@ class SqlAlchemyEpcisRepository:
         self._s = session
 
     # ------------------------------------------------------------------ captured
+    def known_captured(
+        self, scope_key: str, event_ids: Sequence[str], event_hashes: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        ids: set[str] = set()
+        hashes: set[str] = set()
+        for start in range(0, max(len(event_ids), len(event_hashes)), 500):
+            chunk_ids = list(event_ids[start : start + 500])
+            chunk_hashes = list(event_hashes[start : start + 500])
+            if chunk_ids:
+                ids.update(
+                    self._s.scalars(
+                        select(EpcisEventRow.event_id).where(
+                            EpcisEventRow.scope_key == scope_key,
+                            EpcisEventRow.event_id.in_(chunk_ids),
+                        )
+                    )
+                )
+            if chunk_hashes:
+                hashes.update(
+                    h
+                    for h in self._s.scalars(
+                        select(EpcisEventRow.event_hash).where(
+                            EpcisEventRow.scope_key == scope_key,
+                            EpcisEventRow.event_hash.in_(chunk_hashes),
+                        )
+                    )
+                    if h is not None
+                )
+        return ids, hashes
+
     def add_captured(
         self,
+        scope_key: str,
         event_id: str,
+        event_hash: str | None,
         organisation_id: int,
         brand_id: int | None,
         event_time: datetime,
@@ -61,10 +93,15 @@ class SqlAlchemyEpcisRepository:
         epcs: Sequence[str],
         at: datetime,
     ) -> bool:
-        if self._s.scalar(select(EpcisEventRow.id).where(EpcisEventRow.event_id == event_id)):
+        known = select(EpcisEventRow.id).where(
+            EpcisEventRow.scope_key == scope_key, EpcisEventRow.event_id == event_id
+        )
+        if self._s.scalar(known):
             return False
         row = EpcisEventRow(
+            scope_key=scope_key,
             event_id=event_id,
+            event_hash=event_hash,
             organisation_id=organisation_id,
             brand_id=brand_id,
             event_time=event_time,

@@ -460,9 +460,18 @@ class EpcisEventRow(Base):
     """An EPCIS event a partner captured (POST /epcis/capture), kept as it came."""
 
     __tablename__ = "epcis_events"
+    __table_args__ = (
+        UniqueConstraint("scope_key", "event_id"),
+        Index("ix_epcis_events_scope_key_event_hash", "scope_key", "event_hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(300), unique=True)
+    #: Whose events these are for deduplication: ``brand:<id>`` (or ``org:<id>`` without a
+    #: brand). An eventID is unique within a scope, never across tenants.
+    scope_key: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(300))
+    #: The CBV 2.0 event hash of the event as it came (``ni:///sha-256;...?ver=CBV2.0``).
+    event_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
     event_time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -24,6 +24,7 @@ from service.app.ports import (
 from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS
 from service.app.scans import alert_view
+from service.app.scans import list_alerts as scans_list_alerts
 from service.app.views import party
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, may_move
@@ -367,8 +368,66 @@ def _visible_alert(uow: UnitOfWork, actor: Actor, alert_id: int) -> Alert:
     raise AlertNotFoundError()
 
 
+#: What a reporting partner sees of an alert its scan raised: its own sighting.
+_SIGHTING = ("code", "kind", "items", "actual_region", "scanned_by", "time")
+#: What the responsible partner sees besides: the territory it was trusted with.
+_RESPONSIBLE = ("code", "kind", "items", "actual_region", "time", "expected_territory")
+
+
+def alert_for(actor: Actor, view: dict[str, Any]) -> dict[str, Any]:
+    """What an alert reveals to its reader (RELIABILITY, privacy across parties).
+
+    The brand, its auditors and admins see everything. A partner sees the outcome (status,
+    counts, times) and, of the evidence, only what it may read elsewhere: the reporter its own
+    sighting; the responsible organisation the goods, where they were seen, its territory and
+    the shipments it sent or received (and whoever is a party of those). Nobody learns the
+    holdings of a third party through an alert.
+    """
+    if actor.role in (Role.ADMIN, Role.BRAND, Role.AUDITOR):
+        return view
+    me = actor.organisation_id
+    detail = view.get("detail") or {}
+    responsible = me is not None and view.get("responsible_id") == me
+    reporter = me is not None and view.get("scanner_id") == me
+    shown: dict[str, Any] = {}
+    if reporter:
+        shown.update({k: detail[k] for k in _SIGHTING if k in detail})
+    if responsible:
+        shown.update({k: detail[k] for k in _RESPONSIBLE if k in detail})
+        shown["responsible"] = detail.get("responsible")
+        chain = [
+            hop
+            for hop in detail.get("chain_of_custody", [])
+            if me in ((hop.get("from") or {}).get("organisation_id"),
+                      (hop.get("to") or {}).get("organisation_id"))
+        ]  # fmt: skip
+        if "chain_of_custody" in detail:
+            shown["chain_of_custody"] = chain
+        counterparties = {
+            (hop.get(end) or {}).get("organisation_id") for hop in chain for end in ("from", "to")
+        }
+        scanner = view.get("scanner_id")
+        if scanner is not None and scanner in counterparties and "scanned_by" in detail:
+            shown["scanned_by"] = detail["scanned_by"]  # a party of its own shipment
+    return {
+        **view,
+        "detail": shown,
+        "responsible_id": view.get("responsible_id") if responsible else None,
+        "scanner_id": view.get("scanner_id") if reporter or "scanned_by" in shown else None,
+        "note": None,  # the brand's working note; partners see the outcome (status)
+    }
+
+
+def list_alerts(
+    actor: Actor, uow: UnitOfWork, status: str | None, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """Alerts the reader may see, each showing what its rights allow (see ``alert_for``)."""
+    return [alert_for(actor, v) for v in scans_list_alerts(actor, uow, status, offset, limit)]
+
+
 def get_alert(actor: Actor, alert_id: int, uow: UnitOfWork) -> dict[str, Any]:
-    """One alert; a diversion comes with the chain of custody of the goods it names."""
+    """One alert; a diversion comes with the chain of custody of the goods it names (as far
+    as the reader may see it)."""
     with uow:
         alert = _visible_alert(uow, actor, alert_id)
         view = alert_view(alert)
@@ -378,7 +437,7 @@ def get_alert(actor: Actor, alert_id: int, uow: UnitOfWork) -> dict[str, Any]:
             target = uow.custody.target(link.sscc, link.serial)
             if target is not None:
                 view["detail"] = {**alert.detail, "chain_of_custody": uow.custody.history(target)}
-    return view
+    return alert_for(actor, view)
 
 
 def set_alert_status(

@@ -651,9 +651,17 @@ class PackingFact:
 
 
 class EpcisRepository(Protocol):
+    def known_captured(
+        self, scope_key: str, event_ids: Sequence[str], event_hashes: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of these eventIDs, and which of these CBV event hashes, the scope captured."""
+        ...
+
     def add_captured(
         self,
+        scope_key: str,
         event_id: str,
+        event_hash: str | None,
         organisation_id: int,
         brand_id: int | None,
         event_time: datetime,
@@ -661,7 +669,7 @@ class EpcisRepository(Protocol):
         epcs: Sequence[str],
         at: datetime,
     ) -> bool:
-        """Store a captured event; False if its eventID is known already."""
+        """Store a captured event; False if its eventID is known in the scope already."""
         ...
 
     def captured(self, scope: Scope, bounds: Bounds) -> list[dict[str, Any]]: ...

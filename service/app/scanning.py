@@ -105,11 +105,15 @@ class ScanRequest:
 
 
 class _Wait(Exception):
-    """A scan that cannot apply yet; offline it waits (pending), online it is refused."""
+    """A scan that cannot apply yet; offline it waits (pending), online it is refused.
 
-    def __init__(self, error: TracecertError) -> None:
+    ``waiting_for`` names what it waits for in the upload's answer (the error's code unless
+    said otherwise)."""
+
+    def __init__(self, error: TracecertError, waiting_for: str | None = None) -> None:
         super().__init__(error.detail)
         self.error = error
+        self.waiting_for = waiting_for or error.code
 
 
 def _key(target: Target) -> Key:
@@ -133,6 +137,7 @@ class _Session:
         self.shipments: dict[int, Shipment] = {}
         self.shipment_refs: dict[tuple[int, str], int] = {}
         self.public_ids: dict[str, int] = {}
+        self.own_sites: list[int] | None = None
         # Buffered writes.
         self.custody_changes: dict[Key, Custody] = {}
         self.dirty_shipments: set[int] = set()
@@ -145,6 +150,8 @@ class _Session:
         self.alert_requests: list[_AlertRequest] = []
         # Scans that wait, by (organisation, client event id).
         self.pending: dict[tuple[int, str], StoredScan] = {}
+        # What waiting scans answered once they applied in this session, by the same key.
+        self.applied_later: dict[tuple[int, str], dict[str, Any]] = {}
         self.changed: list[tuple[set[Key], datetime]] = []
 
     # ------------------------------------------------------------------ loading
@@ -187,11 +194,27 @@ class _Session:
                 self.by_code[target.code] = key
 
     def load_pending(self) -> None:
-        units = sorted(k[1] for k in self.targets if k[0] == "unit")
-        items = sorted(k[1] for k in self.targets if k[0] == "item")
-        for scan in self.uow.custody.pending_scans(units, items):
-            self.pending.setdefault((scan.organisation_id, scan.client_event_id), scan)
-        self.load([s.code for s in self.pending.values()])
+        """Read the waiting scans of the goods loaded so far, and of what those scans name,
+        until no more turn up: a bottle's dispatch waits on its case's opening, which waits on
+        its pallet's receipt, so receiving the pallet must reach the bottle's scan too."""
+        asked_units: set[int] = set()
+        asked_items: set[int] = set()
+        while True:
+            units = {k[1] for k in self.targets if k[0] == "unit"}
+            # A case's pallet: a scan of the pallet may be what the case's scans wait behind.
+            units |= {
+                t.parent_id for k, t in self.targets.items() if k[0] == "unit" and t.parent_id
+            }
+            items = {k[1] for k in self.targets if k[0] == "item"}
+            units, items = units - asked_units, items - asked_items
+            if not units and not items:
+                return
+            asked_units |= units
+            asked_items |= items
+            found = self.uow.custody.pending_scans(sorted(units), sorted(items))
+            for scan in found:
+                self.pending.setdefault((scan.organisation_id, scan.client_event_id), scan)
+            self.load([s.code for s in found])
 
     def target(self, code: str) -> Target:
         link = self.link(code)
@@ -295,13 +318,22 @@ class _Session:
             if received_lines
             else "dispatched"
         )
+        # Scans of one shipment may apply out of time order (offline uploads in any order):
+        # it left with its first dispatch and arrived with its last receipt, whatever came first.
+        received_at = shipment.received_at
+        dispatched_at = shipment.dispatched_at
+        if at is not None and (received or extra):
+            received_at = at if received_at is None else max(received_at, at)
+        if at is not None and dispatched:
+            dispatched_at = min(dispatched_at, at)
         updated = replace(
             shipment,
             dispatched_lines=dispatched_lines,
             received_lines=received_lines,
             extra_lines=shipment.extra_lines + extra,
             status=status,
-            received_at=at if received or extra else shipment.received_at,
+            received_at=received_at,
+            dispatched_at=dispatched_at,
         )
         self.shipments[shipment.id] = updated
         self.dirty_shipments.add(shipment.id)
@@ -312,12 +344,14 @@ class _Session:
         """Write what the session changed so far (in the open transaction)."""
         _resolve_alerts(self)
         custody = self.uow.custody
-        if self.custody_changes:
-            custody.write_custody([(k[0], k[1], c) for k, c in self.custody_changes.items()])
-            self.custody_changes.clear()
+        # Opening gives every bottle its case's custody; bottles moved after the opening in
+        # the same session then carry their own, so the openings are written first.
         if self.opened:
             custody.open_cases(self.opened)
             self.opened.clear()
+        if self.custody_changes:
+            custody.write_custody([(k[0], k[1], c) for k, c in self.custody_changes.items()])
+            self.custody_changes.clear()
         if self.new_lines:
             custody.add_lines_many(self.new_lines)
             self.new_lines.clear()
@@ -378,20 +412,24 @@ def _validate(
     link = session.link(request.code)
     if link.sscc is None and link.serial is None:
         raise InvalidScanError("Scan a case or pallet label (SSCC) or a bottle's code.")
-    region = None
-    if request.site_id is not None:
-        if request.site_id not in sites:
-            sites[request.site_id] = session.uow.channel.site(request.site_id)
-        site = sites[request.site_id]
-        if site is None or site.organisation_id != org.id:
-            raise SiteNotFoundError()
-        region = site.region_code
-    elif request.region is not None:
-        region = session.tree.require(request.region).code
-    if action is not ScanAction.OBSERVE and request.site_id is None:
+    if request.region is not None:
+        # A sighting is judged where the scanner is registered, never at a region it names:
+        # a free region let any partner open alerts against anyone (docs/diversion.md).
+        raise InvalidScanError(
+            "A scan is judged at the site where it happens: send site_id (one of your sites), "
+            "not a region."
+        )
+    site_id = request.site_id
+    if site_id is None and action is ScanAction.OBSERVE:
+        site_id = _only_site(session, org)
+    if site_id is None:
         raise InvalidScanError(f"A {action} scan names the site where it happens (site_id).")
-    if action is ScanAction.OBSERVE and region is None:
-        raise InvalidScanError("An observe scan names a site_id or a region.")
+    if site_id not in sites:
+        sites[site_id] = session.uow.channel.site(site_id)
+    site = sites[site_id]
+    if site is None or site.organisation_id != org.id:
+        raise SiteNotFoundError()
+    region = site.region_code
     if action is ScanAction.DISPATCH:
         if request.receiver_id is None or request.shipment is None:
             raise InvalidScanError("A dispatch names the receiver_id and the shipment reference.")
@@ -415,19 +453,39 @@ def _validate(
         outcome=ScanOutcome.PENDING.value,
         result={},
         request_hash=request.request_hash(),
-        site_id=request.site_id,
+        site_id=site_id,
         region_code=region,
         shipment_ref=request.shipment,
         receiver_id=request.receiver_id,
     )
 
 
+def _only_site(session: _Session, org: Organisation) -> int:
+    """The site of an organisation that has one: an observation may leave it unnamed."""
+    if session.own_sites is None:
+        session.own_sites = [s.id for s in session.uow.channel.sites(org.id or 0)]
+    if len(session.own_sites) != 1:
+        raise InvalidScanError(
+            "An observation names the site where you look at the goods (site_id): "
+            + (
+                "register your site first (POST /organisations/{id}/sites)."
+                if not session.own_sites
+                else "you have several sites."
+            )
+        )
+    return session.own_sites[0]
+
+
 # ----------------------------------------------------------------------------- applying
 def _moving(session: _Session, org_id: int, target: Target, action: ScanAction) -> list[Target]:
     """What a scan of ``target`` moves: a pallet with its cases, a case, or a loose item."""
     if target.kind == "item" and not target.loose:
-        raise InvalidScanError(
-            "This bottle is in a sealed case: scan the case, or open it first (action open)."
+        # Offline, the case's opening may be in an upload still to come: wait for it.
+        raise _Wait(
+            InvalidScanError(
+                "This bottle is in a sealed case: scan the case, or open it first (action open)."
+            ),
+            waiting_for="case_opened",
         )
     if target.kind == "case" and target.opened_at is not None:
         raise InvalidScanError("This case was opened; scan its bottles one by one.")
@@ -477,6 +535,9 @@ class _AlertRequest:
     alert: Alert | None  # a new alert to raise; None to join ``existing``
     existing: int | None
     result: dict[str, Any]
+    #: Organisations the scanner may see named in its answer: itself, and the other party of
+    #: a shipment it is in (a receiver knows its sender). Never another party's holdings.
+    may_name: frozenset[int] = frozenset()
 
 
 def _raise_diversion(
@@ -492,10 +553,14 @@ def _raise_diversion(
     of the session, and the returned dict is filled in then."""
     head = targets[0]
     result: dict[str, Any] = {"kind": AlertKind.DIVERSION.value}
+    known = {org.id or 0}
+    if shipment is not None and org.id in (shipment.sender_id, shipment.receiver_id):
+        known |= {shipment.sender_id, shipment.receiver_id}
+    may_name = frozenset(known)
     current = session.custody(head)
     if current.alert_id is not None:
         # Goods already flagged (e.g. a bottle of a diverted case scanned later): the same alert.
-        session.alert_requests.append(_AlertRequest([], None, current.alert_id, result))
+        session.alert_requests.append(_AlertRequest([], None, current.alert_id, result, may_name))
         return result
     batch = session.batch(head.batch_id)
     evidence = _evidence(session, org, head, region, responsible)
@@ -511,7 +576,9 @@ def _raise_diversion(
         scanner_id=org.id,
         shipment_id=shipment.id if shipment else None,
     )
-    session.alert_requests.append(_AlertRequest([_key(t) for t in targets], alert, None, result))
+    session.alert_requests.append(
+        _AlertRequest([_key(t) for t in targets], alert, None, result, may_name)
+    )
     return result
 
 
@@ -551,10 +618,11 @@ def _resolve_alerts(session: _Session) -> None:
         for key in request.targets:
             target = session.targets[key]
             session.set_custody(target, replace(target.custody, alert_id=found.id))
+        named = found.responsible_id in request.may_name
         request.result.update(
             id=found.id,
             count=found.count,
-            responsible=party(session.org(found.responsible_id)),
+            responsible=party(session.org(found.responsible_id)) if named else None,
             new=new,
         )
 
@@ -594,7 +662,7 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
             session.set_custody(t, replace(t.custody, shipment_id=shipment.id))
             session.new_lines.append((shipment.id, t.kind, t.id, t.items, True))
         counted = sum(1 for t in moving if t.kind != "pallet")
-        session.count_lines(shipment, dispatched=counted)
+        session.count_lines(shipment, dispatched=counted, at=at)
         result.update(shipment=shipment.public_id, holder=org_id)
         session.events.append(
             GoodsDispatched(
@@ -711,7 +779,10 @@ def _apply(session: _Session, org: Organisation, scan: StoredScan) -> dict[str, 
             session.territory(custody.authorised_id),
             scan.region_code,
         )
-        result.update(holder=custody.holder_id, authorised=diversion is None)
+        # Whether the goods are out of place, never who holds them (unless the scanner does).
+        result["authorised"] = diversion is None
+        if custody.holder_id == org_id:
+            result["holder"] = org_id
         if diversion is not None:
             carrier = session.carrier(target)  # a sealed case also carries the alert link
             session.flush()
@@ -751,7 +822,8 @@ def _record(
     try:
         if not online and _waits_behind(session, scan):
             raise _Wait(
-                InvalidScanError("An earlier scan of these goods is waiting; this one follows it.")
+                InvalidScanError("An earlier scan of these goods is waiting; this one follows it."),
+                waiting_for="earlier_scan",
             )
         result = _apply(session, org, scan)
         outcome = ScanOutcome.APPLIED
@@ -762,7 +834,7 @@ def _record(
             "client_event_id": scan.client_event_id,
             "action": scan.action,
             "code": target.code,
-            "waiting_for": wait.error.code,
+            "waiting_for": wait.waiting_for,
             "detail": wait.error.detail,
         }
         outcome = ScanOutcome.PENDING
@@ -785,8 +857,9 @@ def _record(
 
 
 def _retry_pending(session: _Session) -> None:
-    """Apply waiting scans that the scans just applied may have unblocked, until none can."""
-    for _ in range(64):
+    """Apply waiting scans that the scans just applied may have unblocked, until none can
+    (each round applies at least one, so this ends)."""
+    while session.pending:
         progressed = False
         for key, scan in sorted(
             session.pending.items(), key=lambda kv: (kv[1].event_time, kv[1].client_event_id)
@@ -801,21 +874,24 @@ def _retry_pending(session: _Session) -> None:
             except _Wait:
                 continue
             result["outcome"] = ScanOutcome.APPLIED.value
-            del session.pending[key]
+            # Applying may have flushed the session (an observation's alert): the scan's row
+            # may have been written meanwhile, and the entry now carries its id.
+            current = session.pending.pop(key)
+            session.applied_later[key] = result
             shipment_id = next(
                 (s.id for s in session.shipments.values() if s.public_id == result.get("shipment")),
                 None,
             )
-            if scan.client_event_id in session.new_scans and scan.id == 0:
-                _, unit_id, item_id, _ = session.new_scans[scan.client_event_id]
-                session.new_scans[scan.client_event_id] = (
-                    replace(scan, outcome=ScanOutcome.APPLIED.value, result=result),
+            if current.id == 0:  # a scan of this request, not written yet
+                _, unit_id, item_id, _ = session.new_scans[current.client_event_id]
+                session.new_scans[current.client_event_id] = (
+                    replace(current, outcome=ScanOutcome.APPLIED.value, result=result),
                     unit_id,
                     item_id,
                     shipment_id,
                 )
             else:
-                session.outcomes[scan.id] = (ScanOutcome.APPLIED.value, result, shipment_id)
+                session.outcomes[current.id] = (ScanOutcome.APPLIED.value, result, shipment_id)
             progressed = True
         if not progressed:
             return
@@ -926,7 +1002,9 @@ def upload_scans(
         final = {}
         for cid, first in results.items():
             if first["outcome"] == ScanOutcome.DUPLICATE.value:
-                final[cid] = first
+                # A repeat of a scan that was waiting and applied now answers what it did.
+                later = session.applied_later.get((org.id or 0, cid))
+                final[cid] = first if later is None else {**later, "outcome": first["outcome"]}
             else:
                 still = (org.id, cid) in session.pending
                 final[cid] = {

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from service.app.ports import (
@@ -207,13 +209,59 @@ def query_events(
             commissioning = uow.epcis.commissioning(scope, bounds)
             full |= len(commissioning) >= bounds.limit
             events.extend(_commissioning_event(c) for c in commissioning)
+    # Each eventID once: a captured copy of one of our own events (captured before capture
+    # recognised them) gives way to ours.
+    unique: dict[str, EpcisEvent] = {}
+    for event in events:
+        unique[event.event_id] = event  # ours come after the captured ones
     selected = sorted(
-        (e for e in events if epcis.matches(e, query)), key=lambda e: (e.event_time, e.event_id)
+        (e for e in unique.values() if epcis.matches(e, query)),
+        key=lambda e: (e.event_time, e.event_id),
     )
     page = selected[offset : offset + per_page]
     more = len(selected) > offset + per_page or (full and len(page) == per_page)
     document = epcis.query_document(page, clock.now())
     return document, _page_token(offset + per_page) if more else None
+
+
+def _raw_events(document: dict[str, Any]) -> list[Any]:
+    """The event objects of a (valid) EPCISDocument or EPCISQueryDocument, as they came."""
+    body = document.get("epcisBody") or {}
+    if document.get("type") == "EPCISQueryDocument":
+        body = (body.get("queryResults") or {}).get("resultsBody") or {}
+    events = body.get("eventList")
+    return events if isinstance(events, list) else []
+
+
+def _scope_key(actor: Actor, brand: int | None) -> str:
+    """The tenant an eventID is unique in: the capturer's brand, or its own organisation."""
+    return f"brand:{brand}" if brand is not None else f"org:{actor.organisation_id}"
+
+
+def _rendered_like(uow: UnitOfWork, scope: Scope, events: Sequence[EpcisEvent]) -> list[EpcisEvent]:
+    """Our own rendered events, visible to ``scope``, at the times and about the EPCs of
+    ``events``: what a re-captured export of ours would repeat."""
+    if not events:
+        return []
+    epcs = sorted(
+        {
+            epcis.canonical_epc(e)
+            for event in events
+            for e in (*event.epc_list, *event.child_epcs, event.parent_id)
+            if e
+        }
+    )
+    ge = min(e.event_time for e in events)
+    lt = max(e.event_time for e in events) + timedelta(microseconds=1)
+    out: dict[str, EpcisEvent] = {}
+    for start in range(0, len(epcs), 1000):
+        bounds = Bounds(ge, lt, tuple(epcs[start : start + 1000]), 1_000_000)
+        rendered = [_scan_event(f) for f in uow.epcis.scans(scope, bounds)]
+        if scope.sees_production:
+            rendered += [_packing_event(f) for f in uow.epcis.packing(scope, bounds)]
+            rendered += [_commissioning_event(f) for f in uow.epcis.commissioning(scope, bounds)]
+        out.update((e.event_id, e) for e in rendered)
+    return list(out.values())
 
 
 def capture(
@@ -222,31 +270,69 @@ def capture(
     uow: UnitOfWork,
     clock: Clock,
     validate: Any,
+    event_hashes: Callable[[Any, Sequence[Mapping[str, Any]]], list[str]],
 ) -> dict[str, Any]:
-    """Take a partner's EPCISDocument: validated against the official schema, then each event
-    kept once (an eventID seen before is skipped, so a capture may be repeated safely)."""
+    """Take a partner's EPCIS document (an EPCISDocument, or an EPCISQueryDocument as GET
+    /epcis/events answers), validated against the official schema; each event is kept once.
+
+    An event is new unless the capturer's tenant already has it: the same eventID among its
+    captured events or among our own events it may read, or, for an event sent without an
+    eventID, the same CBV 2.0 event hash (which then becomes its eventID). Other tenants' ids
+    never count, so the answer reveals nothing of theirs.
+    """
     if actor.role not in (Role.ADMIN, Role.BRAND, Role.FACTORY, Role.DISTRIBUTOR, Role.STORE):
         raise PermissionDeniedError(f"The role '{actor.role}' may not capture EPCIS events.")
     validate(document)
-    if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
-        raise InvalidEpcisError("POST /epcis/capture takes an EPCISDocument.")
+    if not isinstance(document, dict) or document.get("type") not in (
+        "EPCISDocument",
+        "EPCISQueryDocument",
+    ):
+        raise InvalidEpcisError(
+            "POST /epcis/capture takes an EPCISDocument or an EPCISQueryDocument."
+        )
     events = epcis.parse_document(document)
     if len(events) > MAX_CAPTURE_EVENTS:
         raise InvalidEpcisError(f"A capture holds at most {MAX_CAPTURE_EVENTS:,} events.")
+    raw = _raw_events(document)
+    try:
+        hashes = event_hashes(document.get("@context"), raw)
+    except ValueError as exc:
+        raise InvalidEpcisError(f"An event cannot be hashed (CBV 2.0 event hash): {exc}.") from None
+    sent_id = [isinstance(r, dict) and "eventID" in r for r in raw]
+    # An event sent without an eventID is known by its event hash, as EPCIS 2.0 suggests.
+    events = [
+        e if has_id else replace(e, event_id=h)
+        for e, h, has_id in zip(events, hashes, sent_id, strict=True)
+    ]
     assert actor.organisation_id is not None
     now = clock.now()
     stored = 0
     with uow:
         org = uow.organisations.get(actor.organisation_id)
         brand = org.brand_scope if org is not None else None
-        for event in events:
+        scope_key = _scope_key(actor, brand)
+        known_ids, known_hashes = uow.epcis.known_captured(
+            scope_key,
+            [e.event_id for e, has_id in zip(events, sent_id, strict=True) if has_id],
+            [h for h, has_id in zip(hashes, sent_id, strict=True) if not has_id],
+        )
+        ours = _rendered_like(uow, scope_of(actor), events)
+        known_ids |= {e.event_id for e in ours}
+        if ours and not all(sent_id):
+            context = epcis.query_document([], now)["@context"]
+            known_hashes |= set(event_hashes(context, [epcis.to_jsonld(e) for e in ours]))
+        for event, event_hash, has_id in zip(events, hashes, sent_id, strict=True):
+            if event.event_id in known_ids or (not has_id and event_hash in known_hashes):
+                continue
             epcs = {
                 epcis.canonical_epc(e)
                 for e in (*event.epc_list, *event.child_epcs, event.parent_id)
                 if e
             }
             if uow.epcis.add_captured(
+                scope_key,
                 event.event_id,
+                event_hash,
                 actor.organisation_id,
                 brand,
                 event.event_time,
@@ -255,10 +341,12 @@ def capture(
                 now,
             ):
                 stored += 1
+                known_ids.add(event.event_id)
         uow.commit()
     return {
         "captureID": _event_id("capture", f"{actor.principal_id}:{now.isoformat()}"),
         "events": len(events),
+        "new": stored,
         "stored": stored,
         "duplicates": len(events) - stored,
     }

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, page_limit
 from service.api.schemas import AlertPublic
-from service.app import scans
+from service.app import distribution
 
 router = APIRouter(tags=["alerts"])
 
@@ -21,5 +21,5 @@ def list_alerts(
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[AlertPublic]:
     """Alerts of your brand (brand, auditor; admins see all), newest first."""
-    rows = scans.list_alerts(actor, uow, status, offset, page_limit(container, limit))
+    rows = distribution.list_alerts(actor, uow, status, offset, page_limit(container, limit))
     return [AlertPublic.model_validate(r) for r in rows]

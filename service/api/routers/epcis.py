@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.adapters import epcis_schema
+from service.adapters import epcis_hash, epcis_schema
 from service.api.deps import ContainerDep, CurrentActor
 from service.app import traceability
 from service.domain.errors import InvalidEpcisError
@@ -20,9 +20,12 @@ _LD_JSON = "application/ld+json"
 
 @router.post("/capture", status_code=202, responses={202: {"description": "captured"}})
 async def capture(request: Request, actor: CurrentActor, container: ContainerDep) -> JSONResponse:
-    """Capture an EPCISDocument (JSON or JSON-LD), validated against GS1's EPCIS 2.0 schema.
+    """Capture an EPCISDocument, or an EPCISQueryDocument as GET /epcis/events answers (JSON or
+    JSON-LD), validated against GS1's EPCIS 2.0 schema.
 
-    Events already captured (same eventID) are skipped, so a capture may be sent again."""
+    Events you already have (the same eventID, or for an event without one the same CBV 2.0
+    event hash, among your captured events and ours you may read) are counted as duplicates
+    and skipped, so a capture, or an export of ours, may be sent again."""
     try:
         document: Any = await request.json()
     except ValueError:
@@ -35,6 +38,7 @@ async def capture(request: Request, actor: CurrentActor, container: ContainerDep
         container.uow_factory(),
         container.clock,
         epcis_schema.validate,
+        epcis_hash.event_hashes,
     )
     return JSONResponse(result, status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
 

@@ -206,6 +206,25 @@ def test_distribution_scenario_on_anvil(service, run_env):
     assert steps.count("packing") == 5 and steps.count("inspecting") == 4
     assert steps.count("commissioning") == 4
 
+    # The export posted back as it is: every event is known, nothing is stored twice.
+    posted = http("POST", "/epcis/capture", brand, 202, json=document)
+    assert posted["new"] == 0 and posted["duplicates"] == len(steps)
+    again = http("GET", "/epcis/events", brand, params={"perPage": 1000})
+    ids = [e["eventID"] for e in again["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+    assert len(ids) == len(set(ids)) == len(steps)
+
+    # Partner privacy: a sighting is judged at the scanner's own site, never at a named region,
+    # and the reporter reads its own sighting of the alert, not A's territory or shipments.
+    r = httpx.post(
+        f"{service}/scans",
+        json={"action": "observe", "code": cases[0], "region": "320102"},
+        headers={"Authorization": f"Bearer {s2_key}"},
+    )
+    assert r.status_code == 422 and r.json()["error"] == "invalid_scan"
+    reported = http("GET", f"/alerts/{alert['id']}", s2_key)
+    assert reported["responsible_id"] is None and "chain_of_custody" not in reported["detail"]
+    assert reported["detail"]["actual_region"]["code"] == "320102"
+
     # The batch's root is on chain meanwhile.
     wait_for(
         lambda: http("GET", f"/batches/{batch['id']}", factory_key)["status"] == "anchored",

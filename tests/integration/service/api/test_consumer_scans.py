@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from service.app import scans
 from service.app.commands import ScanItem
-from tests.integration.service.api.conftest import HANGZHOU, JIANGSU, NANJING, ZHEJIANG, scan_ok
+from tests.integration.service.api.conftest import HANGZHOU, NANJING, ZHEJIANG, scan_ok
 from tests.integration.service.api.consumer_helpers import (
     pinned_batch,
     sign_in,
@@ -229,7 +229,7 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 1
     container.scan_log.flush()
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 2
-    observed = scan_ok(api, channel.s2, action="observe", code=bottle, region=JIANGSU)
+    observed = scan_ok(api, channel.s2, action="observe", code=bottle, site_id=channel.s2_site)
     assert observed["alert"]["id"] == alert["id"] and observed["alert"]["new"] is False
     (joined,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert joined["id"] == alert["id"] and joined["count"] == 3
@@ -239,7 +239,7 @@ def test_a_partner_alert_is_joined_by_a_consumer_scan_of_the_same_goods(api, con
     _anchor(api, container, channel)
     _at_a(api, channel)
     bottle = _bottle_of(container, channel.cases[1])
-    first = scan_ok(api, channel.s2, action="observe", code=bottle, region=JIANGSU)
+    first = scan_ok(api, channel.s2, action="observe", code=bottle, site_id=channel.s2_site)
     assert first["alert"]["new"] is True
     api.get(link(channel.batch, bottle, NANJING), headers=JSON)
     container.scan_log.flush()

@@ -13,6 +13,7 @@ from tests.integration.service.api.conftest import (
     NANJING,
     ZHEJIANG,
     Channel,
+    _site,
     scan,
     scan_ok,
 )
@@ -214,7 +215,7 @@ def test_opening_a_case_lets_its_bottles_travel_alone(api, container, channel):
     assert api.get("/stock", headers=auth(c.s1)).json()["totals"]["loose_items"] == 1
 
 
-def _offline_file(c: Channel) -> list[dict]:
+def _offline_file(c: Channel, depot: int) -> list[dict]:
     t0 = datetime.now(UTC) - timedelta(hours=2)
 
     def at(minutes: int) -> str:
@@ -250,7 +251,7 @@ def _offline_file(c: Channel) -> list[dict]:
             "client_event_id": "ev-4",
             "action": "observe",
             "code": c.cases[1],
-            "region": NANJING,
+            "site_id": depot,  # A's depot in Nanjing, outside A's territory
             "time": at(50),
         },
     ]
@@ -303,7 +304,7 @@ def test_offline_uploads_are_idempotent_and_order_free(api, container, channel, 
         receiver_id=c.a_org,
         shipment="F-0009",
     )
-    events = _offline_file(c)
+    events = _offline_file(c, _site(api, c.a, c.a_org, "Nanjing depot", "warehouse", NANJING))
 
     def upload(part):
         r = api.post("/scans/upload", json={"device_id": "hh-7", "scans": part}, headers=auth(c.a))

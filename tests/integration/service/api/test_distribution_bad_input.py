@@ -148,7 +148,7 @@ def test_a_site_in_an_unknown_region_or_of_another_organisation_is_refused(api, 
         {"action": "teleport", "code": "X", "site_id": 1},
         {"action": "receive", "code": "X"},  # no site
         {"action": "dispatch", "code": "X", "site_id": 1},  # no receiver or shipment
-        {"action": "observe", "code": "X"},  # no site or region
+        {"action": "observe", "code": "X", "region": "330106"},  # a region, not its site
         {"action": "receive", "code": "X", "site_id": 1, "owner": 5},  # unknown field
         {"action": "receive", "code": "X", "site_id": 1, "time": "2026-01-01T00:00:00"},  # naive
         {"action": "receive", "code": "X", "site_id": 1, "client_event_id": "bad id!"},
@@ -172,7 +172,7 @@ def test_a_site_of_another_organisation_cannot_be_scanned_at(api, channel, uncha
 
 def test_roles_without_goods_cannot_scan(api, channel, keys, unchanged):
     for key in (keys.brand, keys.auditor, keys.attestor):
-        r = scan(api, key, action="observe", code=channel.cases[0], region=HANGZHOU)
+        r = scan(api, key, action="observe", code=channel.cases[0], site_id=channel.a_site)
         assert r.status_code == 403, r.text
 
 

@@ -215,3 +215,118 @@ def test_capture_takes_json_only_and_needs_a_partner_role(api, channel, keys):
     assert r.status_code == 400 and r.json()["error"] == "invalid_epcis"
     r = api.post("/epcis/capture", json={"type": "EPCISDocument"}, headers=auth(keys.attestor))
     assert r.status_code == 403
+
+
+# ----------------------------------------------------------------------------- re-capture
+def _export(api, key) -> dict:
+    """GET /epcis/events in one page: the EPCISQueryDocument as we answer it."""
+    response = api.get("/epcis/events", params={"perPage": 1000}, headers=auth(key))
+    assert response.status_code == 200 and "link" not in response.headers
+    return dict(response.json())
+
+
+def _event_list(document: dict) -> list[dict]:
+    return list(document["epcisBody"]["queryResults"]["resultsBody"]["eventList"])
+
+
+def _ids(api, key) -> list[str]:
+    return [e["eventID"] for e in all_events(api, key)]
+
+
+def test_an_export_posted_back_as_it_is_is_known_and_adds_nothing(api, channel, counts):
+    c = channel
+    run_scenario(api, c)
+    export = _export(api, c.brand)
+    before_ids = _ids(api, c.brand)
+    assert len(before_ids) == len(set(before_ids)) == len(_event_list(export)) == 17
+    before = counts()
+    posted = api.post("/epcis/capture", json=export, headers=auth(c.brand))
+    assert posted.status_code == 202, posted.text
+    assert posted.json()["new"] == 0 and posted.json()["duplicates"] == 17
+    assert counts()["epcis_events"] == before["epcis_events"]
+    assert _ids(api, c.brand) == before_ids
+
+
+def test_an_export_without_event_ids_is_known_by_its_event_hashes(api, channel):
+    c = channel
+    run_scenario(api, c)
+    export = _export(api, c.brand)
+    for event in _event_list(export):
+        del event["eventID"]
+    posted = api.post("/epcis/capture", json=export, headers=auth(c.brand))
+    assert posted.status_code == 202, posted.text
+    assert posted.json() | {"captureID": None} == {
+        "captureID": None, "events": 17, "new": 0, "stored": 0, "duplicates": 17,
+    }  # fmt: skip
+    ids = _ids(api, c.brand)
+    assert len(ids) == len(set(ids)) == 17
+
+
+def _partner_document(c) -> dict:
+    """Two observations by a partner's own system, without eventIDs."""
+    return {
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"ex": "https://example.com/epcis/"},
+        ],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-25T08:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": f"2026-11-25T0{n}:00:00.000+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "epcList": [f"https://id.gs1.org/00/{c.cases[n]}"],
+                    "action": "OBSERVE",
+                    "bizStep": "inspecting",
+                    "ex:shelf": f"B-{n}",
+                }
+                for n in (1, 2)
+            ]
+        },
+    }
+
+
+def test_events_without_ids_are_captured_once_by_their_cbv_event_hash(api, channel):
+    c = channel
+    document = _partner_document(c)
+    first = api.post("/epcis/capture", json=document, headers=auth(c.a)).json()
+    assert first["new"] == 2 and first["duplicates"] == 0
+    ids = _ids(api, c.a)
+    assert len(ids) == 2 and all(i.startswith("ni:///sha-256;") for i in ids)
+    assert all(i.endswith("?ver=CBV2.0") for i in ids)
+    # The same events again, and written differently (bizStep as a CBV URI, keys reordered):
+    # the same events by the CBV 2.0 hash.
+    again = copy.deepcopy(document)
+    for event in again["epcisBody"]["eventList"]:
+        event["bizStep"] = "https://ref.gs1.org/cbv/BizStep-inspecting"
+        again_event = dict(reversed(list(event.items())))
+        event.clear()
+        event.update(again_event)
+    second = api.post("/epcis/capture", json=again, headers=auth(c.a)).json()
+    assert second["new"] == 0 and second["duplicates"] == 2
+    # What we export of them carries the hash as eventID, so it is known by id too.
+    export = _export(api, c.a)
+    third = api.post("/epcis/capture", json=export, headers=auth(c.a)).json()
+    assert third["new"] == 0 and third["duplicates"] == 2
+    assert _ids(api, c.a) == ids
+
+
+def test_another_tenants_event_id_is_neither_a_duplicate_nor_revealed(api, channel, keys):
+    c = channel
+    document = _partner_document(c)
+    for n, event in enumerate(document["epcisBody"]["eventList"]):
+        event["eventID"] = f"urn:uuid:6b7e2a3c-0000-4000-8000-00000000000{n}"
+    mine = api.post("/epcis/capture", json=document, headers=auth(c.a)).json()
+    assert mine["new"] == 2
+    # A factory of another brand sends events with the same ids: new to its tenant.
+    theirs = api.post("/epcis/capture", json=document, headers=auth(keys.foreign_factory))
+    assert theirs.status_code == 202, theirs.text
+    assert theirs.json()["new"] == 2 and theirs.json()["duplicates"] == 0
+    sent = sorted(e["eventID"] for e in document["epcisBody"]["eventList"])
+    # Each tenant reads its own copy, once.
+    brand_ids = _ids(api, c.brand)
+    assert sorted(i for i in brand_ids if i in sent) == sent
+    assert sorted(_ids(api, keys.foreign_factory)) == sent
