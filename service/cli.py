@@ -175,6 +175,7 @@ def run(
     import uvicorn
 
     from service.api.app import create_app
+    from service.api.limits import bound_access_log
 
     settings = _settings()
     run_migrations(settings.database_url)
@@ -190,6 +191,7 @@ def run(
                     log_level="info",
                 )
             )
+            bound_access_log()  # after uvicorn's logging set-up, which the Config does
             # Everything built so far (modules, the app, the region tree) lives as long as the
             # process: keep it out of the garbage collector's full passes, which otherwise
             # walk it again and again under load (the gc.freeze pattern of long-lived servers).

@@ -125,6 +125,46 @@ class InvalidCodeError(TracecertError):
     default_detail = "The code is not a GS1 Digital Link URI, an SSCC or a serial; scan again."
 
 
+class MalformedCodeError(TracecertError):
+    """Raised when a scanned item code (a GS1 Digital Link path or a serial to verify) is not
+    well formed; the subclasses name the part. A well-formed code we never made is no error:
+    it verifies as ``unknown``."""
+
+    code = "malformed_code"
+    # GS1-Conformant resolvers report a syntactically invalid Digital Link with 400.
+    kind = ErrorKind.MALFORMED
+    default_detail = (
+        "This is not an item code: a GS1 Digital Link path is /01/<GTIN>[/10/<lot>]/21/<serial>; "
+        "scan the label again."
+    )
+
+
+class MalformedGtinError(MalformedCodeError):
+    """Raised when a scanned GTIN is not 8, 12, 13 or 14 digits or its check digit is wrong."""
+
+    code = "malformed_gtin"
+    default_detail = "The GTIN is not 8, 12, 13 or 14 digits; scan the label again."
+
+
+class MalformedLotError(MalformedCodeError):
+    """Raised when a scanned lot (AI 10) is not 1-20 characters of GS1 character set 82."""
+
+    code = "malformed_lot"
+    default_detail = (
+        "The lot (AI 10) has 1-20 characters of GS1 character set 82; scan the label again."
+    )
+
+
+class MalformedSerialError(MalformedCodeError):
+    """Raised when a scanned serial (AI 21) is not 1-20 characters of GS1 character set 82."""
+
+    code = "malformed_serial"
+    default_detail = (
+        "The serial (AI 21) has 1-20 characters of GS1 character set 82 (letters, digits and "
+        "!\"%&'()*+,-./:;<=>?_); scan the label again."
+    )
+
+
 class InvalidProductError(TracecertError):
     """Raised when a product's name or attributes break a rule."""
 

@@ -108,6 +108,12 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_suspected_clone": "多地扫码",
         "verdict_suspected_clone_detail": "此编码在太多地方被扫过，可能被复制。仅作提示："
         "这瓶酒本身仍可能是正品。",
+        "error_malformed_title": "无法识别的编码",
+        "error_malformed_detail": "这个链接不是有效的商品编码（GS1 数字链接）。请重新扫描瓶身上的"
+        "二维码；如果仍看到本页，这个二维码不是品牌方印制的：请勿相信这瓶酒，并告知卖家或品牌方。",
+        "error_title": "暂时无法验证",
+        "error_detail": "这次扫码没能完成验证，请稍后再扫。",
+        "error_code": "错误代码",
         "recall_reason": "召回原因",
         "serial": "序列号",
         "product": "产品与溯源",
@@ -233,6 +239,13 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_suspected_clone": "Scanned in too many places",
         "verdict_suspected_clone_detail": "This code was scanned in too many places to be one "
         "bottle; it may have been copied. This informs only: the bottle may still be genuine.",
+        "error_malformed_title": "Not a valid code",
+        "error_malformed_detail": "This link is not a well-formed product code (GS1 Digital "
+        "Link). Scan the QR code on the bottle again; if this page comes back, the QR code was "
+        "not printed by the brand: do not trust the bottle, and tell the seller or the brand.",
+        "error_title": "The check could not be done",
+        "error_detail": "This scan could not be checked; scan again in a moment.",
+        "error_code": "Error code",
         "recall_reason": "Reason",
         "serial": "Serial",
         "product": "Product and provenance",
@@ -727,6 +740,22 @@ def render_scan_page(request: Request, body: Mapping[str, Any]) -> HTMLResponse:
     and the claim panel for a genuine bottle nobody has claimed."""
     lang = choose_lang(request)
     return _page("scan.html", {**_common(request, lang), "scan": scan_context(body)})
+
+
+def render_error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse:
+    """What a browser gets when a scan is refused (a malformed code above all): the reason in
+    its language and the machine code, with the refusal's status. The API's ``detail`` is
+    shown only for refusals without a text of their own; it never repeats the refused input."""
+    lang = choose_lang(request)
+    t = PAGE_TEXT[lang]
+    malformed = code.startswith("malformed_")
+    error = {
+        "code": code,
+        "title": t["error_malformed_title"] if malformed else t["error_title"],
+        "detail": t["error_malformed_detail"] if malformed else t["error_detail"],
+        "api_detail": "" if malformed or status >= 500 else detail,
+    }
+    return _page("error.html", {**_common(request, lang), "error": error}, status)
 
 
 @router.get("/my-certificates", response_class=HTMLResponse)
