@@ -95,8 +95,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_not_activated_detail": "此编码存在，但从未在工厂激活，这瓶酒不应在售。"
         "请告知卖家或品牌方。",
         "verdict_not_anchored": "尚未上链",
-        "verdict_not_anchored_detail": "编码真实且已激活，但所在批次尚未记录到区块链上。"
-        "请稍后再扫（通常在一小时内）。",
+        "verdict_not_anchored_detail": "此编码由品牌方的工厂生成并已激活，但所在批次还没有记录到"
+        "区块链上，因此暂时无法独立核验。批次上链后再扫，即可看到链上证明。",
         "verdict_recalled": "已召回",
         "verdict_recalled_detail": "品牌方已召回此批次。请勿饮用，请退回购买处。",
         "verdict_redeemed": "此编码已失效",
@@ -225,8 +225,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_not_activated_detail": "This code exists but was never activated at the factory; "
         "the bottle should not be on sale. Tell the seller or the brand.",
         "verdict_not_anchored": "Not on the blockchain yet",
-        "verdict_not_anchored_detail": "The code is genuine and active, but its batch is not "
-        "recorded on the blockchain yet. Scan again later (usually within the hour).",
+        "verdict_not_anchored_detail": "This code was made and activated by the brand's "
+        "factory, but its batch is not recorded on the blockchain yet, so it cannot be checked "
+        "independently. Once the batch is on the blockchain, a new scan shows the proof.",
         "verdict_recalled": "Recalled",
         "verdict_recalled_detail": "The brand recalled this batch. Do not drink it; return it "
         "where you bought it.",
