@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,9 +33,19 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    facts: dict[str, Any] | None = None,
+    retry_after_s: int | None = None,
+) -> JSONResponse:
+    """``{"error", "detail", **facts}``; a 401 names the scheme, a retryable refusal says when."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    body = {**(facts or {}), "error": code, "detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -51,7 +62,9 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Render every failure as ``{"error": code, "detail": text}`` with the right status."""
     if isinstance(exc, TracecertError):
-        return error_response(STATUS_BY_KIND[exc.kind], exc.code, exc.detail)
+        return error_response(
+            STATUS_BY_KIND[exc.kind], exc.code, exc.detail, exc.facts, exc.retry_after_s
+        )
     if isinstance(exc, RequestValidationError):
         return error_response(*_validation_detail(exc))
     if isinstance(exc, StarletteHTTPException):

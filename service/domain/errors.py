@@ -35,9 +35,15 @@ class TracecertError(Exception):
     code: ClassVar[str] = "error"
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
     default_detail: ClassVar[str] = "The request failed."
+    #: Seconds after which the same request may succeed (HTTP ``Retry-After``); None when
+    #: retrying it unchanged will not help.
+    retry_after_s: ClassVar[int | None] = None
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, **facts: str | int | None) -> None:
         self.detail = detail or self.default_detail
+        #: Facts a client may act on, beside the code and the sentence (``attempts_left``,
+        #: ``state``); the API puts them in the error body.
+        self.facts = facts
         super().__init__(self.detail)
 
 
@@ -618,12 +624,16 @@ class InvalidDealError(TracecertError):
 
 
 class PreviousStepPendingError(TracecertError):
-    """Raised when a step needs an earlier one on chain first (a mint, the other party's step)."""
+    """Raised when a step needs an earlier one on chain first (a mint, the other party's step,
+    a counterparty's account being registered): nothing changed; the same request succeeds
+    once that write is confirmed, usually within ``retry_after_s``."""
 
     code = "previous_step_pending"
     kind = ErrorKind.CONFLICT
+    retry_after_s = 10
     default_detail = (
-        "The certificate's previous step is still being written on chain; retry in a moment."
+        "The certificate's previous step is still being written on chain; nothing changed. "
+        "Send the same request again in 10 seconds (Retry-After), until the chain has it."
     )
 
 

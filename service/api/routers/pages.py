@@ -356,6 +356,11 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
 SCRIPT_TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "code_sent": "验证码已发送至 {to}，{minutes} 分钟内有效。",
+        "wrong_pin_other": "PIN 码与此瓶不符；还可再试 {n} 次，之后认领将暂时锁定。",
+        "wrong_pin_none": "PIN 码与此瓶不符，且错误次数过多：认领已暂时锁定。"
+        "请核对瓶盖下的字符后再试。",
+        "invalid_sign_in_code_other": "验证码不正确；这个验证码还可再试 {n} 次。",
+        "invalid_sign_in_code_none": "验证码不正确，且已用完尝试次数：请重新获取验证码。",
         "network": "网络不通，请检查网络后重试。",
         "server": "服务暂时不可用（{status}），请稍后重试。",
         "session_ended": "登录已失效，请重新登录。",
@@ -444,6 +449,14 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "code_sent": "Code sent to {to}; it works for {minutes} minutes.",
+        "wrong_pin_one": "That PIN does not match this bottle; 1 try left before claiming locks.",
+        "wrong_pin_other": "That PIN does not match this bottle; {n} tries left before claiming "
+        "locks.",
+        "wrong_pin_none": "That PIN does not match this bottle, and too many were wrong: claiming "
+        "is locked for a while. Check the characters under the cap before trying again.",
+        "invalid_sign_in_code_one": "The code is wrong; 1 try left for it.",
+        "invalid_sign_in_code_other": "The code is wrong; {n} tries left for it.",
+        "invalid_sign_in_code_none": "The code is wrong and used up; ask for a new code.",
         "network": "No connection; check your network and try again.",
         "server": "The service is unavailable ({status}); try again in a moment.",
         "session_ended": "Your session ended; sign in again.",
