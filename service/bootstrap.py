@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from eth_account import Account
@@ -190,7 +190,20 @@ class Container:
         self.engine.dispose()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        return handlers.check_health(self.uow_factory.reader, self.ledger)
+        ok, body = handlers.check_health(self.uow_factory.reader, self.ledger)
+        if self.settings.dev_clock_offset_s:
+            body["dev_clock"] = dev_clock(self.settings.dev_clock_offset_s, self.clock.now())
+        return ok, body
+
+
+def dev_clock(offset_s: float, now: datetime) -> dict[str, Any]:
+    """How /health and the start-up table show a dev clock offset: never silently."""
+    return {
+        "offset_s": offset_s,
+        "now": now.isoformat(),
+        "note": "TRACECERT_DEV_CLOCK_OFFSET_S: the service's clock runs ahead (dev mode only); "
+        "the chain keeps its own time",
+    }
 
 
 def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:
@@ -203,7 +216,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     engine = make_engine(settings.database_url)
     reference_cache = ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash, reference_cache)
-    clock = SystemClock()
+    clock = SystemClock(timedelta(seconds=settings.dev_clock_offset_s))
     backend = backend or make_backend(settings.chain)
     account = Account.from_key(settings.chain.private_key())
     runtime = ChainRuntime(

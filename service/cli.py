@@ -24,7 +24,7 @@ from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
 from service.app import commands, distribution, factory, handlers
-from service.bootstrap import Container, bootstrap
+from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
 from service.domain.actor import Actor
 from service.domain.errors import OrganisationNotFoundError, TracecertError
@@ -126,9 +126,9 @@ def _container(settings: Settings, backend: Backend | None = None) -> Container:
 _LABEL = 11
 
 
-def chain_lines(info: dict[str, Any]) -> list[str]:
+def chain_lines(info: dict[str, Any], dev_clock: dict[str, Any] | None = None) -> list[str]:
     """The chain as the start-up table shows it: one value per line, every hash and address in
-    full (rich markup for the colours)."""
+    full (rich markup for the colours), and the dev clock offset when one is set."""
     ident, rec = info["identity"], info["recorded_identity"]
     dep, sender = info["deployment"], info["sender"]
     rows = [
@@ -148,12 +148,18 @@ def chain_lines(info: dict[str, Any]) -> list[str]:
             f"failed {sender['failed']}" + (", [red]HELD[/red]" if sender["held"] else ""),
         ),
     ]
+    if dev_clock is not None:
+        offset = f"+{dev_clock['offset_s']:g} s"
+        rows.append(("dev clock", f"[yellow]{offset}[/yellow] (TRACECERT_DEV_CLOCK_OFFSET_S)"))
+        rows.append(("service now", f"[yellow]{dev_clock['now']}[/yellow]"))
     return [f"{label:<{_LABEL}}  {value}" for label, value in rows]
 
 
 def _print_chain(container: Container) -> None:
     info = handlers.chain_info(container.ledger, container.uow_factory)
-    for line in chain_lines(info):
+    offset = container.settings.dev_clock_offset_s
+    clock = dev_clock(offset, container.clock.now()) if offset else None
+    for line in chain_lines(info, clock):
         # Never wrapped or cut by rich: a hash must be copied whole from any terminal.
         console.print(line, soft_wrap=True, highlight=False)
 

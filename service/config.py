@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     #: How long this process may keep API keys, organisations, sites and territories it read
     #: (another process's change, e.g. a key revoked from the CLI, is seen within this time).
     reference_cache_ttl_s: float = 5.0
+    #: Dev mode only: the service's clock runs this many seconds ahead of the wall clock, so a
+    #: demo or a test reaches a due date (a foreclosure) without waiting or editing the
+    #: database. The chain keeps its own time (see docs/certificates.md).
+    dev_clock_offset_s: float = 0.0
     default_page_size: int = 50
     max_page_size: int = 500
     chain: ChainSettings = Field(default_factory=ChainSettings)
@@ -129,6 +133,17 @@ class Settings(BaseSettings):
             )
         if self.scan_log_buffer < 1:
             raise ValueError("TRACECERT_SCAN_LOG_BUFFER is at least 1")
+        if self.dev_clock_offset_s and not self.dev_mode:
+            raise ValueError(
+                "TRACECERT_DEV_CLOCK_OFFSET_S moves the service's clock, for demos and tests in "
+                "dev mode only; unset it outside dev mode"
+            )
+        if not 0 <= self.dev_clock_offset_s <= 10 * 365 * 86400:
+            raise ValueError(
+                "TRACECERT_DEV_CLOCK_OFFSET_S is between 0 and 10 years in seconds: the clock "
+                "only moves forward (the chain checks deadlines the service signs against its "
+                "own time)"
+            )
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")
         return self

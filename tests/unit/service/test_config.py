@@ -96,3 +96,12 @@ def test_settings_read_the_tracecert_prefix(monkeypatch):
     monkeypatch.setenv("TRACECERT_MAX_BATCH_ITEMS", "7")
     settings = Settings()
     assert settings.port == 9123 and settings.max_batch_items == 7
+
+
+def test_a_dev_clock_offset_is_refused_outside_dev_mode_and_never_goes_back():
+    assert Settings(dev_clock_offset_s=172800).dev_clock_offset_s == 172800
+    with pytest.raises(ValidationError, match="dev mode only"):
+        Settings(**{**PRODUCTION, "dev_clock_offset_s": 60})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="only moves forward"):
+        Settings(dev_clock_offset_s=-60)
+    assert Settings(**PRODUCTION).dev_clock_offset_s == 0  # type: ignore[arg-type]
