@@ -23,20 +23,24 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
 
 from service.api.errors import error_response
 from service.api.routers.web import WEB_DIR
+from service.api.static import StaticFile, gzip_page
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
 TEMPLATES_DIR = WEB_DIR / "templates"
 
-#: ``/consumer/{file}``: nothing else in service/web is served under this prefix.
-CONSUMER_FILES: dict[str, str] = {
-    "consumer.js": "text/javascript; charset=utf-8",
-    "consumer.css": "text/css; charset=utf-8",
+#: ``/consumer/{file}``: nothing else in service/web is served under this prefix. The pages
+#: link them with their version (``asset_url``), so a browser keeps them a year (static.py).
+CONSUMER_FILES: dict[str, StaticFile] = {
+    "consumer.js": StaticFile(WEB_DIR / "consumer.js", "text/javascript; charset=utf-8"),
+    "consumer.css": StaticFile(WEB_DIR / "consumer.css", "text/css; charset=utf-8"),
 }
+FAVICON = StaticFile(WEB_DIR / "favicon.ico", "image/vnd.microsoft.icon", compress=False)
 
 #: Only our origin, and no eval of any kind (the pages need no WebAssembly).
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -560,7 +564,16 @@ def _environment(folder: Path = TEMPLATES_DIR) -> jinja2.Environment:
     )
     # Chinese stays readable in data-text; tojson still escapes < > & ' for the attribute.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    env.globals["asset_url"] = asset_url
     return env
+
+
+def asset_url(name: str) -> str:
+    """The versioned URL of a consumer page file (``/consumer/consumer.js?v=<hash>``), or of
+    the icon (``/favicon.ico?v=<hash>``)."""
+    if name == "favicon.ico":
+        return FAVICON.url("/favicon.ico")
+    return CONSUMER_FILES[name].url(f"/consumer/{name}")
 
 
 def choose_lang(request: Request) -> str:
@@ -742,9 +755,13 @@ def scan_context(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _page(template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
     html = _environment().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+    page = HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+    gzip_page(request, page)
+    return page
 
 
 # ----------------------------------------------------------------------------- pages
@@ -753,7 +770,7 @@ def render_scan_page(request: Request, body: Mapping[str, Any]) -> HTMLResponse:
     ``/items/{serial}/verify``, as a dict): verdict, provenance, certificate, chain proof,
     and the claim panel for a genuine bottle nobody has claimed."""
     lang = choose_lang(request)
-    return _page("scan.html", {**_common(request, lang), "scan": scan_context(body)})
+    return _page(request, "scan.html", {**_common(request, lang), "scan": scan_context(body)})
 
 
 def render_error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse:
@@ -769,13 +786,13 @@ def render_error_page(request: Request, status: int, code: str, detail: str) -> 
         "detail": t["error_malformed_detail"] if malformed else t["error_detail"],
         "api_detail": "" if malformed or status >= 500 else detail,
     }
-    return _page("error.html", {**_common(request, lang), "error": error}, status)
+    return _page(request, "error.html", {**_common(request, lang), "error": error}, status)
 
 
 @router.get("/my-certificates", response_class=HTMLResponse)
 def my_certificates_page(request: Request) -> HTMLResponse:
     """My certificates (我的酒证): sign in, then the list (filled by consumer.js)."""
-    return _page("my_certificates.html", _common(request, choose_lang(request)))
+    return _page(request, "my_certificates.html", _common(request, choose_lang(request)))
 
 
 @router.get("/gifts/accept", response_class=HTMLResponse)
@@ -783,19 +800,22 @@ def gift_accept_page(request: Request) -> HTMLResponse:
     """The page a gift link opens (``/gifts/accept#<secret>``): sign in or up, then accept.
     The secret travels in the fragment, which browsers never send, so it reaches no server
     or proxy log; consumer.js reads it and posts it to ``POST /gifts/accept``."""
-    return _page("gift_accept.html", _common(request, choose_lang(request)))
+    return _page(request, "gift_accept.html", _common(request, choose_lang(request)))
 
 
 @router.get("/consumer/{file}", response_model=None)
-def consumer_asset(file: str) -> FileResponse | JSONResponse:
-    """consumer.js and consumer.css; any other name is 404."""
-    media_type = CONSUMER_FILES.get(file)
-    if media_type is None:
+def consumer_asset(file: str, request: Request) -> Response:
+    """consumer.js and consumer.css (ETag, 304, gzip; a year when versioned); any other name
+    is 404."""
+    found = CONSUMER_FILES.get(file)
+    if found is None:
         return error_response(
             404, "not_found", "No such file for the consumer pages; check the path."
         )
-    return FileResponse(
-        WEB_DIR / file,
-        media_type=media_type,
-        headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"},
-    )
+    return found.respond(request)
+
+
+@router.get("/favicon.ico", response_model=None)
+def favicon(request: Request) -> Response:
+    """The pages' icon (browsers ask for it whether linked or not)."""
+    return FAVICON.respond(request)
