@@ -22,7 +22,9 @@ NOT_PROVEN = [v for v in Verdict if v not in PROVEN]
 
 def _request(lang: str) -> Request:
     query = f"lang={lang}".encode()
-    return Request({"type": "http", "method": "GET", "path": "/", "query_string": query})
+    return Request(
+        {"type": "http", "method": "GET", "path": "/", "query_string": query, "headers": []}
+    )
 
 
 def _banner(html: str) -> str:
