@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from eth_account import Account
@@ -207,6 +207,8 @@ class Container:
         )
         body["database"].update(self.outages.status())
         body["scan_log"] = self.scan_log.status()
+        if self.settings.dev_clock_offset_s:
+            body["dev_clock"] = dev_clock(self.settings.dev_clock_offset_s, self.clock.now())
         return ok, body
 
     def recheck_chain(self) -> Iterator[RecheckResult]:
@@ -221,6 +223,16 @@ class Container:
         )
 
 
+def dev_clock(offset_s: float, now: datetime) -> dict[str, Any]:
+    """How /health and the start-up table show a dev clock offset: never silently."""
+    return {
+        "offset_s": offset_s,
+        "now": now.isoformat(),
+        "note": "TRACECERT_DEV_CLOCK_OFFSET_S: the service's clock runs ahead (dev mode only); "
+        "the chain keeps its own time",
+    }
+
+
 def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Container:
     """Wire engine, unit of work, chain runtime, ledger and workers (not started).
 
@@ -232,7 +244,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     outages = OutageMonitor("database", is_outage)
     reference_cache = ReferenceCache(ttl_s=settings.reference_cache_ttl_s)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash, reference_cache)
-    clock = SystemClock()
+    clock = SystemClock(timedelta(seconds=settings.dev_clock_offset_s))
     backend = backend or make_backend(settings.chain)
     account = Account.from_key(settings.chain.private_key())
     runtime = ChainRuntime(

@@ -16,12 +16,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
+from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
 from service.app import commands, distribution, factory, handlers, log_integrity
-from service.bootstrap import Container, bootstrap
+from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
 from service.domain.actor import Actor
 from service.domain.errors import OrganisationNotFoundError, TracecertError
@@ -132,34 +135,58 @@ def _container(settings: Settings, backend: Backend | None = None) -> Container:
     return bootstrap(settings, backend=backend)
 
 
+#: Width of the labels of the chain table: a label, two spaces and a 66-character hash fit
+#: in 80 columns.
+_LABEL = 11
+
+
+def chain_lines(info: dict[str, Any], dev_clock: dict[str, Any] | None = None) -> list[str]:
+    """The chain as the start-up table shows it: one value per line, every hash and address in
+    full (rich markup for the colours), and the dev clock offset when one is set."""
+    ident, rec = info["identity"], info["recorded_identity"]
+    dep, sender = info["deployment"], info["sender"]
+    rows = [
+        (
+            "chain id",
+            f"{ident['chain_id']} (recorded {rec['chain_id']}), block {ident['block_number']}",
+        ),
+        ("genesis", str(ident["genesis_hash"])),
+        ("recorded", str(rec["genesis_hash"])),
+        ("mismatch", "[red]YES: writes held[/red]" if info["genesis_mismatch"] else "no"),
+        ("registry", str(dep["address"]) if dep else "[yellow]none[/yellow]"),
+        ("deployed in", str(dep["tx_hash"]) if dep else "-"),
+        ("sender", str(sender["address"])),
+        (
+            "writes",
+            f"queued {sender['queued']}, in flight {sender['in_flight']}, "
+            f"failed {sender['failed']}" + (", [red]HELD[/red]" if sender["held"] else ""),
+        ),
+    ]
+    if "chain_nonce" in sender:
+        rows.append(
+            (
+                "in flight",
+                f"oldest {sender['oldest_in_flight_age_s']} s, lowest nonce "
+                f"{sender['lowest_in_flight_nonce']} (chain {sender['chain_nonce']}), "
+                f"gap {sender['nonce_gap']}",
+            )
+        )
+        rows.append(("missing", f"{sender['confirmed_missing']} confirmed write(s) not on chain"))
+        rows.extend(("[red]problem[/red]", problem) for problem in sender.get("problems", ()))
+    if dev_clock is not None:
+        offset = f"+{dev_clock['offset_s']:g} s"
+        rows.append(("dev clock", f"[yellow]{offset}[/yellow] (TRACECERT_DEV_CLOCK_OFFSET_S)"))
+        rows.append(("service now", f"[yellow]{dev_clock['now']}[/yellow]"))
+    return [f"{label:<{_LABEL}}  {value}" for label, value in rows]
+
+
 def _print_chain(container: Container) -> None:
     info = handlers.chain_info(container.ledger, container.uow_factory)
-    table = Table(show_header=False, box=None)
-    ident, rec = info["identity"], info["recorded_identity"]
-    table.add_row("node", f"chain {ident['chain_id']} genesis {ident['genesis_hash']}")
-    table.add_row("block", str(ident["block_number"]))
-    table.add_row("recorded", f"chain {rec['chain_id']} genesis {rec['genesis_hash']}")
-    mismatch = info["genesis_mismatch"]
-    table.add_row("genesis mismatch", "[red]YES: writes held[/red]" if mismatch else "no")
-    dep = info["deployment"]
-    table.add_row(
-        "registry", f"{dep['address']} (tx {dep['tx_hash']})" if dep else "[yellow]none[/yellow]"
-    )
-    sender = info["sender"]
-    table.add_row(
-        "sender",
-        f"{sender['address']} held={sender['held']} queued={sender['queued']} "
-        f"in_flight={sender['in_flight']} failed={sender['failed']}",
-    )
-    table.add_row(
-        "writes",
-        f"oldest in flight {sender['oldest_in_flight_age_s']} s, chain nonce "
-        f"{sender['chain_nonce']}, lowest in flight {sender['lowest_in_flight_nonce']}, "
-        f"gap {sender['nonce_gap']}, confirmed missing {sender['confirmed_missing']}",
-    )
-    for problem in sender["problems"]:
-        table.add_row("[red]problem[/red]", problem)
-    console.print(table)
+    offset = container.settings.dev_clock_offset_s
+    clock = dev_clock(offset, container.clock.now()) if offset else None
+    for line in chain_lines(info, clock):
+        # Never wrapped or cut by rich: a hash must be copied whole from any terminal.
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 # ----------------------------------------------------------------------------- setup
@@ -197,6 +224,7 @@ def run(
     import uvicorn
 
     from service.api.app import create_app
+    from service.api.limits import bound_access_log
 
     settings = _settings()
     run_migrations(settings.database_url)
@@ -213,6 +241,7 @@ def run(
                     log_level="info",
                 )
             )
+            bound_access_log()  # after uvicorn's logging set-up, which the Config does
             # Everything built so far (modules, the app, the region tree) lives as long as the
             # process: keep it out of the garbage collector's full passes, which otherwise
             # walk it again and again under load (the gc.freeze pattern of long-lived servers).
@@ -238,10 +267,43 @@ def _offline_container(settings: Settings) -> Container:
     return _container(settings)
 
 
+def _require_schema(settings: Settings) -> None:
+    """Stop with what to do, changing nothing, when the database is not at this code's schema.
+
+    Commands other than ``migrate``, ``init`` and ``run`` never migrate: changing a schema
+    (perhaps under a running service of another version) is a step an operator takes."""
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        current, head = schema_revision(settings.database_url)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip().splitlines()[0]
+        err.print(f"[red]cannot reach the database[/red] at {where}: {reason}")
+        raise typer.Exit(2) from exc
+    if current == head:
+        return
+    if current is None:
+        err.print(
+            f"[red]the database at {where} is not set up yet[/red]: run `tracecert migrate` "
+            "(or scripts/run, which migrates it and starts the service), then try again."
+        )
+    elif known_revision(settings.database_url, current):
+        err.print(
+            f"[red]the database at {where} is at schema {current}, this tracecert needs "
+            f"{head}[/red]: run `tracecert migrate`, then try again."
+        )
+    else:
+        err.print(
+            f"[red]the database at {where} is at schema {current}, which this tracecert does "
+            "not know[/red] (a newer version migrated it): use that version."
+        )
+    raise typer.Exit(2)
+
+
 @contextlib.contextmanager
 def _operator(settings: Settings | None = None) -> Iterator[Container]:
     """A container for one command, closed afterwards; expected errors print as one line."""
     settings = settings or _settings()
+    _require_schema(settings)
     with _failures():
         container = _offline_container(settings)
         try:

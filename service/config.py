@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     #: How long a scan may rely on what the chain said of a batch (root, item count, recall):
     #: the longest a recall made on chain stays unseen. One node read per batch per interval.
     chain_read_ttl_s: float = 5.0
+    #: Dev mode only: the service's clock runs this many seconds ahead of the wall clock, so a
+    #: demo or a test reaches a due date (a foreclosure) without waiting or editing the
+    #: database. The chain keeps its own time (see docs/certificates.md).
+    dev_clock_offset_s: float = 0.0
     default_page_size: int = 50
     max_page_size: int = 500
     #: /health turns degraded when the oldest chain write in flight went out longer ago than
@@ -162,6 +166,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TRACECERT_HEALTH_MAX_IN_FLIGHT_AGE_S is positive; TRACECERT_HEALTH_MAX_NONCE_GAP "
                 "and TRACECERT_HEALTH_MAX_CONFIRMED_MISSING are at least 0"
+            )
+        if self.dev_clock_offset_s and not self.dev_mode:
+            raise ValueError(
+                "TRACECERT_DEV_CLOCK_OFFSET_S moves the service's clock, for demos and tests in "
+                "dev mode only; unset it outside dev mode"
+            )
+        if not 0 <= self.dev_clock_offset_s <= 10 * 365 * 86400:
+            raise ValueError(
+                "TRACECERT_DEV_CLOCK_OFFSET_S is between 0 and 10 years in seconds: the clock "
+                "only moves forward (the chain checks deadlines the service signs against its "
+                "own time)"
             )
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")

@@ -10,6 +10,8 @@ from typing import Any
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -185,3 +187,32 @@ def migrate(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Take the database at ``url`` back to ``revision`` (``base`` drops everything)."""
     command.downgrade(alembic_config(url), revision)
+
+
+def schema_revision(url: str) -> tuple[str | None, str]:
+    """Return the database's schema revision (None: not set up, not even created) and the
+    newest one this code has, without creating or changing anything.
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database cannot be reached.
+    """
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head is not None
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return None, head
+        if not Path(parsed.database).is_file():
+            return None, head  # connecting would create the file: nothing is there yet
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision(), head
+    finally:
+        engine.dispose()
+
+
+def known_revision(url: str, revision: str) -> bool:
+    """Return whether ``revision`` is one of this code's migrations."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    return any(r.revision == revision for r in script.walk_revisions())

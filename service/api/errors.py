@@ -46,16 +46,23 @@ DEFAULT_RETRY_AFTER_S = 5
 
 
 def error_response(
-    status: int, code: str, detail: str, retry_after_s: int | None = None
+    status: int,
+    code: str,
+    detail: str,
+    facts: dict[str, Any] | None = None,
+    retry_after_s: int | None = None,
 ) -> JSONResponse:
+    """``{"error", "detail", **facts}``; a 401 names the scheme, a retryable refusal (an outage
+    above all) says when to try again."""
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if status == 503:
-        headers["Retry-After"] = str(retry_after_s or DEFAULT_RETRY_AFTER_S)
-    return JSONResponse(
-        {"error": code, "detail": detail}, status_code=status, headers=headers or None
-    )
+    if status == 503 and retry_after_s is None:
+        retry_after_s = DEFAULT_RETRY_AFTER_S
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    body = {**(facts or {}), "error": code, "detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -85,7 +92,9 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         if outages is not None and outages.failed(exc, _where(request)):
             exc = DatabaseUnavailableError()
     if isinstance(exc, TracecertError):
-        return error_response(STATUS_BY_KIND[exc.kind], exc.code, exc.detail, exc.retry_after_s)
+        return error_response(
+            STATUS_BY_KIND[exc.kind], exc.code, exc.detail, exc.facts, exc.retry_after_s
+        )
     if isinstance(exc, RequestValidationError):
         return error_response(*_validation_detail(exc))
     if isinstance(exc, StarletteHTTPException):

@@ -1,8 +1,10 @@
-"""Refuse request bodies above a size limit before anything reads them."""
+"""Limits at the edge: request bodies above a size are refused before anything reads them,
+and the access log never writes an unbounded request line."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,3 +68,30 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": raw})
+
+
+class BoundedAccessLog(logging.Filter):
+    """Cut any argument of an access-log line (the request path above all) to ``max_chars``,
+    saying how long it was: a 60 KB path is refused with a short answer and must not become a
+    60 KB log line either."""
+
+    def __init__(self, max_chars: int = 200) -> None:
+        super().__init__()
+        self.max_chars = max_chars
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._bounded(arg) for arg in record.args)
+        return True
+
+    def _bounded(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > self.max_chars:
+            return f"{value[: self.max_chars]}... ({len(value)} characters)"
+        return value
+
+
+def bound_access_log(logger: str = "uvicorn.access") -> None:
+    """Put :class:`BoundedAccessLog` on the server's access log (once)."""
+    access = logging.getLogger(logger)
+    if not any(isinstance(f, BoundedAccessLog) for f in access.filters):
+        access.addFilter(BoundedAccessLog())

@@ -612,6 +612,14 @@ class CertificateChainPublic(Public):
     confirmed_at: datetime | None
 
 
+class CertificateHolderPublic(Public):
+    address: str | None = Field(description="The address the registry's ownerOf answers.")
+    held_as: str = Field(
+        description="owner (the owner's wallet), or gift_escrow: the registry itself holds the "
+        "token while a gift waits for its recipient.",
+    )
+
+
 class CertificateStepPublic(Public):
     action: str
     to: str
@@ -631,6 +639,11 @@ class CertificatePublic(Public):
     state: str
     pending: bool = Field(description="True while the chain has not caught up with the state.")
     owner_address: str
+    chain_holder: CertificateHolderPublic | None = Field(
+        default=None,
+        description="Whom the chain names as the token's owner: the owner, or the registry "
+        "(gift_escrow) while a gift waits; null until the token is minted.",
+    )
     claimed_at: datetime
     claim_region: str | None
     pending_actions: list[str] = Field(

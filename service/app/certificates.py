@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from service.app import commands
-from service.app.consumers import certificate_view, deal_view
+from service.app.consumers import certificate_view, deal_view, registry_address
 from service.app.factory import replay
 from service.app.ports import (
     Clock,
@@ -167,7 +167,7 @@ def _prepare_voucher(
         )
         certificate = uow.certificates.get_by_id(need.certificate_id)
         assert certificate is not None
-        view = certificate_view(uow, certificate, now)
+        view = _view(svc, uow, certificate, now)
         uow.commit()
     view["voucher"] = {
         "id": voucher.public_id,
@@ -208,6 +208,13 @@ def _run(
                 return stored
             raise RequestInProgressError() from exc
         raise
+
+
+def _view(
+    svc: Services, uow: UnitOfWork, certificate: Certificate, now: datetime
+) -> dict[str, Any]:
+    """The owner's view of ``certificate``, naming the registry as the gift escrow."""
+    return certificate_view(uow, certificate, now, registry=registry_address(svc.ledger))
 
 
 def _deal_status(action: Action) -> DealStatus:
@@ -433,7 +440,9 @@ def _require_granted(uow: UnitOfWork, organisation_id: int) -> WalletRef:
     entry = uow.outbox.get(grant) if grant else None
     if entry is not None and entry.status != "confirmed":
         raise PreviousStepPendingError(
-            "The counterparty's account is still being registered on chain; retry in a minute."
+            "The counterparty's account is still being registered on chain (its first deal "
+            "registers it); nothing changed. Send the same request again in 10 seconds "
+            "(Retry-After): it goes through once the registration is confirmed."
         )
     return wallet
 
@@ -506,7 +515,7 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
             ),
             voucher=cmd.voucher,
         )
-        view = certificate_view(uow, moved, now)
+        view = _view(svc, uow, moved, now)
         view["gift"] = {
             "id": deal.public_id,
             "to": recipient.destination.masked() if recipient is not None else None,
@@ -547,7 +556,7 @@ def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, An
             chain=ChainCall("cancelGift", (certificate.token_id,), _owner_wallet(account)),
             voucher=cmd.voucher,
         )
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     params = {"certificate_id": cmd.certificate_id}
     return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("cancel_gift", params))
@@ -586,7 +595,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
             )
         )
         moved = _step(svc, uow, cmd.actor, certificate, A.PLEDGE, now, deal=deal)
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -610,7 +619,7 @@ def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
             )
         )
         moved = _step(svc, uow, cmd.actor, certificate, A.DEPOSIT, now, deal=deal)
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -624,16 +633,18 @@ def cancel_offer(cmd: commands.CertificateCommand, svc: Services) -> dict[str, A
         kind = OFFER_OF_STATE.get(certificate.state)
         if kind is None:
             raise CertificateStateError(
-                f"A certificate that is {certificate.state.value} has no offer to take back."
+                f"A certificate that is {certificate.state.value} has no offer to take back.",
+                state=certificate.state.value,
             )
         deal = _open(uow, certificate, kind)
         if deal.origin_state is S.IN_CUSTODY:
             raise CertificateStateError(
                 "The custodian was asked on chain to hand the bottle out; ask them to release "
-                "it instead."
+                "it instead.",
+                state=certificate.state.value,
             )
         moved = _step(svc, uow, cmd.actor, certificate, A.CANCEL_OFFER, now, deal=deal)
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -658,7 +669,7 @@ def withdraw(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
             counterparty_org_id=None,
             locked_since=None,
         )
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -673,6 +684,9 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
 
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
+        # The state first: a second request (from storage or a store) is a state conflict,
+        # whatever else it lacks.
+        next_state(certificate.state, A.REQUEST_REDEMPTION)
         wallet = _owner_wallet(account)
         custody = uow.certificates.open_deal(certificate.id or 0, DealKind.CUSTODY)
         in_custody = certificate.state is S.IN_CUSTODY and custody is not None
@@ -716,7 +730,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
             chain=chain,
             voucher=cmd.voucher,
         )
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     params = {
         "certificate_id": cmd.certificate_id,
@@ -821,7 +835,8 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
             raise InvalidDealError("This is your own gift; cancel it instead.")
         if deal.gift_nonce is None or deal.claim_key_address is None or not deal.sealed_claim_key:
             raise PreviousStepPendingError(
-                "The gift is still being written on chain; retry in a moment."
+                "The gift is still being written on chain; nothing changed. Send the same "
+                "request again in 10 seconds (Retry-After)."
             )
         signature = svc.ledger.sign_gift_claim(
             WalletRef(deal.claim_key_address, deal.sealed_claim_key),
@@ -842,7 +857,7 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
             owner_account_id=account.id,
             owner_address=account.wallet_address,
         )
-        return certificate_view(uow, moved, now)
+        return _view(svc, uow, moved, now)
 
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
@@ -1055,7 +1070,9 @@ def return_expired_gifts(svc: Services, limit: int = 50) -> int:
 def _open(uow: UnitOfWork, certificate: Certificate, kind: DealKind) -> Deal:
     deal = uow.certificates.open_deal(certificate.id or 0, kind)
     if deal is None:
-        raise CertificateStateError(f"This certificate has no open {kind.value}.")
+        raise CertificateStateError(
+            f"This certificate has no open {kind.value}.", state=certificate.state.value
+        )
     return deal
 
 

@@ -67,6 +67,7 @@ from service.domain.events import AccountCreated, CertificateClaimRequested, can
 from service.domain.gs1 import is_valid_serial_text
 from service.domain.regions import RegionTree
 from service.domain.roles import Role
+from service.domain.text import count
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,12 @@ def sign_in(
         ):
             uow.accounts.count_attempt(challenge.id)
             uow.commit()
-            left = accounts.OTP_MAX_ATTEMPTS - challenge.attempts - 1
+            left = max(accounts.OTP_MAX_ATTEMPTS - challenge.attempts - 1, 0)
             raise InvalidOtpError(
-                f"The code is wrong; {left} tries left for it."
+                f"The code is wrong; {count(left, 'try', 'tries')} left for it."
                 if left > 0
-                else "The code is wrong and used up; ask for a new code."
+                else "The code is wrong and used up; ask for a new code.",
+                attempts_left=left,
             )
         if not uow.accounts.consume_challenge(challenge.id, now):
             raise InvalidOtpError()
@@ -455,10 +457,13 @@ def _wrong_pin(item: PinGuard, account: PinGuard, now: datetime) -> WrongPinErro
     if item.locked(now) or account.locked(now):
         return WrongPinError(
             "That PIN does not match this bottle, and too many were wrong: claiming is locked "
-            "for a while. Check the characters under the cap before trying again."
+            "for a while. Check the characters under the cap before trying again.",
+            attempts_left=0,
         )
     return WrongPinError(
-        f"That PIN does not match this bottle; {left} tries left before claiming locks."
+        f"That PIN does not match this bottle; {count(left, 'try', 'tries')} left before "
+        "claiming locks.",
+        attempts_left=left,
     )
 
 
@@ -495,29 +500,62 @@ def send_claims(
 
 
 # ----------------------------------------------------------------------------- views
-def my_certificates(actor: Actor, uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
+def my_certificates(
+    actor: Actor, uow: UnitOfWork, clock: Clock, ledger: Ledger | None = None
+) -> list[dict[str, Any]]:
     account_id = _consumer(actor)
     now = clock.now()
+    registry = registry_address(ledger)
     with uow:
         certificates = uow.certificates.of_account(account_id)
-        return [certificate_view(uow, c, now) for c in certificates]
+        return [certificate_view(uow, c, now, registry=registry) for c in certificates]
 
 
-def get_certificate(actor: Actor, uow: UnitOfWork, public_id: str, clock: Clock) -> dict[str, Any]:
+def get_certificate(
+    actor: Actor, uow: UnitOfWork, public_id: str, clock: Clock, ledger: Ledger | None = None
+) -> dict[str, Any]:
     """One of the caller's certificates; another's is "not found" (its existence is private)."""
     account_id = _consumer(actor)
     with uow:
         certificate = uow.certificates.get(public_id)
         if certificate is None or certificate.owner_account_id != account_id:
             raise CertificateNotFoundError()
-        return certificate_view(uow, certificate, clock.now())
+        return certificate_view(uow, certificate, clock.now(), registry=registry_address(ledger))
+
+
+def registry_address(ledger: Ledger | None) -> str | None:
+    """The registry's address (the gift escrow), None before it is deployed."""
+    contract = ledger.contract() if ledger is not None else None
+    return contract[0] if contract is not None else None
+
+
+def chain_holder(
+    uow: UnitOfWork, certificate: Certificate, registry: str | None
+) -> dict[str, Any] | None:
+    """Whom the registry's ``ownerOf`` names: the owner, or, once a gift's ``createGift`` is
+    on chain, the registry itself, which holds the token in escrow until the recipient accepts
+    (so the owner shown and the chain's owner differ for a reason anyone can read). None while
+    the token is not minted."""
+    if certificate.state in (CertificateState.CLAIM_PENDING, CertificateState.CLAIM_FAILED):
+        return None
+    if certificate.state is CertificateState.GIFTED:
+        gift = uow.certificates.open_deal(certificate.id or 0, DealKind.GIFT)
+        if gift is not None and gift.gift_nonce is not None:
+            return {"address": registry, "held_as": "gift_escrow"}
+    return {"address": certificate.owner_address, "held_as": "owner"}
 
 
 def certificate_view(
-    uow: UnitOfWork, certificate: Certificate, now: datetime, batch: Batch | None = None
+    uow: UnitOfWork,
+    certificate: Certificate,
+    now: datetime,
+    batch: Batch | None = None,
+    *,
+    registry: str | None = None,
 ) -> dict[str, Any]:
-    """The owner's view: state, product, the mint on chain, open deals, history, and the days
-    in storage as of ``now`` (proof of ageing)."""
+    """The owner's view: state, product, the mint on chain, who the chain names as owner (the
+    gift escrow: ``registry``), open deals, history, and the days in storage as of ``now``
+    (proof of ageing)."""
     assert certificate.id is not None
     batch = batch or uow.batches.get_by_id(certificate.batch_id)
     steps = uow.certificates.history([certificate.id])[certificate.id]
@@ -534,6 +572,7 @@ def certificate_view(
         "pending": certificate.state in PENDING_STATES or bool(unsettled),
         "pending_actions": unsettled,
         "owner_address": certificate.owner_address,
+        "chain_holder": chain_holder(uow, certificate, registry),
         "claimed_at": iso(certificate.claimed_at),
         "claim_region": certificate.claim_region,
         "counterparty_id": certificate.counterparty_org_id,

@@ -57,14 +57,12 @@ from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, diversion_key, find_diversion
 from service.domain.errors import (
-    InvalidGtinError,
     InvalidRequestError,
-    ItemNotFoundError,
     LedgerHeldError,
     LedgerUnavailableError,
 )
 from service.domain.events import AlertRaised
-from service.domain.gs1 import is_valid_serial_text, normalise_gtin
+from service.domain.gs1 import check_item_key, is_valid_serial_text
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
 from service.domain.roles import Permission, Role
@@ -218,12 +216,15 @@ class Verifier:
     def scan(
         self, cmd: commands.ScanItem, origin: ScanOrigin | None = None, *, inline: bool = False
     ) -> dict[str, Any] | Deferred | None:
-        """Verify an item code; None when the code is unknown.
+        """Verify an item code; None when the code is well formed but unknown.
 
         Verifying never changes the item. An anonymous (consumer) scan of an inert code, or any
         scan whose proof the chain refuses, opens (or repeats) an alert for the brand. With an
         ``origin`` the scan is recorded and runs the risk checks. ``inline=True`` answers
         :data:`DEFERRED` instead of asking the chain or writing.
+
+        Raises:
+            MalformedCodeError: the serial, GTIN or lot is not well formed (a subclass names it).
         """
         tree = self.regions() if self.regions is not None else None
         region = None
@@ -231,15 +232,11 @@ class Verifier:
             if tree is None:
                 raise InvalidRequestError("This service has no region directory.")
             region = tree.require(origin.region).code
+        # A malformed code is refused (GS1's syntax; nothing of it is echoed); a well-formed
+        # one we never made is unknown. A GTIN-8/12/13 is read as its GTIN-14 (Digital Link).
+        gtin = check_item_key(cmd.serial, cmd.gtin, cmd.lot).gtin
         if not is_valid_serial_text(cmd.serial):
-            return None
-        gtin = cmd.gtin
-        if gtin is not None:
-            # A resolver accepts GTIN-8/12/13 in the URI as their GTIN-14 (GS1 Digital Link).
-            try:
-                gtin = normalise_gtin(gtin)
-            except InvalidGtinError:
-                return None
+            return None  # set 82, but outside the alphabet we issue: never one of ours
         now = self.clock.now()
         read = self._read(cmd.serial, now - self.rule.window)
         if read is None:
@@ -815,21 +812,6 @@ def scan_item(
     return _answer(Verifier(uow_factory, commitments, ledger, clock, regions).scan(cmd))
 
 
-def verify_item(
-    cmd: commands.ScanItem,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
-    clock: Clock,
-    regions: Callable[[], RegionTree] | None = None,
-) -> dict[str, Any]:
-    """Like :func:`scan_item`, but an unknown code is a 404 ``item_not_found``."""
-    body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
-    if body is None:
-        raise ItemNotFoundError()
-    return body
-
-
 def resolve(
     cmd: commands.ScanItem,
     uow_factory: UnitOfWorkFactory,
@@ -838,13 +820,16 @@ def resolve(
     clock: Clock,
     regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any]:
-    """A GS1 Digital Link scan: always an answer, ``unknown`` for a code we never made."""
+    """A scan by either path (``/items/{serial}/verify`` or the Digital Link): always a verdict,
+    ``unknown`` for a well-formed code we never made; a malformed one raises
+    :class:`~service.domain.errors.MalformedCodeError`."""
     body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
     return body or _unknown(cmd.serial)
 
 
 def unknown(serial: str) -> dict[str, Any]:
-    """The answer to a Digital Link scan of a code we never made."""
+    """The answer to a scan of a well-formed code we never made (it is at most 20 characters:
+    only a well-formed serial is ever echoed)."""
     return _unknown(serial)
 
 

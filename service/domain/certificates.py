@@ -113,7 +113,8 @@ def next_state(state: CertificateState, action: Action) -> CertificateState:
             else f"{state.value} is final"
         )
         raise CertificateStateError(
-            f"A certificate that is {state.value} cannot {action.value.replace('_', ' ')}: {hint}."
+            f"A certificate that is {state.value} cannot {action.value.replace('_', ' ')}: {hint}.",
+            state=state.value,
         )
     return target
 

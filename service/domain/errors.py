@@ -35,11 +35,15 @@ class TracecertError(Exception):
     code: ClassVar[str] = "error"
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
     default_detail: ClassVar[str] = "The request failed."
-    #: For an outage (``UNAVAILABLE``): when a client may try again, in seconds.
+    #: Seconds after which the same request may succeed (HTTP ``Retry-After``); None when
+    #: retrying it unchanged will not help.
     retry_after_s: ClassVar[int | None] = None
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, **facts: str | int | None) -> None:
         self.detail = detail or self.default_detail
+        #: Facts a client may act on, beside the code and the sentence (``attempts_left``,
+        #: ``state``); the API puts them in the error body.
+        self.facts = facts
         super().__init__(self.detail)
 
 
@@ -125,6 +129,46 @@ class InvalidCodeError(TracecertError):
     code = "invalid_code"
     kind = ErrorKind.INVALID
     default_detail = "The code is not a GS1 Digital Link URI, an SSCC or a serial; scan again."
+
+
+class MalformedCodeError(TracecertError):
+    """Raised when a scanned item code (a GS1 Digital Link path or a serial to verify) is not
+    well formed; the subclasses name the part. A well-formed code we never made is no error:
+    it verifies as ``unknown``."""
+
+    code = "malformed_code"
+    # GS1-Conformant resolvers report a syntactically invalid Digital Link with 400.
+    kind = ErrorKind.MALFORMED
+    default_detail = (
+        "This is not an item code: a GS1 Digital Link path is /01/<GTIN>[/10/<lot>]/21/<serial>; "
+        "scan the label again."
+    )
+
+
+class MalformedGtinError(MalformedCodeError):
+    """Raised when a scanned GTIN is not 8, 12, 13 or 14 digits or its check digit is wrong."""
+
+    code = "malformed_gtin"
+    default_detail = "The GTIN is not 8, 12, 13 or 14 digits; scan the label again."
+
+
+class MalformedLotError(MalformedCodeError):
+    """Raised when a scanned lot (AI 10) is not 1-20 characters of GS1 character set 82."""
+
+    code = "malformed_lot"
+    default_detail = (
+        "The lot (AI 10) has 1-20 characters of GS1 character set 82; scan the label again."
+    )
+
+
+class MalformedSerialError(MalformedCodeError):
+    """Raised when a scanned serial (AI 21) is not 1-20 characters of GS1 character set 82."""
+
+    code = "malformed_serial"
+    default_detail = (
+        "The serial (AI 21) has 1-20 characters of GS1 character set 82 (letters, digits and "
+        "!\"%&'()*+,-./:;<=>?_); scan the label again."
+    )
 
 
 class InvalidProductError(TracecertError):
@@ -596,12 +640,16 @@ class InvalidDealError(TracecertError):
 
 
 class PreviousStepPendingError(TracecertError):
-    """Raised when a step needs an earlier one on chain first (a mint, the other party's step)."""
+    """Raised when a step needs an earlier one on chain first (a mint, the other party's step,
+    a counterparty's account being registered): nothing changed; the same request succeeds
+    once that write is confirmed, usually within ``retry_after_s``."""
 
     code = "previous_step_pending"
     kind = ErrorKind.CONFLICT
+    retry_after_s = 10
     default_detail = (
-        "The certificate's previous step is still being written on chain; retry in a moment."
+        "The certificate's previous step is still being written on chain; nothing changed. "
+        "Send the same request again in 10 seconds (Retry-After), until the chain has it."
     )
 
 

@@ -4,7 +4,8 @@
   one a mod-10 check digit (GS1 General Specifications 7.9.1).
 * SSCC (AI 00) is 18 digits: extension digit, GS1 company prefix, serial reference, check digit.
 * Lot (AI 10) and serial (AI 21) are at most 20 characters of GS1's AI encodable set 82. We
-  use a URI-safe subset, so Digital Link URIs need no percent-encoding.
+  issue only a URI-safe subset, so our Digital Link URIs need no percent-encoding; a scanned
+  URI may carry any of set 82, percent-encoded (:func:`check_item_key` checks it).
 * A GS1 Digital Link URI is ``https://<resolver>/01/<gtin>/10/<lot>/21/<serial>`` for an item
   and ``https://<resolver>/00/<sscc>`` for a logistic unit.
 """
@@ -20,10 +21,17 @@ from service.domain.errors import (
     InvalidCompanyPrefixError,
     InvalidGtinError,
     InvalidLotError,
+    MalformedCodeError,
+    MalformedGtinError,
+    MalformedLotError,
+    MalformedSerialError,
 )
 
 #: AI 10 / AI 21 characters we accept: a URI-unreserved subset of GS1 AI encodable set 82.
 _AI82_SAFE = re.compile(r"[A-Za-z0-9._-]{1,20}", re.ASCII)
+#: GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1), 1-20 of
+#: them: what AI 10 (lot) and AI 21 (serial) may carry once a URI's percent-encoding is undone.
+_SET82 = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _RESOLVER = re.compile(
     r"(?=.{1,253}(?::\d{1,5})?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -136,6 +144,50 @@ def validate_lot(lot: str) -> str:
 def is_valid_serial_text(value: str) -> bool:
     """Return whether ``value`` could be an AI 21 serial of ours (shape only)."""
     return isinstance(value, str) and _AI82_SAFE.fullmatch(value) is not None
+
+
+def check_item_key(serial: str, gtin: str | None = None, lot: str | None = None) -> DigitalLink:
+    """Return the key of a scanned item, the GTIN as GTIN-14, if it is well formed by GS1's rules.
+
+    Well formed is GS1's syntax, not ours: a serial or lot of set 82 that we would never issue
+    is well formed (and then unknown). The errors never repeat the value they refuse, so an
+    over-long or hostile code is echoed nowhere.
+
+    Raises:
+        MalformedGtinError: not 8, 12, 13 or 14 digits, or a wrong check digit.
+        MalformedLotError: the lot is not 1-20 characters of set 82.
+        MalformedSerialError: the serial is not 1-20 characters of set 82.
+    """
+    if gtin is not None:
+        if _DIGITS.fullmatch(gtin) is None or len(gtin) not in (8, 12, 13, 14):
+            raise MalformedGtinError()
+        gtin = gtin.zfill(14)
+        expected = check_digit(gtin[:-1])
+        if int(gtin[-1]) != expected:
+            raise MalformedGtinError(
+                f"The GTIN's check digit is {gtin[-1]} but should be {expected}: this is not a "
+                "GTIN; scan the label again."
+            )
+    if lot is not None and _SET82.fullmatch(lot) is None:
+        raise MalformedLotError()
+    if _SET82.fullmatch(serial) is None:
+        raise MalformedSerialError()
+    return DigitalLink(gtin=gtin, lot=lot, serial=serial)
+
+
+def parse_item_path(segments: list[str]) -> DigitalLink:
+    """Return the key of an item's Digital Link path, given as its percent-decoded segments
+    (``["01", gtin, "10", lot, "21", serial]``, the lot pair optional).
+
+    Raises:
+        MalformedCodeError: another shape (this resolver answers item links only), or one of
+            its subclasses for a malformed GTIN, lot or serial.
+    """
+    ais = segments[0::2]
+    if len(segments) % 2 or ais not in (["01", "21"], ["01", "10", "21"]):
+        raise MalformedCodeError()
+    values = dict(zip(ais, segments[1::2], strict=True))
+    return check_item_key(values["21"], values["01"], values.get("10"))
 
 
 def validate_resolver(resolver: str) -> str:

@@ -1,4 +1,4 @@
-"""Free text the service stores: names, lines, reasons."""
+"""Free text the service stores (names, lines, reasons), and counts said in English."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def printable(
     if hidden:
         raise error(f"{subject} may not contain control or invisible characters.")
     return cleaned
+
+
+def count(n: int, one: str, other: str) -> str:
+    """``n`` with its noun in the right English form: "1 try", "2 tries", "0 tries"."""
+    return f"{n} {one if n == 1 else other}"

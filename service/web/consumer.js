@@ -71,12 +71,25 @@ const session = {
 
 // ----------------------------------------------------------------------------- API
 class ApiError extends Error {
-  constructor(status, code, detail) {
+  constructor(status, code, detail, facts = {}) {
     super(detail);
     this.status = status; // 0: no answer (network)
     this.code = code;
     this.detail = detail;
+    this.facts = facts; // what the body says beside error and detail (attempts_left, state)
   }
+}
+
+/** What to show for a refusal: the page's own words, in its language and with the count in
+ * the right plural form, for the refusals it knows; the service's sentence for the others. */
+function errorText(e) {
+  const left = e && e.facts ? e.facts.attempts_left : undefined;
+  if (Number.isInteger(left) && (e.code === "wrong_pin" || e.code === "invalid_sign_in_code")) {
+    const form = left === 0 ? "none" : new Intl.PluralRules(page.lang).select(left);
+    const key = `${e.code}_${form}`;
+    return t(key in TEXT ? key : `${e.code}_other`, { n: left });
+  }
+  return e.detail;
 }
 
 /** Call the API; answer its JSON or throw an ApiError carrying the server's sentence. */
@@ -118,7 +131,8 @@ async function api(path, { method = "GET", body, auth = false, headers = {} } = 
       data && typeof data.detail === "string" && data.detail
         ? data.detail
         : t("server", { status: response.status });
-    throw new ApiError(response.status, (data && data.error) || `http_${response.status}`, detail);
+    const facts = data && typeof data === "object" ? data : {};
+    throw new ApiError(response.status, facts.error || `http_${response.status}`, detail, facts);
   }
   return data;
 }
@@ -174,7 +188,7 @@ function signIn(root, onChange) {
       codeForm.hidden = false;
       codeForm.elements.code.focus();
     } catch (e) {
-      show(error, e.detail);
+      show(error, errorText(e));
     } finally {
       busy(destinationForm, false);
     }
@@ -197,7 +211,7 @@ function signIn(root, onChange) {
       restart();
       render();
     } catch (e) {
-      show(error, e.detail);
+      show(error, errorText(e));
     } finally {
       busy(codeForm, false);
     }
@@ -262,7 +276,7 @@ function initScanPage() {
         if (!certificate.pending) return;
       } catch (e) {
         if (e.status !== 0 && e.status < 500) {
-          show(error, e.detail);
+          show(error, errorText(e));
           if (e.status === 401) account.render();
           return;
         }
@@ -294,7 +308,7 @@ function initScanPage() {
       if (certificate.pending) follow(certificate.id);
     } catch (e) {
       if (e.status !== 0) attempt = null; // answered: the next try is a new request
-      show(error, e.detail);
+      show(error, errorText(e));
       if (e.status === 401) account.render();
     } finally {
       busy(form, false);
@@ -674,7 +688,7 @@ function initCertificatesPage() {
     decorate: addActions,
     changed: (certificate, failure) => {
       if (failure) {
-        show(error, failure.detail);
+        show(error, errorText(failure));
         account.render();
         return;
       }
@@ -706,7 +720,7 @@ function initCertificatesPage() {
       if (e.status !== 0) attempts.delete(id); // answered: the next try is a new request
       const current = certificates.card(id);
       if (current) busy(current, false);
-      show(errorOf(), e.detail);
+      show(errorOf(), errorText(e));
       if (e.status === 401) account.render();
     }
   }
@@ -871,7 +885,7 @@ function initCertificatesPage() {
     } catch (e) {
       if (e.status !== 0) attempts.delete(giftId);
       busy(item, false);
-      show(failure, e.detail);
+      show(failure, errorText(e));
       if (e.status === 401) account.render();
     }
   }
@@ -905,7 +919,7 @@ function initCertificatesPage() {
       schedule();
     } catch (e) {
       if (mine !== loading) return;
-      show(error, e.detail);
+      show(error, errorText(e));
       if (e.status === 401) account.render();
       else if (e.status === 0 || e.status >= 500) timer = setTimeout(load, SLOW_POLL_MS);
     }
@@ -957,7 +971,7 @@ function initGiftPage() {
   const certificates = certificateList(panel.querySelector(".certificates"), {
     changed: (certificate, failure) => {
       if (failure) {
-        show(error, failure.detail);
+        show(error, errorText(failure));
         return;
       }
       if (!certificate) return;
@@ -999,7 +1013,7 @@ function initGiftPage() {
     } catch (e) {
       if (e.status !== 0) key = null;
       show(status, "");
-      show(error, e.detail);
+      show(error, errorText(e));
       if (e.status === 401) account.render();
       // Used, expired, not found: trying again cannot help (a network error or an outage can).
       if (e.status === 404 || e.status === 422) form.hidden = true;

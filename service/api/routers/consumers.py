@@ -105,7 +105,7 @@ def my_certificates(
     actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
 ) -> list[dict[str, Any]]:
     """The signed-in consumer's certificates, newest first, each with its history."""
-    return consumers.my_certificates(actor, uow, container.clock)
+    return consumers.my_certificates(actor, uow, container.clock, container.ledger)
 
 
 @router.get("/me/certificates/{certificate_id}", response_model=CertificatePublic)
@@ -113,7 +113,7 @@ def my_certificate(
     certificate_id: str, actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
 ) -> dict[str, Any]:
     """One of the signed-in consumer's certificates; anyone else's is 404."""
-    return consumers.get_certificate(actor, uow, certificate_id, container.clock)
+    return consumers.get_certificate(actor, uow, certificate_id, container.clock, container.ledger)
 
 
 @router.post("/claims", status_code=202, response_model=CertificatePublic)

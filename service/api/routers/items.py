@@ -1,22 +1,29 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import ContainerDep, OptionalActor
+from service.api.errors import STATUS_BY_KIND
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
-from service.domain.errors import ItemNotFoundError
+from service.domain.errors import MalformedCodeError, TracecertError
+from service.domain.gs1 import parse_item_path
 
 router = APIRouter(tags=["scan and verify"])
 
 #: The anonymous device cookie: an opaque id, kept a year (browsers cap cookies at 400 days).
 DEVICE_COOKIE = "tc_device"
 DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600
+#: A '%' that does not start a %XX escape: the URI is not well formed (RFC 3986), though the
+#: server passes it on as a literal '%', which set 82 allows.
+_BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _DEVICE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 RegionQuery = Annotated[
@@ -45,18 +52,34 @@ def _device(request: Request, container: Any) -> tuple[bytes, str | None]:
 
 
 async def _scan(
-    request: Request,
-    container: Any,
-    cmd: commands.ScanItem,
-    region: str | None,
-    *,
-    unknown_is_404: bool,
+    request: Request, container: Any, cmd: commands.ScanItem, region: str | None
 ) -> Response:
-    """Verify, record and answer: the page for a browser, the JSON for anything else.
+    """Verify, record and answer: the page for a browser, the JSON for anything else; a
+    browser also gets its refusals (a malformed code above all) as a page.
 
     The scan is first tried on the event loop where the reads never wait (SQLite); when it
     would have to wait (asking the chain, writing an alert) it runs again in a worker thread.
     """
+    try:
+        if _BROKEN_ESCAPE.search(request.scope.get("raw_path") or b"") is not None:
+            raise MalformedCodeError(
+                "A '%' in the link must start a percent-encoded byte (%XX); scan the label again."
+            )
+        return await _verify(request, container, cmd, region)
+    except TracecertError as exc:
+        return _refused(request, exc)
+
+
+def _refused(request: Request, exc: TracecertError) -> Response:
+    """A refused scan: the error page for a browser; anything else gets the JSON error."""
+    if not pages.wants_html(request):
+        raise exc
+    return pages.render_error_page(request, STATUS_BY_KIND[exc.kind], exc.code, exc.detail)
+
+
+async def _verify(
+    request: Request, container: Any, cmd: commands.ScanItem, region: str | None
+) -> Response:
     device_hash, new_device = _device(request, container)
     origin = scans.ScanOrigin(device_hash, region)
     verifier: scans.Verifier = container.verifier
@@ -71,8 +94,6 @@ async def _scan(
         body = await run_in_threadpool(verifier.scan, cmd, origin)
     assert not isinstance(body, scans.Deferred)
     if body is None:
-        if unknown_is_404:
-            raise ItemNotFoundError()
         body = scans.unknown(cmd.serial)
     public = ScanPublic.model_validate(body)
     response: Response
@@ -103,12 +124,14 @@ async def verify_item(
 ) -> Response:
     """Public: is this code genuine? The verdict, with the proof checked locally and on chain.
 
-    An unknown serial is a 404. Without a key the scan counts as a consumer's: it is recorded
+    Answers as the Digital Link path does: a well-formed serial we never made is
+    ``verdict: unknown`` (200), a malformed one (not 1-20 characters of GS1 character set 82)
+    a 400 ``malformed_serial``. Without a key the scan counts as a consumer's: it is recorded
     (region, device) and feeds the risk checks (suspected clone, diversion), and scanning an
     inert code raises an alert for the brand.
     """
     cmd = commands.ScanItem(serial=serial, actor=actor)
-    return await _scan(request, container, cmd, region, unknown_is_404=True)
+    return await _scan(request, container, cmd, region)
 
 
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", response_model=ScanPublic)
@@ -123,9 +146,11 @@ async def resolve_with_lot(
 ) -> Response:
     """GS1 Digital Link resolver: what a bottle's QR code opens. A browser gets the scan page
     (Chinese or English); ``Accept: application/json`` gets the verdict, provenance and proof.
-    Unknown codes answer ``verdict: unknown`` (likely counterfeit)."""
+    A well-formed code we never made answers ``verdict: unknown`` (likely counterfeit); a
+    malformed one (GTIN digits or check digit, lot or serial beyond 20 characters of GS1
+    character set 82) is a 400 ``malformed_gtin``, ``malformed_lot`` or ``malformed_serial``."""
     cmd = commands.ScanItem(serial=serial, gtin=gtin, lot=lot, actor=actor)
-    return await _scan(request, container, cmd, region, unknown_is_404=False)
+    return await _scan(request, container, cmd, region)
 
 
 @router.get("/01/{gtin}/21/{serial}", response_model=ScanPublic)
@@ -139,4 +164,35 @@ async def resolve_without_lot(
 ) -> Response:
     """GS1 Digital Link resolver for a URI without the lot."""
     cmd = commands.ScanItem(serial=serial, gtin=gtin, actor=actor)
-    return await _scan(request, container, cmd, region, unknown_is_404=False)
+    return await _scan(request, container, cmd, region)
+
+
+@router.get("/01/{rest:path}", include_in_schema=False)
+async def resolve_other(
+    rest: str,
+    request: Request,
+    actor: OptionalActor,
+    container: ContainerDep,
+    region: RegionQuery = None,
+) -> Response:
+    """Any other path under /01/: a lot or serial with a percent-encoded '/' (the routes above
+    never see it whole), or not an item link at all (400 ``malformed_code``)."""
+    try:
+        link = parse_item_path(_raw_segments(request))
+    except TracecertError as exc:
+        return _refused(request, exc)
+    assert link.serial is not None
+    cmd = commands.ScanItem(serial=link.serial, gtin=link.gtin, lot=link.lot, actor=actor)
+    return await _scan(request, container, cmd, region)
+
+
+def _raw_segments(request: Request) -> list[str]:
+    """The path's segments from /01/ on, each percent-decoded on its own (so an encoded '/'
+    stays inside its value)."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    try:
+        path = raw.decode("ascii")
+        segments = [unquote(s, errors="strict") for s in path.split("/")[1:]]
+    except UnicodeDecodeError as exc:
+        raise MalformedCodeError() from exc
+    return segments

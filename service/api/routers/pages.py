@@ -23,20 +23,24 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
 
 from service.api.errors import error_response
 from service.api.routers.web import WEB_DIR
+from service.api.static import StaticFile, gzip_page
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
 TEMPLATES_DIR = WEB_DIR / "templates"
 
-#: ``/consumer/{file}``: nothing else in service/web is served under this prefix.
-CONSUMER_FILES: dict[str, str] = {
-    "consumer.js": "text/javascript; charset=utf-8",
-    "consumer.css": "text/css; charset=utf-8",
+#: ``/consumer/{file}``: nothing else in service/web is served under this prefix. The pages
+#: link them with their version (``asset_url``), so a browser keeps them a year (static.py).
+CONSUMER_FILES: dict[str, StaticFile] = {
+    "consumer.js": StaticFile(WEB_DIR / "consumer.js", "text/javascript; charset=utf-8"),
+    "consumer.css": StaticFile(WEB_DIR / "consumer.css", "text/css; charset=utf-8"),
 }
+FAVICON = StaticFile(WEB_DIR / "favicon.ico", "image/vnd.microsoft.icon", compress=False)
 
 #: Only our origin, and no eval of any kind (the pages need no WebAssembly).
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -95,8 +99,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_not_activated_detail": "此编码存在，但从未在工厂激活，这瓶酒不应在售。"
         "请告知卖家或品牌方。",
         "verdict_not_anchored": "尚未上链",
-        "verdict_not_anchored_detail": "编码真实且已激活，但所在批次尚未记录到区块链上。"
-        "请稍后再扫（通常在一小时内）。",
+        "verdict_not_anchored_detail": "此编码由品牌方的工厂生成并已激活，但所在批次还没有记录到"
+        "区块链上，因此暂时无法独立核验。批次上链后再扫，即可看到链上证明。",
         "verdict_recalled": "已召回",
         "verdict_recalled_detail": "品牌方已召回此批次。请勿饮用，请退回购买处。",
         "verdict_redeemed": "此编码已失效",
@@ -108,6 +112,12 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_suspected_clone": "多地扫码",
         "verdict_suspected_clone_detail": "此编码在太多地方被扫过，可能被复制。仅作提示："
         "这瓶酒本身仍可能是正品。",
+        "error_malformed_title": "无法识别的编码",
+        "error_malformed_detail": "这个链接不是有效的商品编码（GS1 数字链接）。请重新扫描瓶身上的"
+        "二维码；如果仍看到本页，这个二维码不是品牌方印制的：请勿相信这瓶酒，并告知卖家或品牌方。",
+        "error_title": "暂时无法验证",
+        "error_detail": "这次扫码没能完成验证，请稍后再扫。",
+        "error_code": "错误代码",
         "recall_reason": "召回原因",
         "serial": "序列号",
         "product": "产品与溯源",
@@ -219,8 +229,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_not_activated_detail": "This code exists but was never activated at the factory; "
         "the bottle should not be on sale. Tell the seller or the brand.",
         "verdict_not_anchored": "Not on the blockchain yet",
-        "verdict_not_anchored_detail": "The code is genuine and active, but its batch is not "
-        "recorded on the blockchain yet. Scan again later (usually within the hour).",
+        "verdict_not_anchored_detail": "This code was made and activated by the brand's "
+        "factory, but its batch is not recorded on the blockchain yet, so it cannot be checked "
+        "independently. Once the batch is on the blockchain, a new scan shows the proof.",
         "verdict_recalled": "Recalled",
         "verdict_recalled_detail": "The brand recalled this batch. Do not drink it; return it "
         "where you bought it.",
@@ -233,6 +244,13 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "verdict_suspected_clone": "Scanned in too many places",
         "verdict_suspected_clone_detail": "This code was scanned in too many places to be one "
         "bottle; it may have been copied. This informs only: the bottle may still be genuine.",
+        "error_malformed_title": "Not a valid code",
+        "error_malformed_detail": "This link is not a well-formed product code (GS1 Digital "
+        "Link). Scan the QR code on the bottle again; if this page comes back, the QR code was "
+        "not printed by the brand: do not trust the bottle, and tell the seller or the brand.",
+        "error_title": "The check could not be done",
+        "error_detail": "This scan could not be checked; scan again in a moment.",
+        "error_code": "Error code",
         "recall_reason": "Reason",
         "serial": "Serial",
         "product": "Product and provenance",
@@ -342,6 +360,11 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
 SCRIPT_TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "code_sent": "验证码已发送至 {to}，{minutes} 分钟内有效。",
+        "wrong_pin_other": "PIN 码与此瓶不符；还可再试 {n} 次，之后认领将暂时锁定。",
+        "wrong_pin_none": "PIN 码与此瓶不符，且错误次数过多：认领已暂时锁定。"
+        "请核对瓶盖下的字符后再试。",
+        "invalid_sign_in_code_other": "验证码不正确；这个验证码还可再试 {n} 次。",
+        "invalid_sign_in_code_none": "验证码不正确，且已用完尝试次数：请重新获取验证码。",
         "network": "网络不通，请检查网络后重试。",
         "server": "服务暂时不可用（{status}），请稍后重试。",
         "session_ended": "登录已失效，请重新登录。",
@@ -432,6 +455,14 @@ SCRIPT_TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "code_sent": "Code sent to {to}; it works for {minutes} minutes.",
+        "wrong_pin_one": "That PIN does not match this bottle; 1 try left before claiming locks.",
+        "wrong_pin_other": "That PIN does not match this bottle; {n} tries left before claiming "
+        "locks.",
+        "wrong_pin_none": "That PIN does not match this bottle, and too many were wrong: claiming "
+        "is locked for a while. Check the characters under the cap before trying again.",
+        "invalid_sign_in_code_one": "The code is wrong; 1 try left for it.",
+        "invalid_sign_in_code_other": "The code is wrong; {n} tries left for it.",
+        "invalid_sign_in_code_none": "The code is wrong and used up; ask for a new code.",
         "network": "No connection; check your network and try again.",
         "server": "The service is unavailable ({status}); try again in a moment.",
         "session_ended": "Your session ended; sign in again.",
@@ -537,7 +568,16 @@ def _environment(folder: Path = TEMPLATES_DIR) -> jinja2.Environment:
     )
     # Chinese stays readable in data-text; tojson still escapes < > & ' for the attribute.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    env.globals["asset_url"] = asset_url
     return env
+
+
+def asset_url(name: str) -> str:
+    """The versioned URL of a consumer page file (``/consumer/consumer.js?v=<hash>``), or of
+    the icon (``/favicon.ico?v=<hash>``)."""
+    if name == "favicon.ico":
+        return FAVICON.url("/favicon.ico")
+    return CONSUMER_FILES[name].url(f"/consumer/{name}")
 
 
 def choose_lang(request: Request) -> str:
@@ -719,9 +759,13 @@ def scan_context(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _page(template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
     html = _environment().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+    page = HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+    gzip_page(request, page)
+    return page
 
 
 # ----------------------------------------------------------------------------- pages
@@ -730,13 +774,29 @@ def render_scan_page(request: Request, body: Mapping[str, Any]) -> HTMLResponse:
     ``/items/{serial}/verify``, as a dict): verdict, provenance, certificate, chain proof,
     and the claim panel for a genuine bottle nobody has claimed."""
     lang = choose_lang(request)
-    return _page("scan.html", {**_common(request, lang), "scan": scan_context(body)})
+    return _page(request, "scan.html", {**_common(request, lang), "scan": scan_context(body)})
+
+
+def render_error_page(request: Request, status: int, code: str, detail: str) -> HTMLResponse:
+    """What a browser gets when a scan is refused (a malformed code above all): the reason in
+    its language and the machine code, with the refusal's status. The API's ``detail`` is
+    shown only for refusals without a text of their own; it never repeats the refused input."""
+    lang = choose_lang(request)
+    t = PAGE_TEXT[lang]
+    malformed = code.startswith("malformed_")
+    error = {
+        "code": code,
+        "title": t["error_malformed_title"] if malformed else t["error_title"],
+        "detail": t["error_malformed_detail"] if malformed else t["error_detail"],
+        "api_detail": "" if malformed or status >= 500 else detail,
+    }
+    return _page(request, "error.html", {**_common(request, lang), "error": error}, status)
 
 
 @router.get("/my-certificates", response_class=HTMLResponse)
 def my_certificates_page(request: Request) -> HTMLResponse:
     """My certificates (我的酒证): sign in, then the list (filled by consumer.js)."""
-    return _page("my_certificates.html", _common(request, choose_lang(request)))
+    return _page(request, "my_certificates.html", _common(request, choose_lang(request)))
 
 
 @router.get("/gifts/accept", response_class=HTMLResponse)
@@ -744,19 +804,22 @@ def gift_accept_page(request: Request) -> HTMLResponse:
     """The page a gift link opens (``/gifts/accept#<secret>``): sign in or up, then accept.
     The secret travels in the fragment, which browsers never send, so it reaches no server
     or proxy log; consumer.js reads it and posts it to ``POST /gifts/accept``."""
-    return _page("gift_accept.html", _common(request, choose_lang(request)))
+    return _page(request, "gift_accept.html", _common(request, choose_lang(request)))
 
 
 @router.get("/consumer/{file}", response_model=None)
-def consumer_asset(file: str) -> FileResponse | JSONResponse:
-    """consumer.js and consumer.css; any other name is 404."""
-    media_type = CONSUMER_FILES.get(file)
-    if media_type is None:
+def consumer_asset(file: str, request: Request) -> Response:
+    """consumer.js and consumer.css (ETag, 304, gzip; a year when versioned); any other name
+    is 404."""
+    found = CONSUMER_FILES.get(file)
+    if found is None:
         return error_response(
             404, "not_found", "No such file for the consumer pages; check the path."
         )
-    return FileResponse(
-        WEB_DIR / file,
-        media_type=media_type,
-        headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"},
-    )
+    return found.respond(request)
+
+
+@router.get("/favicon.ico", response_model=None)
+def favicon(request: Request) -> Response:
+    """The pages' icon (browsers ask for it whether linked or not)."""
+    return FAVICON.respond(request)

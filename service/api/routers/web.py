@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
 
 from service.api.errors import error_response
+from service.api.static import StaticFile, gzip_page
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
@@ -25,8 +27,14 @@ JS = "text/javascript; charset=utf-8"
 CSS = "text/css; charset=utf-8"
 WASM = "application/wasm"
 
-#: The page's own files (``/scanner/{file}``): nothing else in service/web is served.
-PAGE_FILES: dict[str, str] = {"scanner.js": JS, "scanner.css": CSS}
+#: The page's own files (``/scanner/{file}``): nothing else in service/web is served. The
+#: page links them with their version, so a browser keeps them a year (static.py).
+PAGE_FILES: dict[str, StaticFile] = {
+    "scanner.js": StaticFile(WEB_DIR / "scanner.js", JS),
+    "scanner.css": StaticFile(WEB_DIR / "scanner.css", CSS),
+}
+#: The page itself: its links to its own files get their versions when it is served.
+_PAGE = WEB_DIR / "scanner.html"
 
 #: ``/scanner/vendor/<name>`` -> (path under node_modules, content type). The names keep the
 #: package's ES layout so its relative import (reader/index.js -> ../share.js) resolves here.
@@ -35,6 +43,7 @@ VENDOR_FILES: dict[str, tuple[str, str]] = {
     "zxing-wasm/share.js": ("zxing-wasm/dist/es/share.js", JS),
     "zxing-wasm/reader/zxing_reader.wasm": ("zxing-wasm/dist/reader/zxing_reader.wasm", WASM),
 }
+_VENDOR: dict[Path, StaticFile] = {}
 
 #: Only our origin. 'wasm-unsafe-eval' lets the page compile the decoder's WebAssembly (it
 #: allows no JavaScript eval); the decoder runs on the page, so no worker or blob: is needed.
@@ -60,12 +69,14 @@ def _not_found() -> JSONResponse:
     return error_response(404, "not_found", "No such file for the scanner page; check the path.")
 
 
-@router.get("/scanner", response_class=FileResponse)
-def scanner_page() -> FileResponse:
+@router.get("/scanner", response_class=HTMLResponse)
+def scanner_page(request: Request) -> HTMLResponse:
     """The scanner page: camera or typed codes, offline queue, upload."""
-    return FileResponse(
-        WEB_DIR / "scanner.html",
-        media_type="text/html; charset=utf-8",
+    html = _PAGE.read_text(encoding="utf-8")
+    for name, file in PAGE_FILES.items():
+        html = html.replace(f'"scanner/{name}"', f'"{file.url(f"scanner/{name}")}"')
+    page = HTMLResponse(
+        html,
         headers={
             **_COMMON_HEADERS,
             "Cache-Control": "no-cache",
@@ -73,10 +84,11 @@ def scanner_page() -> FileResponse:
             "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
         },
     )
+    return gzip_page(request, page)
 
 
 @router.get("/scanner/vendor/{file:path}", response_model=None)
-def scanner_vendor(file: str) -> FileResponse | JSONResponse:
+def scanner_vendor(file: str, request: Request) -> Response:
     """The decoder's browser build from node_modules (a fixed list of files)."""
     entry = VENDOR_FILES.get(file)
     if entry is None:
@@ -97,20 +109,19 @@ def scanner_vendor(file: str) -> FileResponse | JSONResponse:
             f"node_modules has no {relative}; run scripts/run or scripts/test, "
             "which install node_modules from package-lock.json.",
         )
-    # The package version is pinned in package.json, yet an upgrade keeps these names: revalidate.
-    return FileResponse(
-        path, media_type=media_type, headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"}
-    )
+    # The package version is pinned in package.json, yet an upgrade keeps these names and the
+    # decoder imports them by relative URL (no version): revalidated (ETag, 304), compressed.
+    served = _VENDOR.get(path)
+    if served is None:
+        served = _VENDOR.setdefault(path, StaticFile(path, media_type))
+    return served.respond(request)
 
 
 @router.get("/scanner/{file}", response_model=None)
-def scanner_asset(file: str) -> FileResponse | JSONResponse:
-    """scanner.js and scanner.css; any other name is 404."""
-    media_type = PAGE_FILES.get(file)
-    if media_type is None:
+def scanner_asset(file: str, request: Request) -> Response:
+    """scanner.js and scanner.css (ETag, 304, gzip; a year when versioned); any other name is
+    404."""
+    found = PAGE_FILES.get(file)
+    if found is None:
         return _not_found()
-    return FileResponse(
-        WEB_DIR / file,
-        media_type=media_type,
-        headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"},
-    )
+    return found.respond(request)

@@ -129,6 +129,9 @@ def test_a_genuine_unclaimed_bottle_shows_the_verdict_provenance_and_its_chain_p
     assert page.url.endswith("?lang=en")
     expect(verdict.locator(".verdict-title")).to_have_text("Genuine")
     expect(page.get_by_test_id("root")).to_have_text(chain["root"])
+    # The proof is folded; opening it shows how to check it without us.
+    expect(page.get_by_role("heading", name="How to check it yourself")).to_be_hidden()
+    page.get_by_test_id("chain-proof-summary").click()
     expect(page.get_by_role("heading", name="How to check it yourself")).to_be_visible()
     screenshot(page, "scan-genuine-en")
     assert page_errors == []
@@ -294,6 +297,36 @@ def test_a_wrong_pin_shows_the_servers_sentence_and_claims_nothing(
     assert page_errors == []
 
 
+def test_wrong_pins_are_counted_in_the_pages_language_and_plural(
+    site: LiveServer,
+    bottle: Bottle,
+    otp: RecordingOtpSender,
+    launch: Launch,
+    page_errors: list[str],
+) -> None:
+    wrong = "0000-0000" if bottle.pin != "0000-0000" else "1111-1111"
+    said = {}
+    for lang, label, button in (("zh", "PIN 码", "认领"), ("en", "PIN", "Claim")):
+        page = open_page(launch(), f"{site.url}{bottle.path}?lang={lang}", page_errors)
+        sign_in_on_page(page, otp, f"{lang}-{BUYER}")
+        error = page.get_by_test_id("claim-error")
+        for _ in range(2):
+            before = error.text_content() if error.is_visible() else None
+            page.get_by_label(label, exact=True).fill(wrong)
+            page.get_by_role("button", name=button, exact=True).click()
+            expect(error).to_be_visible()
+            if before is not None:
+                expect(error).not_to_have_text(before)
+            said.setdefault(lang, []).append(error.text_content())
+    # The bottle counts wrong PINs from everyone: 4, 3, then 2, 1 tries left.
+    zh = pages.SCRIPT_TEXT["zh"]["wrong_pin_other"]
+    assert said["zh"] == [zh.format(n=4), zh.format(n=3)]
+    assert "还可再试 4 次" in said["zh"][0]
+    assert said["en"][1] == "That PIN does not match this bottle; 1 try left before claiming locks."
+    assert "2 tries left" in said["en"][0]
+    assert page_errors == []
+
+
 # ----------------------------------------------------------------------------- serving
 def test_the_pages_and_only_their_own_files_are_served(
     site: LiveServer, client: httpx.Client, bottle: Bottle
@@ -307,7 +340,10 @@ def test_the_pages_and_only_their_own_files_are_served(
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "script-src 'self'" in csp
         assert "unsafe" not in csp and "https:" not in csp
-        assert '<script type="module" src="/consumer/consumer.js"></script>' in response.text
+        assert re.search(
+            r'<script type="module" src="/consumer/consumer\.js\?v=[0-9a-f]{12}"></script>',
+            response.text,
+        )
         assert "<style" not in response.text and " style=" not in response.text
         assert re.search(r"<script(?![^>]*\bsrc=)", response.text) is None  # no inline script
     # API clients keep the JSON answer.

@@ -347,7 +347,7 @@ def test_the_page_and_only_its_own_files_are_served(
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self' 'wasm-unsafe-eval'" in csp
     assert "https:" not in csp and "unsafe-inline" not in csp
-    assert '<script type="module" src="scanner/scanner.js">' in page.text
+    assert re.search(r'<script type="module" src="scanner/scanner\.js\?v=[0-9a-f]{12}">', page.text)
 
     for name, kind in (("scanner.js", "text/javascript"), ("scanner.css", "text/css")):
         response = http.get(f"/scanner/{name}")

@@ -134,3 +134,12 @@ def test_the_chain_read_ttl_and_busy_timeout_default_to_a_few_seconds_and_thirty
     settings = Settings()
     assert (settings.chain_read_ttl_s, settings.database_busy_timeout_s) == (5.0, 30.0)
     assert Settings(chain_read_ttl_s=0).chain_read_ttl_s == 0  # a read on every scan
+
+
+def test_a_dev_clock_offset_is_refused_outside_dev_mode_and_never_goes_back():
+    assert Settings(dev_clock_offset_s=172800).dev_clock_offset_s == 172800
+    with pytest.raises(ValidationError, match="dev mode only"):
+        Settings(**{**PRODUCTION, "dev_clock_offset_s": 60})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="only moves forward"):
+        Settings(dev_clock_offset_s=-60)
+    assert Settings(**PRODUCTION).dev_clock_offset_s == 0  # type: ignore[arg-type]

@@ -278,11 +278,23 @@ def test_unknown_or_odd_batch_ids_are_not_found(api, keys, unchanged, path):
     assert response.json()["error"] in {"batch_not_found", "not_found"}
 
 
-@pytest.mark.parametrize("item", ["%00", "..%2F..", "x" * 65, "A1%20", "NOT-A-CODE"])
-def test_odd_item_ids_do_not_verify(api, unchanged, item):
+@pytest.mark.parametrize(
+    ("item", "status", "code"),
+    [
+        ("%00", 400, "malformed_serial"),
+        ("..%2F..", 404, "not_found"),  # the decoded path is another route
+        ("x" * 65, 400, "malformed_serial"),
+        ("A1%20", 400, "malformed_serial"),
+        ("NOT-A-CODE", 200, None),  # well formed, never made: the verdict is unknown
+    ],
+)
+def test_odd_item_ids_do_not_verify(api, unchanged, item, status, code):
     response = api.get(f"/items/{item}/verify")
-    assert response.status_code == 404
-    assert response.json()["error"] in {"item_not_found", "not_found"}
+    assert response.status_code == status
+    if code is None:
+        assert response.json()["verdict"] == "unknown"
+    else:
+        assert response.json()["error"] == code
 
 
 def test_unknown_route_and_method_render_the_error_shape(api, unchanged):

@@ -79,3 +79,29 @@ def test_sender_holds_queued_writes_when_the_chain_changes_under_it(api, contain
     with container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM tx_attempts")).scalar_one() == 0
         assert s.execute(text("SELECT status FROM outbox")).scalar_one() == "queued"
+
+
+def test_a_dev_clock_offset_moves_the_services_clock_and_health_shows_it(
+    settings, chain, service_chain
+):
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    seed_chain_rows(settings.database_url, service_chain)
+    moved = bootstrap(settings.model_copy(update={"dev_clock_offset_s": 2 * 86400}), backend=chain)
+    try:
+        ahead = moved.clock.now() - datetime.now(UTC)
+        assert 2 * 86400 - 5 < ahead.total_seconds() < 2 * 86400 + 5
+        with TestClient(create_app(moved, manage_workers=False)) as api:
+            body = api.get("/health").json()
+        assert body["dev_clock"]["offset_s"] == 2 * 86400
+        assert body["dev_clock"]["now"][:10] == moved.clock.now().date().isoformat()
+    finally:
+        moved.close()
+
+
+def test_health_says_nothing_of_a_dev_clock_without_an_offset(api):
+    assert "dev_clock" not in api.get("/health").json()

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.adapters.commitments import leaf_hash
-from service.adapters.db import make_engine
+from service.adapters.db import make_engine, migrate, schema_revision
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import handlers
 from service.cli import app
@@ -173,3 +173,54 @@ def test_channel_commands_load_regions_and_set_territories_and_sites(env, tmp_pa
     with env() as uow:
         assert uow.channel.territories([2]) == {2: ["330000", "HZ-N"]}
         assert uow.channel.channel_parent(3) == 2
+
+
+# ----------------------------------------------------------------------------- a newcomer
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("admin", "create", "--name", "Platform"),
+        ("org", "create", "--name", "Brand 7", "--kind", "brand"),
+        ("chain", "status"),
+        ("log", "verify"),
+    ],
+)
+def test_a_command_before_the_first_migration_says_what_to_do_and_creates_nothing(
+    tmp_path, monkeypatch, command
+):
+    path = tmp_path / "fresh" / "tracecert.db"
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("TRACECERT_DATA_DIR", str(tmp_path / "fresh"))
+    result = invoke(*command)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "is not set up yet" in said and "run `tracecert migrate`" in said
+    assert "Traceback" not in said and "OperationalError" not in said
+    assert not path.exists(), "the database file was created"
+
+
+def test_a_command_on_an_empty_or_older_database_says_what_to_do_and_changes_nothing(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "tracecert.db"
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", url)
+    path.touch()  # an empty file: no schema at all
+    result = invoke("admin", "create", "--name", "Platform")
+    assert result.exit_code == 2 and "is not set up yet" in " ".join(result.output.split())
+    assert path.stat().st_size == 0
+    migrate(url, "0004")
+    result = invoke("admin", "create", "--name", "Platform")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "is at schema 0004" in said and "tracecert migrate" in said
+    assert schema_revision(url)[0] == "0004"
+    assert invoke("migrate").exit_code == 0
+    assert invoke("admin", "create", "--name", "Platform").exit_code == 0
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/tracecert")
+    result = invoke("admin", "create", "--name", "Platform")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "cannot reach the database" in said
+    assert "Traceback" not in said

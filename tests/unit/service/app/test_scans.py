@@ -5,9 +5,12 @@ import pytest
 from service.app import commands, scans
 from service.domain.errors import (
     InvalidRequestError,
-    ItemNotFoundError,
     LedgerHeldError,
     LedgerUnavailableError,
+    MalformedCodeError,
+    MalformedGtinError,
+    MalformedLotError,
+    MalformedSerialError,
     PermissionDeniedError,
 )
 from tests.unit.service.fakes import (
@@ -37,7 +40,7 @@ def scan(h, serial, gtin=None, lot=None, actor=None):
 
 def verify(h, serial, actor=None):
     cmd = commands.ScanItem(serial, actor=actor)
-    return scans.verify_item(cmd, h.db, h.commitments, h.ledger, h.clock)
+    return scans.resolve(cmd, h.db, h.commitments, h.ledger, h.clock)
 
 
 def resolve(h, serial, gtin=None, lot=None):
@@ -54,13 +57,37 @@ def alerts(h, actor=ADMIN, status=None):
 
 
 # ----------------------------------------------------------------------------- verdicts
-@pytest.mark.parametrize("serial", ["NOSUCHSERIAL00000000", "bad serial", "", "x" * 21])
-def test_an_unknown_code_is_unknown(h, serial):
+@pytest.mark.parametrize("serial", ["NOSUCHSERIAL00000000", "A+<>?", "x" * 20])
+def test_a_well_formed_code_we_never_made_is_unknown_by_either_path(h, serial):
     h.anchored()
     assert scan(h, serial) is None
-    with pytest.raises(ItemNotFoundError):
-        verify(h, serial)
-    assert resolve(h, serial) == {"serial": serial, "verdict": "unknown", "genuine": False}
+    unknown = {"serial": serial, "verdict": "unknown", "genuine": False}
+    assert verify(h, serial) == resolve(h, serial) == unknown
+    assert not h.state.alerts
+
+
+@pytest.mark.parametrize(
+    ("serial", "gtin", "lot", "error"),
+    [
+        ("bad serial", None, None, MalformedSerialError),
+        ("", None, None, MalformedSerialError),
+        ("x" * 21, None, None, MalformedSerialError),
+        ("S" * 60_000, GTIN, None, MalformedSerialError),
+        ("SERIAL1", "09506000134353", None, MalformedGtinError),
+        ("SERIAL1", "0950600013435X", None, MalformedGtinError),
+        ("SERIAL1", GTIN, "L" * 21, MalformedLotError),
+        ("SERIAL1", GTIN, "caf\u00e9", MalformedLotError),
+    ],
+)
+def test_a_malformed_code_is_refused_by_either_path_and_raises_no_alert(
+    h, serial, gtin, lot, error
+):
+    h.anchored()
+    with pytest.raises(error) as refused:
+        resolve(h, serial, gtin, lot)
+    assert serial not in refused.value.detail or not serial
+    with pytest.raises(MalformedCodeError):
+        scan(h, serial, gtin, lot)
     assert not h.state.alerts
 
 

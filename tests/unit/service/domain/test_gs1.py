@@ -7,10 +7,15 @@ from service.domain.errors import (
     InvalidCompanyPrefixError,
     InvalidGtinError,
     InvalidLotError,
+    MalformedCodeError,
+    MalformedGtinError,
+    MalformedLotError,
+    MalformedSerialError,
 )
 from service.domain.gs1 import (
     DigitalLink,
     check_digit,
+    check_item_key,
     is_valid_gtin14,
     is_valid_serial_text,
     is_valid_sscc,
@@ -19,6 +24,7 @@ from service.domain.gs1 import (
     normalise_company_prefix,
     normalise_gtin,
     parse_code,
+    parse_item_path,
     sscc_capacity,
     sscc_uri,
     validate_lot,
@@ -515,3 +521,62 @@ def test_parse_code_refuses_a_uri_with_a_malformed_host_as_an_invalid_code(text)
 def test_parse_code_refuses_a_control_character_inside_a_uri(control):
     with pytest.raises(InvalidCodeError):
         parse_code(f"https://id.example.com/01/09506000134352/21/AB{control}C")
+
+
+# ----------------------------------------------------------------------------- scanned item keys
+#: GS1 AI encodable character set 82, as the General Specifications list it (figure 7.11-1).
+SET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+
+def test_set_82_has_82_characters():
+    assert len(set(SET82)) == 82
+
+
+@given(st.text(alphabet=SET82, min_size=1, max_size=20), st.text(alphabet=SET82, max_size=20))
+def test_any_lot_and_serial_of_set_82_is_well_formed(serial, lot):
+    key = check_item_key(serial, GTIN[1:], lot or None)
+    assert key == DigitalLink(gtin=GTIN, lot=lot or None, serial=serial)
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_a_serial_outside_set_82_or_over_20_is_malformed_and_not_repeated(serial):
+    if len(serial) <= 20 and set(serial) <= set(SET82):
+        return
+    with pytest.raises(MalformedSerialError) as refused:
+        check_item_key(serial)
+    assert serial not in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("serial", "gtin", "lot", "error"),
+    [
+        ("S1", "0950600013435", None, MalformedGtinError),  # 13 digits, wrong check digit
+        ("S1", "09506000134353", None, MalformedGtinError),
+        ("S1", "9506000134352 ", None, MalformedGtinError),
+        ("S1", _fullwidth("09506000134352"), None, MalformedGtinError),
+        ("S1", "123456789", None, MalformedGtinError),
+        ("S1", GTIN, "", MalformedLotError),
+        ("S1", GTIN, "L\x00", MalformedLotError),
+        ("S1", GTIN, "#1", MalformedLotError),  # '#' is not in set 82
+        ("", GTIN, None, MalformedSerialError),
+        ("S 1", GTIN, None, MalformedSerialError),
+    ],
+)
+def test_malformed_item_keys_name_the_part(serial, gtin, lot, error):
+    with pytest.raises(error):
+        check_item_key(serial, gtin, lot)
+
+
+def test_an_item_path_is_gtin_optional_lot_then_serial():
+    assert parse_item_path(["01", GTIN, "21", "S/1"]) == DigitalLink(GTIN, None, "S/1")
+    assert parse_item_path(["01", "96385074", "10", "L1", "21", "S1"]) == DigitalLink(
+        "00000096385074", "L1", "S1"
+    )
+    for segments in (["01", GTIN], ["01", GTIN, "10", "L1"], ["01", GTIN, "21"], ["00", "1"]):
+        with pytest.raises(MalformedCodeError) as refused:
+            parse_item_path(segments)
+        assert type(refused.value) is MalformedCodeError
+    with pytest.raises(MalformedCodeError):
+        parse_item_path(["01", GTIN, "21", "S1", "21", "S2"])
+    with pytest.raises(MalformedCodeError):
+        parse_item_path(["01", GTIN, "21", "S1", "10", "L1"])  # qualifiers out of order
