@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.domain.errors import ErrorKind, TracecertError
 
@@ -32,9 +34,28 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods the target path supports, over every route that serves it (RFC 9110
+    15.5.6): Starlette's own ``Allow`` names only the first such route's."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed)
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -56,7 +77,10 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(*_validation_detail(exc))
     if isinstance(exc, StarletteHTTPException):
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(exc.status_code, code, detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, code, detail, headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something failed on our side; retry later.")
 
