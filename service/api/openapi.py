@@ -64,10 +64,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # organisations and keys
     ("POST", "/organisations"): frozenset({409}),
-    ("POST", "/regions"): frozenset({409}),
     ("GET", "/me"): frozenset({404}),
-    ("PUT", "/organisations/{organisation_id}/channel-parent"): frozenset({409}),
-    ("POST", "/organisations/{organisation_id}/sites"): frozenset({409}),
     # the channel
     ("POST", "/scans"): frozenset({404, 409}),
     ("POST", "/scans/upload"): frozenset({404, 409}),
@@ -81,15 +78,12 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/activations"): frozenset({404, 409}),
     ("POST", "/batches/{batch_id}/anchor"): frozenset({409}),
     ("POST", "/batches/{batch_id}/recall"): frozenset({409}),
-    ("GET", "/batches/{batch_id}/recalled-items"): frozenset({409}),
     ("POST", "/batches/{batch_id}/attestations"): frozenset({409}),
     ("GET", "/batches/{batch_id}/code-file"): frozenset({409}),
     ("POST", "/batches/{batch_id}/code-file/approvals"): frozenset({409}),
     # consumers and certificates
     ("POST", "/accounts/codes"): frozenset({429}),
     ("POST", "/accounts/sessions"): frozenset({401, 429}),
-    ("POST", "/account/wallet/challenge"): frozenset({409}),
-    ("PUT", "/account/wallet"): frozenset({409}),
     ("POST", "/claims"): frozenset({403, 404, 409, 429}),
     ("POST", "/me/certificates/{certificate_id}/gift"): frozenset({409}),
     ("POST", "/me/certificates/{certificate_id}/gift/cancel"): frozenset({409}),
@@ -102,11 +96,8 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/gifts/accept"): frozenset({404, 409}),
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
     # EPCIS reads its body itself: the binding answers 400 to what is not a document
-    ("POST", "/epcis/capture"): frozenset({400, 409, 413}),
+    ("POST", "/epcis/capture"): frozenset({400, 413}),
     ("GET", "/epcis/events"): frozenset({400}),
-    # the event log
-    ("GET", "/log/proofs/inclusion"): frozenset({404}),
-    ("GET", "/log/proofs/consistency"): frozenset({404}),
 }
 
 
