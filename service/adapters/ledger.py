@@ -409,6 +409,8 @@ class ChainLedger:
         nonce: int,
         after: int | None,
         at: datetime,
+        *,
+        attempt: str = "",
     ) -> int:
         if wallet.sealed_key is None:
             raise ValueError("a self-custody wallet signs its own requests")
@@ -417,7 +419,7 @@ class ChainLedger:
         request = self._request(wallet.address, call, args, nonce, deadline)
         signer = self._wallets.open(wallet.address, wallet.sealed_key)
         signature = sign_forward_request(signer, request, chain_id, forwarder.address)
-        return self._forward_write(outbox, forwarder, request, signature, after, at)
+        return self._forward_write(outbox, forwarder, request, signature, after, at, attempt)
 
     def _forward_write(
         self,
@@ -427,13 +429,16 @@ class ChainLedger:
         signature: bytes,
         after: int | None,
         at: datetime,
+        attempt: str = "",
     ) -> int:
-        """Queue ``execute(request, signature)`` on the forwarder, after the signer's last write."""
+        """Queue ``execute(request, signature)`` on the forwarder, after the signer's last write.
+
+        One row per signer, nonce, call and attempt: a refused step rewinds the nonce, and its
+        retry (the same call over the same nonce) is a new attempt, not a duplicate."""
+        key = f"forward:{request.from_}:{request.nonce}:{keccak(request.data).hex()[:16]}"
         write = ChainWrite(
             kind="forward",
-            dedupe_key=(
-                f"forward:{request.from_}:{request.nonce}:{keccak(request.data).hex()[:16]}"
-            ),
+            dedupe_key=f"{key}:{attempt}" if attempt else key,
             to=forwarder.address,
             data=forwarder.encode_execute(request, signature),
             depends_on=after,
@@ -521,10 +526,14 @@ class ChainLedger:
         voucher: SignedVoucher,
         after: int | None,
         at: datetime,
+        *,
+        attempt: str = "",
     ) -> int:
         _, forwarder, _ = self._forwarding()
         request = self._request(address, call, args, voucher.nonce, voucher.deadline)
-        return self._forward_write(outbox, forwarder, request, voucher.signature, after, at)
+        return self._forward_write(
+            outbox, forwarder, request, voucher.signature, after, at, attempt
+        )
 
     def _binding(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
         registry, _, chain_id = self._forwarding()

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from service.api import errors
+from service.api import errors, openapi
 from service.api.limits import BodySizeLimitMiddleware
 from service.api.routers import (
     alerts,
@@ -16,6 +16,7 @@ from service.api.routers import (
     certificates,
     consumers,
     distribution,
+    docs,
     epcis,
     health,
     items,
@@ -45,8 +46,12 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         version="0.1.0",
         description="One item, one code, one certificate: batches anchored on an EVM chain.",
         lifespan=lifespan,
+        # /docs is served from our own origin (routers/docs.py); ReDoc only from a CDN: off.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.container = container
+    openapi.install(app, max_page_size=container.settings.max_page_size)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     errors.install(app)  # its middleware goes last: it wraps the others
     for module in (
@@ -63,6 +68,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         log,
         web,
         pages,
+        docs,
     ):
         app.include_router(module.router)
     return app

@@ -12,12 +12,14 @@ decide, through the container's ``outages`` monitor) is a 503 ``database_unavail
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.domain.errors import DatabaseUnavailableError, ErrorKind, TracecertError
@@ -51,18 +53,34 @@ def error_response(
     detail: str,
     facts: dict[str, Any] | None = None,
     retry_after_s: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """``{"error", "detail", **facts}``; a 401 names the scheme, a retryable refusal (an outage
     above all) says when to try again."""
-    headers: dict[str, str] = {}
+    out = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        out.setdefault("WWW-Authenticate", "Bearer")
     if status == 503 and retry_after_s is None:
         retry_after_s = DEFAULT_RETRY_AFTER_S
     if retry_after_s is not None:
-        headers["Retry-After"] = str(retry_after_s)
+        out["Retry-After"] = str(retry_after_s)
     body = {**(facts or {}), "error": code, "detail": detail}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(body, status_code=status, headers=out or None)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods the target path supports, over every route that serves it (RFC 9110
+    15.5.6): Starlette's own ``Allow`` names only the first such route's."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed)
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -99,7 +117,10 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(*_validation_detail(exc))
     if isinstance(exc, StarletteHTTPException):
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(exc.status_code, code, detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, code, detail, headers=headers)
     log.error("unhandled error on %s", _where(request), exc_info=exc)
     return error_response(500, "internal_error", "Something failed on our side; retry later.")
 

@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.domain.custody import ScanAction, SiteKind
+from service.domain.roles import OrganisationKind
 
 #: A hard ceiling for the schema; the configured ``max_batch_items`` is enforced by the domain.
 HARD_MAX_ITEMS = 100_000_000
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
 
+#: Database ids are signed 64-bit integers: a larger one can name no row, and the drivers
+#: refuse to bind it (an OverflowError, once a 500). Every id the API accepts, in a path, a
+#: query or a body, is one of the three aliases below, so the schema declares the bound the
+#: server enforces.
+MAX_ID = 2**63 - 1
+_ID_HELP = f"A positive id (at most {MAX_ID})."
+#: An id in a request body.
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description=_ID_HELP)]
+#: An id in the path.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=_ID_HELP)]
+#: An optional id in the query.
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description=_ID_HELP)]
+
+#: Where a page starts. Pages end at ``limit`` rows: at most the configured
+#: ``max_page_size``, which the OpenAPI document states as the maximum (service.api.openapi).
+Offset = Annotated[int, Query(ge=0, le=2**31, description="Rows to skip.")]
+Limit = Annotated[
+    int | None,
+    Query(ge=1, description="Rows per page (default: the configured default page size)."),
+]
+
+#: The roles an organisation's API key may carry (consumers sign in with their own accounts).
+ApiKeyRole = Literal[
+    "brand", "factory", "distributor", "store", "custodian", "pledgee", "attestor", "auditor",
+    "admin",
+]  # fmt: skip
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # Enum fields keep their plain value, as the use cases take them.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, use_enum_values=True)
 
 
 class Public(BaseModel):
@@ -27,9 +59,9 @@ class ErrorPublic(Public):
 
 class OrganisationCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=32)
-    brand_id: int | None = Field(
-        default=None, ge=1, description="The brand a factory, distributor or store works for."
+    kind: OrganisationKind
+    brand_id: Id | None = Field(
+        default=None, description="The brand a factory, distributor or store works for."
     )
     gs1_company_prefix: str | None = Field(
         default=None, max_length=12, description="A brand's GS1 company prefix, for SSCCs."
@@ -46,7 +78,7 @@ class OrganisationPublic(Public):
 
 
 class ApiKeyCreate(Strict):
-    role: str = Field(min_length=1, max_length=32)
+    role: ApiKeyRole
 
 
 class ApiKeyPublic(Public):
@@ -68,7 +100,7 @@ class ProductCreate(Strict):
         default_factory=dict,
         description="Flat attributes, e.g. volume_ml, abv, aroma, vintage.",
     )
-    brand_id: int | None = Field(default=None, ge=1, description="Admins only: the brand.")
+    brand_id: Id | None = Field(default=None, description="Admins only: the brand.")
 
 
 class ProductPublic(Public):
@@ -411,7 +443,7 @@ class TerritoriesPublic(Public):
 
 
 class ChannelParentUpdate(Strict):
-    channel_parent_id: int | None = Field(default=None, ge=1)
+    channel_parent_id: Id | None = None
 
 
 class ChannelParentPublic(Public):
@@ -421,7 +453,7 @@ class ChannelParentPublic(Public):
 
 class SiteCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=16, description="warehouse, shop or plant")
+    kind: SiteKind
     region: str = Field(min_length=1, max_length=12, description="Region code, e.g. 330106")
 
 
@@ -452,18 +484,18 @@ class OrganisationDetailPublic(Public):
 
 
 class ScanCreate(Strict):
-    action: str = Field(description="dispatch, receive, observe or open")
+    action: ScanAction
     code: str = Field(min_length=1, max_length=512, description="SSCC, serial or Digital Link URI")
     client_event_id: str | None = Field(default=None, max_length=64)
     time: datetime | None = Field(default=None, description="When it was scanned (default now)")
-    site_id: int | None = Field(default=None, ge=1)
+    site_id: Id | None = None
     region: str | None = Field(default=None, max_length=12, description="Observe scans only")
     shipment: str | None = Field(
         default=None,
         max_length=64,
         description="Dispatch: your shipment reference. Receive: the shipment id (optional).",
     )
-    receiver_id: int | None = Field(default=None, ge=1, description="Dispatch: the receiver")
+    receiver_id: Id | None = Field(default=None, description="Dispatch: the receiver")
 
 
 class ScanUpload(Strict):
@@ -528,7 +560,7 @@ class StockPublic(BaseModel):
 
 
 class AlertStatusUpdate(Strict):
-    status: str = Field(description="confirmed or dismissed")
+    status: Literal["confirmed", "dismissed"]
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -691,7 +723,7 @@ class GiftAccept(Strict):
 
 
 class PledgeCreate(Strict):
-    pledgee_id: int = Field(ge=1)
+    pledgee_id: Id
     amount: str = Field(min_length=1, max_length=24, description='e.g. "10000.00"')
     currency: str = Field(min_length=3, max_length=3)
     due_date: date
@@ -699,12 +731,12 @@ class PledgeCreate(Strict):
 
 
 class DepositCreate(Strict):
-    custodian_id: int = Field(ge=1)
+    custodian_id: Id
 
 
 class RedemptionCreate(Strict):
-    method: str = Field(description="pickup or delivery")
-    store_id: int | None = Field(default=None, ge=1)
+    method: Literal["pickup", "delivery"]
+    store_id: Id | None = None
     address: str | None = Field(default=None, max_length=500)
 
 

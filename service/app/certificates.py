@@ -291,14 +291,17 @@ def _step(
     if chain is not None and chain.wallet is not None:
         signer = chain.wallet.address
         nonce, after = uow.certificates.take_nonce(signer)
+        # The certificate's version after this step: a retry of a step the chain refused
+        # (its nonce rewound) is another attempt at the same call over the same nonce.
+        attempt = f"{certificate.id}:{moved.version}"
         if chain.wallet.sealed_key is not None:
             outbox_id = svc.ledger.enqueue_forward(
-                uow.outbox, chain.wallet, chain.call, chain.args, nonce, after, now
+                uow.outbox, chain.wallet, chain.call, chain.args, nonce, after, now, attempt=attempt
             )
         else:
             signed = _checked_voucher(svc, uow, certificate, chain, nonce, now, voucher)
             outbox_id = svc.ledger.enqueue_signed_forward(
-                uow.outbox, signer, chain.call, chain.args, signed, after, now
+                uow.outbox, signer, chain.call, chain.args, signed, after, now, attempt=attempt
             )
         uow.certificates.set_last_write(signer, outbox_id)
     elif chain is not None:

@@ -1057,9 +1057,15 @@ class Ledger(Protocol):
         nonce: int,
         after: int | None,
         at: datetime,
+        *,
+        attempt: str = "",
     ) -> int:
         """Queue a registry call signed by ``wallet`` (EIP-712, over ``nonce``) and relayed
-        through the forwarder; sent only after ``after`` (the wallet's previous write)."""
+        through the forwarder; sent only after ``after`` (the wallet's previous write).
+
+        ``attempt`` names the step the write carries out: a step the chain refused rewinds the
+        wallet's nonce, so asking again signs the same call over the same nonce, and only the
+        attempt tells the two writes apart."""
         ...
 
     def enqueue_relayed(
@@ -1099,6 +1105,8 @@ class Ledger(Protocol):
         voucher: SignedVoucher,
         after: int | None,
         at: datetime,
+        *,
+        attempt: str = "",
     ) -> int: ...
     def binding_typed_data(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
         """The EIP-712 message that proves control of an address for an account."""

@@ -22,6 +22,8 @@ from service.api.schemas import (
     BatchCreate,
     BatchPublic,
     ItemProofPublic,
+    Limit,
+    Offset,
     RecallCreate,
     RecalledItemsPublic,
     ReprintApprovalCreate,
@@ -73,8 +75,8 @@ def list_batches(
     actor: CurrentActor,
     uow: ReadUowDep,
     container: ContainerDep,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Offset = 0,
+    limit: Limit = None,
 ) -> list[BatchPublic]:
     """Your factory's batches, or your brand's; newest first."""
     rows = factory.list_batches(actor, uow, offset, page_limit(container, limit))
@@ -158,8 +160,8 @@ def recalled_items(
     actor: CurrentActor,
     uow: ReadUowDep,
     container: ContainerDep,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Offset = 0,
+    limit: Limit = None,
 ) -> RecalledItemsPublic:
     """The items of a recalled batch with their last known holder and region (brand, factory)."""
     view = factory.recalled_items(actor, batch_id, uow, offset, page_limit(container, limit))

@@ -3,7 +3,7 @@ pledgees, custodians and stores). Every call that moves value honours ``Idempote
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body
 
@@ -27,7 +27,7 @@ from service.api.schemas import (
     VoucherSign,
 )
 from service.app import certificates, commands
-from service.domain.certificates import Action, DealKind
+from service.domain.certificates import Action, DealKind, DealStatus
 from service.domain.errors import InvalidDealError, InvalidRequestError
 
 router = APIRouter(tags=["certificates"])
@@ -227,10 +227,10 @@ def accept_gift(
 
 
 @router.get("/partners", response_model=list[PartnerPublic])
-def partners(kind: str, uow: ReadUowDep) -> list[dict[str, Any]]:
+def partners(
+    kind: Literal["pledgee", "custodian", "store"], uow: ReadUowDep
+) -> list[dict[str, Any]]:
     """Pledgees, custodians and stores a consumer can choose (public names only)."""
-    if kind not in ("pledgee", "custodian", "store"):
-        raise InvalidRequestError("kind is pledgee, custodian or store.")
     with uow:
         found = [o for o in uow.organisations.list(0, 1000) if o.kind.value == kind]
     return [{"id": o.id, "name": o.name, "kind": o.kind.value} for o in found]
@@ -247,11 +247,16 @@ VERBS: dict[tuple[DealKind, str], Action] = {
     (DealKind.CUSTODY, "decline"): Action.DECLINE_DEPOSIT,
     (DealKind.REDEMPTION, "fulfil"): Action.FULFIL_REDEMPTION,
 }
+#: The verbs of ``VERBS``, as the path declares them.
+DealVerb = Literal["accept", "decline", "release", "foreclose", "confirm", "fulfil"]
 
 
 @router.get("/deals")
 def deals(
-    actor: CurrentActor, uow: ReadUowDep, container: ContainerDep, status: str | None = None
+    actor: CurrentActor,
+    uow: ReadUowDep,
+    container: ContainerDep,
+    status: DealStatus | None = None,
 ) -> list[dict[str, Any]]:
     """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions."""
     return certificates.counterparty_deals(actor, uow, status, container.secrets)
@@ -260,7 +265,7 @@ def deals(
 @router.post("/deals/{deal_id}/{verb}")
 def act_on_deal(
     deal_id: str,
-    verb: str,
+    verb: DealVerb,
     actor: CurrentActor,
     container: ContainerDep,
     idempotency_key: IdempotencyKeyDep,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
 from service.api.schemas import (
@@ -10,6 +10,10 @@ from service.api.schemas import (
     AlertStatusUpdate,
     ChannelParentPublic,
     ChannelParentUpdate,
+    IdPath,
+    IdQuery,
+    Limit,
+    Offset,
     OrganisationDetailPublic,
     RegionPublic,
     RegionsLoad,
@@ -30,9 +34,6 @@ from service.app import distribution, scanning
 from service.app.scanning import ScanRequest
 
 router = APIRouter(tags=["distribution"])
-
-Offset = Annotated[int, Query(ge=0, le=2**31)]
-Limit = Annotated[int | None, Query(ge=1)]
 
 
 def _request(body: ScanCreate) -> ScanRequest:
@@ -89,7 +90,7 @@ def me(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) -> Organis
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationDetailPublic)
 def get_organisation(
-    organisation_id: int, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+    organisation_id: IdPath, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
 ) -> OrganisationDetailPublic:
     """An organisation of your brand (or your own), with its channel, territories and sites."""
     view = distribution.organisation_view(actor, organisation_id, uow, container.regions)
@@ -98,7 +99,7 @@ def get_organisation(
 
 @router.put("/organisations/{organisation_id}/territories", response_model=TerritoriesPublic)
 def set_territories(
-    organisation_id: int,
+    organisation_id: IdPath,
     body: TerritoriesUpdate,
     actor: CurrentActor,
     uow: UowDep,
@@ -113,7 +114,7 @@ def set_territories(
 
 @router.put("/organisations/{organisation_id}/channel-parent", response_model=ChannelParentPublic)
 def set_channel_parent(
-    organisation_id: int,
+    organisation_id: IdPath,
     body: ChannelParentUpdate,
     actor: CurrentActor,
     uow: UowDep,
@@ -128,7 +129,7 @@ def set_channel_parent(
 
 @router.post("/organisations/{organisation_id}/sites", status_code=201, response_model=SitePublic)
 def add_site(
-    organisation_id: int,
+    organisation_id: IdPath,
     body: SiteCreate,
     actor: CurrentActor,
     uow: UowDep,
@@ -199,7 +200,7 @@ def stock(
     actor: CurrentActor,
     uow: ReadUowDep,
     container: ContainerDep,
-    organisation_id: int | None = None,
+    organisation_id: IdQuery = None,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> StockPublic:
@@ -212,14 +213,14 @@ def stock(
 
 # ----------------------------------------------------------------------------- alerts
 @router.get("/alerts/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: int, actor: CurrentActor, uow: ReadUowDep) -> AlertPublic:
+def get_alert(alert_id: IdPath, actor: CurrentActor, uow: ReadUowDep) -> AlertPublic:
     """One alert with its evidence (for a diversion: the chain of custody)."""
     return AlertPublic.model_validate(distribution.get_alert(actor, alert_id, uow))
 
 
 @router.post("/alerts/{alert_id}/status", response_model=AlertPublic)
 def set_alert_status(
-    alert_id: int,
+    alert_id: IdPath,
     body: AlertStatusUpdate,
     actor: CurrentActor,
     uow: UowDep,

@@ -8,6 +8,7 @@ from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, page_limit
 from service.api.schemas import (
     ConsistencyProofPublic,
     InclusionProofPublic,
+    Limit,
     LogEventPublic,
     LogPublic,
 )
@@ -32,7 +33,7 @@ def log_events(
     uow: ReadUowDep,
     container: ContainerDep,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    limit: Limit = None,
 ) -> list[LogEventPublic]:
     """Events in log order, from ``offset``."""
     entries = handlers.log_events(actor, uow, offset, page_limit(container, limit))

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service.api.deps import ContainerDep, CurrentActor, UowDep, page_limit
 from service.api.schemas import (
     ApiKeyCreate,
     ApiKeyPublic,
     ApiKeySecretPublic,
+    IdPath,
+    Limit,
+    Offset,
     OrganisationCreate,
     OrganisationPublic,
 )
@@ -61,8 +62,8 @@ def list_organisations(
     actor: CurrentActor,
     uow: UowDep,
     container: ContainerDep,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    offset: Offset = 0,
+    limit: Limit = None,
 ) -> list[OrganisationPublic]:
     """List organisations (admin)."""
     orgs = handlers.list_organisations(actor, uow, offset, page_limit(container, limit))
@@ -75,7 +76,7 @@ def list_organisations(
     response_model=ApiKeySecretPublic,
 )
 def create_api_key(
-    organisation_id: int,
+    organisation_id: IdPath,
     body: ApiKeyCreate,
     actor: CurrentActor,
     uow: UowDep,

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
-from service.api.schemas import ProductCreate, ProductPublic
+from service.api.schemas import Limit, Offset, ProductCreate, ProductPublic
 from service.app import commands, factory
 
 router = APIRouter(tags=["products"])
@@ -31,8 +29,8 @@ def list_products(
     actor: CurrentActor,
     uow: ReadUowDep,
     container: ContainerDep,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Offset = 0,
+    limit: Limit = None,
 ) -> list[ProductPublic]:
     """Products of your brand."""
     rows = factory.list_products(actor, uow, offset, page_limit(container, limit))

@@ -447,6 +447,38 @@ def test_a_step_the_chain_refuses_is_put_back(world, api, container, keys):
         assert s.execute(text("SELECT next_nonce FROM wallet_nonces")).scalar_one() == 0
 
 
+def test_a_step_the_chain_refused_can_be_asked_again(world, api, partners, keys):
+    """The pledgee's accept is refused on chain (the batch was recalled after the offer) and put
+    back; accepting again signs the same call over the same (rewound) nonce. It is a new
+    attempt, queued and refused again, never a 500 on the outbox's dedupe key."""
+    cid = world.certificate["id"]
+    offered = world.post(
+        f"/me/certificates/{cid}/pledge",
+        world.alice,
+        pledgee_id=partners.pledgee,
+        amount="100.00",
+        currency="CNY",
+        due_date=(date.today() + timedelta(days=30)).isoformat(),
+    )
+    (deal,) = offered["deals"]
+    world.settle()
+    recall = api.post(
+        f"/batches/{world.lot.batch['id']}/recall",
+        json={"reason": "taint"},
+        headers=auth(keys.factory),
+    )
+    assert recall.status_code == 200
+    world.settle()
+    pledgee = auth(partners.pledgee_key)
+    for _ in range(2):
+        accepted = api.post(f"/deals/{deal['id']}/accept", headers=pledgee)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["certificate"]["state"] == "pledged"
+        world.settle()
+        back = world.get(cid, world.alice)
+        assert back["state"] == "pledge_offered" and back["history"][-1]["status"] == "failed"
+
+
 def test_used_and_expired_gift_links_are_refused_and_change_nothing(
     world, api, container, counts, otp, monkeypatch
 ):

@@ -133,7 +133,8 @@ def test_a_site_in_an_unknown_region_or_of_another_organisation_is_refused(api, 
         json={"name": "X", "kind": "castle", "region": HANGZHOU},
         headers=auth(c.a),
     )
-    assert r.status_code == 422 and r.json()["error"] == "invalid_site"
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert "'warehouse'" in r.json()["detail"]
     r = api.post(
         f"/organisations/{c.a_org}/sites",
         json={"name": "Hangzhou DC", "kind": "warehouse", "region": HANGZHOU},
