@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_scans import Api, Service  # noqa: E402
+from bench_scans import Api, Database, Service  # noqa: E402
 
 from chain.backends import free_port  # noqa: E402
 
@@ -416,7 +416,7 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     rng = random.Random(7)
     workdir = Path(tempfile.mkdtemp(prefix="bench_verify_"))
-    service = Service(workdir)
+    service = Service(workdir, Database("sqlite", workdir))
     baseline: Baseline | None = None
     try:
         api = Api(service.base)

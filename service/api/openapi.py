@@ -95,6 +95,10 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/me/vouchers/{voucher_id}"): frozenset({409}),
     ("POST", "/gifts/accept"): frozenset({404, 409}),
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
+    # scans: a code malformed by GS1's syntax is a 400 (a well-formed unknown one is a verdict)
+    ("GET", "/items/{serial}/verify"): frozenset({400}),
+    ("GET", "/01/{gtin}/10/{lot}/21/{serial}"): frozenset({400}),
+    ("GET", "/01/{gtin}/21/{serial}"): frozenset({400}),
     # EPCIS reads its body itself: the binding answers 400 to what is not a document
     ("POST", "/epcis/capture"): frozenset({400, 413}),
     ("GET", "/epcis/events"): frozenset({400}),

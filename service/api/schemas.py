@@ -53,8 +53,17 @@ class Public(BaseModel):
 
 
 class ErrorPublic(Public):
+    """Every error: a machine-readable code and a sentence saying what to do, plus the facts a
+    client may act on where the error has them."""
+
     error: str
     detail: str
+    attempts_left: int | None = Field(
+        default=None, description="Wrong PIN or sign-in code: tries left before a lock-out."
+    )
+    state: str | None = Field(
+        default=None, description="A state conflict: the state the object is in now."
+    )
 
 
 class OrganisationCreate(Strict):

@@ -63,6 +63,8 @@ def anchor_rows(container) -> list[int]:
 def log_verify(container, monkeypatch):
     """``tracecert log verify`` against this test's database and chain."""
     monkeypatch.setattr(cli, "_offline_container", lambda settings: container)
+    # The command checks the schema of the database it is pointed at first: this test's.
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", container.settings.database_url)
     return CliRunner().invoke(cli.app, ["log", "verify"])
 
 
