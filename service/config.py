@@ -11,6 +11,7 @@ from chain.config import ChainSettings
 from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
 from service.domain.errors import TracecertError
 from service.domain.gs1 import normalise_company_prefix, validate_resolver
+from service.domain.networks import Network, parse_networks
 
 #: The pepper every dev checkout shares. Refused outside dev mode.
 PLACEHOLDER_PEPPER = "dev-only-pepper-change-me"
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     health_max_in_flight_age_s: float = 300.0
     health_max_nonce_gap: int = 0
     health_max_confirmed_missing: int = 0
+    #: Reverse proxies in front of the service (comma-separated addresses or CIDR networks):
+    #: only a request from one of these has its client read from ``X-Forwarded-For``.
+    trusted_proxies: str = ""
     chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @model_validator(mode="after")
@@ -178,9 +182,17 @@ class Settings(BaseSettings):
                 "only moves forward (the chain checks deadlines the service signs against its "
                 "own time)"
             )
+        try:
+            parse_networks(self.trusted_proxies)
+        except TracecertError as exc:
+            raise ValueError(f"TRACECERT_TRUSTED_PROXIES: {exc.detail}") from exc
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")
         return self
+
+    @property
+    def proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def pepper(self) -> bytes:
