@@ -314,10 +314,17 @@ def test_a_diversion_alert_is_raised_exactly_once_when_its_scans_are_replayed_fr
     assert log.status()["spilled"] == 2
     assert api.get("/alerts", headers=auth(channel.brand)).json() == []  # rolled back
     log.diversions = raise_them
+    left = b"".join(p.read_bytes() for p in sorted(log.spill.directory.glob("*.jsonl")))
     assert log.flush() == 2 and log.flush() == 0
     assert log.status()["spilled"] == 0 and log.status()["replayed"] == 2
     (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert alert["kind"] == "diversion" and alert["count"] == 2
+    # A crash between the replay's commit and the file's removal: the file is replayed again,
+    # and neither its scans nor their alert are written twice.
+    (log.spill.directory / "00000000000000000001-1-again.jsonl").write_bytes(left)
+    assert log.flush() == 0 and len(recorded(container)) == 2
+    (again,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert again["id"] == alert["id"] and again["count"] == 2
     with container.uow_factory.reader() as uow:
         raised = [e for e in uow.events.entries(0, 10_000) if e.type == "AlertRaised"]
     assert len(raised) == 1
