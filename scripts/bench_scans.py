@@ -126,7 +126,9 @@ class Service:
             if self.proc.poll() is not None:
                 raise RuntimeError("tracecert run exited; see " + str(self.log.name))
             time.sleep(0.3)
-        raise RuntimeError("tracecert run did not become healthy")
+        self.stop()
+        tail = Path(self.log.name).read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"tracecert run did not become healthy:\n{tail}")
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(

@@ -21,7 +21,11 @@ they are). The last line is one JSON object:
 with the details, and whether the targets were met (ratio >= 0.8, p99 <= 50 ms, batched
 claims >= 5x single ones).
 
-    scripts/bench_verify [--quick] [--items N] [--seconds S]
+With ``--db postgres`` the service (and the baseline) use a database of their own on the local
+PostgreSQL server (``$TRACECERT_BENCH_PG``, default ``postgres@127.0.0.1:5432``), created for the
+run and dropped afterwards, as ``scripts/bench_scans --db postgres`` does.
+
+    scripts/bench_verify [--quick] [--items N] [--seconds S] [--shipped] [--db sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import gc
 import json
 import random
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -90,12 +93,13 @@ class _ItemPublic(BaseModel):
     leaf_index: int
 
 
-def serve_baseline(db: Path, port: int) -> None:
+def serve_baseline(url: str, port: int) -> None:
     """The baseline: one SQLAlchemy row lookup by key behind FastAPI, served like the service."""
     import uvicorn
     from fastapi import FastAPI, HTTPException
 
-    engine = create_engine(f"sqlite:///{db}", connect_args={"check_same_thread": False})
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
     app = FastAPI()
 
     @app.get("/items/{serial}", response_model=_ItemPublic)
@@ -117,11 +121,11 @@ def serve_baseline(db: Path, port: int) -> None:
 class Baseline:
     """The baseline app in a subprocess (this script with ``--serve-baseline``)."""
 
-    def __init__(self, db: Path, workdir: Path) -> None:
+    def __init__(self, db: Database, workdir: Path) -> None:
         self.port = free_port()
         self.log = (workdir / "baseline.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-baseline", str(db), "--port", str(self.port)],
+            [sys.executable, __file__, "--serve-baseline", db.url, "--port", str(self.port)],
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -194,11 +198,10 @@ def set_up(service: Service, api: Api, items: int, shipped: bool = False) -> dic
         if time.monotonic() > deadline:
             raise RuntimeError("the batch was not anchored within 2 minutes")
         time.sleep(0.3)
-    with sqlite3.connect(db_path(service)) as conn:
-        serials = [r[0] for r in conn.execute("SELECT serial FROM items ORDER BY leaf_index")]
-        pallets = [
-            r[0] for r in conn.execute("SELECT sscc FROM logistic_units WHERE kind = 'pallet'")
-        ]
+    serials = [r[0] for r in service.db.rows("SELECT serial FROM items ORDER BY leaf_index")]
+    pallets = [
+        r[0] for r in service.db.rows("SELECT sscc FROM logistic_units WHERE kind = 'pallet'")
+    ]
     if shipped:
         ship(api, admin, brand["id"], plant["id"], factory, pallets)
     return {"batch": batch["id"], "serials": serials}
@@ -242,10 +245,6 @@ def ship(api: Api, admin: str, brand: int, plant: int, factory: str, pallets: li
         result = api.call("POST", "/scans/upload", key, json={"device_id": "bench", "scans": scans})
         if result["counts"] != {"applied": len(pallets)}:
             raise RuntimeError(f"{action}: {result['counts']}")
-
-
-def db_path(service: Service) -> Path:
-    return Path(service.env["TRACECERT_DATA_DIR"]) / "tracecert.db"
 
 
 # ----------------------------------------------------------------------------- load
@@ -386,12 +385,8 @@ def scan_paths(
     return paths
 
 
-def consumer_scans(db: Path) -> int | None:
-    with sqlite3.connect(db) as conn:
-        try:
-            return int(conn.execute("SELECT count(*) FROM consumer_scans").fetchone()[0])
-        except sqlite3.OperationalError:
-            return None  # before the table exists
+def consumer_scans(db: Database) -> int:
+    return int(db.rows("SELECT count(*) FROM consumer_scans")[0][0])
 
 
 def main() -> int:
@@ -405,7 +400,14 @@ def main() -> int:
         action="store_true",
         help="ship the batch to a distributor first: every scan also reads a journey",
     )
-    parser.add_argument("--serve-baseline", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the service's database: SQLite (default) or a database of its own on the local "
+        "PostgreSQL ($TRACECERT_BENCH_PG, default postgres@127.0.0.1:5432), dropped afterwards",
+    )
+    parser.add_argument("--serve-baseline", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline is not None:
@@ -416,9 +418,11 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     rng = random.Random(7)
     workdir = Path(tempfile.mkdtemp(prefix="bench_verify_"))
-    service = Service(workdir, Database("sqlite", workdir))
+    db = Database(args.db, workdir)
+    service: Service | None = None
     baseline: Baseline | None = None
     try:
+        service = Service(workdir, db)
         api = Api(service.base)
         with console.status(f"setting up an anchored batch of {items:,} items"):
             s = set_up(service, api, items, shipped=args.shipped)
@@ -427,14 +431,14 @@ def main() -> int:
         first = httpx.get(service.base + paths[1], headers={"Accept": "application/json"}).json()
         if first["verdict"] != "genuine":
             raise RuntimeError(f"a scan of an anchored bottle says {first['verdict']}")
-        baseline = Baseline(db_path(service), workdir)
+        baseline = Baseline(db, workdir)
         base_paths = [f"/items/{serial}" for serial in rng.sample(serials, len(serials))]
         if httpx.get(baseline.base + base_paths[0]).status_code != 200:
             raise RuntimeError("the baseline does not find an item")
         # Warm both (first connections, caches, the chain check of the batch root).
         measure(service.base, paths, 1, workdir, "warm-scan")
         measure(baseline.base, base_paths, 1, workdir, "warm-baseline")
-        before = consumer_scans(db_path(service))
+        before = consumer_scans(db)
         scan_rounds, base_rounds = [], []
         for n in range(rounds):
             base_rounds.append(measure(baseline.base, base_paths, seconds, workdir, "baseline"))
@@ -445,16 +449,23 @@ def main() -> int:
                 f"(p99 {scan_rounds[-1]['p99_ms']} ms)"
             )
         time.sleep(0.5)  # the scan log writes every ~100 ms
-        after = consumer_scans(db_path(service))
+        after = consumer_scans(db)
+        if baseline is not None:
+            baseline.stop()
+            baseline = None
+        service.stop()
+        service = None
+        recorded = consumer_scans(db)  # with what the scan log wrote at shutdown
     finally:
         if baseline is not None:
             baseline.stop()
-        service.stop()
-    recorded = consumer_scans(db_path(service))
-    shutil.rmtree(workdir, ignore_errors=True)
+        if service is not None:
+            service.stop()
+        db.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
     measured = sum(r["requests"] for r in scan_rounds)
-    added = None if after is None or before is None else after - before
-    if added is None or added < measured:
+    added = after - before
+    if added < measured:
         raise RuntimeError(f"{measured} scans answered but {added} recorded")
     with console.status("claims per second on anvil (bench_chain)"):
         claims = claims_per_s(args.quick)
@@ -487,7 +498,7 @@ def main() -> int:
             "connections": CONNECTIONS,
             "seconds": seconds,
             "rounds": rounds,
-            "db": "sqlite",
+            "db": args.db,
             "shipped": args.shipped,
             "tool": scan_rounds[0]["tool"],
             "claims": claims["params"],

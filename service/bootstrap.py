@@ -42,6 +42,7 @@ from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
+from service.app.diversions import ConsumerDiversions
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
@@ -262,6 +263,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         max_buffer=settings.scan_log_buffer,
         spill_dir=settings.data_dir / "scan-spill",
         outages=outages,
+        # Consumers' diversion alerts are raised by the scan log's writer, with the scans.
+        uows=uow_factory,
+        diversions=ConsumerDiversions(regions.tree),
     )
     verifier = Verifier(
         uow_factory,

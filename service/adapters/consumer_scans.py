@@ -16,6 +16,12 @@ once even after a crash between its commit and the file's removal, and what a pr
 left in the spill directory is replayed at the first pass. Rows the database refuses for good
 (a constraint) are kept apart in ``rejected.jsonl``, not retried forever. A crash of the
 process loses only the scans of the last pass still in memory (about 100 ms).
+
+A scan seen outside the territory of its goods' authorised holder, with no alert known for
+them, carries its serial (``diversion_serial``): the writer raises or joins that alert
+(``service.app.diversions``) in the transaction that inserts the scan, so the alert commits
+with the scan, exactly once (a replay skips the scans already written), and the scan's request
+never writes.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.adapters.db import READ_ONLY
+from service.adapters.db import READ_ONLY, is_outage
 from service.adapters.orm import (
     BatchRow,
     BatchTreeLevelRow,
@@ -60,8 +68,9 @@ from service.adapters.repositories import (
     timestamp_writer,
 )
 from service.adapters.scan_spill import ScanSpill, SpilledScan
+from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.app.outages import OutageMonitor
-from service.app.ports import ConsumerScan, ScanFacts, Target
+from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, Target
 from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
@@ -474,8 +483,14 @@ class ConsumerScanRecorder:
         max_buffer: int = 50_000,
         interval_s: float = 0.1,
         outages: OutageMonitor | None = None,
+        uows: Callable[[], SqlAlchemyUnitOfWork] | None = None,
+        diversions: DiversionAlerts | None = None,
     ) -> None:
         self._engine = engine
+        #: The writer's transactions (a unit of work, for ``diversions``), and what raises the
+        #: diversion alerts of the scans that carry ``diversion_serial`` in them.
+        self._uows = uows
+        self.diversions = diversions if uows is not None else None
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self.max_buffer = max_buffer
         self.interval_s = interval_s
@@ -603,10 +618,20 @@ class ConsumerScanRecorder:
     def _is_outage(self, exc: BaseException) -> bool:
         return self.outages is not None and self.outages.is_outage(exc)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Session, SqlAlchemyUnitOfWork | None]]:
+        if self._uows is None:
+            with Session(self._engine) as session:
+                yield session, None
+            return
+        with self._uows() as uow:
+            assert uow.session is not None
+            yield uow.session, uow
+
     def _write(self, batch: list[SpilledScan], *, replay: bool) -> int:
-        """Insert the scans (a replay skips ids already written) and count joined alerts, in
-        one transaction; the number inserted."""
-        with Session(self._engine) as session:
+        """Insert the scans (a replay skips ids already written), count joined alerts and
+        raise the diversion alerts they carry, in one transaction; the number inserted."""
+        with self._transaction() as (session, uow):
             if replay:
                 ids = [s.scan_id for s in batch]
                 known = {bytes(i) for i in session.scalars(_scan_ids, {"ids": ids})}
@@ -639,8 +664,25 @@ class ConsumerScanRecorder:
                     [s.alert_id for s in joins if s.alert_id is not None],
                     max(s.at for s in joins),
                 )
-            session.commit()
+            diverted = [r.scan for r in batch if r.scan.diversion_serial is not None]
+            if diverted and uow is not None and self.diversions is not None:
+                self._divert(session, uow, diverted)
+            session.commit()  # the driver's own errors: a refused row must stay recognisable
         return len(batch)
+
+    def _divert(
+        self, session: Session, uow: SqlAlchemyUnitOfWork, scans: list[ConsumerScan]
+    ) -> None:
+        """The scans' diversion alerts, in a savepoint: a failure other than an outage is
+        logged and leaves the scans to be written without them, rather than held forever."""
+        assert self.diversions is not None
+        try:
+            with session.begin_nested():
+                self.diversions(uow, scans)
+        except Exception as exc:
+            if self._is_outage(exc) or is_outage(exc):
+                raise
+            log.exception("scan log: the diversion alerts of %d scans failed", len(scans))
 
     def _retire(self, scans: list[ConsumerScan]) -> None:
         """Mark written (or spilled) scans to leave the pending index after the grace time."""

@@ -63,6 +63,7 @@ def encode(record: SpilledScan) -> bytes:
                 "verdict": scan.verdict,
                 "org": scan.organisation_id,
                 "alert": scan.alert_id,
+                **({"divert": scan.diversion_serial} if scan.diversion_serial else {}),
             },
             separators=(",", ":"),
         ).encode()
@@ -85,6 +86,7 @@ def decode(line: bytes) -> SpilledScan | None:
                 verdict=value["verdict"],
                 organisation_id=value["org"],
                 alert_id=value["alert"],
+                diversion_serial=value.get("divert"),
             ),
         )
     except (ValueError, KeyError, TypeError):

@@ -1218,6 +1218,10 @@ class ConsumerScan:
     organisation_id: int | None = None
     #: The diversion alert this scan joins (counted on it when the scan is written).
     alert_id: int | None = None
+    #: The bottle's serial when the scan was seen outside the territory of the goods'
+    #: authorised holder and no alert of theirs was known: the scan log raises (or joins) the
+    #: diversion alert in the transaction that writes the scan, never the scan's request.
+    diversion_serial: str | None = None
 
 
 class ConsumerScanLog(Protocol):
@@ -1235,6 +1239,15 @@ class ConsumerScanLog(Protocol):
 
     def flush(self) -> int:
         """Write what is buffered now; the number of scans written."""
+        ...
+
+
+class DiversionAlerts(Protocol):
+    """Raises the diversion alerts of recorded consumer scans (``diversion_serial``) inside
+    the scan log's own write transaction, which commits them with the scans: exactly once."""
+
+    def __call__(self, uow: UnitOfWork, scans: Sequence[ConsumerScan]) -> int:
+        """Raise or join the alert of each such scan in ``uow`` (not committed); how many."""
         ...
 
 

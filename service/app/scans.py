@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from service.app import commands
+from service.app.diversions import raise_diversion, territory
 from service.app.ports import (
     Clock,
     Commitments,
@@ -48,14 +49,12 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.regions import region_view
-from service.app.scanning import UNRESTRICTED_KINDS
-from service.app.views import hex0x, party, product_name
+from service.app.views import hex0x, product_name
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
-from service.domain.custody import Custody, Diversion, diversion_key, find_diversion
+from service.domain.custody import Custody, Diversion, find_diversion
 from service.domain.errors import (
     InvalidRequestError,
     LedgerHeldError,
@@ -98,8 +97,6 @@ class Deferred:
 DEFERRED: Final = Deferred()
 #: Batches whose confirmed root and attributes a process keeps (least recently used go).
 MAX_BATCHES = 10_000
-#: How a consumer's scan names the scanning party in a diversion alert.
-CONSUMER = {"organisation_id": None, "name": None, "kind": "consumer"}
 
 
 @dataclass(frozen=True)
@@ -305,6 +302,7 @@ class Verifier:
         result = with_risk(result, clone)
         diversion = None
         joins: int | None = None
+        diverted: str | None = None
         if (
             tree is not None
             and read.carrier is not None
@@ -313,10 +311,12 @@ class Verifier:
         ):
             diversion = self._diversion(tree, read.carrier.custody, region)
             if diversion is not None and self.scan_log is not None:
-                # Goods already flagged: this sighting joins their alert when its record is
-                # written (in bulk); nothing to write now.
+                # Nothing to write now: the scan log's writer counts this sighting on the
+                # goods' alert (already flagged), or raises it, when it writes the scan
+                # (service.app.diversions), so a scan never waits for a write.
                 joins = read.carrier.custody.alert_id
-                diversion = None if joins is not None else diversion
+                diverted = item.serial if joins is None else None
+                diversion = None
         brand_alert = alerts_brand(result, anonymous=anonymous)
         clone_alert = clone is not None and clone.suspected and clone.new_place
         if inline and (brand_alert or clone_alert or diversion is not None):
@@ -349,7 +349,7 @@ class Verifier:
             )
         if diversion is not None and tree is not None:
             self._raise_diversion(tree, item.serial, batch, diversion.actual, now)
-        self._record(origin, item, batch, result, cmd.actor, region, now, joins)
+        self._record(origin, item, batch, result, cmd.actor, region, now, joins, diverted)
         return body
 
     # ------------------------------------------------------------------ reading
@@ -520,17 +520,11 @@ class Verifier:
         earlier = [Sighting(comparable_region(tree, r), d) for r, d in (*buffered, *read.sightings)]
         return check_clone(self.rule, earlier, Sighting(comparable_region(tree, region), device))
 
-    def _territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None:
-        org = uow.organisations.get(organisation_id)
-        if org is None or org.kind in UNRESTRICTED_KINDS:
-            return None
-        return uow.channel.territories([organisation_id]).get(organisation_id)
-
     def _diversion(self, tree: RegionTree, custody: Custody, region: str) -> Diversion | None:
         if custody.authorised_id is None:
             return None
-        territory = self._territory_kept(custody.authorised_id)
-        return find_diversion(tree, custody.authorised_id, territory, region)
+        expected = self._territory_kept(custody.authorised_id)
+        return find_diversion(tree, custody.authorised_id, expected, region)
 
     def _territory_kept(self, organisation_id: int) -> list[str] | None:
         """The territory, kept ``ttl_s`` (as the reference cache keeps organisations)."""
@@ -540,12 +534,12 @@ class Verifier:
         if kept is not None and kept[0] > now:
             return kept[1]
         with self.uow_factory.reader() as uow:
-            territory = self._territory(uow, organisation_id)
+            found = territory(uow, organisation_id)
         with self._lock:
             if len(self._territories) >= MAX_BATCHES:
                 self._territories.clear()
-            self._territories[organisation_id] = (now + self.ttl_s, territory)
-        return territory
+            self._territories[organisation_id] = (now + self.ttl_s, found)
+        return found
 
     # ------------------------------------------------------------------ writing
     def _record(
@@ -558,6 +552,7 @@ class Verifier:
         region: str | None,
         now: datetime,
         joins: int | None = None,
+        diverted: str | None = None,
     ) -> None:
         if self.scan_log is None or origin is None or item.id is None or batch.id is None:
             return
@@ -571,6 +566,7 @@ class Verifier:
                 verdict=result.value,
                 organisation_id=actor.organisation_id if actor is not None else None,
                 alert_id=joins,
+                diversion_serial=diverted,
             )
         )
 
@@ -599,74 +595,11 @@ class Verifier:
     def _raise_diversion(
         self, tree: RegionTree, serial: str, batch: Batch, region: str, now: datetime
     ) -> None:
-        """Raise (or join) the diversion alert of the goods, as a partner's observe would: the
-        custody is read again in the writing transaction, and the alert is linked to what
-        carries it (the sealed case, or the bottle) so later scans join it."""
+        """Raise (or join) the diversion alert of the goods at once, in a transaction of its
+        own: only without a scan log (whose writer raises them otherwise)."""
         with self.uow_factory() as uow:
-            target = uow.custody.target(None, serial)
-            if target is None:
-                return
-            carrier = target
-            if not target.loose and target.parent_id is not None:
-                cases = uow.custody.units_by_id([target.parent_id])
-                if not cases:
-                    return
-                carrier = cases[0]
-            custody = carrier.custody
-            if custody.authorised_id is None:
-                return
-            territory = self._territory(uow, custody.authorised_id)
-            diversion = find_diversion(tree, custody.authorised_id, territory, region)
-            if diversion is None:
-                return
-            if custody.alert_id is not None:
-                uow.alerts.repeat_many([custody.alert_id], now)
+            if raise_diversion(uow, tree, serial, batch, region, now):
                 uow.commit()
-                return
-            shipment = uow.custody.last_shipment(carrier, now)
-            responsible = uow.organisations.get(diversion.responsible_id)
-            detail = {
-                "code": carrier.code,
-                "kind": carrier.kind,
-                "items": carrier.items,
-                "expected_territory": [
-                    region_view(tree, c) for c in diversion.expected if c in tree
-                ],
-                "responsible": party(responsible),
-                "actual_region": region_view(tree, region),
-                "scanned_by": dict(CONSUMER),
-                "time": now.isoformat(),
-                "batch_id": batch.public_id,
-            }
-            alert = Alert(
-                kind=AlertKind.DIVERSION,
-                dedupe_key=diversion_key(carrier.code, shipment.public_id if shipment else None),
-                brand_id=batch.brand_id,
-                batch_id=batch.id,
-                serial=carrier.code if carrier.kind == "item" else None,
-                detail=detail,
-                responsible_id=diversion.responsible_id,
-                scanner_id=None,
-                shipment_id=shipment.id if shipment else None,
-            )
-            found, new = uow.alerts.raise_many([alert], now)[alert.dedupe_key]
-            if found.id is None:
-                return
-            if new:
-                uow.events.append(
-                    AlertRaised(
-                        found.id,
-                        found.kind.value,
-                        batch.public_id,
-                        found.serial,
-                        carrier.code,
-                        found.responsible_id,
-                    ),
-                    now,
-                )
-            kind = "item" if carrier.kind == "item" else "unit"
-            uow.custody.write_custody([(kind, carrier.id, replace(custody, alert_id=found.id))])
-            uow.commit()
 
     # ------------------------------------------------------------------ the answer
     def _body(

@@ -4,9 +4,12 @@ scan the way a partner's observe catches it."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+import sqlite3
 
+import pytest
+from sqlalchemy import event, text
+
+from service.adapters.db import READ_ONLY
 from service.app import scans
 from service.app.commands import ScanItem
 from tests.integration.service.api.conftest import HANGZHOU, NANJING, ZHEJIANG, scan_ok
@@ -212,6 +215,8 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     # nothing of it.
     outside = api.get(link(batch, bottle, NANJING), headers=JSON).json()
     assert outside["verdict"] == "genuine" and outside.get("alert") is None
+    # Raised by the scan log's writer, with the scan (not by the scan's request).
+    container.scan_log.flush()
     (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert alert["kind"] == "diversion" and alert["count"] == 1
     assert alert["responsible_id"] == channel.a_org and alert["scanner_id"] is None
@@ -234,6 +239,95 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     assert observed["alert"]["id"] == alert["id"] and observed["alert"]["new"] is False
     (joined,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert joined["id"] == alert["id"] and joined["count"] == 3
+
+
+def _writes_during(container, call) -> int:
+    """Write transactions (any BEGIN that is not read-only) on the service's engine while
+    ``call`` runs."""
+    begun: list[bool] = []
+
+    def on_begin(connection) -> None:
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            begun.append(True)
+
+    event.listen(container.engine, "begin", on_begin)
+    try:
+        call()
+    finally:
+        event.remove(container.engine, "begin", on_begin)
+    return len(begun)
+
+
+def test_an_out_of_territory_scan_writes_nothing_in_its_request_and_one_alert_with_the_log(
+    api, container, channel
+):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    case = channel.cases[0]
+    bottle = _bottle_of(container, case)
+    container.scan_log.flush()
+    answers = []
+
+    def scan_outside() -> None:
+        answers.append(api.get(link(channel.batch, bottle, NANJING), headers=JSON).json())
+
+    # The request path: no write transaction at all, and an inline answer (no thread hop
+    # for a write).
+    assert _writes_during(container, scan_outside) == 0
+    assert answers[0]["verdict"] == "genuine"
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []
+    assert container.verifier.scan(
+        ScanItem(bottle), scans.ScanOrigin(b"p" * 16, NANJING), inline=True
+    ) not in (None, scans.DEFERRED)
+    # The writer raises it: one alert for the goods, each sighting counted once.
+    container.scan_log.flush()
+    (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert alert["kind"] == "diversion" and alert["count"] == 2
+    assert alert["responsible_id"] == channel.a_org
+    assert (
+        api.get(f"/alerts/{alert['id']}", headers=auth(channel.brand)).json()["detail"]["code"]
+        == case
+    )
+    with container.uow_factory.reader() as uow:
+        assert uow.custody.units_by_sscc([case])[0].custody.alert_id == alert["id"]
+
+
+def test_a_diversion_alert_is_raised_exactly_once_when_its_scans_are_replayed_from_the_spill(
+    api, container, channel
+):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    bottle = _bottle_of(container, channel.cases[1])
+    container.scan_log.flush()
+    log = container.scan_log
+    raise_them = log.diversions
+
+    def then_the_database_goes(uow, found):
+        raise_them(uow, found)  # raised in the transaction, which then fails
+        raise sqlite3.OperationalError("database is locked")
+
+    log.diversions = then_the_database_goes
+    for n in range(2):
+        api.get(link(channel.batch, bottle, NANJING), headers={**JSON, **device(n)})
+    with pytest.raises(sqlite3.OperationalError):
+        log.flush()
+    assert log.status()["spilled"] == 2
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []  # rolled back
+    log.diversions = raise_them
+    left = b"".join(p.read_bytes() for p in sorted(log.spill.directory.glob("*.jsonl")))
+    assert log.flush() == 2 and log.flush() == 0
+    assert log.status()["spilled"] == 0 and log.status()["replayed"] == 2
+    (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert alert["kind"] == "diversion" and alert["count"] == 2
+    # A crash between the replay's commit and the file's removal: the file is replayed again,
+    # and neither its scans nor their alert are written twice.
+    (log.spill.directory / "00000000000000000001-1-again.jsonl").write_bytes(left)
+    assert log.flush() == 0 and len(recorded(container)) == 2
+    (again,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert again["id"] == alert["id"] and again["count"] == 2
+    with container.uow_factory.reader() as uow:
+        raised = [e for e in uow.events.entries(0, 10_000) if e.type == "AlertRaised"]
+    assert len(raised) == 1
 
 
 def test_a_partner_alert_is_joined_by_a_consumer_scan_of_the_same_goods(api, container, channel):
