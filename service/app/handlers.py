@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service.app import commands, log_integrity
+from service.app import commands, log_access, log_integrity
 from service.app.ports import (
     Clock,
     Commitments,
@@ -287,19 +287,11 @@ def log_status(
 
 
 def log_events(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Entries from ``offset``: the caller's tenant's in full, the others as leaf hashes."""
     actor.require(Permission.READ_LOG)
     with uow:
         entries = uow.events.entries(offset, limit)
-    return [
-        {
-            "index": e.index,
-            "type": e.type,
-            "occurred_at": e.occurred_at.isoformat(),
-            "payload": e.payload.decode("utf-8"),
-            "leaf_hash": hex0x(e.leaf_hash),
-        }
-        for e in entries
-    ]
+        return log_access.cut(actor, entries, uow.log_tenants)
 
 
 def log_inclusion_proof(

@@ -388,6 +388,19 @@ class EventLog(Protocol):
         ...
 
 
+#: Which brand each (kind, key) reference of log entries belongs to (None: no brand).
+TenantRefs = dict[tuple[str, Any], int | None]
+
+
+class LogTenants(Protocol):
+    """The brand behind references that log entries carry (service/app/log_access.py)."""
+
+    def brands_of(self, refs: Iterable[tuple[str, Any]]) -> TenantRefs:
+        """For each ``(kind, key)`` with kind batch, alert, certificate, shipment, unit,
+        organisation or site, the brand it belongs to; unknown references are absent."""
+        ...
+
+
 class LogAnchorRepository(Protocol):
     def latest(self) -> LogAnchor | None: ...
     def latest_anchored(self) -> LogAnchor | None: ...
@@ -898,6 +911,7 @@ class UnitOfWork(Protocol):
     custody: CustodyRepository
     epcis: EpcisRepository
     events: EventLog
+    log_tenants: LogTenants
     log_anchors: LogAnchorRepository
     log_checks: LogCheckRepository
     outbox: OutboxRepository
