@@ -5,7 +5,9 @@ recomputes. Two brands, each with a factory and a batch; SQLite and PostgreSQL, 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 
 import pytest
 
@@ -114,3 +116,42 @@ def test_a_brands_auditor_reads_its_own_entries_in_full_and_the_other_brands_wit
     assert "payload" not in seen[other["index"]]
     # The admin reads everything in full.
     assert not any(e.get("withheld") for e in everything)
+
+
+def _export_files(api, key: str) -> dict[str, bytes]:
+    response = api.get("/audit/export", headers=auth(key))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        return {
+            m.name.split("/")[-1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        }
+
+
+def test_the_audit_export_follows_the_tenant_rule_and_its_manifest_hashes_each_file(
+    api, keys, two_brands
+):
+    files = _export_files(api, two_brands["brand_two"])
+    manifest = json.loads(files["manifest.json"])
+    for name, meta in manifest["files"].items():
+        assert hashlib.sha256(files[name]).hexdigest() == meta["sha256"], name
+    log = [json.loads(line) for line in files["log.ndjson"].splitlines()]
+    assert [e["index"] for e in log] == list(range(manifest["log_size"]))
+    shown = (
+        b"".join(e["payload"].encode() for e in log if not e.get("withheld"))
+        + files["batches.ndjson"]
+    )
+    assert two_brands["two"].encode() in shown
+    assert two_brands["one"].encode() not in shown and b"LOT-ONE" not in shown
+    batches = [json.loads(line) for line in files["batches.ndjson"].splitlines()]
+    assert [b["id"] for b in batches] == [two_brands["two"]]
+    # Brand One's own export has its batch and not Brand Two's.
+    mine = _export_files(api, keys.auditor)
+    assert two_brands["one"].encode() in mine["batches.ndjson"]
+    assert two_brands["two"].encode() not in mine["batches.ndjson"]
+
+
+def test_the_audit_export_is_refused_to_roles_that_do_not_read_the_log(api, keys):
+    response = api.get("/audit/export", headers=auth(keys.factory))
+    assert response.status_code == 403 and response.json()["error"] == "permission_denied"
