@@ -18,7 +18,7 @@ from tracecert_verify import EXIT_CANNOT_CHECK, EXIT_MISMATCH, EXIT_OK, EXIT_UNA
 from tracecert_verify.batches import check_batches, check_certificates
 from tracecert_verify.export import Export, ExportError, Report
 from tracecert_verify.log import check_log
-from tracecert_verify.replay import replay
+from tracecert_verify.replay import Replay, replay
 from tracecert_verify.rpc import ChainUnreachableError, Registry
 
 
@@ -52,10 +52,11 @@ def verify(directory: Path, rpc: str, bar: _Bar) -> tuple[int, Report, str | Non
         genesis = export.manifest.get("genesis_hash")
         if genesis and registry.genesis_hash() != genesis:
             return EXIT_CANNOT_CHECK, report, "the RPC serves another chain (genesis differs)"
-        entries = check_log(export, registry, report, bar)
+        derived = Replay({b["id"] for b in export.records("batches.ndjson")})
+        check_log(export, registry, report, bar, derived.feed)
         batches = check_batches(export, registry, report, bar)
         check_certificates(export, registry, report)
-        replay(export, entries, batches, report)
+        replay(export, derived, batches, report)
     except ExportError as exc:
         return EXIT_CANNOT_CHECK, report, f"the export is incomplete or corrupt: {exc}"
     except ChainUnreachableError as exc:

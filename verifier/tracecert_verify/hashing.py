@@ -4,13 +4,52 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from Crypto.Hash import keccak as _keccak
 
+_EMPTY = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
 
-def keccak256(data: bytes) -> bytes:
+
+def _plain(data: bytes) -> bytes:
     return _keccak.new(digest_bits=256, data=data).digest()
+
+
+def _raw() -> Callable[[bytes], bytes]:
+    """pycryptodome's C keccak driven directly, one state reused: about 5x faster than
+    ``keccak.new`` per 64-byte hash, which a million-item batch needs six million times.
+    (The verifier is single-threaded; the state is not shared across threads.)"""
+    from Crypto.Util import _raw_api
+
+    lib: Any = getattr(_keccak, "_raw_keccak_lib")  # noqa: B009 - private on purpose
+    pointer = _raw_api.VoidPointer()
+    if lib.keccak_init(pointer.address_of(), 64, 24) != 0:  # capacity 512 bits, 24 rounds
+        raise RuntimeError("keccak_init failed")
+    state, buffer = pointer.get(), _raw_api.create_string_buffer(32)
+    reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
+    raw_buffer = _raw_api.get_raw_buffer
+
+    def keccak256(data: bytes) -> bytes:
+        reset(state)
+        absorb(state, data, len(data))
+        digest(state, buffer, 32, 1)  # padding 0x01: keccak, not SHA-3
+        return bytes(raw_buffer(buffer))
+
+    return keccak256
+
+
+def _pick() -> Callable[[bytes], bytes]:
+    try:
+        fast = _raw()
+        if fast(b"") == _EMPTY and fast(b"abc") == _plain(b"abc"):
+            return fast
+    except Exception:  # pycryptodome's internals changed: the public API then
+        pass
+    return _plain
+
+
+keccak256 = _pick()
 
 
 def canonical_json(value: Any) -> bytes:

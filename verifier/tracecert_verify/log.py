@@ -15,15 +15,18 @@ Progress = Callable[[str, int, int], None]
 
 
 def check_log(
-    export: Export, registry: Registry, report: Report, progress: Progress
-) -> list[tuple[int, dict[str, Any]]]:
-    """Check the log; return the readable entries ``(index, body)`` for the state replay."""
+    export: Export,
+    registry: Registry,
+    report: Report,
+    progress: Progress,
+    feed: Callable[[int, dict[str, Any]], None],
+) -> None:
+    """Check the log, handing each readable entry ``(index, body)`` to ``feed`` (the replay)."""
     since = int(export.manifest.get("since_index", 0))
     size = int(export.manifest["log_size"])
     anchors = list(export.records("anchors.ndjson"))
     anchored = {int(a["size"]): a for a in anchors if a.get("status") == "anchored"}
     folder = LogFolder() if since == 0 else None
-    bodies: list[tuple[int, dict[str, Any]]] = []
     expected, prev_leaf = since, None
     roots: dict[int, bytes] = {}
     for record in export.records("log.ndjson"):
@@ -44,7 +47,7 @@ def check_log(
             if not isinstance(body, dict):
                 report.add("log", f"entry {index}", "edited: not a JSON object")
             else:
-                bodies.append((index, body))
+                feed(index, body)
                 if body.get("log_index") not in (None, index):
                     report.add(
                         "log",
@@ -71,7 +74,6 @@ def check_log(
     report.facts["log_size"] = size
     report.facts["anchors"] = len(anchored)
     _roots(anchored, roots, size, since, registry, report)
-    return bodies
 
 
 def _roots(

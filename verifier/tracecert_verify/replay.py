@@ -17,39 +17,54 @@ from typing import Any
 from tracecert_verify.export import Export, Report
 
 
+class Replay:
+    """The state the log derives, folded one entry at a time (O(state), not O(log))."""
+
+    def __init__(self, batch_ids: set[str]) -> None:
+        #: Only the exported batches' factories are kept (a log may name millions).
+        self.batch_ids = batch_ids
+        self.anchored: dict[str, int] = {}
+        self.recalled: dict[str, int] = {}
+        self.factory: dict[str, int] = {}
+        self.received: list[tuple[int, str, int]] = []  # (index, code, receiver)
+        self.certs: dict[str, tuple[str, int]] = {}  # id -> (state, index)
+        self.pending_from: dict[str, str] = {}
+
+    def feed(self, index: int, body: dict[str, Any]) -> None:
+        kind = body.get("type")
+        try:
+            if kind == "BatchCreated" and body["batch_id"] in self.batch_ids:
+                self.factory[body["batch_id"]] = body["organisation_id"]
+            elif kind == "BatchAnchored":
+                self.anchored[body["batch_id"]] = index
+            elif kind == "BatchRecalled":
+                self.recalled[body["batch_id"]] = index
+            elif kind == "GoodsReceived":
+                self.received.append((index, body["code"], body["receiver_id"]))
+            elif kind == "CertificateClaimRequested":
+                self.certs[body["certificate_id"]] = ("claim_pending", index)
+            elif kind == "CertificateClaimed":
+                self.certs[body["certificate_id"]] = ("active", index)
+            elif kind == "CertificateClaimFailed":
+                self.certs[body["certificate_id"]] = ("claim_failed", index)
+            elif kind == "CertificateActionRequested":
+                self.certs[body["certificate_id"]] = (body["to_state"], index)
+                self.pending_from[body["certificate_id"]] = body["from_state"]
+            elif kind == "CertificateActionFailed" and body["certificate_id"] in self.pending_from:
+                cert = body["certificate_id"]
+                self.certs[cert] = (self.pending_from[cert], index)
+        except KeyError:
+            pass  # an edited entry missing its fields: the log check names it
+
+
 def replay(
     export: Export,
-    entries: list[tuple[int, dict[str, Any]]],
+    derived: Replay,
     batches: dict[str, dict[str, Any]],
     report: Report,
 ) -> None:
-    anchored: dict[str, int] = {}
-    recalled: dict[str, int] = {}
-    factory: dict[str, int] = {}
-    received: list[tuple[int, str, int]] = []  # (index, code, receiver)
-    certs: dict[str, tuple[str, int]] = {}  # id -> (state, index)
-    pending_from: dict[str, str] = {}
-    for index, body in entries:
-        kind = body.get("type")
-        if kind == "BatchCreated":
-            factory[body["batch_id"]] = body["organisation_id"]
-        elif kind == "BatchAnchored":
-            anchored[body["batch_id"]] = index
-        elif kind == "BatchRecalled":
-            recalled[body["batch_id"]] = index
-        elif kind == "GoodsReceived":
-            received.append((index, body["code"], body["receiver_id"]))
-        elif kind == "CertificateClaimRequested":
-            certs[body["certificate_id"]] = ("claim_pending", index)
-        elif kind == "CertificateClaimed":
-            certs[body["certificate_id"]] = ("active", index)
-        elif kind == "CertificateClaimFailed":
-            certs[body["certificate_id"]] = ("claim_failed", index)
-        elif kind == "CertificateActionRequested":
-            certs[body["certificate_id"]] = (body["to_state"], index)
-            pending_from[body["certificate_id"]] = body["from_state"]
-        elif kind == "CertificateActionFailed" and body["certificate_id"] in pending_from:
-            certs[body["certificate_id"]] = (pending_from[body["certificate_id"]], index)
+    anchored, recalled, factory = derived.anchored, derived.recalled, derived.factory
+    received, certs = derived.received, derived.certs
     since = int(export.manifest.get("since_index", 0))
     if since:
         report.facts["replay"] = "not run: an incremental export starts mid-history"

@@ -1,14 +1,18 @@
 """The auditor's verifier, end to end on anvil (issue 13): ``tracecert run`` builds a history
-(two batches anchored, one recalled), ``tracecert audit export`` writes the export and
-``tracecert-verify`` (a subprocess, as an auditor runs it) says 0. Then, each on a copy of the
-database with the append-only triggers dropped as an insider could, one change: exit 20,
-naming the entry or row."""
+(two batches anchored, a consumer's two claims and a gift, one batch recalled), the brand's
+export streams over HTTP, ``tracecert audit export`` writes it and ``tracecert-verify`` (a
+subprocess with nothing of the service on its path, as an auditor runs it) says 0. Then, each
+on a copy of the database with the append-only triggers dropped as an insider could, one
+change: exit 20, naming the entry or row."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -25,7 +29,6 @@ from tests.e2e.service.conftest import (
     PROJECT_ROOT,
     anchorable_batch,
     post_ok,
-    start_service,
     stop_service,
     wait_for,
 )
@@ -94,7 +97,16 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
     base = f"http://127.0.0.1:{run_env['TRACECERT_PORT']}"
     rpc = f"http://127.0.0.1:{run_env['CHAIN_ANVIL_PORT']}"
     data = Path(run_env["TRACECERT_DATA_DIR"])
-    proc = start_service(run_env)
+    log = tmp_path / "service.log"
+    out = log.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run"],
+        env=run_env,
+        cwd=PROJECT_ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: httpx.get(f"{base}/health").status_code == 200, what="healthy API")
         admin = tracecert(run_env, "admin", "create", "--name", "Platform").stdout.split()[-1]
@@ -122,7 +134,24 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
             return {"Authorization": f"Bearer {secret}"}
 
         h_factory, h_brand = key(factory["id"], "factory"), key(brand["id"], "brand")
-        kept = anchorable_batch(base, h_factory, "LOT-KEPT", 7)
+        kept = post_ok(
+            f"{base}/batches",
+            h_factory,
+            {
+                "gtin": GTIN,
+                "lot": "LOT-KEPT",
+                "production_date": "2026-11-20",
+                "line": "L1",
+                "planned_quantity": 7,
+                "case_size": 6,
+                "cases_per_pallet": 10,
+            },
+            status=201,
+        )
+        post_ok(f"{base}/batches/{kept['id']}/codes", h_factory)
+        code_file = httpx.get(f"{base}/batches/{kept['id']}/code-file", headers=h_factory)
+        bottles = list(csv.DictReader(io.StringIO(code_file.text)))
+        post_ok(f"{base}/batches/{kept['id']}/activate", h_factory)
         recalled = anchorable_batch(base, h_factory, "LOT-RECALLED", 5)
         for b in (kept, recalled):
             assert httpx.post(f"{base}/batches/{b['id']}/anchor", headers=h_factory).is_success
@@ -134,6 +163,20 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
                 ),
                 what="batch anchored",
             )
+        # A consumer claims two bottles and gives one away.
+        alice = sign_in(base, log, "+8613800138111")
+        sign_in(base, log, "+8613800138222")  # the friend she gives a bottle to
+        for row in bottles[:2]:
+            post_ok(f"{base}/claims", alice, {"serial": row["serial"], "pin": row["pin"]}, 202)
+        wait_for(
+            lambda: (
+                [c["state"] for c in mine(base, alice) if not c["pending"]] == ["active", "active"]
+            ),
+            what="claims minted",
+        )
+        gift_id = next(c["id"] for c in mine(base, alice) if c["serial"] == bottles[1]["serial"])
+        post_ok(f"{base}/me/certificates/{gift_id}/gift", alice, {"to": "+8613800138222"})
+        wait_for(lambda: not any(c["pending"] for c in mine(base, alice)), what="gift on chain")
         post_ok(f"{base}/batches/{recalled['id']}/recall", h_brand, {"reason": "seal defect"})
         wait_for(
             lambda: (
@@ -169,6 +212,9 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
         with sqlite3.connect(clean) as db:
             size = db.execute("SELECT size FROM log_head").fetchone()[0]
             units = db.execute("SELECT sscc, holder_id FROM logistic_units").fetchall()
+            active = db.execute(
+                "SELECT public_id FROM certificates WHERE state = 'active'"
+            ).fetchone()[0]
         sscc, holder = units[0]
         tampers: dict[str, tuple[Tamper, str]] = {
             "payload": (lambda db: edit_payload(db, 3, leaf_too=False), "entry 3"),
@@ -206,6 +252,13 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
                 f"batch {kept['id']}",
             ),
         }
+        tampers["certificate owner"] = (
+            lambda db: db.execute(
+                "UPDATE certificates SET owner_address = ? WHERE public_id = ?",
+                ("0x" + "de" * 20, active),
+            ),
+            f"certificate {active}",
+        )
         for name, (tamper, subject) in tampers.items():
             copy = tmp_path / f"{name.replace(' ', '-')}.db"
             shutil.copy(clean, copy)
@@ -217,6 +270,22 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
             assert subject in {f["subject"] for f in report["findings"]}, (name, report)
     finally:
         stop_service(proc, signal.SIGTERM)
+        out.close()
+
+
+def sign_in(base: str, log: Path, phone: str) -> dict[str, str]:
+    """A consumer's session, with the one-time code read from the service's log."""
+    sent = post_ok(f"{base}/accounts/codes", {}, {"destination": phone}, 202)
+    pattern = re.compile(rf"one-time code for {re.escape(phone)} \(\w+\): (\d{{6}})")
+    code = wait_for(lambda: (pattern.findall(log.read_text()) or [None])[-1], what="code")
+    session = post_ok(
+        f"{base}/accounts/sessions", {}, {"challenge_id": sent["challenge_id"], "code": code}, 201
+    )
+    return {"Authorization": f"Bearer {session['token']}"}
+
+
+def mine(base: str, headers: dict[str, str]) -> list[dict]:
+    return list(httpx.get(f"{base}/me/certificates", headers=headers).json())
 
 
 def kept_metadata(db_path: Path, batch_id: str) -> dict:
