@@ -163,6 +163,32 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
                 ),
                 what="batch anchored",
             )
+        # Shipments: the pallet to distributor A in Zhejiang; A sends a case on to B, who
+        # receives it in Nanjing, outside A's territory (a diversion).
+        a, h_a = channel_member(base, h_admin, h_brand, brand["id"], "A", "330000")
+        b, h_b = channel_member(base, h_admin, h_brand, brand["id"], "B", "320000")
+        plant = site(base, h_admin, factory["id"], "Plant", "plant", "520382")
+        a_site = site(base, h_a, a, "Hangzhou DC", "warehouse", "330106")
+        b_site = site(base, h_b, b, "Nanjing DC", "warehouse", "320102")
+        with sqlite3.connect(data / "tracecert.db") as db:
+            units = dict(
+                db.execute(
+                    "SELECT u.sscc, u.kind FROM logistic_units u JOIN batches b "
+                    "ON b.id = u.batch_id WHERE b.public_id = ? ORDER BY u.position",
+                    (kept["id"],),
+                ).fetchall()
+            )
+        pallet = next(u for u, k in units.items() if k == "pallet")
+        case = next(u for u, k in units.items() if k == "case")
+        steps = [
+            (h_factory, "dispatch", pallet, plant, {"receiver_id": a, "shipment": "F-1"}),
+            (h_a, "receive", pallet, a_site, {}),
+            (h_a, "dispatch", case, a_site, {"receiver_id": b, "shipment": "A-1"}),
+            (h_b, "receive", case, b_site, {}),
+        ]
+        for h, action, code, at, extra in steps:
+            post_ok(f"{base}/scans", h, {"action": action, "code": code, "site_id": at, **extra})
+
         # A consumer claims two bottles and gives one away.
         alice = sign_in(base, log, "+8613800138111")
         sign_in(base, log, "+8613800138222")  # the friend she gives a bottle to
@@ -271,6 +297,31 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
     finally:
         stop_service(proc, signal.SIGTERM)
         out.close()
+
+
+def channel_member(
+    base: str, h_admin: dict, h_brand: dict, brand: int, name: str, territory: str
+) -> tuple[int, dict[str, str]]:
+    """A distributor of the brand with its territory; its id and key headers."""
+    org = post_ok(
+        f"{base}/organisations",
+        h_admin,
+        {"name": f"Distributor {name}", "kind": "distributor", "brand_id": brand},
+        status=201,
+    )["id"]
+    response = httpx.put(
+        f"{base}/organisations/{org}/territories", json={"regions": [territory]}, headers=h_brand
+    )
+    assert response.status_code == 200, response.text
+    secret = post_ok(
+        f"{base}/organisations/{org}/api-keys", h_admin, {"role": "distributor"}, status=201
+    )["api_key"]
+    return org, {"Authorization": f"Bearer {secret}"}
+
+
+def site(base: str, h: dict, org: int, name: str, kind: str, region: str) -> int:
+    body = {"name": name, "kind": kind, "region": region}
+    return int(post_ok(f"{base}/organisations/{org}/sites", h, body, status=201)["id"])
 
 
 def sign_in(base: str, log: Path, phone: str) -> dict[str, str]:
