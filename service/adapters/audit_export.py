@@ -11,6 +11,8 @@ Files (one JSON object a line; hashes as 0x hex):
   a PIN)
 * ``units.ndjson``     -- ``{sscc, kind, batch_id, parent, holder_id}``
 * ``certificates.ndjson`` -- ``{id, batch_id, token_id, state, owner_address, confirmed}``
+* ``epcis.ndjson``     -- the EPCIS events captured through ``POST /epcis/capture``:
+  ``{event_id, event_hash, organisation_id, event_time, body}`` (exported, not yet checked)
 * ``manifest.json``    -- format, chain id, genesis hash, registry, sizes, SHA-256 of each file
 
 docs/audit.md describes the format for the auditor.
@@ -44,6 +46,7 @@ FILES = (
     "items.ndjson",
     "units.ndjson",
     "certificates.ndjson",
+    "epcis.ndjson",
 )
 _PAGE = 5000
 
@@ -100,6 +103,7 @@ class SqlAlchemyAuditExporter:
                 self._items(session, writers["items.ndjson"], batches, progress)
                 self._units(session, writers["units.ndjson"], batches)
                 self._certificates(session, writers["certificates.ndjson"], batches)
+                self._epcis(session, writers["epcis.ndjson"], brand, actor)
                 deployment = session.execute(
                     select(DeploymentRow)
                     .where(DeploymentRow.contract == CONTRACT)
@@ -294,6 +298,30 @@ class SqlAlchemyAuditExporter:
                         "confirmed": tx is not None,
                     }
                 )
+
+    def _epcis(self, session: Session, out: _Writer, brand: int | None, actor: Actor) -> None:
+        where = "" if actor.role is Role.ADMIN else "WHERE brand_id = :brand"
+        rows = session.execute(
+            text(
+                "SELECT event_id, event_hash, organisation_id, event_time, body "
+                f"FROM epcis_events {where} ORDER BY id"
+            ).columns(),
+            {"brand": brand if brand is not None else -1},
+        )
+        for event_id, event_hash, organisation_id, event_time, body in rows:
+            record = {
+                "event_id": event_id,
+                "event_hash": event_hash,
+                "organisation_id": organisation_id,
+                "event_time": str(event_time),
+            }
+            try:
+                parsed = json.loads(body) if isinstance(body, str | bytes) else body
+                out.write({**record, "body": parsed})
+            except (ValueError, RecursionError):
+                # A document stored before capture refused such things (issue 12, item 8):
+                # it is named, never allowed to stop the export.
+                out.write({**record, "body": None, "unreadable": True})
 
 
 def iter_files(directory: Path) -> Iterable[Path]:

@@ -134,6 +134,8 @@ def test_the_audit_export_follows_the_tenant_rule_and_its_manifest_hashes_each_f
 ):
     files = _export_files(api, two_brands["brand_two"])
     manifest = json.loads(files["manifest.json"])
+    assert set(manifest["files"]) | {"manifest.json"} == set(files)
+    assert "epcis.ndjson" in files
     for name, meta in manifest["files"].items():
         assert hashlib.sha256(files[name]).hexdigest() == meta["sha256"], name
     log = [json.loads(line) for line in files["log.ndjson"].splitlines()]
