@@ -32,6 +32,11 @@ if ! stamp_ok .venv/.tracecert-installed "$py_stamp"; then
   .venv/bin/python -c "import service, chain, web3, fastapi, coincurve" || { echo "Python install failed" >&2; exit 1; }
   echo "$py_stamp" > .venv/.tracecert-installed
 fi
+# The auditor's verifier, its own package (verifier/pyproject.toml; docs/audit.md).
+if ! .venv/bin/python -c "import tracecert_verify" >/dev/null 2>&1; then
+  say "installing the auditor's verifier (tracecert-verify)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e verifier 2>&1 | grep -vE "^WARNING: Location|is ignored" || true
+fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
 # --- Node --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import Sender, SenderReport
+from service.adapters.audit_export import SqlAlchemyAuditExporter
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.consumer_scans import (
@@ -87,6 +88,11 @@ class Container:
     _next_log_anchor: float = 0.0
 
     # ------------------------------------------------------------------ chain steps
+    @property
+    def audit_exporter(self) -> SqlAlchemyAuditExporter:
+        """The auditor's export, read through the read-only sessions."""
+        return SqlAlchemyAuditExporter(self.uow_factory.read_sessions)
+
     def prepare_chain(self) -> bool:
         """Identity check and one-time deployment; safe to call repeatedly."""
         return self.runtime.prepare()

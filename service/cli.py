@@ -38,6 +38,7 @@ org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 chain_app = typer.Typer(help="The chain.", no_args_is_help=True)
 log_app = typer.Typer(help="The append-only event log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The auditor's export (docs/audit.md).", no_args_is_help=True)
 product_app = typer.Typer(help="Products (GTINs) of a brand.", no_args_is_help=True)
 regions_app = typer.Typer(
     help="Regions: GB/T 2260 ships built in; load custom trees.", no_args_is_help=True
@@ -54,6 +55,7 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(batch_app, name="batch")
 app.add_typer(chain_app, name="chain")
 app.add_typer(log_app, name="log")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)
@@ -491,6 +493,39 @@ def log_verify() -> None:
     console.print(
         f"[green]log verified[/green]: {report.size} events, {len(report.anchors)} anchors"
     )
+
+
+@audit_app.command("export")
+def audit_export(
+    directory: Annotated[Path, typer.Argument(help="Directory to write the export into.")],
+    since_index: Annotated[
+        int, typer.Option("--since-index", min=0, help="First log index (incremental export).")
+    ] = 0,
+    brand: Annotated[
+        int | None,
+        typer.Option(help="Export as this brand's auditor sees it (default: everything)."),
+    ] = None,
+) -> None:
+    """Write the auditor's export (log, anchors, batches, items, units, certificates and a
+    manifest) from one database snapshot; check it with ``tracecert-verify DIR --rpc URL``."""
+    settings = _settings()
+    with _operator(settings) as container, _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"exporting {stage}", total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        if brand is None:
+            actor = Actor(principal_id="cli:audit", role=Role.ADMIN)
+        else:
+            actor = Actor(principal_id=f"cli:audit:{brand}", role=Role.AUDITOR, brand_id=brand)
+        manifest = handlers.audit_export(
+            actor, container.audit_exporter, directory, since_index, advance
+        )
+    records = {name: f["records"] for name, f in manifest["files"].items()}
+    console.print(f"[green]export written[/green] to {directory}: {records}")
 
 
 # ----------------------------------------------------------------------------- factory

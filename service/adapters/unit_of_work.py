@@ -18,6 +18,7 @@ from service.adapters.distribution import (
     SqlAlchemyCustodyRepository,
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
+from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.reference_cache import ReferenceCache
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
@@ -51,6 +52,7 @@ from service.app.ports import (
     IdempotencyRepository,
     LogAnchorRepository,
     LogCheckRepository,
+    LogTenants,
     OrganisationRepository,
     OutboxRepository,
     ProductRepository,
@@ -76,6 +78,7 @@ class SqlAlchemyUnitOfWork:
     custody: CustodyRepository
     epcis: EpcisRepository
     events: EventLog
+    log_tenants: LogTenants
     log_anchors: LogAnchorRepository
     log_checks: LogCheckRepository
     outbox: OutboxRepository
@@ -109,6 +112,7 @@ class SqlAlchemyUnitOfWork:
         self.custody = SqlAlchemyCustodyRepository(session)
         self.epcis = SqlAlchemyEpcisRepository(session)
         self.events = SqlAlchemyEventLog(session, self._leaf_hash)
+        self.log_tenants = SqlAlchemyLogTenants(session)
         self.log_anchors = SqlAlchemyLogAnchorRepository(session)
         self.log_checks = SqlAlchemyLogCheckRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)

@@ -12,6 +12,7 @@ from service.api import errors, openapi
 from service.api.limits import BodySizeLimitMiddleware
 from service.api.routers import (
     alerts,
+    audit,
     batches,
     certificates,
     consumers,
@@ -66,6 +67,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         alerts,
         epcis,
         log,
+        audit,
         web,
         pages,
         docs,

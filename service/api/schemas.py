@@ -410,11 +410,21 @@ class LogPublic(Public):
 
 
 class LogEventPublic(Public):
+    """An entry of the event log. Another tenant's entry is withheld: only its index and
+    leaf hash, so that roots and proofs still recompute."""
+
     index: int
-    type: str
-    occurred_at: datetime
-    payload: str = Field(description="the canonical JSON bytes of the event, as text")
+    type: str | None = Field(default=None, description="null when withheld")
+    occurred_at: datetime | None = Field(default=None, description="null when withheld")
+    payload: str | None = Field(
+        default=None,
+        description="the canonical JSON bytes of the event, as text; null when withheld",
+    )
     leaf_hash: str
+    withheld: bool = Field(
+        default=False,
+        description="true for another tenant's entry: only index and leaf_hash are shown",
+    )
 
 
 class InclusionProofPublic(Public):

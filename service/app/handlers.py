@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service.app import commands, log_integrity
+from service.app import commands, log_access, log_integrity
 from service.app.ports import (
+    AuditExporter,
     Clock,
     Commitments,
     DuplicateError,
@@ -287,19 +288,25 @@ def log_status(
 
 
 def log_events(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Entries from ``offset``: the caller's tenant's in full, the others as leaf hashes."""
     actor.require(Permission.READ_LOG)
     with uow:
         entries = uow.events.entries(offset, limit)
-    return [
-        {
-            "index": e.index,
-            "type": e.type,
-            "occurred_at": e.occurred_at.isoformat(),
-            "payload": e.payload.decode("utf-8"),
-            "leaf_hash": hex0x(e.leaf_hash),
-        }
-        for e in entries
-    ]
+        return log_access.cut(actor, entries, uow.log_tenants)
+
+
+def audit_export(
+    actor: Actor,
+    exporter: AuditExporter,
+    directory: Any,
+    since_index: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """The auditor's export of what ``actor`` may see (issue 13): files and a manifest."""
+    actor.require(Permission.READ_LOG)
+    if since_index < 0:
+        raise LogRangeError("since_index must be 0 or more.")
+    return exporter.write(directory, actor, since_index, progress)
 
 
 def log_inclusion_proof(

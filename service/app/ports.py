@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
 from service.domain.accounts import Account, Destination, OtpChallenge
+from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchStatus
@@ -385,6 +386,33 @@ class EventLog(Protocol):
     def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
         """Up to ``limit`` stored rows with ``start <= index < end`` in index order, exactly as
         stored (gaps and doubled indexes included); payloads only when asked."""
+        ...
+
+
+#: Which brand each (kind, key) reference of log entries belongs to (None: no brand).
+TenantRefs = dict[tuple[str, Any], int | None]
+
+
+class LogTenants(Protocol):
+    """The brand behind references that log entries carry (service/app/log_access.py)."""
+
+    def brands_of(self, refs: Iterable[tuple[str, Any]]) -> TenantRefs:
+        """For each ``(kind, key)`` with kind batch, alert, certificate, shipment, unit,
+        organisation or site, the brand it belongs to; unknown references are absent."""
+        ...
+
+
+class AuditExporter(Protocol):
+    """Writes the auditor's export (service/adapters/audit_export.py) in one snapshot."""
+
+    def write(
+        self,
+        directory: Any,
+        actor: Actor,
+        since_index: int = 0,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Write the files and manifest.json of what ``actor`` may see; return the manifest."""
         ...
 
 
@@ -898,6 +926,7 @@ class UnitOfWork(Protocol):
     custody: CustodyRepository
     epcis: EpcisRepository
     events: EventLog
+    log_tenants: LogTenants
     log_anchors: LogAnchorRepository
     log_checks: LogCheckRepository
     outbox: OutboxRepository

@@ -27,7 +27,7 @@ def log_status(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) ->
     return LogPublic.model_validate(view)
 
 
-@router.get("/events", response_model=list[LogEventPublic])
+@router.get("/events", response_model=list[LogEventPublic], response_model_exclude_none=True)
 def log_events(
     actor: CurrentActor,
     uow: ReadUowDep,

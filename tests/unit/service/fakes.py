@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -641,6 +641,18 @@ class FakeEventLog(_Repo):
         ][:limit]
 
 
+class FakeLogTenants(_Repo):
+    """Resolves organisations only (what the unit tests' logs reference)."""
+
+    def brands_of(self, refs: Iterable[tuple[str, Any]]) -> dict[tuple[str, Any], int | None]:
+        out: dict[tuple[str, Any], int | None] = {}
+        for kind, key in refs:
+            org = self.st.organisations.get(key) if kind == "organisation" else None
+            if org is not None:
+                out[(kind, key)] = org.brand_scope
+        return out
+
+
 class FakeLogAnchors(_Repo):
     def latest(self) -> LogAnchor | None:
         return max(self.st.log_anchors, key=lambda a: a.size, default=None)
@@ -766,6 +778,7 @@ class FakeUnitOfWork:
         self.attestations = FakeAttestations(self)
         self.alerts = FakeAlerts(self)
         self.events = FakeEventLog(self)
+        self.log_tenants = FakeLogTenants(self)
         self.log_anchors = FakeLogAnchors(self)
         self.log_checks = FakeLogChecks(self)
         self.outbox = FakeOutbox(self)

@@ -268,6 +268,20 @@ def test_log_events_are_listed_in_order_with_their_payloads(db, clock):
     assert '"organisation_id":2' in events[0]["payload"]
 
 
+def test_a_brand_reads_another_brands_log_entries_as_leaf_hashes_only(db, clock):
+    a = organisation(db, clock, "A", "brand")
+    b = organisation(db, clock, "B", "brand")
+    everything = handlers.log_events(ADMIN, db(), 0, 10)
+    seen = handlers.log_events(Actor("key:b", Role.BRAND, b.id, brand_id=b.id), db(), 0, 10)
+    assert seen[0] == {
+        "index": 0,
+        "leaf_hash": everything[0]["leaf_hash"],
+        "withheld": True,
+    }
+    assert f'"organisation_id":{a.id}' in everything[0]["payload"]
+    assert seen[1] == everything[1] and f'"organisation_id":{b.id}' in seen[1]["payload"]
+
+
 def test_factories_cannot_read_the_log(db, ledger):
     with pytest.raises(PermissionDeniedError):
         handlers.log_status(FACTORY, db(), FakeCommitments(), ledger)

@@ -1,0 +1,180 @@
+"""The auditor's verifier computes what the service commits to with code of its own, and
+imports nothing of the service or the chain package (issue 13)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chain import log as service_log
+from chain import merkle
+from service.adapters.commitments import ChainCommitments
+
+ROOT = Path(__file__).resolve().parents[3]
+VERIFIER = ROOT / "verifier"
+sys.path.insert(0, str(VERIFIER))
+
+from tracecert_verify import hashing  # noqa: E402
+
+FORBIDDEN = {"service", "chain", "web3", "eth_abi", "eth_account", "sqlalchemy", "fastapi"}
+
+
+def test_the_verifier_imports_neither_service_nor_chain():
+    for path in (VERIFIER / "tracecert_verify").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(VERIFIER)
+    probe = (
+        "import sys, tracecert_verify.cli; "
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=VERIFIER, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 100])
+def test_the_log_root_is_rfc_6962s(n):
+    leaves = [service_log.leaf_hash(f"entry {i}".encode()) for i in range(n)]
+    folder = hashing.LogFolder()
+    for i, leaf in enumerate(leaves, 1):
+        folder.append(leaf)
+        assert folder.root() == bytes(service_log.root(leaves[:i]))
+    assert hashing.log_leaf(b"entry 0") == leaves[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 12])
+def test_items_and_batch_roots_are_the_registrys(n):
+    c = ChainCommitments()
+    batch = c.chain_batch_id("01JBATCH")
+    attributes = c.attributes_hash({"gtin": "09506000134352", "lot": "L1", "abv": 53})
+    serials = [f"S{i:08d}" for i in range(n)]
+    item_hashes, leaves = c.commit_items(batch, attributes, serials)
+    mine = [hashing.item_commitments(batch, attributes, s) for s in serials]
+    assert [m[0] for m in mine] == item_hashes and [m[2] for m in mine] == leaves
+    assert mine[0][1] == c.token_id(batch, item_hashes[0])
+    assert hashing.batch_root(leaves) == merkle.BatchTree(leaves).root
+    assert hashing.chain_batch_id("01JBATCH") == batch
+    metadata = {"gtin": "09506000134352", "lot": "L1", "abv": 53}
+    assert hashing.keccak256(hashing.canonical_json(metadata)) == c.attributes_hash(metadata)
+
+
+# ----------------------------------------------------------------------------- exit codes
+def _export(directory: Path, log: list[dict], anchors: list[dict]) -> Path:
+    """A minimal export: the given log and anchors, nothing else, with a true manifest."""
+    import hashlib
+    import json
+
+    directory.mkdir()
+    files: dict[str, list[dict]] = {
+        "log.ndjson": log,
+        "anchors.ndjson": anchors,
+        "batches.ndjson": [],
+        "items.ndjson": [],
+        "units.ndjson": [],
+        "certificates.ndjson": [],
+    }
+    manifest: dict = {
+        "format": "tracecert-audit/1",
+        "chain_id": None,
+        "genesis_hash": None,
+        "registry": "0x" + "11" * 20,
+        "since_index": 0,
+        "log_size": len(log),
+        "files": {},
+    }
+    for name, records in files.items():
+        data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+        (directory / name).write_bytes(data)
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest()}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def _entry(index: int, prev: bytes) -> dict:
+    payload = json.dumps(
+        {"type": "RegionsLoaded", "log_index": index, "prev": "0x" + prev.hex()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return {
+        "index": index,
+        "payload": payload,
+        "leaf_hash": "0x" + hashing.log_leaf(payload.encode()).hex(),
+    }
+
+
+@pytest.fixture
+def chain_with_roots():
+    """A stand-in JSON-RPC node whose logRoot answers from ``roots`` (zero elsewhere)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    roots: dict[int, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if req["method"] == "eth_chainId":
+                result = "0x7a69"
+            else:
+                arg = int(req["params"][0]["data"][10:], 16)
+                result = "0x" + roots.get(arg, bytes(32)).hex()
+            body = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", roots
+    server.shutdown()
+
+
+def _entries(n: int) -> list[dict]:
+    out, prev = [], bytes(32)
+    for i in range(n):
+        out.append(_entry(i, prev))
+        prev = bytes.fromhex(out[-1]["leaf_hash"][2:])
+    return out
+
+
+def test_exit_codes_say_verified_tail_mismatch_and_could_not_check(tmp_path, chain_with_roots):
+    from tracecert_verify import cli
+
+    rpc, roots = chain_with_roots
+    log = _entries(3)
+    folder = hashing.LogFolder()
+    for e in log[:2]:
+        folder.append(bytes.fromhex(e["leaf_hash"][2:]))
+    roots[2] = folder.root()
+    anchors = [{"size": 2, "root": "0x" + roots[2].hex(), "status": "anchored"}]
+
+    assert cli.main([str(_export(tmp_path / "tail", log, anchors)), "--rpc", rpc]) == 10
+    assert cli.main([str(_export(tmp_path / "ok", log[:2], anchors)), "--rpc", rpc]) == 0
+    edited = [*log[:1], {**log[1], "payload": log[1]["payload"].replace("Regions", "Forged")}]
+    assert cli.main([str(_export(tmp_path / "edited", edited, anchors)), "--rpc", rpc]) == 20
+    # The chain unreachable, or a file that is not what the manifest says: 30.
+    assert cli.main([str(tmp_path / "ok"), "--rpc", "http://127.0.0.1:9"]) == 30
+    (tmp_path / "ok" / "log.ndjson").write_text("")
+    assert cli.main([str(tmp_path / "ok"), "--rpc", rpc]) == 30
