@@ -230,6 +230,18 @@ class InvalidEpcisError(TracecertError):
     )
 
 
+class UnsupportedJsonError(TracecertError):
+    """Raised when a JSON document holds what tracecert does not keep: a non-finite number, a
+    number too large to read back exactly, a lone surrogate, or nesting deeper than 32."""
+
+    code = "unsupported_json"
+    kind = ErrorKind.MALFORMED
+    default_detail = (
+        "The JSON holds a value tracecert does not keep (non-finite or too large a number, a "
+        "lone surrogate, or too deep nesting); fix it as the detail says and send it again."
+    )
+
+
 class InvalidEpcisQueryError(TracecertError):
     """Raised when EPCIS query parameters are unknown, repeated or malformed."""
 
