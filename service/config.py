@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     #: SSCC company prefix for brands that have not registered their own.
     gs1_company_prefix: str = EXAMPLE_COMPANY_PREFIX
     max_body_bytes: int = 2_000_000
+    #: Slow clients (``service.api.limits.server_config``): a request's headers must arrive
+    #: within this many seconds of its first byte (or of the connection) ...
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: ... and its body within this many seconds of its headers; then the connection closes.
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    #: An idle keep-alive connection closes after this many seconds.
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    #: Connections and requests served at once; past it, new requests answer 503.
+    max_concurrency: int = Field(default=200, ge=1, le=100_000)
     #: Largest batch a factory may plan (codes are generated in one transaction).
     max_batch_items: int = 1_000_000
     #: How long this process may keep API keys, organisations, sites and territories it read
