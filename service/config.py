@@ -11,6 +11,7 @@ from chain.config import ChainSettings
 from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
 from service.domain.errors import TracecertError
 from service.domain.gs1 import normalise_company_prefix, validate_resolver
+from service.domain.labels import MAX_LABELS_PER_FILE
 from service.domain.networks import Network, parse_networks
 
 #: The pepper every dev checkout shares. Refused outside dev mode.
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
     #: Connections and requests served at once; past it, new requests answer 503.
     max_concurrency: int = Field(default=200, ge=1, le=100_000)
+    #: Most labels one label file (GET /batches/{id}/labels.pdf) may hold; more answers 422
+    #: ``too_many_labels`` (ask for a range). At most ``MAX_LABELS_PER_FILE``.
+    label_max_count: int = Field(default=10_000, ge=1, le=MAX_LABELS_PER_FILE)
+    #: Label files made at once per process; another request answers 503 ``printer_busy``.
+    label_max_parallel: int = Field(default=2, ge=1, le=64)
     #: Largest batch a factory may plan (codes are generated in one transaction).
     max_batch_items: int = 1_000_000
     #: How long this process may keep API keys, organisations, sites and territories it read

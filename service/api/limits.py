@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from service.domain.errors import PrinterBusyError
 
 if TYPE_CHECKING:
     import uvicorn
@@ -84,6 +89,26 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": raw})
+
+
+class RenderSlots:
+    """At most ``size`` heavy renders (label files) at once in this process; one more is
+    refused at once with ``PrinterBusyError`` (503, Retry-After) rather than queued."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            raise PrinterBusyError(
+                f"{self.size} label files are being made right now; retry in a few seconds."
+            )
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 class BoundedAccessLog(logging.Filter):

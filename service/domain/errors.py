@@ -64,6 +64,14 @@ class InvalidBatchError(TracecertError):
     default_detail = "The batch is invalid; fix the items as the detail says and send it again."
 
 
+class TooManyLabelsError(InvalidRequestError):
+    """Raised when one label file would hold more labels than the configured maximum."""
+
+    code = "too_many_labels"
+    kind = ErrorKind.INVALID
+    default_detail = "Too many labels for one file; ask for a range of them with offset and count."
+
+
 class InvalidOrganisationError(TracecertError):
     """Raised when an organisation name or kind is not acceptable."""
 
@@ -526,6 +534,15 @@ class LedgerHeldError(TracecertError):
     )
     #: It takes an operator: ask again in a minute, not at once.
     retry_after_s = 60
+
+
+class PrinterBusyError(TracecertError):
+    """Raised when as many label files as allowed are being made already: retry shortly."""
+
+    code = "printer_busy"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = "Other label files are being made right now; retry in a few seconds."
+    retry_after_s = 5
 
 
 class DatabaseUnavailableError(TracecertError):
