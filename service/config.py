@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
     #: Connections and requests served at once; past it, new requests answer 503.
     max_concurrency: int = Field(default=200, ge=1, le=100_000)
+    #: Consumer sessions: an access token (JWT) lasts this long; the page refreshes it with
+    #: the session's rotating refresh token, which lasts ``consumer_refresh_ttl_s``.
+    consumer_session_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    consumer_refresh_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=90 * 86_400)
     #: Most labels one label file (GET /batches/{id}/labels.pdf) may hold; more answers 422
     #: ``too_many_labels`` (ask for a range). At most ``MAX_LABELS_PER_FILE``.
     label_max_count: int = Field(default=10_000, ge=1, le=MAX_LABELS_PER_FILE)

@@ -85,6 +85,7 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # consumers and certificates
     ("POST", "/accounts/codes"): frozenset({429}),
     ("POST", "/accounts/sessions"): frozenset({401, 429}),
+    ("POST", "/accounts/sessions/refresh"): frozenset({401}),
     ("POST", "/claims"): frozenset({403, 404, 409, 429}),
     ("POST", "/me/certificates/{certificate_id}/gift"): frozenset({409}),
     ("POST", "/me/certificates/{certificate_id}/gift/cancel"): frozenset({409}),

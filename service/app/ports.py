@@ -722,8 +722,11 @@ class AccountSession:
 
     id: str
     account_id: int
+    #: When the session ends unless refreshed (the refresh token's expiry).
     expires_at: datetime
     revoked_at: datetime | None
+    #: SHA-256 (hex) of the current refresh token.
+    refresh_hash: str | None = None
 
 
 class AccountRepository(Protocol):
@@ -747,6 +750,14 @@ class AccountRepository(Protocol):
     def add_session(self, session: AccountSession, at: datetime) -> None: ...
     def session(self, session_id: str) -> AccountSession | None: ...
     def revoke_session(self, session_id: str, at: datetime) -> bool: ...
+    def rotate_refresh(
+        self, session_id: str, old_hash: str, new_hash: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Replace the live session's refresh hash ``old_hash`` by ``new_hash`` and extend it,
+        as one conditional update; False if the session is ended or ``old_hash`` is not its
+        current one (a reused refresh token)."""
+        ...
+
     def bind_wallet(self, account_id: int, address: str) -> bool:
         """Switch a custodial account to the self-custody ``address``; False if it holds
         certificates or the address is another account's."""
