@@ -226,7 +226,7 @@ def run(
     import uvicorn
 
     from service.api.app import create_app
-    from service.api.limits import bound_access_log
+    from service.api.limits import bound_access_log, server_config
 
     settings = _settings()
     run_migrations(settings.database_url)
@@ -235,14 +235,7 @@ def run(
         container = _container(settings, backend)
         try:
             _print_chain(container)
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(container),
-                    host=host or settings.host,
-                    port=port or settings.port,
-                    log_level="info",
-                )
-            )
+            server = uvicorn.Server(server_config(create_app(container), settings, host, port))
             bound_access_log()  # after uvicorn's logging set-up, which the Config does
             # Everything built so far (modules, the app, the region tree) lives as long as the
             # process: keep it out of the garbage collector's full passes, which otherwise

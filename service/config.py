@@ -11,6 +11,7 @@ from chain.config import ChainSettings
 from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
 from service.domain.errors import TracecertError
 from service.domain.gs1 import normalise_company_prefix, validate_resolver
+from service.domain.labels import MAX_LABELS_PER_FILE
 from service.domain.networks import Network, parse_networks
 
 #: The pepper every dev checkout shares. Refused outside dev mode.
@@ -70,6 +71,24 @@ class Settings(BaseSettings):
     #: SSCC company prefix for brands that have not registered their own.
     gs1_company_prefix: str = EXAMPLE_COMPANY_PREFIX
     max_body_bytes: int = 2_000_000
+    #: Slow clients (``service.api.limits.server_config``): a request's headers must arrive
+    #: within this many seconds of its first byte (or of the connection) ...
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    #: ... and its body within this many seconds of its headers; then the connection closes.
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    #: An idle keep-alive connection closes after this many seconds.
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    #: Connections and requests served at once; past it, new requests answer 503.
+    max_concurrency: int = Field(default=200, ge=1, le=100_000)
+    #: Consumer sessions: an access token (JWT) lasts this long; the page refreshes it with
+    #: the session's rotating refresh token, which lasts ``consumer_refresh_ttl_s``.
+    consumer_session_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    consumer_refresh_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=90 * 86_400)
+    #: Most labels one label file (GET /batches/{id}/labels.pdf) may hold; more answers 422
+    #: ``too_many_labels`` (ask for a range). At most ``MAX_LABELS_PER_FILE``.
+    label_max_count: int = Field(default=10_000, ge=1, le=MAX_LABELS_PER_FILE)
+    #: Label files made at once per process; another request answers 503 ``printer_busy``.
+    label_max_parallel: int = Field(default=2, ge=1, le=64)
     #: Largest batch a factory may plan (codes are generated in one transaction).
     max_batch_items: int = 1_000_000
     #: How long this process may keep API keys, organisations, sites and territories it read

@@ -158,6 +158,7 @@ class SqlAlchemyAccountRepository:
                 account_id=session.account_id,
                 created_at=at,
                 expires_at=session.expires_at,
+                refresh_hash=session.refresh_hash,
             )
         )
         self._s.flush()
@@ -166,7 +167,25 @@ class SqlAlchemyAccountRepository:
         row = self._s.get(AccountSessionRow, session_id)
         if row is None:
             return None
-        return AccountSession(row.id, row.account_id, row.expires_at, row.revoked_at)
+        return AccountSession(
+            row.id, row.account_id, row.expires_at, row.revoked_at, row.refresh_hash
+        )
+
+    def rotate_refresh(
+        self, session_id: str, old_hash: str, new_hash: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        done = self._s.execute(
+            update(AccountSessionRow)
+            .where(
+                AccountSessionRow.id == session_id,
+                AccountSessionRow.refresh_hash == old_hash,
+                AccountSessionRow.revoked_at.is_(None),
+                AccountSessionRow.expires_at > now,
+            )
+            .values(refresh_hash=new_hash, expires_at=expires_at)
+            .returning(AccountSessionRow.id)
+        ).first()
+        return done is not None
 
     def bind_wallet(self, account_id: int, address: str) -> bool:
         holds = self._s.scalar(

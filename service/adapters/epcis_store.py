@@ -3,11 +3,24 @@ are rendered from (scan events, packed cases and pallets, activated cases)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    cast,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from service.adapters.orm import (
@@ -20,8 +33,23 @@ from service.adapters.orm import (
     ScanEventRow,
     ShipmentRow,
 )
-from service.app.ports import Bounds, PackingFact, ScanFact, Scope
+from service.app.ports import Bounds, PackingFact, ScanFact, Scope, ScopeKind
+from service.domain import json_values
 from service.domain.epcis import sgtin_epc, sscc_epc
+from service.domain.errors import UnsupportedJsonError
+
+_log = logging.getLogger(__name__)
+#: Captured rows already reported unreadable (by id), so a poisoned row is logged once.
+_REPORTED: set[int] = set()
+
+
+def unreadable(row_id: int, exc: Exception) -> None:
+    """Log, once per process and row, a captured event that cannot be read back."""
+    if row_id in _REPORTED or len(_REPORTED) >= 10_000:
+        return
+    _REPORTED.add(row_id)
+    _log.warning("captured EPCIS event %s cannot be read back and is skipped: %s", row_id, exc)
+
 
 _SSCC_PREFIX = "https://id.gs1.org/00/"
 _SGTIN_PREFIX = "https://id.gs1.org/01/"
@@ -44,6 +72,22 @@ def _times(query: Select[Any], column: Any, bounds: Bounds) -> Select[Any]:
     if bounds.lt is not None:
         query = query.where(column < bounds.lt)
     return query
+
+
+def _visible(
+    scope: Scope,
+    brand: Callable[[int], ColumnElement[bool]],
+    organisation: Callable[[int], ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """The one visibility filter of EPCIS reads: ``brand(id)`` / ``organisation(id)`` say how a
+    query's rows belong to a brand or an organisation; a scope of nothing matches no row."""
+    if scope.kind is ScopeKind.EVERYTHING:
+        return true()
+    if scope.kind is ScopeKind.BRAND and scope.id is not None:
+        return brand(scope.id)
+    if scope.kind is ScopeKind.ORGANISATION and scope.id is not None:
+        return organisation(scope.id)
+    return false()
 
 
 class SqlAlchemyEpcisRepository:
@@ -117,12 +161,20 @@ class SqlAlchemyEpcisRepository:
         return True
 
     def captured(self, scope: Scope, bounds: Bounds) -> list[dict[str, Any]]:
-        query = select(EpcisEventRow.body).order_by(EpcisEventRow.event_time, EpcisEventRow.id)
+        """Captured events as stored. A row that is not strict JSON (stored before capture
+        refused such values) is skipped and logged once, so it cannot break a whole read."""
+        # As text: the driver would parse it with no bound on depth or numbers.
+        query: Any = select(EpcisEventRow.id, cast(EpcisEventRow.body, Text)).order_by(
+            EpcisEventRow.event_time, EpcisEventRow.id
+        )
         query = _times(query, EpcisEventRow.event_time, bounds)
-        if scope.brand_id is not None:
-            query = query.where(EpcisEventRow.brand_id == scope.brand_id)
-        elif not scope.everything:
-            query = query.where(EpcisEventRow.organisation_id == scope.organisation_id)
+        query = query.where(
+            _visible(
+                scope,
+                lambda brand: EpcisEventRow.brand_id == brand,
+                lambda org: EpcisEventRow.organisation_id == org,
+            )
+        )
         if bounds.epcs:
             query = query.where(
                 exists().where(
@@ -130,7 +182,19 @@ class SqlAlchemyEpcisRepository:
                     EpcisEventEpcRow.epc.in_(bounds.epcs),
                 )
             )
-        return [dict(body) for body in self._s.scalars(query.limit(bounds.limit))]
+        bodies: list[dict[str, Any]] = []
+        row_id: int
+        text: str
+        for row_id, text in self._s.execute(query.limit(bounds.limit)):
+            try:
+                body = json_values.loads(text, exact_ints=False)
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
+            except (ValueError, UnsupportedJsonError) as exc:
+                unreadable(row_id, exc)
+                continue
+            bodies.append(body)
+        return bodies
 
     # ------------------------------------------------------------------ scans
     def scans(self, scope: Scope, bounds: Bounds) -> list[ScanFact]:
@@ -161,19 +225,17 @@ class SqlAlchemyEpcisRepository:
             .order_by(ScanEventRow.event_time, ScanEventRow.id)
         )
         query = _times(query, ScanEventRow.event_time, bounds)
-        if scope.brand_id is not None:
-            query = query.where(
-                or_(scanner.brand_id == scope.brand_id, scanner.id == scope.brand_id)
-            )
-        elif not scope.everything:
-            org = scope.organisation_id
-            query = query.where(
-                or_(
+        query = query.where(
+            _visible(
+                scope,
+                lambda brand: or_(scanner.brand_id == brand, scanner.id == brand),
+                lambda org: or_(
                     ScanEventRow.organisation_id == org,
                     ShipmentRow.sender_id == org,
                     ShipmentRow.receiver_id == org,
-                )
+                ),
             )
+        )
         if bounds.epcs:
             ssccs, serials = _split_epcs(bounds.epcs)
             query = query.where(
@@ -236,10 +298,13 @@ class SqlAlchemyEpcisRepository:
             .order_by(time, LogisticUnitRow.id)
         )
         query = _times(query, time, bounds)
-        if scope.brand_id is not None:
-            query = query.where(BatchRow.brand_id == scope.brand_id)
-        elif not scope.everything:
-            query = query.where(BatchRow.organisation_id == scope.organisation_id)
+        query = query.where(
+            _visible(
+                scope,
+                lambda brand: BatchRow.brand_id == brand,
+                lambda org: BatchRow.organisation_id == org,
+            )
+        )
         if bounds.epcs:
             ssccs, serials = _split_epcs(bounds.epcs)
             # A unit's own SSCC, its pallet's (for a case), or an item's case.

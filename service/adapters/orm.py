@@ -636,6 +636,8 @@ class AccountSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: SHA-256 (hex) of the session's current refresh token; a rotated-out one ends it.
+    refresh_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CertificateRow(Base):

@@ -46,7 +46,8 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "Malformed: the body is not JSON (EPCIS: the document or query is not valid).",
+    400: "Malformed: the body is not JSON (EPCIS: the document or query is not valid, or "
+    "unsupported_json: a non-finite or too large number, a lone surrogate, nesting over 32).",
     401: "No valid credentials: send 'Authorization: Bearer <key or session token>'.",
     403: "The caller's role or organisation may not do this.",
     404: "Nothing by this id or code is visible to the caller.",
@@ -84,6 +85,7 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # consumers and certificates
     ("POST", "/accounts/codes"): frozenset({429}),
     ("POST", "/accounts/sessions"): frozenset({401, 429}),
+    ("POST", "/accounts/sessions/refresh"): frozenset({401}),
     ("POST", "/claims"): frozenset({403, 404, 409, 429}),
     ("POST", "/me/certificates/{certificate_id}/gift"): frozenset({409}),
     ("POST", "/me/certificates/{certificate_id}/gift/cancel"): frozenset({409}),

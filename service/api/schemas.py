@@ -627,10 +627,22 @@ class AccountPublic(Public):
     created_at: datetime
 
 
-class SessionPublic(Public):
+class SessionRefresh(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class SessionTokensPublic(Public):
     token: str = Field(description="Send as 'Authorization: Bearer <token>'.")
     token_type: str
-    expires_at: datetime
+    expires_at: datetime = Field(description="When the token stops working: refresh before.")
+    refresh_token: str = Field(
+        description="Trade it once at POST /accounts/sessions/refresh for new tokens; sent "
+        "again after that, it ends the session."
+    )
+    refresh_expires_at: datetime = Field(description="When the session ends unless refreshed.")
+
+
+class SessionPublic(SessionTokensPublic):
     created: bool = Field(description="Whether this sign-in created the account.")
     account: AccountPublic
 

@@ -7,9 +7,12 @@ chain does, the database changes only through conditional updates keyed by the e
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,8 +124,12 @@ def sign_in(
     wallets: Wallets,
     tokens: SessionTokens,
     clock: Clock,
+    access_ttl: timedelta = accounts.ACCESS_TTL,
+    refresh_ttl: timedelta = accounts.SESSION_TTL,
 ) -> dict[str, Any]:
-    """Check the code; open a session, creating the account (and its wallet) on first sign-in."""
+    """Check the code; open a session, creating the account (and its wallet) on first sign-in.
+
+    The session answers a short-lived access token and a refresh token (see ``refresh``)."""
     if not isinstance(cmd.challenge_id, str) or not cmd.challenge_id.startswith("otp_"):
         raise InvalidOtpError()
     now = clock.now()
@@ -163,21 +170,87 @@ def sign_in(
                 AccountCreated(account.public_id, address, Custody.CUSTODIAL.value), now
             )
         assert account.id is not None
+        session_id = secrets.token_urlsafe(24)
+        refresh_token, refresh_hash = _new_refresh(session_id)
         session = AccountSession(
-            id=secrets.token_urlsafe(24),
+            id=session_id,
             account_id=account.id,
-            expires_at=now + accounts.SESSION_TTL,
+            expires_at=now + refresh_ttl,
             revoked_at=None,
+            refresh_hash=refresh_hash,
         )
         uow.accounts.add_session(session, now)
         uow.commit()
     return {
-        "token": tokens.issue(session.id, account.public_id, session.expires_at),
-        "token_type": "Bearer",
-        "expires_at": iso(session.expires_at),
+        **_tokens(tokens, session, account.public_id, refresh_token, now, access_ttl),
         "created": created,
         "account": account_view(account),
     }
+
+
+def _new_refresh(session_id: str) -> tuple[str, str]:
+    """A refresh token (``<session id>.<secret>``) and the hash the session keeps of it."""
+    secret = secrets.token_urlsafe(32)
+    return f"{session_id}.{secret}", hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _tokens(
+    tokens: SessionTokens,
+    session: AccountSession,
+    account_public_id: str,
+    refresh_token: str,
+    now: datetime,
+    access_ttl: timedelta,
+) -> dict[str, Any]:
+    access_expires = min(now + access_ttl, session.expires_at)
+    return {
+        "token": tokens.issue(session.id, account_public_id, access_expires),
+        "token_type": "Bearer",
+        "expires_at": iso(access_expires),
+        "refresh_token": refresh_token,
+        "refresh_expires_at": iso(session.expires_at),
+    }
+
+
+def refresh(
+    refresh_token: str,
+    uow_factory: UnitOfWorkFactory,
+    tokens: SessionTokens,
+    clock: Clock,
+    access_ttl: timedelta = accounts.ACCESS_TTL,
+    refresh_ttl: timedelta = accounts.SESSION_TTL,
+    ended: Callable[[str], None] = lambda _sid: None,
+) -> dict[str, Any]:
+    """Trade a session's refresh token for a new access token and a new refresh token (the
+    old one is spent). A spent refresh token sent again means it was copied: the session ends
+    (``ended(session id)`` is told), and both holders must sign in again."""
+    session_id, _, secret = refresh_token.partition(".")
+    if not session_id or not secret or len(refresh_token) > 200:
+        raise InvalidSessionError("This is not a refresh token of ours; sign in again.")
+    presented = hashlib.sha256(secret.encode()).hexdigest()
+    now = clock.now()
+    new_token, new_hash = _new_refresh(session_id)
+    with uow_factory() as uow:
+        session = uow.accounts.session(session_id)
+        account = uow.accounts.get(session.account_id) if session is not None else None
+        if session is None or account is None or session.refresh_hash is None:
+            raise InvalidSessionError("This is not a refresh token of ours; sign in again.")
+        if session.revoked_at is not None or now >= session.expires_at:
+            raise InvalidSessionError()
+        expires = now + refresh_ttl
+        if not uow.accounts.rotate_refresh(session_id, presented, new_hash, expires, now):
+            if hmac.compare_digest(presented, session.refresh_hash):
+                raise InvalidSessionError()  # ended or refreshed by a concurrent request
+            uow.accounts.revoke_session(session_id, now)
+            uow.commit()
+            ended(session_id)
+            raise InvalidSessionError(
+                "This refresh token was used already, so it may have been copied: the session "
+                "is ended for safety. Sign in again."
+            )
+        uow.commit()
+    renewed = replace(session, expires_at=expires, refresh_hash=new_hash)
+    return _tokens(tokens, renewed, account.public_id, new_token, now, access_ttl)
 
 
 def authenticate(

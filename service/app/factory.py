@@ -51,6 +51,7 @@ from service.domain.errors import (
     ProductNotFoundError,
     RequestInProgressError,
     SsccExhaustedError,
+    TooManyLabelsError,
 )
 from service.domain.events import (
     BatchAnchoringRequested,
@@ -810,9 +811,16 @@ def label_stream(
     count: int,
     uow_factory: UnitOfWorkFactory,
     resolver_url: str,
+    max_count: int = MAX_LABELS_PER_FILE,
 ) -> tuple[Batch, Iterator[Label]]:
-    """Labels of a batch's items (``kind`` None), cases or pallets: QR + human-readable code."""
+    """Labels of a batch's items (``kind`` None), cases or pallets: QR + human-readable code;
+    at most ``max_count`` in one file."""
     actor.require(Permission.PRINT_CODES)
+    if count > max_count:
+        raise TooManyLabelsError(
+            f"One file holds at most {max_count:,} labels; ask for a range: count <= "
+            f"{max_count:,}, then the next with offset={offset + max_count}."
+        )
     if not 1 <= count <= MAX_LABELS_PER_FILE or offset < 0:
         raise InvalidRequestError(
             f"Ask for 1-{MAX_LABELS_PER_FILE:,} labels per file from an offset >= 0."

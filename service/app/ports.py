@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
@@ -632,15 +633,52 @@ class CustodyRepository(Protocol):
         ...
 
 
+class ScopeKind(Enum):
+    """What a scope reaches. NOTHING is explicit: a caller whose brand or organisation resolves
+    to nothing sees nothing, never everything."""
+
+    NOTHING = "nothing"
+    BRAND = "brand"
+    ORGANISATION = "organisation"
+    EVERYTHING = "everything"
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Whose events a caller may read: everything, a brand's, or one partner's."""
+    """Whose events a caller may read: nothing, a brand's, one partner's, or everything."""
 
-    everything: bool = False
-    brand_id: int | None = None
-    organisation_id: int | None = None
+    kind: ScopeKind
+    #: The brand's or the organisation's id (None for NOTHING and EVERYTHING).
+    id: int | None = None
     #: Factories and brands see what their batches were made of (packing, commissioning).
     sees_production: bool = False
+
+    def __post_init__(self) -> None:
+        needs_id = self.kind in (ScopeKind.BRAND, ScopeKind.ORGANISATION)
+        if needs_id != (self.id is not None):
+            raise ValueError(f"A {self.kind.value} scope {'needs' if needs_id else 'has no'} id.")
+
+    @classmethod
+    def nothing(cls) -> Scope:
+        return cls(ScopeKind.NOTHING)
+
+    @classmethod
+    def everything(cls, *, sees_production: bool = True) -> Scope:
+        return cls(ScopeKind.EVERYTHING, sees_production=sees_production)
+
+    @classmethod
+    def brand(cls, brand_id: int | None, *, sees_production: bool = True) -> Scope:
+        """A brand's scope; nothing when the brand is unknown (None)."""
+        if brand_id is None:
+            return cls.nothing()
+        return cls(ScopeKind.BRAND, brand_id, sees_production)
+
+    @classmethod
+    def organisation(cls, organisation_id: int | None, *, sees_production: bool = False) -> Scope:
+        """One organisation's scope; nothing when the organisation is unknown (None)."""
+        if organisation_id is None:
+            return cls.nothing()
+        return cls(ScopeKind.ORGANISATION, organisation_id, sees_production)
 
 
 @dataclass(frozen=True)
@@ -712,8 +750,11 @@ class AccountSession:
 
     id: str
     account_id: int
+    #: When the session ends unless refreshed (the refresh token's expiry).
     expires_at: datetime
     revoked_at: datetime | None
+    #: SHA-256 (hex) of the current refresh token.
+    refresh_hash: str | None = None
 
 
 class AccountRepository(Protocol):
@@ -737,6 +778,14 @@ class AccountRepository(Protocol):
     def add_session(self, session: AccountSession, at: datetime) -> None: ...
     def session(self, session_id: str) -> AccountSession | None: ...
     def revoke_session(self, session_id: str, at: datetime) -> bool: ...
+    def rotate_refresh(
+        self, session_id: str, old_hash: str, new_hash: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Replace the live session's refresh hash ``old_hash`` by ``new_hash`` and extend it,
+        as one conditional update; False if the session is ended or ``old_hash`` is not its
+        current one (a reused refresh token)."""
+        ...
+
     def bind_wallet(self, account_id: int, address: str) -> bool:
         """Switch a custodial account to the self-custody ``address``; False if it holds
         certificates or the address is another account's."""

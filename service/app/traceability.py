@@ -18,6 +18,7 @@ they inform, they do not move custody (scans do).
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -48,18 +49,19 @@ from service.domain.roles import Role
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
 MAX_CAPTURE_EVENTS = 10_000
+_log = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("5b3e2c1e-7d7f-4c1a-9f7e-2f0e1d4a7c11")
 
 
 def scope_of(actor: Actor) -> Scope:
+    """The events ``actor`` may read. A key whose brand or organisation resolves to nothing
+    (an auditor of an organisation with no brand) reads nothing."""
     if actor.role is Role.ADMIN:
-        return Scope(everything=True, sees_production=True)
+        return Scope.everything()
     if actor.role in (Role.BRAND, Role.AUDITOR):
-        return Scope(brand_id=actor.brand_id, sees_production=True)
+        return Scope.brand(actor.brand_id)
     if actor.role in (Role.FACTORY, Role.DISTRIBUTOR, Role.STORE):
-        return Scope(
-            organisation_id=actor.organisation_id, sees_production=actor.role is Role.FACTORY
-        )
+        return Scope.organisation(actor.organisation_id, sees_production=actor.role is Role.FACTORY)
     raise PermissionDeniedError(f"The role '{actor.role}' has no EPCIS events to read.")
 
 
@@ -197,7 +199,7 @@ def query_events(
         full = False
         captured = uow.epcis.captured(scope, bounds)
         full |= len(captured) >= bounds.limit
-        events.extend(epcis.from_jsonld(body) for body in captured)
+        events.extend(_readable(captured))
         scans = uow.epcis.scans(scope, bounds)
         full |= len(scans) >= bounds.limit
         events.extend(_scan_event(s) for s in scans)
@@ -222,6 +224,18 @@ def query_events(
     more = len(selected) > offset + per_page or (full and len(page) == per_page)
     document = epcis.query_document(page, clock.now())
     return document, _page_token(offset + per_page) if more else None
+
+
+def _readable(bodies: Sequence[dict[str, Any]]) -> list[EpcisEvent]:
+    """The captured events that still parse; one stored before today's rules that does not is
+    skipped (and logged), never the whole answer."""
+    events = []
+    for body in bodies:
+        try:
+            events.append(epcis.from_jsonld(body))
+        except Exception as exc:  # anything stored must not break a read
+            _log.warning("captured EPCIS event %s is skipped: %r", body.get("eventID"), exc)
+    return events
 
 
 def _raw_events(document: dict[str, Any]) -> list[Any]:

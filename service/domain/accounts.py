@@ -28,8 +28,11 @@ OTP_MAX_ATTEMPTS = 5
 OTP_RESEND_AFTER = timedelta(seconds=30)
 #: At most this many codes per destination per hour.
 OTP_MAX_PER_HOUR = 5
-#: How long a session token is valid.
+#: How long a session lasts unless refreshed (each refresh starts it again): the refresh
+#: token's life (``TRACECERT_CONSUMER_REFRESH_TTL_S``).
 SESSION_TTL = timedelta(days=30)
+#: How long one access token (JWT) is valid (``TRACECERT_CONSUMER_SESSION_TTL_S``).
+ACCESS_TTL = timedelta(hours=1)
 
 # RFC 5321 bounds the address at 254 characters; the shape check is deliberately simple
 # (one @, a dotted domain, no spaces): the one-time code proves the address works.

@@ -64,6 +64,14 @@ class InvalidBatchError(TracecertError):
     default_detail = "The batch is invalid; fix the items as the detail says and send it again."
 
 
+class TooManyLabelsError(InvalidRequestError):
+    """Raised when one label file would hold more labels than the configured maximum."""
+
+    code = "too_many_labels"
+    kind = ErrorKind.INVALID
+    default_detail = "Too many labels for one file; ask for a range of them with offset and count."
+
+
 class InvalidOrganisationError(TracecertError):
     """Raised when an organisation name or kind is not acceptable."""
 
@@ -227,6 +235,18 @@ class InvalidEpcisError(TracecertError):
     default_detail = (
         "The EPCIS document is malformed or holds something tracecert does not take; "
         "fix it as the detail says and send it again."
+    )
+
+
+class UnsupportedJsonError(TracecertError):
+    """Raised when a JSON document holds what tracecert does not keep: a non-finite number, a
+    number too large to read back exactly, a lone surrogate, or nesting deeper than 32."""
+
+    code = "unsupported_json"
+    kind = ErrorKind.MALFORMED
+    default_detail = (
+        "The JSON holds a value tracecert does not keep (non-finite or too large a number, a "
+        "lone surrogate, or too deep nesting); fix it as the detail says and send it again."
     )
 
 
@@ -514,6 +534,15 @@ class LedgerHeldError(TracecertError):
     )
     #: It takes an operator: ask again in a minute, not at once.
     retry_after_s = 60
+
+
+class PrinterBusyError(TracecertError):
+    """Raised when as many label files as allowed are being made already: retry shortly."""
+
+    code = "printer_busy"
+    kind = ErrorKind.UNAVAILABLE
+    default_detail = "Other label files are being made right now; retry in a few seconds."
+    retry_after_s = 5
 
 
 class DatabaseUnavailableError(TracecertError):

@@ -8,6 +8,7 @@ const POLL_MS = 1000; // claims are batched within about a second, then mined
 const SLOW_POLL_MS = 5000; // after POLL_LIMIT polls, ask less often
 const POLL_LIMIT = 120;
 const REQUEST_TIMEOUT_MS = 20000;
+const REFRESH_EARLY_MS = 60000; // refresh the access token this long before it expires
 
 const page = document.body.dataset;
 const TEXT = parseJson(page.text, {});
@@ -46,7 +47,8 @@ function uuid() {
 
 // ----------------------------------------------------------------------------- session
 const session = {
-  /** The stored session, or null when there is none or it has expired. */
+  /** The stored session, or null when there is none or it has ended. Its access token may
+   * have expired: ``fresh()`` refreshes it. */
   get() {
     let stored = null;
     try {
@@ -55,12 +57,64 @@ const session = {
       stored = null;
     }
     if (!stored || typeof stored.token !== "string") return null;
-    if (Date.parse(stored.expires_at) <= Date.now()) {
+    const end = stored.refresh_token ? stored.refresh_expires_at : stored.expires_at;
+    if (Date.parse(end) <= Date.now()) {
       this.clear();
       return null;
     }
     return stored;
   },
+  /** Store the tokens of a sign-in or a refresh (keeping what the page knows beside them). */
+  keep(tokens, extra = {}) {
+    this.set({
+      ...extra,
+      token: tokens.token,
+      expires_at: tokens.expires_at,
+      refresh_token: tokens.refresh_token,
+      refresh_expires_at: tokens.refresh_expires_at,
+    });
+  },
+  /** The session with a live access token, refreshing it first when it is (nearly) expired
+   * or ``force``d; null when the session has ended. A refresh token works once, so one
+   * refresh at a time: within the page (one promise) and across tabs (a Web Lock, then
+   * re-read: another tab may have refreshed already). */
+  async fresh(force = false) {
+    const current = this.get();
+    if (!current) return null;
+    const due = Date.parse(current.expires_at) - REFRESH_EARLY_MS <= Date.now();
+    if (!current.refresh_token || (!due && !force)) return current;
+    if (!this.refreshing) {
+      const run = async () => {
+        const now = this.get();
+        if (!now) return null;
+        if (now.refresh_token !== current.refresh_token) return now; // another tab did it
+        const answer = await fetch("/accounts/sessions/refresh", {
+          method: "POST",
+          headers: { Accept: "application/json", "Content-Type": "application/json" },
+          body: JSON.stringify({ refresh_token: now.refresh_token }),
+          cache: "no-store",
+          credentials: "omit",
+        }).catch(() => null);
+        if (answer === null) return now; // offline: try again on the next call
+        if (answer.status === 401) {
+          this.clear(); // ended, or the refresh token was spent elsewhere: sign in again
+          return null;
+        }
+        if (!answer.ok) return now; // the service is busy or down: the old token, for now
+        this.keep(await answer.json(), { sign_in: now.sign_in });
+        return this.get();
+      };
+      const locked =
+        navigator.locks && navigator.locks.request
+          ? navigator.locks.request("tracecert.consumer.refresh", run)
+          : run();
+      this.refreshing = locked.finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
+  },
+  refreshing: null,
   set(value) {
     localStorage.setItem(SESSION_KEY, JSON.stringify(value));
   },
@@ -93,11 +147,12 @@ function errorText(e) {
 }
 
 /** Call the API; answer its JSON or throw an ApiError carrying the server's sentence. */
-async function api(path, { method = "GET", body, auth = false, headers = {} } = {}) {
+async function api(path, options = {}, retried = false) {
+  const { method = "GET", body, auth = false, headers = {} } = options;
   const sent = { Accept: "application/json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   if (auth) {
-    const current = session.get();
+    const current = await session.fresh(retried);
     if (!current) throw new ApiError(401, "invalid_session", t("session_ended"));
     sent.Authorization = `Bearer ${current.token}`;
   }
@@ -126,6 +181,10 @@ async function api(path, { method = "GET", body, auth = false, headers = {} } = 
     data = null;
   }
   if (!response.ok) {
+    // An access token refused early (a clock ahead of ours): refresh once and send it again.
+    if (response.status === 401 && auth && !retried && session.get()?.refresh_token) {
+      return api(path, options, true);
+    }
     if (response.status === 401 && auth) session.clear();
     const detail =
       data && typeof data.detail === "string" && data.detail
@@ -203,11 +262,7 @@ function signIn(root, onChange) {
         method: "POST",
         body: { challenge_id: challenge, code: codeForm.elements.code.value.trim() },
       });
-      session.set({
-        token: opened.token,
-        expires_at: opened.expires_at,
-        sign_in: opened.account && opened.account.sign_in,
-      });
+      session.keep(opened, { sign_in: opened.account && opened.account.sign_in });
       restart();
       render();
     } catch (e) {

@@ -4,7 +4,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from service.api.deps import (
@@ -251,21 +251,47 @@ def _pdf_chunks(spooled: tempfile.SpooledTemporaryFile[bytes]) -> Iterator[bytes
 @router.get(
     "/batches/{batch_id}/labels.pdf",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        503: {
+            "description": "printer_busy: as many label files as allowed "
+            "(TRACECERT_LABEL_MAX_PARALLEL) are being made; retry after Retry-After seconds. "
+            "Or the database or the chain is unavailable.",
+            "headers": {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            },
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}
+            },
+        },
+    },
 )
 def label_sheets(
+    request: Request,
     batch_id: BatchId,
     actor: CurrentActor,
     container: ContainerDep,
     kind: Literal["item", "case", "pallet"] = "item",
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    count: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000,
+    count: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1_000_000,
+            description="Labels in the file, at most TRACECERT_LABEL_MAX_COUNT (10,000 unless "
+            "set); more answers 422 too_many_labels: ask for ranges with offset.",
+        ),
+    ] = 10_000,
     label_width_mm: Annotated[float, Query(gt=0, le=1000)] = 30.0,
     label_height_mm: Annotated[float, Query(gt=0, le=1000)] = 36.0,
     page_margin_mm: Annotated[float, Query(ge=0, le=100)] = 8.0,
     gap_mm: Annotated[float, Query(ge=0, le=100)] = 2.0,
 ) -> StreamingResponse:
-    """A4 label sheets: QR code plus the human-readable serial or SSCC (factory; no PINs)."""
+    """A4 label sheets: QR code plus the human-readable serial or SSCC (factory; no PINs).
+
+    One file holds at most TRACECERT_LABEL_MAX_COUNT labels (else 422 ``too_many_labels``), and
+    at most TRACECERT_LABEL_MAX_PARALLEL files are made at once (else 503 ``printer_busy``
+    with Retry-After)."""
     layout = validate_layout(
         LabelLayout(
             label_width_mm=label_width_mm,
@@ -283,12 +309,19 @@ def label_sheets(
         count,
         container.uow_factory,
         container.settings.resolver_url,
+        container.settings.label_max_count,
     )
     # Closed by _pdf_chunks once the response is sent (or here when there is nothing to send).
     spooled: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(32 << 20)  # noqa: SIM115
-    written = container.printer.write_label_sheets(
-        labels, layout, spooled, title=f"{batch.gtin} {batch.lot} {kind} labels"
-    )
+    try:
+        # Rendering is the CPU-heavy part (the labels are read as it goes): bounded per process.
+        with request.app.state.label_slots.hold():
+            written = container.printer.write_label_sheets(
+                labels, layout, spooled, title=f"{batch.gtin} {batch.lot} {kind} labels"
+            )
+    except BaseException:
+        spooled.close()
+        raise
     if written == 0:
         spooled.close()
         raise InvalidRequestError("No labels from this offset; the batch has fewer codes.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -23,6 +24,8 @@ from service.api.schemas import (
     CodeSentPublic,
     SessionCreate,
     SessionPublic,
+    SessionRefresh,
+    SessionTokensPublic,
     WalletBind,
     WalletChallenge,
 )
@@ -55,6 +58,23 @@ def sign_in(body: SessionCreate, container: ContainerDep) -> dict[str, Any]:
         container.wallets,
         container.session_tokens,
         container.clock,
+        timedelta(seconds=container.settings.consumer_session_ttl_s),
+        timedelta(seconds=container.settings.consumer_refresh_ttl_s),
+    )
+
+
+@router.post("/accounts/sessions/refresh", response_model=SessionTokensPublic)
+def refresh_session(body: SessionRefresh, container: ContainerDep) -> dict[str, Any]:
+    """Trade the refresh token for a new access token and a new refresh token (the old one is
+    spent: sent again, it ends the session, so a copied token is found out)."""
+    return consumers.refresh(
+        body.refresh_token,
+        container.uow_factory,
+        container.session_tokens,
+        container.clock,
+        timedelta(seconds=container.settings.consumer_session_ttl_s),
+        timedelta(seconds=container.settings.consumer_refresh_ttl_s),
+        lambda sid: container.reference_cache.forget(("session", sid)),
     )
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from service.adapters import epcis_hash, epcis_schema
 from service.api.deps import ContainerDep, CurrentActor
 from service.app import traceability
+from service.domain import json_values
 from service.domain.errors import InvalidEpcisError
 
 router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
@@ -27,7 +28,9 @@ async def capture(request: Request, actor: CurrentActor, container: ContainerDep
     event hash, among your captured events and ours you may read) are counted as duplicates
     and skipped, so a capture, or an export of ours, may be sent again."""
     try:
-        document: Any = await request.json()
+        # Strict: depth is measured on the raw bytes before parsing, and values we could not
+        # render again (NaN, 1e999999, lone surrogates) are refused here, not stored.
+        document: Any = json_values.loads(await request.body())
     except ValueError:
         raise InvalidEpcisError("The body is not JSON; send an EPCISDocument.") from None
     # Validation and the writes block: off the event loop, like every plain-def route.
