@@ -195,7 +195,9 @@ def _run(
                 uow.idempotency.add(
                     actor.principal_id,
                     idempotency.key,
-                    StoredResponse(idempotency.request_hash, 200, canonical_json(view)),
+                    StoredResponse(
+                        idempotency.request_hash, 200, canonical_json(withhold_secrets(view))
+                    ),
                     now,
                 )
             uow.commit()
@@ -208,6 +210,32 @@ def _run(
                 return stored
             raise RequestInProgressError() from exc
         raise
+
+
+#: What a replayed gift says instead of its link.
+LINK_WITHHELD = (
+    "The gift link is shown only once and is never stored; a replay cannot show it again. "
+    "If it was lost, cancel the gift and make a new one."
+)
+
+
+def withhold_secrets(view: dict[str, Any]) -> dict[str, Any]:
+    """The answer as an idempotency record may keep it: a gift link's secret withheld.
+
+    A replay of the same request answers with this, so the secret never rests in a row."""
+    gift = view.get("gift")
+    if not isinstance(gift, dict) or gift.get("secret") is None:
+        return view
+    return {
+        **view,
+        "gift": {
+            **gift,
+            "link": None,
+            "secret": None,
+            "link_status": "withheld",
+            "link_note": LINK_WITHHELD,
+        },
+    }
 
 
 def _view(
@@ -468,7 +496,12 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
     preset = cmd.preset or {}
     if preset:
         key_address, sealed_key = preset["key_address"], bytes.fromhex(preset["sealed_key"])
-        secret, expires = preset["secret"], datetime.fromisoformat(preset["expires_at"])
+        expires = datetime.fromisoformat(preset["expires_at"])
+        secret = (
+            svc.secrets.unseal(bytes.fromhex(preset["sealed_secret"]), GIFT_SECRET_CONTEXT).decode()
+            if "sealed_secret" in preset
+            else preset["secret"]  # a voucher prepared before secrets were sealed
+        )
     else:
         key_address, sealed_key = svc.wallets.create()
         secret = secrets.token_urlsafe(24)
@@ -523,9 +556,11 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
             "id": deal.public_id,
             "to": recipient.destination.masked() if recipient is not None else None,
             "expires_at": iso(expires),
-            # The link is shown once: only its hash is kept.
+            # The link is shown once: only its hash is kept, and a replay withholds it.
             "link": f"{base_url}/gifts/accept#{secret}" if recipient is None else None,
             "secret": secret if recipient is None else None,
+            "link_status": "shown" if recipient is None else "none",
+            "link_note": None,
         }
         return view
 
@@ -537,7 +572,8 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
         "preset": {
             "key_address": key_address,
             "sealed_key": sealed_key.hex(),
-            "secret": secret,
+            # The voucher row keeps the link's secret sealed, never in clear.
+            "sealed_secret": svc.secrets.seal(secret.encode(), GIFT_SECRET_CONTEXT).hex(),
             "expires_at": expires.isoformat(),
         },
     }
@@ -1000,6 +1036,7 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
 
 #: Associated data of a sealed delivery address (it opens for nothing else).
 ADDRESS_CONTEXT = b"tracecert:redemption-address:v1"
+GIFT_SECRET_CONTEXT = b"tracecert:gift-secret:v1"
 
 
 def counterparty_deals(

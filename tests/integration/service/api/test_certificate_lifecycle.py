@@ -377,8 +377,9 @@ def test_extra_fields_are_refused_and_change_nothing(world, api, counts, extra):
 def test_an_idempotency_key_replays_and_refuses_another_body(world, api, counts):
     cid = world.certificate["id"]
     headers = {**world.alice, "Idempotency-Key": "gift-1"}
-    first = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
-    again = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    body = {"to": "bob@example.com", "expires_in_days": 3}
+    first = api.post(f"/me/certificates/{cid}/gift", json=body, headers=headers)
+    again = api.post(f"/me/certificates/{cid}/gift", json=body, headers=headers)
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     before = counts()
     other = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 4}, headers=headers)
@@ -386,6 +387,33 @@ def test_an_idempotency_key_replays_and_refuses_another_body(world, api, counts)
     assert counts() == before  # rows and the event log alike
     with world.container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM certificate_deals")).scalar_one() == 1
+
+
+def test_a_replayed_gift_withholds_its_link_and_no_row_keeps_the_secret(world, api, otp):
+    cid = world.certificate["id"]
+    headers = {**world.alice, "Idempotency-Key": "gift-link-1"}
+    first = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    assert first.status_code == 200, first.text
+    secret = first.json()["gift"]["secret"]
+    assert first.json()["gift"]["link_status"] == "shown" and secret in first.json()["gift"]["link"]
+    again = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    assert again.status_code == 200
+    replayed = again.json()["gift"]
+    assert replayed["id"] == first.json()["gift"]["id"]
+    assert (replayed["link"], replayed["secret"], replayed["link_status"]) == (
+        None,
+        None,
+        "withheld",
+    )
+    assert "cancel the gift and make a new one" in replayed["link_note"]
+    assert secret not in again.text
+    with world.container.uow_factory.sessions() as s:
+        stored = s.execute(text("SELECT body FROM idempotency_keys")).scalars().all()
+    assert stored and not any(secret.encode() in bytes(b) for b in stored)
+    # The link shown once still works.
+    world.settle()
+    carol = sign_in(api, otp, "carol@example.com")
+    assert world.post("/gifts/accept", carol, secret=secret)["state"] == "active"
 
 
 # ----------------------------------------------------------------------------- races, failures
