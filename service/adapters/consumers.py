@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -220,6 +220,7 @@ def _deal(row: CertificateDealRow) -> Deal:
         created_at=row.created_at,
         counterparty_org_id=row.counterparty_org_id,
         recipient_account_id=row.recipient_account_id,
+        recipient_key=row.recipient_key,
         secret_hash=row.secret_hash,
         claim_key_address=row.claim_key_address,
         sealed_claim_key=row.sealed_claim_key,
@@ -289,6 +290,7 @@ class SqlAlchemyLifecycleMixin:
             status=deal.status.value,
             counterparty_org_id=deal.counterparty_org_id,
             recipient_account_id=deal.recipient_account_id,
+            recipient_key=deal.recipient_key,
             secret_hash=deal.secret_hash,
             claim_key_address=deal.claim_key_address,
             sealed_claim_key=deal.sealed_claim_key,
@@ -333,14 +335,24 @@ class SqlAlchemyLifecycleMixin:
         *,
         counterparty_org_id: int | None = None,
         recipient_account_id: int | None = None,
+        recipient_key: bytes | None = None,
         kind: DealKind | None = None,
         statuses: Sequence[DealStatus] = (),
     ) -> list[Deal]:
         query = select(CertificateDealRow).order_by(CertificateDealRow.id.desc())
         if counterparty_org_id is not None:
             query = query.where(CertificateDealRow.counterparty_org_id == counterparty_org_id)
-        if recipient_account_id is not None:
+        if recipient_account_id is not None and recipient_key is not None:
+            query = query.where(
+                or_(
+                    CertificateDealRow.recipient_account_id == recipient_account_id,
+                    CertificateDealRow.recipient_key == recipient_key,
+                )
+            )
+        elif recipient_account_id is not None:
             query = query.where(CertificateDealRow.recipient_account_id == recipient_account_id)
+        elif recipient_key is not None:
+            query = query.where(CertificateDealRow.recipient_key == recipient_key)
         if kind is not None:
             query = query.where(CertificateDealRow.kind == kind.value)
         if statuses:

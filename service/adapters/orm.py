@@ -721,6 +721,8 @@ class CertificateDealRow(Base):
     recipient_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id"), nullable=True, index=True
     )
+    #: A gift's recipient address as a keyed hash (a newcomer invited by phone or email).
+    recipient_key: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True, index=True)
     secret_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True, unique=True)
     claim_key_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     sealed_claim_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -843,9 +843,13 @@ class CertificateRepository(Protocol):
         *,
         counterparty_org_id: int | None = None,
         recipient_account_id: int | None = None,
+        recipient_key: bytes | None = None,
         kind: DealKind | None = None,
         statuses: Sequence[DealStatus] = (),
-    ) -> list[Deal]: ...
+    ) -> list[Deal]:
+        """Deals, newest first; given both an account and a key, a deal matching either."""
+        ...
+
     def set_deal(self, deal: Deal, expected: DealStatus, **changes: Any) -> bool:
         """Update the deal only if its status is still ``expected``."""
         ...
@@ -1157,6 +1161,10 @@ class OtpSender(Protocol):
     """Delivers one-time sign-in codes (SMS or email gateway; the log in dev mode)."""
 
     def send(self, destination: Destination, code: str) -> None: ...
+    def notify(self, destination: Destination, kind: str, message: str) -> None:
+        """Deliver a notice (``kind``: ``gift``), a sentence for the person, on the same
+        channel as sign-in codes."""
+        ...
 
 
 class SessionTokens(Protocol):

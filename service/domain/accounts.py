@@ -110,6 +110,18 @@ def otp_hash(key: bytes, challenge_id: str, code: str) -> bytes:
     ).digest()
 
 
+def recipient_key(key: bytes, destination: Destination) -> bytes:
+    """The keyed hash a gift names its recipient by (a normalised phone or email): the
+    database can match whoever signs up with the address, never read the address."""
+    return hashlib.blake2s(
+        b"tracecert:recipient:"
+        + destination.channel.value.encode("ascii")
+        + b":"
+        + destination.value.encode("utf-8"),
+        key=key,
+    ).digest()
+
+
 def otp_matches(key: bytes, challenge_id: str, typed: str, stored: bytes) -> bool:
     """Whether ``typed`` is the challenge's code (constant time; spaces ignored)."""
     code = typed.replace(" ", "") if isinstance(typed, str) else ""

@@ -190,6 +190,9 @@ class Deal:
     counterparty_org_id: int | None = None
     #: A gift's recipient once known (named at creation, or who accepted the link).
     recipient_account_id: int | None = None
+    #: A gift's recipient by phone or email, as a keyed hash (``accounts.recipient_key``):
+    #: whoever signs up with that address later sees the gift as theirs.
+    recipient_key: bytes | None = None
     #: A gift link's secret, hashed; the link itself is shown once.
     secret_hash: bytes | None = None
     #: The one-time key whose signature releases a gift from escrow, and its key sealed.

@@ -144,6 +144,56 @@ def test_a_gift_to_a_member_waits_in_escrow_and_moves_when_accepted(world, api):
     ]
 
 
+def test_a_gift_to_an_unknown_address_answers_as_to_a_member_and_waits_for_the_newcomer(
+    world, api, otp
+):
+    alice, cid = world.alice, world.certificate["id"]
+    other = world.claim(world.lot.serials[1], alice)
+    to_member = api.post(
+        f"/me/certificates/{cid}/gift", json={"to": "bob@example.com"}, headers=alice
+    )
+    to_stranger = api.post(
+        f"/me/certificates/{other['id']}/gift", json={"to": "Dora@Example.com"}, headers=alice
+    )
+    assert to_member.status_code == to_stranger.status_code == 200, to_stranger.text
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        return type(value).__name__
+
+    assert shape(to_member.json()) == shape(to_stranger.json())
+    member, stranger = to_member.json()["gift"], to_stranger.json()["gift"]
+    assert (member["to"], stranger["to"]) == ("b***@example.com", "d***@example.com")
+    assert member["link"] is stranger["link"] is None
+    assert member["link_status"] == stranger["link_status"] == "none"
+    # Both addresses get the same notice through the sign-in code channel.
+    (notice_b,) = otp.notices["bob@example.com"]
+    (notice_d,) = otp.notices["dora@example.com"]
+    assert notice_b == notice_d and notice_d[0] == "gift" and "sign up" in notice_d[1]
+    # No row keeps the stranger's address.
+    with world.container.uow_factory.sessions() as s:
+        deals = s.execute(text("SELECT * FROM certificate_deals")).all()
+    assert deals and not any("dora" in str(row).lower() for row in deals)
+
+    world.settle()
+    dora = sign_in(api, otp, "dora@example.com")  # signing up with the address
+    (offer,) = api.get("/me/gifts", headers=dora).json()
+    assert offer["id"] == stranger["id"] and offer["ready"] is True
+    assert api.get("/me/gifts", headers=world.bob).json()[0]["id"] == member["id"]
+    # Nobody else can take it by its id.
+    carol = sign_in(api, otp, "carol@example.com")
+    taken = api.post("/gifts/accept", json={"gift_id": stranger["id"]}, headers=carol)
+    assert taken.status_code == 404
+    accepted = world.post("/gifts/accept", dora, gift_id=stranger["id"])
+    assert accepted["state"] == "active"
+    world.settle()
+    dora_wallet = api.get("/account", headers=dora).json()["wallet_address"]
+    assert world.on_chain(accepted) == (ChainState.ACTIVE, dora_wallet)
+
+
 def test_a_gift_link_onboards_a_newcomer_and_works_once(world, api, otp):
     cid = world.certificate["id"]
     gifted = world.post(f"/me/certificates/{cid}/gift", world.alice, expires_in_days=3)
