@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     #: The SMS/email gateway that receives ``{"channel", "destination", "code"}`` (webhook).
     #: A secret: its query string often carries the gateway's credentials.
     otp_webhook_url: SecretStr = SecretStr("")
+    #: Sign-in codes: at most this many an hour to addresses asked for from one client
+    #: network (IPv4 /24, IPv6 /48; see ``trusted_proxies``), and at most these many overall
+    #: an hour and a day (what the SMS/email gateway may cost). Beyond: 429 with Retry-After.
+    otp_max_per_network_per_hour: int = 10
+    otp_budget_per_hour: int = 500
+    otp_budget_per_day: int = 5000
     #: Claims arriving within this window share one ``claimBatch`` transaction.
     claim_batch_window_s: float = 1.0
     #: At most this many claims per transaction; the registry takes at most ``MAX_CLAIM_BATCH``
@@ -180,6 +186,14 @@ class Settings(BaseSettings):
             )
         if not self.dev_mode:
             self._refuse_weak_secrets()
+        if (
+            self.otp_max_per_network_per_hour < 1
+            or not 1 <= self.otp_budget_per_hour <= self.otp_budget_per_day
+        ):
+            raise ValueError(
+                "TRACECERT_OTP_MAX_PER_NETWORK_PER_HOUR and TRACECERT_OTP_BUDGET_PER_HOUR are at "
+                "least 1, and TRACECERT_OTP_BUDGET_PER_DAY is at least the hourly budget"
+            )
         if not 1 <= self.claim_batch_max <= MAX_CLAIM_BATCH:
             raise ValueError(
                 f"TRACECERT_CLAIM_BATCH_MAX is between 1 and {MAX_CLAIM_BATCH}, the most claims "

@@ -75,6 +75,7 @@ def _challenge(row: OtpChallengeRow) -> OtpChallenge:
         expires_at=row.expires_at,
         attempts=row.attempts,
         consumed_at=row.consumed_at,
+        network=row.network,
     )
 
 
@@ -113,6 +114,7 @@ class SqlAlchemyAccountRepository:
             destination=challenge.destination.value,
             code_hash=challenge.code_hash,
             attempts=0,
+            network=challenge.network,
             created_at=challenge.created_at,
             expires_at=challenge.expires_at,
         )
@@ -135,12 +137,31 @@ class SqlAlchemyAccountRepository:
             )
         )
 
-    def count_attempt(self, challenge_id: int) -> None:
-        self._s.execute(
-            update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id)
-            .values(attempts=OtpChallengeRow.attempts + 1)
+    def challenges_since(
+        self, since: datetime, network: str | None = None
+    ) -> tuple[int, datetime | None]:
+        query = select(func.count(), func.min(OtpChallengeRow.created_at)).where(
+            OtpChallengeRow.created_at >= since
         )
+        if network is not None:
+            query = query.where(OtpChallengeRow.network == network)
+        found, oldest = self._s.execute(query).one()
+        return int(found), oldest
+
+    def take_attempt(self, challenge_id: int, max_attempts: int) -> int | None:
+        # One conditional UPDATE: concurrent guesses queue on the row and each sees the
+        # count the one before it left, so never more than ``max_attempts`` are checked.
+        done = self._s.execute(
+            update(OtpChallengeRow)
+            .where(
+                OtpChallengeRow.id == challenge_id,
+                OtpChallengeRow.attempts < max_attempts,
+                OtpChallengeRow.consumed_at.is_(None),
+            )
+            .values(attempts=OtpChallengeRow.attempts + 1)
+            .returning(OtpChallengeRow.attempts)
+        ).first()
+        return int(done[0]) if done is not None else None
 
     def consume_challenge(self, challenge_id: int, at: datetime) -> bool:
         done = self._s.execute(

@@ -621,7 +621,9 @@ class OtpChallengeRow(Base):
     destination: Mapped[str] = mapped_column(String(254), index=True)
     code_hash: Mapped[bytes] = mapped_column(Bytes32)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The asking client's counting network (an IPv4 /24, an IPv6 /48).
+    network: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

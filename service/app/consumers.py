@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +58,8 @@ from service.domain.errors import (
     InvalidWalletBindingError,
     ItemNotFoundError,
     NotClaimableError,
+    OtpBudgetExhaustedError,
+    OtpNetworkRateLimitedError,
     OtpRateLimitedError,
     PermissionDeniedError,
     PinLockedError,
@@ -73,27 +76,65 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- sign-in
+@dataclass(frozen=True)
+class CodeLimits:
+    """How many sign-in codes may go out: per client network an hour, and overall."""
+
+    per_network_per_hour: int = 10
+    budget_per_hour: int = 500
+    budget_per_day: int = 5000
+
+
 def request_code(
     cmd: commands.RequestCode,
     uow_factory: UnitOfWorkFactory,
     secrets_: Secrets,
     sender: OtpSender,
     clock: Clock,
+    limits: CodeLimits = CodeLimits(),
 ) -> dict[str, Any]:
-    """Send a one-time code; the answer names the challenge to send the code back with."""
+    """Send a one-time code; the answer names the challenge to send the code back with.
+
+    Codes are limited per address (30 s apart, 5 an hour), per client network
+    (``limits.per_network_per_hour``) and overall (the hourly and daily budgets), so that
+    neither one client nor many can pump codes (each costs an SMS)."""
     destination = accounts.normalise_destination(cmd.destination)
     now = clock.now()
     code = accounts.new_otp_code()
     public_id = "otp_" + secrets.token_urlsafe(16)
+    hour, day = timedelta(hours=1), timedelta(days=1)
     with uow_factory() as uow:
         wait_until = accounts.may_send_code(
-            uow.accounts.challenge_times(destination, now - timedelta(hours=1)), now
+            uow.accounts.challenge_times(destination, now - hour), now
         )
         if wait_until is not None:
             seconds = max(int((wait_until - now).total_seconds()) + 1, 1)
-            raise OtpRateLimitedError(
+            error = OtpRateLimitedError(
                 f"A code was sent to this address recently; ask again in {seconds} s."
             )
+            error.retry_after_s = seconds  # type: ignore[misc]
+            raise error
+        if cmd.network:
+            wait = accounts.window_wait(
+                *uow.accounts.challenges_since(now - hour, cmd.network),
+                limits.per_network_per_hour,
+                hour,
+                now,
+            )
+            if wait is not None:
+                raise OtpNetworkRateLimitedError(wait)
+        for limit, window in ((limits.budget_per_hour, hour), (limits.budget_per_day, day)):
+            wait = accounts.window_wait(
+                *uow.accounts.challenges_since(now - window), limit, window, now
+            )
+            if wait is not None:
+                log.warning(
+                    "sign-in code budget used up (%d per %s); refusing codes for %d s",
+                    limit,
+                    window,
+                    wait,
+                )
+                raise OtpBudgetExhaustedError(wait)
         uow.accounts.add_challenge(
             OtpChallenge(
                 public_id=public_id,
@@ -101,6 +142,7 @@ def request_code(
                 code_hash=accounts.otp_hash(secrets_.otp_key, public_id, code),
                 created_at=now,
                 expires_at=now + accounts.OTP_TTL,
+                network=cmd.network or None,
             )
         )
         uow.commit()
@@ -131,12 +173,16 @@ def sign_in(
         if challenge is None or not challenge.usable(now):
             raise InvalidOtpError()
         assert challenge.id is not None
+        # The try is counted before the code is checked, in one conditional UPDATE: however
+        # many guesses race, at most OTP_MAX_ATTEMPTS of them are ever checked.
+        tries = uow.accounts.take_attempt(challenge.id, accounts.OTP_MAX_ATTEMPTS)
+        if tries is None:
+            raise InvalidOtpError("The code is used up; ask for a new code.", attempts_left=0)
         if not accounts.otp_matches(
             secrets_.otp_key, challenge.public_id, cmd.code, challenge.code_hash
         ):
-            uow.accounts.count_attempt(challenge.id)
             uow.commit()
-            left = max(accounts.OTP_MAX_ATTEMPTS - challenge.attempts - 1, 0)
+            left = max(accounts.OTP_MAX_ATTEMPTS - tries, 0)
             raise InvalidOtpError(
                 f"The code is wrong; {count(left, 'try', 'tries')} left for it."
                 if left > 0

@@ -698,8 +698,17 @@ class AccountRepository(Protocol):
         """Creation times of the destination's codes since ``since``."""
         ...
 
-    def count_attempt(self, challenge_id: int) -> None:
-        """Add one to the challenge's wrong-code count."""
+    def challenges_since(
+        self, since: datetime, network: str | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many codes were sent since ``since`` (from ``network`` only, if given), and
+        when the oldest of them was."""
+        ...
+
+    def take_attempt(self, challenge_id: int, max_attempts: int) -> int | None:
+        """Count one try of the challenge's code, atomically, if it has fewer than
+        ``max_attempts`` and is unused: the tries counted so far, this one included; None
+        (nothing counted) when it has none left."""
         ...
 
     def consume_challenge(self, challenge_id: int, at: datetime) -> bool:

@@ -147,12 +147,26 @@ class OtpChallenge:
     expires_at: datetime
     attempts: int = 0
     consumed_at: datetime | None = None
+    #: The asking client's counting network, for the per-network limit.
+    network: str | None = None
     id: int | None = None
 
     def usable(self, now: datetime) -> bool:
         return (
             self.consumed_at is None and now <= self.expires_at and self.attempts < OTP_MAX_ATTEMPTS
         )
+
+
+def window_wait(
+    count: int, oldest: datetime | None, limit: int, window: timedelta, now: datetime
+) -> int | None:
+    """Seconds until one more may be sent when ``count`` were sent within ``window`` (the
+    oldest at ``oldest``) and at most ``limit`` may; None if one may be sent now."""
+    if count < limit:
+        return None
+    if oldest is None:
+        return int(window.total_seconds())
+    return max(int((oldest + window - now).total_seconds()) + 1, 1)
 
 
 def may_send_code(recent: list[datetime], now: datetime) -> datetime | None:

@@ -203,3 +203,19 @@ def test_random_32_byte_secrets_pass(monkeypatch):
         "wallet_kek": secrets.token_urlsafe(32),
     }
     assert Settings(**{**PRODUCTION, **values}).wallet_kek_bytes == values["wallet_kek"].encode()  # type: ignore[arg-type]
+
+
+def test_sign_in_code_limits_default_and_refuse_nonsense():
+    settings = Settings()
+    assert (
+        settings.otp_max_per_network_per_hour,
+        settings.otp_budget_per_hour,
+        settings.otp_budget_per_day,
+    ) == (10, 500, 5000)
+    for bad in (
+        {"otp_max_per_network_per_hour": 0},
+        {"otp_budget_per_hour": 0},
+        {"otp_budget_per_hour": 600, "otp_budget_per_day": 500},
+    ):
+        with pytest.raises(ValidationError, match="TRACECERT_OTP_"):
+            Settings(**bad)  # type: ignore[arg-type]
