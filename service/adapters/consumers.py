@@ -677,11 +677,17 @@ class SqlAlchemyCertificateRepository(SqlAlchemyLifecycleMixin):
 
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]:
         rows = self._s.execute(
-            select(PinGuardRow.subject, PinGuardRow.failures, PinGuardRow.locked_until).where(
-                PinGuardRow.subject.in_(list(subjects))
-            )
+            select(
+                PinGuardRow.subject,
+                PinGuardRow.failures,
+                PinGuardRow.locked_until,
+                PinGuardRow.updated_at,
+            ).where(PinGuardRow.subject.in_(list(subjects)))
         )
-        found = {subject: PinGuard(failures, until) for subject, failures, until in rows}
+        found = {
+            subject: PinGuard(failures, until, updated)
+            for subject, failures, until, updated in rows
+        }
         return {subject: found.get(subject, PinGuard()) for subject in subjects}
 
     def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None:

@@ -39,6 +39,9 @@ from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import (
     ACCOUNT_FREE_FAILURES,
     ACCOUNT_LOCK,
+    BOTTLE_CAP_FAILURES,
+    BOTTLE_CAP_LOCK,
+    BOTTLE_CAP_WINDOW,
     ITEM_FREE_FAILURES,
     ITEM_LOCK,
     PENDING_STATES,
@@ -384,8 +387,11 @@ def claim(
 ) -> dict[str, Any]:
     """Claim a bottle with its PIN: the certificate is ``claim_pending`` until minted.
 
-    Wrong PINs count against the item and the account; either locks after a few misses, for
-    longer with every further miss. Malformed PINs are refused without counting.
+    Wrong PINs count against the caller's (account, bottle) pair and the caller's account;
+    either locks after a few misses, for longer with every further miss, and locks only the
+    caller: a stranger who read the serial cannot lock the buyer out. They also count against
+    the bottle from all accounts together, a cap on distributed guessing
+    (``BOTTLE_CAP_FAILURES`` a day). Malformed PINs are refused without counting.
     """
     account_id = _consumer(cmd.actor)
     if not is_valid_serial_text(cmd.serial):
@@ -396,8 +402,9 @@ def claim(
     if cmd.region is not None and cmd.region not in regions():
         raise InvalidRegionError(f"Unknown region code {cmd.region!r}; use a GB/T 2260 code.")
     now = clock.now()
-    item_subject = f"item:{cmd.serial}"
+    pair_subject = f"item:{cmd.serial}:account:{account_id}"
     account_subject = f"account:{account_id}"
+    item_subject = f"item:{cmd.serial}"
     try:
         with uow_factory() as uow:
             stored = replay(uow, cmd.actor, cmd.idempotency)
@@ -410,11 +417,16 @@ def claim(
                 raise ItemNotFoundError()
             if account is None:
                 raise InvalidSessionError()
-            guards = uow.certificates.pin_guards([item_subject, account_subject])
+            guards = uow.certificates.pin_guards([pair_subject, account_subject, item_subject])
+            guards[item_subject] = guards[item_subject].within(now, BOTTLE_CAP_WINDOW)
             for subject, guard in guards.items():
                 if guard.locked(now):
                     assert guard.locked_until is not None
-                    whom = "this bottle" if subject == item_subject else "your account"
+                    whom = {
+                        pair_subject: "this bottle from your account",
+                        account_subject: "your account",
+                        item_subject: "this bottle from many accounts today",
+                    }[subject]
                     raise PinLockedError(
                         f"Too many wrong PINs for {whom}; try again after "
                         f"{guard.locked_until.isoformat(timespec='minutes')}."
@@ -422,14 +434,18 @@ def claim(
             if item.pin_hash is None or not codes.pin_matches(
                 secrets_.pin_key, item.serial, pin, item.pin_hash
             ):
-                item_guard = guards[item_subject].after_failure(now, ITEM_FREE_FAILURES, ITEM_LOCK)
+                pair_guard = guards[pair_subject].after_failure(now, ITEM_FREE_FAILURES, ITEM_LOCK)
                 account_guard = guards[account_subject].after_failure(
                     now, ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK
                 )
-                uow.certificates.save_pin_guard(item_subject, item_guard, now)
+                item_guard = guards[item_subject].after_failure(
+                    now, BOTTLE_CAP_FAILURES, BOTTLE_CAP_LOCK
+                )
+                uow.certificates.save_pin_guard(pair_subject, pair_guard, now)
                 uow.certificates.save_pin_guard(account_subject, account_guard, now)
+                uow.certificates.save_pin_guard(item_subject, item_guard, now)
                 uow.commit()
-                raise _wrong_pin(item_guard, account_guard, now)
+                raise _wrong_pin(pair_guard, account_guard, item_guard, now)
             existing = uow.certificates.by_item(item.id)
             if existing is not None:
                 raise AlreadyClaimedError()
@@ -465,6 +481,7 @@ def claim(
                     at=now,
                 )
             )
+            uow.certificates.clear_pin_guard(pair_subject)
             uow.certificates.clear_pin_guard(item_subject)
             uow.events.append(
                 CertificateClaimRequested(
@@ -498,9 +515,13 @@ def claim(
         raise AlreadyClaimedError() from exc
 
 
-def _wrong_pin(item: PinGuard, account: PinGuard, now: datetime) -> WrongPinError:
-    left = min(item.attempts_left(ITEM_FREE_FAILURES), account.attempts_left(ACCOUNT_FREE_FAILURES))
-    if item.locked(now) or account.locked(now):
+def _wrong_pin(pair: PinGuard, account: PinGuard, item: PinGuard, now: datetime) -> WrongPinError:
+    left = min(
+        pair.attempts_left(ITEM_FREE_FAILURES),
+        account.attempts_left(ACCOUNT_FREE_FAILURES),
+        item.attempts_left(BOTTLE_CAP_FAILURES),
+    )
+    if pair.locked(now) or account.locked(now) or item.locked(now):
         return WrongPinError(
             "That PIN does not match this bottle, and too many were wrong: claiming is locked "
             "for a while. Check the characters under the cap before trying again.",
