@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -690,24 +692,55 @@ class SqlAlchemyCertificateRepository(SqlAlchemyLifecycleMixin):
         }
         return {subject: found.get(subject, PinGuard()) for subject in subjects}
 
-    def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None:
-        done = self._s.execute(
+    def count_pin_failure(
+        self, subject: str, at: datetime, quiet_before: datetime | None = None
+    ) -> PinGuard:
+        # Insert the row if it is missing (racing inserts are no error), then count in one
+        # conditional UPDATE: concurrent wrong PINs queue on the row and each is counted.
+        insert = pg_insert if self._s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        self._s.execute(
+            insert(PinGuardRow)
+            .values(subject=subject, failures=0, locked_until=None, updated_at=at)
+            .on_conflict_do_nothing(index_elements=[PinGuardRow.subject])
+        )
+        failures: Any = PinGuardRow.failures + 1
+        if quiet_before is not None:
+            # A count that starts over after a quiet window (unless it is locked).
+            failures = case(
+                (
+                    and_(
+                        PinGuardRow.updated_at < quiet_before,
+                        or_(PinGuardRow.locked_until.is_(None), PinGuardRow.locked_until <= at),
+                    ),
+                    1,
+                ),
+                else_=PinGuardRow.failures + 1,
+            )
+        row = self._s.execute(
             update(PinGuardRow)
             .where(PinGuardRow.subject == subject)
-            .values(failures=guard.failures, locked_until=guard.locked_until, updated_at=at)
-            .returning(PinGuardRow.subject)
-        ).first()
-        if done is None:
-            with translate_integrity(self._s, "pin_guards"):
-                self._s.add(
-                    PinGuardRow(
-                        subject=subject,
-                        failures=guard.failures,
-                        locked_until=guard.locked_until,
-                        updated_at=at,
-                    )
-                )
-                self._s.flush()
+            .values(failures=failures, updated_at=at)
+            .returning(PinGuardRow.failures, PinGuardRow.locked_until)
+        ).one()
+        return PinGuard(int(row[0]), row[1], at)
+
+    def uncount_pin_failure(self, subject: str) -> None:
+        self._s.execute(
+            update(PinGuardRow)
+            .where(PinGuardRow.subject == subject, PinGuardRow.failures > 0)
+            .values(failures=PinGuardRow.failures - 1)
+        )
+
+    def lock_pin_guard(self, subject: str, until: datetime) -> None:
+        # Concurrent misses each set their lock: the longest stays.
+        self._s.execute(
+            update(PinGuardRow)
+            .where(
+                PinGuardRow.subject == subject,
+                or_(PinGuardRow.locked_until.is_(None), PinGuardRow.locked_until < until),
+            )
+            .values(locked_until=until)
+        )
 
     def clear_pin_guard(self, subject: str) -> None:
         self._s.execute(delete(PinGuardRow).where(PinGuardRow.subject == subject))

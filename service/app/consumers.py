@@ -417,35 +417,37 @@ def claim(
                 raise ItemNotFoundError()
             if account is None:
                 raise InvalidSessionError()
-            guards = uow.certificates.pin_guards([pair_subject, account_subject, item_subject])
-            guards[item_subject] = guards[item_subject].within(now, BOTTLE_CAP_WINDOW)
-            for subject, guard in guards.items():
-                if guard.locked(now):
-                    assert guard.locked_until is not None
-                    whom = {
-                        pair_subject: "this bottle from your account",
-                        account_subject: "your account",
-                        item_subject: "this bottle from many accounts today",
-                    }[subject]
-                    raise PinLockedError(
-                        f"Too many wrong PINs for {whom}; try again after "
-                        f"{guard.locked_until.isoformat(timespec='minutes')}."
-                    )
+            whom = {
+                pair_subject: "this bottle from your account",
+                account_subject: "your account",
+                item_subject: "this bottle from many accounts today",
+            }
+            _refuse_if_locked(uow.certificates.pin_guards(list(whom)), whom, now)
+            # The try is counted before the PIN is checked, each counter in one conditional
+            # UPDATE: racing guesses queue on the rows, and one that finds a lock a racing miss
+            # just set is refused unchecked. A right PIN gives the account's try back.
+            rules = {
+                pair_subject: (ITEM_FREE_FAILURES, ITEM_LOCK, None),
+                account_subject: (ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK, None),
+                item_subject: (BOTTLE_CAP_FAILURES, BOTTLE_CAP_LOCK, BOTTLE_CAP_WINDOW),
+            }
+            counted = {
+                subject: uow.certificates.count_pin_failure(
+                    subject, now, now - quiet if quiet is not None else None
+                )
+                for subject, (_, _, quiet) in rules.items()
+            }
+            _refuse_if_locked(counted, whom, now)
             if item.pin_hash is None or not codes.pin_matches(
                 secrets_.pin_key, item.serial, pin, item.pin_hash
             ):
-                pair_guard = guards[pair_subject].after_failure(now, ITEM_FREE_FAILURES, ITEM_LOCK)
-                account_guard = guards[account_subject].after_failure(
-                    now, ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK
+                pair_guard, account_guard, item_guard = (
+                    _lock_as_counted(uow, subject, counted[subject], now, free, lock)
+                    for subject, (free, lock, _) in rules.items()
                 )
-                item_guard = guards[item_subject].after_failure(
-                    now, BOTTLE_CAP_FAILURES, BOTTLE_CAP_LOCK
-                )
-                uow.certificates.save_pin_guard(pair_subject, pair_guard, now)
-                uow.certificates.save_pin_guard(account_subject, account_guard, now)
-                uow.certificates.save_pin_guard(item_subject, item_guard, now)
                 uow.commit()
                 raise _wrong_pin(pair_guard, account_guard, item_guard, now)
+            uow.certificates.uncount_pin_failure(account_subject)
             existing = uow.certificates.by_item(item.id)
             if existing is not None:
                 raise AlreadyClaimedError()
@@ -513,6 +515,26 @@ def claim(
             if exc.constraint == "idempotency_keys":
                 raise RequestInProgressError() from exc
         raise AlreadyClaimedError() from exc
+
+
+def _refuse_if_locked(guards: dict[str, PinGuard], whom: dict[str, str], now: datetime) -> None:
+    for subject, guard in guards.items():
+        if guard.locked(now):
+            assert guard.locked_until is not None
+            raise PinLockedError(
+                f"Too many wrong PINs for {whom[subject]}; try again after "
+                f"{guard.locked_until.isoformat(timespec='minutes')}."
+            )
+
+
+def _lock_as_counted(
+    uow: UnitOfWork, subject: str, counted: PinGuard, now: datetime, free: int, lock: timedelta
+) -> PinGuard:
+    """Lock as the count of a wrong PIN (already counted) says."""
+    guard = PinGuard(counted.failures - 1, counted.locked_until).after_failure(now, free, lock)
+    if guard.locked_until is not None and guard.locked_until != counted.locked_until:
+        uow.certificates.lock_pin_guard(subject, guard.locked_until)
+    return guard
 
 
 def _wrong_pin(pair: PinGuard, account: PinGuard, item: PinGuard, now: datetime) -> WrongPinError:

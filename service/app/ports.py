@@ -892,7 +892,22 @@ class CertificateRepository(Protocol):
         ...
 
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]: ...
-    def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None: ...
+    def count_pin_failure(
+        self, subject: str, at: datetime, quiet_before: datetime | None = None
+    ) -> PinGuard:
+        """Count one wrong PIN for ``subject`` atomically (racing misses are each counted),
+        starting over if its last miss was before ``quiet_before`` and it is not locked: the
+        guard with the new count, its current lock, and ``at``."""
+        ...
+
+    def uncount_pin_failure(self, subject: str) -> None:
+        """Give back one counted try (a right PIN was not a miss)."""
+        ...
+
+    def lock_pin_guard(self, subject: str, until: datetime) -> None:
+        """Lock ``subject`` until ``until``, unless it is locked longer already."""
+        ...
+
     def clear_pin_guard(self, subject: str) -> None: ...
 
 

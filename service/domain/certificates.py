@@ -272,13 +272,6 @@ class PinGuard:
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
 
-    def within(self, now: datetime, window: timedelta) -> PinGuard:
-        """This guard, or a fresh one if its last miss is older than ``window`` and it is not
-        locked (a count that starts over after a quiet ``window``)."""
-        if self.updated_at is None or self.locked(now) or now - self.updated_at <= window:
-            return self
-        return PinGuard()
-
     def after_failure(self, now: datetime, free: int, lock: timedelta) -> PinGuard:
         """The guard after one more wrong PIN: locked once ``free`` misses are used up, the
         lock doubling with every further miss (capped at :data:`MAX_LOCK`)."""

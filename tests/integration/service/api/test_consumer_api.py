@@ -200,6 +200,31 @@ def test_a_strangers_wrong_pins_lock_only_the_stranger_and_the_buyer_claims_at_o
     assert claimed.status_code == 202, claimed.text
 
 
+def test_sixteen_racing_wrong_pins_get_no_more_than_the_free_tries_checked(
+    api, container, keys, otp
+):
+    lot = pinned_batch(api, container, keys.factory)
+    mallory = sign_in(api, otp, "mallory@example.com")
+    serial = lot.serials[0]
+    bad = {"serial": serial, "pin": wrong_pin(lot.pins[serial])}
+    barrier = Barrier(16)
+
+    def guess(_: int):
+        barrier.wait()
+        return api.post("/claims", json=bad, headers=mallory)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(guess, range(16)))
+    statuses = sorted(a.status_code for a in answers)
+    # Each checked guess is a 403 wrong_pin; the pair locks after five, and the racing rest
+    # are refused unchecked.
+    assert statuses == [403] * 5 + [429] * 11, [a.text for a in answers]
+    with container.uow_factory.sessions() as s:
+        counted = dict(s.execute(text("SELECT subject, failures FROM pin_guards")).all())
+    assert sorted(counted.values()) == [5, 5, 5], counted
+    assert f"item:{serial}" in counted and len(counted) == 3
+
+
 def test_wrong_pins_from_many_accounts_cap_guessing_at_one_bottle(api, container, keys, otp):
     lot = pinned_batch(api, container, keys.factory)
     serial = lot.serials[0]

@@ -83,15 +83,3 @@ def test_a_recalled_bottle_is_never_handed_out_or_taken_out_of_storage(action):
 @pytest.mark.parametrize("action", sorted(set(Action) - HAND_OUT_ACTIONS))
 def test_a_recall_leaves_every_other_step_to_the_state_machine_and_the_chain(action):
     require_hand_out_allowed(action, batch_recalled=True)
-
-
-def test_a_pin_guard_count_starts_over_after_a_quiet_window_unless_locked():
-    day = timedelta(days=1)
-    guard = PinGuard().after_failure(NOW, free=50, lock=day)
-    assert guard.updated_at == NOW and guard.failures == 1
-    assert guard.within(NOW + day, day) is guard
-    assert guard.within(NOW + day + timedelta(seconds=1), day) == PinGuard()
-    for _ in range(49):
-        guard = guard.after_failure(NOW, free=50, lock=day)
-    assert guard.locked(NOW + timedelta(hours=23))
-    assert guard.within(NOW + timedelta(hours=23), timedelta(hours=1)) is guard  # still locked
