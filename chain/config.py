@@ -45,7 +45,10 @@ class ChainSettings(BaseSettings):
     dev keys are refused.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CHAIN_", extra="ignore")
+    #: A settings error never prints the values it was given (the private key among them).
+    model_config = SettingsConfigDict(
+        env_prefix="CHAIN_", extra="ignore", hide_input_in_errors=True
+    )
 
     backend: Literal["anvil", "rpc", "pyevm"] = "anvil"
     rpc_url: str | None = None

@@ -307,7 +307,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         regions=regions,
         reference_cache=reference_cache,
         wallets=wallets,
-        otp_sender=WebhookOtpSender(settings.otp_webhook_url)
+        otp_sender=WebhookOtpSender(settings.otp_webhook_url.get_secret_value())
         if settings.otp_sender == "webhook"
         else LogOtpSender(),
         session_tokens=JwtSessionTokens(secrets.session_key),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import string
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -22,12 +24,52 @@ PLACEHOLDER_CODE_SECRET = "dev-only-code-secret-change-me"
 PLACEHOLDER_WALLET_KEK = "dev-only-wallet-kek-change-me"
 #: GS1's own example company prefix (GS1 General Specifications); set the brand's real one.
 EXAMPLE_COMPANY_PREFIX = "0614141"
+#: Outside dev mode a secret must hold at least this many distinct characters...
+MIN_SECRET_DISTINCT_CHARS = 12
+#: ...and at least this many bits by a generous estimate (length x log2 of the alphabet its
+#: characters are drawn from): 32 random bytes in hex or base64 pass, a word or a repeat does not.
+MIN_SECRET_BITS = 128
+
+
+def estimated_secret_bits(value: str) -> float:
+    """Length times log2 of the alphabet the characters come from (lower, upper, digits,
+    punctuation, other); an upper bound on what a person-chosen value holds, so only a
+    floor to refuse the obviously weak ones."""
+    pool = 0
+    if any(c in string.ascii_lowercase for c in value):
+        pool += 26
+    if any(c in string.ascii_uppercase for c in value):
+        pool += 26
+    if any(c in string.digits for c in value):
+        pool += 10
+    if any(c in string.punctuation for c in value):
+        pool += len(string.punctuation)
+    if any(c not in string.printable for c in value):
+        pool += 100
+    return len(value) * math.log2(pool) if pool > 1 else 0.0
+
+
+def weak_secret_reason(value: str) -> str | None:
+    """Why ``value`` is too weak to be a secret outside dev mode, or None."""
+    distinct = len(set(value))
+    if distinct < MIN_SECRET_DISTINCT_CHARS:
+        return (
+            f"it has {distinct} distinct characters (at least {MIN_SECRET_DISTINCT_CHARS} needed)"
+        )
+    if estimated_secret_bits(value) < MIN_SECRET_BITS:
+        return (
+            f"it holds an estimated {estimated_secret_bits(value):.0f} bits (at least 128 needed)"
+        )
+    return None
 
 
 class Settings(BaseSettings):
     """Where the data lives, how the API listens, and the limits it enforces."""
 
-    model_config = SettingsConfigDict(env_prefix="TRACECERT_", extra="ignore")
+    #: A settings error never prints the value it refused (a secret's tail, e.g.).
+    model_config = SettingsConfigDict(
+        env_prefix="TRACECERT_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("data")
     #: Defaults to ``sqlite:///<data_dir>/tracecert.db``.
@@ -51,7 +93,14 @@ class Settings(BaseSettings):
     #: Where one-time sign-in codes go: ``log`` (dev mode only) or ``webhook``.
     otp_sender: str = "log"
     #: The SMS/email gateway that receives ``{"channel", "destination", "code"}`` (webhook).
-    otp_webhook_url: str = ""
+    #: A secret: its query string often carries the gateway's credentials.
+    otp_webhook_url: SecretStr = SecretStr("")
+    #: Sign-in codes: at most this many an hour to addresses asked for from one client
+    #: network (IPv4 /24, IPv6 /48; see ``trusted_proxies``), and at most these many overall
+    #: an hour and a day (what the SMS/email gateway may cost). Beyond: 429 with Retry-After.
+    otp_max_per_network_per_hour: int = 10
+    otp_budget_per_hour: int = 500
+    otp_budget_per_day: int = 5000
     #: Claims arriving within this window share one ``claimBatch`` transaction.
     claim_batch_window_s: float = 1.0
     #: At most this many claims per transaction; the registry takes at most ``MAX_CLAIM_BATCH``
@@ -146,10 +195,24 @@ class Settings(BaseSettings):
                 "TRACECERT_OTP_SENDER=log writes sign-in codes to the log; outside dev mode "
                 "set TRACECERT_OTP_SENDER=webhook and TRACECERT_OTP_WEBHOOK_URL"
             )
-        if self.otp_sender == "webhook" and not self.otp_webhook_url.startswith(
-            ("https://", "http://")
-        ):
+        webhook = self.otp_webhook_url.get_secret_value()
+        if self.otp_sender == "webhook" and not webhook.startswith(("https://", "http://")):
             raise ValueError("TRACECERT_OTP_WEBHOOK_URL must be an http(s) URL")
+        if self.otp_sender == "webhook" and not self.dev_mode and webhook.startswith("http://"):
+            raise ValueError(
+                "TRACECERT_OTP_WEBHOOK_URL is http://, which sends sign-in codes in clear; "
+                "use an https:// gateway outside dev mode"
+            )
+        if not self.dev_mode:
+            self._refuse_weak_secrets()
+        if (
+            self.otp_max_per_network_per_hour < 1
+            or not 1 <= self.otp_budget_per_hour <= self.otp_budget_per_day
+        ):
+            raise ValueError(
+                "TRACECERT_OTP_MAX_PER_NETWORK_PER_HOUR and TRACECERT_OTP_BUDGET_PER_HOUR are at "
+                "least 1, and TRACECERT_OTP_BUDGET_PER_DAY is at least the hourly budget"
+            )
         if not 1 <= self.claim_batch_max <= MAX_CLAIM_BATCH:
             raise ValueError(
                 f"TRACECERT_CLAIM_BATCH_MAX is between 1 and {MAX_CLAIM_BATCH}, the most claims "
@@ -208,6 +271,28 @@ class Settings(BaseSettings):
         if not 0 < self.default_page_size <= self.max_page_size:
             raise ValueError("need 0 < default_page_size <= max_page_size")
         return self
+
+    def _refuse_weak_secrets(self) -> None:
+        secrets = {
+            "TRACECERT_API_KEY_PEPPER": self.api_key_pepper.get_secret_value(),
+            "TRACECERT_CODE_SECRET": self.code_secret.get_secret_value(),
+            "TRACECERT_WALLET_KEK": self.wallet_kek.get_secret_value(),
+        }
+        for name, value in secrets.items():
+            reason = weak_secret_reason(value)
+            if reason is not None:
+                raise ValueError(
+                    f"{name} is too weak outside dev mode: {reason}; set at least 32 random "
+                    "bytes, e.g. from `openssl rand -base64 32`"
+                )
+        names = list(secrets)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                if secrets[first] == secrets[second]:
+                    raise ValueError(
+                        f"{first} and {second} are the same value; each must be a secret of "
+                        "its own, so that one leaked does not give away the other"
+                    )
 
     @property
     def proxies(self) -> tuple[Network, ...]:

@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,6 +77,7 @@ def _challenge(row: OtpChallengeRow) -> OtpChallenge:
         expires_at=row.expires_at,
         attempts=row.attempts,
         consumed_at=row.consumed_at,
+        network=row.network,
     )
 
 
@@ -113,6 +116,7 @@ class SqlAlchemyAccountRepository:
             destination=challenge.destination.value,
             code_hash=challenge.code_hash,
             attempts=0,
+            network=challenge.network,
             created_at=challenge.created_at,
             expires_at=challenge.expires_at,
         )
@@ -135,12 +139,31 @@ class SqlAlchemyAccountRepository:
             )
         )
 
-    def count_attempt(self, challenge_id: int) -> None:
-        self._s.execute(
-            update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id)
-            .values(attempts=OtpChallengeRow.attempts + 1)
+    def challenges_since(
+        self, since: datetime, network: str | None = None
+    ) -> tuple[int, datetime | None]:
+        query = select(func.count(), func.min(OtpChallengeRow.created_at)).where(
+            OtpChallengeRow.created_at >= since
         )
+        if network is not None:
+            query = query.where(OtpChallengeRow.network == network)
+        found, oldest = self._s.execute(query).one()
+        return int(found), oldest
+
+    def take_attempt(self, challenge_id: int, max_attempts: int) -> int | None:
+        # One conditional UPDATE: concurrent guesses queue on the row and each sees the
+        # count the one before it left, so never more than ``max_attempts`` are checked.
+        done = self._s.execute(
+            update(OtpChallengeRow)
+            .where(
+                OtpChallengeRow.id == challenge_id,
+                OtpChallengeRow.attempts < max_attempts,
+                OtpChallengeRow.consumed_at.is_(None),
+            )
+            .values(attempts=OtpChallengeRow.attempts + 1)
+            .returning(OtpChallengeRow.attempts)
+        ).first()
+        return int(done[0]) if done is not None else None
 
     def consume_challenge(self, challenge_id: int, at: datetime) -> bool:
         done = self._s.execute(
@@ -239,6 +262,7 @@ def _deal(row: CertificateDealRow) -> Deal:
         created_at=row.created_at,
         counterparty_org_id=row.counterparty_org_id,
         recipient_account_id=row.recipient_account_id,
+        recipient_key=row.recipient_key,
         secret_hash=row.secret_hash,
         claim_key_address=row.claim_key_address,
         sealed_claim_key=row.sealed_claim_key,
@@ -308,6 +332,7 @@ class SqlAlchemyLifecycleMixin:
             status=deal.status.value,
             counterparty_org_id=deal.counterparty_org_id,
             recipient_account_id=deal.recipient_account_id,
+            recipient_key=deal.recipient_key,
             secret_hash=deal.secret_hash,
             claim_key_address=deal.claim_key_address,
             sealed_claim_key=deal.sealed_claim_key,
@@ -352,14 +377,24 @@ class SqlAlchemyLifecycleMixin:
         *,
         counterparty_org_id: int | None = None,
         recipient_account_id: int | None = None,
+        recipient_key: bytes | None = None,
         kind: DealKind | None = None,
         statuses: Sequence[DealStatus] = (),
     ) -> list[Deal]:
         query = select(CertificateDealRow).order_by(CertificateDealRow.id.desc())
         if counterparty_org_id is not None:
             query = query.where(CertificateDealRow.counterparty_org_id == counterparty_org_id)
-        if recipient_account_id is not None:
+        if recipient_account_id is not None and recipient_key is not None:
+            query = query.where(
+                or_(
+                    CertificateDealRow.recipient_account_id == recipient_account_id,
+                    CertificateDealRow.recipient_key == recipient_key,
+                )
+            )
+        elif recipient_account_id is not None:
             query = query.where(CertificateDealRow.recipient_account_id == recipient_account_id)
+        elif recipient_key is not None:
+            query = query.where(CertificateDealRow.recipient_key == recipient_key)
         if kind is not None:
             query = query.where(CertificateDealRow.kind == kind.value)
         if statuses:
@@ -663,31 +698,68 @@ class SqlAlchemyCertificateRepository(SqlAlchemyLifecycleMixin):
 
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]:
         rows = self._s.execute(
-            select(PinGuardRow.subject, PinGuardRow.failures, PinGuardRow.locked_until).where(
-                PinGuardRow.subject.in_(list(subjects))
-            )
+            select(
+                PinGuardRow.subject,
+                PinGuardRow.failures,
+                PinGuardRow.locked_until,
+                PinGuardRow.updated_at,
+            ).where(PinGuardRow.subject.in_(list(subjects)))
         )
-        found = {subject: PinGuard(failures, until) for subject, failures, until in rows}
+        found = {
+            subject: PinGuard(failures, until, updated)
+            for subject, failures, until, updated in rows
+        }
         return {subject: found.get(subject, PinGuard()) for subject in subjects}
 
-    def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None:
-        done = self._s.execute(
+    def count_pin_failure(
+        self, subject: str, at: datetime, quiet_before: datetime | None = None
+    ) -> PinGuard:
+        # Insert the row if it is missing (racing inserts are no error), then count in one
+        # conditional UPDATE: concurrent wrong PINs queue on the row and each is counted.
+        insert = pg_insert if self._s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        self._s.execute(
+            insert(PinGuardRow)
+            .values(subject=subject, failures=0, locked_until=None, updated_at=at)
+            .on_conflict_do_nothing(index_elements=[PinGuardRow.subject])
+        )
+        failures: Any = PinGuardRow.failures + 1
+        if quiet_before is not None:
+            # A count that starts over after a quiet window (unless it is locked).
+            failures = case(
+                (
+                    and_(
+                        PinGuardRow.updated_at < quiet_before,
+                        or_(PinGuardRow.locked_until.is_(None), PinGuardRow.locked_until <= at),
+                    ),
+                    1,
+                ),
+                else_=PinGuardRow.failures + 1,
+            )
+        row = self._s.execute(
             update(PinGuardRow)
             .where(PinGuardRow.subject == subject)
-            .values(failures=guard.failures, locked_until=guard.locked_until, updated_at=at)
-            .returning(PinGuardRow.subject)
-        ).first()
-        if done is None:
-            with translate_integrity(self._s, "pin_guards"):
-                self._s.add(
-                    PinGuardRow(
-                        subject=subject,
-                        failures=guard.failures,
-                        locked_until=guard.locked_until,
-                        updated_at=at,
-                    )
-                )
-                self._s.flush()
+            .values(failures=failures, updated_at=at)
+            .returning(PinGuardRow.failures, PinGuardRow.locked_until)
+        ).one()
+        return PinGuard(int(row[0]), row[1], at)
+
+    def uncount_pin_failure(self, subject: str) -> None:
+        self._s.execute(
+            update(PinGuardRow)
+            .where(PinGuardRow.subject == subject, PinGuardRow.failures > 0)
+            .values(failures=PinGuardRow.failures - 1)
+        )
+
+    def lock_pin_guard(self, subject: str, until: datetime) -> None:
+        # Concurrent misses each set their lock: the longest stays.
+        self._s.execute(
+            update(PinGuardRow)
+            .where(
+                PinGuardRow.subject == subject,
+                or_(PinGuardRow.locked_until.is_(None), PinGuardRow.locked_until < until),
+            )
+            .values(locked_until=until)
+        )
 
     def clear_pin_guard(self, subject: str) -> None:
         self._s.execute(delete(PinGuardRow).where(PinGuardRow.subject == subject))

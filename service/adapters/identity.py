@@ -61,6 +61,11 @@ class LogOtpSender:
             "one-time code for %s (%s): %s", destination.value, destination.channel.value, code
         )
 
+    def notify(self, destination: Destination, kind: str, message: str) -> None:
+        log.warning(
+            "%s notice for %s (%s): %s", kind, destination.value, destination.channel.value, message
+        )
+
 
 class WebhookOtpSender:
     """Production: POSTs ``{"channel", "destination", "code"}`` as JSON to the operator's SMS
@@ -71,9 +76,23 @@ class WebhookOtpSender:
         self._timeout_s = timeout_s
 
     def send(self, destination: Destination, code: str) -> None:
-        body = json.dumps(
+        self._post(
             {"channel": destination.channel.value, "destination": destination.value, "code": code}
-        ).encode()
+        )
+
+    def notify(self, destination: Destination, kind: str, message: str) -> None:
+        """A notice (a gift waiting): ``{"channel", "destination", "kind", "message"}``."""
+        self._post(
+            {
+                "channel": destination.channel.value,
+                "destination": destination.value,
+                "kind": kind,
+                "message": message,
+            }
+        )
+
+    def _post(self, payload: dict[str, str]) -> None:
+        body = json.dumps(payload).encode()
         request = urllib.request.Request(
             self._url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )

@@ -621,7 +621,9 @@ class OtpChallengeRow(Base):
     destination: Mapped[str] = mapped_column(String(254), index=True)
     code_hash: Mapped[bytes] = mapped_column(Bytes32)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The asking client's counting network (an IPv4 /24, an IPv6 /48).
+    network: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -723,6 +725,8 @@ class CertificateDealRow(Base):
     recipient_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id"), nullable=True, index=True
     )
+    #: A gift's recipient address as a keyed hash (a newcomer invited by phone or email).
+    recipient_key: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True, index=True)
     secret_hash: Mapped[bytes | None] = mapped_column(Bytes32, nullable=True, unique=True)
     claim_key_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     sealed_claim_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -728,7 +728,10 @@ class CertificatePublic(Public):
     )
     history: list[CertificateStepPublic]
     gift: dict[str, Any] | None = Field(
-        default=None, description="A new gift: its id, expiry, and its link (shown once)."
+        default=None,
+        description="A new gift: its id, expiry, and its link, shown once (link_status "
+        '"shown"); a replay of the same request withholds it (link_status "withheld", '
+        'link_note says what to do); a gift to a phone or email has none ("none").',
     )
     voucher: dict[str, Any] | None = Field(
         default=None,

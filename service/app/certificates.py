@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from service.app.ports import (
     Clock,
     DuplicateError,
     Ledger,
+    OtpSender,
     Secrets,
     SignedVoucher,
     StepRecord,
@@ -41,7 +43,13 @@ from service.app.ports import (
     Wallets,
 )
 from service.app.views import iso, product_name
-from service.domain.accounts import Account, Custody, normalise_destination
+from service.domain.accounts import (
+    Account,
+    Custody,
+    Destination,
+    normalise_destination,
+    recipient_key,
+)
 from service.domain.actor import Actor
 from service.domain.batches import BatchStatus
 from service.domain.certificates import (
@@ -104,7 +112,11 @@ class Services:
     wallets: Wallets
     secrets: Secrets
     clock: Clock
+    #: Delivers a gift's notice to its recipient's phone or email (the sign-in code channel).
+    notices: OtpSender | None = None
 
+
+log = logging.getLogger(__name__)
 
 #: How long a self-custody owner has to sign a prepared request.
 VOUCHER_TTL = timedelta(hours=1)
@@ -195,7 +207,9 @@ def _run(
                 uow.idempotency.add(
                     actor.principal_id,
                     idempotency.key,
-                    StoredResponse(idempotency.request_hash, 200, canonical_json(view)),
+                    StoredResponse(
+                        idempotency.request_hash, 200, canonical_json(withhold_secrets(view))
+                    ),
                     now,
                 )
             uow.commit()
@@ -208,6 +222,32 @@ def _run(
                 return stored
             raise RequestInProgressError() from exc
         raise
+
+
+#: What a replayed gift says instead of its link.
+LINK_WITHHELD = (
+    "The gift link is shown only once and is never stored; a replay cannot show it again. "
+    "If it was lost, cancel the gift and make a new one."
+)
+
+
+def withhold_secrets(view: dict[str, Any]) -> dict[str, Any]:
+    """The answer as an idempotency record may keep it: a gift link's secret withheld.
+
+    A replay of the same request answers with this, so the secret never rests in a row."""
+    gift = view.get("gift")
+    if not isinstance(gift, dict) or gift.get("secret") is None:
+        return view
+    return {
+        **view,
+        "gift": {
+            **gift,
+            "link": None,
+            "secret": None,
+            "link_status": "withheld",
+            "link_note": LINK_WITHHELD,
+        },
+    }
 
 
 def _view(
@@ -468,24 +508,30 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
     preset = cmd.preset or {}
     if preset:
         key_address, sealed_key = preset["key_address"], bytes.fromhex(preset["sealed_key"])
-        secret, expires = preset["secret"], datetime.fromisoformat(preset["expires_at"])
+        expires = datetime.fromisoformat(preset["expires_at"])
+        secret = (
+            svc.secrets.unseal(bytes.fromhex(preset["sealed_secret"]), GIFT_SECRET_CONTEXT).decode()
+            if "sealed_secret" in preset
+            else preset["secret"]  # a voucher prepared before secrets were sealed
+        )
     else:
         key_address, sealed_key = svc.wallets.create()
         secret = secrets.token_urlsafe(24)
         expires = svc.clock.now() + timedelta(days=days)
 
+    destination = normalise_destination(cmd.to) if cmd.to is not None else None
+    notice: list[Destination] = []
+
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
-        recipient = None
-        if cmd.to is not None:
-            recipient = uow.accounts.get_by_destination(normalise_destination(cmd.to))
-            if recipient is None:
-                raise InvalidDealError(
-                    "Nobody is registered with that phone number or email; send a gift link "
-                    "instead (leave 'to' out)."
-                )
-            if recipient.id == account.id:
+        recipient, key = None, None
+        if destination is not None:
+            # A member or not, the answer is the same (an invitation): whether an address has
+            # an account is nobody's business. A newcomer who signs up with it sees the gift.
+            if destination == account.destination:
                 raise InvalidDealError("A gift goes to someone else; choose another recipient.")
+            recipient = uow.accounts.get_by_destination(destination)
+            key = recipient_key(svc.secrets.otp_key, destination)
         deal = uow.certificates.add_deal(
             Deal(
                 public_id="gft_" + secrets.token_urlsafe(12),
@@ -494,6 +540,7 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
                 status=DealStatus.OFFERED,
                 created_at=now,
                 recipient_account_id=recipient.id if recipient is not None else None,
+                recipient_key=key,
                 secret_hash=hashlib.sha256(secret.encode()).digest(),
                 claim_key_address=key_address,
                 sealed_claim_key=sealed_key,
@@ -521,12 +568,16 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
         view = _view(svc, uow, moved, now)
         view["gift"] = {
             "id": deal.public_id,
-            "to": recipient.destination.masked() if recipient is not None else None,
+            "to": destination.masked() if destination is not None else None,
             "expires_at": iso(expires),
-            # The link is shown once: only its hash is kept.
-            "link": f"{base_url}/gifts/accept#{secret}" if recipient is None else None,
-            "secret": secret if recipient is None else None,
+            # The link is shown once: only its hash is kept, and a replay withholds it.
+            "link": f"{base_url}/gifts/accept#{secret}" if destination is None else None,
+            "secret": secret if destination is None else None,
+            "link_status": "shown" if destination is None else "none",
+            "link_note": None,
         }
+        if destination is not None:
+            notice[:] = [destination]
         return view
 
     params = {
@@ -537,11 +588,37 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
         "preset": {
             "key_address": key_address,
             "sealed_key": sealed_key.hex(),
-            "secret": secret,
+            # The voucher row keeps the link's secret sealed, never in clear.
+            "sealed_secret": svc.secrets.seal(secret.encode(), GIFT_SECRET_CONTEXT).hex(),
             "expires_at": expires.isoformat(),
         },
     }
-    return _idempotent(svc, cmd.actor, cmd.idempotency, work, ("gift", params))
+    view = _idempotent(svc, cmd.actor, cmd.idempotency, work, ("gift", params))
+    if notice and svc.notices is not None:
+        _send_gift_notice(svc.notices, notice[0], base_url, expires)
+    return view
+
+
+#: What a gift's recipient receives, member or not: the same words, so that neither the
+#: giver's answer nor the message says whether the address has an account.
+GIFT_NOTICE = (
+    "Someone sent you a bottle's digital certificate as a gift on tracecert. Sign in (or sign "
+    "up) with this phone number or email at {url} to accept it before {expires}."
+)
+
+
+def _send_gift_notice(
+    notices: OtpSender, destination: Destination, base_url: str, expires: datetime
+) -> None:
+    """Best effort, after the gift is committed: a gateway that fails loses the notice, not
+    the gift (it waits in the recipient's list, ``GET /me/gifts``)."""
+    message = GIFT_NOTICE.format(
+        url=f"{base_url}/my-certificates", expires=expires.isoformat(timespec="minutes")
+    )
+    try:
+        notices.notify(destination, "gift", message)
+    except Exception:  # a gateway's failure must not undo a committed gift
+        log.warning("the gift notice to a %s could not be sent", destination.channel.value)
 
 
 def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
@@ -821,7 +898,7 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
             deal = uow.certificates.deal_by_secret(hashlib.sha256(cmd.secret.encode()).digest())
         else:
             deal = uow.certificates.deal(cmd.gift_id or "")
-            if deal is not None and deal.recipient_account_id != cmd.actor.account_id:
+            if deal is not None and not _addressed_to(svc, deal, account):
                 deal = None
         if deal is None or deal.kind is not DealKind.GIFT or account is None:
             raise DealNotFoundError()
@@ -829,7 +906,9 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
             raise InvalidDealError("This gift was already accepted or cancelled.")
         if deal.expires_at is not None and now > deal.expires_at:
             raise InvalidDealError("This gift link has expired; ask the giver to send it again.")
-        if deal.recipient_account_id not in (None, account.id):
+        if deal.recipient_account_id not in (None, account.id) or (
+            deal.recipient_key is not None and not _addressed_to(svc, deal, account)
+        ):
             raise DealNotFoundError()
         certificate = uow.certificates.get_by_id(deal.certificate_id)
         if certificate is None:
@@ -865,12 +944,30 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
     return _idempotent(svc, cmd.actor, cmd.idempotency, work)
 
 
-def incoming_gifts(actor: Actor, uow: UnitOfWork) -> list[dict[str, Any]]:
+def _addressed_to(svc: Services, deal: Deal, account: Account | None) -> bool:
+    """Whether a named gift is the account's: named by its id, or by its address (a gift
+    sent before the recipient signed up)."""
+    if account is None:
+        return False
+    if deal.recipient_account_id is not None and deal.recipient_account_id == account.id:
+        return True
+    return deal.recipient_key is not None and deal.recipient_key == recipient_key(
+        svc.secrets.otp_key, account.destination
+    )
+
+
+def incoming_gifts(actor: Actor, uow: UnitOfWork, secrets_: Secrets) -> list[dict[str, Any]]:
+    """Gifts waiting for the signed-in consumer: named by account, or by the address they
+    signed up with (sent to them before they had an account)."""
     if actor.role is not Role.CONSUMER or actor.account_id is None:
         raise PermissionDeniedError("Sign in to see gifts sent to you.")
     with uow:
+        account = uow.accounts.get(actor.account_id)
         deals = uow.certificates.deals(
             recipient_account_id=actor.account_id,
+            recipient_key=recipient_key(secrets_.otp_key, account.destination)
+            if account is not None
+            else None,
             kind=DealKind.GIFT,
             statuses=[DealStatus.OFFERED],
         )
@@ -1000,6 +1097,7 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
 
 #: Associated data of a sealed delivery address (it opens for nothing else).
 ADDRESS_CONTEXT = b"tracecert:redemption-address:v1"
+GIFT_SECRET_CONTEXT = b"tracecert:gift-secret:v1"
 
 
 def counterparty_deals(

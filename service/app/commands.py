@@ -132,6 +132,8 @@ class RequestCode:
     """Send a one-time sign-in code to a phone number or email address."""
 
     destination: str
+    #: The asking client's counting network (``service.api.clients.network_key``).
+    network: str = ""
 
 
 @dataclass(frozen=True)

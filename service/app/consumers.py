@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,9 @@ from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import (
     ACCOUNT_FREE_FAILURES,
     ACCOUNT_LOCK,
+    BOTTLE_CAP_FAILURES,
+    BOTTLE_CAP_LOCK,
+    BOTTLE_CAP_WINDOW,
     ITEM_FREE_FAILURES,
     ITEM_LOCK,
     PENDING_STATES,
@@ -60,6 +63,8 @@ from service.domain.errors import (
     InvalidWalletBindingError,
     ItemNotFoundError,
     NotClaimableError,
+    OtpBudgetExhaustedError,
+    OtpNetworkRateLimitedError,
     OtpRateLimitedError,
     PermissionDeniedError,
     PinLockedError,
@@ -76,27 +81,65 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- sign-in
+@dataclass(frozen=True)
+class CodeLimits:
+    """How many sign-in codes may go out: per client network an hour, and overall."""
+
+    per_network_per_hour: int = 10
+    budget_per_hour: int = 500
+    budget_per_day: int = 5000
+
+
 def request_code(
     cmd: commands.RequestCode,
     uow_factory: UnitOfWorkFactory,
     secrets_: Secrets,
     sender: OtpSender,
     clock: Clock,
+    limits: CodeLimits = CodeLimits(),
 ) -> dict[str, Any]:
-    """Send a one-time code; the answer names the challenge to send the code back with."""
+    """Send a one-time code; the answer names the challenge to send the code back with.
+
+    Codes are limited per address (30 s apart, 5 an hour), per client network
+    (``limits.per_network_per_hour``) and overall (the hourly and daily budgets), so that
+    neither one client nor many can pump codes (each costs an SMS)."""
     destination = accounts.normalise_destination(cmd.destination)
     now = clock.now()
     code = accounts.new_otp_code()
     public_id = "otp_" + secrets.token_urlsafe(16)
+    hour, day = timedelta(hours=1), timedelta(days=1)
     with uow_factory() as uow:
         wait_until = accounts.may_send_code(
-            uow.accounts.challenge_times(destination, now - timedelta(hours=1)), now
+            uow.accounts.challenge_times(destination, now - hour), now
         )
         if wait_until is not None:
             seconds = max(int((wait_until - now).total_seconds()) + 1, 1)
-            raise OtpRateLimitedError(
+            error = OtpRateLimitedError(
                 f"A code was sent to this address recently; ask again in {seconds} s."
             )
+            error.retry_after_s = seconds  # type: ignore[misc]
+            raise error
+        if cmd.network:
+            wait = accounts.window_wait(
+                *uow.accounts.challenges_since(now - hour, cmd.network),
+                limits.per_network_per_hour,
+                hour,
+                now,
+            )
+            if wait is not None:
+                raise OtpNetworkRateLimitedError(wait)
+        for limit, window in ((limits.budget_per_hour, hour), (limits.budget_per_day, day)):
+            wait = accounts.window_wait(
+                *uow.accounts.challenges_since(now - window), limit, window, now
+            )
+            if wait is not None:
+                log.warning(
+                    "sign-in code budget used up (%d per %s); refusing codes for %d s",
+                    limit,
+                    window,
+                    wait,
+                )
+                raise OtpBudgetExhaustedError(wait)
         uow.accounts.add_challenge(
             OtpChallenge(
                 public_id=public_id,
@@ -104,6 +147,7 @@ def request_code(
                 code_hash=accounts.otp_hash(secrets_.otp_key, public_id, code),
                 created_at=now,
                 expires_at=now + accounts.OTP_TTL,
+                network=cmd.network or None,
             )
         )
         uow.commit()
@@ -138,12 +182,16 @@ def sign_in(
         if challenge is None or not challenge.usable(now):
             raise InvalidOtpError()
         assert challenge.id is not None
+        # The try is counted before the code is checked, in one conditional UPDATE: however
+        # many guesses race, at most OTP_MAX_ATTEMPTS of them are ever checked.
+        tries = uow.accounts.take_attempt(challenge.id, accounts.OTP_MAX_ATTEMPTS)
+        if tries is None:
+            raise InvalidOtpError("The code is used up; ask for a new code.", attempts_left=0)
         if not accounts.otp_matches(
             secrets_.otp_key, challenge.public_id, cmd.code, challenge.code_hash
         ):
-            uow.accounts.count_attempt(challenge.id)
             uow.commit()
-            left = max(accounts.OTP_MAX_ATTEMPTS - challenge.attempts - 1, 0)
+            left = max(accounts.OTP_MAX_ATTEMPTS - tries, 0)
             raise InvalidOtpError(
                 f"The code is wrong; {count(left, 'try', 'tries')} left for it."
                 if left > 0
@@ -411,8 +459,11 @@ def claim(
 ) -> dict[str, Any]:
     """Claim a bottle with its PIN: the certificate is ``claim_pending`` until minted.
 
-    Wrong PINs count against the item and the account; either locks after a few misses, for
-    longer with every further miss. Malformed PINs are refused without counting.
+    Wrong PINs count against the caller's (account, bottle) pair and the caller's account;
+    either locks after a few misses, for longer with every further miss, and locks only the
+    caller: a stranger who read the serial cannot lock the buyer out. They also count against
+    the bottle from all accounts together, a cap on distributed guessing
+    (``BOTTLE_CAP_FAILURES`` a day). Malformed PINs are refused without counting.
     """
     account_id = _consumer(cmd.actor)
     if not is_valid_serial_text(cmd.serial):
@@ -423,8 +474,9 @@ def claim(
     if cmd.region is not None and cmd.region not in regions():
         raise InvalidRegionError(f"Unknown region code {cmd.region!r}; use a GB/T 2260 code.")
     now = clock.now()
-    item_subject = f"item:{cmd.serial}"
+    pair_subject = f"item:{cmd.serial}:account:{account_id}"
     account_subject = f"account:{account_id}"
+    item_subject = f"item:{cmd.serial}"
     try:
         with uow_factory() as uow:
             stored = replay(uow, cmd.actor, cmd.idempotency)
@@ -437,26 +489,37 @@ def claim(
                 raise ItemNotFoundError()
             if account is None:
                 raise InvalidSessionError()
-            guards = uow.certificates.pin_guards([item_subject, account_subject])
-            for subject, guard in guards.items():
-                if guard.locked(now):
-                    assert guard.locked_until is not None
-                    whom = "this bottle" if subject == item_subject else "your account"
-                    raise PinLockedError(
-                        f"Too many wrong PINs for {whom}; try again after "
-                        f"{guard.locked_until.isoformat(timespec='minutes')}."
-                    )
+            whom = {
+                pair_subject: "this bottle from your account",
+                account_subject: "your account",
+                item_subject: "this bottle from many accounts today",
+            }
+            _refuse_if_locked(uow.certificates.pin_guards(list(whom)), whom, now)
+            # The try is counted before the PIN is checked, each counter in one conditional
+            # UPDATE: racing guesses queue on the rows, and one that finds a lock a racing miss
+            # just set is refused unchecked. A right PIN gives the account's try back.
+            rules = {
+                pair_subject: (ITEM_FREE_FAILURES, ITEM_LOCK, None),
+                account_subject: (ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK, None),
+                item_subject: (BOTTLE_CAP_FAILURES, BOTTLE_CAP_LOCK, BOTTLE_CAP_WINDOW),
+            }
+            counted = {
+                subject: uow.certificates.count_pin_failure(
+                    subject, now, now - quiet if quiet is not None else None
+                )
+                for subject, (_, _, quiet) in rules.items()
+            }
+            _refuse_if_locked(counted, whom, now)
             if item.pin_hash is None or not codes.pin_matches(
                 secrets_.pin_key, item.serial, pin, item.pin_hash
             ):
-                item_guard = guards[item_subject].after_failure(now, ITEM_FREE_FAILURES, ITEM_LOCK)
-                account_guard = guards[account_subject].after_failure(
-                    now, ACCOUNT_FREE_FAILURES, ACCOUNT_LOCK
+                pair_guard, account_guard, item_guard = (
+                    _lock_as_counted(uow, subject, counted[subject], now, free, lock)
+                    for subject, (free, lock, _) in rules.items()
                 )
-                uow.certificates.save_pin_guard(item_subject, item_guard, now)
-                uow.certificates.save_pin_guard(account_subject, account_guard, now)
                 uow.commit()
-                raise _wrong_pin(item_guard, account_guard, now)
+                raise _wrong_pin(pair_guard, account_guard, item_guard, now)
+            uow.certificates.uncount_pin_failure(account_subject)
             existing = uow.certificates.by_item(item.id)
             if existing is not None:
                 raise AlreadyClaimedError()
@@ -492,6 +555,7 @@ def claim(
                     at=now,
                 )
             )
+            uow.certificates.clear_pin_guard(pair_subject)
             uow.certificates.clear_pin_guard(item_subject)
             uow.events.append(
                 CertificateClaimRequested(
@@ -525,9 +589,33 @@ def claim(
         raise AlreadyClaimedError() from exc
 
 
-def _wrong_pin(item: PinGuard, account: PinGuard, now: datetime) -> WrongPinError:
-    left = min(item.attempts_left(ITEM_FREE_FAILURES), account.attempts_left(ACCOUNT_FREE_FAILURES))
-    if item.locked(now) or account.locked(now):
+def _refuse_if_locked(guards: dict[str, PinGuard], whom: dict[str, str], now: datetime) -> None:
+    for subject, guard in guards.items():
+        if guard.locked(now):
+            assert guard.locked_until is not None
+            raise PinLockedError(
+                f"Too many wrong PINs for {whom[subject]}; try again after "
+                f"{guard.locked_until.isoformat(timespec='minutes')}."
+            )
+
+
+def _lock_as_counted(
+    uow: UnitOfWork, subject: str, counted: PinGuard, now: datetime, free: int, lock: timedelta
+) -> PinGuard:
+    """Lock as the count of a wrong PIN (already counted) says."""
+    guard = PinGuard(counted.failures - 1, counted.locked_until).after_failure(now, free, lock)
+    if guard.locked_until is not None and guard.locked_until != counted.locked_until:
+        uow.certificates.lock_pin_guard(subject, guard.locked_until)
+    return guard
+
+
+def _wrong_pin(pair: PinGuard, account: PinGuard, item: PinGuard, now: datetime) -> WrongPinError:
+    left = min(
+        pair.attempts_left(ITEM_FREE_FAILURES),
+        account.attempts_left(ACCOUNT_FREE_FAILURES),
+        item.attempts_left(BOTTLE_CAP_FAILURES),
+    )
+    if pair.locked(now) or account.locked(now) or item.locked(now):
         return WrongPinError(
             "That PIN does not match this bottle, and too many were wrong: claiming is locked "
             "for a while. Check the characters under the cap before trying again.",

@@ -767,8 +767,17 @@ class AccountRepository(Protocol):
         """Creation times of the destination's codes since ``since``."""
         ...
 
-    def count_attempt(self, challenge_id: int) -> None:
-        """Add one to the challenge's wrong-code count."""
+    def challenges_since(
+        self, since: datetime, network: str | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many codes were sent since ``since`` (from ``network`` only, if given), and
+        when the oldest of them was."""
+        ...
+
+    def take_attempt(self, challenge_id: int, max_attempts: int) -> int | None:
+        """Count one try of the challenge's code, atomically, if it has fewer than
+        ``max_attempts`` and is unused: the tries counted so far, this one included; None
+        (nothing counted) when it has none left."""
         ...
 
     def consume_challenge(self, challenge_id: int, at: datetime) -> bool:
@@ -920,9 +929,13 @@ class CertificateRepository(Protocol):
         *,
         counterparty_org_id: int | None = None,
         recipient_account_id: int | None = None,
+        recipient_key: bytes | None = None,
         kind: DealKind | None = None,
         statuses: Sequence[DealStatus] = (),
-    ) -> list[Deal]: ...
+    ) -> list[Deal]:
+        """Deals, newest first; given both an account and a key, a deal matching either."""
+        ...
+
     def set_deal(self, deal: Deal, expected: DealStatus, **changes: Any) -> bool:
         """Update the deal only if its status is still ``expected``."""
         ...
@@ -956,7 +969,22 @@ class CertificateRepository(Protocol):
         ...
 
     def pin_guards(self, subjects: Sequence[str]) -> dict[str, PinGuard]: ...
-    def save_pin_guard(self, subject: str, guard: PinGuard, at: datetime) -> None: ...
+    def count_pin_failure(
+        self, subject: str, at: datetime, quiet_before: datetime | None = None
+    ) -> PinGuard:
+        """Count one wrong PIN for ``subject`` atomically (racing misses are each counted),
+        starting over if its last miss was before ``quiet_before`` and it is not locked: the
+        guard with the new count, its current lock, and ``at``."""
+        ...
+
+    def uncount_pin_failure(self, subject: str) -> None:
+        """Give back one counted try (a right PIN was not a miss)."""
+        ...
+
+    def lock_pin_guard(self, subject: str, until: datetime) -> None:
+        """Lock ``subject`` until ``until``, unless it is locked longer already."""
+        ...
+
     def clear_pin_guard(self, subject: str) -> None: ...
 
 
@@ -1235,6 +1263,10 @@ class OtpSender(Protocol):
     """Delivers one-time sign-in codes (SMS or email gateway; the log in dev mode)."""
 
     def send(self, destination: Destination, code: str) -> None: ...
+    def notify(self, destination: Destination, kind: str, message: str) -> None:
+        """Deliver a notice (``kind``: ``gift``), a sentence for the person, on the same
+        channel as sign-in codes."""
+        ...
 
 
 class SessionTokens(Protocol):

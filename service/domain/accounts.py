@@ -113,6 +113,18 @@ def otp_hash(key: bytes, challenge_id: str, code: str) -> bytes:
     ).digest()
 
 
+def recipient_key(key: bytes, destination: Destination) -> bytes:
+    """The keyed hash a gift names its recipient by (a normalised phone or email): the
+    database can match whoever signs up with the address, never read the address."""
+    return hashlib.blake2s(
+        b"tracecert:recipient:"
+        + destination.channel.value.encode("ascii")
+        + b":"
+        + destination.value.encode("utf-8"),
+        key=key,
+    ).digest()
+
+
 def otp_matches(key: bytes, challenge_id: str, typed: str, stored: bytes) -> bool:
     """Whether ``typed`` is the challenge's code (constant time; spaces ignored)."""
     code = typed.replace(" ", "") if isinstance(typed, str) else ""
@@ -138,12 +150,26 @@ class OtpChallenge:
     expires_at: datetime
     attempts: int = 0
     consumed_at: datetime | None = None
+    #: The asking client's counting network, for the per-network limit.
+    network: str | None = None
     id: int | None = None
 
     def usable(self, now: datetime) -> bool:
         return (
             self.consumed_at is None and now <= self.expires_at and self.attempts < OTP_MAX_ATTEMPTS
         )
+
+
+def window_wait(
+    count: int, oldest: datetime | None, limit: int, window: timedelta, now: datetime
+) -> int | None:
+    """Seconds until one more may be sent when ``count`` were sent within ``window`` (the
+    oldest at ``oldest``) and at most ``limit`` may; None if one may be sent now."""
+    if count < limit:
+        return None
+    if oldest is None:
+        return int(window.total_seconds())
+    return max(int((oldest + window - now).total_seconds()) + 1, 1)
 
 
 def may_send_code(recent: list[datetime], now: datetime) -> datetime | None:

@@ -190,6 +190,9 @@ class Deal:
     counterparty_org_id: int | None = None
     #: A gift's recipient once known (named at creation, or who accepted the link).
     recipient_account_id: int | None = None
+    #: A gift's recipient by phone or email, as a keyed hash (``accounts.recipient_key``):
+    #: whoever signs up with that address later sees the gift as theirs.
+    recipient_key: bytes | None = None
     #: A gift link's secret, hashed; the link itself is shown once.
     secret_hash: bytes | None = None
     #: The one-time key whose signature releases a gift from escrow, and its key sealed.
@@ -237,9 +240,19 @@ class Certificate:
 
 
 # ----------------------------------------------------------------------------- PIN lockouts
-#: Wrong PINs one item takes before it locks; then every further miss doubles the lock.
+# Wrong PINs are counted per (account, bottle), per account and per bottle. The first two lock
+# only the one who typed them, so a stranger who read a serial cannot lock the buyer out; the
+# third is a cap on guesses at one bottle from all accounts together (distributed guessing).
+#: Wrong PINs one account may type for one item before that pair locks; then every further
+#: miss doubles the lock.
 ITEM_FREE_FAILURES = 5
 ITEM_LOCK = timedelta(minutes=15)
+#: Wrong PINs one item takes from all accounts together before claiming it pauses for a day
+#: (then each further miss pauses it a day again); the count starts over after a day without
+#: a wrong PIN.
+BOTTLE_CAP_FAILURES = 50
+BOTTLE_CAP_LOCK = timedelta(days=1)
+BOTTLE_CAP_WINDOW = timedelta(days=1)
 #: Wrong PINs one account may type (over all items) before it locks.
 ACCOUNT_FREE_FAILURES = 10
 ACCOUNT_LOCK = timedelta(hours=1)
@@ -253,6 +266,8 @@ class PinGuard:
 
     failures: int = 0
     locked_until: datetime | None = None
+    #: When the last wrong PIN was counted.
+    updated_at: datetime | None = None
 
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
@@ -262,9 +277,9 @@ class PinGuard:
         lock doubling with every further miss (capped at :data:`MAX_LOCK`)."""
         failures = self.failures + 1
         if failures < free:
-            return PinGuard(failures, self.locked_until)
+            return PinGuard(failures, self.locked_until, now)
         span = min(lock * (2 ** (failures - free)), MAX_LOCK)
-        return PinGuard(failures, now + span)
+        return PinGuard(failures, now + span, now)
 
     def attempts_left(self, free: int) -> int:
         return max(free - self.failures, 0)

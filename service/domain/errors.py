@@ -585,6 +585,36 @@ class OtpRateLimitedError(TracecertError):
     default_detail = "A code was sent a moment ago; wait before asking for another."
 
 
+class OtpNetworkRateLimitedError(TracecertError):
+    """Raised when one client network asked for too many sign-in codes in the last hour."""
+
+    code = "code_rate_limited_network"
+    kind = ErrorKind.RATE_LIMITED
+    default_detail = (
+        "Too many sign-in codes were asked for from your network in the last hour; try again "
+        "later (Retry-After)."
+    )
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__()
+        self.retry_after_s = retry_after_s  # type: ignore[misc]
+
+
+class OtpBudgetExhaustedError(TracecertError):
+    """Raised when the service sent as many sign-in codes as its hourly or daily budget."""
+
+    code = "code_budget_exhausted"
+    kind = ErrorKind.RATE_LIMITED
+    default_detail = (
+        "The service is sending no more sign-in codes for now (its budget is used up); try "
+        "again later (Retry-After)."
+    )
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__()
+        self.retry_after_s = retry_after_s  # type: ignore[misc]
+
+
 class InvalidSessionError(TracecertError):
     """Raised when a consumer session token is missing, malformed, expired or signed out."""
 

@@ -40,6 +40,7 @@ def _services(container: Any) -> certificates.Services:
         container.wallets,
         container.secrets,
         container.clock,
+        container.otp_sender,
     )
 
 
@@ -202,9 +203,12 @@ def sign_voucher(
 
 
 @router.get("/me/gifts")
-def incoming_gifts(actor: CurrentConsumer, uow: ReadUowDep) -> list[dict[str, Any]]:
-    """Gifts sent to the signed-in consumer, waiting to be accepted."""
-    return certificates.incoming_gifts(actor, uow)
+def incoming_gifts(
+    actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
+) -> list[dict[str, Any]]:
+    """Gifts sent to the signed-in consumer, waiting to be accepted (also those sent to their
+    phone or email before they signed up)."""
+    return certificates.incoming_gifts(actor, uow, container.secrets)
 
 
 @router.post("/gifts/accept", response_model=CertificatePublic)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from service.api.clients import network_key
 from service.api.deps import (
     ConsumerSession,
     ContainerDep,
@@ -35,15 +36,23 @@ router = APIRouter(tags=["consumers"])
 
 
 @router.post("/accounts/codes", status_code=202, response_model=CodeSentPublic)
-def request_code(body: CodeRequest, container: ContainerDep) -> dict[str, Any]:
+def request_code(body: CodeRequest, request: Request, container: ContainerDep) -> dict[str, Any]:
     """Send a one-time sign-in code to a phone number or email address (sign-up and sign-in
-    are the same). Codes for one address are at least 30 s apart, at most 5 an hour."""
+    are the same). Codes for one address are at least 30 s apart, at most 5 an hour; from one
+    client network at most ``TRACECERT_OTP_MAX_PER_NETWORK_PER_HOUR``; overall at most the
+    hourly and daily budgets. Beyond: 429 with ``Retry-After``."""
+    settings = container.settings
     return consumers.request_code(
-        commands.RequestCode(body.destination),
+        commands.RequestCode(body.destination, network_key(request, settings.proxies)),
         container.uow_factory,
         container.secrets,
         container.otp_sender,
         container.clock,
+        consumers.CodeLimits(
+            settings.otp_max_per_network_per_hour,
+            settings.otp_budget_per_hour,
+            settings.otp_budget_per_day,
+        ),
     )
 
 

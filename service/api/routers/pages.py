@@ -188,7 +188,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "gift_message": "留言（可选）",
         "gift_send": "转赠给此会员",
         "gift_make_link": "生成转赠链接",
-        "gift_hint": "受赠人须已注册；否则生成转赠链接发给对方，对方打开链接注册后即可领取。"
+        "gift_hint": "受赠人会收到通知；尚未注册的，用该手机号或邮箱注册后即可领取。"
+        "也可生成转赠链接发给对方。"
         "对方接受前，您可以随时取消。",
         "pledge_title": "质押",
         "pledge_hint": "以这瓶酒作为借款担保。质权人接受后酒证锁定，不能转赠或提货，直至解除质押。",
@@ -324,8 +325,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "gift_message": "Message (optional)",
         "gift_send": "Give to this member",
         "gift_make_link": "Make a gift link",
-        "gift_hint": "The recipient must have signed up; if not, make a gift link and send it: "
-        "they sign up from the link and accept. You can cancel until they accept.",
+        "gift_hint": "The recipient gets a notice; someone without an account signs up with that "
+        "phone or email and accepts. Or make a gift link and send it. You can cancel until "
+        "they accept.",
         "pledge_title": "Pledge",
         "pledge_hint": "Use this bottle as collateral. Once the pledgee accepts, the certificate "
         "is locked (no gift, no redemption) until the pledge is released.",

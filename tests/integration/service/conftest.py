@@ -28,6 +28,11 @@ def settings(database_url: str, tmp_path: Path, artifacts: Path) -> Settings:
         database_url=database_url,
         workers_enabled=False,
         api_key_pepper="integration-test-pepper-0123",  # type: ignore[arg-type]
+        # Every test client signs in from 127.0.0.1: one network. Tests of the limits set
+        # their own.
+        otp_max_per_network_per_hour=100_000,
+        otp_budget_per_hour=100_000,
+        otp_budget_per_day=100_000,
         chain=_chain_settings(artifacts),
     )
 

@@ -108,3 +108,13 @@ def test_finality_window_shorter_than_the_confirmation_depth_is_refused() -> Non
     assert ChainSettings(confirmations=2).finality_blocks == 64
     with pytest.raises(ValidationError, match="FINALITY_BLOCKS must be >= CHAIN_CONFIRMATIONS"):
         ChainSettings(confirmations=6, finality_blocks=5)
+
+
+def test_a_chain_settings_error_never_prints_the_key_it_was_given(monkeypatch):
+    secret_tail = "5a" * 32
+    monkeypatch.setenv("CHAIN_BACKEND", "rpc")
+    monkeypatch.setenv("CHAIN_SENDER_PRIVATE_KEY", "0x" + secret_tail)
+    monkeypatch.delenv("CHAIN_RPC_URL", raising=False)
+    with pytest.raises(ValidationError, match="CHAIN_RPC_URL is required") as refused:
+        ChainSettings()
+    assert secret_tail[:16] not in str(refused.value)

@@ -143,3 +143,79 @@ def test_a_dev_clock_offset_is_refused_outside_dev_mode_and_never_goes_back():
     with pytest.raises(ValidationError, match="only moves forward"):
         Settings(dev_clock_offset_s=-60)
     assert Settings(**PRODUCTION).dev_clock_offset_s == 0  # type: ignore[arg-type]
+
+
+def test_a_settings_error_never_prints_the_value_it_refused(monkeypatch):
+    monkeypatch.setenv("TRACECERT_WALLET_KEK", "tail-of-the-kek-XYZZY")
+    monkeypatch.setenv("TRACECERT_CLONE_WINDOW_H", "not-a-number-XYZZY")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "XYZZY" not in str(refused.value)
+    assert "input_value" not in str(refused.value)
+
+
+def test_the_otp_webhook_url_is_a_secret():
+    settings = Settings(**PRODUCTION)  # type: ignore[arg-type]
+    assert "sms-gateway" not in repr(settings)
+    assert settings.otp_webhook_url.get_secret_value() == "https://sms-gateway.internal/send"
+
+
+def test_an_http_otp_webhook_is_refused_outside_dev_mode_only():
+    http = "http://sms-gateway.internal/send"
+    with pytest.raises(ValidationError, match="use an https:// gateway"):
+        Settings(**{**PRODUCTION, "otp_webhook_url": http})  # type: ignore[arg-type]
+    dev = Settings(otp_sender="webhook", otp_webhook_url=http)  # type: ignore[arg-type]
+    assert dev.otp_webhook_url.get_secret_value() == http
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("api_key_pepper", "a" * 16, "TRACECERT_API_KEY_PEPPER is too weak.*1 distinct"),
+        ("code_secret", "abababababababababab", "TRACECERT_CODE_SECRET is too weak.*2 distinct"),
+        ("wallet_kek", "abcdefghijklmnopq", "TRACECERT_WALLET_KEK is too weak.*estimated 80 bits"),
+        (
+            "wallet_kek",
+            "s3cret-pepper-of-some-length",
+            "PEPPER and TRACECERT_WALLET_KEK are the same",
+        ),
+    ],
+)
+def test_low_entropy_or_shared_secrets_are_refused_outside_dev_mode(field, value, message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(**{**PRODUCTION, field: value})  # type: ignore[arg-type]
+
+
+def test_one_value_for_all_three_secrets_is_refused_outside_dev_mode_and_allowed_in_dev():
+    same = "Zx8#qL2!vR7@mK4$wT9%"
+    with pytest.raises(ValidationError, match="are the same value"):
+        Settings(**{**PRODUCTION, "api_key_pepper": same, "code_secret": same, "wallet_kek": same})  # type: ignore[arg-type]
+    assert Settings(api_key_pepper=same, code_secret=same, wallet_kek=same).dev_mode  # type: ignore[arg-type]
+
+
+def test_random_32_byte_secrets_pass(monkeypatch):
+    import base64
+    import secrets
+
+    values = {
+        "api_key_pepper": secrets.token_hex(32),
+        "code_secret": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "wallet_kek": secrets.token_urlsafe(32),
+    }
+    assert Settings(**{**PRODUCTION, **values}).wallet_kek_bytes == values["wallet_kek"].encode()  # type: ignore[arg-type]
+
+
+def test_sign_in_code_limits_default_and_refuse_nonsense():
+    settings = Settings()
+    assert (
+        settings.otp_max_per_network_per_hour,
+        settings.otp_budget_per_hour,
+        settings.otp_budget_per_day,
+    ) == (10, 500, 5000)
+    for bad in (
+        {"otp_max_per_network_per_hour": 0},
+        {"otp_budget_per_hour": 0},
+        {"otp_budget_per_hour": 600, "otp_budget_per_day": 500},
+    ):
+        with pytest.raises(ValidationError, match="TRACECERT_OTP_"):
+            Settings(**bad)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -21,9 +21,13 @@ class RecordingOtpSender:
     """Keeps every code it is asked to send, by destination value."""
 
     sent: dict[str, list[str]] = field(default_factory=dict)
+    notices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def send(self, destination: Destination, code: str) -> None:
         self.sent.setdefault(destination.value, []).append(code)
+
+    def notify(self, destination: Destination, kind: str, message: str) -> None:
+        self.notices.setdefault(destination.value, []).append((kind, message))
 
     def last(self, destination: str) -> str:
         return self.sent[destination][-1]

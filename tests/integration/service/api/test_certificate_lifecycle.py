@@ -144,6 +144,56 @@ def test_a_gift_to_a_member_waits_in_escrow_and_moves_when_accepted(world, api):
     ]
 
 
+def test_a_gift_to_an_unknown_address_answers_as_to_a_member_and_waits_for_the_newcomer(
+    world, api, otp
+):
+    alice, cid = world.alice, world.certificate["id"]
+    other = world.claim(world.lot.serials[1], alice)
+    to_member = api.post(
+        f"/me/certificates/{cid}/gift", json={"to": "bob@example.com"}, headers=alice
+    )
+    to_stranger = api.post(
+        f"/me/certificates/{other['id']}/gift", json={"to": "Dora@Example.com"}, headers=alice
+    )
+    assert to_member.status_code == to_stranger.status_code == 200, to_stranger.text
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        return type(value).__name__
+
+    assert shape(to_member.json()) == shape(to_stranger.json())
+    member, stranger = to_member.json()["gift"], to_stranger.json()["gift"]
+    assert (member["to"], stranger["to"]) == ("b***@example.com", "d***@example.com")
+    assert member["link"] is stranger["link"] is None
+    assert member["link_status"] == stranger["link_status"] == "none"
+    # Both addresses get the same notice through the sign-in code channel.
+    (notice_b,) = otp.notices["bob@example.com"]
+    (notice_d,) = otp.notices["dora@example.com"]
+    assert notice_b == notice_d and notice_d[0] == "gift" and "sign up" in notice_d[1]
+    # No row keeps the stranger's address.
+    with world.container.uow_factory.sessions() as s:
+        deals = s.execute(text("SELECT * FROM certificate_deals")).all()
+    assert deals and not any("dora" in str(row).lower() for row in deals)
+
+    world.settle()
+    dora = sign_in(api, otp, "dora@example.com")  # signing up with the address
+    (offer,) = api.get("/me/gifts", headers=dora).json()
+    assert offer["id"] == stranger["id"] and offer["ready"] is True
+    assert api.get("/me/gifts", headers=world.bob).json()[0]["id"] == member["id"]
+    # Nobody else can take it by its id.
+    carol = sign_in(api, otp, "carol@example.com")
+    taken = api.post("/gifts/accept", json={"gift_id": stranger["id"]}, headers=carol)
+    assert taken.status_code == 404
+    accepted = world.post("/gifts/accept", dora, gift_id=stranger["id"])
+    assert accepted["state"] == "active"
+    world.settle()
+    dora_wallet = api.get("/account", headers=dora).json()["wallet_address"]
+    assert world.on_chain(accepted) == (ChainState.ACTIVE, dora_wallet)
+
+
 def test_a_gift_link_onboards_a_newcomer_and_works_once(world, api, otp):
     cid = world.certificate["id"]
     gifted = world.post(f"/me/certificates/{cid}/gift", world.alice, expires_in_days=3)
@@ -377,8 +427,9 @@ def test_extra_fields_are_refused_and_change_nothing(world, api, counts, extra):
 def test_an_idempotency_key_replays_and_refuses_another_body(world, api, counts):
     cid = world.certificate["id"]
     headers = {**world.alice, "Idempotency-Key": "gift-1"}
-    first = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
-    again = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    body = {"to": "bob@example.com", "expires_in_days": 3}
+    first = api.post(f"/me/certificates/{cid}/gift", json=body, headers=headers)
+    again = api.post(f"/me/certificates/{cid}/gift", json=body, headers=headers)
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     before = counts()
     other = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 4}, headers=headers)
@@ -386,6 +437,33 @@ def test_an_idempotency_key_replays_and_refuses_another_body(world, api, counts)
     assert counts() == before  # rows and the event log alike
     with world.container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM certificate_deals")).scalar_one() == 1
+
+
+def test_a_replayed_gift_withholds_its_link_and_no_row_keeps_the_secret(world, api, otp):
+    cid = world.certificate["id"]
+    headers = {**world.alice, "Idempotency-Key": "gift-link-1"}
+    first = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    assert first.status_code == 200, first.text
+    secret = first.json()["gift"]["secret"]
+    assert first.json()["gift"]["link_status"] == "shown" and secret in first.json()["gift"]["link"]
+    again = api.post(f"/me/certificates/{cid}/gift", json={"expires_in_days": 3}, headers=headers)
+    assert again.status_code == 200
+    replayed = again.json()["gift"]
+    assert replayed["id"] == first.json()["gift"]["id"]
+    assert (replayed["link"], replayed["secret"], replayed["link_status"]) == (
+        None,
+        None,
+        "withheld",
+    )
+    assert "cancel the gift and make a new one" in replayed["link_note"]
+    assert secret not in again.text
+    with world.container.uow_factory.sessions() as s:
+        stored = s.execute(text("SELECT body FROM idempotency_keys")).scalars().all()
+    assert stored and not any(secret.encode() in bytes(b) for b in stored)
+    # The link shown once still works.
+    world.settle()
+    carol = sign_in(api, otp, "carol@example.com")
+    assert world.post("/gifts/accept", carol, secret=secret)["state"] == "active"
 
 
 # ----------------------------------------------------------------------------- races, failures

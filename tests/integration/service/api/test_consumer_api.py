@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from threading import Barrier
 
 import pytest
@@ -174,7 +175,9 @@ def test_a_claimed_bottle_cannot_be_claimed_again(api, container, keys, otp):
         assert again.status_code == 409 and again.json()["error"] == "already_claimed"
 
 
-def test_wrong_pins_lock_the_bottle_and_a_right_pin_waits_for_the_lock(api, container, keys, otp):
+def test_a_strangers_wrong_pins_lock_only_the_stranger_and_the_buyer_claims_at_once(
+    api, container, keys, otp
+):
     lot = pinned_batch(api, container, keys.factory)
     mallory = sign_in(api, otp, "mallory@example.com")
     serial = lot.serials[0]
@@ -185,12 +188,69 @@ def test_wrong_pins_lock_the_bottle_and_a_right_pin_waits_for_the_lock(api, cont
         answers[0].json()["error"] == "wrong_pin" and "4 tries left" in answers[0].json()["detail"]
     )
     assert answers[5].status_code == 429 and answers[5].json()["error"] == "pin_locked"
-    # The lock holds for the right PIN too, and for anyone: the bottle is what is locked.
-    alice = sign_in(api, otp, "alice@example.com")
-    right = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=alice)
-    assert right.status_code == 429
+    # The lock holds for the stranger, even with the right PIN...
+    right = {"serial": serial, "pin": lot.pins[serial]}
+    locked = api.post("/claims", json=right, headers=mallory)
+    assert locked.status_code == 429 and "from your account" in locked.json()["detail"]
     with container.uow_factory.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM certificates")).scalar_one() == 0
+    # ...and not for the buyer, who claims at once.
+    alice = sign_in(api, otp, "alice@example.com")
+    claimed = api.post("/claims", json=right, headers=alice)
+    assert claimed.status_code == 202, claimed.text
+
+
+def test_sixteen_racing_wrong_pins_get_no_more_than_the_free_tries_checked(
+    api, container, keys, otp
+):
+    lot = pinned_batch(api, container, keys.factory)
+    mallory = sign_in(api, otp, "mallory@example.com")
+    serial = lot.serials[0]
+    bad = {"serial": serial, "pin": wrong_pin(lot.pins[serial])}
+    barrier = Barrier(16)
+
+    def guess(_: int):
+        barrier.wait()
+        return api.post("/claims", json=bad, headers=mallory)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(guess, range(16)))
+    statuses = sorted(a.status_code for a in answers)
+    # Each checked guess is a 403 wrong_pin; the pair locks after five, and the racing rest
+    # are refused unchecked.
+    assert statuses == [403] * 5 + [429] * 11, [a.text for a in answers]
+    with container.uow_factory.sessions() as s:
+        counted = dict(s.execute(text("SELECT subject, failures FROM pin_guards")).all())
+    assert sorted(counted.values()) == [5, 5, 5], counted
+    assert f"item:{serial}" in counted and len(counted) == 3
+
+
+def test_wrong_pins_from_many_accounts_cap_guessing_at_one_bottle(api, container, keys, otp):
+    lot = pinned_batch(api, container, keys.factory)
+    serial = lot.serials[0]
+    bad = {"serial": serial, "pin": wrong_pin(lot.pins[serial])}
+    # Ten accounts, five wrong PINs each: no account or pair goes past its own lock...
+    for i in range(10):
+        who = sign_in(api, otp, f"guesser{i}@example.com")
+        statuses = [api.post("/claims", json=bad, headers=who).status_code for _ in range(5)]
+        assert statuses == [403] * 5, (i, statuses)
+    # ...but the bottle has had 50 wrong PINs today: claiming it pauses for everyone, for a day.
+    alice = sign_in(api, otp, "alice@example.com")
+    paused = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=alice)
+    assert paused.status_code == 429 and paused.json()["error"] == "pin_locked"
+    assert "many accounts" in paused.json()["detail"]
+    # Another bottle is untouched.
+    other = lot.serials[1]
+    ok = api.post("/claims", json={"serial": other, "pin": lot.pins[other]}, headers=alice)
+    assert ok.status_code == 202, ok.text
+    # A day later the bottle can be claimed again.
+    with container.uow_factory.sessions.begin() as s:
+        s.execute(
+            text("UPDATE pin_guards SET locked_until = :at, updated_at = :at"),
+            {"at": container.clock.now() - timedelta(days=1, seconds=1)},
+        )
+    later = api.post("/claims", json={"serial": serial, "pin": lot.pins[serial]}, headers=alice)
+    assert later.status_code == 202, later.text
 
 
 def test_an_account_locks_after_wrong_pins_across_bottles(api, container, keys, otp):

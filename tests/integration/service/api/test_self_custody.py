@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
 from tests.integration.service.api.consumer_helpers import (
@@ -134,10 +135,19 @@ def test_a_self_custody_gift_runs_once_with_the_owners_signature(
     keyed = {**h.headers, "Idempotency-Key": "sign-gift"}
     done = api.post(f"/me/vouchers/{voucher['id']}", json={"signature": signature}, headers=keyed)
     assert done.status_code == 200, done.text
-    # The same key and body answer the same (a retried request is not a replay).
+    # The same key and body answer the same (a retried request is not a replay), except the
+    # link's secret, which no replay record keeps.
     again = api.post(f"/me/vouchers/{voucher['id']}", json={"signature": signature}, headers=keyed)
-    assert again.status_code == 200 and again.json() == done.json()
-    assert done.json()["state"] == "gifted" and done.json()["gift"]["secret"]
+    assert again.status_code == 200 and again.json()["gift"]["link_status"] == "withheld"
+    assert {k: v for k, v in again.json().items() if k != "gift"} == {
+        k: v for k, v in done.json().items() if k != "gift"
+    }
+    secret = done.json()["gift"]["secret"]
+    assert done.json()["state"] == "gifted" and secret and secret not in again.text
+    with container.uow_factory.sessions() as s:
+        rows = s.execute(text("SELECT params FROM vouchers")).scalars().all()
+        rows += s.execute(text("SELECT body FROM idempotency_keys")).scalars().all()
+    assert rows and not any(secret in str(row) for row in rows)
     settle(container)
     assert forwarder.nonces(h.key.address) == nonce_before + 1
     registry = container.runtime.registry
