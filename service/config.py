@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     clone_max_regions: int = 3
     clone_max_devices: int = 5
     clone_window_h: float = 168.0
+    #: ... and only when those sightings span at least this many minutes (issue 12): a burst
+    #: of forged scans in one moment is not evidence.
+    clone_min_span_min: float = 30.0
+    #: Diversion from anonymous consumer scans needs sightings out of territory from at least
+    #: this many distinct client networks (a signed-in member's scan counts by itself).
+    diversion_min_networks: int = 2
     #: Scans kept in memory until the scan log writes them (every ~100 ms); past this many
     #: (the database away for a while) they go to the spill file under ``data_dir``.
     scan_log_buffer: int = 50_000
@@ -153,6 +159,13 @@ class Settings(BaseSettings):
                 "TRACECERT_CLONE_MAX_REGIONS and _MAX_DEVICES are at least 1, and "
                 "TRACECERT_CLONE_WINDOW_H is positive"
             )
+        if not 0 <= self.clone_min_span_min <= self.clone_window_h * 60:
+            raise ValueError(
+                "TRACECERT_CLONE_MIN_SPAN_MIN is between 0 and the clone window "
+                "(TRACECERT_CLONE_WINDOW_H) in minutes"
+            )
+        if self.diversion_min_networks < 1:
+            raise ValueError("TRACECERT_DIVERSION_MIN_NETWORKS is at least 1")
         if not 0 <= self.chain_read_ttl_s <= 300:
             raise ValueError(
                 "TRACECERT_CHAIN_READ_TTL_S is between 0 and 300 seconds (it bounds how long "

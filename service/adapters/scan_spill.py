@@ -63,6 +63,8 @@ def encode(record: SpilledScan) -> bytes:
                 "verdict": scan.verdict,
                 "org": scan.organisation_id,
                 "alert": scan.alert_id,
+                "net": scan.network_hash.hex() if scan.network_hash is not None else None,
+                "witness": scan.witness,
             },
             separators=(",", ":"),
         ).encode()
@@ -85,6 +87,9 @@ def decode(line: bytes) -> SpilledScan | None:
                 verdict=value["verdict"],
                 organisation_id=value["org"],
                 alert_id=value["alert"],
+                # Lines spilled before migration 0014 have neither.
+                network_hash=bytes.fromhex(value["net"]) if value.get("net") else None,
+                witness=value.get("witness") or "anonymous",
             ),
         )
     except (ValueError, KeyError, TypeError):

@@ -1169,6 +1169,11 @@ class SessionTokens(Protocol):
 
 
 # ----------------------------------------------------------------------------- consumer scans
+#: A consumer scan as the risk rules read it back: ``(region, device hash, when, network hash,
+#: witness)``; rows from before migration 0014 have no network hash nor witness (anonymous).
+StoredSighting = tuple[str | None, bytes, datetime, bytes | None, str | None]
+
+
 @dataclass(frozen=True)
 class ScanFacts:
     """What a scan reads of one code in one query: the item, the live state of its batch, the
@@ -1189,9 +1194,11 @@ class ScanFacts:
     proof: list[bytes]
     #: The chain of custody (``CustodyRepository.history``); empty if never shipped.
     history: list[dict[str, Any]]
-    #: ``(region, device hash)`` of the item's stored consumer scans since the time asked
-    #: (newest first, at most a few hundred).
-    sightings: list[tuple[str | None, bytes]]
+    #: The item's stored consumer scans since the time asked (newest first, at most a few
+    #: hundred).
+    sightings: list[StoredSighting]
+    #: The account that owns (or is claiming) the bottle's certificate, if any.
+    certificate_owner: int | None = None
 
 
 class ScanReads(Protocol):
@@ -1218,6 +1225,11 @@ class ConsumerScan:
     organisation_id: int | None = None
     #: The diversion alert this scan joins (counted on it when the scan is written).
     alert_id: int | None = None
+    #: The keyed hash of the client's counting network (``service.domain.networks``).
+    network_hash: bytes | None = None
+    #: Who vouches for it (``service.domain.scans.Witness``); a member's ``device_hash`` is
+    #: the keyed hash of the member.
+    witness: str = "anonymous"
 
 
 class ConsumerScanLog(Protocol):
@@ -1228,8 +1240,8 @@ class ConsumerScanLog(Protocol):
         """Buffer one scan; False when the buffer is full and the scan was dropped."""
         ...
 
-    def buffered(self, item_id: int, since: datetime) -> list[tuple[str | None, bytes]]:
-        """``(region, device hash)`` of this process's consumer scans of the item at or after
+    def buffered(self, item_id: int, since: datetime) -> list[StoredSighting]:
+        """The sightings of this process's consumer scans of the item at or after
         ``since`` that may not be stored yet (newest first)."""
         ...
 

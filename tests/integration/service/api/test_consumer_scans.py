@@ -4,7 +4,10 @@ scan the way a partner's observe catches it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.app import scans
@@ -35,6 +38,16 @@ def recorded(container) -> list[dict]:
 def device(n: int) -> dict[str, str]:
     """A phone of its own: a device cookie as the service hands them out."""
     return {"Cookie": f"tc_device=phone{n:04d}-abcdefghijklmn"}
+
+
+def network(api: TestClient, n: int) -> TestClient:
+    """A client in a counting network of its own (198.51.n.0/24)."""
+    return TestClient(api.app, client=(f"198.51.{n}.7", 50000))
+
+
+def later(container, minutes: float) -> None:
+    """Move the service's clock forward."""
+    container.clock.offset += timedelta(minutes=minutes)
 
 
 # ----------------------------------------------------------------------------- records
@@ -83,7 +96,13 @@ def test_every_scan_is_recorded_with_region_and_a_device_hash_never_the_address(
         "verdict",
         "organisation_id",
         "scan_id",
+        "network_hash",
+        "witness",
     }
+    # The network only as a keyed hash: one for all three (one client), 16 bytes.
+    assert {bytes(r["network_hash"]) for r in rows} == {bytes(consumer["network_hash"])}
+    assert len(consumer["network_hash"]) == 16
+    assert [r["witness"] for r in rows] == ["anonymous", "anonymous", "anonymous"]
 
 
 def test_the_scan_page_records_its_scan_too(api, container, keys):
@@ -119,12 +138,11 @@ def test_the_clone_flag_appears_after_too_many_devices_and_never_blocks_a_claim(
     lot = pinned_batch(api, container, keys.factory)
     serial = lot.serials[0]
     max_devices = container.settings.clone_max_devices
-    for n in range(max_devices):
-        assert (
-            api.get(link(lot.batch, serial), headers={**JSON, **device(n)}).json()["verdict"]
-            == "genuine"
-        )
-    flagged = api.get(link(lot.batch, serial), headers={**JSON, **device(99)}).json()
+    for n in range(max_devices):  # independent sources: networks of their own, over time
+        answer = network(api, n).get(link(lot.batch, serial), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 10)
+    flagged = network(api, 99).get(link(lot.batch, serial), headers={**JSON, **device(99)}).json()
     assert flagged["verdict"] == "suspected_clone" and flagged["genuine"] is True
     assert flagged["chain"]["on_chain"] is True and "alert" not in {
         k for k, v in flagged.items() if v is not None
@@ -149,12 +167,28 @@ def test_the_clone_flag_appears_after_too_many_devices_and_never_blocks_a_claim(
 def test_too_many_cities_flag_a_clone_and_districts_of_one_city_count_once(api, container, keys):
     lot = pinned_batch(api, container, keys.factory)
     serial = lot.serials[0]
-    # Two districts of Hangzhou, Nanjing, Beijing: three cities, the most allowed.
-    for region in (HANGZHOU, "330102", NANJING, "110101"):
-        body = api.get(link(lot.batch, serial, region), headers={**JSON, **device(1)}).json()
-        assert body["verdict"] == "genuine", region
-    body = api.get(link(lot.batch, serial, "440106"), headers={**JSON, **device(1)}).json()
+    # Two districts of Hangzhou (one network), Nanjing, Beijing: three cities, the most allowed.
+    for n, region in ((1, HANGZHOU), (1, "330102"), (2, NANJING), (3, "110101")):
+        answer = network(api, n).get(link(lot.batch, serial, region), headers=JSON)
+        assert answer.json()["verdict"] == "genuine", region
+        later(container, 15)
+    body = network(api, 4).get(link(lot.batch, serial, "440106"), headers=JSON).json()
     assert body["verdict"] == "suspected_clone"  # Guangzhou: a fourth city
+
+
+def test_five_forged_scans_from_one_network_change_nothing_the_next_consumer_sees(
+    api, container, keys
+):
+    lot = pinned_batch(api, container, keys.factory)
+    serial = lot.serials[0]
+    # New cookies and new cities each time, spread over two hours, all from one network.
+    for n, region in enumerate((HANGZHOU, NANJING, "110101", "440106", "510104", "420102")):
+        answer = api.get(link(lot.batch, serial, region), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 20)
+    nxt = network(api, 7).get(link(lot.batch, serial), headers={**JSON, **device(77)}).json()
+    assert nxt["verdict"] == "genuine"
+    assert api.get("/alerts", headers=auth(keys.auditor)).json() == []
 
 
 # ----------------------------------------------------------------------------- diversion
@@ -208,9 +242,12 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     assert inside["verdict"] == "genuine"
     assert not [a for a in api.get("/alerts", headers=auth(channel.brand)).json()]
 
-    # In Nanjing (Jiangsu): a diversion naming A, raised by a consumer; the consumer sees
+    # In Nanjing (Jiangsu), from one network: one word, recorded, alerting nobody yet.
+    assert api.get(link(batch, bottle, NANJING), headers=JSON).json()["verdict"] == "genuine"
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []
+    # From a second network: a diversion naming A, raised by a consumer; the consumer sees
     # nothing of it.
-    outside = api.get(link(batch, bottle, NANJING), headers=JSON).json()
+    outside = network(api, 2).get(link(batch, bottle, NANJING), headers=JSON).json()
     assert outside["verdict"] == "genuine" and outside.get("alert") is None
     (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert alert["kind"] == "diversion" and alert["count"] == 1
@@ -226,7 +263,7 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
 
     # Another consumer scan outside joins it (counted when the scan log writes it), and so
     # does a partner's observe there.
-    api.get(link(batch, bottle, NANJING), headers={**JSON, **device(2)})
+    network(api, 3).get(link(batch, bottle, NANJING), headers={**JSON, **device(2)})
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 1
     container.scan_log.flush()
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 2
@@ -234,6 +271,40 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     assert observed["alert"]["id"] == alert["id"] and observed["alert"]["new"] is False
     (joined,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert joined["id"] == alert["id"] and joined["count"] == 3
+
+
+def test_a_spoofed_region_from_one_network_raises_no_diversion(api, container, channel):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    bottle = _bottle_of(container, channel.cases[0])
+    for n, region in enumerate((NANJING, "320102", "110101", "440106", NANJING)):
+        answer = api.get(link(channel.batch, bottle, region), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 30)
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []
+    assert len(recorded(container)) == 5  # recorded all the same
+
+
+def test_a_signed_in_members_scan_out_of_territory_raises_a_diversion_by_itself(
+    api, container, channel, otp
+):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    bottle = _bottle_of(container, channel.cases[0])
+    member = sign_in(api, otp, "member@example.com")
+    answer = api.get(link(channel.batch, bottle, NANJING), headers={**JSON, **member})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "genuine"
+    (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert alert["kind"] == "diversion"
+    assert [r["witness"] for r in recorded(container)] == ["member"]
+
+
+def test_an_expired_or_bogus_session_scans_anonymously(api, container, keys):
+    lot = pinned_batch(api, container, keys.factory)
+    bogus = {"Authorization": "Bearer not-a-session"}
+    answer = api.get(link(lot.batch, lot.serials[0]), headers={**JSON, **bogus})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "genuine"
+    assert [r["witness"] for r in recorded(container)] == ["anonymous"]
 
 
 def test_a_partner_alert_is_joined_by_a_consumer_scan_of_the_same_goods(api, container, channel):
