@@ -214,6 +214,11 @@ def _describe_operation(
     elif deps.get_consumer_session in calls:
         operation["security"] = [{CONSUMER_SESSION: []}]
         statuses |= {401}
+    elif deps.get_scan_caller in calls:
+        # Anonymous is fine; a partner's key sent must be valid; a consumer's session is
+        # optional (an expired one scans anonymously).
+        operation["security"] = [{}, {API_KEY: []}, {CONSUMER_SESSION: []}]
+        statuses |= {401}
     elif deps.get_optional_actor in calls:
         # Anonymous is fine; a key sent must be valid.
         operation["security"] = [{}, {API_KEY: []}]
