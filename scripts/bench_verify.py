@@ -21,6 +21,10 @@ they are). The last line is one JSON object:
 with the details, and whether the targets were met (ratio >= 0.8, p99 <= 50 ms, batched
 claims >= 5x single ones).
 
+The service it starts has the scan rate limits off (every request comes from 127.0.0.1);
+set ``TRACECERT_SCAN_DEVICE_PER_MIN`` / ``TRACECERT_SCAN_NETWORK_PER_MIN`` in the environment
+to measure with them on.
+
     scripts/bench_verify [--quick] [--items N] [--seconds S]
 """
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.api import errors, openapi
-from service.api.limits import BodySizeLimitMiddleware
+from service.api.limits import BodySizeLimitMiddleware, ScanLimits
 from service.api.routers import (
     alerts,
     batches,
@@ -51,6 +51,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    app.state.scan_limits = ScanLimits.from_settings(container.settings)
     openapi.install(app, max_page_size=container.settings.max_page_size)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     errors.install(app)  # its middleware goes last: it wraps the others

@@ -96,9 +96,10 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/gifts/accept"): frozenset({404, 409}),
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
     # scans: a code malformed by GS1's syntax is a 400 (a well-formed unknown one is a verdict)
-    ("GET", "/items/{serial}/verify"): frozenset({400}),
-    ("GET", "/01/{gtin}/10/{lot}/21/{serial}"): frozenset({400}),
-    ("GET", "/01/{gtin}/21/{serial}"): frozenset({400}),
+    # and a device or network scanning too fast a 429 scan_rate_limited (issue 12)
+    ("GET", "/items/{serial}/verify"): frozenset({400, 429}),
+    ("GET", "/01/{gtin}/10/{lot}/21/{serial}"): frozenset({400, 429}),
+    ("GET", "/01/{gtin}/21/{serial}"): frozenset({400, 429}),
     # EPCIS reads its body itself: the binding answers 400 to what is not a document
     ("POST", "/epcis/capture"): frozenset({400, 413}),
     ("GET", "/epcis/events"): frozenset({400}),
@@ -252,6 +253,13 @@ def _error_response(status: int) -> dict[str, Any]:
     if status == 401:
         response["headers"] = {
             "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}
+        }
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
         }
     return response
 

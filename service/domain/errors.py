@@ -556,6 +556,15 @@ class OtpRateLimitedError(TracecertError):
     default_detail = "A code was sent a moment ago; wait before asking for another."
 
 
+class ScanRateLimitedError(TracecertError):
+    """Raised when a device or a client network scans faster than the public scan endpoints
+    allow (``TRACECERT_SCAN_*_PER_MIN``); ``Retry-After`` says when to scan again."""
+
+    code = "scan_rate_limited"
+    kind = ErrorKind.RATE_LIMITED
+    default_detail = "Too many scans from this device or network; wait a moment, then scan again."
+
+
 class InvalidSessionError(TracecertError):
     """Raised when a consumer session token is missing, malformed, expired or signed out."""
 

@@ -10,12 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.api.clients import network_key
 from service.api.deps import ContainerDep, ScanCaller
-from service.api.errors import STATUS_BY_KIND
+from service.api.errors import STATUS_BY_KIND, error_response
+from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
 from service.domain.actor import Actor
-from service.domain.errors import MalformedCodeError, TracecertError
+from service.domain.errors import MalformedCodeError, ScanRateLimitedError, TracecertError
 from service.domain.gs1 import parse_item_path
 
 router = APIRouter(tags=["scan and verify"])
@@ -63,17 +64,38 @@ async def _scan(
     """Verify, record and answer: the page for a browser, the JSON for anything else; a
     browser also gets its refusals (a malformed code above all) as a page.
 
-    The scan is first tried on the event loop where the reads never wait (SQLite); when it
-    would have to wait (asking the chain, writing an alert) it runs again in a worker thread.
+    A device or a client network past its rate limit is answered 429 ``scan_rate_limited``
+    before anything is read. The scan is first tried on the event loop where the reads never
+    wait (SQLite); when it would have to wait (asking the chain, writing an alert) it runs
+    again in a worker thread.
     """
+    device_hash, new_device = _device(request, container)
+    network = network_key(request, container.settings.proxies)
+    limits: ScanLimits = request.app.state.scan_limits
+    wait_s = limits.wait_s(device_hash, network)
+    if wait_s:
+        return _rate_limited(request, wait_s)
     try:
         if _BROKEN_ESCAPE.search(request.scope.get("raw_path") or b"") is not None:
             raise MalformedCodeError(
                 "A '%' in the link must start a percent-encoded byte (%XX); scan the label again."
             )
-        return await _verify(request, container, cmd, region, consumer)
+        device = (device_hash, new_device, network)
+        return await _verify(request, container, cmd, region, consumer, device)
     except TracecertError as exc:
         return _refused(request, exc)
+
+
+def _rate_limited(request: Request, wait_s: int) -> Response:
+    """429 ``scan_rate_limited`` with ``Retry-After``: the page for a browser, else JSON."""
+    exc = ScanRateLimitedError(
+        f"Too many scans from this device or network; scan again in {wait_s} seconds."
+    )
+    if not pages.wants_html(request):
+        return error_response(429, exc.code, exc.detail, retry_after_s=wait_s)
+    response = pages.render_error_page(request, 429, exc.code, exc.detail)
+    response.headers["Retry-After"] = str(wait_s)
+    return response
 
 
 def _refused(request: Request, exc: TracecertError) -> Response:
@@ -89,14 +111,15 @@ async def _verify(
     cmd: commands.ScanItem,
     region: str | None,
     consumer: Actor | None,
+    device: tuple[bytes, str | None, str],
 ) -> Response:
-    device_hash, new_device = _device(request, container)
+    device_hash, new_device, network = device
     keys = container.device_keys
     account = consumer.account_id if consumer is not None else None
     origin = scans.ScanOrigin(
         device_hash,
         region,
-        network_hash=keys.network_hash(network_key(request, container.settings.proxies)),
+        network_hash=keys.network_hash(network),
         account_id=account,
         member_hash=keys.member_hash(account) if account is not None else None,
     )
