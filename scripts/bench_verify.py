@@ -25,6 +25,10 @@ With ``--db postgres`` the service (and the baseline) use a database of their ow
 PostgreSQL server (``$TRACECERT_BENCH_PG``, default ``postgres@127.0.0.1:5432``), created for the
 run and dropped afterwards, as ``scripts/bench_scans --db postgres`` does.
 
+The service it starts has the scan rate limits off (every request comes from 127.0.0.1);
+set ``TRACECERT_SCAN_DEVICE_PER_MIN`` / ``TRACECERT_SCAN_NETWORK_PER_MIN`` in the environment
+to measure with them on.
+
     scripts/bench_verify [--quick] [--items N] [--seconds S] [--shipped] [--db sqlite|postgres]
 """
 

@@ -89,6 +89,10 @@ class Service:
             "TRACECERT_OTP_MAX_PER_NETWORK_PER_HOUR": "100000",
             "CHAIN_ANVIL_PORT": str(free_port()),
             "CHAIN_BACKEND": "anvil",
+            # Every request comes from 127.0.0.1: the scan rate limits (per device and per
+            # network, issue 12) are off unless the caller's environment sets them.
+            "TRACECERT_SCAN_DEVICE_PER_MIN": os.environ.get("TRACECERT_SCAN_DEVICE_PER_MIN", "0"),
+            "TRACECERT_SCAN_NETWORK_PER_MIN": os.environ.get("TRACECERT_SCAN_NETWORK_PER_MIN", "0"),
         }
         self.env.pop("TRACECERT_DATABASE_URL", None)
         self.log_path = workdir / "service.log"

@@ -285,7 +285,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             settings.clone_max_regions,
             settings.clone_max_devices,
             timedelta(hours=settings.clone_window_h),
+            timedelta(minutes=settings.clone_min_span_min),
         ),
+        diversion_min_networks=settings.diversion_min_networks,
         ttl_s=settings.reference_cache_ttl_s,
         chain_ttl_s=settings.chain_read_ttl_s,
         # SQLite readers in WAL mode never wait on a writer: a scan's reads can run on the

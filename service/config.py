@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     clone_max_regions: int = 3
     clone_max_devices: int = 5
     clone_window_h: float = 168.0
+    #: ... and only when those sightings span at least this many minutes (issue 12): a burst
+    #: of forged scans in one moment is not evidence.
+    clone_min_span_min: float = 30.0
+    #: Rate limits of the public scan endpoints (Digital Link, /items/{serial}/verify, the
+    #: scan page): token buckets per device (its cookie, or the keyed hash of its address and
+    #: user agent) and per client network, in this process (issue 18: shared across workers
+    #: later). ``0`` per minute turns a limit off (benchmarks that hammer from one address).
+    scan_device_per_min: float = 30.0
+    scan_device_burst: int = 20
+    scan_network_per_min: float = 300.0
+    scan_network_burst: int = 100
+    #: Diversion from anonymous consumer scans needs sightings out of territory from at least
+    #: this many distinct client networks (a signed-in member's scan counts by itself).
+    diversion_min_networks: int = 2
     #: Scans kept in memory until the scan log writes them (every ~100 ms); past this many
     #: (the database away for a while) they go to the spill file under ``data_dir``.
     scan_log_buffer: int = 50_000
@@ -235,6 +249,19 @@ class Settings(BaseSettings):
                 "TRACECERT_CLONE_MAX_REGIONS and _MAX_DEVICES are at least 1, and "
                 "TRACECERT_CLONE_WINDOW_H is positive"
             )
+        if not 0 <= self.clone_min_span_min <= self.clone_window_h * 60:
+            raise ValueError(
+                "TRACECERT_CLONE_MIN_SPAN_MIN is between 0 and the clone window "
+                "(TRACECERT_CLONE_WINDOW_H) in minutes"
+            )
+        for name in ("device", "network"):
+            if getattr(self, f"scan_{name}_per_min") < 0 or getattr(self, f"scan_{name}_burst") < 1:
+                raise ValueError(
+                    f"TRACECERT_SCAN_{name.upper()}_PER_MIN is at least 0 (0: no limit) and "
+                    f"TRACECERT_SCAN_{name.upper()}_BURST at least 1"
+                )
+        if self.diversion_min_networks < 1:
+            raise ValueError("TRACECERT_DIVERSION_MIN_NETWORKS is at least 1")
         if not 0 <= self.chain_read_ttl_s <= 300:
             raise ValueError(
                 "TRACECERT_CHAIN_READ_TTL_S is between 0 and 300 seconds (it bounds how long "

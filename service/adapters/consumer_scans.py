@@ -70,7 +70,7 @@ from service.adapters.repositories import (
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.app.outages import OutageMonitor
-from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, Target
+from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
 from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
@@ -103,6 +103,14 @@ class HmacDeviceKeys:
 
     def device_hash(self, device_id: str) -> bytes:
         return hmac.new(self._key, b"hash\0" + device_id.encode(), hashlib.sha256).digest()[:16]
+
+    def network_hash(self, network: str) -> bytes:
+        """The keyed hash of a counting network (``203.0.113.0/24``): never stored in clear."""
+        return hmac.new(self._key, b"net\0" + network.encode(), hashlib.sha256).digest()[:16]
+
+    def member_hash(self, account_id: int) -> bytes:
+        """The keyed hash of a signed-in member: the source its scans count as."""
+        return hmac.new(self._key, b"member\0%d" % account_id, hashlib.sha256).digest()[:16]
 
 
 def is_device_id(value: str | None) -> bool:
@@ -159,6 +167,7 @@ _FACTS = (
         # The proof's first element: the leaf beside this one (index ^ 1), if there is one.
         _sibling.c.leaf,
         _batches.c.metadata_hash,
+        _certificates.c.owner_account_id,
     )
     .join(_batches, _batches.c.id == _items.c.batch_id)
     .outerjoin(_case, _case.c.id == _items.c.case_id)
@@ -175,7 +184,13 @@ _FACTS = (
 )
 _scans = ConsumerScanRow.__table__
 _SIGHTINGS = (
-    select(_scans.c.region_code, _scans.c.device_hash)
+    select(
+        _scans.c.region_code,
+        _scans.c.device_hash,
+        _scans.c.scanned_at,
+        _scans.c.network_hash,
+        _scans.c.witness,
+    )
     .where(
         _scans.c.item_id == bindparam("item_id"),
         _scans.c.scanned_at >= bindparam("since", type_=_scans.c.scanned_at.type),
@@ -319,8 +334,8 @@ class SqlAlchemyScanReads:
                 return None
             row = rows[0]
             sightings = [
-                (region, bytes(device))
-                for region, device in self._statements.sightings.rows(
+                (region, bytes(device), at, bytes(network) if network else None, witness)
+                for region, device, at, network, witness in self._statements.sightings.rows(
                     driver, {"item_id": row[0], "since": since}
                 )
             ]
@@ -334,7 +349,7 @@ class SqlAlchemyScanReads:
         item_id, serial, batch_id, leaf_index, item_hash, leaf, case_id = row[:7]
         case_sscc, activated_at, opened_at, pallet_of_case = row[13:17]
         case_items, pallet_sscc, status, root, item_count = row[23:28]
-        state, claimed_at, claim_region, sibling, metadata_hash = row[28:33]
+        state, claimed_at, claim_region, sibling, metadata_hash, owner = row[28:34]
         loose = case_id is None or opened_at is not None
         item_custody = _custody(row, 7)
         case_custody = _custody(row, 17) if case_id is not None else None
@@ -400,6 +415,7 @@ class SqlAlchemyScanReads:
             proof=proof,
             history=history,
             sightings=sightings,
+            certificate_owner=owner,
         )
 
     def _proof(
@@ -455,6 +471,8 @@ _COLUMNS = (
     "verdict",
     "organisation_id",
     "scan_id",
+    "network_hash",
+    "witness",
 )
 #: Spilled scans written per transaction when they are replayed.
 REPLAY_CHUNK = 5_000
@@ -538,10 +556,10 @@ class ConsumerScanRecorder:
             log.warning("scan log buffer full: %d scans spilled to disk", len(spilled))
         return True
 
-    def buffered(self, item_id: int, since: datetime) -> list[tuple[str | None, bytes]]:
+    def buffered(self, item_id: int, since: datetime) -> list[StoredSighting]:
         with self._lock:
             return [
-                (s.region_code, s.device_hash)
+                (s.region_code, s.device_hash, s.at, s.network_hash, s.witness)
                 for s in reversed(self._pending.get(item_id, ()))
                 if s.at >= since
             ]
@@ -653,6 +671,8 @@ class ConsumerScanRecorder:
                         s.verdict,
                         s.organisation_id,
                         r.scan_id,
+                        s.network_hash,
+                        s.witness,
                     )
                     for r in batch
                     for s in (r.scan,)

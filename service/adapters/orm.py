@@ -823,6 +823,10 @@ class ConsumerScanRow(Base):
     )
     #: Unique per scan, given when it is recorded (None for rows from before migration 0009).
     scan_id: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
+    #: Migration 0014: the keyed hash of the client's counting network, and who vouches for
+    #: the scan (anonymous, member, owner); None on older rows (read as anonymous).
+    network_hash: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
+    witness: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 # A scan finds the journey of its bottle by item, case and pallet: without these, that lookup

@@ -64,6 +64,8 @@ def encode(record: SpilledScan) -> bytes:
                 "org": scan.organisation_id,
                 "alert": scan.alert_id,
                 **({"divert": scan.diversion_serial} if scan.diversion_serial else {}),
+                "net": scan.network_hash.hex() if scan.network_hash is not None else None,
+                "witness": scan.witness,
             },
             separators=(",", ":"),
         ).encode()
@@ -87,6 +89,9 @@ def decode(line: bytes) -> SpilledScan | None:
                 organisation_id=value["org"],
                 alert_id=value["alert"],
                 diversion_serial=value.get("divert"),
+                # Lines spilled before migration 0014 have neither.
+                network_hash=bytes.fromhex(value["net"]) if value.get("net") else None,
+                witness=value.get("witness") or "anonymous",
             ),
         )
     except (ValueError, KeyError, TypeError):

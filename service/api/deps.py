@@ -122,6 +122,28 @@ async def get_consumer_session(
 ConsumerSession = Annotated[tuple[Actor, str], Depends(get_consumer_session)]
 
 
+async def get_scan_caller(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Actor | None, Actor | None]:
+    """Who scans: ``(partner, consumer)``. A partner's API key must be valid; a consumer's
+    session is optional, never required: one that is expired or signed out scans as anyone
+    would (anonymously)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None, None
+    if api_keys.parse(credentials.credentials) is not None:
+        return await get_actor(container, credentials), None
+    try:
+        consumer, _ = await get_consumer_session(container, credentials)
+    except InvalidSessionError:
+        return None, None
+    return None, consumer
+
+
+#: The scan routes: a partner's key, a consumer's session, or nobody.
+ScanCaller = Annotated[tuple[Actor | None, Actor | None], Depends(get_scan_caller)]
+
+
 async def get_consumer(session: ConsumerSession) -> Actor:
     return session[0]
 

@@ -1,14 +1,17 @@
 """Limits at the edge: request bodies above a size are refused before anything reads them,
-slow clients are cut off (headers, body, idle keep-alive, concurrency: ``server_config``), and
-the access log never writes an unbounded request line."""
+slow clients are cut off (headers, body, idle keep-alive, concurrency: ``server_config``),
+the access log never writes an unbounded request line, and the public scan endpoints answer
+each device and each client network at most so fast (``ScanLimits``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import math
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.domain.errors import PrinterBusyError
+from service.domain.rate_limits import Rate, TokenBuckets
 
 if TYPE_CHECKING:
     import uvicorn
@@ -258,3 +262,37 @@ def server_config(
         limit_concurrency=settings.max_concurrency,
         log_level="info",
     )
+
+
+class ScanLimits:
+    """Token buckets of the public scan endpoints, per device and per client network, kept in
+    this process: with several workers each counts its own share (issue 18 moves them to a
+    shared store). Idle buckets are dropped, so memory stays bounded."""
+
+    def __init__(
+        self,
+        device: Rate,
+        network: Rate,
+        max_keys: int = 50_000,
+        ticks: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.devices = TokenBuckets(device, max_keys)
+        self.networks = TokenBuckets(network, max_keys)
+        self.ticks = ticks
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ScanLimits:
+        return cls(
+            Rate(settings.scan_device_per_min, settings.scan_device_burst),
+            Rate(settings.scan_network_per_min, settings.scan_network_burst),
+        )
+
+    def wait_s(self, device: bytes, network: str) -> int:
+        """0 when the scan may go ahead (a token taken from each bucket), else the whole
+        seconds to wait (``Retry-After``). A device over its limit takes nothing from its
+        network's budget."""
+        now = self.ticks()
+        wait = self.devices.take(device, now)
+        if wait == 0.0:
+            wait = self.networks.take(network, now)
+        return math.ceil(wait) if wait > 0 else 0

@@ -98,9 +98,10 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/gifts/accept"): frozenset({404, 409}),
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
     # scans: a code malformed by GS1's syntax is a 400 (a well-formed unknown one is a verdict)
-    ("GET", "/items/{serial}/verify"): frozenset({400}),
-    ("GET", "/01/{gtin}/10/{lot}/21/{serial}"): frozenset({400}),
-    ("GET", "/01/{gtin}/21/{serial}"): frozenset({400}),
+    # and a device or network scanning too fast a 429 scan_rate_limited (issue 12)
+    ("GET", "/items/{serial}/verify"): frozenset({400, 429}),
+    ("GET", "/01/{gtin}/10/{lot}/21/{serial}"): frozenset({400, 429}),
+    ("GET", "/01/{gtin}/21/{serial}"): frozenset({400, 429}),
     # EPCIS reads its body itself: the binding answers 400 to what is not a document
     ("POST", "/epcis/capture"): frozenset({400, 413}),
     ("GET", "/epcis/events"): frozenset({400}),
@@ -216,6 +217,11 @@ def _describe_operation(
     elif deps.get_consumer_session in calls:
         operation["security"] = [{CONSUMER_SESSION: []}]
         statuses |= {401}
+    elif deps.get_scan_caller in calls:
+        # Anonymous is fine; a partner's key sent must be valid; a consumer's session is
+        # optional (an expired one scans anonymously).
+        operation["security"] = [{}, {API_KEY: []}, {CONSUMER_SESSION: []}]
+        statuses |= {401}
     elif deps.get_optional_actor in calls:
         # Anonymous is fine; a key sent must be valid.
         operation["security"] = [{}, {API_KEY: []}]
@@ -249,6 +255,13 @@ def _error_response(status: int) -> dict[str, Any]:
     if status == 401:
         response["headers"] = {
             "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}
+        }
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
         }
     return response
 

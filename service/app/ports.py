@@ -1279,6 +1279,11 @@ class SessionTokens(Protocol):
 
 
 # ----------------------------------------------------------------------------- consumer scans
+#: A consumer scan as the risk rules read it back: ``(region, device hash, when, network hash,
+#: witness)``; rows from before migration 0014 have no network hash nor witness (anonymous).
+StoredSighting = tuple[str | None, bytes, datetime, bytes | None, str | None]
+
+
 @dataclass(frozen=True)
 class ScanFacts:
     """What a scan reads of one code in one query: the item, the live state of its batch, the
@@ -1299,9 +1304,11 @@ class ScanFacts:
     proof: list[bytes]
     #: The chain of custody (``CustodyRepository.history``); empty if never shipped.
     history: list[dict[str, Any]]
-    #: ``(region, device hash)`` of the item's stored consumer scans since the time asked
-    #: (newest first, at most a few hundred).
-    sightings: list[tuple[str | None, bytes]]
+    #: The item's stored consumer scans since the time asked (newest first, at most a few
+    #: hundred).
+    sightings: list[StoredSighting]
+    #: The account that owns (or is claiming) the bottle's certificate, if any.
+    certificate_owner: int | None = None
 
 
 class ScanReads(Protocol):
@@ -1332,6 +1339,11 @@ class ConsumerScan:
     #: authorised holder and no alert of theirs was known: the scan log raises (or joins) the
     #: diversion alert in the transaction that writes the scan, never the scan's request.
     diversion_serial: str | None = None
+    #: The keyed hash of the client's counting network (``service.domain.networks``).
+    network_hash: bytes | None = None
+    #: Who vouches for it (``service.domain.scans.Witness``); a member's ``device_hash`` is
+    #: the keyed hash of the member.
+    witness: str = "anonymous"
 
 
 class ConsumerScanLog(Protocol):
@@ -1342,8 +1354,8 @@ class ConsumerScanLog(Protocol):
         """Buffer one scan; False when the buffer is full and the scan was dropped."""
         ...
 
-    def buffered(self, item_id: int, since: datetime) -> list[tuple[str | None, bytes]]:
-        """``(region, device hash)`` of this process's consumer scans of the item at or after
+    def buffered(self, item_id: int, since: datetime) -> list[StoredSighting]:
+        """The sightings of this process's consumer scans of the item at or after
         ``since`` that may not be stored yet (newest first)."""
         ...
 

@@ -1,12 +1,13 @@
 """Scans of item codes (verification), the risk checks they feed, and the brand's alerts.
 
 A scan answers the verdict, the provenance and the chain proof. A consumer's scan is also
-recorded (item, time, region, a keyed hash of the device, verdict) in the scan log and feeds
-two risk rules (``service.domain.scans``): too many regions or devices for one code within a
-window make a genuine bottle a ``suspected_clone`` (a flag; it never stops a claim), and a scan
-outside the territory of the bottle's authorised holder raises or joins the same diversion
-alert a partner's ``observe`` there would (``service.app.scanning``), with the consumer as
-the scanning party.
+recorded (item, time, region, keyed hashes of the device and of the client's network, who
+vouches for it, verdict) in the scan log and feeds two risk rules (``service.domain.scans``):
+too many independent sources or regions for one code within a window make a genuine bottle a
+``suspected_clone`` (a flag; it never stops a claim), and scans outside the territory of the
+bottle's authorised holder, from enough networks or a signed-in member, raise or join the same
+diversion alert a partner's ``observe`` there would (``service.app.scanning``), with the
+consumer as the scanning party.
 
 The hot path reads one code in one read transaction (``ScanReads``) and keeps, per process,
 what never changes once a batch is anchored: its attributes, factory and anchor (refreshed
@@ -45,6 +46,7 @@ from service.app.ports import (
     Ledger,
     OutboxEntry,
     ScanReads,
+    StoredSighting,
     Target,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -69,8 +71,10 @@ from service.domain.scans import (
     CloneCheck,
     CloneRule,
     Sighting,
+    Witness,
     check_clone,
     comparable_region,
+    enough_diversion_evidence,
     judges_diversion,
     with_risk,
 )
@@ -101,11 +105,16 @@ MAX_BATCHES = 10_000
 
 @dataclass(frozen=True)
 class ScanOrigin:
-    """Where a scan comes from, as the HTTP layer saw it: the keyed hash of the device and
-    the region the page reported (checked against the region tree here)."""
+    """Where a scan comes from, as the HTTP layer saw it: the keyed hash of the device, the
+    region the page reported (checked against the region tree here), the keyed hash of the
+    client's counting network, and the signed-in consumer if it sent a session (its account
+    and the keyed hash it counts as)."""
 
     device_hash: bytes
     region: str | None = None
+    network_hash: bytes | None = None
+    account_id: int | None = None
+    member_hash: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class _CertificateView:
     state: CertificateState
     claimed_at: datetime
     claim_region: str | None
+    owner: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ class _Read:
     target: Target | None
     carrier: Target | None
     #: Its stored consumer scans in the clone window, when this path reads them.
-    sightings: list[tuple[str | None, bytes]] = field(default_factory=list)
+    sightings: list[StoredSighting] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ class Verifier:
         reads: ScanReads | None = None,
         scan_log: ConsumerScanLog | None = None,
         rule: CloneRule | None = None,
+        diversion_min_networks: int = 2,
         ttl_s: float = 5.0,
         chain_ttl_s: float = 5.0,
         inline: bool = False,
@@ -193,6 +204,8 @@ class Verifier:
         self.reads = reads
         self.scan_log = scan_log
         self.rule = rule or CloneRule()
+        #: Distinct networks whose anonymous sightings out of territory make a diversion.
+        self.diversion_min_networks = diversion_min_networks
         self.ttl_s = ttl_s
         #: How long the registry's record of a batch is kept: the longest a recall made on
         #: chain (or any other change there) may stay unseen by a scan.
@@ -240,11 +253,12 @@ class Verifier:
             return None
         item, batch = read.item, read.batch
         anonymous = cmd.actor is None
+        current = _witnessed(origin, read.certificate)
         # A genuine serial under another product or lot is a copy onto something else.
         if (gtin is not None and gtin != batch.gtin) or (
             cmd.lot is not None and cmd.lot != batch.lot
         ):
-            self._record(origin, item, batch, Verdict.UNKNOWN, cmd.actor, region, now)
+            self._record(origin, current, item, batch, Verdict.UNKNOWN, cmd.actor, region, now)
             return None
         token_id = self.commitments.token_id(batch.chain_batch_id, item.item_hash)
         leaf = self.commitments.item_leaf(batch.chain_batch_id, token_id, item.item_hash)
@@ -297,8 +311,8 @@ class Verifier:
             )
         # ---- risk checks (consumers' scans only)
         clone = None
-        if result is Verdict.GENUINE and anonymous and origin is not None and tree is not None:
-            clone = self._clone_check(tree, read, origin.device_hash, region, now)
+        if result is Verdict.GENUINE and anonymous and current is not None and tree is not None:
+            clone = self._clone_check(tree, read, current, region, now)
         result = with_risk(result, clone)
         diversion = None
         joins: int | None = None
@@ -315,7 +329,11 @@ class Verifier:
                 # goods' alert (already flagged), or raises it, when it writes the scan
                 # (service.app.diversions), so a scan never waits for a write.
                 joins = read.carrier.custody.alert_id
-                diverted = item.serial if joins is None else None
+                # An anonymous sighting alerts only once enough networks saw the goods out
+                # of territory (a member's counts by itself): one network's word is recorded,
+                # alerting nobody yet.
+                if joins is None and self._diversion_proven(tree, read, current, region, now):
+                    diverted = item.serial
                 diversion = None
         brand_alert = alerts_brand(result, anonymous=anonymous)
         clone_alert = clone is not None and clone.suspected and clone.new_place
@@ -349,7 +367,7 @@ class Verifier:
             )
         if diversion is not None and tree is not None:
             self._raise_diversion(tree, item.serial, batch, diversion.actual, now)
-        self._record(origin, item, batch, result, cmd.actor, region, now, joins, diverted)
+        self._record(origin, current, item, batch, result, cmd.actor, region, now, joins, diverted)
         return body
 
     # ------------------------------------------------------------------ reading
@@ -365,7 +383,12 @@ class Verifier:
         if view is None or view.batch.status is not BatchStatus.ANCHORED:
             return self._read_all(serial)
         certificate = (
-            _CertificateView(facts.certificate_state, facts.claimed_at, facts.claim_region)
+            _CertificateView(
+                facts.certificate_state,
+                facts.claimed_at,
+                facts.claim_region,
+                facts.certificate_owner,
+            )
             if facts.certificate_state is not None and facts.claimed_at is not None
             else None
         )
@@ -433,7 +456,9 @@ class Verifier:
             )
             found = uow.certificates.by_item(item.id) if item.id is not None else None
             certificate = (
-                _CertificateView(found.state, found.claimed_at, found.claim_region)
+                _CertificateView(
+                    found.state, found.claimed_at, found.claim_region, found.owner_account_id
+                )
                 if found is not None
                 else None
             )
@@ -510,15 +535,48 @@ class Verifier:
         return read
 
     # ------------------------------------------------------------------ risk checks
+    def _earlier(self, read: _Read, now: datetime) -> list[Sighting]:
+        """The item's consumer scans in the window (raw regions): this process's scans not
+        stored yet, then the stored ones (a scan in both counts once)."""
+        if self.scan_log is None or read.item.id is None:
+            return []
+        buffered = self.scan_log.buffered(read.item.id, now - self.rule.window)
+        return list(dict.fromkeys(_sighting(s) for s in (*buffered, *read.sightings)))
+
     def _clone_check(
-        self, tree: RegionTree, read: _Read, device: bytes, region: str | None, now: datetime
+        self, tree: RegionTree, read: _Read, current: Sighting, region: str | None, now: datetime
     ) -> CloneCheck | None:
         if self.scan_log is None or read.item.id is None:
             return None
-        # This process's scans not stored yet, then the stored ones (a scan in both counts once).
-        buffered = self.scan_log.buffered(read.item.id, now - self.rule.window)
-        earlier = [Sighting(comparable_region(tree, r), d) for r, d in (*buffered, *read.sightings)]
-        return check_clone(self.rule, earlier, Sighting(comparable_region(tree, region), device))
+        earlier = [
+            replace(s, region=comparable_region(tree, s.region)) for s in self._earlier(read, now)
+        ]
+        this = replace(current, region=comparable_region(tree, region), at=now)
+        return check_clone(self.rule, earlier, this)
+
+    def _diversion_proven(
+        self, tree: RegionTree, read: _Read, current: Sighting | None, region: str, now: datetime
+    ) -> bool:
+        """Whether the sightings out of territory are worth an alert (enough networks, or a
+        member); those from before the goods reached their holder do not count."""
+        if current is None or read.carrier is None:
+            return False
+        custody = read.carrier.custody
+        territory = (
+            self._territory_kept(custody.authorised_id)
+            if custody.authorised_id is not None
+            else None
+        )
+        outside = [
+            s
+            for s in self._earlier(read, now)
+            if s.region is not None
+            and (custody.since is None or s.at is None or s.at >= custody.since)
+            and find_diversion(tree, custody.authorised_id, territory, s.region) is not None
+        ]
+        return enough_diversion_evidence(
+            self.diversion_min_networks, outside, replace(current, region=region)
+        )
 
     def _diversion(self, tree: RegionTree, custody: Custody, region: str) -> Diversion | None:
         if custody.authorised_id is None:
@@ -545,6 +603,7 @@ class Verifier:
     def _record(
         self,
         origin: ScanOrigin | None,
+        current: Sighting | None,
         item: ItemRecord,
         batch: Batch,
         result: Verdict,
@@ -556,17 +615,23 @@ class Verifier:
     ) -> None:
         if self.scan_log is None or origin is None or item.id is None or batch.id is None:
             return
+        witness = current.witness if current is not None else Witness.ANONYMOUS
         self.scan_log.record(
             ConsumerScan(
                 at=now,
                 item_id=item.id,
                 batch_id=batch.id,
                 region_code=region,
-                device_hash=origin.device_hash,
+                # A member counts as one source whatever its device: its keyed hash.
+                device_hash=current.source
+                if current is not None and witness is not Witness.ANONYMOUS
+                else origin.device_hash,
                 verdict=result.value,
                 organisation_id=actor.organisation_id if actor is not None else None,
                 alert_id=joins,
                 diversion_serial=diverted,
+                network_hash=origin.network_hash,
+                witness=witness.value,
             )
         )
 
@@ -726,6 +791,29 @@ def _attestations(uow: UnitOfWork, batch: Batch) -> list[dict[str, Any]]:
         for a, tx in ((a, uow.outbox.get(a.outbox_id)) for a in attestations)
         if tx is not None and tx.status == "confirmed"
     ]
+
+
+def _witnessed(origin: ScanOrigin | None, certificate: _CertificateView | None) -> Sighting | None:
+    """This scan as the risk rules see it (region set later): its witness and its source."""
+    if origin is None:
+        return None
+    if origin.account_id is not None:
+        owner = certificate is not None and certificate.owner == origin.account_id
+        return Sighting(
+            None,
+            origin.member_hash or origin.device_hash,
+            Witness.OWNER if owner else Witness.MEMBER,
+        )
+    return Sighting(None, origin.network_hash or origin.device_hash, Witness.ANONYMOUS)
+
+
+def _sighting(stored: StoredSighting) -> Sighting:
+    """A stored (or buffered) scan as the rules see it: an anonymous scan's source is its
+    network (its device on rows from before migration 0014), a member's its keyed hash."""
+    region, device, at, network, witness = stored
+    kind = Witness(witness) if witness else Witness.ANONYMOUS
+    source = network if kind is Witness.ANONYMOUS and network is not None else device
+    return Sighting(region, source, kind, at)
 
 
 def _answer(body: dict[str, Any] | Deferred | None) -> dict[str, Any] | None:

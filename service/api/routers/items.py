@@ -8,12 +8,15 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from service.api.deps import ContainerDep, OptionalActor
-from service.api.errors import STATUS_BY_KIND
+from service.api.clients import network_key
+from service.api.deps import ContainerDep, ScanCaller
+from service.api.errors import STATUS_BY_KIND, error_response
+from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
-from service.domain.errors import MalformedCodeError, TracecertError
+from service.domain.actor import Actor
+from service.domain.errors import MalformedCodeError, ScanRateLimitedError, TracecertError
 from service.domain.gs1 import parse_item_path
 
 router = APIRouter(tags=["scan and verify"])
@@ -52,22 +55,47 @@ def _device(request: Request, container: Any) -> tuple[bytes, str | None]:
 
 
 async def _scan(
-    request: Request, container: Any, cmd: commands.ScanItem, region: str | None
+    request: Request,
+    container: Any,
+    cmd: commands.ScanItem,
+    region: str | None,
+    consumer: Actor | None = None,
 ) -> Response:
     """Verify, record and answer: the page for a browser, the JSON for anything else; a
     browser also gets its refusals (a malformed code above all) as a page.
 
-    The scan is first tried on the event loop where the reads never wait (SQLite); when it
-    would have to wait (asking the chain, writing an alert) it runs again in a worker thread.
+    A device or a client network past its rate limit is answered 429 ``scan_rate_limited``
+    before anything is read. The scan is first tried on the event loop where the reads never
+    wait (SQLite); when it would have to wait (asking the chain, writing an alert) it runs
+    again in a worker thread.
     """
+    device_hash, new_device = _device(request, container)
+    network = network_key(request, container.settings.proxies)
+    limits: ScanLimits = request.app.state.scan_limits
+    wait_s = limits.wait_s(device_hash, network)
+    if wait_s:
+        return _rate_limited(request, wait_s)
     try:
         if _BROKEN_ESCAPE.search(request.scope.get("raw_path") or b"") is not None:
             raise MalformedCodeError(
                 "A '%' in the link must start a percent-encoded byte (%XX); scan the label again."
             )
-        return await _verify(request, container, cmd, region)
+        device = (device_hash, new_device, network)
+        return await _verify(request, container, cmd, region, consumer, device)
     except TracecertError as exc:
         return _refused(request, exc)
+
+
+def _rate_limited(request: Request, wait_s: int) -> Response:
+    """429 ``scan_rate_limited`` with ``Retry-After``: the page for a browser, else JSON."""
+    exc = ScanRateLimitedError(
+        f"Too many scans from this device or network; scan again in {wait_s} seconds."
+    )
+    if not pages.wants_html(request):
+        return error_response(429, exc.code, exc.detail, retry_after_s=wait_s)
+    response = pages.render_error_page(request, 429, exc.code, exc.detail)
+    response.headers["Retry-After"] = str(wait_s)
+    return response
 
 
 def _refused(request: Request, exc: TracecertError) -> Response:
@@ -78,10 +106,23 @@ def _refused(request: Request, exc: TracecertError) -> Response:
 
 
 async def _verify(
-    request: Request, container: Any, cmd: commands.ScanItem, region: str | None
+    request: Request,
+    container: Any,
+    cmd: commands.ScanItem,
+    region: str | None,
+    consumer: Actor | None,
+    device: tuple[bytes, str | None, str],
 ) -> Response:
-    device_hash, new_device = _device(request, container)
-    origin = scans.ScanOrigin(device_hash, region)
+    device_hash, new_device, network = device
+    keys = container.device_keys
+    account = consumer.account_id if consumer is not None else None
+    origin = scans.ScanOrigin(
+        device_hash,
+        region,
+        network_hash=keys.network_hash(network),
+        account_id=account,
+        member_hash=keys.member_hash(account) if account is not None else None,
+    )
     verifier: scans.Verifier = container.verifier
     body: dict[str, Any] | scans.Deferred | None = scans.DEFERRED
     if verifier.inline:
@@ -118,7 +159,7 @@ async def _verify(
 async def verify_item(
     serial: str,
     request: Request,
-    actor: OptionalActor,
+    caller: ScanCaller,
     container: ContainerDep,
     region: RegionQuery = None,
 ) -> Response:
@@ -130,8 +171,8 @@ async def verify_item(
     (region, device) and feeds the risk checks (suspected clone, diversion), and scanning an
     inert code raises an alert for the brand.
     """
-    cmd = commands.ScanItem(serial=serial, actor=actor)
-    return await _scan(request, container, cmd, region)
+    cmd = commands.ScanItem(serial=serial, actor=caller[0])
+    return await _scan(request, container, cmd, region, caller[1])
 
 
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", response_model=ScanPublic)
@@ -140,7 +181,7 @@ async def resolve_with_lot(
     lot: str,
     serial: str,
     request: Request,
-    actor: OptionalActor,
+    caller: ScanCaller,
     container: ContainerDep,
     region: RegionQuery = None,
 ) -> Response:
@@ -149,8 +190,8 @@ async def resolve_with_lot(
     A well-formed code we never made answers ``verdict: unknown`` (likely counterfeit); a
     malformed one (GTIN digits or check digit, lot or serial beyond 20 characters of GS1
     character set 82) is a 400 ``malformed_gtin``, ``malformed_lot`` or ``malformed_serial``."""
-    cmd = commands.ScanItem(serial=serial, gtin=gtin, lot=lot, actor=actor)
-    return await _scan(request, container, cmd, region)
+    cmd = commands.ScanItem(serial=serial, gtin=gtin, lot=lot, actor=caller[0])
+    return await _scan(request, container, cmd, region, caller[1])
 
 
 @router.get("/01/{gtin}/21/{serial}", response_model=ScanPublic)
@@ -158,20 +199,20 @@ async def resolve_without_lot(
     gtin: str,
     serial: str,
     request: Request,
-    actor: OptionalActor,
+    caller: ScanCaller,
     container: ContainerDep,
     region: RegionQuery = None,
 ) -> Response:
     """GS1 Digital Link resolver for a URI without the lot."""
-    cmd = commands.ScanItem(serial=serial, gtin=gtin, actor=actor)
-    return await _scan(request, container, cmd, region)
+    cmd = commands.ScanItem(serial=serial, gtin=gtin, actor=caller[0])
+    return await _scan(request, container, cmd, region, caller[1])
 
 
 @router.get("/01/{rest:path}", include_in_schema=False)
 async def resolve_other(
     rest: str,
     request: Request,
-    actor: OptionalActor,
+    caller: ScanCaller,
     container: ContainerDep,
     region: RegionQuery = None,
 ) -> Response:
@@ -182,8 +223,8 @@ async def resolve_other(
     except TracecertError as exc:
         return _refused(request, exc)
     assert link.serial is not None
-    cmd = commands.ScanItem(serial=link.serial, gtin=link.gtin, lot=link.lot, actor=actor)
-    return await _scan(request, container, cmd, region)
+    cmd = commands.ScanItem(serial=link.serial, gtin=link.gtin, lot=link.lot, actor=caller[0])
+    return await _scan(request, container, cmd, region, caller[1])
 
 
 def _raw_segments(request: Request) -> list[str]:

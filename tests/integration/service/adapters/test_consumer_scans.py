@@ -76,7 +76,11 @@ def test_buffered_scans_are_seen_at_once_and_written_in_one_flush(container, bat
     for n in range(3):
         assert log.record(scan_of(item, NOW + timedelta(seconds=n), "330106", bytes([n]) * 16))
     assert stored(container) == []
-    assert [d for _, d in log.buffered(item[0], NOW)] == [b"\x02" * 16, b"\x01" * 16, b"\x00" * 16]
+    assert [d for _, d, *_ in log.buffered(item[0], NOW)] == [
+        b"\x02" * 16,
+        b"\x01" * 16,
+        b"\x00" * 16,
+    ]
     assert log.flush() == 3 and log.flush() == 0
     rows = stored(container)
     assert [(r[0], r[2], bytes(r[3]), r[4]) for r in rows] == [
@@ -96,10 +100,10 @@ def test_written_scans_leave_the_index_after_the_grace_time(container, batch, mo
     clock[0] = 0.5
     log.record(scan_of(item, NOW, device=b"b" * 16))
     log.flush()
-    assert [d for _, d in log.buffered(item[0], NOW)] == [b"b" * 16, b"a" * 16]
+    assert [d for _, d, *_ in log.buffered(item[0], NOW)] == [b"b" * 16, b"a" * 16]
     clock[0] = GRACE_S + 0.1
     log.flush()  # nothing to write; the first write is past its grace time
-    assert [d for _, d in log.buffered(item[0], NOW)] == [b"b" * 16]
+    assert [d for _, d, *_ in log.buffered(item[0], NOW)] == [b"b" * 16]
     clock[0] = 10.0
     log.flush()
     assert log.buffered(item[0], NOW) == [] and len(stored(container)) == 2
@@ -111,7 +115,9 @@ def test_buffered_filters_by_time_and_leaves_out_partner_scans(container, batch)
     log.record(scan_of(item, NOW - timedelta(days=2), "110101"))
     log.record(scan_of(item, NOW, "330106"))
     log.record(scan_of(item, NOW, "320102", org=1))
-    assert log.buffered(item[0], NOW - timedelta(days=1)) == [("330106", b"d" * 16)]
+    assert [s[:2] for s in log.buffered(item[0], NOW - timedelta(days=1))] == [
+        ("330106", b"d" * 16)
+    ]
 
 
 def test_a_full_buffer_goes_to_disk_and_nothing_is_dropped(container, batch):
@@ -252,7 +258,21 @@ def test_reads_return_stored_consumer_scans_in_the_window_newest_first(container
     log.record(scan_of(item, NOW, "320102", b"p" * 16, org=1))  # a partner's
     log.flush()
     facts = SqlAlchemyScanReads(container.engine).read(serial, NOW - timedelta(days=1))
-    assert facts.sightings == [(None, b"b" * 16), ("330106", b"a" * 16)]
+    assert [s[:2] for s in facts.sightings] == [(None, b"b" * 16), ("330106", b"a" * 16)]
+
+
+def test_a_scans_network_and_witness_are_stored_and_read_back(container, batch):
+    item = ids_of(container, batch["id"])[0]
+    serial = serials_of(container, batch["id"])[0]
+    log = ConsumerScanRecorder(container.engine, spill(container))
+    member = replace(
+        scan_of(item, NOW, "330106", b"m" * 16), network_hash=b"n" * 16, witness="member"
+    )
+    log.record(member)
+    assert log.buffered(item[0], NOW) == [("330106", b"m" * 16, NOW, b"n" * 16, "member")]
+    log.flush()
+    facts = SqlAlchemyScanReads(container.engine).read(serial, NOW - timedelta(days=1))
+    assert facts.sightings == [("330106", b"m" * 16, NOW, b"n" * 16, "member")]
 
 
 def test_the_proof_of_an_item_without_a_stored_tree_is_refused(container, batch):

@@ -5,8 +5,10 @@ scan the way a partner's observe catches it."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from service.adapters.db import READ_ONLY
@@ -38,6 +40,16 @@ def recorded(container) -> list[dict]:
 def device(n: int) -> dict[str, str]:
     """A phone of its own: a device cookie as the service hands them out."""
     return {"Cookie": f"tc_device=phone{n:04d}-abcdefghijklmn"}
+
+
+def network(api: TestClient, n: int) -> TestClient:
+    """A client in a counting network of its own (198.51.n.0/24)."""
+    return TestClient(api.app, client=(f"198.51.{n}.7", 50000))
+
+
+def later(container, minutes: float) -> None:
+    """Move the service's clock forward."""
+    container.clock.offset += timedelta(minutes=minutes)
 
 
 # ----------------------------------------------------------------------------- records
@@ -86,7 +98,13 @@ def test_every_scan_is_recorded_with_region_and_a_device_hash_never_the_address(
         "verdict",
         "organisation_id",
         "scan_id",
+        "network_hash",
+        "witness",
     }
+    # The network only as a keyed hash: one for all three (one client), 16 bytes.
+    assert {bytes(r["network_hash"]) for r in rows} == {bytes(consumer["network_hash"])}
+    assert len(consumer["network_hash"]) == 16
+    assert [r["witness"] for r in rows] == ["anonymous", "anonymous", "anonymous"]
 
 
 def test_the_scan_page_records_its_scan_too(api, container, keys):
@@ -122,12 +140,11 @@ def test_the_clone_flag_appears_after_too_many_devices_and_never_blocks_a_claim(
     lot = pinned_batch(api, container, keys.factory)
     serial = lot.serials[0]
     max_devices = container.settings.clone_max_devices
-    for n in range(max_devices):
-        assert (
-            api.get(link(lot.batch, serial), headers={**JSON, **device(n)}).json()["verdict"]
-            == "genuine"
-        )
-    flagged = api.get(link(lot.batch, serial), headers={**JSON, **device(99)}).json()
+    for n in range(max_devices):  # independent sources: networks of their own, over time
+        answer = network(api, n).get(link(lot.batch, serial), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 10)
+    flagged = network(api, 99).get(link(lot.batch, serial), headers={**JSON, **device(99)}).json()
     assert flagged["verdict"] == "suspected_clone" and flagged["genuine"] is True
     assert flagged["chain"]["on_chain"] is True and "alert" not in {
         k for k, v in flagged.items() if v is not None
@@ -152,12 +169,28 @@ def test_the_clone_flag_appears_after_too_many_devices_and_never_blocks_a_claim(
 def test_too_many_cities_flag_a_clone_and_districts_of_one_city_count_once(api, container, keys):
     lot = pinned_batch(api, container, keys.factory)
     serial = lot.serials[0]
-    # Two districts of Hangzhou, Nanjing, Beijing: three cities, the most allowed.
-    for region in (HANGZHOU, "330102", NANJING, "110101"):
-        body = api.get(link(lot.batch, serial, region), headers={**JSON, **device(1)}).json()
-        assert body["verdict"] == "genuine", region
-    body = api.get(link(lot.batch, serial, "440106"), headers={**JSON, **device(1)}).json()
+    # Two districts of Hangzhou (one network), Nanjing, Beijing: three cities, the most allowed.
+    for n, region in ((1, HANGZHOU), (1, "330102"), (2, NANJING), (3, "110101")):
+        answer = network(api, n).get(link(lot.batch, serial, region), headers=JSON)
+        assert answer.json()["verdict"] == "genuine", region
+        later(container, 15)
+    body = network(api, 4).get(link(lot.batch, serial, "440106"), headers=JSON).json()
     assert body["verdict"] == "suspected_clone"  # Guangzhou: a fourth city
+
+
+def test_five_forged_scans_from_one_network_change_nothing_the_next_consumer_sees(
+    api, container, keys
+):
+    lot = pinned_batch(api, container, keys.factory)
+    serial = lot.serials[0]
+    # New cookies and new cities each time, spread over two hours, all from one network.
+    for n, region in enumerate((HANGZHOU, NANJING, "110101", "440106", "510104", "420102")):
+        answer = api.get(link(lot.batch, serial, region), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 20)
+    nxt = network(api, 7).get(link(lot.batch, serial), headers={**JSON, **device(77)}).json()
+    assert nxt["verdict"] == "genuine"
+    assert api.get("/alerts", headers=auth(keys.auditor)).json() == []
 
 
 # ----------------------------------------------------------------------------- diversion
@@ -211,9 +244,12 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
     assert inside["verdict"] == "genuine"
     assert not [a for a in api.get("/alerts", headers=auth(channel.brand)).json()]
 
-    # In Nanjing (Jiangsu): a diversion naming A, raised by a consumer; the consumer sees
+    # In Nanjing (Jiangsu), from one network: one word, recorded, alerting nobody yet.
+    assert api.get(link(batch, bottle, NANJING), headers=JSON).json()["verdict"] == "genuine"
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []
+    # From a second network: a diversion naming A, raised by a consumer; the consumer sees
     # nothing of it.
-    outside = api.get(link(batch, bottle, NANJING), headers=JSON).json()
+    outside = network(api, 2).get(link(batch, bottle, NANJING), headers=JSON).json()
     assert outside["verdict"] == "genuine" and outside.get("alert") is None
     # Raised by the scan log's writer, with the scan (not by the scan's request).
     container.scan_log.flush()
@@ -231,7 +267,7 @@ def test_an_out_of_territory_consumer_scan_raises_a_diversion_alert_a_later_one_
 
     # Another consumer scan outside joins it (counted when the scan log writes it), and so
     # does a partner's observe there.
-    api.get(link(batch, bottle, NANJING), headers={**JSON, **device(2)})
+    network(api, 3).get(link(batch, bottle, NANJING), headers={**JSON, **device(2)})
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 1
     container.scan_log.flush()
     assert api.get("/alerts", headers=auth(channel.brand)).json()[0]["count"] == 2
@@ -265,11 +301,15 @@ def test_an_out_of_territory_scan_writes_nothing_in_its_request_and_one_alert_wi
     _at_a(api, channel)
     case = channel.cases[0]
     bottle = _bottle_of(container, case)
+    # One network's word first: recorded, alerting nobody (the second network proves it).
+    network(api, 1).get(link(channel.batch, bottle, NANJING), headers=JSON)
     container.scan_log.flush()
     answers = []
 
     def scan_outside() -> None:
-        answers.append(api.get(link(channel.batch, bottle, NANJING), headers=JSON).json())
+        answers.append(
+            network(api, 2).get(link(channel.batch, bottle, NANJING), headers=JSON).json()
+        )
 
     # The request path: no write transaction at all, and an inline answer (no thread hop
     # for a write).
@@ -277,7 +317,7 @@ def test_an_out_of_territory_scan_writes_nothing_in_its_request_and_one_alert_wi
     assert answers[0]["verdict"] == "genuine"
     assert api.get("/alerts", headers=auth(channel.brand)).json() == []
     assert container.verifier.scan(
-        ScanItem(bottle), scans.ScanOrigin(b"p" * 16, NANJING), inline=True
+        ScanItem(bottle), scans.ScanOrigin(b"p" * 16, NANJING, b"n" * 32), inline=True
     ) not in (None, scans.DEFERRED)
     # The writer raises it: one alert for the goods, each sighting counted once.
     container.scan_log.flush()
@@ -307,27 +347,63 @@ def test_a_diversion_alert_is_raised_exactly_once_when_its_scans_are_replayed_fr
         raise sqlite3.OperationalError("database is locked")
 
     log.diversions = then_the_database_goes
-    for n in range(2):
-        api.get(link(channel.batch, bottle, NANJING), headers={**JSON, **device(n)})
+    # Three networks: the first alone proves nothing; the second raises, the third counts.
+    for n in range(3):
+        network(api, n).get(link(channel.batch, bottle, NANJING), headers={**JSON, **device(n)})
     with pytest.raises(sqlite3.OperationalError):
         log.flush()
-    assert log.status()["spilled"] == 2
+    assert log.status()["spilled"] == 3
     assert api.get("/alerts", headers=auth(channel.brand)).json() == []  # rolled back
     log.diversions = raise_them
     left = b"".join(p.read_bytes() for p in sorted(log.spill.directory.glob("*.jsonl")))
-    assert log.flush() == 2 and log.flush() == 0
-    assert log.status()["spilled"] == 0 and log.status()["replayed"] == 2
+    assert log.flush() == 3 and log.flush() == 0
+    assert log.status()["spilled"] == 0 and log.status()["replayed"] == 3
     (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert alert["kind"] == "diversion" and alert["count"] == 2
     # A crash between the replay's commit and the file's removal: the file is replayed again,
     # and neither its scans nor their alert are written twice.
     (log.spill.directory / "00000000000000000001-1-again.jsonl").write_bytes(left)
-    assert log.flush() == 0 and len(recorded(container)) == 2
+    assert log.flush() == 0 and len(recorded(container)) == 3
     (again,) = api.get("/alerts", headers=auth(channel.brand)).json()
     assert again["id"] == alert["id"] and again["count"] == 2
     with container.uow_factory.reader() as uow:
         raised = [e for e in uow.events.entries(0, 10_000) if e.type == "AlertRaised"]
     assert len(raised) == 1
+
+
+def test_a_spoofed_region_from_one_network_raises_no_diversion(api, container, channel):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    bottle = _bottle_of(container, channel.cases[0])
+    for n, region in enumerate((NANJING, "320102", "110101", "440106", NANJING)):
+        answer = api.get(link(channel.batch, bottle, region), headers={**JSON, **device(n)})
+        assert answer.json()["verdict"] == "genuine"
+        later(container, 30)
+    assert api.get("/alerts", headers=auth(channel.brand)).json() == []
+    assert len(recorded(container)) == 5  # recorded all the same
+
+
+def test_a_signed_in_members_scan_out_of_territory_raises_a_diversion_by_itself(
+    api, container, channel, otp
+):
+    _anchor(api, container, channel)
+    _at_a(api, channel)
+    bottle = _bottle_of(container, channel.cases[0])
+    member = sign_in(api, otp, "member@example.com")
+    answer = api.get(link(channel.batch, bottle, NANJING), headers={**JSON, **member})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "genuine"
+    container.scan_log.flush()
+    (alert,) = api.get("/alerts", headers=auth(channel.brand)).json()
+    assert alert["kind"] == "diversion"
+    assert [r["witness"] for r in recorded(container)] == ["member"]
+
+
+def test_an_expired_or_bogus_session_scans_anonymously(api, container, keys):
+    lot = pinned_batch(api, container, keys.factory)
+    bogus = {"Authorization": "Bearer not-a-session"}
+    answer = api.get(link(lot.batch, lot.serials[0]), headers={**JSON, **bogus})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "genuine"
+    assert [r["witness"] for r in recorded(container)] == ["anonymous"]
 
 
 def test_a_partner_alert_is_joined_by_a_consumer_scan_of_the_same_goods(api, container, channel):

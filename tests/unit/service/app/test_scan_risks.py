@@ -42,7 +42,7 @@ class FakeScanLog:
 
     def buffered(self, item_id: int, since):
         return [
-            (s.region_code, s.device_hash)
+            (s.region_code, s.device_hash, s.at, s.network_hash, s.witness)
             for s in reversed(self.scans)
             if s.item_id == item_id and s.at >= since and s.organisation_id is None
         ]
@@ -69,15 +69,28 @@ def log():
 
 
 def verifier(h, log=None, **kw):
-    rule = kw.pop("rule", CloneRule(max_regions=2, max_devices=3, window=timedelta(days=1)))
+    # Without the minimum span unless a test asks for it: most count sources alone.
+    rule = kw.pop(
+        "rule",
+        CloneRule(max_regions=2, max_devices=3, window=timedelta(days=1), min_span=timedelta(0)),
+    )
     return scans.Verifier(
         h.db, h.commitments, h.ledger, h.clock, lambda: TREE, scan_log=log, rule=rule, **kw
     )
 
 
-def scan(v, serial, device=b"d" * 16, region=None, actor=None, inline=False):
+def scan(
+    v, serial, device=b"d" * 16, region=None, actor=None, inline=False, network=None, account=None
+):
     cmd = commands.ScanItem(serial, GTIN, LOT, actor)
-    return v.scan(cmd, scans.ScanOrigin(device, region), inline=inline)
+    origin = scans.ScanOrigin(
+        device,
+        region,
+        network_hash=network,
+        account_id=account,
+        member_hash=b"m%015d" % account if account is not None else None,
+    )
+    return v.scan(cmd, origin, inline=inline)
 
 
 def serials(h, public_id, n=3):
@@ -276,9 +289,10 @@ def test_too_many_devices_make_a_genuine_bottle_a_suspected_clone_and_alert_once
 def test_districts_of_one_city_are_one_region_for_the_clone_rule(h, log):
     v = verifier(h, log)
     serial = serials(h, h.anchored(), 1)[0]
-    for region in ("330106", "330108", "320102"):  # Hangzhou twice, then Nanjing: 2 cities
-        assert scan(v, serial, region=region)["verdict"] == "genuine"
-    assert scan(v, serial, region="110000")["verdict"] == "suspected_clone"  # a third
+    # Hangzhou twice (one network), then Nanjing: 2 cities, each from a network of its own.
+    for region, network in (("330106", b"n1"), ("330108", b"n1"), ("320102", b"n2")):
+        assert scan(v, serial, region=region, network=network)["verdict"] == "genuine"
+    assert scan(v, serial, region="110000", network=b"n3")["verdict"] == "suspected_clone"
 
 
 def test_scans_older_than_the_window_do_not_count(h, log):
@@ -306,3 +320,48 @@ def test_only_a_genuine_bottle_is_flagged(h, log):
         scan(v, serial, device=bytes([n]) * 16)
     h.recall(public_id)
     assert scan(v, serial, device=b"\x09" * 16)["verdict"] == "recalled"
+
+
+# ----------------------------------------------------------------------------- forged signals
+def net(n: int) -> bytes:
+    return b"N" * 15 + bytes([n])
+
+
+def test_five_forged_scans_from_one_network_change_nothing_the_next_consumer_sees(h, log):
+    v = verifier(h, log, rule=CloneRule())  # the defaults: 3 regions, 5 sources, 30 minutes
+    serial = serials(h, h.anchored(), 1)[0]
+    regions = ["330106", "320102", "110100", "330000", "320000", "110000"]
+    for n, region in enumerate(regions):  # new cookies, new regions, over an hour: one network
+        body = scan(v, serial, device=bytes([n]) * 16, region=region, network=net(1))
+        assert body["verdict"] == "genuine"
+        h.clock.current += timedelta(minutes=15)
+    assert scan(v, serial, device=b"\x77" * 16, network=net(2))["verdict"] == "genuine"
+    assert not h.state.alerts
+    assert {s.network_hash for s in log.scans} == {net(1), net(2)}
+    assert {s.witness for s in log.scans} == {"anonymous"}
+
+
+def test_genuine_sightings_from_several_networks_over_time_still_flag(h, log):
+    v = verifier(h, log, rule=CloneRule())
+    serial = serials(h, h.anchored(), 1)[0]
+    for n in range(5):  # five networks within ten minutes: a burst, not yet evidence
+        assert scan(v, serial, device=bytes([n]) * 16, network=net(n))["verdict"] == "genuine"
+        h.clock.current += timedelta(minutes=2)
+    assert scan(v, serial, device=b"\x09" * 16, network=net(9))["verdict"] == "genuine"
+    h.clock.current += timedelta(minutes=30)
+    body = scan(v, serial, device=b"\x0a" * 16, network=net(10))
+    assert body["verdict"] == "suspected_clone"
+    (alert,) = h.state.alerts.values()
+    assert alert.kind.value == "suspected_clone" and alert.detail["devices"] == 7
+
+
+def test_signed_in_members_count_as_one_source_each_and_the_owner_never(h, log):
+    v = verifier(h, log)  # three sources allowed
+    serial = serials(h, h.anchored(), 1)[0]
+    for n in range(3):  # one member, many devices and networks: one source
+        scan(v, serial, device=bytes([n]) * 16, network=net(n), account=7)
+    assert scan(v, serial, device=b"\x05" * 16, network=net(5))["verdict"] == "genuine"
+    assert {s.witness for s in log.scans} == {"member", "anonymous"}
+    assert len({s.device_hash for s in log.scans if s.witness == "member"}) == 1
+    scan(v, serial, network=net(6), account=8)
+    assert scan(v, serial, network=net(6), account=9)["verdict"] == "suspected_clone"
