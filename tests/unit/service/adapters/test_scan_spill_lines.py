@@ -10,7 +10,16 @@ AT = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
 def test_a_spilled_scan_keeps_its_network_and_witness():
     scan = ConsumerScan(
-        AT, 1, 2, "330106", b"d" * 16, "genuine", None, None, network_hash=b"n" * 16, witness="member"
+        AT,
+        1,
+        2,
+        "330106",
+        b"d" * 16,
+        "genuine",
+        None,
+        None,
+        network_hash=b"n" * 16,
+        witness="member",
     )
     assert decode(encode(SpilledScan(b"i" * 16, scan))) == SpilledScan(b"i" * 16, scan)
 
