@@ -182,6 +182,9 @@ def seed(service: Service, api: Api) -> dict[str, Any]:
         return int(api.call("POST", f"/organisations/{org_id}/sites", admin, 201, json=body)["id"])
 
     brand = org("Brand", "brand")
+    # The brand's GTINs (GTIN, and the one the admin registers below) fall within its prefixes.
+    prefixes = {"prefixes": [GTIN[1:8], "4006381"]}
+    api.call("PUT", f"/organisations/{brand}/company-prefixes", admin, json=prefixes)
     orgs = {"brand": brand}
     for kind in ("factory", "distributor", "store"):
         orgs[kind] = org(kind.title(), kind, brand)

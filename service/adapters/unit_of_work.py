@@ -35,6 +35,7 @@ from service.adapters.repositories import (
     SqlAlchemyProductRepository,
     translate_integrity,
 )
+from service.adapters.tenancy import SqlAlchemyTenancyRepository
 from service.app.ports import (
     AccountRepository,
     AlertRepository,
@@ -54,6 +55,7 @@ from service.app.ports import (
     OrganisationRepository,
     OutboxRepository,
     ProductRepository,
+    TenancyRepository,
 )
 
 
@@ -71,6 +73,7 @@ class SqlAlchemyUnitOfWork:
     codes: CodeRepository
     code_files: CodeFileRepository
     attestations: AttestationRepository
+    tenancy: TenancyRepository
     alerts: AlertRepository
     channel: ChannelRepository
     custody: CustodyRepository
@@ -104,6 +107,7 @@ class SqlAlchemyUnitOfWork:
         self.codes = SqlAlchemyCodeRepository(session)
         self.code_files = SqlAlchemyCodeFileRepository(session)
         self.attestations = SqlAlchemyAttestationRepository(session)
+        self.tenancy = SqlAlchemyTenancyRepository(session)
         self.alerts = SqlAlchemyAlertRepository(session)
         self.channel = SqlAlchemyChannelRepository(session, self._cache)
         self.custody = SqlAlchemyCustodyRepository(session)

@@ -83,6 +83,11 @@ def test_factory_commands_run_a_batch_from_product_to_code_file_and_labels(env, 
     assert (
         invoke("org", "create", "--name", "F", "--kind", "factory", "--brand", "1").exit_code == 0
     )
+    refused = invoke("product", "create", "--brand", "1", "--gtin", "9506000134352", "--name", "B")
+    assert refused.exit_code == 1 and "outside your GS1 company prefixes" in refused.output
+    result = invoke("org", "prefix", "--org", "1", "--prefix", "9506000")
+    assert result.exit_code == 0 and "prefixes 9506000" in result.output, result.output
+    assert "prefixes 9506000" in invoke("org", "prefix", "--org", "1").output
     result = invoke(
         "product",
         "create",

@@ -1,0 +1,77 @@
+"""Issue 12 items 3 and 4 through the API: a brand's GTINs fall within its own company
+prefixes, and an attestor reports only on batches of brands that authorised it."""
+
+from __future__ import annotations
+
+from tests.integration.service.api.test_factory_api import anchored_batch
+from tests.integration.service.conftest import BRAND_ONE_PREFIXES, GTIN, auth, make_batch
+
+REPORT = {"report_hash": "0x" + "ab" * 32, "uri": "https://lab.example/r/1.pdf"}
+
+
+def _brand_two_key(api, keys) -> str:
+    body = {"role": "brand"}
+    url = f"/organisations/{keys.foreign_brand_org}/api-keys"
+    return api.post(url, json=body, headers=auth(keys.admin)).json()["api_key"]
+
+
+# ----------------------------------------------------------------------------- item 4
+def test_a_brand_cannot_register_another_brands_gtin_and_learns_nothing_of_it(api, keys, counts):
+    brand_two = _brand_two_key(api, keys)
+    before = counts()
+    for gtin in (GTIN, "04006381333948"):  # registered by Brand One / free, in its prefix
+        r = api.post("/products", json={"gtin": gtin, "name": "Fake"}, headers=auth(brand_two))
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == "gtin_outside_company_prefixes"
+        assert "exist" not in r.json()["detail"]
+    assert counts() == before
+    own = api.post(
+        "/products", json={"gtin": "00614141000012", "name": "Own"}, headers=auth(brand_two)
+    )
+    assert own.status_code == 201, own.text
+
+
+def test_the_admin_sets_a_brands_prefixes_and_a_taken_prefix_is_refused(api, keys, counts):
+    url = f"/organisations/{keys.brand_org}/company-prefixes"
+    got = api.get(url, headers=auth(keys.admin))
+    assert got.status_code == 200 and got.json()["prefixes"] == sorted(BRAND_ONE_PREFIXES)
+    assert api.get(url, headers=auth(keys.brand)).status_code == 403
+    before = counts()
+    other = f"/organisations/{keys.foreign_brand_org}/company-prefixes"
+    for taken in ("9506000", "95060001", "950600"):
+        r = api.put(other, json={"prefixes": [taken]}, headers=auth(keys.admin))
+        assert r.status_code == 409 and r.json()["error"] == "company_prefix_taken", r.text
+    assert counts() == before
+    r = api.put(other, json={"prefixes": ["0614141", "7012345"]}, headers=auth(keys.admin))
+    assert r.status_code == 200 and r.json()["prefixes"] == ["0614141", "7012345"]
+
+
+# ----------------------------------------------------------------------------- item 3
+def test_an_attestor_the_brand_did_not_authorise_sees_no_batch_of_it(api, container, keys):
+    batch = anchored_batch(api, container, keys, "LOT-ATT")
+    url = f"/batches/{batch['id']}/attestations"
+    (lab,) = api.get("/brand/partners", headers=auth(keys.brand)).json()
+    assert lab["roles"] == ["attestor"]
+    gone = api.delete(f"/brand/partners/{lab['organisation_id']}", headers=auth(keys.brand))
+    assert gone.status_code == 204
+    assert api.get("/brand/partners", headers=auth(keys.brand)).json() == []
+    refused = api.post(url, json=REPORT, headers=auth(keys.attestor))
+    assert refused.status_code == 404 and refused.json()["error"] == "batch_not_found"
+    read = api.get(f"/batches/{batch['id']}", headers=auth(keys.attestor))
+    assert read.status_code == 404
+    back = api.put(
+        "/brand/partners",
+        json={"organisation_id": lab["organisation_id"], "roles": ["attestor"]},
+        headers=auth(keys.brand),
+    )
+    assert back.status_code == 200, back.text
+    assert api.post(url, json=REPORT, headers=auth(keys.attestor)).status_code == 202
+
+
+def test_a_brand_authorises_partners_only_in_their_kinds_roles(api, keys):
+    (lab,) = api.get("/brand/partners", headers=auth(keys.brand)).json()
+    body = {"organisation_id": lab["organisation_id"], "roles": ["store"]}
+    r = api.put("/brand/partners", json=body, headers=auth(keys.brand))
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert api.put("/brand/partners", json=body, headers=auth(keys.factory)).status_code == 403
+    make_batch(api, keys.factory)  # the brand's channel still works
