@@ -75,3 +75,46 @@ def test_a_brand_authorises_partners_only_in_their_kinds_roles(api, keys):
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
     assert api.put("/brand/partners", json=body, headers=auth(keys.factory)).status_code == 403
     make_batch(api, keys.factory)  # the brand's channel still works
+
+
+# ----------------------------------------------------------------------------- item 5
+def _brand_two_distributor(api, keys) -> tuple[int, str, int]:
+    org = api.post(
+        "/organisations",
+        json={
+            "name": "Distributor of Brand Two",
+            "kind": "distributor",
+            "brand_id": keys.foreign_brand_org,
+        },
+        headers=auth(keys.admin),
+    ).json()["id"]
+    key = api.post(
+        f"/organisations/{org}/api-keys", json={"role": "distributor"}, headers=auth(keys.admin)
+    ).json()["api_key"]
+    site = api.post(
+        f"/organisations/{org}/sites",
+        json={"name": "Nanjing DC", "kind": "warehouse", "region": "320102"},
+        headers=auth(key),
+    )
+    assert site.status_code == 201, site.text
+    return org, key, int(site.json()["id"])
+
+
+def test_a_partner_of_another_brand_cannot_sight_the_brands_goods(api, channel, keys, counts):
+    c = channel
+    _, b2, b2_site = _brand_two_distributor(api, keys)
+    before = counts()
+    for code in (c.cases[0], c.pallet):
+        for body in (
+            {"action": "observe", "code": code},
+            {"action": "observe", "code": code, "site_id": b2_site},
+            {"action": "receive", "code": code, "site_id": b2_site},
+        ):
+            r = api.post("/scans", json=body, headers=auth(b2))
+            assert r.status_code == 404, r.text
+            assert r.json()["error"] == "code_not_found"
+            assert "region" not in r.json() and "holder" not in r.text
+    assert counts() == before
+    # The brand's own partner still sights them.
+    seen = api.post("/scans", json={"action": "observe", "code": c.cases[0]}, headers=auth(c.s2))
+    assert seen.status_code == 200, seen.text
