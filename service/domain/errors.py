@@ -390,7 +390,7 @@ class PartnerNotAuthorisedError(TracecertError):
     """Raised when a partner is named for a bottle whose brand has not authorised it."""
 
     code = "partner_not_authorised"
-    kind = ErrorKind.FORBIDDEN
+    kind = ErrorKind.INVALID
     default_detail = (
         "This partner is not authorised by the bottle's brand for this; choose a partner "
         "from GET /partners for this brand."

@@ -4,8 +4,9 @@ them) and the partners each brand authorises (store, custodian, pledgee, attesto
 Existing brands keep working: each gets its own SSCC prefix if it recorded one, else the
 configured ``TRACECERT_GS1_COMPANY_PREFIX`` when it is the only brand; and every product it
 registered already that falls outside those gets the GTIN's 12-digit prefix (exactly that
-product), until the admin records the prefix GS1 assigned. Existing attestors that attested a
-brand's batch stay authorised by that brand.
+product), until the admin records the prefix GS1 assigned. A partner that attested a brand's
+batch, or holds a deal (pledge, custody, redemption) on one of its bottles, stays authorised by
+that brand in that role.
 
 Revision ID: 0012
 Revises: 0011
@@ -119,11 +120,20 @@ def _seed() -> None:
             "JOIN batches b ON b.id = a.batch_id WHERE b.brand_id IS NOT NULL"
         )
     ).all()
+    dealt = bind.execute(
+        sa.text(
+            "SELECT DISTINCT b.brand_id, d.counterparty_org_id, o.kind FROM certificate_deals d "
+            "JOIN certificates c ON c.id = d.certificate_id JOIN batches b ON b.id = c.batch_id "
+            "JOIN organisations o ON o.id = d.counterparty_org_id "
+            "WHERE b.brand_id IS NOT NULL AND o.kind IN ('store', 'custodian', 'pledgee')"
+        )
+    ).all()
+    partners = {(b, p, "attestor") for b, p in attested} | {(b, p, k) for b, p, k in dealt}
     op.bulk_insert(
         _PARTNERS,
         [
-            {"brand_id": b, "partner_id": p, "role": "attestor", "created_at": now}
-            for b, p in attested
+            {"brand_id": b, "partner_id": p, "role": r, "created_at": now}
+            for b, p, r in sorted(partners)
         ],
     )
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
-from service.app import commands, handlers
+from service.app import commands, handlers, tenancy
 from tests.integration.service.api.consumer_helpers import (
     mint_claims,
     pinned_batch,
@@ -63,6 +63,9 @@ def partners(container, keys) -> Partners:
     pledgee, pledgee_key = org("Baijiu Credit", "pledgee")
     custodian, custodian_key = org("Cellar Vault", "custodian")
     _, other_key = org("Other Lender", "pledgee")
+    # The brand authorises its pledgee and custodian (the other lender stays a stranger).
+    tenancy.set_partner(actor, pledgee, ["pledgee"], uows(), clock, brand_id=keys.brand_org)
+    tenancy.set_partner(actor, custodian, ["custodian"], uows(), clock, brand_id=keys.brand_org)
     store = handlers.create_organisation(
         commands.CreateOrganisation(actor, "Flagship Store", "store", keys.brand_org), uows(), clock
     )

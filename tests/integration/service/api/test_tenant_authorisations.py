@@ -3,8 +3,12 @@ prefixes, and an attestor reports only on batches of brands that authorised it."
 
 from __future__ import annotations
 
+from tests.integration.service.api import test_certificate_lifecycle as lifecycle
 from tests.integration.service.api.test_factory_api import anchored_batch
 from tests.integration.service.conftest import BRAND_ONE_PREFIXES, GTIN, auth, make_batch
+
+#: A claimed certificate of Alice's, and a brand's authorised pledgee, custodian and store.
+world, partners = lifecycle.world, lifecycle.partners
 
 REPORT = {"report_hash": "0x" + "ab" * 32, "uri": "https://lab.example/r/1.pdf"}
 
@@ -118,3 +122,43 @@ def test_a_partner_of_another_brand_cannot_sight_the_brands_goods(api, channel, 
     # The brand's own partner still sights them.
     seen = api.post("/scans", json={"action": "observe", "code": c.cases[0]}, headers=auth(c.s2))
     assert seen.status_code == 200, seen.text
+
+
+# ----------------------------------------------------------------------------- item 6
+def _stranger(api, keys, name: str, kind: str, brand: int | None = None) -> int:
+    body = {"name": name, "kind": kind, **({"brand_id": brand} if brand else {})}
+    return int(api.post("/organisations", json=body, headers=auth(keys.admin)).json()["id"])
+
+
+def test_a_bottle_goes_only_to_partners_its_brand_authorised(world, api, keys, partners, counts):
+    cid = world.certificate["id"]
+    other_store = _stranger(api, keys, "Brand Two Store", "store", keys.foreign_brand_org)
+    lender = _stranger(api, keys, "Unasked Lender", "pledgee")
+    vault = _stranger(api, keys, "Unasked Vault", "custodian")
+    before = counts()
+    for path, body in (
+        ("redemption", {"method": "pickup", "store_id": other_store}),
+        (
+            "pledge",
+            {"pledgee_id": lender, "amount": "100", "currency": "CNY", "due_date": "2099-01-01"},
+        ),
+        ("deposit", {"custodian_id": vault}),
+    ):
+        r = api.post(f"/me/certificates/{cid}/{path}", json=body, headers=world.alice)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "partner_not_authorised"
+    assert counts() == before
+
+
+def test_partners_are_listed_for_the_brands_of_the_consumers_bottles(world, api, keys, partners):
+    _stranger(api, keys, "Brand Two Store", "store", keys.foreign_brand_org)
+    _stranger(api, keys, "Unasked Lender", "pledgee")
+    assert api.get("/partners?kind=store").status_code == 401
+    stores = api.get("/partners?kind=store", headers=world.alice).json()
+    assert [s["id"] for s in stores] == [partners.store]
+    pledgees = api.get("/partners?kind=pledgee", headers=world.alice).json()
+    assert [p["id"] for p in pledgees] == [partners.pledgee]
+    only = f"/partners?kind=pledgee&brand_id={keys.foreign_brand_org}"
+    assert api.get(only, headers=world.alice).json() == []
+    # Bob holds no bottle: he is shown nobody.
+    assert api.get("/partners?kind=store", headers=world.bob).json() == []
