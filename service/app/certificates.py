@@ -929,6 +929,21 @@ def incoming_gifts(actor: Actor, uow: UnitOfWork) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- counterparties
+def require_own_deal(actor: Actor, public_id: str, uow: UnitOfWork) -> None:
+    """Raise :class:`DealNotFoundError` unless the caller's organisation is the deal's
+    counterparty: a verb on someone else's deal learns nothing, not even which verbs it takes."""
+    if actor.role not in (Role.PLEDGEE, Role.CUSTODIAN, Role.STORE):
+        raise PermissionDeniedError("Deals are for pledgees, custodians and stores.")
+    with uow:
+        deal = uow.certificates.deal(public_id)
+    if (
+        deal is None
+        or actor.organisation_id is None
+        or deal.counterparty_org_id != actor.organisation_id
+    ):
+        raise DealNotFoundError()
+
+
 def _counterparty_deal(
     uow: UnitOfWork, actor: Actor, public_id: str, kind: DealKind, role: Role
 ) -> tuple[Deal, Certificate]:

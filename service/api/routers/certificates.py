@@ -30,6 +30,7 @@ from service.api.schemas import (
 from service.app import certificates, commands
 from service.domain.certificates import Action, DealKind, DealStatus
 from service.domain.errors import InvalidDealError, InvalidRequestError
+from service.domain.roles import Role
 
 router = APIRouter(tags=["certificates"])
 
@@ -283,6 +284,8 @@ def act_on_deal(
     kind = {"plg": DealKind.PLEDGE, "cus": DealKind.CUSTODY, "rdm": DealKind.REDEMPTION}.get(
         deal_id[:3]
     )
+    if actor.role is not Role.ADMIN:
+        certificates.require_own_deal(actor, deal_id, container.uow_factory.reader())
     action = VERBS.get((kind, verb)) if kind is not None else None
     if action is None:
         raise InvalidDealError(

@@ -359,9 +359,12 @@ def test_nobody_else_can_read_or_act_on_a_certificate_or_a_deal(world, api, part
         api.post(f"/deals/{deal}/accept", headers=auth(partners.other_pledgee_key)).status_code
         == 404
     )
-    assert (
-        api.post(f"/deals/{deal}/accept", headers=auth(partners.custodian_key)).status_code == 403
-    )
+    # Someone else's deal is not found, whatever the verb (issue 12, small ones).
+    for verb in ("accept", "confirm", "fulfil"):
+        wrong = api.post(f"/deals/{deal}/{verb}", headers=auth(partners.custodian_key))
+        assert wrong.status_code == 404 and wrong.json()["error"] == "deal_not_found"
+        wrong = api.post(f"/deals/{deal}/{verb}", headers=auth(partners.store_key))
+        assert wrong.status_code == 404 and wrong.json()["error"] == "deal_not_found"
     assert api.get("/deals", headers=world.alice).status_code == 401  # a consumer token is no key
     assert api.get("/deals", headers=auth(partners.other_pledgee_key)).json() == []
     assert world.get(cid, world.alice)["state"] == "pledge_offered"

@@ -3,9 +3,17 @@ prefixes, and an attestor reports only on batches of brands that authorised it."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.integration.service.api import test_certificate_lifecycle as lifecycle
 from tests.integration.service.api.test_factory_api import anchored_batch
-from tests.integration.service.conftest import BRAND_ONE_PREFIXES, GTIN, auth, make_batch
+from tests.integration.service.conftest import (
+    BRAND_ONE_PREFIXES,
+    GTIN,
+    auth,
+    make_batch,
+    serials_of,
+)
 
 #: A claimed certificate of Alice's, and a brand's authorised pledgee, custodian and store.
 world, partners = lifecycle.world, lifecycle.partners
@@ -162,3 +170,20 @@ def test_partners_are_listed_for_the_brands_of_the_consumers_bottles(world, api,
     assert api.get(only, headers=world.alice).json() == []
     # Bob holds no bottle: he is shown nobody.
     assert api.get("/partners?kind=store", headers=world.bob).json() == []
+
+
+# ----------------------------------------------------------------------------- small ones
+def test_only_the_admin_registers_organisations_and_only_the_factory_fetches_qr_images(
+    api, container, keys
+):
+    batch = make_batch(api, keys.factory, "LOT-QR", 6)
+    code = serials_of(container, batch["id"])[0]
+    assert api.get(f"/codes/{code}/qr.png", headers=auth(keys.factory)).status_code == 200
+    assert api.get(f"/codes/{code}/qr.png", headers=auth(keys.brand)).status_code == 403
+    body = {"name": "A store", "kind": "store", "brand_id": keys.brand_org}
+    assert api.post("/organisations", json=body, headers=auth(keys.brand)).status_code == 403
+    # ... and the docs say so.
+    docs = (Path(__file__).parents[4] / "docs" / "factory.md").read_text()
+    assert "| `GET /codes/{serial or SSCC}/qr.png` or `.svg` | factory |" in docs
+    distributor = (Path(__file__).parents[4] / "docs" / "distributor.md").read_text()
+    assert "register the distributor or store (of the brand), **admin**" in distributor

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from service.app import tenancy
+from service.app import distribution, tenancy
+from service.domain.actor import Actor
+from service.domain.alerts import Alert, AlertKind
 from service.domain.errors import (
+    AlertNotFoundError,
     BatchNotFoundError,
     CompanyPrefixTakenError,
     GtinOutsideCompanyPrefixesError,
     InvalidRequestError,
     PermissionDeniedError,
 )
+from service.domain.roles import Role
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,
     BRAND,
+    DISTRIBUTOR,
     GTIN,
     OTHER_BRAND,
     OTHER_BRAND_PREFIX,
@@ -101,3 +108,24 @@ def test_a_partner_is_authorised_only_in_the_role_its_kind_carries(h):
         tenancy.set_partner(BRAND, 6, ["store"], h.db(), h.clock)
     with pytest.raises(PermissionDeniedError):
         tenancy.set_partner(ATTESTOR, 6, ["attestor"], h.db(), h.clock)
+
+
+# ----------------------------------------------------------------------------- alert scope
+def test_an_alert_is_read_by_id_exactly_when_it_is_listed(h):
+    """Distributor B of another brand raised alert 1 on brand 2's goods (before sightings of
+    other brands' goods were refused): it neither lists it nor reads it by its id."""
+    other_distributor = Actor("key:d2", Role.DISTRIBUTOR, organisation_id=9, brand_id=4)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    h.state.alerts[1] = Alert(
+        AlertKind.DIVERSION, "k", 2, None, None, first_seen_at=at, last_seen_at=at,
+        scanner_id=9, responsible_id=8, id=1,
+    )  # fmt: skip
+    for reader, sees in ((other_distributor, False), (DISTRIBUTOR, True), (BRAND, True),
+                         (OTHER_BRAND, False), (ADMIN, True)):  # fmt: skip
+        listed = [a["id"] for a in distribution.list_alerts(reader, h.db(), None, 0, 10)]
+        assert listed == ([1] if sees else [])
+        if sees:
+            assert distribution.get_alert(reader, 1, h.db())["id"] == 1
+        else:
+            with pytest.raises(AlertNotFoundError):
+                distribution.get_alert(reader, 1, h.db())
