@@ -59,6 +59,17 @@ def test_org_and_key_commands_issue_and_revoke_keys(env):
         handlers.authenticate(env(), PEPPER.encode(), key)
 
 
+def test_org_authorise_sets_and_withdraws_a_brands_partner(env):
+    assert invoke("org", "create", "--name", "B", "--kind", "brand").exit_code == 0
+    assert invoke("org", "create", "--name", "Lab", "--kind", "attestor").exit_code == 0
+    done = invoke("org", "authorise", "--brand", "1", "--partner", "2", "--role", "attestor")
+    assert done.exit_code == 0 and "organisation 2 for brand 1: attestor" in done.output
+    wrong = invoke("org", "authorise", "--brand", "1", "--partner", "2", "--role", "store")
+    assert wrong.exit_code == 1 and "not a store" in wrong.output
+    gone = invoke("org", "authorise", "--brand", "1", "--partner", "2")
+    assert gone.exit_code == 0 and "brand 1: none" in gone.output
+
+
 def test_bad_role_or_kind_fails_with_a_code_and_writes_nothing(env):
     invoke("org", "create", "--name", "F", "--kind", "brand")
     result = invoke("key", "create", "--org", "1", "--role", "admin")
