@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
 from service.api.schemas import (
+    MAX_ID,
     ApiKeyCreate,
     ApiKeyPublic,
     ApiKeySecretPublic,
@@ -130,28 +133,47 @@ def put_company_prefixes(
     return CompanyPrefixesPublic(organisation_id=organisation_id, prefixes=prefixes)
 
 
+#: The brand an admin acts for on ``/brand/partners`` (a brand's key acts for its own).
+BrandQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Admin only: the brand acted for.")
+]
+
+
 @router.get("/brand/partners", response_model=list[BrandPartnerPublic])
-def list_brand_partners(actor: CurrentActor, uow: ReadUowDep) -> list[BrandPartnerPublic]:
+def list_brand_partners(
+    actor: CurrentActor, uow: ReadUowDep, brand_id: BrandQuery = None
+) -> list[BrandPartnerPublic]:
     """The partners the brand authorised (stores, custodians, pledgees, attestors) and their
-    roles (brand)."""
-    return [BrandPartnerPublic(**p) for p in tenancy.list_partners(actor, uow)]
+    roles (brand; an admin names the brand)."""
+    return [BrandPartnerPublic(**p) for p in tenancy.list_partners(actor, uow, brand_id)]
 
 
 @router.put("/brand/partners", response_model=BrandPartnerPublic)
 def put_brand_partner(
-    body: BrandPartnerUpdate, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    body: BrandPartnerUpdate,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+    brand_id: BrandQuery = None,
 ) -> BrandPartnerPublic:
     """Authorise a partner organisation in the roles given, for the brand's bottles,
-    replacing its earlier roles (brand)."""
-    view = tenancy.set_partner(actor, body.organisation_id, list(body.roles), uow, container.clock)
+    replacing its earlier roles (brand; an admin names the brand)."""
+    view = tenancy.set_partner(
+        actor, body.organisation_id, list(body.roles), uow, container.clock, brand_id
+    )
     assert view is not None
     return BrandPartnerPublic(**view)
 
 
 @router.delete("/brand/partners/{organisation_id}", status_code=204)
 def delete_brand_partner(
-    organisation_id: IdPath, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    organisation_id: IdPath,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+    brand_id: BrandQuery = None,
 ) -> Response:
-    """Withdraw every authorisation the brand gave this partner (brand); harmless twice."""
-    tenancy.set_partner(actor, organisation_id, [], uow, container.clock)
+    """Withdraw every authorisation the brand gave this partner (brand; an admin names the
+    brand); harmless twice."""
+    tenancy.set_partner(actor, organisation_id, [], uow, container.clock, brand_id)
     return Response(status_code=204)

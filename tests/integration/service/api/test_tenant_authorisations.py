@@ -86,6 +86,12 @@ def test_a_brand_authorises_partners_only_in_their_kinds_roles(api, keys):
     r = api.put("/brand/partners", json=body, headers=auth(keys.brand))
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
     assert api.put("/brand/partners", json=body, headers=auth(keys.factory)).status_code == 403
+    # The admin acts for a brand it names.
+    admin = auth(keys.admin)
+    assert api.get("/brand/partners", headers=admin).status_code == 422
+    named = api.get(f"/brand/partners?brand_id={keys.brand_org}", headers=admin).json()
+    assert named == [lab]
+    assert api.get(f"/brand/partners?brand_id={keys.foreign_brand_org}", headers=admin).json() == []
     make_batch(api, keys.factory)  # the brand's channel still works
 
 
