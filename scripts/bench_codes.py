@@ -44,7 +44,7 @@ from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.config import ChainSettings  # noqa: E402
 from service.adapters.db import migrate  # noqa: E402
 from service.adapters.repositories import bulk_insert  # noqa: E402
-from service.app import commands, factory, handlers  # noqa: E402
+from service.app import commands, factory, handlers, tenancy  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.domain.actor import Actor  # noqa: E402
@@ -160,6 +160,8 @@ def measure(container: Container, items: int) -> dict[str, Any]:
     brand = handlers.create_organisation(
         commands.CreateOrganisation(admin, "Brand", "brand"), uows(), clock
     )
+    assert brand.id is not None
+    tenancy.set_company_prefixes(admin, brand.id, [GTIN[1:8]], uows(), clock)
     plant = handlers.create_organisation(
         commands.CreateOrganisation(admin, "Factory", "factory", brand.id), uows(), clock
     )

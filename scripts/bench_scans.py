@@ -187,6 +187,8 @@ def set_up(service: Service, api: Api, items: int) -> dict[str, Any]:
         return int(api.call("POST", f"/organisations/{org_id}/sites", admin, 201, json=body)["id"])
 
     brand = org("Brand", "brand")
+    prefixes = {"prefixes": [GTIN[1:8]]}  # the brand's GTINs fall within its company prefixes
+    api.call("PUT", f"/organisations/{brand}/company-prefixes", admin, json=prefixes)
     plant = org("Factory", "factory", brand)
     a, s1, s2 = (
         org("Distributor A", "distributor", brand),

@@ -162,6 +162,8 @@ def set_up(service: Service, api: Api, items: int, shipped: bool = False) -> dic
     them, so that every scan also reads the bottle's journey."""
     admin = service.cli("admin", "create", "--name", "Platform").split()[-1]
     brand = api.call("POST", "/organisations", admin, 201, json={"name": "B", "kind": "brand"})
+    prefixes = {"prefixes": [GTIN[1:8]]}  # the brand's GTINs fall within its company prefixes
+    api.call("PUT", f"/organisations/{brand['id']}/company-prefixes", admin, json=prefixes)
     plant = api.call(
         "POST",
         "/organisations",

@@ -188,6 +188,9 @@ def seed(service: Service, api: Api) -> dict[str, Any]:
         return int(api.call("POST", f"/organisations/{org_id}/sites", admin, 201, json=body)["id"])
 
     brand = org("Brand", "brand")
+    # The brand's GTINs (GTIN, and the one the admin registers below) fall within its prefixes.
+    prefixes = {"prefixes": [GTIN[1:8], "4006381"]}
+    api.call("PUT", f"/organisations/{brand}/company-prefixes", admin, json=prefixes)
     orgs = {"brand": brand}
     for kind in ("factory", "distributor", "store"):
         orgs[kind] = org(kind.title(), kind, brand)
@@ -199,6 +202,10 @@ def seed(service: Service, api: Api) -> dict[str, Any]:
     brand_key = tokens["brand"]
     store2_key = key(orgs["store2"], "store")
     api.call("POST", "/products", brand_key, 201, json={"gtin": GTIN, "name": "Baijiu 53%"})
+    # The brand authorises its partners: its bottles go only to them.
+    for partner in ("custodian", "pledgee", "attestor"):
+        body = {"organisation_id": orgs[partner], "roles": [partner]}
+        api.call("PUT", "/brand/partners", brand_key, json=body)
     for child in ("store", "store2"):
         body = {"channel_parent_id": orgs["distributor"]}
         api.call("PUT", f"/organisations/{orgs[child]}/channel-parent", brand_key, json=body)

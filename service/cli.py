@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, factory, handlers, log_integrity
+from service.app import commands, distribution, factory, handlers, log_integrity, tenancy
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
 from service.domain.actor import Actor
@@ -337,6 +337,53 @@ def org_create(
         cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
         org = handlers.create_organisation(cmd, container.uow_factory(), container.clock)
     console.print(f"organisation {org.id}: {org.name} ({org.kind})")
+
+
+@org_app.command("prefix")
+def org_prefix(
+    org: Annotated[int, typer.Option(help="The brand's organisation id.")],
+    prefix: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A GS1 company prefix GS1 assigned the brand; repeatable. Replaces "
+            "the brand's prefixes; without any, shows them."
+        ),
+    ] = None,
+) -> None:
+    """Show or set the GS1 company prefixes a brand holds (its GTINs fall within them)."""
+    with _operator() as container:
+        if prefix:
+            held = tenancy.set_company_prefixes(
+                handlers.SYSTEM_ACTOR, org, prefix, container.uow_factory(), container.clock
+            )
+        else:
+            held = tenancy.company_prefixes(handlers.SYSTEM_ACTOR, org, container.uow_factory())
+    console.print(f"organisation {org}: prefixes {', '.join(held) or '(none)'}")
+
+
+@org_app.command("authorise")
+def org_authorise(
+    brand: Annotated[int, typer.Option(help="The brand's organisation id.")],
+    partner: Annotated[int, typer.Option(help="The partner's organisation id.")],
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="store, custodian, pledgee or attestor; repeatable. None withdraws "
+            "every authorisation."
+        ),
+    ] = None,
+) -> None:
+    """Authorise a partner organisation in some roles for a brand's bottles."""
+    with _operator() as container:
+        tenancy.set_partner(
+            handlers.SYSTEM_ACTOR,
+            partner,
+            role or [],
+            container.uow_factory(),
+            container.clock,
+            brand_id=brand,
+        )
+    console.print(f"organisation {partner} for brand {brand}: {', '.join(role or []) or 'none'}")
 
 
 @key_app.command("create")

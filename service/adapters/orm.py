@@ -349,6 +349,30 @@ class AttestationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CompanyPrefixRow(Base):
+    """A GS1 company prefix and the brand that holds it: its GTINs fall within its prefixes."""
+
+    __tablename__ = "company_prefixes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BrandPartnerRow(Base):
+    """A brand's authorisation of a partner organisation in one role for its bottles."""
+
+    __tablename__ = "brand_partners"
+    __table_args__ = (UniqueConstraint("brand_id", "partner_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class RegionRow(Base):
     """An administrative region (GB/T 2260 by default; custom trees can be loaded)."""
 

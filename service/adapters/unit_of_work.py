@@ -36,6 +36,7 @@ from service.adapters.repositories import (
     SqlAlchemyProductRepository,
     translate_integrity,
 )
+from service.adapters.tenancy import SqlAlchemyTenancyRepository
 from service.app.ports import (
     AccountRepository,
     AlertRepository,
@@ -56,6 +57,7 @@ from service.app.ports import (
     OrganisationRepository,
     OutboxRepository,
     ProductRepository,
+    TenancyRepository,
 )
 
 
@@ -73,6 +75,7 @@ class SqlAlchemyUnitOfWork:
     codes: CodeRepository
     code_files: CodeFileRepository
     attestations: AttestationRepository
+    tenancy: TenancyRepository
     alerts: AlertRepository
     channel: ChannelRepository
     custody: CustodyRepository
@@ -107,6 +110,7 @@ class SqlAlchemyUnitOfWork:
         self.codes = SqlAlchemyCodeRepository(session)
         self.code_files = SqlAlchemyCodeFileRepository(session)
         self.attestations = SqlAlchemyAttestationRepository(session)
+        self.tenancy = SqlAlchemyTenancyRepository(session)
         self.alerts = SqlAlchemyAlertRepository(session)
         self.channel = SqlAlchemyChannelRepository(session, self._cache)
         self.custody = SqlAlchemyCustodyRepository(session)

@@ -66,6 +66,8 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # organisations and keys
     ("POST", "/organisations"): frozenset({409}),
     ("GET", "/me"): frozenset({404}),
+    ("PUT", "/organisations/{organisation_id}/company-prefixes"): frozenset({409}),
+    ("PUT", "/brand/partners"): frozenset({404}),
     # the channel
     ("POST", "/scans"): frozenset({404, 409}),
     ("POST", "/scans/upload"): frozenset({404, 409}),

@@ -86,6 +86,38 @@ class OrganisationPublic(Public):
     gs1_company_prefix: str | None = None
 
 
+class CompanyPrefixesUpdate(Strict):
+    prefixes: list[Annotated[str, Field(min_length=6, max_length=12, pattern=r"^[0-9]+$")]] = Field(
+        max_length=50,
+        description="Every GS1 company prefix GS1 assigned the brand (replaces the earlier "
+        "ones); the brand's GTINs must fall within them.",
+    )
+
+
+class CompanyPrefixesPublic(Public):
+    organisation_id: int
+    prefixes: list[str]
+
+
+PartnerRoleName = Literal["store", "custodian", "pledgee", "attestor"]
+
+
+class BrandPartnerUpdate(Strict):
+    organisation_id: Id
+    roles: list[PartnerRoleName] = Field(
+        min_length=1,
+        max_length=4,
+        description="What the partner may do with the brand's bottles (replaces earlier roles).",
+    )
+
+
+class BrandPartnerPublic(Public):
+    organisation_id: int
+    name: str
+    kind: str
+    roles: list[str]
+
+
 class ApiKeyCreate(Strict):
     role: ApiKeyRole
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from service.app import commands
+from service.app import commands, tenancy
 from service.app.consumers import certificate_view, deal_view, registry_address
 from service.app.factory import replay
 from service.app.ports import (
@@ -72,6 +72,7 @@ from service.domain.errors import (
     InvalidDealError,
     InvalidVoucherSignatureError,
     OrganisationNotFoundError,
+    PartnerNotAuthorisedError,
     PermissionDeniedError,
     PreviousStepPendingError,
     RequestInProgressError,
@@ -490,12 +491,48 @@ def _require_granted(uow: UnitOfWork, organisation_id: int) -> WalletRef:
     return wallet
 
 
-def _counterparty(uow: UnitOfWork, organisation_id: int, kind: OrganisationKind) -> None:
+def _counterparty(
+    uow: UnitOfWork, organisation_id: int, kind: OrganisationKind, certificate: Certificate
+) -> None:
+    """The partner must be of ``kind`` and authorised in that role by the bottle's brand."""
     organisation = uow.organisations.get(organisation_id)
     if organisation is None or organisation.kind is not kind:
         raise InvalidDealError(
             f"Organisation {organisation_id} is not a {kind.value}; choose one from the list."
         )
+    batch = uow.batches.get_by_id(certificate.batch_id)
+    brand_id = batch.brand_id if batch is not None else None
+    if not tenancy.is_authorised(uow, brand_id, organisation_id, kind.value):
+        raise PartnerNotAuthorisedError(
+            f"This bottle's brand has not authorised organisation {organisation_id} as a "
+            f"{kind.value}; choose one from GET /partners?kind={kind.value}."
+        )
+
+
+def partners(actor: Actor, kind: str, uow: UnitOfWork, brand_id: int | None) -> list[Any]:
+    """The partners of ``kind`` that the brands of the consumer's certificates authorised
+    (only ``brand_id``'s, if given): the ones its bottles can be pledged, deposited or
+    redeemed with. Brands the consumer holds no certificate of show nobody."""
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError("Sign in with a one-time code to choose a partner.")
+    with uow:
+        brands: set[int] = set()
+        for certificate in uow.certificates.of_account(actor.account_id):
+            batch = uow.batches.get_by_id(certificate.batch_id)
+            if batch is not None and batch.brand_id is not None:
+                brands.add(batch.brand_id)
+        if brand_id is not None:
+            brands &= {brand_id}
+        found: dict[int, Any] = {}
+        for brand in sorted(brands):
+            for partner_id, roles in uow.tenancy.partners(brand).items():
+                if kind in roles:
+                    found.setdefault(partner_id, uow.organisations.get(partner_id))
+            if kind == OrganisationKind.STORE.value:
+                for org in uow.organisations.list(0, 10_000):
+                    if org.kind is OrganisationKind.STORE and org.brand_id == brand:
+                        found.setdefault(org.id or 0, org)
+        return [o for _, o in sorted(found.items()) if o is not None and o.kind.value == kind]
 
 
 # ----------------------------------------------------------------------------- owner
@@ -651,7 +688,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
 
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
-        _counterparty(uow, cmd.pledgee_id, OrganisationKind.PLEDGEE)
+        _counterparty(uow, cmd.pledgee_id, OrganisationKind.PLEDGEE, certificate)
         if cmd.due_date <= now.date():
             raise InvalidDealError("due_date must be in the future.")
         _custodial_owner(account)
@@ -685,7 +722,7 @@ def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
 
     def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = _owned(uow, cmd.actor, cmd.certificate_id)
-        _counterparty(uow, cmd.custodian_id, OrganisationKind.CUSTODIAN)
+        _counterparty(uow, cmd.custodian_id, OrganisationKind.CUSTODIAN, certificate)
         _custodial_owner(account)
         _counterparty_wallet(svc, uow, cmd.custodian_id, OrganisationKind.CUSTODIAN, now)
         deal = uow.certificates.add_deal(
@@ -777,7 +814,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
             if cmd.store_id is None:
                 raise InvalidDealError("Name the store (store_id) that hands out the bottle.")
             _custodial_owner(account)
-            _counterparty(uow, cmd.store_id, OrganisationKind.STORE)
+            _counterparty(uow, cmd.store_id, OrganisationKind.STORE, certificate)
             counterparty = cmd.store_id
         sealed = None
         if cmd.address:
@@ -989,6 +1026,21 @@ def incoming_gifts(actor: Actor, uow: UnitOfWork, secrets_: Secrets) -> list[dic
 
 
 # ----------------------------------------------------------------------------- counterparties
+def require_own_deal(actor: Actor, public_id: str, uow: UnitOfWork) -> None:
+    """Raise :class:`DealNotFoundError` unless the caller's organisation is the deal's
+    counterparty: a verb on someone else's deal learns nothing, not even which verbs it takes."""
+    if actor.role not in (Role.PLEDGEE, Role.CUSTODIAN, Role.STORE):
+        raise PermissionDeniedError("Deals are for pledgees, custodians and stores.")
+    with uow:
+        deal = uow.certificates.deal(public_id)
+    if (
+        deal is None
+        or actor.organisation_id is None
+        or deal.counterparty_org_id != actor.organisation_id
+    ):
+        raise DealNotFoundError()
+
+
 def _counterparty_deal(
     uow: UnitOfWork, actor: Actor, public_id: str, kind: DealKind, role: Role
 ) -> tuple[Deal, Certificate]:

@@ -27,7 +27,7 @@ from service.app.scans import alert_view
 from service.app.scans import list_alerts as scans_list_alerts
 from service.app.views import party
 from service.domain.actor import Actor
-from service.domain.alerts import Alert, AlertKind, AlertStatus, may_move
+from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, may_move
 from service.domain.custody import (
     validate_ref,
     validate_site,
@@ -356,16 +356,12 @@ def stock_view(
 
 # ----------------------------------------------------------------------------- alerts
 def _visible_alert(uow: UnitOfWork, actor: Actor, alert_id: int) -> Alert:
+    """The alert if ``GET /alerts`` would list it to this reader (one rule: AlertScope)."""
+    scope = AlertScope.of(actor)
     alert = uow.alerts.get(alert_id)
-    if alert is None:
+    if alert is None or scope is None or not scope.admits(alert):
         raise AlertNotFoundError()
-    if actor.role is Role.ADMIN:
-        return alert
-    if actor.role in (Role.BRAND, Role.AUDITOR) and actor.sees_brand(alert.brand_id):
-        return alert
-    if alert.visible_to(actor.organisation_id):
-        return alert
-    raise AlertNotFoundError()
+    return alert
 
 
 #: What a reporting partner sees of an alert its scan raised: its own sighting.

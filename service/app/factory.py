@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from service.app import commands
+from service.app import commands, tenancy
 from service.app.ports import (
     Attestation,
     Clock,
@@ -145,6 +145,8 @@ def register_product(
         if brand is None or brand.kind is not OrganisationKind.BRAND:
             raise OrganisationNotFoundError(f"Organisation {brand_id} is not a brand.")
         product = new_product(cmd.gtin, brand_id, cmd.name, cmd.attributes)
+        # Before any lookup of the GTIN: a refusal must not tell whether another brand has it.
+        tenancy.require_within_prefixes(uow, brand_id, product.gtin)
         if uow.products.get_by_gtin(product.gtin) is not None:
             raise ProductExistsError()
         now = clock.now()
@@ -251,12 +253,23 @@ def batch_view(uow: UnitOfWork, batch: Batch) -> dict[str, Any]:
     }
 
 
+def _sees(uow: UnitOfWork, actor: Actor, batch: Batch) -> bool:
+    """Whether the actor sees the batch: an attestor only the batches of brands that
+    authorised it (it must not attest, unasked, any brand's batch)."""
+    if not actor.sees_batch(batch.organisation_id, batch.brand_id):
+        return False
+    if actor.role is Role.ATTESTOR:
+        assert actor.organisation_id is not None
+        return tenancy.is_authorised(uow, batch.brand_id, actor.organisation_id, "attestor")
+    return True
+
+
 def _visible_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
     if not is_valid_public_id(public_id):
         raise BatchNotFoundError()
     batch = uow.batches.get(public_id)
     # Another organisation's batch is reported as missing, so ids cannot be probed.
-    if batch is None or not actor.sees_batch(batch.organisation_id, batch.brand_id):
+    if batch is None or not _sees(uow, actor, batch):
         raise BatchNotFoundError()
     return batch
 
@@ -868,18 +881,13 @@ def code_uri(actor: Actor, code: str, uow: UnitOfWork, resolver_url: str) -> str
         if link.sscc is not None:
             unit = uow.codes.unit(link.sscc)
             batch = uow.batches.get_by_id(unit.batch_id) if unit and unit.batch_id else None
-            if batch is None or not actor.sees_batch(batch.organisation_id, batch.brand_id):
+            if batch is None or not _sees(uow, actor, batch):
                 raise LogisticUnitNotFoundError()
             return sscc_uri(host, link.sscc, scheme)
         assert link.serial is not None
         item = uow.codes.find_item(link.serial)
         batch = uow.batches.get_by_id(item.batch_id) if item else None
-        if (
-            item is None
-            or batch is None
-            or batch.gtin is None
-            or not actor.sees_batch(batch.organisation_id, batch.brand_id)
-        ):
+        if item is None or batch is None or batch.gtin is None or not _sees(uow, actor, batch):
             raise ItemNotFoundError()
         return item_uri(host, batch.gtin, batch.lot, item.serial, scheme)
 
@@ -894,11 +902,7 @@ def unit_view(actor: Actor, sscc: str, uow: UnitOfWork, resolver_url: str) -> di
     with uow:
         unit = uow.codes.unit(link.sscc)
         batch = uow.batches.get_by_id(unit.batch_id) if unit and unit.batch_id else None
-        if (
-            unit is None
-            or batch is None
-            or not actor.sees_batch(batch.organisation_id, batch.brand_id)
-        ):
+        if unit is None or batch is None or not _sees(uow, actor, batch):
             raise LogisticUnitNotFoundError()
         assert unit.id is not None
         if unit.kind is UnitKind.CASE:

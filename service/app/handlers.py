@@ -25,6 +25,7 @@ from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
 from service.domain.errors import (
     ApiKeyNotFoundError,
+    CompanyPrefixTakenError,
     InvalidApiKeyError,
     InvalidOrganisationError,
     LogRangeError,
@@ -35,6 +36,7 @@ from service.domain.errors import (
 from service.domain.events import (
     ApiKeyCreated,
     ApiKeyRevoked,
+    CompanyPrefixesSet,
     OrganisationCreated,
 )
 from service.domain.gs1 import normalise_company_prefix
@@ -94,6 +96,12 @@ def create_organisation(
             raise OrganisationExistsError() from exc
         assert organisation.id is not None
         uow.events.append(OrganisationCreated(organisation.id, kind.value, cmd.brand_id), now)
+        if prefix is not None:
+            # A brand's SSCC prefix is one of the company prefixes its GTINs fall within.
+            if uow.tenancy.overlapping(prefix):
+                raise CompanyPrefixTakenError()
+            uow.tenancy.set_prefixes(organisation.id, [prefix], now)
+            uow.events.append(CompanyPrefixesSet(organisation.id, (prefix,)), now)
         uow.commit()
     return organisation
 

@@ -332,6 +332,38 @@ class AttestationRepository(Protocol):
     def of_batch(self, batch_id: int) -> list[Attestation]: ...
 
 
+class TenancyRepository(Protocol):
+    """The GS1 company prefixes brands hold and the partners they authorise."""
+
+    def prefixes_of(self, organisation_id: int) -> list[str]: ...
+    def holders(self, prefixes: Sequence[str]) -> dict[str, int]:
+        """Which organisation holds each of ``prefixes`` (those nobody holds are left out)."""
+        ...
+
+    def overlapping(self, prefix: str) -> dict[str, int]:
+        """Held prefixes equal to ``prefix``, within it or around it, and their holders."""
+        ...
+
+    def set_prefixes(self, organisation_id: int, prefixes: Sequence[str], at: datetime) -> None:
+        """Replace the organisation's prefixes (DuplicateError if another holds one)."""
+        ...
+
+    def partners(self, brand_id: int) -> dict[int, frozenset[str]]:
+        """The brand's partners and the roles each is authorised for."""
+        ...
+
+    def brands_of_partner(self, partner_id: int, role: str) -> list[int]:
+        """The brands that authorised ``partner_id`` in ``role``."""
+        ...
+
+    def is_authorised(self, brand_id: int, partner_id: int, role: str) -> bool: ...
+    def set_partner(
+        self, brand_id: int, partner_id: int, roles: Sequence[str], at: datetime
+    ) -> None:
+        """Replace the roles ``partner_id`` holds for ``brand_id`` (none: remove it)."""
+        ...
+
+
 class AlertRepository(Protocol):
     def raise_or_repeat(self, alert: Alert, at: datetime) -> tuple[Alert, bool]:
         """Open ``alert`` or, if one with its key exists, bump its count; True if new."""
@@ -998,6 +1030,7 @@ class UnitOfWork(Protocol):
     codes: CodeRepository
     code_files: CodeFileRepository
     attestations: AttestationRepository
+    tenancy: TenancyRepository
     alerts: AlertRepository
     channel: ChannelRepository
     custody: CustodyRepository

@@ -442,7 +442,14 @@ def _validate(
     elif request.shipment is not None:
         validate_ref(request.shipment, "shipment reference")
     code = link.sscc or link.serial or request.code
-    session.target(code)  # raises CodeNotFoundError
+    target = session.target(code)  # raises CodeNotFoundError
+    batch = session.batch(target.batch_id)
+    if org.kind is not OrganisationKind.PLATFORM and (
+        batch is None or batch.brand_id is None or batch.brand_id != org.brand_scope
+    ):
+        # Another brand's goods are not there for this partner: the same answer as an unknown
+        # code, so a sighting never learns whose they are, who holds them, or where.
+        raise CodeNotFoundError(f"No case, pallet or item has the code {code!r}.")
     return StoredScan(
         id=0,
         organisation_id=org.id or 0,

@@ -53,7 +53,7 @@ from service.app.ports import (
 )
 from service.app.views import hex0x, product_name
 from service.domain.actor import Actor
-from service.domain.alerts import Alert, AlertKind, AlertStatus, item_alert_key
+from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
@@ -66,7 +66,7 @@ from service.domain.events import AlertRaised
 from service.domain.gs1 import check_item_key, is_valid_serial_text
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
-from service.domain.roles import Permission, Role
+from service.domain.roles import Permission
 from service.domain.scans import (
     CloneCheck,
     CloneRule,
@@ -865,14 +865,12 @@ def list_alerts(
         raise InvalidRequestError(
             "status is one of " + ", ".join(s.value for s in AlertStatus) + "."
         ) from None
-    party = None
-    if actor.role in (Role.DISTRIBUTOR, Role.STORE):
-        party = actor.organisation_id  # partners see only their own alerts
-    brand = None if actor.role is Role.ADMIN else actor.brand_id
-    if brand is None and actor.role is not Role.ADMIN:
+    scope = AlertScope.of(actor)
+    if scope is None:
         return []
+    brand = None if scope.everything else scope.brand_id
     with uow:
-        alerts = uow.alerts.list(brand, wanted, offset, limit, party_id=party)
+        alerts = uow.alerts.list(brand, wanted, offset, limit, party_id=scope.party_id)
     return [alert_view(a) for a in alerts]
 
 

@@ -52,8 +52,9 @@ class Actor:
     def sees_batch(self, factory_id: int, brand_id: int | None) -> bool:
         """Return whether a batch made by ``factory_id`` for ``brand_id`` is visible.
 
-        A factory sees its own batches, a brand (and its auditors) every batch of the brand,
-        an attestor any batch it is asked to attest (batch attributes are public anyway).
+        A factory sees its own batches, a brand (and its auditors) every batch of the brand.
+        An attestor passes here; the use case then keeps to the brands that authorised it
+        (``service.app.tenancy``), which takes a lookup this pure check cannot make.
         """
         if self.role in CROSS_ORGANISATION_ROLES or self.role is Role.ATTESTOR:
             return True

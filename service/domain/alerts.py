@@ -7,6 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from service.domain.actor import Actor
+from service.domain.roles import Role
+
 
 class AlertKind(StrEnum):
     """Why an alert was raised."""
@@ -69,6 +72,39 @@ class Alert:
             self.responsible_id,
             self.scanner_id,
         )
+
+
+@dataclass(frozen=True)
+class AlertScope:
+    """Which alerts a reader sees: the one rule of ``GET /alerts`` and ``GET /alerts/{id}``.
+
+    An admin sees every alert; a brand and its auditors those of the brand; a distributor or
+    store those of its brand that it is responsible for or raised by its own scans. Anyone
+    else, or a reader whose brand resolves to nothing, sees none (``of`` returns None).
+    """
+
+    everything: bool = False
+    brand_id: int | None = None
+    party_id: int | None = None
+
+    @classmethod
+    def of(cls, actor: Actor) -> AlertScope | None:
+        if actor.role is Role.ADMIN:
+            return cls(everything=True)
+        if actor.brand_id is None:
+            return None
+        if actor.role in (Role.BRAND, Role.AUDITOR):
+            return cls(brand_id=actor.brand_id)
+        if actor.role in (Role.DISTRIBUTOR, Role.STORE) and actor.organisation_id is not None:
+            return cls(brand_id=actor.brand_id, party_id=actor.organisation_id)
+        return None
+
+    def admits(self, alert: Alert) -> bool:
+        if self.everything:
+            return True
+        if alert.brand_id is None or alert.brand_id != self.brand_id:
+            return False
+        return self.party_id is None or alert.visible_to(self.party_id)
 
 
 def item_alert_key(kind: AlertKind, serial: str) -> str:

@@ -123,6 +123,17 @@ class InvalidCompanyPrefixError(TracecertError):
     default_detail = "A GS1 company prefix has 6 to 12 digits."
 
 
+class GtinOutsideCompanyPrefixesError(TracecertError):
+    """Raised when a brand registers a GTIN outside the GS1 company prefixes it holds."""
+
+    code = "gtin_outside_company_prefixes"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = (
+        "This GTIN is outside your GS1 company prefixes; register products under your own "
+        "prefixes, or ask the platform admin to record a prefix GS1 assigned to you."
+    )
+
+
 class InvalidLotError(TracecertError):
     """Raised when a lot number is not a valid GS1 AI 10 value."""
 
@@ -382,6 +393,28 @@ class OrganisationExistsError(TracecertError):
     code = "organisation_exists"
     kind = ErrorKind.CONFLICT
     default_detail = "An organisation with this name exists; use it or choose another name."
+
+
+class CompanyPrefixTakenError(TracecertError):
+    """Raised when a GS1 company prefix (or one within or around it) is another brand's."""
+
+    code = "company_prefix_taken"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "This GS1 company prefix overlaps one another organisation holds; check the prefix "
+        "GS1 assigned, or release it from the other organisation first."
+    )
+
+
+class PartnerNotAuthorisedError(TracecertError):
+    """Raised when a partner is named for a bottle whose brand has not authorised it."""
+
+    code = "partner_not_authorised"
+    kind = ErrorKind.INVALID
+    default_detail = (
+        "This partner is not authorised by the bottle's brand for this; choose a partner "
+        "from GET /partners for this brand."
+    )
 
 
 class ProductExistsError(TracecertError):

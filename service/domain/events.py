@@ -112,6 +112,31 @@ class OrganisationCreated(Event):
 
 
 @dataclass(frozen=True)
+class CompanyPrefixesSet(Event):
+    """The GS1 company prefixes a brand holds were set (its GTINs fall within them)."""
+
+    type: ClassVar[str] = "CompanyPrefixesSet"
+    brand_id: int
+    prefixes: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {"brand_id": self.brand_id, "prefixes": list(self.prefixes)}
+
+
+@dataclass(frozen=True)
+class PartnerAuthorised(Event):
+    """A brand set the roles a partner organisation holds for its bottles (none: removed)."""
+
+    type: ClassVar[str] = "PartnerAuthorised"
+    brand_id: int
+    partner_id: int
+    roles: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {"brand_id": self.brand_id, "partner_id": self.partner_id, "roles": list(self.roles)}
+
+
+@dataclass(frozen=True)
 class ApiKeyCreated(Event):
     """An API key was issued to an organisation."""
 

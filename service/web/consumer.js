@@ -409,7 +409,8 @@ const partners = {
       this.ready = Promise.all(
         Object.keys(this.byKind).map(async (kind) => {
           try {
-            const found = await api(`/partners?kind=${kind}`);
+            // Signed in: the partners of the brands of this consumer's own bottles.
+            const found = await api(`/partners?kind=${kind}`, { auth: true });
             this.byKind[kind] = found;
             for (const p of found) this.names.set(p.id, p.name);
           } catch {

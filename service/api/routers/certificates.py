@@ -3,9 +3,9 @@ pledgees, custodians and stores). Every call that moves value honours ``Idempote
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from service.api.deps import (
     ContainerDep,
@@ -16,6 +16,7 @@ from service.api.deps import (
     idempotency_of,
 )
 from service.api.schemas import (
+    MAX_ID,
     CertificatePublic,
     DepositCreate,
     EmptyBody,
@@ -29,6 +30,7 @@ from service.api.schemas import (
 from service.app import certificates, commands
 from service.domain.certificates import Action, DealKind, DealStatus
 from service.domain.errors import InvalidDealError, InvalidRequestError
+from service.domain.roles import Role
 
 router = APIRouter(tags=["certificates"])
 
@@ -232,11 +234,17 @@ def accept_gift(
 
 @router.get("/partners", response_model=list[PartnerPublic])
 def partners(
-    kind: Literal["pledgee", "custodian", "store"], uow: ReadUowDep
+    kind: Literal["pledgee", "custodian", "store"],
+    actor: CurrentConsumer,
+    uow: ReadUowDep,
+    brand_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only the partners of this brand (of your bottles)."),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """Pledgees, custodians and stores a consumer can choose (public names only)."""
-    with uow:
-        found = [o for o in uow.organisations.list(0, 1000) if o.kind.value == kind]
+    """Pledgees, custodians or stores the signed-in consumer can choose: those the brands of
+    its certificates authorised (public names only)."""
+    found = certificates.partners(actor, kind, uow, brand_id)
     return [{"id": o.id, "name": o.name, "kind": o.kind.value} for o in found]
 
 
@@ -280,6 +288,8 @@ def act_on_deal(
     kind = {"plg": DealKind.PLEDGE, "cus": DealKind.CUSTODY, "rdm": DealKind.REDEMPTION}.get(
         deal_id[:3]
     )
+    if actor.role is not Role.ADMIN:
+        certificates.require_own_deal(actor, deal_id, container.uow_factory.reader())
     action = VERBS.get((kind, verb)) if kind is not None else None
     if action is None:
         raise InvalidDealError(

@@ -1,19 +1,26 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from service.api.deps import ContainerDep, CurrentActor, UowDep, page_limit
+from fastapi import APIRouter, Query, Response
+
+from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
 from service.api.schemas import (
+    MAX_ID,
     ApiKeyCreate,
     ApiKeyPublic,
     ApiKeySecretPublic,
+    BrandPartnerPublic,
+    BrandPartnerUpdate,
+    CompanyPrefixesPublic,
+    CompanyPrefixesUpdate,
     IdPath,
     Limit,
     Offset,
     OrganisationCreate,
     OrganisationPublic,
 )
-from service.app import commands, handlers
+from service.app import commands, handlers, tenancy
 from service.domain.api_keys import ApiKey
 from service.domain.organisations import Organisation
 
@@ -95,3 +102,78 @@ def revoke_api_key(
     """Revoke an API key (admin); revoking twice is harmless."""
     cmd = commands.RevokeApiKey(actor=actor, key_id=key_id)
     return _key(handlers.revoke_api_key(cmd, uow, container.clock))
+
+
+@router.get(
+    "/organisations/{organisation_id}/company-prefixes", response_model=CompanyPrefixesPublic
+)
+def get_company_prefixes(
+    organisation_id: IdPath, actor: CurrentActor, uow: ReadUowDep
+) -> CompanyPrefixesPublic:
+    """The GS1 company prefixes a brand holds (admin)."""
+    prefixes = tenancy.company_prefixes(actor, organisation_id, uow)
+    return CompanyPrefixesPublic(organisation_id=organisation_id, prefixes=prefixes)
+
+
+@router.put(
+    "/organisations/{organisation_id}/company-prefixes", response_model=CompanyPrefixesPublic
+)
+def put_company_prefixes(
+    organisation_id: IdPath,
+    body: CompanyPrefixesUpdate,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+) -> CompanyPrefixesPublic:
+    """Record every GS1 company prefix GS1 assigned a brand (admin); its GTINs must fall within
+    them. A prefix overlapping another organisation's is a 409 ``company_prefix_taken``."""
+    prefixes = tenancy.set_company_prefixes(
+        actor, organisation_id, body.prefixes, uow, container.clock
+    )
+    return CompanyPrefixesPublic(organisation_id=organisation_id, prefixes=prefixes)
+
+
+#: The brand an admin acts for on ``/brand/partners`` (a brand's key acts for its own).
+BrandQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Admin only: the brand acted for.")
+]
+
+
+@router.get("/brand/partners", response_model=list[BrandPartnerPublic])
+def list_brand_partners(
+    actor: CurrentActor, uow: ReadUowDep, brand_id: BrandQuery = None
+) -> list[BrandPartnerPublic]:
+    """The partners the brand authorised (stores, custodians, pledgees, attestors) and their
+    roles (brand; an admin names the brand)."""
+    return [BrandPartnerPublic(**p) for p in tenancy.list_partners(actor, uow, brand_id)]
+
+
+@router.put("/brand/partners", response_model=BrandPartnerPublic)
+def put_brand_partner(
+    body: BrandPartnerUpdate,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+    brand_id: BrandQuery = None,
+) -> BrandPartnerPublic:
+    """Authorise a partner organisation in the roles given, for the brand's bottles,
+    replacing its earlier roles (brand; an admin names the brand)."""
+    view = tenancy.set_partner(
+        actor, body.organisation_id, list(body.roles), uow, container.clock, brand_id
+    )
+    assert view is not None
+    return BrandPartnerPublic(**view)
+
+
+@router.delete("/brand/partners/{organisation_id}", status_code=204)
+def delete_brand_partner(
+    organisation_id: IdPath,
+    actor: CurrentActor,
+    uow: UowDep,
+    container: ContainerDep,
+    brand_id: BrandQuery = None,
+) -> Response:
+    """Withdraw every authorisation the brand gave this partner (brand; an admin names the
+    brand); harmless twice."""
+    tenancy.set_partner(actor, organisation_id, [], uow, container.clock, brand_id)
+    return Response(status_code=204)

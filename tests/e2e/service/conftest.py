@@ -85,6 +85,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "c
 GTIN = "09506000134352"
 
 
+def put_prefixes(base: str, h_admin: dict[str, str], brand_id: int) -> None:
+    """Record the brand's GS1 company prefix, the one ``GTIN`` falls within."""
+    response = httpx.put(
+        f"{base}/organisations/{brand_id}/company-prefixes",
+        json={"prefixes": [GTIN[1:8]]},
+        headers=h_admin,
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+
+
 def post_ok(url: str, headers: dict[str, str], json: Any = None, status: int = 200) -> Any:
     """POST and insist on ``status``; return the JSON body."""
     response = httpx.post(url, json=json, headers=headers, timeout=120)
@@ -97,6 +108,7 @@ def set_up_factory(base: str, h_admin: dict[str, str]) -> dict[str, str]:
     brand = post_ok(
         f"{base}/organisations", h_admin, {"name": "Brand", "kind": "brand"}, status=201
     )
+    put_prefixes(base, h_admin, brand["id"])
     org = post_ok(
         f"{base}/organisations",
         h_admin,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.service.conftest import GTIN, anchorable_batch, post_ok, wait_for
+from tests.e2e.service.conftest import GTIN, anchorable_batch, post_ok, put_prefixes, wait_for
 from tests.e2e.service.test_faults import Service, fund, new_node, node_state, sender_key, service
 
 __all__ = ["node_state", "sender_key", "service"]  # the fixtures this module borrows
@@ -26,6 +26,7 @@ def brand_and_factory(svc: Service) -> tuple[dict[str, str], dict[str, str]]:
     """Over HTTP: a brand and its factory with a key each, and the product; their headers."""
     admin = {"Authorization": "Bearer " + svc.cli("admin", "create", "--name", "P").split()[-1]}
     brand = post_ok(f"{svc.base}/organisations", admin, {"name": "B", "kind": "brand"}, 201)
+    put_prefixes(svc.base, admin, brand["id"])
     factory = post_ok(
         f"{svc.base}/organisations",
         admin,

@@ -119,6 +119,9 @@ def test_factory_flow_from_product_to_recall_on_anvil(service, run_env, artifact
     attestor = http.ok(
         "POST", f"/organisations/{lab['id']}/api-keys", admin, 201, json={"role": "attestor"}
     )["api_key"]
+    # The brand authorises the lab: an attestor reports only on batches of brands that asked.
+    authorised = {"organisation_id": lab["id"], "roles": ["attestor"]}
+    http.ok("PUT", "/brand/partners", brand, 200, json=authorised)
 
     # 1. a batch of 1,000 items in cases of 6, and its codes
     lot = "L2026-11-E2E"

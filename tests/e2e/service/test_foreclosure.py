@@ -141,6 +141,10 @@ def test_a_pledgee_forecloses_after_the_due_date_with_the_dev_clock_on_anvil(
         "api_key"
     ]
     pledgee = {"Authorization": f"Bearer {key}"}
+    orgs = httpx.get(f"{base}/organisations", headers=admin).json()
+    brand_id = next(o["id"] for o in orgs if o["kind"] == "brand")
+    authorise = ("--brand", str(brand_id), "--partner", str(lender["id"]), "--role", "pledgee")
+    running.svc.cli("org", "authorise", *authorise)
 
     alice = Consumer(base, running.log, "alice@example.com")
     alice.sign_in()

@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from chain.backends import free_port
 from service.api.app import create_app
-from service.app import commands, handlers
+from service.app import commands, handlers, tenancy
 from service.bootstrap import Container
 from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
 from tests.integration.service.api.consumer_helpers import (
@@ -291,5 +291,9 @@ def partners(site: LiveServer, keys: Any) -> Partners:
 
     pledgee, pledgee_key = org(PLEDGEE, "pledgee")
     custodian, custodian_key = org(CUSTODIAN, "custodian")
+    for partner, role in ((pledgee, "pledgee"), (custodian, "custodian")):
+        tenancy.set_partner(
+            handlers.SYSTEM_ACTOR, partner, [role], uows(), clock, brand_id=keys.brand_org
+        )
     store, store_key = org(STORE, "store", keys.brand_org)
     return Partners(pledgee, pledgee_key, custodian, custodian_key, store, store_key)

@@ -16,7 +16,7 @@ from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
 from service.adapters.db import make_engine, migrate
 from service.adapters.repositories import row_counts
 from service.api.app import create_app
-from service.app import commands, factory, handlers
+from service.app import commands, factory, handlers, tenancy
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
 
@@ -153,12 +153,17 @@ class Keys:
 GTIN = "09506000134352"
 #: A second product of the test brand.
 OTHER_GTIN = "04006381333931"
+#: The GS1 company prefixes Brand One holds (``GTIN`` and ``OTHER_GTIN`` fall within them).
+BRAND_ONE_PREFIXES = ["9506000", "4006381"]
+#: Brand Two's prefix (GS1's example prefix of the U.P.C. range).
+BRAND_TWO_PREFIXES = ["0614141"]
 
 
 @pytest.fixture
 def keys(container: Container) -> Keys:
     """Brand One with two factories, an auditor, a distributor; Brand Two with one factory;
-    an independent lab (attestor). Brand One has registered the product ``GTIN``."""
+    an independent lab (attestor) that Brand One authorised. Each brand holds its GS1 company
+    prefixes; Brand One has registered the product ``GTIN``."""
     pepper = container.settings.pepper
     uows, clock = container.uow_factory, container.clock
     _, admin = handlers.create_admin("Platform", uows, clock, pepper)
@@ -179,6 +184,9 @@ def keys(container: Container) -> Keys:
     f1, f2 = org("Factory One", "factory", b1), org("Factory Two", "factory", b1)
     f3 = org("Factory Three", "factory", b2)
     d1, lab = org("Distributor One", "distributor", b1), org("Inspection Lab", "attestor")
+    tenancy.set_company_prefixes(actor, b1, BRAND_ONE_PREFIXES, uows(), clock)
+    tenancy.set_company_prefixes(actor, b2, BRAND_TWO_PREFIXES, uows(), clock)
+    tenancy.set_partner(actor, lab, ["attestor"], uows(), clock, brand_id=b1)
     factory.register_product(
         commands.RegisterProduct(actor, GTIN, "Sauce-aroma 53% vol 500 ml", {"abv": 53}, b1),
         uows(),

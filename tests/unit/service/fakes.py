@@ -134,6 +134,10 @@ class FakeState:
     approvals: list[ApprovalRow] = field(default_factory=list)
     downloads: list[DownloadRow] = field(default_factory=list)
     attestations: list[Attestation] = field(default_factory=list)
+    #: ``company_prefixes``: prefix -> holding organisation.
+    company_prefixes: dict[str, int] = field(default_factory=dict)
+    #: ``brand_partners``: (brand, partner) -> roles.
+    brand_partners: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
     alerts: dict[int, Alert] = field(default_factory=dict)
     #: The stored rows of the log; tests may edit, drop or move them as an insider would.
     events: list[LogEntry] = field(default_factory=list)
@@ -549,6 +553,48 @@ class FakeAttestations(_Repo):
         return [a for a in self.st.attestations if a.batch_id == batch_id]
 
 
+class FakeTenancy(_Repo):
+    def prefixes_of(self, organisation_id: int) -> list[str]:
+        return sorted(p for p, o in self.st.company_prefixes.items() if o == organisation_id)
+
+    def holders(self, prefixes: Sequence[str]) -> dict[str, int]:
+        return {p: self.st.company_prefixes[p] for p in prefixes if p in self.st.company_prefixes}
+
+    def overlapping(self, prefix: str) -> dict[str, int]:
+        return {
+            p: o
+            for p, o in self.st.company_prefixes.items()
+            if p.startswith(prefix) or prefix.startswith(p)
+        }
+
+    def set_prefixes(self, organisation_id: int, prefixes: Sequence[str], at: datetime) -> None:
+        for p in prefixes:
+            if self.st.company_prefixes.get(p, organisation_id) != organisation_id:
+                raise DuplicateError("company_prefixes")
+        for p in [p for p, o in self.st.company_prefixes.items() if o == organisation_id]:
+            del self.st.company_prefixes[p]
+        for p in prefixes:
+            self.st.company_prefixes[p] = organisation_id
+
+    def partners(self, brand_id: int) -> dict[int, frozenset[str]]:
+        return {p: r for (b, p), r in sorted(self.st.brand_partners.items()) if b == brand_id}
+
+    def brands_of_partner(self, partner_id: int, role: str) -> list[int]:
+        found = self.st.brand_partners.items()
+        return sorted(b for (b, p), r in found if p == partner_id and role in r)
+
+    def is_authorised(self, brand_id: int, partner_id: int, role: str) -> bool:
+        return role in self.st.brand_partners.get((brand_id, partner_id), frozenset())
+
+    def set_partner(
+        self, brand_id: int, partner_id: int, roles: Sequence[str], at: datetime
+    ) -> None:
+        if roles:
+            self.st.brand_partners[(brand_id, partner_id)] = frozenset(roles)
+        else:
+            self.st.brand_partners.pop((brand_id, partner_id), None)
+
+
 class FakeAlerts(_Repo):
     def raise_or_repeat(self, alert: Alert, at: datetime) -> tuple[Alert, bool]:
         existing = next(
@@ -776,6 +822,7 @@ class FakeUnitOfWork:
         self.codes = FakeCodes(self)
         self.code_files = FakeCodeFiles(self)
         self.attestations = FakeAttestations(self)
+        self.tenancy = FakeTenancy(self)
         self.alerts = FakeAlerts(self)
         self.events = FakeEventLog(self)
         self.log_tenants = FakeLogTenants(self)
@@ -1124,6 +1171,10 @@ SISTER_FACTORY = Actor("key:factory3", Role.FACTORY, organisation_id=7, brand_id
 DISTRIBUTOR = Actor("key:distributor", Role.DISTRIBUTOR, organisation_id=8, brand_id=2)
 
 
+#: Wuliangye's GS1 company prefix (12 digits: next to Moutai's, within no other).
+OTHER_BRAND_PREFIX = OTHER_GTIN[1:13]
+
+
 def seed_organisations(db: FakeDatabase) -> None:
     """Organisations 1-8 of the actors above, written straight into the committed state."""
     at = datetime(2025, 12, 1, tzinfo=UTC)
@@ -1139,6 +1190,9 @@ def seed_organisations(db: FakeDatabase) -> None:
     ]
     for n, (name, kind, brand_id, prefix) in enumerate(rows, start=1):
         db.state.organisations[n] = Organisation(name, kind, at, brand_id, prefix, id=n)
+    # Moutai holds the GTINs' company prefix, Wuliangye another; Moutai authorised the lab.
+    db.state.company_prefixes.update({GTIN[1:13]: 2, BRAND_PREFIX: 2, OTHER_BRAND_PREFIX: 4})
+    db.state.brand_partners[(2, 6)] = frozenset({"attestor"})
 
 
 class Harness:

@@ -52,7 +52,7 @@ def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain,
         actor = handlers.SYSTEM_ACTOR
         uows, clock = container.uow_factory, container.clock
         brand = handlers.create_organisation(
-            commands.CreateOrganisation(actor, "B", "brand"), uows(), clock
+            commands.CreateOrganisation(actor, "B", "brand", None, "9506000"), uows(), clock
         )
         org = handlers.create_organisation(
             commands.CreateOrganisation(actor, "F", "factory", brand.id), uows(), clock

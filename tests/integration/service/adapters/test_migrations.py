@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from service.adapters.db import downgrade, make_engine, migrate
 from service.adapters.orm import Base
@@ -77,3 +77,34 @@ def test_migrations_build_every_unique_constraint_index_and_foreign_key_of_the_m
             } <= foreign, name
     finally:
         engine.dispose()
+
+
+def test_migration_0012_gives_existing_brands_prefixes_that_cover_their_products(
+    empty_database_url,
+):
+    migrate(empty_database_url, "0011")
+    engine = make_engine(empty_database_url)
+    at = "2026-12-01 00:00:00"
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO organisations (id, name, kind, created_at, gs1_company_prefix) VALUES "
+                "(1, 'Brand One', 'brand', :at, '0614141'), (2, 'Brand Two', 'brand', :at, NULL)"
+            ),
+            {"at": at},
+        )
+        c.execute(
+            text(
+                "INSERT INTO products (id, gtin, brand_id, name, attributes, created_at) VALUES "
+                "(1, '00614141000012', 1, 'a', '{}', :at), (2, '09506000134352', 2, 'b', '{}', :at)"
+            ),
+            {"at": at},
+        )
+    migrate(empty_database_url)
+    with engine.begin() as c:
+        held = c.execute(
+            text("SELECT prefix, organisation_id FROM company_prefixes ORDER BY prefix")
+        ).all()
+    engine.dispose()
+    # Brand One keeps its own prefix; Brand Two, with none, gets exactly its product's GTIN.
+    assert [tuple(r) for r in held] == [("0614141", 1), ("950600013435", 2)]

@@ -292,7 +292,6 @@ def test_public_endpoints_do_not_require_a_key(doc):
         ("GET", "/chain"),
         ("GET", "/regions"),
         ("GET", "/regions/{code}"),
-        ("GET", "/partners"),
         ("POST", "/accounts/codes"),
         ("POST", "/accounts/sessions"),
     ]:
@@ -307,11 +306,13 @@ def test_public_endpoints_do_not_require_a_key(doc):
         assert security[scan] == [{}, {"ApiKey": []}, {"ConsumerSession": []}], scan
     assert security[("GET", "/batches")] == [{"ApiKey": []}]
     assert security[("POST", "/claims")] == [{"ConsumerSession": []}]
+    # Partners are listed per brand, for the brands of the consumer's own bottles.
+    assert security[("GET", "/partners")] == [{"ConsumerSession": []}]
     assert set(doc["components"]["securitySchemes"]) == {"ApiKey", "ConsumerSession"}
 
 
 def test_a_public_endpoint_answers_without_a_key(api):
     assert api.get("/regions").status_code == 200
-    assert api.get("/partners?kind=store").status_code == 200
+    assert api.get("/partners?kind=store").status_code == 401
     unknown = api.get("/items/not-a-serial/verify")  # well formed, never made: a verdict
     assert unknown.status_code == 200 and unknown.json()["verdict"] == "unknown"

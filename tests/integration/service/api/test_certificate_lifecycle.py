@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
-from service.app import commands, handlers
+from service.app import commands, handlers, tenancy
 from tests.integration.service.api.consumer_helpers import (
     mint_claims,
     pinned_batch,
@@ -63,6 +63,9 @@ def partners(container, keys) -> Partners:
     pledgee, pledgee_key = org("Baijiu Credit", "pledgee")
     custodian, custodian_key = org("Cellar Vault", "custodian")
     _, other_key = org("Other Lender", "pledgee")
+    # The brand authorises its pledgee and custodian (the other lender stays a stranger).
+    tenancy.set_partner(actor, pledgee, ["pledgee"], uows(), clock, brand_id=keys.brand_org)
+    tenancy.set_partner(actor, custodian, ["custodian"], uows(), clock, brand_id=keys.brand_org)
     store = handlers.create_organisation(
         commands.CreateOrganisation(actor, "Flagship Store", "store", keys.brand_org), uows(), clock
     )
@@ -406,9 +409,12 @@ def test_nobody_else_can_read_or_act_on_a_certificate_or_a_deal(world, api, part
         api.post(f"/deals/{deal}/accept", headers=auth(partners.other_pledgee_key)).status_code
         == 404
     )
-    assert (
-        api.post(f"/deals/{deal}/accept", headers=auth(partners.custodian_key)).status_code == 403
-    )
+    # Someone else's deal is not found, whatever the verb (issue 12, small ones).
+    for verb in ("accept", "confirm", "fulfil"):
+        wrong = api.post(f"/deals/{deal}/{verb}", headers=auth(partners.custodian_key))
+        assert wrong.status_code == 404 and wrong.json()["error"] == "deal_not_found"
+        wrong = api.post(f"/deals/{deal}/{verb}", headers=auth(partners.store_key))
+        assert wrong.status_code == 404 and wrong.json()["error"] == "deal_not_found"
     assert api.get("/deals", headers=world.alice).status_code == 401  # a consumer token is no key
     assert api.get("/deals", headers=auth(partners.other_pledgee_key)).json() == []
     assert world.get(cid, world.alice)["state"] == "pledge_offered"

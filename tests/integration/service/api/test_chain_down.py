@@ -21,7 +21,9 @@ def test_anchor_is_queued_and_verification_is_unavailable_while_the_node_is_down
     try:
         uows, clock, pepper = container.uow_factory, container.clock, settings.pepper
         brand = handlers.create_organisation(
-            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, "B", "brand"), uows(), clock
+            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, "B", "brand", None, "9506000"),
+            uows(),
+            clock,
         )
         org = handlers.create_organisation(
             commands.CreateOrganisation(handlers.SYSTEM_ACTOR, "F", "factory", brand.id),

@@ -59,6 +59,17 @@ def test_org_and_key_commands_issue_and_revoke_keys(env):
         handlers.authenticate(env(), PEPPER.encode(), key)
 
 
+def test_org_authorise_sets_and_withdraws_a_brands_partner(env):
+    assert invoke("org", "create", "--name", "B", "--kind", "brand").exit_code == 0
+    assert invoke("org", "create", "--name", "Lab", "--kind", "attestor").exit_code == 0
+    done = invoke("org", "authorise", "--brand", "1", "--partner", "2", "--role", "attestor")
+    assert done.exit_code == 0 and "organisation 2 for brand 1: attestor" in done.output
+    wrong = invoke("org", "authorise", "--brand", "1", "--partner", "2", "--role", "store")
+    assert wrong.exit_code == 1 and "not a store" in wrong.output
+    gone = invoke("org", "authorise", "--brand", "1", "--partner", "2")
+    assert gone.exit_code == 0 and "brand 1: none" in gone.output
+
+
 def test_bad_role_or_kind_fails_with_a_code_and_writes_nothing(env):
     invoke("org", "create", "--name", "F", "--kind", "brand")
     result = invoke("key", "create", "--org", "1", "--role", "admin")
@@ -83,6 +94,11 @@ def test_factory_commands_run_a_batch_from_product_to_code_file_and_labels(env, 
     assert (
         invoke("org", "create", "--name", "F", "--kind", "factory", "--brand", "1").exit_code == 0
     )
+    refused = invoke("product", "create", "--brand", "1", "--gtin", "9506000134352", "--name", "B")
+    assert refused.exit_code == 1 and "outside your GS1 company prefixes" in refused.output
+    result = invoke("org", "prefix", "--org", "1", "--prefix", "9506000")
+    assert result.exit_code == 0 and "prefixes 9506000" in result.output, result.output
+    assert "prefixes 9506000" in invoke("org", "prefix", "--org", "1").output
     result = invoke(
         "product",
         "create",

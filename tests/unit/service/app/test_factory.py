@@ -24,6 +24,7 @@ from service.domain.errors import (
     CodeFileApprovalRequiredError,
     CodeFileSealedError,
     DeploymentNotFoundError,
+    GtinOutsideCompanyPrefixesError,
     IdempotencyKeyReusedError,
     InvalidBatchError,
     InvalidCodeError,
@@ -52,6 +53,7 @@ from tests.unit.service.fakes import (
     FACTORY,
     GTIN,
     OTHER_BRAND,
+    OTHER_BRAND_PREFIX,
     OTHER_FACTORY,
     OTHER_GTIN,
     RESOLVER,
@@ -60,6 +62,7 @@ from tests.unit.service.fakes import (
     FakeIdempotency,
     Harness,
     fail_outbox,
+    gtin14,
 )
 
 
@@ -90,7 +93,7 @@ def test_admin_must_name_the_brand_of_a_product(h):
     with pytest.raises(InvalidRequestError):
         h.product(actor=ADMIN)
     assert not h.state.products
-    view = h.product(actor=ADMIN, brand_id=4)
+    view = h.product(actor=ADMIN, brand_id=4, gtin=gtin14("0" + OTHER_BRAND_PREFIX))
     assert view["brand_id"] == 4
 
 
@@ -113,11 +116,12 @@ def test_product_with_a_malformed_gtin_or_wrong_check_digit_is_invalid(h, gtin):
     assert not h.state.products and h.state.commits == 0
 
 
-def test_registering_a_gtin_twice_is_a_conflict_even_for_another_brand(h):
+def test_registering_a_gtin_twice_is_a_conflict_for_its_brand_only(h):
     h.product()
     with pytest.raises(ProductExistsError):
         h.product(gtin=GTIN[1:])
-    with pytest.raises(ProductExistsError):
+    # Another brand learns only that the GTIN is outside its prefixes, not that it exists.
+    with pytest.raises(GtinOutsideCompanyPrefixesError):
         h.product(actor=OTHER_BRAND)
     assert len(h.state.products) == 1 and h.state.event_types() == ["ProductRegistered"]
 
@@ -165,10 +169,11 @@ def test_a_lot_is_used_once_per_product(h):
 
 
 def test_the_same_lot_may_be_used_for_another_product(h):
+    second = gtin14("0" + BRAND_PREFIX + "00002")
     h.product()
-    h.product(gtin=OTHER_GTIN)
+    h.product(gtin=second)
     h.batch(lot="L1")
-    h.batch(lot="L1", gtin=OTHER_GTIN)
+    h.batch(lot="L1", gtin=second)
     assert len(h.state.batches) == 2
 
 
