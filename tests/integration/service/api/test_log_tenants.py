@@ -13,7 +13,10 @@ import pytest
 
 from service.app import commands, factory, handlers
 from tests.integration.service.api.test_log_integrity import anchored
-from tests.integration.service.conftest import OTHER_GTIN, auth, batch_body
+from tests.integration.service.conftest import auth, batch_body
+
+#: A product of Brand Two, within its GS1 company prefix (0614141).
+BRAND_TWO_GTIN = "00614141000012"
 
 
 def rfc6962_root(leaves: list[bytes]) -> bytes:
@@ -32,7 +35,7 @@ def two_brands(api, container, keys) -> dict[str, str]:
     """Brand One's factory made LOT-ONE; Brand Two (its own product) made LOT-TWO."""
     uows, clock, actor = container.uow_factory, container.clock, handlers.SYSTEM_ACTOR
     factory.register_product(
-        commands.RegisterProduct(actor, OTHER_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org),
+        commands.RegisterProduct(actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org),
         uows(),
         clock,
     )
@@ -45,7 +48,7 @@ def two_brands(api, container, keys) -> dict[str, str]:
     one = api.post("/batches", json=batch_body("LOT-ONE", 6), headers=auth(keys.factory))
     two = api.post(
         "/batches",
-        json={**batch_body("LOT-TWO", 6), "gtin": OTHER_GTIN},
+        json={**batch_body("LOT-TWO", 6), "gtin": BRAND_TWO_GTIN},
         headers=auth(keys.foreign_factory),
     )
     assert one.status_code == 201 and two.status_code == 201, (one.text, two.text)
