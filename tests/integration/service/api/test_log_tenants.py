@@ -35,7 +35,9 @@ def two_brands(api, container, keys) -> dict[str, str]:
     """Brand One's factory made LOT-ONE; Brand Two (its own product) made LOT-TWO."""
     uows, clock, actor = container.uow_factory, container.clock, handlers.SYSTEM_ACTOR
     factory.register_product(
-        commands.RegisterProduct(actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org),
+        commands.RegisterProduct(
+            actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org
+        ),
         uows(),
         clock,
     )
