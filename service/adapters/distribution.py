@@ -28,6 +28,7 @@ from service.adapters.reference_cache import MISSING, ReferenceCache
 from service.adapters.repositories import (
     bulk_execute,
     bulk_insert,
+    driver_execute,
     timestamp_writer,
     translate_integrity,
 )
@@ -217,6 +218,17 @@ _UNITS_WHERE = {
         ("parent_id", LogisticUnitRow.parent_id),
     )
 }
+#: The same for one value (an online scan's case): no expanding IN to render per call.
+_UNIT_WHERE_ONE = {
+    name: select(*_UNIT_COLUMNS).where(
+        column == bindparam("value"), LogisticUnitRow.batch_id.is_not(None)
+    )
+    for name, column in (
+        ("sscc", LogisticUnitRow.sscc),
+        ("id", LogisticUnitRow.id),
+        ("parent_id", LogisticUnitRow.parent_id),
+    )
+}
 _SCANS: Table = ScanEventRow.__table__  # type: ignore[assignment]
 _SCAN_BY_CLIENT_IDS = select(_SCANS).where(
     _SCANS.c.organisation_id == bindparam("org"),
@@ -241,17 +253,11 @@ _SCANS_WAITING = (
 )
 _SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[assignment]
 _SHIPMENTS_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id.in_(bindparam("ids", expanding=True)))
-_SAVE_SHIPMENT = (
-    update(_SHIPMENTS)
-    .where(_SHIPMENTS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        received_at=bindparam("b_received_at", type_=_SHIPMENTS.c.received_at.type),
-        dispatched_at=bindparam("b_dispatched_at", type_=_SHIPMENTS.c.dispatched_at.type),
-        dispatched_lines=bindparam("b_dispatched"),
-        received_lines=bindparam("b_received"),
-        extra_lines=bindparam("b_extra"),
-    )
+_SHIPMENT_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id == bindparam("id"))
+#: Through the driver (every receipt and dispatch saves its shipment's counts).
+_SAVE_SHIPMENT_SQL = (
+    "UPDATE shipments SET status = ?, received_at = ?, dispatched_at = ?, dispatched_lines = ?, "
+    "received_lines = ?, extra_lines = ? WHERE id = ?"
 )
 
 
@@ -355,21 +361,27 @@ class SqlAlchemyCustodyRepository:
     def shipments_by_ids(self, ids: Sequence[int]) -> list[Shipment]:
         if not ids:
             return []
-        rows = _core(self._s).execute(_SHIPMENTS_BY_ID, {"ids": list(set(ids))})
+        unique = list(set(ids))
+        if len(unique) == 1:
+            rows = _core(self._s).execute(_SHIPMENT_BY_ID, {"id": unique[0]})
+        else:
+            rows = _core(self._s).execute(_SHIPMENTS_BY_ID, {"ids": unique})
         return [self._shipment(r) for r in rows]
 
     def save_shipment(self, shipment: Shipment) -> None:
-        _core(self._s).execute(
-            _SAVE_SHIPMENT,
-            {
-                "b_id": shipment.id,
-                "b_status": shipment.status,
-                "b_received_at": shipment.received_at,
-                "b_dispatched_at": shipment.dispatched_at,
-                "b_dispatched": shipment.dispatched_lines,
-                "b_received": shipment.received_lines,
-                "b_extra": shipment.extra_lines,
-            },
+        stamp = timestamp_writer(self._s)
+        driver_execute(
+            self._s,
+            _SAVE_SHIPMENT_SQL,
+            (
+                shipment.status,
+                stamp(shipment.received_at),
+                stamp(shipment.dispatched_at),
+                shipment.dispatched_lines,
+                shipment.received_lines,
+                shipment.extra_lines,
+                shipment.id,
+            ),
         )
 
     # ------------------------------------------------------------------ bulk (scan sessions)
@@ -391,6 +403,9 @@ class SqlAlchemyCustodyRepository:
         out: list[Target] = []
         unique = list(dict.fromkeys(values))
         connection = _core(self._s)
+        if len(unique) == 1:
+            rows = connection.execute(_UNIT_WHERE_ONE[column], {"value": unique[0]})
+            return [self._unit_from_columns(r) for r in rows]
         for start in range(0, len(unique), 500):
             rows = connection.execute(_UNITS_WHERE[column], {"values": unique[start : start + 500]})
             out += [self._unit_from_columns(r) for r in rows]

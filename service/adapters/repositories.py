@@ -222,6 +222,28 @@ def bulk_execute(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) ->
     driver.executemany(sql, rows)  # type: ignore[union-attr]
 
 
+def driver_execute(
+    session: Session, sql: str, params: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Run one statement (``?`` placeholders) once through the driver, inside the session's
+    transaction after flushing it, and return the driver's rows (none for a plain write).
+    For the few statements of every scan: SQLAlchemy's compile-cache lookup, parameter
+    processing and result wrapping cost more CPU than the database's work. Values go and come
+    as the driver takes them (timestamps through :func:`timestamp_writer`)."""
+    session.flush()
+    driver = session.connection().connection.driver_connection
+    if _dialect(session) == "postgresql":
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(sql.replace("?", "%s"), params)
+            return list(cursor.fetchall()) if cursor.description is not None else []
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    finally:
+        cursor.close()
+
+
 def bulk_insert(
     session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -1035,6 +1057,9 @@ _GROW_LOG = (
 )
 #: Keeps the last entry's leaf hash for the next appender's link.
 _SET_LAST_LEAF = update(LogHeadRow).where(LogHeadRow.id == 1).values(last_leaf=bindparam("leaf"))
+#: The same two, through the driver (``append_many``, on every scan's path).
+_GROW_LOG_SQL = "UPDATE log_head SET size = size + ? WHERE id = 1 RETURNING size, last_leaf"
+_SET_LAST_LEAF_SQL = "UPDATE log_head SET last_leaf = ? WHERE id = 1"
 _EVENT_COLUMNS = ("log_index", "type", "occurred_at", "payload", "leaf_hash")
 _LOG_ROWS_SQL = (
     "SELECT log_index, leaf_hash, {payload} FROM events WHERE log_index >= {start} "
@@ -1065,7 +1090,7 @@ class SqlAlchemyEventLog:
 
         The row lock on log_head (taken by this UPDATE, held to commit) serialises appenders,
         so indexes are dense and in commit order on PostgreSQL; SQLite locks the whole file."""
-        end, last = self._s.connection().execute(_GROW_LOG, {"n": n}).one()
+        ((end, last),) = driver_execute(self._s, _GROW_LOG_SQL, (n,))
         first = int(end) - n
         if first == 0:
             return first, NO_PREVIOUS_LEAF
@@ -1107,7 +1132,7 @@ class SqlAlchemyEventLog:
             prev = self._leaf_hash(payload)
             rows.append((first + n, event.type, stamp, payload, prev))
         bulk_insert(self._s, "events", _EVENT_COLUMNS, rows)
-        self._s.connection().execute(_SET_LAST_LEAF, {"leaf": prev})
+        driver_execute(self._s, _SET_LAST_LEAF_SQL, (prev,))
         return first
 
     def size(self) -> int:
