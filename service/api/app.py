@@ -24,6 +24,7 @@ from service.api.routers import (
     organisations,
     pages,
     products,
+    scanner_sessions,
     web,
 )
 
@@ -67,6 +68,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         alerts,
         epcis,
         log,
+        scanner_sessions,
         web,
         pages,
         docs,
