@@ -153,3 +153,13 @@ def test_a_forged_or_tampered_token_is_refused(api, channel):
         response = api.get("/me", headers=auth(bad))
         assert response.status_code == 401, bad
         assert response.json()["error"] == "invalid_scanner_session"
+
+
+def test_the_session_paths_name_only_their_own_methods(api):
+    """``/scanner/sessions`` is not taken for one of the scanner page's files."""
+    response = api.get("/scanner/sessions")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    response = api.get("/scanner/sessions/current")
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE"
+    assert api.get("/scanner/scanner.js").status_code == 200
+    assert api.get("/scanner/other.js").json()["error"] == "not_found"
