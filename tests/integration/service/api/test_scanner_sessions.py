@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from tests.integration.service.api.conftest import HANGZHOU, scan
+from tests.integration.service.api.conftest import scan
 from tests.integration.service.conftest import auth
 
 
@@ -17,10 +17,8 @@ def _open(api, key: str) -> dict:
     return dict(response.json())
 
 
-def _observe(api, token: str, channel) -> int:
-    response = scan(
-        api, token, action="observe", code=channel.pallet, site_id=channel.a_site, region=HANGZHOU
-    )
+def _observe(api, token: str, channel, site_id: int) -> int:
+    response = scan(api, token, action="observe", code=channel.pallet, site_id=site_id)
     return int(response.status_code)
 
 
@@ -100,10 +98,11 @@ def test_only_scanning_roles_open_a_session(api, channel, keys):
 def test_sign_out_ends_the_session(api, channel):
     token = _open(api, channel.s1)["token"]
     other = _open(api, channel.s1)["token"]
+    assert _observe(api, token, channel, channel.s1_site) == 200
     assert api.delete("/scanner/sessions/current", headers=auth(token)).status_code == 204
     ended = api.get("/me", headers=auth(token))
     assert ended.status_code == 401 and ended.json()["error"] == "invalid_scanner_session"
-    assert _observe(api, token, channel) == 401
+    assert _observe(api, token, channel, channel.s1_site) == 401
     assert api.delete("/scanner/sessions/current", headers=auth(token)).status_code == 401
     # Another device's session of the same key goes on; the key itself cannot be "signed out".
     assert api.get("/me", headers=auth(other)).status_code == 200
@@ -112,12 +111,13 @@ def test_sign_out_ends_the_session(api, channel):
 
 def test_revoking_the_key_ends_its_sessions(api, channel, keys):
     token = _open(api, channel.a)["token"]
+    assert _observe(api, token, channel, channel.a_site) == 200
     key_id = channel.a.split("_")[1]
     revoked = api.post(f"/api-keys/{key_id}/revoke", headers=auth(keys.admin))
     assert revoked.status_code == 200, revoked.text
     response = api.get("/me", headers=auth(token))
     assert response.status_code == 401 and response.json()["error"] == "invalid_scanner_session"
-    assert _observe(api, token, channel) == 401
+    assert _observe(api, token, channel, channel.a_site) == 401
 
 
 def test_a_session_whose_key_was_revoked_is_refused_even_if_still_marked_live(
@@ -143,7 +143,7 @@ def test_an_expired_session_is_refused(api, channel, container):
         s.commit()
     response = api.get("/me", headers=auth(token))
     assert response.status_code == 401 and response.json()["error"] == "invalid_scanner_session"
-    assert _observe(api, token, channel) == 401
+    assert _observe(api, token, channel, channel.a_site) == 401
 
 
 def test_a_forged_or_tampered_token_is_refused(api, channel):
