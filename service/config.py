@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     #: the session's rotating refresh token, which lasts ``consumer_refresh_ttl_s``.
     consumer_session_ttl_s: int = Field(default=3600, ge=60, le=86_400)
     consumer_refresh_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=90 * 86_400)
+    #: The scanner page's device session (POST /scanner/sessions) lasts this long (12 h: a
+    #: shift); then the page asks for the API key again. At most a week.
+    scanner_session_ttl_s: int = Field(default=12 * 3600, ge=60, le=7 * 86_400)
     #: Most labels one label file (GET /batches/{id}/labels.pdf) may hold; more answers 422
     #: ``too_many_labels`` (ask for a range). At most ``MAX_LABELS_PER_FILE``.
     label_max_count: int = Field(default=10_000, ge=1, le=MAX_LABELS_PER_FILE)

@@ -93,6 +93,20 @@ class ApiKeyRow(Base):
     organisation: Mapped[OrganisationRow] = relationship(back_populates="api_keys", lazy="raise")
 
 
+class ScannerSessionRow(Base):
+    """A scanner page's device session: the SHA-256 of its token, never the token."""
+
+    __tablename__ = "scanner_sessions"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.key_id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class ChainIdentityRow(Base):
     __tablename__ = "chain_identity"
 

@@ -33,6 +33,7 @@ from service.adapters.orm import (
     OrganisationRow,
     OutboxRow,
     ProductRow,
+    ScannerSessionRow,
     SsccCounterRow,
     TxAttemptRow,
 )
@@ -57,6 +58,7 @@ from service.domain.events import NO_PREVIOUS_LEAF, Event
 from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.roles import OrganisationKind, Role
+from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 
 #: Unique violations as SQLAlchemy reports them, and as the drivers do on the bulk paths.
@@ -179,6 +181,48 @@ class SqlAlchemyApiKeyRepository:
             update(ApiKeyRow)
             .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))
             .values(revoked_at=at)
+        )
+        # Its scanner sessions end with it (they are also checked against the key at use).
+        self._s.execute(
+            update(ScannerSessionRow)
+            .where(ScannerSessionRow.key_id == key_id, ScannerSessionRow.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def add_scanner_session(self, session: ScannerSession) -> None:
+        self._s.add(
+            ScannerSessionRow(
+                id=session.id,
+                token_hash=session.token_hash,
+                key_id=session.key_id,
+                organisation_id=session.organisation_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                ended_at=session.ended_at,
+            )
+        )
+        self._s.flush()
+
+    def scanner_session(self, session_id: str) -> ScannerSession | None:
+        row = self._s.get(ScannerSessionRow, session_id)
+        if row is None:
+            return None
+        return ScannerSession(
+            id=row.id,
+            token_hash=row.token_hash,
+            key_id=row.key_id,
+            organisation_id=row.organisation_id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            ended_at=row.ended_at,
+        )
+
+    def end_scanner_session(self, session_id: str, at: datetime) -> bool:
+        result = self._s.execute(
+            update(ScannerSessionRow)
+            .where(ScannerSessionRow.id == session_id, ScannerSessionRow.ended_at.is_(None))
+            .values(ended_at=at)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -25,6 +25,7 @@ from service.api.routers import (
     organisations,
     pages,
     products,
+    scanner_sessions,
     web,
 )
 
@@ -70,6 +71,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         epcis,
         log,
         audit,
+        scanner_sessions,
         web,
         pages,
         docs,

@@ -12,12 +12,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.adapters.reference_cache import MISSING
-from service.app import consumers, handlers
+from service.app import consumers, handlers, scanner_sessions
 from service.app.commands import Idempotency
 from service.app.ports import UnitOfWork
 from service.domain import api_keys
+from service.domain import scanner_sessions as scanner_tokens
 from service.domain.actor import Actor
-from service.domain.errors import InvalidApiKeyError, InvalidRequestError, InvalidSessionError
+from service.domain.errors import (
+    InvalidApiKeyError,
+    InvalidRequestError,
+    InvalidScannerSessionError,
+    InvalidSessionError,
+    ScannerSessionScopeError,
+)
 from service.domain.events import canonical_json
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
@@ -60,6 +67,9 @@ async def get_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidApiKeyError()
     token = credentials.credentials
+    if scanner_tokens.looks_like_token(token):
+        # A scanner session works only where ScannerActor is asked for.
+        raise ScannerSessionScopeError()
     parsed = api_keys.parse(token)
     if parsed is None:
         raise InvalidApiKeyError()
@@ -90,6 +100,45 @@ async def get_optional_actor(
 
 #: Public endpoints that behave differently for partners (e.g. scans raise no alert).
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
+
+
+async def get_scanner_session(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Actor, str]:
+    """The key's actor of a scanner session token (``POST /scanner/sessions``) and the session
+    id. Not cached: each use checks the session's expiry and end, and its key's revocation."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidScannerSessionError()
+    found: tuple[Actor, str] = await run_in_threadpool(
+        scanner_sessions.authenticate,
+        credentials.credentials,
+        container.uow_factory,
+        container.clock,
+    )
+    return found
+
+
+ScannerSession = Annotated[tuple[Actor, str], Depends(get_scanner_session)]
+
+
+async def get_scanner_actor(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """For the routes the scanner page uses: the caller of an API key or of a scanner session
+    token."""
+    if (
+        credentials is not None
+        and credentials.scheme.lower() == "bearer"
+        and scanner_tokens.looks_like_token(credentials.credentials)
+    ):
+        return (await get_scanner_session(container, credentials))[0]
+    return await get_actor(container, credentials)
+
+
+#: An API key or a scanner session token (only on GET /me, POST /scans, POST /scans/upload).
+ScannerActor = Annotated[Actor, Depends(get_scanner_actor)]
 
 
 async def get_consumer_session(

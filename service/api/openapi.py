@@ -30,6 +30,7 @@ from service.api.schemas import MAX_ID, ErrorPublic
 
 API_KEY = "ApiKey"
 CONSUMER_SESSION = "ConsumerSession"
+SCANNER_SESSION = "ScannerSession"
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     API_KEY: {
         "type": "http",
@@ -42,6 +43,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "scheme": "bearer",
         "bearerFormat": "JWT",
         "description": "A consumer's session token from POST /accounts/sessions.",
+    },
+    SCANNER_SESSION: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A scanner device session token, tcs_<session id>_<secret>, from POST "
+        "/scanner/sessions; only GET /me, POST /scans and POST /scans/upload accept it "
+        "(elsewhere: 403 scanner_session_scope).",
     },
 }
 
@@ -213,9 +221,15 @@ def _describe_operation(
     path_params = any(d.path_params for d in tree)
     params = path_params or any(d.query_params or d.header_params or d.cookie_params for d in tree)
     statuses: set[int] = {500, 503}
-    if deps.get_actor in calls:
+    if deps.get_scanner_actor in calls:
+        operation["security"] = [{API_KEY: []}, {SCANNER_SESSION: []}]
+        statuses |= {401, 403}
+    elif deps.get_actor in calls:
         operation["security"] = [{API_KEY: []}]
         statuses |= {401, 403}
+    elif deps.get_scanner_session in calls:
+        operation["security"] = [{SCANNER_SESSION: []}]
+        statuses |= {401}
     elif deps.get_consumer_session in calls:
         operation["security"] = [{CONSUMER_SESSION: []}]
         statuses |= {401}
@@ -225,9 +239,9 @@ def _describe_operation(
         operation["security"] = [{}, {API_KEY: []}, {CONSUMER_SESSION: []}]
         statuses |= {401}
     elif deps.get_optional_actor in calls:
-        # Anonymous is fine; a key sent must be valid.
+        # Anonymous is fine; a key sent must be valid (and not a scanner session: 403).
         operation["security"] = [{}, {API_KEY: []}]
-        statuses |= {401}
+        statuses |= {401, 403}
     else:
         operation.pop("security", None)
     if path_params:

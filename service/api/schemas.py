@@ -831,3 +831,11 @@ class WalletBind(Strict):
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     deadline: int = Field(ge=0, lt=2**48)
     signature: str = Field(pattern=HEX_SIGNATURE)
+
+
+class ScannerSessionPublic(Public):
+    """A scanner device session: send ``token`` as ``Authorization: Bearer <token>`` to GET /me,
+    POST /scans and POST /scans/upload only."""
+
+    token: str = Field(description="tcs_<session id>_<secret>; shown once, only its hash is kept.")
+    expires_at: datetime = Field(description="When it stops working: ask for the API key again.")

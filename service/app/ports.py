@@ -32,6 +32,7 @@ from service.domain.labels import Label, LabelLayout
 from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.regions import Region
+from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
 
@@ -167,7 +168,14 @@ class ApiKeyRepository(Protocol):
     def add(self, key: ApiKey) -> None: ...
     def get(self, key_id: str) -> ApiKey | None: ...
     def revoke(self, key_id: str, at: datetime) -> bool:
-        """Revoke an unrevoked key; return False if it was already revoked."""
+        """Revoke an unrevoked key, ending its scanner sessions; return False if it was
+        already revoked."""
+        ...
+
+    def add_scanner_session(self, session: ScannerSession) -> None: ...
+    def scanner_session(self, session_id: str) -> ScannerSession | None: ...
+    def end_scanner_session(self, session_id: str, at: datetime) -> bool:
+        """End a live scanner session; False if it had already ended."""
         ...
 
 

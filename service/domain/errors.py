@@ -792,3 +792,27 @@ class InvalidWalletBindingError(TracecertError):
     code = "invalid_wallet_binding"
     kind = ErrorKind.INVALID
     default_detail = "The wallet could not be bound; the detail says why."
+
+
+# ----------------------------------------------------------------------------- scanner sessions
+class InvalidScannerSessionError(TracecertError):
+    """Raised when a scanner session token is malformed, unknown, expired, ended, or its API
+    key revoked."""
+
+    code = "invalid_scanner_session"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_detail = (
+        "The scanner session has expired or ended (or its API key was revoked): "
+        "paste the organisation's API key again to open a new one."
+    )
+
+
+class ScannerSessionScopeError(TracecertError):
+    """Raised when a scanner session token is sent to a route other than scanning."""
+
+    code = "scanner_session_scope"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = (
+        "A scanner session token works only for scanning (GET /me, POST /scans, "
+        "POST /scans/upload); send the organisation's API key for this."
+    )

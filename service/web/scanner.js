@@ -58,6 +58,25 @@ const store = {
   },
 };
 
+// The device session (POST /scanner/sessions) lives in sessionStorage: this tab only, gone when
+// it closes. The API key itself is never stored: it is traded for the session and forgotten.
+const session = {
+  get(key, fallback) {
+    try {
+      const raw = sessionStorage.getItem(PREFIX + key);
+      return raw === null ? fallback : JSON.parse(raw);
+    } catch {
+      return fallback;
+    }
+  },
+  set(key, value) {
+    sessionStorage.setItem(PREFIX + key, JSON.stringify(value));
+  },
+  clear() {
+    for (const key of ["token", "expiresAt", "me"]) sessionStorage.removeItem(PREFIX + key);
+  },
+};
+
 function uuid() {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   // randomUUID exists only in secure contexts (https, localhost); a v4 UUID by hand otherwise.
@@ -120,8 +139,8 @@ const el = {
 
 // ----------------------------------------------------------------------------- state
 const state = {
-  key: store.get("apiKey", null),
-  me: store.get("me", null),
+  token: session.get("token", null), // the scanner session token, never the API key
+  me: session.get("me", null),
   uploading: false,
 };
 
@@ -141,8 +160,8 @@ function online() {
 // ----------------------------------------------------------------------------- API
 const API_ROOT = new URL("./", document.baseURI); // the page is /scanner; the API is beside it
 
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { Authorization: `Bearer ${state.key}`, Accept: "application/json" };
+async function api(path, { method = "GET", body, bearer } = {}) {
+  const headers = { Authorization: `Bearer ${bearer || state.token}`, Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // Throws on a network failure or timeout: the callers queue the scan then.
   const response = await fetch(new URL(path, API_ROOT), {
@@ -393,6 +412,11 @@ async function submitCode(raw) {
   } else if (RETRYABLE_STATUS.has(response.status)) {
     enqueue(body);
     renderResult(body, "queued", { error: errorText(response) });
+  } else if (response.status === 401) {
+    // The session expired or was ended: keep the scan for the next sign-in, ask for the key.
+    enqueue(body);
+    renderResult(body, "queued", { error: errorText(response) });
+    sessionExpired(response);
   } else {
     renderResult(body, "error", { error: errorText(response) });
   }
@@ -426,6 +450,11 @@ async function upload({ automatic = false } = {}) {
         });
       } catch {
         el.uploadStatus.textContent = "仍然离线，稍后重试 Still offline; the scans stay queued.";
+        return;
+      }
+      if (response.status === 401) {
+        el.uploadStatus.textContent = "会话已过期 Session expired; the scans stay queued.";
+        sessionExpired(response);
         return;
       }
       if (!response.ok) {
@@ -615,37 +644,73 @@ function renderMe({ fresh = true } = {}) {
   renderQueueCount();
 }
 
-/** Check ``key`` with GET /me; on success keep it and show the scanner. Returns
- * ``{problem, status}``: problem is null on success, status null when nothing answered. */
-async function signIn(key, { fresh = true } = {}) {
-  state.key = key;
+/** Trade the API ``key`` for a scanner session (POST /scanner/sessions), then load the
+ * organisation with it. Only the session token is kept, in sessionStorage; the key is dropped.
+ * Returns ``{problem, status}``: problem is null on success, status null when nothing answered. */
+async function signIn(key) {
+  let opened;
+  try {
+    opened = await api("scanner/sessions", { method: "POST", bearer: key });
+  } catch {
+    return { problem: "无法连接服务器 Cannot reach the server; sign in when online.", status: null };
+  }
+  if (!opened.ok) return { problem: errorText(opened), status: opened.status };
+  state.token = opened.data.token;
+  session.set("token", state.token);
+  session.set("expiresAt", opened.data.expires_at);
+  return refreshMe({ fresh: true });
+}
+
+/** Load the organisation (sites may have changed) with the session; upload what waits. */
+async function refreshMe({ fresh = false } = {}) {
   let response;
   try {
     response = await api("me");
   } catch {
     return { problem: "无法连接服务器 Cannot reach the server; sign in when online.", status: null };
   }
-  if (!response.ok) return { problem: errorText(response), status: response.status };
+  if (!response.ok) {
+    if (response.status === 401) sessionExpired(response);
+    return { problem: errorText(response), status: response.status };
+  }
   state.me = response.data;
-  store.set("apiKey", key);
-  store.set("me", state.me);
+  session.set("me", state.me);
   renderMe({ fresh });
   if (online()) upload({ automatic: true });
   return { problem: null, status: response.status };
 }
 
-function signOut() {
+/** Forget the session on this page and show the sign-in form (queued scans stay). */
+function showSignIn(message) {
   stopCamera();
-  store.remove("apiKey");
-  store.remove("me");
-  state.key = null;
+  session.clear();
+  state.token = null;
   state.me = null;
   el.app.hidden = true;
   el.signin.hidden = false;
   el.apiKey.value = "";
   el.results.replaceChildren();
   renderQueueCount();
+  if (message) {
+    el.signinError.textContent = message;
+    el.signinError.hidden = false;
+  }
   el.apiKey.focus();
+}
+
+/** The server refused the session (expired, signed out elsewhere, key revoked). */
+function sessionExpired(response) {
+  if (!state.token) return;
+  showSignIn(`会话已结束，请重新输入 API 密钥 Session ended; paste the API key again. (${errorText(response)})`);
+}
+
+function signOut() {
+  const token = state.token;
+  if (token) {
+    // End it on the server too; if that fails (offline) it still expires on its own.
+    api("scanner/sessions/current", { method: "DELETE", bearer: token }).catch(() => {});
+  }
+  showSignIn(null);
 }
 
 // ----------------------------------------------------------------------------- wiring
@@ -653,9 +718,12 @@ function wire() {
   el.signinForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     el.signinError.hidden = true;
-    const { problem } = await signIn(el.apiKey.value.trim());
+    const key = el.apiKey.value.trim();
+    el.apiKey.value = ""; // the key is not kept, not even in the form
+    const { problem } = await signIn(key);
     if (problem) {
-      state.key = null;
+      state.token = null;
+      session.clear();
       el.signinError.textContent = problem;
       el.signinError.hidden = false;
     }
@@ -706,18 +774,16 @@ function start() {
   showShipment();
   renderNet();
   renderQueueCount();
-  if (state.key && state.me) {
+  // Earlier versions kept the API key itself in localStorage: remove it.
+  store.remove("apiKey");
+  store.remove("me");
+  const expiresAt = Date.parse(session.get("expiresAt", ""));
+  if (state.token && state.me && !(expiresAt <= Date.now())) {
     renderMe();
     // Refresh the organisation (sites may have changed) and upload what waits, when online.
-    if (navigator.onLine) {
-      signIn(state.key, { fresh: false }).then(({ problem, status }) => {
-        if (status === 401) {
-          signOut();
-          el.signinError.textContent = problem;
-          el.signinError.hidden = false;
-        }
-      });
-    }
+    if (navigator.onLine) refreshMe();
+  } else if (state.token) {
+    showSignIn("会话已过期，请重新输入 API 密钥 Session expired; paste the API key again.");
   } else {
     el.signin.hidden = false;
   }

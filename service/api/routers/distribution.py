@@ -4,7 +4,14 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
+from service.api.deps import (
+    ContainerDep,
+    CurrentActor,
+    ReadUowDep,
+    ScannerActor,
+    UowDep,
+    page_limit,
+)
 from service.api.schemas import (
     AlertPublic,
     AlertStatusUpdate,
@@ -78,7 +85,7 @@ def get_region(code: str, container: ContainerDep) -> RegionPublic:
 
 # ----------------------------------------------------------------------------- channel
 @router.get("/me", response_model=OrganisationDetailPublic)
-def me(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) -> OrganisationDetailPublic:
+def me(actor: ScannerActor, uow: ReadUowDep, container: ContainerDep) -> OrganisationDetailPublic:
     """Your organisation: channel parent and children, territories, sites (for scanners)."""
     if actor.organisation_id is None:
         from service.domain.errors import OrganisationNotFoundError
@@ -151,7 +158,7 @@ def add_site(
 
 # ----------------------------------------------------------------------------- scans
 @router.post("/scans", response_model=ScanResultPublic)
-def scan(body: ScanCreate, actor: CurrentActor, container: ContainerDep) -> ScanResultPublic:
+def scan(body: ScanCreate, actor: ScannerActor, container: ContainerDep) -> ScanResultPublic:
     """One scan from a handheld: dispatch, receive, open or observe. Diversion is checked in
     the same request; the answer carries the alert it raised or joined."""
     result = scanning.record_scan(
@@ -161,7 +168,7 @@ def scan(body: ScanCreate, actor: CurrentActor, container: ContainerDep) -> Scan
 
 
 @router.post("/scans/upload", response_model=UploadPublic)
-def upload(body: ScanUpload, actor: CurrentActor, container: ContainerDep) -> UploadPublic:
+def upload(body: ScanUpload, actor: ScannerActor, container: ContainerDep) -> UploadPublic:
     """Scans captured offline, each with its client_event_id and time. Idempotent: the same
     upload twice changes nothing; halves in any order give the same state."""
     result = scanning.upload_scans(

@@ -117,11 +117,16 @@ def scanner_vendor(file: str, request: Request) -> Response:
     return served.respond(request)
 
 
-@router.get("/scanner/{file}", response_model=None)
-def scanner_asset(file: str, request: Request) -> Response:
+def scanner_asset(request: Request) -> Response:
     """scanner.js and scanner.css (ETag, 304, gzip; a year when versioned); any other name is
     404."""
-    found = PAGE_FILES.get(file)
+    found = PAGE_FILES.get(request.url.path.rsplit("/", 1)[-1])
     if found is None:
         return _not_found()
     return found.respond(request)
+
+
+# One route per file rather than ``/scanner/{file}``: that pattern also matched
+# ``/scanner/sessions`` (the scanner's device sessions, POST only), whose 405 then named GET.
+for _name in PAGE_FILES:
+    router.add_api_route(f"/scanner/{_name}", scanner_asset, methods=["GET"], response_model=None)

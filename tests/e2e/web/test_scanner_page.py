@@ -377,3 +377,58 @@ def test_the_page_and_only_its_own_files_are_served(
     assert missing.status_code == 503
     assert "run scripts/run or scripts/test, which install node_modules" in missing.json()["detail"]
     assert http.get("/scanner").status_code == 200  # typed codes still work without the decoder
+
+
+def _storage(page: Page, kind: str) -> dict[str, str]:
+    return dict(
+        page.evaluate(f"Object.fromEntries(Object.keys({kind}).map((k) => [k, {kind}.getItem(k)]))")
+    )
+
+
+def test_the_key_is_traded_for_a_session_that_ends_on_sign_out_or_expiry(
+    live_server: LiveServer,
+    http: httpx.Client,
+    channel: Channel,
+    launch: Launch,
+    shot: Shot,
+    page_errors: list[str],
+) -> None:
+    """Issue 12 item 18a: the API key is never stored; only a scanner session token, in
+    sessionStorage; the page asks for the key again once the session is refused."""
+    c = channel
+    case = c.cases[3]
+    factory_ships(http, c, case, "F-SESSION")
+    page = scanner(live_server, launch(), page_errors)
+    sign_in(page, c.a, c.a_site)
+    local, tab = _storage(page, "localStorage"), _storage(page, "sessionStorage")
+    assert not any(c.a in v for v in [*local.values(), *tab.values()])
+    token = json.loads(tab["tracecert.scanner.token"])
+    assert token.startswith("tcs_")
+    assert http.get("/me", headers=auth(token)).status_code == 200
+    assert http.get("/stock", headers=auth(token)).status_code == 403
+
+    # The session ends (another device signed it out, or it expired): the next scan is queued
+    # and the page asks for the key again.
+    assert http.delete("/scanner/sessions/current", headers=auth(token)).status_code == 204
+    type_code(page, case)
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-error")).to_contain_text("paste the API key again")
+    expect(badge(page)).to_have_text("1")
+    assert "tracecert.scanner.token" not in _storage(page, "sessionStorage")
+    shot(page, "01-session-ended")
+
+    # Signing in again uploads the queued scan; "sign out" ends the new session on the server.
+    sign_in(page, c.a, c.a_site)
+    expect(badge(page)).to_have_text("0")
+    expect(result(page, case)).to_have_attribute("data-outcome", "applied")
+    second = json.loads(_storage(page, "sessionStorage")["tracecert.scanner.token"])
+    assert second != token
+    page.get_by_role("button", name="退出 Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    for _ in range(50):
+        if http.get("/me", headers=auth(second)).status_code == 401:
+            break
+        page.wait_for_timeout(100)
+    assert http.get("/me", headers=auth(second)).status_code == 401
+    assert not any(c.a in v for v in _storage(page, "localStorage").values())
+    assert page_errors == []

@@ -308,7 +308,16 @@ def test_public_endpoints_do_not_require_a_key(doc):
     assert security[("POST", "/claims")] == [{"ConsumerSession": []}]
     # Partners are listed per brand, for the brands of the consumer's own bottles.
     assert security[("GET", "/partners")] == [{"ConsumerSession": []}]
-    assert set(doc["components"]["securitySchemes"]) == {"ApiKey", "ConsumerSession"}
+    # The scanner page's routes also take its device session; its sign-out only that.
+    for scanning in [("GET", "/me"), ("POST", "/scans"), ("POST", "/scans/upload")]:
+        assert security[scanning] == [{"ApiKey": []}, {"ScannerSession": []}], scanning
+    assert security[("POST", "/scanner/sessions")] == [{"ApiKey": []}]
+    assert security[("DELETE", "/scanner/sessions/current")] == [{"ScannerSession": []}]
+    assert set(doc["components"]["securitySchemes"]) == {
+        "ApiKey",
+        "ConsumerSession",
+        "ScannerSession",
+    }
 
 
 def test_a_public_endpoint_answers_without_a_key(api):
