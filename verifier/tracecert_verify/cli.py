@@ -55,7 +55,7 @@ def verify(directory: Path, rpc: str, bar: _Bar) -> tuple[int, Report, str | Non
         derived = Replay({b["id"] for b in export.records("batches.ndjson")})
         check_log(export, registry, report, bar, derived.feed)
         batches = check_batches(export, registry, report, bar)
-        check_certificates(export, registry, report)
+        check_certificates(export, registry, report, derived.in_flight)
         replay(export, derived, batches, report)
     except ExportError as exc:
         return EXIT_CANNOT_CHECK, report, f"the export is incomplete or corrupt: {exc}"

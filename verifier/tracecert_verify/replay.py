@@ -29,6 +29,9 @@ class Replay:
         self.received: list[tuple[int, str, int]] = []  # (index, code, receiver)
         self.certs: dict[str, tuple[str, int]] = {}  # id -> (state, index)
         self.pending_from: dict[str, str] = {}
+        #: Certificates whose last step is requested and neither confirmed nor failed yet:
+        #: the state each left (the chain may still show it).
+        self.in_flight: dict[str, str] = {}
 
     def feed(self, index: int, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -50,9 +53,13 @@ class Replay:
             elif kind == "CertificateActionRequested":
                 self.certs[body["certificate_id"]] = (body["to_state"], index)
                 self.pending_from[body["certificate_id"]] = body["from_state"]
+                self.in_flight[body["certificate_id"]] = body["from_state"]
+            elif kind == "CertificateActionConfirmed":
+                self.in_flight.pop(body["certificate_id"], None)
             elif kind == "CertificateActionFailed" and body["certificate_id"] in self.pending_from:
                 cert = body["certificate_id"]
                 self.certs[cert] = (self.pending_from[cert], index)
+                self.in_flight.pop(cert, None)
         except KeyError:
             pass  # an edited entry missing its fields: the log check names it
 

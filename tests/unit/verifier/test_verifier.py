@@ -75,8 +75,11 @@ def test_items_and_batch_roots_are_the_registrys(n):
 
 
 # ----------------------------------------------------------------------------- exit codes
-def _export(directory: Path, log: list[dict], anchors: list[dict]) -> Path:
-    """A minimal export: the given log and anchors, nothing else, with a true manifest."""
+def _export(
+    directory: Path, log: list[dict], anchors: list[dict], **more: list[dict] | dict
+) -> Path:
+    """A minimal export: the given log and anchors (and ``certificates=[...]``, a
+    ``manifest={...}`` to merge), nothing else, with a true manifest."""
     import hashlib
     import json
 
@@ -87,7 +90,7 @@ def _export(directory: Path, log: list[dict], anchors: list[dict]) -> Path:
         "batches.ndjson": [],
         "items.ndjson": [],
         "units.ndjson": [],
-        "certificates.ndjson": [],
+        "certificates.ndjson": list(more.get("certificates", [])),
     }
     manifest: dict = {
         "format": "tracecert-audit/1",
@@ -97,6 +100,7 @@ def _export(directory: Path, log: list[dict], anchors: list[dict]) -> Path:
         "since_index": 0,
         "log_size": len(log),
         "files": {},
+        **dict(more.get("manifest", {})),
     }
     for name, records in files.items():
         data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
@@ -178,3 +182,114 @@ def test_exit_codes_say_verified_tail_mismatch_and_could_not_check(tmp_path, cha
     assert cli.main([str(tmp_path / "ok"), "--rpc", "http://127.0.0.1:9"]) == 30
     (tmp_path / "ok" / "log.ndjson").write_text("")
     assert cli.main([str(tmp_path / "ok"), "--rpc", rpc]) == 30
+
+
+# ----------------------------------------------------------------------------- lock state
+@pytest.fixture
+def registry_node():
+    """A stand-in JSON-RPC node for the registry's certificate views: ``tokens`` maps a token
+    id to ``(state, redemption_requested, gift_pending)``; ``ownerOf`` answers one owner."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    tokens: dict[int, tuple[int, bool, bool]] = {}
+    owner = "0x" + "22" * 20
+
+    def selector(signature: str) -> str:
+        return hashing.keccak256(signature.encode())[:4].hex()
+
+    owner_of, certificate, gift = (
+        selector(s) for s in ("ownerOf(uint256)", "certificate(uint256)", "gift(uint256)")
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if req["method"] == "eth_chainId":
+                result = "0x7a69"
+            else:
+                data = req["params"][0]["data"][2:]
+                token = int(data[8:], 16)
+                state, requested, gifted = tokens.get(token, (0, False, False))
+                word = lambda n: int(n).to_bytes(32, "big")  # noqa: E731
+                if data[:8] == owner_of:
+                    out = bytes(12) + bytes.fromhex(owner[2:])
+                elif data[:8] == certificate:
+                    out = word(1) + word(state) + bytes(32) + word(0) + word(requested)
+                elif data[:8] == gift:
+                    out = word(0x33 if gifted else 0) + bytes(96)
+                else:
+                    out = bytes(32)
+                result = "0x" + out.hex()
+            body = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", tokens, owner
+    server.shutdown()
+
+
+def _lock_findings(directory: Path, rpc: str, in_flight=None) -> list[tuple[str, str]]:
+    from tracecert_verify.batches import check_certificates
+    from tracecert_verify.export import Export, Report
+    from tracecert_verify.rpc import Registry
+
+    export, report = Export(directory), Report()
+    check_certificates(export, Registry(rpc, "0x" + "11" * 20), report, in_flight)
+    return [(f.subject, f.detail) for f in report.findings]
+
+
+def test_a_certificate_whose_lock_state_is_not_the_registrys_is_named(tmp_path, registry_node):
+    rpc, tokens, owner = registry_node
+    # state row -> (registry state, redemption requested, gift pending) that agrees with it
+    agree = {
+        "active": (1, False, False),
+        "gifted": (1, False, True),
+        "pledge_offered": (1, False, False),
+        "pledged": (2, False, False),
+        "in_custody": (3, False, False),
+        "redemption_requested": (3, True, False),
+        "redeemed": (4, False, False),
+    }
+    certs = []
+    for token, (state, on_chain) in enumerate(agree.items(), 1):
+        tokens[token] = on_chain
+        certs.append(
+            {
+                "id": f"crt_{state}",
+                "batch_id": "B",
+                "token_id": str(token),
+                "state": state,
+                "owner_address": owner,
+                "confirmed": True,
+            }
+        )
+    ok = _export(tmp_path / "ok", [], [], certificates=certs, manifest={"log_size": 0})
+    assert _lock_findings(ok, rpc) == []
+    # The row says pledged; the registry's views say the token is free (active): a change
+    # made without its chain step, named.
+    forged = [{**c, "state": "pledged"} if c["id"] == "crt_active" else c for c in certs]
+    bad = _export(tmp_path / "bad", [], [], certificates=forged, manifest={"log_size": 0})
+    assert _lock_findings(bad, rpc) == [
+        (
+            "certificate crt_active",
+            "its state is pledged in the export; the registry shows it active",
+        )
+    ]
+    # ... unless the log shows that step requested and not yet confirmed (a write in flight).
+    assert _lock_findings(bad, rpc, {"crt_active": "active"}) == []
+    # A gift escrow the row forgot, and a custody row whose token is redeemed on chain.
+    tokens[1], tokens[5] = (1, False, True), (4, False, False)
+    assert [s for s, _ in _lock_findings(ok, rpc)] == [
+        "certificate crt_active",
+        "certificate crt_in_custody",
+    ]
+
