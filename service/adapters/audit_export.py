@@ -13,7 +13,9 @@ Files (one JSON object a line; hashes as 0x hex):
 * ``certificates.ndjson`` -- ``{id, batch_id, token_id, state, owner_address, confirmed}``
 * ``epcis.ndjson``     -- the EPCIS events captured through ``POST /epcis/capture``:
   ``{event_id, event_hash, organisation_id, event_time, body}`` (exported, not yet checked)
-* ``manifest.json``    -- format, chain id, genesis hash, registry, sizes, SHA-256 of each file
+* ``manifest.json``    -- format, chain id, genesis hash, registry, sizes, SHA-256 of each file;
+  for an incremental export, ``since_index`` (the last anchored size at or before the one
+  asked for) and ``frontier``: ``{size, subtrees}``, the log tree's perfect subtrees there
 
 docs/audit.md describes the format for the auditor.
 """
@@ -29,6 +31,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from chain import log as event_log
 from service.adapters.commitments import token_id as derive_token_id
 from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
@@ -97,7 +100,8 @@ class SqlAlchemyAuditExporter:
             writers = {name: _Writer(directory / name) for name in FILES}
             try:
                 size = int(session.scalar(select(LogHeadRow.size).where(LogHeadRow.id == 1)) or 0)
-                self._log(session, writers["log.ndjson"], actor, since_index, size, progress)
+                start, frontier = self._frontier(session, min(since_index, size))
+                self._log(session, writers["log.ndjson"], actor, start, size, progress)
                 self._anchors(session, writers["anchors.ndjson"])
                 batches = self._batches(session, writers["batches.ndjson"], brand, actor)
                 self._items(session, writers["items.ndjson"], batches, progress)
@@ -119,7 +123,11 @@ class SqlAlchemyAuditExporter:
             "genesis_hash": _hex(deployment.genesis_hash) if deployment else None,
             "registry": deployment.address if deployment else None,
             "brand_id": brand,
-            "since_index": since_index,
+            # An incremental export starts at the last anchored size at or before the one
+            # asked for, with the tree's frontier there (docs/audit.md).
+            "since_index": start,
+            "requested_since_index": since_index,
+            "frontier": frontier,
             "log_size": size,
             "files": {
                 name: {"sha256": w.sha.hexdigest(), "records": w.count}
@@ -130,6 +138,35 @@ class SqlAlchemyAuditExporter:
         return manifest
 
     # ------------------------------------------------------------------------- the files
+    def _frontier(self, session: Session, since: int) -> tuple[int, dict[str, Any] | None]:
+        """Where an export from ``since`` starts, and the log tree's frontier there: the last
+        anchored size at or before ``since`` and the roots of its perfect subtrees, folded
+        from the stored leaf hashes. The verifier checks the frontier's root against
+        ``logRoot`` on chain and recomputes every later root from it. ``(0, None)`` for a
+        full export."""
+        start = int(
+            session.scalar(
+                text("SELECT MAX(size) FROM log_anchors WHERE status = 'anchored' AND size <= :n"),
+                {"n": since},
+            )
+            or 0
+        )
+        if start == 0:
+            return 0, None
+        folder, last = event_log.LogFrontier(), -1
+        while len(folder) < start:
+            leaves = session.execute(
+                select(EventRow.log_index, EventRow.leaf_hash)
+                .where(EventRow.log_index > last, EventRow.log_index < start)
+                .order_by(EventRow.log_index)
+                .limit(_PAGE * 4)
+            ).all()
+            if not leaves:
+                break  # entries missing: the frontier says so by its size, the verifier too
+            folder.extend([bytes(leaf) for _, leaf in leaves])
+            last = int(leaves[-1][0])
+        return start, {"size": len(folder), "subtrees": [_hex(h) for h in folder.subtrees]}
+
     def _log(
         self,
         session: Session,

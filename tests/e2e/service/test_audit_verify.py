@@ -254,6 +254,20 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
         assert report["findings"] == [] and report["facts"]["batches"] == 2
         assert report["facts"]["items"] == 12 and report["facts"]["roots_verified"] >= 1
         assert report["facts"]["rows_replayed"] >= 2
+        # The next day's incremental export, from the size this run verified: its frontier's
+        # root is the chain's there.
+        since = report["facts"]["next_since_index"]
+        daily = tracecert(
+            {**run_env, "TRACECERT_DATABASE_URL": f"sqlite:///{clean}"},
+            "audit",
+            "export",
+            str(tmp_path / "daily"),
+            "--since-index",
+            str(since),
+        )
+        assert daily.returncode == 0, daily.stdout + daily.stderr
+        code, report = verify(tmp_path / "daily", rpc)
+        assert code == 0 and report["facts"]["frontier_verified"] == since, report
 
         with sqlite3.connect(clean) as db:
             size = db.execute("SELECT size FROM log_head").fetchone()[0]

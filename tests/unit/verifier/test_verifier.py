@@ -293,3 +293,66 @@ def test_a_certificate_whose_lock_state_is_not_the_registrys_is_named(tmp_path, 
         "certificate crt_in_custody",
     ]
 
+
+# ----------------------------------------------------------------------------- incremental
+def _incremental(directory: Path, log: list[dict], since: int, anchors: list[dict]) -> Path:
+    """An export of ``log`` from ``since`` with the tree's frontier there (as the service's
+    exporter writes it, with chain/log.py's own LogFrontier)."""
+    frontier = service_log.LogFrontier()
+    frontier.extend([bytes.fromhex(e["leaf_hash"][2:]) for e in log[:since]])
+    manifest = {
+        "since_index": since,
+        "log_size": len(log),
+        "frontier": {"size": since, "subtrees": ["0x" + h.hex() for h in frontier.subtrees]},
+    }
+    return _export(directory, log[since:], anchors, manifest=manifest)
+
+
+def test_an_incremental_export_recomputes_later_roots_from_its_frontier(
+    tmp_path, chain_with_roots, capsys
+):
+    from tracecert_verify import cli
+
+    rpc, roots = chain_with_roots
+    log = _entries(13)
+    leaves = [bytes.fromhex(e["leaf_hash"][2:]) for e in log]
+    for size in (5, 11, 13):
+        roots[size] = service_log.root(leaves[:size])
+    anchors = [{"size": s, "root": "0x" + roots[s].hex(), "status": "anchored"} for s in roots]
+
+    def run(directory: Path) -> tuple[int, dict]:
+        code = cli.main([str(directory), "--rpc", rpc, "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, out = run(_incremental(tmp_path / "ok", log, 5, anchors))
+    assert code == 0, out
+    assert out["facts"]["frontier_verified"] == 5 and out["facts"]["roots_verified"] == 2
+    assert out["facts"]["next_since_index"] == 13
+    # An entry after the frontier edited with its leaf hash: the root at 11 no longer agrees.
+    forged = [dict(e) for e in log]
+    forged[7]["leaf_hash"] = "0x" + hashing.log_leaf(b"forged").hex()
+    forged[7]["payload"] = "forged"
+    code, out = run(_incremental(tmp_path / "after", forged, 5, anchors))
+    assert code == 20 and "size 11" in {f["subject"] for f in out["findings"]}, out
+    # An entry before it changed: the frontier's root is not the chain's root at 5.
+    forged = [dict(e) for e in log]
+    forged[2]["leaf_hash"] = "0x" + hashing.log_leaf(b"forged").hex()
+    code, out = run(_incremental(tmp_path / "before", forged, 5, anchors))
+    assert code == 20 and out["findings"][0]["subject"] == "size 5", out  # named first
+    # An incremental export that lacks its frontier cannot be checked.
+    bare = _export(tmp_path / "bare", log[5:], anchors, manifest={"since_index": 5, "log_size": 13})
+    assert run(bare)[0] == 30
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 8, 13, 64, 100])
+def test_a_folder_resumed_from_a_frontier_goes_on_as_the_full_tree(size):
+    leaves = [service_log.leaf_hash(f"e{i}".encode()) for i in range(size + 9)]
+    frontier = service_log.LogFrontier()
+    frontier.extend(leaves[:size])
+    folder = hashing.LogFolder.resume(size, frontier.subtrees)
+    assert folder.root() == service_log.root(leaves[:size])
+    for i in range(size, len(leaves)):
+        folder.append(leaves[i])
+        assert folder.root() == service_log.root(leaves[: i + 1])
+    with pytest.raises(ValueError):
+        hashing.LogFolder.resume(size, [*frontier.subtrees, bytes(32)])
