@@ -6,7 +6,8 @@ Files (one JSON object a line; hashes as 0x hex):
   ``{index, leaf_hash, withheld: true}`` (service/app/log_access.py decides whose is whose)
 * ``anchors.ndjson``   -- ``{size, root, status, tx_hash, block}``
 * ``batches.ndjson``   -- ``{id, chain_batch_id, brand_id, factory_id, status, root,
-  item_count, metadata, metadata_hash, recalled}``
+  item_count, metadata, metadata_hash, recalled, attestations}`` (attestations: the
+  attestation rows of the batch, requested or on chain)
 * ``items.ndjson``     -- ``{batch_id, leaf_index, serial, item_hash, token_id, leaf}`` (never
   a PIN)
 * ``units.ndjson``     -- ``{sscc, kind, batch_id, parent, holder_id}``
@@ -236,7 +237,9 @@ class SqlAlchemyAuditExporter:
             text(
                 "SELECT b.id, b.public_id, b.chain_batch_id, b.brand_id, b.organisation_id, "
                 "b.status, b.root, b.item_count, b.metadata_json, b.metadata_hash, "
-                f"b.recalled_at FROM batches b {where} ORDER BY b.id"
+                "b.recalled_at, "
+                "(SELECT COUNT(*) FROM attestations a WHERE a.batch_id = b.id) "
+                f"FROM batches b {where} ORDER BY b.id"
             ),
             {"brand": brand if brand is not None else -1},
         )
@@ -256,6 +259,7 @@ class SqlAlchemyAuditExporter:
                     "metadata": metadata,
                     "metadata_hash": _hex(row[9]),
                     "recalled": row[5] == "recalled" or row[10] is not None,
+                    "attestations": int(row[11] or 0),
                 }
             )
         return batches

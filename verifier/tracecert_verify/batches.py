@@ -110,6 +110,31 @@ LOCKS: dict[str, frozenset[str]] = {
 }
 
 
+def check_attestations(
+    batches: dict[str, dict[str, Any]],
+    attested: dict[str, int] | None,
+    registry: Registry,
+    report: Report,
+) -> None:
+    """Each batch's ``attestationCount`` on chain against its attestation rows (requested or
+    on chain: the chain may hold fewer while some are in flight, never more) and, on a full
+    export, the log's ``BatchAttested`` entries (``attested``; the chain holds at least as
+    many)."""
+    for public_id, batch in batches.items():
+        if batch["status"] not in ON_CHAIN or batch.get("attestations") is None:
+            continue
+        on_chain = registry.attestation_count(bytes.fromhex(batch["chain_batch_id"][2:]))
+        rows = int(batch["attestations"])
+        confirmed = (attested or {}).get(public_id, 0)
+        if not confirmed <= on_chain <= rows:
+            report.add(
+                "batch",
+                f"batch {public_id}",
+                f"{on_chain} attestations on chain; the export has {rows} attestation rows"
+                + (f" and the log {confirmed} confirmed" if attested is not None else ""),
+            )
+
+
 def check_certificates(
     export: Export,
     registry: Registry,

@@ -3,6 +3,7 @@ says otherwise (a change made without its event).
 
 Derived:
 * a batch's status on chain: anchored after ``BatchAnchored``, recalled after ``BatchRecalled``;
+  its attestation rows: one per ``BatchAttestationRequested``;
 * a logistic unit's holder: the factory that made its batch, then the receiver of each
   ``GoodsReceived`` of the unit or of the pallet it is on;
 * a certificate's state: ``CertificateClaimRequested`` (claim_pending), ``CertificateClaimed``
@@ -32,6 +33,9 @@ class Replay:
         #: Certificates whose last step is requested and neither confirmed nor failed yet:
         #: the state each left (the chain may still show it).
         self.in_flight: dict[str, str] = {}
+        #: Per batch: attestations requested, and confirmed on chain (``BatchAttested``).
+        self.attestations_requested: dict[str, int] = {}
+        self.attested: dict[str, int] = {}
 
     def feed(self, index: int, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -42,6 +46,11 @@ class Replay:
                 self.anchored[body["batch_id"]] = index
             elif kind == "BatchRecalled":
                 self.recalled[body["batch_id"]] = index
+            elif kind == "BatchAttestationRequested":
+                batch = body["batch_id"]
+                self.attestations_requested[batch] = self.attestations_requested.get(batch, 0) + 1
+            elif kind == "BatchAttested":
+                self.attested[body["batch_id"]] = self.attested.get(body["batch_id"], 0) + 1
             elif kind == "GoodsReceived":
                 self.received.append((index, body["code"], body["receiver_id"]))
             elif kind == "CertificateClaimRequested":
@@ -99,6 +108,14 @@ def replay(
                     if public_id in anchored
                     else "never anchored it"
                 ),
+            )
+        rows_attestations = batch.get("attestations")
+        logged = derived.attestations_requested.get(public_id, 0)
+        if rows_attestations is not None and int(rows_attestations) != logged:
+            report.add(
+                "replay",
+                subject,
+                f"{rows_attestations} attestation rows; the log requested {logged}",
             )
     # Units: the pallet a case is on, then each receipt in log order.
     units = {u["sscc"]: u for u in export.records("units.ndjson")}

@@ -64,6 +64,10 @@ class Registry:
             "metadata_hash": words[4],
         }
 
+    def attestation_count(self, chain_batch_id: bytes) -> int:
+        """How many attestations the registry holds for the batch (``attestationCount``)."""
+        return int.from_bytes(self._call("attestationCount(bytes32)", chain_batch_id)[:32], "big")
+
     def lock(self, token_id: int) -> str:
         """The token's lock state as the registry's views give it: ``active``, ``gift escrow``,
         ``pledged``, ``in custody``, ``in custody, redemption requested``, ``redeemed``, or

@@ -194,13 +194,20 @@ def registry_node():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     tokens: dict[int, tuple[int, bool, bool]] = {}
+    attestations: dict[int, int] = {}  # by chain batch id
     owner = "0x" + "22" * 20
 
     def selector(signature: str) -> str:
         return hashing.keccak256(signature.encode())[:4].hex()
 
-    owner_of, certificate, gift = (
-        selector(s) for s in ("ownerOf(uint256)", "certificate(uint256)", "gift(uint256)")
+    owner_of, certificate, gift, attestation_count = (
+        selector(s)
+        for s in (
+            "ownerOf(uint256)",
+            "certificate(uint256)",
+            "gift(uint256)",
+            "attestationCount(bytes32)",
+        )
     )
 
     class Handler(BaseHTTPRequestHandler):
@@ -222,6 +229,8 @@ def registry_node():
                     out = word(1) + word(state) + bytes(32) + word(0) + word(requested)
                 elif data[:8] == gift:
                     out = word(0x33 if gifted else 0) + bytes(96)
+                elif data[:8] == attestation_count:
+                    out = word(attestations.get(token, 0))
                 else:
                     out = bytes(32)
                 result = "0x" + out.hex()
@@ -233,7 +242,7 @@ def registry_node():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", tokens, owner
+    yield f"http://127.0.0.1:{server.server_address[1]}", tokens, owner, attestations
     server.shutdown()
 
 
@@ -248,7 +257,7 @@ def _lock_findings(directory: Path, rpc: str, in_flight=None) -> list[tuple[str,
 
 
 def test_a_certificate_whose_lock_state_is_not_the_registrys_is_named(tmp_path, registry_node):
-    rpc, tokens, owner = registry_node
+    rpc, tokens, owner, _ = registry_node
     # state row -> (registry state, redemption requested, gift pending) that agrees with it
     agree = {
         "active": (1, False, False),
@@ -356,3 +365,44 @@ def test_a_folder_resumed_from_a_frontier_goes_on_as_the_full_tree(size):
         assert folder.root() == service_log.root(leaves[: i + 1])
     with pytest.raises(ValueError):
         hashing.LogFolder.resume(size, [*frontier.subtrees, bytes(32)])
+
+
+# ----------------------------------------------------------------------------- attestations
+def test_a_batchs_attestations_on_chain_lie_between_those_confirmed_and_those_requested(
+    registry_node,
+):
+    from tracecert_verify.batches import check_attestations
+    from tracecert_verify.export import Report
+    from tracecert_verify.rpc import Registry
+
+    rpc, _, _, on_chain = registry_node
+    registry = Registry(rpc, "0x" + "11" * 20)
+    batch = {"status": "anchored", "chain_batch_id": "0x" + "01" * 32, "attestations": 2}
+
+    def named(count: int, confirmed: dict[str, int] | None) -> list[str]:
+        on_chain[int("01" * 32, 16)] = count
+        report = Report()
+        check_attestations({"B1": batch}, confirmed, registry, report)
+        return [f.subject for f in report.findings]
+
+    assert named(1, {"B1": 1}) == []  # one in flight
+    assert named(2, {"B1": 2}) == []
+    assert named(3, {"B1": 2}) == ["batch B1"]  # more on chain than rows: a row deleted
+    assert named(1, {"B1": 2}) == ["batch B1"]  # the log confirmed one the chain lacks
+    assert named(2, None) == []  # incremental: the rows only
+    assert named(3, None) == ["batch B1"]
+
+
+def test_the_replay_names_a_batch_whose_attestation_rows_the_log_did_not_request(tmp_path):
+    from tracecert_verify.export import Export, Report
+    from tracecert_verify.replay import Replay, replay
+
+    derived = Replay({"B1"})
+    derived.feed(0, {"type": "BatchAnchored", "batch_id": "B1"})
+    derived.feed(1, {"type": "BatchAttestationRequested", "batch_id": "B1"})
+    export = Export(_export(tmp_path / "e", [], [], manifest={"log_size": 0}))
+    for rows, named in ((1, []), (2, ["batch B1"])):
+        batch = {"status": "anchored", "recalled": False, "attestations": rows}
+        report = Report()
+        replay(export, derived, {"B1": batch}, report)
+        assert [f.subject for f in report.findings] == named
