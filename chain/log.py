@@ -178,6 +178,12 @@ class LogFrontier:
         """The last leaf folded in (to check that a stored log still begins as this one)."""
         return self._last
 
+    @property
+    def subtrees(self) -> list[bytes]:
+        """The roots of the perfect subtrees, largest first (one per set bit of the size):
+        all a verifier needs to go on folding leaves from this size (the audit export)."""
+        return [node for _, node in self._nodes]
+
     def append(self, leaf: bytes) -> None:
         node, height = bytes(leaf), 0
         nodes = self._nodes

@@ -539,7 +539,13 @@ def log_verify() -> None:
 def audit_export(
     directory: Annotated[Path, typer.Argument(help="Directory to write the export into.")],
     since_index: Annotated[
-        int, typer.Option("--since-index", min=0, help="First log index (incremental export).")
+        int,
+        typer.Option(
+            "--since-index",
+            min=0,
+            help="First log index wanted (incremental export; it starts at the last anchored "
+            "size at or before it, with the tree's frontier there).",
+        ),
     ] = 0,
     brand: Annotated[
         int | None,

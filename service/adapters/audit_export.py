@@ -6,14 +6,17 @@ Files (one JSON object a line; hashes as 0x hex):
   ``{index, leaf_hash, withheld: true}`` (service/app/log_access.py decides whose is whose)
 * ``anchors.ndjson``   -- ``{size, root, status, tx_hash, block}``
 * ``batches.ndjson``   -- ``{id, chain_batch_id, brand_id, factory_id, status, root,
-  item_count, metadata, metadata_hash, recalled}``
+  item_count, metadata, metadata_hash, recalled, attestations}`` (attestations: the
+  attestation rows of the batch, requested or on chain)
 * ``items.ndjson``     -- ``{batch_id, leaf_index, serial, item_hash, token_id, leaf}`` (never
   a PIN)
 * ``units.ndjson``     -- ``{sscc, kind, batch_id, parent, holder_id}``
 * ``certificates.ndjson`` -- ``{id, batch_id, token_id, state, owner_address, confirmed}``
 * ``epcis.ndjson``     -- the EPCIS events captured through ``POST /epcis/capture``:
   ``{event_id, event_hash, organisation_id, event_time, body}`` (exported, not yet checked)
-* ``manifest.json``    -- format, chain id, genesis hash, registry, sizes, SHA-256 of each file
+* ``manifest.json``    -- format, chain id, genesis hash, registry, sizes, SHA-256 of each file;
+  for an incremental export, ``since_index`` (the last anchored size at or before the one
+  asked for) and ``frontier``: ``{size, subtrees}``, the log tree's perfect subtrees there
 
 docs/audit.md describes the format for the auditor.
 """
@@ -29,6 +32,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from chain import log as event_log
 from service.adapters.commitments import token_id as derive_token_id
 from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
@@ -97,7 +101,8 @@ class SqlAlchemyAuditExporter:
             writers = {name: _Writer(directory / name) for name in FILES}
             try:
                 size = int(session.scalar(select(LogHeadRow.size).where(LogHeadRow.id == 1)) or 0)
-                self._log(session, writers["log.ndjson"], actor, since_index, size, progress)
+                start, frontier = self._frontier(session, min(since_index, size))
+                self._log(session, writers["log.ndjson"], actor, start, size, progress)
                 self._anchors(session, writers["anchors.ndjson"])
                 batches = self._batches(session, writers["batches.ndjson"], brand, actor)
                 self._items(session, writers["items.ndjson"], batches, progress)
@@ -119,7 +124,11 @@ class SqlAlchemyAuditExporter:
             "genesis_hash": _hex(deployment.genesis_hash) if deployment else None,
             "registry": deployment.address if deployment else None,
             "brand_id": brand,
-            "since_index": since_index,
+            # An incremental export starts at the last anchored size at or before the one
+            # asked for, with the tree's frontier there (docs/audit.md).
+            "since_index": start,
+            "requested_since_index": since_index,
+            "frontier": frontier,
             "log_size": size,
             "files": {
                 name: {"sha256": w.sha.hexdigest(), "records": w.count}
@@ -130,6 +139,35 @@ class SqlAlchemyAuditExporter:
         return manifest
 
     # ------------------------------------------------------------------------- the files
+    def _frontier(self, session: Session, since: int) -> tuple[int, dict[str, Any] | None]:
+        """Where an export from ``since`` starts, and the log tree's frontier there: the last
+        anchored size at or before ``since`` and the roots of its perfect subtrees, folded
+        from the stored leaf hashes. The verifier checks the frontier's root against
+        ``logRoot`` on chain and recomputes every later root from it. ``(0, None)`` for a
+        full export."""
+        start = int(
+            session.scalar(
+                text("SELECT MAX(size) FROM log_anchors WHERE status = 'anchored' AND size <= :n"),
+                {"n": since},
+            )
+            or 0
+        )
+        if start == 0:
+            return 0, None
+        folder, last = event_log.LogFrontier(), -1
+        while len(folder) < start:
+            leaves = session.execute(
+                select(EventRow.log_index, EventRow.leaf_hash)
+                .where(EventRow.log_index > last, EventRow.log_index < start)
+                .order_by(EventRow.log_index)
+                .limit(_PAGE * 4)
+            ).all()
+            if not leaves:
+                break  # entries missing: the frontier says so by its size, the verifier too
+            folder.extend([bytes(leaf) for _, leaf in leaves])
+            last = int(leaves[-1][0])
+        return start, {"size": len(folder), "subtrees": [_hex(h) for h in folder.subtrees]}
+
     def _log(
         self,
         session: Session,
@@ -199,7 +237,9 @@ class SqlAlchemyAuditExporter:
             text(
                 "SELECT b.id, b.public_id, b.chain_batch_id, b.brand_id, b.organisation_id, "
                 "b.status, b.root, b.item_count, b.metadata_json, b.metadata_hash, "
-                f"b.recalled_at FROM batches b {where} ORDER BY b.id"
+                "b.recalled_at, "
+                "(SELECT COUNT(*) FROM attestations a WHERE a.batch_id = b.id) "
+                f"FROM batches b {where} ORDER BY b.id"
             ),
             {"brand": brand if brand is not None else -1},
         )
@@ -219,6 +259,7 @@ class SqlAlchemyAuditExporter:
                     "metadata": metadata,
                     "metadata_hash": _hex(row[9]),
                     "recalled": row[5] == "recalled" or row[10] is not None,
+                    "attestations": int(row[11] or 0),
                 }
             )
         return batches

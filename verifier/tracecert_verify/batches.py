@@ -1,5 +1,5 @@
 """Batches against their public attributes, their items and the registry; certificates'
-owners against ``ownerOf``."""
+owners against ``ownerOf`` and their lock state against the registry's lock views."""
 
 from __future__ import annotations
 
@@ -95,8 +95,56 @@ def check_batches(
     return batches
 
 
-def check_certificates(export: Export, registry: Registry, report: Report) -> int:
-    """Each confirmed certificate's owner row against ``ownerOf`` on chain."""
+#: A confirmed certificate's state row -> the lock states the registry may show for it
+#: (``Registry.lock``). Offers nobody has taken up yet are off chain: the token is still active.
+#: A redemption asked of a store is off chain; one asked of a custodian is on chain.
+LOCKS: dict[str, frozenset[str]] = {
+    "active": frozenset({"active"}),
+    "gifted": frozenset({"gift escrow"}),
+    "pledge_offered": frozenset({"active"}),
+    "pledged": frozenset({"pledged"}),
+    "deposit_offered": frozenset({"active"}),
+    "in_custody": frozenset({"in custody"}),
+    "redemption_requested": frozenset({"active", "in custody, redemption requested"}),
+    "redeemed": frozenset({"redeemed"}),
+}
+
+
+def check_attestations(
+    batches: dict[str, dict[str, Any]],
+    attested: dict[str, int] | None,
+    registry: Registry,
+    report: Report,
+) -> None:
+    """Each batch's ``attestationCount`` on chain against its attestation rows (requested or
+    on chain: the chain may hold fewer while some are in flight, never more) and, on a full
+    export, the log's ``BatchAttested`` entries (``attested``; the chain holds at least as
+    many)."""
+    for public_id, batch in batches.items():
+        if batch["status"] not in ON_CHAIN or batch.get("attestations") is None:
+            continue
+        on_chain = registry.attestation_count(bytes.fromhex(batch["chain_batch_id"][2:]))
+        rows = int(batch["attestations"])
+        confirmed = (attested or {}).get(public_id, 0)
+        if not confirmed <= on_chain <= rows:
+            report.add(
+                "batch",
+                f"batch {public_id}",
+                f"{on_chain} attestations on chain; the export has {rows} attestation rows"
+                + (f" and the log {confirmed} confirmed" if attested is not None else ""),
+            )
+
+
+def check_certificates(
+    export: Export,
+    registry: Registry,
+    report: Report,
+    in_flight: dict[str, str] | None = None,
+) -> int:
+    """Each confirmed certificate's owner row against ``ownerOf`` on chain, and its state row
+    against the registry's lock views. ``in_flight`` maps a certificate whose last step the
+    log shows requested but not yet confirmed or failed to the state it left: the chain may
+    still show that state."""
     n = 0
     for cert in export.records("certificates.ndjson"):
         if not cert.get("confirmed"):
@@ -105,6 +153,18 @@ def check_certificates(export: Export, registry: Registry, report: Report) -> in
         n += 1
         if owner is None:
             report.add("certificate", f"certificate {cert['id']}", "its token is not on chain")
+            continue
+        allowed = LOCKS.get(cert["state"], frozenset())
+        before = (in_flight or {}).get(cert["id"])
+        if before is not None:
+            allowed = allowed | LOCKS.get(before, frozenset())
+        lock = registry.lock(int(cert["token_id"]))
+        if lock not in allowed:
+            report.add(
+                "certificate",
+                f"certificate {cert['id']}",
+                f"its state is {cert['state']} in the export; the registry shows it {lock}",
+            )
         elif owner.lower() != str(cert["owner_address"]).lower() and cert["state"] == "active":
             report.add(
                 "certificate",

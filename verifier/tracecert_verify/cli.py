@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from tracecert_verify import EXIT_CANNOT_CHECK, EXIT_MISMATCH, EXIT_OK, EXIT_UNANCHORED_TAIL
-from tracecert_verify.batches import check_batches, check_certificates
+from tracecert_verify.batches import check_attestations, check_batches, check_certificates
 from tracecert_verify.export import Export, ExportError, Report
 from tracecert_verify.log import check_log
 from tracecert_verify.replay import Replay, replay
@@ -55,7 +55,9 @@ def verify(directory: Path, rpc: str, bar: _Bar) -> tuple[int, Report, str | Non
         derived = Replay({b["id"] for b in export.records("batches.ndjson")})
         check_log(export, registry, report, bar, derived.feed)
         batches = check_batches(export, registry, report, bar)
-        check_certificates(export, registry, report)
+        full = int(export.manifest.get("since_index", 0)) == 0
+        check_attestations(batches, derived.attested if full else None, registry, report)
+        check_certificates(export, registry, report, derived.in_flight)
         replay(export, derived, batches, report)
     except ExportError as exc:
         return EXIT_CANNOT_CHECK, report, f"the export is incomplete or corrupt: {exc}"

@@ -84,6 +84,17 @@ class LogFolder:
         self._stack.append((height, node))
         self.size += 1
 
+    @classmethod
+    def resume(cls, size: int, subtrees: list[bytes]) -> LogFolder:
+        """The folder of a tree of ``size`` leaves from its perfect subtrees' roots, largest
+        first (an incremental export's frontier), to go on appending from there."""
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        if len(subtrees) != len(heights) or any(len(s) != 32 for s in subtrees):
+            raise ValueError(f"a tree of {size} leaves has {len(heights)} perfect subtrees")
+        folder = cls()
+        folder._stack, folder.size = list(zip(heights, subtrees, strict=True)), size
+        return folder
+
     def root(self) -> bytes:
         if not self._stack:
             return hashlib.sha256(b"").digest()

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tracecert_verify.export import Export, Report
+from tracecert_verify.export import Export, ExportError, Report
 from tracecert_verify.hashing import LogFolder, log_leaf
 from tracecert_verify.rpc import Registry
 
@@ -26,7 +26,7 @@ def check_log(
     size = int(export.manifest["log_size"])
     anchors = list(export.records("anchors.ndjson"))
     anchored = {int(a["size"]): a for a in anchors if a.get("status") == "anchored"}
-    folder = LogFolder() if since == 0 else None
+    folder = LogFolder() if since == 0 else _frontier(export, since, registry, report)
     expected, prev_leaf = since, None
     roots: dict[int, bytes] = {}
     for record in export.records("log.ndjson"):
@@ -61,10 +61,9 @@ def check_log(
                         f"entry {index - 1}",
                         f"edited with its leaf hash: entry {index} links to another leaf",
                     )
-        if folder is not None:
-            folder.append(leaf)
-            if folder.size in anchored:
-                roots[folder.size] = folder.root()
+        folder.append(leaf)
+        if folder.size in anchored:
+            roots[folder.size] = folder.root()
         prev_leaf, expected = leaf, max(expected, index + 1)
         if expected % 10000 == 0:
             progress("log", expected - since, size - since)
@@ -76,6 +75,32 @@ def check_log(
     _roots(anchored, roots, size, since, registry, report)
 
 
+def _frontier(export: Export, since: int, registry: Registry, report: Report) -> LogFolder:
+    """An incremental export starts at an anchored size; its manifest carries the tree's
+    frontier there (the perfect subtrees' roots). The frontier's root must be the chain's
+    ``logRoot(since)``: then every later root recomputes from it and the entries exported, and
+    each is consistent with the anchor at ``since``."""
+    frontier = export.manifest.get("frontier") or {}
+    if int(frontier.get("size", -1)) != since:
+        raise ExportError(f"an incremental export from {since} without its frontier there")
+    try:
+        folder = LogFolder.resume(since, [bytes.fromhex(h[2:]) for h in frontier["subtrees"]])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"the frontier at {since} is malformed: {exc}") from exc
+    on_chain = registry.log_root(since)
+    if on_chain == bytes(32):
+        report.add("anchor", f"size {since}", "the export starts here; the chain holds no root")
+    elif folder.root() != on_chain:
+        report.add(
+            "anchor",
+            f"size {since}",
+            "the frontier's root is not the chain's: the entries before it were changed",
+        )
+    else:
+        report.facts["frontier_verified"] = since
+    return folder
+
+
 def _roots(
     anchored: dict[int, dict[str, Any]],
     roots: dict[int, bytes],
@@ -84,32 +109,35 @@ def _roots(
     registry: Registry,
     report: Report,
 ) -> None:
-    if since:
-        report.facts["roots"] = "not recomputed: an incremental export (since_index > 0)"
     checked = 0
     for anchor_size, anchor in sorted(anchored.items()):
+        if anchor_size < since:
+            continue  # before this export: checked by an earlier audit, or the frontier
         on_chain = registry.log_root(anchor_size)
         if on_chain == bytes(32):
             report.add("anchor", f"size {anchor_size}", "the chain holds no root for this size")
             continue
         if anchor.get("root") != "0x" + on_chain.hex():
             report.add("anchor", f"size {anchor_size}", "the recorded root is not the chain's")
-        if not since:
-            mine = roots.get(anchor_size)
-            if mine is None:
-                report.add("anchor", f"size {anchor_size}", "the export has fewer entries")
-            elif mine != on_chain:
-                report.add(
-                    "anchor",
-                    f"size {anchor_size}",
-                    f"the log's root 0x{mine.hex()} is not the chain's 0x{on_chain.hex()}",
-                )
-            else:
-                checked += 1
-    # Every anchored root recomputed from one sequence of leaves: each anchor is consistent
-    # with the one before (the older tree is a prefix of the newer).
+        if anchor_size == since:
+            continue  # the frontier's own root, checked against the chain above
+        mine = roots.get(anchor_size)
+        if mine is None:
+            report.add("anchor", f"size {anchor_size}", "the export has fewer entries")
+        elif mine != on_chain:
+            report.add(
+                "anchor",
+                f"size {anchor_size}",
+                f"the log's root 0x{mine.hex()} is not the chain's 0x{on_chain.hex()}",
+            )
+        else:
+            checked += 1
+    # Every anchored root recomputed from one sequence of leaves (from the frontier the chain
+    # vouches for): each anchor is consistent with the one before (a prefix of the newer).
     report.facts["roots_verified"] = checked
     last = max(anchored, default=0)
+    # The next daily export: from the last anchored size (docs/audit.md, "A daily audit").
+    report.facts["next_since_index"] = max(last, since)
     if size > last:
         report.unanchored_tail = size - last
         report.facts["unanchored_tail"] = f"entries {last}..{size - 1}"

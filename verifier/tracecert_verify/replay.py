@@ -3,6 +3,7 @@ says otherwise (a change made without its event).
 
 Derived:
 * a batch's status on chain: anchored after ``BatchAnchored``, recalled after ``BatchRecalled``;
+  its attestation rows: one per ``BatchAttestationRequested``;
 * a logistic unit's holder: the factory that made its batch, then the receiver of each
   ``GoodsReceived`` of the unit or of the pallet it is on;
 * a certificate's state: ``CertificateClaimRequested`` (claim_pending), ``CertificateClaimed``
@@ -29,6 +30,12 @@ class Replay:
         self.received: list[tuple[int, str, int]] = []  # (index, code, receiver)
         self.certs: dict[str, tuple[str, int]] = {}  # id -> (state, index)
         self.pending_from: dict[str, str] = {}
+        #: Certificates whose last step is requested and neither confirmed nor failed yet:
+        #: the state each left (the chain may still show it).
+        self.in_flight: dict[str, str] = {}
+        #: Per batch: attestations requested, and confirmed on chain (``BatchAttested``).
+        self.attestations_requested: dict[str, int] = {}
+        self.attested: dict[str, int] = {}
 
     def feed(self, index: int, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -39,6 +46,11 @@ class Replay:
                 self.anchored[body["batch_id"]] = index
             elif kind == "BatchRecalled":
                 self.recalled[body["batch_id"]] = index
+            elif kind == "BatchAttestationRequested":
+                batch = body["batch_id"]
+                self.attestations_requested[batch] = self.attestations_requested.get(batch, 0) + 1
+            elif kind == "BatchAttested":
+                self.attested[body["batch_id"]] = self.attested.get(body["batch_id"], 0) + 1
             elif kind == "GoodsReceived":
                 self.received.append((index, body["code"], body["receiver_id"]))
             elif kind == "CertificateClaimRequested":
@@ -50,9 +62,13 @@ class Replay:
             elif kind == "CertificateActionRequested":
                 self.certs[body["certificate_id"]] = (body["to_state"], index)
                 self.pending_from[body["certificate_id"]] = body["from_state"]
+                self.in_flight[body["certificate_id"]] = body["from_state"]
+            elif kind == "CertificateActionConfirmed":
+                self.in_flight.pop(body["certificate_id"], None)
             elif kind == "CertificateActionFailed" and body["certificate_id"] in self.pending_from:
                 cert = body["certificate_id"]
                 self.certs[cert] = (self.pending_from[cert], index)
+                self.in_flight.pop(cert, None)
         except KeyError:
             pass  # an edited entry missing its fields: the log check names it
 
@@ -92,6 +108,14 @@ def replay(
                     if public_id in anchored
                     else "never anchored it"
                 ),
+            )
+        rows_attestations = batch.get("attestations")
+        logged = derived.attestations_requested.get(public_id, 0)
+        if rows_attestations is not None and int(rows_attestations) != logged:
+            report.add(
+                "replay",
+                subject,
+                f"{rows_attestations} attestation rows; the log requested {logged}",
             )
     # Units: the pallet a case is on, then each receipt in log order.
     units = {u["sscc"]: u for u in export.records("units.ndjson")}

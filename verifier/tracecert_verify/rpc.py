@@ -64,6 +64,27 @@ class Registry:
             "metadata_hash": words[4],
         }
 
+    def attestation_count(self, chain_batch_id: bytes) -> int:
+        """How many attestations the registry holds for the batch (``attestationCount``)."""
+        return int.from_bytes(self._call("attestationCount(bytes32)", chain_batch_id)[:32], "big")
+
+    def lock(self, token_id: int) -> str:
+        """The token's lock state as the registry's views give it: ``active``, ``gift escrow``,
+        ``pledged``, ``in custody``, ``in custody, redemption requested``, ``redeemed``, or
+        ``none`` (never claimed). ``certificate(uint256)`` returns the struct
+        (batchId, state, counterparty, since, redemptionRequested), state an enum
+        None/Active/Pledged/InCustody/Redeemed; ``gift(uint256)`` returns (giver, claimKey,
+        expiry, nonce), giver zero when no gift is pending."""
+        word = token_id.to_bytes(32, "big")
+        out = self._call("certificate(uint256)", word)
+        state, requested = int.from_bytes(out[32:64], "big"), out[128:160] != bytes(32)
+        if state == 1 and self._call("gift(uint256)", word)[:32] != bytes(32):
+            return "gift escrow"
+        if state == 3 and requested:
+            return "in custody, redemption requested"
+        names = {0: "none", 1: "active", 2: "pledged", 3: "in custody", 4: "redeemed"}
+        return names.get(state, f"unknown state {state}")
+
     def owner_of(self, token_id: int) -> str | None:
         """The token's owner, or None when it does not exist (the call reverts)."""
         try:

@@ -1,5 +1,6 @@
 """The auditor's verifier, end to end on anvil (issue 13): ``tracecert run`` builds a history
-(two batches anchored, a consumer's two claims and a gift, one batch recalled), the brand's
+(two batches anchored, shipments with a diversion, a consumer's three claims, a gift and a
+pledge, one batch recalled), the brand's
 export streams over HTTP, ``tracecert audit export`` writes it and ``tracecert-verify`` (a
 subprocess with nothing of the service on its path, as an auditor runs it) says 0. Then, each
 on a copy of the database with the append-only triggers dropped as an insider could, one
@@ -29,6 +30,7 @@ from tests.e2e.service.conftest import (
     PROJECT_ROOT,
     anchorable_batch,
     post_ok,
+    put_prefixes,
     stop_service,
     wait_for,
 )
@@ -114,6 +116,7 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
         brand = post_ok(
             f"{base}/organisations", h_admin, {"name": "Brand", "kind": "brand"}, status=201
         )
+        put_prefixes(base, h_admin, brand["id"])  # GTIN within the brand's GS1 prefix
         factory = post_ok(
             f"{base}/organisations",
             h_admin,
@@ -189,20 +192,37 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
         for h, action, code, at, extra in steps:
             post_ok(f"{base}/scans", h, {"action": action, "code": code, "site_id": at, **extra})
 
-        # A consumer claims two bottles and gives one away.
+        # A consumer claims three bottles, gives one away and pledges another to a lender.
         alice = sign_in(base, log, "+8613800138111")
         sign_in(base, log, "+8613800138222")  # the friend she gives a bottle to
-        for row in bottles[:2]:
+        for row in bottles[:3]:
             post_ok(f"{base}/claims", alice, {"serial": row["serial"], "pin": row["pin"]}, 202)
         wait_for(
-            lambda: (
-                [c["state"] for c in mine(base, alice) if not c["pending"]] == ["active", "active"]
-            ),
+            lambda: [c["state"] for c in mine(base, alice) if not c["pending"]] == ["active"] * 3,
             what="claims minted",
         )
-        gift_id = next(c["id"] for c in mine(base, alice) if c["serial"] == bottles[1]["serial"])
+        by_serial = {c["serial"]: c["id"] for c in mine(base, alice)}
+        gift_id, pledged_id = by_serial[bottles[1]["serial"]], by_serial[bottles[2]["serial"]]
         post_ok(f"{base}/me/certificates/{gift_id}/gift", alice, {"to": "+8613800138222"})
-        wait_for(lambda: not any(c["pending"] for c in mine(base, alice)), what="gift on chain")
+        lender = post_ok(
+            f"{base}/organisations", h_admin, {"name": "Lender", "kind": "pledgee"}, status=201
+        )["id"]
+        h_lender = key(lender, "pledgee")
+        authorise = ("--brand", str(brand["id"]), "--partner", str(lender), "--role", "pledgee")
+        assert tracecert(run_env, "org", "authorise", *authorise).returncode == 0
+        offered = post_ok(
+            f"{base}/me/certificates/{pledged_id}/pledge",
+            alice,
+            {"pledgee_id": lender, "amount": "500", "currency": "CNY", "due_date": "2027-12-31"},
+        )
+        accept_pledge(f"{base}/deals/{offered['deals'][0]['id']}/accept", h_lender)
+        wait_for(
+            lambda: (
+                not any(c["pending"] for c in mine(base, alice))
+                and {c["state"] for c in mine(base, alice)} == {"active", "gifted", "pledged"}
+            ),
+            what="gift and pledge on chain",
+        )
         post_ok(f"{base}/batches/{recalled['id']}/recall", h_brand, {"reason": "seal defect"})
         wait_for(
             lambda: (
@@ -234,6 +254,20 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
         assert report["findings"] == [] and report["facts"]["batches"] == 2
         assert report["facts"]["items"] == 12 and report["facts"]["roots_verified"] >= 1
         assert report["facts"]["rows_replayed"] >= 2
+        # The next day's incremental export, from the size this run verified: its frontier's
+        # root is the chain's there.
+        since = report["facts"]["next_since_index"]
+        daily = tracecert(
+            {**run_env, "TRACECERT_DATABASE_URL": f"sqlite:///{clean}"},
+            "audit",
+            "export",
+            str(tmp_path / "daily"),
+            "--since-index",
+            str(since),
+        )
+        assert daily.returncode == 0, daily.stdout + daily.stderr
+        code, report = verify(tmp_path / "daily", rpc)
+        assert code == 0 and report["facts"]["frontier_verified"] == since, report
 
         with sqlite3.connect(clean) as db:
             size = db.execute("SELECT size FROM log_head").fetchone()[0]
@@ -278,6 +312,16 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
                 f"batch {kept['id']}",
             ),
         }
+        # The pledged certificate's row set free without its event: the replay names it, and
+        # so do the registry's lock views (the token is still pledged on chain).
+        tampers["certificate lock"] = (
+            lambda db: db.execute(
+                "UPDATE certificates SET state = 'active', counterparty_org_id = NULL "
+                "WHERE public_id = ?",
+                (pledged_id,),
+            ),
+            f"certificate {pledged_id}",
+        )
         tampers["certificate owner"] = (
             lambda db: db.execute(
                 "UPDATE certificates SET owner_address = ? WHERE public_id = ?",
@@ -294,9 +338,26 @@ def test_an_export_verifies_and_each_insider_change_is_named(run_env, tmp_path):
             code, report = verify(export_of(run_env, copy, tmp_path / copy.stem), rpc)
             assert code == 20, (name, report)
             assert subject in {f["subject"] for f in report["findings"]}, (name, report)
+            if name == "certificate lock":
+                assert {"check": "certificate", "subject": subject} in [
+                    {"check": f["check"], "subject": f["subject"]} for f in report["findings"]
+                ], report
     finally:
         stop_service(proc, signal.SIGTERM)
         out.close()
+
+
+def accept_pledge(url: str, headers: dict[str, str]) -> None:
+    """The lender accepts, retrying while its chain account is being registered (409)."""
+
+    def accepted() -> bool:
+        answer = httpx.post(url, headers=headers, timeout=60)
+        if answer.status_code == 409 and answer.json()["error"] == "previous_step_pending":
+            return False
+        assert answer.status_code == 200, answer.text
+        return True
+
+    wait_for(accepted, what="pledge accepted")
 
 
 def channel_member(

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from service.app import commands, factory, handlers
-from tests.integration.service.api.test_log_integrity import anchored
+from tests.integration.service.api.test_log_integrity import anchored, new_event
 from tests.integration.service.conftest import auth, batch_body
 
 #: A product of Brand Two, within its GS1 company prefix (0614141).
@@ -123,8 +123,8 @@ def test_a_brands_auditor_reads_its_own_entries_in_full_and_the_other_brands_wit
     assert not any(e.get("withheld") for e in everything)
 
 
-def _export_files(api, key: str) -> dict[str, bytes]:
-    response = api.get("/audit/export", headers=auth(key))
+def _export_files(api, key: str, **params: int) -> dict[str, bytes]:
+    response = api.get("/audit/export", params=params, headers=auth(key))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-tar"
     with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
@@ -162,3 +162,34 @@ def test_the_audit_export_follows_the_tenant_rule_and_its_manifest_hashes_each_f
 def test_the_audit_export_is_refused_to_roles_that_do_not_read_the_log(api, keys):
     response = api.get("/audit/export", headers=auth(keys.factory))
     assert response.status_code == 403 and response.json()["error"] == "permission_denied"
+
+
+def test_an_incremental_export_starts_at_an_anchored_size_with_the_trees_frontier_there(
+    api, container, keys
+):
+    """``since_index`` N: the export starts at the last anchored size F <= N and carries the
+    roots of the tree's perfect subtrees at F, from which the root at F (on chain) and every
+    later root recompute (issue 13; the verifier's side is in tests/unit/verifier)."""
+    anchored_size = anchored(container, api, keys.admin)
+    for name in ("Store I1", "Store I2", "Store I3"):
+        new_event(api, keys, name)
+    full = _export_files(api, keys.admin)
+    leaves = [
+        bytes.fromhex(json.loads(line)["leaf_hash"][2:]) for line in full["log.ndjson"].splitlines()
+    ]
+    files = _export_files(api, keys.admin, since_index=anchored_size + 2)
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["since_index"] == anchored_size
+    assert manifest["requested_since_index"] == anchored_size + 2
+    log = [json.loads(line) for line in files["log.ndjson"].splitlines()]
+    assert [e["index"] for e in log] == list(range(anchored_size, len(leaves)))
+    frontier = manifest["frontier"]
+    assert frontier["size"] == anchored_size
+    subtrees = [bytes.fromhex(h[2:]) for h in frontier["subtrees"]]
+    assert len(subtrees) == bin(anchored_size).count("1")
+    root = subtrees[-1]
+    for left in reversed(subtrees[:-1]):
+        root = hashlib.sha256(b"\x01" + left + root).digest()
+    assert root == rfc6962_root(leaves[:anchored_size])
+    # A full export needs no frontier.
+    assert json.loads(full["manifest.json"])["frontier"] is None
