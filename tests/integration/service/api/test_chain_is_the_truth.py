@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from chain.errors import ChainUnavailableError
+from service.api.limits import ScanLimits
+from service.domain.rate_limits import Rate
 from tests.integration.service.api.consumer_helpers import pinned_batch
 from tests.integration.service.conftest import GTIN, auth, run_sender_until
 
@@ -142,6 +144,8 @@ def test_an_edited_batch_row_is_a_mismatch_that_names_the_field(
 
 # ----------------------------------------------------------------------------- the bound
 def test_a_verdict_kept_before_a_recall_on_chain_turns_within_the_ttl(api, container, keys):
+    # This test scans as fast as it can for a TTL and more: without the scan rate limits.
+    api.app.state.scan_limits = ScanLimits(Rate(0, 0), Rate(0, 0))
     lot = pinned_batch(api, container, keys.factory)
     first, second = lot.serials[:2]
     assert api.get(link(lot.batch, first), headers=JSON).json()["verdict"] == "genuine"
