@@ -6,7 +6,7 @@ import math
 import string
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainSettings
@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     #: Reverse proxies in front of the service (comma-separated addresses or CIDR networks):
     #: only a request from one of these has its client read from ``X-Forwarded-For``.
     trusted_proxies: str = ""
+    #: ``trusted_proxies`` parsed once (every scan reads it), with the text it was parsed from.
+    _proxies: tuple[str, tuple[Network, ...]] = PrivateAttr(default=("", ()))
     chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @model_validator(mode="after")
@@ -295,7 +297,7 @@ class Settings(BaseSettings):
                 "own time)"
             )
         try:
-            parse_networks(self.trusted_proxies)
+            self._proxies = (self.trusted_proxies, parse_networks(self.trusted_proxies))
         except TracecertError as exc:
             raise ValueError(f"TRACECERT_TRUSTED_PROXIES: {exc.detail}") from exc
         if not 0 < self.default_page_size <= self.max_page_size:
@@ -326,7 +328,11 @@ class Settings(BaseSettings):
 
     @property
     def proxies(self) -> tuple[Network, ...]:
-        return parse_networks(self.trusted_proxies)
+        text, parsed = self._proxies
+        if text != self.trusted_proxies:  # changed by a copy that skipped the validator
+            parsed = parse_networks(self.trusted_proxies)
+            self._proxies = self.trusted_proxies, parsed
+        return parsed
 
     @property
     def pepper(self) -> bytes:

@@ -219,3 +219,12 @@ def test_sign_in_code_limits_default_and_refuse_nonsense():
     ):
         with pytest.raises(ValidationError, match="TRACECERT_OTP_"):
             Settings(**bad)  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_are_parsed_once_and_follow_a_copy_that_changes_them():
+    settings = Settings(trusted_proxies="10.0.0.0/8, 127.0.0.1")
+    assert [str(n) for n in settings.proxies] == ["10.0.0.0/8", "127.0.0.1/32"]
+    assert settings.proxies is settings.proxies  # kept, not parsed per request
+    moved = settings.model_copy(update={"trusted_proxies": "192.168.0.0/16"})
+    assert [str(n) for n in moved.proxies] == ["192.168.0.0/16"]
+    assert [str(n) for n in settings.proxies] == ["10.0.0.0/8", "127.0.0.1/32"]
