@@ -115,6 +115,32 @@ def scan_ok(api, key: str, **body) -> dict:
     return dict(response.json())
 
 
+def case_to_s1(
+    api, c: Channel, case: str, pallet_shipment: str = "F-1", case_shipment: str = "A-1"
+) -> dict:
+    """The factory ships the pallet to distributor A, A receives it and ships ``case`` to
+    store S1: the answer of A's dispatch."""
+    scan_ok(
+        api,
+        c.factory,
+        action="dispatch",
+        code=c.pallet,
+        site_id=c.f_site,
+        receiver_id=c.a_org,
+        shipment=pallet_shipment,
+    )
+    scan_ok(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
+    return scan_ok(
+        api,
+        c.a,
+        action="dispatch",
+        code=case,
+        site_id=c.a_site,
+        receiver_id=c.s1_org,
+        shipment=case_shipment,
+    )
+
+
 @pytest.fixture
 def otp(container) -> RecordingOtpSender:
     """One-time sign-in codes, recorded instead of sent (``otp.last(destination)``)."""

@@ -9,30 +9,12 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.integration.service.api.conftest import scan_ok
+from tests.integration.service.api.conftest import case_to_s1, scan_ok
 
 
 def test_a_case_receipt_sends_few_statements_through_sqlalchemy(api, container, channel):
     c = channel
-    scan_ok(
-        api,
-        c.factory,
-        action="dispatch",
-        code=c.pallet,
-        site_id=c.f_site,
-        receiver_id=c.a_org,
-        shipment="F-1",
-    )
-    scan_ok(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
-    scan_ok(
-        api,
-        c.a,
-        action="dispatch",
-        code=c.cases[0],
-        site_id=c.a_site,
-        receiver_id=c.s1_org,
-        shipment="A-1",
-    )
+    case_to_s1(api, c, c.cases[0])
     engine = container.uow_factory.engine
     statements: list[str] = []
 

@@ -11,7 +11,7 @@ import pytest
 
 from service.adapters import epcis_schema
 from service.domain import epcis
-from tests.integration.service.api.conftest import scan_ok
+from tests.integration.service.api.conftest import case_to_s1, scan_ok
 from tests.integration.service.conftest import GTIN, auth
 
 SHARED = Path(__file__).resolve().parents[4] / ".." / "shared" / "standards" / "epcis2"
@@ -30,25 +30,7 @@ def official_schema_validate(document: dict) -> None:
 
 
 def run_scenario(api, c) -> dict:
-    scan_ok(
-        api,
-        c.factory,
-        action="dispatch",
-        code=c.pallet,
-        site_id=c.f_site,
-        receiver_id=c.a_org,
-        shipment="F-1",
-    )
-    scan_ok(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
-    scan_ok(
-        api,
-        c.a,
-        action="dispatch",
-        code=c.cases[0],
-        site_id=c.a_site,
-        receiver_id=c.s1_org,
-        shipment="A-1",
-    )
+    case_to_s1(api, c, c.cases[0])
     r = scan_ok(
         api,
         c.a,

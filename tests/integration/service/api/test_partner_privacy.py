@@ -15,6 +15,7 @@ from tests.integration.service.api.conftest import (
     Channel,
     _org,
     _site,
+    case_to_s1,
     scan,
     scan_ok,
 )
@@ -33,25 +34,7 @@ def b(api, keys) -> tuple[int, str, int]:
 
 
 def _a_holds_the_pallet_and_ships_a_case_to_s1(api, c: Channel) -> str:
-    scan_ok(
-        api,
-        c.factory,
-        action="dispatch",
-        code=c.pallet,
-        site_id=c.f_site,
-        receiver_id=c.a_org,
-        shipment="F-PRIV",
-    )
-    scan_ok(api, c.a, action="receive", code=c.pallet, site_id=c.a_site)
-    sent = scan_ok(
-        api,
-        c.a,
-        action="dispatch",
-        code=c.cases[1],
-        site_id=c.a_site,
-        receiver_id=c.s1_org,
-        shipment="A-PRIV",
-    )
+    sent = case_to_s1(api, c, c.cases[1], "F-PRIV", "A-PRIV")
     scan_ok(api, c.s1, action="receive", code=c.cases[1], site_id=c.s1_site)
     return str(sent["shipment"])
 
