@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     #: An idle keep-alive connection closes after this many seconds.
     keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    #: Channel scans (``POST /scans``) run at most this many at once, the others waiting in
+    #: arrival order (``service.api.lanes``); 0: automatic (1 on SQLite, which writes one
+    #: transaction at a time; 4 on PostgreSQL).
+    write_lane: int = Field(default=0, ge=0, le=256)
     #: Connections and requests served at once; past it, new requests answer 503.
     max_concurrency: int = Field(default=200, ge=1, le=100_000)
     #: Consumer sessions: an access token (JWT) lasts this long; the page refreshes it with

@@ -10,6 +10,7 @@ from service.api.deps import (
     ReadUowDep,
     ScannerActor,
     UowDep,
+    WriteLaneDep,
     page_limit,
 )
 from service.api.schemas import (
@@ -158,11 +159,18 @@ def add_site(
 
 # ----------------------------------------------------------------------------- scans
 @router.post("/scans", response_model=ScanResultPublic)
-def scan(body: ScanCreate, actor: ScannerActor, container: ContainerDep) -> ScanResultPublic:
+async def scan(
+    body: ScanCreate, actor: ScannerActor, container: ContainerDep, lane: WriteLaneDep
+) -> ScanResultPublic:
     """One scan from a handheld: dispatch, receive, open or observe. Diversion is checked in
     the same request; the answer carries the alert it raised or joined."""
-    result = scanning.record_scan(
-        actor, _request(body), container.uow_factory, container.regions, container.clock
+    result = await lane.run(
+        scanning.record_scan,
+        actor,
+        _request(body),
+        container.uow_factory,
+        container.regions,
+        container.clock,
     )
     return ScanResultPublic.model_validate(result)
 
