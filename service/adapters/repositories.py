@@ -53,7 +53,7 @@ from service.app.ports import (
 )
 from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.api_keys import ApiKey
-from service.domain.batches import Batch, BatchStatus
+from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.events import NO_PREVIOUS_LEAF, Event
 from service.domain.organisations import Organisation
 from service.domain.products import Product
@@ -359,6 +359,9 @@ class SqlAlchemyProductRepository:
         return [self._to_domain(r) for r in self._s.scalars(query)]
 
 
+_BATCH_OWNER_SQL = "SELECT public_id, brand_id FROM batches WHERE id = ?"
+
+
 class SqlAlchemyBatchRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -425,6 +428,11 @@ class SqlAlchemyBatchRepository:
     def get_by_id(self, batch_id: int) -> Batch | None:
         row = self._s.get(BatchRow, batch_id)
         return self._to_domain(row) if row else None
+
+    def owner(self, batch_id: int) -> BatchOwner | None:
+        # Through the driver: an ORM load of the whole row was a tenth of a case scan's CPU.
+        rows = driver_execute(self._s, _BATCH_OWNER_SQL, (batch_id,))
+        return BatchOwner(rows[0][0], rows[0][1]) if rows else None
 
     def lot_exists(self, product_id: int, lot: str) -> bool:
         return (

@@ -17,7 +17,7 @@ from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
-from service.domain.batches import Batch, BatchStatus
+from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import (
     Certificate,
     CertificateState,
@@ -192,6 +192,10 @@ class BatchRepository(Protocol):
     def add(self, batch: Batch) -> Batch: ...
     def get(self, public_id: str) -> Batch | None: ...
     def get_by_id(self, batch_id: int) -> Batch | None: ...
+    def owner(self, batch_id: int) -> BatchOwner | None:
+        """The batch's public id and brand (read on every channel scan: kept cheap)."""
+        ...
+
     def lot_exists(self, product_id: int, lot: str) -> bool: ...
     def list(
         self, factory_id: int | None, brand_id: int | None, offset: int, limit: int

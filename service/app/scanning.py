@@ -242,7 +242,7 @@ class _Session:
 
     def batch(self, batch_id: int) -> Any:
         if batch_id not in self.batches:
-            self.batches[batch_id] = self.uow.batches.get_by_id(batch_id)
+            self.batches[batch_id] = self.uow.batches.owner(batch_id)
         return self.batches[batch_id]
 
     def org(self, organisation_id: int | None) -> Organisation | None:

@@ -152,6 +152,15 @@ def validate_recall_reason(reason: str) -> str:
     return _printable(reason, "recall reason", MAX_RECALL_REASON)
 
 
+@dataclass(frozen=True)
+class BatchOwner:
+    """Whose a batch is, by what never changes once it exists: what a channel scan needs of
+    it (another brand's goods answer as unknown codes; an alert names the batch)."""
+
+    public_id: str
+    brand_id: int | None
+
+
 @dataclass
 class Batch:
     """A production batch (lot) of one product, made by one factory."""

@@ -50,7 +50,7 @@ from service.app.ports import (
 from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
-from service.domain.batches import Batch, BatchStatus
+from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
 from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
 from service.domain.events import NO_PREVIOUS_LEAF, Event, canonical_json
@@ -267,6 +267,10 @@ class FakeBatches(_Repo):
     def get_by_id(self, batch_id: int) -> Batch | None:
         found = self.st.batches.get(batch_id)
         return copy.deepcopy(found) if found else None
+
+    def owner(self, batch_id: int) -> BatchOwner | None:
+        found = self.st.batches.get(batch_id)
+        return BatchOwner(found.public_id, found.brand_id) if found else None
 
     def lot_exists(self, product_id: int, lot: str) -> bool:
         return any(b.product_id == product_id and b.lot == lot for b in self.st.batches.values())
