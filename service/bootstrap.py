@@ -36,6 +36,7 @@ from service.adapters.identity import (
 )
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
+from service.adapters.log_inspector import ProcessLogInspector
 from service.adapters.printing import QrLabelPrinter
 from service.adapters.reference_cache import ReferenceCache
 from service.adapters.region_directory import CachedRegionDirectory
@@ -83,6 +84,8 @@ class Container:
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
+    #: The anchorer's proof pass, in a child process while the workers run (None: here).
+    log_inspector: ProcessLogInspector | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _next_log_anchor: float = 0.0
@@ -130,7 +133,12 @@ class Container:
         """Queue an anchor of the event-log root if the log grew."""
         try:
             return handlers.anchor_log(
-                commands.AnchorLog(), self.uow_factory, self.commitments, self.ledger, self.clock
+                commands.AnchorLog(),
+                self.uow_factory,
+                self.commitments,
+                self.ledger,
+                self.clock,
+                self.log_inspector,
             )
         except TracecertError as exc:  # no deployment yet: try again next interval
             log.info("log anchor postponed: %s", exc.detail)
@@ -183,6 +191,10 @@ class Container:
         if self._threads or not self.settings.workers_enabled:
             return
         self.scan_log.start()
+        if self.log_inspector is None and not _in_memory(self.settings.database_url):
+            self.log_inspector = ProcessLogInspector(
+                self.settings.database_url, self.settings.database_busy_timeout_s
+            )
         self._stop.clear()
         thread = threading.Thread(target=self._work, name="tracecert-worker", daemon=True)
         thread.start()
@@ -193,6 +205,9 @@ class Container:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        if self.log_inspector is not None:
+            self.log_inspector.close()
+            self.log_inspector = None
         self.scan_log.stop()  # writes the scans still buffered
         try:
             self.lease.release()
@@ -228,6 +243,13 @@ class Container:
         self.tx_store.record_reorged(
             result.request.id, f"tracecert chain recheck: {result.verdict.value}"
         )
+
+
+def _in_memory(database_url: str) -> bool:
+    """An in-memory SQLite database, which no other process can open."""
+    return database_url.startswith("sqlite") and (
+        ":memory:" in database_url or database_url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+    )
 
 
 def dev_clock(offset_s: float, now: datetime) -> dict[str, Any]:

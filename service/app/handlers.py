@@ -224,13 +224,14 @@ def anchor_log(
     commitments: Commitments,
     ledger: Ledger,
     clock: Clock,
+    inspector: log_integrity.Inspector | None = None,
 ) -> LogAnchor | None:
     """Prove the stored log against the chain and, if it is whole and grew, queue an anchor.
 
     The proof reads in a read transaction (no write lock while the log is hashed); the short
     write transaction keeps the outcome, raises alerts for what is new, and checks again that
     no anchor of this size was queued. A log that cannot be proven is never anchored."""
-    check = log_integrity.prove(uow_factory, commitments, ledger, clock)
+    check = log_integrity.prove(uow_factory, commitments, ledger, clock, inspector)
     with uow_factory() as uow:
         check = log_integrity.record(uow, check)
         root = check.roots.get(check.size)

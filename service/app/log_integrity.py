@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from service.app.ports import (
     Clock,
@@ -292,6 +292,20 @@ def inspect(
     return inspector.finish(size)
 
 
+class Inspector(Protocol):
+    """What reads the stored log for a proof: :func:`inspect`, here or in another process."""
+
+    def __call__(
+        self,
+        uow: UnitOfWork,
+        commitments: Commitments,
+        size: int,
+        checkpoints: Iterable[int] = (),
+        payloads: tuple[int, int] = (0, 0),
+        progress: Progress | None = None,
+    ) -> Inspection: ...
+
+
 def _first_bad(findings: Sequence[Finding], lower: int | None) -> int | None:
     located = [f.index for f in findings if f.kind != "root"]
     if located:
@@ -324,14 +338,20 @@ def _chain_root(ledger: Ledger, size: int) -> bytes | None:
 
 
 def prove(
-    uow_factory: UnitOfWorkFactory, commitments: Commitments, ledger: Ledger, clock: Clock
+    uow_factory: UnitOfWorkFactory,
+    commitments: Commitments,
+    ledger: Ledger,
+    clock: Clock,
+    inspector: Inspector | None = None,
 ) -> LogCheck:
     """Prove the stored log against the last root anchored on chain, before anchoring more.
 
     Every stored leaf hash is read (an edit below an in-memory frontier would be invisible);
     payloads are read for the entries since the chain's latest size (and, when a root
     disagrees, for the entries since the last anchored size that still agrees, to name them).
-    Nothing is written here: ``record`` keeps the outcome and raises the alerts."""
+    Nothing is written here: ``record`` keeps the outcome and raises the alerts. ``inspector``
+    runs the reading passes (the anchorer's runs them in a process of its own)."""
+    inspect_log = inspector or inspect
     now = clock.now()
     try:
         chain_size = ledger.latest_log_size()
@@ -347,7 +367,7 @@ def prove(
         earlier = sorted(a.size for a in uow.log_anchors.up_to(chain.size, NARROWING_ANCHORS))
         shown = [a.size for a in (uow.log_anchors.latest(), uow.log_anchors.latest_anchored()) if a]
         checkpoints = {chain.size, stored_size, *shown, *earlier, *(a.size for a in pending)}
-        found = inspect(uow, commitments, size, checkpoints, (chain.size - 1, size))
+        found = inspect_log(uow, commitments, size, checkpoints, (chain.size - 1, size))
         findings = list(found.findings)
         count = found.finding_count
         lower: int | None = None
@@ -383,7 +403,7 @@ def prove(
                 ]
             else:
                 lower = _last_agreeing(ledger, earlier, found.roots, chain.size)
-                located = inspect(uow, commitments, size, (), (lower - 1, chain.size + 1))
+                located = inspect_log(uow, commitments, size, (), (lower - 1, chain.size + 1))
                 extra = [f for f in located.findings if (f.kind, f.index) not in known]
             findings.extend(extra)
             count += len(extra)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from service import cli
 from service.adapters.commitments import leaf_hash
+from service.adapters.log_inspector import ProcessLogInspector
 from tests.integration.service.conftest import auth, run_sender_until
 
 
@@ -135,6 +136,31 @@ def test_an_entry_edited_with_its_leaf_hash_is_never_anchored_over_and_is_named(
     assert result.exit_code == 1
     assert "EDITED at 3" in result.output and "entry 3 differs" in result.output
     assert f"size {size}:" in result.output and "ROOT DIFFERS" in result.output
+
+
+def test_the_anchorer_proves_in_a_process_of_its_own_and_still_finds_the_edit(api, container, keys):
+    """The running service's anchorer reads the log back in a child process (issue 11: in the
+    API's process the pass held the interpreter lock against the scans): the same findings."""
+    size = anchored(container, api, keys.admin)
+    inspector = ProcessLogInspector(
+        container.settings.database_url, container.settings.database_busy_timeout_s
+    )
+    container.log_inspector = inspector
+    try:
+        new_event(api, keys, "Store A")
+        assert anchored(container, api, keys.admin) == size + 1  # a clean log still anchors
+        drop_triggers(container)
+        sql(container, "UPDATE events SET leaf_hash = :h WHERE log_index = 2", h=bytes(32))
+        new_event(api, keys, "Store B")
+        assert container.anchor_log_step() is None
+        assert anchor_rows(container) == [size, size + 1]
+        health = api.get("/health").json()
+        assert health["log"]["log_integrity"] == "failed"
+        assert health["log"]["first_bad_index"] == 2
+        assert inspector.passes_in_child >= 3 and inspector.fallbacks == 0
+    finally:
+        container.log_inspector = None
+        inspector.close()
 
 
 # ----------------------------------------------------------------------------- a gap
