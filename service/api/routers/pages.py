@@ -3,14 +3,12 @@ pledge, custody and redemption actions), the page a gift link opens, and their s
 and stylesheet (``/consumer/consumer.js``, ``/consumer/consumer.css``).
 
 The scan page is rendered on the server from the verification answer (Jinja2, autoescape on),
-so the verdict, provenance and chain proof show without JavaScript; the script adds sign-in,
-the claim, the certificate list and its actions. Like ``/scanner``, the pages load nothing
-from outside our origin and run no inline script or style: the template hands values to the
-script through ``data-*`` attributes.
+in the reader's language from the message catalogs (service/api/i18n.py), so the verdict,
+provenance and chain proof show without JavaScript; the script adds sign-in, the claim, the
+certificate list and its actions. Like ``/scanner``, the pages load nothing from outside our
+origin and run no inline script or style: the template hands values to the script through
+``data-*`` attributes.
 """
-
-# The Chinese strings use full-width punctuation, as Chinese text should; RUF001 flags it.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -26,7 +24,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from service.api import i18n
 from service.api.errors import error_response
+from service.api.i18n import LANGS, N_
 from service.api.routers.web import WEB_DIR
 from service.api.static import StaticFile, gzip_page
 
@@ -67,7 +67,6 @@ _PAGE_HEADERS = {
     "Vary": "Accept, Accept-Language",
 }
 
-LANGS = ("zh", "en")
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 #: How each verdict looks: ok (green), warn (amber: informs, or wait) or alert (red).
@@ -83,491 +82,174 @@ VERDICT_TONE = {
 }
 
 # ----------------------------------------------------------------------------- text
-#: Strings of the templates, per language. Verdicts are ``verdict_<v>`` (headline) and
-#: ``verdict_<v>_detail`` (what it means and what to do).
-PAGE_TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "brand": "酒证",
-        "scan_title": "扫码验真",
-        "other_lang": "English",
-        "verdict_genuine": "正品",
-        "verdict_genuine_detail": "此瓶的编码由品牌方生成，已在出厂时激活，并已记录在区块链上。",
-        "verdict_unknown": "疑似假冒",
-        "verdict_unknown_detail": "品牌方从未生成过此编码，这瓶酒很可能是假冒的。请勿饮用，"
-        "并告知卖家或品牌方。",
-        "verdict_not_activated": "编码未激活",
-        "verdict_not_activated_detail": "此编码存在，但从未在工厂激活，这瓶酒不应在售。"
-        "请告知卖家或品牌方。",
-        "verdict_not_anchored": "尚未上链",
-        "verdict_not_anchored_detail": "此编码由品牌方的工厂生成并已激活，但所在批次还没有记录到"
-        "区块链上，因此暂时无法独立核验。批次上链后再扫，即可看到链上证明。",
-        "verdict_recalled": "已召回",
-        "verdict_recalled_detail": "品牌方已召回此批次。请勿饮用，请退回购买处。",
-        "verdict_redeemed": "此编码已失效",
-        "verdict_redeemed_detail": "此瓶的电子酒证已兑付提货，编码随之作废。"
-        "现在带有此编码的酒瓶是回灌或仿冒的。",
-        "verdict_mismatch": "记录与区块链不符",
-        "verdict_mismatch_detail": "我们的记录与区块链上的不一致，请勿信任这瓶酒。"
-        "品牌方已收到警报。",
-        "verdict_suspected_clone": "多地扫码",
-        "verdict_suspected_clone_detail": "此编码在太多地方被扫过，可能被复制。仅作提示："
-        "这瓶酒本身仍可能是正品。",
-        "error_malformed_title": "无法识别的编码",
-        "error_malformed_detail": "这个链接不是有效的商品编码（GS1 数字链接）。请重新扫描瓶身上的"
-        "二维码；如果仍看到本页，这个二维码不是品牌方印制的：请勿相信这瓶酒，并告知卖家或品牌方。",
-        "error_title": "暂时无法验证",
-        "error_detail": "这次扫码没能完成验证，请稍后再扫。",
-        "error_code": "错误代码",
-        "recall_reason": "召回原因",
-        "serial": "序列号",
-        "product": "产品与溯源",
-        "product_name": "产品",
-        "gtin": "商品条码 (GTIN)",
-        "lot": "批号",
-        "batch": "批次",
-        "factory": "生产工厂",
-        "production_date": "生产日期",
-        "attestations": "检测报告",
-        "report_hash": "报告哈希",
-        "journey": "流通轨迹",
-        "journey_empty": "暂无流通记录。",
-        "step_produced": "生产",
-        "step_shipped": "发出",
-        "step_received": "到达",
-        "step_scanned": "扫码",
-        "certificate": "电子酒证",
-        "certificate_claimed": "已于 {date} 在 {region} 认领",
-        "certificate_claimed_no_region": "已于 {date} 认领",
-        "certificate_pending": "认领处理中：等待区块链确认",
-        "certificate_none": "尚未被认领。",
-        "chain_proof": "链上证明",
-        "chain_checks": "校验结果",
-        "check_anchored": "批次已上链",
-        "check_valid": "证明在本地校验通过",
-        "check_on_chain": "合约 verifyItem 返回真",
-        "yes": "是",
-        "no": "否",
-        "not_asked": "未查询",
-        "contract": "合约地址",
-        "chain_id": "链 ID",
-        "chain_batch_id": "批次 ID (batchId)",
-        "token_id": "通证 ID (tokenId)",
-        "item_hash": "单品哈希 (itemHash)",
-        "leaf": "叶子 (leaf)",
-        "root": "默克尔根 (root)",
-        "proof": "默克尔证明 (proof)",
-        "anchor_tx": "上链交易",
-        "anchor_block": "区块高度",
-        "how_to_check": "自己动手验证",
-        "how_to_check_text": "不必相信本页：用任何以太坊客户端调用合约的 verifyItem(batchId, "
-        "tokenId, itemHash, proof)，返回 true 即表示此瓶在链上登记过。例如用 Foundry 的 cast，"
-        "把 $RPC_URL 换成链 {chain_id} 的任一节点：",
-        "claim_title": "认领电子酒证",
-        "claim_intro": "认领后，这瓶酒的电子酒证将登记在您名下的区块链钱包中，"
-        "可以转赠、质押或寄存。",
-        "pin": "PIN 码",
-        "pin_hint": "刮开瓶盖内侧的涂层，可见 8 位 PIN 码（格式 XXXX-XXXX）。每瓶只能认领一次。",
-        "claim": "认领",
-        "my_certificates": "我的酒证",
-        "my_certificates_link": "查看我的酒证",
-        "destination": "手机号或邮箱",
-        "send_code": "发送验证码",
-        "code": "验证码",
-        "sign_in": "登录",
-        "sign_in_title": "登录",
-        "sign_in_intro": "用手机号或邮箱登录（首次登录即注册）。",
-        "other_destination": "换一个手机号或邮箱",
-        "signed_in_as": "已登录：",
-        "sign_out": "退出登录",
-        "certificates_empty": "您还没有电子酒证。扫瓶身二维码即可认领。",
-        "no_script": "本页的登录与认领需要启用 JavaScript。",
-        "incoming_gifts": "收到的转赠",
-        "gift_title": "转赠",
-        "gift_to": "受赠人的手机号或邮箱",
-        "gift_days": "有效天数",
-        "gift_message": "留言（可选）",
-        "gift_send": "转赠给此会员",
-        "gift_make_link": "生成转赠链接",
-        "gift_hint": "受赠人会收到通知；尚未注册的，用该手机号或邮箱注册后即可领取。"
-        "也可生成转赠链接发给对方。"
-        "对方接受前，您可以随时取消。",
-        "pledge_title": "质押",
-        "pledge_hint": "以这瓶酒作为借款担保。质权人接受后酒证锁定，不能转赠或提货，直至解除质押。",
-        "pledgee": "质权人",
-        "amount": "金额",
-        "currency": "币种",
-        "due_date": "到期日",
-        "terms": "条款（可选）",
-        "pledge_submit": "提交质押",
-        "deposit_title": "寄存",
-        "deposit_hint": "把酒交给寄存机构窖藏；机构确认收到后开始计算存储年限。",
-        "custodian": "寄存机构",
-        "deposit_submit": "寄存到此机构",
-        "redeem_title": "提货",
-        "redeem_hint": "酒瓶交付后，此电子酒证即终结，瓶身编码随之失效。",
-        "method": "方式",
-        "pickup": "到店自提",
-        "delivery": "配送到家",
-        "store": "门店",
-        "address": "收货地址",
-        "redeem_submit": "申请提货",
-        "gift_accept_title": "接受转赠",
-        "gift_accept_intro": "有人把一瓶酒的电子酒证转赠给您。登录（首次登录即注册）后接受，"
-        "它将登记到您名下的区块链钱包中。",
-        "gift_accept_button": "接受转赠",
-    },
-    "en": {
-        "brand": "tracecert",
-        "scan_title": "Bottle check",
-        "other_lang": "中文",
-        "verdict_genuine": "Genuine",
-        "verdict_genuine_detail": "This bottle's code was made by the brand, activated at the "
-        "factory and is recorded on the blockchain.",
-        "verdict_unknown": "Likely counterfeit",
-        "verdict_unknown_detail": "The brand never made this code: this bottle is most likely a "
-        "fake. Do not drink it; tell the seller or the brand.",
-        "verdict_not_activated": "Code not activated",
-        "verdict_not_activated_detail": "This code exists but was never activated at the factory; "
-        "the bottle should not be on sale. Tell the seller or the brand.",
-        "verdict_not_anchored": "Not on the blockchain yet",
-        "verdict_not_anchored_detail": "This code was made and activated by the brand's "
-        "factory, but its batch is not recorded on the blockchain yet, so it cannot be checked "
-        "independently. Once the batch is on the blockchain, a new scan shows the proof.",
-        "verdict_recalled": "Recalled",
-        "verdict_recalled_detail": "The brand recalled this batch. Do not drink it; return it "
-        "where you bought it.",
-        "verdict_redeemed": "This code is dead",
-        "verdict_redeemed_detail": "This bottle's certificate was redeemed for the bottle itself, "
-        "which ended the code. A bottle showing it now is a refill or a copy.",
-        "verdict_mismatch": "Records do not match the blockchain",
-        "verdict_mismatch_detail": "Our records of this code disagree with the blockchain: do not "
-        "trust this bottle. The brand has been alerted.",
-        "verdict_suspected_clone": "Scanned in too many places",
-        "verdict_suspected_clone_detail": "This code was scanned in too many places to be one "
-        "bottle; it may have been copied. This informs only: the bottle may still be genuine.",
-        "error_malformed_title": "Not a valid code",
-        "error_malformed_detail": "This link is not a well-formed product code (GS1 Digital "
-        "Link). Scan the QR code on the bottle again; if this page comes back, the QR code was "
-        "not printed by the brand: do not trust the bottle, and tell the seller or the brand.",
-        "error_title": "The check could not be done",
-        "error_detail": "This scan could not be checked; scan again in a moment.",
-        "error_code": "Error code",
-        "recall_reason": "Reason",
-        "serial": "Serial",
-        "product": "Product and provenance",
-        "product_name": "Product",
-        "gtin": "GTIN",
-        "lot": "Lot",
-        "batch": "Batch",
-        "factory": "Factory",
-        "production_date": "Production date",
-        "attestations": "Test reports",
-        "report_hash": "Report hash",
-        "journey": "Journey",
-        "journey_empty": "No shipments recorded yet.",
-        "step_produced": "Produced",
-        "step_shipped": "Shipped",
-        "step_received": "Received",
-        "step_scanned": "Scanned",
-        "certificate": "Certificate",
-        "certificate_claimed": "Claimed on {date} in {region}",
-        "certificate_claimed_no_region": "Claimed on {date}",
-        "certificate_pending": "Claim pending: waiting for the blockchain",
-        "certificate_none": "Not claimed yet.",
-        "chain_proof": "Chain proof",
-        "chain_checks": "Checks",
-        "check_anchored": "Batch anchored on chain",
-        "check_valid": "Proof checks out locally",
-        "check_on_chain": "Contract's verifyItem says true",
-        "yes": "yes",
-        "no": "no",
-        "not_asked": "not asked",
-        "contract": "Contract",
-        "chain_id": "Chain id",
-        "chain_batch_id": "batchId",
-        "token_id": "tokenId",
-        "item_hash": "itemHash",
-        "leaf": "Leaf",
-        "root": "Merkle root",
-        "proof": "Merkle proof",
-        "anchor_tx": "Anchor transaction",
-        "anchor_block": "Block",
-        "how_to_check": "How to check it yourself",
-        "how_to_check_text": "You need not trust this page: call verifyItem(batchId, tokenId, "
-        "itemHash, proof) on the contract with any Ethereum client; true means this bottle was "
-        "registered on chain. For example with Foundry's cast, $RPC_URL being any node of "
-        "chain {chain_id}:",
-        "claim_title": "Claim the certificate",
-        "claim_intro": "Claiming records this bottle's certificate in your own blockchain wallet; "
-        "you can then give it, pledge it or deposit it.",
-        "pin": "PIN",
-        "pin_hint": "Scratch off the coating inside the cap to reveal the 8-character PIN "
-        "(XXXX-XXXX). Each bottle can be claimed once.",
-        "claim": "Claim",
-        "my_certificates": "My certificates",
-        "my_certificates_link": "See my certificates",
-        "destination": "Mobile number or email",
-        "send_code": "Send code",
-        "code": "Code",
-        "sign_in": "Sign in",
-        "sign_in_title": "Sign in",
-        "sign_in_intro": "Sign in with your mobile number or email (the first sign-in signs "
-        "you up).",
-        "other_destination": "Use another number or email",
-        "signed_in_as": "Signed in as",
-        "sign_out": "Sign out",
-        "certificates_empty": "You have no certificates yet. Scan a bottle's QR code to claim one.",
-        "no_script": "Signing in and claiming on this page need JavaScript.",
-        "incoming_gifts": "Incoming gifts",
-        "gift_title": "Give it",
-        "gift_to": "The recipient's mobile number or email",
-        "gift_days": "Valid for (days)",
-        "gift_message": "Message (optional)",
-        "gift_send": "Give to this member",
-        "gift_make_link": "Make a gift link",
-        "gift_hint": "The recipient gets a notice; someone without an account signs up with that "
-        "phone or email and accepts. Or make a gift link and send it. You can cancel until "
-        "they accept.",
-        "pledge_title": "Pledge",
-        "pledge_hint": "Use this bottle as collateral. Once the pledgee accepts, the certificate "
-        "is locked (no gift, no redemption) until the pledge is released.",
-        "pledgee": "Pledgee",
-        "amount": "Amount",
-        "currency": "Currency",
-        "due_date": "Due date",
-        "terms": "Terms (optional)",
-        "pledge_submit": "Offer as collateral",
-        "deposit_title": "Store",
-        "deposit_hint": "Send the bottle to a custodian's cellar; its storage age counts from "
-        "when the custodian confirms receiving it.",
-        "custodian": "Custodian",
-        "deposit_submit": "Store with this custodian",
-        "redeem_title": "Redeem",
-        "redeem_hint": "Once the bottle is handed out, the certificate ends and the code on the "
-        "bottle goes dead.",
-        "method": "How",
-        "pickup": "Pick up at the store",
-        "delivery": "Delivery",
-        "store": "Store",
-        "address": "Delivery address",
-        "redeem_submit": "Ask for the bottle",
-        "gift_accept_title": "Accept a gift",
-        "gift_accept_intro": "Someone gave you a bottle's certificate. Sign in (the first sign-in "
-        "signs you up) and accept it: it moves into your own blockchain wallet.",
-        "gift_accept_button": "Accept the gift",
-    },
-}
+# The words are in the message catalogs (service/api/i18n.py); the templates name them with
+# ``_("id")``. What extraction cannot read there is marked here.
 
-#: Strings the script writes, per language (handed over in ``data-text``).
-SCRIPT_TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "code_sent": "验证码已发送至 {to}，{minutes} 分钟内有效。",
-        "wrong_pin_other": "PIN 码与此瓶不符；还可再试 {n} 次，之后认领将暂时锁定。",
-        "wrong_pin_none": "PIN 码与此瓶不符，且错误次数过多：认领已暂时锁定。"
-        "请核对瓶盖下的字符后再试。",
-        "invalid_sign_in_code_other": "验证码不正确；这个验证码还可再试 {n} 次。",
-        "invalid_sign_in_code_none": "验证码不正确，且已用完尝试次数：请重新获取验证码。",
-        "network": "网络不通，请检查网络后重试。",
-        "server": "服务暂时不可用（{status}），请稍后重试。",
-        "session_ended": "登录已失效，请重新登录。",
-        "claim_pending": "已受理：正在写入区块链……",
-        "claim_confirmed": "已确认：电子酒证已登记在您的钱包中。",
-        "claim_failed": "认领未能上链：{detail}",
-        "tx": "交易",
-        "serial": "序列号",
-        "pending": "上链中",
-        "claimed": "认领",
-        "region": "地区",
-        "history": "记录",
-        "state_claim_pending": "认领中",
-        "state_active": "有效",
-        "state_claim_failed": "认领失败",
-        "state_gifted": "转赠中",
-        "state_pledge_offered": "待质押",
-        "state_pledged": "已质押",
-        "state_deposit_offered": "待寄存",
-        "state_in_custody": "寄存中",
-        "state_redemption_requested": "待提货",
-        "state_redeemed": "已提货",
-        "action_claim": "认领",
-        "action_confirm_claim": "上链确认",
-        "action_fail_claim": "认领失败",
-        "action_gift": "转赠",
-        "action_accept_gift": "接受转赠",
-        "action_cancel_gift": "取消转赠",
-        "action_cancel_offer": "已撤回",
-        "action_pledge": "质押",
-        "action_accept_pledge": "接受质押",
-        "action_decline_pledge": "拒绝质押",
-        "action_release_pledge": "解除质押",
-        "action_foreclose": "质押处置",
-        "action_deposit": "寄存",
-        "action_confirm_deposit": "确认寄存",
-        "action_decline_deposit": "拒绝寄存",
-        "action_withdraw": "取回",
-        "action_request_redemption": "申请提货",
-        "action_cancel_redemption": "取消提货",
-        "action_fulfil_redemption": "提货完成",
-        "status_queued": "排队中",
-        "status_sent": "已发送",
-        "status_confirmed": "已确认",
-        "status_failed": "失败",
-        "status_done": "已记录",
-        "pending_actions": "等待区块链确认：{actions}",
-        "on_chain": "已上链：{action}",
-        "do_gift": "转赠",
-        "do_pledge": "质押",
-        "do_deposit": "寄存",
-        "do_redeem": "提货",
-        "do_cancel_gift": "取消转赠",
-        "do_cancel_offer": "撤回",
-        "do_withdraw": "取回",
-        "do_redeem_storage": "从寄存处提货",
-        "close": "收起",
-        "accept": "接受",
-        "gift_arriving": "正在送达……",
-        "gift_expires": "{when} 前有效",
-        "gift_link_title": "转赠链接（只显示这一次）",
-        "gift_link_expires": "{when} 前有效。把链接发给受赠人：拿到链接的人都能领取。",
-        "gift_sent_to": "已转赠给 {to}，等待对方接受。",
-        "gift_to_missing": "请填写受赠人的手机号或邮箱，或者生成转赠链接。",
-        "copy": "复制",
-        "copied": "已复制",
-        "copy_failed": "无法自动复制，请长按链接手动复制。",
-        "gift_waiting": "等待受赠人接受，{when} 前有效。",
-        "pledge_waiting": "等待 {name} 接受质押。",
-        "pledge_terms": "{amount} {currency}，到期日 {due}",
-        "pledged_to": "已质押给 {name}，自 {since} 起锁定。",
-        "pledged_to_no_date": "已质押给 {name}。",
-        "deposit_waiting": "等待 {name} 确认收到酒瓶。",
-        "stored_since": "寄存于 {name}，自 {since} 起，已 {days} 天。",
-        "stored_no_date": "寄存于 {name}。",
-        "redemption_waiting": "等待 {name} 交付酒瓶。",
-        "redemption_waiting_storage": "等待 {name} 从寄存处交付酒瓶。",
-        "redeemed_final": "已提货：酒瓶已交付，此电子酒证就此终结。",
-        "recalled_no_hand_out": "品牌方已召回此批次：酒瓶不再交付，也不能从寄存处取出。"
-        "退货由品牌方另行安排。",
-        "partner": "合作方 #{id}",
-        "choose": "请选择",
-        "no_partners": "暂无可选的机构。",
-        "link_incomplete": "链接不完整：请打开收到的完整链接。",
-        "gift_accepting": "已受理：正在转入您的钱包……",
-        "gift_accepted": "已确认：电子酒证已在您的钱包中。",
-        "voucher_needed": "您的酒证在您自己的钱包中：这一步需要用该钱包签名，本页暂不能发起签名。",
-    },
-    "en": {
-        "code_sent": "Code sent to {to}; it works for {minutes} minutes.",
-        "wrong_pin_one": "That PIN does not match this bottle; 1 try left before claiming locks.",
-        "wrong_pin_other": "That PIN does not match this bottle; {n} tries left before claiming "
-        "locks.",
-        "wrong_pin_none": "That PIN does not match this bottle, and too many were wrong: claiming "
-        "is locked for a while. Check the characters under the cap before trying again.",
-        "invalid_sign_in_code_one": "The code is wrong; 1 try left for it.",
-        "invalid_sign_in_code_other": "The code is wrong; {n} tries left for it.",
-        "invalid_sign_in_code_none": "The code is wrong and used up; ask for a new code.",
-        "network": "No connection; check your network and try again.",
-        "server": "The service is unavailable ({status}); try again in a moment.",
-        "session_ended": "Your session ended; sign in again.",
-        "claim_pending": "Accepted: being written to the blockchain…",
-        "claim_confirmed": "Confirmed: the certificate is in your wallet.",
-        "claim_failed": "The claim did not reach the chain: {detail}",
-        "tx": "Transaction",
-        "serial": "Serial",
-        "pending": "pending on chain",
-        "claimed": "Claimed",
-        "region": "Region",
-        "history": "History",
-        "state_claim_pending": "Claim pending",
-        "state_active": "Active",
-        "state_claim_failed": "Claim failed",
-        "state_gifted": "Gift offered",
-        "state_pledge_offered": "Pledge offered",
-        "state_pledged": "Pledged",
-        "state_deposit_offered": "Deposit offered",
-        "state_in_custody": "In custody",
-        "state_redemption_requested": "Redemption requested",
-        "state_redeemed": "Redeemed",
-        "action_claim": "Claimed",
-        "action_confirm_claim": "Confirmed on chain",
-        "action_fail_claim": "Claim failed",
-        "action_gift": "Gift offered",
-        "action_accept_gift": "Gift accepted",
-        "action_cancel_gift": "Gift cancelled",
-        "action_cancel_offer": "Offer taken back",
-        "action_pledge": "Pledge offered",
-        "action_accept_pledge": "Pledge accepted",
-        "action_decline_pledge": "Pledge declined",
-        "action_release_pledge": "Pledge released",
-        "action_foreclose": "Pledge foreclosed",
-        "action_deposit": "Deposit offered",
-        "action_confirm_deposit": "Deposit confirmed",
-        "action_decline_deposit": "Deposit declined",
-        "action_withdraw": "Withdrawn",
-        "action_request_redemption": "Redemption requested",
-        "action_cancel_redemption": "Redemption cancelled",
-        "action_fulfil_redemption": "Redeemed",
-        "status_queued": "queued",
-        "status_sent": "sent",
-        "status_confirmed": "confirmed",
-        "status_failed": "failed",
-        "status_done": "recorded",
-        "pending_actions": "Waiting for the blockchain: {actions}",
-        "on_chain": "On chain: {action}",
-        "do_gift": "Gift",
-        "do_pledge": "Pledge",
-        "do_deposit": "Store",
-        "do_redeem": "Redeem",
-        "do_cancel_gift": "Cancel gift",
-        "do_cancel_offer": "Take back",
-        "do_withdraw": "Withdraw",
-        "do_redeem_storage": "Redeem from storage",
-        "close": "Close",
-        "accept": "Accept",
-        "gift_arriving": "arriving…",
-        "gift_expires": "Accept by {when}",
-        "gift_link_title": "Gift link (shown only this once)",
-        "gift_link_expires": "Works until {when}. Send it to the recipient: whoever has the link "
-        "can accept the gift.",
-        "gift_sent_to": "Gift sent to {to}; waiting for them to accept.",
-        "gift_to_missing": "Type the recipient's mobile number or email, or make a gift link.",
-        "copy": "Copy",
-        "copied": "Copied",
-        "copy_failed": "Could not copy; press and hold the link to copy it.",
-        "gift_waiting": "Waiting for the recipient to accept, until {when}.",
-        "pledge_waiting": "Waiting for {name} to accept the pledge.",
-        "pledge_terms": "{amount} {currency}, due {due}",
-        "pledged_to": "Pledged to {name}, locked since {since}.",
-        "pledged_to_no_date": "Pledged to {name}.",
-        "deposit_waiting": "Waiting for {name} to confirm receiving the bottle.",
-        "stored_since": "Stored with {name} since {since}: {days} days.",
-        "stored_no_date": "Stored with {name}.",
-        "redemption_waiting": "Waiting for {name} to hand out the bottle.",
-        "redemption_waiting_storage": "Waiting for {name} to hand out the bottle from storage.",
-        "redeemed_final": "Redeemed: the bottle was handed out; this certificate is closed.",
-        "recalled_no_hand_out": "The brand recalled this batch: the bottle is not handed out or "
-        "taken out of storage. The brand arranges the return.",
-        "partner": "partner #{id}",
-        "choose": "Choose",
-        "no_partners": "None to choose from yet.",
-        "link_incomplete": "This link is incomplete: open the whole link you were sent.",
-        "gift_accepting": "Accepted: moving into your wallet…",
-        "gift_accepted": "Confirmed: the certificate is in your wallet.",
-        "voucher_needed": "Your certificates are in your own wallet: this step needs that "
-        "wallet's signature, which this page cannot ask for yet.",
-    },
-}
+#: Ids the templates compose from a value: ``verdict_<v>`` (headline) and
+#: ``verdict_<v>_detail`` (what it means and what to do) for each verdict of VERDICT_TONE, and
+#: ``step_<s>`` for the journey's steps (an unknown step shows as it is).
+COMPOSED_MESSAGES = (
+    N_("verdict_genuine"),
+    N_("verdict_genuine_detail"),
+    N_("verdict_unknown"),
+    N_("verdict_unknown_detail"),
+    N_("verdict_not_activated"),
+    N_("verdict_not_activated_detail"),
+    N_("verdict_not_anchored"),
+    N_("verdict_not_anchored_detail"),
+    N_("verdict_recalled"),
+    N_("verdict_recalled_detail"),
+    N_("verdict_redeemed"),
+    N_("verdict_redeemed_detail"),
+    N_("verdict_mismatch"),
+    N_("verdict_mismatch_detail"),
+    N_("verdict_suspected_clone"),
+    N_("verdict_suspected_clone_detail"),
+    N_("step_shipped"),
+    N_("step_received"),
+    N_("step_scanned"),
+)
+
+#: The strings consumer.js writes, each under its id (handed over in ``data-text``).
+SCRIPT_MESSAGES = (
+    N_("code_sent"),
+    N_("wrong_pin_none"),
+    N_("invalid_sign_in_code_none"),
+    N_("network"),
+    N_("server"),
+    N_("session_ended"),
+    N_("claim_pending"),
+    N_("claim_confirmed"),
+    N_("claim_failed"),
+    N_("tx"),
+    N_("serial"),
+    N_("pending"),
+    N_("claimed"),
+    N_("region"),
+    N_("history"),
+    N_("state_claim_pending"),
+    N_("state_active"),
+    N_("state_claim_failed"),
+    N_("state_gifted"),
+    N_("state_pledge_offered"),
+    N_("state_pledged"),
+    N_("state_deposit_offered"),
+    N_("state_in_custody"),
+    N_("state_redemption_requested"),
+    N_("state_redeemed"),
+    N_("action_claim"),
+    N_("action_confirm_claim"),
+    N_("action_fail_claim"),
+    N_("action_gift"),
+    N_("action_accept_gift"),
+    N_("action_cancel_gift"),
+    N_("action_cancel_offer"),
+    N_("action_pledge"),
+    N_("action_accept_pledge"),
+    N_("action_decline_pledge"),
+    N_("action_release_pledge"),
+    N_("action_foreclose"),
+    N_("action_deposit"),
+    N_("action_confirm_deposit"),
+    N_("action_decline_deposit"),
+    N_("action_withdraw"),
+    N_("action_request_redemption"),
+    N_("action_cancel_redemption"),
+    N_("action_fulfil_redemption"),
+    N_("status_queued"),
+    N_("status_sent"),
+    N_("status_confirmed"),
+    N_("status_failed"),
+    N_("status_done"),
+    N_("pending_actions"),
+    N_("on_chain"),
+    N_("do_gift"),
+    N_("do_pledge"),
+    N_("do_deposit"),
+    N_("do_redeem"),
+    N_("do_cancel_gift"),
+    N_("do_cancel_offer"),
+    N_("do_withdraw"),
+    N_("do_redeem_storage"),
+    N_("close"),
+    N_("accept"),
+    N_("gift_arriving"),
+    N_("gift_expires"),
+    N_("gift_link_title"),
+    N_("gift_link_expires"),
+    N_("gift_sent_to"),
+    N_("gift_to_missing"),
+    N_("copy"),
+    N_("copied"),
+    N_("copy_failed"),
+    N_("gift_waiting"),
+    N_("pledge_waiting"),
+    N_("pledge_terms"),
+    N_("pledged_to"),
+    N_("pledged_to_no_date"),
+    N_("deposit_waiting"),
+    N_("stored_since"),
+    N_("stored_no_date"),
+    N_("redemption_waiting"),
+    N_("redemption_waiting_storage"),
+    N_("redeemed_final"),
+    N_("recalled_no_hand_out"),
+    N_("partner"),
+    N_("choose"),
+    N_("no_partners"),
+    N_("link_incomplete"),
+    N_("gift_accepting"),
+    N_("gift_accepted"),
+    N_("voucher_needed"),
+)
+
+
+def _script_text(lang: str) -> dict[str, str]:
+    """What ``data-text`` hands consumer.js in ``lang``. A count's message comes in the forms
+    the language has, ``<id>_<CLDR plural category>`` (en: ``_one``, ``_other``; zh:
+    ``_other``), which the script picks with ``Intl.PluralRules``."""
+    translations = i18n.translations(lang)
+    text = {msgid: translations.gettext(msgid) for msgid in SCRIPT_MESSAGES}
+    for category, n in i18n.plural_samples(lang).items():
+        text[f"wrong_pin_{category}"] = translations.ngettext("wrong_pin_one", "wrong_pin_other", n)
+        text[f"invalid_sign_in_code_{category}"] = translations.ngettext(
+            "invalid_sign_in_code_one", "invalid_sign_in_code_other", n
+        )
+    return text
+
+
+#: ``data-text`` per language.
+SCRIPT_TEXT: dict[str, dict[str, str]] = {lang: _script_text(lang) for lang in LANGS}
 
 
 # ----------------------------------------------------------------------------- helpers
 @functools.cache
-def _environment(folder: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def _environment(lang: str, folder: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """The templates in ``lang``: ``_("id")`` is the catalog's text for ``id`` (a misspelt id
+    fails the render, as a misspelt name does), and ``message(id, default)`` the same for ids
+    composed from a value, with ``default`` when the catalog has none."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a misspelt name fails the render, not the reader
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    translations = i18n.translations(lang)
+    # Old-style gettext: a translation is text, escaped like any other (newstyle, and trans
+    # blocks, would mark it safe HTML).
+    env.install_gettext_translations(translations, newstyle=False)  # type: ignore[attr-defined]
+
+    def message(msgid: str, default: str | None = None) -> str:
+        try:
+            return translations.gettext(msgid)
+        except i18n.MissingMessageError:
+            if default is None:
+                raise
+            return default
+
+    env.globals["message"] = message
     # Chinese stays readable in data-text; tojson still escapes < > & ' for the attribute.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     env.globals["asset_url"] = asset_url
@@ -673,7 +355,6 @@ def _common(request: Request, lang: str) -> dict[str, Any]:
     return {
         "lang": lang,
         "html_lang": HTML_LANG[lang],
-        "t": PAGE_TEXT[lang],
         "script_text": SCRIPT_TEXT[lang],
         "other_lang_href": _other_lang_href(request, lang),
         "my_certificates_href": "/my-certificates?" + urlencode({"lang": lang}),
@@ -764,7 +445,7 @@ def scan_context(body: Mapping[str, Any]) -> dict[str, Any]:
 def _page(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    html = _environment().get_template(template).render(**context)
+    html = _environment(context["lang"]).get_template(template).render(**context)
     page = HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
     gzip_page(request, page)
     return page
@@ -784,12 +465,12 @@ def render_error_page(request: Request, status: int, code: str, detail: str) -> 
     its language and the machine code, with the refusal's status. The API's ``detail`` is
     shown only for refusals without a text of their own; it never repeats the refused input."""
     lang = choose_lang(request)
-    t = PAGE_TEXT[lang]
+    _ = i18n.translations(lang).gettext
     malformed = code.startswith("malformed_")
     error = {
         "code": code,
-        "title": t["error_malformed_title"] if malformed else t["error_title"],
-        "detail": t["error_malformed_detail"] if malformed else t["error_detail"],
+        "title": _("error_malformed_title") if malformed else _("error_title"),
+        "detail": _("error_malformed_detail") if malformed else _("error_detail"),
         "api_detail": "" if malformed or status >= 500 else detail,
     }
     return _page(request, "error.html", {**_common(request, lang), "error": error}, status)
