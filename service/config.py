@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     #: arrival order (``service.api.lanes``); 0: automatic (1 on SQLite, which writes one
     #: transaction at a time; 4 on PostgreSQL).
     write_lane: int = Field(default=0, ge=0, le=256)
+    #: Consumer scans that must wait (on the chain or to write an alert; all of them on
+    #: PostgreSQL) run at most this many at once, the others waiting in arrival order; 0:
+    #: automatic (2 on SQLite, 4 on PostgreSQL).
+    verify_lane: int = Field(default=0, ge=0, le=256)
     #: Connections and requests served at once; past it, new requests answer 503.
     max_concurrency: int = Field(default=200, ge=1, le=100_000)
     #: Consumer sessions: an access token (JWT) lasts this long; the page refreshes it with

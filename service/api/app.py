@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.api import errors, openapi
-from service.api.lanes import WriteLane
+from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
 from service.api.routers import (
     alerts,
@@ -56,9 +56,9 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
     app.state.container = container
     app.state.label_slots = RenderSlots(container.settings.label_max_parallel)
     app.state.scan_limits = ScanLimits.from_settings(container.settings)
-    app.state.write_lane = WriteLane.for_database(
-        container.uow_factory.engine.dialect.name, container.settings.write_lane
-    )
+    dialect = container.uow_factory.engine.dialect.name
+    app.state.write_lane = Lane.for_database("write", dialect, container.settings.write_lane)
+    app.state.verify_lane = Lane.for_database("verify", dialect, container.settings.verify_lane)
     openapi.install(app, max_page_size=container.settings.max_page_size)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     errors.install(app)  # its middleware goes last: it wraps the others

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.adapters.reference_cache import MISSING
-from service.api.lanes import WriteLane, write_lane
+from service.api.lanes import Lane, write_lane
 from service.app import consumers, handlers, scanner_sessions
 from service.app.commands import Idempotency
 from service.app.ports import UnitOfWork
@@ -39,7 +39,7 @@ async def get_container(request: Request) -> Any:
 
 
 ContainerDep = Annotated[Any, Depends(get_container)]
-WriteLaneDep = Annotated[WriteLane, Depends(write_lane)]
+WriteLaneDep = Annotated[Lane, Depends(write_lane)]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:

@@ -1,5 +1,5 @@
-"""The write lane: channel scans and uploads run in worker threads a few at a time, in the
-order they arrived.
+"""Lanes: channel scans, and the consumer scans that must wait (on the chain, or to write an
+alert), run in worker threads a few at a time, in the order they arrived.
 
 Every scan of a case or pallet writes (custody, the shipment, the event log's head), and on
 SQLite one transaction writes at a time. With one worker thread per waiting request, eight
@@ -10,6 +10,11 @@ for 0.6 ms). In a lane as wide as the database can write at once, a scan waits o
 loop, in arrival order, and then runs without that race. PostgreSQL writes several at once, but
 every scan takes the log head's row lock: its lane is a little wider
 (``TRACECERT_WRITE_LANE``; docs/scans.md has the figures).
+
+Consumer scans (the Digital Link, ``/items/{serial}/verify``) are answered on the event loop
+where they can be (SQLite reads never wait); the rest, and every one on PostgreSQL, run in the
+verify lane (``TRACECERT_VERIFY_LANE``), for the same reason: 32 threads racing for the lock
+made the slowest answers three times the median.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from fastapi import Request
 
 T = TypeVar("T")
 
-#: Lane widths when ``TRACECERT_WRITE_LANE`` is 0 (automatic), by database.
-AUTOMATIC_WIDTH = {"sqlite": 1, "postgresql": 4}
+#: Lane widths when ``TRACECERT_WRITE_LANE`` / ``TRACECERT_VERIFY_LANE`` are 0 (automatic).
+AUTOMATIC_WIDTH = {
+    "write": {"sqlite": 1, "postgresql": 4},
+    "verify": {"sqlite": 2, "postgresql": 4},
+}
 
 
-class WriteLane:
-    """At most ``width`` write requests in worker threads at once; the others wait, first come
-    first served (anyio's capacity limiter queues its waiters in order)."""
+class Lane:
+    """At most ``width`` requests in worker threads at once; the others wait, first come first
+    served (anyio's capacity limiter queues its waiters in order)."""
 
     def __init__(self, width: int) -> None:
         if width < 1:
@@ -38,16 +46,23 @@ class WriteLane:
         self._limiter = anyio.CapacityLimiter(width)
 
     @classmethod
-    def for_database(cls, dialect: str, configured: int = 0) -> WriteLane:
-        """The lane for a database: ``configured`` if set, else its automatic width."""
-        return cls(configured or AUTOMATIC_WIDTH.get(dialect, 1))
+    def for_database(cls, kind: str, dialect: str, configured: int = 0) -> Lane:
+        """The ``kind`` lane (write, verify) for a database: ``configured`` if set, else its
+        automatic width."""
+        return cls(configured or AUTOMATIC_WIDTH[kind].get(dialect, 1))
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker thread once the lane has room."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
 
-def write_lane(request: Request) -> WriteLane:
+def write_lane(request: Request) -> Lane:
     """The application's write lane (set by ``create_app``)."""
-    lane: WriteLane = request.app.state.write_lane
+    lane: Lane = request.app.state.write_lane
+    return lane
+
+
+def verify_lane(request: Request) -> Lane:
+    """The application's verify lane (set by ``create_app``)."""
+    lane: Lane = request.app.state.verify_lane
     return lane

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from service.api.clients import network_key
 from service.api.deps import ContainerDep, ScanCaller
 from service.api.errors import STATUS_BY_KIND, error_response
+from service.api.lanes import Lane
 from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
@@ -132,7 +132,8 @@ async def _verify(
         await asyncio.sleep(0)
         body = verifier.scan(cmd, origin, inline=True)
     if isinstance(body, scans.Deferred):
-        body = await run_in_threadpool(verifier.scan, cmd, origin)
+        lane: Lane = request.app.state.verify_lane
+        body = await lane.run(verifier.scan, cmd, origin)
     assert not isinstance(body, scans.Deferred)
     if body is None:
         body = scans.unknown(cmd.serial)
