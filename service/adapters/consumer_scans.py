@@ -62,6 +62,7 @@ from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyCodeRepository,
     bulk_insert,
+    stored_proof,
     timestamp_writer,
 )
 from service.adapters.scan_spill import ScanSpill, SpilledScan
@@ -367,19 +368,12 @@ class SqlAlchemyScanReads:
         if levels is None:
             with Session(bind=self._reader) as session:
                 return SqlAlchemyCodeRepository(session).proof(batch_id, leaf_index, item_count)
-        proof: list[bytes] = []
-        for level, position in proof_positions(leaf_index, item_count):
-            if level == 0:
-                if sibling is None:
-                    raise LookupError(f"batch {batch_id} has no leaf {position}")
-                proof.append(bytes(sibling))
-                continue
+
+        def node(level: int, position: int) -> bytes:
             nodes = levels[level - 1] if level - 1 < len(levels) else b""
-            node = nodes[position * 32 : position * 32 + 32]
-            if len(node) != 32:
-                raise LookupError(f"batch {batch_id} has no complete stored tree")
-            proof.append(node)
-        return proof
+            return nodes[position * 32 : position * 32 + 32]
+
+        return stored_proof(batch_id, proof_positions(leaf_index, item_count), sibling, node)
 
     def _tree(self, batch_id: int, item_count: int) -> list[bytes] | None:
         """The batch's stored levels (1 = parents of the leaves), kept; None if too large."""
