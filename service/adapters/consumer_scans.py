@@ -43,12 +43,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Dialect, Engine, Select, and_, bindparam, func, or_, select
+from sqlalchemy import Dialect, Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
 from service.adapters.db import READ_ONLY, is_outage
+from service.adapters.distribution import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.adapters.orm import (
     BatchRow,
     BatchTreeLevelRow,
@@ -56,15 +57,12 @@ from service.adapters.orm import (
     ConsumerScanRow,
     ItemRow,
     LogisticUnitRow,
-    OrganisationRow,
-    ShipmentLineRow,
-    ShipmentRow,
-    SiteRow,
 )
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyCodeRepository,
     bulk_insert,
+    stored_proof,
     timestamp_writer,
 )
 from service.adapters.scan_spill import ScanSpill, SpilledScan
@@ -125,7 +123,6 @@ _pallet = LogisticUnitRow.__table__.alias("pallet_unit")
 _sibling = ItemRow.__table__.alias("sibling")
 _batches = BatchRow.__table__
 _certificates = CertificateRow.__table__
-_lines = ShipmentLineRow.__table__
 _levels = BatchTreeLevelRow.__table__
 
 
@@ -199,44 +196,6 @@ _SIGHTINGS = (
     .order_by(_scans.c.scanned_at.desc())
     .limit(MAX_SIGHTINGS)
 )
-# ``CustodyRepository.history`` for a bottle (its lines, its case's and its pallet's), built
-# once: the repository builds it per call, which cost a scan of travelled goods 2 ms.
-_sender = OrganisationRow.__table__.alias("sender")
-_receiver = OrganisationRow.__table__.alias("receiver")
-_site = SiteRow.__table__.alias("receipt_site")
-_shipments = ShipmentRow.__table__
-_HISTORY = (
-    select(
-        _shipments.c.public_id,
-        _sender.c.id,
-        _sender.c.name,
-        _receiver.c.id,
-        _receiver.c.name,
-        _shipments.c.dispatched_at,
-        func.min(_lines.c.received_at),
-        func.min(_site.c.region_code),
-    )
-    .join(_lines, _lines.c.shipment_id == _shipments.c.id)
-    .join(_sender, _sender.c.id == _shipments.c.sender_id)
-    .join(_receiver, _receiver.c.id == _shipments.c.receiver_id)
-    .outerjoin(_site, _site.c.id == _lines.c.receipt_site_id)
-    .where(
-        or_(
-            _lines.c.item_id == bindparam("item_id"),
-            _lines.c.unit_id == bindparam("case_id"),
-            _lines.c.unit_id == bindparam("pallet_id"),
-        )
-    )
-    .group_by(
-        _shipments.c.public_id,
-        _sender.c.id,
-        _sender.c.name,
-        _receiver.c.id,
-        _receiver.c.name,
-        _shipments.c.dispatched_at,
-    )
-    .order_by(_shipments.c.dispatched_at)
-)
 _LEVELS = (
     select(_levels.c.level, _levels.c.nodes)
     .where(_levels.c.batch_id == bindparam("batch_id"))
@@ -293,11 +252,7 @@ class _Statements:
     def __init__(self, engine: Engine) -> None:
         self.facts = _HotStatement(_FACTS, engine.dialect)
         self.sightings = _HotStatement(_SIGHTINGS, engine.dialect)
-        self.history = _HotStatement(_HISTORY, engine.dialect)
-
-
-def _or_none(row_id: int | None) -> int:
-    return -1 if row_id is None else row_id
+        self.history = _HotStatement(CUSTODY_HISTORY, engine.dialect)
 
 
 def _custody(row: Any, at: int) -> Custody:
@@ -340,9 +295,7 @@ class SqlAlchemyScanReads:
                 )
             ]
             legs = self._statements.history.rows(
-                driver,
-                # Row ids are positive: -1 stands for "no case" and "no pallet".
-                {"item_id": row[0], "case_id": _or_none(row[6]), "pallet_id": _or_none(row[16])},
+                driver, custody_history_of(item_id=row[0], unit_id=row[6], pallet_id=row[16])
             )
         finally:
             driver.close()
@@ -378,17 +331,7 @@ class SqlAlchemyScanReads:
         proof: list[bytes] = []
         if root is not None:
             proof = self._proof(batch_id, leaf_index, item_count, sibling)
-        history = [
-            {
-                "shipment_id": public_id,
-                "from": {"organisation_id": s_id, "name": s_name},
-                "to": {"organisation_id": r_id, "name": r_name},
-                "dispatched_at": dispatched.isoformat() if dispatched else None,
-                "received_at": received.isoformat() if received else None,
-                "received_in": region,
-            }
-            for public_id, s_id, s_name, r_id, r_name, dispatched, received, region in legs
-        ]
+        history = custody_history(legs)
         item = ItemRecord(
             serial=serial,
             batch_id=batch_id,
@@ -425,19 +368,12 @@ class SqlAlchemyScanReads:
         if levels is None:
             with Session(bind=self._reader) as session:
                 return SqlAlchemyCodeRepository(session).proof(batch_id, leaf_index, item_count)
-        proof: list[bytes] = []
-        for level, position in proof_positions(leaf_index, item_count):
-            if level == 0:
-                if sibling is None:
-                    raise LookupError(f"batch {batch_id} has no leaf {position}")
-                proof.append(bytes(sibling))
-                continue
+
+        def node(level: int, position: int) -> bytes:
             nodes = levels[level - 1] if level - 1 < len(levels) else b""
-            node = nodes[position * 32 : position * 32 + 32]
-            if len(node) != 32:
-                raise LookupError(f"batch {batch_id} has no complete stored tree")
-            proof.append(node)
-        return proof
+            return nodes[position * 32 : position * 32 + 32]
+
+        return stored_proof(batch_id, proof_positions(leaf_index, item_count), sibling, node)
 
     def _tree(self, batch_id: int, item_count: int) -> list[bytes] | None:
         """The batch's stored levels (1 = parents of the leaves), kept; None if too large."""

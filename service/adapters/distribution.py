@@ -4,7 +4,7 @@ and custody (units and loose items, shipments and their lines, scan events)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -254,6 +254,66 @@ _SCANS_WAITING = (
 _SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[assignment]
 _SHIPMENTS_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id.in_(bindparam("ids", expanding=True)))
 _SHIPMENT_BY_ID = select(_SHIPMENTS).where(_SHIPMENTS.c.id == bindparam("id"))
+_LINES: Table = ShipmentLineRow.__table__  # type: ignore[assignment]
+_SENDERS = OrganisationRow.__table__.alias("sender")
+_RECEIVERS = OrganisationRow.__table__.alias("receiver")
+_RECEIPT_SITES = SiteRow.__table__.alias("receipt_site")
+#: The chain of custody (``history``): the shipments whose lines carried an item, a unit (the
+#: item's case, or the case or pallet asked about) or the pallet of that case, with the
+#: parameters of :func:`custody_history_of`. The scan path runs it too, compiled once on the
+#: driver's cursor (``service.adapters.consumer_scans``).
+_LEG = (
+    _SHIPMENTS.c.public_id,
+    _SENDERS.c.id,
+    _SENDERS.c.name,
+    _RECEIVERS.c.id,
+    _RECEIVERS.c.name,
+    _SHIPMENTS.c.dispatched_at,
+)
+CUSTODY_HISTORY = (
+    select(*_LEG, func.min(_LINES.c.received_at), func.min(_RECEIPT_SITES.c.region_code))
+    .join(_LINES, _LINES.c.shipment_id == _SHIPMENTS.c.id)
+    .join(_SENDERS, _SENDERS.c.id == _SHIPMENTS.c.sender_id)
+    .join(_RECEIVERS, _RECEIVERS.c.id == _SHIPMENTS.c.receiver_id)
+    .outerjoin(_RECEIPT_SITES, _RECEIPT_SITES.c.id == _LINES.c.receipt_site_id)
+    .where(
+        or_(
+            _LINES.c.item_id == bindparam("item_id"),
+            _LINES.c.unit_id == bindparam("unit_id"),
+            _LINES.c.unit_id == bindparam("pallet_id"),
+        )
+    )
+    .group_by(*_LEG)
+    .order_by(_SHIPMENTS.c.dispatched_at)
+)
+
+
+def custody_history_of(
+    item_id: int | None, unit_id: int | None, pallet_id: int | None
+) -> dict[str, int]:
+    """The parameters of ``CUSTODY_HISTORY``: -1 stands for none, row ids being positive."""
+    return {
+        "item_id": -1 if item_id is None else item_id,
+        "unit_id": -1 if unit_id is None else unit_id,
+        "pallet_id": -1 if pallet_id is None else pallet_id,
+    }
+
+
+def custody_history(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """The legs of a chain of custody, as answered, from the rows of ``CUSTODY_HISTORY``."""
+    return [
+        {
+            "shipment_id": public_id,
+            "from": {"organisation_id": s_id, "name": s_name},
+            "to": {"organisation_id": r_id, "name": r_name},
+            "dispatched_at": _iso(dispatched),
+            "received_at": _iso(received),
+            "received_in": region,
+        }
+        for public_id, s_id, s_name, r_id, r_name, dispatched, received, region in rows
+    ]
+
+
 #: Through the driver (every receipt and dispatch saves its shipment's counts).
 _SAVE_SHIPMENT_SQL = (
     "UPDATE shipments SET status = ?, received_at = ?, dispatched_at = ?, dispatched_lines = ?, "
@@ -650,63 +710,17 @@ class SqlAlchemyCustodyRepository:
         return [self._shipment(r) for r in self._s.scalars(query)]
 
     def history(self, target: Target) -> list[dict[str, Any]]:
-        unit_ids: list[int] = []
-        item_ids: list[int] = []
         if target.kind == "item":
-            item_ids.append(target.id)
-            if target.parent_id is not None:
-                unit_ids.append(target.parent_id)
-                parent = self._s.get(LogisticUnitRow, target.parent_id)
-                if parent is not None and parent.parent_id is not None:
-                    unit_ids.append(parent.parent_id)
+            item_id, unit_id, pallet_id = target.id, target.parent_id, None
+            if unit_id is not None:
+                case = self._s.get(LogisticUnitRow, unit_id)
+                pallet_id = case.parent_id if case is not None else None
         else:
-            unit_ids.append(target.id)
-            if target.parent_id is not None:
-                unit_ids.append(target.parent_id)
-        sender, receiver = aliased(OrganisationRow), aliased(OrganisationRow)
-        site = aliased(SiteRow)
-        rows = self._s.execute(
-            select(
-                ShipmentRow.public_id,
-                sender.id,
-                sender.name,
-                receiver.id,
-                receiver.name,
-                ShipmentRow.dispatched_at,
-                func.min(ShipmentLineRow.received_at),
-                func.min(site.region_code),
-            )
-            .join(ShipmentLineRow, ShipmentLineRow.shipment_id == ShipmentRow.id)
-            .join(sender, sender.id == ShipmentRow.sender_id)
-            .join(receiver, receiver.id == ShipmentRow.receiver_id)
-            .outerjoin(site, site.id == ShipmentLineRow.receipt_site_id)
-            .where(
-                or_(
-                    ShipmentLineRow.unit_id.in_(unit_ids or [-1]),
-                    ShipmentLineRow.item_id.in_(item_ids or [-1]),
-                )
-            )
-            .group_by(
-                ShipmentRow.public_id,
-                sender.id,
-                sender.name,
-                receiver.id,
-                receiver.name,
-                ShipmentRow.dispatched_at,
-            )
-            .order_by(ShipmentRow.dispatched_at)
+            item_id, unit_id, pallet_id = None, target.id, target.parent_id
+        rows = _core(self._s).execute(
+            CUSTODY_HISTORY, custody_history_of(item_id, unit_id, pallet_id)
         )
-        return [
-            {
-                "shipment_id": public_id,
-                "from": {"organisation_id": s_id, "name": s_name},
-                "to": {"organisation_id": r_id, "name": r_name},
-                "dispatched_at": dispatched.isoformat() if dispatched else None,
-                "received_at": _iso(received),
-                "received_in": region,
-            }
-            for public_id, s_id, s_name, r_id, r_name, dispatched, received, region in rows
-        ]
+        return custody_history(rows)
 
     # ------------------------------------------------------------------ stock
     def stock(self, organisation_id: int, offset: int, limit: int) -> list[dict[str, Any]]:

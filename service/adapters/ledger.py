@@ -97,6 +97,46 @@ def revert_to_domain(exc: ContractRevertError) -> TracecertError:
     return cls(f"The contract refused the operation: {exc}.")
 
 
+#: What a consumer's wallet signs to bind itself to a member account (``_binding``).
+_WALLET_BINDING_TYPES: dict[str, list[dict[str, str]]] = {
+    "WalletBinding": [
+        {"name": "account", "type": "string"},
+        {"name": "wallet", "type": "address"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+
+def _typed_data(
+    domain: tuple[str, str, int, str],
+    types: dict[str, list[dict[str, str]]],
+    primary_type: str,
+    message: dict[str, Any],
+) -> dict[str, Any]:
+    """EIP-712 typed data, as a wallet's ``eth_signTypedData_v4`` takes it, for ``message`` in
+    the domain ``(name, version, chain id, verifying contract)``."""
+    name, version, chain_id, contract = domain
+    return {
+        "domain": {
+            "name": name,
+            "version": version,
+            "chainId": chain_id,
+            "verifyingContract": contract,
+        },
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            **types,
+        },
+        "primaryType": primary_type,
+        "message": message,
+    }
+
+
 class ChainRuntime:
     """The node connection, the recorded identity and the deployed registry."""
 
@@ -473,24 +513,11 @@ class ChainLedger:
     ) -> dict[str, Any]:
         _, forwarder, chain_id = self._forwarding()
         request = self._request(address, call, args, nonce, deadline)
-        return {
-            "domain": {
-                "name": FORWARDER_NAME,
-                "version": FORWARDER_VERSION,
-                "chainId": chain_id,
-                "verifyingContract": forwarder.address,
-            },
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                **FORWARD_REQUEST_TYPES,
-            },
-            "primaryType": "ForwardRequest",
-            "message": {
+        return _typed_data(
+            (FORWARDER_NAME, FORWARDER_VERSION, chain_id, forwarder.address),
+            FORWARD_REQUEST_TYPES,
+            "ForwardRequest",
+            {
                 "from": request.from_,
                 "to": request.to,
                 "value": str(request.value),
@@ -499,7 +526,7 @@ class ChainLedger:
                 "deadline": request.deadline,
                 "data": "0x" + request.data.hex(),
             },
-        }
+        )
 
     def recover_forward_signer(
         self,
@@ -537,29 +564,12 @@ class ChainLedger:
 
     def _binding(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
         registry, _, chain_id = self._forwarding()
-        return {
-            "domain": {
-                "name": "tracecert",
-                "version": "1",
-                "chainId": chain_id,
-                "verifyingContract": registry.address,
-            },
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "WalletBinding": [
-                    {"name": "account", "type": "string"},
-                    {"name": "wallet", "type": "address"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "WalletBinding",
-            "message": {"account": account_id, "wallet": address, "deadline": deadline},
-        }
+        return _typed_data(
+            ("tracecert", "1", chain_id, registry.address),
+            _WALLET_BINDING_TYPES,
+            "WalletBinding",
+            {"account": account_id, "wallet": address, "deadline": deadline},
+        )
 
     def binding_typed_data(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
         return self._binding(account_id, address, deadline)

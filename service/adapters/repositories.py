@@ -512,6 +512,33 @@ _Case = aliased(LogisticUnitRow)
 ITEM_COLUMNS = ("batch_id", "serial", "item_hash", "leaf", "leaf_index", "case_id", "pin_hash")
 
 
+def stored_proof(
+    batch_id: int,
+    positions: Sequence[tuple[int, int]],
+    sibling: bytes | None,
+    node: Callable[[int, int], bytes | None],
+) -> list[bytes]:
+    """A leaf's Merkle proof from what is stored of its batch's tree: at each of the leaf's
+    ``positions`` (``chain.merkle.proof_positions``), the ``sibling`` leaf (level 0) or the node
+    that ``node(level, position)`` read from the stored levels (1 = parents of the leaves).
+
+    Raises:
+        LookupError: if the sibling leaf or a node is not stored.
+    """
+    proof: list[bytes] = []
+    for level, position in positions:
+        if level == 0:
+            if sibling is None:
+                raise LookupError(f"batch {batch_id} has no leaf {position}")
+            proof.append(bytes(sibling))
+            continue
+        found = node(level, position)
+        if found is None or len(found) != 32:
+            raise LookupError(f"batch {batch_id} has no complete stored tree")
+        proof.append(bytes(found))
+    return proof
+
+
 class SqlAlchemyCodeRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -630,18 +657,15 @@ class SqlAlchemyCodeRepository:
     # ------------------------------------------------------------------ reads
     def proof(self, batch_id: int, leaf_index: int, item_count: int) -> list[bytes]:
         positions = proof_positions(leaf_index, item_count)
-        nodes: dict[int, bytes] = {}
-        upper = {level: pos for level, pos in positions if level > 0}
-        if 0 in dict(positions):
-            sibling = dict(positions)[0]
-            leaf = self._s.scalar(
+        sibling: bytes | None = None
+        if positions and positions[0][0] == 0:
+            sibling = self._s.scalar(
                 select(ItemRow.leaf).where(
-                    ItemRow.batch_id == batch_id, ItemRow.leaf_index == sibling
+                    ItemRow.batch_id == batch_id, ItemRow.leaf_index == positions[0][1]
                 )
             )
-            if leaf is None:
-                raise LookupError(f"batch {batch_id} has no leaf {sibling}")
-            nodes[0] = leaf
+        nodes: dict[int, bytes] = {}
+        upper = {level: pos for level, pos in positions if level > 0}
         if upper:
             offset = case(
                 *((BatchTreeLevelRow.level == lvl, pos * 32 + 1) for lvl, pos in upper.items())
@@ -655,9 +679,7 @@ class SqlAlchemyCodeRepository:
                 )
             )
             nodes.update({int(level): bytes(node) for level, node in rows})
-        if len(nodes) != len(positions) or any(len(n) != 32 for n in nodes.values()):
-            raise LookupError(f"batch {batch_id} has no complete stored tree")
-        return [nodes[level] for level, _ in positions]
+        return stored_proof(batch_id, positions, sibling, lambda level, _: nodes.get(level))
 
     def find_item(self, serial: str) -> ItemRecord | None:
         found = self._s.execute(

@@ -3,9 +3,12 @@ pledgees, custodians and stores). Every call that moves value honours ``Idempote
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel
 
 from service.api.deps import (
     ContainerDep,
@@ -28,6 +31,8 @@ from service.api.schemas import (
     VoucherSign,
 )
 from service.app import certificates, commands
+from service.app.commands import Idempotency
+from service.domain.actor import Actor
 from service.domain.certificates import Action, DealKind, DealStatus
 from service.domain.errors import InvalidDealError, InvalidRequestError
 from service.domain.roles import Role
@@ -47,160 +52,112 @@ def _services(container: Any) -> certificates.Services:
 
 
 # ----------------------------------------------------------------------------- owner
+#: A call that takes no body, or an empty JSON object (hashed with the ``Idempotency-Key``).
+NoBody = Annotated[EmptyBody | None, Body()]
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class OwnerCall:
+    """What every owner's call needs: the signed-in consumer, the container and the
+    ``Idempotency-Key``, tied to the request's body and target by :meth:`idempotency`."""
+
+    actor: Actor
+    container: Any
+    idempotency_key: str | None
+
+    @property
+    def services(self) -> certificates.Services:
+        return _services(self.container)
+
+    def idempotency(self, body: BaseModel | None, scope: str) -> Idempotency | None:
+        return idempotency_of(self.idempotency_key, body, scope)
+
+    def command(
+        self, command: Callable[..., C], certificate_id: str, body: BaseModel | None, scope: str
+    ) -> C:
+        """The ``command`` on a certificate, with the body's fields as its own: the request
+        schemas and the commands use the same words. ``scope`` names the path for the key."""
+        fields = dict(body) if body is not None else {}
+        key = self.idempotency(body, f"{scope}:{certificate_id}")
+        return command(self.actor, certificate_id, **fields, idempotency=key)
+
+
+async def _owner_call(
+    actor: CurrentConsumer, container: ContainerDep, idempotency_key: IdempotencyKeyDep
+) -> OwnerCall:
+    return OwnerCall(actor, container, idempotency_key)
+
+
+OwnerCallDep = Annotated[OwnerCall, Depends(_owner_call)]
+
+
 @router.post("/me/certificates/{certificate_id}/gift", response_model=CertificatePublic)
-def gift(
-    certificate_id: str,
-    body: GiftCreate,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+def gift(certificate_id: str, body: GiftCreate, call: OwnerCallDep) -> dict[str, Any]:
     """Give the certificate: to a member (``to``: phone or email) or by a link (no ``to``; the
     answer carries the link, shown once). The token waits in escrow until accepted; the giver
     may cancel, and an expired gift comes back."""
-    return certificates.gift(
-        commands.Gift(
-            actor,
-            certificate_id,
-            body.to,
-            body.expires_in_days,
-            body.message,
-            idempotency_of(idempotency_key, body, f"gift:{certificate_id}"),
-        ),
-        _services(container),
-        container.settings.resolver_url,
-    )
+    cmd = call.command(commands.Gift, certificate_id, body, "gift")
+    return certificates.gift(cmd, call.services, call.container.settings.resolver_url)
 
 
 @router.post("/me/certificates/{certificate_id}/gift/cancel", response_model=CertificatePublic)
-def cancel_gift(
-    certificate_id: str,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-    body: EmptyBody | None = Body(default=None),
-) -> dict[str, Any]:
+def cancel_gift(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -> dict[str, Any]:
     """Take a gift back before it is accepted."""
-    cmd = commands.CertificateCommand(
-        actor, certificate_id, idempotency_of(idempotency_key, body, f"cancel:{certificate_id}")
-    )
-    return certificates.cancel_gift(cmd, _services(container))
+    cmd = call.command(commands.CertificateCommand, certificate_id, body, "cancel")
+    return certificates.cancel_gift(cmd, call.services)
 
 
 @router.post("/me/certificates/{certificate_id}/pledge", response_model=CertificatePublic)
-def pledge(
-    certificate_id: str,
-    body: PledgeCreate,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+def pledge(certificate_id: str, body: PledgeCreate, call: OwnerCallDep) -> dict[str, Any]:
     """Offer the certificate as collateral to a pledgee; amount and terms stay off chain. The
     token locks when the pledgee accepts."""
-    return certificates.pledge(
-        commands.Pledge(
-            actor,
-            certificate_id,
-            body.pledgee_id,
-            body.amount,
-            body.currency,
-            body.due_date,
-            body.terms,
-            idempotency_of(idempotency_key, body, f"pledge:{certificate_id}"),
-        ),
-        _services(container),
-    )
+    cmd = call.command(commands.Pledge, certificate_id, body, "pledge")
+    return certificates.pledge(cmd, call.services)
 
 
 @router.post("/me/certificates/{certificate_id}/deposit", response_model=CertificatePublic)
-def deposit(
-    certificate_id: str,
-    body: DepositCreate,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+def deposit(certificate_id: str, body: DepositCreate, call: OwnerCallDep) -> dict[str, Any]:
     """Send the bottle to a custodian's storage; the custodian confirms receiving it."""
-    return certificates.deposit(
-        commands.Deposit(
-            actor,
-            certificate_id,
-            body.custodian_id,
-            idempotency_of(idempotency_key, body, f"deposit:{certificate_id}"),
-        ),
-        _services(container),
-    )
+    cmd = call.command(commands.Deposit, certificate_id, body, "deposit")
+    return certificates.deposit(cmd, call.services)
 
 
 @router.post("/me/certificates/{certificate_id}/offer/cancel", response_model=CertificatePublic)
-def cancel_offer(
-    certificate_id: str,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-    body: EmptyBody | None = Body(default=None),
-) -> dict[str, Any]:
+def cancel_offer(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -> dict[str, Any]:
     """Take back a pledge or storage offer nobody accepted yet, or a request of the bottle
     from a store nobody fulfilled yet."""
-    key = idempotency_of(idempotency_key, body, f"cancel-offer:{certificate_id}")
-    cmd = commands.CertificateCommand(actor, certificate_id, key)
-    return certificates.cancel_offer(cmd, _services(container))
+    cmd = call.command(commands.CertificateCommand, certificate_id, body, "cancel-offer")
+    return certificates.cancel_offer(cmd, call.services)
 
 
 @router.post("/me/certificates/{certificate_id}/withdraw", response_model=CertificatePublic)
-def withdraw(
-    certificate_id: str,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-    body: EmptyBody | None = Body(default=None),
-) -> dict[str, Any]:
+def withdraw(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -> dict[str, Any]:
     """Take the bottle out of storage."""
-    cmd = commands.CertificateCommand(
-        actor, certificate_id, idempotency_of(idempotency_key, body, f"withdraw:{certificate_id}")
-    )
-    return certificates.withdraw(cmd, _services(container))
+    cmd = call.command(commands.CertificateCommand, certificate_id, body, "withdraw")
+    return certificates.withdraw(cmd, call.services)
 
 
 @router.post("/me/certificates/{certificate_id}/redemption", response_model=CertificatePublic)
 def request_redemption(
-    certificate_id: str,
-    body: RedemptionCreate,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
+    certificate_id: str, body: RedemptionCreate, call: OwnerCallDep
 ) -> dict[str, Any]:
     """Ask for the bottle: from storage, or from a store (pickup or delivery)."""
-    return certificates.request_redemption(
-        commands.RequestRedemption(
-            actor,
-            certificate_id,
-            body.method,
-            body.store_id,
-            body.address,
-            idempotency_of(idempotency_key, body, f"redeem:{certificate_id}"),
-        ),
-        _services(container),
-    )
+    cmd = call.command(commands.RequestRedemption, certificate_id, body, "redeem")
+    return certificates.request_redemption(cmd, call.services)
 
 
 @router.post("/me/vouchers/{voucher_id}", response_model=CertificatePublic)
-def sign_voucher(
-    voucher_id: str,
-    body: VoucherSign,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+def sign_voucher(voucher_id: str, body: VoucherSign, call: OwnerCallDep) -> dict[str, Any]:
     """Self-custody: run a prepared request with your wallet's EIP-712 signature. A request
     runs once; a signature for another chain, contract or nonce is refused."""
     return certificates.sign_voucher(
-        actor,
+        call.actor,
         voucher_id,
         bytes.fromhex(body.signature[2:]),
-        _services(container),
-        container.settings.resolver_url,
-        idempotency_of(idempotency_key, body, f"voucher:{voucher_id}"),
+        call.services,
+        call.container.settings.resolver_url,
+        call.idempotency(body, f"voucher:{voucher_id}"),
     )
 
 
@@ -214,21 +171,14 @@ def incoming_gifts(
 
 
 @router.post("/gifts/accept", response_model=CertificatePublic)
-def accept_gift(
-    body: GiftAccept,
-    actor: CurrentConsumer,
-    container: ContainerDep,
-    idempotency_key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+def accept_gift(body: GiftAccept, call: OwnerCallDep) -> dict[str, Any]:
     """Accept a gift: by its id (sent to you) or by the secret of its link (anyone signed in;
     a newcomer signs up first)."""
     if (body.gift_id is None) == (body.secret is None):
         raise InvalidRequestError("Send either gift_id or secret.")
+    key = call.idempotency(body, "accept")
     return certificates.accept_gift(
-        commands.AcceptGift(
-            actor, body.gift_id, body.secret, idempotency_of(idempotency_key, body, "accept")
-        ),
-        _services(container),
+        commands.AcceptGift(call.actor, body.gift_id, body.secret, key), call.services
     )
 
 
