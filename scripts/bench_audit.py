@@ -43,10 +43,10 @@ from sqlalchemy import text  # noqa: E402
 
 from chain._keccak import keccak256  # noqa: E402
 from chain.merkle import BatchTree  # noqa: E402
-from service.adapters.audit_export import SqlAlchemyAuditExporter  # noqa: E402
 from service.adapters.commitments import ChainCommitments, leaf_hash  # noqa: E402
 from service.adapters.db import make_engine, migrate  # noqa: E402
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
+from service.audit.storage import SqlAlchemyAuditExporter  # noqa: E402
 from service.domain.actor import Actor  # noqa: E402
 from service.domain.events import BatchAnchored, BatchCreated  # noqa: E402
 from service.domain.roles import Role  # noqa: E402

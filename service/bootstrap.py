@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import Sender, SenderReport
-from service.adapters.audit_export import SqlAlchemyAuditExporter
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.consumer_scans import (
@@ -48,6 +47,7 @@ from service.app.diversions import ConsumerDiversions
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
+from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.errors import TracecertError
 from service.domain.scans import CloneRule

@@ -24,6 +24,7 @@ from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
 from service.app import commands, distribution, factory, handlers, log_integrity, tenancy
+from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
 from service.domain.actor import Actor
@@ -567,7 +568,7 @@ def audit_export(
             actor = Actor(principal_id="cli:audit", role=Role.ADMIN)
         else:
             actor = Actor(principal_id=f"cli:audit:{brand}", role=Role.AUDITOR, brand_id=brand)
-        manifest = handlers.audit_export(
+        manifest = audit.audit_export(
             actor, container.audit_exporter, directory, since_index, advance
         )
     records = {name: f["records"] for name, f in manifest["files"].items()}

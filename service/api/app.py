@@ -13,7 +13,6 @@ from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
 from service.api.routers import (
     alerts,
-    audit,
     batches,
     certificates,
     consumers,
@@ -29,6 +28,7 @@ from service.api.routers import (
     scanner_sessions,
     web,
 )
+from service.audit import api as audit
 
 
 def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:

@@ -9,7 +9,6 @@ from typing import Any
 
 from service.app import commands, log_access, log_integrity
 from service.app.ports import (
-    AuditExporter,
     Clock,
     Commitments,
     DuplicateError,
@@ -302,20 +301,6 @@ def log_events(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list[d
     with uow:
         entries = uow.events.entries(offset, limit)
         return log_access.cut(actor, entries, uow.log_tenants)
-
-
-def audit_export(
-    actor: Actor,
-    exporter: AuditExporter,
-    directory: Any,
-    since_index: int = 0,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> dict[str, Any]:
-    """The auditor's export of what ``actor`` may see (issue 13): files and a manifest."""
-    actor.require(Permission.READ_LOG)
-    if since_index < 0:
-        raise LogRangeError("since_index must be 0 or more.")
-    return exporter.write(directory, actor, since_index, progress)
 
 
 def log_inclusion_proof(

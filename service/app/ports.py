@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
 from service.domain.accounts import Account, Destination, OtpChallenge
-from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
@@ -444,20 +443,6 @@ class LogTenants(Protocol):
     def brands_of(self, refs: Iterable[tuple[str, Any]]) -> TenantRefs:
         """For each ``(kind, key)`` with kind batch, alert, certificate, shipment, unit,
         organisation or site, the brand it belongs to; unknown references are absent."""
-        ...
-
-
-class AuditExporter(Protocol):
-    """Writes the auditor's export (service/adapters/audit_export.py) in one snapshot."""
-
-    def write(
-        self,
-        directory: Any,
-        actor: Actor,
-        since_index: int = 0,
-        progress: Callable[[str, int, int], None] | None = None,
-    ) -> dict[str, Any]:
-        """Write the files and manifest.json of what ``actor`` may see; return the manifest."""
         ...
 
 

@@ -222,6 +222,37 @@ def batch_body(lot: str = "LOT-1", quantity: int = 12, **extra: Any) -> dict[str
     }
 
 
+#: A product of Brand Two, within its GS1 company prefix (0614141).
+BRAND_TWO_GTIN = "00614141000012"
+
+
+@pytest.fixture
+def two_brands(api, container, keys) -> dict[str, str]:
+    """Brand One's factory made LOT-ONE; Brand Two (its own product) made LOT-TWO."""
+    uows, clock, actor = container.uow_factory, container.clock, handlers.SYSTEM_ACTOR
+    factory.register_product(
+        commands.RegisterProduct(
+            actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org
+        ),
+        uows(),
+        clock,
+    )
+    brand_two = handlers.create_api_key(
+        commands.CreateApiKey(actor, keys.foreign_brand_org, "brand"),
+        uows(),
+        clock,
+        container.settings.pepper,
+    ).secret_key
+    one = api.post("/batches", json=batch_body("LOT-ONE", 6), headers=auth(keys.factory))
+    two = api.post(
+        "/batches",
+        json={**batch_body("LOT-TWO", 6), "gtin": BRAND_TWO_GTIN},
+        headers=auth(keys.foreign_factory),
+    )
+    assert one.status_code == 201 and two.status_code == 201, (one.text, two.text)
+    return {"one": one.json()["id"], "two": two.json()["id"], "brand_two": brand_two}
+
+
 def make_batch(
     api: TestClient,
     key: str,

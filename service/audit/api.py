@@ -1,3 +1,5 @@
+"""The audit area's route: ``GET /audit/export``, the auditor's export as a tar stream."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from service.api.deps import ContainerDep, CurrentActor
-from service.app import handlers
+from service.audit import app
 
 router = APIRouter(prefix="/audit", tags=["event log"])
 
@@ -32,9 +34,7 @@ def audit_export(
     from one database snapshot, spooled to disk and never held in memory."""
     work = Path(tempfile.mkdtemp(prefix="tracecert-audit-"))
     try:
-        manifest = handlers.audit_export(
-            actor, container.audit_exporter, work / "export", since_index
-        )
+        manifest = app.audit_export(actor, container.audit_exporter, work / "export", since_index)
         archive = work / "export.tar"
         with tarfile.open(archive, "w") as tar:
             for name in [*manifest["files"], "manifest.json"]:
