@@ -18,9 +18,19 @@ from sqlalchemy import Engine
 
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
-from chain.sender import Sender, SenderReport
+from chain.sender import NONCE_FILL, Sender, SenderReport
+from service.adapters.batch_confirmations import BATCH_KINDS, BatchConfirmations
+from service.adapters.certificate_confirmations import (
+    CLAIM_KINDS,
+    LIFECYCLE_KINDS,
+    ROLE_GRANT_KINDS,
+    ClaimConfirmations,
+    RoleGrantConfirmations,
+    StepConfirmations,
+)
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
+from service.adapters.confirmations import NO_EFFECT, ConfirmationRegistry
 from service.adapters.consumer_scans import (
     ConsumerScanRecorder,
     HmacDeviceKeys,
@@ -35,6 +45,7 @@ from service.adapters.identity import (
 )
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.ledger import ChainLedger, ChainRuntime
+from service.adapters.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.adapters.log_inspector import ProcessLogInspector
 from service.adapters.printing import QrLabelPrinter
 from service.adapters.reference_cache import ReferenceCache
@@ -245,6 +256,19 @@ class Container:
         )
 
 
+def confirmations() -> ConfirmationRegistry:
+    """The outbox's confirmation handlers, one per kind of chain write, each from its area."""
+    return (
+        ConfirmationRegistry()
+        .register(BatchConfirmations(), *BATCH_KINDS)
+        .register(ClaimConfirmations(), *CLAIM_KINDS)
+        .register(StepConfirmations(), *LIFECYCLE_KINDS)
+        .register(RoleGrantConfirmations(), *ROLE_GRANT_KINDS)
+        .register(LogAnchorConfirmations(), *LOG_ANCHOR_KINDS)
+        .register(NO_EFFECT, NONCE_FILL)
+    )
+
+
 def _in_memory(database_url: str) -> bool:
     """An in-memory SQLite database, which no other process can open."""
     return database_url.startswith("sqlite") and (
@@ -324,7 +348,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         clock=clock,
         runtime=runtime,
         ledger=ledger,
-        tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock),
+        tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock, confirmations()),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=secrets,
         printer=QrLabelPrinter(),

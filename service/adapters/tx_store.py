@@ -1,23 +1,14 @@
-"""``chain.sender.TxStore`` on the database: the outbox, its attempts, and business effects.
+"""``chain.sender.TxStore`` on the database: the outbox and its attempts, persisted.
 
 Every method runs in its own committed transaction. ``record_signed`` in particular is durable
 before the sender sends, so a crash can only ever resend the very same raw transaction.
 
-``record_confirmed`` applies the business effect of a write in the same transaction that marks
-it confirmed:
-
-* ``anchor_batch`` -> the batch becomes ``anchored`` and a ``BatchAnchored`` event is logged;
-* ``recall_batch`` -> a ``BatchRecallConfirmed`` event (the batch was ``recalled`` already);
-* ``attest_batch`` -> a ``BatchAttested`` event;
-* ``claim`` / ``claim_batch`` -> each certificate it minted becomes ``active`` with a
-  ``CertificateClaimed`` event; each claim the contract skipped (``CertificateClaimSkipped``:
-  already claimed, batch recalled...) becomes ``claim_failed`` with a ``CertificateClaimFailed``
-  event naming the reason. A failed shared ``claim_batch`` (a whole-call revert) sends its
-  claims again one by one; a failed lone ``claim`` leaves its certificate ``claim_failed``;
-* ``anchor_log``   -> the ``log_anchors`` row becomes ``anchored`` and NO event is logged: an
-  event would grow the log, the anchorer would anchor the new size, whose confirmation would
-  log another event... the anchorer would chase its own tail forever. Log anchors are visible
-  on chain (``LogAnchored``) and in ``log_anchors`` instead.
+The store only persists the outbox. What a write's outcome does to business rows belongs to
+the area that owns them: the store asks the :class:`~service.adapters.confirmations.
+ConfirmationRegistry` (injected by ``service.bootstrap``) for the handler of the row's kind and
+calls it in the SAME transaction as the status change, so the effect commits with it:
+``record_confirmed`` -> ``confirmed``, ``record_failed`` -> ``failed`` (and its dependents'),
+a re-inclusion -> ``reincluded``, a confirmed write taken back -> ``taken_back``.
 
 A write with ``depends_on`` (a recall queued while its batch's anchor is in flight) is handed
 to the sender only once that write is confirmed, and fails with it if it fails.
@@ -25,80 +16,28 @@ to the sender only once that write is confirmed, and fails with it if it fails.
 A confirmed write is followed until it is final (``following``, ``record_final``). One that a
 reorg removed (``record_reorged``) keeps its business effect while it is sent again, and the
 transaction and block it had been confirmed with. Its next ``record_confirmed`` is then a
-re-inclusion: the block numbers derived from it are refreshed, with a ``ChainWriteReincluded``
-event; ``record_requeued`` or ``record_failed`` take its effect back, with a
-``ChainWriteRolledBack`` event (see ``service.adapters.chain_reorgs``). The ``anchor_log``
-kind logs neither, for the reason above; ``log_anchors`` alone shows it.
+re-inclusion: the facts derived from it are refreshed, with a ``ChainWriteReincluded`` event;
+``record_requeued`` or ``record_failed`` take its effect back, with a ``ChainWriteRolledBack``
+event. A kind whose handler logs no chain facts (``anchor_log``: its event would grow the log
+it anchors; ``nonce_fill``) logs neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.crypto import keccak
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chain.client import Receipt
-from chain.contracts.certificate_registry import claim_skips
 from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxRequest, TxStatus
-from service.adapters import chain_reorgs
-from service.adapters.chain_reorgs import CLAIM_KINDS, LIFECYCLE_KINDS
-from service.adapters.consumers import QUEUED_ALONE
-from service.adapters.orm import (
-    AttestationRow,
-    BatchRow,
-    CertificateActionRow,
-    CertificateDealRow,
-    CertificateRow,
-    LogAnchorRow,
-    OutboxRow,
-    TxAttemptRow,
-    WalletNonceRow,
-)
+from service.adapters.confirmations import ConfirmationRegistry, Settlement, Write
+from service.adapters.orm import OutboxRow, TxAttemptRow
 from service.adapters.repositories import SqlAlchemyEventLog
 from service.app.ports import Clock
-from service.domain.batches import BatchStatus
-from service.domain.certificates import Action, CertificateState
-from service.domain.events import (
-    BatchAnchored,
-    BatchAnchorFailed,
-    BatchAttested,
-    BatchRecallConfirmed,
-    CertificateActionConfirmed,
-    CertificateActionFailed,
-    CertificateClaimed,
-    CertificateClaimFailed,
-    ChainWriteReincluded,
-    ChainWriteRolledBack,
-    Event,
-)
-
-#: Kinds whose chain facts no event may record: a log anchor (its own event would grow the
-#: log it anchors) and a gap filler (it touches no business row).
-SILENT_KINDS = ("anchor_log", NONCE_FILL)
-#: ``GiftCreated(uint256 indexed,address indexed,address,uint64,uint64)``.
-GIFT_CREATED = keccak(b"GiftCreated(uint256,address,address,uint64,uint64)")
-
-
-def _gift_nonce(receipt: Receipt) -> int | None:
-    """The nonce of the gift a receipt created (the last word of ``GiftCreated``'s data)."""
-    for entry in receipt.logs:
-        if entry.topics and entry.topics[0] == GIFT_CREATED:
-            _, _, nonce = abi_decode(["address", "uint64", "uint64"], entry.data)
-            return int(nonce)
-    return None
-
-
-def _restored(name: str, value: Any) -> Any:
-    """A certificate column's value as ``undo`` kept it (JSON: times as ISO text)."""
-    if name == "locked_since" and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    return value
+from service.domain.events import ChainWriteReincluded, ChainWriteRolledBack
 
 
 def _jsonable(value: Any) -> Any:
@@ -117,10 +56,12 @@ class SqlAlchemyTxStore:
         sessions: sessionmaker[Session],
         leaf_hash: Callable[[bytes], bytes],
         clock: Clock,
+        confirmations: ConfirmationRegistry,
     ) -> None:
         self._sessions = sessions
         self._leaf_hash = leaf_hash
         self._clock = clock
+        self._confirmations = confirmations
 
     @staticmethod
     def _request(row: OutboxRow) -> TxRequest:
@@ -272,9 +213,9 @@ class SqlAlchemyTxStore:
             row = s.get(OutboxRow, request_id)
             if row is None or row.status == TxStatus.CONFIRMED.value:
                 return
-            now = self._clock.now()
+            tx = self._settlement(s)
             if row.reorged_at is not None:
-                self._reincluded(s, row, receipt, now)
+                self._reincluded(tx, row, receipt)
                 return
             taken_back_before = row.reorged_block_number is not None
             self._set(
@@ -288,304 +229,24 @@ class SqlAlchemyTxStore:
                 reorged_tx_hash=None,
                 reorged_block_number=None,
             )
-            if row.kind == "anchor_batch":
-                self._batch_anchored(s, request_id, receipt, now)
-            elif row.kind == "recall_batch":
-                batch = s.scalar(select(BatchRow).where(BatchRow.recall_outbox_id == request_id))
-                if batch is not None:
-                    self._log(
-                        s,
-                        BatchRecallConfirmed(
-                            batch.public_id,
-                            batch.chain_batch_id,
-                            receipt.tx_hash,
-                            receipt.block_number,
-                        ),
-                        now,
-                    )
-            elif row.kind == "attest_batch":
-                found = s.execute(
-                    select(BatchRow.public_id, AttestationRow.report_hash)
-                    .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
-                    .where(AttestationRow.outbox_id == request_id)
-                ).first()
-                if found is not None:
-                    self._log(
-                        s,
-                        BatchAttested(found[0], found[1], receipt.tx_hash, receipt.block_number),
-                        now,
-                    )
-            elif row.kind in CLAIM_KINDS:
-                self._claims_skipped(s, request_id, row.to_address, receipt, now)
-                self._claims_confirmed(s, request_id, receipt, now)
-                if taken_back_before:  # confirmed again after its effect was taken back
-                    for public_id, token_id, owner in chain_reorgs.restore_claim_facts(
-                        s, row, receipt
-                    ):
-                        self._log(
-                            s,
-                            CertificateClaimed(
-                                public_id, token_id, owner, receipt.tx_hash, receipt.block_number
-                            ),
-                            now,
-                        )
-            elif row.kind in LIFECYCLE_KINDS:
-                self._lifecycle_confirmed(s, request_id, receipt, now)
-            elif row.kind == "anchor_log":
-                # No event here: see the module docstring (the anchorer's tail).
-                s.execute(
-                    update(LogAnchorRow)
-                    .where(LogAnchorRow.outbox_id == request_id)
-                    .values(status="anchored", anchored_at=now)
-                )
-
-    def _claims_confirmed(
-        self, s: Session, request_id: int, receipt: Receipt, now: datetime
-    ) -> None:
-        """Every certificate this write minted becomes ``active``, with its event."""
-        minted = s.execute(
-            update(CertificateRow)
-            .where(
-                CertificateRow.claim_outbox_id == request_id,
-                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
-            )
-            .values(
-                state=CertificateState.ACTIVE.value,
-                claim_tx_hash=receipt.tx_hash,
-                claim_block_number=receipt.block_number,
-                confirmed_at=now,
-                version=CertificateRow.version + 1,
-            )
-            .returning(
-                CertificateRow.public_id, CertificateRow.token_id, CertificateRow.owner_address
-            )
-        ).all()
-        s.execute(
-            update(CertificateActionRow)
-            .where(
-                CertificateActionRow.outbox_id == request_id,
-                CertificateActionRow.status != "failed",
-            )
-            .values(status="confirmed", settled_at=now)
-        )
-        for public_id, token_id, owner in sorted(minted):
-            self._log(
-                s,
-                CertificateClaimed(
-                    public_id, token_id, owner, receipt.tx_hash, receipt.block_number
-                ),
-                now,
+            self._confirmations.handler(row.kind).confirmed(
+                tx, _write(row), receipt, taken_back_before
             )
 
-    def _claims_skipped(
-        self, s: Session, request_id: int, registry: str, receipt: Receipt, now: datetime
-    ) -> None:
-        """The claims a confirmed ``claimBatch`` skipped failed for good (the contract named
-        the reason of each: someone claimed it first, its batch was recalled...)."""
-        reasons = {str(skip.token_id): skip.reason for skip in claim_skips(receipt, registry)}
-        if not reasons:
-            return
-        failed = s.execute(
-            update(CertificateRow)
-            .where(
-                CertificateRow.claim_outbox_id == request_id,
-                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
-                CertificateRow.token_id.in_(list(reasons)),
-            )
-            .values(state=CertificateState.CLAIM_FAILED.value, version=CertificateRow.version + 1)
-            .returning(CertificateRow.id, CertificateRow.public_id, CertificateRow.token_id)
-        ).all()
-        if not failed:
-            return
-        s.execute(
-            update(CertificateActionRow)
-            .where(
-                CertificateActionRow.outbox_id == request_id,
-                CertificateActionRow.certificate_id.in_([row.id for row in failed]),
-            )
-            .values(status="failed", settled_at=now)
-        )
-        for _, public_id, token_id in sorted(failed, key=lambda row: row.public_id):
-            self._log(
-                s, CertificateClaimFailed(public_id, token_id, request_id, reasons[token_id]), now
-            )
-
-    def _claims_failed(self, s: Session, request_id: int, kind: str, error: str) -> None:
-        """A shared claim transaction that failed sends each claim again alone; a claim that
-        failed alone failed for good (the contract refused exactly it)."""
+    def _settlement(self, s: Session) -> Settlement:
+        """The transaction's view for the confirmation handlers."""
+        log = SqlAlchemyEventLog(s, self._leaf_hash)
         now = self._clock.now()
-        if kind == "claim_batch":
-            s.execute(
-                update(CertificateActionRow)
-                .where(CertificateActionRow.outbox_id == request_id)
-                .values(status=QUEUED_ALONE, outbox_id=None)
-            )
-            s.execute(
-                update(CertificateRow)
-                .where(CertificateRow.claim_outbox_id == request_id)
-                .values(claim_outbox_id=None)
-            )
-            return
-        failed = s.execute(
-            update(CertificateRow)
-            .where(
-                CertificateRow.claim_outbox_id == request_id,
-                CertificateRow.state == CertificateState.CLAIM_PENDING.value,
-            )
-            .values(state=CertificateState.CLAIM_FAILED.value, version=CertificateRow.version + 1)
-            .returning(CertificateRow.public_id, CertificateRow.token_id)
-        ).all()
-        s.execute(
-            update(CertificateActionRow)
-            .where(CertificateActionRow.outbox_id == request_id)
-            .values(status="failed", settled_at=now)
-        )
-        for public_id, token_id in failed:
-            self._log(s, CertificateClaimFailed(public_id, token_id, request_id, error), now)
-
-    def _lifecycle_confirmed(
-        self, s: Session, request_id: int, receipt: Receipt, now: datetime
-    ) -> None:
-        """The step this write carried is on chain: a gift learns its nonce, a pledge or a
-        deposit starts its lock clock."""
-        steps = s.scalars(
-            select(CertificateActionRow).where(CertificateActionRow.outbox_id == request_id)
-        ).all()
-        for step in steps:
-            step.status, step.settled_at = "confirmed", now
-            certificate = s.get(CertificateRow, step.certificate_id)
-            if step.action == Action.GIFT.value and step.deal_id is not None:
-                nonce = _gift_nonce(receipt)
-                if nonce is not None:
-                    s.execute(
-                        update(CertificateDealRow)
-                        .where(CertificateDealRow.id == step.deal_id)
-                        .values(gift_nonce=nonce)
-                    )
-            if (
-                step.action in (Action.ACCEPT_PLEDGE.value, Action.CONFIRM_DEPOSIT.value)
-                and certificate is not None
-                and certificate.state == step.to_state
-            ):
-                certificate.locked_since = now
-            if certificate is not None:
-                self._log(
-                    s,
-                    CertificateActionConfirmed(
-                        certificate.public_id,
-                        step.action,
-                        receipt.tx_hash,
-                        receipt.block_number,
-                    ),
-                    now,
-                )
-
-    def _lifecycle_failed(self, s: Session, request_ids: list[int], error: str) -> None:
-        """Put back what each failed step changed (if nothing changed since), and rewind its
-        wallet's nonce: the forwarder never used it."""
-        now = self._clock.now()
-        steps = s.scalars(
-            select(CertificateActionRow)
-            .where(CertificateActionRow.outbox_id.in_(request_ids))
-            .order_by(CertificateActionRow.id.desc())
-        ).all()
-        for step in steps:
-            step.status, step.settled_at = "failed", now
-            undo = step.undo or {}
-            certificate = s.get(CertificateRow, step.certificate_id)
-            if certificate is not None and certificate.version == step.version_after:
-                for name, value in (undo.get("certificate") or {}).items():
-                    setattr(certificate, name, _restored(name, value))
-                certificate.version += 1
-            deal = undo.get("deal")
-            if deal is not None:
-                s.execute(
-                    update(CertificateDealRow)
-                    .where(CertificateDealRow.id == deal["id"])
-                    .values(status=deal["status"], settled_at=None)
-                )
-            if step.signer is not None and step.nonce is not None:
-                s.execute(
-                    update(WalletNonceRow)
-                    .where(
-                        WalletNonceRow.address == step.signer,
-                        WalletNonceRow.next_nonce > step.nonce,
-                    )
-                    .values(next_nonce=step.nonce)
-                )
-                s.execute(
-                    update(WalletNonceRow)
-                    .where(
-                        WalletNonceRow.address == step.signer,
-                        WalletNonceRow.last_outbox_id.in_(request_ids),
-                    )
-                    .values(last_outbox_id=None)
-                )
-            if certificate is not None:
-                self._log(
-                    s,
-                    CertificateActionFailed(
-                        certificate.public_id, step.action, step.outbox_id or 0, error
-                    ),
-                    now,
-                )
-
-    def _batch_anchored(self, s: Session, request_id: int, receipt: Receipt, now: datetime) -> None:
-        self._settle_batch(
-            s,
-            request_id,
-            BatchStatus.ANCHORED,
-            lambda public_id, chain_batch_id: BatchAnchored(
-                batch_id=public_id,
-                chain_batch_id=chain_batch_id,
-                tx_hash=receipt.tx_hash,
-                block_number=receipt.block_number,
-            ),
-            now,
-        )
-
-    def _log(self, s: Session, event: Event, now: datetime) -> None:
-        SqlAlchemyEventLog(s, self._leaf_hash).append(event, now)
-
-    def _settle_batch(
-        self,
-        s: Session,
-        request_id: int,
-        status: BatchStatus,
-        event: Callable[[str, bytes], Event],
-        now: datetime,
-    ) -> None:
-        """Move the batch waiting on this anchor request out of ``anchoring``, with its event.
-
-        A batch recalled while its anchor was in flight stays ``recalled``; the anchor's
-        outcome is still logged.
-        """
-        batch = s.execute(
-            update(BatchRow)
-            .where(
-                BatchRow.outbox_id == request_id,
-                BatchRow.status == BatchStatus.ANCHORING.value,
-            )
-            .values(status=status.value)
-            .returning(BatchRow.public_id, BatchRow.chain_batch_id)
-        ).first()
-        if batch is None:
-            batch = s.execute(
-                select(BatchRow.public_id, BatchRow.chain_batch_id).where(
-                    BatchRow.outbox_id == request_id,
-                    BatchRow.status == BatchStatus.RECALLED.value,
-                )
-            ).first()
-        if batch is not None:
-            self._log(s, event(batch.public_id, batch.chain_batch_id), now)
+        return Settlement(s, now, lambda event: log.append(event, now))
 
     def record_failed(
         self, request_id: int, reason: str, revert: ContractRevertError | None
     ) -> None:
         with self._sessions.begin() as s:
+            tx = self._settlement(s)
             row = s.get(OutboxRow, request_id)
             if row is not None and row.reorged_at is not None:
-                self._rolled_back(s, row, reason)
+                self._rolled_back(tx, row, reason)
             self._set(
                 s,
                 request_id,
@@ -594,67 +255,46 @@ class SqlAlchemyTxStore:
                 error_name=revert.name if revert is not None else None,
                 error_args=_jsonable(list(revert.args)) if revert is not None else None,
             )
-            if row is not None and row.kind == "anchor_batch":
-                error = revert.name if revert is not None else "failed"
-                self._settle_batch(
-                    s,
-                    request_id,
-                    BatchStatus.ANCHOR_FAILED,
-                    lambda public_id, chain_batch_id: BatchAnchorFailed(
-                        batch_id=public_id,
-                        chain_batch_id=chain_batch_id,
-                        outbox_id=request_id,
-                        error=error,
-                    ),
-                    self._clock.now(),
+            if row is not None:
+                self._confirmations.handler(row.kind).failed(
+                    tx, [_write(row)], reason, revert.name if revert is not None else None
                 )
-            elif row is not None and row.kind in CLAIM_KINDS:
-                self._claims_failed(
-                    s, request_id, row.kind, revert.name if revert is not None else reason[:200]
+            dependents: dict[str, list[Write]] = {}
+            for write in self._fail_dependents(s, request_id):
+                dependents.setdefault(write.kind, []).append(write)
+            for kind, writes in dependents.items():
+                self._confirmations.handler(kind).failed(
+                    tx, writes, f"write #{request_id} it waited for failed", None
                 )
-            elif row is not None and row.kind in LIFECYCLE_KINDS:
-                self._lifecycle_failed(s, [request_id], revert.name if revert else reason[:200])
-            elif row is not None and row.kind == "anchor_log":
-                # The next anchor covers a larger size, so the log stays anchored; this row
-                # must simply never claim to be on chain.
-                s.execute(
-                    update(LogAnchorRow)
-                    .where(LogAnchorRow.outbox_id == request_id)
-                    .values(status="failed")
-                )
-            dependents = self._fail_dependents(s, request_id)
-            if dependents:
-                self._lifecycle_failed(s, dependents, f"write #{request_id} it waited for failed")
 
-    def _fail_dependents(self, s: Session, request_id: int) -> list[int]:
+    def _fail_dependents(self, s: Session, request_id: int) -> list[Write]:
         """Writes waiting on a failed one can never be sent: fail them too (transitively)."""
-        failed, every = [request_id], []
+        failed = [request_id]
+        every: list[Write] = []
         while failed:
             parent = failed.pop()
-            size = len(failed)
-            failed.extend(
-                s.scalars(
-                    update(OutboxRow)
-                    .where(
-                        OutboxRow.depends_on == parent,
-                        OutboxRow.status == TxStatus.QUEUED.value,
-                    )
-                    .values(
-                        status=TxStatus.FAILED.value,
-                        failure_reason=f"write #{parent} it depends on failed",
-                        updated_at=self._clock.now(),
-                    )
-                    .returning(OutboxRow.id)
-                ).all()
-            )
-            every.extend(failed[size:])
+            rows = s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.depends_on == parent,
+                    OutboxRow.status == TxStatus.QUEUED.value,
+                )
+                .values(
+                    status=TxStatus.FAILED.value,
+                    failure_reason=f"write #{parent} it depends on failed",
+                    updated_at=self._clock.now(),
+                )
+                .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.to_address)
+            ).all()
+            failed.extend(row.id for row in rows)
+            every.extend(Write(row.id, row.kind, row.to_address) for row in rows)
         return every
 
     def record_requeued(self, request_id: int, reason: str) -> None:
         with self._sessions.begin() as s:
             row = s.get(OutboxRow, request_id)
             if row is not None and row.reorged_at is not None:
-                self._rolled_back(s, row, reason)
+                self._rolled_back(self._settlement(s), row, reason)
             self._set(
                 s,
                 request_id,
@@ -776,12 +416,12 @@ class SqlAlchemyTxStore:
                     attempts[a.outbox_id].append(self._attempt(a))
             return [(self._request(r), attempts[r.id]) for r in rows]
 
-    def _reincluded(self, s: Session, row: OutboxRow, receipt: Receipt, now: datetime) -> None:
+    def _reincluded(self, tx: Settlement, row: OutboxRow, receipt: Receipt) -> None:
         """A confirmed write that a reorg removed is confirmed again: its effect stands, and
         every fact derived from its inclusion now names the new one."""
         old_tx, old_block = row.reorged_tx_hash, row.reorged_block_number
         self._set(
-            s,
+            tx.session,
             row.id,
             status=TxStatus.CONFIRMED.value,
             mined_tx_hash=receipt.tx_hash,
@@ -792,11 +432,11 @@ class SqlAlchemyTxStore:
             reorged_tx_hash=None,
             reorged_block_number=None,
         )
-        touched = chain_reorgs.refresh(s, row, receipt, _gift_nonce(receipt))
+        handler = self._confirmations.handler(row.kind)
+        touched = handler.reincluded(tx, _write(row), receipt)
         moved = (old_tx, old_block) != (receipt.tx_hash, receipt.block_number)
-        if moved and row.kind not in SILENT_KINDS and old_tx is not None and old_block is not None:
-            self._log(
-                s,
+        if moved and handler.logs_chain_facts and old_tx is not None and old_block is not None:
+            tx.log(
                 ChainWriteReincluded(
                     outbox_id=row.id,
                     kind=row.kind,
@@ -806,21 +446,20 @@ class SqlAlchemyTxStore:
                     block_number=receipt.block_number,
                     batch_id=touched.batch_id,
                     certificate_ids=touched.certificate_ids,
-                ),
-                now,
+                )
             )
 
-    def _rolled_back(self, s: Session, row: OutboxRow, reason: str) -> None:
+    def _rolled_back(self, tx: Settlement, row: OutboxRow, reason: str) -> None:
         """Take back what a confirmed write did; it keeps the transaction and block it had
         been confirmed with, so that its next confirmation knows it comes back."""
-        touched = chain_reorgs.take_back(s, row)
+        handler = self._confirmations.handler(row.kind)
+        touched = handler.taken_back(tx, _write(row))
         if (
-            row.kind not in SILENT_KINDS
+            handler.logs_chain_facts
             and row.reorged_tx_hash is not None
             and row.reorged_block_number is not None
         ):
-            self._log(
-                s,
+            tx.log(
                 ChainWriteRolledBack(
                     outbox_id=row.id,
                     kind=row.kind,
@@ -829,7 +468,10 @@ class SqlAlchemyTxStore:
                     reason=reason[:500],
                     batch_id=touched.batch_id,
                     certificate_ids=touched.certificate_ids,
-                ),
-                self._clock.now(),
+                )
             )
-        self._set(s, row.id, reorged_at=None)
+        self._set(tx.session, row.id, reorged_at=None)
+
+
+def _write(row: OutboxRow) -> Write:
+    return Write(row.id, row.kind, row.to_address)

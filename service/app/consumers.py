@@ -47,6 +47,7 @@ from service.domain.certificates import (
     ITEM_FREE_FAILURES,
     ITEM_LOCK,
     PENDING_STATES,
+    UNMINTED_STATES,
     Certificate,
     CertificateState,
     Deal,
@@ -697,7 +698,7 @@ def chain_holder(
     on chain, the registry itself, which holds the token in escrow until the recipient accepts
     (so the owner shown and the chain's owner differ for a reason anyone can read). None while
     the token is not minted."""
-    if certificate.state in (CertificateState.CLAIM_PENDING, CertificateState.CLAIM_FAILED):
+    if certificate.state in UNMINTED_STATES:
         return None
     if certificate.state is CertificateState.GIFTED:
         gift = uow.certificates.open_deal(certificate.id or 0, DealKind.GIFT)

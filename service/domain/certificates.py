@@ -8,6 +8,7 @@ requests cannot both win), and on chain (the registry's lock rules). A state end
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,6 +118,58 @@ def next_state(state: CertificateState, action: Action) -> CertificateState:
             state=state.value,
         )
     return target
+
+
+# ----------------------------------------------------------------------------- the chain's answer
+# What a chain write's outcome does to the certificates it carries. Storage applies each as a
+# bulk conditional ``UPDATE ... WHERE state = <source>`` (the optimistic guard), so it asks here
+# which states those are instead of naming them itself.
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change the chain's answer makes to every certificate still in ``source``."""
+
+    source: CertificateState
+    target: CertificateState
+
+
+def _rule(state: CertificateState, action: Action) -> Transition:
+    return Transition(state, next_state(state, action))
+
+
+#: The mint is on chain: the certificate is ``active``.
+CLAIM_CONFIRMED = _rule(S.CLAIM_PENDING, A.CONFIRM_CLAIM)
+#: The contract refused or skipped the mint for good (claimed first by someone else, batch
+#: recalled meanwhile): the certificate is ``claim_failed``.
+CLAIM_FAILED = _rule(S.CLAIM_PENDING, A.FAIL_CLAIM)
+#: A reorg took the mint back: the certificate waits for it again, as before its confirmation.
+CLAIM_TAKEN_BACK = Transition(CLAIM_CONFIRMED.target, CLAIM_CONFIRMED.source)
+
+#: States in which a certificate's token was never minted (not yet, or never will be): no
+#: mint transaction to name, and no holder on chain.
+UNMINTED_STATES = frozenset({S.CLAIM_PENDING, S.CLAIM_FAILED})
+#: Steps whose confirmation on chain starts the certificate's lock clock (custody age,
+#: a pledge's term count from the chain's lock, not from the request).
+LOCKING_ACTIONS = frozenset({A.ACCEPT_PLEDGE, A.CONFIRM_DEPOSIT})
+
+
+def step_starts_lock_clock(action: str, state: str, step_target: str) -> bool:
+    """Whether a confirmed step starts the lock clock: a locking step, and the certificate
+    still in the state it led to (not moved on meanwhile). Takes the enums or their stored
+    values (a step's action may be one no :class:`Action` names, such as ``claim``)."""
+    return action in LOCKING_ACTIONS and state == step_target
+
+
+def step_undone(
+    version: int, version_after: int | None, before: Mapping[str, object]
+) -> dict[str, object] | None:
+    """What a failed step puts back: the certificate's fields as they were before the step,
+    and the next version, when nothing changed it since (it is still at the version the step
+    left); ``None`` when it moved on, and keeps its state."""
+    if version != version_after:
+        return None
+    return {**before, "version": version + 1}
 
 
 def require_hand_out_allowed(action: Action, batch_recalled: bool) -> None:

@@ -12,10 +12,13 @@ from chain.errors import ContractRevertError
 from chain.sender import TxAttempt, TxStatus
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import leaf_hash
+from service.adapters.confirmations import ConfirmationRegistry, UnknownWriteKindError
 from service.adapters.db import make_engine
+from service.adapters.log_anchor_confirmations import LogAnchorConfirmations
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app.ports import ChainWrite, LogAnchor
+from service.bootstrap import confirmations
 from service.domain.batches import Batch, BatchStatus
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -31,7 +34,7 @@ def uows(database_url):
 
 @pytest.fixture
 def store(uows):
-    return SqlAlchemyTxStore(uows.sessions, leaf_hash, SystemClock())
+    return SqlAlchemyTxStore(uows.sessions, leaf_hash, SystemClock(), confirmations())
 
 
 def attempt(n: int, nonce: int = 0) -> TxAttempt:
@@ -131,6 +134,23 @@ def test_confirmed_log_anchor_marks_the_anchor_and_writes_no_event(uows, store):
     store.record_confirmed(outbox_id, receipt(1))
     assert scalar(uows, "SELECT status FROM log_anchors") == "anchored"
     assert scalar(uows, "SELECT count(*) FROM events") == events_before
+
+
+def test_a_write_of_a_kind_without_a_handler_is_an_error_and_stays_unconfirmed(uows):
+    # Only the log anchors' handler: an anchor's confirmation names its kind and changes nothing.
+    store = SqlAlchemyTxStore(
+        uows.sessions,
+        leaf_hash,
+        SystemClock(),
+        ConfirmationRegistry().register(LogAnchorConfirmations(), "anchor_log"),
+    )
+    outbox_id = queue_batch_anchor(uows)
+    store.record_signed(outbox_id, SENDER, attempt(1))
+    with pytest.raises(UnknownWriteKindError, match="'anchor_batch'"):
+        store.record_confirmed(outbox_id, receipt(1))
+    with uows() as uow:
+        assert uow.outbox.get(outbox_id).status == "signed"
+    assert scalar(uows, "SELECT status FROM batches") == "anchoring"
 
 
 def test_failed_anchor_keeps_the_decoded_revert_and_marks_the_batch_anchor_failed(uows, store):

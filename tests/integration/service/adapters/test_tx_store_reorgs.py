@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from chain.client import LogEntry, Receipt
 from chain.sender import NONCE_FILL, TxAttempt, TxStatus
+from service.adapters.certificate_confirmations import GIFT_CREATED
 from service.adapters.clock import SystemClock
 from service.adapters.commitments import leaf_hash
 from service.adapters.db import make_engine, migrate
@@ -22,9 +23,10 @@ from service.adapters.orm import (
     EventRow,
     ItemRow,
 )
-from service.adapters.tx_store import GIFT_CREATED, SqlAlchemyTxStore
+from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app.ports import ChainWrite, LogAnchor
+from service.bootstrap import confirmations
 from tests.integration.service.adapters.test_tx_store import AT, SENDER, queue_batch_anchor
 
 OTHER = "0x0000000000000000000000000000000000000001"
@@ -39,7 +41,7 @@ def uows(database_url):
 
 @pytest.fixture
 def store(uows):
-    return SqlAlchemyTxStore(uows.sessions, leaf_hash, SystemClock())
+    return SqlAlchemyTxStore(uows.sessions, leaf_hash, SystemClock(), confirmations())
 
 
 def attempt(n: int, nonce: int = 0) -> TxAttempt:
@@ -393,7 +395,10 @@ def test_migration_0006_marks_writes_confirmed_before_it_final(empty_database_ur
                 )
         migrate(empty_database_url)
         store = SqlAlchemyTxStore(
-            SqlAlchemyUnitOfWorkFactory(engine, leaf_hash).sessions, leaf_hash, SystemClock()
+            SqlAlchemyUnitOfWorkFactory(engine, leaf_hash).sessions,
+            leaf_hash,
+            SystemClock(),
+            confirmations(),
         )
         assert store.following(SENDER) == []  # history is not followed: recheck covers it
         with engine.connect() as conn:

@@ -5,15 +5,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.certificates import (
+    CLAIM_CONFIRMED,
+    CLAIM_FAILED,
+    CLAIM_TAKEN_BACK,
     HAND_OUT_ACTIONS,
     MAX_LOCK,
     TERMINAL_STATES,
     TRANSITIONS,
+    UNMINTED_STATES,
     Action,
     CertificateState,
     PinGuard,
     next_state,
     require_hand_out_allowed,
+    step_starts_lock_clock,
+    step_undone,
 )
 from service.domain.errors import BatchRecalledError, CertificateStateError
 
@@ -83,3 +89,51 @@ def test_a_recalled_bottle_is_never_handed_out_or_taken_out_of_storage(action):
 @pytest.mark.parametrize("action", sorted(set(Action) - HAND_OUT_ACTIONS))
 def test_a_recall_leaves_every_other_step_to_the_state_machine_and_the_chain(action):
     require_hand_out_allowed(action, batch_recalled=True)
+
+
+# ----------------------------------------------------------------------------- the chain's answer
+def test_a_confirmed_mint_makes_a_pending_claim_active():
+    assert (CLAIM_CONFIRMED.source, CLAIM_CONFIRMED.target) == (S.CLAIM_PENDING, S.ACTIVE)
+    assert next_state(CLAIM_CONFIRMED.source, A.CONFIRM_CLAIM) is CLAIM_CONFIRMED.target
+
+
+def test_a_refused_or_skipped_mint_fails_a_pending_claim_for_good():
+    assert (CLAIM_FAILED.source, CLAIM_FAILED.target) == (S.CLAIM_PENDING, S.CLAIM_FAILED)
+    assert CLAIM_FAILED.target in TERMINAL_STATES
+
+
+def test_a_mint_taken_back_by_a_reorg_waits_for_its_confirmation_again():
+    assert (CLAIM_TAKEN_BACK.source, CLAIM_TAKEN_BACK.target) == (S.ACTIVE, S.CLAIM_PENDING)
+
+
+def test_only_pending_and_failed_claims_have_no_token_on_chain():
+    assert {S.CLAIM_PENDING, S.CLAIM_FAILED} == UNMINTED_STATES
+    assert S.CLAIM_PENDING in UNMINTED_STATES and S.ACTIVE not in UNMINTED_STATES
+
+
+@pytest.mark.parametrize(
+    ("action", "target"), [(A.ACCEPT_PLEDGE, S.PLEDGED), (A.CONFIRM_DEPOSIT, S.IN_CUSTODY)]
+)
+def test_a_confirmed_pledge_or_deposit_starts_the_lock_clock_where_it_led(action, target):
+    assert step_starts_lock_clock(action, target, target)
+    assert step_starts_lock_clock(action.value, target.value, target.value)  # as stored
+    # Moved on before its confirmation (released, withdrawn): no lock to count.
+    assert not step_starts_lock_clock(action, S.ACTIVE, target)
+
+
+@pytest.mark.parametrize("action", [A.GIFT, A.PLEDGE, A.DEPOSIT, A.RELEASE_PLEDGE, A.WITHDRAW])
+def test_other_confirmed_steps_start_no_lock_clock(action):
+    target = next(t for (s, a), t in TRANSITIONS.items() if a is action)
+    assert not step_starts_lock_clock(action, target, target)
+    assert not step_starts_lock_clock("claim", S.ACTIVE, S.ACTIVE)
+
+
+def test_a_failed_step_puts_the_certificate_back_and_moves_its_version_on():
+    before = {"state": S.ACTIVE.value, "counterparty_org_id": None}
+    assert step_undone(4, 4, before) == {**before, "version": 5}
+
+
+def test_a_failed_step_leaves_a_certificate_that_moved_on_since():
+    before = {"state": S.ACTIVE.value}
+    assert step_undone(5, 4, before) is None
+    assert step_undone(4, None, before) is None
