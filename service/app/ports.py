@@ -6,7 +6,7 @@ use the ``Fake*`` implementations in ``tests/unit/service/fakes.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -771,6 +771,20 @@ class EpcisRepository(Protocol):
     def scans(self, scope: Scope, bounds: Bounds) -> list[ScanFact]: ...
     def packing(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
     def commissioning(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
+
+
+class EpcisSchema(Protocol):
+    """GS1's EPCIS 2.0 JSON schema: raises ``InvalidEpcisError`` naming what a document breaks."""
+
+    def __call__(self, document: Any, /) -> None: ...
+
+
+class EventHasher(Protocol):
+    """The CBV 2.0 event hash of each event, expanded with the document's ``@context``."""
+
+    def __call__(self, context: Any, events: Sequence[Mapping[str, Any]], /) -> list[str]:
+        """One hash per event, in order; ``ValueError`` when an event cannot be hashed."""
+        ...
 
 
 @dataclass(frozen=True)
