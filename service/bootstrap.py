@@ -37,6 +37,8 @@ from service.adapters.consumer_scans import (
     SqlAlchemyScanReads,
 )
 from service.adapters.db import is_outage, make_engine
+from service.adapters.epcis_hash import event_hashes
+from service.adapters.epcis_schema import validate as validate_epcis
 from service.adapters.identity import (
     JwtSessionTokens,
     LogOtpSender,
@@ -58,6 +60,7 @@ from service.app.diversions import ConsumerDiversions
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
+from service.app.traceability import EpcisCapture
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.errors import TracecertError
@@ -92,6 +95,8 @@ class Container:
     verifier: Verifier
     scan_log: ConsumerScanRecorder
     device_keys: HmacDeviceKeys
+    #: POST /epcis/capture, with GS1's schema and the CBV 2.0 event hasher.
+    epcis_capture: EpcisCapture
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
@@ -362,6 +367,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         verifier=verifier,
         scan_log=scan_log,
         device_keys=HmacDeviceKeys(settings.code_secret_bytes),
+        epcis_capture=EpcisCapture(uow_factory, clock, validate_epcis, event_hashes),
         outages=outages,
     )
     container.prepare_chain()

@@ -42,6 +42,12 @@ class ReferenceCache:
             self._entries.move_to_end(key)
             return value
 
+    def lookup(self, key: Hashable) -> Any | None:
+        """The cached value, or None on a miss: the ``ReferenceCache`` port, for callers
+        outside the adapters (None is never cached, so it cannot be a value)."""
+        value = self.get(key)
+        return None if value is MISSING else value
+
     def put(self, key: Hashable, value: Any) -> None:
         if value is None or self.ttl_s <= 0:
             return

@@ -11,11 +11,10 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.adapters.reference_cache import MISSING
 from service.api.lanes import Lane, write_lane
 from service.app import consumers, handlers, scanner_sessions
 from service.app.commands import Idempotency
-from service.app.ports import UnitOfWork
+from service.app.ports import ReferenceCache, UnitOfWork
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
 from service.domain.actor import Actor
@@ -75,10 +74,10 @@ async def get_actor(
     parsed = api_keys.parse(token)
     if parsed is None:
         raise InvalidApiKeyError()
-    cache = container.reference_cache
+    cache: ReferenceCache = container.reference_cache
     digest = hashlib.sha256(token.encode()).digest()
-    seen = cache.get(("actor", parsed[0]))
-    if seen is not MISSING and hmac.compare_digest(seen[0], digest):
+    seen = cache.lookup(("actor", parsed[0]))
+    if seen is not None and hmac.compare_digest(seen[0], digest):
         return seen[1]  # type: ignore[no-any-return]
     actor = await run_in_threadpool(
         handlers.authenticate, container.uow_factory.reader(), container.settings.pepper, token
@@ -153,10 +152,10 @@ async def get_consumer_session(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidSessionError()
     token = credentials.credentials
-    cache = container.reference_cache
+    cache: ReferenceCache = container.reference_cache
     digest = hashlib.sha256(token.encode()).digest()
-    seen = cache.get(("session-token", digest))
-    if seen is not MISSING and cache.get(("session", seen[1])) is not MISSING:
+    seen = cache.lookup(("session-token", digest))
+    if seen is not None and cache.lookup(("session", seen[1])) is not None:
         return seen  # type: ignore[no-any-return]
     found: tuple[Actor, str] = await run_in_threadpool(
         consumers.authenticate,

@@ -15,15 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from service.app.ports import ConsumerScan, UnitOfWork
 from service.app.regions import region_view
 from service.app.scanning import UNRESTRICTED_KINDS
 from service.app.views import party
-from service.domain.alerts import Alert, AlertKind
 from service.domain.batches import Batch
-from service.domain.custody import diversion_key, find_diversion
+from service.domain.custody import diversion_alert, find_diversion
 from service.domain.events import AlertRaised
 from service.domain.regions import RegionTree
 
@@ -67,27 +65,21 @@ def raise_diversion(
         return True
     shipment = uow.custody.last_shipment(carrier, at)
     responsible = uow.organisations.get(diversion.responsible_id)
-    detail: dict[str, Any] = {
-        "code": carrier.code,
-        "kind": carrier.kind,
-        "items": carrier.items,
-        "expected_territory": [region_view(tree, c) for c in diversion.expected if c in tree],
-        "responsible": party(responsible),
-        "actual_region": region_view(tree, region),
-        "scanned_by": dict(CONSUMER),
-        "time": at.isoformat(),
-        "batch_id": batch.public_id,
-    }
-    alert = Alert(
-        kind=AlertKind.DIVERSION,
-        dedupe_key=diversion_key(carrier.code, shipment.public_id if shipment else None),
-        brand_id=batch.brand_id,
+    alert = diversion_alert(
+        code=carrier.code,
+        kind=carrier.kind,
+        items=carrier.items,
         batch_id=batch.id,
-        serial=carrier.code if carrier.kind == "item" else None,
-        detail=detail,
+        batch=batch,
+        expected_territory=[region_view(tree, c) for c in diversion.expected if c in tree],
         responsible_id=diversion.responsible_id,
+        responsible=party(responsible),
+        actual_region=region_view(tree, region),
         scanner_id=None,
+        scanned_by=dict(CONSUMER),
         shipment_id=shipment.id if shipment else None,
+        shipment_public_id=shipment.public_id if shipment else None,
+        at=at,
     )
     found, new = uow.alerts.raise_many([alert], at)[alert.dedupe_key]
     if found.id is None:

@@ -6,7 +6,7 @@ use the ``Fake*`` implementations in ``tests/unit/service/fakes.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -773,6 +773,20 @@ class EpcisRepository(Protocol):
     def commissioning(self, scope: Scope, bounds: Bounds) -> list[PackingFact]: ...
 
 
+class EpcisSchema(Protocol):
+    """GS1's EPCIS 2.0 JSON schema: raises ``InvalidEpcisError`` naming what a document breaks."""
+
+    def __call__(self, document: Any, /) -> None: ...
+
+
+class EventHasher(Protocol):
+    """The CBV 2.0 event hash of each event, expanded with the document's ``@context``."""
+
+    def __call__(self, context: Any, events: Sequence[Mapping[str, Any]], /) -> list[str]:
+        """One hash per event, in order; ``ValueError`` when an event cannot be hashed."""
+        ...
+
+
 @dataclass(frozen=True)
 class AccountSession:
     """A signed-in session of a consumer account."""
@@ -1061,6 +1075,23 @@ class UnitOfWorkFactory(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class ReferenceCache(Protocol):
+    """Recently read reference rows and recently checked credentials, kept in memory for a
+    few seconds (``TRACECERT_REFERENCE_CACHE_TTL_S``); None is never cached."""
+
+    def lookup(self, key: Hashable) -> Any | None:
+        """The value cached under ``key``, or None when there is none (or it expired)."""
+        ...
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Cache ``value`` (not None) under ``key`` for the cache's TTL."""
+        ...
+
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key`` at once (the row changed, the session ended)."""
+        ...
 
 
 class LogFolder(Protocol):

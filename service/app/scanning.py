@@ -38,7 +38,7 @@ from service.domain.custody import (
     Custody,
     ScanAction,
     ScanOutcome,
-    diversion_key,
+    diversion_alert,
     find_diversion,
     validate_ref,
     validate_time,
@@ -516,24 +516,6 @@ def _touched(session: _Session, target: Target) -> set[Key]:
     return keys
 
 
-def _evidence(
-    session: _Session, org: Organisation, target: Target, region: str, responsible: int
-) -> dict[str, Any]:
-    """What the alert rests on, as seen at the scan. The chain of custody is added when the
-    alert is read (shipment lines are never deleted, so it is the same evidence)."""
-    tree = session.tree
-    territory = session.territory(responsible) or []
-    return {
-        "code": target.code,
-        "kind": target.kind,
-        "items": target.items,
-        "expected_territory": [region_view(tree, c) for c in territory if c in tree],
-        "responsible": party(session.org(responsible)),
-        "actual_region": region_view(tree, region),
-        "scanned_by": party(org),
-    }
-
-
 @dataclass
 class _AlertRequest:
     """A diversion found by a scan, raised (or joined) in bulk when the session writes."""
@@ -570,18 +552,23 @@ def _raise_diversion(
         session.alert_requests.append(_AlertRequest([], None, current.alert_id, result, may_name))
         return result
     batch = session.batch(head.batch_id)
-    evidence = _evidence(session, org, head, region, responsible)
-    evidence["time"] = at.isoformat()
-    alert = Alert(
-        kind=AlertKind.DIVERSION,
-        dedupe_key=diversion_key(head.code, shipment.public_id if shipment else None),
-        brand_id=batch.brand_id if batch else None,
+    tree = session.tree
+    territory = session.territory(responsible) or []
+    alert = diversion_alert(
+        code=head.code,
+        kind=head.kind,
+        items=head.items,
         batch_id=head.batch_id,
-        serial=head.code if head.kind == "item" else None,
-        detail={**evidence, "batch_id": batch.public_id if batch else None},
+        batch=batch,
+        expected_territory=[region_view(tree, c) for c in territory if c in tree],
         responsible_id=responsible,
+        responsible=party(session.org(responsible)),
+        actual_region=region_view(tree, region),
         scanner_id=org.id,
+        scanned_by=party(org),
         shipment_id=shipment.id if shipment else None,
+        shipment_public_id=shipment.public_id if shipment else None,
+        at=at,
     )
     session.alert_requests.append(
         _AlertRequest([_key(t) for t in targets], alert, None, result, may_name)

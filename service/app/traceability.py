@@ -20,18 +20,21 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from service.app.ports import (
     Bounds,
     Clock,
+    EpcisSchema,
+    EventHasher,
     PackingFact,
     ScanFact,
     Scope,
     UnitOfWork,
+    UnitOfWorkFactory,
 )
 from service.domain import epcis
 from service.domain.actor import Actor
@@ -283,8 +286,8 @@ def capture(
     document: Any,
     uow: UnitOfWork,
     clock: Clock,
-    validate: Any,
-    event_hashes: Callable[[Any, Sequence[Mapping[str, Any]]], list[str]],
+    validate: EpcisSchema,
+    event_hashes: EventHasher,
 ) -> dict[str, Any]:
     """Take a partner's EPCIS document (an EPCISDocument, or an EPCISQueryDocument as GET
     /epcis/events answers), validated against the official schema; each event is kept once.
@@ -364,3 +367,19 @@ def capture(
         "stored": stored,
         "duplicates": len(events) - stored,
     }
+
+
+@dataclass(frozen=True)
+class EpcisCapture:
+    """``capture`` with GS1's schema and the CBV event hasher wired in once (bootstrap), so
+    the route hands over only the caller and the document."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    validate: EpcisSchema
+    event_hashes: EventHasher
+
+    def __call__(self, actor: Actor, document: Any) -> dict[str, Any]:
+        return capture(
+            actor, document, self.uow_factory(), self.clock, self.validate, self.event_hashes
+        )

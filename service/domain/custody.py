@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from service.domain.alerts import Alert, AlertKind
+from service.domain.batches import Batch
 from service.domain.errors import InvalidScanError, InvalidSiteError
 from service.domain.regions import RegionTree
 from service.domain.text import printable
@@ -136,3 +139,50 @@ def find_diversion(
 def diversion_key(target: str, shipment_public_id: str | None) -> str:
     """One alert per case (or pallet, or loose item) and shipment."""
     return f"diversion:{target}:{shipment_public_id or '-'}"
+
+
+def diversion_alert(
+    *,
+    code: str,
+    kind: str,
+    items: int,
+    batch_id: int | None,
+    batch: Batch | None,
+    expected_territory: list[dict[str, Any]],
+    responsible_id: int,
+    responsible: dict[str, Any] | None,
+    actual_region: dict[str, Any],
+    scanner_id: int | None,
+    scanned_by: dict[str, Any] | None,
+    shipment_id: int | None,
+    shipment_public_id: str | None,
+    at: datetime,
+) -> Alert:
+    """The diversion alert of goods (``code``: a case, pallet or loose item) seen out of place,
+    raised by a partner's scan or a consumer's alike: what it rests on, as seen at the scan.
+
+    The views (regions, parties) come rendered as the answers show them; ``scanned_by`` names
+    the partner, or says a consumer scanned. The chain of custody is added when the alert is
+    read (shipment lines are never deleted, so it is the same evidence).
+    """
+    return Alert(
+        kind=AlertKind.DIVERSION,
+        dedupe_key=diversion_key(code, shipment_public_id),
+        brand_id=batch.brand_id if batch else None,
+        batch_id=batch_id,
+        serial=code if kind == "item" else None,
+        detail={
+            "code": code,
+            "kind": kind,
+            "items": items,
+            "expected_territory": expected_territory,
+            "responsible": responsible,
+            "actual_region": actual_region,
+            "scanned_by": scanned_by,
+            "time": at.isoformat(),
+            "batch_id": batch.public_id if batch else None,
+        },
+        responsible_id=responsible_id,
+        scanner_id=scanner_id,
+        shipment_id=shipment_id,
+    )

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.adapters import epcis_hash, epcis_schema
 from service.api.deps import ContainerDep, CurrentActor
 from service.app import traceability
 from service.domain import json_values
@@ -34,15 +33,7 @@ async def capture(request: Request, actor: CurrentActor, container: ContainerDep
     except ValueError:
         raise InvalidEpcisError("The body is not JSON; send an EPCISDocument.") from None
     # Validation and the writes block: off the event loop, like every plain-def route.
-    result = await run_in_threadpool(
-        traceability.capture,
-        actor,
-        document,
-        container.uow_factory(),
-        container.clock,
-        epcis_schema.validate,
-        epcis_hash.event_hashes,
-    )
+    result = await run_in_threadpool(container.epcis_capture, actor, document)
     return JSONResponse(result, status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
 
 

@@ -50,3 +50,14 @@ def test_a_write_forgets_its_entry_again_when_it_commits():
     cache.committed(pending)
     assert cache.get(("key", "k")) is MISSING
     assert pending == {}
+
+
+def test_lookup_answers_the_value_or_none_without_the_adapters_marker():
+    cache = ReferenceCache(ttl_s=0.05)
+    cache.put(("session", "s"), True)
+    cache.put(("org", 1), 0)
+    assert cache.lookup(("session", "s")) is True
+    assert cache.lookup(("org", 1)) == 0  # a falsy value is still a hit
+    assert cache.lookup(("org", 2)) is None
+    time.sleep(0.06)
+    assert cache.lookup(("session", "s")) is None
