@@ -57,6 +57,7 @@ from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
 from service.app.diversions import ConsumerDiversions
+from service.app.factory import FactoryUseCases
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
@@ -97,6 +98,8 @@ class Container:
     device_keys: HmacDeviceKeys
     #: POST /epcis/capture, with GS1's schema and the CBV 2.0 event hasher.
     epcis_capture: EpcisCapture
+    #: The use cases of each area with their adapters bound: what routes and the CLI call.
+    factory: FactoryUseCases
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
@@ -345,6 +348,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
         inline=engine.dialect.name == "sqlite",
     )
+    printer = QrLabelPrinter()
     container = Container(
         settings=settings,
         engine=engine,
@@ -356,7 +360,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock, confirmations()),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=secrets,
-        printer=QrLabelPrinter(),
+        printer=printer,
         regions=regions,
         reference_cache=reference_cache,
         wallets=wallets,
@@ -368,6 +372,17 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         scan_log=scan_log,
         device_keys=HmacDeviceKeys(settings.code_secret_bytes),
         epcis_capture=EpcisCapture(uow_factory, clock, validate_epcis, event_hashes),
+        factory=FactoryUseCases(
+            uow_factory,
+            commitments,
+            ledger,
+            secrets,
+            clock,
+            printer,
+            max_batch_items=settings.max_batch_items,
+            company_prefix=settings.gs1_company_prefix,
+            resolver_url=settings.resolver_url,
+        ),
         outages=outages,
     )
     container.prepare_chain()

@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, factory, handlers, log_integrity, tenancy
+from service.app import commands, distribution, handlers, log_integrity, tenancy
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
@@ -651,7 +651,7 @@ def product_create(
         cmd = commands.RegisterProduct(
             handlers.SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
         )
-        view = factory.register_product(cmd, container.uow_factory(), container.clock)
+        view = container.factory.register_product(cmd)
     console.print(f"product {view['id']}: {view['gtin']} {view['name']}")
 
 
@@ -683,13 +683,7 @@ def batch_create(
             case_size,
             cases_per_pallet,
         )
-        view = factory.create_batch(
-            cmd,
-            container.uow_factory,
-            container.commitments,
-            container.clock,
-            container.settings.max_batch_items,
-        )
+        view = container.factory.create_batch(cmd)
     _print_batch(view)
 
 
@@ -704,14 +698,8 @@ def batch_generate(batch_id: Annotated[str, typer.Argument()]) -> None:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        view = factory.generate_codes(
-            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.commitments,
-            container.secrets,
-            container.clock,
-            container.settings.gs1_company_prefix,
-            report,
+        view = container.factory.generate_codes(
+            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id), report
         )
     _print_batch(view)
 
@@ -728,7 +716,7 @@ def batch_activate(
         cmd = commands.ActivateCodes(
             handlers.SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id
         )
-        result = factory.activate_codes(cmd, container.uow_factory, container.clock)
+        result = container.factory.activate_codes(cmd)
     console.print(
         f"activated {result['activated_cases']} case(s), {result['activated_items']} item(s); "
         f"batch {result['batch_id']} is {result['batch_status']}"
@@ -739,12 +727,7 @@ def batch_activate(
 def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Queue the batch root for anchoring (the running service's sender sends it)."""
     with _operator() as container:
-        view = factory.anchor_batch(
-            commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.ledger,
-            container.clock,
-        )
+        view = container.factory.anchor_batch(commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id))
     _print_batch(view)
 
 
@@ -752,9 +735,7 @@ def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
 def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Show a batch."""
     with _operator() as container:
-        view = factory.get_batch(
-            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
-        )
+        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
     _print_batch(view)
 
 
@@ -765,12 +746,8 @@ def batch_recall(
 ) -> None:
     """Recall a batch (scans show it at once; the chain learns it once anchored)."""
     with _operator() as container:
-        view = factory.recall_batch(
-            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason),
-            container.uow_factory,
-            container.commitments,
-            container.ledger,
-            container.clock,
+        view = container.factory.recall_batch(
+            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason)
         )
     _print_batch(view)
 
@@ -782,10 +759,8 @@ def batch_approve_reprint(
 ) -> None:
     """Allow one more download of a batch's code file (with PINs)."""
     with _operator() as container:
-        result = factory.approve_reprint(
-            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason),
-            container.uow_factory,
-            container.clock,
+        result = container.factory.approve_reprint(
+            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason)
         )
     console.print(f"approval {result['approval_id']} for batch {result['batch_id']}")
 
@@ -800,15 +775,9 @@ def batch_export(
         err.print(f"[red]{out} exists[/red]: choose a new file (a code file is never overwritten)")
         raise typer.Exit(2)
     with _operator() as container:
-        view = factory.get_batch(
-            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
-        )
-        _, chunks = factory.download_code_file(
-            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.secrets,
-            container.clock,
-            container.settings.resolver_url,
+        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
+        _, chunks = container.factory.download_code_file(
+            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id)
         )
         rows = 0
         with _progress() as progress, out.open("xb") as fh:
@@ -838,19 +807,17 @@ def batch_labels(
         layout = validate_layout(
             LabelLayout(label_width_mm=label_width_mm, label_height_mm=label_height_mm)
         )
-        batch, labels = factory.label_stream(
+        batch, labels = container.factory.label_stream(
             handlers.SYSTEM_ACTOR,
             batch_id,
             None if kind == "item" else UnitKind(kind),
             offset,
             count,
-            container.uow_factory,
-            container.settings.resolver_url,
         )
         total = batch.item_count if kind == "item" else count
         with _progress() as progress, out.open("wb") as fh:
             task = progress.add_task("drawing labels", total=min(count, max(total - offset, 0)))
-            written = container.printer.write_label_sheets(
+            written = container.factory.write_label_sheets(
                 labels,
                 layout,
                 fh,

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from service.api.lanes import Lane, write_lane
 from service.app import consumers, handlers, scanner_sessions
 from service.app.commands import Idempotency
+from service.app.factory import FactoryUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
@@ -39,6 +40,15 @@ async def get_container(request: Request) -> Any:
 
 ContainerDep = Annotated[Any, Depends(get_container)]
 WriteLaneDep = Annotated[Lane, Depends(write_lane)]
+
+
+# Each area's use cases, built once in bootstrap with their adapters bound.
+async def get_factory(container: ContainerDep) -> FactoryUseCases:
+    use_cases: FactoryUseCases = container.factory
+    return use_cases
+
+
+FactoryDep = Annotated[FactoryUseCases, Depends(get_factory)]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:
