@@ -61,6 +61,7 @@ from service.app.factory import FactoryUseCases
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
+from service.app.tenancy import OrganisationUseCases
 from service.app.traceability import EpcisCapture
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
@@ -100,6 +101,7 @@ class Container:
     epcis_capture: EpcisCapture
     #: The use cases of each area with their adapters bound: what routes and the CLI call.
     factory: FactoryUseCases
+    organisations: OrganisationUseCases
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
@@ -383,6 +385,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             company_prefix=settings.gs1_company_prefix,
             resolver_url=settings.resolver_url,
         ),
+        organisations=OrganisationUseCases(uow_factory, clock, settings.pepper),
         outages=outages,
     )
     container.prepare_chain()

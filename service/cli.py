@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, handlers, log_integrity, tenancy
+from service.app import commands, distribution, handlers, log_integrity
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
@@ -314,9 +314,7 @@ def admin_create(
 ) -> None:
     """Create the platform organisation (if needed) and an admin key; the key is shown once."""
     with _operator() as container:
-        org, issued = handlers.create_admin(
-            name, container.uow_factory, container.clock, container.settings.pepper
-        )
+        org, issued = container.organisations.create_admin(name)
     console.print(f"organisation {org.id} ({org.name}), admin key id {issued.key.key_id}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -336,7 +334,7 @@ def org_create(
     """Register an organisation."""
     with _operator() as container:
         cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
-        org = handlers.create_organisation(cmd, container.uow_factory(), container.clock)
+        org = container.organisations.create_organisation(cmd)
     console.print(f"organisation {org.id}: {org.name} ({org.kind})")
 
 
@@ -354,11 +352,9 @@ def org_prefix(
     """Show or set the GS1 company prefixes a brand holds (its GTINs fall within them)."""
     with _operator() as container:
         if prefix:
-            held = tenancy.set_company_prefixes(
-                handlers.SYSTEM_ACTOR, org, prefix, container.uow_factory(), container.clock
-            )
+            held = container.organisations.set_company_prefixes(handlers.SYSTEM_ACTOR, org, prefix)
         else:
-            held = tenancy.company_prefixes(handlers.SYSTEM_ACTOR, org, container.uow_factory())
+            held = container.organisations.company_prefixes(handlers.SYSTEM_ACTOR, org)
     console.print(f"organisation {org}: prefixes {', '.join(held) or '(none)'}")
 
 
@@ -376,13 +372,8 @@ def org_authorise(
 ) -> None:
     """Authorise a partner organisation in some roles for a brand's bottles."""
     with _operator() as container:
-        tenancy.set_partner(
-            handlers.SYSTEM_ACTOR,
-            partner,
-            role or [],
-            container.uow_factory(),
-            container.clock,
-            brand_id=brand,
+        container.organisations.set_partner(
+            handlers.SYSTEM_ACTOR, partner, role or [], brand_id=brand
         )
     console.print(f"organisation {partner} for brand {brand}: {', '.join(role or []) or 'none'}")
 
@@ -395,9 +386,7 @@ def key_create(
     """Issue an API key for an organisation; the key is shown once."""
     with _operator() as container:
         cmd = commands.CreateApiKey(handlers.SYSTEM_ACTOR, org, role)
-        issued = handlers.create_api_key(
-            cmd, container.uow_factory(), container.clock, container.settings.pepper
-        )
+        issued = container.organisations.create_api_key(cmd)
     console.print(f"key id {issued.key.key_id}, role {issued.key.role}, organisation {org}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -408,7 +397,7 @@ def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'tc
     """Revoke an API key."""
     with _operator() as container:
         cmd = commands.RevokeApiKey(handlers.SYSTEM_ACTOR, key_id)
-        key = handlers.revoke_api_key(cmd, container.uow_factory(), container.clock)
+        key = container.organisations.revoke_api_key(cmd)
     console.print(f"key {key.key_id} revoked at {key.revoked_at}")
 
 

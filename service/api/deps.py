@@ -16,6 +16,7 @@ from service.app import consumers, handlers, scanner_sessions
 from service.app.commands import Idempotency
 from service.app.factory import FactoryUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
+from service.app.tenancy import OrganisationUseCases
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
 from service.domain.actor import Actor
@@ -49,6 +50,14 @@ async def get_factory(container: ContainerDep) -> FactoryUseCases:
 
 
 FactoryDep = Annotated[FactoryUseCases, Depends(get_factory)]
+
+
+async def get_organisations(container: ContainerDep) -> OrganisationUseCases:
+    use_cases: OrganisationUseCases = container.organisations
+    return use_cases
+
+
+OrganisationsDep = Annotated[OrganisationUseCases, Depends(get_organisations)]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:
