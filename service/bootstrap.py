@@ -56,6 +56,7 @@ from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
+from service.app.distribution import ChannelUseCases
 from service.app.diversions import ConsumerDiversions
 from service.app.factory import FactoryUseCases
 from service.app.outages import OutageMonitor
@@ -102,6 +103,7 @@ class Container:
     #: The use cases of each area with their adapters bound: what routes and the CLI call.
     factory: FactoryUseCases
     organisations: OrganisationUseCases
+    channel: ChannelUseCases
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
@@ -386,6 +388,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             resolver_url=settings.resolver_url,
         ),
         organisations=OrganisationUseCases(uow_factory, clock, settings.pepper),
+        channel=ChannelUseCases(uow_factory, regions, clock, int(settings.scanner_session_ttl_s)),
         outages=outages,
     )
     container.prepare_chain()

@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, handlers, log_integrity
+from service.app import commands, handlers, log_integrity
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
@@ -844,14 +844,7 @@ def regions_load(
             raise typer.Exit(2) from exc
         rows = loaded if isinstance(loaded, list) else []
     with _operator() as container:
-        count = distribution.load_regions(
-            handlers.SYSTEM_ACTOR,
-            rows,
-            source,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        count = container.channel.load_regions(handlers.SYSTEM_ACTOR, rows, source)
     console.print(f"loaded {count} regions as {source!r}")
 
 
@@ -862,14 +855,7 @@ def org_territories(
 ) -> None:
     """Set where a distributor or store may sell."""
     with _operator() as container:
-        view = distribution.set_territories(
-            handlers.SYSTEM_ACTOR,
-            org,
-            region,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        view = container.channel.set_territories(handlers.SYSTEM_ACTOR, org, region)
     console.print(
         f"organisation {org}: " + ", ".join(f"{t['code']} {t['path']}" for t in view["territories"])
     )
@@ -882,9 +868,7 @@ def org_parent(
 ) -> None:
     """Place a distributor or store under a distributor in the brand's channel."""
     with _operator() as container:
-        distribution.set_channel_parent(
-            handlers.SYSTEM_ACTOR, org, parent, container.uow_factory(), container.clock
-        )
+        container.channel.set_channel_parent(handlers.SYSTEM_ACTOR, org, parent)
     console.print(f"organisation {org}: channel parent {parent}")
 
 
@@ -897,16 +881,7 @@ def org_site(
 ) -> None:
     """Register a site of an organisation."""
     with _operator() as container:
-        view = distribution.add_site(
-            handlers.SYSTEM_ACTOR,
-            org,
-            name,
-            kind,
-            region,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        view = container.channel.add_site(handlers.SYSTEM_ACTOR, org, name, kind, region)
     console.print(f"site {view['id']}: {view['name']} ({view['kind']}) in {view['region_path']}")
 
 

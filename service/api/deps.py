@@ -12,8 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.lanes import Lane, write_lane
-from service.app import consumers, handlers, scanner_sessions
+from service.app import consumers, handlers
 from service.app.commands import Idempotency
+from service.app.distribution import ChannelUseCases
 from service.app.factory import FactoryUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
 from service.app.tenancy import OrganisationUseCases
@@ -58,6 +59,14 @@ async def get_organisations(container: ContainerDep) -> OrganisationUseCases:
 
 
 OrganisationsDep = Annotated[OrganisationUseCases, Depends(get_organisations)]
+
+
+async def get_channel(container: ContainerDep) -> ChannelUseCases:
+    use_cases: ChannelUseCases = container.channel
+    return use_cases
+
+
+ChannelDep = Annotated[ChannelUseCases, Depends(get_channel)]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:
@@ -131,10 +140,7 @@ async def get_scanner_session(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidScannerSessionError()
     found: tuple[Actor, str] = await run_in_threadpool(
-        scanner_sessions.authenticate,
-        credentials.credentials,
-        container.uow_factory,
-        container.clock,
+        container.channel.scanner_session, credentials.credentials
     )
     return found
 
