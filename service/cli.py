@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, handlers, log_integrity
+from service.app import commands, handlers
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
@@ -184,7 +184,7 @@ def chain_lines(info: dict[str, Any], dev_clock: dict[str, Any] | None = None) -
 
 
 def _print_chain(container: Container) -> None:
-    info = handlers.chain_info(container.ledger, container.uow_factory)
+    info = container.chain_info()
     offset = container.settings.dev_clock_offset_s
     clock = dev_clock(offset, container.clock.now()) if offset else None
     for line in chain_lines(info, clock):
@@ -429,8 +429,7 @@ def chain_recheck(
         if container.runtime.genesis_mismatch or container.runtime.recorded is None:
             err.print("[red]the chain is not the recorded one[/red]: see `tracecert chain status`")
             raise typer.Exit(1)
-        with container.uow_factory.reader() as uow:
-            total = uow.outbox.counts().get("confirmed", 0)
+        total = container.confirmed_writes()
         by_kind: dict[str, dict[RecheckVerdict, int]] = {}
         wrong = []
         with _progress() as progress:
@@ -490,9 +489,7 @@ def log_verify() -> None:
                 tasks[stage] = progress.add_task(label, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        report = log_integrity.verify(
-            container.uow_factory, container.commitments, container.ledger, advance
-        )
+        report = container.log.verify(advance)
     for anchor in report.anchors:
         mark = (
             "[green]ok[/green]"
@@ -577,8 +574,7 @@ def _progress() -> Progress:
 
 def _factory_actor(container: Container, factory_id: int) -> Actor:
     """The operator acting for a factory (the CLI runs with full database access)."""
-    with container.uow_factory.reader() as uow:
-        org = uow.organisations.get(factory_id)
+    org = container.organisations.organisation(factory_id)
     if org is None or org.kind is not OrganisationKind.FACTORY:
         raise OrganisationNotFoundError(f"Organisation {factory_id} is not a factory.")
     return Actor(

@@ -12,10 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.lanes import Lane, write_lane
-from service.app import consumers, handlers
+from service.app.certificates import CertificateUseCases
 from service.app.commands import Idempotency
+from service.app.consumers import ConsumerUseCases
 from service.app.distribution import ChannelUseCases
 from service.app.factory import FactoryUseCases
+from service.app.handlers import LogUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
 from service.app.tenancy import OrganisationUseCases
 from service.domain import api_keys
@@ -69,6 +71,30 @@ async def get_channel(container: ContainerDep) -> ChannelUseCases:
 ChannelDep = Annotated[ChannelUseCases, Depends(get_channel)]
 
 
+async def get_consumers(container: ContainerDep) -> ConsumerUseCases:
+    use_cases: ConsumerUseCases = container.consumers
+    return use_cases
+
+
+ConsumersDep = Annotated[ConsumerUseCases, Depends(get_consumers)]
+
+
+async def get_certificates(container: ContainerDep) -> CertificateUseCases:
+    use_cases: CertificateUseCases = container.certificates
+    return use_cases
+
+
+CertificatesDep = Annotated[CertificateUseCases, Depends(get_certificates)]
+
+
+async def get_log(container: ContainerDep) -> LogUseCases:
+    use_cases: LogUseCases = container.log
+    return use_cases
+
+
+LogDep = Annotated[LogUseCases, Depends(get_log)]
+
+
 async def get_uow(container: ContainerDep) -> UnitOfWork:
     uow: UnitOfWork = container.uow_factory()
     return uow
@@ -107,9 +133,7 @@ async def get_actor(
     seen = cache.lookup(("actor", parsed[0]))
     if seen is not None and hmac.compare_digest(seen[0], digest):
         return seen[1]  # type: ignore[no-any-return]
-    actor = await run_in_threadpool(
-        handlers.authenticate, container.uow_factory.reader(), container.settings.pepper, token
-    )
+    actor: Actor = await run_in_threadpool(container.organisations.authenticate, token)
     cache.put(("actor", parsed[0]), (digest, actor))
     return actor
 
@@ -182,13 +206,7 @@ async def get_consumer_session(
     seen = cache.lookup(("session-token", digest))
     if seen is not None and cache.lookup(("session", seen[1])) is not None:
         return seen  # type: ignore[no-any-return]
-    found: tuple[Actor, str] = await run_in_threadpool(
-        consumers.authenticate,
-        token,
-        container.uow_factory,
-        container.session_tokens,
-        container.clock,
-    )
+    found: tuple[Actor, str] = await run_in_threadpool(container.consumers.authenticate, token)
     cache.put(("session-token", digest), found)
     cache.put(("session", found[1]), True)
     return found

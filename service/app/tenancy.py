@@ -190,6 +190,14 @@ class OrganisationUseCases:
     #: The API keys' pepper (settings).
     pepper: bytes
 
+    def authenticate(self, bearer: str | None) -> Actor:
+        """The caller of a valid API key."""
+        return handlers.authenticate(self.uows.reader(), self.pepper, bearer)
+
+    def organisation(self, organisation_id: int) -> Organisation | None:
+        with self.uows.reader() as uow:
+            return uow.organisations.get(organisation_id)
+
     def create_admin(self, name: str) -> tuple[Organisation, handlers.IssuedApiKey]:
         return handlers.create_admin(name, self.uows, self.clock, self.pepper)
 
