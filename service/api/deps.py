@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -46,53 +47,22 @@ ContainerDep = Annotated[Any, Depends(get_container)]
 WriteLaneDep = Annotated[Lane, Depends(write_lane)]
 
 
-# Each area's use cases, built once in bootstrap with their adapters bound.
-async def get_factory(container: ContainerDep) -> FactoryUseCases:
-    use_cases: FactoryUseCases = container.factory
-    return use_cases
+def _use_cases(name: str) -> Callable[[Any], Awaitable[Any]]:
+    """The dependency answering the container's ``name``: an area's use cases, built once in
+    bootstrap with their adapters bound (``async def``: no thread-pool hop)."""
+
+    async def get_use_cases(container: ContainerDep) -> Any:
+        return getattr(container, name)
+
+    return get_use_cases
 
 
-FactoryDep = Annotated[FactoryUseCases, Depends(get_factory)]
-
-
-async def get_organisations(container: ContainerDep) -> OrganisationUseCases:
-    use_cases: OrganisationUseCases = container.organisations
-    return use_cases
-
-
-OrganisationsDep = Annotated[OrganisationUseCases, Depends(get_organisations)]
-
-
-async def get_channel(container: ContainerDep) -> ChannelUseCases:
-    use_cases: ChannelUseCases = container.channel
-    return use_cases
-
-
-ChannelDep = Annotated[ChannelUseCases, Depends(get_channel)]
-
-
-async def get_consumers(container: ContainerDep) -> ConsumerUseCases:
-    use_cases: ConsumerUseCases = container.consumers
-    return use_cases
-
-
-ConsumersDep = Annotated[ConsumerUseCases, Depends(get_consumers)]
-
-
-async def get_certificates(container: ContainerDep) -> CertificateUseCases:
-    use_cases: CertificateUseCases = container.certificates
-    return use_cases
-
-
-CertificatesDep = Annotated[CertificateUseCases, Depends(get_certificates)]
-
-
-async def get_log(container: ContainerDep) -> LogUseCases:
-    use_cases: LogUseCases = container.log
-    return use_cases
-
-
-LogDep = Annotated[LogUseCases, Depends(get_log)]
+FactoryDep = Annotated[FactoryUseCases, Depends(_use_cases("factory"))]
+OrganisationsDep = Annotated[OrganisationUseCases, Depends(_use_cases("organisations"))]
+ChannelDep = Annotated[ChannelUseCases, Depends(_use_cases("channel"))]
+ConsumersDep = Annotated[ConsumerUseCases, Depends(_use_cases("consumers"))]
+CertificatesDep = Annotated[CertificateUseCases, Depends(_use_cases("certificates"))]
+LogDep = Annotated[LogUseCases, Depends(_use_cases("log"))]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:
