@@ -58,7 +58,7 @@ from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import CodeLimits, ConsumerUseCases
-from service.app.distribution import ChannelUseCases
+from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.diversions import ConsumerDiversions
 from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
@@ -109,6 +109,7 @@ class Container:
     factory: FactoryUseCases
     organisations: OrganisationUseCases
     channel: ChannelUseCases
+    alerts: AlertUseCases
     consumers: ConsumerUseCases
     certificates: CertificateUseCases
     log: LogUseCases
@@ -410,7 +411,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             company_prefix=settings.gs1_company_prefix,
             resolver_url=settings.resolver_url,
         ),
-        organisations=OrganisationUseCases(uow_factory, clock, settings.pepper),
+        organisations=OrganisationUseCases(
+            uow_factory, clock, settings.pepper, int(settings.scanner_session_ttl_s)
+        ),
         consumers=ConsumerUseCases(
             uow_factory,
             commitments,
@@ -434,7 +437,8 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             certificates.Services(uow_factory, ledger, wallets, secrets, clock, otp_sender),
             settings.resolver_url,
         ),
-        channel=ChannelUseCases(uow_factory, regions, clock, int(settings.scanner_session_ttl_s)),
+        channel=ChannelUseCases(uow_factory, regions, clock),
+        alerts=AlertUseCases(uow_factory, clock),
         outages=outages,
     )
     container.prepare_chain()

@@ -16,7 +16,7 @@ from service.api.lanes import Lane, write_lane
 from service.app.certificates import CertificateUseCases
 from service.app.commands import Idempotency
 from service.app.consumers import ConsumerUseCases
-from service.app.distribution import ChannelUseCases
+from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
@@ -60,6 +60,7 @@ def _use_cases(name: str) -> Callable[[Any], Awaitable[Any]]:
 FactoryDep = Annotated[FactoryUseCases, Depends(_use_cases("factory"))]
 OrganisationsDep = Annotated[OrganisationUseCases, Depends(_use_cases("organisations"))]
 ChannelDep = Annotated[ChannelUseCases, Depends(_use_cases("channel"))]
+AlertsDep = Annotated[AlertUseCases, Depends(_use_cases("alerts"))]
 ConsumersDep = Annotated[ConsumerUseCases, Depends(_use_cases("consumers"))]
 CertificatesDep = Annotated[CertificateUseCases, Depends(_use_cases("certificates"))]
 LogDep = Annotated[LogUseCases, Depends(_use_cases("log"))]
@@ -134,7 +135,7 @@ async def get_scanner_session(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidScannerSessionError()
     found: tuple[Actor, str] = await run_in_threadpool(
-        container.channel.scanner_session, credentials.credentials
+        container.organisations.scanner_session, credentials.credentials
     )
     return found
 

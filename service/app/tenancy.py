@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.app import commands, handlers
+from service.app import commands, handlers, scanner_sessions
 from service.app.ports import Clock, DuplicateError, UnitOfWork, UnitOfWorkFactory
 from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
@@ -181,14 +181,16 @@ def require_partner(uow: UnitOfWork, brand_id: int | None, partner_id: int, role
 
 @dataclass(frozen=True)
 class OrganisationUseCases:
-    """Organisations, their API keys, a brand's company prefixes and partners, with the
-    adapters bound once in bootstrap: the routes and the CLI pass the command or the request's
-    data only. Each builds its own unit of work (a reader for those that only read)."""
+    """The identity area's use cases: organisations, their API keys and scanner sessions, a
+    brand's company prefixes and partners, with the adapters bound once in bootstrap: the
+    routes and the CLI pass the command or the request's data only. Each builds its own unit
+    of work (a reader for those that only read)."""
 
     uows: UnitOfWorkFactory
     clock: Clock
-    #: The API keys' pepper (settings).
+    #: Settings: the API keys' pepper, how long a scanner session lasts.
     pepper: bytes
+    scanner_session_ttl_s: int
 
     def authenticate(self, bearer: str | None) -> Actor:
         """The caller of a valid API key."""
@@ -228,3 +230,15 @@ class OrganisationUseCases:
         self, actor: Actor, partner_id: int, roles: Sequence[str], brand_id: int | None = None
     ) -> dict[str, Any] | None:
         return set_partner(actor, partner_id, roles, self.uows(), self.clock, brand_id)
+
+    def open_scanner_session(self, actor: Actor) -> scanner_sessions.OpenedSession:
+        return scanner_sessions.open_session(
+            actor, self.uows(), self.clock, self.scanner_session_ttl_s
+        )
+
+    def scanner_session(self, token: str) -> tuple[Actor, str]:
+        """The actor of a live scanner session token, and the session id."""
+        return scanner_sessions.authenticate(token, self.uows, self.clock)
+
+    def end_scanner_session(self, session_id: str) -> None:
+        scanner_sessions.end_session(session_id, self.uows, self.clock)

@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter
 
 from service.api.deps import (
+    AlertsDep,
     ChannelDep,
     ContainerDep,
     CurrentActor,
@@ -189,9 +190,9 @@ def stock(
 
 # ----------------------------------------------------------------------------- alerts
 @router.get("/alerts/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: IdPath, actor: CurrentActor, channel: ChannelDep) -> AlertPublic:
+def get_alert(alert_id: IdPath, actor: CurrentActor, alerts: AlertsDep) -> AlertPublic:
     """One alert with its evidence (for a diversion: the chain of custody)."""
-    return AlertPublic.model_validate(channel.get_alert(actor, alert_id))
+    return AlertPublic.model_validate(alerts.get_alert(actor, alert_id))
 
 
 @router.post("/alerts/{alert_id}/status", response_model=AlertPublic)
@@ -199,8 +200,8 @@ def set_alert_status(
     alert_id: IdPath,
     body: AlertStatusUpdate,
     actor: CurrentActor,
-    channel: ChannelDep,
+    alerts: AlertsDep,
 ) -> AlertPublic:
     """Confirm or dismiss an open alert, with a note (brand, auditor, admin)."""
-    view = channel.set_alert_status(actor, alert_id, body.status, body.note)
+    view = alerts.set_alert_status(actor, alert_id, body.status, body.note)
     return AlertPublic.model_validate(view)
