@@ -802,12 +802,8 @@ def batch_labels(
         total = batch.item_count if kind == "item" else count
         with _progress() as progress, out.open("wb") as fh:
             task = progress.add_task("drawing labels", total=min(count, max(total - offset, 0)))
-            written = container.factory.write_label_sheets(
-                labels,
-                layout,
-                fh,
-                progress=lambda n: progress.update(task, completed=n),
-                title=f"{batch.gtin} {batch.lot} {kind} labels",
+            written = container.factory.write_labels(
+                batch, kind, labels, layout, fh, lambda n: progress.update(task, completed=n)
             )
             progress.update(task, completed=written)
     console.print(f"wrote {written} labels to {out}")

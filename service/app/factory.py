@@ -1042,14 +1042,18 @@ class FactoryUseCases:
             actor, batch_id, kind, offset, count, self.uows, self.resolver_url, max_count
         )
 
-    def write_label_sheets(
+    def write_labels(
         self,
+        batch: Batch,
+        kind: str,
         labels: Iterable[Label],
         layout: LabelLayout,
         out: IO[bytes],
         progress: Callable[[int], None] | None = None,
-        title: str = "",
     ) -> int:
+        """Draw the ``kind`` labels of ``batch`` (from :meth:`label_stream`) as A4 sheets to
+        ``out``, titled after the batch; how many were drawn."""
+        title = f"{batch.gtin} {batch.lot} {kind} labels"
         return self.printer.write_label_sheets(labels, layout, out, progress, title)
 
     def unit_view(self, actor: Actor, sscc: str) -> dict[str, Any]:

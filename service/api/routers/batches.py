@@ -284,9 +284,7 @@ def label_sheets(
     try:
         # Rendering is the CPU-heavy part (the labels are read as it goes): bounded per process.
         with request.app.state.label_slots.hold():
-            written = factory.write_label_sheets(
-                labels, layout, spooled, title=f"{batch.gtin} {batch.lot} {kind} labels"
-            )
+            written = factory.write_labels(batch, kind, labels, layout, spooled)
     except BaseException:
         spooled.close()
         raise
