@@ -56,11 +56,17 @@ from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
+from service.app.certificates import CertificateUseCases
+from service.app.consumers import CodeLimits, ConsumerUseCases
+from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.diversions import ConsumerDiversions
+from service.app.factory import FactoryUseCases
+from service.app.handlers import LogUseCases
 from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
-from service.app.traceability import EpcisCapture
+from service.app.tenancy import OrganisationUseCases
+from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.errors import TracecertError
@@ -97,6 +103,16 @@ class Container:
     device_keys: HmacDeviceKeys
     #: POST /epcis/capture, with GS1's schema and the CBV 2.0 event hasher.
     epcis_capture: EpcisCapture
+    #: GET /epcis/events.
+    epcis_events: EpcisEvents
+    #: The use cases of each area with their adapters bound: what routes and the CLI call.
+    factory: FactoryUseCases
+    organisations: OrganisationUseCases
+    channel: ChannelUseCases
+    alerts: AlertUseCases
+    consumers: ConsumerUseCases
+    certificates: CertificateUseCases
+    log: LogUseCases
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
     sender: Sender | None = None
@@ -249,6 +265,15 @@ class Container:
             body["dev_clock"] = dev_clock(self.settings.dev_clock_offset_s, self.clock.now())
         return ok, body
 
+    def chain_info(self) -> dict[str, Any]:
+        """The chain identity, the recorded identity, the registry deployment and the sender."""
+        return handlers.chain_info(self.ledger, self.uow_factory)
+
+    def confirmed_writes(self) -> int:
+        """How many chain writes the database holds as confirmed (what a recheck reads)."""
+        with self.uow_factory.reader() as uow:
+            return uow.outbox.counts().get("confirmed", 0)
+
     def recheck_chain(self) -> Iterator[RecheckResult]:
         """Every write the database holds as confirmed, checked against the chain (all time)."""
         return recheck(self.runtime.client, self.tx_store)
@@ -345,6 +370,13 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
         inline=engine.dialect.name == "sqlite",
     )
+    printer = QrLabelPrinter()
+    otp_sender = (
+        WebhookOtpSender(settings.otp_webhook_url.get_secret_value())
+        if settings.otp_sender == "webhook"
+        else LogOtpSender()
+    )
+    session_tokens = JwtSessionTokens(secrets.session_key)
     container = Container(
         settings=settings,
         engine=engine,
@@ -356,18 +388,57 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         tx_store=SqlAlchemyTxStore(uow_factory.sessions, leaf_hash, clock, confirmations()),
         lease=SqlAlchemyLease(uow_factory.sessions, "sender", holder),
         secrets=secrets,
-        printer=QrLabelPrinter(),
+        printer=printer,
         regions=regions,
         reference_cache=reference_cache,
         wallets=wallets,
-        otp_sender=WebhookOtpSender(settings.otp_webhook_url.get_secret_value())
-        if settings.otp_sender == "webhook"
-        else LogOtpSender(),
-        session_tokens=JwtSessionTokens(secrets.session_key),
+        otp_sender=otp_sender,
+        session_tokens=session_tokens,
         verifier=verifier,
         scan_log=scan_log,
         device_keys=HmacDeviceKeys(settings.code_secret_bytes),
         epcis_capture=EpcisCapture(uow_factory, clock, validate_epcis, event_hashes),
+        epcis_events=EpcisEvents(uow_factory, clock),
+        log=LogUseCases(uow_factory, commitments, ledger),
+        factory=FactoryUseCases(
+            uow_factory,
+            commitments,
+            ledger,
+            secrets,
+            clock,
+            printer,
+            max_batch_items=settings.max_batch_items,
+            company_prefix=settings.gs1_company_prefix,
+            resolver_url=settings.resolver_url,
+        ),
+        organisations=OrganisationUseCases(
+            uow_factory, clock, settings.pepper, int(settings.scanner_session_ttl_s)
+        ),
+        consumers=ConsumerUseCases(
+            uow_factory,
+            commitments,
+            ledger,
+            secrets,
+            wallets,
+            session_tokens,
+            otp_sender,
+            regions.tree,
+            clock,
+            reference_cache,
+            code_limits=CodeLimits(
+                settings.otp_max_per_network_per_hour,
+                settings.otp_budget_per_hour,
+                settings.otp_budget_per_day,
+            ),
+            access_ttl=timedelta(seconds=settings.consumer_session_ttl_s),
+            refresh_ttl=timedelta(seconds=settings.consumer_refresh_ttl_s),
+        ),
+        certificates=CertificateUseCases(
+            certificates.Services(uow_factory, ledger, wallets, secrets, clock, otp_sender),
+            settings.resolver_url,
+        ),
+        channel=ChannelUseCases(uow_factory, regions, clock),
+        alerts=AlertUseCases(uow_factory, clock),
         outages=outages,
     )
     container.prepare_chain()

@@ -23,7 +23,7 @@ from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
 from service.adapters.db import known_revision, schema_revision
 from service.adapters.db import migrate as run_migrations
-from service.app import commands, distribution, factory, handlers, log_integrity, tenancy
+from service.app import commands, handlers
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
@@ -184,7 +184,7 @@ def chain_lines(info: dict[str, Any], dev_clock: dict[str, Any] | None = None) -
 
 
 def _print_chain(container: Container) -> None:
-    info = handlers.chain_info(container.ledger, container.uow_factory)
+    info = container.chain_info()
     offset = container.settings.dev_clock_offset_s
     clock = dev_clock(offset, container.clock.now()) if offset else None
     for line in chain_lines(info, clock):
@@ -314,9 +314,7 @@ def admin_create(
 ) -> None:
     """Create the platform organisation (if needed) and an admin key; the key is shown once."""
     with _operator() as container:
-        org, issued = handlers.create_admin(
-            name, container.uow_factory, container.clock, container.settings.pepper
-        )
+        org, issued = container.organisations.create_admin(name)
     console.print(f"organisation {org.id} ({org.name}), admin key id {issued.key.key_id}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -336,7 +334,7 @@ def org_create(
     """Register an organisation."""
     with _operator() as container:
         cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
-        org = handlers.create_organisation(cmd, container.uow_factory(), container.clock)
+        org = container.organisations.create_organisation(cmd)
     console.print(f"organisation {org.id}: {org.name} ({org.kind})")
 
 
@@ -354,11 +352,9 @@ def org_prefix(
     """Show or set the GS1 company prefixes a brand holds (its GTINs fall within them)."""
     with _operator() as container:
         if prefix:
-            held = tenancy.set_company_prefixes(
-                handlers.SYSTEM_ACTOR, org, prefix, container.uow_factory(), container.clock
-            )
+            held = container.organisations.set_company_prefixes(handlers.SYSTEM_ACTOR, org, prefix)
         else:
-            held = tenancy.company_prefixes(handlers.SYSTEM_ACTOR, org, container.uow_factory())
+            held = container.organisations.company_prefixes(handlers.SYSTEM_ACTOR, org)
     console.print(f"organisation {org}: prefixes {', '.join(held) or '(none)'}")
 
 
@@ -376,13 +372,8 @@ def org_authorise(
 ) -> None:
     """Authorise a partner organisation in some roles for a brand's bottles."""
     with _operator() as container:
-        tenancy.set_partner(
-            handlers.SYSTEM_ACTOR,
-            partner,
-            role or [],
-            container.uow_factory(),
-            container.clock,
-            brand_id=brand,
+        container.organisations.set_partner(
+            handlers.SYSTEM_ACTOR, partner, role or [], brand_id=brand
         )
     console.print(f"organisation {partner} for brand {brand}: {', '.join(role or []) or 'none'}")
 
@@ -395,9 +386,7 @@ def key_create(
     """Issue an API key for an organisation; the key is shown once."""
     with _operator() as container:
         cmd = commands.CreateApiKey(handlers.SYSTEM_ACTOR, org, role)
-        issued = handlers.create_api_key(
-            cmd, container.uow_factory(), container.clock, container.settings.pepper
-        )
+        issued = container.organisations.create_api_key(cmd)
     console.print(f"key id {issued.key.key_id}, role {issued.key.role}, organisation {org}")
     console.print("API key (shown once, store it now):")
     print(issued.secret_key)
@@ -408,7 +397,7 @@ def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'tc
     """Revoke an API key."""
     with _operator() as container:
         cmd = commands.RevokeApiKey(handlers.SYSTEM_ACTOR, key_id)
-        key = handlers.revoke_api_key(cmd, container.uow_factory(), container.clock)
+        key = container.organisations.revoke_api_key(cmd)
     console.print(f"key {key.key_id} revoked at {key.revoked_at}")
 
 
@@ -440,8 +429,7 @@ def chain_recheck(
         if container.runtime.genesis_mismatch or container.runtime.recorded is None:
             err.print("[red]the chain is not the recorded one[/red]: see `tracecert chain status`")
             raise typer.Exit(1)
-        with container.uow_factory.reader() as uow:
-            total = uow.outbox.counts().get("confirmed", 0)
+        total = container.confirmed_writes()
         by_kind: dict[str, dict[RecheckVerdict, int]] = {}
         wrong = []
         with _progress() as progress:
@@ -501,9 +489,7 @@ def log_verify() -> None:
                 tasks[stage] = progress.add_task(label, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        report = log_integrity.verify(
-            container.uow_factory, container.commitments, container.ledger, advance
-        )
+        report = container.log.verify(advance)
     for anchor in report.anchors:
         mark = (
             "[green]ok[/green]"
@@ -588,8 +574,7 @@ def _progress() -> Progress:
 
 def _factory_actor(container: Container, factory_id: int) -> Actor:
     """The operator acting for a factory (the CLI runs with full database access)."""
-    with container.uow_factory.reader() as uow:
-        org = uow.organisations.get(factory_id)
+    org = container.organisations.organisation(factory_id)
     if org is None or org.kind is not OrganisationKind.FACTORY:
         raise OrganisationNotFoundError(f"Organisation {factory_id} is not a factory.")
     return Actor(
@@ -651,7 +636,7 @@ def product_create(
         cmd = commands.RegisterProduct(
             handlers.SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
         )
-        view = factory.register_product(cmd, container.uow_factory(), container.clock)
+        view = container.factory.register_product(cmd)
     console.print(f"product {view['id']}: {view['gtin']} {view['name']}")
 
 
@@ -683,13 +668,7 @@ def batch_create(
             case_size,
             cases_per_pallet,
         )
-        view = factory.create_batch(
-            cmd,
-            container.uow_factory,
-            container.commitments,
-            container.clock,
-            container.settings.max_batch_items,
-        )
+        view = container.factory.create_batch(cmd)
     _print_batch(view)
 
 
@@ -704,14 +683,8 @@ def batch_generate(batch_id: Annotated[str, typer.Argument()]) -> None:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        view = factory.generate_codes(
-            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.commitments,
-            container.secrets,
-            container.clock,
-            container.settings.gs1_company_prefix,
-            report,
+        view = container.factory.generate_codes(
+            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id), report
         )
     _print_batch(view)
 
@@ -728,7 +701,7 @@ def batch_activate(
         cmd = commands.ActivateCodes(
             handlers.SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id
         )
-        result = factory.activate_codes(cmd, container.uow_factory, container.clock)
+        result = container.factory.activate_codes(cmd)
     console.print(
         f"activated {result['activated_cases']} case(s), {result['activated_items']} item(s); "
         f"batch {result['batch_id']} is {result['batch_status']}"
@@ -739,12 +712,7 @@ def batch_activate(
 def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Queue the batch root for anchoring (the running service's sender sends it)."""
     with _operator() as container:
-        view = factory.anchor_batch(
-            commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.ledger,
-            container.clock,
-        )
+        view = container.factory.anchor_batch(commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id))
     _print_batch(view)
 
 
@@ -752,9 +720,7 @@ def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
 def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Show a batch."""
     with _operator() as container:
-        view = factory.get_batch(
-            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
-        )
+        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
     _print_batch(view)
 
 
@@ -765,12 +731,8 @@ def batch_recall(
 ) -> None:
     """Recall a batch (scans show it at once; the chain learns it once anchored)."""
     with _operator() as container:
-        view = factory.recall_batch(
-            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason),
-            container.uow_factory,
-            container.commitments,
-            container.ledger,
-            container.clock,
+        view = container.factory.recall_batch(
+            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason)
         )
     _print_batch(view)
 
@@ -782,10 +744,8 @@ def batch_approve_reprint(
 ) -> None:
     """Allow one more download of a batch's code file (with PINs)."""
     with _operator() as container:
-        result = factory.approve_reprint(
-            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason),
-            container.uow_factory,
-            container.clock,
+        result = container.factory.approve_reprint(
+            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason)
         )
     console.print(f"approval {result['approval_id']} for batch {result['batch_id']}")
 
@@ -800,15 +760,9 @@ def batch_export(
         err.print(f"[red]{out} exists[/red]: choose a new file (a code file is never overwritten)")
         raise typer.Exit(2)
     with _operator() as container:
-        view = factory.get_batch(
-            handlers.SYSTEM_ACTOR, batch_id, container.uow_factory.reader(), container.ledger
-        )
-        _, chunks = factory.download_code_file(
-            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id),
-            container.uow_factory,
-            container.secrets,
-            container.clock,
-            container.settings.resolver_url,
+        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
+        _, chunks = container.factory.download_code_file(
+            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id)
         )
         rows = 0
         with _progress() as progress, out.open("xb") as fh:
@@ -838,24 +792,18 @@ def batch_labels(
         layout = validate_layout(
             LabelLayout(label_width_mm=label_width_mm, label_height_mm=label_height_mm)
         )
-        batch, labels = factory.label_stream(
+        batch, labels = container.factory.label_stream(
             handlers.SYSTEM_ACTOR,
             batch_id,
             None if kind == "item" else UnitKind(kind),
             offset,
             count,
-            container.uow_factory,
-            container.settings.resolver_url,
         )
         total = batch.item_count if kind == "item" else count
         with _progress() as progress, out.open("wb") as fh:
             task = progress.add_task("drawing labels", total=min(count, max(total - offset, 0)))
-            written = container.printer.write_label_sheets(
-                labels,
-                layout,
-                fh,
-                progress=lambda n: progress.update(task, completed=n),
-                title=f"{batch.gtin} {batch.lot} {kind} labels",
+            written = container.factory.write_labels(
+                batch, kind, labels, layout, fh, lambda n: progress.update(task, completed=n)
             )
             progress.update(task, completed=written)
     console.print(f"wrote {written} labels to {out}")
@@ -888,14 +836,7 @@ def regions_load(
             raise typer.Exit(2) from exc
         rows = loaded if isinstance(loaded, list) else []
     with _operator() as container:
-        count = distribution.load_regions(
-            handlers.SYSTEM_ACTOR,
-            rows,
-            source,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        count = container.channel.load_regions(handlers.SYSTEM_ACTOR, rows, source)
     console.print(f"loaded {count} regions as {source!r}")
 
 
@@ -906,14 +847,7 @@ def org_territories(
 ) -> None:
     """Set where a distributor or store may sell."""
     with _operator() as container:
-        view = distribution.set_territories(
-            handlers.SYSTEM_ACTOR,
-            org,
-            region,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        view = container.channel.set_territories(handlers.SYSTEM_ACTOR, org, region)
     console.print(
         f"organisation {org}: " + ", ".join(f"{t['code']} {t['path']}" for t in view["territories"])
     )
@@ -926,9 +860,7 @@ def org_parent(
 ) -> None:
     """Place a distributor or store under a distributor in the brand's channel."""
     with _operator() as container:
-        distribution.set_channel_parent(
-            handlers.SYSTEM_ACTOR, org, parent, container.uow_factory(), container.clock
-        )
+        container.channel.set_channel_parent(handlers.SYSTEM_ACTOR, org, parent)
     console.print(f"organisation {org}: channel parent {parent}")
 
 
@@ -941,16 +873,7 @@ def org_site(
 ) -> None:
     """Register a site of an organisation."""
     with _operator() as container:
-        view = distribution.add_site(
-            handlers.SYSTEM_ACTOR,
-            org,
-            name,
-            kind,
-            region,
-            container.uow_factory(),
-            container.regions,
-            container.clock,
-        )
+        view = container.channel.add_site(handlers.SYSTEM_ACTOR, org, name, kind, region)
     console.print(f"site {view['id']}: {view['name']} ({view['kind']}) in {view['region_path']}")
 
 

@@ -11,7 +11,7 @@ import io
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import IO, cast
 
 import qrcode
 from PIL import Image
@@ -113,7 +113,7 @@ class QrLabelPrinter:
         self,
         labels: Iterable[Label],
         layout: LabelLayout,
-        out: BinaryIO,
+        out: IO[bytes],
         progress: Callable[[int], None] | None = None,
         title: str = "",
     ) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -12,9 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.lanes import Lane, write_lane
-from service.app import consumers, handlers, scanner_sessions
+from service.app.certificates import CertificateUseCases
 from service.app.commands import Idempotency
+from service.app.consumers import ConsumerUseCases
+from service.app.distribution import AlertUseCases, ChannelUseCases
+from service.app.factory import FactoryUseCases
+from service.app.handlers import LogUseCases
 from service.app.ports import ReferenceCache, UnitOfWork
+from service.app.tenancy import OrganisationUseCases
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
 from service.domain.actor import Actor
@@ -39,6 +45,25 @@ async def get_container(request: Request) -> Any:
 
 ContainerDep = Annotated[Any, Depends(get_container)]
 WriteLaneDep = Annotated[Lane, Depends(write_lane)]
+
+
+def _use_cases(name: str) -> Callable[[Any], Awaitable[Any]]:
+    """The dependency answering the container's ``name``: an area's use cases, built once in
+    bootstrap with their adapters bound (``async def``: no thread-pool hop)."""
+
+    async def get_use_cases(container: ContainerDep) -> Any:
+        return getattr(container, name)
+
+    return get_use_cases
+
+
+FactoryDep = Annotated[FactoryUseCases, Depends(_use_cases("factory"))]
+OrganisationsDep = Annotated[OrganisationUseCases, Depends(_use_cases("organisations"))]
+ChannelDep = Annotated[ChannelUseCases, Depends(_use_cases("channel"))]
+AlertsDep = Annotated[AlertUseCases, Depends(_use_cases("alerts"))]
+ConsumersDep = Annotated[ConsumerUseCases, Depends(_use_cases("consumers"))]
+CertificatesDep = Annotated[CertificateUseCases, Depends(_use_cases("certificates"))]
+LogDep = Annotated[LogUseCases, Depends(_use_cases("log"))]
 
 
 async def get_uow(container: ContainerDep) -> UnitOfWork:
@@ -79,9 +104,7 @@ async def get_actor(
     seen = cache.lookup(("actor", parsed[0]))
     if seen is not None and hmac.compare_digest(seen[0], digest):
         return seen[1]  # type: ignore[no-any-return]
-    actor = await run_in_threadpool(
-        handlers.authenticate, container.uow_factory.reader(), container.settings.pepper, token
-    )
+    actor: Actor = await run_in_threadpool(container.organisations.authenticate, token)
     cache.put(("actor", parsed[0]), (digest, actor))
     return actor
 
@@ -112,10 +135,7 @@ async def get_scanner_session(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidScannerSessionError()
     found: tuple[Actor, str] = await run_in_threadpool(
-        scanner_sessions.authenticate,
-        credentials.credentials,
-        container.uow_factory,
-        container.clock,
+        container.organisations.scanner_session, credentials.credentials
     )
     return found
 
@@ -157,13 +177,7 @@ async def get_consumer_session(
     seen = cache.lookup(("session-token", digest))
     if seen is not None and cache.lookup(("session", seen[1])) is not None:
         return seen  # type: ignore[no-any-return]
-    found: tuple[Actor, str] = await run_in_threadpool(
-        consumers.authenticate,
-        token,
-        container.uow_factory,
-        container.session_tokens,
-        container.clock,
-    )
+    found: tuple[Actor, str] = await run_in_threadpool(container.consumers.authenticate, token)
     cache.put(("session-token", digest), found)
     cache.put(("session", found[1]), True)
     return found

@@ -1255,3 +1255,69 @@ def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
         "owner_address": certificate.owner_address,
         "locked_since": iso(certificate.locked_since),
     }
+
+
+@dataclass(frozen=True)
+class CertificateUseCases:
+    """The certificate lifecycle's use cases (owners' steps, gifts, deals of pledgees,
+    custodians and stores) with :class:`Services` and the resolver's address bound once in
+    bootstrap: the routes pass the command only. Reads build a reader unit of work."""
+
+    services: Services
+    #: Gift links and vouchers point at the resolver (settings).
+    resolver_url: str
+
+    def gift(self, cmd: commands.Gift) -> dict[str, Any]:
+        return gift(cmd, self.services, self.resolver_url)
+
+    def cancel_gift(self, cmd: commands.CertificateCommand) -> dict[str, Any]:
+        return cancel_gift(cmd, self.services)
+
+    def pledge(self, cmd: commands.Pledge) -> dict[str, Any]:
+        return pledge(cmd, self.services)
+
+    def deposit(self, cmd: commands.Deposit) -> dict[str, Any]:
+        return deposit(cmd, self.services)
+
+    def cancel_offer(self, cmd: commands.CertificateCommand) -> dict[str, Any]:
+        return cancel_offer(cmd, self.services)
+
+    def withdraw(self, cmd: commands.CertificateCommand) -> dict[str, Any]:
+        return withdraw(cmd, self.services)
+
+    def request_redemption(self, cmd: commands.RequestRedemption) -> dict[str, Any]:
+        return request_redemption(cmd, self.services)
+
+    def sign_voucher(
+        self,
+        actor: Actor,
+        voucher_id: str,
+        signature: bytes,
+        idempotency: commands.Idempotency | None = None,
+    ) -> dict[str, Any]:
+        return sign_voucher(
+            actor, voucher_id, signature, self.services, self.resolver_url, idempotency
+        )
+
+    def incoming_gifts(self, actor: Actor) -> list[dict[str, Any]]:
+        return incoming_gifts(actor, self.services.uow_factory.reader(), self.services.secrets)
+
+    def accept_gift(self, cmd: commands.AcceptGift) -> dict[str, Any]:
+        return accept_gift(cmd, self.services)
+
+    def partners(self, actor: Actor, kind: str, brand_id: int | None) -> list[Any]:
+        return partners(actor, kind, self.services.uow_factory.reader(), brand_id)
+
+    def counterparty_deals(self, actor: Actor, status: str | None) -> list[dict[str, Any]]:
+        return counterparty_deals(
+            actor, self.services.uow_factory.reader(), status, self.services.secrets
+        )
+
+    def require_own_deal(self, actor: Actor, deal_id: str) -> None:
+        require_own_deal(actor, deal_id, self.services.uow_factory.reader())
+
+    def pledgee_action(self, cmd: commands.DealCommand, action: Action) -> dict[str, Any]:
+        return pledgee_action(cmd, self.services, action)
+
+    def custodian_action(self, cmd: commands.DealCommand, action: Action) -> dict[str, Any]:
+        return custodian_action(cmd, self.services, action)

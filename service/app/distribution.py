@@ -12,6 +12,7 @@ missing event arrives, so uploads give the same state in any order and any numbe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +21,10 @@ from service.app.ports import (
     DuplicateError,
     Site,
     UnitOfWork,
+    UnitOfWorkFactory,
 )
 from service.app.regions import RegionDirectory, region_view
-from service.app.scanning import CHANNEL_KINDS
+from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload_scans
 from service.app.scans import alert_view
 from service.app.scans import list_alerts as scans_list_alerts
 from service.app.views import party
@@ -460,3 +462,90 @@ def set_alert_status(
         fresh = uow.alerts.get(alert_id)
     assert fresh is not None
     return alert_view(fresh)
+
+
+@dataclass(frozen=True)
+class ChannelUseCases:
+    """The channel's use cases (regions, organisations' territories and sites, scans,
+    shipments, stock) with their adapters bound once in bootstrap: the routes and the
+    CLI pass the request's data only. Each builds its own unit of work (a reader for those that
+    only read)."""
+
+    uows: UnitOfWorkFactory
+    regions: RegionDirectory
+    clock: Clock
+
+    def list_regions(self, parent: str | None) -> list[dict[str, Any]]:
+        return list_regions(self.regions, parent)
+
+    def get_region(self, code: str) -> dict[str, Any]:
+        return get_region(self.regions, code)
+
+    def load_regions(self, actor: Actor, rows: Sequence[dict[str, object]], source: str) -> int:
+        return load_regions(actor, rows, source, self.uows(), self.regions, self.clock)
+
+    def organisation_view(self, actor: Actor, organisation_id: int) -> dict[str, Any]:
+        return organisation_view(actor, organisation_id, self.uows.reader(), self.regions)
+
+    def set_territories(
+        self, actor: Actor, organisation_id: int, codes: Sequence[str]
+    ) -> dict[str, Any]:
+        return set_territories(actor, organisation_id, codes, self.uows(), self.regions, self.clock)
+
+    def set_channel_parent(
+        self, actor: Actor, organisation_id: int, parent_id: int | None
+    ) -> dict[str, Any]:
+        return set_channel_parent(actor, organisation_id, parent_id, self.uows(), self.clock)
+
+    def add_site(
+        self, actor: Actor, organisation_id: int, name: str, kind: str, region: str
+    ) -> dict[str, Any]:
+        return add_site(
+            actor, organisation_id, name, kind, region, self.uows(), self.regions, self.clock
+        )
+
+    def record_scan(self, actor: Actor, request: ScanRequest) -> dict[str, Any]:
+        """POST /scans: the route runs this bound method in its write lane, as it ran the
+        function."""
+        return record_scan(actor, request, self.uows, self.regions, self.clock)
+
+    def upload_scans(
+        self, actor: Actor, device_id: str, requests: Sequence[ScanRequest]
+    ) -> dict[str, Any]:
+        return upload_scans(actor, device_id, requests, self.uows, self.regions, self.clock)
+
+    def list_shipments(
+        self, actor: Actor, direction: str, offset: int, limit: int
+    ) -> list[dict[str, Any]]:
+        return list_shipments(actor, direction, self.uows.reader(), offset, limit)
+
+    def shipment_view(self, actor: Actor, shipment_id: str) -> dict[str, Any]:
+        return shipment_view(actor, shipment_id, self.uows.reader())
+
+    def stock_view(
+        self, actor: Actor, organisation_id: int | None, offset: int, limit: int
+    ) -> dict[str, Any]:
+        return stock_view(actor, organisation_id, self.uows.reader(), self.clock, offset, limit)
+
+
+@dataclass(frozen=True)
+class AlertUseCases:
+    """Listing alerts and confirming or dismissing one, with the unit-of-work factory and the
+    clock bound once in bootstrap. Alerts are an area of their own in the re-cut plan (raised by
+    channel, consumer and ledger); their use cases live here until it exists."""
+
+    uows: UnitOfWorkFactory
+    clock: Clock
+
+    def list_alerts(
+        self, actor: Actor, status: str | None, offset: int, limit: int
+    ) -> list[dict[str, Any]]:
+        return list_alerts(actor, self.uows.reader(), status, offset, limit)
+
+    def get_alert(self, actor: Actor, alert_id: int) -> dict[str, Any]:
+        return get_alert(actor, alert_id, self.uows.reader())
+
+    def set_alert_status(
+        self, actor: Actor, alert_id: int, status: str, note: str | None
+    ) -> dict[str, Any]:
+        return set_alert_status(actor, alert_id, status, note, self.uows(), self.clock)

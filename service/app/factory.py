@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from service.app import commands, tenancy
 from service.app.ports import (
@@ -18,6 +18,7 @@ from service.app.ports import (
     Clock,
     Commitments,
     DuplicateError,
+    LabelPrinter,
     Ledger,
     OutboxEntry,
     Secrets,
@@ -75,7 +76,7 @@ from service.domain.gs1 import (
     parse_code,
     sscc_uri,
 )
-from service.domain.labels import MAX_LABELS_PER_FILE, Label
+from service.domain.labels import MAX_LABELS_PER_FILE, Label, LabelLayout
 from service.domain.products import Product, new_product
 from service.domain.roles import OrganisationKind, Permission, Role
 from service.domain.units import (
@@ -951,3 +952,119 @@ def item_proof(
         "root": hex0x(batch.root),
         "status": batch.status.value,
     }
+
+
+@dataclass(frozen=True)
+class FactoryUseCases:
+    """The factory's use cases (products, batches, codes, labels) with their adapters and
+    settings bound once in bootstrap: the routes and the CLI pass the command or the request's
+    data only. Each builds its own unit of work (a reader for those that only read)."""
+
+    uows: UnitOfWorkFactory
+    commitments: Commitments
+    ledger: Ledger
+    secrets: Secrets
+    clock: Clock
+    printer: LabelPrinter
+    #: Settings: the largest batch, the default GS1 company prefix, the resolver's address.
+    max_batch_items: int
+    company_prefix: str
+    resolver_url: str
+
+    def register_product(self, cmd: commands.RegisterProduct) -> dict[str, Any]:
+        return register_product(cmd, self.uows(), self.clock)
+
+    def get_product(self, actor: Actor, gtin: str) -> dict[str, Any]:
+        return get_product(actor, gtin, self.uows.reader())
+
+    def list_products(self, actor: Actor, offset: int, limit: int) -> list[dict[str, Any]]:
+        return list_products(actor, self.uows.reader(), offset, limit)
+
+    def create_batch(self, cmd: commands.CreateBatch) -> dict[str, Any]:
+        return create_batch(cmd, self.uows, self.commitments, self.clock, self.max_batch_items)
+
+    def get_batch(self, actor: Actor, batch_id: str) -> dict[str, Any]:
+        return get_batch(actor, batch_id, self.uows.reader(), self.ledger)
+
+    def list_batches(self, actor: Actor, offset: int, limit: int) -> list[dict[str, Any]]:
+        return list_batches(actor, self.uows.reader(), offset, limit)
+
+    def generate_codes(
+        self, cmd: commands.GenerateCodes, progress: Progress = _no_progress
+    ) -> dict[str, Any]:
+        return generate_codes(
+            cmd,
+            self.uows,
+            self.commitments,
+            self.secrets,
+            self.clock,
+            self.company_prefix,
+            progress,
+        )
+
+    def activate_codes(self, cmd: commands.ActivateCodes) -> dict[str, Any]:
+        return activate_codes(cmd, self.uows, self.clock)
+
+    def anchor_batch(self, cmd: commands.AnchorBatch) -> dict[str, Any]:
+        return anchor_batch(cmd, self.uows, self.ledger, self.clock)
+
+    def recall_batch(self, cmd: commands.RecallBatch) -> dict[str, Any]:
+        return recall_batch(cmd, self.uows, self.commitments, self.ledger, self.clock)
+
+    def recalled_items(
+        self, actor: Actor, batch_id: str, offset: int, limit: int
+    ) -> dict[str, Any]:
+        return recalled_items(actor, batch_id, self.uows.reader(), offset, limit)
+
+    def attest_batch(self, cmd: commands.AttestBatch) -> dict[str, Any]:
+        return attest_batch(cmd, self.uows, self.ledger, self.clock)
+
+    def item_proof(self, actor: Actor, batch_id: str, serial: str) -> dict[str, Any]:
+        return item_proof(actor, batch_id, serial, self.uows.reader(), self.commitments)
+
+    def download_code_file(self, cmd: commands.DownloadCodeFile) -> tuple[str, Iterator[bytes]]:
+        return download_code_file(cmd, self.uows, self.secrets, self.clock, self.resolver_url)
+
+    def approve_reprint(self, cmd: commands.ApproveReprint) -> dict[str, Any]:
+        return approve_reprint(cmd, self.uows, self.clock)
+
+    def label_stream(
+        self,
+        actor: Actor,
+        batch_id: str,
+        kind: UnitKind | None,
+        offset: int,
+        count: int,
+        max_count: int = MAX_LABELS_PER_FILE,
+    ) -> tuple[Batch, Iterator[Label]]:
+        """``max_count``: the API's bound on one file (its setting); the CLI's is the format's."""
+        return label_stream(
+            actor, batch_id, kind, offset, count, self.uows, self.resolver_url, max_count
+        )
+
+    def write_labels(
+        self,
+        batch: Batch,
+        kind: str,
+        labels: Iterable[Label],
+        layout: LabelLayout,
+        out: IO[bytes],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Draw the ``kind`` labels of ``batch`` (from :meth:`label_stream`) as A4 sheets to
+        ``out``, titled after the batch; how many were drawn."""
+        title = f"{batch.gtin} {batch.lot} {kind} labels"
+        return self.printer.write_label_sheets(labels, layout, out, progress, title)
+
+    def unit_view(self, actor: Actor, sscc: str) -> dict[str, Any]:
+        return unit_view(actor, sscc, self.uows.reader(), self.resolver_url)
+
+    def qr_png(self, actor: Actor, code: str, module_px: int) -> bytes:
+        """The QR image of a code's Digital Link, as PNG."""
+        return self.printer.qr_png(
+            code_uri(actor, code, self.uows.reader(), self.resolver_url), module_px=module_px
+        )
+
+    def qr_svg(self, actor: Actor, code: str) -> bytes:
+        """The QR image of a code's Digital Link, as SVG."""
+        return self.printer.qr_svg(code_uri(actor, code, self.uows.reader(), self.resolver_url))

@@ -528,3 +528,34 @@ def create_admin(
         pepper,
     )
     return organisation, issued
+
+
+@dataclass(frozen=True)
+class LogUseCases:
+    """The event log's use cases (status, entries, RFC 6962 proofs, the integrity pass) with
+    their adapters bound once in bootstrap: the routes and the CLI pass the request's data
+    only. Each reads through a reader unit of work."""
+
+    uows: UnitOfWorkFactory
+    commitments: Commitments
+    ledger: Ledger
+
+    def status(self, actor: Actor) -> dict[str, Any]:
+        return log_status(actor, self.uows.reader(), self.commitments, self.ledger)
+
+    def events(self, actor: Actor, offset: int, limit: int) -> list[dict[str, Any]]:
+        return log_events(actor, self.uows.reader(), offset, limit)
+
+    def inclusion_proof(self, actor: Actor, index: int, size: int | None) -> dict[str, Any]:
+        return log_inclusion_proof(actor, self.uows.reader(), self.commitments, index, size)
+
+    def consistency_proof(
+        self, actor: Actor, old_size: int, new_size: int | None
+    ) -> dict[str, Any]:
+        return log_consistency_proof(
+            actor, self.uows.reader(), self.commitments, old_size, new_size
+        )
+
+    def verify(self, progress: log_integrity.Progress | None = None) -> log_integrity.LogReport:
+        """Re-hash every entry and check the anchored roots against the chain."""
+        return log_integrity.verify(self.uows, self.commitments, self.ledger, progress)

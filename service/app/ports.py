@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, Protocol
 
 from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.alerts import Alert, AlertStatus
@@ -1175,7 +1175,7 @@ class LabelPrinter(Protocol):
         self,
         labels: Iterable[Label],
         layout: LabelLayout,
-        out: BinaryIO,
+        out: IO[bytes],
         progress: Callable[[int], None] | None = None,
         title: str = "",
     ) -> int: ...

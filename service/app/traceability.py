@@ -383,3 +383,17 @@ class EpcisCapture:
         return capture(
             actor, document, self.uow_factory(), self.clock, self.validate, self.event_hashes
         )
+
+
+@dataclass(frozen=True)
+class EpcisEvents:
+    """``query_events`` with the unit-of-work factory and the clock wired in once (bootstrap),
+    so the route hands over only the caller and the query's parameters."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+
+    def __call__(
+        self, actor: Actor, params: Mapping[str, Sequence[str]]
+    ) -> tuple[dict[str, Any], str | None]:
+        return query_events(actor, params, self.uow_factory.reader(), self.clock)

@@ -10,8 +10,8 @@ from fastapi.responses import Response, StreamingResponse
 from service.api.deps import (
     ContainerDep,
     CurrentActor,
+    FactoryDep,
     IdempotencyKeyDep,
-    ReadUowDep,
     idempotency_of,
     page_limit,
 )
@@ -30,7 +30,7 @@ from service.api.schemas import (
     ReprintApprovalPublic,
     UnitPublic,
 )
-from service.app import commands, factory
+from service.app import commands
 from service.domain.errors import InvalidRequestError
 from service.domain.labels import LabelLayout, validate_layout
 from service.domain.units import UnitKind
@@ -44,7 +44,7 @@ BatchId = str
 def create_batch(
     body: BatchCreate,
     actor: CurrentActor,
-    container: ContainerDep,
+    factory: FactoryDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> BatchPublic:
     """Plan a production batch of a product (factory): a draft. Honours ``Idempotency-Key``."""
@@ -60,97 +60,74 @@ def create_batch(
         cases_per_pallet=body.cases_per_pallet,
         idempotency=idempotency,
     )
-    view = factory.create_batch(
-        cmd,
-        container.uow_factory,
-        container.commitments,
-        container.clock,
-        container.settings.max_batch_items,
-    )
+    view = factory.create_batch(cmd)
     return BatchPublic.model_validate(view)
 
 
 @router.get("/batches", response_model=list[BatchPublic])
 def list_batches(
     actor: CurrentActor,
-    uow: ReadUowDep,
+    factory: FactoryDep,
     container: ContainerDep,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> list[BatchPublic]:
     """Your factory's batches, or your brand's; newest first."""
-    rows = factory.list_batches(actor, uow, offset, page_limit(container, limit))
+    rows = factory.list_batches(actor, offset, page_limit(container, limit))
     return [BatchPublic.model_validate(r) for r in rows]
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
-def get_batch(
-    batch_id: BatchId, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
-) -> BatchPublic:
+def get_batch(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> BatchPublic:
     """A batch: status, counts, anchor (transaction, confirmations), attestations, recall."""
-    return BatchPublic.model_validate(factory.get_batch(actor, batch_id, uow, container.ledger))
+    return BatchPublic.model_validate(factory.get_batch(actor, batch_id))
 
 
 @router.post("/batches/{batch_id}/codes", response_model=BatchPublic)
-def generate_codes(batch_id: BatchId, actor: CurrentActor, container: ContainerDep) -> BatchPublic:
+def generate_codes(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> BatchPublic:
     """Generate the batch's item codes, cases, pallets and Merkle tree (factory, once).
 
     Runs in one transaction; large batches take a while (about 30 s per million items):
     the CLI's ``tracecert batch generate`` shows progress.
     """
     cmd = commands.GenerateCodes(actor=actor, batch_id=batch_id)
-    view = factory.generate_codes(
-        cmd,
-        container.uow_factory,
-        container.commitments,
-        container.secrets,
-        container.clock,
-        container.settings.gs1_company_prefix,
-    )
+    view = factory.generate_codes(cmd)
     return BatchPublic.model_validate(view)
 
 
 @router.post("/batches/{batch_id}/activate", response_model=ActivationPublic)
-def activate_batch(
-    batch_id: BatchId, actor: CurrentActor, container: ContainerDep
-) -> ActivationPublic:
+def activate_batch(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> ActivationPublic:
     """Activate every code of the batch at once (factory)."""
     cmd = commands.ActivateCodes(actor=actor, batch_id=batch_id)
-    return ActivationPublic.model_validate(
-        factory.activate_codes(cmd, container.uow_factory, container.clock)
-    )
+    return ActivationPublic.model_validate(factory.activate_codes(cmd))
 
 
 @router.post("/activations", response_model=ActivationPublic)
 def activate_unit(
-    body: ActivationCreate, actor: CurrentActor, container: ContainerDep
+    body: ActivationCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ActivationPublic:
     """Activate the codes of a scanned case or pallet label (factory line scanner)."""
     cmd = commands.ActivateCodes(actor=actor, code=body.code)
-    return ActivationPublic.model_validate(
-        factory.activate_codes(cmd, container.uow_factory, container.clock)
-    )
+    return ActivationPublic.model_validate(factory.activate_codes(cmd))
 
 
 @router.post("/batches/{batch_id}/anchor", status_code=202, response_model=BatchPublic)
-def anchor_batch(batch_id: BatchId, actor: CurrentActor, container: ContainerDep) -> BatchPublic:
+def anchor_batch(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> BatchPublic:
     """Queue the batch root for anchoring on chain (factory). While the anchor is in flight,
     asking again answers the same; once anchored, it is a 409."""
     cmd = commands.AnchorBatch(actor=actor, batch_id=batch_id)
-    view = factory.anchor_batch(cmd, container.uow_factory, container.ledger, container.clock)
+    view = factory.anchor_batch(cmd)
     return BatchPublic.model_validate(view)
 
 
 @router.post("/batches/{batch_id}/recall", response_model=BatchPublic)
 def recall_batch(
-    batch_id: BatchId, body: RecallCreate, actor: CurrentActor, container: ContainerDep
+    batch_id: BatchId, body: RecallCreate, actor: CurrentActor, factory: FactoryDep
 ) -> BatchPublic:
     """Recall a batch with a reason (factory, brand): at once for scans and claims; on chain
     as soon as the batch is anchored there."""
     cmd = commands.RecallBatch(actor=actor, batch_id=batch_id, reason=body.reason)
-    view = factory.recall_batch(
-        cmd, container.uow_factory, container.commitments, container.ledger, container.clock
-    )
+    view = factory.recall_batch(cmd)
     return BatchPublic.model_validate(view)
 
 
@@ -158,19 +135,19 @@ def recall_batch(
 def recalled_items(
     batch_id: BatchId,
     actor: CurrentActor,
-    uow: ReadUowDep,
+    factory: FactoryDep,
     container: ContainerDep,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> RecalledItemsPublic:
     """The items of a recalled batch with their last known holder and region (brand, factory)."""
-    view = factory.recalled_items(actor, batch_id, uow, offset, page_limit(container, limit))
+    view = factory.recalled_items(actor, batch_id, offset, page_limit(container, limit))
     return RecalledItemsPublic.model_validate(view)
 
 
 @router.post("/batches/{batch_id}/attestations", status_code=202, response_model=BatchPublic)
 def attest_batch(
-    batch_id: BatchId, body: AttestationCreate, actor: CurrentActor, container: ContainerDep
+    batch_id: BatchId, body: AttestationCreate, actor: CurrentActor, factory: FactoryDep
 ) -> BatchPublic:
     """Attach a quality report (its hash and URL) to an anchored batch (attestor); the
     attestation goes on chain."""
@@ -180,16 +157,16 @@ def attest_batch(
         report_hash=bytes.fromhex(body.report_hash[2:]),
         uri=body.uri,
     )
-    view = factory.attest_batch(cmd, container.uow_factory, container.ledger, container.clock)
+    view = factory.attest_batch(cmd)
     return BatchPublic.model_validate(view)
 
 
 @router.get("/batches/{batch_id}/items/{serial}/proof", response_model=ItemProofPublic)
 def item_proof(
-    batch_id: BatchId, serial: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+    batch_id: BatchId, serial: str, actor: CurrentActor, factory: FactoryDep
 ) -> ItemProofPublic:
     """The Merkle proof of one item against its batch root."""
-    view = factory.item_proof(actor, batch_id, serial, uow, container.commitments)
+    view = factory.item_proof(actor, batch_id, serial)
     return ItemProofPublic.model_validate(view)
 
 
@@ -199,7 +176,7 @@ def item_proof(
     responses={200: {"content": {"text/csv": {}}, "description": "serial,uri,pin,case,pallet"}},
 )
 def download_code_file(
-    batch_id: BatchId, actor: CurrentActor, container: ContainerDep
+    batch_id: BatchId, actor: CurrentActor, factory: FactoryDep
 ) -> StreamingResponse:
     """The code file for variable-data printers, with the hidden PINs (factory).
 
@@ -207,13 +184,7 @@ def download_code_file(
     the batch is activated the PINs are destroyed and the file cannot be made again.
     """
     cmd = commands.DownloadCodeFile(actor=actor, batch_id=batch_id)
-    filename, rows = factory.download_code_file(
-        cmd,
-        container.uow_factory,
-        container.secrets,
-        container.clock,
-        container.settings.resolver_url,
-    )
+    filename, rows = factory.download_code_file(cmd)
     return StreamingResponse(
         rows,
         media_type="text/csv",
@@ -230,13 +201,11 @@ def download_code_file(
     response_model=ReprintApprovalPublic,
 )
 def approve_reprint(
-    batch_id: BatchId, body: ReprintApprovalCreate, actor: CurrentActor, container: ContainerDep
+    batch_id: BatchId, body: ReprintApprovalCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ReprintApprovalPublic:
     """Allow one more download of the code file (admin), with a reason for the audit trail."""
     cmd = commands.ApproveReprint(actor=actor, batch_id=batch_id, reason=body.reason)
-    return ReprintApprovalPublic.model_validate(
-        factory.approve_reprint(cmd, container.uow_factory, container.clock)
-    )
+    return ReprintApprovalPublic.model_validate(factory.approve_reprint(cmd))
 
 
 def _pdf_chunks(spooled: tempfile.SpooledTemporaryFile[bytes]) -> Iterator[bytes]:
@@ -270,6 +239,7 @@ def label_sheets(
     request: Request,
     batch_id: BatchId,
     actor: CurrentActor,
+    factory: FactoryDep,
     container: ContainerDep,
     kind: Literal["item", "case", "pallet"] = "item",
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
@@ -307,8 +277,6 @@ def label_sheets(
         unit_kind,
         offset,
         count,
-        container.uow_factory,
-        container.settings.resolver_url,
         container.settings.label_max_count,
     )
     # Closed by _pdf_chunks once the response is sent (or here when there is nothing to send).
@@ -316,9 +284,7 @@ def label_sheets(
     try:
         # Rendering is the CPU-heavy part (the labels are read as it goes): bounded per process.
         with request.app.state.label_slots.hold():
-            written = container.printer.write_label_sheets(
-                labels, layout, spooled, title=f"{batch.gtin} {batch.lot} {kind} labels"
-            )
+            written = factory.write_labels(batch, kind, labels, layout, spooled)
     except BaseException:
         spooled.close()
         raise
@@ -334,11 +300,9 @@ def label_sheets(
 
 
 @router.get("/units/{sscc}", response_model=UnitPublic)
-def get_unit(
-    sscc: str, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
-) -> UnitPublic:
+def get_unit(sscc: str, actor: CurrentActor, factory: FactoryDep) -> UnitPublic:
     """A case or pallet by SSCC: batch, parent pallet, activation and contents."""
-    view = factory.unit_view(actor, sscc, uow, container.settings.resolver_url)
+    view = factory.unit_view(actor, sscc)
     return UnitPublic.model_validate(view)
 
 
@@ -351,12 +315,10 @@ def qr_image(
     code: str,
     fmt: Literal["png", "svg"],
     actor: CurrentActor,
-    uow: ReadUowDep,
-    container: ContainerDep,
+    factory: FactoryDep,
     module_px: Annotated[int, Query(ge=1, le=40)] = 8,
 ) -> Response:
     """The QR image (PNG or SVG) of an item serial or a case/pallet SSCC: its Digital Link."""
-    uri = factory.code_uri(actor, code, uow, container.settings.resolver_url)
     if fmt == "png":
-        return Response(container.printer.qr_png(uri, module_px=module_px), media_type="image/png")
-    return Response(container.printer.qr_svg(uri), media_type="image/svg+xml")
+        return Response(factory.qr_png(actor, code, module_px), media_type="image/png")
+    return Response(factory.qr_svg(actor, code), media_type="image/svg+xml")

@@ -11,11 +11,10 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
 from service.api.deps import (
-    ContainerDep,
+    CertificatesDep,
     CurrentActor,
     CurrentConsumer,
     IdempotencyKeyDep,
-    ReadUowDep,
     idempotency_of,
 )
 from service.api.schemas import (
@@ -30,7 +29,8 @@ from service.api.schemas import (
     RedemptionCreate,
     VoucherSign,
 )
-from service.app import certificates, commands
+from service.app import commands
+from service.app.certificates import CertificateUseCases
 from service.app.commands import Idempotency
 from service.domain.actor import Actor
 from service.domain.certificates import Action, DealKind, DealStatus
@@ -38,17 +38,6 @@ from service.domain.errors import InvalidDealError, InvalidRequestError
 from service.domain.roles import Role
 
 router = APIRouter(tags=["certificates"])
-
-
-def _services(container: Any) -> certificates.Services:
-    return certificates.Services(
-        container.uow_factory,
-        container.ledger,
-        container.wallets,
-        container.secrets,
-        container.clock,
-        container.otp_sender,
-    )
 
 
 # ----------------------------------------------------------------------------- owner
@@ -59,16 +48,12 @@ C = TypeVar("C")
 
 @dataclass(frozen=True)
 class OwnerCall:
-    """What every owner's call needs: the signed-in consumer, the container and the
-    ``Idempotency-Key``, tied to the request's body and target by :meth:`idempotency`."""
+    """What every owner's call needs: the signed-in consumer, the certificates' use cases and
+    the ``Idempotency-Key``, tied to the request's body and target by :meth:`idempotency`."""
 
     actor: Actor
-    container: Any
+    certificates: CertificateUseCases
     idempotency_key: str | None
-
-    @property
-    def services(self) -> certificates.Services:
-        return _services(self.container)
 
     def idempotency(self, body: BaseModel | None, scope: str) -> Idempotency | None:
         return idempotency_of(self.idempotency_key, body, scope)
@@ -84,9 +69,9 @@ class OwnerCall:
 
 
 async def _owner_call(
-    actor: CurrentConsumer, container: ContainerDep, idempotency_key: IdempotencyKeyDep
+    actor: CurrentConsumer, certificates: CertificatesDep, idempotency_key: IdempotencyKeyDep
 ) -> OwnerCall:
-    return OwnerCall(actor, container, idempotency_key)
+    return OwnerCall(actor, certificates, idempotency_key)
 
 
 OwnerCallDep = Annotated[OwnerCall, Depends(_owner_call)]
@@ -98,14 +83,14 @@ def gift(certificate_id: str, body: GiftCreate, call: OwnerCallDep) -> dict[str,
     answer carries the link, shown once). The token waits in escrow until accepted; the giver
     may cancel, and an expired gift comes back."""
     cmd = call.command(commands.Gift, certificate_id, body, "gift")
-    return certificates.gift(cmd, call.services, call.container.settings.resolver_url)
+    return call.certificates.gift(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/gift/cancel", response_model=CertificatePublic)
 def cancel_gift(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -> dict[str, Any]:
     """Take a gift back before it is accepted."""
     cmd = call.command(commands.CertificateCommand, certificate_id, body, "cancel")
-    return certificates.cancel_gift(cmd, call.services)
+    return call.certificates.cancel_gift(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/pledge", response_model=CertificatePublic)
@@ -113,14 +98,14 @@ def pledge(certificate_id: str, body: PledgeCreate, call: OwnerCallDep) -> dict[
     """Offer the certificate as collateral to a pledgee; amount and terms stay off chain. The
     token locks when the pledgee accepts."""
     cmd = call.command(commands.Pledge, certificate_id, body, "pledge")
-    return certificates.pledge(cmd, call.services)
+    return call.certificates.pledge(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/deposit", response_model=CertificatePublic)
 def deposit(certificate_id: str, body: DepositCreate, call: OwnerCallDep) -> dict[str, Any]:
     """Send the bottle to a custodian's storage; the custodian confirms receiving it."""
     cmd = call.command(commands.Deposit, certificate_id, body, "deposit")
-    return certificates.deposit(cmd, call.services)
+    return call.certificates.deposit(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/offer/cancel", response_model=CertificatePublic)
@@ -128,14 +113,14 @@ def cancel_offer(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -
     """Take back a pledge or storage offer nobody accepted yet, or a request of the bottle
     from a store nobody fulfilled yet."""
     cmd = call.command(commands.CertificateCommand, certificate_id, body, "cancel-offer")
-    return certificates.cancel_offer(cmd, call.services)
+    return call.certificates.cancel_offer(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/withdraw", response_model=CertificatePublic)
 def withdraw(certificate_id: str, call: OwnerCallDep, body: NoBody = None) -> dict[str, Any]:
     """Take the bottle out of storage."""
     cmd = call.command(commands.CertificateCommand, certificate_id, body, "withdraw")
-    return certificates.withdraw(cmd, call.services)
+    return call.certificates.withdraw(cmd)
 
 
 @router.post("/me/certificates/{certificate_id}/redemption", response_model=CertificatePublic)
@@ -144,30 +129,26 @@ def request_redemption(
 ) -> dict[str, Any]:
     """Ask for the bottle: from storage, or from a store (pickup or delivery)."""
     cmd = call.command(commands.RequestRedemption, certificate_id, body, "redeem")
-    return certificates.request_redemption(cmd, call.services)
+    return call.certificates.request_redemption(cmd)
 
 
 @router.post("/me/vouchers/{voucher_id}", response_model=CertificatePublic)
 def sign_voucher(voucher_id: str, body: VoucherSign, call: OwnerCallDep) -> dict[str, Any]:
     """Self-custody: run a prepared request with your wallet's EIP-712 signature. A request
     runs once; a signature for another chain, contract or nonce is refused."""
-    return certificates.sign_voucher(
+    return call.certificates.sign_voucher(
         call.actor,
         voucher_id,
         bytes.fromhex(body.signature[2:]),
-        call.services,
-        call.container.settings.resolver_url,
         call.idempotency(body, f"voucher:{voucher_id}"),
     )
 
 
 @router.get("/me/gifts")
-def incoming_gifts(
-    actor: CurrentConsumer, uow: ReadUowDep, container: ContainerDep
-) -> list[dict[str, Any]]:
+def incoming_gifts(actor: CurrentConsumer, certificates: CertificatesDep) -> list[dict[str, Any]]:
     """Gifts sent to the signed-in consumer, waiting to be accepted (also those sent to their
     phone or email before they signed up)."""
-    return certificates.incoming_gifts(actor, uow, container.secrets)
+    return certificates.incoming_gifts(actor)
 
 
 @router.post("/gifts/accept", response_model=CertificatePublic)
@@ -177,8 +158,8 @@ def accept_gift(body: GiftAccept, call: OwnerCallDep) -> dict[str, Any]:
     if (body.gift_id is None) == (body.secret is None):
         raise InvalidRequestError("Send either gift_id or secret.")
     key = call.idempotency(body, "accept")
-    return certificates.accept_gift(
-        commands.AcceptGift(call.actor, body.gift_id, body.secret, key), call.services
+    return call.certificates.accept_gift(
+        commands.AcceptGift(call.actor, body.gift_id, body.secret, key)
     )
 
 
@@ -186,7 +167,7 @@ def accept_gift(body: GiftAccept, call: OwnerCallDep) -> dict[str, Any]:
 def partners(
     kind: Literal["pledgee", "custodian", "store"],
     actor: CurrentConsumer,
-    uow: ReadUowDep,
+    certificates: CertificatesDep,
     brand_id: Annotated[
         int | None,
         Query(ge=1, le=MAX_ID, description="Only the partners of this brand (of your bottles)."),
@@ -194,7 +175,7 @@ def partners(
 ) -> list[dict[str, Any]]:
     """Pledgees, custodians or stores the signed-in consumer can choose: those the brands of
     its certificates authorised (public names only)."""
-    found = certificates.partners(actor, kind, uow, brand_id)
+    found = certificates.partners(actor, kind, brand_id)
     return [{"id": o.id, "name": o.name, "kind": o.kind.value} for o in found]
 
 
@@ -216,12 +197,11 @@ DealVerb = Literal["accept", "decline", "release", "foreclose", "confirm", "fulf
 @router.get("/deals")
 def deals(
     actor: CurrentActor,
-    uow: ReadUowDep,
-    container: ContainerDep,
+    certificates: CertificatesDep,
     status: DealStatus | None = None,
 ) -> list[dict[str, Any]]:
     """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions."""
-    return certificates.counterparty_deals(actor, uow, status, container.secrets)
+    return certificates.counterparty_deals(actor, status)
 
 
 @router.post("/deals/{deal_id}/{verb}")
@@ -229,7 +209,7 @@ def act_on_deal(
     deal_id: str,
     verb: DealVerb,
     actor: CurrentActor,
-    container: ContainerDep,
+    certificates: CertificatesDep,
     idempotency_key: IdempotencyKeyDep,
     body: EmptyBody | None = Body(default=None),
 ) -> dict[str, Any]:
@@ -239,7 +219,7 @@ def act_on_deal(
         deal_id[:3]
     )
     if actor.role is not Role.ADMIN:
-        certificates.require_own_deal(actor, deal_id, container.uow_factory.reader())
+        certificates.require_own_deal(actor, deal_id)
     action = VERBS.get((kind, verb)) if kind is not None else None
     if action is None:
         raise InvalidDealError(
@@ -248,7 +228,6 @@ def act_on_deal(
     cmd = commands.DealCommand(
         actor, deal_id, idempotency_of(idempotency_key, body, f"{verb}:{deal_id}")
     )
-    svc = _services(container)
     if kind is DealKind.PLEDGE:
-        return certificates.pledgee_action(cmd, svc, action)
-    return certificates.custodian_action(cmd, svc, action)
+        return certificates.pledgee_action(cmd, action)
+    return certificates.custodian_action(cmd, action)

@@ -5,11 +5,11 @@ from typing import Literal
 from fastapi import APIRouter
 
 from service.api.deps import (
+    AlertsDep,
+    ChannelDep,
     ContainerDep,
     CurrentActor,
-    ReadUowDep,
     ScannerActor,
-    UowDep,
     WriteLaneDep,
     page_limit,
 )
@@ -38,7 +38,6 @@ from service.api.schemas import (
     TerritoriesUpdate,
     UploadPublic,
 )
-from service.app import distribution, scanning
 from service.app.scanning import ScanRequest
 
 router = APIRouter(tags=["distribution"])
@@ -59,49 +58,43 @@ def _request(body: ScanCreate) -> ScanRequest:
 
 # ----------------------------------------------------------------------------- regions
 @router.get("/regions", response_model=list[RegionPublic])
-def list_regions(container: ContainerDep, parent: str | None = None) -> list[RegionPublic]:
+def list_regions(channel: ChannelDep, parent: str | None = None) -> list[RegionPublic]:
     """Public: the regions below ``parent`` (the provinces without it)."""
-    return [
-        RegionPublic.model_validate(r) for r in distribution.list_regions(container.regions, parent)
-    ]
+    return [RegionPublic.model_validate(r) for r in channel.list_regions(parent)]
 
 
 @router.post("/regions", status_code=201, response_model=RegionsLoaded)
-def load_regions(
-    body: RegionsLoad, actor: CurrentActor, uow: UowDep, container: ContainerDep
-) -> RegionsLoaded:
+def load_regions(body: RegionsLoad, actor: CurrentActor, channel: ChannelDep) -> RegionsLoaded:
     """Load a custom region tree (admin): codes new, parents in the file or already known."""
     rows = [r.model_dump() for r in body.regions]
-    count = distribution.load_regions(
-        actor, rows, body.source, uow, container.regions, container.clock
-    )
+    count = channel.load_regions(actor, rows, body.source)
     return RegionsLoaded(source=body.source, loaded=count)
 
 
 @router.get("/regions/{code}", response_model=RegionPublic)
-def get_region(code: str, container: ContainerDep) -> RegionPublic:
+def get_region(code: str, channel: ChannelDep) -> RegionPublic:
     """Public: one region with its path, e.g. 浙江省 杭州市 西湖区."""
-    return RegionPublic.model_validate(distribution.get_region(container.regions, code))
+    return RegionPublic.model_validate(channel.get_region(code))
 
 
 # ----------------------------------------------------------------------------- channel
 @router.get("/me", response_model=OrganisationDetailPublic)
-def me(actor: ScannerActor, uow: ReadUowDep, container: ContainerDep) -> OrganisationDetailPublic:
+def me(actor: ScannerActor, channel: ChannelDep) -> OrganisationDetailPublic:
     """Your organisation: channel parent and children, territories, sites (for scanners)."""
     if actor.organisation_id is None:
         from service.domain.errors import OrganisationNotFoundError
 
         raise OrganisationNotFoundError("This key belongs to no organisation.")
-    view = distribution.organisation_view(actor, actor.organisation_id, uow, container.regions)
+    view = channel.organisation_view(actor, actor.organisation_id)
     return OrganisationDetailPublic.model_validate(view)
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationDetailPublic)
 def get_organisation(
-    organisation_id: IdPath, actor: CurrentActor, uow: ReadUowDep, container: ContainerDep
+    organisation_id: IdPath, actor: CurrentActor, channel: ChannelDep
 ) -> OrganisationDetailPublic:
     """An organisation of your brand (or your own), with its channel, territories and sites."""
-    view = distribution.organisation_view(actor, organisation_id, uow, container.regions)
+    view = channel.organisation_view(actor, organisation_id)
     return OrganisationDetailPublic.model_validate(view)
 
 
@@ -110,13 +103,10 @@ def set_territories(
     organisation_id: IdPath,
     body: TerritoriesUpdate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    channel: ChannelDep,
 ) -> TerritoriesPublic:
     """Set where a distributor or store may sell: region subtrees (admin, brand)."""
-    view = distribution.set_territories(
-        actor, organisation_id, body.regions, uow, container.regions, container.clock
-    )
+    view = channel.set_territories(actor, organisation_id, body.regions)
     return TerritoriesPublic.model_validate(view)
 
 
@@ -125,13 +115,10 @@ def set_channel_parent(
     organisation_id: IdPath,
     body: ChannelParentUpdate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    channel: ChannelDep,
 ) -> ChannelParentPublic:
     """Place a distributor or store under a distributor of its brand (admin, brand)."""
-    view = distribution.set_channel_parent(
-        actor, organisation_id, body.channel_parent_id, uow, container.clock
-    )
+    view = channel.set_channel_parent(actor, organisation_id, body.channel_parent_id)
     return ChannelParentPublic.model_validate(view)
 
 
@@ -140,20 +127,10 @@ def add_site(
     organisation_id: IdPath,
     body: SiteCreate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    channel: ChannelDep,
 ) -> SitePublic:
     """Register a warehouse, shop or plant in a region (admin, brand, the organisation)."""
-    view = distribution.add_site(
-        actor,
-        organisation_id,
-        body.name,
-        body.kind,
-        body.region,
-        uow,
-        container.regions,
-        container.clock,
-    )
+    view = channel.add_site(actor, organisation_id, body.name, body.kind, body.region)
     return SitePublic.model_validate(view)
 
 
@@ -164,73 +141,58 @@ async def scan(
 ) -> ScanResultPublic:
     """One scan from a handheld: dispatch, receive, open or observe. Diversion is checked in
     the same request; the answer carries the alert it raised or joined."""
-    result = await lane.run(
-        scanning.record_scan,
-        actor,
-        _request(body),
-        container.uow_factory,
-        container.regions,
-        container.clock,
-    )
+    # The container's bound use case, not ChannelDep: the hot path takes no extra dependency.
+    result = await lane.run(container.channel.record_scan, actor, _request(body))
     return ScanResultPublic.model_validate(result)
 
 
 @router.post("/scans/upload", response_model=UploadPublic)
-def upload(body: ScanUpload, actor: ScannerActor, container: ContainerDep) -> UploadPublic:
+def upload(body: ScanUpload, actor: ScannerActor, channel: ChannelDep) -> UploadPublic:
     """Scans captured offline, each with its client_event_id and time. Idempotent: the same
     upload twice changes nothing; halves in any order give the same state."""
-    result = scanning.upload_scans(
-        actor,
-        body.device_id,
-        [_request(s) for s in body.scans],
-        container.uow_factory,
-        container.regions,
-        container.clock,
-    )
+    result = channel.upload_scans(actor, body.device_id, [_request(s) for s in body.scans])
     return UploadPublic.model_validate(result)
 
 
 @router.get("/shipments", response_model=list[ShipmentSummaryPublic])
 def list_shipments(
     actor: CurrentActor,
-    uow: ReadUowDep,
+    channel: ChannelDep,
     container: ContainerDep,
     direction: Literal["in", "out"] = "in",
     offset: Offset = 0,
     limit: Limit = None,
 ) -> list[ShipmentSummaryPublic]:
     """Your inbound or outbound shipments, newest first."""
-    rows = distribution.list_shipments(actor, direction, uow, offset, page_limit(container, limit))
+    rows = channel.list_shipments(actor, direction, offset, page_limit(container, limit))
     return [ShipmentSummaryPublic.model_validate(r) for r in rows]
 
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentPublic)
-def get_shipment(shipment_id: str, actor: CurrentActor, uow: ReadUowDep) -> ShipmentPublic:
+def get_shipment(shipment_id: str, actor: CurrentActor, channel: ChannelDep) -> ShipmentPublic:
     """A shipment: what was dispatched, received, missing and extra (sender, receiver, brand)."""
-    return ShipmentPublic.model_validate(distribution.shipment_view(actor, shipment_id, uow))
+    return ShipmentPublic.model_validate(channel.shipment_view(actor, shipment_id))
 
 
 @router.get("/stock", response_model=StockPublic)
 def stock(
     actor: CurrentActor,
-    uow: ReadUowDep,
+    channel: ChannelDep,
     container: ContainerDep,
     organisation_id: IdQuery = None,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> StockPublic:
     """What an organisation holds, with ages, and its open inbound and outbound shipments."""
-    view = distribution.stock_view(
-        actor, organisation_id, uow, container.clock, offset, page_limit(container, limit)
-    )
+    view = channel.stock_view(actor, organisation_id, offset, page_limit(container, limit))
     return StockPublic.model_validate(view)
 
 
 # ----------------------------------------------------------------------------- alerts
 @router.get("/alerts/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: IdPath, actor: CurrentActor, uow: ReadUowDep) -> AlertPublic:
+def get_alert(alert_id: IdPath, actor: CurrentActor, alerts: AlertsDep) -> AlertPublic:
     """One alert with its evidence (for a diversion: the chain of custody)."""
-    return AlertPublic.model_validate(distribution.get_alert(actor, alert_id, uow))
+    return AlertPublic.model_validate(alerts.get_alert(actor, alert_id))
 
 
 @router.post("/alerts/{alert_id}/status", response_model=AlertPublic)
@@ -238,11 +200,8 @@ def set_alert_status(
     alert_id: IdPath,
     body: AlertStatusUpdate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    alerts: AlertsDep,
 ) -> AlertPublic:
     """Confirm or dismiss an open alert, with a note (brand, auditor, admin)."""
-    view = distribution.set_alert_status(
-        actor, alert_id, body.status, body.note, uow, container.clock
-    )
+    view = alerts.set_alert_status(actor, alert_id, body.status, body.note)
     return AlertPublic.model_validate(view)

@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service.api.deps import ContainerDep, CurrentActor
-from service.app import traceability
 from service.domain import json_values
 from service.domain.errors import InvalidEpcisError
 
@@ -46,9 +45,7 @@ def events(request: Request, actor: CurrentActor, container: ContainerDep) -> JS
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    document, token = traceability.query_events(
-        actor, params, container.uow_factory.reader(), container.clock
-    )
+    document, token = container.epcis_events(actor, params)
     headers = {"GS1-EPCIS-Version": "2.0.0"}
     if token is not None:
         headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.api.deps import ContainerDep
-from service.app import handlers
 
 router = APIRouter(tags=["health"])
 
@@ -22,4 +21,5 @@ def health(container: ContainerDep) -> JSONResponse:
 @router.get("/chain")
 def chain(container: ContainerDep) -> dict[str, Any]:
     """The chain identity, the recorded identity, the registry deployment and the sender."""
-    return handlers.chain_info(container.ledger, container.uow_factory)
+    info: dict[str, Any] = container.chain_info()
+    return info

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, LogDep, page_limit
 from service.api.schemas import (
     ConsistencyProofPublic,
     InclusionProofPublic,
@@ -12,7 +12,6 @@ from service.api.schemas import (
     LogEventPublic,
     LogPublic,
 )
-from service.app import handlers
 
 router = APIRouter(prefix="/log", tags=["event log"])
 
@@ -20,47 +19,45 @@ Size = Annotated[int | None, Query(ge=0, le=2**62)]
 
 
 @router.get("", response_model=LogPublic)
-def log_status(actor: CurrentActor, uow: ReadUowDep, container: ContainerDep) -> LogPublic:
+def log_status(actor: CurrentActor, log: LogDep) -> LogPublic:
     """Log size, current root, the latest anchors beside the roots on chain, and the last
     integrity pass (a disagreement with an anchored root is flagged in ``problem``)."""
-    view = handlers.log_status(actor, uow, container.commitments, container.ledger)
+    view = log.status(actor)
     return LogPublic.model_validate(view)
 
 
 @router.get("/events", response_model=list[LogEventPublic], response_model_exclude_none=True)
 def log_events(
     actor: CurrentActor,
-    uow: ReadUowDep,
+    log: LogDep,
     container: ContainerDep,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Limit = None,
 ) -> list[LogEventPublic]:
     """Events in log order, from ``offset``."""
-    entries = handlers.log_events(actor, uow, offset, page_limit(container, limit))
+    entries = log.events(actor, offset, page_limit(container, limit))
     return [LogEventPublic.model_validate(e) for e in entries]
 
 
 @router.get("/proofs/inclusion", response_model=InclusionProofPublic)
 def inclusion_proof(
     actor: CurrentActor,
-    uow: ReadUowDep,
-    container: ContainerDep,
+    log: LogDep,
     index: Annotated[int, Query(ge=0, le=2**62)],
     size: Size = None,
 ) -> InclusionProofPublic:
     """RFC 6962 inclusion proof of entry ``index`` in the tree of ``size`` (default: now)."""
-    view = handlers.log_inclusion_proof(actor, uow, container.commitments, index, size)
+    view = log.inclusion_proof(actor, index, size)
     return InclusionProofPublic.model_validate(view)
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyProofPublic)
 def consistency_proof(
     actor: CurrentActor,
-    uow: ReadUowDep,
-    container: ContainerDep,
+    log: LogDep,
     old_size: Annotated[int, Query(ge=1, le=2**62)],
     new_size: Size = None,
 ) -> ConsistencyProofPublic:
     """RFC 6962 consistency proof between two tree sizes (``new_size`` default: now)."""
-    view = handlers.log_consistency_proof(actor, uow, container.commitments, old_size, new_size)
+    view = log.consistency_proof(actor, old_size, new_size)
     return ConsistencyProofPublic.model_validate(view)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, OrganisationsDep, page_limit
 from service.api.schemas import (
     MAX_ID,
     ApiKeyCreate,
@@ -20,7 +20,7 @@ from service.api.schemas import (
     OrganisationCreate,
     OrganisationPublic,
 )
-from service.app import commands, handlers, tenancy
+from service.app import commands
 from service.domain.api_keys import ApiKey
 from service.domain.organisations import Organisation
 
@@ -51,7 +51,7 @@ def _key(k: ApiKey) -> ApiKeyPublic:
 
 @router.post("/organisations", status_code=201, response_model=OrganisationPublic)
 def create_organisation(
-    body: OrganisationCreate, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    body: OrganisationCreate, actor: CurrentActor, organisations: OrganisationsDep
 ) -> OrganisationPublic:
     """Register an organisation (admin)."""
     cmd = commands.CreateOrganisation(
@@ -61,19 +61,19 @@ def create_organisation(
         brand_id=body.brand_id,
         gs1_company_prefix=body.gs1_company_prefix,
     )
-    return _org(handlers.create_organisation(cmd, uow, container.clock))
+    return _org(organisations.create_organisation(cmd))
 
 
 @router.get("/organisations", response_model=list[OrganisationPublic])
 def list_organisations(
     actor: CurrentActor,
-    uow: UowDep,
+    organisations: OrganisationsDep,
     container: ContainerDep,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> list[OrganisationPublic]:
     """List organisations (admin)."""
-    orgs = handlers.list_organisations(actor, uow, offset, page_limit(container, limit))
+    orgs = organisations.list_organisations(actor, offset, page_limit(container, limit))
     return [_org(o) for o in orgs]
 
 
@@ -86,32 +86,31 @@ def create_api_key(
     organisation_id: IdPath,
     body: ApiKeyCreate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    organisations: OrganisationsDep,
 ) -> ApiKeySecretPublic:
     """Issue an API key for an organisation and role (admin); the key is shown once."""
     cmd = commands.CreateApiKey(actor=actor, organisation_id=organisation_id, role=body.role)
-    issued = handlers.create_api_key(cmd, uow, container.clock, container.settings.pepper)
+    issued = organisations.create_api_key(cmd)
     return ApiKeySecretPublic(**_key(issued.key).model_dump(), api_key=issued.secret_key)
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
 def revoke_api_key(
-    key_id: str, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    key_id: str, actor: CurrentActor, organisations: OrganisationsDep
 ) -> ApiKeyPublic:
     """Revoke an API key (admin); revoking twice is harmless."""
     cmd = commands.RevokeApiKey(actor=actor, key_id=key_id)
-    return _key(handlers.revoke_api_key(cmd, uow, container.clock))
+    return _key(organisations.revoke_api_key(cmd))
 
 
 @router.get(
     "/organisations/{organisation_id}/company-prefixes", response_model=CompanyPrefixesPublic
 )
 def get_company_prefixes(
-    organisation_id: IdPath, actor: CurrentActor, uow: ReadUowDep
+    organisation_id: IdPath, actor: CurrentActor, organisations: OrganisationsDep
 ) -> CompanyPrefixesPublic:
     """The GS1 company prefixes a brand holds (admin)."""
-    prefixes = tenancy.company_prefixes(actor, organisation_id, uow)
+    prefixes = organisations.company_prefixes(actor, organisation_id)
     return CompanyPrefixesPublic(organisation_id=organisation_id, prefixes=prefixes)
 
 
@@ -122,14 +121,11 @@ def put_company_prefixes(
     organisation_id: IdPath,
     body: CompanyPrefixesUpdate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    organisations: OrganisationsDep,
 ) -> CompanyPrefixesPublic:
     """Record every GS1 company prefix GS1 assigned a brand (admin); its GTINs must fall within
     them. A prefix overlapping another organisation's is a 409 ``company_prefix_taken``."""
-    prefixes = tenancy.set_company_prefixes(
-        actor, organisation_id, body.prefixes, uow, container.clock
-    )
+    prefixes = organisations.set_company_prefixes(actor, organisation_id, body.prefixes)
     return CompanyPrefixesPublic(organisation_id=organisation_id, prefixes=prefixes)
 
 
@@ -141,26 +137,23 @@ BrandQuery = Annotated[
 
 @router.get("/brand/partners", response_model=list[BrandPartnerPublic])
 def list_brand_partners(
-    actor: CurrentActor, uow: ReadUowDep, brand_id: BrandQuery = None
+    actor: CurrentActor, organisations: OrganisationsDep, brand_id: BrandQuery = None
 ) -> list[BrandPartnerPublic]:
     """The partners the brand authorised (stores, custodians, pledgees, attestors) and their
     roles (brand; an admin names the brand)."""
-    return [BrandPartnerPublic(**p) for p in tenancy.list_partners(actor, uow, brand_id)]
+    return [BrandPartnerPublic(**p) for p in organisations.list_partners(actor, brand_id)]
 
 
 @router.put("/brand/partners", response_model=BrandPartnerPublic)
 def put_brand_partner(
     body: BrandPartnerUpdate,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    organisations: OrganisationsDep,
     brand_id: BrandQuery = None,
 ) -> BrandPartnerPublic:
     """Authorise a partner organisation in the roles given, for the brand's bottles,
     replacing its earlier roles (brand; an admin names the brand)."""
-    view = tenancy.set_partner(
-        actor, body.organisation_id, list(body.roles), uow, container.clock, brand_id
-    )
+    view = organisations.set_partner(actor, body.organisation_id, list(body.roles), brand_id)
     assert view is not None
     return BrandPartnerPublic(**view)
 
@@ -169,11 +162,10 @@ def put_brand_partner(
 def delete_brand_partner(
     organisation_id: IdPath,
     actor: CurrentActor,
-    uow: UowDep,
-    container: ContainerDep,
+    organisations: OrganisationsDep,
     brand_id: BrandQuery = None,
 ) -> Response:
     """Withdraw every authorisation the brand gave this partner (brand; an admin names the
     brand); harmless twice."""
-    tenancy.set_partner(actor, organisation_id, [], uow, container.clock, brand_id)
+    organisations.set_partner(actor, organisation_id, [], brand_id)
     return Response(status_code=204)

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import ContainerDep, CurrentActor, ReadUowDep, UowDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, FactoryDep, page_limit
 from service.api.schemas import Limit, Offset, ProductCreate, ProductPublic
-from service.app import commands, factory
+from service.app import commands
 
 router = APIRouter(tags=["products"])
 
 
 @router.post("/products", status_code=201, response_model=ProductPublic)
 def register_product(
-    body: ProductCreate, actor: CurrentActor, uow: UowDep, container: ContainerDep
+    body: ProductCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ProductPublic:
     """Register a product under its GTIN (brand; admins name the brand)."""
     cmd = commands.RegisterProduct(
@@ -21,23 +21,23 @@ def register_product(
         attributes=body.attributes,
         brand_id=body.brand_id,
     )
-    return ProductPublic.model_validate(factory.register_product(cmd, uow, container.clock))
+    return ProductPublic.model_validate(factory.register_product(cmd))
 
 
 @router.get("/products", response_model=list[ProductPublic])
 def list_products(
     actor: CurrentActor,
-    uow: ReadUowDep,
+    factory: FactoryDep,
     container: ContainerDep,
     offset: Offset = 0,
     limit: Limit = None,
 ) -> list[ProductPublic]:
     """Products of your brand."""
-    rows = factory.list_products(actor, uow, offset, page_limit(container, limit))
+    rows = factory.list_products(actor, offset, page_limit(container, limit))
     return [ProductPublic.model_validate(r) for r in rows]
 
 
 @router.get("/products/{gtin}", response_model=ProductPublic)
-def get_product(gtin: str, actor: CurrentActor, uow: ReadUowDep) -> ProductPublic:
+def get_product(gtin: str, actor: CurrentActor, factory: FactoryDep) -> ProductPublic:
     """One product of your brand."""
-    return ProductPublic.model_validate(factory.get_product(actor, gtin, uow))
+    return ProductPublic.model_validate(factory.get_product(actor, gtin))

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,11 @@ def otp(container: Container) -> RecordingOtpSender:
     """The server's one-time codes, recorded instead of sent."""
     sender = RecordingOtpSender()
     container.otp_sender = sender
+    container.consumers = replace(container.consumers, otp_sender=sender)
+    certificates = container.certificates
+    container.certificates = replace(
+        certificates, services=replace(certificates.services, notices=sender)
+    )
     return sender
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 from rich.console import Console
 
@@ -46,17 +47,17 @@ INFO = {
 class _Container:
     """What _print_chain reads of the container."""
 
-    ledger = uow_factory = None
-
     def __init__(self, offset_s: float = 0.0) -> None:
         self.settings = Settings(dev_clock_offset_s=offset_s)
         self.clock = SystemClock(timedelta(seconds=offset_s))
+
+    def chain_info(self) -> dict[str, Any]:
+        return INFO
 
 
 def _printed(monkeypatch, container: _Container) -> str:
     out = io.StringIO()
     monkeypatch.setattr(cli, "console", Console(file=out, width=80, color_system=None))
-    monkeypatch.setattr(cli.handlers, "chain_info", lambda ledger, uow_factory: INFO)
     cli._print_chain(container)  # type: ignore[arg-type]
     return out.getvalue()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from sqlalchemy import text
@@ -146,4 +146,9 @@ def otp(container) -> RecordingOtpSender:
     """One-time sign-in codes, recorded instead of sent (``otp.last(destination)``)."""
     sender = RecordingOtpSender()
     container.otp_sender = sender
+    container.consumers = replace(container.consumers, otp_sender=sender)
+    certificates = container.certificates
+    container.certificates = replace(
+        certificates, services=replace(certificates.services, notices=sender)
+    )
     return sender

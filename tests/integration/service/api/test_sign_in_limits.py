@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from threading import Barrier
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
+from service.app.consumers import CodeLimits
 from service.domain.accounts import OTP_MAX_ATTEMPTS
 
 
@@ -23,7 +25,13 @@ def client_from(container, address: str) -> Iterator[TestClient]:
 
 
 def limit(container, **changes: int) -> None:
-    container.settings = container.settings.model_copy(update=changes)
+    container.settings = settings = container.settings.model_copy(update=changes)
+    limits = CodeLimits(
+        settings.otp_max_per_network_per_hour,
+        settings.otp_budget_per_hour,
+        settings.otp_budget_per_day,
+    )
+    container.consumers = replace(container.consumers, code_limits=limits)
 
 
 def test_codes_from_one_network_are_limited_and_other_networks_are_not(container, otp):
