@@ -25,6 +25,7 @@ it anchors; ``nonce_fill``) logs neither.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -260,14 +261,14 @@ class SqlAlchemyTxStore:
                     tx, [_write(row)], reason, revert.name if revert is not None else None
                 )
             dependents: dict[str, list[Write]] = {}
-            for write in self._fail_dependents(s, request_id):
+            for write in self._fail_dependents(s, request_id, tx.now):
                 dependents.setdefault(write.kind, []).append(write)
             for kind, writes in dependents.items():
                 self._confirmations.handler(kind).failed(
                     tx, writes, f"write #{request_id} it waited for failed", None
                 )
 
-    def _fail_dependents(self, s: Session, request_id: int) -> list[Write]:
+    def _fail_dependents(self, s: Session, request_id: int, now: datetime) -> list[Write]:
         """Writes waiting on a failed one can never be sent: fail them too (transitively)."""
         failed = [request_id]
         every: list[Write] = []
@@ -282,7 +283,7 @@ class SqlAlchemyTxStore:
                 .values(
                     status=TxStatus.FAILED.value,
                     failure_reason=f"write #{parent} it depends on failed",
-                    updated_at=self._clock.now(),
+                    updated_at=now,
                 )
                 .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.to_address)
             ).all()
