@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
-from service.adapters.batch_confirmations import BATCH_KINDS, BatchConfirmations
+from service.adapters.batch_confirmations import BATCH_HANDLERS
 from service.adapters.certificate_confirmations import (
     CLAIM_KINDS,
     LIFECYCLE_KINDS,
@@ -288,10 +288,11 @@ class Container:
 
 def confirmations() -> ConfirmationRegistry:
     """The outbox's confirmation handlers, one per kind of chain write, each from its area."""
+    registry = ConfirmationRegistry()
+    for kind, handler in BATCH_HANDLERS.items():
+        registry.register(handler, kind)
     return (
-        ConfirmationRegistry()
-        .register(BatchConfirmations(), *BATCH_KINDS)
-        .register(ClaimConfirmations(), *CLAIM_KINDS)
+        registry.register(ClaimConfirmations(), *CLAIM_KINDS)
         .register(StepConfirmations(), *LIFECYCLE_KINDS)
         .register(RoleGrantConfirmations(), *ROLE_GRANT_KINDS)
         .register(LogAnchorConfirmations(), *LOG_ANCHOR_KINDS)

@@ -1,8 +1,9 @@
 """What the chain's answer to a batch's write does to the batch (the factory's outbox kinds).
 
-Registered in the outbox's :class:`~service.adapters.confirmations.ConfirmationRegistry` for
-``anchor_batch``, ``recall_batch`` and ``attest_batch``; it lives beside the batch repository
-and moves with it. Every method runs in the outbox's transaction:
+One handler per kind (:data:`BATCH_HANDLERS`), registered in the outbox's
+:class:`~service.adapters.confirmations.ConfirmationRegistry` for ``anchor_batch``,
+``recall_batch`` and ``attest_batch``; they live beside the batch repository and move with
+it. Every method runs in the outbox's transaction:
 
 * ``anchor_batch`` confirmed -> the batch becomes ``anchored`` with ``BatchAnchored``; failed
   -> ``anchor_failed`` with ``BatchAnchorFailed`` (asking again queues a new write); taken
@@ -14,9 +15,10 @@ and moves with it. Every method runs in the outbox's transaction:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from chain.client import Receipt
 from service.adapters.confirmations import Settlement, Touched, Write
@@ -30,90 +32,120 @@ from service.domain.events import (
     Event,
 )
 
-#: The outbox kinds of a batch.
-BATCH_KINDS = ("anchor_batch", "recall_batch", "attest_batch")
 
-
-class BatchConfirmations:
-    """The confirmation handler of a batch's anchor, recall and attestation."""
+class _BatchWrite(ABC):
+    """What the three kinds share: their chain facts are logged, a reorg or a re-inclusion
+    names the batch (``_batch`` selects it), and a failure changes no batch by default."""
 
     logs_chain_facts = True
 
+    @staticmethod
+    @abstractmethod
+    def _batch(write: Write) -> Select[str]:
+        """The public id of the batch the write acts on."""
+
+    @abstractmethod
     def confirmed(self, tx: Settlement, write: Write, receipt: Receipt, again: bool) -> None:
-        if write.kind == "anchor_batch":
-            _settle_anchor(
-                tx,
-                write.id,
-                BatchStatus.ANCHORED,
-                lambda public_id, chain_batch_id: BatchAnchored(
-                    batch_id=public_id,
-                    chain_batch_id=chain_batch_id,
-                    tx_hash=receipt.tx_hash,
-                    block_number=receipt.block_number,
-                ),
-            )
-        elif write.kind == "recall_batch":
-            batch = tx.session.scalar(select(BatchRow).where(BatchRow.recall_outbox_id == write.id))
-            if batch is not None:
-                tx.log(
-                    BatchRecallConfirmed(
-                        batch.public_id,
-                        batch.chain_batch_id,
-                        receipt.tx_hash,
-                        receipt.block_number,
-                    )
-                )
-        elif write.kind == "attest_batch":
-            found = tx.session.execute(
-                select(BatchRow.public_id, AttestationRow.report_hash)
-                .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
-                .where(AttestationRow.outbox_id == write.id)
-            ).first()
-            if found is not None:
-                tx.log(BatchAttested(found[0], found[1], receipt.tx_hash, receipt.block_number))
+        """Apply the write's effect (see the module docstring)."""
 
     def failed(
         self, tx: Settlement, writes: Sequence[Write], reason: str, revert: str | None
     ) -> None:
-        # A failed recall or attestation changes no batch: its outbox row says it failed.
-        error = revert if revert is not None else "failed"
-        for write in writes:
-            if write.kind == "anchor_batch":
-                _settle_anchor(
-                    tx, write.id, BatchStatus.ANCHOR_FAILED, _anchor_failed(write.id, error)
-                )
+        """A failed recall or attestation changes no batch: its outbox row says it failed."""
+        return None
 
     def taken_back(self, tx: Settlement, write: Write) -> Touched:
-        if write.kind == "anchor_batch":
-            # A batch recalled meanwhile stays recalled: the recall is the brand's decision.
-            tx.session.execute(
-                update(BatchRow)
-                .where(
-                    BatchRow.outbox_id == write.id,
-                    BatchRow.status == BatchStatus.ANCHORED.value,
-                )
-                .values(status=BatchStatus.ANCHORING.value)
-            )
-        return self._touched(tx, write)
+        return Touched(tx.session.scalar(self._batch(write)))
 
     def reincluded(self, tx: Settlement, write: Write, receipt: Receipt) -> Touched:
         # Nothing on the batch names the inclusion: GET /batches/{id} reads the outbox row.
-        return self._touched(tx, write)
+        return Touched(tx.session.scalar(self._batch(write)))
+
+
+class AnchorConfirmations(_BatchWrite):
+    """``anchor_batch``: the batch's root on chain."""
 
     @staticmethod
-    def _touched(tx: Settlement, write: Write) -> Touched:
-        """The batch the write acts on."""
-        if write.kind == "anchor_batch":
-            query = select(BatchRow.public_id).where(BatchRow.outbox_id == write.id)
-        elif write.kind == "recall_batch":
-            query = select(BatchRow.public_id).where(BatchRow.recall_outbox_id == write.id)
-        else:
-            query = (
-                select(BatchRow.public_id)
-                .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
-                .where(AttestationRow.outbox_id == write.id)
+    def _batch(write: Write) -> Select[str]:
+        return select(BatchRow.public_id).where(BatchRow.outbox_id == write.id)
+
+    def confirmed(self, tx: Settlement, write: Write, receipt: Receipt, again: bool) -> None:
+        _settle_anchor(
+            tx,
+            write.id,
+            BatchStatus.ANCHORED,
+            lambda public_id, chain_batch_id: BatchAnchored(
+                batch_id=public_id,
+                chain_batch_id=chain_batch_id,
+                tx_hash=receipt.tx_hash,
+                block_number=receipt.block_number,
+            ),
+        )
+
+    def failed(
+        self, tx: Settlement, writes: Sequence[Write], reason: str, revert: str | None
+    ) -> None:
+        error = revert if revert is not None else "failed"
+        for write in writes:
+            _settle_anchor(tx, write.id, BatchStatus.ANCHOR_FAILED, _anchor_failed(write.id, error))
+
+    def taken_back(self, tx: Settlement, write: Write) -> Touched:
+        # A batch recalled meanwhile stays recalled: the recall is the brand's decision.
+        tx.session.execute(
+            update(BatchRow)
+            .where(
+                BatchRow.outbox_id == write.id,
+                BatchRow.status == BatchStatus.ANCHORED.value,
             )
-        return Touched(tx.session.scalar(query))
+            .values(status=BatchStatus.ANCHORING.value)
+        )
+        return super().taken_back(tx, write)
+
+
+class RecallConfirmations(_BatchWrite):
+    """``recall_batch``: the batch was ``recalled`` already; the chain confirms it."""
+
+    @staticmethod
+    def _batch(write: Write) -> Select[str]:
+        return select(BatchRow.public_id).where(BatchRow.recall_outbox_id == write.id)
+
+    def confirmed(self, tx: Settlement, write: Write, receipt: Receipt, again: bool) -> None:
+        batch = tx.session.scalar(select(BatchRow).where(BatchRow.recall_outbox_id == write.id))
+        if batch is not None:
+            tx.log(
+                BatchRecallConfirmed(
+                    batch.public_id, batch.chain_batch_id, receipt.tx_hash, receipt.block_number
+                )
+            )
+
+
+class AttestationConfirmations(_BatchWrite):
+    """``attest_batch``: a report's hash on chain."""
+
+    @staticmethod
+    def _batch(write: Write) -> Select[str]:
+        return (
+            select(BatchRow.public_id)
+            .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
+            .where(AttestationRow.outbox_id == write.id)
+        )
+
+    def confirmed(self, tx: Settlement, write: Write, receipt: Receipt, again: bool) -> None:
+        found = tx.session.execute(
+            select(BatchRow.public_id, AttestationRow.report_hash)
+            .join(AttestationRow, AttestationRow.batch_id == BatchRow.id)
+            .where(AttestationRow.outbox_id == write.id)
+        ).first()
+        if found is not None:
+            tx.log(BatchAttested(found[0], found[1], receipt.tx_hash, receipt.block_number))
+
+
+#: The handler of each outbox kind of a batch.
+BATCH_HANDLERS: dict[str, _BatchWrite] = {
+    "anchor_batch": AnchorConfirmations(),
+    "recall_batch": RecallConfirmations(),
+    "attest_batch": AttestationConfirmations(),
+}
 
 
 def _anchor_failed(outbox_id: int, error: str) -> Callable[[str, bytes], Event]:
