@@ -150,7 +150,8 @@ def main() -> int:
         mint_sel = keccak(b"mint(address,uint256)")[:4]
         mints = [
             bench.tx(
-                admin, mint_sel + abi_encode(["address", "uint256"], [holder.address, i + 1]),
+                admin,
+                mint_sel + abi_encode(["address", "uint256"], [holder.address, i + 1]),
                 to=baseline.address,
             ).gas_used
             for i in range(3)
@@ -253,12 +254,19 @@ def main() -> int:
                     if size == 1
                     else registry.encode_claim_batch(sel, [tree.proof(i) for i in idx])
                 )
-                signed = admin.sign_transaction({
-                    "type": 2, "chainId": chain_id, "nonce": nonce, "to": registry.address,
-                    "data": data, "value": 0, "gas": 200_000 + 90_000 * size,
-                    "maxFeePerGas": fees.max_fee_per_gas,
-                    "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-                })
+                signed = admin.sign_transaction(
+                    {
+                        "type": 2,
+                        "chainId": chain_id,
+                        "nonce": nonce,
+                        "to": registry.address,
+                        "data": data,
+                        "value": 0,
+                        "gas": 200_000 + 90_000 * size,
+                        "maxFeePerGas": fees.max_fee_per_gas,
+                        "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+                    }
+                )
                 hashes.append(client.send_raw(bytes(signed.raw_transaction)))
                 nonce += 1
             for h in hashes:

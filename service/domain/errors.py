@@ -646,6 +646,8 @@ class OtpBudgetExhaustedError(TracecertError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__()
         self.retry_after_s = retry_after_s  # type: ignore[misc]
+
+
 class ScanRateLimitedError(TracecertError):
     """Raised when a device or a client network scans faster than the public scan endpoints
     allow (``TRACECERT_SCAN_*_PER_MIN``); ``Retry-After`` says when to scan again."""
