@@ -69,8 +69,8 @@ from service.app.tenancy import OrganisationUseCases
 from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
-from service.domain.errors import TracecertError
 from service.domain.scans import CloneRule
+from service.kernel.errors import TracecertError
 
 log = logging.getLogger(__name__)
 

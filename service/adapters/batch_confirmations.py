@@ -29,8 +29,8 @@ from service.domain.events import (
     BatchAnchorFailed,
     BatchAttested,
     BatchRecallConfirmed,
-    Event,
 )
+from service.kernel.events import Event
 
 
 class _BatchWrite(ABC):

@@ -29,7 +29,7 @@ from typing import Any
 from chain import log as event_log
 from chain import merkle
 from chain._keccak import keccak256
-from service.domain.events import canonical_json
+from service.kernel.events import canonical_json
 
 
 def chain_batch_id(public_id: str) -> bytes:

@@ -26,7 +26,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from chain.client import Receipt
-from service.domain.events import Event
+from service.kernel.events import Event
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,9 @@ from service.domain.errors import (
     InvalidBatchError,
     LedgerHeldError,
     LedgerUnavailableError,
-    TracecertError,
 )
 from service.domain.verification import BatchOnChain
+from service.kernel.errors import TracecertError
 
 log = logging.getLogger(__name__)
 

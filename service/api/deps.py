@@ -26,12 +26,12 @@ from service.domain import scanner_sessions as scanner_tokens
 from service.domain.actor import Actor
 from service.domain.errors import (
     InvalidApiKeyError,
-    InvalidRequestError,
     InvalidScannerSessionError,
     InvalidSessionError,
     ScannerSessionScopeError,
 )
-from service.domain.events import canonical_json
+from service.kernel.errors import InvalidRequestError
+from service.kernel.events import canonical_json
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.domain.errors import DatabaseUnavailableError, ErrorKind, TracecertError
+from service.kernel.errors import DatabaseUnavailableError, ErrorKind, TracecertError
 
 log = logging.getLogger(__name__)
 

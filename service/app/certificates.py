@@ -73,16 +73,16 @@ from service.domain.errors import (
     InvalidVoucherSignatureError,
     OrganisationNotFoundError,
     PartnerNotAuthorisedError,
-    PermissionDeniedError,
     PreviousStepPendingError,
-    RequestInProgressError,
     VoucherNotFoundError,
     VoucherStaleError,
     VoucherUsedError,
 )
-from service.domain.events import CertificateActionRequested, canonical_json
+from service.domain.events import CertificateActionRequested
 from service.domain.roles import OrganisationKind, Role
 from service.domain.text import printable
+from service.kernel.errors import PermissionDeniedError, RequestInProgressError
+from service.kernel.events import canonical_json
 
 #: Gifts wait at most this long for their recipient (and at least an hour).
 MAX_GIFT_DAYS = 90

@@ -68,16 +68,16 @@ from service.domain.errors import (
     OtpBudgetExhaustedError,
     OtpNetworkRateLimitedError,
     OtpRateLimitedError,
-    PermissionDeniedError,
     PinLockedError,
-    RequestInProgressError,
     WrongPinError,
 )
-from service.domain.events import AccountCreated, CertificateClaimRequested, canonical_json
+from service.domain.events import AccountCreated, CertificateClaimRequested
 from service.domain.gs1 import is_valid_serial_text
 from service.domain.regions import RegionTree
 from service.domain.roles import Role
 from service.domain.text import count
+from service.kernel.errors import PermissionDeniedError, RequestInProgressError
+from service.kernel.events import canonical_json
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,7 @@ from service.domain.errors import (
     AlertNotFoundError,
     AlertStateError,
     InvalidChannelError,
-    InvalidRequestError,
     OrganisationNotFoundError,
-    PermissionDeniedError,
     ShipmentNotFoundError,
 )
 from service.domain.events import (
@@ -54,6 +52,7 @@ from service.domain.gs1 import parse_code
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree, validate_custom_regions
 from service.domain.roles import OrganisationKind, Permission, Role
+from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 
 
 # ----------------------------------------------------------------------------- views

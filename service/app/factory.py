@@ -42,15 +42,12 @@ from service.domain.errors import (
     BatchNotFoundError,
     CodeFileApprovalRequiredError,
     CodeFileSealedError,
-    IdempotencyKeyReusedError,
-    InvalidRequestError,
     ItemNotFoundError,
     LogisticUnitNotFoundError,
     LotExistsError,
     OrganisationNotFoundError,
     ProductExistsError,
     ProductNotFoundError,
-    RequestInProgressError,
     SsccExhaustedError,
     TooManyLabelsError,
 )
@@ -63,11 +60,9 @@ from service.domain.events import (
     CodeFileReprintApproved,
     CodesActivated,
     CodesGenerated,
-    Event,
     ItemsAggregated,
     PinSeedDestroyed,
     ProductRegistered,
-    canonical_json,
 )
 from service.domain.gs1 import (
     is_valid_serial_text,
@@ -85,6 +80,12 @@ from service.domain.units import (
     plan_packing,
     references_available,
 )
+from service.kernel.errors import (
+    IdempotencyKeyReusedError,
+    InvalidRequestError,
+    RequestInProgressError,
+)
+from service.kernel.events import Event, canonical_json
 
 #: Items hashed and inserted per step of code generation (bounds memory, drives progress).
 GENERATION_CHUNK = 50_000

@@ -37,9 +37,10 @@ from service.app.ports import (
     UnitOfWorkFactory,
 )
 from service.domain.alerts import Alert, AlertKind
-from service.domain.errors import TracecertError
-from service.domain.events import NO_PREVIOUS_LEAF, AlertRaised, MalformedEntryError, log_link
+from service.domain.events import AlertRaised
 from service.domain.roles import OrganisationKind
+from service.kernel.errors import TracecertError
+from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
 
 #: Rows read per query (32-byte leaf hashes; payloads are a few hundred bytes).
 PAGE = 50_000

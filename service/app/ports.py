@@ -26,7 +26,6 @@ from service.domain.certificates import (
     PinGuard,
 )
 from service.domain.custody import Custody
-from service.domain.events import Event
 from service.domain.labels import Label, LabelLayout
 from service.domain.organisations import Organisation
 from service.domain.products import Product
@@ -34,6 +33,7 @@ from service.domain.regions import Region
 from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.kernel.events import Event
 
 
 class DuplicateError(Exception):

@@ -49,23 +49,16 @@ from service.domain.errors import (
     InvalidScanError,
     NotAddressedError,
     NotHeldError,
-    PermissionDeniedError,
     ShipmentNotFoundError,
     SiteNotFoundError,
-    TracecertError,
 )
-from service.domain.events import (
-    AlertRaised,
-    CaseOpened,
-    Event,
-    GoodsDispatched,
-    GoodsReceived,
-    canonical_json,
-)
+from service.domain.events import AlertRaised, CaseOpened, GoodsDispatched, GoodsReceived
 from service.domain.gs1 import DigitalLink, parse_code
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
 from service.domain.roles import OrganisationKind, Role
+from service.kernel.errors import PermissionDeniedError, TracecertError
+from service.kernel.events import Event, canonical_json
 
 MAX_UPLOAD = 5_000
 #: Organisations whose goods may go anywhere: the territory begins with their dispatch.

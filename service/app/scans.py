@@ -57,11 +57,7 @@ from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, ite
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
-from service.domain.errors import (
-    InvalidRequestError,
-    LedgerHeldError,
-    LedgerUnavailableError,
-)
+from service.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.domain.events import AlertRaised
 from service.domain.gs1 import check_item_key, is_valid_serial_text
 from service.domain.organisations import Organisation
@@ -90,6 +86,7 @@ from service.domain.verification import (
     differences,
     verdict,
 )
+from service.kernel.errors import InvalidRequestError
 
 
 class Deferred:

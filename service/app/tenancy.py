@@ -14,15 +14,14 @@ from service.domain.api_keys import ApiKey
 from service.domain.errors import (
     CompanyPrefixTakenError,
     GtinOutsideCompanyPrefixesError,
-    InvalidRequestError,
     OrganisationNotFoundError,
     PartnerNotAuthorisedError,
-    PermissionDeniedError,
 )
 from service.domain.events import CompanyPrefixesSet, PartnerAuthorised
 from service.domain.organisations import Organisation
 from service.domain.roles import OrganisationKind, Permission, Role
 from service.domain.tenancy import PartnerRole, normalise_prefixes, partner_roles, within
+from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 
 #: The organisation kinds that may be authorised in each partner role.
 KINDS_BY_PARTNER_ROLE: dict[PartnerRole, frozenset[OrganisationKind]] = {

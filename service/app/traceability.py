@@ -46,8 +46,9 @@ from service.domain.epcis import (
     EpcisQuery,
     SourceDestType,
 )
-from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError, PermissionDeniedError
+from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
 from service.domain.roles import Role
+from service.kernel.errors import PermissionDeniedError
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000

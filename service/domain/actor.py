@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.errors import PermissionDeniedError
 from service.domain.roles import (
     BRAND_WIDE_ROLES,
     CROSS_ORGANISATION_ROLES,
@@ -12,6 +11,7 @@ from service.domain.roles import (
     Role,
     may,
 )
+from service.kernel.errors import PermissionDeniedError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from service.domain.errors import (
+from service.kernel.errors import (
     InvalidCodeError,
     InvalidCompanyPrefixError,
     InvalidGtinError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from service.domain.errors import TracecertError
+from service.kernel.errors import TracecertError
 
 
 def printable(

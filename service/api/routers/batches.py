@@ -31,9 +31,9 @@ from service.api.schemas import (
     UnitPublic,
 )
 from service.app import commands
-from service.domain.errors import InvalidRequestError
 from service.domain.labels import LabelLayout, validate_layout
 from service.domain.units import UnitKind
+from service.kernel.errors import InvalidRequestError
 
 router = APIRouter(tags=["batches"])
 

@@ -34,8 +34,9 @@ from service.app.certificates import CertificateUseCases
 from service.app.commands import Idempotency
 from service.domain.actor import Actor
 from service.domain.certificates import Action, DealKind, DealStatus
-from service.domain.errors import InvalidDealError, InvalidRequestError
+from service.domain.errors import InvalidDealError
 from service.domain.roles import Role
+from service.kernel.errors import InvalidRequestError
 
 router = APIRouter(tags=["certificates"])
 

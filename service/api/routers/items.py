@@ -16,8 +16,9 @@ from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
 from service.domain.actor import Actor
-from service.domain.errors import MalformedCodeError, ScanRateLimitedError, TracecertError
+from service.domain.errors import ScanRateLimitedError
 from service.domain.gs1 import parse_item_path
+from service.kernel.errors import MalformedCodeError, TracecertError
 
 router = APIRouter(tags=["scan and verify"])
 

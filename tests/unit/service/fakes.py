@@ -53,13 +53,13 @@ from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
 from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
-from service.domain.events import NO_PREVIOUS_LEAF, Event, canonical_json
 from service.domain.gs1 import check_digit
 from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.roles import OrganisationKind, Role
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.kernel.events import NO_PREVIOUS_LEAF, Event, canonical_json
 
 
 def sha(*parts: bytes) -> bytes:

@@ -25,23 +25,25 @@ from service.domain.errors import (
     CodeFileSealedError,
     DeploymentNotFoundError,
     GtinOutsideCompanyPrefixesError,
-    IdempotencyKeyReusedError,
     InvalidBatchError,
-    InvalidCodeError,
-    InvalidGtinError,
-    InvalidLotError,
-    InvalidRequestError,
     ItemNotFoundError,
     LogisticUnitNotFoundError,
     LotExistsError,
     OrganisationNotFoundError,
-    PermissionDeniedError,
     ProductExistsError,
     ProductNotFoundError,
     SsccExhaustedError,
 )
 from service.domain.gs1 import is_valid_sscc, make_sscc
 from service.domain.units import UnitKind
+from service.kernel.errors import (
+    IdempotencyKeyReusedError,
+    InvalidCodeError,
+    InvalidGtinError,
+    InvalidLotError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,

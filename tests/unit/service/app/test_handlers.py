@@ -13,15 +13,14 @@ from service.domain.actor import Actor
 from service.domain.errors import (
     ApiKeyNotFoundError,
     InvalidApiKeyError,
-    InvalidCompanyPrefixError,
     InvalidOrganisationError,
     LogRangeError,
     OrganisationExistsError,
     OrganisationNotFoundError,
-    PermissionDeniedError,
     RoleNotAllowedForOrganisationError,
 )
 from service.domain.roles import Role
+from service.kernel.errors import InvalidCompanyPrefixError, PermissionDeniedError
 from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,

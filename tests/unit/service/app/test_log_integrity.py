@@ -12,8 +12,9 @@ from service.app import commands, handlers, log_integrity
 from service.app.ports import LogEntry
 from service.domain.actor import Actor
 from service.domain.alerts import AlertKind
-from service.domain.events import OrganisationCreated, log_link
+from service.domain.events import OrganisationCreated
 from service.domain.roles import Role
+from service.kernel.events import log_link
 from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,

@@ -3,10 +3,9 @@
 import pytest
 
 from service.app import commands, scans
-from service.domain.errors import (
+from service.domain.errors import LedgerHeldError, LedgerUnavailableError
+from service.kernel.errors import (
     InvalidRequestError,
-    LedgerHeldError,
-    LedgerUnavailableError,
     MalformedCodeError,
     MalformedGtinError,
     MalformedLotError,

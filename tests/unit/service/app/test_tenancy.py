@@ -14,10 +14,9 @@ from service.domain.errors import (
     BatchNotFoundError,
     CompanyPrefixTakenError,
     GtinOutsideCompanyPrefixesError,
-    InvalidRequestError,
-    PermissionDeniedError,
 )
 from service.domain.roles import Role
+from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,

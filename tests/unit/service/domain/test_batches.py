@@ -24,8 +24,8 @@ from service.domain.errors import (
     BatchStateError,
     BatchTooLargeError,
     InvalidBatchError,
-    InvalidLotError,
 )
+from service.kernel.errors import InvalidLotError
 
 TODAY = date(2026, 3, 14)
 S = BatchStatus

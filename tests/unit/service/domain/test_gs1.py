@@ -2,16 +2,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.errors import (
-    InvalidCodeError,
-    InvalidCompanyPrefixError,
-    InvalidGtinError,
-    InvalidLotError,
-    MalformedCodeError,
-    MalformedGtinError,
-    MalformedLotError,
-    MalformedSerialError,
-)
 from service.domain.gs1 import (
     DigitalLink,
     check_digit,
@@ -29,6 +19,16 @@ from service.domain.gs1 import (
     sscc_uri,
     validate_lot,
     validate_resolver,
+)
+from service.kernel.errors import (
+    InvalidCodeError,
+    InvalidCompanyPrefixError,
+    InvalidGtinError,
+    InvalidLotError,
+    MalformedCodeError,
+    MalformedGtinError,
+    MalformedLotError,
+    MalformedSerialError,
 )
 
 GTIN = "09506000134352"  # GS1's example GTIN-14

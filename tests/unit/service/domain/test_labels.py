@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from service.domain.errors import ErrorKind, InvalidLabelLayoutError
+from service.domain.errors import InvalidLabelLayoutError
 from service.domain.labels import (
     MAX_LABELS_PER_FILE,
     Label,
@@ -11,6 +11,7 @@ from service.domain.labels import (
     grid,
     validate_layout,
 )
+from service.kernel.errors import ErrorKind
 
 
 # ----------------------------------------------------------------------------- grid

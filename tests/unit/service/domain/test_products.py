@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from service.domain.errors import InvalidGtinError, InvalidProductError
+from service.domain.errors import InvalidProductError
 from service.domain.products import (
     MAX_ATTRIBUTE_KEY,
     MAX_ATTRIBUTE_TEXT,
@@ -12,6 +12,7 @@ from service.domain.products import (
     new_product,
     validate_attributes,
 )
+from service.kernel.errors import InvalidGtinError
 
 ATTRIBUTES = {"volume_ml": 500, "abv": 53.0, "aroma": "sauce", "vintage": 2019, "gift": True}
 
