@@ -47,9 +47,9 @@ from service.adapters.repositories import bulk_insert  # noqa: E402
 from service.app import commands, factory, handlers, tenancy  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.domain.actor import Actor  # noqa: E402
 from service.domain.codes import new_serials  # noqa: E402
-from service.domain.roles import Role  # noqa: E402
+from service.kernel.actor import Actor  # noqa: E402
+from service.kernel.roles import Role  # noqa: E402
 
 console = Console(stderr=True)
 GTIN = "09506000134352"

@@ -27,12 +27,12 @@ from service.app import commands, handlers
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
-from service.domain.actor import Actor
 from service.domain.errors import OrganisationNotFoundError
 from service.domain.labels import LabelLayout, validate_layout
-from service.domain.roles import OrganisationKind, Role
 from service.domain.units import UnitKind
+from service.kernel.actor import Actor
 from service.kernel.errors import TracecertError
+from service.kernel.roles import OrganisationKind, Role
 
 app = typer.Typer(help="tracecert: one item, one code, one certificate.", no_args_is_help=True)
 admin_app = typer.Typer(help="The first administrator.", no_args_is_help=True)

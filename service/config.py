@@ -11,10 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainSettings
 from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
-from service.domain.gs1 import normalise_company_prefix, validate_resolver
+from service.api.networks import Network, parse_networks
 from service.domain.labels import MAX_LABELS_PER_FILE
-from service.domain.networks import Network, parse_networks
 from service.kernel.errors import TracecertError
+from service.kernel.gs1 import normalise_company_prefix, validate_resolver
 
 #: The pepper every dev checkout shares. Refused outside dev mode.
 PLACEHOLDER_PEPPER = "dev-only-pepper-change-me"

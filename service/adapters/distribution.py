@@ -36,8 +36,8 @@ from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
 from service.domain.organisations import Organisation
 from service.domain.regions import Region
-from service.domain.roles import OrganisationKind
 from service.domain.units import UnitKind
+from service.kernel.roles import OrganisationKind
 
 
 class SqlAlchemyChannelRepository:

@@ -56,10 +56,10 @@ from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.organisations import Organisation
 from service.domain.products import Product
-from service.domain.roles import OrganisationKind, Role
 from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.kernel.events import NO_PREVIOUS_LEAF, Event
+from service.kernel.roles import OrganisationKind, Role
 
 #: Unique violations as SQLAlchemy reports them, and as the drivers do on the bulk paths.
 _INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)

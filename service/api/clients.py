@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from service.domain.networks import Address, Network, client_address, network_of
+from service.api.networks import Address, Network, client_address, network_of
 
 
 def address_of(request: Request, proxies: tuple[Network, ...]) -> Address | None:

@@ -23,13 +23,13 @@ from service.app.ports import ReferenceCache, UnitOfWork
 from service.app.tenancy import OrganisationUseCases
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
-from service.domain.actor import Actor
 from service.domain.errors import (
     InvalidApiKeyError,
     InvalidScannerSessionError,
     InvalidSessionError,
     ScannerSessionScopeError,
 )
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.events import canonical_json
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.domain.rate_limits import Rate, TokenBuckets
+from service.api.rate_limits import Rate, TokenBuckets
 from service.kernel.errors import PrinterBusyError
 
 if TYPE_CHECKING:

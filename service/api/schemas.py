@@ -9,7 +9,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.domain.custody import ScanAction, SiteKind
-from service.domain.roles import OrganisationKind
+from service.kernel.roles import OrganisationKind
 
 #: A hard ceiling for the schema; the configured ``max_batch_items`` is enforced by the domain.
 HARD_MAX_ITEMS = 100_000_000

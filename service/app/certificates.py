@@ -50,7 +50,6 @@ from service.domain.accounts import (
     normalise_destination,
     recipient_key,
 )
-from service.domain.actor import Actor
 from service.domain.batches import BatchStatus
 from service.domain.certificates import (
     DEAL_OF_ACTION,
@@ -79,10 +78,11 @@ from service.domain.errors import (
     VoucherUsedError,
 )
 from service.domain.events import CertificateActionRequested
-from service.domain.roles import OrganisationKind, Role
-from service.domain.text import printable
+from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
+from service.kernel.roles import OrganisationKind, Role
+from service.kernel.text import printable
 
 #: Gifts wait at most this long for their recipient (and at least an hour).
 MAX_GIFT_DAYS = 90

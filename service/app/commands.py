@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from service.app.ports import SignedVoucher
-from service.domain.actor import Actor
+from service.kernel.actor import Actor
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from service.app.ports import (
 from service.app.views import hex0x, iso, product_name
 from service.domain import accounts, codes
 from service.domain.accounts import Account, Custody, OtpChallenge
-from service.domain.actor import Actor
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import (
     ACCOUNT_FREE_FAILURES,
@@ -72,12 +71,13 @@ from service.domain.errors import (
     WrongPinError,
 )
 from service.domain.events import AccountCreated, CertificateClaimRequested
-from service.domain.gs1 import is_valid_serial_text
 from service.domain.regions import RegionTree
-from service.domain.roles import Role
-from service.domain.text import count
+from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
+from service.kernel.gs1 import is_valid_serial_text
+from service.kernel.roles import Role
+from service.kernel.text import count
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,6 @@ from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload
 from service.app.scans import alert_view
 from service.app.scans import list_alerts as scans_list_alerts
 from service.app.views import party
-from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, may_move
 from service.domain.custody import (
     validate_ref,
@@ -48,11 +47,12 @@ from service.domain.events import (
     SiteRegistered,
     TerritoriesSet,
 )
-from service.domain.gs1 import parse_code
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree, validate_custom_regions
-from service.domain.roles import OrganisationKind, Permission, Role
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
+from service.kernel.gs1 import parse_code
+from service.kernel.roles import OrganisationKind, Permission, Role
 
 
 # ----------------------------------------------------------------------------- views

@@ -28,7 +28,6 @@ from service.app.ports import (
 )
 from service.app.views import hex0x, iso, party
 from service.domain import codes
-from service.domain.actor import Actor
 from service.domain.batches import (
     Batch,
     BatchStatus,
@@ -64,28 +63,29 @@ from service.domain.events import (
     PinSeedDestroyed,
     ProductRegistered,
 )
-from service.domain.gs1 import (
-    is_valid_serial_text,
-    item_uri,
-    normalise_gtin,
-    parse_code,
-    sscc_uri,
-)
 from service.domain.labels import MAX_LABELS_PER_FILE, Label, LabelLayout
 from service.domain.products import Product, new_product
-from service.domain.roles import OrganisationKind, Permission, Role
 from service.domain.units import (
     LogisticUnit,
     UnitKind,
     plan_packing,
     references_available,
 )
+from service.kernel.actor import Actor
 from service.kernel.errors import (
     IdempotencyKeyReusedError,
     InvalidRequestError,
     RequestInProgressError,
 )
 from service.kernel.events import Event, canonical_json
+from service.kernel.gs1 import (
+    is_valid_serial_text,
+    item_uri,
+    normalise_gtin,
+    parse_code,
+    sscc_uri,
+)
+from service.kernel.roles import OrganisationKind, Permission, Role
 
 #: Items hashed and inserted per step of code generation (bounds memory, drives progress).
 GENERATION_CHUNK = 50_000

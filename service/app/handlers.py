@@ -20,7 +20,6 @@ from service.app.ports import (
 )
 from service.app.views import hex0x
 from service.domain import api_keys
-from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
 from service.domain.errors import (
     ApiKeyNotFoundError,
@@ -38,9 +37,10 @@ from service.domain.events import (
     CompanyPrefixesSet,
     OrganisationCreated,
 )
-from service.domain.gs1 import normalise_company_prefix
 from service.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
-from service.domain.roles import OrganisationKind, Permission, Role, may_hold
+from service.kernel.actor import Actor
+from service.kernel.gs1 import normalise_company_prefix
+from service.kernel.roles import OrganisationKind, Permission, Role, may_hold
 
 
 # ----------------------------------------------------------------------------- auth

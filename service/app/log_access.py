@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from service.app.ports import LogEntry, LogTenants, TenantRefs
-from service.domain.actor import Actor
-from service.domain.roles import Role
+from service.kernel.actor import Actor
+from service.kernel.roles import Role
 
 #: The references an entry may carry, in the order they decide its tenant: the first one
 #: present (and known) wins. A shipment belongs to its sender's brand, a site or an

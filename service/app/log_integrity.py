@@ -38,9 +38,9 @@ from service.app.ports import (
 )
 from service.domain.alerts import Alert, AlertKind
 from service.domain.events import AlertRaised
-from service.domain.roles import OrganisationKind
 from service.kernel.errors import TracecertError
 from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
+from service.kernel.roles import OrganisationKind
 
 #: Rows read per query (32-byte leaf hashes; payloads are a few hundred bytes).
 PAGE = 50_000

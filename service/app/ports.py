@@ -1400,7 +1400,7 @@ class ConsumerScan:
     #: authorised holder and no alert of theirs was known: the scan log raises (or joins) the
     #: diversion alert in the transaction that writes the scan, never the scan's request.
     diversion_serial: str | None = None
-    #: The keyed hash of the client's counting network (``service.domain.networks``).
+    #: The keyed hash of the client's counting network (``service.api.networks``).
     network_hash: bytes | None = None
     #: Who vouches for it (``service.domain.scans.Witness``); a member's ``device_hash`` is
     #: the keyed hash of the member.

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from service.app.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from service.domain import scanner_sessions
-from service.domain.actor import Actor
 from service.domain.errors import InvalidScannerSessionError
 from service.domain.scanner_sessions import ScannerSession
+from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 
 _KEY_PRINCIPAL = "key:"

@@ -32,7 +32,6 @@ from typing import Any
 from service.app.ports import Clock, Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
 from service.app.views import party
-from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind
 from service.domain.custody import (
     Custody,
@@ -53,12 +52,13 @@ from service.domain.errors import (
     SiteNotFoundError,
 )
 from service.domain.events import AlertRaised, CaseOpened, GoodsDispatched, GoodsReceived
-from service.domain.gs1 import DigitalLink, parse_code
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
-from service.domain.roles import OrganisationKind, Role
+from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, TracecertError
 from service.kernel.events import Event, canonical_json
+from service.kernel.gs1 import DigitalLink, parse_code
+from service.kernel.roles import OrganisationKind, Role
 
 MAX_UPLOAD = 5_000
 #: Organisations whose goods may go anywhere: the territory begins with their dispatch.

@@ -52,17 +52,14 @@ from service.app.ports import (
     UnitOfWorkFactory,
 )
 from service.app.views import hex0x, product_name
-from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
 from service.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.domain.events import AlertRaised
-from service.domain.gs1 import check_item_key, is_valid_serial_text
 from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
-from service.domain.roles import Permission
 from service.domain.scans import (
     CloneCheck,
     CloneRule,
@@ -86,7 +83,10 @@ from service.domain.verification import (
     differences,
     verdict,
 )
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
+from service.kernel.gs1 import check_item_key, is_valid_serial_text
+from service.kernel.roles import Permission
 
 
 class Deferred:

@@ -9,7 +9,6 @@ from typing import Any
 
 from service.app import commands, handlers, scanner_sessions
 from service.app.ports import Clock, DuplicateError, UnitOfWork, UnitOfWorkFactory
-from service.domain.actor import Actor
 from service.domain.api_keys import ApiKey
 from service.domain.errors import (
     CompanyPrefixTakenError,
@@ -19,9 +18,10 @@ from service.domain.errors import (
 )
 from service.domain.events import CompanyPrefixesSet, PartnerAuthorised
 from service.domain.organisations import Organisation
-from service.domain.roles import OrganisationKind, Permission, Role
 from service.domain.tenancy import PartnerRole, normalise_prefixes, partner_roles, within
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
+from service.kernel.roles import OrganisationKind, Permission, Role
 
 #: The organisation kinds that may be authorised in each partner role.
 KINDS_BY_PARTNER_ROLE: dict[PartnerRole, frozenset[OrganisationKind]] = {

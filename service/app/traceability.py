@@ -37,7 +37,6 @@ from service.app.ports import (
     UnitOfWorkFactory,
 )
 from service.domain import epcis
-from service.domain.actor import Actor
 from service.domain.epcis import (
     BizStep,
     Disposition,
@@ -47,8 +46,9 @@ from service.domain.epcis import (
     SourceDestType,
 )
 from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
-from service.domain.roles import Role
+from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
+from service.kernel.roles import Role
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000

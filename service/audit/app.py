@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from service.audit.ports import AuditExporter
-from service.domain.actor import Actor
 from service.domain.errors import LogRangeError
-from service.domain.roles import Permission
+from service.kernel.actor import Actor
+from service.kernel.roles import Permission
 
 
 def audit_export(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from service.domain.actor import Actor
+from service.kernel.actor import Actor
 
 
 class AuditExporter(Protocol):

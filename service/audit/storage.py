@@ -39,8 +39,8 @@ from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.orm import DeploymentRow, EventRow, LogHeadRow
 from service.app import log_access
 from service.app.ports import LogEntry
-from service.domain.actor import Actor
-from service.domain.roles import Role
+from service.kernel.actor import Actor
+from service.kernel.roles import Role
 
 FORMAT = "tracecert-audit/1"
 FILES = (

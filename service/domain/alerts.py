@@ -7,8 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from service.domain.actor import Actor
-from service.domain.roles import Role
+from service.kernel.actor import Actor
+from service.kernel.roles import Role
 
 
 class AlertKind(StrEnum):

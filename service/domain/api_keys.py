@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.domain.roles import Role
+from service.kernel.roles import Role
 
 _KEY_RE = re.compile(r"tc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})", re.ASCII)
 _KEY_ID_RE = re.compile(r"[0-9a-f]{16}", re.ASCII)

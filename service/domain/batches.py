@@ -28,8 +28,8 @@ from service.domain.errors import (
     BatchTooLargeError,
     InvalidBatchError,
 )
-from service.domain.gs1 import validate_lot
-from service.domain.text import printable
+from service.kernel.gs1 import validate_lot
+from service.kernel.text import printable
 
 _PUBLIC_ID_RE = re.compile(r"b_[0-9a-f]{24}", re.ASCII)
 

@@ -23,7 +23,7 @@ from service.domain.alerts import Alert, AlertKind
 from service.domain.batches import Batch
 from service.domain.errors import InvalidScanError, InvalidSiteError
 from service.domain.regions import RegionTree
-from service.domain.text import printable
+from service.kernel.text import printable
 
 _REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 #: Scanner clocks drift; a scan may be this far in the future and still be taken.

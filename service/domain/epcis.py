@@ -52,13 +52,13 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
-from service.domain.gs1 import (
+from service.kernel.errors import InvalidCodeError, InvalidGtinError
+from service.kernel.gs1 import (
     check_digit,
     is_valid_serial_text,
     is_valid_sscc,
     normalise_gtin,
 )
-from service.kernel.errors import InvalidCodeError, InvalidGtinError
 
 #: The EPCIS 2.0 JSON-LD context every document we render names first.
 EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.domain.errors import InvalidOrganisationError
-from service.domain.roles import OrganisationKind
-from service.domain.text import printable
+from service.kernel.roles import OrganisationKind
+from service.kernel.text import printable
 
 MAX_NAME_LENGTH = 200
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from service.domain.errors import InvalidProductError
-from service.domain.gs1 import normalise_gtin
-from service.domain.text import printable
+from service.kernel.gs1 import normalise_gtin
+from service.kernel.text import printable
 
 MAX_NAME_LENGTH = 200
 MAX_ATTRIBUTES = 32

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from service.domain.errors import InvalidRegionError
-from service.domain.text import printable
+from service.kernel.text import printable
 
 _CODE_RE = re.compile(r"[0-9A-Za-z_-]{1,12}", re.ASCII)
 MAX_NAME = 100

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.domain.roles import Role
+from service.kernel.roles import Role
 
 PREFIX = "tcs_"
 _TOKEN_RE = re.compile(r"tcs_([0-9a-f]{16})_([A-Za-z0-9_-]{43})", re.ASCII)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from service.domain.gs1 import normalise_company_prefix
 from service.kernel.errors import InvalidRequestError
+from service.kernel.gs1 import normalise_company_prefix
 
 #: Prefixes one brand may hold (GS1 assigns a handful at most).
 MAX_COMPANY_PREFIXES = 50

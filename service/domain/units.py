@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from service.domain.batches import Packing
-from service.domain.gs1 import make_sscc, sscc_capacity
+from service.kernel.gs1 import make_sscc, sscc_capacity
 
 
 class UnitKind(StrEnum):

@@ -15,10 +15,10 @@ from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
-from service.domain.actor import Actor
 from service.domain.errors import ScanRateLimitedError
-from service.domain.gs1 import parse_item_path
+from service.kernel.actor import Actor
 from service.kernel.errors import MalformedCodeError, TracecertError
+from service.kernel.gs1 import parse_item_path
 
 router = APIRouter(tags=["scan and verify"])
 

@@ -29,7 +29,7 @@ from chain.artifacts import load_artifact
 from chain.backends import RpcBackend
 from chain.client import ChainClient
 from chain.contracts.certificate_registry import CertificateRegistry
-from service.domain.gs1 import is_valid_gtin14, is_valid_sscc, parse_code
+from service.kernel.gs1 import is_valid_gtin14, is_valid_sscc, parse_code
 from tests.e2e.service.conftest import (
     GTIN,
     PROJECT_ROOT,

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from service.api.routers import web
-from service.domain.gs1 import make_sscc
+from service.kernel.gs1 import make_sscc
 from tests.e2e.web.conftest import Channel, Launch, LiveServer, Shot, open_page, write_y4m
 from tests.integration.service.conftest import auth
 

@@ -12,7 +12,7 @@ from service.adapters.db import make_engine
 from service.adapters.reference_cache import ReferenceCache
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.domain.organisations import Organisation
-from service.domain.roles import OrganisationKind
+from service.kernel.roles import OrganisationKind
 
 
 @pytest.fixture

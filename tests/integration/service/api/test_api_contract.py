@@ -11,7 +11,7 @@ from service.api.routers.certificates import VERBS
 from service.domain.alerts import AlertStatus
 from service.domain.certificates import DealStatus
 from service.domain.custody import ScanAction, SiteKind
-from service.domain.roles import OrganisationKind, Role
+from service.kernel.roles import OrganisationKind, Role
 from tests.integration.service.api.consumer_helpers import sign_in
 from tests.integration.service.conftest import auth
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from chain.errors import ChainUnavailableError
 from service.api.limits import ScanLimits
-from service.domain.rate_limits import Rate
+from service.api.rate_limits import Rate
 from tests.integration.service.api.consumer_helpers import pinned_batch
 from tests.integration.service.conftest import GTIN, auth, run_sender_until
 

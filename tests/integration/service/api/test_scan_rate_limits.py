@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from service.api.limits import ScanLimits
-from service.domain.rate_limits import Rate
+from service.api.rate_limits import Rate
 
 JSON = {"Accept": "application/json"}
 #: A well-formed serial we never made: answered (verdict unknown) without a batch.

@@ -11,7 +11,7 @@ from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import handlers
 from service.cli import app
 from service.domain.errors import InvalidApiKeyError
-from service.domain.roles import Role
+from service.kernel.roles import Role
 
 PEPPER = "cli-test-pepper-0123456789"
 

@@ -34,7 +34,6 @@ from service.domain.errors import (
     ProductNotFoundError,
     SsccExhaustedError,
 )
-from service.domain.gs1 import is_valid_sscc, make_sscc
 from service.domain.units import UnitKind
 from service.kernel.errors import (
     IdempotencyKeyReusedError,
@@ -44,6 +43,7 @@ from service.kernel.errors import (
     InvalidRequestError,
     PermissionDeniedError,
 )
+from service.kernel.gs1 import is_valid_sscc, make_sscc
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,

@@ -9,7 +9,6 @@ import pytest
 
 from service.app import commands, handlers
 from service.app.ports import OutboxFlight
-from service.domain.actor import Actor
 from service.domain.errors import (
     ApiKeyNotFoundError,
     InvalidApiKeyError,
@@ -19,8 +18,9 @@ from service.domain.errors import (
     OrganisationNotFoundError,
     RoleNotAllowedForOrganisationError,
 )
-from service.domain.roles import Role
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidCompanyPrefixError, PermissionDeniedError
+from service.kernel.roles import Role
 from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from service.app import distribution, tenancy
-from service.domain.actor import Actor
 from service.domain.alerts import Alert, AlertKind
 from service.domain.errors import (
     AlertNotFoundError,
@@ -15,8 +14,9 @@ from service.domain.errors import (
     CompanyPrefixTakenError,
     GtinOutsideCompanyPrefixesError,
 )
-from service.domain.roles import Role
+from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
+from service.kernel.roles import Role
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,

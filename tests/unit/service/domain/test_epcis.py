@@ -32,8 +32,8 @@ from service.domain.epcis import (
     to_jsonld,
 )
 from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
-from service.domain.gs1 import check_digit
 from service.kernel.errors import InvalidCodeError, InvalidGtinError
+from service.kernel.gs1 import check_digit
 
 GTIN = "09506000134352"  # GS1's example GTIN-14
 SSCC = "106141412345678908"  # GS1's example SSCC

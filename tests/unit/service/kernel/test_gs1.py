@@ -2,7 +2,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.gs1 import (
+from service.kernel.errors import (
+    InvalidCodeError,
+    InvalidCompanyPrefixError,
+    InvalidGtinError,
+    InvalidLotError,
+    MalformedCodeError,
+    MalformedGtinError,
+    MalformedLotError,
+    MalformedSerialError,
+)
+from service.kernel.gs1 import (
     DigitalLink,
     check_digit,
     check_item_key,
@@ -19,16 +29,6 @@ from service.domain.gs1 import (
     sscc_uri,
     validate_lot,
     validate_resolver,
-)
-from service.kernel.errors import (
-    InvalidCodeError,
-    InvalidCompanyPrefixError,
-    InvalidGtinError,
-    InvalidLotError,
-    MalformedCodeError,
-    MalformedGtinError,
-    MalformedLotError,
-    MalformedSerialError,
 )
 
 GTIN = "09506000134352"  # GS1's example GTIN-14

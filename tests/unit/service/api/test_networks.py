@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from service.domain.networks import client_address, network_of, parse_address, parse_networks
+from service.api.networks import client_address, network_of, parse_address, parse_networks
 from service.kernel.errors import InvalidRequestError
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1")

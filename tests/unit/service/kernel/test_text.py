@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.domain.errors import InvalidBatchError, InvalidSiteError
-from service.domain.text import printable
+from service.kernel.text import printable
 
 
 def test_text_comes_back_nfc_normalised_and_stripped():

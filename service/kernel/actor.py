@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.roles import (
+from service.kernel.errors import PermissionDeniedError
+from service.kernel.roles import (
     BRAND_WIDE_ROLES,
     CROSS_ORGANISATION_ROLES,
     Permission,
     Role,
     may,
 )
-from service.kernel.errors import PermissionDeniedError
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.domain.rate_limits import Rate, TokenBuckets
+from service.api.rate_limits import Rate, TokenBuckets
 
 
 def test_a_burst_is_granted_then_requests_wait_for_the_refill():
