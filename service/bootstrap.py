@@ -62,7 +62,6 @@ from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.diversions import ConsumerDiversions
 from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
-from service.app.outages import OutageMonitor
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
 from service.app.tenancy import OrganisationUseCases
@@ -71,6 +70,7 @@ from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.scans import CloneRule
 from service.kernel.errors import TracecertError
+from service.kernel.outages import OutageMonitor
 
 log = logging.getLogger(__name__)
 

@@ -67,12 +67,12 @@ from service.adapters.repositories import (
 )
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from service.app.outages import OutageMonitor
 from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
 from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
 from service.domain.units import ItemRecord
+from service.kernel.outages import OutageMonitor
 
 log = logging.getLogger(__name__)
 

@@ -42,14 +42,10 @@ from service.app.ports import (
     Attestation,
     ChainWrite,
     CodeFileDownload,
-    DuplicateError,
     LogAnchor,
     LogCheck,
-    LogEntry,
-    LogRow,
     OutboxEntry,
     OutboxFlight,
-    StoredResponse,
 )
 from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.api_keys import ApiKey
@@ -59,6 +55,7 @@ from service.domain.products import Product
 from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.kernel.events import NO_PREVIOUS_LEAF, Event
+from service.kernel.ports import DuplicateError, LogEntry, LogRow, StoredResponse
 from service.kernel.roles import OrganisationKind, Role
 
 #: Unique violations as SQLAlchemy reports them, and as the drivers do on the bulk paths.

@@ -37,8 +37,8 @@ from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxReque
 from service.adapters.confirmations import ConfirmationRegistry, Settlement, Write
 from service.adapters.orm import OutboxRow, TxAttemptRow
 from service.adapters.repositories import SqlAlchemyEventLog
-from service.app.ports import Clock
 from service.domain.events import ChainWriteReincluded, ChainWriteRolledBack
+from service.kernel.ports import Clock
 
 
 def _jsonable(value: Any) -> Any:

@@ -49,8 +49,6 @@ from service.app.ports import (
     CodeRepository,
     CustodyRepository,
     EpcisRepository,
-    EventLog,
-    IdempotencyRepository,
     LogAnchorRepository,
     LogCheckRepository,
     LogTenants,
@@ -59,6 +57,7 @@ from service.app.ports import (
     ProductRepository,
     TenancyRepository,
 )
+from service.kernel.ports import EventLog, IdempotencyRepository
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

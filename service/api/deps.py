@@ -14,12 +14,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.lanes import Lane, write_lane
 from service.app.certificates import CertificateUseCases
-from service.app.commands import Idempotency
 from service.app.consumers import ConsumerUseCases
 from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
-from service.app.ports import ReferenceCache, UnitOfWork
+from service.app.ports import UnitOfWork
 from service.app.tenancy import OrganisationUseCases
 from service.domain import api_keys
 from service.domain import scanner_sessions as scanner_tokens
@@ -32,6 +31,8 @@ from service.domain.errors import (
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.events import canonical_json
+from service.kernel.idempotency import Idempotency
+from service.kernel.ports import ReferenceCache
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)

@@ -26,23 +26,19 @@ from typing import Any
 
 from service.app import commands, tenancy
 from service.app.consumers import certificate_view, deal_view, registry_address
-from service.app.factory import replay
 from service.app.ports import (
-    Clock,
-    DuplicateError,
     Ledger,
     OtpSender,
     Secrets,
     SignedVoucher,
     StepRecord,
-    StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
     Voucher,
     WalletRef,
     Wallets,
 )
-from service.app.views import iso, product_name
+from service.app.views import product_name
 from service.domain.accounts import (
     Account,
     Custody,
@@ -81,8 +77,11 @@ from service.domain.events import CertificateActionRequested
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
+from service.kernel.idempotency import Idempotency, replay
+from service.kernel.ports import Clock, DuplicateError, StoredResponse
 from service.kernel.roles import OrganisationKind, Role
 from service.kernel.text import printable
+from service.kernel.views import iso
 
 #: Gifts wait at most this long for their recipient (and at least an hour).
 MAX_GIFT_DAYS = 90
@@ -136,7 +135,7 @@ class _NeedsSignature(Exception):
 def _idempotent(
     svc: Services,
     actor: Actor,
-    idempotency: commands.Idempotency | None,
+    idempotency: Idempotency | None,
     work: Callable[[UnitOfWork, datetime], dict[str, Any]],
     voucher: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -194,7 +193,7 @@ def _prepare_voucher(
 def _run(
     svc: Services,
     actor: Actor,
-    idempotency: commands.Idempotency | None,
+    idempotency: Idempotency | None,
     work: Callable[[UnitOfWork, datetime], dict[str, Any]],
 ) -> dict[str, Any]:
     try:
@@ -864,7 +863,7 @@ def sign_voucher(
     signature: bytes,
     svc: Services,
     base_url: str,
-    idempotency: commands.Idempotency | None = None,
+    idempotency: Idempotency | None = None,
 ) -> dict[str, Any]:
     """Run the request a self-custody owner prepared, now that they signed it."""
     if actor.role is not Role.CONSUMER or actor.account_id is None:
@@ -1293,7 +1292,7 @@ class CertificateUseCases:
         actor: Actor,
         voucher_id: str,
         signature: bytes,
-        idempotency: commands.Idempotency | None = None,
+        idempotency: Idempotency | None = None,
     ) -> dict[str, Any]:
         return sign_voucher(
             actor, voucher_id, signature, self.services, self.resolver_url, idempotency

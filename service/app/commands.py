@@ -8,6 +8,7 @@ from typing import Any
 
 from service.app.ports import SignedVoucher
 from service.kernel.actor import Actor
+from service.kernel.idempotency import Idempotency
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,6 @@ class CreateApiKey:
 class RevokeApiKey:
     actor: Actor
     key_id: str
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """An ``Idempotency-Key`` and the hash of the request it came with."""
-
-    key: str
-    request_hash: bytes
 
 
 @dataclass(frozen=True)

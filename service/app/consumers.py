@@ -17,24 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.app import commands
-from service.app.factory import replay
 from service.app.ports import (
     AccountSession,
-    Clock,
     Commitments,
-    DuplicateError,
     Ledger,
     OtpSender,
-    ReferenceCache,
     Secrets,
     SessionTokens,
     StepRecord,
-    StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
     Wallets,
 )
-from service.app.views import hex0x, iso, product_name
+from service.app.views import product_name
 from service.domain import accounts, codes
 from service.domain.accounts import Account, Custody, OtpChallenge
 from service.domain.batches import Batch, BatchStatus
@@ -76,8 +71,11 @@ from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
 from service.kernel.gs1 import is_valid_serial_text
+from service.kernel.idempotency import replay
+from service.kernel.ports import Clock, DuplicateError, ReferenceCache, StoredResponse
 from service.kernel.roles import Role
 from service.kernel.text import count
+from service.kernel.views import hex0x, iso
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.app.ports import (
-    Clock,
-    DuplicateError,
-    Site,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from service.app.ports import Site, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload_scans
 from service.app.scans import alert_view
@@ -52,6 +46,7 @@ from service.domain.regions import RegionTree, validate_custom_regions
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from service.kernel.gs1 import parse_code
+from service.kernel.ports import Clock, DuplicateError
 from service.kernel.roles import OrganisationKind, Permission, Role
 
 

@@ -6,7 +6,6 @@ Each handler reads like its use case; commits happen only at the unit-of-work bo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -15,18 +14,15 @@ from typing import IO, Any
 from service.app import commands, tenancy
 from service.app.ports import (
     Attestation,
-    Clock,
     Commitments,
-    DuplicateError,
     LabelPrinter,
     Ledger,
     OutboxEntry,
     Secrets,
-    StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.views import hex0x, iso, party
+from service.app.views import party
 from service.domain import codes
 from service.domain.batches import (
     Batch,
@@ -73,7 +69,6 @@ from service.domain.units import (
 )
 from service.kernel.actor import Actor
 from service.kernel.errors import (
-    IdempotencyKeyReusedError,
     InvalidRequestError,
     RequestInProgressError,
 )
@@ -85,7 +80,10 @@ from service.kernel.gs1 import (
     parse_code,
     sscc_uri,
 )
+from service.kernel.idempotency import replay
+from service.kernel.ports import Clock, DuplicateError, StoredResponse
 from service.kernel.roles import OrganisationKind, Permission, Role
+from service.kernel.views import hex0x, iso
 
 #: Items hashed and inserted per step of code generation (bounds memory, drives progress).
 GENERATION_CHUNK = 50_000
@@ -97,22 +95,6 @@ Progress = Callable[[str, int, int], None]
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
-
-
-# ----------------------------------------------------------------------------- idempotency
-def replay(
-    uow: UnitOfWork, actor: Actor, idempotency: commands.Idempotency | None
-) -> dict[str, Any] | None:
-    """The response once given to this Idempotency-Key, or None; a different body is refused."""
-    if idempotency is None:
-        return None
-    stored = uow.idempotency.get(actor.principal_id, idempotency.key)
-    if stored is None:
-        return None
-    if stored.request_hash != idempotency.request_hash:
-        raise IdempotencyKeyReusedError()
-    body: dict[str, Any] = json.loads(stored.body)
-    return body
 
 
 # ----------------------------------------------------------------------------- products

@@ -9,16 +9,13 @@ from typing import Any
 
 from service.app import commands, log_access, log_integrity
 from service.app.ports import (
-    Clock,
     Commitments,
-    DuplicateError,
     Ledger,
     LogAnchor,
     OutboxFlight,
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.views import hex0x
 from service.domain import api_keys
 from service.domain.api_keys import ApiKey
 from service.domain.errors import (
@@ -40,7 +37,9 @@ from service.domain.events import (
 from service.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
 from service.kernel.actor import Actor
 from service.kernel.gs1 import normalise_company_prefix
+from service.kernel.ports import Clock, DuplicateError
 from service.kernel.roles import OrganisationKind, Permission, Role, may_hold
+from service.kernel.views import hex0x
 
 
 # ----------------------------------------------------------------------------- auth

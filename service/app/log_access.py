@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from service.app.ports import LogEntry, LogTenants, TenantRefs
+from service.app.ports import LogTenants, TenantRefs
 from service.kernel.actor import Actor
+from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
 
 #: The references an entry may carry, in the order they decide its tenant: the first one

@@ -27,12 +27,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from service.app.ports import (
-    Clock,
     Commitments,
     Ledger,
     LogAnchor,
     LogCheck,
-    LogRow,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -40,6 +38,7 @@ from service.domain.alerts import Alert, AlertKind
 from service.domain.events import AlertRaised
 from service.kernel.errors import TracecertError
 from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
+from service.kernel.ports import Clock, LogRow
 from service.kernel.roles import OrganisationKind
 
 #: Rows read per query (32-byte leaf hashes; payloads are a few hundred bytes).

@@ -6,11 +6,10 @@ use the ``Fake*`` implementations in ``tests/unit/service/fakes.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from types import TracebackType
 from typing import IO, Any, Protocol
 
 from service.domain.accounts import Account, Destination, OtpChallenge
@@ -33,35 +32,7 @@ from service.domain.regions import Region
 from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
-from service.kernel.events import Event
-
-
-class DuplicateError(Exception):
-    """Raised by a repository when a unique constraint refuses a row.
-
-    ``constraint`` names what was duplicated (e.g. ``"items.item_id"``,
-    ``"idempotency_keys"``), so a handler can turn it into the right domain error.
-    """
-
-    def __init__(self, constraint: str) -> None:
-        super().__init__(constraint)
-        self.constraint = constraint
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One entry of the append-only event log."""
-
-    index: int
-    type: str
-    occurred_at: datetime
-    payload: bytes
-    leaf_hash: bytes
-
-
-#: One stored row of the event log as it is, for checking it: ``(index, leaf hash, payload)``,
-#: the payload only if asked (else None). A plain tuple: an integrity pass reads every row.
-LogRow = tuple[int, bytes, bytes | None]
+from service.kernel.ports import UnitOfWork as KernelUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -123,15 +94,6 @@ class OutboxEntry:
     block_number: int | None
     failure_reason: str | None
     error_name: str | None
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    """The response once given to an idempotent request."""
-
-    request_hash: bytes
-    status_code: int
-    body: bytes
 
 
 @dataclass(frozen=True)
@@ -412,27 +374,6 @@ class AlertRepository(Protocol):
     ) -> bool: ...
 
 
-class EventLog(Protocol):
-    def append(self, event: Event, at: datetime) -> LogEntry:
-        """Append under a lock so indexes are dense and in commit order."""
-        ...
-
-    def append_many(self, events: Sequence[Event], at: datetime) -> int:
-        """Append many events under one lock (dense indexes); return the first index."""
-        ...
-
-    def size(self) -> int: ...
-    def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
-        """Leaf hashes of entries ``start`` up to (not including) ``size``."""
-        ...
-
-    def entries(self, offset: int, limit: int) -> list[LogEntry]: ...
-    def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
-        """Up to ``limit`` stored rows with ``start <= index < end`` in index order, exactly as
-        stored (gaps and doubled indexes included); payloads only when asked."""
-        ...
-
-
 #: Which brand each (kind, key) reference of log entries belongs to (None: no brand).
 TenantRefs = dict[tuple[str, Any], int | None]
 
@@ -485,11 +426,6 @@ class OutboxRepository(Protocol):
     def get(self, outbox_id: int) -> OutboxEntry | None: ...
     def counts(self) -> dict[str, int]: ...
     def flight(self, sender: str) -> OutboxFlight: ...
-
-
-class IdempotencyRepository(Protocol):
-    def get(self, principal_id: str, key: str) -> StoredResponse | None: ...
-    def add(self, principal_id: str, key: str, response: StoredResponse, at: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -1031,8 +967,9 @@ class CertificateRepository(Protocol):
     def clear_pin_guard(self, subject: str) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """One database transaction; nothing is written unless ``commit`` is called."""
+class UnitOfWork(KernelUnitOfWork, Protocol):
+    """One database transaction over every repository; nothing is written unless ``commit`` is
+    called. (Each area's slice of it comes with the re-cut by area.)"""
 
     organisations: OrganisationRepository
     api_keys: ApiKeyRepository
@@ -1046,51 +983,18 @@ class UnitOfWork(Protocol):
     channel: ChannelRepository
     custody: CustodyRepository
     epcis: EpcisRepository
-    events: EventLog
     log_tenants: LogTenants
     log_anchors: LogAnchorRepository
     log_checks: LogCheckRepository
     outbox: OutboxRepository
-    idempotency: IdempotencyRepository
     accounts: AccountRepository
     certificates: CertificateRepository
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
     def reader(self) -> UnitOfWork:
         """A unit of work for use cases that only read (no write lock on SQLite)."""
-        ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class ReferenceCache(Protocol):
-    """Recently read reference rows and recently checked credentials, kept in memory for a
-    few seconds (``TRACECERT_REFERENCE_CACHE_TTL_S``); None is never cached."""
-
-    def lookup(self, key: Hashable) -> Any | None:
-        """The value cached under ``key``, or None when there is none (or it expired)."""
-        ...
-
-    def put(self, key: Hashable, value: Any) -> None:
-        """Cache ``value`` (not None) under ``key`` for the cache's TTL."""
-        ...
-
-    def forget(self, key: Hashable) -> None:
-        """Drop ``key`` at once (the row changed, the session ended)."""
         ...
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from service.app.ports import Clock, Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
+from service.app.ports import Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
 from service.app.views import party
 from service.domain.alerts import Alert, AlertKind
@@ -58,6 +58,7 @@ from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, TracecertError
 from service.kernel.events import Event, canonical_json
 from service.kernel.gs1 import DigitalLink, parse_code
+from service.kernel.ports import Clock
 from service.kernel.roles import OrganisationKind, Role
 
 MAX_UPLOAD = 5_000

@@ -39,7 +39,6 @@ from typing import Any, Final
 from service.app import commands
 from service.app.diversions import raise_diversion, territory
 from service.app.ports import (
-    Clock,
     Commitments,
     ConsumerScan,
     ConsumerScanLog,
@@ -51,7 +50,7 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.views import hex0x, product_name
+from service.app.views import product_name
 from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
@@ -86,7 +85,9 @@ from service.domain.verification import (
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.gs1 import check_item_key, is_valid_serial_text
+from service.kernel.ports import Clock
 from service.kernel.roles import Permission
+from service.kernel.views import hex0x
 
 
 class Deferred:

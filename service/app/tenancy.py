@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.app import commands, handlers, scanner_sessions
-from service.app.ports import Clock, DuplicateError, UnitOfWork, UnitOfWorkFactory
+from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.domain.api_keys import ApiKey
 from service.domain.errors import (
     CompanyPrefixTakenError,
@@ -21,6 +21,7 @@ from service.domain.organisations import Organisation
 from service.domain.tenancy import PartnerRole, normalise_prefixes, partner_roles, within
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
+from service.kernel.ports import Clock, DuplicateError
 from service.kernel.roles import OrganisationKind, Permission, Role
 
 #: The organisation kinds that may be authorised in each partner role.

@@ -27,7 +27,6 @@ from typing import Any
 
 from service.app.ports import (
     Bounds,
-    Clock,
     EpcisSchema,
     EventHasher,
     PackingFact,
@@ -48,6 +47,7 @@ from service.domain.epcis import (
 from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
+from service.kernel.ports import Clock
 from service.kernel.roles import Role
 
 DEFAULT_PER_PAGE = 100

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from service.domain.batches import Batch
 from service.domain.organisations import Organisation
-
-
-def hex0x(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def product_name(batch: Batch | None) -> str | None:

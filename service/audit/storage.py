@@ -38,8 +38,8 @@ from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.orm import DeploymentRow, EventRow, LogHeadRow
 from service.app import log_access
-from service.app.ports import LogEntry
 from service.kernel.actor import Actor
+from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
 
 FORMAT = "tracecert-audit/1"

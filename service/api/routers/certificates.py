@@ -31,11 +31,11 @@ from service.api.schemas import (
 )
 from service.app import commands
 from service.app.certificates import CertificateUseCases
-from service.app.commands import Idempotency
 from service.domain.certificates import Action, DealKind, DealStatus
 from service.domain.errors import InvalidDealError
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
+from service.kernel.idempotency import Idempotency
 from service.kernel.roles import Role
 
 router = APIRouter(tags=["certificates"])

@@ -31,21 +31,15 @@ from service.app.ports import (
     CodeFileDownload,
     CodeFileRepository,
     CodeRepository,
-    DuplicateError,
-    EventLog,
-    IdempotencyRepository,
     LogAnchor,
     LogAnchorRepository,
     LogCheck,
     LogCheckRepository,
-    LogEntry,
-    LogRow,
     OrganisationRepository,
     OutboxEntry,
     OutboxFlight,
     OutboxRepository,
     ProductRepository,
-    StoredResponse,
 )
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.api_keys import ApiKey
@@ -59,6 +53,15 @@ from service.domain.verification import BatchOnChain
 from service.kernel.actor import Actor
 from service.kernel.events import NO_PREVIOUS_LEAF, Event, canonical_json
 from service.kernel.gs1 import check_digit
+from service.kernel.idempotency import Idempotency
+from service.kernel.ports import (
+    DuplicateError,
+    EventLog,
+    IdempotencyRepository,
+    LogEntry,
+    LogRow,
+    StoredResponse,
+)
 from service.kernel.roles import OrganisationKind, Role
 
 
@@ -1233,7 +1236,7 @@ class Harness:
         quantity: int = 10,
         case_size: int = 3,
         per_pallet: int = 2,
-        idempotency: commands.Idempotency | None = None,
+        idempotency: Idempotency | None = None,
         production_date: date = date(2025, 12, 31),
     ) -> dict[str, Any]:
         cmd = commands.CreateBatch(

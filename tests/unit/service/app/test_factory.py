@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from service.app import commands, factory
+from service.app import factory
 from service.domain import codes
 from service.domain.batches import BatchStatus
 from service.domain.errors import (
@@ -44,6 +44,7 @@ from service.kernel.errors import (
     PermissionDeniedError,
 )
 from service.kernel.gs1 import is_valid_sscc, make_sscc
+from service.kernel.idempotency import Idempotency
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,
@@ -224,7 +225,7 @@ def test_only_factories_create_batches(h, actor):
 
 def test_same_idempotency_key_and_body_replays_the_first_response(h):
     h.product()
-    idem = commands.Idempotency("k1", b"h" * 32)
+    idem = Idempotency("k1", b"h" * 32)
     first = h.batch(idempotency=idem)
     second = h.batch(idempotency=idem)
     assert first == second
@@ -233,15 +234,15 @@ def test_same_idempotency_key_and_body_replays_the_first_response(h):
 
 def test_same_idempotency_key_with_another_body_is_refused(h):
     h.product()
-    h.batch(idempotency=commands.Idempotency("k1", b"h" * 32))
+    h.batch(idempotency=Idempotency("k1", b"h" * 32))
     with pytest.raises(IdempotencyKeyReusedError):
-        h.batch(lot="L9", idempotency=commands.Idempotency("k1", b"x" * 32))
+        h.batch(lot="L9", idempotency=Idempotency("k1", b"x" * 32))
     assert len(h.state.batches) == 1
 
 
 def test_idempotency_keys_are_scoped_per_principal(h):
     h.product()
-    idem = commands.Idempotency("k1", b"h" * 32)
+    idem = Idempotency("k1", b"h" * 32)
     h.batch(idempotency=idem)
     h.batch(actor=SISTER_FACTORY, lot="L9", idempotency=idem)
     assert len(h.state.batches) == 2
@@ -249,7 +250,7 @@ def test_idempotency_keys_are_scoped_per_principal(h):
 
 def test_a_concurrent_request_with_the_same_key_is_answered_as_it_was(h, monkeypatch):
     h.product()
-    idem = commands.Idempotency("k1", b"h" * 32)
+    idem = Idempotency("k1", b"h" * 32)
     first = h.batch(idempotency=idem)
     # The other request commits between our replay check and our insert.
     original, calls = FakeIdempotency.get, []

@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from service.app import commands, handlers, log_integrity
-from service.app.ports import LogEntry
 from service.domain.alerts import AlertKind
 from service.domain.events import OrganisationCreated
 from service.kernel.actor import Actor
 from service.kernel.events import log_link
+from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
 from tests.unit.service.fakes import (
     FakeClock,

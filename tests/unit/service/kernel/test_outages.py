@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from service.app.outages import OutageMonitor
+from service.kernel.outages import OutageMonitor
 
 
 class Outage(Exception):
