@@ -42,14 +42,14 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.config import ChainSettings  # noqa: E402
-from service.adapters.db import migrate  # noqa: E402
-from service.adapters.repositories import bulk_insert  # noqa: E402
 from service.app import commands, factory, handlers, tenancy  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.domain.codes import new_serials  # noqa: E402
 from service.kernel.actor import Actor  # noqa: E402
 from service.kernel.roles import Role  # noqa: E402
+from service.kernel.storage.db import migrate  # noqa: E402
+from service.kernel.storage.sql import bulk_insert  # noqa: E402
 
 console = Console(stderr=True)
 GTIN = "09506000134352"

@@ -28,7 +28,6 @@ from service.adapters.certificate_confirmations import (
     RoleGrantConfirmations,
     StepConfirmations,
 )
-from service.adapters.clock import SystemClock
 from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.confirmations import NO_EFFECT, ConfirmationRegistry
 from service.adapters.consumer_scans import (
@@ -36,7 +35,6 @@ from service.adapters.consumer_scans import (
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
-from service.adapters.db import is_outage, make_engine
 from service.adapters.epcis_hash import event_hashes
 from service.adapters.epcis_schema import validate as validate_epcis
 from service.adapters.identity import (
@@ -50,9 +48,7 @@ from service.adapters.ledger import ChainLedger, ChainRuntime
 from service.adapters.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.adapters.log_inspector import ProcessLogInspector
 from service.adapters.printing import QrLabelPrinter
-from service.adapters.reference_cache import ReferenceCache
 from service.adapters.region_directory import CachedRegionDirectory
-from service.adapters.secrets import AesGcmSecrets
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import certificates, commands, consumers, handlers
@@ -71,6 +67,10 @@ from service.config import Settings
 from service.domain.scans import CloneRule
 from service.kernel.errors import TracecertError
 from service.kernel.outages import OutageMonitor
+from service.kernel.storage.clock import SystemClock
+from service.kernel.storage.db import is_outage, make_engine
+from service.kernel.storage.reference_cache import ReferenceCache
+from service.kernel.storage.secrets import AesGcmSecrets
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Container:
     printer: QrLabelPrinter
     regions: CachedRegionDirectory
     #: Reference rows every request reads (keys, organisations, sites, territories) and the
-    #: actors of recently seen API keys; see ``service.adapters.reference_cache``.
+    #: actors of recently seen API keys; see ``service.kernel.storage.reference_cache``.
     reference_cache: ReferenceCache
     wallets: SealedWallets
     otp_sender: OtpSender

@@ -21,8 +21,6 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
-from service.adapters.db import known_revision, schema_revision
-from service.adapters.db import migrate as run_migrations
 from service.app import commands, handlers
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
@@ -33,6 +31,8 @@ from service.domain.units import UnitKind
 from service.kernel.actor import Actor
 from service.kernel.errors import TracecertError
 from service.kernel.roles import OrganisationKind, Role
+from service.kernel.storage.db import known_revision, schema_revision
+from service.kernel.storage.db import migrate as run_migrations
 
 app = typer.Typer(help="tracecert: one item, one code, one certificate.", no_args_is_help=True)
 admin_app = typer.Typer(help="The first administrator.", no_args_is_help=True)

@@ -48,7 +48,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.adapters.db import READ_ONLY, is_outage
 from service.adapters.distribution import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.adapters.orm import (
     BatchRow,
@@ -61,9 +60,7 @@ from service.adapters.orm import (
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyCodeRepository,
-    bulk_insert,
     stored_proof,
-    timestamp_writer,
 )
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
@@ -73,6 +70,8 @@ from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
 from service.domain.units import ItemRecord
 from service.kernel.outages import OutageMonitor
+from service.kernel.storage.db import READ_ONLY, is_outage
+from service.kernel.storage.sql import bulk_insert, timestamp_writer
 
 log = logging.getLogger(__name__)
 

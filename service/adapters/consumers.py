@@ -29,7 +29,6 @@ from service.adapters.orm import (
     VoucherRow,
     WalletNonceRow,
 )
-from service.adapters.repositories import translate_integrity
 from service.app.ports import (
     AccountSession,
     CertificateStep,
@@ -47,6 +46,7 @@ from service.domain.certificates import (
     DealStatus,
     PinGuard,
 )
+from service.kernel.storage.sql import translate_integrity
 
 #: A claim's action status while it waits for (or rides) its chain write.
 QUEUED = "queued"

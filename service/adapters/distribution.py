@@ -24,20 +24,20 @@ from service.adapters.orm import (
     SiteRow,
     TerritoryRow,
 )
-from service.adapters.reference_cache import MISSING, ReferenceCache
-from service.adapters.repositories import (
-    bulk_execute,
-    bulk_insert,
-    driver_execute,
-    timestamp_writer,
-    translate_integrity,
-)
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
 from service.domain.organisations import Organisation
 from service.domain.regions import Region
 from service.domain.units import UnitKind
 from service.kernel.roles import OrganisationKind
+from service.kernel.storage.reference_cache import MISSING, ReferenceCache
+from service.kernel.storage.sql import (
+    bulk_execute,
+    bulk_insert,
+    driver_execute,
+    timestamp_writer,
+    translate_integrity,
+)
 
 
 class SqlAlchemyChannelRepository:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import copy
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import and_, bindparam, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -23,12 +20,9 @@ from service.adapters.orm import (
     BatchTreeLevelRow,
     CodeFileApprovalRow,
     CodeFileDownloadRow,
-    EventRow,
-    IdempotencyKeyRow,
     ItemRow,
     LogAnchorRow,
     LogCheckRow,
-    LogHeadRow,
     LogisticUnitRow,
     OrganisationRow,
     OutboxRow,
@@ -37,7 +31,6 @@ from service.adapters.orm import (
     SsccCounterRow,
     TxAttemptRow,
 )
-from service.adapters.reference_cache import MISSING, ReferenceCache
 from service.app.ports import (
     Attestation,
     ChainWrite,
@@ -54,34 +47,15 @@ from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
-from service.kernel.events import NO_PREVIOUS_LEAF, Event
-from service.kernel.ports import DuplicateError, LogEntry, LogRow, StoredResponse
 from service.kernel.roles import OrganisationKind, Role
-
-#: Unique violations as SQLAlchemy reports them, and as the drivers do on the bulk paths.
-_INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
-
-
-@contextmanager
-def translate_integrity(session: Session, default: str) -> Iterator[None]:
-    """Turn a unique-constraint violation into the port's DuplicateError."""
-    try:
-        yield
-    except _INTEGRITY_ERRORS as exc:
-        message = str(getattr(exc, "orig", None) or exc).lower()
-        constraint = default
-        for name in (
-            "idempotency_keys",
-            "serial",
-            "organisations",
-            "dedupe_key",
-            "gtin",
-            "product_id",
-            "sscc",
-        ):
-            if name in message:
-                constraint = name
-        raise DuplicateError(constraint) from exc
+from service.kernel.storage.reference_cache import MISSING, ReferenceCache
+from service.kernel.storage.sql import (
+    bulk_insert,
+    db_timestamp,
+    dialect,
+    driver_execute,
+    translate_integrity,
+)
 
 
 class SqlAlchemyOrganisationRepository:
@@ -222,94 +196,6 @@ class SqlAlchemyApiKeyRepository:
             .values(ended_at=at)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _sqlite_timestamp(at: datetime | None) -> Any:
-    return None if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _same(at: datetime | None) -> Any:
-    return at
-
-
-def timestamp_writer(session: Session) -> Callable[[datetime | None], Any]:
-    """How :func:`bulk_insert` and :func:`bulk_execute` must pass timestamps: PostgreSQL's
-    driver takes aware datetimes, SQLite gets SQLAlchemy's own text form (in UTC)."""
-    return _same if _dialect(session) == "postgresql" else _sqlite_timestamp
-
-
-def db_timestamp(session: Session, at: datetime | None) -> Any:
-    """One timestamp as :func:`timestamp_writer` would pass it."""
-    return timestamp_writer(session)(at)
-
-
-def bulk_execute(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Run one statement (``?`` placeholders) over many rows through the driver, inside the
-    session's transaction after flushing it: SQLAlchemy's own ``executemany`` spends more time
-    preparing each row's parameters than the database spends on it. Values go as the driver
-    takes them: timestamps through :func:`timestamp_writer`, JSON as text."""
-    if not rows:
-        return
-    session.flush()
-    driver = session.connection().connection.driver_connection
-    if _dialect(session) == "postgresql":
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.executemany(sql.replace("?", "%s"), rows)
-        return
-    driver.executemany(sql, rows)  # type: ignore[union-attr]
-
-
-def driver_execute(
-    session: Session, sql: str, params: tuple[Any, ...] = ()
-) -> list[tuple[Any, ...]]:
-    """Run one statement (``?`` placeholders) once through the driver, inside the session's
-    transaction after flushing it, and return the driver's rows (none for a plain write).
-    For the few statements of every scan: SQLAlchemy's compile-cache lookup, parameter
-    processing and result wrapping cost more CPU than the database's work. Values go and come
-    as the driver takes them (timestamps through :func:`timestamp_writer`)."""
-    session.flush()
-    driver = session.connection().connection.driver_connection
-    if _dialect(session) == "postgresql":
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(sql.replace("?", "%s"), params)
-            return list(cursor.fetchall()) if cursor.description is not None else []
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall()) if cursor.description is not None else []
-    finally:
-        cursor.close()
-
-
-def bulk_insert(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert many rows inside the session's transaction, as fast as the dialect allows.
-
-    PostgreSQL takes them through ``COPY ... FROM STDIN``; SQLite through the driver's
-    ``executemany`` (one prepared statement). Either way nothing commits here.
-    """
-    if not rows:
-        return
-    session.flush()
-    driver = session.connection().connection.driver_connection
-    names = ", ".join(columns)
-    if _dialect(session) == "postgresql":
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    driver.executemany(  # type: ignore[union-attr]
-        f"INSERT INTO {table} ({names}) VALUES ({marks})", rows
-    )
 
 
 class SqlAlchemyProductRepository:
@@ -647,7 +533,7 @@ class SqlAlchemyCodeRepository:
         # PostgreSQL plans from sampled statistics; right after a million-row load they still
         # describe an empty table, and the code file's keyset pages turn into bitmap scans with
         # sorts (measured: 6 s instead of 0.6 s per million rows). SQLite plans by the index.
-        if _dialect(self._s) == "postgresql":
+        if dialect(self._s) == "postgresql":
             self._s.execute(text("ANALYZE items"))
             self._s.execute(text("ANALYZE logistic_units"))
 
@@ -1118,138 +1004,6 @@ class SqlAlchemyAlertRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-#: Hands out ``n`` log indexes (built once: every scan appends), with the leaf hash of the
-#: entry before them; the row lock it takes serialises appenders until commit.
-_GROW_LOG = (
-    update(LogHeadRow)
-    .where(LogHeadRow.id == 1)
-    .values(size=LogHeadRow.size + bindparam("n"))
-    .returning(LogHeadRow.size, LogHeadRow.last_leaf)
-)
-#: Keeps the last entry's leaf hash for the next appender's link.
-_SET_LAST_LEAF = update(LogHeadRow).where(LogHeadRow.id == 1).values(last_leaf=bindparam("leaf"))
-#: The same two, through the driver (``append_many``, on every scan's path).
-_GROW_LOG_SQL = "UPDATE log_head SET size = size + ? WHERE id = 1 RETURNING size, last_leaf"
-_SET_LAST_LEAF_SQL = "UPDATE log_head SET last_leaf = ? WHERE id = 1"
-_EVENT_COLUMNS = ("log_index", "type", "occurred_at", "payload", "leaf_hash")
-_LOG_ROWS_SQL = (
-    "SELECT log_index, leaf_hash, {payload} FROM events WHERE log_index >= {start} "
-    "AND log_index < {end} ORDER BY log_index LIMIT {limit}"
-)
-#: The rows an integrity pass reads, per dialect (the driver's parameter style) and whether
-#: payloads are read: ``(index, leaf hash, payload or NULL)``.
-_LOG_ROWS = {
-    (dialect, payloads): _LOG_ROWS_SQL.format(
-        payload="payload" if payloads else "NULL",
-        **{name: style % name for name in ("start", "end", "limit")},
-    )
-    for dialect, style in (("sqlite", ":%s"), ("postgresql", "%%(%s)s"))
-    for payloads in (False, True)
-}
-
-
-class SqlAlchemyEventLog:
-    """The append-only log. ``leaf_hash`` is RFC 6962's ``H(0x00 || payload)``; each entry's
-    payload carries its ``log_index`` and the leaf hash of the entry before it (``prev``)."""
-
-    def __init__(self, session: Session, leaf_hash: Callable[[bytes], bytes]) -> None:
-        self._s = session
-        self._leaf_hash = leaf_hash
-
-    def _grow(self, n: int) -> tuple[int, bytes]:
-        """Take ``n`` indexes under the head's row lock: the first, and the leaf it links to.
-
-        The row lock on log_head (taken by this UPDATE, held to commit) serialises appenders,
-        so indexes are dense and in commit order on PostgreSQL; SQLite locks the whole file."""
-        ((end, last),) = driver_execute(self._s, _GROW_LOG_SQL, (n,))
-        first = int(end) - n
-        if first == 0:
-            return first, NO_PREVIOUS_LEAF
-        if last is None:  # a head without its leaf (set by hand): the entry before holds it
-            last = self._s.scalar(select(EventRow.leaf_hash).where(EventRow.log_index == first - 1))
-        return first, bytes(last) if last is not None else NO_PREVIOUS_LEAF
-
-    def append(self, event: Event, at: datetime) -> LogEntry:
-        index, prev = self._grow(1)
-        payload = event.canonical_bytes(at, log_index=index, prev=prev)
-        entry = LogEntry(
-            index=index,
-            type=event.type,
-            occurred_at=at,
-            payload=payload,
-            leaf_hash=self._leaf_hash(payload),
-        )
-        self._s.execute(
-            insert(EventRow).values(
-                log_index=entry.index,
-                type=entry.type,
-                occurred_at=at,
-                payload=payload,
-                leaf_hash=entry.leaf_hash,
-            )
-        )
-        self._s.connection().execute(_SET_LAST_LEAF, {"leaf": entry.leaf_hash})
-        return entry
-
-    def append_many(self, events: Sequence[Event], at: datetime) -> int:
-        if not events:
-            return self.size()
-        self._s.flush()
-        first, prev = self._grow(len(events))
-        stamp = db_timestamp(self._s, at)
-        rows = []
-        for n, event in enumerate(events):
-            payload = event.canonical_bytes(at, log_index=first + n, prev=prev)
-            prev = self._leaf_hash(payload)
-            rows.append((first + n, event.type, stamp, payload, prev))
-        bulk_insert(self._s, "events", _EVENT_COLUMNS, rows)
-        driver_execute(self._s, _SET_LAST_LEAF_SQL, (prev,))
-        return first
-
-    def size(self) -> int:
-        return int(self._s.execute(select(LogHeadRow.size).where(LogHeadRow.id == 1)).scalar_one())
-
-    def leaf_hashes(self, size: int, start: int = 0) -> list[bytes]:
-        return list(
-            self._s.scalars(
-                select(EventRow.leaf_hash)
-                .where(EventRow.log_index >= start, EventRow.log_index < size)
-                .order_by(EventRow.log_index)
-            )
-        )
-
-    def rows(self, start: int, end: int, limit: int, payloads: bool) -> list[LogRow]:
-        # Every row of the log comes through here once per integrity pass: the driver's own
-        # tuples, fetched at once, with no per-row result processing.
-        self._s.flush()
-        sql = _LOG_ROWS[(_dialect(self._s), payloads)]
-        driver = self._s.connection().connection.driver_connection
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, {"start": start, "end": end, "limit": limit})
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def entries(self, offset: int, limit: int) -> list[LogEntry]:
-        rows = self._s.scalars(
-            select(EventRow)
-            .where(EventRow.log_index >= offset)
-            .order_by(EventRow.log_index)
-            .limit(limit)
-        )
-        return [
-            LogEntry(
-                index=r.log_index,
-                type=r.type,
-                occurred_at=r.occurred_at,
-                payload=r.payload,
-                leaf_hash=r.leaf_hash,
-            )
-            for r in rows
-        ]
-
-
 #: Anchors that commit the log to a root (a failed write commits to nothing).
 _LIVE_ANCHOR = LogAnchorRow.status.in_(("requested", "anchored"))
 
@@ -1449,38 +1203,3 @@ class SqlAlchemyOutboxRepository:
             reorged=sum(1 for r in in_flight if r[0] is not None),
             top_confirmed_nonces=tuple(int(n) for n in top if n is not None),
         )
-
-
-class SqlAlchemyIdempotencyRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def get(self, principal_id: str, key: str) -> StoredResponse | None:
-        row = self._s.get(IdempotencyKeyRow, (principal_id, key))
-        if row is None:
-            return None
-        return StoredResponse(row.request_hash, row.status_code, row.body)
-
-    def add(self, principal_id: str, key: str, response: StoredResponse, at: datetime) -> None:
-        self._s.add(
-            IdempotencyKeyRow(
-                principal_id=principal_id,
-                key=key,
-                request_hash=response.request_hash,
-                status_code=response.status_code,
-                body=response.body,
-                created_at=at,
-            )
-        )
-        with translate_integrity(self._s, "idempotency_keys"):
-            self._s.flush()
-
-
-def row_counts(session: Session) -> dict[str, Any]:
-    """Return the number of rows per table (used by tests and ``tracecert`` diagnostics)."""
-    from service.adapters.orm import Base
-
-    return {
-        name: session.scalar(select(func.count()).select_from(table))
-        for name, table in Base.metadata.tables.items()
-    }

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from service.adapters.orm import BrandPartnerRow, CompanyPrefixRow
-from service.adapters.repositories import translate_integrity
+from service.kernel.storage.sql import translate_integrity
 
 
 class SqlAlchemyTenancyRepository:

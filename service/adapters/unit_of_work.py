@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import service.schema  # noqa: F401  (every row mapped before the first query)
 from service.adapters.consumers import (
     SqlAlchemyAccountRepository,
     SqlAlchemyCertificateRepository,
 )
-from service.adapters.db import READ_ONLY
 from service.adapters.distribution import (
     SqlAlchemyChannelRepository,
     SqlAlchemyCustodyRepository,
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.adapters.log_tenants import SqlAlchemyLogTenants
-from service.adapters.reference_cache import ReferenceCache
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyApiKeyRepository,
@@ -27,14 +25,11 @@ from service.adapters.repositories import (
     SqlAlchemyBatchRepository,
     SqlAlchemyCodeFileRepository,
     SqlAlchemyCodeRepository,
-    SqlAlchemyEventLog,
-    SqlAlchemyIdempotencyRepository,
     SqlAlchemyLogAnchorRepository,
     SqlAlchemyLogCheckRepository,
     SqlAlchemyOrganisationRepository,
     SqlAlchemyOutboxRepository,
     SqlAlchemyProductRepository,
-    translate_integrity,
 )
 from service.adapters.tenancy import SqlAlchemyTenancyRepository
 from service.app.ports import (
@@ -58,13 +53,14 @@ from service.app.ports import (
     TenancyRepository,
 )
 from service.kernel.ports import EventLog, IdempotencyRepository
+from service.kernel.storage.db import READ_ONLY
+from service.kernel.storage.event_log import SqlAlchemyEventLog
+from service.kernel.storage.idempotency import SqlAlchemyIdempotencyRepository
+from service.kernel.storage.reference_cache import ReferenceCache
+from service.kernel.storage.unit_of_work import SessionUnitOfWork, session_factory
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-
-
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     """A transaction with repositories; leaving the ``with`` block without commit rolls back."""
 
     organisations: OrganisationRepository
@@ -94,10 +90,9 @@ class SqlAlchemyUnitOfWork:
         leaf_hash: Callable[[bytes], bytes],
         cache: ReferenceCache | None = None,
     ) -> None:
+        super().__init__(cache)
         self._sessions = sessions
         self._leaf_hash = leaf_hash
-        self._cache = cache
-        self.session: Session | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         session = self._sessions()
@@ -123,30 +118,6 @@ class SqlAlchemyUnitOfWork:
         self.accounts = SqlAlchemyAccountRepository(session)
         self.certificates = SqlAlchemyCertificateRepository(session)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self.session is not None
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-            self.session = None
-
-    def commit(self) -> None:
-        assert self.session is not None
-        with translate_integrity(self.session, "commit"):
-            self.session.commit()
-        if self._cache is not None:
-            self._cache.committed(self.session.info)
-
-    def rollback(self) -> None:
-        assert self.session is not None
-        self.session.rollback()
 
 
 class SqlAlchemyUnitOfWorkFactory:

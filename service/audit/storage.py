@@ -36,11 +36,12 @@ from chain import log as event_log
 from service.adapters.commitments import token_id as derive_token_id
 from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
-from service.adapters.orm import DeploymentRow, EventRow, LogHeadRow
+from service.adapters.orm import DeploymentRow
 from service.app import log_access
 from service.kernel.actor import Actor
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
+from service.kernel.storage.rows import EventRow, LogHeadRow
 
 FORMAT = "tracecert-audit/1"
 FILES = (

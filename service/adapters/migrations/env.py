@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.adapters.db import make_engine
-from service.adapters.orm import Base
+from service.kernel.storage.db import make_engine
+from service.schema import metadata
 
 config = context.config
 
@@ -24,7 +24,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             transaction_per_migration=True,
         )
@@ -34,7 +34,7 @@ def run_migrations_online() -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True)
+    context.configure(url=_url(), target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -13,12 +13,12 @@ from sqlalchemy import text
 
 from chain.backends import PyEvmBackend
 from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
-from service.adapters.db import make_engine, migrate
-from service.adapters.repositories import row_counts
 from service.api.app import create_app
 from service.app import commands, factory, handlers, tenancy
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
+from service.kernel.storage.db import make_engine, migrate
+from service.schema import row_counts
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 
 from service import cli
-from service.adapters.clock import SystemClock
 from service.config import Settings
+from service.kernel.storage.clock import SystemClock
 
 GENESIS = "0x" + "ab" * 32
 RECORDED = "0x" + "cd" * 32

@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 
 from service.adapters.commitments import leaf_hash
-from service.adapters.db import make_engine
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
+from service.kernel.storage.db import make_engine
 from tests.integration.service.conftest import GTIN, seed_chain_rows
 
 

@@ -13,20 +13,15 @@ from sqlalchemy import select, text
 from chain.client import LogEntry, Receipt
 from chain.sender import NONCE_FILL, TxAttempt, TxStatus
 from service.adapters.certificate_confirmations import GIFT_CREATED
-from service.adapters.clock import SystemClock
 from service.adapters.commitments import leaf_hash
-from service.adapters.db import make_engine, migrate
-from service.adapters.orm import (
-    CertificateActionRow,
-    CertificateDealRow,
-    CertificateRow,
-    EventRow,
-    ItemRow,
-)
+from service.adapters.orm import CertificateActionRow, CertificateDealRow, CertificateRow, ItemRow
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app.ports import ChainWrite, LogAnchor
 from service.bootstrap import confirmations
+from service.kernel.storage.clock import SystemClock
+from service.kernel.storage.db import make_engine, migrate
+from service.kernel.storage.rows import EventRow
 from tests.integration.service.adapters.test_tx_store import AT, SENDER, queue_batch_anchor
 
 OTHER = "0x0000000000000000000000000000000000000001"

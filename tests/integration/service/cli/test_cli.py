@@ -6,12 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from service.adapters.commitments import leaf_hash
-from service.adapters.db import make_engine, migrate, schema_revision
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import handlers
 from service.cli import app
 from service.domain.errors import InvalidApiKeyError
 from service.kernel.roles import Role
+from service.kernel.storage.db import make_engine, migrate, schema_revision
 
 PEPPER = "cli-test-pepper-0123456789"
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from service.adapters.commitments import leaf_hash
-from service.adapters.db import make_engine
-from service.adapters.reference_cache import ReferenceCache
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.domain.organisations import Organisation
 from service.kernel.roles import OrganisationKind
+from service.kernel.storage.db import make_engine
+from service.kernel.storage.reference_cache import ReferenceCache
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "adapters" / "migrations"
 #: Execution option for transactions that only read (plain BEGIN on SQLite).
 READ_ONLY = "tracecert_read_only"
 #: How long a writer waits for SQLite's write lock by default (another process holding it).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from service.adapters.reference_cache import MISSING, ReferenceCache
+from service.kernel.storage.reference_cache import MISSING, ReferenceCache
 
 
 def test_a_value_is_served_until_its_ttl_ends():

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 from chain.backends import free_port
-from service.adapters.db import DatabaseBusyError, is_outage, make_engine
+from service.kernel.storage.db import DatabaseBusyError, is_outage, make_engine
 
 
 def test_the_next_writer_begins_only_after_the_previous_commit_ran(tmp_path: Path):
