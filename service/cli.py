@@ -25,9 +25,9 @@ from service.app import commands, handlers
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
-from service.domain.errors import OrganisationNotFoundError
 from service.domain.labels import LabelLayout, validate_layout
 from service.domain.units import UnitKind
+from service.identity.domain.errors import OrganisationNotFoundError
 from service.kernel.actor import Actor
 from service.kernel.errors import TracecertError
 from service.kernel.roles import OrganisationKind, Role

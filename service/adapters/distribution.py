@@ -26,9 +26,9 @@ from service.adapters.orm import (
 )
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
-from service.domain.organisations import Organisation
 from service.domain.regions import Region
 from service.domain.units import UnitKind
+from service.identity.domain.organisations import Organisation
 from service.kernel.roles import OrganisationKind
 from service.kernel.storage.reference_cache import MISSING, ReferenceCache
 from service.kernel.storage.sql import (

@@ -41,12 +41,12 @@ from service.app.ports import (
     OutboxFlight,
 )
 from service.domain.alerts import Alert, AlertKind, AlertStatus
-from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
-from service.domain.organisations import Organisation
 from service.domain.products import Product
-from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.organisations import Organisation
+from service.identity.domain.scanner_sessions import ScannerSession
 from service.kernel.roles import OrganisationKind, Role
 from service.kernel.storage.reference_cache import MISSING, ReferenceCache
 from service.kernel.storage.sql import (

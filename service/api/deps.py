@@ -20,12 +20,12 @@ from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
 from service.app.ports import UnitOfWork
 from service.app.tenancy import OrganisationUseCases
-from service.domain import api_keys
-from service.domain import scanner_sessions as scanner_tokens
-from service.domain.errors import (
+from service.domain.errors import InvalidSessionError
+from service.identity.domain import api_keys
+from service.identity.domain import scanner_sessions as scanner_tokens
+from service.identity.domain.errors import (
     InvalidApiKeyError,
     InvalidScannerSessionError,
-    InvalidSessionError,
     ScannerSessionScopeError,
 )
 from service.kernel.actor import Actor

@@ -66,14 +66,13 @@ from service.domain.errors import (
     DealNotFoundError,
     InvalidDealError,
     InvalidVoucherSignatureError,
-    OrganisationNotFoundError,
-    PartnerNotAuthorisedError,
     PreviousStepPendingError,
     VoucherNotFoundError,
     VoucherStaleError,
     VoucherUsedError,
 )
 from service.domain.events import CertificateActionRequested
+from service.identity.domain.errors import OrganisationNotFoundError, PartnerNotAuthorisedError
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json

@@ -21,7 +21,6 @@ from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload_scans
 from service.app.scans import alert_view
 from service.app.scans import list_alerts as scans_list_alerts
-from service.app.views import party
 from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, may_move
 from service.domain.custody import (
     validate_ref,
@@ -31,7 +30,6 @@ from service.domain.errors import (
     AlertNotFoundError,
     AlertStateError,
     InvalidChannelError,
-    OrganisationNotFoundError,
     ShipmentNotFoundError,
 )
 from service.domain.events import (
@@ -41,8 +39,9 @@ from service.domain.events import (
     SiteRegistered,
     TerritoriesSet,
 )
-from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree, validate_custom_regions
+from service.identity.domain.errors import OrganisationNotFoundError
+from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from service.kernel.gs1 import parse_code

@@ -19,11 +19,11 @@ from datetime import datetime
 from service.app.ports import ConsumerScan, UnitOfWork
 from service.app.regions import region_view
 from service.app.scanning import UNRESTRICTED_KINDS
-from service.app.views import party
 from service.domain.batches import Batch
 from service.domain.custody import diversion_alert, find_diversion
 from service.domain.events import AlertRaised
 from service.domain.regions import RegionTree
+from service.identity.domain.organisations import party
 
 #: How a consumer's scan names the scanning party in a diversion alert.
 CONSUMER = {"organisation_id": None, "name": None, "kind": "consumer"}

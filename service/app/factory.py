@@ -22,7 +22,6 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.views import party
 from service.domain import codes
 from service.domain.batches import (
     Batch,
@@ -40,7 +39,6 @@ from service.domain.errors import (
     ItemNotFoundError,
     LogisticUnitNotFoundError,
     LotExistsError,
-    OrganisationNotFoundError,
     ProductExistsError,
     ProductNotFoundError,
     SsccExhaustedError,
@@ -67,6 +65,8 @@ from service.domain.units import (
     plan_packing,
     references_available,
 )
+from service.identity.domain.errors import OrganisationNotFoundError
+from service.identity.domain.organisations import party
 from service.kernel.actor import Actor
 from service.kernel.errors import (
     InvalidRequestError,

@@ -16,25 +16,25 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.domain import api_keys
-from service.domain.api_keys import ApiKey
-from service.domain.errors import (
+from service.domain.errors import LogRangeError
+from service.identity.domain import api_keys
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.errors import (
     ApiKeyNotFoundError,
     CompanyPrefixTakenError,
     InvalidApiKeyError,
     InvalidOrganisationError,
-    LogRangeError,
     OrganisationExistsError,
     OrganisationNotFoundError,
     RoleNotAllowedForOrganisationError,
 )
-from service.domain.events import (
+from service.identity.domain.events import (
     ApiKeyCreated,
     ApiKeyRevoked,
     CompanyPrefixesSet,
     OrganisationCreated,
 )
-from service.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
+from service.identity.domain.organisations import BRAND_MEMBER_KINDS, Organisation, validate_name
 from service.kernel.actor import Actor
 from service.kernel.gs1 import normalise_company_prefix
 from service.kernel.ports import Clock, DuplicateError

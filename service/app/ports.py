@@ -14,7 +14,6 @@ from typing import IO, Any, Protocol
 
 from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.alerts import Alert, AlertStatus
-from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import (
     Certificate,
@@ -26,12 +25,13 @@ from service.domain.certificates import (
 )
 from service.domain.custody import Custody
 from service.domain.labels import Label, LabelLayout
-from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.regions import Region
-from service.domain.scanner_sessions import ScannerSession
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.organisations import Organisation
+from service.identity.domain.scanner_sessions import ScannerSession
 from service.kernel.ports import UnitOfWork as KernelUnitOfWork
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.app.ports import UnitOfWork, UnitOfWorkFactory
-from service.domain import scanner_sessions
-from service.domain.errors import InvalidScannerSessionError
-from service.domain.scanner_sessions import ScannerSession
+from service.identity.domain import scanner_sessions
+from service.identity.domain.errors import InvalidScannerSessionError
+from service.identity.domain.scanner_sessions import ScannerSession
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock

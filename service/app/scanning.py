@@ -31,7 +31,6 @@ from typing import Any
 
 from service.app.ports import Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
-from service.app.views import party
 from service.domain.alerts import Alert, AlertKind
 from service.domain.custody import (
     Custody,
@@ -52,8 +51,8 @@ from service.domain.errors import (
     SiteNotFoundError,
 )
 from service.domain.events import AlertRaised, CaseOpened, GoodsDispatched, GoodsReceived
-from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
+from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, TracecertError
 from service.kernel.events import Event, canonical_json

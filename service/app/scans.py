@@ -57,7 +57,6 @@ from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
 from service.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.domain.events import AlertRaised
-from service.domain.organisations import Organisation
 from service.domain.regions import RegionTree
 from service.domain.scans import (
     CloneCheck,
@@ -82,6 +81,7 @@ from service.domain.verification import (
     differences,
     verdict,
 )
+from service.identity.domain.organisations import Organisation
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.gs1 import check_item_key, is_valid_serial_text

@@ -9,16 +9,16 @@ from typing import Any
 
 from service.app import commands, handlers, scanner_sessions
 from service.app.ports import UnitOfWork, UnitOfWorkFactory
-from service.domain.api_keys import ApiKey
-from service.domain.errors import (
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.errors import (
     CompanyPrefixTakenError,
     GtinOutsideCompanyPrefixesError,
     OrganisationNotFoundError,
     PartnerNotAuthorisedError,
 )
-from service.domain.events import CompanyPrefixesSet, PartnerAuthorised
-from service.domain.organisations import Organisation
-from service.domain.tenancy import PartnerRole, normalise_prefixes, partner_roles, within
+from service.identity.domain.events import CompanyPrefixesSet, PartnerAuthorised
+from service.identity.domain.organisations import Organisation
+from service.identity.domain.tenancy import PartnerRole, normalise_prefixes, partner_roles, within
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from service.kernel.ports import Clock, DuplicateError

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from service.domain.batches import Batch
-from service.domain.organisations import Organisation
 
 
 def product_name(batch: Batch | None) -> str | None:
@@ -15,14 +12,3 @@ def product_name(batch: Batch | None) -> str | None:
     product = (batch.metadata or {}).get("product")
     name = product.get("name") if isinstance(product, dict) else None
     return name if isinstance(name, str) else None
-
-
-def party(organisation: Organisation | None) -> dict[str, Any] | None:
-    """An organisation as answers name it: id, name and kind."""
-    if organisation is None:
-        return None
-    return {
-        "organisation_id": organisation.id,
-        "name": organisation.name,
-        "kind": organisation.kind.value,
-    }

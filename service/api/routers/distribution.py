@@ -82,7 +82,7 @@ def get_region(code: str, channel: ChannelDep) -> RegionPublic:
 def me(actor: ScannerActor, channel: ChannelDep) -> OrganisationDetailPublic:
     """Your organisation: channel parent and children, territories, sites (for scanners)."""
     if actor.organisation_id is None:
-        from service.domain.errors import OrganisationNotFoundError
+        from service.identity.domain.errors import OrganisationNotFoundError
 
         raise OrganisationNotFoundError("This key belongs to no organisation.")
     view = channel.organisation_view(actor, actor.organisation_id)

@@ -21,8 +21,8 @@ from service.api.schemas import (
     OrganisationPublic,
 )
 from service.app import commands
-from service.domain.api_keys import ApiKey
-from service.domain.organisations import Organisation
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.organisations import Organisation
 
 router = APIRouter(tags=["organisations"])
 

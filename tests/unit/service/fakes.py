@@ -42,14 +42,14 @@ from service.app.ports import (
     ProductRepository,
 )
 from service.domain.alerts import Alert, AlertStatus
-from service.domain.api_keys import ApiKey
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
 from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
-from service.domain.organisations import Organisation
 from service.domain.products import Product
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.identity.domain.api_keys import ApiKey
+from service.identity.domain.organisations import Organisation
 from service.kernel.actor import Actor
 from service.kernel.events import NO_PREVIOUS_LEAF, Event, canonical_json
 from service.kernel.gs1 import check_digit

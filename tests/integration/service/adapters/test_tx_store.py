@@ -46,7 +46,7 @@ def receipt(n: int, block: int = 7, status: int = 1) -> Receipt:
 
 
 def queue_batch_anchor(uows) -> int:
-    from service.domain.organisations import Organisation
+    from service.identity.domain.organisations import Organisation
     from service.kernel.roles import OrganisationKind
 
     with uows() as uow:

@@ -9,7 +9,7 @@ from service.adapters.commitments import leaf_hash
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.app import handlers
 from service.cli import app
-from service.domain.errors import InvalidApiKeyError
+from service.identity.domain.errors import InvalidApiKeyError
 from service.kernel.roles import Role
 from service.kernel.storage.db import make_engine, migrate, schema_revision
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DatabaseError
 from chain import log as event_log
 from service.adapters.commitments import leaf_hash
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.domain.events import OrganisationCreated
+from service.identity.domain.events import OrganisationCreated
 from service.kernel.events import NO_PREVIOUS_LEAF, LogLink, log_link
 from service.kernel.storage.db import make_engine, migrate
 

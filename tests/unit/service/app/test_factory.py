@@ -24,17 +24,19 @@ from service.domain.errors import (
     CodeFileApprovalRequiredError,
     CodeFileSealedError,
     DeploymentNotFoundError,
-    GtinOutsideCompanyPrefixesError,
     InvalidBatchError,
     ItemNotFoundError,
     LogisticUnitNotFoundError,
     LotExistsError,
-    OrganisationNotFoundError,
     ProductExistsError,
     ProductNotFoundError,
     SsccExhaustedError,
 )
 from service.domain.units import UnitKind
+from service.identity.domain.errors import (
+    GtinOutsideCompanyPrefixesError,
+    OrganisationNotFoundError,
+)
 from service.kernel.errors import (
     IdempotencyKeyReusedError,
     InvalidCodeError,

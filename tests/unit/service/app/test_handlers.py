@@ -9,11 +9,11 @@ import pytest
 
 from service.app import commands, handlers
 from service.app.ports import OutboxFlight
-from service.domain.errors import (
+from service.domain.errors import LogRangeError
+from service.identity.domain.errors import (
     ApiKeyNotFoundError,
     InvalidApiKeyError,
     InvalidOrganisationError,
-    LogRangeError,
     OrganisationExistsError,
     OrganisationNotFoundError,
     RoleNotAllowedForOrganisationError,

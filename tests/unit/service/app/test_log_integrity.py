@@ -10,7 +10,7 @@ import pytest
 
 from service.app import commands, handlers, log_integrity
 from service.domain.alerts import AlertKind
-from service.domain.events import OrganisationCreated
+from service.identity.domain.events import OrganisationCreated
 from service.kernel.actor import Actor
 from service.kernel.events import log_link
 from service.kernel.ports import LogEntry

@@ -8,12 +8,8 @@ import pytest
 
 from service.app import distribution, tenancy
 from service.domain.alerts import Alert, AlertKind
-from service.domain.errors import (
-    AlertNotFoundError,
-    BatchNotFoundError,
-    CompanyPrefixTakenError,
-    GtinOutsideCompanyPrefixesError,
-)
+from service.domain.errors import AlertNotFoundError, BatchNotFoundError
+from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideCompanyPrefixesError
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from service.kernel.roles import Role

@@ -1,12 +1,13 @@
 import inspect
 
-from service.domain import errors
 from service.kernel import errors as kernel_errors
+from tests.unit.service.kernel.declared import modules_named
 
 
 def test_every_error_has_a_code_a_kind_and_a_raised_when_docstring():
     # The tree's root and generic errors are the kernel's; the areas' errors build on them.
-    modules = (kernel_errors, errors)
+    modules = modules_named("errors")
+    assert kernel_errors in modules
     members = {c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)}
     classes = [
         c

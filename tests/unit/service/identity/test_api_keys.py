@@ -1,6 +1,6 @@
 import pytest
 
-from service.domain import api_keys
+from service.identity.domain import api_keys
 from service.kernel.roles import Role
 
 

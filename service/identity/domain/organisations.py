@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from service.domain.errors import InvalidOrganisationError
+from service.identity.domain.errors import InvalidOrganisationError
 from service.kernel.roles import OrganisationKind
 from service.kernel.text import printable
 
@@ -40,3 +41,14 @@ BRAND_MEMBER_KINDS = frozenset(
 def validate_name(name: str) -> str:
     """Return the NFC-normalised, stripped name, or raise if it is empty, long or has controls."""
     return printable(name, MAX_NAME_LENGTH, InvalidOrganisationError, "An organisation name")
+
+
+def party(organisation: Organisation | None) -> dict[str, Any] | None:
+    """An organisation as answers name it: id, name and kind."""
+    if organisation is None:
+        return None
+    return {
+        "organisation_id": organisation.id,
+        "name": organisation.name,
+        "kind": organisation.kind.value,
+    }
