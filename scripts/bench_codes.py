@@ -42,10 +42,13 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.config import ChainSettings  # noqa: E402
-from service.app import commands, factory, handlers, tenancy  # noqa: E402
+from service.app import commands, factory  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.domain.codes import new_serials  # noqa: E402
+from service.identity.app import tenancy  # noqa: E402
+from service.identity.app.commands import CreateOrganisation  # noqa: E402
+from service.identity.app.organisations import SYSTEM_ACTOR, create_organisation  # noqa: E402
 from service.kernel.actor import Actor  # noqa: E402
 from service.kernel.roles import Role  # noqa: E402
 from service.kernel.storage.db import migrate  # noqa: E402
@@ -156,14 +159,12 @@ def run(items: int, db: str) -> dict[str, Any]:
 
 
 def measure(container: Container, items: int) -> dict[str, Any]:
-    uows, clock, admin = container.uow_factory, container.clock, handlers.SYSTEM_ACTOR
-    brand = handlers.create_organisation(
-        commands.CreateOrganisation(admin, "Brand", "brand"), uows(), clock
-    )
+    uows, clock, admin = container.uow_factory, container.clock, SYSTEM_ACTOR
+    brand = create_organisation(CreateOrganisation(admin, "Brand", "brand"), uows(), clock)
     assert brand.id is not None
     tenancy.set_company_prefixes(admin, brand.id, [GTIN[1:8]], uows(), clock)
-    plant = handlers.create_organisation(
-        commands.CreateOrganisation(admin, "Factory", "factory", brand.id), uows(), clock
+    plant = create_organisation(
+        CreateOrganisation(admin, "Factory", "factory", brand.id), uows(), clock
     )
     factory.register_product(
         commands.RegisterProduct(admin, GTIN, "Baijiu 53% vol 500 ml", {}, brand.id), uows(), clock

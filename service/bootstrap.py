@@ -60,11 +60,11 @@ from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
 from service.app.ports import LogAnchor, OtpSender
 from service.app.scans import Verifier
-from service.app.tenancy import OrganisationUseCases
 from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.scans import CloneRule
+from service.identity.app.use_cases import OrganisationUseCases
 from service.kernel.errors import TracecertError
 from service.kernel.outages import OutageMonitor
 from service.kernel.storage.clock import SystemClock

@@ -21,12 +21,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
-from service.app import commands, handlers
+from service.app import commands
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
 from service.domain.labels import LabelLayout, validate_layout
 from service.domain.units import UnitKind
+from service.identity.app.commands import CreateApiKey, CreateOrganisation, RevokeApiKey
+from service.identity.app.organisations import SYSTEM_ACTOR
 from service.identity.domain.errors import OrganisationNotFoundError
 from service.kernel.actor import Actor
 from service.kernel.errors import TracecertError
@@ -334,7 +336,7 @@ def org_create(
 ) -> None:
     """Register an organisation."""
     with _operator() as container:
-        cmd = commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
+        cmd = CreateOrganisation(SYSTEM_ACTOR, name, kind, brand, gs1_prefix)
         org = container.organisations.create_organisation(cmd)
     console.print(f"organisation {org.id}: {org.name} ({org.kind})")
 
@@ -353,9 +355,9 @@ def org_prefix(
     """Show or set the GS1 company prefixes a brand holds (its GTINs fall within them)."""
     with _operator() as container:
         if prefix:
-            held = container.organisations.set_company_prefixes(handlers.SYSTEM_ACTOR, org, prefix)
+            held = container.organisations.set_company_prefixes(SYSTEM_ACTOR, org, prefix)
         else:
-            held = container.organisations.company_prefixes(handlers.SYSTEM_ACTOR, org)
+            held = container.organisations.company_prefixes(SYSTEM_ACTOR, org)
     console.print(f"organisation {org}: prefixes {', '.join(held) or '(none)'}")
 
 
@@ -373,9 +375,7 @@ def org_authorise(
 ) -> None:
     """Authorise a partner organisation in some roles for a brand's bottles."""
     with _operator() as container:
-        container.organisations.set_partner(
-            handlers.SYSTEM_ACTOR, partner, role or [], brand_id=brand
-        )
+        container.organisations.set_partner(SYSTEM_ACTOR, partner, role or [], brand_id=brand)
     console.print(f"organisation {partner} for brand {brand}: {', '.join(role or []) or 'none'}")
 
 
@@ -386,7 +386,7 @@ def key_create(
 ) -> None:
     """Issue an API key for an organisation; the key is shown once."""
     with _operator() as container:
-        cmd = commands.CreateApiKey(handlers.SYSTEM_ACTOR, org, role)
+        cmd = CreateApiKey(SYSTEM_ACTOR, org, role)
         issued = container.organisations.create_api_key(cmd)
     console.print(f"key id {issued.key.key_id}, role {issued.key.role}, organisation {org}")
     console.print("API key (shown once, store it now):")
@@ -397,7 +397,7 @@ def key_create(
 def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id (after 'tc_').")]) -> None:
     """Revoke an API key."""
     with _operator() as container:
-        cmd = commands.RevokeApiKey(handlers.SYSTEM_ACTOR, key_id)
+        cmd = RevokeApiKey(SYSTEM_ACTOR, key_id)
         key = container.organisations.revoke_api_key(cmd)
     console.print(f"key {key.key_id} revoked at {key.revoked_at}")
 
@@ -635,7 +635,7 @@ def product_create(
     """Register a product of a brand."""
     with _operator() as container:
         cmd = commands.RegisterProduct(
-            handlers.SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
+            SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
         )
         view = container.factory.register_product(cmd)
     console.print(f"product {view['id']}: {view['gtin']} {view['name']}")
@@ -685,7 +685,7 @@ def batch_generate(batch_id: Annotated[str, typer.Argument()]) -> None:
             progress.update(tasks[stage], completed=done)
 
         view = container.factory.generate_codes(
-            commands.GenerateCodes(handlers.SYSTEM_ACTOR, batch_id), report
+            commands.GenerateCodes(SYSTEM_ACTOR, batch_id), report
         )
     _print_batch(view)
 
@@ -699,9 +699,7 @@ def batch_activate(
 ) -> None:
     """Activate a batch's codes, or those of one case or pallet."""
     with _operator() as container:
-        cmd = commands.ActivateCodes(
-            handlers.SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id
-        )
+        cmd = commands.ActivateCodes(SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id)
         result = container.factory.activate_codes(cmd)
     console.print(
         f"activated {result['activated_cases']} case(s), {result['activated_items']} item(s); "
@@ -713,7 +711,7 @@ def batch_activate(
 def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Queue the batch root for anchoring (the running service's sender sends it)."""
     with _operator() as container:
-        view = container.factory.anchor_batch(commands.AnchorBatch(handlers.SYSTEM_ACTOR, batch_id))
+        view = container.factory.anchor_batch(commands.AnchorBatch(SYSTEM_ACTOR, batch_id))
     _print_batch(view)
 
 
@@ -721,7 +719,7 @@ def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
 def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Show a batch."""
     with _operator() as container:
-        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
+        view = container.factory.get_batch(SYSTEM_ACTOR, batch_id)
     _print_batch(view)
 
 
@@ -732,9 +730,7 @@ def batch_recall(
 ) -> None:
     """Recall a batch (scans show it at once; the chain learns it once anchored)."""
     with _operator() as container:
-        view = container.factory.recall_batch(
-            commands.RecallBatch(handlers.SYSTEM_ACTOR, batch_id, reason)
-        )
+        view = container.factory.recall_batch(commands.RecallBatch(SYSTEM_ACTOR, batch_id, reason))
     _print_batch(view)
 
 
@@ -746,7 +742,7 @@ def batch_approve_reprint(
     """Allow one more download of a batch's code file (with PINs)."""
     with _operator() as container:
         result = container.factory.approve_reprint(
-            commands.ApproveReprint(handlers.SYSTEM_ACTOR, batch_id, reason)
+            commands.ApproveReprint(SYSTEM_ACTOR, batch_id, reason)
         )
     console.print(f"approval {result['approval_id']} for batch {result['batch_id']}")
 
@@ -761,9 +757,9 @@ def batch_export(
         err.print(f"[red]{out} exists[/red]: choose a new file (a code file is never overwritten)")
         raise typer.Exit(2)
     with _operator() as container:
-        view = container.factory.get_batch(handlers.SYSTEM_ACTOR, batch_id)
+        view = container.factory.get_batch(SYSTEM_ACTOR, batch_id)
         _, chunks = container.factory.download_code_file(
-            commands.DownloadCodeFile(handlers.SYSTEM_ACTOR, batch_id)
+            commands.DownloadCodeFile(SYSTEM_ACTOR, batch_id)
         )
         rows = 0
         with _progress() as progress, out.open("xb") as fh:
@@ -794,7 +790,7 @@ def batch_labels(
             LabelLayout(label_width_mm=label_width_mm, label_height_mm=label_height_mm)
         )
         batch, labels = container.factory.label_stream(
-            handlers.SYSTEM_ACTOR,
+            SYSTEM_ACTOR,
             batch_id,
             None if kind == "item" else UnitKind(kind),
             offset,
@@ -837,7 +833,7 @@ def regions_load(
             raise typer.Exit(2) from exc
         rows = loaded if isinstance(loaded, list) else []
     with _operator() as container:
-        count = container.channel.load_regions(handlers.SYSTEM_ACTOR, rows, source)
+        count = container.channel.load_regions(SYSTEM_ACTOR, rows, source)
     console.print(f"loaded {count} regions as {source!r}")
 
 
@@ -848,7 +844,7 @@ def org_territories(
 ) -> None:
     """Set where a distributor or store may sell."""
     with _operator() as container:
-        view = container.channel.set_territories(handlers.SYSTEM_ACTOR, org, region)
+        view = container.channel.set_territories(SYSTEM_ACTOR, org, region)
     console.print(
         f"organisation {org}: " + ", ".join(f"{t['code']} {t['path']}" for t in view["territories"])
     )
@@ -861,7 +857,7 @@ def org_parent(
 ) -> None:
     """Place a distributor or store under a distributor in the brand's channel."""
     with _operator() as container:
-        container.channel.set_channel_parent(handlers.SYSTEM_ACTOR, org, parent)
+        container.channel.set_channel_parent(SYSTEM_ACTOR, org, parent)
     console.print(f"organisation {org}: channel parent {parent}")
 
 
@@ -874,7 +870,7 @@ def org_site(
 ) -> None:
     """Register a site of an organisation."""
     with _operator() as container:
-        view = container.channel.add_site(handlers.SYSTEM_ACTOR, org, name, kind, region)
+        view = container.channel.add_site(SYSTEM_ACTOR, org, name, kind, region)
     console.print(f"site {view['id']}: {view['name']} ({view['kind']}) in {view['region_path']}")
 
 

@@ -35,7 +35,6 @@ from service.adapters.tenancy import SqlAlchemyTenancyRepository
 from service.app.ports import (
     AccountRepository,
     AlertRepository,
-    ApiKeyRepository,
     AttestationRepository,
     BatchRepository,
     CertificateRepository,
@@ -47,11 +46,10 @@ from service.app.ports import (
     LogAnchorRepository,
     LogCheckRepository,
     LogTenants,
-    OrganisationRepository,
     OutboxRepository,
     ProductRepository,
-    TenancyRepository,
 )
+from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
 from service.kernel.ports import EventLog, IdempotencyRepository
 from service.kernel.storage.db import READ_ONLY
 from service.kernel.storage.event_log import SqlAlchemyEventLog

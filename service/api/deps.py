@@ -19,8 +19,8 @@ from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.factory import FactoryUseCases
 from service.app.handlers import LogUseCases
 from service.app.ports import UnitOfWork
-from service.app.tenancy import OrganisationUseCases
 from service.domain.errors import InvalidSessionError
+from service.identity.app.use_cases import OrganisationUseCases
 from service.identity.domain import api_keys
 from service.identity.domain import scanner_sessions as scanner_tokens
 from service.identity.domain.errors import (

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from service.app import commands, tenancy
+from service.app import commands
 from service.app.consumers import certificate_view, deal_view, registry_address
 from service.app.ports import (
     Ledger,
@@ -73,6 +73,7 @@ from service.domain.errors import (
 )
 from service.domain.events import CertificateActionRequested
 from service.identity.domain.errors import OrganisationNotFoundError, PartnerNotAuthorisedError
+from service.identity.interface import is_authorised
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
@@ -500,7 +501,7 @@ def _counterparty(
         )
     batch = uow.batches.get_by_id(certificate.batch_id)
     brand_id = batch.brand_id if batch is not None else None
-    if not tenancy.is_authorised(uow, brand_id, organisation_id, kind.value):
+    if not is_authorised(uow, brand_id, organisation_id, kind.value):
         raise PartnerNotAuthorisedError(
             f"This bottle's brand has not authorised organisation {organisation_id} as a "
             f"{kind.value}; choose one from GET /partners?kind={kind.value}."

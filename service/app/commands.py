@@ -12,28 +12,6 @@ from service.kernel.idempotency import Idempotency
 
 
 @dataclass(frozen=True)
-class CreateOrganisation:
-    actor: Actor
-    name: str
-    kind: str
-    brand_id: int | None = None
-    gs1_company_prefix: str | None = None
-
-
-@dataclass(frozen=True)
-class CreateApiKey:
-    actor: Actor
-    organisation_id: int
-    role: str
-
-
-@dataclass(frozen=True)
-class RevokeApiKey:
-    actor: Actor
-    key_id: str
-
-
-@dataclass(frozen=True)
 class RegisterProduct:
     actor: Actor
     gtin: str

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from service.app import commands, tenancy
+from service.app import commands
 from service.app.ports import (
     Attestation,
     Commitments,
@@ -67,6 +67,7 @@ from service.domain.units import (
 )
 from service.identity.domain.errors import OrganisationNotFoundError
 from service.identity.domain.organisations import party
+from service.identity.interface import is_authorised, require_within_prefixes
 from service.kernel.actor import Actor
 from service.kernel.errors import (
     InvalidRequestError,
@@ -130,7 +131,7 @@ def register_product(
             raise OrganisationNotFoundError(f"Organisation {brand_id} is not a brand.")
         product = new_product(cmd.gtin, brand_id, cmd.name, cmd.attributes)
         # Before any lookup of the GTIN: a refusal must not tell whether another brand has it.
-        tenancy.require_within_prefixes(uow, brand_id, product.gtin)
+        require_within_prefixes(uow, brand_id, product.gtin)
         if uow.products.get_by_gtin(product.gtin) is not None:
             raise ProductExistsError()
         now = clock.now()
@@ -244,7 +245,7 @@ def _sees(uow: UnitOfWork, actor: Actor, batch: Batch) -> bool:
         return False
     if actor.role is Role.ATTESTOR:
         assert actor.organisation_id is not None
-        return tenancy.is_authorised(uow, batch.brand_id, actor.organisation_id, "attestor")
+        return is_authorised(uow, batch.brand_id, actor.organisation_id, "attestor")
     return True
 
 

@@ -29,9 +29,8 @@ from service.domain.products import Product
 from service.domain.regions import Region
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
-from service.identity.domain.api_keys import ApiKey
 from service.identity.domain.organisations import Organisation
-from service.identity.domain.scanner_sessions import ScannerSession
+from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
 from service.kernel.ports import UnitOfWork as KernelUnitOfWork
 
 
@@ -116,28 +115,6 @@ class ChainStatus:
     error: str | None = None
     #: The sender's nonce at the ``latest`` block: how many of its transactions the chain holds.
     sender_nonce: int | None = None
-
-
-class OrganisationRepository(Protocol):
-    def add(self, organisation: Organisation) -> Organisation: ...
-    def get(self, organisation_id: int) -> Organisation | None: ...
-    def get_by_name(self, name: str) -> Organisation | None: ...
-    def list(self, offset: int, limit: int) -> list[Organisation]: ...
-
-
-class ApiKeyRepository(Protocol):
-    def add(self, key: ApiKey) -> None: ...
-    def get(self, key_id: str) -> ApiKey | None: ...
-    def revoke(self, key_id: str, at: datetime) -> bool:
-        """Revoke an unrevoked key, ending its scanner sessions; return False if it was
-        already revoked."""
-        ...
-
-    def add_scanner_session(self, session: ScannerSession) -> None: ...
-    def scanner_session(self, session_id: str) -> ScannerSession | None: ...
-    def end_scanner_session(self, session_id: str, at: datetime) -> bool:
-        """End a live scanner session; False if it had already ended."""
-        ...
 
 
 class ProductRepository(Protocol):
@@ -303,38 +280,6 @@ class Attestation:
 class AttestationRepository(Protocol):
     def add(self, attestation: Attestation) -> None: ...
     def of_batch(self, batch_id: int) -> list[Attestation]: ...
-
-
-class TenancyRepository(Protocol):
-    """The GS1 company prefixes brands hold and the partners they authorise."""
-
-    def prefixes_of(self, organisation_id: int) -> list[str]: ...
-    def holders(self, prefixes: Sequence[str]) -> dict[str, int]:
-        """Which organisation holds each of ``prefixes`` (those nobody holds are left out)."""
-        ...
-
-    def overlapping(self, prefix: str) -> dict[str, int]:
-        """Held prefixes equal to ``prefix``, within it or around it, and their holders."""
-        ...
-
-    def set_prefixes(self, organisation_id: int, prefixes: Sequence[str], at: datetime) -> None:
-        """Replace the organisation's prefixes (DuplicateError if another holds one)."""
-        ...
-
-    def partners(self, brand_id: int) -> dict[int, frozenset[str]]:
-        """The brand's partners and the roles each is authorised for."""
-        ...
-
-    def brands_of_partner(self, partner_id: int, role: str) -> list[int]:
-        """The brands that authorised ``partner_id`` in ``role``."""
-        ...
-
-    def is_authorised(self, brand_id: int, partner_id: int, role: str) -> bool: ...
-    def set_partner(
-        self, brand_id: int, partner_id: int, roles: Sequence[str], at: datetime
-    ) -> None:
-        """Replace the roles ``partner_id`` holds for ``brand_id`` (none: remove it)."""
-        ...
 
 
 class AlertRepository(Protocol):

@@ -1,9 +1,10 @@
 """What other areas may use of identity: the organisation as a value, how answers name it, the
-errors they raise on identity's behalf, and identity's events.
+partner and prefix rules they apply on identity's behalf, the errors those raise, and identity's
+events.
 
-Pure: re-exports from identity's domain and the kernel, nothing else. An area that needs to
-read organisations declares the reads it needs as a port of its own; bootstrap passes identity's
-repository, which fits it.
+Pure: re-exports from identity's domain and ports, and two rules over ``PartnerReads`` (the
+reads any unit of work that holds identity's repositories offers). An area's unit of work that
+carries those repositories passes itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from service.identity.domain.events import (
     PartnerAuthorised,
 )
 from service.identity.domain.organisations import BRAND_MEMBER_KINDS, Organisation, party
+from service.identity.domain.tenancy import PartnerRole, within
+from service.identity.ports import OrganisationReads, PartnerGrants, PartnerReads
 from service.kernel.roles import OrganisationKind
 
 __all__ = [
@@ -33,7 +36,39 @@ __all__ = [
     "OrganisationCreated",
     "OrganisationKind",
     "OrganisationNotFoundError",
+    "OrganisationReads",
     "PartnerAuthorised",
+    "PartnerGrants",
     "PartnerNotAuthorisedError",
+    "PartnerReads",
+    "is_authorised",
     "party",
+    "require_within_prefixes",
 ]
+
+
+def require_within_prefixes(uow: PartnerReads, brand_id: int, gtin14: str) -> None:
+    """Raise unless the GTIN falls within one of the brand's own company prefixes.
+
+    Checked before anything about the GTIN is looked up, so a refusal never tells whether
+    another tenant registered it.
+    """
+    if not within(gtin14, uow.tenancy.prefixes_of(brand_id)):
+        raise GtinOutsideCompanyPrefixesError()
+
+
+def is_authorised(uow: PartnerReads, brand_id: int | None, partner_id: int, role: str) -> bool:
+    """Whether the brand authorised the partner in ``role``; a store of the brand's own
+    channel (an organisation that works for it) counts as authorised as a store."""
+    if brand_id is None:
+        return False
+    if uow.tenancy.is_authorised(brand_id, partner_id, role):
+        return True
+    if role == PartnerRole.STORE:
+        partner = uow.organisations.get(partner_id)
+        return (
+            partner is not None
+            and partner.kind is OrganisationKind.STORE
+            and partner.brand_id == brand_id
+        )
+    return False

@@ -54,7 +54,7 @@ class Actor:
 
         A factory sees its own batches, a brand (and its auditors) every batch of the brand.
         An attestor passes here; the use case then keeps to the brands that authorised it
-        (``service.app.tenancy``), which takes a lookup this pure check cannot make.
+        (``service.identity.app.tenancy``), which takes a lookup this pure check cannot make.
         """
         if self.role in CROSS_ORGANISATION_ROLES or self.role is Role.ATTESTOR:
             return True

@@ -20,7 +20,7 @@ from service.api.schemas import (
     OrganisationCreate,
     OrganisationPublic,
 )
-from service.app import commands
+from service.identity.app.commands import CreateApiKey, CreateOrganisation, RevokeApiKey
 from service.identity.domain.api_keys import ApiKey
 from service.identity.domain.organisations import Organisation
 
@@ -54,7 +54,7 @@ def create_organisation(
     body: OrganisationCreate, actor: CurrentActor, organisations: OrganisationsDep
 ) -> OrganisationPublic:
     """Register an organisation (admin)."""
-    cmd = commands.CreateOrganisation(
+    cmd = CreateOrganisation(
         actor=actor,
         name=body.name,
         kind=body.kind,
@@ -89,7 +89,7 @@ def create_api_key(
     organisations: OrganisationsDep,
 ) -> ApiKeySecretPublic:
     """Issue an API key for an organisation and role (admin); the key is shown once."""
-    cmd = commands.CreateApiKey(actor=actor, organisation_id=organisation_id, role=body.role)
+    cmd = CreateApiKey(actor=actor, organisation_id=organisation_id, role=body.role)
     issued = organisations.create_api_key(cmd)
     return ApiKeySecretPublic(**_key(issued.key).model_dump(), api_key=issued.secret_key)
 
@@ -99,7 +99,7 @@ def revoke_api_key(
     key_id: str, actor: CurrentActor, organisations: OrganisationsDep
 ) -> ApiKeyPublic:
     """Revoke an API key (admin); revoking twice is harmless."""
-    cmd = commands.RevokeApiKey(actor=actor, key_id=key_id)
+    cmd = RevokeApiKey(actor=actor, key_id=key_id)
     return _key(organisations.revoke_api_key(cmd))
 
 

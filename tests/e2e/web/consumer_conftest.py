@@ -30,8 +30,10 @@ from sqlalchemy import text
 
 from chain.backends import free_port
 from service.api.app import create_app
-from service.app import commands, handlers, tenancy
 from service.bootstrap import Container
+from service.identity.app import tenancy
+from service.identity.app.commands import CreateApiKey, CreateOrganisation
+from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
 from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
 from tests.integration.service.api.consumer_helpers import (
     PinnedBatch,
@@ -285,20 +287,18 @@ def partners(site: LiveServer, keys: Any) -> Partners:
     uows, clock, pepper = container.uow_factory, container.clock, container.settings.pepper
 
     def org(name: str, kind: str, brand: int | None = None) -> tuple[int, str]:
-        made = handlers.create_organisation(
-            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, kind, brand), uows(), clock
+        made = create_organisation(
+            CreateOrganisation(SYSTEM_ACTOR, name, kind, brand), uows(), clock
         )
         assert made.id is not None
-        key = handlers.create_api_key(
-            commands.CreateApiKey(handlers.SYSTEM_ACTOR, made.id, kind), uows(), clock, pepper
+        key = create_api_key(
+            CreateApiKey(SYSTEM_ACTOR, made.id, kind), uows(), clock, pepper
         ).secret_key
         return made.id, key
 
     pledgee, pledgee_key = org(PLEDGEE, "pledgee")
     custodian, custodian_key = org(CUSTODIAN, "custodian")
     for partner, role in ((pledgee, "pledgee"), (custodian, "custodian")):
-        tenancy.set_partner(
-            handlers.SYSTEM_ACTOR, partner, [role], uows(), clock, brand_id=keys.brand_org
-        )
+        tenancy.set_partner(SYSTEM_ACTOR, partner, [role], uows(), clock, brand_id=keys.brand_org)
     store, store_key = org(STORE, "store", keys.brand_org)
     return Partners(pledgee, pledgee_key, custodian, custodian_key, store, store_key)

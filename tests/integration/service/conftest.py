@@ -14,9 +14,17 @@ from sqlalchemy import text
 from chain.backends import PyEvmBackend
 from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
 from service.api.app import create_app
-from service.app import commands, factory, handlers, tenancy
+from service.app import commands, factory
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
+from service.identity.app import tenancy
+from service.identity.app.commands import CreateApiKey, CreateOrganisation
+from service.identity.app.organisations import (
+    SYSTEM_ACTOR,
+    create_admin,
+    create_api_key,
+    create_organisation,
+)
 from service.kernel.storage.db import make_engine, migrate
 from service.schema import row_counts
 
@@ -166,19 +174,17 @@ def keys(container: Container) -> Keys:
     prefixes; Brand One has registered the product ``GTIN``."""
     pepper = container.settings.pepper
     uows, clock = container.uow_factory, container.clock
-    _, admin = handlers.create_admin("Platform", uows, clock, pepper)
-    actor = handlers.SYSTEM_ACTOR
+    _, admin = create_admin("Platform", uows, clock, pepper)
+    actor = SYSTEM_ACTOR
 
     def org(name: str, kind: str, brand: int | None = None) -> int:
-        o = handlers.create_organisation(
-            commands.CreateOrganisation(actor, name, kind, brand), uows(), clock
-        )
+        o = create_organisation(CreateOrganisation(actor, name, kind, brand), uows(), clock)
         assert o.id is not None
         return o.id
 
     def key(org_id: int, role: str) -> str:
-        cmd = commands.CreateApiKey(actor, org_id, role)
-        return handlers.create_api_key(cmd, uows(), clock, pepper).secret_key
+        cmd = CreateApiKey(actor, org_id, role)
+        return create_api_key(cmd, uows(), clock, pepper).secret_key
 
     b1, b2 = org("Brand One", "brand"), org("Brand Two", "brand")
     f1, f2 = org("Factory One", "factory", b1), org("Factory Two", "factory", b1)
@@ -229,7 +235,7 @@ BRAND_TWO_GTIN = "00614141000012"
 @pytest.fixture
 def two_brands(api, container, keys) -> dict[str, str]:
     """Brand One's factory made LOT-ONE; Brand Two (its own product) made LOT-TWO."""
-    uows, clock, actor = container.uow_factory, container.clock, handlers.SYSTEM_ACTOR
+    uows, clock, actor = container.uow_factory, container.clock, SYSTEM_ACTOR
     factory.register_product(
         commands.RegisterProduct(
             actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org
@@ -237,8 +243,8 @@ def two_brands(api, container, keys) -> dict[str, str]:
         uows(),
         clock,
     )
-    brand_two = handlers.create_api_key(
-        commands.CreateApiKey(actor, keys.foreign_brand_org, "brand"),
+    brand_two = create_api_key(
+        CreateApiKey(actor, keys.foreign_brand_org, "brand"),
         uows(),
         clock,
         container.settings.pepper,

@@ -22,7 +22,6 @@ from chain import merkle
 from service.app import commands, factory
 from service.app.ports import (
     AlertRepository,
-    ApiKeyRepository,
     Attestation,
     AttestationRepository,
     BatchRepository,
@@ -35,7 +34,6 @@ from service.app.ports import (
     LogAnchorRepository,
     LogCheck,
     LogCheckRepository,
-    OrganisationRepository,
     OutboxEntry,
     OutboxFlight,
     OutboxRepository,
@@ -50,6 +48,7 @@ from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
 from service.identity.domain.api_keys import ApiKey
 from service.identity.domain.organisations import Organisation
+from service.identity.ports import ApiKeyRepository, OrganisationRepository
 from service.kernel.actor import Actor
 from service.kernel.events import NO_PREVIOUS_LEAF, Event, canonical_json
 from service.kernel.gs1 import check_digit

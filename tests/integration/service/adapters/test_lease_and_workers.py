@@ -11,6 +11,13 @@ from service.adapters.commitments import leaf_hash
 from service.adapters.lease import SqlAlchemyLease
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
+from service.identity.app.commands import CreateApiKey, CreateOrganisation
+from service.identity.app.organisations import (
+    SYSTEM_ACTOR,
+    authenticate,
+    create_api_key,
+    create_organisation,
+)
 from service.kernel.storage.db import make_engine
 from tests.integration.service.conftest import GTIN, seed_chain_rows
 
@@ -37,7 +44,7 @@ def test_only_one_holder_gets_the_sender_lease_until_it_expires_or_is_released(s
 
 
 def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain, service_chain):
-    from service.app import commands, factory, handlers
+    from service.app import commands, factory
 
     seed_chain_rows(settings.database_url, service_chain)
     settings = settings.model_copy(
@@ -49,19 +56,19 @@ def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain,
     )
     container = bootstrap(settings, backend=chain)
     try:
-        actor = handlers.SYSTEM_ACTOR
+        actor = SYSTEM_ACTOR
         uows, clock = container.uow_factory, container.clock
-        brand = handlers.create_organisation(
-            commands.CreateOrganisation(actor, "B", "brand", None, "9506000"), uows(), clock
+        brand = create_organisation(
+            CreateOrganisation(actor, "B", "brand", None, "9506000"), uows(), clock
         )
-        org = handlers.create_organisation(
-            commands.CreateOrganisation(actor, "F", "factory", brand.id), uows(), clock
+        org = create_organisation(
+            CreateOrganisation(actor, "F", "factory", brand.id), uows(), clock
         )
-        factory_actor = handlers.authenticate(
+        factory_actor = authenticate(
             uows(),
             settings.pepper,
-            handlers.create_api_key(
-                commands.CreateApiKey(actor, org.id, "factory"), uows(), clock, settings.pepper
+            create_api_key(
+                CreateApiKey(actor, org.id, "factory"), uows(), clock, settings.pepper
             ).secret_key,
         )
         factory.register_product(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.app import commands, handlers
+from service.identity.app.commands import CreateApiKey
+from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key
 from tests.integration.service.conftest import GTIN, auth, batch_body, make_batch
 
 GOOD = batch_body()
@@ -173,8 +174,8 @@ def test_another_organisations_batch_is_not_found_for_every_action(api, keys, co
 
 def test_another_brand_cannot_see_or_recall_a_batch(api, keys, container, counts):
     batch = make_batch(api, keys.factory)
-    foreign_brand_key = handlers.create_api_key(
-        commands.CreateApiKey(handlers.SYSTEM_ACTOR, keys.foreign_brand_org, "brand"),
+    foreign_brand_key = create_api_key(
+        CreateApiKey(SYSTEM_ACTOR, keys.foreign_brand_org, "brand"),
         container.uow_factory(),
         container.clock,
         container.settings.pepper,

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
-from service.app import commands, handlers, tenancy
+from service.identity.app import tenancy
+from service.identity.app.commands import CreateApiKey, CreateOrganisation
+from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
 from tests.integration.service.api.consumer_helpers import (
     mint_claims,
     pinned_batch,
@@ -48,16 +50,12 @@ class Partners:
 @pytest.fixture
 def partners(container, keys) -> Partners:
     uows, clock, pepper = container.uow_factory, container.clock, container.settings.pepper
-    actor = handlers.SYSTEM_ACTOR
+    actor = SYSTEM_ACTOR
 
     def org(name: str, kind: str) -> tuple[int, str]:
-        o = handlers.create_organisation(
-            commands.CreateOrganisation(actor, name, kind, None), uows(), clock
-        )
+        o = create_organisation(CreateOrganisation(actor, name, kind, None), uows(), clock)
         assert o.id is not None
-        key = handlers.create_api_key(
-            commands.CreateApiKey(actor, o.id, kind), uows(), clock, pepper
-        ).secret_key
+        key = create_api_key(CreateApiKey(actor, o.id, kind), uows(), clock, pepper).secret_key
         return o.id, key
 
     pledgee, pledgee_key = org("Baijiu Credit", "pledgee")
@@ -66,12 +64,12 @@ def partners(container, keys) -> Partners:
     # The brand authorises its pledgee and custodian (the other lender stays a stranger).
     tenancy.set_partner(actor, pledgee, ["pledgee"], uows(), clock, brand_id=keys.brand_org)
     tenancy.set_partner(actor, custodian, ["custodian"], uows(), clock, brand_id=keys.brand_org)
-    store = handlers.create_organisation(
-        commands.CreateOrganisation(actor, "Flagship Store", "store", keys.brand_org), uows(), clock
+    store = create_organisation(
+        CreateOrganisation(actor, "Flagship Store", "store", keys.brand_org), uows(), clock
     )
     assert store.id is not None
-    store_key = handlers.create_api_key(
-        commands.CreateApiKey(actor, store.id, "store"), uows(), clock, pepper
+    store_key = create_api_key(
+        CreateApiKey(actor, store.id, "store"), uows(), clock, pepper
     ).secret_key
     return Partners(pledgee, pledgee_key, custodian, custodian_key, store.id, store_key, other_key)
 

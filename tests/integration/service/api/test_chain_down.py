@@ -7,8 +7,10 @@ from sqlalchemy import text
 
 from chain.backends import RpcBackend, free_port
 from service.api.app import create_app
-from service.app import commands, factory, handlers
+from service.app import commands, factory
 from service.bootstrap import bootstrap
+from service.identity.app.commands import CreateApiKey, CreateOrganisation
+from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
 from tests.integration.service.conftest import GTIN, auth, make_batch, seed_chain_rows, serials_of
 
 
@@ -20,21 +22,21 @@ def test_anchor_is_queued_and_verification_is_unavailable_while_the_node_is_down
     container = bootstrap(settings, backend=down)
     try:
         uows, clock, pepper = container.uow_factory, container.clock, settings.pepper
-        brand = handlers.create_organisation(
-            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, "B", "brand", None, "9506000"),
+        brand = create_organisation(
+            CreateOrganisation(SYSTEM_ACTOR, "B", "brand", None, "9506000"),
             uows(),
             clock,
         )
-        org = handlers.create_organisation(
-            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, "F", "factory", brand.id),
+        org = create_organisation(
+            CreateOrganisation(SYSTEM_ACTOR, "F", "factory", brand.id),
             uows(),
             clock,
         )
         factory.register_product(
-            commands.RegisterProduct(handlers.SYSTEM_ACTOR, GTIN, "P", {}, brand.id), uows(), clock
+            commands.RegisterProduct(SYSTEM_ACTOR, GTIN, "P", {}, brand.id), uows(), clock
         )
-        key = handlers.create_api_key(
-            commands.CreateApiKey(handlers.SYSTEM_ACTOR, org.id, "factory"), uows(), clock, pepper
+        key = create_api_key(
+            CreateApiKey(SYSTEM_ACTOR, org.id, "factory"), uows(), clock, pepper
         ).secret_key
         with TestClient(create_app(container, manage_workers=False)) as api:
             batch = make_batch(api, key, "L", 6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from service.bootstrap import bootstrap
+from service.identity.app.organisations import create_admin
 from tests.integration.service.conftest import auth, make_batch, seed_chain_rows
 
 
@@ -34,14 +35,13 @@ def test_genesis_mismatch_is_reported_and_nothing_is_sent(settings, chain, servi
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
-    from service.app import handlers
 
     # The database remembers another chain (say, an anvil that was restarted without state).
     seed_chain_rows(settings.database_url, service_chain, genesis=b"\xee" * 32)
     container = bootstrap(settings, backend=chain)
     try:
         nonce_before = container.runtime.client.nonce(container.runtime.account.address)
-        _, admin = handlers.create_admin(
+        _, admin = create_admin(
             "P", container.uow_factory, container.clock, container.settings.pepper
         )
         with TestClient(create_app(container, manage_workers=False)) as api:

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from service.adapters.commitments import leaf_hash
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app import handlers
 from service.cli import app
+from service.identity.app.organisations import authenticate
 from service.identity.domain.errors import InvalidApiKeyError
 from service.kernel.roles import Role
 from service.kernel.storage.db import make_engine, migrate, schema_revision
@@ -39,7 +39,7 @@ def test_admin_create_prints_a_working_admin_key_once(env):
     result = invoke("admin", "create", "--name", "Platform")
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
-    actor = handlers.authenticate(env(), PEPPER.encode(), key)
+    actor = authenticate(env(), PEPPER.encode(), key)
     assert actor.role is Role.ADMIN
     with env() as uow:
         stored = uow.api_keys.get(key.split("_")[1])
@@ -53,10 +53,10 @@ def test_org_and_key_commands_issue_and_revoke_keys(env):
     result = invoke("key", "create", "--org", "2", "--role", "factory")
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
-    assert handlers.authenticate(env(), PEPPER.encode(), key).role is Role.FACTORY
+    assert authenticate(env(), PEPPER.encode(), key).role is Role.FACTORY
     assert invoke("key", "revoke", key.split("_")[1]).exit_code == 0
     with pytest.raises(InvalidApiKeyError):
-        handlers.authenticate(env(), PEPPER.encode(), key)
+        authenticate(env(), PEPPER.encode(), key)
 
 
 def test_org_authorise_sets_and_withdraws_a_brands_partner(env):

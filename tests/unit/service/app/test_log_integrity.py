@@ -10,6 +10,8 @@ import pytest
 
 from service.app import commands, handlers, log_integrity
 from service.domain.alerts import AlertKind
+from service.identity.app.commands import CreateOrganisation
+from service.identity.app.organisations import SYSTEM_ACTOR, create_organisation
 from service.identity.domain.events import OrganisationCreated
 from service.kernel.actor import Actor
 from service.kernel.events import log_link
@@ -52,9 +54,7 @@ def commitments():
 def world(db, clock):
     """Two brands (entries 0 and 1 of the log)."""
     for name in ("Brand One", "Brand Two"):
-        handlers.create_organisation(
-            commands.CreateOrganisation(handlers.SYSTEM_ACTOR, name, "brand"), db(), clock
-        )
+        create_organisation(CreateOrganisation(SYSTEM_ACTOR, name, "brand"), db(), clock)
     return db
 
 

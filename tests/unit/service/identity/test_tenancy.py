@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.app import distribution, tenancy
+from service.app import distribution
 from service.domain.alerts import Alert, AlertKind
 from service.domain.errors import AlertNotFoundError, BatchNotFoundError
+from service.identity.app import tenancy
 from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideCompanyPrefixesError
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError

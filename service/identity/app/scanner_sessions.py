@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.identity.domain import scanner_sessions
 from service.identity.domain.errors import InvalidScannerSessionError
 from service.identity.domain.scanner_sessions import ScannerSession
+from service.identity.ports import IdentityUnitOfWork, IdentityUnitOfWorkFactory
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock
@@ -24,7 +24,7 @@ class OpenedSession:
     expires_at: datetime
 
 
-def open_session(actor: Actor, uow: UnitOfWork, clock: Clock, ttl_s: int) -> OpenedSession:
+def open_session(actor: Actor, uow: IdentityUnitOfWork, clock: Clock, ttl_s: int) -> OpenedSession:
     """Open a session for the API key ``actor`` authenticated with (a scanning role)."""
     if (
         actor.role not in scanner_sessions.SESSION_ROLES
@@ -52,7 +52,9 @@ def open_session(actor: Actor, uow: UnitOfWork, clock: Clock, ttl_s: int) -> Ope
     return OpenedSession(token, expires_at)
 
 
-def authenticate(token: str, uow_factory: UnitOfWorkFactory, clock: Clock) -> tuple[Actor, str]:
+def authenticate(
+    token: str, uow_factory: IdentityUnitOfWorkFactory, clock: Clock
+) -> tuple[Actor, str]:
     """The actor of a live session's key, and the session id. Checked at every use: the
     session's expiry and end, and its key's revocation."""
     session_id = scanner_sessions.parse(token)
@@ -80,7 +82,7 @@ def authenticate(token: str, uow_factory: UnitOfWorkFactory, clock: Clock) -> tu
     return actor, session_id
 
 
-def end_session(session_id: str, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+def end_session(session_id: str, uow_factory: IdentityUnitOfWorkFactory, clock: Clock) -> None:
     with uow_factory() as uow:
         uow.api_keys.end_scanner_session(session_id, clock.now())
         uow.commit()
