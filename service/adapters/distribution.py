@@ -16,7 +16,6 @@ from service.adapters.orm import (
     BatchRow,
     ItemRow,
     LogisticUnitRow,
-    OrganisationRow,
     RegionRow,
     ScanEventRow,
     ShipmentLineRow,
@@ -29,6 +28,7 @@ from service.domain.custody import Custody
 from service.domain.regions import Region
 from service.domain.units import UnitKind
 from service.identity.domain.organisations import Organisation
+from service.identity.storage.rows import OrganisationRow
 from service.kernel.roles import OrganisationKind
 from service.kernel.storage.reference_cache import MISSING, ReferenceCache
 from service.kernel.storage.sql import (

@@ -29,7 +29,6 @@ from service.adapters.orm import (
     EpcisEventRow,
     ItemRow,
     LogisticUnitRow,
-    OrganisationRow,
     ScanEventRow,
     ShipmentRow,
 )
@@ -37,6 +36,7 @@ from service.app.ports import Bounds, PackingFact, ScanFact, Scope, ScopeKind
 from service.domain import json_values
 from service.domain.epcis import sgtin_epc, sscc_epc
 from service.domain.errors import UnsupportedJsonError
+from service.identity.storage.rows import OrganisationRow
 
 _log = logging.getLogger(__name__)
 #: Captured rows already reported unreadable (by id), so a poisoned row is logged once.

@@ -15,11 +15,11 @@ from service.adapters.orm import (
     BatchRow,
     CertificateRow,
     LogisticUnitRow,
-    OrganisationRow,
     ShipmentRow,
     SiteRow,
 )
 from service.app.ports import TenantRefs
+from service.identity.storage.rows import OrganisationRow
 
 _INT_KINDS = frozenset({"alert", "organisation", "site"})
 _STR_KINDS = frozenset({"batch", "certificate", "shipment", "unit"})

@@ -20,18 +20,15 @@ from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
-    SqlAlchemyApiKeyRepository,
     SqlAlchemyAttestationRepository,
     SqlAlchemyBatchRepository,
     SqlAlchemyCodeFileRepository,
     SqlAlchemyCodeRepository,
     SqlAlchemyLogAnchorRepository,
     SqlAlchemyLogCheckRepository,
-    SqlAlchemyOrganisationRepository,
     SqlAlchemyOutboxRepository,
     SqlAlchemyProductRepository,
 )
-from service.adapters.tenancy import SqlAlchemyTenancyRepository
 from service.app.ports import (
     AccountRepository,
     AlertRepository,
@@ -50,6 +47,11 @@ from service.app.ports import (
     ProductRepository,
 )
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
+from service.identity.storage.repositories import (
+    SqlAlchemyApiKeyRepository,
+    SqlAlchemyOrganisationRepository,
+)
+from service.identity.storage.tenancy import SqlAlchemyTenancyRepository
 from service.kernel.ports import EventLog, IdempotencyRepository
 from service.kernel.storage.db import READ_ONLY
 from service.kernel.storage.event_log import SqlAlchemyEventLog

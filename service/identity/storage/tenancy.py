@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from service.adapters.orm import BrandPartnerRow, CompanyPrefixRow
+from service.identity.storage.rows import BrandPartnerRow, CompanyPrefixRow
 from service.kernel.storage.sql import translate_integrity
 
 

@@ -1,0 +1,1 @@
+"""Identity's storage: its rows and repositories."""
