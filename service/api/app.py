@@ -22,13 +22,12 @@ from service.api.routers import (
     health,
     items,
     log,
-    organisations,
     pages,
     products,
-    scanner_sessions,
     web,
 )
 from service.audit import api as audit
+from service.identity.api import organisations, scanner_sessions
 
 
 def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:

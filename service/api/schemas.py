@@ -9,7 +9,6 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.domain.custody import ScanAction, SiteKind
-from service.kernel.roles import OrganisationKind
 
 #: A hard ceiling for the schema; the configured ``max_batch_items`` is enforced by the domain.
 HARD_MAX_ITEMS = 100_000_000
@@ -36,12 +35,6 @@ Limit = Annotated[
     Query(ge=1, description="Rows per page (default: the configured default page size)."),
 ]
 
-#: The roles an organisation's API key may carry (consumers sign in with their own accounts).
-ApiKeyRole = Literal[
-    "brand", "factory", "distributor", "store", "custodian", "pledgee", "attestor", "auditor",
-    "admin",
-]  # fmt: skip
-
 
 class Strict(BaseModel):
     # Enum fields keep their plain value, as the use cases take them.
@@ -64,74 +57,6 @@ class ErrorPublic(Public):
     state: str | None = Field(
         default=None, description="A state conflict: the state the object is in now."
     )
-
-
-class OrganisationCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    kind: OrganisationKind
-    brand_id: Id | None = Field(
-        default=None, description="The brand a factory, distributor or store works for."
-    )
-    gs1_company_prefix: str | None = Field(
-        default=None, max_length=12, description="A brand's GS1 company prefix, for SSCCs."
-    )
-
-
-class OrganisationPublic(Public):
-    id: int
-    name: str
-    kind: str
-    created_at: datetime
-    brand_id: int | None = None
-    gs1_company_prefix: str | None = None
-
-
-class CompanyPrefixesUpdate(Strict):
-    prefixes: list[Annotated[str, Field(min_length=6, max_length=12, pattern=r"^[0-9]+$")]] = Field(
-        max_length=50,
-        description="Every GS1 company prefix GS1 assigned the brand (replaces the earlier "
-        "ones); the brand's GTINs must fall within them.",
-    )
-
-
-class CompanyPrefixesPublic(Public):
-    organisation_id: int
-    prefixes: list[str]
-
-
-PartnerRoleName = Literal["store", "custodian", "pledgee", "attestor"]
-
-
-class BrandPartnerUpdate(Strict):
-    organisation_id: Id
-    roles: list[PartnerRoleName] = Field(
-        min_length=1,
-        max_length=4,
-        description="What the partner may do with the brand's bottles (replaces earlier roles).",
-    )
-
-
-class BrandPartnerPublic(Public):
-    organisation_id: int
-    name: str
-    kind: str
-    roles: list[str]
-
-
-class ApiKeyCreate(Strict):
-    role: ApiKeyRole
-
-
-class ApiKeyPublic(Public):
-    key_id: str
-    organisation_id: int
-    role: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-
-class ApiKeySecretPublic(ApiKeyPublic):
-    api_key: str = Field(description="Shown once; store it now. Only a keyed hash is kept.")
 
 
 class ProductCreate(Strict):
@@ -831,11 +756,3 @@ class WalletBind(Strict):
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     deadline: int = Field(ge=0, lt=2**48)
     signature: str = Field(pattern=HEX_SIGNATURE)
-
-
-class ScannerSessionPublic(Public):
-    """A scanner device session: send ``token`` as ``Authorization: Bearer <token>`` to GET /me,
-    POST /scans and POST /scans/upload only."""
-
-    token: str = Field(description="tcs_<session id>_<secret>; shown once, only its hash is kept.")
-    expires_at: datetime = Field(description="When it stops working: ask for the API key again.")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import CurrentActor, OrganisationsDep, ScannerSession
-from service.api.schemas import ScannerSessionPublic
+from service.identity.api.schemas import ScannerSessionPublic
 
 router = APIRouter(tags=["distribution"])
 

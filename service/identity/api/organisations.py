@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from service.api.deps import ContainerDep, CurrentActor, OrganisationsDep, page_limit
-from service.api.schemas import (
-    MAX_ID,
+from service.api.schemas import MAX_ID, IdPath, Limit, Offset
+from service.identity.api.schemas import (
     ApiKeyCreate,
     ApiKeyPublic,
     ApiKeySecretPublic,
@@ -14,9 +14,6 @@ from service.api.schemas import (
     BrandPartnerUpdate,
     CompanyPrefixesPublic,
     CompanyPrefixesUpdate,
-    IdPath,
-    Limit,
-    Offset,
     OrganisationCreate,
     OrganisationPublic,
 )
