@@ -48,28 +48,24 @@ from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
-from service.app.ports import (
-    ChainStatus,
-    ChainWrite,
-    ClaimJob,
-    OutboxRepository,
-    SignedVoucher,
-    WalletRef,
-)
+from service.app.ports import ChainStatus, ClaimJob, OutboxRepository, SignedVoucher, WalletRef
 from service.domain.batches import Batch
 from service.domain.errors import (
     AlreadyClaimedError,
     BatchAlreadyAnchoredError,
     BatchRecalledError,
     BatchStateError,
-    ChainRejectedError,
-    DeploymentNotFoundError,
     InvalidBatchError,
-    LedgerHeldError,
-    LedgerUnavailableError,
 )
 from service.domain.verification import BatchOnChain
 from service.kernel.errors import TracecertError
+from service.ledger.domain.errors import (
+    ChainRejectedError,
+    DeploymentNotFoundError,
+    LedgerHeldError,
+    LedgerUnavailableError,
+)
+from service.ledger.domain.outbox import ChainWrite
 
 log = logging.getLogger(__name__)
 

@@ -27,15 +27,7 @@ from service.adapters.orm import (
     SsccCounterRow,
     TxAttemptRow,
 )
-from service.app.ports import (
-    Attestation,
-    ChainWrite,
-    CodeFileDownload,
-    LogAnchor,
-    LogCheck,
-    OutboxEntry,
-    OutboxFlight,
-)
+from service.app.ports import Attestation, CodeFileDownload, LogAnchor, LogCheck
 from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.products import Product
@@ -47,6 +39,7 @@ from service.kernel.storage.sql import (
     driver_execute,
     translate_integrity,
 )
+from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
 
 
 class SqlAlchemyProductRepository:

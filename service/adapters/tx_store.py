@@ -36,9 +36,9 @@ from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxRequest, TxStatus
 from service.adapters.confirmations import ConfirmationRegistry, Settlement, Write
 from service.adapters.orm import OutboxRow, TxAttemptRow
-from service.domain.events import ChainWriteReincluded, ChainWriteRolledBack
 from service.kernel.ports import Clock
 from service.kernel.storage.event_log import SqlAlchemyEventLog
+from service.ledger.domain.events import ChainWriteReincluded, ChainWriteRolledBack
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,7 +17,6 @@ from service.app.ports import (
     Commitments,
     LabelPrinter,
     Ledger,
-    OutboxEntry,
     Secrets,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -85,6 +84,7 @@ from service.kernel.idempotency import replay
 from service.kernel.ports import Clock, DuplicateError, StoredResponse
 from service.kernel.roles import OrganisationKind, Permission, Role
 from service.kernel.views import hex0x, iso
+from service.ledger.domain.outbox import OutboxEntry
 
 #: Items hashed and inserted per step of code generation (bounds memory, drives progress).
 GENERATION_CHUNK = 50_000

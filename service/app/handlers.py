@@ -8,19 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.app import commands, log_access, log_integrity
-from service.app.ports import (
-    Commitments,
-    Ledger,
-    LogAnchor,
-    OutboxFlight,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
-from service.domain.errors import LogRangeError
+from service.app.ports import Commitments, Ledger, LogAnchor, UnitOfWork, UnitOfWorkFactory
 from service.kernel.actor import Actor
 from service.kernel.ports import Clock
 from service.kernel.roles import Permission
 from service.kernel.views import hex0x
+from service.ledger.domain.errors import LogRangeError
+from service.ledger.domain.outbox import OutboxFlight
 
 
 # ----------------------------------------------------------------------------- event log

@@ -43,7 +43,6 @@ from service.app.ports import (
     ConsumerScan,
     ConsumerScanLog,
     Ledger,
-    OutboxEntry,
     ScanReads,
     StoredSighting,
     Target,
@@ -55,7 +54,6 @@ from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, ite
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
-from service.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.domain.events import AlertRaised
 from service.domain.regions import RegionTree
 from service.domain.scans import (
@@ -88,6 +86,8 @@ from service.kernel.gs1 import check_item_key, is_valid_serial_text
 from service.kernel.ports import Clock
 from service.kernel.roles import Permission
 from service.kernel.views import hex0x
+from service.ledger.domain.errors import LedgerHeldError, LedgerUnavailableError
+from service.ledger.domain.outbox import OutboxEntry
 
 
 class Deferred:

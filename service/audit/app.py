@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from service.audit.ports import AuditExporter
-from service.domain.errors import LogRangeError
 from service.kernel.actor import Actor
 from service.kernel.roles import Permission
+from service.ledger.interface import LogRangeError
 
 
 def audit_export(

@@ -26,7 +26,6 @@ from service.app.ports import (
     AttestationRepository,
     BatchRepository,
     ChainStatus,
-    ChainWrite,
     CodeFileDownload,
     CodeFileRepository,
     CodeRepository,
@@ -34,15 +33,12 @@ from service.app.ports import (
     LogAnchorRepository,
     LogCheck,
     LogCheckRepository,
-    OutboxEntry,
-    OutboxFlight,
     OutboxRepository,
     ProductRepository,
 )
 from service.domain.alerts import Alert, AlertStatus
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
-from service.domain.errors import DeploymentNotFoundError, LedgerHeldError, LedgerUnavailableError
 from service.domain.products import Product
 from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
@@ -62,6 +58,12 @@ from service.kernel.ports import (
     StoredResponse,
 )
 from service.kernel.roles import OrganisationKind, Role
+from service.ledger.domain.errors import (
+    DeploymentNotFoundError,
+    LedgerHeldError,
+    LedgerUnavailableError,
+)
+from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
 
 
 def sha(*parts: bytes) -> bytes:

@@ -23,7 +23,6 @@ from service.domain.errors import (
     BatchTooLargeError,
     CodeFileApprovalRequiredError,
     CodeFileSealedError,
-    DeploymentNotFoundError,
     InvalidBatchError,
     ItemNotFoundError,
     LogisticUnitNotFoundError,
@@ -47,6 +46,7 @@ from service.kernel.errors import (
 )
 from service.kernel.gs1 import is_valid_sscc, make_sscc
 from service.kernel.idempotency import Idempotency
+from service.ledger.domain.errors import DeploymentNotFoundError
 from tests.unit.service.fakes import (
     ADMIN,
     ATTESTOR,

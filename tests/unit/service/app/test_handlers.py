@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.app import commands, handlers
-from service.app.ports import OutboxFlight
-from service.domain.errors import LogRangeError
 from service.identity.app.commands import CreateOrganisation
 from service.identity.app.organisations import (
     create_organisation,
@@ -17,6 +15,8 @@ from service.identity.app.organisations import (
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.roles import Role
+from service.ledger.domain.errors import LogRangeError
+from service.ledger.domain.outbox import OutboxFlight
 from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,

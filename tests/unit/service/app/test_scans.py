@@ -3,7 +3,6 @@
 import pytest
 
 from service.app import commands, scans
-from service.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.kernel.errors import (
     InvalidRequestError,
     MalformedCodeError,
@@ -12,6 +11,7 @@ from service.kernel.errors import (
     MalformedSerialError,
     PermissionDeniedError,
 )
+from service.ledger.domain.errors import LedgerHeldError, LedgerUnavailableError
 from tests.unit.service.fakes import (
     ADMIN,
     AUDITOR,
