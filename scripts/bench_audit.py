@@ -50,6 +50,7 @@ from service.domain.events import BatchAnchored, BatchCreated  # noqa: E402
 from service.kernel.actor import Actor  # noqa: E402
 from service.kernel.roles import Role  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402
+from service.ledger.app import log_access  # noqa: E402
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 GENESIS = "0x" + "ab" * 32
@@ -221,7 +222,7 @@ def run(events: int, items: int) -> dict[str, Any]:
         engine = make_engine(url)
         uows = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
         started = time.perf_counter()
-        manifest = SqlAlchemyAuditExporter(uows.read_sessions).write(
+        manifest = SqlAlchemyAuditExporter(uows.read_sessions, log_access.cut_all).write(
             workdir / "export", Actor("bench:audit", Role.ADMIN)
         )
         export_s = time.perf_counter() - started

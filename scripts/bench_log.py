@@ -1,9 +1,10 @@
 """Benchmark: one integrity pass over the event log at 100k and 1M events (SQLite or PostgreSQL).
 
-The anchorer proves the whole stored log before it anchors more (``service.app.log_integrity``:
-every stored leaf hash re-read in pages and folded into an RFC 6962 tree edge, density checked,
-the entries since the last anchor re-hashed and their links checked). This measures, per log
-size, on a database filled through the service's own append path (linked entries):
+The anchorer proves the whole stored log before it anchors more
+(``service.ledger.app.log_integrity``: every stored leaf hash re-read in pages and folded into
+an RFC 6962 tree edge, density checked, the entries since the last anchor re-hashed and their
+links checked). This measures, per log size, on a database filled through the service's own
+append path (linked entries):
 
 * ``pass_seconds``: one anchorer pass (``prove``) with ``--new`` entries since the last anchor,
   the time the worker spends every ``TRACECERT_LOG_ANCHOR_INTERVAL_S`` (30 s by default);
@@ -41,9 +42,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from service.adapters.commitments import ChainCommitments, leaf_hash  # noqa: E402
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
-from service.app import log_integrity  # noqa: E402
 from service.domain.events import BatchCreated  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402
+from service.ledger.app import log_integrity  # noqa: E402
 
 console = Console(stderr=True)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

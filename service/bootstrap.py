@@ -51,14 +51,13 @@ from service.adapters.printing import QrLabelPrinter
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app import certificates, commands, consumers, handlers
+from service.app import certificates, consumers
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import CodeLimits, ConsumerUseCases
 from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.diversions import ConsumerDiversions
 from service.app.factory import FactoryUseCases
-from service.app.handlers import LogUseCases
-from service.app.ports import LogAnchor, OtpSender
+from service.app.ports import OtpSender
 from service.app.scans import Verifier
 from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
@@ -71,6 +70,11 @@ from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import is_outage, make_engine
 from service.kernel.storage.reference_cache import ReferenceCache
 from service.kernel.storage.secrets import AesGcmSecrets
+from service.ledger.app import log_access
+from service.ledger.app.commands import AnchorLog
+from service.ledger.app.health import HealthLimits, chain_info, check_health
+from service.ledger.app.log import LogUseCases, anchor_log
+from service.ledger.ports import LogAnchor
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,7 @@ class Container:
     @property
     def audit_exporter(self) -> SqlAlchemyAuditExporter:
         """The auditor's export, read through the read-only sessions."""
-        return SqlAlchemyAuditExporter(self.uow_factory.read_sessions)
+        return SqlAlchemyAuditExporter(self.uow_factory.read_sessions, log_access.cut_all)
 
     def prepare_chain(self) -> bool:
         """Identity check and one-time deployment; safe to call repeatedly."""
@@ -164,8 +168,8 @@ class Container:
     def anchor_log_step(self) -> LogAnchor | None:
         """Queue an anchor of the event-log root if the log grew."""
         try:
-            return handlers.anchor_log(
-                commands.AnchorLog(),
+            return anchor_log(
+                AnchorLog(),
                 self.uow_factory,
                 self.commitments,
                 self.ledger,
@@ -251,14 +255,12 @@ class Container:
         self.engine.dispose()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        limits = handlers.HealthLimits(
+        limits = HealthLimits(
             max_in_flight_age_s=self.settings.health_max_in_flight_age_s,
             max_nonce_gap=self.settings.health_max_nonce_gap,
             max_confirmed_missing=self.settings.health_max_confirmed_missing,
         )
-        ok, body = handlers.check_health(
-            self.uow_factory.reader, self.ledger, limits, self.clock.now()
-        )
+        ok, body = check_health(self.uow_factory.reader, self.ledger, limits, self.clock.now())
         body["database"].update(self.outages.status())
         body["scan_log"] = self.scan_log.status()
         if self.settings.dev_clock_offset_s:
@@ -267,7 +269,7 @@ class Container:
 
     def chain_info(self) -> dict[str, Any]:
         """The chain identity, the recorded identity, the registry deployment and the sender."""
-        return handlers.chain_info(self.ledger, self.uow_factory)
+        return chain_info(self.ledger, self.uow_factory)
 
     def confirmed_writes(self) -> int:
         """How many chain writes the database holds as confirmed (what a recheck reads)."""

@@ -48,7 +48,7 @@ from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
 from service.adapters.orm import ChainIdentityRow, DeploymentRow
-from service.app.ports import ChainStatus, ClaimJob, OutboxRepository, SignedVoucher, WalletRef
+from service.app.ports import ClaimJob, SignedVoucher, WalletRef
 from service.domain.batches import Batch
 from service.domain.errors import (
     AlreadyClaimedError,
@@ -66,6 +66,7 @@ from service.ledger.domain.errors import (
     LedgerUnavailableError,
 )
 from service.ledger.domain.outbox import ChainWrite
+from service.ledger.ports import ChainStatus, OutboxRepository
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The anchorer's proof pass in a process of its own.
 
 Before each anchor the whole stored log is read back and the entries since the chain's last
-anchor are hashed and decoded again (``service.app.log_integrity``). That is seconds of CPU on
-a large log, every anchor interval. In the API's process it held the interpreter lock against
+anchor are hashed and decoded again (``service.ledger.app.log_integrity``). That is seconds of
+CPU on a large log, every anchor interval. In the API's process it held the interpreter lock against
 the requests: a case scan that took 25 ms took 250-580 ms while a pass ran (scripts/bench_scans,
 issue 11). In a child process it runs on the other core and never holds the API's lock.
 
@@ -22,9 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from service.app import log_integrity
-from service.app.log_integrity import Inspection, Progress
-from service.app.ports import Commitments, UnitOfWork
+from service.app.ports import UnitOfWork
+from service.ledger.app import log_integrity
+from service.ledger.app.log_integrity import Inspection, Progress
+from service.ledger.ports import LogCommitments
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ProcessLogInspector:
     def __call__(
         self,
         uow: UnitOfWork,
-        commitments: Commitments,
+        commitments: LogCommitments,
         size: int,
         checkpoints: Iterable[int] = (),
         payloads: tuple[int, int] = (0, 0),

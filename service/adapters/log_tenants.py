@@ -18,8 +18,8 @@ from service.adapters.orm import (
     ShipmentRow,
     SiteRow,
 )
-from service.app.ports import TenantRefs
 from service.identity.storage.rows import OrganisationRow
+from service.ledger.ports import TenantRefs
 
 _INT_KINDS = frozenset({"alert", "organisation", "site"})
 _STR_KINDS = frozenset({"batch", "certificate", "shipment", "unit"})

@@ -27,7 +27,7 @@ from service.adapters.orm import (
     SsccCounterRow,
     TxAttemptRow,
 )
-from service.app.ports import Attestation, CodeFileDownload, LogAnchor, LogCheck
+from service.app.ports import Attestation, CodeFileDownload
 from service.domain.alerts import Alert, AlertKind, AlertStatus
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.products import Product
@@ -40,6 +40,7 @@ from service.kernel.storage.sql import (
     translate_integrity,
 )
 from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
+from service.ledger.ports import LogAnchor, LogCheck
 
 
 class SqlAlchemyProductRepository:

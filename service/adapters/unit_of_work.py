@@ -40,10 +40,6 @@ from service.app.ports import (
     CodeRepository,
     CustodyRepository,
     EpcisRepository,
-    LogAnchorRepository,
-    LogCheckRepository,
-    LogTenants,
-    OutboxRepository,
     ProductRepository,
 )
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
@@ -58,6 +54,12 @@ from service.kernel.storage.event_log import SqlAlchemyEventLog
 from service.kernel.storage.idempotency import SqlAlchemyIdempotencyRepository
 from service.kernel.storage.reference_cache import ReferenceCache
 from service.kernel.storage.unit_of_work import SessionUnitOfWork, session_factory
+from service.ledger.ports import (
+    LogAnchorRepository,
+    LogCheckRepository,
+    LogTenants,
+    OutboxRepository,
+)
 
 
 class SqlAlchemyUnitOfWork(SessionUnitOfWork):

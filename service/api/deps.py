@@ -17,7 +17,6 @@ from service.app.certificates import CertificateUseCases
 from service.app.consumers import ConsumerUseCases
 from service.app.distribution import AlertUseCases, ChannelUseCases
 from service.app.factory import FactoryUseCases
-from service.app.handlers import LogUseCases
 from service.app.ports import UnitOfWork
 from service.domain.errors import InvalidSessionError
 from service.identity.app.use_cases import OrganisationUseCases
@@ -33,6 +32,7 @@ from service.kernel.errors import InvalidRequestError
 from service.kernel.events import canonical_json
 from service.kernel.idempotency import Idempotency
 from service.kernel.ports import ReferenceCache
+from service.ledger.app.log import LogUseCases
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)

@@ -84,11 +84,6 @@ class ApproveReprint:
 
 
 @dataclass(frozen=True)
-class AnchorLog:
-    """Periodic: queue an anchor of the event log root if the log grew."""
-
-
-@dataclass(frozen=True)
 class ScanItem:
     """A scan of an item code; ``actor`` is None for an anonymous (consumer) scan."""
 

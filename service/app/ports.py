@@ -7,7 +7,7 @@ use the ``Fake*`` implementations in ``tests/unit/service/fakes.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import IO, Any, Protocol
@@ -32,64 +32,14 @@ from service.domain.verification import BatchOnChain
 from service.identity.domain.organisations import Organisation
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
 from service.kernel.ports import UnitOfWork as KernelUnitOfWork
-from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
-
-
-@dataclass(frozen=True)
-class LogCheck:
-    """The outcome of one integrity pass over the stored log (``service.app.log_integrity``).
-
-    ``status`` is ``ok`` (proven against the chain), ``failed`` (something named in
-    ``findings``) or ``unchecked`` (could not be proven: ``reason`` says why)."""
-
-    status: str
-    size: int
-    checked_at: datetime
-    chain_size: int | None = None
-    first_bad_index: int | None = None
-    #: When the log was first found failed in this run of failures (None unless failed).
-    failed_since: datetime | None = None
-    reason: str | None = None
-    #: ``{"kind", "index", "end", "detail"}`` each (capped); kinds are edited, gap,
-    #: duplicate, reordered, root.
-    findings: tuple[dict[str, Any], ...] = ()
-    #: The stored log's root at the sizes the pass was asked about (None: no root there,
-    #: entries missing or doubled below that size).
-    roots: dict[int, bytes | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LogAnchor:
-    """A request to anchor the log root at ``size`` on chain, and its outcome."""
-
-    size: int
-    root: bytes
-    status: str  # "requested" | "anchored"
-    outbox_id: int | None
-    requested_at: datetime
-    anchored_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ChainStatus:
-    """What the service knows about the chain right now (for /health and /chain)."""
-
-    reachable: bool
-    chain_id: int | None
-    genesis_hash: bytes | None
-    block_number: int | None
-    recorded_chain_id: int | None
-    recorded_genesis_hash: bytes | None
-    genesis_mismatch: bool
-    contract_address: str | None
-    deployment_tx_hash: bytes | None
-    deployment_block: int | None
-    sender_address: str | None
-    sender_held: bool
-    hold_reason: str | None
-    error: str | None = None
-    #: The sender's nonce at the ``latest`` block: how many of its transactions the chain holds.
-    sender_nonce: int | None = None
+from service.ledger.ports import (
+    ChainStatus,
+    LogAnchorRepository,
+    LogCheckRepository,
+    LogFolder,
+    LogTenants,
+    OutboxRepository,
+)
 
 
 class ProductRepository(Protocol):
@@ -292,46 +242,6 @@ class AlertRepository(Protocol):
         note: str | None,
         at: datetime,
     ) -> bool: ...
-
-
-#: Which brand each (kind, key) reference of log entries belongs to (None: no brand).
-TenantRefs = dict[tuple[str, Any], int | None]
-
-
-class LogTenants(Protocol):
-    """The brand behind references that log entries carry (service/app/log_access.py)."""
-
-    def brands_of(self, refs: Iterable[tuple[str, Any]]) -> TenantRefs:
-        """For each ``(kind, key)`` with kind batch, alert, certificate, shipment, unit,
-        organisation or site, the brand it belongs to; unknown references are absent."""
-        ...
-
-
-class LogAnchorRepository(Protocol):
-    def latest(self) -> LogAnchor | None: ...
-    def latest_anchored(self) -> LogAnchor | None: ...
-    def add(self, anchor: LogAnchor) -> None: ...
-    def after(self, size: int, limit: int) -> list[LogAnchor]:
-        """Anchors requested or anchored (not failed) above ``size``, smallest first."""
-        ...
-
-    def up_to(self, size: int, limit: int) -> list[LogAnchor]:
-        """Anchors requested or anchored (not failed) at ``size`` or below, largest first."""
-        ...
-
-
-class LogCheckRepository(Protocol):
-    """The last integrity pass over the log, for /health and GET /log in every process."""
-
-    def last(self) -> LogCheck | None: ...
-    def save(self, check: LogCheck) -> None: ...
-
-
-class OutboxRepository(Protocol):
-    def add(self, write: ChainWrite, at: datetime) -> int: ...
-    def get(self, outbox_id: int) -> OutboxEntry | None: ...
-    def counts(self) -> dict[str, int]: ...
-    def flight(self, sender: str) -> OutboxFlight: ...
 
 
 @dataclass(frozen=True)
@@ -901,17 +811,6 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
     def reader(self) -> UnitOfWork:
         """A unit of work for use cases that only read (no write lock on SQLite)."""
-        ...
-
-
-class LogFolder(Protocol):
-    """The right edge of an RFC 6962 tree: leaves folded in one by one, O(log n) memory."""
-
-    def __len__(self) -> int: ...
-    def append(self, leaf: bytes) -> None: ...
-    def extend(self, leaves: Sequence[bytes]) -> None: ...
-    def root(self) -> bytes:
-        """The root of every leaf appended so far."""
         ...
 
 

@@ -3,7 +3,8 @@
 Files (one JSON object a line; hashes as 0x hex):
 
 * ``log.ndjson``       -- ``{index, leaf_hash, payload}``; another tenant's entries as
-  ``{index, leaf_hash, withheld: true}`` (service/app/log_access.py decides whose is whose)
+  ``{index, leaf_hash, withheld: true}`` (the ledger's rule, service/ledger/app/log_access.py,
+  decides whose is whose)
 * ``anchors.ndjson``   -- ``{size, root, status, tx_hash, block}``
 * ``batches.ndjson``   -- ``{id, chain_batch_id, brand_id, factory_id, status, root,
   item_count, metadata, metadata_hash, recalled, attestations}`` (attestations: the
@@ -37,7 +38,7 @@ from service.adapters.commitments import token_id as derive_token_id
 from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.orm import DeploymentRow
-from service.app import log_access
+from service.audit.ports import LogCut
 from service.kernel.actor import Actor
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
@@ -83,8 +84,9 @@ class _Writer:
 class SqlAlchemyAuditExporter:
     """Writes the export of what ``actor`` may see into a directory, in one transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], cut_log: LogCut) -> None:
         self._sessions = sessions
+        self._cut_log = cut_log
 
     def write(
         self,
@@ -203,7 +205,7 @@ class SqlAlchemyAuditExporter:
                 if progress:
                     progress("log", min(start, size) - since, size - since)
 
-        for shown in log_access.cut_all(actor, entries(), tenants):
+        for shown in self._cut_log(actor, entries(), tenants):
             record = {"index": shown["index"], "leaf_hash": shown["leaf_hash"]}
             if shown["withheld"]:
                 record["withheld"] = True

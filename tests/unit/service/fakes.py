@@ -25,15 +25,9 @@ from service.app.ports import (
     Attestation,
     AttestationRepository,
     BatchRepository,
-    ChainStatus,
     CodeFileDownload,
     CodeFileRepository,
     CodeRepository,
-    LogAnchor,
-    LogAnchorRepository,
-    LogCheck,
-    LogCheckRepository,
-    OutboxRepository,
     ProductRepository,
 )
 from service.domain.alerts import Alert, AlertStatus
@@ -64,6 +58,14 @@ from service.ledger.domain.errors import (
     LedgerUnavailableError,
 )
 from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
+from service.ledger.ports import (
+    ChainStatus,
+    LogAnchor,
+    LogAnchorRepository,
+    LogCheck,
+    LogCheckRepository,
+    OutboxRepository,
+)
 
 
 def sha(*parts: bytes) -> bytes:

@@ -15,12 +15,12 @@ from service.adapters.confirmations import ConfirmationRegistry, UnknownWriteKin
 from service.adapters.log_anchor_confirmations import LogAnchorConfirmations
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app.ports import LogAnchor
 from service.bootstrap import confirmations
 from service.domain.batches import Batch, BatchStatus
 from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine
 from service.ledger.domain.outbox import ChainWrite
+from service.ledger.ports import LogAnchor
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SENDER = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"

@@ -17,12 +17,12 @@ from service.adapters.commitments import leaf_hash
 from service.adapters.orm import CertificateActionRow, CertificateDealRow, CertificateRow, ItemRow
 from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from service.app.ports import LogAnchor
 from service.bootstrap import confirmations
 from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine, migrate
 from service.kernel.storage.rows import EventRow
 from service.ledger.domain.outbox import ChainWrite
+from service.ledger.ports import LogAnchor
 from tests.integration.service.adapters.test_tx_store import AT, SENDER, queue_batch_anchor
 
 OTHER = "0x0000000000000000000000000000000000000001"

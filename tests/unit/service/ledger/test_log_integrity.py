@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from service.app import commands, handlers, log_integrity
 from service.domain.alerts import AlertKind
 from service.identity.app.commands import CreateOrganisation
 from service.identity.app.organisations import SYSTEM_ACTOR, create_organisation
@@ -17,6 +16,10 @@ from service.kernel.actor import Actor
 from service.kernel.events import log_link
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
+from service.ledger.app import log_integrity
+from service.ledger.app.commands import AnchorLog
+from service.ledger.app.health import check_health
+from service.ledger.app.log import anchor_log, log_status
 from tests.unit.service.fakes import (
     FakeClock,
     FakeCommitments,
@@ -67,7 +70,7 @@ def grow(db, clock, n: int) -> None:
 
 def anchor(db, commitments, ledger, clock, confirm: bool = True):
     """One anchorer pass; its anchor confirmed on the fake chain unless ``confirm`` is False."""
-    made = handlers.anchor_log(commands.AnchorLog(), db, commitments, ledger, clock)
+    made = anchor_log(AnchorLog(), db, commitments, ledger, clock)
     if made is not None and confirm:
         confirm_log_anchor(db, ledger, made)
     return made
@@ -135,7 +138,7 @@ def test_a_clean_log_is_proven_and_anchored_as_it_grows(world, commitments, ledg
     assert anchor(world, commitments, ledger, clock) is None  # nothing new: nothing queued
     assert world.state.log_check.status == "ok"
     assert not log_alerts(world)
-    ok, body = handlers.check_health(world, ledger)
+    ok, body = check_health(world, ledger)
     assert ok and body["log"]["log_integrity"] == "ok" and body["log"]["size"] == 7
 
 
@@ -154,7 +157,7 @@ def test_an_anchored_entry_edited_with_its_leaf_hash_stops_anchoring_and_is_name
     check = world.state.log_check
     assert check.status == "failed" and check.first_bad_index == 5
     assert ("edited", 5) in kinds(check) and ("root", 12) in kinds(check)
-    ok, body = handlers.check_health(world, ledger)
+    ok, body = check_health(world, ledger)
     assert not ok and body["status"] == "degraded"
     assert body["log"]["log_integrity"] == "failed" and body["log"]["first_bad_index"] == 5
 
@@ -318,7 +321,7 @@ def test_without_the_chain_nothing_is_anchored_and_the_log_is_unchecked(
     assert not world.state.outbox
     check = world.state.log_check
     assert check.status == "unchecked" and "chain cannot be read" in check.reason
-    _, body = handlers.check_health(world, ledger)
+    _, body = check_health(world, ledger)
     assert body["log"]["log_integrity"] == "unchecked"
 
 
@@ -375,14 +378,14 @@ def test_log_status_flags_an_anchored_root_the_stored_log_no_longer_has(
 ):
     grow(world, clock, 4)
     anchor(world, commitments, ledger, clock)
-    view = handlers.log_status(ADMIN, world(), commitments, ledger)
+    view = log_status(ADMIN, world(), commitments, ledger)
     shown = view["latest_anchored"]
     assert shown["matches"] is True and shown["problem"] is None
     assert shown["chain_root"] == shown["stored_root"] == shown["root"]
 
     edit(world, 1)
     anchor(world, commitments, ledger, clock)
-    view = handlers.log_status(ADMIN, world(), commitments, ledger)
+    view = log_status(ADMIN, world(), commitments, ledger)
     shown = view["latest_anchored"]
     assert shown["matches"] is False and shown["problem"] == "root_differs"
     assert shown["chain_root"] == shown["root"] != shown["stored_root"]
@@ -396,7 +399,7 @@ def test_log_status_says_when_log_anchors_calls_a_size_anchored_the_chain_lacks(
     grow(world, clock, 4)
     made = anchor(world, commitments, ledger, clock)
     del ledger.log_roots[made.size]  # a reorganisation took the write away
-    view = handlers.log_status(ADMIN, world(), commitments, ledger)
+    view = log_status(ADMIN, world(), commitments, ledger)
     assert view["latest_anchored"]["problem"] == "not_on_chain"
     assert view["latest_anchored"]["chain_root"] is None
 

@@ -26,20 +26,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from service.app.ports import (
-    Commitments,
-    Ledger,
-    LogAnchor,
-    LogCheck,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.domain.alerts import Alert, AlertKind
 from service.domain.events import AlertRaised
 from service.kernel.errors import TracecertError
 from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
 from service.kernel.ports import Clock, LogRow
 from service.kernel.roles import OrganisationKind
+from service.ledger.ports import LogAnchor, LogCheck, LogCommitments, LogLedger
 
 #: Rows read per query (32-byte leaf hashes; payloads are a few hundred bytes).
 PAGE = 50_000
@@ -81,7 +75,7 @@ class Inspection:
 class _Inspector:
     """Feeds on stored rows in index order; see the module docstring for what it checks."""
 
-    def __init__(self, commitments: Commitments, checkpoints: Iterable[int], size: int) -> None:
+    def __init__(self, commitments: LogCommitments, checkpoints: Iterable[int], size: int) -> None:
         self._c = commitments
         self._folder = commitments.log_folder()
         self._checkpoints = sorted({s for s in checkpoints if 0 <= s <= size})
@@ -265,7 +259,7 @@ class _Inspector:
 
 def inspect(
     uow: UnitOfWork,
-    commitments: Commitments,
+    commitments: LogCommitments,
     size: int,
     checkpoints: Iterable[int] = (),
     payloads: tuple[int, int] = (0, 0),
@@ -298,7 +292,7 @@ class Inspector(Protocol):
     def __call__(
         self,
         uow: UnitOfWork,
-        commitments: Commitments,
+        commitments: LogCommitments,
         size: int,
         checkpoints: Iterable[int] = (),
         payloads: tuple[int, int] = (0, 0),
@@ -331,7 +325,7 @@ class _ChainView:
     root: bytes | None
 
 
-def _chain_root(ledger: Ledger, size: int) -> bytes | None:
+def _chain_root(ledger: LogLedger, size: int) -> bytes | None:
     """The root anchored on chain at ``size``; None if none (the contract answers zero)."""
     root = ledger.log_root(size)
     return None if root == bytes(32) else root
@@ -339,8 +333,8 @@ def _chain_root(ledger: Ledger, size: int) -> bytes | None:
 
 def prove(
     uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
+    commitments: LogCommitments,
+    ledger: LogLedger,
     clock: Clock,
     inspector: Inspector | None = None,
 ) -> LogCheck:
@@ -431,7 +425,7 @@ def prove(
 
 
 def _last_agreeing(
-    ledger: Ledger, sizes: Sequence[int], stored: dict[int, bytes | None], below: int
+    ledger: LogLedger, sizes: Sequence[int], stored: dict[int, bytes | None], below: int
 ) -> int:
     """The largest anchored size below ``below`` whose stored root the chain confirms (0 if
     none): a log that agrees at a size agrees at every smaller one, so a binary search."""
@@ -576,8 +570,8 @@ class LogReport:
 
 def verify(
     uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
+    commitments: LogCommitments,
+    ledger: LogLedger,
     progress: Progress | None = None,
 ) -> LogReport:
     """Replay the whole stored log against every anchored root: each entry's bytes and link,
@@ -648,7 +642,7 @@ def _verdict(
 
 
 # ----------------------------------------------------------------------------- GET /log
-def anchor_view(anchor: LogAnchor, ledger: Ledger, check: LogCheck | None) -> dict[str, Any]:
+def anchor_view(anchor: LogAnchor, ledger: LogLedger, check: LogCheck | None) -> dict[str, Any]:
     """An anchor beside the chain: the on-chain root and whether the stored log's root at that
     size (as the last pass found it) matches it."""
     try:

@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from service.app.ports import LogTenants, TenantRefs
 from service.kernel.actor import Actor
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
+from service.ledger.ports import LogTenants, TenantRefs
 
 #: The references an entry may carry, in the order they decide its tenant: the first one
 #: present (and known) wins. A shipment belongs to its sender's brand, a site or an
