@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 # Every module that declares rows, so that the metadata is whole once this module is imported.
 import service.adapters.orm
-import service.identity.storage.rows  # noqa: F401
+import service.identity.storage.rows
+import service.ledger.storage.rows  # noqa: F401
 from service.kernel.storage.rows import Base
 
 #: Every table of the service, as the migrations create them.

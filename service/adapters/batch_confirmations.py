@@ -1,7 +1,7 @@
 """What the chain's answer to a batch's write does to the batch (the factory's outbox kinds).
 
 One handler per kind (:data:`BATCH_HANDLERS`), registered in the outbox's
-:class:`~service.adapters.confirmations.ConfirmationRegistry` for ``anchor_batch``,
+:class:`~service.ledger.storage.confirmations.ConfirmationRegistry` for ``anchor_batch``,
 ``recall_batch`` and ``attest_batch``; they live beside the batch repository and move with
 it. Every method runs in the outbox's transaction:
 
@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Select, select, update
 
 from chain.client import Receipt
-from service.adapters.confirmations import Settlement, Touched, Write
 from service.adapters.orm import AttestationRow, BatchRow
 from service.domain.batches import BatchStatus
 from service.domain.events import (
@@ -31,6 +30,7 @@ from service.domain.events import (
     BatchRecallConfirmed,
 )
 from service.kernel.events import Event
+from service.ledger.storage.confirmations import Settlement, Touched, Write
 
 
 class _BatchWrite(ABC):

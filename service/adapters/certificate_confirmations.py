@@ -1,7 +1,7 @@
 """What the chain's answer to a certificate's write does to certificates, steps, deals and
 wallet nonces (the consumer's outbox kinds).
 
-Registered in the outbox's :class:`~service.adapters.confirmations.ConfirmationRegistry`:
+Registered in the outbox's :class:`~service.ledger.storage.confirmations.ConfirmationRegistry`:
 :class:`ClaimConfirmations` for ``claim`` / ``claim_batch`` (mints), :class:`StepConfirmations`
 for ``forward`` / ``relay`` (a lifecycle step), :class:`RoleGrantConfirmations` for
 ``grant_role`` (a counterparty's wallet). It lives beside the certificate storage and moves
@@ -38,7 +38,6 @@ from sqlalchemy.orm import Session
 
 from chain.client import Receipt
 from chain.contracts.certificate_registry import claim_skips
-from service.adapters.confirmations import NoEffect, Settlement, Touched, Write
 from service.adapters.consumers import QUEUED_ALONE, SENT
 from service.adapters.orm import (
     CertificateActionRow,
@@ -63,6 +62,7 @@ from service.domain.events import (
     CertificateClaimed,
     CertificateClaimFailed,
 )
+from service.ledger.storage.confirmations import NoEffect, Settlement, Touched, Write
 
 #: Outbox kinds that mint certificates.
 CLAIM_KINDS = ("claim", "claim_batch")

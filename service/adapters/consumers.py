@@ -24,7 +24,6 @@ from service.adapters.orm import (
     ItemRow,
     OrganisationWalletRow,
     OtpChallengeRow,
-    OutboxRow,
     PinGuardRow,
     VoucherRow,
     WalletNonceRow,
@@ -47,6 +46,7 @@ from service.domain.certificates import (
     PinGuard,
 )
 from service.kernel.storage.sql import translate_integrity
+from service.ledger.storage.rows import OutboxRow
 
 #: A claim's action status while it waits for (or rides) its chain write.
 QUEUED = "queued"

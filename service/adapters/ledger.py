@@ -47,7 +47,6 @@ from chain.contracts.forwarder import (
 from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
-from service.adapters.orm import ChainIdentityRow, DeploymentRow
 from service.app.ports import ClaimJob, SignedVoucher, WalletRef
 from service.domain.batches import Batch
 from service.domain.errors import (
@@ -67,6 +66,7 @@ from service.ledger.domain.errors import (
 )
 from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import ChainStatus, OutboxRepository
+from service.ledger.storage.rows import ChainIdentityRow, DeploymentRow
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,6 @@ from service.adapters.repositories import (
     SqlAlchemyBatchRepository,
     SqlAlchemyCodeFileRepository,
     SqlAlchemyCodeRepository,
-    SqlAlchemyLogAnchorRepository,
-    SqlAlchemyLogCheckRepository,
-    SqlAlchemyOutboxRepository,
     SqlAlchemyProductRepository,
 )
 from service.app.ports import (
@@ -59,6 +56,11 @@ from service.ledger.ports import (
     LogCheckRepository,
     LogTenants,
     OutboxRepository,
+)
+from service.ledger.storage.repositories import (
+    SqlAlchemyLogAnchorRepository,
+    SqlAlchemyLogCheckRepository,
+    SqlAlchemyOutboxRepository,
 )
 
 

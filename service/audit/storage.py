@@ -37,12 +37,12 @@ from chain import log as event_log
 from service.adapters.commitments import token_id as derive_token_id
 from service.adapters.ledger import CONTRACT
 from service.adapters.log_tenants import SqlAlchemyLogTenants
-from service.adapters.orm import DeploymentRow
 from service.audit.ports import LogCut
 from service.kernel.actor import Actor
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
 from service.kernel.storage.rows import EventRow, LogHeadRow
+from service.ledger.storage.rows import DeploymentRow
 
 FORMAT = "tracecert-audit/1"
 FILES = (

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.adapters.orm import WorkerLeaseRow
+from service.ledger.storage.rows import WorkerLeaseRow
 
 
 class SqlAlchemyLease:

@@ -1,6 +1,6 @@
 """What the chain's answer to an ``anchor_log`` write does to its ``log_anchors`` row (ledger).
 
-Registered in the outbox's :class:`~service.adapters.confirmations.ConfirmationRegistry` for
+Registered in the outbox's :class:`~service.ledger.storage.confirmations.ConfirmationRegistry` for
 ``anchor_log``; it lives beside the log anchors' repository and moves with it.
 
 Confirmed, the row becomes ``anchored``; failed, ``failed`` (the next anchor covers a larger
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from sqlalchemy import update
 
 from chain.client import Receipt
-from service.adapters.confirmations import Settlement, Touched, Write
-from service.adapters.orm import LogAnchorRow
+from service.ledger.storage.confirmations import Settlement, Touched, Write
+from service.ledger.storage.rows import LogAnchorRow
 
 #: The outbox kind of a log anchor.
 LOG_ANCHOR_KINDS = ("anchor_log",)

@@ -15,7 +15,6 @@ from chain.sender import NONCE_FILL, TxAttempt, TxStatus
 from service.adapters.certificate_confirmations import GIFT_CREATED
 from service.adapters.commitments import leaf_hash
 from service.adapters.orm import CertificateActionRow, CertificateDealRow, CertificateRow, ItemRow
-from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
 from service.kernel.storage.clock import SystemClock
@@ -23,7 +22,8 @@ from service.kernel.storage.db import make_engine, migrate
 from service.kernel.storage.rows import EventRow
 from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import LogAnchor
-from tests.integration.service.adapters.test_tx_store import AT, SENDER, queue_batch_anchor
+from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from tests.integration.service.ledger.test_tx_store import AT, SENDER, queue_batch_anchor
 
 OTHER = "0x0000000000000000000000000000000000000001"
 

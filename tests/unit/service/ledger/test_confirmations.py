@@ -10,7 +10,8 @@ import pytest
 
 from chain.client import Receipt
 from chain.sender import NONCE_FILL
-from service.adapters.confirmations import (
+from service.bootstrap import confirmations
+from service.ledger.storage.confirmations import (
     NO_EFFECT,
     ConfirmationRegistry,
     DuplicateWriteKindError,
@@ -19,7 +20,6 @@ from service.adapters.confirmations import (
     UnknownWriteKindError,
     Write,
 )
-from service.bootstrap import confirmations
 
 RECEIPT = Receipt(b"\x01" * 32, 7, b"\xbb" * 32, 1, 21_000, None, ())
 #: The registry never opens the transaction it passes on: no database is needed here.

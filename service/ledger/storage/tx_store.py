@@ -4,7 +4,7 @@ Every method runs in its own committed transaction. ``record_signed`` in particu
 before the sender sends, so a crash can only ever resend the very same raw transaction.
 
 The store only persists the outbox. What a write's outcome does to business rows belongs to
-the area that owns them: the store asks the :class:`~service.adapters.confirmations.
+the area that owns them: the store asks the :class:`~service.ledger.storage.confirmations.
 ConfirmationRegistry` (injected by ``service.bootstrap``) for the handler of the row's kind and
 calls it in the SAME transaction as the status change, so the effect commits with it:
 ``record_confirmed`` -> ``confirmed``, ``record_failed`` -> ``failed`` (and its dependents'),
@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import IN_FLIGHT, NONCE_FILL, TRANSFER_GAS, TxAttempt, TxRequest, TxStatus
-from service.adapters.confirmations import ConfirmationRegistry, Settlement, Write
-from service.adapters.orm import OutboxRow, TxAttemptRow
 from service.kernel.ports import Clock
 from service.kernel.storage.event_log import SqlAlchemyEventLog
 from service.ledger.domain.events import ChainWriteReincluded, ChainWriteRolledBack
+from service.ledger.storage.confirmations import ConfirmationRegistry, Settlement, Write
+from service.ledger.storage.rows import OutboxRow, TxAttemptRow
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,9 +11,6 @@ from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import TxAttempt, TxStatus
 from service.adapters.commitments import leaf_hash
-from service.adapters.confirmations import ConfirmationRegistry, UnknownWriteKindError
-from service.adapters.log_anchor_confirmations import LogAnchorConfirmations
-from service.adapters.tx_store import SqlAlchemyTxStore
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
 from service.domain.batches import Batch, BatchStatus
@@ -21,6 +18,9 @@ from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine
 from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import LogAnchor
+from service.ledger.storage.confirmations import ConfirmationRegistry, UnknownWriteKindError
+from service.ledger.storage.log_anchor_confirmations import LogAnchorConfirmations
+from service.ledger.storage.tx_store import SqlAlchemyTxStore
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SENDER = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
