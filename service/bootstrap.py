@@ -28,7 +28,6 @@ from service.adapters.certificate_confirmations import (
     RoleGrantConfirmations,
     StepConfirmations,
 )
-from service.adapters.commitments import ChainCommitments, leaf_hash
 from service.adapters.consumer_scans import (
     ConsumerScanRecorder,
     HmacDeviceKeys,
@@ -42,8 +41,6 @@ from service.adapters.identity import (
     SealedWallets,
     WebhookOtpSender,
 )
-from service.adapters.ledger import ChainLedger, ChainRuntime
-from service.adapters.log_inspector import ProcessLogInspector
 from service.adapters.printing import QrLabelPrinter
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
@@ -71,9 +68,12 @@ from service.ledger.app.commands import AnchorLog
 from service.ledger.app.health import HealthLimits, chain_info, check_health
 from service.ledger.app.log import LogUseCases, anchor_log
 from service.ledger.ports import LogAnchor
+from service.ledger.storage.chain import ChainLedger, ChainRuntime
+from service.ledger.storage.commitments import ChainCommitments, leaf_hash
 from service.ledger.storage.confirmations import NO_EFFECT, ConfirmationRegistry
 from service.ledger.storage.lease import SqlAlchemyLease
 from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
+from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
 
 log = logging.getLogger(__name__)

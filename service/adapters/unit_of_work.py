@@ -17,7 +17,6 @@ from service.adapters.distribution import (
     SqlAlchemyCustodyRepository,
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
-from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.adapters.repositories import (
     SqlAlchemyAlertRepository,
     SqlAlchemyAttestationRepository,
@@ -57,6 +56,7 @@ from service.ledger.ports import (
     LogTenants,
     OutboxRepository,
 )
+from service.ledger.storage.log_tenants import SqlAlchemyLogTenants
 from service.ledger.storage.repositories import (
     SqlAlchemyLogAnchorRepository,
     SqlAlchemyLogCheckRepository,

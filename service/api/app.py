@@ -19,15 +19,14 @@ from service.api.routers import (
     distribution,
     docs,
     epcis,
-    health,
     items,
-    log,
     pages,
     products,
     web,
 )
 from service.audit import api as audit
 from service.identity.api import organisations, scanner_sessions
+from service.ledger.api import health, log
 
 
 def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:

@@ -34,14 +34,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain import log as event_log
-from service.adapters.commitments import token_id as derive_token_id
-from service.adapters.ledger import CONTRACT
-from service.adapters.log_tenants import SqlAlchemyLogTenants
 from service.audit.ports import LogCut
 from service.kernel.actor import Actor
 from service.kernel.ports import LogEntry
 from service.kernel.roles import Role
 from service.kernel.storage.rows import EventRow, LogHeadRow
+from service.ledger.storage.chain import CONTRACT
+from service.ledger.storage.commitments import token_id as derive_token_id
+from service.ledger.storage.log_tenants import SqlAlchemyLogTenants
 from service.ledger.storage.rows import DeploymentRow
 
 FORMAT = "tracecert-audit/1"

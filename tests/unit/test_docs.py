@@ -14,11 +14,11 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from chain.config import ChainSettings
-from service.adapters.commitments import ChainCommitments
 from service.config import Settings
 from service.kernel.errors import InvalidGtinError
 from service.kernel.events import canonical_json
 from service.kernel.gs1 import is_valid_sscc, normalise_gtin
+from service.ledger.storage.commitments import ChainCommitments
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -14,7 +14,7 @@ import pytest
 
 from chain import log as service_log
 from chain import merkle
-from service.adapters.commitments import ChainCommitments
+from service.ledger.storage.commitments import ChainCommitments
 
 ROOT = Path(__file__).resolve().parents[3]
 VERIFIER = ROOT / "verifier"

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from service.adapters.commitments import leaf_hash
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.domain.regions import Region
 from service.kernel.storage.db import make_engine
+from service.ledger.storage.commitments import leaf_hash
 
 NEW = Region("C33010601", "West Lake north bank", 4, "330106")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chain import log as event_log
 from chain.merkle import item_leaf, verify_proof
-from service.adapters.commitments import item_hash, token_id
+from service.ledger.storage.commitments import item_hash, token_id
 from tests.integration.service.conftest import auth, make_batch, run_sender_until, serials_of
 
 

@@ -10,9 +10,9 @@ import io
 import json
 import tarfile
 
-from tests.integration.service.api.test_log_integrity import anchored, new_event
-from tests.integration.service.api.test_log_tenants import rfc6962_root
 from tests.integration.service.conftest import auth
+from tests.integration.service.ledger.test_log_integrity import anchored, new_event
+from tests.integration.service.ledger.test_log_tenants import rfc6962_root
 
 
 def _export_files(api, key: str, **params: int) -> dict[str, bytes]:

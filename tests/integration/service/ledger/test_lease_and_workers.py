@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from service.adapters.commitments import leaf_hash
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
@@ -18,6 +17,7 @@ from service.identity.app.organisations import (
     create_organisation,
 )
 from service.kernel.storage.db import make_engine
+from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.lease import SqlAlchemyLease
 from tests.integration.service.conftest import GTIN, seed_chain_rows
 

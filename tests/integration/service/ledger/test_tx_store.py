@@ -10,7 +10,6 @@ from sqlalchemy import text
 from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import TxAttempt, TxStatus
-from service.adapters.commitments import leaf_hash
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
 from service.domain.batches import Batch, BatchStatus
@@ -18,6 +17,7 @@ from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine
 from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import LogAnchor
+from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.confirmations import ConfirmationRegistry, UnknownWriteKindError
 from service.ledger.storage.log_anchor_confirmations import LogAnchorConfirmations
 from service.ledger.storage.tx_store import SqlAlchemyTxStore

@@ -13,7 +13,6 @@ from sqlalchemy import select, text
 from chain.client import LogEntry, Receipt
 from chain.sender import NONCE_FILL, TxAttempt, TxStatus
 from service.adapters.certificate_confirmations import GIFT_CREATED
-from service.adapters.commitments import leaf_hash
 from service.adapters.orm import CertificateActionRow, CertificateDealRow, CertificateRow, ItemRow
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
@@ -22,6 +21,7 @@ from service.kernel.storage.db import make_engine, migrate
 from service.kernel.storage.rows import EventRow
 from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import LogAnchor
+from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
 from tests.integration.service.ledger.test_tx_store import AT, SENDER, queue_batch_anchor
 

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import ContainerDep, CurrentActor, LogDep, page_limit
-from service.api.schemas import (
+from service.api.schemas import Limit
+from service.ledger.api.schemas import (
     ConsistencyProofPublic,
     InclusionProofPublic,
-    Limit,
     LogEventPublic,
     LogPublic,
 )

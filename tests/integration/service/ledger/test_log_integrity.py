@@ -11,8 +11,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from service import cli
-from service.adapters.commitments import leaf_hash
-from service.adapters.log_inspector import ProcessLogInspector
+from service.ledger.storage.commitments import leaf_hash
+from service.ledger.storage.log_inspector import ProcessLogInspector
 from tests.integration.service.conftest import auth, run_sender_until
 
 

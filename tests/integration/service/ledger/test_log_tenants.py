@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tests.integration.service.api.test_log_integrity import anchored
 from tests.integration.service.conftest import auth
+from tests.integration.service.ledger.test_log_integrity import anchored
 
 
 def rfc6962_root(leaves: list[bytes]) -> bytes:

@@ -4,7 +4,7 @@ agrees with what was folded is folded again from the start."""
 from __future__ import annotations
 
 from chain import log as event_log
-from service.adapters.commitments import ChainCommitments
+from service.ledger.storage.commitments import ChainCommitments
 
 
 def leaves(n: int, salt: bytes = b"") -> list[bytes]:
