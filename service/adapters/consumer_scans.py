@@ -57,13 +57,10 @@ from service.adapters.orm import (
     ItemRow,
     LogisticUnitRow,
 )
-from service.adapters.repositories import (
-    SqlAlchemyAlertRepository,
-    SqlAlchemyCodeRepository,
-    stored_proof,
-)
+from service.adapters.repositories import SqlAlchemyCodeRepository, stored_proof
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
 from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState

@@ -18,16 +18,16 @@ from service.adapters.distribution import (
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.adapters.repositories import (
-    SqlAlchemyAlertRepository,
     SqlAlchemyAttestationRepository,
     SqlAlchemyBatchRepository,
     SqlAlchemyCodeFileRepository,
     SqlAlchemyCodeRepository,
     SqlAlchemyProductRepository,
 )
+from service.alerts.ports import AlertRepository
+from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import (
     AccountRepository,
-    AlertRepository,
     AttestationRepository,
     BatchRepository,
     CertificateRepository,

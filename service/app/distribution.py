@@ -16,29 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from service.alerts.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, may_move
+from service.alerts.domain.errors import AlertNotFoundError, AlertStateError
+from service.alerts.domain.events import AlertStatusChanged
 from service.app.ports import Site, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload_scans
 from service.app.scans import alert_view
 from service.app.scans import list_alerts as scans_list_alerts
-from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, may_move
 from service.domain.custody import (
     validate_ref,
     validate_site,
 )
-from service.domain.errors import (
-    AlertNotFoundError,
-    AlertStateError,
-    InvalidChannelError,
-    ShipmentNotFoundError,
-)
-from service.domain.events import (
-    AlertStatusChanged,
-    ChannelParentSet,
-    RegionsLoaded,
-    SiteRegistered,
-    TerritoriesSet,
-)
+from service.domain.errors import InvalidChannelError, ShipmentNotFoundError
+from service.domain.events import ChannelParentSet, RegionsLoaded, SiteRegistered, TerritoriesSet
 from service.domain.regions import RegionTree, validate_custom_regions
 from service.identity.domain.errors import OrganisationNotFoundError
 from service.identity.domain.organisations import Organisation, party

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from service.alerts.domain.events import AlertRaised
 from service.app.ports import ConsumerScan, UnitOfWork
 from service.app.regions import region_view
 from service.app.scanning import UNRESTRICTED_KINDS
 from service.domain.batches import Batch
 from service.domain.custody import diversion_alert, find_diversion
-from service.domain.events import AlertRaised
 from service.domain.regions import RegionTree
 from service.identity.domain.organisations import party
 

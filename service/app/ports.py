@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import IO, Any, Protocol
 
+from service.alerts.ports import AlertRepository
 from service.domain.accounts import Account, Destination, OtpChallenge
-from service.domain.alerts import Alert, AlertStatus
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import (
     Certificate,
@@ -205,43 +205,6 @@ class Attestation:
 class AttestationRepository(Protocol):
     def add(self, attestation: Attestation) -> None: ...
     def of_batch(self, batch_id: int) -> list[Attestation]: ...
-
-
-class AlertRepository(Protocol):
-    def raise_or_repeat(self, alert: Alert, at: datetime) -> tuple[Alert, bool]:
-        """Open ``alert`` or, if one with its key exists, bump its count; True if new."""
-        ...
-
-    def list(
-        self,
-        brand_id: int | None,
-        status: AlertStatus | None,
-        offset: int,
-        limit: int,
-        party_id: int | None = None,
-    ) -> list[Alert]:
-        """Alerts of a brand (all when None); with ``party_id``, only those it is responsible
-        for or raised by its scans."""
-        ...
-
-    def get(self, alert_id: int) -> Alert | None: ...
-    def repeat_many(self, alert_ids: Sequence[int], at: datetime) -> dict[int, Alert]:
-        """Count a sighting per id given (an id may repeat); the alerts as they now are."""
-        ...
-
-    def raise_many(self, alerts: Sequence[Alert], at: datetime) -> dict[str, tuple[Alert, bool]]:
-        """Open each alert or bump the one with its key (a key may repeat); per key the alert
-        and whether this call opened it."""
-        ...
-
-    def set_status(
-        self,
-        alert_id: int,
-        expected: AlertStatus,
-        status: AlertStatus,
-        note: str | None,
-        at: datetime,
-    ) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from service.alerts.domain.alerts import Alert, AlertKind
+from service.alerts.domain.events import AlertRaised
 from service.app.ports import Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
-from service.domain.alerts import Alert, AlertKind
 from service.domain.custody import (
     Custody,
     ScanAction,
@@ -50,7 +51,7 @@ from service.domain.errors import (
     ShipmentNotFoundError,
     SiteNotFoundError,
 )
-from service.domain.events import AlertRaised, CaseOpened, GoodsDispatched, GoodsReceived
+from service.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
 from service.domain.regions import RegionTree
 from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from service.alerts.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
+from service.alerts.domain.events import AlertRaised
 from service.app import commands
 from service.app.diversions import raise_diversion, territory
 from service.app.ports import (
@@ -50,11 +52,9 @@ from service.app.ports import (
     UnitOfWorkFactory,
 )
 from service.app.views import product_name
-from service.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
 from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
-from service.domain.events import AlertRaised
 from service.domain.regions import RegionTree
 from service.domain.scans import (
     CloneCheck,

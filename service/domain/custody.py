@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from service.domain.alerts import Alert, AlertKind
+from service.alerts.domain.alerts import Alert, AlertKind
 from service.domain.batches import Batch
 from service.domain.errors import InvalidScanError, InvalidSiteError
 from service.domain.regions import RegionTree

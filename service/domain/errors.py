@@ -169,13 +169,6 @@ class ShipmentNotFoundError(NotFoundError):
     default_detail = "No such shipment of yours; check the shipment id."
 
 
-class AlertNotFoundError(NotFoundError):
-    """Raised when an alert is unknown or not visible to the caller."""
-
-    code = "alert_not_found"
-    default_detail = "No such alert for you; check the alert id."
-
-
 class ProductExistsError(TracecertError):
     """Raised when a product with the same GTIN is already registered."""
 
@@ -271,14 +264,6 @@ class ClientEventReusedError(TracecertError):
     code = "client_event_reused"
     kind = ErrorKind.CONFLICT
     default_detail = "This client event id was used for another scan; give every scan its own id."
-
-
-class AlertStateError(TracecertError):
-    """Raised when an alert cannot move to the asked status (e.g. reopening a dismissed one)."""
-
-    code = "alert_state_conflict"
-    kind = ErrorKind.CONFLICT
-    default_detail = "The alert cannot move to that status; open alerts are confirmed or dismissed."
 
 
 class BatchAlreadyAnchoredError(TracecertError):

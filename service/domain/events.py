@@ -163,19 +163,6 @@ class BatchAttested(Event):
 
 
 @dataclass(frozen=True)
-class AlertRaised(Event):
-    """An alert was opened for the brand's auditors."""
-
-    type: ClassVar[str] = "AlertRaised"
-    alert_id: int
-    kind: str
-    batch_id: str | None
-    serial: str | None
-    code: str | None = None
-    responsible_id: int | None = None
-
-
-@dataclass(frozen=True)
 class BatchAnchoringRequested(Event):
     """Anchoring a batch on chain was queued in the outbox."""
 
@@ -283,16 +270,6 @@ class CaseOpened(Event):
     organisation_id: int
     site_id: int | None
     event_time: str
-
-
-@dataclass(frozen=True)
-class AlertStatusChanged(Event):
-    """An alert was confirmed or dismissed."""
-
-    type: ClassVar[str] = "AlertStatusChanged"
-    alert_id: int
-    status: str
-    by: str
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from service.alerts.domain.alerts import AlertStatus
 from service.api.deps import AlertsDep, ContainerDep, CurrentActor, page_limit
 from service.api.schemas import AlertPublic, Limit, Offset
-from service.domain.alerts import AlertStatus
 
 router = APIRouter(tags=["alerts"])
 

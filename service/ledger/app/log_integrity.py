@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from service.alerts.interface import Alert, AlertKind, AlertRaised
 from service.app.ports import UnitOfWork, UnitOfWorkFactory
-from service.domain.alerts import Alert, AlertKind
-from service.domain.events import AlertRaised
 from service.kernel.errors import TracecertError
 from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
 from service.kernel.ports import Clock, LogRow

@@ -10,14 +10,8 @@ from typing import Any
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
-from service.adapters.orm import (
-    AlertRow,
-    BatchRow,
-    CertificateRow,
-    LogisticUnitRow,
-    ShipmentRow,
-    SiteRow,
-)
+from service.adapters.orm import BatchRow, CertificateRow, LogisticUnitRow, ShipmentRow, SiteRow
+from service.alerts.storage.rows import AlertRow
 from service.identity.storage.rows import OrganisationRow
 from service.ledger.ports import TenantRefs
 

@@ -19,9 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chain import merkle
+from service.alerts.domain.alerts import Alert, AlertStatus
+from service.alerts.ports import AlertRepository
 from service.app import commands, factory
 from service.app.ports import (
-    AlertRepository,
     Attestation,
     AttestationRepository,
     BatchRepository,
@@ -30,7 +31,6 @@ from service.app.ports import (
     CodeRepository,
     ProductRepository,
 )
-from service.domain.alerts import Alert, AlertStatus
 from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
 from service.domain.products import Product

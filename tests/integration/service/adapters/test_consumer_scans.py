@@ -15,8 +15,8 @@ from service.adapters.consumer_scans import (
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
+from service.alerts.domain.alerts import Alert, AlertKind
 from service.app.ports import ConsumerScan
-from service.domain.alerts import Alert, AlertKind
 from tests.integration.service.conftest import make_batch, serials_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

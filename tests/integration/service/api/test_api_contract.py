@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import pytest
 
+from service.alerts.domain.alerts import AlertStatus
 from service.api.routers.certificates import VERBS
-from service.domain.alerts import AlertStatus
 from service.domain.certificates import DealStatus
 from service.domain.custody import ScanAction, SiteKind
 from service.kernel.roles import OrganisationKind, Role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.alerts import AlertKind, AlertStatus
+from service.alerts.domain.alerts import AlertKind, AlertStatus
 from service.domain.batches import Batch
 from service.domain.custody import diversion_alert
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.alerts.domain.alerts import Alert, AlertKind
+from service.alerts.domain.errors import AlertNotFoundError
 from service.app import distribution
-from service.domain.alerts import Alert, AlertKind
-from service.domain.errors import AlertNotFoundError, BatchNotFoundError
+from service.domain.errors import BatchNotFoundError
 from service.identity.app import tenancy
 from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideCompanyPrefixesError
 from service.kernel.actor import Actor

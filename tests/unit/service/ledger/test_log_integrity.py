@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from service.domain.alerts import AlertKind
+from service.alerts.domain.alerts import AlertKind
 from service.identity.app.commands import CreateOrganisation
 from service.identity.app.organisations import SYSTEM_ACTOR, create_organisation
 from service.identity.domain.events import OrganisationCreated
