@@ -44,10 +44,11 @@ from service.adapters.identity import (
 from service.adapters.printing import QrLabelPrinter
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from service.alerts.app import AlertUseCases
 from service.app import certificates, consumers
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import CodeLimits, ConsumerUseCases
-from service.app.distribution import AlertUseCases, ChannelUseCases
+from service.app.distribution import ChannelUseCases
 from service.app.diversions import ConsumerDiversions
 from service.app.factory import FactoryUseCases
 from service.app.ports import OtpSender

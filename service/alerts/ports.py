@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.alerts.domain.alerts import Alert, AlertStatus
+from service.kernel.ports import UnitOfWork
 
 
 class AlertWriter(Protocol):
@@ -51,3 +52,30 @@ class AlertRepository(AlertWriter, Protocol):
         note: str | None,
         at: datetime,
     ) -> bool: ...
+
+
+class CustodyTrail(Protocol):
+    """The chain of custody of the goods a diversion names: the channel's custody reads, which
+    bootstrap's unit of work carries (its target type is the channel's own, opaque here)."""
+
+    def target(self, sscc: str | None, serial: str | None) -> Any | None: ...
+    def history(self, target: Any) -> list[dict[str, Any]]:
+        """The shipments the target (or its case, pallet) travelled in."""
+        ...
+
+
+class AlertsUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the alerts (and the kernel's event log), with the channel's custody
+    reads for a diversion's evidence."""
+
+    alerts: AlertRepository
+
+    @property
+    def custody(self) -> CustodyTrail: ...
+
+
+class AlertsUnitOfWorkFactory(Protocol):
+    def __call__(self) -> AlertsUnitOfWork: ...
+    def reader(self) -> AlertsUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        ...

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.alerts import api as alerts
 from service.api import errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
 from service.api.routers import (
-    alerts,
     batches,
     certificates,
     consumers,
@@ -79,4 +79,8 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         docs,
     ):
         app.include_router(module.router)
+        if module is distribution:
+            # One alert and its status: the alerts' routes that the channel's router served
+            # (their place in the OpenAPI document and their tag stay).
+            app.include_router(alerts.case_router)
     return app

@@ -12,10 +12,11 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.alerts.app import AlertUseCases
 from service.api.lanes import Lane, write_lane
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import ConsumerUseCases
-from service.app.distribution import AlertUseCases, ChannelUseCases
+from service.app.distribution import ChannelUseCases
 from service.app.factory import FactoryUseCases
 from service.app.ports import UnitOfWork
 from service.domain.errors import InvalidSessionError

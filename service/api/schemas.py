@@ -293,20 +293,6 @@ class ScanPublic(Public):
     )
 
 
-class AlertPublic(Public):
-    id: int
-    kind: str
-    status: str
-    serial: str | None
-    detail: dict[str, Any]
-    count: int
-    responsible_id: int | None = None
-    scanner_id: int | None = None
-    note: str | None = None
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
-
-
 # ----------------------------------------------------------------------------- distribution
 class RegionPublic(Public):
     code: str
@@ -440,11 +426,6 @@ class StockPublic(BaseModel):
     cases: list[dict[str, Any]]
     inbound: list[dict[str, Any]]
     outbound: list[dict[str, Any]]
-
-
-class AlertStatusUpdate(Strict):
-    status: Literal["confirmed", "dismissed"]
-    note: str | None = Field(default=None, max_length=2000)
 
 
 class CustomRegion(Strict):

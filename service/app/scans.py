@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from service.alerts.domain.alerts import Alert, AlertKind, AlertScope, AlertStatus, item_alert_key
+from service.alerts.domain.alerts import Alert, AlertKind, item_alert_key
 from service.alerts.domain.events import AlertRaised
 from service.app import commands
 from service.app.diversions import raise_diversion, territory
@@ -84,7 +84,6 @@ from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.gs1 import check_item_key, is_valid_serial_text
 from service.kernel.ports import Clock
-from service.kernel.roles import Permission
 from service.kernel.views import hex0x
 from service.ledger.domain.errors import LedgerHeldError, LedgerUnavailableError
 from service.ledger.domain.outbox import OutboxEntry
@@ -850,40 +849,3 @@ def unknown(serial: str) -> dict[str, Any]:
     """The answer to a scan of a well-formed code we never made (it is at most 20 characters:
     only a well-formed serial is ever echoed)."""
     return _unknown(serial)
-
-
-# ----------------------------------------------------------------------------- alerts
-def list_alerts(
-    actor: Actor, uow: UnitOfWork, status: str | None, offset: int, limit: int
-) -> list[dict[str, Any]]:
-    actor.require(Permission.READ_ALERTS)
-    try:
-        wanted = AlertStatus(status) if status is not None else None
-    except ValueError:
-        raise InvalidRequestError(
-            "status is one of " + ", ".join(s.value for s in AlertStatus) + "."
-        ) from None
-    scope = AlertScope.of(actor)
-    if scope is None:
-        return []
-    brand = None if scope.everything else scope.brand_id
-    with uow:
-        alerts = uow.alerts.list(brand, wanted, offset, limit, party_id=scope.party_id)
-    return [alert_view(a) for a in alerts]
-
-
-def alert_view(alert: Alert) -> dict[str, Any]:
-    """The JSON-ready view of an alert."""
-    return {
-        "id": alert.id,
-        "kind": alert.kind.value,
-        "status": alert.status.value,
-        "serial": alert.serial,
-        "detail": alert.detail,
-        "count": alert.count,
-        "responsible_id": alert.responsible_id,
-        "scanner_id": alert.scanner_id,
-        "note": alert.note,
-        "first_seen_at": alert.first_seen_at.isoformat() if alert.first_seen_at else None,
-        "last_seen_at": alert.last_seen_at.isoformat() if alert.last_seen_at else None,
-    }

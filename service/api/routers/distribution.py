@@ -5,7 +5,6 @@ from typing import Literal
 from fastapi import APIRouter
 
 from service.api.deps import (
-    AlertsDep,
     ChannelDep,
     ContainerDep,
     CurrentActor,
@@ -14,8 +13,6 @@ from service.api.deps import (
     page_limit,
 )
 from service.api.schemas import (
-    AlertPublic,
-    AlertStatusUpdate,
     ChannelParentPublic,
     ChannelParentUpdate,
     IdPath,
@@ -186,22 +183,3 @@ def stock(
     """What an organisation holds, with ages, and its open inbound and outbound shipments."""
     view = channel.stock_view(actor, organisation_id, offset, page_limit(container, limit))
     return StockPublic.model_validate(view)
-
-
-# ----------------------------------------------------------------------------- alerts
-@router.get("/alerts/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: IdPath, actor: CurrentActor, alerts: AlertsDep) -> AlertPublic:
-    """One alert with its evidence (for a diversion: the chain of custody)."""
-    return AlertPublic.model_validate(alerts.get_alert(actor, alert_id))
-
-
-@router.post("/alerts/{alert_id}/status", response_model=AlertPublic)
-def set_alert_status(
-    alert_id: IdPath,
-    body: AlertStatusUpdate,
-    actor: CurrentActor,
-    alerts: AlertsDep,
-) -> AlertPublic:
-    """Confirm or dismiss an open alert, with a note (brand, auditor, admin)."""
-    view = alerts.set_alert_status(actor, alert_id, body.status, body.note)
-    return AlertPublic.model_validate(view)

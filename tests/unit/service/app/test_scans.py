@@ -2,6 +2,7 @@
 
 import pytest
 
+from service.alerts.app import alert_views
 from service.app import commands, scans
 from service.kernel.errors import (
     InvalidRequestError,
@@ -52,7 +53,7 @@ def first_serial(h, public_id):
 
 
 def alerts(h, actor=ADMIN, status=None):
-    return scans.list_alerts(actor, h.db(), status, 0, 50)
+    return alert_views(actor, h.db(), status, 0, 50)
 
 
 # ----------------------------------------------------------------------------- verdicts

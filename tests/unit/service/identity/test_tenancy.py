@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.alerts.app import get_alert, list_alerts
 from service.alerts.domain.alerts import Alert, AlertKind
 from service.alerts.domain.errors import AlertNotFoundError
-from service.app import distribution
 from service.domain.errors import BatchNotFoundError
 from service.identity.app import tenancy
 from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideCompanyPrefixesError
@@ -119,10 +119,10 @@ def test_an_alert_is_read_by_id_exactly_when_it_is_listed(h):
     )  # fmt: skip
     for reader, sees in ((other_distributor, False), (DISTRIBUTOR, True), (BRAND, True),
                          (OTHER_BRAND, False), (ADMIN, True)):  # fmt: skip
-        listed = [a["id"] for a in distribution.list_alerts(reader, h.db(), None, 0, 10)]
+        listed = [a["id"] for a in list_alerts(reader, h.db(), None, 0, 10)]
         assert listed == ([1] if sees else [])
         if sees:
-            assert distribution.get_alert(reader, 1, h.db())["id"] == 1
+            assert get_alert(reader, 1, h.db())["id"] == 1
         else:
             with pytest.raises(AlertNotFoundError):
-                distribution.get_alert(reader, 1, h.db())
+                get_alert(reader, 1, h.db())
