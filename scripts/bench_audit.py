@@ -45,7 +45,7 @@ from chain._keccak import keccak256  # noqa: E402
 from chain.merkle import BatchTree  # noqa: E402
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 from service.audit.storage import SqlAlchemyAuditExporter  # noqa: E402
-from service.domain.events import BatchAnchored, BatchCreated  # noqa: E402
+from service.factory.domain.events import BatchAnchored, BatchCreated  # noqa: E402
 from service.kernel.actor import Actor  # noqa: E402
 from service.kernel.roles import Role  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402

@@ -45,7 +45,7 @@ from chain.config import ChainSettings  # noqa: E402
 from service.app import commands, factory  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.domain.codes import new_serials  # noqa: E402
+from service.factory.domain.codes import new_serials  # noqa: E402
 from service.identity.app import tenancy  # noqa: E402
 from service.identity.app.commands import CreateOrganisation  # noqa: E402
 from service.identity.app.organisations import SYSTEM_ACTOR, create_organisation  # noqa: E402

@@ -25,8 +25,8 @@ from service.app import commands
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
-from service.domain.labels import LabelLayout, validate_layout
-from service.domain.units import UnitKind
+from service.factory.domain.labels import LabelLayout, validate_layout
+from service.factory.domain.units import UnitKind
 from service.identity.app.commands import CreateApiKey, CreateOrganisation, RevokeApiKey
 from service.identity.app.organisations import SYSTEM_ACTOR
 from service.identity.domain.errors import OrganisationNotFoundError

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chain.config import ChainSettings
 from chain.contracts.certificate_registry import MAX_CLAIM_BATCH
 from service.api.networks import Network, parse_networks
-from service.domain.labels import MAX_LABELS_PER_FILE
+from service.factory.domain.labels import MAX_LABELS_PER_FILE
 from service.kernel.errors import TracecertError
 from service.kernel.gs1 import normalise_company_prefix, validate_resolver
 

@@ -22,8 +22,8 @@ from sqlalchemy import Select, select, update
 
 from chain.client import Receipt
 from service.adapters.orm import AttestationRow, BatchRow
-from service.domain.batches import BatchStatus
-from service.domain.events import (
+from service.factory.domain.batches import BatchStatus
+from service.factory.domain.events import (
     BatchAnchored,
     BatchAnchorFailed,
     BatchAttested,

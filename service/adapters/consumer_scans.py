@@ -62,10 +62,10 @@ from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
-from service.domain.batches import BatchStatus
 from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
-from service.domain.units import ItemRecord
+from service.factory.domain.batches import BatchStatus
+from service.factory.domain.units import ItemRecord
 from service.kernel.outages import OutageMonitor
 from service.kernel.storage.db import READ_ONLY, is_outage
 from service.kernel.storage.sql import bulk_insert, timestamp_writer

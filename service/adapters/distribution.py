@@ -26,7 +26,7 @@ from service.adapters.orm import (
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
 from service.domain.regions import Region
-from service.domain.units import UnitKind
+from service.factory.domain.units import UnitKind
 from service.identity.domain.organisations import Organisation
 from service.identity.storage.rows import OrganisationRow
 from service.kernel.roles import OrganisationKind

@@ -20,7 +20,7 @@ from qrcode.exceptions import DataOverflowError
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from service.domain.labels import (
+from service.factory.domain.labels import (
     A4_HEIGHT_MM,
     A4_WIDTH_MM,
     MAX_QUIET_ZONE_MODULES,

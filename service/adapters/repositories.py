@@ -23,9 +23,9 @@ from service.adapters.orm import (
     SsccCounterRow,
 )
 from service.app.ports import Attestation, CodeFileDownload
-from service.domain.batches import Batch, BatchOwner, BatchStatus
-from service.domain.products import Product
-from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
+from service.factory.domain.products import Product
+from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.kernel.storage.sql import (
     bulk_insert,
     db_timestamp,

@@ -38,7 +38,6 @@ from service.app.ports import (
     WalletRef,
     Wallets,
 )
-from service.app.views import product_name
 from service.domain.accounts import (
     Account,
     Custody,
@@ -46,7 +45,6 @@ from service.domain.accounts import (
     normalise_destination,
     recipient_key,
 )
-from service.domain.batches import BatchStatus
 from service.domain.certificates import (
     DEAL_OF_ACTION,
     HAND_OUT_ACTIONS,
@@ -72,6 +70,7 @@ from service.domain.errors import (
     VoucherUsedError,
 )
 from service.domain.events import CertificateActionRequested
+from service.factory.domain.batches import BatchStatus, product_name
 from service.identity.domain.errors import OrganisationNotFoundError, PartnerNotAuthorisedError
 from service.identity.interface import is_authorised
 from service.kernel.actor import Actor

@@ -29,10 +29,8 @@ from service.app.ports import (
     UnitOfWorkFactory,
     Wallets,
 )
-from service.app.views import product_name
-from service.domain import accounts, codes
+from service.domain import accounts
 from service.domain.accounts import Account, Custody, OtpChallenge
-from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import (
     ACCOUNT_FREE_FAILURES,
     ACCOUNT_LOCK,
@@ -57,7 +55,6 @@ from service.domain.errors import (
     InvalidRegionError,
     InvalidSessionError,
     InvalidWalletBindingError,
-    ItemNotFoundError,
     NotClaimableError,
     OtpBudgetExhaustedError,
     OtpNetworkRateLimitedError,
@@ -67,6 +64,9 @@ from service.domain.errors import (
 )
 from service.domain.events import AccountCreated, CertificateClaimRequested
 from service.domain.regions import RegionTree
+from service.factory.domain import codes
+from service.factory.domain.batches import Batch, BatchStatus, product_name
+from service.factory.domain.errors import ItemNotFoundError
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json

@@ -20,9 +20,9 @@ from service.alerts.domain.events import AlertRaised
 from service.app.ports import ConsumerScan, UnitOfWork
 from service.app.regions import region_view
 from service.app.scanning import UNRESTRICTED_KINDS
-from service.domain.batches import Batch
 from service.domain.custody import diversion_alert, find_diversion
 from service.domain.regions import RegionTree
+from service.factory.domain.batches import Batch
 from service.identity.domain.organisations import party
 
 #: How a consumer's scan names the scanning party in a diversion alert.

@@ -21,8 +21,8 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.domain import codes
-from service.domain.batches import (
+from service.factory.domain import codes
+from service.factory.domain.batches import (
     Batch,
     BatchStatus,
     is_valid_public_id,
@@ -30,7 +30,7 @@ from service.domain.batches import (
     validate_recall_reason,
     validate_spec,
 )
-from service.domain.errors import (
+from service.factory.domain.errors import (
     AttestationExistsError,
     BatchNotFoundError,
     CodeFileApprovalRequiredError,
@@ -43,7 +43,7 @@ from service.domain.errors import (
     SsccExhaustedError,
     TooManyLabelsError,
 )
-from service.domain.events import (
+from service.factory.domain.events import (
     BatchAnchoringRequested,
     BatchAttestationRequested,
     BatchCreated,
@@ -56,9 +56,9 @@ from service.domain.events import (
     PinSeedDestroyed,
     ProductRegistered,
 )
-from service.domain.labels import MAX_LABELS_PER_FILE, Label, LabelLayout
-from service.domain.products import Product, new_product
-from service.domain.units import (
+from service.factory.domain.labels import MAX_LABELS_PER_FILE, Label, LabelLayout
+from service.factory.domain.products import Product, new_product
+from service.factory.domain.units import (
     LogisticUnit,
     UnitKind,
     plan_packing,

@@ -14,7 +14,6 @@ from typing import IO, Any, Protocol
 
 from service.alerts.ports import AlertRepository
 from service.domain.accounts import Account, Destination, OtpChallenge
-from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import (
     Certificate,
     CertificateState,
@@ -24,11 +23,12 @@ from service.domain.certificates import (
     PinGuard,
 )
 from service.domain.custody import Custody
-from service.domain.labels import Label, LabelLayout
-from service.domain.products import Product
 from service.domain.regions import Region
-from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
+from service.factory.domain.labels import Label, LabelLayout
+from service.factory.domain.products import Product
+from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.identity.domain.organisations import Organisation
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
 from service.kernel.ports import UnitOfWork as KernelUnitOfWork

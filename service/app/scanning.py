@@ -44,7 +44,6 @@ from service.domain.custody import (
 )
 from service.domain.errors import (
     ClientEventReusedError,
-    CodeNotFoundError,
     InvalidScanError,
     NotAddressedError,
     NotHeldError,
@@ -53,6 +52,7 @@ from service.domain.errors import (
 )
 from service.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
 from service.domain.regions import RegionTree
+from service.factory.domain.errors import CodeNotFoundError
 from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, TracecertError

@@ -51,8 +51,6 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.app.views import product_name
-from service.domain.batches import Batch, BatchStatus
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.custody import Custody, Diversion, find_diversion
 from service.domain.regions import RegionTree
@@ -67,7 +65,6 @@ from service.domain.scans import (
     judges_diversion,
     with_risk,
 )
-from service.domain.units import ItemRecord
 from service.domain.verification import (
     NOT_READ,
     PROVEN,
@@ -79,6 +76,8 @@ from service.domain.verification import (
     differences,
     verdict,
 )
+from service.factory.domain.batches import Batch, BatchStatus, product_name
+from service.factory.domain.units import ItemRecord
 from service.identity.domain.organisations import Organisation
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError

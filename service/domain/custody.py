@@ -20,9 +20,9 @@ from enum import StrEnum
 from typing import Any
 
 from service.alerts.domain.alerts import Alert, AlertKind
-from service.domain.batches import Batch
 from service.domain.errors import InvalidScanError, InvalidSiteError
 from service.domain.regions import RegionTree
+from service.factory.domain.batches import Batch
 from service.kernel.text import printable
 
 _REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)

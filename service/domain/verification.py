@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from service.domain.batches import BatchStatus
+from service.factory.domain.batches import BatchStatus
 
 
 class Verdict(StrEnum):

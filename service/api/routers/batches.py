@@ -31,8 +31,8 @@ from service.api.schemas import (
     UnitPublic,
 )
 from service.app import commands
-from service.domain.labels import LabelLayout, validate_layout
-from service.domain.units import UnitKind
+from service.factory.domain.labels import LabelLayout, validate_layout
+from service.factory.domain.units import UnitKind
 from service.kernel.errors import InvalidRequestError
 
 router = APIRouter(tags=["batches"])

@@ -48,15 +48,15 @@ from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
 from service.app.ports import ClaimJob, SignedVoucher, WalletRef
-from service.domain.batches import Batch
-from service.domain.errors import (
-    AlreadyClaimedError,
+from service.domain.errors import AlreadyClaimedError
+from service.domain.verification import BatchOnChain
+from service.factory.interface import (
+    Batch,
     BatchAlreadyAnchoredError,
     BatchRecalledError,
     BatchStateError,
     InvalidBatchError,
 )
-from service.domain.verification import BatchOnChain
 from service.kernel.errors import TracecertError
 from service.ledger.domain.errors import (
     ChainRejectedError,

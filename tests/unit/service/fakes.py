@@ -31,11 +31,11 @@ from service.app.ports import (
     CodeRepository,
     ProductRepository,
 )
-from service.domain.batches import Batch, BatchOwner, BatchStatus
 from service.domain.certificates import Certificate
-from service.domain.products import Product
-from service.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.domain.verification import BatchOnChain
+from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
+from service.factory.domain.products import Product
+from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.identity.domain.api_keys import ApiKey
 from service.identity.domain.organisations import Organisation
 from service.identity.ports import ApiKeyRepository, OrganisationRepository

@@ -14,8 +14,8 @@ import zxingcpp
 from PIL import Image
 
 from service.adapters.printing import QrLabelPrinter
-from service.domain.errors import InvalidLabelLayoutError
-from service.domain.labels import Label, LabelLayout, grid
+from service.factory.domain.errors import InvalidLabelLayoutError
+from service.factory.domain.labels import Label, LabelLayout, grid
 
 ITEM_URI = "https://id.example.com/01/09506000134352/10/L2026-11-001/21/0123456789ABCDEFGHJK"
 CASE_URI = "https://id.example.com/00/106141410000000011"

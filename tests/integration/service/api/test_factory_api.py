@@ -9,7 +9,7 @@ import io
 import pytest
 from sqlalchemy import text
 
-from service.domain import codes
+from service.factory.domain import codes
 from tests.integration.service.conftest import (
     GTIN,
     auth,

@@ -12,7 +12,7 @@ from chain.errors import ContractRevertError
 from chain.sender import TxAttempt, TxStatus
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
-from service.domain.batches import Batch, BatchStatus
+from service.factory.domain.batches import Batch, BatchStatus
 from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine
 from service.ledger.domain.outbox import ChainWrite

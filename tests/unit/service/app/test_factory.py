@@ -12,9 +12,9 @@ from datetime import date
 import pytest
 
 from service.app import factory
-from service.domain import codes
-from service.domain.batches import BatchStatus
-from service.domain.errors import (
+from service.factory.domain import codes
+from service.factory.domain.batches import BatchStatus
+from service.factory.domain.errors import (
     AttestationExistsError,
     BatchAlreadyAnchoredError,
     BatchNotFoundError,
@@ -31,7 +31,7 @@ from service.domain.errors import (
     ProductNotFoundError,
     SsccExhaustedError,
 )
-from service.domain.units import UnitKind
+from service.factory.domain.units import UnitKind
 from service.identity.domain.errors import (
     GtinOutsideCompanyPrefixesError,
     OrganisationNotFoundError,

@@ -21,7 +21,8 @@ from service.domain.certificates import (
     step_starts_lock_clock,
     step_undone,
 )
-from service.domain.errors import BatchRecalledError, CertificateStateError
+from service.domain.errors import CertificateStateError
+from service.factory.domain.errors import BatchRecalledError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 S, A = CertificateState, Action

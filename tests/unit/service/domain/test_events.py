@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from service.domain.events import BatchCreated
+from service.factory.domain.events import BatchCreated
 from service.identity.domain.events import OrganisationCreated
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.batches import BatchStatus
 from service.domain.verification import (
     NOT_READ,
     PROVEN,
@@ -18,6 +17,7 @@ from service.domain.verification import (
     differences,
     verdict,
 )
+from service.factory.domain.batches import BatchStatus
 
 S, V = BatchStatus, Verdict
 NOT_ANCHORED_YET = [S.DRAFT, S.GENERATED, S.ACTIVATED, S.ANCHORING, S.ANCHOR_FAILED]

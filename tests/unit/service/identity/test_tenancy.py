@@ -9,7 +9,7 @@ import pytest
 from service.alerts.app import get_alert, list_alerts
 from service.alerts.domain.alerts import Alert, AlertKind
 from service.alerts.domain.errors import AlertNotFoundError
-from service.domain.errors import BatchNotFoundError
+from service.factory.domain.errors import BatchNotFoundError
 from service.identity.app import tenancy
 from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideCompanyPrefixesError
 from service.kernel.actor import Actor

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.errors import InvalidBatchError, InvalidSiteError
+from service.domain.errors import InvalidSiteError
+from service.factory.domain.errors import InvalidBatchError
 from service.kernel.text import printable
 
 

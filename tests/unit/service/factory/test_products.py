@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from service.domain.errors import InvalidProductError
-from service.domain.products import (
+from service.factory.domain.errors import InvalidProductError
+from service.factory.domain.products import (
     MAX_ATTRIBUTE_KEY,
     MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,

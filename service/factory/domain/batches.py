@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from service.domain.errors import (
+from service.factory.domain.errors import (
     BatchAlreadyAnchoredError,
     BatchRecalledError,
     BatchStateError,
@@ -249,3 +249,12 @@ class Batch:
         return self.status in (BatchStatus.ANCHORING, BatchStatus.ANCHORED) or (
             self.status is BatchStatus.RECALLED and self.outbox_id is not None
         )
+
+
+def product_name(batch: Batch | None) -> str | None:
+    """The product's name as the batch's public attributes froze it at planning."""
+    if batch is None:
+        return None
+    product = (batch.metadata or {}).get("product")
+    name = product.get("name") if isinstance(product, dict) else None
+    return name if isinstance(name, str) else None

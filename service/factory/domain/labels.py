@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from service.domain.errors import InvalidLabelLayoutError
+from service.factory.domain.errors import InvalidLabelLayoutError
 
 A4_WIDTH_MM = 210.0
 A4_HEIGHT_MM = 297.0

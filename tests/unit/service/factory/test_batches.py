@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.batches import (
+from service.factory.domain.batches import (
     MAX_CASE_SIZE,
     MAX_CASES_PER_PALLET,
     MAX_LINE_LENGTH,
@@ -18,7 +18,7 @@ from service.domain.batches import (
     validate_recall_reason,
     validate_spec,
 )
-from service.domain.errors import (
+from service.factory.domain.errors import (
     BatchAlreadyAnchoredError,
     BatchRecalledError,
     BatchStateError,

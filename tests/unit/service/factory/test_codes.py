@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.codes import (
+from service.factory.domain.codes import (
     CROCKFORD,
     PIN_LENGTH,
     PIN_SEED_BYTES,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from service.domain.batches import Packing
+from service.factory.domain.batches import Packing
 from service.kernel.gs1 import make_sscc, sscc_capacity
 
 

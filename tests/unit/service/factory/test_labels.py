@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from service.domain.errors import InvalidLabelLayoutError
-from service.domain.labels import (
+from service.factory.domain.errors import InvalidLabelLayoutError
+from service.factory.domain.labels import (
     MAX_LABELS_PER_FILE,
     Label,
     LabelLayout,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from service.domain.errors import InvalidProductError
+from service.factory.domain.errors import InvalidProductError
 from service.kernel.gs1 import normalise_gtin
 from service.kernel.text import printable
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.batches import Packing
-from service.domain.units import plan_packing, references_available, sscc_for_reference
+from service.factory.domain.batches import Packing
+from service.factory.domain.units import plan_packing, references_available, sscc_for_reference
 from service.kernel.gs1 import is_valid_sscc, make_sscc, sscc_capacity
 
 PREFIX = "0614141"  # 7 digits: 10^9 references per extension digit
