@@ -1,7 +1,7 @@
 """Benchmark: one-item-one-code generation at factory scale, anchored on a real anvil.
 
 A batch of N items (default 1,000,000) in cases of 6 and pallets of 100 cases goes through the
-service's own code path (``service.app.factory``) on SQLite or PostgreSQL: serials and PIN seed
+service's own code path (``service.factory.app``) on SQLite or PostgreSQL: serials and PIN seed
 (generate), leaves and PIN hashes (hash), rows (insert, with the aggregation events and the
 commit), the Merkle tree (tree), then activation and the anchor transaction confirmed on a
 fresh anvil (anchor). In the same run it measures:
@@ -42,9 +42,20 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.config import ChainSettings  # noqa: E402
-from service.app import commands, factory  # noqa: E402
 from service.bootstrap import Container, bootstrap  # noqa: E402
 from service.config import Settings  # noqa: E402
+from service.factory.app.batches import anchor_batch, create_batch, get_batch  # noqa: E402
+from service.factory.app.codes import activate_codes, generate_codes  # noqa: E402
+from service.factory.app.commands import (  # noqa: E402
+    ActivateCodes,
+    AnchorBatch,
+    CreateBatch,
+    DownloadCodeFile,
+    GenerateCodes,
+    RegisterProduct,
+)
+from service.factory.app.printing import download_code_file  # noqa: E402
+from service.factory.app.products import register_product  # noqa: E402
 from service.factory.domain.codes import new_serials  # noqa: E402
 from service.identity.app import tenancy  # noqa: E402
 from service.identity.app.commands import CreateOrganisation  # noqa: E402
@@ -166,13 +177,13 @@ def measure(container: Container, items: int) -> dict[str, Any]:
     plant = create_organisation(
         CreateOrganisation(admin, "Factory", "factory", brand.id), uows(), clock
     )
-    factory.register_product(
-        commands.RegisterProduct(admin, GTIN, "Baijiu 53% vol 500 ml", {}, brand.id), uows(), clock
+    register_product(
+        RegisterProduct(admin, GTIN, "Baijiu 53% vol 500 ml", {}, brand.id), uows(), clock
     )
     assert plant.id is not None
     actor = Actor("bench", Role.FACTORY, plant.id, brand_id=brand.id)
-    batch = factory.create_batch(
-        commands.CreateBatch(actor, GTIN, "BENCH-1", date.today(), "L1", items, 6, 100),
+    batch = create_batch(
+        CreateBatch(actor, GTIN, "BENCH-1", date.today(), "L1", items, 6, 100),
         uows,
         container.commitments,
         clock,
@@ -187,8 +198,8 @@ def measure(container: Container, items: int) -> dict[str, Any]:
     ) as progress:
         stages = Stages(progress, items)
         started = time.perf_counter()
-        factory.generate_codes(
-            commands.GenerateCodes(actor, batch["id"]),
+        generate_codes(
+            GenerateCodes(actor, batch["id"]),
             uows,
             container.commitments,
             container.secrets,
@@ -201,8 +212,8 @@ def measure(container: Container, items: int) -> dict[str, Any]:
         # The code file, streamed in full (this is the audited, once-only download).
         task = progress.add_task("csv", total=items)
         csv_started = time.perf_counter()
-        _, chunks = factory.download_code_file(
-            commands.DownloadCodeFile(actor, batch["id"]),
+        _, chunks = download_code_file(
+            DownloadCodeFile(actor, batch["id"]),
             uows,
             container.secrets,
             clock,
@@ -221,15 +232,13 @@ def measure(container: Container, items: int) -> dict[str, Any]:
         assert rows - 1 == items, (rows, items)
 
         anchor_started = time.perf_counter()
-        factory.activate_codes(commands.ActivateCodes(actor, batch_id=batch["id"]), uows, clock)
+        activate_codes(ActivateCodes(actor, batch_id=batch["id"]), uows, clock)
         activated = time.perf_counter()
-        factory.anchor_batch(
-            commands.AnchorBatch(actor, batch["id"]), uows, container.ledger, clock
-        )
+        anchor_batch(AnchorBatch(actor, batch["id"]), uows, container.ledger, clock)
         deadline = time.monotonic() + 120
         while True:
             container.sender_step()
-            view = factory.get_batch(actor, batch["id"], uows.reader(), container.ledger)
+            view = get_batch(actor, batch["id"], uows.reader(), container.ledger)
             if view["status"] == "anchored":
                 break
             if time.monotonic() > deadline or view["status"] == "anchor_failed":

@@ -50,13 +50,13 @@ from service.app.certificates import CertificateUseCases
 from service.app.consumers import CodeLimits, ConsumerUseCases
 from service.app.distribution import ChannelUseCases
 from service.app.diversions import ConsumerDiversions
-from service.app.factory import FactoryUseCases
 from service.app.ports import OtpSender
 from service.app.scans import Verifier
 from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.scans import CloneRule
+from service.factory.app.use_cases import FactoryUseCases
 from service.identity.app.use_cases import OrganisationUseCases
 from service.kernel.errors import TracecertError
 from service.kernel.outages import OutageMonitor

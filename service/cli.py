@@ -21,10 +21,19 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from chain.backends import Backend, RpcBackend, make_backend
 from chain.errors import ChainError
-from service.app import commands
 from service.audit import app as audit
 from service.bootstrap import Container, bootstrap, dev_clock
 from service.config import Settings
+from service.factory.app.commands import (
+    ActivateCodes,
+    AnchorBatch,
+    ApproveReprint,
+    CreateBatch,
+    DownloadCodeFile,
+    GenerateCodes,
+    RecallBatch,
+    RegisterProduct,
+)
 from service.factory.domain.labels import LabelLayout, validate_layout
 from service.factory.domain.units import UnitKind
 from service.identity.app.commands import CreateApiKey, CreateOrganisation, RevokeApiKey
@@ -634,9 +643,7 @@ def product_create(
 ) -> None:
     """Register a product of a brand."""
     with _operator() as container:
-        cmd = commands.RegisterProduct(
-            SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand
-        )
+        cmd = RegisterProduct(SYSTEM_ACTOR, gtin, name, _parse_attributes(attr or []), brand)
         view = container.factory.register_product(cmd)
     console.print(f"product {view['id']}: {view['gtin']} {view['name']}")
 
@@ -659,7 +666,7 @@ def batch_create(
         when = (
             date.fromisoformat(production_date) if production_date else container.clock.now().date()
         )
-        cmd = commands.CreateBatch(
+        cmd = CreateBatch(
             _factory_actor(container, factory_id),
             gtin,
             lot,
@@ -684,9 +691,7 @@ def batch_generate(batch_id: Annotated[str, typer.Argument()]) -> None:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        view = container.factory.generate_codes(
-            commands.GenerateCodes(SYSTEM_ACTOR, batch_id), report
-        )
+        view = container.factory.generate_codes(GenerateCodes(SYSTEM_ACTOR, batch_id), report)
     _print_batch(view)
 
 
@@ -699,7 +704,7 @@ def batch_activate(
 ) -> None:
     """Activate a batch's codes, or those of one case or pallet."""
     with _operator() as container:
-        cmd = commands.ActivateCodes(SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id)
+        cmd = ActivateCodes(SYSTEM_ACTOR, code=code, batch_id=None if code else batch_id)
         result = container.factory.activate_codes(cmd)
     console.print(
         f"activated {result['activated_cases']} case(s), {result['activated_items']} item(s); "
@@ -711,7 +716,7 @@ def batch_activate(
 def batch_anchor(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Queue the batch root for anchoring (the running service's sender sends it)."""
     with _operator() as container:
-        view = container.factory.anchor_batch(commands.AnchorBatch(SYSTEM_ACTOR, batch_id))
+        view = container.factory.anchor_batch(AnchorBatch(SYSTEM_ACTOR, batch_id))
     _print_batch(view)
 
 
@@ -730,7 +735,7 @@ def batch_recall(
 ) -> None:
     """Recall a batch (scans show it at once; the chain learns it once anchored)."""
     with _operator() as container:
-        view = container.factory.recall_batch(commands.RecallBatch(SYSTEM_ACTOR, batch_id, reason))
+        view = container.factory.recall_batch(RecallBatch(SYSTEM_ACTOR, batch_id, reason))
     _print_batch(view)
 
 
@@ -741,9 +746,7 @@ def batch_approve_reprint(
 ) -> None:
     """Allow one more download of a batch's code file (with PINs)."""
     with _operator() as container:
-        result = container.factory.approve_reprint(
-            commands.ApproveReprint(SYSTEM_ACTOR, batch_id, reason)
-        )
+        result = container.factory.approve_reprint(ApproveReprint(SYSTEM_ACTOR, batch_id, reason))
     console.print(f"approval {result['approval_id']} for batch {result['batch_id']}")
 
 
@@ -758,9 +761,7 @@ def batch_export(
         raise typer.Exit(2)
     with _operator() as container:
         view = container.factory.get_batch(SYSTEM_ACTOR, batch_id)
-        _, chunks = container.factory.download_code_file(
-            commands.DownloadCodeFile(SYSTEM_ACTOR, batch_id)
-        )
+        _, chunks = container.factory.download_code_file(DownloadCodeFile(SYSTEM_ACTOR, batch_id))
         rows = 0
         with _progress() as progress, out.open("xb") as fh:
             out.chmod(0o600)

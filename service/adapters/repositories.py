@@ -22,10 +22,10 @@ from service.adapters.orm import (
     ProductRow,
     SsccCounterRow,
 )
-from service.app.ports import Attestation, CodeFileDownload
 from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
 from service.factory.domain.products import Product
 from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.factory.ports import Attestation, CodeFileDownload
 from service.kernel.storage.sql import (
     bulk_insert,
     db_timestamp,

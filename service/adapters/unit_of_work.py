@@ -28,14 +28,16 @@ from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import (
     AccountRepository,
-    AttestationRepository,
-    BatchRepository,
     CertificateRepository,
     ChannelRepository,
-    CodeFileRepository,
-    CodeRepository,
     CustodyRepository,
     EpcisRepository,
+)
+from service.factory.ports import (
+    AttestationRepository,
+    BatchRepository,
+    CodeFileRepository,
+    CodeRepository,
     ProductRepository,
 )
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository

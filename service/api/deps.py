@@ -17,9 +17,9 @@ from service.api.lanes import Lane, write_lane
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import ConsumerUseCases
 from service.app.distribution import ChannelUseCases
-from service.app.factory import FactoryUseCases
 from service.app.ports import UnitOfWork
 from service.domain.errors import InvalidSessionError
+from service.factory.app.use_cases import FactoryUseCases
 from service.identity.app.use_cases import OrganisationUseCases
 from service.identity.domain import api_keys
 from service.identity.domain import scanner_sessions as scanner_tokens

@@ -30,7 +30,16 @@ from service.api.schemas import (
     ReprintApprovalPublic,
     UnitPublic,
 )
-from service.app import commands
+from service.factory.app.commands import (
+    ActivateCodes,
+    AnchorBatch,
+    ApproveReprint,
+    AttestBatch,
+    CreateBatch,
+    DownloadCodeFile,
+    GenerateCodes,
+    RecallBatch,
+)
 from service.factory.domain.labels import LabelLayout, validate_layout
 from service.factory.domain.units import UnitKind
 from service.kernel.errors import InvalidRequestError
@@ -49,7 +58,7 @@ def create_batch(
 ) -> BatchPublic:
     """Plan a production batch of a product (factory): a draft. Honours ``Idempotency-Key``."""
     idempotency = idempotency_of(idempotency_key, body)
-    cmd = commands.CreateBatch(
+    cmd = CreateBatch(
         actor=actor,
         gtin=body.gtin,
         lot=body.lot,
@@ -90,7 +99,7 @@ def generate_codes(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) 
     Runs in one transaction; large batches take a while (about 30 s per million items):
     the CLI's ``tracecert batch generate`` shows progress.
     """
-    cmd = commands.GenerateCodes(actor=actor, batch_id=batch_id)
+    cmd = GenerateCodes(actor=actor, batch_id=batch_id)
     view = factory.generate_codes(cmd)
     return BatchPublic.model_validate(view)
 
@@ -98,7 +107,7 @@ def generate_codes(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) 
 @router.post("/batches/{batch_id}/activate", response_model=ActivationPublic)
 def activate_batch(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> ActivationPublic:
     """Activate every code of the batch at once (factory)."""
-    cmd = commands.ActivateCodes(actor=actor, batch_id=batch_id)
+    cmd = ActivateCodes(actor=actor, batch_id=batch_id)
     return ActivationPublic.model_validate(factory.activate_codes(cmd))
 
 
@@ -107,7 +116,7 @@ def activate_unit(
     body: ActivationCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ActivationPublic:
     """Activate the codes of a scanned case or pallet label (factory line scanner)."""
-    cmd = commands.ActivateCodes(actor=actor, code=body.code)
+    cmd = ActivateCodes(actor=actor, code=body.code)
     return ActivationPublic.model_validate(factory.activate_codes(cmd))
 
 
@@ -115,7 +124,7 @@ def activate_unit(
 def anchor_batch(batch_id: BatchId, actor: CurrentActor, factory: FactoryDep) -> BatchPublic:
     """Queue the batch root for anchoring on chain (factory). While the anchor is in flight,
     asking again answers the same; once anchored, it is a 409."""
-    cmd = commands.AnchorBatch(actor=actor, batch_id=batch_id)
+    cmd = AnchorBatch(actor=actor, batch_id=batch_id)
     view = factory.anchor_batch(cmd)
     return BatchPublic.model_validate(view)
 
@@ -126,7 +135,7 @@ def recall_batch(
 ) -> BatchPublic:
     """Recall a batch with a reason (factory, brand): at once for scans and claims; on chain
     as soon as the batch is anchored there."""
-    cmd = commands.RecallBatch(actor=actor, batch_id=batch_id, reason=body.reason)
+    cmd = RecallBatch(actor=actor, batch_id=batch_id, reason=body.reason)
     view = factory.recall_batch(cmd)
     return BatchPublic.model_validate(view)
 
@@ -151,7 +160,7 @@ def attest_batch(
 ) -> BatchPublic:
     """Attach a quality report (its hash and URL) to an anchored batch (attestor); the
     attestation goes on chain."""
-    cmd = commands.AttestBatch(
+    cmd = AttestBatch(
         actor=actor,
         batch_id=batch_id,
         report_hash=bytes.fromhex(body.report_hash[2:]),
@@ -183,7 +192,7 @@ def download_code_file(
     Audited and allowed once; another download needs an admin's approval. Once every code of
     the batch is activated the PINs are destroyed and the file cannot be made again.
     """
-    cmd = commands.DownloadCodeFile(actor=actor, batch_id=batch_id)
+    cmd = DownloadCodeFile(actor=actor, batch_id=batch_id)
     filename, rows = factory.download_code_file(cmd)
     return StreamingResponse(
         rows,
@@ -204,7 +213,7 @@ def approve_reprint(
     batch_id: BatchId, body: ReprintApprovalCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ReprintApprovalPublic:
     """Allow one more download of the code file (admin), with a reason for the audit trail."""
-    cmd = commands.ApproveReprint(actor=actor, batch_id=batch_id, reason=body.reason)
+    cmd = ApproveReprint(actor=actor, batch_id=batch_id, reason=body.reason)
     return ReprintApprovalPublic.model_validate(factory.approve_reprint(cmd))
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from service.api.deps import ContainerDep, CurrentActor, FactoryDep, page_limit
 from service.api.schemas import Limit, Offset, ProductCreate, ProductPublic
-from service.app import commands
+from service.factory.app.commands import RegisterProduct
 
 router = APIRouter(tags=["products"])
 
@@ -14,7 +14,7 @@ def register_product(
     body: ProductCreate, actor: CurrentActor, factory: FactoryDep
 ) -> ProductPublic:
     """Register a product under its GTIN (brand; admins name the brand)."""
-    cmd = commands.RegisterProduct(
+    cmd = RegisterProduct(
         actor=actor,
         gtin=body.gtin,
         name=body.name,

@@ -14,9 +14,10 @@ from sqlalchemy import text
 from chain.backends import PyEvmBackend
 from chain.config import PYEVM_DEV_PRIVATE_KEY, ChainSettings
 from service.api.app import create_app
-from service.app import commands, factory
 from service.bootstrap import Container, bootstrap
 from service.config import Settings
+from service.factory.app.commands import RegisterProduct
+from service.factory.app.products import register_product
 from service.identity.app import tenancy
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
 from service.identity.app.organisations import (
@@ -193,8 +194,8 @@ def keys(container: Container) -> Keys:
     tenancy.set_company_prefixes(actor, b1, BRAND_ONE_PREFIXES, uows(), clock)
     tenancy.set_company_prefixes(actor, b2, BRAND_TWO_PREFIXES, uows(), clock)
     tenancy.set_partner(actor, lab, ["attestor"], uows(), clock, brand_id=b1)
-    factory.register_product(
-        commands.RegisterProduct(actor, GTIN, "Sauce-aroma 53% vol 500 ml", {"abv": 53}, b1),
+    register_product(
+        RegisterProduct(actor, GTIN, "Sauce-aroma 53% vol 500 ml", {"abv": 53}, b1),
         uows(),
         clock,
     )
@@ -236,10 +237,8 @@ BRAND_TWO_GTIN = "00614141000012"
 def two_brands(api, container, keys) -> dict[str, str]:
     """Brand One's factory made LOT-ONE; Brand Two (its own product) made LOT-TWO."""
     uows, clock, actor = container.uow_factory, container.clock, SYSTEM_ACTOR
-    factory.register_product(
-        commands.RegisterProduct(
-            actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org
-        ),
+    register_product(
+        RegisterProduct(actor, BRAND_TWO_GTIN, "Brand Two 500 ml", {}, keys.foreign_brand_org),
         uows(),
         clock,
     )

@@ -21,8 +21,27 @@ from typing import Any
 from chain import merkle
 from service.alerts.domain.alerts import Alert, AlertStatus
 from service.alerts.ports import AlertRepository
-from service.app import commands, factory
-from service.app.ports import (
+from service.domain.certificates import Certificate
+from service.domain.verification import BatchOnChain
+from service.factory.app.batches import anchor_batch, attest_batch, create_batch, recall_batch
+from service.factory.app.codes import activate_codes, generate_codes
+from service.factory.app.commands import (
+    ActivateCodes,
+    AnchorBatch,
+    ApproveReprint,
+    AttestBatch,
+    CreateBatch,
+    DownloadCodeFile,
+    GenerateCodes,
+    RecallBatch,
+    RegisterProduct,
+)
+from service.factory.app.printing import approve_reprint, download_code_file
+from service.factory.app.products import register_product
+from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
+from service.factory.domain.products import Product
+from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.factory.ports import (
     Attestation,
     AttestationRepository,
     BatchRepository,
@@ -31,11 +50,6 @@ from service.app.ports import (
     CodeRepository,
     ProductRepository,
 )
-from service.domain.certificates import Certificate
-from service.domain.verification import BatchOnChain
-from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
-from service.factory.domain.products import Product
-from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
 from service.identity.domain.api_keys import ApiKey
 from service.identity.domain.organisations import Organisation
 from service.identity.ports import ApiKeyRepository, OrganisationRepository
@@ -1228,8 +1242,8 @@ class Harness:
     def product(
         self, actor: Actor = BRAND, gtin: str = GTIN, brand_id: int | None = None, **attributes: Any
     ) -> dict[str, Any]:
-        cmd = commands.RegisterProduct(actor, gtin, "Moutai 53% 500 ml", attributes, brand_id)
-        return factory.register_product(cmd, self.db(), self.clock)
+        cmd = RegisterProduct(actor, gtin, "Moutai 53% 500 ml", attributes, brand_id)
+        return register_product(cmd, self.db(), self.clock)
 
     def batch(
         self,
@@ -1242,7 +1256,7 @@ class Harness:
         idempotency: Idempotency | None = None,
         production_date: date = date(2025, 12, 31),
     ) -> dict[str, Any]:
-        cmd = commands.CreateBatch(
+        cmd = CreateBatch(
             actor,
             gtin,
             lot,
@@ -1253,7 +1267,7 @@ class Harness:
             per_pallet,
             idempotency,
         )
-        return factory.create_batch(cmd, self.db, self.commitments, self.clock, self.max_items)
+        return create_batch(cmd, self.db, self.commitments, self.clock, self.max_items)
 
     def generate(
         self,
@@ -1261,27 +1275,27 @@ class Harness:
         actor: Actor = FACTORY,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> dict[str, Any]:
-        cmd = commands.GenerateCodes(actor, public_id)
+        cmd = GenerateCodes(actor, public_id)
         extra = {} if progress is None else {"progress": progress}
-        return factory.generate_codes(
+        return generate_codes(
             cmd, self.db, self.commitments, self.secrets, self.clock, DEFAULT_PREFIX, **extra
         )
 
     def activate(
         self, code: str | None = None, batch_id: str | None = None, actor: Actor = FACTORY
     ) -> dict[str, Any]:
-        cmd = commands.ActivateCodes(actor, code=code, batch_id=batch_id)
-        return factory.activate_codes(cmd, self.db, self.clock)
+        cmd = ActivateCodes(actor, code=code, batch_id=batch_id)
+        return activate_codes(cmd, self.db, self.clock)
 
     def anchor(self, public_id: str, actor: Actor = FACTORY) -> dict[str, Any]:
-        cmd = commands.AnchorBatch(actor, public_id)
-        return factory.anchor_batch(cmd, self.db, self.ledger, self.clock)
+        cmd = AnchorBatch(actor, public_id)
+        return anchor_batch(cmd, self.db, self.ledger, self.clock)
 
     def recall(
         self, public_id: str, reason: str = "Contaminated bottles", actor: Actor = BRAND
     ) -> dict[str, Any]:
-        cmd = commands.RecallBatch(actor, public_id, reason)
-        return factory.recall_batch(cmd, self.db, self.commitments, self.ledger, self.clock)
+        cmd = RecallBatch(actor, public_id, reason)
+        return recall_batch(cmd, self.db, self.commitments, self.ledger, self.clock)
 
     def attest(
         self,
@@ -1290,18 +1304,18 @@ class Harness:
         uri: str = "https://lab.example.com/reports/1.pdf",
         actor: Actor = ATTESTOR,
     ) -> dict[str, Any]:
-        cmd = commands.AttestBatch(actor, public_id, report_hash, uri)
-        return factory.attest_batch(cmd, self.db, self.ledger, self.clock)
+        cmd = AttestBatch(actor, public_id, report_hash, uri)
+        return attest_batch(cmd, self.db, self.ledger, self.clock)
 
     def download(self, public_id: str, actor: Actor = FACTORY) -> tuple[str, Iterator[bytes]]:
-        cmd = commands.DownloadCodeFile(actor, public_id)
-        return factory.download_code_file(cmd, self.db, self.secrets, self.clock, RESOLVER)
+        cmd = DownloadCodeFile(actor, public_id)
+        return download_code_file(cmd, self.db, self.secrets, self.clock, RESOLVER)
 
     def approve(
         self, public_id: str, reason: str = "Printer jam", actor: Actor = ADMIN
     ) -> dict[str, Any]:
-        cmd = commands.ApproveReprint(actor, public_id, reason)
-        return factory.approve_reprint(cmd, self.db, self.clock)
+        cmd = ApproveReprint(actor, public_id, reason)
+        return approve_reprint(cmd, self.db, self.clock)
 
     def confirm_anchor(self, public_id: str) -> None:
         confirm_anchor(self.db, self.ledger, public_id)

@@ -7,8 +7,9 @@ from sqlalchemy import text
 
 from chain.backends import RpcBackend, free_port
 from service.api.app import create_app
-from service.app import commands, factory
 from service.bootstrap import bootstrap
+from service.factory.app.commands import RegisterProduct
+from service.factory.app.products import register_product
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
 from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
 from tests.integration.service.conftest import GTIN, auth, make_batch, seed_chain_rows, serials_of
@@ -32,9 +33,7 @@ def test_anchor_is_queued_and_verification_is_unavailable_while_the_node_is_down
             uows(),
             clock,
         )
-        factory.register_product(
-            commands.RegisterProduct(SYSTEM_ACTOR, GTIN, "P", {}, brand.id), uows(), clock
-        )
+        register_product(RegisterProduct(SYSTEM_ACTOR, GTIN, "P", {}, brand.id), uows(), clock)
         key = create_api_key(
             CreateApiKey(SYSTEM_ACTOR, org.id, "factory"), uows(), clock, pepper
         ).secret_key

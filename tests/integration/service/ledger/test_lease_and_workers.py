@@ -9,6 +9,16 @@ import pytest
 
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
+from service.factory.app.batches import anchor_batch, create_batch, get_batch
+from service.factory.app.codes import activate_codes, generate_codes
+from service.factory.app.commands import (
+    ActivateCodes,
+    AnchorBatch,
+    CreateBatch,
+    GenerateCodes,
+    RegisterProduct,
+)
+from service.factory.app.products import register_product
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
 from service.identity.app.organisations import (
     SYSTEM_ACTOR,
@@ -44,7 +54,6 @@ def test_only_one_holder_gets_the_sender_lease_until_it_expires_or_is_released(s
 
 
 def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain, service_chain):
-    from service.app import commands, factory
 
     seed_chain_rows(settings.database_url, service_chain)
     settings = settings.model_copy(
@@ -71,34 +80,28 @@ def test_workers_anchor_a_queued_batch_and_the_log_without_help(settings, chain,
                 CreateApiKey(actor, org.id, "factory"), uows(), clock, settings.pepper
             ).secret_key,
         )
-        factory.register_product(
-            commands.RegisterProduct(actor, GTIN, "P", {}, brand.id), uows(), clock
-        )
-        batch = factory.create_batch(
-            commands.CreateBatch(factory_actor, GTIN, "L", date(2026, 11, 1), "L1", 2, 6, 1),
+        register_product(RegisterProduct(actor, GTIN, "P", {}, brand.id), uows(), clock)
+        batch = create_batch(
+            CreateBatch(factory_actor, GTIN, "L", date(2026, 11, 1), "L1", 2, 6, 1),
             uows,
             container.commitments,
             clock,
             100,
         )
-        factory.generate_codes(
-            commands.GenerateCodes(factory_actor, batch["id"]),
+        generate_codes(
+            GenerateCodes(factory_actor, batch["id"]),
             uows,
             container.commitments,
             container.secrets,
             clock,
             settings.gs1_company_prefix,
         )
-        factory.activate_codes(
-            commands.ActivateCodes(factory_actor, batch_id=batch["id"]), uows, clock
-        )
-        factory.anchor_batch(
-            commands.AnchorBatch(factory_actor, batch["id"]), uows, container.ledger, clock
-        )
+        activate_codes(ActivateCodes(factory_actor, batch_id=batch["id"]), uows, clock)
+        anchor_batch(AnchorBatch(factory_actor, batch["id"]), uows, container.ledger, clock)
         container.start_workers()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            view = factory.get_batch(factory_actor, batch["id"], uows(), container.ledger)
+            view = get_batch(factory_actor, batch["id"], uows(), container.ledger)
             if view["status"] == "anchored":
                 break
             time.sleep(0.1)

@@ -11,7 +11,10 @@ from datetime import date
 
 import pytest
 
-from service.app import factory
+from service.factory.app.batches import get_batch, list_batches, recalled_items
+from service.factory.app.codes import code_uri, item_proof, unit_view
+from service.factory.app.printing import label_stream
+from service.factory.app.products import get_product, list_products
 from service.factory.domain import codes
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.errors import (
@@ -141,11 +144,11 @@ def test_only_brands_and_admins_register_products(h, actor):
 def test_products_are_listed_per_brand(h):
     h.product()
     h.product(actor=OTHER_BRAND, gtin=OTHER_GTIN)
-    assert [p["gtin"] for p in factory.list_products(FACTORY, h.db(), 0, 10)] == [GTIN]
-    assert [p["gtin"] for p in factory.list_products(OTHER_FACTORY, h.db(), 0, 10)] == [OTHER_GTIN]
-    assert len(factory.list_products(ADMIN, h.db(), 0, 10)) == 2
+    assert [p["gtin"] for p in list_products(FACTORY, h.db(), 0, 10)] == [GTIN]
+    assert [p["gtin"] for p in list_products(OTHER_FACTORY, h.db(), 0, 10)] == [OTHER_GTIN]
+    assert len(list_products(ADMIN, h.db(), 0, 10)) == 2
     with pytest.raises(ProductNotFoundError):
-        factory.get_product(OTHER_FACTORY, GTIN, h.db())
+        get_product(OTHER_FACTORY, GTIN, h.db())
 
 
 # ----------------------------------------------------------------------------- create
@@ -270,12 +273,12 @@ def test_batches_are_listed_for_their_factory_and_brand_only(h):
     own = draft(h)
     h.product(actor=OTHER_BRAND, gtin=OTHER_GTIN)
     other = h.batch(actor=OTHER_FACTORY, gtin=OTHER_GTIN)["id"]
-    assert [b["id"] for b in factory.list_batches(FACTORY, h.db(), 0, 10)] == [own]
-    assert [b["id"] for b in factory.list_batches(SISTER_FACTORY, h.db(), 0, 10)] == []
-    assert [b["id"] for b in factory.list_batches(BRAND, h.db(), 0, 10)] == [own]
-    assert [b["id"] for b in factory.list_batches(ADMIN, h.db(), 0, 10)] == [other, own]
+    assert [b["id"] for b in list_batches(FACTORY, h.db(), 0, 10)] == [own]
+    assert [b["id"] for b in list_batches(SISTER_FACTORY, h.db(), 0, 10)] == []
+    assert [b["id"] for b in list_batches(BRAND, h.db(), 0, 10)] == [own]
+    assert [b["id"] for b in list_batches(ADMIN, h.db(), 0, 10)] == [other, own]
     with pytest.raises(BatchNotFoundError):
-        factory.get_batch(OTHER_BRAND, own, h.db(), h.ledger)
+        get_batch(OTHER_BRAND, own, h.db(), h.ledger)
 
 
 # ----------------------------------------------------------------------------- generate
@@ -392,7 +395,7 @@ def test_every_item_proof_from_the_stored_tree_verifies_against_the_root(h):
     h.generate(public_id)
     root = h.stored(public_id).root
     for item in h.items(public_id):
-        proof = factory.item_proof(FACTORY, public_id, item.serial, h.db(), h.commitments)
+        proof = item_proof(FACTORY, public_id, item.serial, h.db(), h.commitments)
         assert proof["leaf_index"] == item.leaf_index and proof["root"] == "0x" + root.hex()
         path = [bytes.fromhex(p[2:]) for p in proof["proof"]]
         assert h.commitments.verify_batch_proof(path, root, item.leaf)
@@ -405,7 +408,7 @@ def test_a_batch_of_one_item_is_its_own_root(h):
     (item,) = h.items(public_id)
     assert view["cases"] == 1 and view["pallets"] == 1
     assert h.stored(public_id).root == item.leaf
-    proof = factory.item_proof(FACTORY, public_id, item.serial, h.db(), h.commitments)
+    proof = item_proof(FACTORY, public_id, item.serial, h.db(), h.commitments)
     assert proof["proof"] == []
 
 
@@ -680,7 +683,7 @@ def test_malformed_batch_ids_are_not_found(h, bad):
 
 def test_a_confirmed_anchor_shows_its_transaction_and_confirmations(h):
     public_id = h.anchored()
-    view = factory.get_batch(FACTORY, public_id, h.db(), h.ledger)
+    view = get_batch(FACTORY, public_id, h.db(), h.ledger)
     assert view["status"] == "anchored"
     assert view["anchor"]["tx_hash"] == "0x" + "09" * 32
     assert view["anchor"]["confirmations"] == 6  # head 10, mined in block 5
@@ -772,8 +775,8 @@ def test_recalled_items_are_listed_page_by_page_with_their_holder(h):
     h.activate(code=h.cases(public_id)[0].sscc)
     h.recall(public_id)
     serials = [i.serial for i in h.items(public_id)]
-    first = factory.recalled_items(BRAND, public_id, h.db(), 0, 4)
-    last = factory.recalled_items(BRAND, public_id, h.db(), 8, 4)
+    first = recalled_items(BRAND, public_id, h.db(), 0, 4)
+    last = recalled_items(BRAND, public_id, h.db(), 8, 4)
     assert [r["serial"] for r in first["items"]] == serials[:4]
     assert [r["serial"] for r in last["items"]] == serials[8:]
     assert first["total"] == 10 and last["offset"] == 8
@@ -786,7 +789,7 @@ def test_recalled_items_are_listed_page_by_page_with_their_holder(h):
 def test_items_of_a_batch_that_is_not_recalled_are_not_listed(h):
     public_id = h.generated()
     with pytest.raises(InvalidRequestError):
-        factory.recalled_items(BRAND, public_id, h.db(), 0, 10)
+        recalled_items(BRAND, public_id, h.db(), 0, 10)
 
 
 # ----------------------------------------------------------------------------- attest
@@ -879,7 +882,7 @@ def test_a_download_is_recorded_before_the_file_is_read(h):
     (download,) = h.state.downloads
     assert download.principal_id == FACTORY.principal_id and download.approval_id is None
     assert h.state.event_types()[-1] == "CodeFileDownloaded"
-    view = factory.get_batch(FACTORY, public_id, h.db(), h.ledger)
+    view = get_batch(FACTORY, public_id, h.db(), h.ledger)
     assert view["code_file"] == {"downloads": 1, "sealed": False}
 
 
@@ -915,7 +918,7 @@ def test_the_code_file_is_sealed_once_every_code_is_activated(h):
     with pytest.raises(CodeFileSealedError):
         h.approve(public_id)
     assert len(h.state.downloads) == 1 and not h.state.approvals
-    view = factory.get_batch(FACTORY, public_id, h.db(), h.ledger)
+    view = get_batch(FACTORY, public_id, h.db(), h.ledger)
     assert view["code_file"] == {"downloads": 1, "sealed": True}
 
 
@@ -964,13 +967,13 @@ def test_item_proof_of_a_serial_outside_the_batch_is_not_found(h):
     serial = h.items(second)[0].serial
     for bad in (serial, "NOSUCHSERIAL", "bad serial/../"):
         with pytest.raises(ItemNotFoundError):
-            factory.item_proof(FACTORY, first, bad, h.db(), h.commitments)
+            item_proof(FACTORY, first, bad, h.db(), h.commitments)
 
 
 def test_item_proof_names_the_items_token_and_hashes(h):
     public_id = h.generated()
     item = h.items(public_id)[4]
-    proof = factory.item_proof(BRAND, public_id, item.serial, h.db(), h.commitments)
+    proof = item_proof(BRAND, public_id, item.serial, h.db(), h.commitments)
     with h.db() as uow:
         batch = uow.batches.get(public_id)
     assert batch is not None
@@ -981,15 +984,15 @@ def test_item_proof_names_the_items_token_and_hashes(h):
 
 def test_labels_of_items_cases_and_pallets_carry_their_digital_links(h):
     public_id = h.generated()
-    _, labels = factory.label_stream(FACTORY, public_id, None, 2, 3, h.db, RESOLVER)
+    _, labels = label_stream(FACTORY, public_id, None, 2, 3, h.db, RESOLVER)
     serials = [i.serial for i in h.items(public_id)]
     assert [label.text for label in labels] == serials[2:5]
-    _, labels = factory.label_stream(FACTORY, public_id, UnitKind.PALLET, 0, 10, h.db, RESOLVER)
+    _, labels = label_stream(FACTORY, public_id, UnitKind.PALLET, 0, 10, h.db, RESOLVER)
     pallets = [p.sscc for p in h.pallets(public_id)]
     assert [label.data for label in labels] == [
         f"https://id.example.com/00/{sscc}" for sscc in pallets
     ]
-    _, labels = factory.label_stream(FACTORY, public_id, UnitKind.CASE, 1, 10, h.db, RESOLVER)
+    _, labels = label_stream(FACTORY, public_id, UnitKind.CASE, 1, 10, h.db, RESOLVER)
     cases = [c.sscc for c in h.cases(public_id)]
     assert [label.text for label in labels] == [f"(00) {sscc}" for sscc in cases[1:]]
 
@@ -998,36 +1001,36 @@ def test_labels_of_items_cases_and_pallets_carry_their_digital_links(h):
 def test_a_label_file_holds_1_to_50000_labels_from_an_offset(h, offset, count):
     public_id = h.generated()
     with pytest.raises(InvalidRequestError):
-        factory.label_stream(FACTORY, public_id, None, offset, count, h.db, RESOLVER)
+        label_stream(FACTORY, public_id, None, offset, count, h.db, RESOLVER)
 
 
 def test_a_draft_has_no_labels(h):
     public_id = draft(h)
     with pytest.raises(InvalidRequestError):
-        factory.label_stream(FACTORY, public_id, None, 0, 10, h.db, RESOLVER)
+        label_stream(FACTORY, public_id, None, 0, 10, h.db, RESOLVER)
 
 
 def test_code_uri_gives_the_digital_link_of_an_item_or_a_case_the_caller_made(h):
     public_id = h.generated()
     serial, case = h.items(public_id)[0].serial, h.cases(public_id)[0].sscc
     resolver = RESOLVER
-    assert factory.code_uri(FACTORY, serial, h.db(), resolver) == (
+    assert code_uri(FACTORY, serial, h.db(), resolver) == (
         f"{resolver}/01/{GTIN}/10/L2025-12-001/21/{serial}"
     )
-    assert factory.code_uri(FACTORY, case, h.db(), resolver) == f"{resolver}/00/{case}"
+    assert code_uri(FACTORY, case, h.db(), resolver) == f"{resolver}/00/{case}"
     with pytest.raises(ItemNotFoundError):
-        factory.code_uri(OTHER_FACTORY, serial, h.db(), resolver)
+        code_uri(OTHER_FACTORY, serial, h.db(), resolver)
     with pytest.raises(LogisticUnitNotFoundError):
-        factory.code_uri(OTHER_FACTORY, case, h.db(), resolver)
+        code_uri(OTHER_FACTORY, case, h.db(), resolver)
 
 
 def test_a_case_lists_its_items_and_a_pallet_its_cases(h):
     public_id = h.generated()
     case, pallet = h.cases(public_id)[3], h.pallets(public_id)[1]
-    case_view = factory.unit_view(FACTORY, case.sscc, h.db(), RESOLVER)
-    pallet_view = factory.unit_view(FACTORY, pallet.sscc, h.db(), RESOLVER)
+    case_view = unit_view(FACTORY, case.sscc, h.db(), RESOLVER)
+    pallet_view = unit_view(FACTORY, pallet.sscc, h.db(), RESOLVER)
     assert case_view["children"] == [h.items(public_id)[9].serial]
     assert case_view["parent_sscc"] == pallet.sscc
     assert pallet_view["children"] == [c.sscc for c in h.cases(public_id)[2:]]
     with pytest.raises(LogisticUnitNotFoundError):
-        factory.unit_view(OTHER_FACTORY, case.sscc, h.db(), RESOLVER)
+        unit_view(OTHER_FACTORY, case.sscc, h.db(), RESOLVER)

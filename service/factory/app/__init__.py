@@ -1,0 +1,1 @@
+"""The factory's use cases: products, batches, codes and their activation, printing."""
