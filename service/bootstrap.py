@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
-from service.adapters.batch_confirmations import BATCH_HANDLERS
 from service.adapters.certificate_confirmations import (
     CLAIM_KINDS,
     LIFECYCLE_KINDS,
@@ -41,7 +40,6 @@ from service.adapters.identity import (
     SealedWallets,
     WebhookOtpSender,
 )
-from service.adapters.printing import QrLabelPrinter
 from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.alerts.app import AlertUseCases
@@ -57,6 +55,8 @@ from service.audit.storage import SqlAlchemyAuditExporter
 from service.config import Settings
 from service.domain.scans import CloneRule
 from service.factory.app.use_cases import FactoryUseCases
+from service.factory.storage.confirmations import BATCH_HANDLERS
+from service.factory.storage.printing import QrLabelPrinter
 from service.identity.app.use_cases import OrganisationUseCases
 from service.kernel.errors import TracecertError
 from service.kernel.outages import OutageMonitor

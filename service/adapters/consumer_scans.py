@@ -49,15 +49,7 @@ from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
 from service.adapters.distribution import CUSTODY_HISTORY, custody_history, custody_history_of
-from service.adapters.orm import (
-    BatchRow,
-    BatchTreeLevelRow,
-    CertificateRow,
-    ConsumerScanRow,
-    ItemRow,
-    LogisticUnitRow,
-)
-from service.adapters.repositories import SqlAlchemyCodeRepository, stored_proof
+from service.adapters.orm import CertificateRow, ConsumerScanRow
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
@@ -66,6 +58,8 @@ from service.domain.certificates import CertificateState
 from service.domain.custody import Custody
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord
+from service.factory.storage.codes import SqlAlchemyCodeRepository, stored_proof
+from service.factory.storage.rows import BatchRow, BatchTreeLevelRow, ItemRow, LogisticUnitRow
 from service.kernel.outages import OutageMonitor
 from service.kernel.storage.db import READ_ONLY, is_outage
 from service.kernel.storage.sql import bulk_insert, timestamp_writer

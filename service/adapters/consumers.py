@@ -17,11 +17,9 @@ from sqlalchemy.orm import Session
 from service.adapters.orm import (
     AccountRow,
     AccountSessionRow,
-    BatchRow,
     CertificateActionRow,
     CertificateDealRow,
     CertificateRow,
-    ItemRow,
     OrganisationWalletRow,
     OtpChallengeRow,
     PinGuardRow,
@@ -45,6 +43,7 @@ from service.domain.certificates import (
     DealStatus,
     PinGuard,
 )
+from service.factory.storage.rows import BatchRow, ItemRow
 from service.kernel.storage.sql import translate_integrity
 from service.ledger.storage.rows import OutboxRow
 

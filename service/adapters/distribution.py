@@ -13,9 +13,6 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased
 
 from service.adapters.orm import (
-    BatchRow,
-    ItemRow,
-    LogisticUnitRow,
     RegionRow,
     ScanEventRow,
     ShipmentLineRow,
@@ -27,6 +24,7 @@ from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.domain.custody import Custody
 from service.domain.regions import Region
 from service.factory.domain.units import UnitKind
+from service.factory.storage.rows import BatchRow, ItemRow, LogisticUnitRow
 from service.identity.domain.organisations import Organisation
 from service.identity.storage.rows import OrganisationRow
 from service.kernel.roles import OrganisationKind

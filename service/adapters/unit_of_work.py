@@ -17,13 +17,6 @@ from service.adapters.distribution import (
     SqlAlchemyCustodyRepository,
 )
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
-from service.adapters.repositories import (
-    SqlAlchemyAttestationRepository,
-    SqlAlchemyBatchRepository,
-    SqlAlchemyCodeFileRepository,
-    SqlAlchemyCodeRepository,
-    SqlAlchemyProductRepository,
-)
 from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import (
@@ -40,6 +33,11 @@ from service.factory.ports import (
     CodeRepository,
     ProductRepository,
 )
+from service.factory.storage.attestations import SqlAlchemyAttestationRepository
+from service.factory.storage.batches import SqlAlchemyBatchRepository
+from service.factory.storage.code_files import SqlAlchemyCodeFileRepository
+from service.factory.storage.codes import SqlAlchemyCodeRepository
+from service.factory.storage.products import SqlAlchemyProductRepository
 from service.identity.ports import ApiKeyRepository, OrganisationRepository, TenancyRepository
 from service.identity.storage.repositories import (
     SqlAlchemyApiKeyRepository,

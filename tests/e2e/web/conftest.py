@@ -35,9 +35,9 @@ from playwright.sync_api import (
 from sqlalchemy import text
 
 from chain.backends import free_port
-from service.adapters.printing import QrLabelPrinter
 from service.api.app import create_app
 from service.bootstrap import Container
+from service.factory.storage.printing import QrLabelPrinter
 from tests.integration.service import conftest as service_fixtures
 from tests.integration.service.conftest import auth, make_batch
 

@@ -1,7 +1,7 @@
 """In-memory ``Fake*`` implementations of the application ports, for unit tests.
 
 Each fake keeps the semantics the handlers rely on from its ``SqlAlchemy*`` counterpart in
-``service/adapters/repositories.py``: unique constraints raise ``DuplicateError``, conditional
+the SQLAlchemy repositories: unique constraints raise ``DuplicateError``, conditional
 updates return False when the row is not in the expected state (another caller won), and nothing
 a unit of work does is visible to anyone else until it commits.
 

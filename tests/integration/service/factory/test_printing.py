@@ -13,9 +13,9 @@ import resvg_py
 import zxingcpp
 from PIL import Image
 
-from service.adapters.printing import QrLabelPrinter
 from service.factory.domain.errors import InvalidLabelLayoutError
 from service.factory.domain.labels import Label, LabelLayout, grid
+from service.factory.storage.printing import QrLabelPrinter
 
 ITEM_URI = "https://id.example.com/01/09506000134352/10/L2026-11-001/21/0123456789ABCDEFGHJK"
 CASE_URI = "https://id.example.com/00/106141410000000011"

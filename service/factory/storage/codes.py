@@ -1,233 +1,35 @@
-"""SQLAlchemy repositories: queries live here and return domain objects, never rows."""
+"""A batch's codes: items and logistic units written in bulk through the driver, activation,
+lookups by serial and SSCC, the stored Merkle proofs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from chain.merkle import proof_positions
-from service.adapters.orm import (
-    AttestationRow,
-    BatchRow,
+from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.factory.storage.rows import (
     BatchTreeLevelRow,
-    CodeFileApprovalRow,
-    CodeFileDownloadRow,
     ItemRow,
     LogisticUnitRow,
-    ProductRow,
     SsccCounterRow,
 )
-from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
-from service.factory.domain.products import Product
-from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
-from service.factory.ports import Attestation, CodeFileDownload
 from service.kernel.storage.sql import (
     bulk_insert,
     db_timestamp,
     dialect,
-    driver_execute,
     translate_integrity,
 )
 
-
-class SqlAlchemyProductRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    @staticmethod
-    def _to_domain(row: ProductRow) -> Product:
-        return Product(
-            id=row.id,
-            gtin=row.gtin,
-            brand_id=row.brand_id,
-            name=row.name,
-            attributes=row.attributes,
-            created_at=row.created_at,
-        )
-
-    def add(self, product: Product) -> Product:
-        row = ProductRow(
-            gtin=product.gtin,
-            brand_id=product.brand_id,
-            name=product.name,
-            attributes=product.attributes,
-            created_at=product.created_at,
-        )
-        self._s.add(row)
-        with translate_integrity(self._s, "gtin"):
-            self._s.flush()
-        product.id = row.id
-        return product
-
-    def get(self, product_id: int) -> Product | None:
-        row = self._s.get(ProductRow, product_id)
-        return self._to_domain(row) if row else None
-
-    def get_by_gtin(self, gtin: str) -> Product | None:
-        row = self._s.scalar(select(ProductRow).where(ProductRow.gtin == gtin))
-        return self._to_domain(row) if row else None
-
-    def list(self, brand_id: int | None, offset: int, limit: int) -> list[Product]:
-        query = select(ProductRow).order_by(ProductRow.id).offset(offset).limit(limit)
-        if brand_id is not None:
-            query = query.where(ProductRow.brand_id == brand_id)
-        return [self._to_domain(r) for r in self._s.scalars(query)]
-
-
-_BATCH_OWNER_SQL = "SELECT public_id, brand_id FROM batches WHERE id = ?"
-
-
-class SqlAlchemyBatchRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    @staticmethod
-    def _to_domain(row: BatchRow) -> Batch:
-        return Batch(
-            id=row.id,
-            public_id=row.public_id,
-            organisation_id=row.organisation_id,
-            brand_id=row.brand_id,
-            product_id=row.product_id,
-            gtin=row.gtin,
-            lot=row.lot,
-            production_date=row.production_date,
-            line=row.line,
-            planned_quantity=row.planned_quantity,
-            case_size=row.case_size,
-            cases_per_pallet=row.cases_per_pallet,
-            chain_batch_id=row.chain_batch_id,
-            root=row.root,
-            item_count=row.item_count,
-            metadata_hash=row.metadata_hash,
-            metadata=row.metadata_json,
-            status=BatchStatus(row.status),
-            outbox_id=row.outbox_id,
-            recall_reason=row.recall_reason,
-            recalled_at=row.recalled_at,
-            recall_outbox_id=row.recall_outbox_id,
-            created_at=row.created_at,
-        )
-
-    def add(self, batch: Batch) -> Batch:
-        row = BatchRow(
-            public_id=batch.public_id,
-            organisation_id=batch.organisation_id,
-            brand_id=batch.brand_id,
-            product_id=batch.product_id,
-            gtin=batch.gtin,
-            lot=batch.lot,
-            production_date=batch.production_date,
-            line=batch.line,
-            planned_quantity=batch.planned_quantity,
-            case_size=batch.case_size,
-            cases_per_pallet=batch.cases_per_pallet,
-            chain_batch_id=batch.chain_batch_id,
-            root=batch.root,
-            item_count=batch.item_count,
-            metadata_json=batch.metadata,
-            metadata_hash=batch.metadata_hash,
-            status=batch.status.value,
-            created_at=batch.created_at,
-        )
-        self._s.add(row)
-        with translate_integrity(self._s, "batches"):
-            self._s.flush()
-        batch.id = row.id
-        return batch
-
-    def get(self, public_id: str) -> Batch | None:
-        row = self._s.scalar(select(BatchRow).where(BatchRow.public_id == public_id))
-        return self._to_domain(row) if row else None
-
-    def get_by_id(self, batch_id: int) -> Batch | None:
-        row = self._s.get(BatchRow, batch_id)
-        return self._to_domain(row) if row else None
-
-    def owner(self, batch_id: int) -> BatchOwner | None:
-        # Through the driver: an ORM load of the whole row was a tenth of a case scan's CPU.
-        rows = driver_execute(self._s, _BATCH_OWNER_SQL, (batch_id,))
-        return BatchOwner(rows[0][0], rows[0][1]) if rows else None
-
-    def lot_exists(self, product_id: int, lot: str) -> bool:
-        return (
-            self._s.scalar(
-                select(BatchRow.id).where(BatchRow.product_id == product_id, BatchRow.lot == lot)
-            )
-            is not None
-        )
-
-    def list(
-        self, factory_id: int | None, brand_id: int | None, offset: int, limit: int
-    ) -> list[Batch]:
-        query = select(BatchRow).order_by(BatchRow.id.desc()).offset(offset).limit(limit)
-        if factory_id is not None:
-            query = query.where(BatchRow.organisation_id == factory_id)
-        if brand_id is not None:
-            query = query.where(BatchRow.brand_id == brand_id)
-        return [self._to_domain(r) for r in self._s.scalars(query)]
-
-    def _conditional(self, batch_id: int, where: Any, **values: Any) -> bool:
-        result = self._s.execute(
-            update(BatchRow).where(BatchRow.id == batch_id, where).values(**values)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def transition(self, batch_id: int, expected: Sequence[BatchStatus], to: BatchStatus) -> bool:
-        return self._conditional(
-            batch_id, BatchRow.status.in_([s.value for s in expected]), status=to.value
-        )
-
-    def set_generated(
-        self,
-        batch_id: int,
-        root: bytes,
-        item_count: int,
-        pin_seed_sealed: bytes,
-        at: datetime | None = None,
-    ) -> bool:
-        return self._conditional(
-            batch_id,
-            BatchRow.status == BatchStatus.DRAFT.value,
-            status=BatchStatus.GENERATED.value,
-            root=root,
-            item_count=item_count,
-            pin_seed_sealed=pin_seed_sealed,
-            generated_at=at,
-        )
-
-    def pin_seed(self, batch_id: int) -> bytes | None:
-        return self._s.scalar(select(BatchRow.pin_seed_sealed).where(BatchRow.id == batch_id))
-
-    def destroy_pin_seed(self, batch_id: int) -> bool:
-        return self._conditional(
-            batch_id, BatchRow.pin_seed_sealed.is_not(None), pin_seed_sealed=None
-        )
-
-    def set_outbox(self, batch_id: int, outbox_id: int) -> None:
-        self._s.execute(update(BatchRow).where(BatchRow.id == batch_id).values(outbox_id=outbox_id))
-
-    def recall(
-        self, batch_id: int, reason: str, at: datetime, recall_outbox_id: int | None
-    ) -> bool:
-        return self._conditional(
-            batch_id,
-            BatchRow.status != BatchStatus.RECALLED.value,
-            status=BatchStatus.RECALLED.value,
-            recall_reason=reason,
-            recalled_at=at,
-            recall_outbox_id=recall_outbox_id,
-            pin_seed_sealed=None,
-        )
-
-
 _Pallet = aliased(LogisticUnitRow)
+
+
 _Case = aliased(LogisticUnitRow)
+
 
 ITEM_COLUMNS = ("batch_id", "serial", "item_hash", "leaf", "leaf_index", "case_id", "pin_hash")
 
@@ -577,92 +379,3 @@ class SqlAlchemyCodeRepository:
         )
         for sscc, parent in rows:
             yield str(sscc), parent
-
-
-class SqlAlchemyCodeFileRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def downloads(self, batch_id: int) -> list[CodeFileDownload]:
-        rows = self._s.scalars(
-            select(CodeFileDownloadRow)
-            .where(CodeFileDownloadRow.batch_id == batch_id)
-            .order_by(CodeFileDownloadRow.id)
-        )
-        return [
-            CodeFileDownload(n, r.principal_id, r.approval_id, r.downloaded_at)
-            for n, r in enumerate(rows, start=1)
-        ]
-
-    def add_approval(self, batch_id: int, approved_by: str, reason: str, at: datetime) -> int:
-        row = CodeFileApprovalRow(
-            batch_id=batch_id, approved_by=approved_by, reason=reason, created_at=at
-        )
-        self._s.add(row)
-        self._s.flush()
-        return row.id
-
-    def take_approval(self, batch_id: int, at: datetime) -> int | None:
-        candidate = self._s.scalar(
-            select(CodeFileApprovalRow.id)
-            .where(CodeFileApprovalRow.batch_id == batch_id, CodeFileApprovalRow.used_at.is_(None))
-            .order_by(CodeFileApprovalRow.id)
-            .limit(1)
-        )
-        if candidate is None:
-            return None
-        result = self._s.execute(
-            update(CodeFileApprovalRow)
-            .where(CodeFileApprovalRow.id == candidate, CodeFileApprovalRow.used_at.is_(None))
-            .values(used_at=at)
-        )
-        return candidate if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
-    def add_download(
-        self, batch_id: int, principal_id: str, approval_id: int | None, at: datetime
-    ) -> int:
-        self._s.add(
-            CodeFileDownloadRow(
-                batch_id=batch_id,
-                principal_id=principal_id,
-                approval_id=approval_id,
-                downloaded_at=at,
-            )
-        )
-        with translate_integrity(self._s, "code_file_downloads"):
-            self._s.flush()
-        return int(
-            self._s.scalar(select(func.count()).where(CodeFileDownloadRow.batch_id == batch_id))
-            or 0
-        )
-
-
-class SqlAlchemyAttestationRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def add(self, attestation: Attestation) -> None:
-        self._s.add(
-            AttestationRow(
-                batch_id=attestation.batch_id,
-                organisation_id=attestation.organisation_id,
-                report_hash=attestation.report_hash,
-                uri=attestation.uri,
-                outbox_id=attestation.outbox_id,
-                created_at=attestation.created_at,
-            )
-        )
-        self._s.flush()
-
-    def of_batch(self, batch_id: int) -> list[Attestation]:
-        rows = self._s.scalars(
-            select(AttestationRow)
-            .where(AttestationRow.batch_id == batch_id)
-            .order_by(AttestationRow.id)
-        )
-        return [
-            Attestation(
-                r.batch_id, r.organisation_id, r.report_hash, r.uri, r.outbox_id, r.created_at
-            )
-            for r in rows
-        ]

@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Select, select, update
 
 from chain.client import Receipt
-from service.adapters.orm import AttestationRow, BatchRow
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.events import (
     BatchAnchored,
@@ -29,6 +28,7 @@ from service.factory.domain.events import (
     BatchAttested,
     BatchRecallConfirmed,
 )
+from service.factory.storage.rows import AttestationRow, BatchRow
 from service.kernel.events import Event
 from service.ledger.storage.confirmations import Settlement, Touched, Write
 
