@@ -13,7 +13,6 @@ from service.api import errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
 from service.api.routers import (
-    batches,
     certificates,
     consumers,
     distribution,
@@ -21,10 +20,10 @@ from service.api.routers import (
     epcis,
     items,
     pages,
-    products,
     web,
 )
 from service.audit import api as audit
+from service.factory.api import batches, products
 from service.identity.api import organisations, scanner_sessions
 from service.ledger.api import health, log
 

@@ -15,8 +15,8 @@ import logging
 import pytest
 
 from service.api.limits import BoundedAccessLog
-from tests.integration.service.api.test_factory_api import anchored_batch
 from tests.integration.service.conftest import GTIN, serials_of
+from tests.integration.service.factory.test_factory_api import anchored_batch
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-CN"}
 LONG = "A" * 60_000

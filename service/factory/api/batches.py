@@ -15,15 +15,14 @@ from service.api.deps import (
     idempotency_of,
     page_limit,
 )
-from service.api.schemas import (
+from service.api.schemas import Limit, Offset
+from service.factory.api.schemas import (
     ActivationCreate,
     ActivationPublic,
     AttestationCreate,
     BatchCreate,
     BatchPublic,
     ItemProofPublic,
-    Limit,
-    Offset,
     RecallCreate,
     RecalledItemsPublic,
     ReprintApprovalCreate,

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import ContainerDep, CurrentActor, FactoryDep, page_limit
-from service.api.schemas import Limit, Offset, ProductCreate, ProductPublic
+from service.api.schemas import Limit, Offset
+from service.factory.api.schemas import ProductCreate, ProductPublic
 from service.factory.app.commands import RegisterProduct
 
 router = APIRouter(tags=["products"])

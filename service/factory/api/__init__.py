@@ -1,0 +1,1 @@
+"""The factory's routes: products, batches and their codes, labels and proofs."""
