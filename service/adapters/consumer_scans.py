@@ -54,8 +54,8 @@ from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
+from service.channel.domain.custody import Custody
 from service.domain.certificates import CertificateState
-from service.domain.custody import Custody
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord
 from service.factory.storage.codes import SqlAlchemyCodeRepository, stored_proof

@@ -21,8 +21,8 @@ from service.adapters.orm import (
     TerritoryRow,
 )
 from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
-from service.domain.custody import Custody
-from service.domain.regions import Region
+from service.channel.domain.custody import Custody
+from service.channel.domain.regions import Region
 from service.factory.domain.units import UnitKind
 from service.factory.storage.rows import BatchRow, ItemRow, LogisticUnitRow
 from service.identity.domain.organisations import Organisation

@@ -22,7 +22,7 @@ from typing import Any
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from service.domain.errors import InvalidEpcisError
+from service.channel.domain.errors import InvalidEpcisError
 
 SCHEMA_FILE = "EPCIS-JSON-Schema.json"
 CONTEXT_FILE = "epcis-context.jsonld"

@@ -6,7 +6,7 @@ import threading
 import time
 
 from service.app.ports import UnitOfWorkFactory
-from service.domain.regions import RegionTree
+from service.channel.domain.regions import RegionTree
 
 
 class CachedRegionDirectory:

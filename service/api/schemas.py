@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.domain.custody import ScanAction, SiteKind
+from service.channel.domain.custody import ScanAction, SiteKind
 
 #: A hard ceiling for the schema; the configured ``max_batch_items`` is enforced by the domain.
 HARD_MAX_ITEMS = 100_000_000

@@ -29,6 +29,8 @@ from service.app.ports import (
     UnitOfWorkFactory,
     Wallets,
 )
+from service.channel.domain.errors import InvalidRegionError
+from service.channel.domain.regions import RegionTree
 from service.domain import accounts
 from service.domain.accounts import Account, Custody, OtpChallenge
 from service.domain.certificates import (
@@ -52,7 +54,6 @@ from service.domain.errors import (
     CertificateNotFoundError,
     InvalidOtpError,
     InvalidPinError,
-    InvalidRegionError,
     InvalidSessionError,
     InvalidWalletBindingError,
     NotClaimableError,
@@ -63,7 +64,6 @@ from service.domain.errors import (
     WrongPinError,
 )
 from service.domain.events import AccountCreated, CertificateClaimRequested
-from service.domain.regions import RegionTree
 from service.factory.domain import codes
 from service.factory.domain.batches import Batch, BatchStatus, product_name
 from service.factory.domain.errors import ItemNotFoundError

@@ -19,13 +19,18 @@ from typing import Any
 from service.app.ports import Site, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
 from service.app.scanning import CHANNEL_KINDS, ScanRequest, record_scan, upload_scans
-from service.domain.custody import (
+from service.channel.domain.custody import (
     validate_ref,
     validate_site,
 )
-from service.domain.errors import InvalidChannelError, ShipmentNotFoundError
-from service.domain.events import ChannelParentSet, RegionsLoaded, SiteRegistered, TerritoriesSet
-from service.domain.regions import RegionTree, validate_custom_regions
+from service.channel.domain.errors import InvalidChannelError, ShipmentNotFoundError
+from service.channel.domain.events import (
+    ChannelParentSet,
+    RegionsLoaded,
+    SiteRegistered,
+    TerritoriesSet,
+)
+from service.channel.domain.regions import RegionTree, validate_custom_regions
 from service.identity.domain.errors import OrganisationNotFoundError
 from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor

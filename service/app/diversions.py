@@ -20,8 +20,8 @@ from service.alerts.domain.events import AlertRaised
 from service.app.ports import ConsumerScan, UnitOfWork
 from service.app.regions import region_view
 from service.app.scanning import UNRESTRICTED_KINDS
-from service.domain.custody import diversion_alert, find_diversion
-from service.domain.regions import RegionTree
+from service.channel.domain.custody import diversion_alert, find_diversion
+from service.channel.domain.regions import RegionTree
 from service.factory.domain.batches import Batch
 from service.identity.domain.organisations import party
 

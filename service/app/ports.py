@@ -13,6 +13,8 @@ from enum import Enum
 from typing import Any, Protocol
 
 from service.alerts.ports import AlertRepository
+from service.channel.domain.custody import Custody
+from service.channel.domain.regions import Region
 from service.domain.accounts import Account, Destination, OtpChallenge
 from service.domain.certificates import (
     Certificate,
@@ -22,8 +24,6 @@ from service.domain.certificates import (
     DealStatus,
     PinGuard,
 )
-from service.domain.custody import Custody
-from service.domain.regions import Region
 from service.domain.verification import BatchOnChain
 from service.factory.domain.batches import Batch, BatchStatus
 from service.factory.domain.units import ItemRecord

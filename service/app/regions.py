@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from service.domain.regions import RegionTree
+from service.channel.domain.regions import RegionTree
 
 
 class RegionDirectory(Protocol):

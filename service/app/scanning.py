@@ -6,7 +6,7 @@ order (checking diversion as it goes), and writes what changed in bulk. Thousand
 a few dozen queries, so an upload of pallets and cases runs at tens of thousands of item-scans
 per second, and a single case scan is a handful of queries.
 
-Semantics (see ``service.domain.custody``):
+Semantics (see ``service.channel.domain.custody``):
 
 * ``dispatch`` puts goods the sender holds into its shipment (created by its reference);
 * ``receive`` takes goods in transit to the receiver (or handed over without being scanned out:
@@ -33,7 +33,7 @@ from service.alerts.domain.alerts import Alert, AlertKind
 from service.alerts.domain.events import AlertRaised
 from service.app.ports import Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
 from service.app.regions import RegionDirectory, region_view
-from service.domain.custody import (
+from service.channel.domain.custody import (
     Custody,
     ScanAction,
     ScanOutcome,
@@ -42,7 +42,7 @@ from service.domain.custody import (
     validate_ref,
     validate_time,
 )
-from service.domain.errors import (
+from service.channel.domain.errors import (
     ClientEventReusedError,
     InvalidScanError,
     NotAddressedError,
@@ -50,8 +50,8 @@ from service.domain.errors import (
     ShipmentNotFoundError,
     SiteNotFoundError,
 )
-from service.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
-from service.domain.regions import RegionTree
+from service.channel.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
+from service.channel.domain.regions import RegionTree
 from service.factory.domain.errors import CodeNotFoundError
 from service.identity.domain.organisations import Organisation, party
 from service.kernel.actor import Actor

@@ -51,9 +51,9 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from service.channel.domain.custody import Custody, Diversion, find_diversion
+from service.channel.domain.regions import RegionTree
 from service.domain.certificates import PENDING_STATES, CertificateState
-from service.domain.custody import Custody, Diversion, find_diversion
-from service.domain.regions import RegionTree
 from service.domain.scans import (
     CloneCheck,
     CloneRule,

@@ -35,8 +35,8 @@ from service.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from service.domain import epcis
-from service.domain.epcis import (
+from service.channel.domain import epcis
+from service.channel.domain.epcis import (
     BizStep,
     Disposition,
     EpcisAction,
@@ -44,7 +44,7 @@ from service.domain.epcis import (
     EpcisQuery,
     SourceDestType,
 )
-from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
+from service.channel.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock

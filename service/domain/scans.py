@@ -14,11 +14,10 @@ signed-in ones; the owner's own scans never count), never cookies or claimed reg
   anyone out. Regions are compared at prefecture (city) level: one owner scanning at home and
   at work in two districts of one city is one place.
 * **Diversion.** A consumer scan in a region outside the territory of the bottle's authorised
-  holder is the same finding as a partner's ``observe`` there (``service.domain.custody``), once
-  the evidence is worth an alert: sightings out of territory from ``min_networks`` distinct
-  networks, or one signed-in member's. Only a bottle nobody has claimed yet is judged: once
-  claimed it is sold, and its owner may take it anywhere.
-"""
+  holder is the same finding as a partner's ``observe`` there
+  (``service.channel.domain.custody``), once the evidence is worth an alert: sightings out of
+  territory from ``min_networks`` distinct networks, or one signed-in member's. Only a bottle
+  nobody has claimed yet is judged: once claimed it is sold, and its owner may take it anywhere."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.domain.regions import RegionTree
+from service.channel.domain.regions import RegionTree
 from service.domain.verification import Verdict
 
 #: The level whose regions are compared for clones: 2 = prefecture (city) in GB/T 2260.

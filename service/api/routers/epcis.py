@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service.api.deps import ContainerDep, CurrentActor
-from service.domain import json_values
-from service.domain.errors import InvalidEpcisError
+from service.channel.domain import json_values
+from service.channel.domain.errors import InvalidEpcisError
 
 router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
 

@@ -94,7 +94,7 @@ class LogisticUnitRow(Base):
     #: Position among the batch's units of this kind (0-based), as printed.
     position: Mapped[int] = mapped_column(Integer)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Custody (see service.domain.custody): who holds the unit, who last held it with the
+    # Custody (see service.channel.domain.custody): who holds the unit, who last held it with the
     # brand's authorisation for where it is, since when, and the shipment it travels in.
     holder_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id"), nullable=True, index=True

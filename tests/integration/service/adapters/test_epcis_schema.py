@@ -14,7 +14,7 @@ from jsonschema import Draft7Validator
 
 from service.adapters import epcis_schema
 from service.adapters.epcis_schema import FORMAT_CHECKER, context, is_date_time, is_uri, validate
-from service.domain.epcis import (
+from service.channel.domain.epcis import (
     AGGREGATION_EVENT,
     OBJECT_EVENT,
     BizStep,
@@ -31,7 +31,7 @@ from service.domain.epcis import (
     sscc_epc,
     to_jsonld,
 )
-from service.domain.errors import InvalidEpcisError
+from service.channel.domain.errors import InvalidEpcisError
 
 REPO = Path(__file__).parents[4]
 SHARED = REPO / ".." / "shared" / "standards" / "epcis2"

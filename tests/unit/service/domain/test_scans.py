@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.domain.regions import Region, RegionTree
+from service.channel.domain.regions import Region, RegionTree
 from service.domain.scans import (
     CloneRule,
     Sighting,

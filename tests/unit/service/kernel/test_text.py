@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.errors import InvalidSiteError
+from service.channel.domain.errors import InvalidSiteError
 from service.factory.domain.errors import InvalidBatchError
 from service.kernel.text import printable
 

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from service.alerts.domain.alerts import Alert, AlertKind
-from service.domain.errors import InvalidScanError, InvalidSiteError
-from service.domain.regions import RegionTree
-from service.factory.domain.batches import Batch
+from service.alerts.interface import Alert, AlertKind
+from service.channel.domain.errors import InvalidScanError, InvalidSiteError
+from service.channel.domain.regions import RegionTree
+from service.factory.interface import Batch
 from service.kernel.text import printable
 
 _REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)

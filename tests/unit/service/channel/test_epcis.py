@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.epcis import (
+from service.channel.domain.epcis import (
     AGGREGATION_EVENT,
     EPCIS_CONTEXT_URL,
     OBJECT_EVENT,
@@ -31,7 +31,7 @@ from service.domain.epcis import (
     sscc_epc,
     to_jsonld,
 )
-from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
+from service.channel.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
 from service.kernel.errors import InvalidCodeError, InvalidGtinError
 from service.kernel.gs1 import check_digit
 

@@ -51,7 +51,7 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from service.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
+from service.channel.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
 from service.kernel.errors import InvalidCodeError, InvalidGtinError
 from service.kernel.gs1 import (
     check_digit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from service.alerts.domain.alerts import AlertKind, AlertStatus
-from service.domain.custody import diversion_alert
+from service.channel.domain.custody import diversion_alert
 from service.factory.domain.batches import Batch
 
 AT = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)

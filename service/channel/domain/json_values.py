@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from service.domain.errors import UnsupportedJsonError
+from service.channel.domain.errors import UnsupportedJsonError
 
 MAX_DEPTH = 32
 #: The largest integer every IEEE 754 double reader holds exactly (RFC 7493, 2.2).

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from service.domain.errors import InvalidRegionError
+from service.channel.domain.errors import InvalidRegionError
 from service.kernel.text import printable
 
 _CODE_RE = re.compile(r"[0-9A-Za-z_-]{1,12}", re.ASCII)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from service.domain import json_values
-from service.domain.errors import UnsupportedJsonError
+from service.channel.domain import json_values
+from service.channel.domain.errors import UnsupportedJsonError
 
 
 @pytest.mark.parametrize(

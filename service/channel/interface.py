@@ -1,0 +1,25 @@
+"""What other areas may use of the channel: custody and the diversion rule a consumer's scan is
+judged by, the region tree, the errors raised on the channel's behalf, and the channel's events.
+
+Pure: re-exports from the channel's domain.
+"""
+
+from __future__ import annotations
+
+from service.channel.domain.custody import Custody, Diversion, diversion_alert, find_diversion
+from service.channel.domain.errors import InvalidRegionError
+from service.channel.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
+from service.channel.domain.regions import Region, RegionTree
+
+__all__ = [
+    "CaseOpened",
+    "Custody",
+    "Diversion",
+    "GoodsDispatched",
+    "GoodsReceived",
+    "InvalidRegionError",
+    "Region",
+    "RegionTree",
+    "diversion_alert",
+    "find_diversion",
+]
