@@ -46,12 +46,12 @@ from service.alerts.app import AlertUseCases
 from service.app import certificates, consumers
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import CodeLimits, ConsumerUseCases
-from service.app.distribution import ChannelUseCases
-from service.app.diversions import ConsumerDiversions
 from service.app.ports import OtpSender
 from service.app.scans import Verifier
-from service.app.traceability import EpcisCapture, EpcisEvents
 from service.audit.storage import SqlAlchemyAuditExporter
+from service.channel.app.diversions import ConsumerDiversions
+from service.channel.app.epcis import EpcisCapture, EpcisEvents
+from service.channel.app.use_cases import ChannelUseCases
 from service.config import Settings
 from service.domain.scans import CloneRule
 from service.factory.app.use_cases import FactoryUseCases

@@ -19,7 +19,7 @@ process loses only the scans of the last pass still in memory (about 100 ms).
 
 A scan seen outside the territory of its goods' authorised holder, with no alert known for
 them, carries its serial (``diversion_serial``): the writer raises or joins that alert
-(``service.app.diversions``) in the transaction that inserts the scan, so the alert commits
+(``service.channel.app.diversions``) in the transaction that inserts the scan, so the alert commits
 with the scan, exactly once (a replay skips the scans already written), and the scan's request
 never writes.
 """
@@ -53,8 +53,9 @@ from service.adapters.orm import CertificateRow, ConsumerScanRow
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting, Target
+from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
 from service.channel.domain.custody import Custody
+from service.channel.ports import Target
 from service.domain.certificates import CertificateState
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord

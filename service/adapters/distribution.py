@@ -20,9 +20,9 @@ from service.adapters.orm import (
     SiteRow,
     TerritoryRow,
 )
-from service.app.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.channel.domain.custody import Custody
 from service.channel.domain.regions import Region
+from service.channel.ports import Shipment, ShipmentLine, Site, StoredScan, Target
 from service.factory.domain.units import UnitKind
 from service.factory.storage.rows import BatchRow, ItemRow, LogisticUnitRow
 from service.identity.domain.organisations import Organisation

@@ -19,13 +19,8 @@ from service.adapters.distribution import (
 from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.app.ports import (
-    AccountRepository,
-    CertificateRepository,
-    ChannelRepository,
-    CustodyRepository,
-    EpcisRepository,
-)
+from service.app.ports import AccountRepository, CertificateRepository
+from service.channel.ports import ChannelRepository, CustodyRepository, EpcisRepository
 from service.factory.ports import (
     AttestationRepository,
     BatchRepository,

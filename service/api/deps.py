@@ -16,8 +16,8 @@ from service.alerts.app import AlertUseCases
 from service.api.lanes import Lane, write_lane
 from service.app.certificates import CertificateUseCases
 from service.app.consumers import ConsumerUseCases
-from service.app.distribution import ChannelUseCases
 from service.app.ports import UnitOfWork
+from service.channel.app.use_cases import ChannelUseCases
 from service.domain.errors import InvalidSessionError
 from service.factory.app.use_cases import FactoryUseCases
 from service.identity.app.use_cases import OrganisationUseCases

@@ -6,7 +6,7 @@ vouches for it, verdict) in the scan log and feeds two risk rules (``service.dom
 too many independent sources or regions for one code within a window make a genuine bottle a
 ``suspected_clone`` (a flag; it never stops a claim), and scans outside the territory of the
 bottle's authorised holder, from enough networks or a signed-in member, raise or join the same
-diversion alert a partner's ``observe`` there would (``service.app.scanning``), with the
+diversion alert a partner's ``observe`` there would (``service.channel.app.scanning``), with the
 consumer as the scanning party.
 
 The hot path reads one code in one read transaction (``ScanReads``) and keeps, per process,
@@ -39,7 +39,6 @@ from typing import Any, Final
 from service.alerts.domain.alerts import Alert, AlertKind, item_alert_key
 from service.alerts.domain.events import AlertRaised
 from service.app import commands
-from service.app.diversions import raise_diversion, territory
 from service.app.ports import (
     Commitments,
     ConsumerScan,
@@ -47,12 +46,13 @@ from service.app.ports import (
     Ledger,
     ScanReads,
     StoredSighting,
-    Target,
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from service.channel.app.diversions import raise_diversion, territory
 from service.channel.domain.custody import Custody, Diversion, find_diversion
 from service.channel.domain.regions import RegionTree
+from service.channel.ports import Target
 from service.domain.certificates import PENDING_STATES, CertificateState
 from service.domain.scans import (
     CloneCheck,
@@ -323,7 +323,7 @@ class Verifier:
             if diversion is not None and self.scan_log is not None:
                 # Nothing to write now: the scan log's writer counts this sighting on the
                 # goods' alert (already flagged), or raises it, when it writes the scan
-                # (service.app.diversions), so a scan never waits for a write.
+                # (service.channel.app.diversions), so a scan never waits for a write.
                 joins = read.carrier.custody.alert_id
                 # An anonymous sighting alerts only once enough networks saw the goods out
                 # of territory (a member's counts by itself): one network's word is recorded,

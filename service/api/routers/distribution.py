@@ -35,7 +35,7 @@ from service.api.schemas import (
     TerritoriesUpdate,
     UploadPublic,
 )
-from service.app.scanning import ScanRequest
+from service.channel.app.scanning import ScanRequest
 
 router = APIRouter(tags=["distribution"])
 

@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from service.alerts.domain.events import AlertRaised
+from service.alerts.interface import AlertRaised
 from service.app.ports import ConsumerScan, UnitOfWork
-from service.app.regions import region_view
-from service.app.scanning import UNRESTRICTED_KINDS
+from service.channel.app.regions import region_view
+from service.channel.app.scanning import UNRESTRICTED_KINDS
 from service.channel.domain.custody import diversion_alert, find_diversion
 from service.channel.domain.regions import RegionTree
-from service.factory.domain.batches import Batch
-from service.identity.domain.organisations import party
+from service.factory.interface import Batch
+from service.identity.interface import party
 
 #: How a consumer's scan names the scanning party in a diversion alert.
 CONSUMER = {"organisation_id": None, "name": None, "kind": "consumer"}

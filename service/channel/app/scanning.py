@@ -29,10 +29,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from service.alerts.domain.alerts import Alert, AlertKind
-from service.alerts.domain.events import AlertRaised
-from service.app.ports import Shipment, StoredScan, Target, UnitOfWork, UnitOfWorkFactory
-from service.app.regions import RegionDirectory, region_view
+from service.alerts.interface import Alert, AlertKind, AlertRaised
+from service.app.ports import UnitOfWork, UnitOfWorkFactory
+from service.channel.app.regions import region_view
 from service.channel.domain.custody import (
     Custody,
     ScanAction,
@@ -52,8 +51,9 @@ from service.channel.domain.errors import (
 )
 from service.channel.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
 from service.channel.domain.regions import RegionTree
-from service.factory.domain.errors import CodeNotFoundError
-from service.identity.domain.organisations import Organisation, party
+from service.channel.ports import RegionDirectory, Shipment, StoredScan, Target
+from service.factory.interface import CodeNotFoundError
+from service.identity.interface import Organisation, party
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, TracecertError
 from service.kernel.events import Event, canonical_json

@@ -25,16 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from service.app.ports import (
-    Bounds,
-    EpcisSchema,
-    EventHasher,
-    PackingFact,
-    ScanFact,
-    Scope,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.channel.domain import epcis
 from service.channel.domain.epcis import (
     BizStep,
@@ -45,6 +36,7 @@ from service.channel.domain.epcis import (
     SourceDestType,
 )
 from service.channel.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
+from service.channel.ports import Bounds, EpcisSchema, EventHasher, PackingFact, ScanFact, Scope
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock

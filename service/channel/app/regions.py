@@ -1,17 +1,10 @@
-"""The region tree as the application sees it."""
+"""A region as answers show it: its code, names and parent."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from service.channel.domain.regions import RegionTree
-
-
-class RegionDirectory(Protocol):
-    """The region tree, loaded once and reloaded when a custom tree is added."""
-
-    def tree(self) -> RegionTree: ...
-    def reload(self) -> None: ...
 
 
 def region_view(tree: RegionTree, code: str) -> dict[str, Any]:
