@@ -32,15 +32,12 @@ from service.adapters.consumer_scans import (
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
-from service.adapters.epcis_hash import event_hashes
-from service.adapters.epcis_schema import validate as validate_epcis
 from service.adapters.identity import (
     JwtSessionTokens,
     LogOtpSender,
     SealedWallets,
     WebhookOtpSender,
 )
-from service.adapters.region_directory import CachedRegionDirectory
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.alerts.app import AlertUseCases
 from service.app import certificates, consumers
@@ -52,6 +49,9 @@ from service.audit.storage import SqlAlchemyAuditExporter
 from service.channel.app.diversions import ConsumerDiversions
 from service.channel.app.epcis import EpcisCapture, EpcisEvents
 from service.channel.app.use_cases import ChannelUseCases
+from service.channel.storage.epcis_hash import event_hashes
+from service.channel.storage.epcis_schema import validate as validate_epcis
+from service.channel.storage.region_directory import CachedRegionDirectory
 from service.config import Settings
 from service.domain.scans import CloneRule
 from service.factory.app.use_cases import FactoryUseCases

@@ -48,7 +48,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.adapters.distribution import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.adapters.orm import CertificateRow, ConsumerScanRow
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
@@ -56,6 +55,7 @@ from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
 from service.channel.domain.custody import Custody
 from service.channel.ports import Target
+from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.domain.certificates import CertificateState
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord

@@ -12,15 +12,13 @@ from service.adapters.consumers import (
     SqlAlchemyAccountRepository,
     SqlAlchemyCertificateRepository,
 )
-from service.adapters.distribution import (
-    SqlAlchemyChannelRepository,
-    SqlAlchemyCustodyRepository,
-)
-from service.adapters.epcis_store import SqlAlchemyEpcisRepository
 from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.app.ports import AccountRepository, CertificateRepository
 from service.channel.ports import ChannelRepository, CustodyRepository, EpcisRepository
+from service.channel.storage.custody import SqlAlchemyCustodyRepository
+from service.channel.storage.epcis_store import SqlAlchemyEpcisRepository
+from service.channel.storage.network import SqlAlchemyChannelRepository
 from service.factory.ports import (
     AttestationRepository,
     BatchRepository,

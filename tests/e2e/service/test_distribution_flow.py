@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.adapters import epcis_schema
+from service.channel.storage import epcis_schema
 from tests.e2e.service.conftest import (
     GTIN,
     PROJECT_ROOT,

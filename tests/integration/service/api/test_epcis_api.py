@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters import epcis_schema
 from service.channel.domain import epcis
+from service.channel.storage import epcis_schema
 from tests.integration.service.api.conftest import case_to_s1, scan_ok
 from tests.integration.service.conftest import GTIN, auth
 

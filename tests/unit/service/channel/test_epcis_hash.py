@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from pyld import jsonld
 
-from service.adapters import epcis_hash
+from service.channel.storage import epcis_hash
 
 EVENT = {
     "type": "ObjectEvent",

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from service.adapters import epcis_schema
-from service.adapters.epcis_schema import FORMAT_CHECKER, context, is_date_time, is_uri, validate
 from service.channel.domain.epcis import (
     AGGREGATION_EVENT,
     OBJECT_EVENT,
@@ -32,10 +30,18 @@ from service.channel.domain.epcis import (
     to_jsonld,
 )
 from service.channel.domain.errors import InvalidEpcisError
+from service.channel.storage import epcis_schema
+from service.channel.storage.epcis_schema import (
+    FORMAT_CHECKER,
+    context,
+    is_date_time,
+    is_uri,
+    validate,
+)
 
 REPO = Path(__file__).parents[4]
 SHARED = REPO / ".." / "shared" / "standards" / "epcis2"
-VENDORED = REPO / "service" / "adapters" / "epcis"
+VENDORED = REPO / "service" / "channel" / "storage" / "epcis"
 EXAMPLES = ["Example_9.6.1-ObjectEvent.jsonld", "Example_9.6.3-AggregationEvent.jsonld"]
 
 GTIN = "09506000134352"

@@ -82,7 +82,7 @@ FORMAT_CHECKER.checks("uri")(is_uri)
 
 def _read(name: str) -> Any:
     return json.loads(
-        resources.files("service.adapters").joinpath("epcis", name).read_text("utf-8")
+        resources.files("service.channel.storage").joinpath("epcis", name).read_text("utf-8")
     )
 
 

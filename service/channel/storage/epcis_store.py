@@ -23,11 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from service.adapters.orm import EpcisEventEpcRow, EpcisEventRow, ScanEventRow, ShipmentRow
 from service.channel.domain import json_values
 from service.channel.domain.epcis import sgtin_epc, sscc_epc
 from service.channel.domain.errors import UnsupportedJsonError
 from service.channel.ports import Bounds, PackingFact, ScanFact, Scope, ScopeKind
+from service.channel.storage.rows import EpcisEventEpcRow, EpcisEventRow, ScanEventRow, ShipmentRow
 from service.factory.storage.rows import BatchRow, ItemRow, LogisticUnitRow
 from service.identity.storage.rows import OrganisationRow
 
