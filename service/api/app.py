@@ -12,17 +12,10 @@ from service.alerts import api as alerts
 from service.api import errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
-from service.api.routers import (
-    certificates,
-    consumers,
-    distribution,
-    docs,
-    epcis,
-    items,
-    pages,
-    web,
-)
+from service.api.routers import certificates, consumers, docs, items, pages, web
 from service.audit import api as audit
+from service.channel.api import epcis
+from service.channel.api import network as distribution
 from service.factory.api import batches, products
 from service.identity.api import organisations, scanner_sessions
 from service.ledger.api import health, log

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.service.api.test_epcis_api import _partner_document, run_scenario
+from tests.integration.service.channel.test_epcis_api import _partner_document, run_scenario
 from tests.integration.service.conftest import auth
 
 

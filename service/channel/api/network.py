@@ -12,13 +12,10 @@ from service.api.deps import (
     WriteLaneDep,
     page_limit,
 )
-from service.api.schemas import (
+from service.api.schemas import IdPath, IdQuery, Limit, Offset
+from service.channel.api.schemas import (
     ChannelParentPublic,
     ChannelParentUpdate,
-    IdPath,
-    IdQuery,
-    Limit,
-    Offset,
     OrganisationDetailPublic,
     RegionPublic,
     RegionsLoad,
@@ -79,7 +76,7 @@ def get_region(code: str, channel: ChannelDep) -> RegionPublic:
 def me(actor: ScannerActor, channel: ChannelDep) -> OrganisationDetailPublic:
     """Your organisation: channel parent and children, territories, sites (for scanners)."""
     if actor.organisation_id is None:
-        from service.identity.domain.errors import OrganisationNotFoundError
+        from service.identity.interface import OrganisationNotFoundError
 
         raise OrganisationNotFoundError("This key belongs to no organisation.")
     view = channel.organisation_view(actor, actor.organisation_id)

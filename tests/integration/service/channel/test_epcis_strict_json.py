@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from tests.integration.service.api.test_epcis_api import _partner_document
+from tests.integration.service.channel.test_epcis_api import _partner_document
 from tests.integration.service.conftest import auth
 
 
