@@ -53,7 +53,7 @@ from service.channel.storage.epcis_hash import event_hashes
 from service.channel.storage.epcis_schema import validate as validate_epcis
 from service.channel.storage.region_directory import CachedRegionDirectory
 from service.config import Settings
-from service.domain.scans import CloneRule
+from service.consumer.domain.scans import CloneRule
 from service.factory.app.use_cases import FactoryUseCases
 from service.factory.storage.confirmations import BATCH_HANDLERS
 from service.factory.storage.printing import QrLabelPrinter

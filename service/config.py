@@ -106,8 +106,8 @@ class Settings(BaseSettings):
     #: At most this many claims per transaction; the registry takes at most ``MAX_CLAIM_BATCH``
     #: (128) in one ``claimBatch``, which keeps the worst case near 11.6M gas.
     claim_batch_max: int = 100
-    #: Suspected clone (``service.domain.scans``): a genuine code's consumer scans from more
-    #: than ``clone_max_regions`` distinct prefectures or ``clone_max_devices`` distinct
+    #: Suspected clone (``service.consumer.domain.scans``): a genuine code's consumer scans from
+    #: more than ``clone_max_regions`` distinct prefectures or ``clone_max_devices`` distinct
     #: devices within ``clone_window_h`` hours. A flag that informs; it never stops a claim.
     clone_max_regions: int = 3
     clone_max_devices: int = 5

@@ -5,7 +5,7 @@ Registered in the outbox's :class:`~service.ledger.storage.confirmations.Confirm
 :class:`ClaimConfirmations` for ``claim`` / ``claim_batch`` (mints), :class:`StepConfirmations`
 for ``forward`` / ``relay`` (a lifecycle step), :class:`RoleGrantConfirmations` for
 ``grant_role`` (a counterparty's wallet). It lives beside the certificate storage and moves
-with it. The state changes are the domain's rules (``service.domain.certificates``:
+with it. The state changes are the domain's rules (``service.consumer.domain.certificates``:
 ``CLAIM_CONFIRMED``, ``CLAIM_FAILED``, ``CLAIM_TAKEN_BACK``, ``step_starts_lock_clock``,
 ``step_undone``); here they are applied in bulk, each guarded by the state (and version) it
 expects, one ``UPDATE ... RETURNING`` per outcome. Every method runs in the outbox's
@@ -45,7 +45,7 @@ from service.adapters.orm import (
     CertificateRow,
     WalletNonceRow,
 )
-from service.domain.certificates import (
+from service.consumer.domain.certificates import (
     CLAIM_CONFIRMED,
     CLAIM_FAILED,
     CLAIM_TAKEN_BACK,
@@ -56,7 +56,7 @@ from service.domain.certificates import (
     step_starts_lock_clock,
     step_undone,
 )
-from service.domain.events import (
+from service.consumer.domain.events import (
     CertificateActionConfirmed,
     CertificateActionFailed,
     CertificateClaimed,

@@ -56,7 +56,7 @@ from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSi
 from service.channel.domain.custody import Custody
 from service.channel.ports import Target
 from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
-from service.domain.certificates import CertificateState
+from service.consumer.domain.certificates import CertificateState
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord
 from service.factory.storage.codes import SqlAlchemyCodeRepository, stored_proof

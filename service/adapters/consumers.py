@@ -34,8 +34,8 @@ from service.app.ports import (
     Voucher,
     WalletRef,
 )
-from service.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
-from service.domain.certificates import (
+from service.consumer.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
+from service.consumer.domain.certificates import (
     Certificate,
     CertificateState,
     Deal,

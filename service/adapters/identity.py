@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from service.domain.accounts import Destination
+from service.consumer.domain.accounts import Destination
 
 log = logging.getLogger(__name__)
 _NONCE = 12

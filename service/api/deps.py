@@ -18,7 +18,7 @@ from service.app.certificates import CertificateUseCases
 from service.app.consumers import ConsumerUseCases
 from service.app.ports import UnitOfWork
 from service.channel.app.use_cases import ChannelUseCases
-from service.domain.errors import InvalidSessionError
+from service.consumer.domain.errors import InvalidSessionError
 from service.factory.app.use_cases import FactoryUseCases
 from service.identity.app.use_cases import OrganisationUseCases
 from service.identity.domain import api_keys

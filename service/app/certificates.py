@@ -38,14 +38,14 @@ from service.app.ports import (
     WalletRef,
     Wallets,
 )
-from service.domain.accounts import (
+from service.consumer.domain.accounts import (
     Account,
     Custody,
     Destination,
     normalise_destination,
     recipient_key,
 )
-from service.domain.certificates import (
+from service.consumer.domain.certificates import (
     DEAL_OF_ACTION,
     HAND_OUT_ACTIONS,
     OFFER_OF_STATE,
@@ -58,7 +58,7 @@ from service.domain.certificates import (
     next_state,
     require_hand_out_allowed,
 )
-from service.domain.errors import (
+from service.consumer.domain.errors import (
     CertificateNotFoundError,
     CertificateStateError,
     DealNotFoundError,
@@ -69,7 +69,7 @@ from service.domain.errors import (
     VoucherStaleError,
     VoucherUsedError,
 )
-from service.domain.events import CertificateActionRequested
+from service.consumer.domain.events import CertificateActionRequested
 from service.factory.domain.batches import BatchStatus, product_name
 from service.identity.domain.errors import OrganisationNotFoundError, PartnerNotAuthorisedError
 from service.identity.interface import is_authorised

@@ -31,9 +31,9 @@ from service.app.ports import (
 )
 from service.channel.domain.errors import InvalidRegionError
 from service.channel.domain.regions import RegionTree
-from service.domain import accounts
-from service.domain.accounts import Account, Custody, OtpChallenge
-from service.domain.certificates import (
+from service.consumer.domain import accounts
+from service.consumer.domain.accounts import Account, Custody, OtpChallenge
+from service.consumer.domain.certificates import (
     ACCOUNT_FREE_FAILURES,
     ACCOUNT_LOCK,
     BOTTLE_CAP_FAILURES,
@@ -49,7 +49,7 @@ from service.domain.certificates import (
     DealKind,
     PinGuard,
 )
-from service.domain.errors import (
+from service.consumer.domain.errors import (
     AlreadyClaimedError,
     CertificateNotFoundError,
     InvalidOtpError,
@@ -63,7 +63,7 @@ from service.domain.errors import (
     PinLockedError,
     WrongPinError,
 )
-from service.domain.events import AccountCreated, CertificateClaimRequested
+from service.consumer.domain.events import AccountCreated, CertificateClaimRequested
 from service.factory.domain import codes
 from service.factory.domain.batches import Batch, BatchStatus, product_name
 from service.factory.domain.errors import ItemNotFoundError

@@ -18,8 +18,8 @@ from service.channel.ports import (
     EpcisRepository,
     Target,
 )
-from service.domain.accounts import Account, Destination, OtpChallenge
-from service.domain.certificates import (
+from service.consumer.domain.accounts import Account, Destination, OtpChallenge
+from service.consumer.domain.certificates import (
     Certificate,
     CertificateState,
     Deal,
@@ -27,7 +27,7 @@ from service.domain.certificates import (
     DealStatus,
     PinGuard,
 )
-from service.domain.verification import BatchOnChain
+from service.consumer.domain.verification import BatchOnChain
 from service.factory.domain.batches import Batch, BatchStatus
 from service.factory.domain.units import ItemRecord
 from service.factory.ports import (
@@ -606,7 +606,7 @@ class ConsumerScan:
     diversion_serial: str | None = None
     #: The keyed hash of the client's counting network (``service.api.networks``).
     network_hash: bytes | None = None
-    #: Who vouches for it (``service.domain.scans.Witness``); a member's ``device_hash`` is
+    #: Who vouches for it (``service.consumer.domain.scans.Witness``); a member's ``device_hash`` is
     #: the keyed hash of the member.
     witness: str = "anonymous"
 

@@ -1,9 +1,9 @@
 """Scans of item codes (verification), the risk checks they feed, and the brand's alerts.
 
-A scan answers the verdict, the provenance and the chain proof. A consumer's scan is also
-recorded (item, time, region, keyed hashes of the device and of the client's network, who
-vouches for it, verdict) in the scan log and feeds two risk rules (``service.domain.scans``):
-too many independent sources or regions for one code within a window make a genuine bottle a
+A scan answers the verdict, the provenance and the chain proof. A consumer's scan is also recorded
+(item, time, region, keyed hashes of the device and of the client's network, who vouches for it,
+verdict) in the scan log and feeds two risk rules (``service.consumer.domain.scans``): too many
+independent sources or regions for one code within a window make a genuine bottle a
 ``suspected_clone`` (a flag; it never stops a claim), and scans outside the territory of the
 bottle's authorised holder, from enough networks or a signed-in member, raise or join the same
 diversion alert a partner's ``observe`` there would (``service.channel.app.scanning``), with the
@@ -15,15 +15,15 @@ every ``ttl_s`` for attestations). The batch's status, root, item count and meta
 read from the database on every scan; anything but an anchored batch (a recall above all) is
 read in full.
 
-The chain is the truth (``service.domain.verification``): the verdict compares the database's
-batch with the registry's record of it (``batch(batchId)``: root, item count, recall,
+The chain is the truth (``service.consumer.domain.verification``): the verdict compares the
+database's batch with the registry's record of it (``batch(batchId)``: root, item count, recall,
 metadata hash), and a proof that folds to the root the registry stores is what the contract's
-``verifyItem`` checks, so it is checked here. The registry's record is kept at most
-``chain_ttl_s`` (a few seconds; the longest a recall made on chain may stay unseen), read by
-one scan at a time per batch: one node read per batch per ``chain_ttl_s``, never one per
-scan. When it has expired and the node does not answer, a scan of an anchored batch answers
-503 ``chain_unavailable`` rather than a verdict older than the bound; a batch the database
-holds as recalled answers ``recalled`` without the chain.
+``verifyItem`` checks, so it is checked here. The registry's record is kept at most ``chain_ttl_s``
+(a few seconds; the longest a recall made on chain may stay unseen), read by one scan at a time per
+batch: one node read per batch per ``chain_ttl_s``, never one per scan. When it has expired and the
+node does not answer, a scan of an anchored batch answers 503 ``chain_unavailable`` rather than a
+verdict older than the bound; a batch the database holds as recalled answers ``recalled`` without
+the chain.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ from service.channel.app.diversions import raise_diversion, territory
 from service.channel.domain.custody import Custody, Diversion, find_diversion
 from service.channel.domain.regions import RegionTree
 from service.channel.ports import Target
-from service.domain.certificates import PENDING_STATES, CertificateState
-from service.domain.scans import (
+from service.consumer.domain.certificates import PENDING_STATES, CertificateState
+from service.consumer.domain.scans import (
     CloneCheck,
     CloneRule,
     Sighting,
@@ -65,7 +65,7 @@ from service.domain.scans import (
     judges_diversion,
     with_risk,
 )
-from service.domain.verification import (
+from service.consumer.domain.verification import (
     NOT_READ,
     PROVEN,
     BatchOnChain,
@@ -839,7 +839,7 @@ def resolve(
 ) -> dict[str, Any]:
     """A scan by either path (``/items/{serial}/verify`` or the Digital Link): always a verdict,
     ``unknown`` for a well-formed code we never made; a malformed one raises
-    :class:`~service.domain.errors.MalformedCodeError`."""
+    :class:`~service.kernel.errors.MalformedCodeError`."""
     body = scan_item(cmd, uow_factory, commitments, ledger, clock, regions)
     return body or _unknown(cmd.serial)
 

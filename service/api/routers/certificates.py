@@ -31,8 +31,8 @@ from service.api.schemas import (
 )
 from service.app import commands
 from service.app.certificates import CertificateUseCases
-from service.domain.certificates import Action, DealKind, DealStatus
-from service.domain.errors import InvalidDealError
+from service.consumer.domain.certificates import Action, DealKind, DealStatus
+from service.consumer.domain.errors import InvalidDealError
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.idempotency import Idempotency

@@ -15,7 +15,7 @@ from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
 from service.app import commands, scans
-from service.domain.errors import ScanRateLimitedError
+from service.consumer.domain.errors import ScanRateLimitedError
 from service.kernel.actor import Actor
 from service.kernel.errors import MalformedCodeError, TracecertError
 from service.kernel.gs1 import parse_item_path

@@ -2,7 +2,7 @@
 
 QR codes use error correction level M, as GS1 recommends for Digital Link URIs on products.
 Bad content (empty, or more than a level-M QR code holds) raises ``ValueError``; a bad layout
-raises :class:`~service.domain.errors.InvalidLabelLayoutError`.
+raises :class:`~service.factory.domain.errors.InvalidLabelLayoutError`.
 """
 
 from __future__ import annotations

@@ -48,8 +48,7 @@ from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
 from service.app.ports import ClaimJob, SignedVoucher, WalletRef
-from service.domain.errors import AlreadyClaimedError
-from service.domain.verification import BatchOnChain
+from service.consumer.interface import AlreadyClaimedError, BatchOnChain
 from service.factory.interface import (
     Batch,
     BatchAlreadyAnchoredError,

@@ -21,8 +21,8 @@ from typing import Any
 from chain import merkle
 from service.alerts.domain.alerts import Alert, AlertStatus
 from service.alerts.ports import AlertRepository
-from service.domain.certificates import Certificate
-from service.domain.verification import BatchOnChain
+from service.consumer.domain.certificates import Certificate
+from service.consumer.domain.verification import BatchOnChain
 from service.factory.app.batches import anchor_batch, attest_batch, create_batch, recall_batch
 from service.factory.app.codes import activate_codes, generate_codes
 from service.factory.app.commands import (

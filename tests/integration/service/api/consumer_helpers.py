@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.bootstrap import Container
-from service.domain.accounts import Destination
+from service.consumer.domain.accounts import Destination
 from tests.integration.service.conftest import auth, batch_body, run_sender_until
 
 

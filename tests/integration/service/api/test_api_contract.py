@@ -10,7 +10,7 @@ import pytest
 from service.alerts.domain.alerts import AlertStatus
 from service.api.routers.certificates import VERBS
 from service.channel.domain.custody import ScanAction, SiteKind
-from service.domain.certificates import DealStatus
+from service.consumer.domain.certificates import DealStatus
 from service.kernel.roles import OrganisationKind, Role
 from tests.integration.service.api.consumer_helpers import sign_in
 from tests.integration.service.conftest import auth

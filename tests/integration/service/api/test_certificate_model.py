@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from service.domain.certificates import TRANSITIONS, Action, CertificateState
+from service.consumer.domain.certificates import TRANSITIONS, Action, CertificateState
 from tests.integration.service.api.test_certificate_lifecycle import (
     ON_CHAIN,
     World,

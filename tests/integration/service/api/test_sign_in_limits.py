@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from service.api.app import create_app
 from service.app.consumers import CodeLimits
-from service.domain.accounts import OTP_MAX_ATTEMPTS
+from service.consumer.domain.accounts import OTP_MAX_ATTEMPTS
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from babel.messages.frontend import parse_mapping_cfg
 
 from service.api import i18n
 from service.api.routers import pages
-from service.domain.verification import Verdict
+from service.consumer.domain.verification import Verdict
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from service.api import i18n
 from service.api.routers import pages
-from service.domain.verification import PROVEN, Verdict
+from service.consumer.domain.verification import PROVEN, Verdict
 
 #: Words that claim the bottle is genuine (正品, 真品, 真实: genuine, authentic, real).
 GENUINE = re.compile(r"genuine|authentic|正品|真品|真实|真的", re.IGNORECASE)

@@ -11,7 +11,7 @@ from service.app import commands, scans
 from service.app.ports import ConsumerScan
 from service.channel.domain.errors import InvalidRegionError
 from service.channel.domain.regions import Region, RegionTree
-from service.domain.scans import CloneRule
+from service.consumer.domain.scans import CloneRule
 from service.ledger.domain.errors import LedgerUnavailableError
 from tests.unit.service.fakes import FACTORY, GTIN, FakeCodes, Harness
 

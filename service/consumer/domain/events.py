@@ -1,10 +1,5 @@
-"""Domain events: what happened, in the past tense, on the kernel's ``Event`` base.
-
-Events name organisations, batches and keys by id; they never carry personal data (names, phone
-numbers, addresses), so the log and its on-chain roots can be shown to any auditor. Their
-canonical bytes and an entry's link in the log are the kernel's (``service.kernel.events``).
-Each group moves into its area's domain as the re-cut by area goes on (docs/recut-plan.md).
-"""
+"""The consumer's events: accounts created; certificates claimed and each step on them
+requested, confirmed or failed. They name accounts by id, never a phone number or address."""
 
 from __future__ import annotations
 

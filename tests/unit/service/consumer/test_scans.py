@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.channel.domain.regions import Region, RegionTree
-from service.domain.scans import (
+from service.consumer.domain.scans import (
     CloneRule,
     Sighting,
     Witness,
@@ -15,7 +15,7 @@ from service.domain.scans import (
     judges_diversion,
     with_risk,
 )
-from service.domain.verification import Verdict
+from service.consumer.domain.verification import Verdict
 
 #: Without the span, to test the counting alone; ``SPANNED`` below needs half an hour.
 RULE = CloneRule(max_regions=2, max_devices=3, window=timedelta(days=1), min_span=timedelta(0))

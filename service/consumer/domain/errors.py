@@ -1,9 +1,5 @@
-"""The errors of the business rules, on the root of the one error tree (``service.kernel.errors``).
-
-Every error carries a machine ``code`` (stable, shown to clients), an HTTP-agnostic ``kind``
-(the API maps kinds to status codes in one place) and a sentence that says what to do. Each
-group moves into its area's domain as the re-cut by area goes on (docs/recut-plan.md).
-"""
+"""The consumer's errors: sign-in and its limits, sessions, PINs, claims, certificates and their
+deals, vouchers and wallet bindings."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.domain.errors import CertificateStateError
-from service.factory.domain.errors import BatchRecalledError
+from service.consumer.domain.errors import CertificateStateError
+from service.factory.interface import BatchRecalledError
 
 
 class CertificateState(StrEnum):

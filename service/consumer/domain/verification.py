@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from service.factory.domain.batches import BatchStatus
+from service.factory.interface import BatchStatus
 
 
 class Verdict(StrEnum):
@@ -37,8 +37,8 @@ class Verdict(StrEnum):
     #: The database and the chain disagree about the batch, or the item's proof does not fold
     #: to the root: the records were altered.
     MISMATCH = "mismatch"
-    #: Genuine, but its code was scanned from too many regions or devices lately: it may be
-    #: printed on copies. A flag that informs; it never stops a claim (``service.domain.scans``).
+    #: Genuine, but its code was scanned from too many regions or devices lately: it may be printed
+    #: on copies. A flag that informs; it never stops a claim (``service.consumer.domain.scans``).
     SUSPECTED_CLONE = "suspected_clone"
 
 

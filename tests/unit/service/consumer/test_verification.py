@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.verification import (
+from service.consumer.domain.verification import (
     NOT_READ,
     PROVEN,
     BatchOnChain,

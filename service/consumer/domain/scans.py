@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.channel.domain.regions import RegionTree
-from service.domain.verification import Verdict
+from service.channel.interface import RegionTree
+from service.consumer.domain.verification import Verdict
 
 #: The level whose regions are compared for clones: 2 = prefecture (city) in GB/T 2260.
 CLONE_REGION_LEVEL = 2

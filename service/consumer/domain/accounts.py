@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.domain.errors import InvalidDestinationError
+from service.consumer.domain.errors import InvalidDestinationError
 
 OTP_DIGITS = 6
 #: How long a one-time code may be used.

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain import accounts
-from service.domain.accounts import Channel, Destination, OtpChallenge
-from service.domain.errors import InvalidDestinationError
+from service.consumer.domain import accounts
+from service.consumer.domain.accounts import Channel, Destination, OtpChallenge
+from service.consumer.domain.errors import InvalidDestinationError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.domain.certificates import (
+from service.consumer.domain.certificates import (
     CLAIM_CONFIRMED,
     CLAIM_FAILED,
     CLAIM_TAKEN_BACK,
@@ -21,7 +21,7 @@ from service.domain.certificates import (
     step_starts_lock_clock,
     step_undone,
 )
-from service.domain.errors import CertificateStateError
+from service.consumer.domain.errors import CertificateStateError
 from service.factory.domain.errors import BatchRecalledError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
