@@ -40,10 +40,6 @@ from service.adapters.identity import (
 )
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.alerts.app import AlertUseCases
-from service.app import certificates, consumers
-from service.app.certificates import CertificateUseCases
-from service.app.consumers import CodeLimits, ConsumerUseCases
-from service.app.ports import OtpSender
 from service.app.scans import Verifier
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.channel.app.diversions import ConsumerDiversions
@@ -53,7 +49,11 @@ from service.channel.storage.epcis_hash import event_hashes
 from service.channel.storage.epcis_schema import validate as validate_epcis
 from service.channel.storage.region_directory import CachedRegionDirectory
 from service.config import Settings
+from service.consumer.app import certificates, consumers
+from service.consumer.app.certificates import CertificateUseCases
+from service.consumer.app.consumers import CodeLimits, ConsumerUseCases
 from service.consumer.domain.scans import CloneRule
+from service.consumer.ports import OtpSender
 from service.factory.app.use_cases import FactoryUseCases
 from service.factory.storage.confirmations import BATCH_HANDLERS
 from service.factory.storage.printing import QrLabelPrinter

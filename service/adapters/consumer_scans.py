@@ -52,11 +52,11 @@ from service.adapters.orm import CertificateRow, ConsumerScanRow
 from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.app.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
 from service.channel.domain.custody import Custody
 from service.channel.ports import Target
 from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.consumer.domain.certificates import CertificateState
+from service.consumer.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
 from service.factory.domain.batches import BatchStatus
 from service.factory.domain.units import ItemRecord
 from service.factory.storage.codes import SqlAlchemyCodeRepository, stored_proof

@@ -26,14 +26,6 @@ from service.adapters.orm import (
     VoucherRow,
     WalletNonceRow,
 )
-from service.app.ports import (
-    AccountSession,
-    CertificateStep,
-    ClaimJob,
-    StepRecord,
-    Voucher,
-    WalletRef,
-)
 from service.consumer.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
 from service.consumer.domain.certificates import (
     Certificate,
@@ -42,6 +34,14 @@ from service.consumer.domain.certificates import (
     DealKind,
     DealStatus,
     PinGuard,
+)
+from service.consumer.ports import (
+    AccountSession,
+    CertificateStep,
+    ClaimJob,
+    StepRecord,
+    Voucher,
+    WalletRef,
 )
 from service.factory.storage.rows import BatchRow, ItemRow
 from service.kernel.storage.sql import translate_integrity

@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from service.app.ports import ConsumerScan
+from service.consumer.ports import ConsumerScan
 
 SUFFIX = ".jsonl"
 #: Rows the database refused for good (a foreign key gone): kept here, never dropped.

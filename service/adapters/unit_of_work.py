@@ -14,11 +14,11 @@ from service.adapters.consumers import (
 )
 from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.app.ports import AccountRepository, CertificateRepository
 from service.channel.ports import ChannelRepository, CustodyRepository, EpcisRepository
 from service.channel.storage.custody import SqlAlchemyCustodyRepository
 from service.channel.storage.epcis_store import SqlAlchemyEpcisRepository
 from service.channel.storage.network import SqlAlchemyChannelRepository
+from service.consumer.ports import AccountRepository, CertificateRepository
 from service.factory.ports import (
     AttestationRepository,
     BatchRepository,

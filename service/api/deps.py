@@ -14,10 +14,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.alerts.app import AlertUseCases
 from service.api.lanes import Lane, write_lane
-from service.app.certificates import CertificateUseCases
-from service.app.consumers import ConsumerUseCases
 from service.app.ports import UnitOfWork
 from service.channel.app.use_cases import ChannelUseCases
+from service.consumer.app.certificates import CertificateUseCases
+from service.consumer.app.consumers import ConsumerUseCases
 from service.consumer.domain.errors import InvalidSessionError
 from service.factory.app.use_cases import FactoryUseCases
 from service.identity.app.use_cases import OrganisationUseCases

@@ -38,21 +38,12 @@ from typing import Any, Final
 
 from service.alerts.domain.alerts import Alert, AlertKind, item_alert_key
 from service.alerts.domain.events import AlertRaised
-from service.app import commands
-from service.app.ports import (
-    Commitments,
-    ConsumerScan,
-    ConsumerScanLog,
-    Ledger,
-    ScanReads,
-    StoredSighting,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from service.app.ports import Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
 from service.channel.app.diversions import raise_diversion, territory
 from service.channel.domain.custody import Custody, Diversion, find_diversion
 from service.channel.domain.regions import RegionTree
 from service.channel.ports import Target
+from service.consumer.app import commands
 from service.consumer.domain.certificates import PENDING_STATES, CertificateState
 from service.consumer.domain.scans import (
     CloneCheck,
@@ -76,6 +67,7 @@ from service.consumer.domain.verification import (
     differences,
     verdict,
 )
+from service.consumer.ports import ConsumerScan, ConsumerScanLog, ScanReads, StoredSighting
 from service.factory.domain.batches import Batch, BatchStatus, product_name
 from service.factory.domain.units import ItemRecord
 from service.identity.domain.organisations import Organisation

@@ -1,7 +1,7 @@
 """What other areas may use of the channel: custody and the diversion rule a consumer's scan is
 judged by, the region tree, the errors raised on the channel's behalf, and the channel's events.
 
-Pure: re-exports from the channel's domain.
+Pure: re-exports from the channel's domain and ports (``Target``: what a code names in custody).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from service.channel.domain.custody import Custody, Diversion, diversion_alert, 
 from service.channel.domain.errors import InvalidRegionError
 from service.channel.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
 from service.channel.domain.regions import Region, RegionTree
+from service.channel.ports import Target
 
 __all__ = [
     "CaseOpened",
@@ -20,6 +21,7 @@ __all__ = [
     "InvalidRegionError",
     "Region",
     "RegionTree",
+    "Target",
     "diversion_alert",
     "find_diversion",
 ]

@@ -1,7 +1,9 @@
-"""What other areas may use of the consumer: a batch as the chain holds it (what the chain adapter
-reads back for a verdict), the error a claim's revert maps to, and the consumer's events.
+"""What other areas may use of the consumer: a recorded consumer scan (the fact the channel reacts
+to with a diversion alert), what the chain adapter takes and gives back (a claim job, a wallet,
+a signed voucher, a batch as the chain holds it), the error a claim's revert maps to, and the
+consumer's events.
 
-Pure: re-exports from the consumer's domain.
+Pure: re-exports from the consumer's domain and ports.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from service.consumer.domain.events import (
     CertificateClaimed,
 )
 from service.consumer.domain.verification import BatchOnChain
+from service.consumer.ports import ClaimJob, ConsumerScan, SignedVoucher, WalletRef
 
 __all__ = [
     "AccountCreated",
@@ -20,4 +23,8 @@ __all__ = [
     "BatchOnChain",
     "CertificateActionConfirmed",
     "CertificateClaimed",
+    "ClaimJob",
+    "ConsumerScan",
+    "SignedVoucher",
+    "WalletRef",
 ]

@@ -29,8 +29,8 @@ from service.api.schemas import (
     RedemptionCreate,
     VoucherSign,
 )
-from service.app import commands
-from service.app.certificates import CertificateUseCases
+from service.consumer.app import commands
+from service.consumer.app.certificates import CertificateUseCases
 from service.consumer.domain.certificates import Action, DealKind, DealStatus
 from service.consumer.domain.errors import InvalidDealError
 from service.kernel.actor import Actor

@@ -29,7 +29,7 @@ from service.api.schemas import (
     WalletBind,
     WalletChallenge,
 )
-from service.app import commands
+from service.consumer.app import commands
 
 router = APIRouter(tags=["consumers"])
 

@@ -17,11 +17,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from service.alerts.interface import AlertRaised
-from service.app.ports import ConsumerScan, UnitOfWork
+from service.app.ports import UnitOfWork
 from service.channel.app.regions import region_view
 from service.channel.app.scanning import UNRESTRICTED_KINDS
 from service.channel.domain.custody import diversion_alert, find_diversion
 from service.channel.domain.regions import RegionTree
+from service.consumer.interface import ConsumerScan
 from service.factory.interface import Batch
 from service.identity.interface import party
 

@@ -47,8 +47,13 @@ from chain.contracts.forwarder import (
 from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
 from service.adapters.identity import SealedWallets
-from service.app.ports import ClaimJob, SignedVoucher, WalletRef
-from service.consumer.interface import AlreadyClaimedError, BatchOnChain
+from service.consumer.interface import (
+    AlreadyClaimedError,
+    BatchOnChain,
+    ClaimJob,
+    SignedVoucher,
+    WalletRef,
+)
 from service.factory.interface import (
     Batch,
     BatchAlreadyAnchoredError,

@@ -16,7 +16,7 @@ from service.adapters.consumer_scans import (
     SqlAlchemyScanReads,
 )
 from service.alerts.domain.alerts import Alert, AlertKind
-from service.app.ports import ConsumerScan
+from service.consumer.ports import ConsumerScan
 from tests.integration.service.conftest import make_batch, serials_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
-from service.app import scans
-from service.app.commands import ScanItem
+from service.app import scans as scans
+from service.consumer.app.commands import ScanItem
 from service.kernel.storage.db import READ_ONLY
 from tests.integration.service.api.conftest import HANGZHOU, NANJING, ZHEJIANG, scan_ok
 from tests.integration.service.api.consumer_helpers import (

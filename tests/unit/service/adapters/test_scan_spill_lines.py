@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from service.adapters.scan_spill import SpilledScan, decode, encode
-from service.app.ports import ConsumerScan
+from service.consumer.ports import ConsumerScan
 
 AT = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 

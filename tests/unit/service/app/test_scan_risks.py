@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from service.app import commands, scans
-from service.app.ports import ConsumerScan
+from service.app import scans as scans
 from service.channel.domain.errors import InvalidRegionError
 from service.channel.domain.regions import Region, RegionTree
+from service.consumer.app import commands
 from service.consumer.domain.scans import CloneRule
+from service.consumer.ports import ConsumerScan
 from service.ledger.domain.errors import LedgerUnavailableError
 from tests.unit.service.fakes import FACTORY, GTIN, FakeCodes, Harness
 

@@ -3,7 +3,8 @@
 import pytest
 
 from service.alerts.app import alert_views
-from service.app import commands, scans
+from service.app import scans as scans
+from service.consumer.app import commands
 from service.kernel.errors import (
     InvalidRequestError,
     MalformedCodeError,

@@ -24,20 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from service.app import commands
-from service.app.consumers import certificate_view, deal_view, registry_address
-from service.app.ports import (
-    Ledger,
-    OtpSender,
-    Secrets,
-    SignedVoucher,
-    StepRecord,
-    UnitOfWork,
-    UnitOfWorkFactory,
-    Voucher,
-    WalletRef,
-    Wallets,
-)
+from service.app.ports import Ledger, Secrets, UnitOfWork, UnitOfWorkFactory
+from service.consumer.app import commands
+from service.consumer.app.consumers import certificate_view, deal_view, registry_address
 from service.consumer.domain.accounts import (
     Account,
     Custody,
@@ -70,9 +59,13 @@ from service.consumer.domain.errors import (
     VoucherUsedError,
 )
 from service.consumer.domain.events import CertificateActionRequested
-from service.factory.domain.batches import BatchStatus, product_name
-from service.identity.domain.errors import OrganisationNotFoundError, PartnerNotAuthorisedError
-from service.identity.interface import is_authorised
+from service.consumer.ports import OtpSender, SignedVoucher, StepRecord, Voucher, WalletRef, Wallets
+from service.factory.interface import BatchStatus, product_name
+from service.identity.interface import (
+    OrganisationNotFoundError,
+    PartnerNotAuthorisedError,
+    is_authorised,
+)
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json

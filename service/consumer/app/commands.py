@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from service.app.ports import SignedVoucher
+from service.consumer.ports import SignedVoucher
 from service.kernel.actor import Actor
 from service.kernel.idempotency import Idempotency
 

@@ -16,21 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.app import commands
-from service.app.ports import (
-    AccountSession,
-    Commitments,
-    Ledger,
-    OtpSender,
-    Secrets,
-    SessionTokens,
-    StepRecord,
-    UnitOfWork,
-    UnitOfWorkFactory,
-    Wallets,
-)
-from service.channel.domain.errors import InvalidRegionError
-from service.channel.domain.regions import RegionTree
+from service.app.ports import Commitments, Ledger, Secrets, UnitOfWork, UnitOfWorkFactory
+from service.channel.interface import InvalidRegionError, RegionTree
+from service.consumer.app import commands
 from service.consumer.domain import accounts
 from service.consumer.domain.accounts import Account, Custody, OtpChallenge
 from service.consumer.domain.certificates import (
@@ -64,9 +52,15 @@ from service.consumer.domain.errors import (
     WrongPinError,
 )
 from service.consumer.domain.events import AccountCreated, CertificateClaimRequested
-from service.factory.domain import codes
-from service.factory.domain.batches import Batch, BatchStatus, product_name
-from service.factory.domain.errors import ItemNotFoundError
+from service.consumer.ports import AccountSession, OtpSender, SessionTokens, StepRecord, Wallets
+from service.factory.interface import (
+    Batch,
+    BatchStatus,
+    ItemNotFoundError,
+    normalise_pin,
+    pin_matches,
+    product_name,
+)
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import canonical_json
@@ -468,7 +462,7 @@ def claim(
     account_id = _consumer(cmd.actor)
     if not is_valid_serial_text(cmd.serial):
         raise ItemNotFoundError()
-    pin = codes.normalise_pin(cmd.pin)
+    pin = normalise_pin(cmd.pin)
     if pin is None:
         raise InvalidPinError()
     if cmd.region is not None and cmd.region not in regions():
@@ -510,7 +504,7 @@ def claim(
                 for subject, (_, _, quiet) in rules.items()
             }
             _refuse_if_locked(counted, whom, now)
-            if item.pin_hash is None or not codes.pin_matches(
+            if item.pin_hash is None or not pin_matches(
                 secrets_.pin_key, item.serial, pin, item.pin_hash
             ):
                 pair_guard, account_guard, item_guard = (
