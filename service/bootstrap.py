@@ -19,25 +19,6 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
-from service.adapters.certificate_confirmations import (
-    CLAIM_KINDS,
-    LIFECYCLE_KINDS,
-    ROLE_GRANT_KINDS,
-    ClaimConfirmations,
-    RoleGrantConfirmations,
-    StepConfirmations,
-)
-from service.adapters.consumer_scans import (
-    ConsumerScanRecorder,
-    HmacDeviceKeys,
-    SqlAlchemyScanReads,
-)
-from service.adapters.identity import (
-    JwtSessionTokens,
-    LogOtpSender,
-    SealedWallets,
-    WebhookOtpSender,
-)
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.alerts.app import AlertUseCases
 from service.app.scans import Verifier
@@ -54,6 +35,25 @@ from service.consumer.app.certificates import CertificateUseCases
 from service.consumer.app.consumers import CodeLimits, ConsumerUseCases
 from service.consumer.domain.scans import CloneRule
 from service.consumer.ports import OtpSender
+from service.consumer.storage.confirmations import (
+    CLAIM_KINDS,
+    LIFECYCLE_KINDS,
+    ROLE_GRANT_KINDS,
+    ClaimConfirmations,
+    RoleGrantConfirmations,
+    StepConfirmations,
+)
+from service.consumer.storage.credentials import (
+    JwtSessionTokens,
+    LogOtpSender,
+    SealedWallets,
+    WebhookOtpSender,
+)
+from service.consumer.storage.scan_log import (
+    ConsumerScanRecorder,
+    HmacDeviceKeys,
+    SqlAlchemyScanReads,
+)
 from service.factory.app.use_cases import FactoryUseCases
 from service.factory.storage.confirmations import BATCH_HANDLERS
 from service.factory.storage.printing import QrLabelPrinter

@@ -12,10 +12,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 # Every module that declares rows, so that the metadata is whole once this module is imported.
-import service.adapters.orm
+import service.alerts.storage.rows
+import service.channel.storage.rows
+import service.consumer.storage.rows
+import service.factory.storage.rows
 import service.identity.storage.rows
-import service.ledger.storage.rows  # noqa: F401
+import service.kernel.storage.rows
+import service.ledger.storage.rows
 from service.kernel.storage.rows import Base
+
+#: The modules that declare rows, one per area and the kernel's (a new area adds its own).
+ROW_MODULES = (
+    service.alerts.storage.rows,
+    service.channel.storage.rows,
+    service.consumer.storage.rows,
+    service.factory.storage.rows,
+    service.identity.storage.rows,
+    service.ledger.storage.rows,
+    service.kernel.storage.rows,
+)
 
 #: Every table of the service, as the migrations create them.
 metadata = Base.metadata

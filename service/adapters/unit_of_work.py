@@ -8,10 +8,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import service.schema  # noqa: F401  (every row mapped before the first query)
-from service.adapters.consumers import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyCertificateRepository,
-)
 from service.alerts.ports import AlertRepository
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.channel.ports import ChannelRepository, CustodyRepository, EpcisRepository
@@ -19,6 +15,10 @@ from service.channel.storage.custody import SqlAlchemyCustodyRepository
 from service.channel.storage.epcis_store import SqlAlchemyEpcisRepository
 from service.channel.storage.network import SqlAlchemyChannelRepository
 from service.consumer.ports import AccountRepository, CertificateRepository
+from service.consumer.storage.repositories import (
+    SqlAlchemyAccountRepository,
+    SqlAlchemyCertificateRepository,
+)
 from service.factory.ports import (
     AttestationRepository,
     BatchRepository,

@@ -125,7 +125,7 @@ _RECEIPT_SITES = SiteRow.__table__.alias("receipt_site")
 #: The chain of custody (``history``): the shipments whose lines carried an item, a unit (the
 #: item's case, or the case or pallet asked about) or the pallet of that case, with the
 #: parameters of :func:`custody_history_of`. The scan path runs it too, compiled once on the
-#: driver's cursor (``service.adapters.consumer_scans``).
+#: driver's cursor (``service.consumer.storage.scan_log``).
 _LEG = (
     _SHIPMENTS.c.public_id,
     _SENDERS.c.id,

@@ -46,7 +46,6 @@ from chain.contracts.forwarder import (
 )
 from chain.deploy import deploy_registry, send_transaction
 from chain.errors import ChainError, ChainUnavailableError, ContractRevertError
-from service.adapters.identity import SealedWallets
 from service.consumer.interface import (
     AlreadyClaimedError,
     BatchOnChain,
@@ -54,6 +53,7 @@ from service.consumer.interface import (
     SignedVoucher,
     WalletRef,
 )
+from service.consumer.storage.credentials import SealedWallets
 from service.factory.interface import (
     Batch,
     BatchAlreadyAnchoredError,

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
-from service.adapters.orm import CertificateRow
 from service.alerts.storage.rows import AlertRow
 from service.channel.storage.rows import ShipmentRow, SiteRow
+from service.consumer.storage.rows import CertificateRow
 from service.factory.storage.rows import BatchRow, LogisticUnitRow
 from service.identity.storage.rows import OrganisationRow
 from service.ledger.ports import TenantRefs

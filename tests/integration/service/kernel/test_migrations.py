@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from sqlalchemy import inspect, text
 
 from service.kernel.storage.db import downgrade, make_engine, migrate
@@ -120,3 +124,9 @@ def test_the_schema_declares_every_table_the_migrations_create(empty_database_ur
         assert tables == set(metadata.tables)
     finally:
         engine.dispose()
+    # On its own, too: in this process other imports may have declared the rows it forgot.
+    script = "import json, service.schema as s; print(json.dumps(sorted(s.metadata.tables)))"
+    alone = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert set(json.loads(alone.stdout)) == tables

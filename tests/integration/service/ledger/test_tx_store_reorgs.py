@@ -12,10 +12,10 @@ from sqlalchemy import select, text
 
 from chain.client import LogEntry, Receipt
 from chain.sender import NONCE_FILL, TxAttempt, TxStatus
-from service.adapters.certificate_confirmations import GIFT_CREATED
-from service.adapters.orm import CertificateActionRow, CertificateDealRow, CertificateRow
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
+from service.consumer.storage.confirmations import GIFT_CREATED
+from service.consumer.storage.rows import CertificateActionRow, CertificateDealRow, CertificateRow
 from service.factory.storage.rows import ItemRow
 from service.kernel.storage.clock import SystemClock
 from service.kernel.storage.db import make_engine, migrate

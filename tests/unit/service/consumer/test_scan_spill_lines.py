@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from service.adapters.scan_spill import SpilledScan, decode, encode
 from service.consumer.ports import ConsumerScan
+from service.consumer.storage.spill import SpilledScan, decode, encode
 
 AT = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 

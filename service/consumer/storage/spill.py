@@ -1,6 +1,6 @@
 """Spill files of the consumer-scan log: scans the database could not take, kept on disk.
 
-While the database is away, :class:`~service.adapters.consumer_scans.ConsumerScanRecorder`
+While the database is away, :class:`~service.consumer.storage.scan_log.ConsumerScanRecorder`
 appends the scans it could not write to a segment file of its own under the spill directory
 (``<TRACECERT_DATA_DIR>/scan-spill``), one JSON line per scan, and replays the segments, oldest
 first, once the database answers again; a segment is removed only after every scan in it is

@@ -9,7 +9,7 @@ levels, kept in memory once read. It records the scan without a write of its own
 joins a known diversion alert is counted on it in the same write.
 
 Nothing recorded is dropped. A write that fails (the database away) puts its scans in a spill
-file on disk (``service.adapters.scan_spill``: append-only, fsynced), and so does a buffer that
+file on disk (``service.consumer.storage.spill``: append-only, fsynced), and so does a buffer that
 reaches ``max_buffer``; every later pass writes the spill file first, in order, then deletes
 it. Each scan carries a unique ``scan_id`` (migration 0009), so the replay writes each exactly
 once even after a crash between its commit and the file's removal, and what a previous process
@@ -48,17 +48,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.adapters.orm import CertificateRow, ConsumerScanRow
-from service.adapters.scan_spill import ScanSpill, SpilledScan
 from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.channel.domain.custody import Custody
-from service.channel.ports import Target
+from service.channel.interface import Custody, Target
 from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.consumer.domain.certificates import CertificateState
 from service.consumer.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
-from service.factory.domain.batches import BatchStatus
-from service.factory.domain.units import ItemRecord
+from service.consumer.storage.rows import CertificateRow, ConsumerScanRow
+from service.consumer.storage.spill import ScanSpill, SpilledScan
+from service.factory.interface import BatchStatus, ItemRecord
 from service.factory.storage.codes import SqlAlchemyCodeRepository, stored_proof
 from service.factory.storage.rows import BatchRow, BatchTreeLevelRow, ItemRow, LogisticUnitRow
 from service.kernel.outages import OutageMonitor
@@ -408,7 +406,7 @@ _scan_ids = select(_scans.c.scan_id).where(_scans.c.scan_id.in_(bindparam("ids",
 
 class ConsumerScanRecorder:
     """The ``ConsumerScanLog`` port: a buffer written in bulk by a background thread, with a
-    spill file for whatever the database cannot take (``service.adapters.scan_spill``).
+    spill file for whatever the database cannot take (``service.consumer.storage.spill``).
 
     :meth:`buffered` answers this process's scans not yet written, and those written in the
     last ``GRACE_S`` (a scan read from the database just before its write committed is then

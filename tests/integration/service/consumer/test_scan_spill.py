@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.adapters import consumer_scans, scan_spill
-from service.adapters.consumer_scans import ConsumerScanRecorder
-from tests.integration.service.adapters.test_consumer_scans import (
+from service.consumer.storage import scan_log as consumer_scans
+from service.consumer.storage import spill as scan_spill
+from service.consumer.storage.scan_log import ConsumerScanRecorder
+from tests.integration.service.conftest import make_batch
+from tests.integration.service.consumer.test_consumer_scans import (
     devices,
     ids_of,
     scan_of,
     spill,
     stored,
 )
-from tests.integration.service.conftest import make_batch
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

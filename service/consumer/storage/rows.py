@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 rows. Repositories turn them into domain objects; nothing else touches them."""
+"""The consumer's tables: accounts, one-time codes and sessions, certificates with their steps and
+deals, organisation wallets and their nonces, vouchers, PIN guards, and the consumer scan log."""
 
 from __future__ import annotations
 

@@ -14,18 +14,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.adapters.orm import (
-    AccountRow,
-    AccountSessionRow,
-    CertificateActionRow,
-    CertificateDealRow,
-    CertificateRow,
-    OrganisationWalletRow,
-    OtpChallengeRow,
-    PinGuardRow,
-    VoucherRow,
-    WalletNonceRow,
-)
 from service.consumer.domain.accounts import Account, Channel, Custody, Destination, OtpChallenge
 from service.consumer.domain.certificates import (
     Certificate,
@@ -42,6 +30,18 @@ from service.consumer.ports import (
     StepRecord,
     Voucher,
     WalletRef,
+)
+from service.consumer.storage.rows import (
+    AccountRow,
+    AccountSessionRow,
+    CertificateActionRow,
+    CertificateDealRow,
+    CertificateRow,
+    OrganisationWalletRow,
+    OtpChallengeRow,
+    PinGuardRow,
+    VoucherRow,
+    WalletNonceRow,
 )
 from service.factory.storage.rows import BatchRow, ItemRow
 from service.kernel.storage.sql import translate_integrity

@@ -38,13 +38,6 @@ from sqlalchemy.orm import Session
 
 from chain.client import Receipt
 from chain.contracts.certificate_registry import claim_skips
-from service.adapters.consumers import QUEUED_ALONE, SENT
-from service.adapters.orm import (
-    CertificateActionRow,
-    CertificateDealRow,
-    CertificateRow,
-    WalletNonceRow,
-)
 from service.consumer.domain.certificates import (
     CLAIM_CONFIRMED,
     CLAIM_FAILED,
@@ -61,6 +54,13 @@ from service.consumer.domain.events import (
     CertificateActionFailed,
     CertificateClaimed,
     CertificateClaimFailed,
+)
+from service.consumer.storage.repositories import QUEUED_ALONE, SENT
+from service.consumer.storage.rows import (
+    CertificateActionRow,
+    CertificateDealRow,
+    CertificateRow,
+    WalletNonceRow,
 )
 from service.ledger.storage.confirmations import NoEffect, Settlement, Touched, Write
 

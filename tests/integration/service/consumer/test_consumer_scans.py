@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from service.adapters.consumer_scans import (
+from service.alerts.domain.alerts import Alert, AlertKind
+from service.consumer.ports import ConsumerScan
+from service.consumer.storage.scan_log import (
     GRACE_S,
     ConsumerScanRecorder,
     HmacDeviceKeys,
     SqlAlchemyScanReads,
 )
-from service.alerts.domain.alerts import Alert, AlertKind
-from service.consumer.ports import ConsumerScan
 from tests.integration.service.conftest import make_batch, serials_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -93,7 +93,7 @@ def test_buffered_scans_are_seen_at_once_and_written_in_one_flush(container, bat
 def test_written_scans_leave_the_index_after_the_grace_time(container, batch, monkeypatch):
     item = ids_of(container, batch["id"])[0]
     clock = [0.0]
-    monkeypatch.setattr("service.adapters.consumer_scans.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("service.consumer.storage.scan_log.time.monotonic", lambda: clock[0])
     log = ConsumerScanRecorder(container.engine, spill(container))
     log.record(scan_of(item, NOW, device=b"a" * 16))
     log.flush()
@@ -140,7 +140,7 @@ def test_a_failed_write_spills_the_scans_and_the_next_pass_writes_them_first(
     def down(*_a, **_k):
         raise ConnectionError("database away")
 
-    monkeypatch.setattr("service.adapters.consumer_scans.bulk_insert", down)
+    monkeypatch.setattr("service.consumer.storage.scan_log.bulk_insert", down)
     with pytest.raises(ConnectionError):
         log.flush()
     log.record(scan_of(item, NOW, device=b"\x01" * 16))
