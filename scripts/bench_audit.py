@@ -43,7 +43,6 @@ from sqlalchemy import text  # noqa: E402
 
 from chain._keccak import keccak256  # noqa: E402
 from chain.merkle import BatchTree  # noqa: E402
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 from service.audit.storage import SqlAlchemyAuditExporter  # noqa: E402
 from service.factory.domain.events import BatchAnchored, BatchCreated  # noqa: E402
 from service.kernel.actor import Actor  # noqa: E402
@@ -51,6 +50,7 @@ from service.kernel.roles import Role  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402
 from service.ledger.app import log_access  # noqa: E402
 from service.ledger.storage.commitments import ChainCommitments, leaf_hash  # noqa: E402
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 GENESIS = "0x" + "ab" * 32

@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 from service.factory.domain.events import BatchCreated  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402
 from service.ledger.app import log_integrity  # noqa: E402
 from service.ledger.storage.commitments import ChainCommitments, leaf_hash  # noqa: E402
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 
 console = Console(stderr=True)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.alerts.app import AlertUseCases
 from service.app.scans import Verifier
 from service.audit.storage import SqlAlchemyAuditExporter
@@ -76,6 +75,7 @@ from service.ledger.storage.lease import SqlAlchemyLease
 from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from service.alerts.storage.repositories import SqlAlchemyAlertRepository
 from service.channel.interface import Custody, Target
 from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
@@ -62,6 +61,7 @@ from service.factory.storage.rows import BatchRow, BatchTreeLevelRow, ItemRow, L
 from service.kernel.outages import OutageMonitor
 from service.kernel.storage.db import READ_ONLY, is_outage
 from service.kernel.storage.sql import bulk_insert, timestamp_writer
+from service.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ _child: dict[str, Any] = {}
 
 
 def _start_child(database_url: str, busy_timeout_s: float) -> None:
-    from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
     from service.kernel.storage.db import make_engine
     from service.ledger.storage.commitments import ChainCommitments, leaf_hash
+    from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
     engine = make_engine(database_url, busy_timeout_s=busy_timeout_s)
     _child["uow_factory"] = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.channel.domain.regions import Region
 from service.channel.storage.region_directory import CachedRegionDirectory
 from service.kernel.storage.db import make_engine
 from service.ledger.storage.commitments import leaf_hash
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 NEW = Region("C33010601", "West Lake north bank", 4, "330106")
 

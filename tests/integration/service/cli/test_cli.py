@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.cli import app
 from service.identity.app.organisations import authenticate
 from service.identity.domain.errors import InvalidApiKeyError
 from service.kernel.roles import Role
 from service.kernel.storage.db import make_engine, migrate, schema_revision
 from service.ledger.storage.commitments import leaf_hash
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 PEPPER = "cli-test-pepper-0123456789"
 

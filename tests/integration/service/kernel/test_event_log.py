@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from chain import log as event_log
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.identity.domain.events import OrganisationCreated
 from service.kernel.events import NO_PREVIOUS_LEAF, LogLink, log_link
 from service.kernel.storage.db import make_engine, migrate
 from service.ledger.storage.commitments import leaf_hash
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

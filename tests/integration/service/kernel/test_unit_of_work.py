@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.identity.domain.organisations import Organisation
 from service.kernel.roles import OrganisationKind
 from service.kernel.storage.db import make_engine
 from service.kernel.storage.reference_cache import ReferenceCache
 from service.ledger.storage.commitments import leaf_hash
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import bootstrap
 from service.factory.app.batches import anchor_batch, create_batch, get_batch
 from service.factory.app.codes import activate_codes, generate_codes
@@ -29,6 +28,7 @@ from service.identity.app.organisations import (
 from service.kernel.storage.db import make_engine
 from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.lease import SqlAlchemyLease
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from tests.integration.service.conftest import GTIN, seed_chain_rows
 
 

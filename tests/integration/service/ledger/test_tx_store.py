@@ -10,7 +10,6 @@ from sqlalchemy import text
 from chain.client import Receipt
 from chain.errors import ContractRevertError
 from chain.sender import TxAttempt, TxStatus
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
 from service.factory.domain.batches import Batch, BatchStatus
 from service.kernel.storage.clock import SystemClock
@@ -21,6 +20,7 @@ from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.confirmations import ConfirmationRegistry, UnknownWriteKindError
 from service.ledger.storage.log_anchor_confirmations import LogAnchorConfirmations
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SENDER = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"

@@ -12,7 +12,6 @@ from sqlalchemy import select, text
 
 from chain.client import LogEntry, Receipt
 from chain.sender import NONCE_FILL, TxAttempt, TxStatus
-from service.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from service.bootstrap import confirmations
 from service.consumer.storage.confirmations import GIFT_CREATED
 from service.consumer.storage.rows import CertificateActionRow, CertificateDealRow, CertificateRow
@@ -24,6 +23,7 @@ from service.ledger.domain.outbox import ChainWrite
 from service.ledger.ports import LogAnchor
 from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from tests.integration.service.ledger.test_tx_store import AT, SENDER, queue_batch_anchor
 
 OTHER = "0x0000000000000000000000000000000000000001"

@@ -1,4 +1,8 @@
-"""The SQLAlchemy unit of work: one session, one transaction, commit only when asked."""
+"""The SQLAlchemy unit of work: one session, one transaction, commit only when asked.
+
+Wiring: it builds every area's repositories over one session (the kernel's ``SessionUnitOfWork``
+gives the session's lifecycle), so it is one of the few modules that import areas' storage.
+"""
 
 from __future__ import annotations
 
