@@ -1,16 +1,12 @@
-"""Organisations, API keys, authentication, the event log and health, against the fakes.
-
-The batch use cases are in ``test_factory.py``; scans and alerts in ``test_scans.py``.
-"""
+"""Organisations, API keys and authentication, against the fakes."""
 
 import pytest
 
-from service.identity.app.commands import CreateApiKey, CreateOrganisation, RevokeApiKey
+from service.identity.app.commands import CreateApiKey, RevokeApiKey
 from service.identity.app.organisations import (
     authenticate,
     create_admin,
     create_api_key,
-    create_organisation,
     revoke_api_key,
 )
 from service.identity.domain.errors import (
@@ -21,43 +17,9 @@ from service.identity.domain.errors import (
     OrganisationNotFoundError,
     RoleNotAllowedForOrganisationError,
 )
-from service.kernel.actor import Actor
 from service.kernel.errors import InvalidCompanyPrefixError, PermissionDeniedError
 from service.kernel.roles import Role
-from tests.unit.service.fakes import (
-    FakeClock,
-    FakeDatabase,
-    FakeLedger,
-)
-
-PEPPER = b"unit-test-pepper-0123456789"
-ADMIN = Actor("key:admin", Role.ADMIN, organisation_id=1)
-FACTORY = Actor("key:factory", Role.FACTORY, organisation_id=2)
-
-
-@pytest.fixture
-def db():
-    return FakeDatabase()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ledger():
-    return FakeLedger()
-
-
-def organisation(db, clock, name, kind, brand_id=None, prefix=None, actor=ADMIN):
-    cmd = CreateOrganisation(actor, name, kind, brand_id, prefix)
-    return create_organisation(cmd, db(), clock)
-
-
-@pytest.fixture
-def brand(db, clock):
-    return organisation(db, clock, "Moutai", "brand")
+from tests.unit.service.organisations import ADMIN, FACTORY, PEPPER, organisation
 
 
 # ----------------------------------------------------------------------------- organisations

@@ -1,16 +1,9 @@
-"""Organisations, API keys, authentication, the event log and health, against the fakes.
-
-The batch use cases are in ``test_factory.py``; scans and alerts in ``test_scans.py``.
-"""
+"""The event log (anchoring, status, entries, proofs) and health, against the fakes."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.identity.app.commands import CreateOrganisation
-from service.identity.app.organisations import (
-    create_organisation,
-)
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.roles import Role
@@ -26,41 +19,10 @@ from service.ledger.app.log import (
 from service.ledger.domain.errors import LogRangeError
 from service.ledger.domain.outbox import OutboxFlight
 from tests.unit.service.fakes import (
-    FakeClock,
     FakeCommitments,
-    FakeDatabase,
-    FakeLedger,
     confirm_outbox,
 )
-
-PEPPER = b"unit-test-pepper-0123456789"
-ADMIN = Actor("key:admin", Role.ADMIN, organisation_id=1)
-FACTORY = Actor("key:factory", Role.FACTORY, organisation_id=2)
-
-
-@pytest.fixture
-def db():
-    return FakeDatabase()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ledger():
-    return FakeLedger()
-
-
-def organisation(db, clock, name, kind, brand_id=None, prefix=None, actor=ADMIN):
-    cmd = CreateOrganisation(actor, name, kind, brand_id, prefix)
-    return create_organisation(cmd, db(), clock)
-
-
-@pytest.fixture
-def brand(db, clock):
-    return organisation(db, clock, "Moutai", "brand")
+from tests.unit.service.organisations import ADMIN, FACTORY, organisation
 
 
 def test_log_anchor_is_queued_only_when_the_log_grew(db, clock, ledger):
