@@ -20,7 +20,6 @@ from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
 from service.alerts.app import AlertUseCases
-from service.app.scans import Verifier
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.channel.app.diversions import ConsumerDiversions
 from service.channel.app.epcis import EpcisCapture, EpcisEvents
@@ -32,6 +31,7 @@ from service.config import Settings
 from service.consumer.app import certificates, consumers
 from service.consumer.app.certificates import CertificateUseCases
 from service.consumer.app.consumers import CodeLimits, ConsumerUseCases
+from service.consumer.app.verification import Verifier
 from service.consumer.domain.scans import CloneRule
 from service.consumer.ports import OtpSender
 from service.consumer.storage.confirmations import (
@@ -344,6 +344,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
     commitments = ChainCommitments()
     ledger = ChainLedger(runtime, wallets)
     regions = CachedRegionDirectory(uow_factory, ttl_s=settings.reference_cache_ttl_s)
+    # The channel's diversion rules: the scan log's writer raises the alerts of recorded scans,
+    # the Verifier asks for territories (and raises a sighting's alert without a scan log).
+    diversions = ConsumerDiversions(regions.tree)
     scan_log = ConsumerScanRecorder(
         engine,
         max_buffer=settings.scan_log_buffer,
@@ -351,7 +354,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         outages=outages,
         # Consumers' diversion alerts are raised by the scan log's writer, with the scans.
         uows=uow_factory,
-        diversions=ConsumerDiversions(regions.tree),
+        diversions=diversions,
     )
     verifier = Verifier(
         uow_factory,
@@ -373,6 +376,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         # SQLite readers in WAL mode never wait on a writer: a scan's reads can run on the
         # event loop (a thread-pool hop costs more than they do). PostgreSQL's go to a thread.
         inline=engine.dialect.name == "sqlite",
+        diversions=diversions,
     )
     printer = QrLabelPrinter()
     otp_sender = (

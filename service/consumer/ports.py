@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from service.channel.interface import Target
+from service.channel.interface import RegionTree, Target
 from service.consumer.domain.accounts import Account, Destination, OtpChallenge
 from service.consumer.domain.certificates import (
     Certificate,
@@ -19,7 +19,7 @@ from service.consumer.domain.certificates import (
     DealStatus,
     PinGuard,
 )
-from service.factory.interface import BatchStatus, ItemRecord
+from service.factory.interface import Batch, BatchStatus, ItemRecord
 
 
 @dataclass(frozen=True)
@@ -331,7 +331,8 @@ class ScanFacts:
 
 
 class ScanReads(Protocol):
-    """The reads of a scan's hot path, a few statements (see ``service.app.scans``)."""
+    """The reads of a scan's hot path, a few statements (see
+    ``service.consumer.app.verification``)."""
 
     def read(self, serial: str, since: datetime) -> ScanFacts | None:
         """The code's facts, with its consumer scans stored since ``since``."""
@@ -390,6 +391,23 @@ class DiversionAlerts(Protocol):
     def __call__(self, uow: UnitOfWork, scans: Sequence[ConsumerScan]) -> int:
         """Raise or join the alert of each such scan in ``uow`` (not committed); how many."""
         ...
+
+
+class DiversionDesk(Protocol):
+    """The channel's rules a consumer's scan is judged by (bootstrap passes the channel's
+    ``ConsumerDiversions``): an organisation's territory, and raising (or joining) the
+    diversion alert of goods seen out of it, in the caller's unit of work (not committed)."""
+
+    def territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None: ...
+    def raise_diversion(
+        self,
+        uow: UnitOfWork,
+        tree: RegionTree,
+        serial: str,
+        batch: Batch,
+        region: str,
+        at: datetime,
+    ) -> bool: ...
 
 
 class DeviceKeys(Protocol):

@@ -80,7 +80,7 @@ TenantRefs = dict[tuple[str, Any], int | None]
 
 
 class LogTenants(Protocol):
-    """The brand behind references that log entries carry (service/app/log_access.py)."""
+    """The brand behind references that log entries carry (service/ledger/app/log_access.py)."""
 
     def brands_of(self, refs: Iterable[tuple[str, Any]]) -> TenantRefs:
         """For each ``(kind, key)`` with kind batch, alert, certificate, shipment, unit,

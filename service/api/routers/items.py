@@ -14,8 +14,8 @@ from service.api.lanes import Lane
 from service.api.limits import ScanLimits
 from service.api.routers import pages
 from service.api.schemas import ScanPublic
-from service.app import scans as scans
 from service.consumer.app import commands
+from service.consumer.app import verification as scans
 from service.consumer.domain.errors import ScanRateLimitedError
 from service.kernel.actor import Actor
 from service.kernel.errors import MalformedCodeError, TracecertError

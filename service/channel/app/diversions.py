@@ -103,11 +103,28 @@ def raise_diversion(
 
 
 class ConsumerDiversions:
-    """The ``DiversionAlerts`` port: the alerts of recorded scans seen out of territory, in
-    the scan log's transaction, in the order the scans were made."""
+    """The consumer's ``DiversionAlerts`` port (the alerts of recorded scans seen out of
+    territory, in the scan log's transaction, in the order the scans were made) and its
+    ``DiversionDesk`` (a territory; one sighting's alert), which bootstrap gives the Verifier."""
 
     def __init__(self, regions: Callable[[], RegionTree] | None) -> None:
         self.regions = regions
+
+    def territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None:
+        """The organisation's territory (the consumer's ``DiversionDesk``)."""
+        return territory(uow, organisation_id)
+
+    def raise_diversion(
+        self,
+        uow: UnitOfWork,
+        tree: RegionTree,
+        serial: str,
+        batch: Batch,
+        region: str,
+        at: datetime,
+    ) -> bool:
+        """Raise or join the diversion alert of a consumer's sighting (``DiversionDesk``)."""
+        return raise_diversion(uow, tree, serial, batch, region, at)
 
     def __call__(self, uow: UnitOfWork, scans: Sequence[ConsumerScan]) -> int:
         wanted = [s for s in scans if s.diversion_serial is not None and s.region_code]

@@ -1,5 +1,5 @@
 """The brand behind the references log entries carry, for the tenant rule of
-service/app/log_access.py: a handful of IN queries per page (or chunk) of entries."""
+service/ledger/app/log_access.py: a handful of IN queries per page (or chunk) of entries."""
 
 from __future__ import annotations
 

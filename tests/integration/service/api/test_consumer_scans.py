@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
-from service.app import scans as scans
+from service.channel.app.diversions import ConsumerDiversions
+from service.consumer.app import verification as scans
 from service.consumer.app.commands import ScanItem
 from service.kernel.storage.db import READ_ONLY
 from tests.integration.service.api.conftest import HANGZHOU, NANJING, ZHEJIANG, scan_ok
@@ -463,6 +464,7 @@ def test_the_hot_path_answers_exactly_what_the_full_read_answers(api, container,
             container.ledger,
             container.clock,
             container.regions.tree,
+            ConsumerDiversions(container.regions.tree),
         )
         assert fast == full
         assert fast["provenance"]["journey"] if serial == travelled else True

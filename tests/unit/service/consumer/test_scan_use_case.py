@@ -3,8 +3,8 @@
 import pytest
 
 from service.alerts.app import alert_views
-from service.app import scans as scans
 from service.consumer.app import commands
+from service.consumer.app import verification as scans
 from service.kernel.errors import (
     InvalidRequestError,
     MalformedCodeError,

@@ -36,13 +36,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from service.alerts.domain.alerts import Alert, AlertKind, item_alert_key
-from service.alerts.domain.events import AlertRaised
+from service.alerts.interface import Alert, AlertKind, AlertRaised, item_alert_key
 from service.app.ports import Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
-from service.channel.app.diversions import raise_diversion, territory
-from service.channel.domain.custody import Custody, Diversion, find_diversion
-from service.channel.domain.regions import RegionTree
-from service.channel.ports import Target
+from service.channel.interface import Custody, Diversion, RegionTree, Target, find_diversion
 from service.consumer.app import commands
 from service.consumer.domain.certificates import PENDING_STATES, CertificateState
 from service.consumer.domain.scans import (
@@ -67,17 +63,21 @@ from service.consumer.domain.verification import (
     differences,
     verdict,
 )
-from service.consumer.ports import ConsumerScan, ConsumerScanLog, ScanReads, StoredSighting
-from service.factory.domain.batches import Batch, BatchStatus, product_name
-from service.factory.domain.units import ItemRecord
-from service.identity.domain.organisations import Organisation
+from service.consumer.ports import (
+    ConsumerScan,
+    ConsumerScanLog,
+    DiversionDesk,
+    ScanReads,
+    StoredSighting,
+)
+from service.factory.interface import Batch, BatchStatus, ItemRecord, product_name
+from service.identity.interface import Organisation
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.gs1 import check_item_key, is_valid_serial_text
 from service.kernel.ports import Clock
 from service.kernel.views import hex0x
-from service.ledger.domain.errors import LedgerHeldError, LedgerUnavailableError
-from service.ledger.domain.outbox import OutboxEntry
+from service.ledger.interface import LedgerHeldError, LedgerUnavailableError, OutboxEntry
 
 
 class Deferred:
@@ -183,12 +183,16 @@ class Verifier:
         chain_ttl_s: float = 5.0,
         inline: bool = False,
         ticks: Callable[[], float] = time.monotonic,
+        diversions: DiversionDesk | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.commitments = commitments
         self.ledger = ledger
         self.clock = clock
         self.regions = regions
+        #: The channel's diversion rules (territories, raising the alert): without them, or
+        #: without regions, no scan is judged out of territory.
+        self.diversions = diversions
         self.reads = reads
         self.scan_log = scan_log
         self.rule = rule or CloneRule()
@@ -579,8 +583,10 @@ class Verifier:
             kept = self._territories.get(organisation_id)
         if kept is not None and kept[0] > now:
             return kept[1]
+        if self.diversions is None:
+            return None
         with self.uow_factory.reader() as uow:
-            found = territory(uow, organisation_id)
+            found = self.diversions.territory(uow, organisation_id)
         with self._lock:
             if len(self._territories) >= MAX_BATCHES:
                 self._territories.clear()
@@ -650,8 +656,10 @@ class Verifier:
     ) -> None:
         """Raise (or join) the diversion alert of the goods at once, in a transaction of its
         own: only without a scan log (whose writer raises them otherwise)."""
+        if self.diversions is None:
+            return
         with self.uow_factory() as uow:
-            if raise_diversion(uow, tree, serial, batch, region, now):
+            if self.diversions.raise_diversion(uow, tree, serial, batch, region, now):
                 uow.commit()
 
     # ------------------------------------------------------------------ the answer
@@ -816,9 +824,11 @@ def scan_item(
     ledger: Ledger,
     clock: Clock,
     regions: Callable[[], RegionTree] | None = None,
+    diversions: DiversionDesk | None = None,
 ) -> dict[str, Any] | None:
     """Verify an item code with nothing kept (see :class:`Verifier`); None when unknown."""
-    return _answer(Verifier(uow_factory, commitments, ledger, clock, regions).scan(cmd))
+    verifier = Verifier(uow_factory, commitments, ledger, clock, regions, diversions=diversions)
+    return _answer(verifier.scan(cmd))
 
 
 def resolve(

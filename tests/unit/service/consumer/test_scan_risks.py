@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from service.app import scans as scans
+from service.channel.app.diversions import ConsumerDiversions
 from service.channel.domain.errors import InvalidRegionError
 from service.channel.domain.regions import Region, RegionTree
 from service.consumer.app import commands
+from service.consumer.app import verification as scans
 from service.consumer.domain.scans import CloneRule
 from service.consumer.ports import ConsumerScan
 from service.ledger.domain.errors import LedgerUnavailableError
@@ -77,7 +78,15 @@ def verifier(h, log=None, **kw):
         CloneRule(max_regions=2, max_devices=3, window=timedelta(days=1), min_span=timedelta(0)),
     )
     return scans.Verifier(
-        h.db, h.commitments, h.ledger, h.clock, lambda: TREE, scan_log=log, rule=rule, **kw
+        h.db,
+        h.commitments,
+        h.ledger,
+        h.clock,
+        lambda: TREE,
+        scan_log=log,
+        rule=rule,
+        diversions=ConsumerDiversions(lambda: TREE),
+        **kw,
     )
 
 
