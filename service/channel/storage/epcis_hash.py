@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,6 +27,26 @@ from pyld import jsonld
 #: The EPCIS 2.0 context with the CBV vocabularies inlined, as the library ships it.
 _INLINED_CONTEXT = "e532647e8eb371379b8b0e8602d8981c8566bc60f7351f22c76a5bc865962008.jsonld"
 _LOCK = threading.Lock()
+_library_time_stamp = hash_generator._fix_time_stamp_format
+
+
+def _fix_time_stamp_format(timestamp: str) -> str:
+    """The library's timestamp to milliseconds in UTC, carrying a rounded-up second.
+
+    GS1's generator rounds the microseconds to milliseconds without carrying: a time of .9995 s
+    or later becomes 1,000,000 microseconds, which raises, and the event could not be hashed
+    (our own export of an event stamped at such a time was refused when posted back). Every
+    other time gives the library's own answer."""
+    try:
+        fixed: str = _library_time_stamp(timestamp)
+    except ValueError:
+        at = datetime.fromisoformat(timestamp).astimezone(UTC)
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
+        return at.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return fixed
+
+
+hash_generator._fix_time_stamp_format = _fix_time_stamp_format
 
 
 @cache

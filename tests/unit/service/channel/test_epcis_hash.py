@@ -83,3 +83,17 @@ def test_prefixes_do_not_leak_from_one_document_to_the_next():
         ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"], [bare]
     )
     assert again == without
+
+
+def test_a_time_that_rounds_up_to_the_next_second_hashes_as_that_second():
+    # GS1's generator raised on .9995 s and later (rounded to 1,000,000 microseconds); the
+    # service's own export carries microseconds, so a posted-back export was refused.
+    late = {**EVENT, "eventTime": "2005-04-05T02:33:31.999763Z"}
+    next_second = {**EVENT, "eventTime": "2005-04-05T02:33:32.000Z"}
+    assert epcis_hash.event_hashes(CONTEXT, [late]) == epcis_hash.event_hashes(
+        CONTEXT, [next_second]
+    )
+    on_time = {**EVENT, "eventTime": "2005-04-05T02:33:31.999499Z"}
+    assert epcis_hash.event_hashes(CONTEXT, [on_time]) == epcis_hash.event_hashes(
+        CONTEXT, [{**EVENT, "eventTime": "2005-04-05T02:33:31.999Z"}]
+    )
