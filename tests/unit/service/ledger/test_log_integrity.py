@@ -21,31 +21,13 @@ from service.ledger.app.commands import AnchorLog
 from service.ledger.app.health import check_health
 from service.ledger.app.log import anchor_log, log_status
 from tests.unit.service.fakes import (
-    FakeClock,
     FakeCommitments,
-    FakeDatabase,
     FakeEventLog,
-    FakeLedger,
     confirm_log_anchor,
     sha,
 )
 
 ADMIN = Actor("key:admin", Role.ADMIN, organisation_id=1)
-
-
-@pytest.fixture
-def db():
-    return FakeDatabase()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ledger():
-    return FakeLedger()
 
 
 @pytest.fixture
