@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.alerts import api as alerts
-from service.api import errors, openapi
+from service.api import docs, errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
-from service.api.routers import certificates, consumers, docs, items, pages, web
+from service.api.routers import certificates, consumers, items, pages, web
 from service.audit import api as audit
 from service.channel.api import epcis
 from service.channel.api import network as distribution
@@ -39,7 +39,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         version="0.1.0",
         description="One item, one code, one certificate: batches anchored on an EVM chain.",
         lifespan=lifespan,
-        # /docs is served from our own origin (routers/docs.py); ReDoc only from a CDN: off.
+        # /docs is served from our own origin (service/api/docs.py); ReDoc only from a CDN: off.
         docs_url=None,
         redoc_url=None,
     )

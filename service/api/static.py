@@ -26,6 +26,15 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+#: The pages' files (service/web); node_modules sits beside service/ at the project root.
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+
+JS = "text/javascript; charset=utf-8"
+CSS = "text/css; charset=utf-8"
+WASM = "application/wasm"
+
 #: How long a versioned URL may be kept: a year, the most RFC 9111 caches honour.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Files below this size are sent as they are (compression would gain nothing).

@@ -1,4 +1,4 @@
-// Swagger UI for /openapi.json, from our own origin only (see service/api/routers/docs.py).
+// Swagger UI for /openapi.json, from our own origin only (see service/api/docs.py).
 "use strict";
 window.ui = SwaggerUIBundle({
   url: "/openapi.json",

@@ -27,8 +27,7 @@ from starlette.responses import Response
 from service.api import i18n
 from service.api.errors import error_response
 from service.api.i18n import LANGS, N_
-from service.api.routers.web import WEB_DIR
-from service.api.static import StaticFile, gzip_page
+from service.api.static import WEB_DIR, StaticFile, gzip_page
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 

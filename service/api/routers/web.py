@@ -14,18 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from service.api.errors import error_response
-from service.api.static import StaticFile, gzip_page
+from service.api.static import CSS, JS, NODE_MODULES, WASM, WEB_DIR, StaticFile, gzip_page
 
 router = APIRouter(tags=["web"], include_in_schema=False)
-
-#: service/web beside this package; node_modules sits beside service/ at the project root.
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-NODE_MODULES = PROJECT_ROOT / "node_modules"
-
-JS = "text/javascript; charset=utf-8"
-CSS = "text/css; charset=utf-8"
-WASM = "application/wasm"
 
 #: The page's own files (``/scanner/{file}``): nothing else in service/web is served. The
 #: page links them with their version, so a browser keeps them a year (static.py).

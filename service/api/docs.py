@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 
 from service.api.errors import error_response
-from service.api.routers.web import CSS, JS, NODE_MODULES, WEB_DIR
+from service.api.static import CSS, JS, NODE_MODULES, WEB_DIR
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
