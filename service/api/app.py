@@ -12,9 +12,9 @@ from service.alerts import api as alerts
 from service.api import docs, errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
-from service.api.routers import certificates, consumers, items, pages, web
+from service.api.routers import certificates, consumers, items, pages
 from service.audit import api as audit
-from service.channel.api import epcis
+from service.channel.api import epcis, scanner
 from service.channel.api import network as distribution
 from service.factory.api import batches, products
 from service.identity.api import organisations, scanner_sessions
@@ -66,7 +66,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         log,
         audit,
         scanner_sessions,
-        web,
+        scanner,
         pages,
         docs,
     ):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from service.api.routers import web
+from service.channel.api import scanner as scanner_page
 from service.kernel.gs1 import make_sscc
 from tests.e2e.web.conftest import Channel, Launch, LiveServer, Shot, open_page, write_y4m
 from tests.integration.service.conftest import auth
@@ -372,7 +372,7 @@ def test_the_page_and_only_its_own_files_are_served(
         assert response.status_code == 404, path
         assert response.json()["error"] == "not_found"
 
-    monkeypatch.setattr(web, "NODE_MODULES", tmp_path / "no-node-modules")
+    monkeypatch.setattr(scanner_page, "NODE_MODULES", tmp_path / "no-node-modules")
     missing = http.get("/scanner/vendor/zxing-wasm/share.js")
     assert missing.status_code == 503
     assert "run scripts/run or scripts/test, which install node_modules" in missing.json()["detail"]
