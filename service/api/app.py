@@ -12,10 +12,12 @@ from service.alerts import api as alerts
 from service.api import docs, errors, openapi
 from service.api.lanes import Lane
 from service.api.limits import BodySizeLimitMiddleware, RenderSlots, ScanLimits
-from service.api.routers import certificates, consumers, items, pages
 from service.audit import api as audit
 from service.channel.api import epcis, scanner
 from service.channel.api import network as distribution
+from service.consumer.api import accounts as consumers
+from service.consumer.api import certificates, pages
+from service.consumer.api import scan as items
 from service.factory.api import batches, products
 from service.identity.api import organisations, scanner_sessions
 from service.ledger.api import health, log

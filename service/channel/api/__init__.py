@@ -1,2 +1,2 @@
 """The channel's routes: regions, organisations' territories, parents and sites, scans and
-shipments, stock, and the EPCIS 2.0 capture and query interface."""
+shipments, stock, the EPCIS 2.0 capture and query interface, and the scanner page."""

@@ -35,12 +35,12 @@ from service.identity.app import tenancy
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
 from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
 from tests.e2e.web.conftest import HANGZHOU, MOBILE, ZHEJIANG, LiveServer, _org, _site
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.conftest import auth
+from tests.integration.service.consumer.helpers import (
     PinnedBatch,
     RecordingOtpSender,
     pinned_batch,
 )
-from tests.integration.service.conftest import auth
 
 DIGITAL_LINK = "/01/{gtin}/10/{lot}/21/{serial}"
 #: Where ``TRACECERT_DOCS_IMG`` is unset, no picture for the docs is written.

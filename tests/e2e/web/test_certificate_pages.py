@@ -36,7 +36,7 @@ from tests.e2e.web.consumer_conftest import (
     site,
     token_of,
 )
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.consumer.helpers import (
     RecordingOtpSender,
     mint_claims,
     settle,

@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import text
 from starlette.requests import Request
 
-from service.api.routers import pages
+from service.consumer.api import pages
 from tests.e2e.web.conftest import Launch, LiveServer, open_page
 from tests.e2e.web.consumer_conftest import (
     SESSION,
@@ -27,7 +27,7 @@ from tests.e2e.web.consumer_conftest import (
     site,
     token_of,
 )
-from tests.integration.service.api.consumer_helpers import RecordingOtpSender, mint_claims
+from tests.integration.service.consumer.helpers import RecordingOtpSender, mint_claims
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 import pytest
 from sqlalchemy import text
 
-from tests.integration.service.api.consumer_helpers import RecordingOtpSender
 from tests.integration.service.conftest import auth, make_batch
+from tests.integration.service.consumer.helpers import RecordingOtpSender
 
 HANGZHOU, NANJING, ZHEJIANG, JIANGSU = "330106", "320102", "330000", "320000"
 

@@ -8,12 +8,12 @@ from typing import Any, get_args
 import pytest
 
 from service.alerts.domain.alerts import AlertStatus
-from service.api.routers.certificates import VERBS
 from service.channel.domain.custody import ScanAction, SiteKind
+from service.consumer.api.certificates import VERBS
 from service.consumer.domain.certificates import DealStatus
 from service.kernel.roles import OrganisationKind, Role
-from tests.integration.service.api.consumer_helpers import sign_in
 from tests.integration.service.conftest import auth
+from tests.integration.service.consumer.helpers import sign_in
 
 TOO_BIG = 2**63  # one past the largest id a signed 64-bit column can hold
 MAX_ID = 2**63 - 1
@@ -249,7 +249,7 @@ def test_enums_of_the_server_are_enums_in_the_schema(doc):
     assert _enum(doc, _param(doc, "get", "/alerts", "status")) == set(AlertStatus)
     assert _enum(doc, _param(doc, "get", "/deals", "status")) == set(DealStatus)
     assert _enum(doc, _param(doc, "get", "/partners", "kind")) == {"pledgee", "custodian", "store"}
-    from service.api.routers.certificates import DealVerb
+    from service.consumer.api.certificates import DealVerb
 
     verbs = _enum(doc, _param(doc, "post", "/deals/{deal_id}/{verb}", "verb"))
     assert verbs == {verb for _, verb in VERBS} == set(get_args(DealVerb))

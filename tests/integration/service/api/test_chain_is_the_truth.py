@@ -13,8 +13,8 @@ from sqlalchemy import text
 from chain.errors import ChainUnavailableError
 from service.api.limits import ScanLimits
 from service.api.rate_limits import Rate
-from tests.integration.service.api.consumer_helpers import pinned_batch
 from tests.integration.service.conftest import GTIN, auth, run_sender_until
+from tests.integration.service.consumer.helpers import pinned_batch
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html", "Accept-Language": "zh-CN"}

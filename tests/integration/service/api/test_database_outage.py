@@ -31,8 +31,8 @@ from sqlalchemy.engine import make_url
 from chain.backends import free_port
 from service.api.app import create_app
 from tests.fixtures.db import _admin
-from tests.integration.service.api.consumer_helpers import pinned_batch
 from tests.integration.service.conftest import GTIN, auth, batch_body
+from tests.integration.service.consumer.helpers import pinned_batch
 
 BUSY_TIMEOUT_S = 0.5
 

@@ -17,8 +17,8 @@ from service.api.deps import (
     IdempotencyKeyDep,
     idempotency_of,
 )
-from service.api.schemas import (
-    MAX_ID,
+from service.api.schemas import MAX_ID
+from service.consumer.api.schemas import (
     CertificatePublic,
     DepositCreate,
     EmptyBody,

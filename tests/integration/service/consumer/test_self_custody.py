@@ -12,13 +12,13 @@ from eth_account.messages import encode_typed_data
 from sqlalchemy import text
 
 from chain.contracts.certificate_registry import CertificateState as ChainState
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.consumer.helpers import (
     mint_claims,
     pinned_batch,
     settle,
     sign_in,
 )
-from tests.integration.service.api.test_certificate_lifecycle import World, partners  # noqa: F401
+from tests.integration.service.consumer.test_certificate_lifecycle import World, partners  # noqa: F401
 
 
 def sign(key: Any, typed: dict[str, Any]) -> str:

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from service.consumer.domain.certificates import TRANSITIONS, Action, CertificateState
-from tests.integration.service.api.test_certificate_lifecycle import (
+from tests.integration.service.conftest import auth
+from tests.integration.service.consumer.test_certificate_lifecycle import (
     ON_CHAIN,
     World,
     partners,  # noqa: F401  (fixture)
 )
-from tests.integration.service.conftest import auth
 
 S, A = CertificateState, Action
 #: The owner's calls: path suffix, body, and the action the model applies.

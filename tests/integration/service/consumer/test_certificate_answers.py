@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from tests.integration.service.api.consumer_helpers import pinned_batch, sign_in
-from tests.integration.service.api.test_certificate_lifecycle import World, partners, world
-from tests.integration.service.api.test_consumer_api import wrong_pin
 from tests.integration.service.conftest import auth
+from tests.integration.service.consumer.helpers import pinned_batch, sign_in
+from tests.integration.service.consumer.test_certificate_lifecycle import World, partners, world
+from tests.integration.service.consumer.test_consumer_api import wrong_pin
 
 # Fixtures used here but defined in test_certificate_lifecycle (pytest finds them here).
 __all__ = ["partners", "world"]

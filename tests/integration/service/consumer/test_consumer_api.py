@@ -13,12 +13,12 @@ from sqlalchemy import text
 
 from chain.contracts.certificate_registry import ClaimRequest
 from chain.deploy import send_transaction
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.conftest import auth, run_sender_until
+from tests.integration.service.consumer.helpers import (
     mint_claims,
     pinned_batch,
     sign_in,
 )
-from tests.integration.service.conftest import auth, run_sender_until
 
 
 def wrong_pin(pin: str) -> str:

@@ -16,7 +16,7 @@ from service.api.deps import (
     IdempotencyKeyDep,
     idempotency_of,
 )
-from service.api.schemas import (
+from service.consumer.api.schemas import (
     AccountPublic,
     CertificatePublic,
     ClaimCreate,

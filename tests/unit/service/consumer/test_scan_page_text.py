@@ -11,7 +11,7 @@ import pytest
 from starlette.requests import Request
 
 from service.api import i18n
-from service.api.routers import pages
+from service.consumer.api import pages
 from service.consumer.domain.verification import PROVEN, Verdict
 
 #: Words that claim the bottle is genuine (正品, 真品, 真实: genuine, authentic, real).

@@ -16,11 +16,11 @@ from service.consumer.app import verification as scans
 from service.consumer.app.commands import ScanItem
 from service.kernel.storage.db import READ_ONLY
 from tests.integration.service.api.conftest import HANGZHOU, NANJING, ZHEJIANG, scan_ok
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.conftest import GTIN, auth, run_sender_until, serials_of
+from tests.integration.service.consumer.helpers import (
     pinned_batch,
     sign_in,
 )
-from tests.integration.service.conftest import GTIN, auth, run_sender_until, serials_of
 
 JSON = {"Accept": "application/json"}
 

@@ -12,8 +12,8 @@ from service.api.deps import ContainerDep, ScanCaller
 from service.api.errors import STATUS_BY_KIND, error_response
 from service.api.lanes import Lane
 from service.api.limits import ScanLimits
-from service.api.routers import pages
-from service.api.schemas import ScanPublic
+from service.consumer.api import pages
+from service.consumer.api.schemas import ScanPublic
 from service.consumer.app import commands
 from service.consumer.app import verification as scans
 from service.consumer.domain.errors import ScanRateLimitedError

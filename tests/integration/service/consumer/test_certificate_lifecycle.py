@@ -15,13 +15,13 @@ from chain.contracts.certificate_registry import CertificateState as ChainState
 from service.identity.app import tenancy
 from service.identity.app.commands import CreateApiKey, CreateOrganisation
 from service.identity.app.organisations import SYSTEM_ACTOR, create_api_key, create_organisation
-from tests.integration.service.api.consumer_helpers import (
+from tests.integration.service.conftest import auth
+from tests.integration.service.consumer.helpers import (
     mint_claims,
     pinned_batch,
     settle,
     sign_in,
 )
-from tests.integration.service.conftest import auth
 
 #: What the contract says for each state the service keeps (pending offers are Active).
 ON_CHAIN = {

@@ -13,7 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
 from service.api import i18n
-from service.api.routers import pages
+from service.consumer.api import pages
 from service.consumer.domain.verification import Verdict
 
 ROOT = Path(__file__).resolve().parents[4]
