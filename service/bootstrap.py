@@ -28,9 +28,10 @@ from service.channel.storage.epcis_hash import event_hashes
 from service.channel.storage.epcis_schema import validate as validate_epcis
 from service.channel.storage.region_directory import CachedRegionDirectory
 from service.config import Settings
-from service.consumer.app import certificates, consumers
+from service.consumer.app import claims, gifts, lifecycle
+from service.consumer.app.accounts import CodeLimits
 from service.consumer.app.certificates import CertificateUseCases
-from service.consumer.app.consumers import CodeLimits, ConsumerUseCases
+from service.consumer.app.consumers import ConsumerUseCases
 from service.consumer.app.verification import Verifier
 from service.consumer.domain.scans import CloneRule
 from service.consumer.ports import OtpSender
@@ -186,7 +187,7 @@ class Container:
         ``force`` sends what waits without waiting for the batching window."""
         if self.runtime.registry is None:
             return 0
-        return consumers.send_claims(
+        return claims.send_claims(
             self.uow_factory,
             self.ledger,
             self.clock,
@@ -199,8 +200,8 @@ class Container:
         """Return gifts nobody accepted in time to their givers."""
         if self.runtime.registry is None:
             return 0
-        return certificates.return_expired_gifts(
-            certificates.Services(
+        return gifts.return_expired_gifts(
+            lifecycle.Services(
                 self.uow_factory, self.ledger, self.wallets, self.secrets, self.clock
             )
         )
@@ -442,7 +443,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
             refresh_ttl=timedelta(seconds=settings.consumer_refresh_ttl_s),
         ),
         certificates=CertificateUseCases(
-            certificates.Services(uow_factory, ledger, wallets, secrets, clock, otp_sender),
+            lifecycle.Services(uow_factory, ledger, wallets, secrets, clock, otp_sender),
             settings.resolver_url,
         ),
         channel=ChannelUseCases(uow_factory, regions, clock),

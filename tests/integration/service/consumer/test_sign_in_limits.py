@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
-from service.consumer.app.consumers import CodeLimits
+from service.consumer.app.accounts import CodeLimits
 from service.consumer.domain.accounts import OTP_MAX_ATTEMPTS
 
 
