@@ -84,9 +84,11 @@ class IdentityUnitOfWorkFactory(Protocol):
 
 # ----------------------------------------------------------------------------- for other areas
 class OrganisationReads(Protocol):
-    """Reading an organisation by id: what other areas' units of work offer of identity's."""
+    """Reading organisations (one by id, or a page): what other areas' units of work offer of
+    identity's."""
 
     def get(self, organisation_id: int) -> Organisation | None: ...
+    def list(self, offset: int, limit: int) -> list[Organisation]: ...
 
 
 class PartnerGrants(Protocol):

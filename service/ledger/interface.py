@@ -1,5 +1,6 @@
-"""What other areas may use of the ledger: the chain write they queue and how it stands, the
-errors the chain's state raises on their behalf, and the ledger's events.
+"""What other areas may use of the ledger: the chain write they queue, the outbox they queue it
+in (their chain ports take it), and how it stands; the errors the chain's state raises on
+their behalf, and the ledger's events.
 
 Pure: re-exports from the ledger's domain and ports. The confirmation handlers other areas
 register for their kinds of writes meet the ledger in storage (the outbox's transaction), not
@@ -17,7 +18,7 @@ from service.ledger.domain.errors import (
 )
 from service.ledger.domain.events import ChainWriteReincluded, ChainWriteRolledBack
 from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
-from service.ledger.ports import OutboxReads
+from service.ledger.ports import OutboxReads, OutboxRepository
 
 __all__ = [
     "ChainRejectedError",
@@ -31,4 +32,5 @@ __all__ = [
     "OutboxEntry",
     "OutboxFlight",
     "OutboxReads",
+    "OutboxRepository",
 ]

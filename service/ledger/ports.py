@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from service.alerts.interface import AlertWriter
+from service.identity.interface import OrganisationReads
 from service.kernel.ports import UnitOfWork
 from service.ledger.domain.outbox import ChainWrite, OutboxEntry, OutboxFlight
 
@@ -170,12 +172,18 @@ class LogLedger(Protocol):
 
 
 class LedgerUnitOfWork(UnitOfWork, Protocol):
-    """One transaction over the ledger's tables (and the kernel's event log)."""
+    """One transaction over the ledger's tables (and the kernel's event log), and what the
+    integrity check reads and writes of the others: the brands it alerts, with the alert desk."""
 
     log_tenants: LogTenants
     log_anchors: LogAnchorRepository
     log_checks: LogCheckRepository
     outbox: OutboxRepository
+
+    @property
+    def organisations(self) -> OrganisationReads: ...
+    @property
+    def alerts(self) -> AlertWriter: ...
 
 
 class LedgerUnitOfWorkFactory(Protocol):

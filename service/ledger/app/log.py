@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from service.app.ports import UnitOfWorkFactory
 from service.kernel.actor import Actor
 from service.kernel.ports import Clock
 from service.kernel.roles import Permission
@@ -16,6 +15,7 @@ from service.ledger.app.commands import AnchorLog
 from service.ledger.domain.errors import LogRangeError
 from service.ledger.ports import (
     LedgerUnitOfWork,
+    LedgerUnitOfWorkFactory,
     LogAnchor,
     LogCommitments,
     LogLedger,
@@ -29,7 +29,7 @@ def _leaf_reader(uow: LedgerUnitOfWork) -> Callable[[int, int], list[bytes]]:
 
 def anchor_log(
     cmd: AnchorLog,
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: LedgerUnitOfWorkFactory,
     commitments: LogCommitments,
     ledger: LogLedger,
     clock: Clock,
@@ -164,7 +164,7 @@ class LogUseCases:
     only. Each reads through a reader unit of work."""
 
     #: The whole unit of work: the integrity pass also reads organisations and raises alerts.
-    uows: UnitOfWorkFactory
+    uows: LedgerUnitOfWorkFactory
     commitments: LogCommitments
     ledger: LogLedger
 

@@ -27,12 +27,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from service.alerts.interface import Alert, AlertKind, AlertRaised
-from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.kernel.errors import TracecertError
 from service.kernel.events import NO_PREVIOUS_LEAF, MalformedEntryError, log_link
 from service.kernel.ports import Clock, LogRow
 from service.kernel.roles import OrganisationKind
-from service.ledger.ports import LogAnchor, LogCheck, LogCommitments, LogLedger
+from service.ledger.ports import (
+    LedgerUnitOfWork,
+    LedgerUnitOfWorkFactory,
+    LogAnchor,
+    LogCheck,
+    LogCommitments,
+    LogLedger,
+)
 
 #: Rows read per query (32-byte leaf hashes; payloads are a few hundred bytes).
 PAGE = 50_000
@@ -257,7 +263,7 @@ class _Inspector:
 
 
 def inspect(
-    uow: UnitOfWork,
+    uow: LedgerUnitOfWork,
     commitments: LogCommitments,
     size: int,
     checkpoints: Iterable[int] = (),
@@ -290,7 +296,7 @@ class Inspector(Protocol):
 
     def __call__(
         self,
-        uow: UnitOfWork,
+        uow: LedgerUnitOfWork,
         commitments: LogCommitments,
         size: int,
         checkpoints: Iterable[int] = (),
@@ -331,7 +337,7 @@ def _chain_root(ledger: LogLedger, size: int) -> bytes | None:
 
 
 def prove(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: LedgerUnitOfWorkFactory,
     commitments: LogCommitments,
     ledger: LogLedger,
     clock: Clock,
@@ -443,7 +449,7 @@ def _last_agreeing(
     return best
 
 
-def record(uow: UnitOfWork, check: LogCheck) -> LogCheck:
+def record(uow: LedgerUnitOfWork, check: LogCheck) -> LogCheck:
     """Keep the pass's outcome and alert every brand's auditors once per new finding.
 
     A log found failed stays failed until a pass proves it whole: a pass that cannot read the
@@ -468,7 +474,7 @@ def record(uow: UnitOfWork, check: LogCheck) -> LogCheck:
     return check
 
 
-def _brands(uow: UnitOfWork) -> list[int | None]:
+def _brands(uow: LedgerUnitOfWork) -> list[int | None]:
     brands: list[int | None] = []
     offset = 0
     while True:
@@ -479,7 +485,7 @@ def _brands(uow: UnitOfWork) -> list[int | None]:
         offset += 500
 
 
-def _alert(uow: UnitOfWork, check: LogCheck, findings: Sequence[dict[str, Any]]) -> None:
+def _alert(uow: LedgerUnitOfWork, check: LogCheck, findings: Sequence[dict[str, Any]]) -> None:
     """One alert per finding for every brand: the log and its anchored roots are the evidence
     every brand's records rest on, and an edited entry's own brand cannot be trusted from its
     (edited) bytes."""
@@ -568,7 +574,7 @@ class LogReport:
 
 
 def verify(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: LedgerUnitOfWorkFactory,
     commitments: LogCommitments,
     ledger: LogLedger,
     progress: Progress | None = None,

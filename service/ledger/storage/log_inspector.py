@@ -22,10 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from service.app.ports import UnitOfWork
 from service.ledger.app import log_integrity
 from service.ledger.app.log_integrity import Inspection, Progress
-from service.ledger.ports import LogCommitments
+from service.ledger.ports import LedgerUnitOfWork, LogCommitments
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class ProcessLogInspector:
 
     def __call__(
         self,
-        uow: UnitOfWork,
+        uow: LedgerUnitOfWork,
         commitments: LogCommitments,
         size: int,
         checkpoints: Iterable[int] = (),
