@@ -7,11 +7,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from service.channel.domain.custody import Custody
 from service.channel.domain.regions import Region, RegionTree
 from service.identity.interface import Organisation
+from service.kernel.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from service.alerts.interface import AlertWriter
+    from service.factory.interface import BatchReads
+    from service.identity.interface import OrganisationReads
 
 
 @dataclass(frozen=True)
@@ -314,3 +320,71 @@ class RegionDirectory(Protocol):
 
     def tree(self) -> RegionTree: ...
     def reload(self) -> None: ...
+
+
+class ChannelUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the channel's tables (and the kernel's), with what the channel reads
+    of the others (organisations; the batch and brand of scanned goods) and the alert desk its
+    diversions are raised at."""
+
+    channel: ChannelRepository
+    custody: CustodyRepository
+    epcis: EpcisRepository
+
+    @property
+    def organisations(self) -> OrganisationReads: ...
+    @property
+    def batches(self) -> BatchReads: ...
+    @property
+    def alerts(self) -> AlertWriter: ...
+
+
+class ChannelUnitOfWorkFactory(Protocol):
+    def __call__(self) -> ChannelUnitOfWork: ...
+    def reader(self) -> ChannelUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        ...
+
+
+# ----------------------------------------------------------------------------- for other areas
+class TerritoryReads(Protocol):
+    """Reading organisations' territories."""
+
+    def territories(self, organisation_ids: Sequence[int]) -> dict[int, list[str]]:
+        """Territory region codes per organisation (organisations without any are absent)."""
+        ...
+
+
+class CustodyReads(Protocol):
+    """Reading where goods are and have been: what other areas show of custody and judge by."""
+
+    def target(self, sscc: str | None, serial: str | None) -> Target | None: ...
+    def units_by_id(self, ids: Sequence[int]) -> list[Target]: ...
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        """The chain of custody: the shipments the target (or its case, pallet) travelled in."""
+        ...
+
+
+class DiversionCustody(CustodyReads, Protocol):
+    """Custody as raising a diversion alert needs it: the shipment that carried the goods, and
+    the alert linked to their custody so later sightings join it."""
+
+    def last_shipment(self, target: Target, at: datetime) -> Shipment | None: ...
+    def write_custody(self, changes: Sequence[tuple[str, int, Custody]]) -> None: ...
+
+
+class DiversionUnitOfWork(UnitOfWork, Protocol):
+    """What the channel's ``ConsumerDiversions`` needs of the caller's transaction to raise a
+    consumer's diversion alert in it: organisations, territories, custody, the scanned goods'
+    batch and the alert desk."""
+
+    @property
+    def organisations(self) -> OrganisationReads: ...
+    @property
+    def batches(self) -> BatchReads: ...
+    @property
+    def channel(self) -> TerritoryReads: ...
+    @property
+    def custody(self) -> DiversionCustody: ...
+    @property
+    def alerts(self) -> AlertWriter: ...

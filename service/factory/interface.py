@@ -1,13 +1,14 @@
 """What other areas may use of the factory: the batch and item as values, the product's name a
 batch froze, the PIN rules a claim checks, the errors raised on the factory's behalf (the chain
-adapter maps a batch's reverts to them), and the factory's events.
+adapter maps a batch's reverts to them), the factory's events, and the reads of batches,
+items and attestations other areas' units of work carry.
 
-Pure: re-exports from the factory's domain.
+Pure: re-exports from the factory's domain and ports.
 """
 
 from __future__ import annotations
 
-from service.factory.domain.batches import Batch, BatchStatus, product_name
+from service.factory.domain.batches import Batch, BatchOwner, BatchStatus, product_name
 from service.factory.domain.codes import normalise_pin, pin_matches
 from service.factory.domain.errors import (
     BatchAlreadyAnchoredError,
@@ -26,13 +27,18 @@ from service.factory.domain.events import (
     CodesActivated,
 )
 from service.factory.domain.units import ItemRecord, LogisticUnit, UnitKind
+from service.factory.ports import Attestation, AttestationReads, BatchReads, ItemReads
 
 __all__ = [
+    "Attestation",
+    "AttestationReads",
     "Batch",
     "BatchAlreadyAnchoredError",
     "BatchAnchored",
     "BatchCreated",
     "BatchNotFoundError",
+    "BatchOwner",
+    "BatchReads",
     "BatchRecallConfirmed",
     "BatchRecalled",
     "BatchRecalledError",
@@ -42,6 +48,7 @@ __all__ = [
     "CodesActivated",
     "InvalidBatchError",
     "ItemNotFoundError",
+    "ItemReads",
     "ItemRecord",
     "LogisticUnit",
     "UnitKind",

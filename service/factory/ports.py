@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from service.factory.domain.batches import Batch, BatchOwner, BatchStatus
 from service.factory.domain.labels import Label, LabelLayout
 from service.factory.domain.products import Product
 from service.factory.domain.units import ItemRecord, LogisticUnit, PackingPlan, UnitKind
+from service.kernel.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from service.identity.interface import OrganisationReads, PartnerGrants
+    from service.ledger.interface import OutboxRepository
 
 
 class ProductRepository(Protocol):
@@ -191,3 +196,140 @@ class LabelPrinter(Protocol):
         progress: Callable[[int], None] | None = None,
         title: str = "",
     ) -> int: ...
+
+
+class SiteRegion(Protocol):
+    """A site as a recalled batch's listing names it: its region."""
+
+    @property
+    def region_code(self) -> str: ...
+
+
+class HolderSites(Protocol):
+    """Reading a site (the channel's network implements it)."""
+
+    def site(self, site_id: int) -> SiteRegion | None: ...
+
+
+class ItemHolders(Protocol):
+    """Who holds items now (the channel's custody implements it)."""
+
+    def last_holders(self, serials: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        """``serial -> (holder organisation, holder site)`` of items."""
+        ...
+
+
+class FactoryUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the factory's tables (and the kernel's), the outbox its chain writes
+    are queued in, and what the factory reads of the others: organisations and the brand's
+    company prefixes and partners (identity's), and who holds a recalled batch's goods, where
+    (the channel's)."""
+
+    products: ProductRepository
+    batches: BatchRepository
+    codes: CodeRepository
+    code_files: CodeFileRepository
+    attestations: AttestationRepository
+    outbox: OutboxRepository
+
+    @property
+    def organisations(self) -> OrganisationReads: ...
+    @property
+    def tenancy(self) -> PartnerGrants: ...
+    @property
+    def channel(self) -> HolderSites: ...
+    @property
+    def custody(self) -> ItemHolders: ...
+
+
+class FactoryUnitOfWorkFactory(Protocol):
+    def __call__(self) -> FactoryUnitOfWork: ...
+    def reader(self) -> FactoryUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        ...
+
+
+class BatchCommitments(Protocol):
+    """A batch's commitments (keccak, as the registry computes them): its id, its attributes,
+    its items' hashes and leaves, and its tree."""
+
+    def chain_batch_id(self, public_id: str) -> bytes: ...
+    def attributes_hash(self, attributes: dict[str, Any]) -> bytes: ...
+    def text_hash(self, text: str) -> bytes: ...
+    def token_id(self, chain_batch_id: bytes, item_hash: bytes) -> int:
+        """The item's certificate token id, bound to its batch (the contract's ``tokenIdOf``)."""
+        ...
+
+    def commit_items(
+        self, chain_batch_id: bytes, attributes_hash: bytes, serials: Sequence[str]
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Return the item hashes and the leaves of ``serials`` (in order)."""
+        ...
+
+    def tree_levels(self, leaves: Sequence[bytes]) -> list[list[bytes]]:
+        """Every level of the batch tree over ``leaves``, leaves first, root last."""
+        ...
+
+
+class BatchChain(Protocol):
+    """What the factory asks of the chain: anchor, recall and attest batches through the outbox,
+    and the head block."""
+
+    def enqueue_anchor_batch(self, outbox: OutboxRepository, batch: Batch, at: datetime) -> int: ...
+    def enqueue_recall(
+        self,
+        outbox: OutboxRepository,
+        batch: Batch,
+        reason_hash: bytes,
+        at: datetime,
+        after: int | None,
+    ) -> int:
+        """Queue ``recallBatch``; with ``after``, only once that write (the anchor) confirmed."""
+        ...
+
+    def enqueue_attestation(
+        self, outbox: OutboxRepository, batch: Batch, report_hash: bytes, uri: str, at: datetime
+    ) -> int: ...
+    def block_number(self) -> int | None:
+        """Return the head block, or None when the node is unreachable."""
+        ...
+
+
+class PinSecrets(Protocol):
+    """The PIN-hash key, and sealing of a batch's PIN seed at rest."""
+
+    @property
+    def pin_key(self) -> bytes: ...
+
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """Encrypt and authenticate ``plaintext``, bound to ``context``."""
+        ...
+
+    def unseal(self, sealed: bytes, context: bytes) -> bytes:
+        """Decrypt what :meth:`seal` made for the same ``context``."""
+        ...
+
+
+# ----------------------------------------------------------------------------- for other areas
+class BatchReads(Protocol):
+    """Reading a batch: what other areas' units of work offer of the factory's."""
+
+    def get_by_id(self, batch_id: int) -> Batch | None: ...
+    def owner(self, batch_id: int) -> BatchOwner | None:
+        """The batch's public id and brand (read on every channel scan: kept cheap)."""
+        ...
+
+
+class ItemReads(Protocol):
+    """Reading an item and the Merkle proof of its leaf."""
+
+    def find_item(self, serial: str) -> ItemRecord | None: ...
+    def proof(self, batch_id: int, leaf_index: int, item_count: int) -> list[bytes]:
+        """The Merkle proof of a leaf, read from the stored levels."""
+        ...
+
+
+class AttestationReads(Protocol):
+    """Reading a batch's attestations."""
+
+    def of_batch(self, batch_id: int) -> list[Attestation]: ...

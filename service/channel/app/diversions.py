@@ -17,11 +17,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from service.alerts.interface import AlertRaised
-from service.app.ports import UnitOfWork
 from service.channel.app.regions import region_view
 from service.channel.app.scanning import UNRESTRICTED_KINDS
 from service.channel.domain.custody import diversion_alert, find_diversion
 from service.channel.domain.regions import RegionTree
+from service.channel.ports import DiversionUnitOfWork
 from service.consumer.interface import ConsumerScan
 from service.factory.interface import Batch
 from service.identity.interface import party
@@ -30,7 +30,7 @@ from service.identity.interface import party
 CONSUMER = {"organisation_id": None, "name": None, "kind": "consumer"}
 
 
-def territory(uow: UnitOfWork, organisation_id: int) -> list[str] | None:
+def territory(uow: DiversionUnitOfWork, organisation_id: int) -> list[str] | None:
     """The organisation's territory; None where its goods are nowhere out of place."""
     org = uow.organisations.get(organisation_id)
     if org is None or org.kind in UNRESTRICTED_KINDS:
@@ -39,7 +39,7 @@ def territory(uow: UnitOfWork, organisation_id: int) -> list[str] | None:
 
 
 def raise_diversion(
-    uow: UnitOfWork, tree: RegionTree, serial: str, batch: Batch, region: str, at: datetime
+    uow: DiversionUnitOfWork, tree: RegionTree, serial: str, batch: Batch, region: str, at: datetime
 ) -> bool:
     """Raise (or join) the diversion alert of the goods a consumer scanned in ``region`` at
     ``at``, as a partner's observe would: the custody is read again in ``uow`` (the caller
@@ -110,13 +110,13 @@ class ConsumerDiversions:
     def __init__(self, regions: Callable[[], RegionTree] | None) -> None:
         self.regions = regions
 
-    def territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None:
+    def territory(self, uow: DiversionUnitOfWork, organisation_id: int) -> list[str] | None:
         """The organisation's territory (the consumer's ``DiversionDesk``)."""
         return territory(uow, organisation_id)
 
     def raise_diversion(
         self,
-        uow: UnitOfWork,
+        uow: DiversionUnitOfWork,
         tree: RegionTree,
         serial: str,
         batch: Batch,
@@ -126,7 +126,7 @@ class ConsumerDiversions:
         """Raise or join the diversion alert of a consumer's sighting (``DiversionDesk``)."""
         return raise_diversion(uow, tree, serial, batch, region, at)
 
-    def __call__(self, uow: UnitOfWork, scans: Sequence[ConsumerScan]) -> int:
+    def __call__(self, uow: DiversionUnitOfWork, scans: Sequence[ConsumerScan]) -> int:
         wanted = [s for s in scans if s.diversion_serial is not None and s.region_code]
         if not wanted or self.regions is None:
             return 0

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.channel.domain import epcis
 from service.channel.domain.epcis import (
     BizStep,
@@ -36,7 +35,16 @@ from service.channel.domain.epcis import (
     SourceDestType,
 )
 from service.channel.domain.errors import InvalidEpcisError, InvalidEpcisQueryError
-from service.channel.ports import Bounds, EpcisSchema, EventHasher, PackingFact, ScanFact, Scope
+from service.channel.ports import (
+    Bounds,
+    ChannelUnitOfWork,
+    ChannelUnitOfWorkFactory,
+    EpcisSchema,
+    EventHasher,
+    PackingFact,
+    ScanFact,
+    Scope,
+)
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock
@@ -170,7 +178,7 @@ def _offset(token: str | None) -> int:
 def query_events(
     actor: Actor,
     params: Mapping[str, Sequence[str]],
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     clock: Clock,
 ) -> tuple[dict[str, Any], str | None]:
     """An EPCISQueryDocument of the events the caller may read that match ``params``; and the
@@ -248,7 +256,9 @@ def _scope_key(actor: Actor, brand: int | None) -> str:
     return f"brand:{brand}" if brand is not None else f"org:{actor.organisation_id}"
 
 
-def _rendered_like(uow: UnitOfWork, scope: Scope, events: Sequence[EpcisEvent]) -> list[EpcisEvent]:
+def _rendered_like(
+    uow: ChannelUnitOfWork, scope: Scope, events: Sequence[EpcisEvent]
+) -> list[EpcisEvent]:
     """Our own rendered events, visible to ``scope``, at the times and about the EPCs of
     ``events``: what a re-captured export of ours would repeat."""
     if not events:
@@ -277,7 +287,7 @@ def _rendered_like(uow: UnitOfWork, scope: Scope, events: Sequence[EpcisEvent]) 
 def capture(
     actor: Actor,
     document: Any,
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     clock: Clock,
     validate: EpcisSchema,
     event_hashes: EventHasher,
@@ -367,7 +377,7 @@ class EpcisCapture:
     """``capture`` with GS1's schema and the CBV event hasher wired in once (bootstrap), so
     the route hands over only the caller and the document."""
 
-    uow_factory: UnitOfWorkFactory
+    uow_factory: ChannelUnitOfWorkFactory
     clock: Clock
     validate: EpcisSchema
     event_hashes: EventHasher
@@ -383,7 +393,7 @@ class EpcisEvents:
     """``query_events`` with the unit-of-work factory and the clock wired in once (bootstrap),
     so the route hands over only the caller and the query's parameters."""
 
-    uow_factory: UnitOfWorkFactory
+    uow_factory: ChannelUnitOfWorkFactory
     clock: Clock
 
     def __call__(

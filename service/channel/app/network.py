@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.app.ports import UnitOfWork
 from service.channel.app.regions import region_view
 from service.channel.app.scanning import CHANNEL_KINDS
 from service.channel.domain.custody import (
@@ -29,7 +28,7 @@ from service.channel.domain.events import (
     TerritoriesSet,
 )
 from service.channel.domain.regions import RegionTree, validate_custom_regions
-from service.channel.ports import RegionDirectory, Site
+from service.channel.ports import ChannelUnitOfWork, RegionDirectory, Site
 from service.identity.interface import Organisation, OrganisationNotFoundError, party
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
@@ -65,7 +64,7 @@ def load_regions(
     actor: Actor,
     rows: Sequence[dict[str, object]],
     source: str,
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     regions: RegionDirectory,
     clock: Clock,
 ) -> int:
@@ -82,7 +81,7 @@ def load_regions(
 
 
 # ----------------------------------------------------------------------------- channel
-def _manageable(uow: UnitOfWork, actor: Actor, organisation_id: int) -> Organisation:
+def _manageable(uow: ChannelUnitOfWork, actor: Actor, organisation_id: int) -> Organisation:
     """An organisation the actor may configure: an admin any, a brand its own channel."""
     org = uow.organisations.get(organisation_id)
     if org is None:
@@ -98,7 +97,7 @@ def set_territories(
     actor: Actor,
     organisation_id: int,
     codes: Sequence[str],
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     regions: RegionDirectory,
     clock: Clock,
 ) -> dict[str, Any]:
@@ -123,7 +122,7 @@ def set_territories(
 
 
 def set_channel_parent(
-    actor: Actor, organisation_id: int, parent_id: int | None, uow: UnitOfWork, clock: Clock
+    actor: Actor, organisation_id: int, parent_id: int | None, uow: ChannelUnitOfWork, clock: Clock
 ) -> dict[str, Any]:
     """Place a distributor or store under a distributor of the same brand (admin, brand)."""
     if actor.role not in (Role.ADMIN, Role.BRAND):
@@ -157,7 +156,7 @@ def add_site(
     name: str,
     kind: str,
     region: str,
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     regions: RegionDirectory,
     clock: Clock,
 ) -> dict[str, Any]:
@@ -182,7 +181,7 @@ def add_site(
 
 
 def organisation_view(
-    actor: Actor, organisation_id: int, uow: UnitOfWork, regions: RegionDirectory
+    actor: Actor, organisation_id: int, uow: ChannelUnitOfWork, regions: RegionDirectory
 ) -> dict[str, Any]:
     """An organisation with its channel parent, children, territories and sites."""
     tree = regions.tree()

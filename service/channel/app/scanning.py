@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from service.alerts.interface import Alert, AlertKind, AlertRaised
-from service.app.ports import UnitOfWork, UnitOfWorkFactory
 from service.channel.app.regions import region_view
 from service.channel.domain.custody import (
     Custody,
@@ -51,7 +50,14 @@ from service.channel.domain.errors import (
 )
 from service.channel.domain.events import CaseOpened, GoodsDispatched, GoodsReceived
 from service.channel.domain.regions import RegionTree
-from service.channel.ports import RegionDirectory, Shipment, StoredScan, Target
+from service.channel.ports import (
+    ChannelUnitOfWork,
+    ChannelUnitOfWorkFactory,
+    RegionDirectory,
+    Shipment,
+    StoredScan,
+    Target,
+)
 from service.factory.interface import CodeNotFoundError
 from service.identity.interface import Organisation, party
 from service.kernel.actor import Actor
@@ -117,7 +123,7 @@ def _key(target: Target) -> Key:
 class _Session:
     """The goods, shipments and waiting scans of one request, in memory; written in bulk."""
 
-    def __init__(self, uow: UnitOfWork, tree: RegionTree, now: datetime) -> None:
+    def __init__(self, uow: ChannelUnitOfWork, tree: RegionTree, now: datetime) -> None:
         self.uow = uow
         self.tree = tree
         self.now = now
@@ -377,7 +383,7 @@ class _Session:
 
 
 # ----------------------------------------------------------------------------- validation
-def scanning_org(uow: UnitOfWork, actor: Actor) -> Organisation:
+def scanning_org(uow: ChannelUnitOfWork, actor: Actor) -> Organisation:
     if actor.role not in SCANNING_ROLES or actor.organisation_id is None:
         raise PermissionDeniedError(
             f"The role '{actor.role}' may not scan goods; use a factory, distributor or store key."
@@ -912,7 +918,7 @@ def _reconsider_observations(session: _Session) -> None:
 def record_scan(
     actor: Actor,
     request: ScanRequest,
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: ChannelUnitOfWorkFactory,
     regions: RegionDirectory,
     clock: Clock,
 ) -> dict[str, Any]:
@@ -945,7 +951,7 @@ def upload_scans(
     actor: Actor,
     device_id: str,
     requests: Sequence[ScanRequest],
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: ChannelUnitOfWorkFactory,
     regions: RegionDirectory,
     clock: Clock,
 ) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.app.ports import UnitOfWork
 from service.channel.domain.errors import ShipmentNotFoundError
+from service.channel.ports import ChannelUnitOfWork
 from service.identity.interface import OrganisationNotFoundError, party
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
@@ -15,7 +15,7 @@ from service.kernel.roles import Role
 
 
 # ----------------------------------------------------------------------------- shipments, stock
-def _visible_shipment(uow: UnitOfWork, actor: Actor, public_id: str) -> Any:
+def _visible_shipment(uow: ChannelUnitOfWork, actor: Actor, public_id: str) -> Any:
     shipment = uow.custody.shipment_by_public_id(public_id)
     if shipment is None:
         raise ShipmentNotFoundError()
@@ -31,7 +31,7 @@ def _visible_shipment(uow: UnitOfWork, actor: Actor, public_id: str) -> Any:
     raise ShipmentNotFoundError()
 
 
-def shipment_view(actor: Actor, public_id: str, uow: UnitOfWork) -> dict[str, Any]:
+def shipment_view(actor: Actor, public_id: str, uow: ChannelUnitOfWork) -> dict[str, Any]:
     """A shipment with what was dispatched, received, missing and extra."""
     with uow:
         shipment = _visible_shipment(uow, actor, public_id)
@@ -70,7 +70,7 @@ def shipment_view(actor: Actor, public_id: str, uow: UnitOfWork) -> dict[str, An
 
 
 def list_shipments(
-    actor: Actor, direction: str, uow: UnitOfWork, offset: int, limit: int
+    actor: Actor, direction: str, uow: ChannelUnitOfWork, offset: int, limit: int
 ) -> list[dict[str, Any]]:
     if direction not in ("in", "out"):
         raise InvalidRequestError("direction is 'in' or 'out'.")
@@ -96,7 +96,7 @@ def list_shipments(
 def stock_view(
     actor: Actor,
     organisation_id: int | None,
-    uow: UnitOfWork,
+    uow: ChannelUnitOfWork,
     clock: Clock,
     offset: int,
     limit: int,

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.app.ports import UnitOfWorkFactory
 from service.channel.app.network import (
     add_site,
     get_region,
@@ -22,7 +21,7 @@ from service.channel.app.shipments import (
     shipment_view,
     stock_view,
 )
-from service.channel.ports import RegionDirectory
+from service.channel.ports import ChannelUnitOfWorkFactory, RegionDirectory
 from service.kernel.actor import Actor
 from service.kernel.ports import Clock
 
@@ -34,7 +33,7 @@ class ChannelUseCases:
     CLI pass the request's data only. Each builds its own unit of work (a reader for those that
     only read)."""
 
-    uows: UnitOfWorkFactory
+    uows: ChannelUnitOfWorkFactory
     regions: RegionDirectory
     clock: Clock
 

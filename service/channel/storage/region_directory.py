@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from service.app.ports import UnitOfWorkFactory
 from service.channel.domain.regions import RegionTree
+from service.channel.ports import ChannelUnitOfWorkFactory
 
 
 class CachedRegionDirectory:
@@ -15,7 +15,7 @@ class CachedRegionDirectory:
     load`` while the server runs) is noticed within ``ttl_s``: the number of regions is
     checked that often, and the tree read again when it changed."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, ttl_s: float = 5.0) -> None:
+    def __init__(self, uow_factory: ChannelUnitOfWorkFactory, ttl_s: float = 5.0) -> None:
         self._uow_factory = uow_factory
         self._ttl_s = ttl_s
         self._tree: RegionTree | None = None
