@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from service.app.ports import Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
 from service.factory.app.commands import (
     AnchorBatch,
     AttestBatch,
@@ -32,7 +31,13 @@ from service.factory.domain.events import (
     BatchCreated,
     BatchRecalled,
 )
-from service.factory.ports import Attestation
+from service.factory.ports import (
+    Attestation,
+    BatchChain,
+    BatchCommitments,
+    FactoryUnitOfWork,
+    FactoryUnitOfWorkFactory,
+)
 from service.identity.interface import is_authorised, party
 from service.kernel.actor import Actor
 from service.kernel.errors import (
@@ -64,7 +69,7 @@ def _entry_view(entry: OutboxEntry | None) -> dict[str, Any] | None:
     }
 
 
-def batch_view(uow: UnitOfWork, batch: Batch) -> dict[str, Any]:
+def batch_view(uow: FactoryUnitOfWork, batch: Batch) -> dict[str, Any]:
     """Return the JSON-ready view of a batch, with its chain writes and code file state."""
     assert batch.id is not None
     anchor = uow.outbox.get(batch.outbox_id) if batch.outbox_id is not None else None
@@ -120,7 +125,7 @@ def batch_view(uow: UnitOfWork, batch: Batch) -> dict[str, Any]:
     }
 
 
-def _sees(uow: UnitOfWork, actor: Actor, batch: Batch) -> bool:
+def _sees(uow: FactoryUnitOfWork, actor: Actor, batch: Batch) -> bool:
     """Whether the actor sees the batch: an attestor only the batches of brands that
     authorised it (it must not attest, unasked, any brand's batch)."""
     if not actor.sees_batch(batch.organisation_id, batch.brand_id):
@@ -131,7 +136,7 @@ def _sees(uow: UnitOfWork, actor: Actor, batch: Batch) -> bool:
     return True
 
 
-def _visible_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
+def _visible_batch(uow: FactoryUnitOfWork, actor: Actor, public_id: str) -> Batch:
     if not is_valid_public_id(public_id):
         raise BatchNotFoundError()
     batch = uow.batches.get(public_id)
@@ -141,7 +146,7 @@ def _visible_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
     return batch
 
 
-def _own_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
+def _own_batch(uow: FactoryUnitOfWork, actor: Actor, public_id: str) -> Batch:
     """A batch the caller's factory makes (admins may act on any)."""
     batch = _visible_batch(uow, actor, public_id)
     if actor.role is not Role.ADMIN and batch.organisation_id != actor.organisation_id:
@@ -149,7 +154,9 @@ def _own_batch(uow: UnitOfWork, actor: Actor, public_id: str) -> Batch:
     return batch
 
 
-def get_batch(actor: Actor, public_id: str, uow: UnitOfWork, ledger: Ledger) -> dict[str, Any]:
+def get_batch(
+    actor: Actor, public_id: str, uow: FactoryUnitOfWork, ledger: BatchChain
+) -> dict[str, Any]:
     actor.require(Permission.READ_BATCH)
     with uow:
         batch = _visible_batch(uow, actor, public_id)
@@ -162,7 +169,9 @@ def get_batch(actor: Actor, public_id: str, uow: UnitOfWork, ledger: Ledger) -> 
     return view
 
 
-def list_batches(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list[dict[str, Any]]:
+def list_batches(
+    actor: Actor, uow: FactoryUnitOfWork, offset: int, limit: int
+) -> list[dict[str, Any]]:
     actor.require(Permission.READ_BATCH)
     if actor.role is Role.ADMIN:
         factory, brand = None, None
@@ -179,8 +188,8 @@ def list_batches(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list
 # ----------------------------------------------------------------------------- create
 def create_batch(
     cmd: CreateBatch,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
+    uow_factory: FactoryUnitOfWorkFactory,
+    commitments: BatchCommitments,
     clock: Clock,
     max_items: int,
 ) -> dict[str, Any]:
@@ -277,8 +286,8 @@ def create_batch(
 # ----------------------------------------------------------------------------- anchor
 def anchor_batch(
     cmd: AnchorBatch,
-    uow_factory: UnitOfWorkFactory,
-    ledger: Ledger,
+    uow_factory: FactoryUnitOfWorkFactory,
+    ledger: BatchChain,
     clock: Clock,
 ) -> dict[str, Any]:
     """Queue the batch's anchor transaction; while it is in flight, asking again is harmless."""
@@ -305,9 +314,9 @@ def anchor_batch(
 # ----------------------------------------------------------------------------- recall
 def recall_batch(
     cmd: RecallBatch,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
+    uow_factory: FactoryUnitOfWorkFactory,
+    commitments: BatchCommitments,
+    ledger: BatchChain,
     clock: Clock,
 ) -> dict[str, Any]:
     """Recall a batch: at once for scans and claims, and on chain once it is anchored there."""
@@ -339,7 +348,7 @@ def recall_batch(
 
 
 def recalled_items(
-    actor: Actor, public_id: str, uow: UnitOfWork, offset: int, limit: int
+    actor: Actor, public_id: str, uow: FactoryUnitOfWork, offset: int, limit: int
 ) -> dict[str, Any]:
     """The items of a recalled batch with their last holder (whoever has or last sent them:
     goods in transit are still their sender's) and the region of the site they were last at."""
@@ -384,7 +393,7 @@ def recalled_items(
 
 # ----------------------------------------------------------------------------- attest
 def attest_batch(
-    cmd: AttestBatch, uow_factory: UnitOfWorkFactory, ledger: Ledger, clock: Clock
+    cmd: AttestBatch, uow_factory: FactoryUnitOfWorkFactory, ledger: BatchChain, clock: Clock
 ) -> dict[str, Any]:
     """An attestor attaches a quality report (hash + URL): an on-chain attestation."""
     actor = cmd.actor

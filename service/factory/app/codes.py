@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from service.app.ports import Commitments, Secrets, UnitOfWork, UnitOfWorkFactory
 from service.factory.app.batches import _own_batch, _sees, _visible_batch, batch_view
 from service.factory.app.commands import (
     ActivateCodes,
@@ -35,6 +34,12 @@ from service.factory.domain.units import (
     UnitKind,
     plan_packing,
     references_available,
+)
+from service.factory.ports import (
+    BatchCommitments,
+    FactoryUnitOfWork,
+    FactoryUnitOfWorkFactory,
+    PinSecrets,
 )
 from service.kernel.actor import Actor
 from service.kernel.errors import (
@@ -72,9 +77,9 @@ class _Chunk:
 
 def generate_codes(
     cmd: GenerateCodes,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    secrets: Secrets,
+    uow_factory: FactoryUnitOfWorkFactory,
+    commitments: BatchCommitments,
+    secrets: PinSecrets,
     clock: Clock,
     default_company_prefix: str,
     progress: Progress = _no_progress,
@@ -179,7 +184,7 @@ def generate_codes(
 
 # ----------------------------------------------------------------------------- activate
 def activate_codes(
-    cmd: ActivateCodes, uow_factory: UnitOfWorkFactory, clock: Clock
+    cmd: ActivateCodes, uow_factory: FactoryUnitOfWorkFactory, clock: Clock
 ) -> dict[str, Any]:
     """Make codes live at the line: a scanned case or pallet label, or a whole batch.
 
@@ -246,7 +251,7 @@ def activate_codes(
     }
 
 
-def code_uri(actor: Actor, code: str, uow: UnitOfWork, resolver_url: str) -> str:
+def code_uri(actor: Actor, code: str, uow: FactoryUnitOfWork, resolver_url: str) -> str:
     """The GS1 Digital Link URI of an item serial or an SSCC the caller's batches hold."""
     actor.require(Permission.PRINT_CODES)
     scheme, _, host = resolver_url.partition("://")
@@ -266,7 +271,7 @@ def code_uri(actor: Actor, code: str, uow: UnitOfWork, resolver_url: str) -> str
         return item_uri(host, batch.gtin, batch.lot, item.serial, scheme)
 
 
-def unit_view(actor: Actor, sscc: str, uow: UnitOfWork, resolver_url: str) -> dict[str, Any]:
+def unit_view(actor: Actor, sscc: str, uow: FactoryUnitOfWork, resolver_url: str) -> dict[str, Any]:
     """A case or pallet: its batch, parent, activation and contents."""
     actor.require(Permission.READ_BATCH)
     link = parse_code(sscc)
@@ -295,7 +300,7 @@ def unit_view(actor: Actor, sscc: str, uow: UnitOfWork, resolver_url: str) -> di
     }
 
 
-def _cases_of(uow: UnitOfWork, batch: Batch, pallet: LogisticUnit) -> list[LogisticUnit]:
+def _cases_of(uow: FactoryUnitOfWork, batch: Batch, pallet: LogisticUnit) -> list[LogisticUnit]:
     assert batch.id is not None
     per = batch.cases_per_pallet
     cases = uow.codes.units(batch.id, UnitKind.CASE, pallet.position * per, per)
@@ -303,7 +308,7 @@ def _cases_of(uow: UnitOfWork, batch: Batch, pallet: LogisticUnit) -> list[Logis
 
 
 def item_proof(
-    actor: Actor, public_id: str, serial: str, uow: UnitOfWork, commitments: Commitments
+    actor: Actor, public_id: str, serial: str, uow: FactoryUnitOfWork, commitments: BatchCommitments
 ) -> dict[str, Any]:
     """The Merkle proof of one item against its batch root, from the stored tree."""
     actor.require(Permission.READ_BATCH)

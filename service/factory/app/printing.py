@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from service.app.ports import Secrets, UnitOfWorkFactory
 from service.factory.app.batches import _own_batch, _visible_batch
 from service.factory.app.commands import (
     ApproveReprint,
@@ -31,6 +30,7 @@ from service.factory.domain.labels import MAX_LABELS_PER_FILE, Label
 from service.factory.domain.units import (
     UnitKind,
 )
+from service.factory.ports import FactoryUnitOfWorkFactory, PinSecrets
 from service.kernel.actor import Actor
 from service.kernel.errors import (
     InvalidRequestError,
@@ -52,8 +52,8 @@ CODE_FILE_CHUNK = 20_000
 
 def download_code_file(
     cmd: DownloadCodeFile,
-    uow_factory: UnitOfWorkFactory,
-    secrets: Secrets,
+    uow_factory: FactoryUnitOfWorkFactory,
+    secrets: PinSecrets,
     clock: Clock,
     resolver_url: str,
 ) -> tuple[str, Iterator[bytes]]:
@@ -90,7 +90,7 @@ def download_code_file(
 
 
 def _code_file_rows(
-    uow_factory: UnitOfWorkFactory, batch: Batch, seed: bytes, resolver_url: str
+    uow_factory: FactoryUnitOfWorkFactory, batch: Batch, seed: bytes, resolver_url: str
 ) -> Iterator[bytes]:
     assert batch.id is not None and batch.gtin is not None
     scheme, _, host = resolver_url.partition("://")
@@ -106,7 +106,7 @@ def _code_file_rows(
 
 
 def approve_reprint(
-    cmd: ApproveReprint, uow_factory: UnitOfWorkFactory, clock: Clock
+    cmd: ApproveReprint, uow_factory: FactoryUnitOfWorkFactory, clock: Clock
 ) -> dict[str, Any]:
     """An admin allows one more download of a batch's code file."""
     actor = cmd.actor
@@ -133,7 +133,7 @@ def label_stream(
     kind: UnitKind | None,
     offset: int,
     count: int,
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: FactoryUnitOfWorkFactory,
     resolver_url: str,
     max_count: int = MAX_LABELS_PER_FILE,
 ) -> tuple[Batch, Iterator[Label]]:
@@ -157,7 +157,7 @@ def label_stream(
 
 
 def _labels(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: FactoryUnitOfWorkFactory,
     batch: Batch,
     kind: UnitKind | None,
     offset: int,

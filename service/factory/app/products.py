@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.app.ports import UnitOfWork
 from service.factory.app.commands import (
     RegisterProduct,
 )
@@ -16,6 +15,7 @@ from service.factory.domain.events import (
     ProductRegistered,
 )
 from service.factory.domain.products import Product, new_product
+from service.factory.ports import FactoryUnitOfWork
 from service.identity.interface import OrganisationNotFoundError, require_within_prefixes
 from service.kernel.actor import Actor
 from service.kernel.errors import (
@@ -41,7 +41,7 @@ def product_view(product: Product) -> dict[str, Any]:
     }
 
 
-def register_product(cmd: RegisterProduct, uow: UnitOfWork, clock: Clock) -> dict[str, Any]:
+def register_product(cmd: RegisterProduct, uow: FactoryUnitOfWork, clock: Clock) -> dict[str, Any]:
     """A brand registers a product under its GTIN (an admin may do it for any brand)."""
     actor = cmd.actor
     actor.require(Permission.MANAGE_PRODUCTS)
@@ -75,20 +75,22 @@ def register_product(cmd: RegisterProduct, uow: UnitOfWork, clock: Clock) -> dic
     return product_view(product)
 
 
-def _visible_product(uow: UnitOfWork, actor: Actor, gtin: str) -> Product:
+def _visible_product(uow: FactoryUnitOfWork, actor: Actor, gtin: str) -> Product:
     product = uow.products.get_by_gtin(normalise_gtin(gtin))
     if product is None or not actor.sees_brand(product.brand_id):
         raise ProductNotFoundError()
     return product
 
 
-def get_product(actor: Actor, gtin: str, uow: UnitOfWork) -> dict[str, Any]:
+def get_product(actor: Actor, gtin: str, uow: FactoryUnitOfWork) -> dict[str, Any]:
     actor.require(Permission.READ_PRODUCTS)
     with uow:
         return product_view(_visible_product(uow, actor, gtin))
 
 
-def list_products(actor: Actor, uow: UnitOfWork, offset: int, limit: int) -> list[dict[str, Any]]:
+def list_products(
+    actor: Actor, uow: FactoryUnitOfWork, offset: int, limit: int
+) -> list[dict[str, Any]]:
     actor.require(Permission.READ_PRODUCTS)
     brand = None if actor.role is Role.ADMIN else actor.brand_id
     if brand is None and actor.role is not Role.ADMIN:

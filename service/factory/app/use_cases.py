@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from service.app.ports import Commitments, Ledger, Secrets, UnitOfWorkFactory
 from service.factory.app.batches import (
     anchor_batch,
     attest_batch,
@@ -45,7 +44,13 @@ from service.factory.domain.labels import MAX_LABELS_PER_FILE, Label, LabelLayou
 from service.factory.domain.units import (
     UnitKind,
 )
-from service.factory.ports import LabelPrinter
+from service.factory.ports import (
+    BatchChain,
+    BatchCommitments,
+    FactoryUnitOfWorkFactory,
+    LabelPrinter,
+    PinSecrets,
+)
 from service.kernel.actor import Actor
 from service.kernel.ports import Clock
 
@@ -56,10 +61,10 @@ class FactoryUseCases:
     settings bound once in bootstrap: the routes and the CLI pass the command or the request's
     data only. Each builds its own unit of work (a reader for those that only read)."""
 
-    uows: UnitOfWorkFactory
-    commitments: Commitments
-    ledger: Ledger
-    secrets: Secrets
+    uows: FactoryUnitOfWorkFactory
+    commitments: BatchCommitments
+    ledger: BatchChain
+    secrets: PinSecrets
     clock: Clock
     printer: LabelPrinter
     #: Settings: the largest batch, the default GS1 company prefix, the resolver's address.
