@@ -14,7 +14,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.alerts.app import AlertUseCases
 from service.api.lanes import Lane, write_lane
-from service.app.ports import UnitOfWork
 from service.channel.app.use_cases import ChannelUseCases
 from service.consumer.app.certificates import CertificateUseCases
 from service.consumer.app.consumers import ConsumerUseCases
@@ -66,23 +65,6 @@ AlertsDep = Annotated[AlertUseCases, Depends(_use_cases("alerts"))]
 ConsumersDep = Annotated[ConsumerUseCases, Depends(_use_cases("consumers"))]
 CertificatesDep = Annotated[CertificateUseCases, Depends(_use_cases("certificates"))]
 LogDep = Annotated[LogUseCases, Depends(_use_cases("log"))]
-
-
-async def get_uow(container: ContainerDep) -> UnitOfWork:
-    uow: UnitOfWork = container.uow_factory()
-    return uow
-
-
-UowDep = Annotated[UnitOfWork, Depends(get_uow)]
-
-
-async def get_read_uow(container: ContainerDep) -> UnitOfWork:
-    uow: UnitOfWork = container.uow_factory.reader()
-    return uow
-
-
-#: For use cases that only read: on SQLite they take no write lock.
-ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
 
 
 async def get_actor(

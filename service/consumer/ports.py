@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from service.channel.interface import RegionTree, Target
+from service.channel.interface import DiversionUnitOfWork, RegionTree, Target
 from service.consumer.domain.accounts import Account, Destination, OtpChallenge
 from service.consumer.domain.certificates import (
     Certificate,
@@ -19,7 +19,13 @@ from service.consumer.domain.certificates import (
     DealStatus,
     PinGuard,
 )
+from service.consumer.domain.verification import BatchOnChain
 from service.factory.interface import Batch, BatchStatus, ItemRecord
+from service.ledger.interface import OutboxRepository
+
+if TYPE_CHECKING:
+    from service.factory.interface import AttestationReads, ItemReads
+    from service.identity.interface import PartnerGrants
 
 
 @dataclass(frozen=True)
@@ -33,10 +39,6 @@ class AccountSession:
     revoked_at: datetime | None
     #: SHA-256 (hex) of the current refresh token.
     refresh_hash: str | None = None
-
-
-if TYPE_CHECKING:  # the whole unit of work the scan log's writer runs in
-    from service.app.ports import UnitOfWork
 
 
 class AccountRepository(Protocol):
@@ -388,7 +390,7 @@ class DiversionAlerts(Protocol):
     """Raises the diversion alerts of recorded consumer scans (``diversion_serial``) inside
     the scan log's own write transaction, which commits them with the scans: exactly once."""
 
-    def __call__(self, uow: UnitOfWork, scans: Sequence[ConsumerScan]) -> int:
+    def __call__(self, uow: DiversionUnitOfWork, scans: Sequence[ConsumerScan]) -> int:
         """Raise or join the alert of each such scan in ``uow`` (not committed); how many."""
         ...
 
@@ -398,10 +400,10 @@ class DiversionDesk(Protocol):
     ``ConsumerDiversions``): an organisation's territory, and raising (or joining) the
     diversion alert of goods seen out of it, in the caller's unit of work (not committed)."""
 
-    def territory(self, uow: UnitOfWork, organisation_id: int) -> list[str] | None: ...
+    def territory(self, uow: DiversionUnitOfWork, organisation_id: int) -> list[str] | None: ...
     def raise_diversion(
         self,
-        uow: UnitOfWork,
+        uow: DiversionUnitOfWork,
         tree: RegionTree,
         serial: str,
         batch: Batch,
@@ -419,4 +421,156 @@ class DeviceKeys(Protocol):
 
     def device_hash(self, device_id: str) -> bytes:
         """The keyed hash stored for a device id."""
+        ...
+
+
+class ConsumerUnitOfWork(DiversionUnitOfWork, Protocol):
+    """One transaction over the consumer's tables (and the kernel's), the outbox its chain writes
+    are queued in, and what the consumer reads of the others: the item, its proof and
+    attestations (the factory's), the brand's partners (identity's), and, as a diversion is
+    raised in it, the organisations, territories, custody, batches and alert desk."""
+
+    accounts: AccountRepository
+    certificates: CertificateRepository
+    outbox: OutboxRepository
+
+    @property
+    def codes(self) -> ItemReads: ...
+    @property
+    def attestations(self) -> AttestationReads: ...
+    @property
+    def tenancy(self) -> PartnerGrants: ...
+
+
+class ConsumerUnitOfWorkFactory(Protocol):
+    def __call__(self) -> ConsumerUnitOfWork: ...
+    def reader(self) -> ConsumerUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        ...
+
+
+class CertificateCommitments(Protocol):
+    """A certificate's commitments: its token id, its leaf, and the check of its batch proof."""
+
+    def token_id(self, chain_batch_id: bytes, item_hash: bytes) -> int:
+        """The item's certificate token id, bound to its batch (the contract's ``tokenIdOf``)."""
+        ...
+
+    def item_leaf(self, chain_batch_id: bytes, token_id: int, item_hash: bytes) -> bytes: ...
+    def verify_batch_proof(self, proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool: ...
+
+
+class ConsumerSecrets(Protocol):
+    """The keys of PIN hashes and sign-in codes, and sealing of what is kept secret at rest
+    (delivery addresses, gift secrets, custodial wallets)."""
+
+    @property
+    def pin_key(self) -> bytes: ...
+    @property
+    def otp_key(self) -> bytes: ...
+    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+        """Encrypt and authenticate ``plaintext``, bound to ``context``."""
+        ...
+
+    def unseal(self, sealed: bytes, context: bytes) -> bytes:
+        """Decrypt what :meth:`seal` made for the same ``context``."""
+        ...
+
+
+class CertificateChain(Protocol):
+    """What the consumer asks of the chain: claims minted, steps signed and relayed (custodial
+    wallets, self-custody vouchers, the service's own account), wallet bindings, and the
+    batch the registry holds."""
+
+    def enqueue_claims(
+        self,
+        outbox: OutboxRepository,
+        claims: Sequence[tuple[ClaimJob, Sequence[bytes]]],
+        at: datetime,
+    ) -> int:
+        """Queue one transaction minting every claim (``claim`` alone, ``claimBatch`` for more)."""
+        ...
+
+    def enqueue_forward(
+        self,
+        outbox: OutboxRepository,
+        wallet: WalletRef,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        after: int | None,
+        at: datetime,
+        *,
+        attempt: str = "",
+    ) -> int:
+        """Queue a registry call signed by ``wallet`` (EIP-712, over ``nonce``) and relayed
+        through the forwarder; sent only after ``after`` (the wallet's previous write).
+
+        ``attempt`` names the step the write carries out: a step the chain refused rewinds the
+        wallet's nonce, so asking again signs the same call over the same nonce, and only the
+        attempt tells the two writes apart."""
+        ...
+
+    def enqueue_relayed(
+        self, outbox: OutboxRepository, call: str, args: Sequence[Any], dedupe: str, at: datetime
+    ) -> int:
+        """Queue a registry call the service's own account makes (a gift's claim, an expired
+        gift's return, a role grant)."""
+        ...
+
+    def sign_gift_claim(
+        self, claim_key: WalletRef, token_id: int, to: str, gift_nonce: int
+    ) -> bytes: ...
+    def forward_typed_data(
+        self, address: str, call: str, args: Sequence[Any], nonce: int, deadline: int
+    ) -> dict[str, Any]:
+        """The EIP-712 ForwardRequest a self-custody wallet signs (eth_signTypedData_v4 JSON)."""
+        ...
+
+    def recover_forward_signer(
+        self,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+    ) -> str | None:
+        """Who signed that request for this chain and forwarder; None if malformed."""
+        ...
+
+    def enqueue_signed_forward(
+        self,
+        outbox: OutboxRepository,
+        address: str,
+        call: str,
+        args: Sequence[Any],
+        voucher: SignedVoucher,
+        after: int | None,
+        at: datetime,
+        *,
+        attempt: str = "",
+    ) -> int: ...
+    def binding_typed_data(self, account_id: str, address: str, deadline: int) -> dict[str, Any]:
+        """The EIP-712 message that proves control of an address for an account."""
+        ...
+
+    def recover_binding_signer(
+        self, account_id: str, address: str, deadline: int, signature: bytes
+    ) -> str | None: ...
+    def enqueue_grant_role(
+        self, outbox: OutboxRepository, role: str, address: str, at: datetime
+    ) -> int:
+        """Queue ``grantRole(keccak(role), address)`` from the service's admin account."""
+        ...
+
+    def batch_on_chain(self, chain_batch_id: bytes) -> BatchOnChain | None:
+        """What the registry holds for the batch now (``batch(batchId)``); None if nothing.
+
+        A read of the node, never kept here: the caller decides how long it may keep it."""
+        ...
+
+    def contract(self) -> tuple[str, int] | None:
+        """The registry's address and chain id as recorded (no node call); None before
+        deployment."""
         ...

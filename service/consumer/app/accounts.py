@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.app.ports import Ledger, Secrets, UnitOfWork, UnitOfWorkFactory
 from service.consumer.app import commands
 from service.consumer.domain import accounts
 from service.consumer.domain.accounts import Account, Custody, OtpChallenge
@@ -25,7 +24,16 @@ from service.consumer.domain.errors import (
     OtpRateLimitedError,
 )
 from service.consumer.domain.events import AccountCreated
-from service.consumer.ports import AccountSession, OtpSender, SessionTokens, Wallets
+from service.consumer.ports import (
+    AccountSession,
+    CertificateChain,
+    ConsumerSecrets,
+    ConsumerUnitOfWork,
+    ConsumerUnitOfWorkFactory,
+    OtpSender,
+    SessionTokens,
+    Wallets,
+)
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.ports import Clock
@@ -48,8 +56,8 @@ class CodeLimits:
 
 def request_code(
     cmd: commands.RequestCode,
-    uow_factory: UnitOfWorkFactory,
-    secrets_: Secrets,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    secrets_: ConsumerSecrets,
     sender: OtpSender,
     clock: Clock,
     limits: CodeLimits = CodeLimits(),
@@ -119,8 +127,8 @@ def request_code(
 
 def sign_in(
     cmd: commands.SignIn,
-    uow_factory: UnitOfWorkFactory,
-    secrets_: Secrets,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    secrets_: ConsumerSecrets,
     wallets: Wallets,
     tokens: SessionTokens,
     clock: Clock,
@@ -218,7 +226,7 @@ def _tokens(
 
 def refresh(
     refresh_token: str,
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: ConsumerUnitOfWorkFactory,
     tokens: SessionTokens,
     clock: Clock,
     access_ttl: timedelta = accounts.ACCESS_TTL,
@@ -258,7 +266,7 @@ def refresh(
 
 
 def authenticate(
-    token: str, uow_factory: UnitOfWorkFactory, tokens: SessionTokens, clock: Clock
+    token: str, uow_factory: ConsumerUnitOfWorkFactory, tokens: SessionTokens, clock: Clock
 ) -> tuple[Actor, str]:
     """The consumer actor of a session token, and its session id."""
     session_id = tokens.read(token)
@@ -283,13 +291,13 @@ def consumer_actor(account: Account) -> Actor:
     )
 
 
-def sign_out(session_id: str, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+def sign_out(session_id: str, uow_factory: ConsumerUnitOfWorkFactory, clock: Clock) -> None:
     with uow_factory() as uow:
         uow.accounts.revoke_session(session_id, clock.now())
         uow.commit()
 
 
-def me(actor: Actor, uow: UnitOfWork) -> dict[str, Any]:
+def me(actor: Actor, uow: ConsumerUnitOfWork) -> dict[str, Any]:
     account_id = require_consumer(actor)
     with uow:
         account = uow.accounts.get(account_id)
@@ -303,7 +311,11 @@ BINDING_TTL = timedelta(minutes=30)
 
 
 def wallet_challenge(
-    actor: Actor, address: str, uow_factory: UnitOfWorkFactory, ledger: Ledger, clock: Clock
+    actor: Actor,
+    address: str,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    ledger: CertificateChain,
+    clock: Clock,
 ) -> dict[str, Any]:
     """The EIP-712 message that proves the consumer controls ``address`` (self-custody)."""
     account_id = require_consumer(actor)
@@ -324,8 +336,8 @@ def bind_wallet(
     address: str,
     deadline: int,
     signature: bytes,
-    uow_factory: UnitOfWorkFactory,
-    ledger: Ledger,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    ledger: CertificateChain,
     clock: Clock,
 ) -> dict[str, Any]:
     """Switch to self-custody: certificates claimed from now on go to ``address``, and every

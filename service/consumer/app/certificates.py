@@ -34,9 +34,7 @@ from service.consumer.app.gifts import accept_gift, cancel_gift, gift, incoming_
 from service.consumer.app.lifecycle import Services
 from service.consumer.app.redemption import request_redemption
 from service.consumer.app.vouchers import sign_voucher
-from service.consumer.domain.certificates import (
-    Action,
-)
+from service.consumer.domain.certificates import Action
 from service.kernel.actor import Actor
 from service.kernel.idempotency import Idempotency
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.app.ports import Commitments, Ledger, Secrets, UnitOfWork, UnitOfWorkFactory
 from service.channel.interface import InvalidRegionError, RegionTree
 from service.consumer.app import commands
 from service.consumer.app.accounts import require_consumer
@@ -39,7 +38,14 @@ from service.consumer.domain.errors import (
     WrongPinError,
 )
 from service.consumer.domain.events import CertificateClaimRequested
-from service.consumer.ports import StepRecord
+from service.consumer.ports import (
+    CertificateChain,
+    CertificateCommitments,
+    ConsumerSecrets,
+    ConsumerUnitOfWork,
+    ConsumerUnitOfWorkFactory,
+    StepRecord,
+)
 from service.factory.interface import (
     Batch,
     BatchStatus,
@@ -75,9 +81,9 @@ def _claimable(batch: Batch, activated: bool) -> None:
 
 def claim(
     cmd: commands.ClaimCertificate,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    secrets_: Secrets,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    commitments: CertificateCommitments,
+    secrets_: ConsumerSecrets,
     regions: Callable[[], RegionTree],
     clock: Clock,
 ) -> dict[str, Any]:
@@ -224,7 +230,12 @@ def _refuse_if_locked(guards: dict[str, PinGuard], whom: dict[str, str], now: da
 
 
 def _lock_as_counted(
-    uow: UnitOfWork, subject: str, counted: PinGuard, now: datetime, free: int, lock: timedelta
+    uow: ConsumerUnitOfWork,
+    subject: str,
+    counted: PinGuard,
+    now: datetime,
+    free: int,
+    lock: timedelta,
 ) -> PinGuard:
     """Lock as the count of a wrong PIN (already counted) says."""
     guard = PinGuard(counted.failures - 1, counted.locked_until).after_failure(now, free, lock)
@@ -253,8 +264,8 @@ def _wrong_pin(pair: PinGuard, account: PinGuard, item: PinGuard, now: datetime)
 
 
 def send_claims(
-    uow_factory: UnitOfWorkFactory,
-    ledger: Ledger,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    ledger: CertificateChain,
     clock: Clock,
     window_s: float,
     max_claims: int,
@@ -286,7 +297,7 @@ def send_claims(
 
 # ----------------------------------------------------------------------------- views
 def my_certificates(
-    actor: Actor, uow: UnitOfWork, clock: Clock, ledger: Ledger | None = None
+    actor: Actor, uow: ConsumerUnitOfWork, clock: Clock, ledger: CertificateChain | None = None
 ) -> list[dict[str, Any]]:
     account_id = require_consumer(actor)
     now = clock.now()
@@ -297,7 +308,11 @@ def my_certificates(
 
 
 def get_certificate(
-    actor: Actor, uow: UnitOfWork, public_id: str, clock: Clock, ledger: Ledger | None = None
+    actor: Actor,
+    uow: ConsumerUnitOfWork,
+    public_id: str,
+    clock: Clock,
+    ledger: CertificateChain | None = None,
 ) -> dict[str, Any]:
     """One of the caller's certificates; another's is "not found" (its existence is private)."""
     account_id = require_consumer(actor)

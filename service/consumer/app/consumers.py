@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from service.app.ports import Commitments, Ledger, Secrets, UnitOfWorkFactory
 from service.channel.interface import RegionTree
 from service.consumer.app import commands
 from service.consumer.app.accounts import (
@@ -23,7 +22,15 @@ from service.consumer.app.accounts import (
     wallet_challenge,
 )
 from service.consumer.app.claims import claim, get_certificate, my_certificates
-from service.consumer.ports import OtpSender, SessionTokens, Wallets
+from service.consumer.ports import (
+    CertificateChain,
+    CertificateCommitments,
+    ConsumerSecrets,
+    ConsumerUnitOfWorkFactory,
+    OtpSender,
+    SessionTokens,
+    Wallets,
+)
 from service.kernel.actor import Actor
 from service.kernel.ports import Clock, ReferenceCache
 
@@ -34,10 +41,10 @@ class ConsumerUseCases:
     with their adapters and settings bound once in bootstrap: the routes and the CLI pass the
     request's data only. Each builds its own unit of work (a reader for those that only read)."""
 
-    uows: UnitOfWorkFactory
-    commitments: Commitments
-    ledger: Ledger
-    secrets: Secrets
+    uows: ConsumerUnitOfWorkFactory
+    commitments: CertificateCommitments
+    ledger: CertificateChain
+    secrets: ConsumerSecrets
     wallets: Wallets
     tokens: SessionTokens
     otp_sender: OtpSender

@@ -7,7 +7,6 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from service.app.ports import Secrets, UnitOfWork
 from service.consumer.app import commands
 from service.consumer.app.lifecycle import (
     ADDRESS_CONTEXT,
@@ -40,10 +39,8 @@ from service.consumer.domain.errors import (
     InvalidDealError,
     PreviousStepPendingError,
 )
-from service.consumer.ports import WalletRef
-from service.identity.interface import (
-    OrganisationNotFoundError,
-)
+from service.consumer.ports import ConsumerSecrets, ConsumerUnitOfWork, WalletRef
+from service.identity.interface import OrganisationNotFoundError
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
 from service.kernel.roles import OrganisationKind, Role
@@ -53,7 +50,11 @@ S, A = CertificateState, Action
 
 
 def _counterparty_wallet(
-    svc: Services, uow: UnitOfWork, organisation_id: int, kind: OrganisationKind, now: datetime
+    svc: Services,
+    uow: ConsumerUnitOfWork,
+    organisation_id: int,
+    kind: OrganisationKind,
+    now: datetime,
 ) -> WalletRef:
     """The organisation's wallet, made (and its role granted on chain) on first use."""
     found = uow.certificates.org_wallet(organisation_id)
@@ -70,7 +71,7 @@ def _counterparty_wallet(
     return wallet
 
 
-def _require_granted(uow: UnitOfWork, organisation_id: int) -> WalletRef:
+def _require_granted(uow: ConsumerUnitOfWork, organisation_id: int) -> WalletRef:
     found = uow.certificates.org_wallet(organisation_id)
     if found is None:
         raise OrganisationNotFoundError()
@@ -85,7 +86,7 @@ def _require_granted(uow: UnitOfWork, organisation_id: int) -> WalletRef:
     return wallet
 
 
-def partners(actor: Actor, kind: str, uow: UnitOfWork, brand_id: int | None) -> list[Any]:
+def partners(actor: Actor, kind: str, uow: ConsumerUnitOfWork, brand_id: int | None) -> list[Any]:
     """The partners of ``kind`` that the brands of the consumer's certificates authorised
     (only ``brand_id``'s, if given): the ones its bottles can be pledged, deposited or
     redeemed with. Brands the consumer holds no certificate of show nobody."""
@@ -118,7 +119,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise InvalidDealError("currency is an ISO 4217 code such as CNY.")
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         require_counterparty(uow, cmd.pledgee_id, OrganisationKind.PLEDGEE, certificate)
         if cmd.due_date <= now.date():
@@ -152,7 +153,7 @@ def pledge(cmd: commands.Pledge, svc: Services) -> dict[str, Any]:
 def deposit(cmd: commands.Deposit, svc: Services) -> dict[str, Any]:
     """Offer the bottle to a custodian's storage; the custodian confirms receiving it."""
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         require_counterparty(uow, cmd.custodian_id, OrganisationKind.CUSTODIAN, certificate)
         custodial_owner(account)
@@ -177,7 +178,7 @@ def cancel_offer(cmd: commands.CertificateCommand, svc: Services) -> dict[str, A
     """Take back a pledge or storage offer nobody has accepted, or a request of the bottle from
     a store nobody has fulfilled (nothing is on chain yet for any of them)."""
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, _ = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         kind = OFFER_OF_STATE.get(certificate.state)
         if kind is None:
@@ -201,7 +202,7 @@ def cancel_offer(cmd: commands.CertificateCommand, svc: Services) -> dict[str, A
 def withdraw(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
     """Take the bottle out of storage: the custodian's release ends the lock."""
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, _ = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         deal = require_open_deal(uow, certificate, DealKind.CUSTODY)
         assert deal.counterparty_org_id is not None
@@ -224,7 +225,7 @@ def withdraw(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- counterparties
-def require_own_deal(actor: Actor, public_id: str, uow: UnitOfWork) -> None:
+def require_own_deal(actor: Actor, public_id: str, uow: ConsumerUnitOfWork) -> None:
     """Raise :class:`DealNotFoundError` unless the caller's organisation is the deal's
     counterparty: a verb on someone else's deal learns nothing, not even which verbs it takes."""
     if actor.role not in (Role.PLEDGEE, Role.CUSTODIAN, Role.STORE):
@@ -240,7 +241,7 @@ def require_own_deal(actor: Actor, public_id: str, uow: UnitOfWork) -> None:
 
 
 def _counterparty_deal(
-    uow: UnitOfWork, actor: Actor, public_id: str, kind: DealKind, role: Role
+    uow: ConsumerUnitOfWork, actor: Actor, public_id: str, kind: DealKind, role: Role
 ) -> tuple[Deal, Certificate]:
     if actor.role is not role or actor.organisation_id is None:
         raise PermissionDeniedError(
@@ -255,7 +256,7 @@ def _counterparty_deal(
     return deal, certificate
 
 
-def _owner_of(uow: UnitOfWork, certificate: Certificate) -> WalletRef:
+def _owner_of(uow: ConsumerUnitOfWork, certificate: Certificate) -> WalletRef:
     account = uow.accounts.get(certificate.owner_account_id or 0)
     if account is None:
         raise InvalidDealError("The certificate's owner has no custodial wallet here.")
@@ -265,7 +266,7 @@ def _owner_of(uow: UnitOfWork, certificate: Certificate) -> WalletRef:
 def pledgee_action(cmd: commands.DealCommand, svc: Services, action: Action) -> dict[str, Any]:
     """accept_pledge, decline_pledge, release_pledge or foreclose, by the pledgee."""
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         deal, certificate = _counterparty_deal(
             uow, cmd.actor, cmd.deal_id, DealKind.PLEDGE, Role.PLEDGEE
         )
@@ -308,7 +309,7 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
     """confirm_deposit or decline_deposit (custody deals), or fulfil_redemption (redemption
     deals) by the custodian; a store fulfils redemptions of bottles not in storage."""
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         kind = DealKind.REDEMPTION if action is A.FULFIL_REDEMPTION else DealKind.CUSTODY
         # A store hands out bottles it was asked for; everything else is the custodian's.
         store = kind is DealKind.REDEMPTION and cmd.actor.role is Role.STORE
@@ -346,7 +347,7 @@ def custodian_action(cmd: commands.DealCommand, svc: Services, action: Action) -
 
 
 def counterparty_deals(
-    actor: Actor, uow: UnitOfWork, status: str | None, secrets_: Secrets
+    actor: Actor, uow: ConsumerUnitOfWork, status: str | None, secrets_: ConsumerSecrets
 ) -> list[dict[str, Any]]:
     """A pledgee's pledges, a custodian's deposits and redemptions, a store's redemptions;
     the store or custodian of a delivery sees its address (nobody else does)."""

@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.app.ports import Secrets, UnitOfWork
 from service.consumer.app import commands
 from service.consumer.app.lifecycle import (
     ChainCall,
@@ -41,7 +40,7 @@ from service.consumer.domain.errors import (
     InvalidDealError,
     PreviousStepPendingError,
 )
-from service.consumer.ports import OtpSender, WalletRef
+from service.consumer.ports import ConsumerSecrets, ConsumerUnitOfWork, OtpSender, WalletRef
 from service.factory.interface import product_name
 from service.kernel.actor import Actor
 from service.kernel.errors import PermissionDeniedError
@@ -82,7 +81,7 @@ def gift(cmd: commands.Gift, svc: Services, base_url: str) -> dict[str, Any]:
     destination = normalise_destination(cmd.to) if cmd.to is not None else None
     notice: list[Destination] = []
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         recipient, key = None, None
         if destination is not None:
@@ -182,7 +181,7 @@ def _send_gift_notice(
 
 
 def cancel_gift(cmd: commands.CertificateCommand, svc: Services) -> dict[str, Any]:
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         deal = require_open_deal(uow, certificate, DealKind.GIFT)
         moved = take_step(
@@ -208,7 +207,7 @@ def accept_gift(cmd: commands.AcceptGift, svc: Services) -> dict[str, Any]:
     if cmd.actor.role is not Role.CONSUMER or cmd.actor.account_id is None:
         raise PermissionDeniedError("Sign in (or sign up) to accept a gift.")
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         account = uow.accounts.get(cmd.actor.account_id or 0)
         if cmd.secret is not None:
             deal = uow.certificates.deal_by_secret(hashlib.sha256(cmd.secret.encode()).digest())
@@ -272,7 +271,9 @@ def _addressed_to(svc: Services, deal: Deal, account: Account | None) -> bool:
     )
 
 
-def incoming_gifts(actor: Actor, uow: UnitOfWork, secrets_: Secrets) -> list[dict[str, Any]]:
+def incoming_gifts(
+    actor: Actor, uow: ConsumerUnitOfWork, secrets_: ConsumerSecrets
+) -> list[dict[str, Any]]:
     """Gifts waiting for the signed-in consumer: named by account, or by the address they
     signed up with (sent to them before they had an account)."""
     if actor.role is not Role.CONSUMER or actor.account_id is None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.app.ports import Ledger, Secrets, UnitOfWork, UnitOfWorkFactory
 from service.consumer.app.views import certificate_view, registry_address
 from service.consumer.domain.accounts import (
     Account,
@@ -38,7 +37,18 @@ from service.consumer.domain.errors import (
     VoucherUsedError,
 )
 from service.consumer.domain.events import CertificateActionRequested
-from service.consumer.ports import OtpSender, SignedVoucher, StepRecord, Voucher, WalletRef, Wallets
+from service.consumer.ports import (
+    CertificateChain,
+    ConsumerSecrets,
+    ConsumerUnitOfWork,
+    ConsumerUnitOfWorkFactory,
+    OtpSender,
+    SignedVoucher,
+    StepRecord,
+    Voucher,
+    WalletRef,
+    Wallets,
+)
 from service.factory.interface import BatchStatus, product_name
 from service.identity.interface import (
     PartnerNotAuthorisedError,
@@ -73,10 +83,10 @@ class ChainCall:
 class Services:
     """What the lifecycle use cases need, wired once."""
 
-    uow_factory: UnitOfWorkFactory
-    ledger: Ledger
+    uow_factory: ConsumerUnitOfWorkFactory
+    ledger: CertificateChain
     wallets: Wallets
-    secrets: Secrets
+    secrets: ConsumerSecrets
     clock: Clock
     #: Delivers a gift's notice to its recipient's phone or email (the sign-in code channel).
     notices: OtpSender | None = None
@@ -100,7 +110,7 @@ def run_idempotent(
     svc: Services,
     actor: Actor,
     idempotency: Idempotency | None,
-    work: Callable[[UnitOfWork, datetime], dict[str, Any]],
+    work: Callable[[ConsumerUnitOfWork, datetime], dict[str, Any]],
     voucher: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run ``work`` in one transaction; the same ``Idempotency-Key`` answers the same.
@@ -158,7 +168,7 @@ def _run(
     svc: Services,
     actor: Actor,
     idempotency: Idempotency | None,
-    work: Callable[[UnitOfWork, datetime], dict[str, Any]],
+    work: Callable[[ConsumerUnitOfWork, datetime], dict[str, Any]],
 ) -> dict[str, Any]:
     try:
         with svc.uow_factory() as uow:
@@ -215,7 +225,7 @@ def withhold_secrets(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def owner_view(
-    svc: Services, uow: UnitOfWork, certificate: Certificate, now: datetime
+    svc: Services, uow: ConsumerUnitOfWork, certificate: Certificate, now: datetime
 ) -> dict[str, Any]:
     """The owner's view of ``certificate``, naming the registry as the gift escrow."""
     return certificate_view(uow, certificate, now, registry=registry_address(svc.ledger))
@@ -250,7 +260,7 @@ def _undo(certificate: Certificate, deal: Deal | None, action: Action) -> dict[s
 
 def take_step(
     svc: Services,
-    uow: UnitOfWork,
+    uow: ConsumerUnitOfWork,
     actor: Actor,
     certificate: Certificate,
     action: Action,
@@ -349,7 +359,7 @@ def take_step(
 
 def _checked_voucher(
     svc: Services,
-    uow: UnitOfWork,
+    uow: ConsumerUnitOfWork,
     certificate: Certificate,
     chain: ChainCall,
     nonce: int,
@@ -375,7 +385,7 @@ def _checked_voucher(
     return voucher
 
 
-def _require_settled(uow: UnitOfWork, certificate: Certificate, chain: ChainCall) -> None:
+def _require_settled(uow: ConsumerUnitOfWork, certificate: Certificate, chain: ChainCall) -> None:
     """A chain write must not overtake an earlier one of another signer (it would revert):
     the mint, or the other party's last step, must be on chain first."""
     assert certificate.id is not None
@@ -387,7 +397,9 @@ def _require_settled(uow: UnitOfWork, certificate: Certificate, chain: ChainCall
             return
 
 
-def owned_certificate(uow: UnitOfWork, actor: Actor, public_id: str) -> tuple[Certificate, Account]:
+def owned_certificate(
+    uow: ConsumerUnitOfWork, actor: Actor, public_id: str
+) -> tuple[Certificate, Account]:
     """The caller's certificate and account; anyone else's is "not found"."""
     if actor.role is not Role.CONSUMER or actor.account_id is None:
         raise PermissionDeniedError(
@@ -422,7 +434,7 @@ def custodial_owner(account: Account) -> WalletRef:
 
 
 def require_counterparty(
-    uow: UnitOfWork, organisation_id: int, kind: OrganisationKind, certificate: Certificate
+    uow: ConsumerUnitOfWork, organisation_id: int, kind: OrganisationKind, certificate: Certificate
 ) -> None:
     """The partner must be of ``kind`` and authorised in that role by the bottle's brand."""
     organisation = uow.organisations.get(organisation_id)
@@ -444,7 +456,7 @@ ADDRESS_CONTEXT = b"tracecert:redemption-address:v1"
 
 
 # ----------------------------------------------------------------------------- views
-def require_open_deal(uow: UnitOfWork, certificate: Certificate, kind: DealKind) -> Deal:
+def require_open_deal(uow: ConsumerUnitOfWork, certificate: Certificate, kind: DealKind) -> Deal:
     deal = uow.certificates.open_deal(certificate.id or 0, kind)
     if deal is None:
         raise CertificateStateError(
@@ -465,7 +477,7 @@ def deal_amount(text: str) -> str:
     return text
 
 
-def summary(uow: UnitOfWork, certificate: Certificate) -> dict[str, Any]:
+def summary(uow: ConsumerUnitOfWork, certificate: Certificate) -> dict[str, Any]:
     """What a counterparty sees of a certificate: the bottle and its state, not its owner's
     identity (only the wallet address, which the chain shows anyway)."""
     batch = uow.batches.get_by_id(certificate.batch_id)

@@ -7,7 +7,6 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from service.app.ports import UnitOfWork
 from service.consumer.app import commands
 from service.consumer.app.lifecycle import (
     ADDRESS_CONTEXT,
@@ -29,9 +28,8 @@ from service.consumer.domain.certificates import (
     DealStatus,
     next_state,
 )
-from service.consumer.domain.errors import (
-    InvalidDealError,
-)
+from service.consumer.domain.errors import InvalidDealError
+from service.consumer.ports import ConsumerUnitOfWork
 from service.kernel.roles import OrganisationKind
 from service.kernel.text import printable
 
@@ -46,7 +44,7 @@ def request_redemption(cmd: commands.RequestRedemption, svc: Services) -> dict[s
     if cmd.method == "delivery" and not cmd.address:
         raise InvalidDealError("A delivery needs an address.")
 
-    def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    def work(uow: ConsumerUnitOfWork, now: datetime) -> dict[str, Any]:
         certificate, account = owned_certificate(uow, cmd.actor, cmd.certificate_id)
         # The state first: a second request (from storage or a store) is a state conflict,
         # whatever else it lacks.

@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from service.alerts.interface import Alert, AlertKind, AlertRaised, item_alert_key
-from service.app.ports import Commitments, Ledger, UnitOfWork, UnitOfWorkFactory
 from service.channel.interface import Custody, Diversion, RegionTree, Target, find_diversion
 from service.consumer.app import commands
 from service.consumer.domain.certificates import PENDING_STATES, CertificateState
@@ -64,8 +63,12 @@ from service.consumer.domain.verification import (
     verdict,
 )
 from service.consumer.ports import (
+    CertificateChain,
+    CertificateCommitments,
     ConsumerScan,
     ConsumerScanLog,
+    ConsumerUnitOfWork,
+    ConsumerUnitOfWorkFactory,
     DiversionDesk,
     ScanReads,
     StoredSighting,
@@ -169,9 +172,9 @@ class Verifier:
 
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
-        commitments: Commitments,
-        ledger: Ledger,
+        uow_factory: ConsumerUnitOfWorkFactory,
+        commitments: CertificateCommitments,
+        ledger: CertificateChain,
         clock: Clock,
         regions: Callable[[], RegionTree] | None = None,
         *,
@@ -779,7 +782,7 @@ def _region(code: str | None, regions: Callable[[], RegionTree] | None) -> dict[
     return {"code": code, "name": found.name if found is not None else None}
 
 
-def _attestations(uow: UnitOfWork, batch: Batch) -> list[dict[str, Any]]:
+def _attestations(uow: ConsumerUnitOfWork, batch: Batch) -> list[dict[str, Any]]:
     """The batch's attestations whose chain write is confirmed."""
     attestations = uow.attestations.of_batch(batch.id) if batch.id is not None else []
     return [
@@ -819,9 +822,9 @@ def _answer(body: dict[str, Any] | Deferred | None) -> dict[str, Any] | None:
 
 def scan_item(
     cmd: commands.ScanItem,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    commitments: CertificateCommitments,
+    ledger: CertificateChain,
     clock: Clock,
     regions: Callable[[], RegionTree] | None = None,
     diversions: DiversionDesk | None = None,
@@ -833,9 +836,9 @@ def scan_item(
 
 def resolve(
     cmd: commands.ScanItem,
-    uow_factory: UnitOfWorkFactory,
-    commitments: Commitments,
-    ledger: Ledger,
+    uow_factory: ConsumerUnitOfWorkFactory,
+    commitments: CertificateCommitments,
+    ledger: CertificateChain,
     clock: Clock,
     regions: Callable[[], RegionTree] | None = None,
 ) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.app.ports import Ledger, UnitOfWork
 from service.consumer.domain.certificates import (
     PENDING_STATES,
     UNMINTED_STATES,
@@ -15,6 +14,7 @@ from service.consumer.domain.certificates import (
     Deal,
     DealKind,
 )
+from service.consumer.ports import CertificateChain, ConsumerUnitOfWork
 from service.factory.interface import (
     Batch,
     BatchStatus,
@@ -23,14 +23,14 @@ from service.factory.interface import (
 from service.kernel.views import hex0x, iso
 
 
-def registry_address(ledger: Ledger | None) -> str | None:
+def registry_address(ledger: CertificateChain | None) -> str | None:
     """The registry's address (the gift escrow), None before it is deployed."""
     contract = ledger.contract() if ledger is not None else None
     return contract[0] if contract is not None else None
 
 
 def chain_holder(
-    uow: UnitOfWork, certificate: Certificate, registry: str | None
+    uow: ConsumerUnitOfWork, certificate: Certificate, registry: str | None
 ) -> dict[str, Any] | None:
     """Whom the registry's ``ownerOf`` names: the owner, or, once a gift's ``createGift`` is
     on chain, the registry itself, which holds the token in escrow until the recipient accepts
@@ -46,7 +46,7 @@ def chain_holder(
 
 
 def certificate_view(
-    uow: UnitOfWork,
+    uow: ConsumerUnitOfWork,
     certificate: Certificate,
     now: datetime,
     batch: Batch | None = None,
