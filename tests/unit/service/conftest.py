@@ -4,7 +4,9 @@ clock and ledger, and a brand created through identity's use case (``organisatio
 
 import pytest
 
-from tests.unit.service.fakes import FakeClock, FakeDatabase, FakeLedger
+from tests.unit.service.fakes.database import FakeDatabase
+from tests.unit.service.fakes.kernel import FakeClock
+from tests.unit.service.fakes.ledger import FakeLedger
 from tests.unit.service.organisations import organisation
 
 

@@ -15,7 +15,8 @@ from service.consumer.app import verification as scans
 from service.consumer.domain.scans import CloneRule
 from service.consumer.ports import ConsumerScan
 from service.ledger.domain.errors import LedgerUnavailableError
-from tests.unit.service.fakes import FACTORY, GTIN, FakeCodes, Harness
+from tests.unit.service.fakes.factory import FakeCodes
+from tests.unit.service.fakes.world import FACTORY, GTIN, Harness
 
 LOT = "L2025-12-001"
 TREE = RegionTree(

@@ -14,7 +14,7 @@ from service.kernel.errors import (
     PermissionDeniedError,
 )
 from service.ledger.domain.errors import LedgerHeldError, LedgerUnavailableError
-from tests.unit.service.fakes import (
+from tests.unit.service.fakes.world import (
     ADMIN,
     AUDITOR,
     BRAND,

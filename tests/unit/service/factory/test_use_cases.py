@@ -50,7 +50,10 @@ from service.kernel.errors import (
 from service.kernel.gs1 import is_valid_sscc, make_sscc
 from service.kernel.idempotency import Idempotency
 from service.ledger.domain.errors import DeploymentNotFoundError
-from tests.unit.service.fakes import (
+from tests.unit.service.fakes.factory import FakeBatches
+from tests.unit.service.fakes.kernel import FakeIdempotency
+from tests.unit.service.fakes.ledger import fail_outbox
+from tests.unit.service.fakes.world import (
     ADMIN,
     ATTESTOR,
     AUDITOR,
@@ -66,10 +69,7 @@ from tests.unit.service.fakes import (
     OTHER_GTIN,
     RESOLVER,
     SISTER_FACTORY,
-    FakeBatches,
-    FakeIdempotency,
     Harness,
-    fail_outbox,
     gtin14,
 )
 

@@ -15,7 +15,7 @@ from service.identity.domain.errors import CompanyPrefixTakenError, GtinOutsideC
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
 from service.kernel.roles import Role
-from tests.unit.service.fakes import (
+from tests.unit.service.fakes.world import (
     ADMIN,
     ATTESTOR,
     BRAND,

@@ -18,10 +18,7 @@ from service.ledger.app.log import (
 )
 from service.ledger.domain.errors import LogRangeError
 from service.ledger.domain.outbox import OutboxFlight
-from tests.unit.service.fakes import (
-    FakeCommitments,
-    confirm_outbox,
-)
+from tests.unit.service.fakes.ledger import FakeCommitments, confirm_outbox
 from tests.unit.service.organisations import ADMIN, FACTORY, organisation
 
 

@@ -20,12 +20,9 @@ from service.ledger.app import log_integrity
 from service.ledger.app.commands import AnchorLog
 from service.ledger.app.health import check_health
 from service.ledger.app.log import anchor_log, log_status
-from tests.unit.service.fakes import (
-    FakeCommitments,
-    FakeEventLog,
-    confirm_log_anchor,
-    sha,
-)
+from tests.unit.service.fakes.kernel import FakeEventLog
+from tests.unit.service.fakes.ledger import FakeCommitments, confirm_log_anchor
+from tests.unit.service.fakes.state import sha
 
 ADMIN = Actor("key:admin", Role.ADMIN, organisation_id=1)
 
