@@ -76,7 +76,7 @@ from service.ledger.storage.lease import SqlAlchemyLease
 from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
-from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class Container:
         self.scan_log.start()
         if self.log_inspector is None and not _in_memory(self.settings.database_url):
             self.log_inspector = ProcessLogInspector(
-                self.settings.database_url, self.settings.database_busy_timeout_s
+                open_factory, self.settings.database_url, self.settings.database_busy_timeout_s
             )
         self._stop.clear()
         thread = threading.Thread(target=self._work, name="tracecert-worker", daemon=True)
@@ -352,9 +352,10 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         engine,
         max_buffer=settings.scan_log_buffer,
         spill_dir=settings.data_dir / "scan-spill",
-        outages=outages,
-        # Consumers' diversion alerts are raised by the scan log's writer, with the scans.
+        # The writer's transactions; consumers' diversion alerts are raised in them, with the
+        # scans.
         uows=uow_factory,
+        outages=outages,
         diversions=diversions,
     )
     verifier = Verifier(

@@ -42,7 +42,7 @@ from service.identity.storage.repositories import (
 )
 from service.identity.storage.tenancy import SqlAlchemyTenancyRepository
 from service.kernel.ports import EventLog, IdempotencyRepository
-from service.kernel.storage.db import READ_ONLY
+from service.kernel.storage.db import READ_ONLY, make_engine
 from service.kernel.storage.event_log import SqlAlchemyEventLog
 from service.kernel.storage.idempotency import SqlAlchemyIdempotencyRepository
 from service.kernel.storage.reference_cache import ReferenceCache
@@ -53,6 +53,7 @@ from service.ledger.ports import (
     LogTenants,
     OutboxRepository,
 )
+from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.log_tenants import SqlAlchemyLogTenants
 from service.ledger.storage.repositories import (
     SqlAlchemyLogAnchorRepository,
@@ -145,3 +146,11 @@ class SqlAlchemyUnitOfWorkFactory:
     def reader(self) -> SqlAlchemyUnitOfWork:
         """A unit of work for use cases that only read (no write lock on SQLite)."""
         return SqlAlchemyUnitOfWork(self.read_sessions, self._leaf_hash, self.cache)
+
+
+def open_factory(database_url: str, busy_timeout_s: float) -> SqlAlchemyUnitOfWorkFactory:
+    """A unit-of-work factory over an engine of its own, for a process of its own (the log's
+    proof pass): a module-level function, so a spawned child can be handed it."""
+    return SqlAlchemyUnitOfWorkFactory(
+        make_engine(database_url, busy_timeout_s=busy_timeout_s), leaf_hash
+    )

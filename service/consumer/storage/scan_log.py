@@ -35,11 +35,11 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -48,8 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.merkle import proof_positions
-from service.alerts.storage.repositories import SqlAlchemyAlertRepository
-from service.channel.interface import Custody, Target
+from service.channel.interface import Custody, DiversionUnitOfWork, Target
 from service.channel.storage.custody import CUSTODY_HISTORY, custody_history, custody_history_of
 from service.consumer.domain.certificates import CertificateState
 from service.consumer.ports import ConsumerScan, DiversionAlerts, ScanFacts, StoredSighting
@@ -61,7 +60,6 @@ from service.factory.storage.rows import BatchRow, BatchTreeLevelRow, ItemRow, L
 from service.kernel.outages import OutageMonitor
 from service.kernel.storage.db import READ_ONLY, is_outage
 from service.kernel.storage.sql import bulk_insert, timestamp_writer
-from service.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -404,6 +402,18 @@ REPLAY_CHUNK = 5_000
 _scan_ids = select(_scans.c.scan_id).where(_scans.c.scan_id.in_(bindparam("ids", expanding=True)))
 
 
+class ScanLogUnitOfWork(DiversionUnitOfWork, Protocol):
+    """The scan log writer's transaction (bootstrap passes the unit-of-work factory): the scans
+    are written through its session, the alerts they join counted at its alert desk, and their
+    diversion alerts raised in it."""
+
+    session: Session | None
+
+
+class ScanLogUnitOfWorkFactory(Protocol):
+    def __call__(self) -> ScanLogUnitOfWork: ...
+
+
 class ConsumerScanRecorder:
     """The ``ConsumerScanLog`` port: a buffer written in bulk by a background thread, with a
     spill file for whatever the database cannot take (``service.consumer.storage.spill``).
@@ -423,17 +433,17 @@ class ConsumerScanRecorder:
         self,
         engine: Engine,
         spill_dir: Path,
+        uows: ScanLogUnitOfWorkFactory,
         max_buffer: int = 50_000,
         interval_s: float = 0.1,
         outages: OutageMonitor | None = None,
-        uows: Callable[[], SqlAlchemyUnitOfWork] | None = None,
         diversions: DiversionAlerts | None = None,
     ) -> None:
         self._engine = engine
-        #: The writer's transactions (a unit of work, for ``diversions``), and what raises the
-        #: diversion alerts of the scans that carry ``diversion_serial`` in them.
+        #: The writer's transactions, and what raises the diversion alerts of the scans that
+        #: carry ``diversion_serial`` in them.
         self._uows = uows
-        self.diversions = diversions if uows is not None else None
+        self.diversions = diversions
         self._reader = engine.execution_options(**{READ_ONLY: True})
         self.max_buffer = max_buffer
         self.interval_s = interval_s
@@ -562,11 +572,7 @@ class ConsumerScanRecorder:
         return self.outages is not None and self.outages.is_outage(exc)
 
     @contextmanager
-    def _transaction(self) -> Iterator[tuple[Session, SqlAlchemyUnitOfWork | None]]:
-        if self._uows is None:
-            with Session(self._engine) as session:
-                yield session, None
-            return
+    def _transaction(self) -> Iterator[tuple[Session, ScanLogUnitOfWork]]:
         with self._uows() as uow:
             assert uow.session is not None
             yield uow.session, uow
@@ -605,19 +611,17 @@ class ConsumerScanRecorder:
             )
             joins = [r.scan for r in batch if r.scan.alert_id is not None]
             if joins:
-                SqlAlchemyAlertRepository(session).repeat_many(
+                uow.alerts.repeat_many(
                     [s.alert_id for s in joins if s.alert_id is not None],
                     max(s.at for s in joins),
                 )
             diverted = [r.scan for r in batch if r.scan.diversion_serial is not None]
-            if diverted and uow is not None and self.diversions is not None:
+            if diverted and self.diversions is not None:
                 self._divert(session, uow, diverted)
             session.commit()  # the driver's own errors: a refused row must stay recognisable
         return len(batch)
 
-    def _divert(
-        self, session: Session, uow: SqlAlchemyUnitOfWork, scans: list[ConsumerScan]
-    ) -> None:
+    def _divert(self, session: Session, uow: ScanLogUnitOfWork, scans: list[ConsumerScan]) -> None:
         """The scans' diversion alerts, in a savepoint: a failure other than an outage is
         logged and leaves the scans to be written without them, rather than held forever."""
         assert self.diversions is not None

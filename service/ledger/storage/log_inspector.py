@@ -17,28 +17,30 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from service.ledger.app import log_integrity
 from service.ledger.app.log_integrity import Inspection, Progress
-from service.ledger.ports import LedgerUnitOfWork, LogCommitments
+from service.ledger.ports import LedgerUnitOfWork, LedgerUnitOfWorkFactory, LogCommitments
 
 log = logging.getLogger(__name__)
 
 # The child's own unit-of-work factory and commitments (set by ``_start_child``).
 _child: dict[str, Any] = {}
 
+#: Opens the child's unit-of-work factory from the arguments it is given: a module-level
+#: function of the wiring (``service.unit_of_work.open_factory``), so it can be sent to a
+#: spawned process.
+UowOpener = Callable[..., LedgerUnitOfWorkFactory]
 
-def _start_child(database_url: str, busy_timeout_s: float) -> None:
-    from service.kernel.storage.db import make_engine
-    from service.ledger.storage.commitments import ChainCommitments, leaf_hash
-    from service.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
-    engine = make_engine(database_url, busy_timeout_s=busy_timeout_s)
-    _child["uow_factory"] = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+def _start_child(open_uows: UowOpener, args: tuple[Any, ...]) -> None:
+    from service.ledger.storage.commitments import ChainCommitments
+
+    _child["uow_factory"] = open_uows(*args)
     _child["commitments"] = ChainCommitments()
 
 
@@ -52,8 +54,9 @@ def _inspect_in_child(
 class ProcessLogInspector:
     """``log_integrity.inspect`` run by one long-lived child process (started on first use)."""
 
-    def __init__(self, database_url: str, busy_timeout_s: float) -> None:
-        self._args = (database_url, busy_timeout_s)
+    def __init__(self, open_uows: UowOpener, *args: Any) -> None:
+        """``open_uows(*args)`` opens the child's unit-of-work factory, in the child."""
+        self._args = (open_uows, args)
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         #: Passes the child ran, and passes run here because it could not.

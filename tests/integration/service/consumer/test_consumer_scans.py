@@ -72,7 +72,7 @@ def devices(container) -> list[int]:
 # ----------------------------------------------------------------------------- the log
 def test_buffered_scans_are_seen_at_once_and_written_in_one_flush(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     for n in range(3):
         assert log.record(scan_of(item, NOW + timedelta(seconds=n), "330106", bytes([n]) * 16))
     assert stored(container) == []
@@ -94,7 +94,7 @@ def test_written_scans_leave_the_index_after_the_grace_time(container, batch, mo
     item = ids_of(container, batch["id"])[0]
     clock = [0.0]
     monkeypatch.setattr("service.consumer.storage.scan_log.time.monotonic", lambda: clock[0])
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     log.record(scan_of(item, NOW, device=b"a" * 16))
     log.flush()
     clock[0] = 0.5
@@ -111,7 +111,7 @@ def test_written_scans_leave_the_index_after_the_grace_time(container, batch, mo
 
 def test_buffered_filters_by_time_and_leaves_out_partner_scans(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     log.record(scan_of(item, NOW - timedelta(days=2), "110101"))
     log.record(scan_of(item, NOW, "330106"))
     log.record(scan_of(item, NOW, "320102", org=1))
@@ -122,7 +122,9 @@ def test_buffered_filters_by_time_and_leaves_out_partner_scans(container, batch)
 
 def test_a_full_buffer_goes_to_disk_and_nothing_is_dropped(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container), max_buffer=2)
+    log = ConsumerScanRecorder(
+        container.engine, spill(container), container.uow_factory, max_buffer=2
+    )
     assert all(log.record(scan_of(item, NOW, device=bytes([n]) * 16)) for n in range(5))
     assert log.pending == 1 and log.status()["spilled"] == 4
     assert log.flush() == 5 and log.status()["spilled"] == 0
@@ -134,7 +136,7 @@ def test_a_failed_write_spills_the_scans_and_the_next_pass_writes_them_first(
     container, batch, monkeypatch
 ):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     log.record(scan_of(item, NOW, device=b"\x00" * 16))
 
     def down(*_a, **_k):
@@ -162,7 +164,7 @@ def test_a_failed_write_spills_the_scans_and_the_next_pass_writes_them_first(
 
 def test_rows_the_database_refuses_are_kept_apart_not_retried_forever(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     log.record(scan_of((999_999, 1), NOW))  # no such item
     log.record(scan_of(item, NOW))
     with pytest.raises(Exception):  # noqa: B017 - the driver's own IntegrityError
@@ -181,7 +183,7 @@ def test_a_scan_that_joins_an_alert_counts_on_it_when_written(container, batch):
             Alert(AlertKind.DIVERSION, "diversion:test:-", None, item[1], None), NOW
         )
         uow.commit()
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     later = NOW + timedelta(minutes=5)
     for n in range(2):
         log.record(replace(scan_of(item, later + timedelta(seconds=n)), alert_id=alert.id))
@@ -195,7 +197,9 @@ def test_a_scan_that_joins_an_alert_counts_on_it_when_written(container, batch):
 
 def test_stopping_writes_what_is_buffered(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container), interval_s=60)
+    log = ConsumerScanRecorder(
+        container.engine, spill(container), container.uow_factory, interval_s=60
+    )
     log.start()
     log.record(scan_of(item, NOW))
     log.stop()
@@ -204,7 +208,9 @@ def test_stopping_writes_what_is_buffered(container, batch):
 
 def test_the_writer_thread_writes_within_its_interval(container, batch):
     item = ids_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container), interval_s=0.05)
+    log = ConsumerScanRecorder(
+        container.engine, spill(container), container.uow_factory, interval_s=0.05
+    )
     log.start()
     try:
         log.record(scan_of(item, NOW))
@@ -251,7 +257,7 @@ def test_a_tree_too_large_to_keep_is_read_node_by_node_with_the_same_proof(conta
 def test_reads_return_stored_consumer_scans_in_the_window_newest_first(container, batch):
     item = ids_of(container, batch["id"])[0]
     serial = serials_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     log.record(scan_of(item, NOW - timedelta(days=3), "110101", b"o" * 16))
     log.record(scan_of(item, NOW - timedelta(hours=1), "330106", b"a" * 16))
     log.record(scan_of(item, NOW, None, b"b" * 16))
@@ -264,7 +270,7 @@ def test_reads_return_stored_consumer_scans_in_the_window_newest_first(container
 def test_a_scans_network_and_witness_are_stored_and_read_back(container, batch):
     item = ids_of(container, batch["id"])[0]
     serial = serials_of(container, batch["id"])[0]
-    log = ConsumerScanRecorder(container.engine, spill(container))
+    log = ConsumerScanRecorder(container.engine, spill(container), container.uow_factory)
     member = replace(
         scan_of(item, NOW, "330106", b"m" * 16), network_hash=b"n" * 16, witness="member"
     )

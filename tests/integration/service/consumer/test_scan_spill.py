@@ -31,7 +31,7 @@ def item(api, keys, container):
 
 
 def recorder(container, **kw) -> ConsumerScanRecorder:
-    return ConsumerScanRecorder(container.engine, spill(container), **kw)
+    return ConsumerScanRecorder(container.engine, spill(container), container.uow_factory, **kw)
 
 
 def record(log: ConsumerScanRecorder, item, *ns: int) -> None:

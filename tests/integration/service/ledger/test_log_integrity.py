@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from service import cli
 from service.ledger.storage.commitments import leaf_hash
 from service.ledger.storage.log_inspector import ProcessLogInspector
+from service.unit_of_work import open_factory
 from tests.integration.service.conftest import auth, run_sender_until
 
 
@@ -143,7 +144,7 @@ def test_the_anchorer_proves_in_a_process_of_its_own_and_still_finds_the_edit(ap
     API's process the pass held the interpreter lock against the scans): the same findings."""
     size = anchored(container, api, keys.admin)
     inspector = ProcessLogInspector(
-        container.settings.database_url, container.settings.database_busy_timeout_s
+        open_factory, container.settings.database_url, container.settings.database_busy_timeout_s
     )
     container.log_inspector = inspector
     try:
