@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
+from service.alerts.app import AlertUseCases
 from service.alerts.domain.alerts import AlertStatus
-from service.api.deps import AlertsDep, ContainerDep, CurrentActor, page_limit
+from service.api.deps import ContainerDep, CurrentActor, page_limit, use_cases
 from service.api.schemas import IdPath, Limit, Offset, Public, Strict
+
+AlertsDep = Annotated[AlertUseCases, Depends(use_cases("alerts"))]
 
 
 # ----------------------------------------------------------------------------- bodies

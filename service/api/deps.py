@@ -12,27 +12,20 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.alerts.app import AlertUseCases
 from service.api.lanes import Lane, write_lane
-from service.channel.app.use_cases import ChannelUseCases
-from service.consumer.app.certificates import CertificateUseCases
-from service.consumer.app.consumers import ConsumerUseCases
-from service.consumer.domain.errors import InvalidSessionError
-from service.factory.app.use_cases import FactoryUseCases
-from service.identity.app.use_cases import OrganisationUseCases
-from service.identity.domain import api_keys
-from service.identity.domain import scanner_sessions as scanner_tokens
-from service.identity.domain.errors import (
+from service.consumer.interface import InvalidSessionError
+from service.identity.interface import (
     InvalidApiKeyError,
     InvalidScannerSessionError,
     ScannerSessionScopeError,
+    looks_like_scanner_token,
+    parse_api_key,
 )
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.events import canonical_json
 from service.kernel.idempotency import Idempotency
 from service.kernel.ports import ReferenceCache
-from service.ledger.app.log import LogUseCases
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tc_<key id>_<secret>")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -48,23 +41,15 @@ ContainerDep = Annotated[Any, Depends(get_container)]
 WriteLaneDep = Annotated[Lane, Depends(write_lane)]
 
 
-def _use_cases(name: str) -> Callable[[Any], Awaitable[Any]]:
+def use_cases(name: str) -> Callable[[Any], Awaitable[Any]]:
     """The dependency answering the container's ``name``: an area's use cases, built once in
-    bootstrap with their adapters bound (``async def``: no thread-pool hop)."""
+    bootstrap with their adapters bound (``async def``: no thread-pool hop). Each area's routes
+    declare theirs: ``FactoryDep = Annotated[FactoryUseCases, Depends(use_cases("factory"))]``."""
 
     async def get_use_cases(container: ContainerDep) -> Any:
         return getattr(container, name)
 
     return get_use_cases
-
-
-FactoryDep = Annotated[FactoryUseCases, Depends(_use_cases("factory"))]
-OrganisationsDep = Annotated[OrganisationUseCases, Depends(_use_cases("organisations"))]
-ChannelDep = Annotated[ChannelUseCases, Depends(_use_cases("channel"))]
-AlertsDep = Annotated[AlertUseCases, Depends(_use_cases("alerts"))]
-ConsumersDep = Annotated[ConsumerUseCases, Depends(_use_cases("consumers"))]
-CertificatesDep = Annotated[CertificateUseCases, Depends(_use_cases("certificates"))]
-LogDep = Annotated[LogUseCases, Depends(_use_cases("log"))]
 
 
 async def get_actor(
@@ -77,10 +62,10 @@ async def get_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidApiKeyError()
     token = credentials.credentials
-    if scanner_tokens.looks_like_token(token):
+    if looks_like_scanner_token(token):
         # A scanner session works only where ScannerActor is asked for.
         raise ScannerSessionScopeError()
-    parsed = api_keys.parse(token)
+    parsed = parse_api_key(token)
     if parsed is None:
         raise InvalidApiKeyError()
     cache: ReferenceCache = container.reference_cache
@@ -136,7 +121,7 @@ async def get_scanner_actor(
     if (
         credentials is not None
         and credentials.scheme.lower() == "bearer"
-        and scanner_tokens.looks_like_token(credentials.credentials)
+        and looks_like_scanner_token(credentials.credentials)
     ):
         return (await get_scanner_session(container, credentials))[0]
     return await get_actor(container, credentials)
@@ -179,7 +164,7 @@ async def get_scan_caller(
     would (anonymously)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         return None, None
-    if api_keys.parse(credentials.credentials) is not None:
+    if parse_api_key(credentials.credentials) is not None:
         return await get_actor(container, credentials), None
     try:
         consumer, _ = await get_consumer_session(container, credentials)

@@ -1,14 +1,14 @@
 """What other areas may use of the consumer: a recorded consumer scan (the fact the channel reacts
 to with a diversion alert), what the chain adapter takes and gives back (a claim job, a wallet,
-a signed voucher, a batch as the chain holds it), the error a claim's revert maps to, and the
-consumer's events.
+a signed voucher, a batch as the chain holds it), the error a claim's revert maps to, the error
+the HTTP edge answers a bad session token with, and the consumer's events.
 
 Pure: re-exports from the consumer's domain and ports.
 """
 
 from __future__ import annotations
 
-from service.consumer.domain.errors import AlreadyClaimedError
+from service.consumer.domain.errors import AlreadyClaimedError, InvalidSessionError
 from service.consumer.domain.events import (
     AccountCreated,
     CertificateActionConfirmed,
@@ -25,6 +25,7 @@ __all__ = [
     "CertificateClaimed",
     "ClaimJob",
     "ConsumerScan",
+    "InvalidSessionError",
     "SignedVoucher",
     "WalletRef",
 ]

@@ -1,6 +1,7 @@
 """What other areas may use of identity: the organisation as a value, how answers name it, the
-partner and prefix rules they apply on identity's behalf, the errors those raise, and identity's
-events.
+partner and prefix rules they apply on identity's behalf, the errors those raise, identity's
+events, and the formats of its credentials the HTTP edge tells callers apart by (an API key,
+a scanner session token) with the errors it answers for them.
 
 Pure: re-exports from identity's domain and ports, and two rules over ``PartnerReads`` (the
 reads any unit of work that holds identity's repositories offers). An area's unit of work that
@@ -9,10 +10,14 @@ carries those repositories passes itself.
 
 from __future__ import annotations
 
+from service.identity.domain.api_keys import parse as parse_api_key
 from service.identity.domain.errors import (
     GtinOutsideCompanyPrefixesError,
+    InvalidApiKeyError,
+    InvalidScannerSessionError,
     OrganisationNotFoundError,
     PartnerNotAuthorisedError,
+    ScannerSessionScopeError,
 )
 from service.identity.domain.events import (
     ApiKeyCreated,
@@ -22,6 +27,7 @@ from service.identity.domain.events import (
     PartnerAuthorised,
 )
 from service.identity.domain.organisations import BRAND_MEMBER_KINDS, Organisation, party
+from service.identity.domain.scanner_sessions import looks_like_token as looks_like_scanner_token
 from service.identity.domain.tenancy import PartnerRole, within
 from service.identity.ports import OrganisationReads, PartnerGrants, PartnerReads
 from service.kernel.roles import OrganisationKind
@@ -32,6 +38,8 @@ __all__ = [
     "ApiKeyRevoked",
     "CompanyPrefixesSet",
     "GtinOutsideCompanyPrefixesError",
+    "InvalidApiKeyError",
+    "InvalidScannerSessionError",
     "Organisation",
     "OrganisationCreated",
     "OrganisationKind",
@@ -41,7 +49,10 @@ __all__ = [
     "PartnerGrants",
     "PartnerNotAuthorisedError",
     "PartnerReads",
+    "ScannerSessionScopeError",
     "is_authorised",
+    "looks_like_scanner_token",
+    "parse_api_key",
     "party",
     "require_within_prefixes",
 ]

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from service.api.deps import (
-    ChannelDep,
     ContainerDep,
     CurrentActor,
     ScannerActor,
     WriteLaneDep,
     page_limit,
+    use_cases,
 )
 from service.api.schemas import IdPath, IdQuery, Limit, Offset
 from service.channel.api.schemas import (
@@ -33,6 +33,9 @@ from service.channel.api.schemas import (
     UploadPublic,
 )
 from service.channel.app.scanning import ScanRequest
+from service.channel.app.use_cases import ChannelUseCases
+
+ChannelDep = Annotated[ChannelUseCases, Depends(use_cases("channel"))]
 
 router = APIRouter(tags=["distribution"])
 

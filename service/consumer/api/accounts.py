@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.clients import network_key
 from service.api.deps import (
-    ConsumersDep,
     ConsumerSession,
     ContainerDep,
     CurrentConsumer,
     IdempotencyKeyDep,
     idempotency_of,
+    use_cases,
 )
 from service.consumer.api.schemas import (
     AccountPublic,
@@ -30,6 +30,9 @@ from service.consumer.api.schemas import (
     WalletChallenge,
 )
 from service.consumer.app import commands
+from service.consumer.app.consumers import ConsumerUseCases
+
+ConsumersDep = Annotated[ConsumerUseCases, Depends(use_cases("consumers"))]
 
 router = APIRouter(tags=["consumers"])
 

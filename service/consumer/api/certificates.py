@@ -11,11 +11,11 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
 from service.api.deps import (
-    CertificatesDep,
     CurrentActor,
     CurrentConsumer,
     IdempotencyKeyDep,
     idempotency_of,
+    use_cases,
 )
 from service.api.schemas import MAX_ID
 from service.consumer.api.schemas import (
@@ -37,6 +37,8 @@ from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError
 from service.kernel.idempotency import Idempotency
 from service.kernel.roles import Role
+
+CertificatesDep = Annotated[CertificateUseCases, Depends(use_cases("certificates"))]
 
 router = APIRouter(tags=["certificates"])
 

@@ -10,12 +10,12 @@ from fastapi.responses import Response, StreamingResponse
 from service.api.deps import (
     ContainerDep,
     CurrentActor,
-    FactoryDep,
     IdempotencyKeyDep,
     idempotency_of,
     page_limit,
 )
 from service.api.schemas import Limit, Offset
+from service.factory.api.deps import FactoryDep
 from service.factory.api.schemas import (
     ActivationCreate,
     ActivationPublic,

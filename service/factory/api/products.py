@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import ContainerDep, CurrentActor, FactoryDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, page_limit
 from service.api.schemas import Limit, Offset
+from service.factory.api.deps import FactoryDep
 from service.factory.api.schemas import ProductCreate, ProductPublic
 from service.factory.app.commands import RegisterProduct
 

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from service.api.deps import ContainerDep, CurrentActor, OrganisationsDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, page_limit
 from service.api.schemas import MAX_ID, IdPath, Limit, Offset
+from service.identity.api.deps import OrganisationsDep
 from service.identity.api.schemas import (
     ApiKeyCreate,
     ApiKeyPublic,

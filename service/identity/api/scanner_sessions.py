@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
-from service.api.deps import CurrentActor, OrganisationsDep, ScannerSession
+from service.api.deps import CurrentActor, ScannerSession
+from service.identity.api.deps import OrganisationsDep
 from service.identity.api.schemas import ScannerSessionPublic
 
 router = APIRouter(tags=["distribution"])

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from service.api.deps import ContainerDep, CurrentActor, LogDep, page_limit
+from service.api.deps import ContainerDep, CurrentActor, page_limit, use_cases
 from service.api.schemas import Limit
 from service.ledger.api.schemas import (
     ConsistencyProofPublic,
@@ -12,6 +12,9 @@ from service.ledger.api.schemas import (
     LogEventPublic,
     LogPublic,
 )
+from service.ledger.app.log import LogUseCases
+
+LogDep = Annotated[LogUseCases, Depends(use_cases("log"))]
 
 router = APIRouter(prefix="/log", tags=["event log"])
 
