@@ -18,7 +18,7 @@ from datetime import datetime
 
 from service.alerts.interface import AlertRaised
 from service.channel.app.regions import region_view
-from service.channel.app.scanning import UNRESTRICTED_KINDS
+from service.channel.app.scan_session import UNRESTRICTED_KINDS
 from service.channel.domain.custody import diversion_alert, find_diversion
 from service.channel.domain.regions import RegionTree
 from service.channel.ports import DiversionUnitOfWork
