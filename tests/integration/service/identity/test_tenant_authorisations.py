@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.service.api import test_certificate_lifecycle as lifecycle
+from tests.integration.service.consumer import test_certificate_lifecycle as lifecycle
 from tests.integration.service.conftest import (
     BRAND_ONE_PREFIXES,
     GTIN,
