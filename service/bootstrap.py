@@ -49,11 +49,9 @@ from service.consumer.storage.credentials import (
     SealedWallets,
     WebhookOtpSender,
 )
-from service.consumer.storage.scan_log import (
-    ConsumerScanRecorder,
-    HmacDeviceKeys,
-    SqlAlchemyScanReads,
-)
+from service.consumer.storage.device_keys import HmacDeviceKeys
+from service.consumer.storage.scan_log import ConsumerScanRecorder
+from service.consumer.storage.scan_reads import SqlAlchemyScanReads
 from service.factory.app.use_cases import FactoryUseCases
 from service.factory.storage.confirmations import BATCH_HANDLERS
 from service.factory.storage.printing import QrLabelPrinter

@@ -19,10 +19,8 @@ from service.channel.storage.custody import SqlAlchemyCustodyRepository
 from service.channel.storage.epcis_store import SqlAlchemyEpcisRepository
 from service.channel.storage.network import SqlAlchemyChannelRepository
 from service.consumer.ports import AccountRepository, CertificateRepository
-from service.consumer.storage.repositories import (
-    SqlAlchemyAccountRepository,
-    SqlAlchemyCertificateRepository,
-)
+from service.consumer.storage.accounts import SqlAlchemyAccountRepository
+from service.consumer.storage.certificates import SqlAlchemyCertificateRepository
 from service.factory.ports import (
     AttestationRepository,
     BatchRepository,

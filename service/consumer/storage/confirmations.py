@@ -55,7 +55,7 @@ from service.consumer.domain.events import (
     CertificateClaimed,
     CertificateClaimFailed,
 )
-from service.consumer.storage.repositories import QUEUED_ALONE, SENT
+from service.consumer.storage.certificates import QUEUED_ALONE, SENT
 from service.consumer.storage.rows import (
     CertificateActionRow,
     CertificateDealRow,

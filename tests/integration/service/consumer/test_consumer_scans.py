@@ -11,12 +11,9 @@ from sqlalchemy import text
 
 from service.alerts.domain.alerts import Alert, AlertKind
 from service.consumer.ports import ConsumerScan
-from service.consumer.storage.scan_log import (
-    GRACE_S,
-    ConsumerScanRecorder,
-    HmacDeviceKeys,
-    SqlAlchemyScanReads,
-)
+from service.consumer.storage.device_keys import HmacDeviceKeys
+from service.consumer.storage.scan_log import GRACE_S, ConsumerScanRecorder
+from service.consumer.storage.scan_reads import SqlAlchemyScanReads
 from tests.integration.service.conftest import make_batch, serials_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.service.consumer import test_certificate_lifecycle as lifecycle
 from tests.integration.service.conftest import (
     BRAND_ONE_PREFIXES,
     GTIN,
@@ -13,6 +12,7 @@ from tests.integration.service.conftest import (
     make_batch,
     serials_of,
 )
+from tests.integration.service.consumer import test_certificate_lifecycle as lifecycle
 from tests.integration.service.factory.test_factory_api import anchored_batch
 
 #: A claimed certificate of Alice's, and a brand's authorised pledgee, custodian and store.
