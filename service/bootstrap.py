@@ -74,6 +74,7 @@ from service.ledger.storage.lease import SqlAlchemyLease
 from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from service.touchpoints.app.projector import Projector, lag
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ class Container:
     log: LogUseCases
     #: Database outages, logged once each (the API answers 503 for them; see ``api.errors``).
     outages: OutageMonitor
+    #: The touchpoints' feed: the event log and the consumer-scan stream applied to the journey,
+    #: in a thread of its own so no request waits for it.
+    touchpoints: Projector
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
@@ -204,7 +208,21 @@ class Container:
             )
         )
 
+    def touchpoints_step(self) -> int:
+        """Apply one page of each of the touchpoints' sources; how many entries."""
+        return self.touchpoints.step()
+
     # ------------------------------------------------------------------ workers
+    def _project(self) -> None:
+        while not self._stop.is_set():
+            busy = False
+            try:
+                busy = self.touchpoints_step() > 0
+            except Exception as exc:  # a bug must not kill the projector silently
+                if not self.outages.failed(exc, "touchpoints"):
+                    log.exception("touchpoints step failed")
+            self._stop.wait(0.0 if busy else self.settings.touchpoints_interval_s)
+
     def _work(self) -> None:
         while not self._stop.is_set():
             busy = False
@@ -232,9 +250,13 @@ class Container:
                 open_factory, self.settings.database_url, self.settings.database_busy_timeout_s
             )
         self._stop.clear()
-        thread = threading.Thread(target=self._work, name="tracecert-worker", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        for target, name in (
+            (self._work, "tracecert-worker"),
+            (self._project, "tracecert-touchpoints"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop_workers(self) -> None:
         self._stop.set()
@@ -263,6 +285,7 @@ class Container:
         ok, body = check_health(self.uow_factory.reader, self.ledger, limits, self.clock.now())
         body["database"].update(self.outages.status())
         body["scan_log"] = self.scan_log.status()
+        body["touchpoints"] = lag(self.uow_factory)
         if self.settings.dev_clock_offset_s:
             body["dev_clock"] = dev_clock(self.settings.dev_clock_offset_s, self.clock.now())
         return ok, body
@@ -448,6 +471,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         channel=ChannelUseCases(uow_factory, regions, clock),
         alerts=AlertUseCases(uow_factory, clock),
         outages=outages,
+        touchpoints=Projector(uow_factory, clock),
     )
     container.prepare_chain()
     return container

@@ -52,6 +52,9 @@ key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 chain_app = typer.Typer(help="The chain.", no_args_is_help=True)
 log_app = typer.Typer(help="The append-only event log.", no_args_is_help=True)
 audit_app = typer.Typer(help="The auditor's export (docs/audit.md).", no_args_is_help=True)
+touchpoints_app = typer.Typer(
+    help="The touchpoints' feed and journey (docs/touchpoints.md).", no_args_is_help=True
+)
 product_app = typer.Typer(help="Products (GTINs) of a brand.", no_args_is_help=True)
 regions_app = typer.Typer(
     help="Regions: GB/T 2260 ships built in; load custom trees.", no_args_is_help=True
@@ -69,6 +72,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(chain_app, name="chain")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
+app.add_typer(touchpoints_app, name="touchpoints")
 
 console = Console()
 err = Console(stderr=True)
@@ -530,6 +534,33 @@ def log_verify() -> None:
     console.print(
         f"[green]log verified[/green]: {report.size} events, {len(report.anchors)} anchors"
     )
+
+
+@touchpoints_app.command("rebuild")
+def touchpoints_rebuild() -> None:
+    """Forget what the touchpoints' feed built and apply the event log and the consumer-scan
+    stream again from the start: the state the live projector built, from scratch."""
+    settings = _settings()
+    with _operator(settings) as container, _progress() as progress:
+        task = progress.add_task("applying the log and the scans", total=None)
+
+        def advance(done: int, to_go: int) -> None:
+            progress.update(task, completed=done, total=done + to_go)
+
+        applied = container.touchpoints.rebuild(advance)
+    console.print(f"[green]touchpoints rebuilt[/green]: {applied} entries applied")
+
+
+@touchpoints_app.command("status")
+def touchpoints_status() -> None:
+    """Where the touchpoints' projector stands in the event log and the consumer-scan stream."""
+    with _operator() as container:
+        lag = container.touchpoints.lag()
+    console.print(
+        f"event log: {lag['log_position']} of {lag['log_size']} applied "
+        f"({lag['log_behind']} behind)"
+    )
+    console.print(f"consumer scans: applied up to row {lag['scan_position']} of {lag['last_scan']}")
 
 
 @audit_app.command("export")

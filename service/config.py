@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr(PLACEHOLDER_PEPPER)
     log_anchor_interval_s: float = 30.0
     sender_poll_interval_s: float = 0.5
+    #: Seconds the touchpoints' projector waits between passes once it has caught up.
+    touchpoints_interval_s: float = 1.0
     #: Background workers (sender, log anchorer); tests drive the steps by hand instead.
     workers_enabled: bool = True
     #: Keys of PIN hashes and of sealed PIN seeds derive from it (HKDF); keep it secret.

@@ -19,6 +19,7 @@ import service.factory.storage.rows
 import service.identity.storage.rows
 import service.kernel.storage.rows
 import service.ledger.storage.rows
+import service.touchpoints.storage.rows
 from service.kernel.storage.rows import Base
 
 #: The modules that declare rows, one per area and the kernel's (a new area adds its own).
@@ -29,6 +30,7 @@ ROW_MODULES = (
     service.factory.storage.rows,
     service.identity.storage.rows,
     service.ledger.storage.rows,
+    service.touchpoints.storage.rows,
     service.kernel.storage.rows,
 )
 

@@ -58,6 +58,12 @@ from service.ledger.storage.repositories import (
     SqlAlchemyLogCheckRepository,
     SqlAlchemyOutboxRepository,
 )
+from service.touchpoints.ports import Checkpoints, Feed, JourneyRepository
+from service.touchpoints.storage.feed import SqlAlchemyScanFeed
+from service.touchpoints.storage.repositories import (
+    SqlAlchemyFeedCheckpoints,
+    SqlAlchemyJourneyRepository,
+)
 
 
 class SqlAlchemyUnitOfWork(SessionUnitOfWork):
@@ -83,6 +89,9 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     idempotency: IdempotencyRepository
     accounts: AccountRepository
     certificates: CertificateRepository
+    journeys: JourneyRepository
+    feed_checkpoints: Checkpoints
+    scan_feed: Feed
 
     def __init__(
         self,
@@ -117,6 +126,9 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.idempotency = SqlAlchemyIdempotencyRepository(session)
         self.accounts = SqlAlchemyAccountRepository(session)
         self.certificates = SqlAlchemyCertificateRepository(session)
+        self.journeys = SqlAlchemyJourneyRepository(session)
+        self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
+        self.scan_feed = SqlAlchemyScanFeed(session)
         return self
 
 

@@ -12,8 +12,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", responses={503: {"description": "degraded"}})
 def health(container: ContainerDep) -> JSONResponse:
-    """Database, chain (identity, genesis mismatch, head), sender, and the event log's last
-    integrity pass (``log.log_integrity``: ok, failed or unchecked); 503 if degraded."""
+    """Database, chain (identity, genesis mismatch, head), sender, the event log's last
+    integrity pass (``log.log_integrity``: ok, failed or unchecked), the scan log, and how far
+    the touchpoints' feed stands behind the log and the scan stream (``touchpoints``); 503 if
+    degraded."""
     ok, body = container.health()
     return JSONResponse(body, status_code=200 if ok else 503)
 

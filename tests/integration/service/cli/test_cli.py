@@ -199,6 +199,8 @@ def test_channel_commands_load_regions_and_set_territories_and_sites(env, tmp_pa
         ("org", "create", "--name", "Brand 7", "--kind", "brand"),
         ("chain", "status"),
         ("log", "verify"),
+        ("touchpoints", "rebuild"),
+        ("touchpoints", "status"),
     ],
 )
 def test_a_command_before_the_first_migration_says_what_to_do_and_creates_nothing(

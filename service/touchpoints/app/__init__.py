@@ -1,0 +1,1 @@
+"""The touchpoints' use cases: the projector that applies the feed, and the funnel it reads."""

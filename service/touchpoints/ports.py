@@ -1,0 +1,143 @@
+"""What the touchpoints' use cases need of storage: the feed's two sources, the checkpoints, and
+the journey's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from service.kernel.ports import LogEntry, UnitOfWork
+from service.touchpoints.domain.journey import Cause, Reach, Stage
+
+
+@dataclass(frozen=True)
+class ScanFact:
+    """A scan as the feed reads it: the row id is its position in the stream; the brand and GTIN
+    are its batch's. A partner's scan (``by_partner``) moves the position and nothing else."""
+
+    position: int
+    by_partner: bool
+    at: datetime
+    device_hash: bytes
+    verdict: str
+    region_code: str | None
+    brand_id: int | None
+    gtin: str | None
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What the feed keeps of a certificate: its brand and product, the region its claim named,
+    who holds it now (a subject), and a step waiting for the chain, with who asked for it."""
+
+    certificate_id: str
+    brand_id: int
+    batch_id: str
+    gtin: str | None
+    region_code: str | None
+    holder: str | None = None
+    pending_action: str | None = None
+    pending_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A subject came to hold a certificate of a brand (claimed, or a gift accepted)."""
+
+    brand_id: int
+    subject: str
+    certificate_id: str
+    batch_id: str
+    held_at: datetime
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """Subjects that reached a stage in a period, per region and product."""
+
+    period: str
+    stage: Stage
+    region_code: str | None
+    gtin: str | None
+    subjects: int
+
+
+class Feed(Protocol):
+    """The event log's entries of some types, the consumer-scan stream after a position, and
+    the brand and product of a batch."""
+
+    def log_entries(self, start: int, end: int, types: Collection[str]) -> list[LogEntry]:
+        """The entries with ``start <= log_index < end`` of these types, in log order (the
+        others are skipped in the database: most of the log is the channel's)."""
+        ...
+
+    def scans_after(self, position: int, limit: int) -> list[ScanFact]: ...
+    def last_scan(self) -> int:
+        """The stream's last position (0 when empty)."""
+        ...
+
+    def batch_brand(self, batch_id: str) -> tuple[int | None, str | None] | None:
+        """A batch's brand and GTIN by its public id (fixed once made); None if unknown."""
+        ...
+
+
+class Checkpoints(Protocol):
+    def position(self, source: str) -> int:
+        """Where the projector stands in ``source`` (0 at first): in the log, the next index to
+        read; in the scan stream, the last row id applied."""
+        ...
+
+    def advance(self, source: str, old: int, new: int, at: datetime) -> bool:
+        """Move ``source`` from ``old`` to ``new``, as one conditional update: False if another
+        projector moved it first (then this transaction must not commit)."""
+        ...
+
+    def positions(self) -> dict[str, int]: ...
+
+
+class JourneyRepository(Protocol):
+    def reach(self, reaches: Sequence[Reach]) -> None:
+        """Record each stage reached, keeping the earliest cause of each (brand, subject, stage)."""
+        ...
+
+    def stages(self, brand_id: int, subject: str) -> dict[Stage, Cause]: ...
+    def certificate(self, certificate_id: str) -> CertificateFacts | None: ...
+    def put_certificate(self, facts: CertificateFacts) -> None: ...
+    def wallet_holder(self, address: str) -> str | None: ...
+    def put_wallet(self, address: str, subject: str) -> None: ...
+    def holdings(self, brand_id: int, subject: str) -> list[Holding]:
+        """The subject's holdings of the brand's certificates, earliest first."""
+        ...
+
+    def add_holding(self, holding: Holding) -> bool:
+        """Record a holding; False if the subject held that certificate before."""
+        ...
+
+    def funnel(self, brand_id: int | None) -> list[FunnelRow]:
+        """Subjects per stage reached, by month, region and product (one brand, or all)."""
+        ...
+
+    def dump(self) -> dict[str, list[list[Any]]]:
+        """Every row the feed built, table by table, in a fixed order (rebuilds compare it)."""
+        ...
+
+    def clear(self) -> None:
+        """Forget everything the feed built, checkpoints included (a rebuild starts here)."""
+        ...
+
+
+class TouchpointsUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the touchpoints' tables, the event log (read) and the scan stream."""
+
+    journeys: JourneyRepository
+    feed_checkpoints: Checkpoints
+    scan_feed: Feed
+
+
+class TouchpointsUnitOfWorkFactory(Protocol):
+    def __call__(self) -> TouchpointsUnitOfWork: ...
+    def reader(self) -> TouchpointsUnitOfWork:
+        """A unit of work for use cases that only read (no write lock on SQLite)."""
+        ...

@@ -1,0 +1,74 @@
+"""The event log's touchpoint entries, the consumer-scan stream as the projector reads it, and a
+batch's brand and product.
+
+A storage join: the scans are the consumer's table and the batches the factory's (both named in
+the import contract's ``ignore_imports``). Only what the journey needs is read: no network hash,
+no scan id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.consumer.storage.rows import ConsumerScanRow
+from service.factory.storage.rows import BatchRow
+from service.kernel.ports import LogEntry
+from service.kernel.storage.rows import EventRow
+from service.touchpoints.ports import ScanFact
+
+_SCANS = ConsumerScanRow.__table__
+_BATCHES = BatchRow.__table__
+_EVENTS = EventRow.__table__
+
+
+class SqlAlchemyScanFeed:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def log_entries(self, start: int, end: int, types: Collection[str]) -> list[LogEntry]:
+        e = _EVENTS.c
+        rows = self._s.execute(
+            select(e.log_index, e.type, e.occurred_at, e.payload, e.leaf_hash)
+            .where(e.log_index >= start, e.log_index < end, e.type.in_(sorted(types)))
+            .order_by(e.log_index)
+        )
+        return [
+            LogEntry(index, kind, at, bytes(payload), bytes(leaf))
+            for index, kind, at, payload, leaf in rows
+        ]
+
+    def scans_after(self, position: int, limit: int) -> list[ScanFact]:
+        s, b = _SCANS.c, _BATCHES.c
+        rows = self._s.execute(
+            select(
+                s.id,
+                s.organisation_id,
+                s.scanned_at,
+                s.device_hash,
+                s.verdict,
+                s.region_code,
+                b.brand_id,
+                b.gtin,
+            )
+            .join_from(_SCANS, _BATCHES, s.batch_id == b.id)
+            .where(s.id > position)
+            .order_by(s.id)
+            .limit(limit)
+        )
+        return [
+            ScanFact(row_id, org is not None, at, bytes(device), verdict, region, brand, gtin)
+            for row_id, org, at, device, verdict, region, brand, gtin in rows
+        ]
+
+    def last_scan(self) -> int:
+        found: int | None = self._s.scalar(select(func.max(_SCANS.c.id)))
+        return found or 0
+
+    def batch_brand(self, batch_id: str) -> tuple[int | None, str | None] | None:
+        b = _BATCHES.c
+        row = self._s.execute(
+            select(b.brand_id, b.gtin).where(b.public_id == batch_id)
+        ).one_or_none()
+        return (row[0], row[1]) if row is not None else None

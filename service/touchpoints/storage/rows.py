@@ -1,0 +1,79 @@
+"""The touchpoints' tables (migration 0017). Everything here is built by the feed's projector
+and can be rebuilt from the event log and the consumer-scan stream: no row is a source of
+truth. Subjects are account public ids, wallet addresses or keyed device hashes, never a phone
+number or an e-mail address."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.kernel.storage.rows import Base, UTCDateTime
+
+
+class FeedCheckpointRow(Base):
+    """Where the projector stands in each source: the log's next index, the scan stream's last
+    row id applied."""
+
+    __tablename__ = "touchpoint_checkpoints"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JourneyStageRow(Base):
+    """A stage a subject reached for a brand, with its earliest cause (``log:<index>`` or
+    ``scans:<row id>``), where and for what product."""
+
+    __tablename__ = "touchpoint_stages"
+    __table_args__ = (Index("ix_touchpoint_stages_brand_id_stage", "brand_id", "stage"),)
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cause_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause_source: Mapped[str] = mapped_column(String(8))
+    cause_position: Mapped[int] = mapped_column(BigInteger)
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
+
+
+class FeedCertificateRow(Base):
+    """What the feed keeps of a certificate: brand, batch, product, the claim's region, its
+    holder and a step waiting for the chain."""
+
+    __tablename__ = "touchpoint_certificates"
+
+    certificate_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[str] = mapped_column(String(26))
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    holder: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    pending_action: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    pending_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class FeedWalletRow(Base):
+    """An account's wallet address, as the log's ``AccountCreated`` names it."""
+
+    __tablename__ = "touchpoint_wallets"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80))
+
+
+class HoldingRow(Base):
+    """A subject came to hold a certificate of a brand."""
+
+    __tablename__ = "touchpoint_holdings"
+    __table_args__ = (Index("ix_touchpoint_holdings_brand_id_subject", "brand_id", "subject"),)
+
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[str] = mapped_column(String(26))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime())

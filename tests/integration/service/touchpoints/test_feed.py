@@ -1,0 +1,203 @@
+"""The touchpoints' feed on both databases and py-evm: a consumer's scan, claims, a gift and its
+acceptance move each subject along the journey; the projector applies each entry once, also
+when killed before its checkpoint; a rebuild from scratch gives the state the live projector
+built, whatever its pages; /health shows the lag."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from service import cli
+from service.touchpoints.app.projector import Projector
+from service.touchpoints.domain.journey import Source, Stage, account_subject, device_subject
+from service.touchpoints.storage.repositories import SqlAlchemyFeedCheckpoints
+from tests.integration.service.conftest import GTIN
+from tests.integration.service.consumer.helpers import mint_claims, pinned_batch
+from tests.integration.service.consumer.test_certificate_lifecycle import World
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def world(api, container, keys, otp) -> World:
+    return World(api, container, keys, otp)
+
+
+def brand_of(container, world: World) -> int:
+    with container.uow_factory.sessions() as s:
+        return int(
+            s.execute(
+                text("SELECT brand_id FROM batches WHERE public_id = :id"),
+                {"id": world.lot.batch["id"]},
+            ).scalar_one()
+        )
+
+
+def account_of(api, who) -> str:
+    return account_subject(api.get("/account", headers=who).json()["id"])
+
+
+def stages(container, brand_id: int, subject: str) -> dict[Stage, str]:
+    with container.uow_factory.reader() as uow:
+        return {s: c.ref() for s, c in uow.journeys.stages(brand_id, subject).items()}
+
+
+def log_index_of(container, event_type: str, nth: int = 0) -> int:
+    with container.uow_factory.sessions() as s:
+        return int(
+            s.execute(
+                text("SELECT log_index FROM events WHERE type = :t ORDER BY log_index"),
+                {"t": event_type},
+            )
+            .scalars()
+            .all()[nth]
+        )
+
+
+def scan(api, container, world: World, serial: str, region: str = "330106") -> None:
+    path = f"/01/{GTIN}/10/{world.lot.batch['lot']}/21/{serial}?region={region}"
+    answer = api.get(path, headers=JSON)
+    assert answer.status_code == 200 and answer.json()["verdict"] == "genuine", answer.text
+    container.scan_log.flush()
+
+
+def gift_to_bob(api, world: World) -> None:
+    cid = world.certificate["id"]
+    world.post(f"/me/certificates/{cid}/gift", world.alice, to="bob@example.com")
+    world.settle()
+    (offer,) = api.get("/me/gifts", headers=world.bob).json()
+    world.post("/gifts/accept", world.bob, gift_id=offer["id"])
+    world.settle()
+
+
+def test_scans_claims_and_a_gift_move_each_subject_along_the_journey(api, container, world):
+    brand = brand_of(container, world)
+    scan(api, container, world, world.lot.serials[1])
+    second = world.claim(world.lot.serials[2], world.alice)  # same batch, same day: not loyal
+    gift_to_bob(api, world)
+    assert container.touchpoints.catch_up() > 0
+
+    alice, bob = account_of(api, world.alice), account_of(api, world.bob)
+    assert stages(container, brand, alice) == {
+        Stage.ACTIVATE: f"log:{log_index_of(container, 'CertificateClaimRequested', 0)}",
+        Stage.CONVERT: f"log:{log_index_of(container, 'CertificateClaimed', 0)}",
+        Stage.USE_SHARE: f"log:{log_index_of(container, 'CertificateActionConfirmed', 0)}",
+    }
+    # Bob came to hold a certificate by accepting the gift: converted, by that confirmation.
+    assert stages(container, brand, bob) == {
+        Stage.CONVERT: f"log:{log_index_of(container, 'CertificateActionConfirmed', 1)}"
+    }
+    with container.uow_factory.sessions() as s:
+        device = s.execute(text("SELECT device_hash, id FROM consumer_scans")).one()
+    assert stages(container, brand, device_subject(bytes(device[0]))) == {
+        Stage.DISCOVER: f"scans:{device[1]}"
+    }
+    assert second["state"] == "active"
+    # Another brand sees none of it.
+    assert stages(container, brand + 1000, alice) == {}
+    # The funnel counts subjects per stage, month, region and product.
+    with container.uow_factory.reader() as uow:
+        funnel = {(r.stage, r.region_code, r.gtin): r.subjects for r in uow.journeys.funnel(brand)}
+    assert funnel[(Stage.DISCOVER, "330106", GTIN)] == 1
+    assert funnel[(Stage.CONVERT, None, GTIN)] == 2
+    assert funnel[(Stage.USE_SHARE, None, GTIN)] == 1
+
+
+def test_a_certificate_of_another_batch_makes_its_holder_loyal(api, container, keys, otp, world):
+    brand = brand_of(container, world)
+    other = pinned_batch(api, container, keys.factory, lot="LOT-D")
+    serial = other.serials[0]
+    body = api.post(
+        "/claims", json={"serial": serial, "pin": other.pins[serial]}, headers=world.alice
+    ).json()
+    mint_claims(container, lambda: world.get(body["id"], world.alice)["state"] == "active")
+    container.touchpoints.catch_up()
+    reached = stages(container, brand, account_of(api, world.alice))
+    assert reached[Stage.LOYAL] == f"log:{log_index_of(container, 'CertificateClaimed', 1)}"
+
+
+def test_the_projector_applies_each_entry_once_even_when_killed_before_its_checkpoint(
+    api, container, world, monkeypatch
+):
+    scan(api, container, world, world.lot.serials[1])
+    gift_to_bob(api, world)
+    empty = container.touchpoints.snapshot()
+
+    def killed(self, *args, **kwargs):
+        raise RuntimeError("killed between applying and checkpointing")
+
+    with monkeypatch.context() as m:
+        m.setattr(SqlAlchemyFeedCheckpoints, "advance", killed)
+        with pytest.raises(RuntimeError):
+            container.touchpoints.step()
+    assert container.touchpoints.snapshot() == empty  # nothing of the page was kept
+    assert container.touchpoints.lag()["log_position"] == 0
+
+    container.touchpoints.catch_up()
+    once = container.touchpoints.snapshot()
+    assert once != empty
+    # Applying again changes nothing: the checkpoints stand at the end of both sources.
+    assert container.touchpoints.step() == 0
+    assert container.touchpoints.snapshot() == once
+    assert container.touchpoints.rebuild() > 0
+    assert container.touchpoints.snapshot() == once
+
+
+def test_a_second_projector_that_lost_the_race_keeps_nothing(api, container, world):
+    gift_to_bob(api, world)
+    other = Projector(container.uow_factory, container.clock)
+    with container.uow_factory() as uow:
+        checkpoints = uow.feed_checkpoints
+        assert checkpoints.advance(Source.LOG, 0, 3, container.clock.now())
+        # The same move again (a second projector on the same page) is refused.
+        assert not checkpoints.advance(Source.LOG, 0, 3, container.clock.now())
+        uow.rollback()
+    first = container.touchpoints.catch_up()
+    assert first > 0 and other.step() == 0  # nothing left for the second one
+
+
+def test_a_rebuild_gives_the_state_the_live_projector_built_page_by_page(api, container, world):
+    live = Projector(container.uow_factory, container.clock, page=2)
+    scan(api, container, world, world.lot.serials[1])
+    live.catch_up()
+    world.claim(world.lot.serials[2], world.bob)
+    scan(api, container, world, world.lot.serials[2], region="320102")
+    live.step()  # part of what is new: the sources are read interleaved, in small pages
+    gift_to_bob(api, world)
+    scan(api, container, world, world.lot.serials[3])
+    live.catch_up()
+    built = live.snapshot()
+
+    assert live.rebuild() > 0
+    assert live.snapshot() == built
+    health = api.get("/health").json()["touchpoints"]
+    assert health["log_behind"] == 0 and health["scan_ids_behind"] == 0
+    assert health["log_position"] == health["log_size"] > 0
+
+
+def test_health_shows_how_far_the_feed_stands_behind(api, container, world):
+    before = api.get("/health").json()["touchpoints"]
+    assert before["log_behind"] == before["log_size"] > 0
+    container.touchpoints.catch_up()
+    after = api.get("/health").json()["touchpoints"]
+    assert after["log_behind"] == 0 and after["log_position"] == after["log_size"]
+
+
+def test_the_cli_rebuilds_the_feed_and_says_where_it_stands(api, container, world, monkeypatch):
+    scan(api, container, world, world.lot.serials[1])
+    container.touchpoints.catch_up()
+    built = container.touchpoints.snapshot()
+    monkeypatch.setattr(cli, "_offline_container", lambda settings: container)
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", container.settings.database_url)
+    monkeypatch.setattr(container, "close", lambda: None)  # the fixture closes it
+
+    rebuilt = CliRunner().invoke(cli.app, ["touchpoints", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "touchpoints rebuilt" in rebuilt.output
+    assert container.touchpoints.snapshot() == built
+    status = CliRunner().invoke(cli.app, ["touchpoints", "status"])
+    assert status.exit_code == 0, status.output
+    size = container.touchpoints.lag()["log_size"]
+    assert f"event log: {size} of {size} applied (0 behind)" in " ".join(status.output.split())
