@@ -1,0 +1,250 @@
+"""Benchmark: the touchpoints' projector over the event log (SQLite or PostgreSQL).
+
+A log of ``--events`` entries is written through the service's own bulk append path: consumers
+sign up (``AccountCreated``), claim bottles of 50 batches of two brands
+(``CertificateClaimRequested``, ``CertificateClaimed``; two batches each) and gift some
+of them (``CertificateActionRequested``/``Confirmed``), between the channel's entries (one in
+two, which the projector skips in the database's index). Then:
+
+* ``events_per_s``: log entries applied per second by one projector catching up from the start
+  (the live path: ranges of 50,000 log indexes, one transaction each);
+* ``rebuild_s``: ``tracecert touchpoints rebuild``'s work (everything forgotten, then applied
+  again), and ``rebuild_events_per_s``;
+* ``identical``: whether the rebuild's state equals the catch-up's (canonical JSON of every row).
+
+Not measured yet (their parts of issue 15 are not built): the consumer-scan stream's share, and
+the farm simulation's ``farm_points_withheld_ratio`` and ``honest_flagged_ratio`` (null here).
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+
+from service.consumer.domain.events import (  # noqa: E402
+    AccountCreated,
+    CertificateActionConfirmed,
+    CertificateActionRequested,
+    CertificateClaimed,
+    CertificateClaimRequested,
+)
+from service.factory.domain.events import BatchCreated  # noqa: E402
+from service.factory.storage.rows import BatchRow  # noqa: E402
+from service.identity.storage.rows import OrganisationRow  # noqa: E402
+from service.kernel.events import Event  # noqa: E402
+from service.kernel.storage.db import make_engine, migrate  # noqa: E402
+from service.ledger.storage.commitments import leaf_hash  # noqa: E402
+from service.touchpoints.app.projector import Projector  # noqa: E402
+from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
+
+console = Console(stderr=True)
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+BATCHES = 50
+GTINS = ("09506000134352", "09506000134369")
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def database(kind: str, workdir: Path) -> tuple[str, Any]:
+    """A fresh database URL and a function that drops it afterwards."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+    name = f"tc_bench_tp_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def seed_batches(engine: Any) -> list[str]:
+    """Two brands with a factory each, and 50 batches (the claims' brand and product)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(OrganisationRow),
+            [
+                {"id": 1, "name": "Brand A", "kind": "brand", "created_at": now},
+                {"id": 2, "name": "Brand B", "kind": "brand", "created_at": now},
+            ],
+        )
+        ids = [f"b_{n:024d}" for n in range(BATCHES)]
+        conn.execute(
+            insert(BatchRow),
+            [
+                {
+                    "public_id": public_id,
+                    "organisation_id": 1 + n % 2,
+                    "brand_id": 1 + n % 2,
+                    "gtin": GTINS[n % 2],
+                    "lot": f"L{n}",
+                    "chain_batch_id": n.to_bytes(32, "big"),
+                    "item_count": 10_000,
+                    "metadata_json": {},
+                    "metadata_hash": bytes(32),
+                    "status": "anchored",
+                    "created_at": now,
+                }
+                for n, public_id in enumerate(ids)
+            ],
+        )
+    return ids
+
+
+def consumer_events(n: int, batches: list[str]) -> list[Event]:
+    """About ``n`` events: one in two the channel's, the rest a consumer's life (sign-up, two
+    claims of different batches, one gift in four)."""
+    out: list[Event] = []
+    person = 0
+    while len(out) < n:
+        account, wallet = f"acc_{person:020d}", f"0x{person:040x}"
+        life: list[Event] = [AccountCreated(account, wallet, "custodial")]
+        for k in range(2):
+            cid = f"cert_{person:020d}_{k}"
+            batch = batches[(person + k * 7) % len(batches)]
+            life += [
+                CertificateClaimRequested(cid, batch, str(person * 2 + k), wallet, "330106"),
+                CertificateClaimed(cid, str(person * 2 + k), wallet, bytes(32), person),
+            ]
+            if person % 4 == 0 and k == 0:
+                life += [
+                    CertificateActionRequested(
+                        cid, "gift", "active", "gifted", f"account:{account}", None
+                    ),
+                    CertificateActionConfirmed(cid, "gift", bytes(32), person),
+                ]
+        for event in life:
+            out += [event, channel_entry(len(out))]
+        person += 1
+    return out[:n]
+
+
+def channel_entry(n: int) -> Event:
+    return BatchCreated(
+        batch_id=f"x_{n:012d}",
+        organisation_id=1,
+        brand_id=1,
+        gtin=GTINS[0],
+        lot=f"L{n}",
+        chain_batch_id=n.to_bytes(32, "big"),
+        metadata_hash=bytes(32),
+        planned_quantity=1000,
+    )
+
+
+def write_log(uows: SqlAlchemyUnitOfWorkFactory, events: list[Event]) -> None:
+    """Append through the service's bulk path, 5,000 entries a transaction, an hour apart."""
+    for chunk, first in enumerate(range(0, len(events), 5_000)):
+        with uows() as uow:
+            uow.events.append_many(events[first : first + 5_000], START + timedelta(hours=chunk))
+            uow.commit()
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def run(count: int, db: str) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="tracecert-bench-touchpoints-"))
+    url, drop = database(db, workdir)
+    try:
+        migrate(url)
+        engine = make_engine(url)
+        uows = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+        batches = seed_batches(engine)
+        events = consumer_events(count, batches)
+        started = time.perf_counter()
+        write_log(uows, events)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE events"))
+        console.print(f"{count:,} log entries written in {time.perf_counter() - started:.1f} s")
+
+        projector = Projector(uows, Clock())
+        with progress_bar() as bar:
+            task = bar.add_task("projecting", total=count)
+            started = time.perf_counter()
+            applied = projector.catch_up(lambda done, _: bar.update(task, completed=done))
+            catch_up_s = time.perf_counter() - started
+        assert applied == count, (applied, count)
+        built = projector.snapshot()
+
+        with progress_bar() as bar:
+            task = bar.add_task("rebuilding", total=count)
+            started = time.perf_counter()
+            rebuilt = projector.rebuild(lambda done, _: bar.update(task, completed=done))
+            rebuild_s = time.perf_counter() - started
+        identical = projector.snapshot() == built
+        with engine.connect() as conn:
+            stages = conn.execute(text("SELECT count(*) FROM touchpoint_stages")).scalar_one()
+        engine.dispose()
+        return {
+            "db": db,
+            "events": count,
+            "events_per_s": round(count / catch_up_s),
+            "catch_up_s": round(catch_up_s, 2),
+            "rebuild_s": round(rebuild_s, 2),
+            "rebuild_events_per_s": round(rebuilt / rebuild_s),
+            "identical": identical,
+            "stages_reached": stages,
+            "farm_points_withheld_ratio": None,
+            "honest_flagged_ratio": None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        }
+    finally:
+        drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=None, help="log entries (default 200,000)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="a short run (10,000 entries)")
+    args = parser.parse_args()
+    count = args.events or (10_000 if args.quick else 200_000)
+    result = run(count, args.db)
+    console.print(
+        f"{result['db']}: {result['events_per_s']:,} entries/s caught up "
+        f"({result['catch_up_s']} s), rebuild {result['rebuild_s']} s, "
+        f"identical: {result['identical']}"
+    )
+    print(json.dumps(result))
+    return 0 if result["identical"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
