@@ -78,8 +78,8 @@ class Feed(Protocol):
         """The stream's last position (0 when empty)."""
         ...
 
-    def batch_brand(self, batch_id: str) -> tuple[int | None, str | None] | None:
-        """A batch's brand and GTIN by its public id (fixed once made); None if unknown."""
+    def batch_brands(self, batch_ids: Collection[str]) -> dict[str, tuple[int | None, str | None]]:
+        """Each known batch's brand and GTIN by its public id (fixed once made)."""
         ...
 
 
@@ -98,21 +98,32 @@ class Checkpoints(Protocol):
 
 
 class JourneyRepository(Protocol):
+    """The journey's tables, read and written a page at a time."""
+
     def reach(self, reaches: Sequence[Reach]) -> None:
         """Record each stage reached, keeping the earliest cause of each (brand, subject, stage)."""
         ...
 
     def stages(self, brand_id: int, subject: str) -> dict[Stage, Cause]: ...
-    def certificate(self, certificate_id: str) -> CertificateFacts | None: ...
-    def put_certificate(self, facts: CertificateFacts) -> None: ...
-    def wallet_holder(self, address: str) -> str | None: ...
-    def put_wallet(self, address: str, subject: str) -> None: ...
-    def holdings(self, brand_id: int, subject: str) -> list[Holding]:
-        """The subject's holdings of the brand's certificates, earliest first."""
+    def certificates(self, certificate_ids: Collection[str]) -> dict[str, CertificateFacts]: ...
+    def put_certificates(self, facts: Sequence[CertificateFacts]) -> None:
+        """Insert or replace each certificate's facts."""
         ...
 
-    def add_holding(self, holding: Holding) -> bool:
-        """Record a holding; False if the subject held that certificate before."""
+    def wallet_holders(self, addresses: Collection[str]) -> dict[str, str]:
+        """The subject of each known address (lower case)."""
+        ...
+
+    def put_wallets(self, holders: Sequence[tuple[str, str]]) -> None:
+        """Insert or replace ``(address, subject)`` pairs."""
+        ...
+
+    def holdings_of(self, subjects: Collection[str]) -> list[Holding]:
+        """Every holding of these subjects, of every brand."""
+        ...
+
+    def add_holdings(self, holdings: Sequence[Holding]) -> None:
+        """Record new holdings (one already recorded is left as it is)."""
         ...
 
     def funnel(self, brand_id: int | None) -> list[FunnelRow]:

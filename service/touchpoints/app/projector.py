@@ -15,7 +15,7 @@ cause), so a rebuild from scratch (:func:`rebuild`) builds the state the live pr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -45,8 +45,9 @@ from service.touchpoints.ports import (
 PAGE = 500
 
 #: A log page covers this many pages' worth of indexes: the entries the journey does not read
-#: are skipped in the database, so a range costs little more than the entries it applies.
-LOG_RANGE = 10
+#: are skipped in the database's index on the log's type (migration 0017), so a range costs
+#: little more than the entries it applies.
+LOG_RANGE = 100
 
 #: Progress callback of a long catch-up (the CLI's bar): entries applied, entries (at most) to go.
 Progress = Callable[[int, int], None]
@@ -61,6 +62,8 @@ class Projector:
         self.page = page
         #: Entries applied by this projector since it started.
         self.applied = 0
+        #: Batches' brands and products (fixed once a batch is made), read once.
+        self._brands: dict[str, tuple[int | None, str | None]] = {}
 
     def step(self) -> int:
         """Apply one page of each source; how many entries were applied."""
@@ -101,8 +104,8 @@ class Projector:
             end = min(start + self.page * LOG_RANGE, uow.events.size())
             if end <= start:
                 return 0
-            for entry in uow.scan_feed.log_entries(start, end, _HANDLERS):
-                apply_entry(uow, entry)
+            entries = uow.scan_feed.log_entries(start, end, _HANDLERS)
+            LogPage(uow, entries, self._brands).apply()
             if not uow.feed_checkpoints.advance(Source.LOG, start, end, self.clock.now()):
                 uow.rollback()  # another projector applied this range
                 return 0
@@ -142,32 +145,104 @@ def scan_reach(scan: ScanFact) -> Reach | None:
 
 
 # ----------------------------------------------------------------------------- the log's events
-def apply_entry(uow: TouchpointsUnitOfWork, entry: LogEntry) -> None:
-    """Apply one entry of the log (events that are no touchpoint change nothing)."""
-    handler = _HANDLERS.get(entry.type)
-    if handler is None:
+class LogPage:
+    """One page of the log applied in memory: the certificates, wallets, holdings and batches
+    its entries name are read in bulk first, the entries applied in log order, and what changed
+    written in bulk at the end (a few statements a page, not a few an entry)."""
+
+    def __init__(
+        self,
+        uow: TouchpointsUnitOfWork,
+        entries: Sequence[LogEntry],
+        brands: dict[str, tuple[int | None, str | None]],
+    ) -> None:
+        self.uow = uow
+        self.entries = [(e, json.loads(e.payload)) for e in entries]
+        #: A batch's brand and product never change: kept by the projector across pages.
+        self.brands = brands
+        certificate_ids, addresses, batches = set(), set(), set()
+        for _, body in self.entries:
+            if "certificate_id" in body:
+                certificate_ids.add(body["certificate_id"])
+            for key in ("owner_address", "wallet_address"):
+                if key in body:
+                    addresses.add(body[key].lower())
+            if "batch_id" in body and body["batch_id"] not in brands:
+                batches.add(body["batch_id"])
+        if batches:
+            brands.update(uow.scan_feed.batch_brands(batches))
+        self.certificates: dict[str, CertificateFacts] = uow.journeys.certificates(certificate_ids)
+        self.wallets: dict[str, str] = uow.journeys.wallet_holders(addresses)
+        subjects = {f.holder for f in self.certificates.values() if f.holder}
+        subjects |= {f.pending_by for f in self.certificates.values() if f.pending_by}
+        subjects |= set(self.wallets.values())
+        subjects |= {wallet_subject(a) for a in addresses}
+        self.holdings: dict[tuple[int, str], list[Holding]] = {}
+        for held in uow.journeys.holdings_of(subjects):
+            self.holdings.setdefault((held.brand_id, held.subject), []).append(held)
+        for kept in self.holdings.values():
+            kept.sort(key=lambda h: (h.held_at, h.certificate_id))
+        self.dirty: set[str] = set()
+        self.new_wallets: dict[str, str] = {}
+        self.new_holdings: list[Holding] = []
+        self.reaches: list[Reach] = []
+
+    def apply(self) -> None:
+        for entry, body in self.entries:
+            handler = _HANDLERS.get(entry.type)
+            if handler is not None:
+                handler(self, body, Cause(entry.occurred_at, Source.LOG, entry.index))
+        journeys = self.uow.journeys
+        if self.new_wallets:
+            journeys.put_wallets(sorted(self.new_wallets.items()))
+        if self.dirty:
+            journeys.put_certificates([self.certificates[c] for c in sorted(self.dirty)])
+        if self.new_holdings:
+            journeys.add_holdings(self.new_holdings)
+        if self.reaches:
+            journeys.reach(self.reaches)
+
+    # ------------------------------------------------------------------ the page's facts
+    def put(self, facts: CertificateFacts) -> None:
+        self.certificates[facts.certificate_id] = facts
+        self.dirty.add(facts.certificate_id)
+
+    def subject_of(self, address: str) -> str:
+        """The account known to hold ``address``, else the address itself."""
+        return self.wallets.get(address.lower()) or wallet_subject(address)
+
+    def hold(self, facts: CertificateFacts, subject: str, cause: Cause) -> None:
+        """``subject`` now holds the certificate: converted, and loyal if it held one of the
+        brand's before (from another batch, or a month earlier)."""
+        self.put(replace(facts, holder=subject, pending_action=None, pending_by=None))
+        held = self.holdings.setdefault((facts.brand_id, subject), [])
+        if any(h.certificate_id == facts.certificate_id for h in held):
+            return
+        first = held[0] if held else None
+        holding = Holding(facts.brand_id, subject, facts.certificate_id, facts.batch_id, cause.at)
+        held.append(holding)
+        self.new_holdings.append(holding)
+        self.reach(facts, subject, Stage.CONVERT, cause)
+        if first is not None and is_loyal(first.batch_id, first.held_at, facts.batch_id, cause.at):
+            self.reach(facts, subject, Stage.LOYAL, cause)
+
+    def reach(self, facts: CertificateFacts, subject: str, stage: Stage, cause: Cause) -> None:
+        self.reaches.append(
+            Reach(facts.brand_id, subject, stage, cause, facts.region_code, facts.gtin)
+        )
+
+
+def _account_created(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    address = body["wallet_address"].lower()
+    subject = account_subject(body["account_id"])
+    page.wallets[address] = page.new_wallets[address] = subject
+
+
+def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    brand_id, gtin = page.brands.get(body["batch_id"], (None, None))
+    if brand_id is None:  # an unknown batch, or one of no brand: nobody's touchpoint
         return
-    body = json.loads(entry.payload)
-    handler(uow, body, Cause(entry.occurred_at, Source.LOG, entry.index))
-
-
-def _account_created(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    uow.journeys.put_wallet(body["wallet_address"].lower(), account_subject(body["account_id"]))
-
-
-def _subject_of(uow: TouchpointsUnitOfWork, address: str) -> str:
-    """The account known to hold ``address``, else the address itself."""
-    return uow.journeys.wallet_holder(address.lower()) or wallet_subject(address)
-
-
-def _claim_requested(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    brand = uow.scan_feed.batch_brand(body["batch_id"])
-    if brand is None:
-        return
-    brand_id, gtin = brand
-    if brand_id is None:  # a batch of no brand: nobody's touchpoint
-        return
-    subject = _subject_of(uow, body["owner_address"])
+    subject = page.subject_of(body["owner_address"])
     facts = CertificateFacts(
         body["certificate_id"],
         brand_id,
@@ -177,69 +252,50 @@ def _claim_requested(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Ca
         pending_action="claim",
         pending_by=subject,
     )
-    uow.journeys.put_certificate(facts)
-    uow.journeys.reach([_reach(facts, subject, Stage.ACTIVATE, cause)])
+    page.put(facts)
+    page.reach(facts, subject, Stage.ACTIVATE, cause)
 
 
-def _claimed(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    facts = uow.journeys.certificate(body["certificate_id"])
+def _claimed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    facts = page.certificates.get(body["certificate_id"])
     if facts is None or facts.pending_action != "claim" or facts.pending_by is None:
         return
-    _hold(uow, facts, facts.pending_by, cause)
+    page.hold(facts, facts.pending_by, cause)
 
 
-def _claim_failed(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    facts = uow.journeys.certificate(body["certificate_id"])
+def _claim_failed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    facts = page.certificates.get(body["certificate_id"])
     if facts is not None and facts.pending_action == "claim":
-        uow.journeys.put_certificate(replace(facts, pending_action=None, pending_by=None))
+        page.put(replace(facts, pending_action=None, pending_by=None))
 
 
-def _action_requested(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    facts = uow.journeys.certificate(body["certificate_id"])
+def _action_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    facts = page.certificates.get(body["certificate_id"])
     if facts is None:
         return
     by = str(body.get("by") or "")
     subject = account_subject(by.removeprefix("account:")) if by.startswith("account:") else None
-    uow.journeys.put_certificate(replace(facts, pending_action=body["action"], pending_by=subject))
+    page.put(replace(facts, pending_action=body["action"], pending_by=subject))
 
 
-def _action_confirmed(uow: TouchpointsUnitOfWork, body: dict[str, Any], cause: Cause) -> None:
-    facts = uow.journeys.certificate(body["certificate_id"])
+def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    facts = page.certificates.get(body["certificate_id"])
     if facts is None:
         return
     action = body["action"]
     asked_by = facts.pending_by if facts.pending_action == action else None
     settled = replace(facts, pending_action=None, pending_by=None)
     if facts.pending_action == action:
-        uow.journeys.put_certificate(settled)
+        page.put(settled)
     if action in USE_ACTIONS:
         subject = asked_by or facts.holder
         if subject is not None:
-            uow.journeys.reach([_reach(facts, subject, Stage.USE_SHARE, cause)])
+            page.reach(facts, subject, Stage.USE_SHARE, cause)
     elif action == "accept_gift" and asked_by is not None:
-        _hold(uow, settled, asked_by, cause)
+        page.hold(settled, asked_by, cause)
 
 
-def _hold(uow: TouchpointsUnitOfWork, facts: CertificateFacts, subject: str, cause: Cause) -> None:
-    """``subject`` now holds the certificate: converted, and loyal if it held one before."""
-    earlier = uow.journeys.holdings(facts.brand_id, subject)
-    holding = Holding(facts.brand_id, subject, facts.certificate_id, facts.batch_id, cause.at)
-    uow.journeys.put_certificate(
-        replace(facts, holder=subject, pending_action=None, pending_by=None)
-    )
-    if not uow.journeys.add_holding(holding):
-        return
-    reaches = [_reach(facts, subject, Stage.CONVERT, cause)]
-    if earlier and is_loyal(earlier[0].batch_id, earlier[0].held_at, facts.batch_id, cause.at):
-        reaches.append(_reach(facts, subject, Stage.LOYAL, cause))
-    uow.journeys.reach(reaches)
-
-
-def _reach(facts: CertificateFacts, subject: str, stage: Stage, cause: Cause) -> Reach:
-    return Reach(facts.brand_id, subject, stage, cause, facts.region_code, facts.gtin)
-
-
-_HANDLERS: dict[str, Callable[[TouchpointsUnitOfWork, dict[str, Any], Cause], None]] = {
+_HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "AccountCreated": _account_created,
     "CertificateClaimRequested": _claim_requested,
     "CertificateClaimed": _claimed,

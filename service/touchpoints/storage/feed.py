@@ -66,9 +66,9 @@ class SqlAlchemyScanFeed:
         found: int | None = self._s.scalar(select(func.max(_SCANS.c.id)))
         return found or 0
 
-    def batch_brand(self, batch_id: str) -> tuple[int | None, str | None] | None:
+    def batch_brands(self, batch_ids: Collection[str]) -> dict[str, tuple[int | None, str | None]]:
         b = _BATCHES.c
-        row = self._s.execute(
-            select(b.brand_id, b.gtin).where(b.public_id == batch_id)
-        ).one_or_none()
-        return (row[0], row[1]) if row is not None else None
+        rows = self._s.execute(
+            select(b.public_id, b.brand_id, b.gtin).where(b.public_id.in_(sorted(batch_ids)))
+        )
+        return {public_id: (brand, gtin) for public_id, brand, gtin in rows}

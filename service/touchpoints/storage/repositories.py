@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,9 +34,76 @@ def _upsert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def _statements(dialect: str) -> dict[str, Any]:
+    """The repository's writes, built once per dialect: executed with a list of parameter
+    dicts each, so a page costs a statement per table, not a few per entry."""
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    st = _STAGES.c
+    reach = insert_(_STAGES)
+    new = reach.excluded
+    # A stage keeps its earliest cause: a later (or the same) one changes nothing.
+    reach = reach.on_conflict_do_update(
+        index_elements=[st.brand_id, st.subject, st.stage],
+        set_={
+            "cause_at": new.cause_at,
+            "cause_source": new.cause_source,
+            "cause_position": new.cause_position,
+            "region_code": new.region_code,
+            "gtin": new.gtin,
+        },
+        where=tuple_(new.cause_at, new.cause_source, new.cause_position)
+        < tuple_(st.cause_at, st.cause_source, st.cause_position),
+    )
+    certificate = insert_(_CERTIFICATES)
+    certificate = certificate.on_conflict_do_update(
+        index_elements=[_CERTIFICATES.c.certificate_id],
+        set_={
+            c.name: certificate.excluded[c.name]
+            for c in _CERTIFICATES.c
+            if c.name != "certificate_id"
+        },
+    )
+    wallet = insert_(_WALLETS)
+    wallet = wallet.on_conflict_do_update(
+        index_elements=[_WALLETS.c.address], set_={"subject": wallet.excluded.subject}
+    )
+    holding = insert_(_HOLDINGS).on_conflict_do_nothing()
+    return {"reach": reach, "certificate": certificate, "wallet": wallet, "holding": holding}
+
+
+_BUILT: dict[str, dict[str, Any]] = {}
+_CERTIFICATES_BY_ID = select(_CERTIFICATES).where(
+    _CERTIFICATES.c.certificate_id.in_(bindparam("ids", expanding=True))
+)
+_WALLETS_BY_ADDRESS = select(_WALLETS.c.address, _WALLETS.c.subject).where(
+    _WALLETS.c.address.in_(bindparam("addresses", expanding=True))
+)
+_HOLDINGS_OF = select(
+    _HOLDINGS.c.brand_id,
+    _HOLDINGS.c.subject,
+    _HOLDINGS.c.certificate_id,
+    _HOLDINGS.c.batch_id,
+    _HOLDINGS.c.held_at,
+).where(_HOLDINGS.c.subject.in_(bindparam("subjects", expanding=True)))
+#: How many keys one IN list carries (SQLite's bound-parameter limit is far above it).
+_CHUNK = 500
+
+
+def _chunks(values: Collection[str]) -> list[list[str]]:
+    ordered = sorted(values)
+    return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+
+
 class SqlAlchemyJourneyRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
+
+    def _stmt(self, name: str) -> Any:
+        dialect = self._s.get_bind().dialect.name
+        built = _BUILT.get(dialect)
+        if built is None:
+            built = _BUILT[dialect] = _statements(dialect)
+        return built[name]
 
     def reach(self, reaches: Sequence[Reach]) -> None:
         earliest: dict[tuple[int, str, str], Reach] = {}
@@ -58,25 +125,9 @@ class SqlAlchemyJourneyRepository:
                 "region_code": r.region_code,
                 "gtin": r.gtin,
             }
-            for r in earliest.values()
+            for _, r in sorted(earliest.items())
         ]
-        stmt = _upsert(self._s)(_STAGES)
-        new = stmt.excluded
-        t = _STAGES.c
-        # A stage keeps its earliest cause: a later (or the same) one changes nothing.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.brand_id, t.subject, t.stage],
-            set_={
-                "cause_at": new.cause_at,
-                "cause_source": new.cause_source,
-                "cause_position": new.cause_position,
-                "region_code": new.region_code,
-                "gtin": new.gtin,
-            },
-            where=tuple_(new.cause_at, new.cause_source, new.cause_position)
-            < tuple_(t.cause_at, t.cause_source, t.cause_position),
-        )
-        self._s.execute(stmt, rows)
+        self._s.execute(self._stmt("reach"), rows)
 
     def stages(self, brand_id: int, subject: str) -> dict[Stage, Cause]:
         t = _STAGES.c
@@ -90,64 +141,61 @@ class SqlAlchemyJourneyRepository:
             for stage, at, source, position in rows
         }
 
-    def certificate(self, certificate_id: str) -> CertificateFacts | None:
-        row = self._s.execute(
-            select(_CERTIFICATES).where(_CERTIFICATES.c.certificate_id == certificate_id)
-        ).one_or_none()
-        return CertificateFacts(**row._mapping) if row is not None else None
+    def certificates(self, certificate_ids: Collection[str]) -> dict[str, CertificateFacts]:
+        found: dict[str, CertificateFacts] = {}
+        for chunk in _chunks(certificate_ids):
+            for row in self._s.execute(_CERTIFICATES_BY_ID, {"ids": chunk}):
+                found[row.certificate_id] = CertificateFacts(**row._mapping)
+        return found
 
-    def put_certificate(self, facts: CertificateFacts) -> None:
-        values = {
-            "certificate_id": facts.certificate_id,
-            "brand_id": facts.brand_id,
-            "batch_id": facts.batch_id,
-            "gtin": facts.gtin,
-            "region_code": facts.region_code,
-            "holder": facts.holder,
-            "pending_action": facts.pending_action,
-            "pending_by": facts.pending_by,
-        }
-        stmt = _upsert(self._s)(_CERTIFICATES).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_CERTIFICATES.c.certificate_id],
-            set_={k: v for k, v in values.items() if k != "certificate_id"},
-        )
-        self._s.execute(stmt)
-
-    def wallet_holder(self, address: str) -> str | None:
-        subject: str | None = self._s.scalar(
-            select(_WALLETS.c.subject).where(_WALLETS.c.address == address)
-        )
-        return subject
-
-    def put_wallet(self, address: str, subject: str) -> None:
-        stmt = _upsert(self._s)(_WALLETS).values(address=address, subject=subject)
+    def put_certificates(self, facts: Sequence[CertificateFacts]) -> None:
         self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_WALLETS.c.address], set_={"subject": subject}
-            )
+            self._stmt("certificate"),
+            [
+                {
+                    "certificate_id": f.certificate_id,
+                    "brand_id": f.brand_id,
+                    "batch_id": f.batch_id,
+                    "gtin": f.gtin,
+                    "region_code": f.region_code,
+                    "holder": f.holder,
+                    "pending_action": f.pending_action,
+                    "pending_by": f.pending_by,
+                }
+                for f in facts
+            ],
         )
 
-    def holdings(self, brand_id: int, subject: str) -> list[Holding]:
-        t = _HOLDINGS.c
-        rows = self._s.execute(
-            select(t.brand_id, t.subject, t.certificate_id, t.batch_id, t.held_at)
-            .where(t.brand_id == brand_id, t.subject == subject)
-            .order_by(t.held_at, t.certificate_id)
-        )
-        return [Holding(*row) for row in rows]
+    def wallet_holders(self, addresses: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(addresses):
+            for address, subject in self._s.execute(_WALLETS_BY_ADDRESS, {"addresses": chunk}):
+                found[address] = subject
+        return found
 
-    def add_holding(self, holding: Holding) -> bool:
-        stmt = _upsert(self._s)(_HOLDINGS).values(
-            subject=holding.subject,
-            certificate_id=holding.certificate_id,
-            brand_id=holding.brand_id,
-            batch_id=holding.batch_id,
-            held_at=holding.held_at,
+    def put_wallets(self, holders: Sequence[tuple[str, str]]) -> None:
+        self._s.execute(self._stmt("wallet"), [{"address": a, "subject": s} for a, s in holders])
+
+    def holdings_of(self, subjects: Collection[str]) -> list[Holding]:
+        found: list[Holding] = []
+        for chunk in _chunks(subjects):
+            found += [Holding(*row) for row in self._s.execute(_HOLDINGS_OF, {"subjects": chunk})]
+        return found
+
+    def add_holdings(self, holdings: Sequence[Holding]) -> None:
+        self._s.execute(
+            self._stmt("holding"),
+            [
+                {
+                    "subject": h.subject,
+                    "certificate_id": h.certificate_id,
+                    "brand_id": h.brand_id,
+                    "batch_id": h.batch_id,
+                    "held_at": h.held_at,
+                }
+                for h in holdings
+            ],
         )
-        # RETURNING says whether the row went in (psycopg gives no rowcount for ON CONFLICT).
-        added = self._s.execute(stmt.on_conflict_do_nothing().returning(_HOLDINGS.c.subject))
-        return added.first() is not None
 
     def funnel(self, brand_id: int | None) -> list[FunnelRow]:
         t = _STAGES.c
