@@ -74,6 +74,7 @@ from service.ledger.storage.lease import SqlAlchemyLease
 from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, LogAnchorConfirmations
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
+from service.touchpoints.app.funnel import FunnelUseCases
 from service.touchpoints.app.projector import Projector, lag
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
@@ -123,6 +124,8 @@ class Container:
     #: The touchpoints' feed: the event log and the consumer-scan stream applied to the journey,
     #: in a thread of its own so no request waits for it.
     touchpoints: Projector
+    #: The brand's journey funnel, read from what the feed built.
+    funnel: FunnelUseCases
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
@@ -472,6 +475,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         alerts=AlertUseCases(uow_factory, clock),
         outages=outages,
         touchpoints=Projector(uow_factory, clock),
+        funnel=FunnelUseCases(uow_factory),
     )
     container.prepare_chain()
     return container

@@ -21,6 +21,7 @@ from service.consumer.api import scan as items
 from service.factory.api import batches, products
 from service.identity.api import organisations, scanner_sessions
 from service.ledger.api import health, log
+from service.touchpoints import api as touchpoints
 
 
 def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
@@ -67,6 +68,7 @@ def create_app(container: Any, *, manage_workers: bool = True) -> FastAPI:
         epcis,
         log,
         audit,
+        touchpoints,
         scanner_sessions,
         scanner,
         pages,

@@ -126,8 +126,9 @@ class JourneyRepository(Protocol):
         """Record new holdings (one already recorded is left as it is)."""
         ...
 
-    def funnel(self, brand_id: int | None) -> list[FunnelRow]:
-        """Subjects per stage reached, by month, region and product (one brand, or all)."""
+    def funnel(self, brand_id: int, offset: int, limit: int) -> list[FunnelRow]:
+        """A brand's subjects per stage reached, by month (UTC), region and product, ordered by
+        month, stage, region and product (unknown ones first)."""
         ...
 
     def dump(self) -> dict[str, list[list[Any]]]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -197,19 +196,24 @@ class SqlAlchemyJourneyRepository:
             ],
         )
 
-    def funnel(self, brand_id: int | None) -> list[FunnelRow]:
+    def funnel(self, brand_id: int, offset: int, limit: int) -> list[FunnelRow]:
         t = _STAGES.c
-        query = select(t.stage, t.cause_at, t.region_code, t.gtin)
-        if brand_id is not None:
-            query = query.where(t.brand_id == brand_id)
-        counts: Counter[tuple[str, str, str | None, str | None]] = Counter()
-        for stage, at, region, gtin in self._s.execute(query.execution_options(yield_per=5000)):
-            counts[(at.strftime("%Y-%m"), stage, region, gtin)] += 1
+        if self._s.get_bind().dialect.name == "postgresql":
+            month = func.to_char(func.timezone("UTC", t.cause_at), "YYYY-MM")
+        else:  # SQLite keeps UTC timestamps as ISO text
+            month = func.strftime("%Y-%m", t.cause_at)
+        period = month.label("period")
+        rows = self._s.execute(
+            select(period, t.stage, t.region_code, t.gtin, func.count().label("subjects"))
+            .where(t.brand_id == brand_id)
+            .group_by(period, t.stage, t.region_code, t.gtin)
+            .order_by(period, t.stage, t.region_code.nulls_first(), t.gtin.nulls_first())
+            .offset(offset)
+            .limit(limit)
+        )
         return [
-            FunnelRow(period, Stage(stage), region, gtin, n)
-            for (period, stage, region, gtin), n in sorted(
-                counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "", kv[0][3] or "")
-            )
+            FunnelRow(period, Stage(stage), region, gtin, int(n))
+            for period, stage, region, gtin, n in rows
         ]
 
     def dump(self) -> dict[str, list[list[Any]]]:

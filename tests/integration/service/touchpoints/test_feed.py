@@ -13,7 +13,7 @@ from service import cli
 from service.touchpoints.app.projector import Projector
 from service.touchpoints.domain.journey import Source, Stage, account_subject, device_subject
 from service.touchpoints.storage.repositories import SqlAlchemyFeedCheckpoints
-from tests.integration.service.conftest import GTIN
+from tests.integration.service.conftest import GTIN, auth
 from tests.integration.service.consumer.helpers import mint_claims, pinned_batch
 from tests.integration.service.consumer.test_certificate_lifecycle import World
 
@@ -72,7 +72,7 @@ def gift_to_bob(api, world: World) -> None:
     world.settle()
 
 
-def test_scans_claims_and_a_gift_move_each_subject_along_the_journey(api, container, world):
+def test_scans_claims_and_a_gift_move_each_subject_along_the_journey(api, container, keys, world):
     brand = brand_of(container, world)
     scan(api, container, world, world.lot.serials[1])
     second = world.claim(world.lot.serials[2], world.alice)  # same batch, same day: not loyal
@@ -97,12 +97,28 @@ def test_scans_claims_and_a_gift_move_each_subject_along_the_journey(api, contai
     assert second["state"] == "active"
     # Another brand sees none of it.
     assert stages(container, brand + 1000, alice) == {}
-    # The funnel counts subjects per stage, month, region and product.
-    with container.uow_factory.reader() as uow:
-        funnel = {(r.stage, r.region_code, r.gtin): r.subjects for r in uow.journeys.funnel(brand)}
-    assert funnel[(Stage.DISCOVER, "330106", GTIN)] == 1
-    assert funnel[(Stage.CONVERT, None, GTIN)] == 2
-    assert funnel[(Stage.USE_SHARE, None, GTIN)] == 1
+    # The brand's funnel counts subjects per stage, month, region and product.
+    answer = api.get("/touchpoints/funnel", headers=auth(keys.brand))
+    assert answer.status_code == 200, answer.text
+    # Everything happened within the test, in one month (UTC), named YYYY-MM.
+    (month,) = {r["period"] for r in answer.json()}
+    assert month[:4].isdigit() and month[4] == "-" and month[5:].isdigit()
+    funnel = {
+        (r["period"], r["stage"], r["region_code"], r["gtin"]): r["subjects"] for r in answer.json()
+    }
+    assert funnel == {
+        (month, "discover", "330106", GTIN): 1,
+        (month, "activate", None, GTIN): 1,
+        (month, "convert", None, GTIN): 2,
+        (month, "use_share", None, GTIN): 1,
+    }
+    assert api.get("/touchpoints/funnel", headers=auth(keys.auditor)).json() == answer.json()
+    assert (
+        api.get(
+            "/touchpoints/funnel", params={"limit": 2, "offset": 2}, headers=auth(keys.brand)
+        ).json()
+        == answer.json()[2:4]
+    )
 
 
 def test_a_certificate_of_another_batch_makes_its_holder_loyal(api, container, keys, otp, world):
@@ -201,3 +217,25 @@ def test_the_cli_rebuilds_the_feed_and_says_where_it_stands(api, container, worl
     assert status.exit_code == 0, status.output
     size = container.touchpoints.lag()["log_size"]
     assert f"event log: {size} of {size} applied (0 behind)" in " ".join(status.output.split())
+
+
+def test_the_funnel_is_the_brands_own(api, container, keys, world):
+    container.touchpoints.catch_up()
+    brand = brand_of(container, world)
+    mine = api.get("/touchpoints/funnel", headers=auth(keys.brand))
+    assert mine.status_code == 200 and mine.json(), mine.text
+    # An admin names the brand, and reads what the brand reads.
+    admin = api.get("/touchpoints/funnel", params={"brand_id": brand}, headers=auth(keys.admin))
+    assert admin.json() == mine.json()
+    unnamed = api.get("/touchpoints/funnel", headers=auth(keys.admin))
+    assert unnamed.status_code == 422 and unnamed.json()["error"] == "invalid_request"
+    # Another brand's id, a partner's or a factory's key, no key: refused.
+    other = api.get(
+        "/touchpoints/funnel", params={"brand_id": keys.foreign_brand_org}, headers=auth(keys.brand)
+    )
+    assert other.status_code == 403 and other.json()["error"] == "permission_denied"
+    for key in (keys.distributor, keys.factory):
+        refused = api.get("/touchpoints/funnel", headers=auth(key))
+        assert refused.status_code == 403 and refused.json()["error"] == "permission_denied"
+    assert api.get("/touchpoints/funnel").status_code == 401
+    assert api.get("/touchpoints/funnel", headers=world.alice).status_code == 401
