@@ -148,6 +148,8 @@ def test_an_outage_answers_503_with_retry_after_on_the_same_connection_and_logs_
         assert health.json()["database"]["outage"] is True and local_port(health) == port
         if not is_sqlite(container):  # SQLite's readers still read: only writes are refused
             assert health.status_code == 503 and health.json()["database"]["ok"] is False
+            # The touchpoints' lag cannot be read either: said, not raised.
+            assert "error" in health.json()["touchpoints"]
 
     time.sleep(container.outages.settle_s)
     after = client.post("/batches", json=batch_body("LOT-B"), headers=factory)
