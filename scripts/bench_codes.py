@@ -26,7 +26,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from _bench_db import database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from chain.backends import AnvilBackend, anvil_binary, free_port  # noqa: E402
 from chain.config import ChainSettings  # noqa: E402
@@ -67,7 +67,6 @@ from service.kernel.storage.sql import bulk_insert  # noqa: E402
 
 console = Console(stderr=True)
 GTIN = "09506000134352"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def peak_rss_mb() -> float:
@@ -88,23 +87,6 @@ class Stages:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
         self.last = now
         self.progress.update(self.task, description=stage, completed=done)
-
-
-def database(kind: str, workdir: Path) -> tuple[str, Any]:
-    """A fresh database URL and a function that drops it afterwards."""
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    name = f"tc_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
 def baseline_insert(container: Container, items: int) -> float:
@@ -146,7 +128,7 @@ def erc721_mint_gas(container: Container) -> int:
 
 def run(items: int, db: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench_codes_"))
-    url, drop = database(db, workdir)
+    url, drop = database(db, workdir, "tc_bench")
     backend = AnvilBackend(anvil_binary(ROOT), port=free_port(), state_file=None)
     backend.start()
     try:

@@ -27,7 +27,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from _bench_db import database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from service.factory.domain.events import BatchCreated  # noqa: E402
 from service.kernel.storage.db import make_engine, migrate  # noqa: E402
@@ -47,7 +47,6 @@ from service.ledger.storage.commitments import ChainCommitments, leaf_hash  # no
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 
 console = Console(stderr=True)
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 INTERVAL_S = 30.0  # TRACECERT_LOG_ANCHOR_INTERVAL_S's default
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -68,23 +67,6 @@ class Chain:
 
     def log_root(self, size: int) -> bytes:
         return self.roots.get(size, bytes(32))
-
-
-def database(kind: str, workdir: Path) -> tuple[str, Any]:
-    """A fresh database URL and a function that drops it afterwards."""
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    name = f"tc_bench_log_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
 def event(n: int) -> BatchCreated:
@@ -148,7 +130,7 @@ def edit_one(uows: SqlAlchemyUnitOfWorkFactory, index: int) -> None:
 
 def run(sizes: list[int], new: int, db: str, appends: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="tracecert-bench-log-"))
-    url, drop = database(db, workdir)
+    url, drop = database(db, workdir, "tc_bench_log")
     try:
         migrate(url)
         engine = make_engine(url)

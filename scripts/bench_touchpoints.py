@@ -26,7 +26,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from _bench_db import database  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from service.consumer.domain.events import (  # noqa: E402
     AccountCreated,
@@ -56,7 +56,6 @@ from service.touchpoints.app.projector import Projector  # noqa: E402
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 
 console = Console(stderr=True)
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BATCHES = 50
 GTINS = ("09506000134352", "09506000134369")
@@ -65,23 +64,6 @@ GTINS = ("09506000134352", "09506000134369")
 class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-def database(kind: str, workdir: Path) -> tuple[str, Any]:
-    """A fresh database URL and a function that drops it afterwards."""
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    name = f"tc_bench_tp_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
 def seed_batches(engine: Any) -> list[str]:
@@ -179,7 +161,7 @@ def progress_bar() -> Progress:
 
 def run(count: int, db: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="tracecert-bench-touchpoints-"))
-    url, drop = database(db, workdir)
+    url, drop = database(db, workdir, "tc_bench_tp")
     try:
         migrate(url)
         engine = make_engine(url)
