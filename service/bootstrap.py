@@ -211,16 +211,12 @@ class Container:
             )
         )
 
-    def touchpoints_step(self) -> int:
-        """Apply one page of each of the touchpoints' sources; how many entries."""
-        return self.touchpoints.step()
-
     # ------------------------------------------------------------------ workers
     def _project(self) -> None:
         while not self._stop.is_set():
             busy = False
             try:
-                busy = self.touchpoints_step() > 0
+                busy = self.touchpoints.step() > 0
             except Exception as exc:  # a bug must not kill the projector silently
                 if not self.outages.failed(exc, "touchpoints"):
                     log.exception("touchpoints step failed")

@@ -59,7 +59,7 @@ from service.ledger.storage.repositories import (
     SqlAlchemyOutboxRepository,
 )
 from service.touchpoints.ports import Checkpoints, Feed, JourneyRepository
-from service.touchpoints.storage.feed import SqlAlchemyScanFeed
+from service.touchpoints.storage.feed import SqlAlchemyFeed
 from service.touchpoints.storage.repositories import (
     SqlAlchemyFeedCheckpoints,
     SqlAlchemyJourneyRepository,
@@ -91,7 +91,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     certificates: CertificateRepository
     journeys: JourneyRepository
     feed_checkpoints: Checkpoints
-    scan_feed: Feed
+    feed: Feed
 
     def __init__(
         self,
@@ -128,7 +128,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.certificates = SqlAlchemyCertificateRepository(session)
         self.journeys = SqlAlchemyJourneyRepository(session)
         self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
-        self.scan_feed = SqlAlchemyScanFeed(session)
+        self.feed = SqlAlchemyFeed(session)
         return self
 
 

@@ -145,7 +145,7 @@ class TouchpointsUnitOfWork(UnitOfWork, Protocol):
 
     journeys: JourneyRepository
     feed_checkpoints: Checkpoints
-    scan_feed: Feed
+    feed: Feed
 
 
 class TouchpointsUnitOfWorkFactory(Protocol):

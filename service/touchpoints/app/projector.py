@@ -60,16 +60,12 @@ class Projector:
         self.uows = uows
         self.clock = clock
         self.page = page
-        #: Entries applied by this projector since it started.
-        self.applied = 0
         #: Batches' brands and products (fixed once a batch is made), read once.
         self._brands: dict[str, tuple[int | None, str | None]] = {}
 
     def step(self) -> int:
         """Apply one page of each source; how many entries were applied."""
-        done = self._log_page() + self._scan_page()
-        self.applied += done
-        return done
+        return self._log_page() + self._scan_page()
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply pages until both sources are read to their end; how many entries."""
@@ -104,7 +100,7 @@ class Projector:
             end = min(start + self.page * LOG_RANGE, uow.events.size())
             if end <= start:
                 return 0
-            entries = uow.scan_feed.log_entries(start, end, _HANDLERS)
+            entries = uow.feed.log_entries(start, end, _HANDLERS)
             LogPage(uow, entries, self._brands).apply()
             if not uow.feed_checkpoints.advance(Source.LOG, start, end, self.clock.now()):
                 uow.rollback()  # another projector applied this range
@@ -116,7 +112,7 @@ class Projector:
     def _scan_page(self) -> int:
         with self.uows() as uow:
             start = uow.feed_checkpoints.position(Source.SCANS)
-            scans = uow.scan_feed.scans_after(start, self.page)
+            scans = uow.feed.scans_after(start, self.page)
             if not scans:
                 return 0
             reaches = [r for r in map(scan_reach, scans) if r is not None]
@@ -170,7 +166,7 @@ class LogPage:
             if "batch_id" in body and body["batch_id"] not in brands:
                 batches.add(body["batch_id"])
         if batches:
-            brands.update(uow.scan_feed.batch_brands(batches))
+            brands.update(uow.feed.batch_brands(batches))
         self.certificates: dict[str, CertificateFacts] = uow.journeys.certificates(certificate_ids)
         self.wallets: dict[str, str] = uow.journeys.wallet_holders(addresses)
         subjects = {f.holder for f in self.certificates.values() if f.holder}
@@ -311,7 +307,7 @@ def lag(uows: TouchpointsUnitOfWorkFactory) -> dict[str, Any]:
     with uows.reader() as uow:
         positions = uow.feed_checkpoints.positions()
         log_size = uow.events.size()
-        last_scan = uow.scan_feed.last_scan()
+        last_scan = uow.feed.last_scan()
     log_at = positions.get(Source.LOG, 0)
     scans_at = positions.get(Source.SCANS, 0)
     return {

@@ -23,7 +23,7 @@ _BATCHES = BatchRow.__table__
 _EVENTS = EventRow.__table__
 
 
-class SqlAlchemyScanFeed:
+class SqlAlchemyFeed:
     def __init__(self, session: Session) -> None:
         self._s = session
 

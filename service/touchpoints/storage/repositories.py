@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from service.touchpoints.domain.journey import Cause, Reach, Source, Stage
+from service.touchpoints.domain.journey import Cause, Reach, Source, Stage, earlier
 from service.touchpoints.ports import CertificateFacts, FunnelRow, Holding
 from service.touchpoints.storage.rows import (
     FeedCertificateRow,
@@ -30,13 +30,17 @@ _CHECKPOINTS = cast(Table, FeedCheckpointRow.__table__)
 
 def _upsert(session: Session) -> Any:
     """The dialect's ``INSERT ... ON CONFLICT`` (SQLite and PostgreSQL both have it)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return _insert_for(session.get_bind().dialect.name)
+
+
+def _insert_for(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def _statements(dialect: str) -> dict[str, Any]:
     """The repository's writes, built once per dialect: executed with a list of parameter
     dicts each, so a page costs a statement per table, not a few per entry."""
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert_ = _insert_for(dialect)
     st = _STAGES.c
     reach = insert_(_STAGES)
     new = reach.excluded
@@ -109,7 +113,7 @@ class SqlAlchemyJourneyRepository:
         for r in reaches:
             key = (r.brand_id, r.subject, r.stage.value)
             kept = earliest.get(key)
-            if kept is None or r.cause < kept.cause:
+            if earlier(kept.cause if kept else None, r.cause):
                 earliest[key] = r
         if not earliest:
             return
