@@ -64,20 +64,27 @@ class Projector:
         self._brands: dict[str, tuple[int | None, str | None]] = {}
 
     def step(self) -> int:
-        """Apply one page of each source; how many entries were applied."""
-        return self._log_page() + self._scan_page()
+        """Apply one page of each source that has more; how many entries were applied. Which
+        have more is read first without a write lock: an idle pass takes none (SQLite has one
+        writer, and the scans and uploads need it)."""
+        now = lag(self.uows)
+        done = 0
+        if now["log_behind"]:
+            done += self._log_page()
+        if now["scan_ids_behind"]:
+            done += self._scan_page()
+        return done
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply pages until both sources are read to their end; how many entries."""
+        start = lag(self.uows)
+        to_go = start["log_behind"] + start["scan_ids_behind"]
         total = 0
-        while True:
-            done = self.step()
+        while done := self.step():
             total += done
             if progress is not None:
-                now = lag(self.uows)
-                progress(total, now["log_behind"] + now["scan_ids_behind"])
-            if done == 0:
-                return total
+                progress(total, max(to_go - total, 0))
+        return total
 
     def lag(self) -> dict[str, Any]:
         """How far the projector stands behind each source."""
