@@ -75,7 +75,9 @@ from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, Lo
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.app.projector import Projector, lag
+from service.touchpoints.domain.errors import PointsCatchingUpError
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
 log = logging.getLogger(__name__)
@@ -126,12 +128,16 @@ class Container:
     touchpoints: Projector
     #: The brand's journey funnel, read from what the feed built.
     funnel: FunnelUseCases
+    #: Points: "My points", spending, the brands' programmes, the expiry job.
+    points: PointsUseCases
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _next_log_anchor: float = 0.0
+    #: The expiry job's first run is an interval after the workers start.
+    _next_points_expiry: float = 0.0
 
     # ------------------------------------------------------------------ chain steps
     @property
@@ -211,6 +217,13 @@ class Container:
             )
         )
 
+    def points_expiry_step(self) -> None:
+        """Run the points' expiry job; while the feed catches up (after a restart), next time."""
+        try:
+            self.points.run_expiry()
+        except PointsCatchingUpError:
+            self._next_points_expiry = time.monotonic() + self.settings.touchpoints_interval_s * 30
+
     # ------------------------------------------------------------------ workers
     def _project(self) -> None:
         while not self._stop.is_set():
@@ -234,6 +247,11 @@ class Container:
                     self._next_log_anchor = time.monotonic() + self.settings.log_anchor_interval_s
                     self.anchor_log_step()
                     self.gift_expiry_step()
+                if time.monotonic() >= self._next_points_expiry and self.lease.acquire():
+                    self._next_points_expiry = (
+                        time.monotonic() + self.settings.points_expiry_interval_s
+                    )
+                    self.points_expiry_step()
                 self.outages.succeeded()
             except Exception as exc:  # a bug must not kill the worker silently
                 if not self.outages.failed(exc, "worker"):
@@ -249,6 +267,7 @@ class Container:
                 open_factory, self.settings.database_url, self.settings.database_busy_timeout_s
             )
         self._stop.clear()
+        self._next_points_expiry = time.monotonic() + self.settings.points_expiry_interval_s
         for target, name in (
             (self._work, "tracecert-worker"),
             (self._project, "tracecert-touchpoints"),
@@ -475,6 +494,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         outages=outages,
         touchpoints=Projector(uow_factory, clock),
         funnel=FunnelUseCases(uow_factory),
+        points=PointsUseCases(uow_factory, clock),
     )
     container.prepare_chain()
     return container

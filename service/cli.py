@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,6 +73,8 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
 app.add_typer(touchpoints_app, name="touchpoints")
+points_app = typer.Typer(help="Points: the expiry job (docs/touchpoints.md).", no_args_is_help=True)
+app.add_typer(points_app, name="points")
 
 console = Console()
 err = Console(stderr=True)
@@ -561,6 +563,27 @@ def touchpoints_status() -> None:
         f"({lag['log_behind']} behind)"
     )
     console.print(f"consumer scans: applied up to row {lag['scan_position']} of {lag['last_scan']}")
+
+
+@points_app.command("expire")
+def points_expire(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+            help="Run as of this time (UTC unless it names its offset); default now. A time "
+            "before the last run's changes nothing.",
+        ),
+    ] = None,
+) -> None:
+    """Run the points' expiry job now (``tracecert run`` runs it every
+    TRACECERT_POINTS_EXPIRY_INTERVAL_S): awards that have expired lose what is left of them, and
+    bottles a full year more in storage earn their anniversary. One log entry, applied at once."""
+    when = None if as_of is None else as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    with _operator() as container:
+        ran = container.points.run_expiry(when)
+    console.print(f"[green]points expiry ran[/green] as of {ran['as_of']} (log {ran['log_index']})")
 
 
 @audit_app.command("export")

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     sender_poll_interval_s: float = 0.5
     #: Seconds the touchpoints' projector waits between passes once it has caught up.
     touchpoints_interval_s: float = 1.0
+    #: Seconds between runs of the points' expiry job (expired awards, storage anniversaries).
+    points_expiry_interval_s: float = 3600.0
     #: Background workers (sender, log anchorer); tests drive the steps by hand instead.
     workers_enabled: bool = True
     #: Keys of PIN hashes and of sealed PIN seeds derive from it (HKDF); keep it secret.

@@ -58,8 +58,9 @@ from service.ledger.storage.repositories import (
     SqlAlchemyLogCheckRepository,
     SqlAlchemyOutboxRepository,
 )
-from service.touchpoints.ports import Checkpoints, Feed, JourneyRepository
+from service.touchpoints.ports import Checkpoints, Feed, JourneyRepository, PointsRepository
 from service.touchpoints.storage.feed import SqlAlchemyFeed
+from service.touchpoints.storage.points import SqlAlchemyPointsRepository
 from service.touchpoints.storage.repositories import (
     SqlAlchemyFeedCheckpoints,
     SqlAlchemyJourneyRepository,
@@ -90,6 +91,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     accounts: AccountRepository
     certificates: CertificateRepository
     journeys: JourneyRepository
+    points: PointsRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 
@@ -127,6 +129,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.accounts = SqlAlchemyAccountRepository(session)
         self.certificates = SqlAlchemyCertificateRepository(session)
         self.journeys = SqlAlchemyJourneyRepository(session)
+        self.points = SqlAlchemyPointsRepository(session)
         self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
         self.feed = SqlAlchemyFeed(session)
         return self

@@ -54,6 +54,10 @@ class ErrorPublic(Public):
     state: str | None = Field(
         default=None, description="A state conflict: the state the object is in now."
     )
+    balance: int | None = Field(
+        default=None, description="Insufficient points: the balance the spend saw."
+    )
+    needed: int | None = Field(default=None, description="Insufficient points: what it needed.")
 
 
 class ChainWritePublic(Public):

@@ -1,18 +1,32 @@
-"""The touchpoints' routes: the brand's funnel."""
+"""The touchpoints' routes: the brand's funnel and points programme, and the consumer's points."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from pydantic import Field
 
-from service.api.deps import ContainerDep, CurrentActor, page_limit, use_cases
-from service.api.schemas import IdQuery, Limit, Offset, Public
+from service.api.deps import (
+    ContainerDep,
+    CurrentActor,
+    CurrentConsumer,
+    IdempotencyKeyDep,
+    idempotency_of,
+    page_limit,
+    use_cases,
+)
+from service.api.schemas import Id, IdPath, IdQuery, Limit, Offset, Public, Strict
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.points import PointsUseCases
+from service.touchpoints.domain.points import MAX_EXPIRY_DAYS, MAX_POINTS, MAX_REWARDS
 
 TouchpointsDep = Annotated[FunnelUseCases, Depends(use_cases("funnel"))]
+PointsDep = Annotated[PointsUseCases, Depends(use_cases("points"))]
 
 router = APIRouter(tags=["touchpoints"])
+
+Points = Annotated[int, Field(ge=0, le=MAX_POINTS)]
 
 
 class FunnelRowPublic(Public):
@@ -40,3 +54,171 @@ def funnel(
     applied the event log and the scans so far (its lag is in ``GET /health``)."""
     rows = touchpoints.funnel(actor, brand_id, offset, page_limit(container, limit))
     return [FunnelRowPublic.model_validate(r) for r in rows]
+
+
+# ----------------------------------------------------------------------------- the programme
+class EarnRules(Strict):
+    """Points each rule earns (0: none)."""
+
+    claim: Points | None = None
+    referral: Points | None = None
+    storage_anniversary: Points | None = None
+    redemption: Points | None = None
+
+
+class Caps(Strict):
+    """Most a member earns per calendar day, ISO week and month (UTC); 0: no cap."""
+
+    day: Points | None = None
+    week: Points | None = None
+    month: Points | None = None
+
+
+class RewardCreate(Strict):
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[\x21-\x7e]+$")
+    name: str = Field(min_length=1, max_length=120)
+    points: int = Field(ge=1, le=MAX_POINTS)
+
+
+class ProgrammeUpdate(Strict):
+    """A brand's points programme; what is left out keeps the default."""
+
+    enabled: bool | None = None
+    earn: EarnRules | None = None
+    caps: Caps | None = None
+    expires_after_days: int | None = Field(default=None, ge=1, le=MAX_EXPIRY_DAYS)
+    rewards: list[RewardCreate] | None = Field(default=None, max_length=MAX_REWARDS)
+
+
+class ProgrammePublic(Public):
+    brand_id: int
+    enabled: bool
+    earn: dict[str, int]
+    caps: dict[str, int]
+    expires_after_days: int
+    rewards: list[dict[str, Any]]
+    #: Where the log holds the change (it applies to what the log holds after it).
+    log_index: int | None = None
+
+
+@router.get("/touchpoints/points/programme", response_model=ProgrammePublic)
+def programme(actor: CurrentActor, points: PointsDep, brand_id: IdQuery = None) -> Any:
+    """Your brand's points programme (brand, auditor; an admin names ``brand_id``): what each
+    rule earns, the caps, how long points last, and the rewards on offer. A brand that set
+    none runs the defaults."""
+    return points.programme(actor, brand_id)
+
+
+@router.put("/touchpoints/points/programme", response_model=ProgrammePublic)
+def set_programme(
+    body: ProgrammeUpdate,
+    actor: CurrentActor,
+    points: PointsDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Set your brand's points programme (the brand). It is an entry of the event log and
+    applies to what follows it; points already earned keep their amounts and expiry dates."""
+    settings = body.model_dump(exclude_none=True)
+    for part in ("earn", "caps"):
+        if part in settings:
+            settings[part] = {k: v for k, v in settings[part].items() if v is not None}
+    return points.set_programme(
+        actor, settings, idempotency_of(idempotency_key, body, "points-programme")
+    )
+
+
+# ----------------------------------------------------------------------------- the consumer
+class EntryPublic(Public):
+    #: What the entry is for: ``claim:<certificate>``, ``spend:<log index>``, ...
+    id: str
+    kind: Literal["earn", "spend", "expire", "reverse"]
+    #: Signed: what it added to (or took from) the balance.
+    points: int
+    at: str
+    #: The log entry that caused it, ``log:<index>``.
+    cause: str
+    #: The rule an award was earned by, or the reward a spend bought.
+    rule: str | None
+    certificate_id: str | None
+    expires_at: str | None
+    #: An award: what the caps withheld. A reversal: what had been spent already.
+    withheld: int
+
+
+class ExpiringPublic(Public):
+    points: int
+    expires_at: str
+
+
+class BrandPointsPublic(Public):
+    brand_id: int
+    brand: str | None
+    balance: int
+    #: Whether the brand's programme is open (points may be spent).
+    open: bool
+    #: What expires next, earliest first.
+    expiring: list[ExpiringPublic]
+    rewards: list[dict[str, Any]]
+    latest: list[EntryPublic]
+
+
+class MyPointsPublic(Public):
+    brands: list[BrandPointsPublic]
+
+
+class SpendCreate(Strict):
+    brand_id: Id
+    #: One of the brand's rewards (``GET /me/points``).
+    reward: str = Field(min_length=1, max_length=40)
+
+
+class DrawPublic(Public):
+    award: str
+    points: int
+
+
+class SpendPublic(Public):
+    #: ``spend:<log index>``.
+    id: str
+    brand_id: int
+    reward: dict[str, Any]
+    points: int
+    #: The balance after the spend.
+    balance: int
+    draws: list[DrawPublic]
+    at: str
+    log_index: int
+
+
+@router.get("/me/points", response_model=MyPointsPublic)
+def my_points(actor: CurrentConsumer, points: PointsDep) -> Any:
+    """Your points, brand by brand: the balance, what expires next, the brand's rewards and the
+    latest entries. Points follow the event log within a second or so."""
+    return points.my_points(actor)
+
+
+@router.get("/me/points/{brand_id}/entries", response_model=list[EntryPublic])
+def my_point_entries(
+    brand_id: IdPath,
+    actor: CurrentConsumer,
+    points: PointsDep,
+    container: ContainerDep,
+    offset: Offset = 0,
+    limit: Limit = None,
+) -> Any:
+    """Your points ledger with one brand, newest first."""
+    return points.history(actor, brand_id, offset, page_limit(container, limit))
+
+
+@router.post("/me/points/spend", response_model=SpendPublic)
+def spend(
+    body: SpendCreate,
+    actor: CurrentConsumer,
+    points: PointsDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Spend points on one of the brand's rewards, drawn from the points that expire first.
+    Needs an ``Idempotency-Key``: a retry with the same key answers the same and spends once."""
+    return points.spend(
+        actor, body.brand_id, body.reward, idempotency_of(idempotency_key, body, "points-spend")
+    )

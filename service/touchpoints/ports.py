@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from service.kernel.ports import LogEntry, UnitOfWork
 from service.touchpoints.domain.journey import Cause, Reach, Stage
+from service.touchpoints.domain.points import Award, Draw, Entry
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class CertificateFacts:
     holder: str | None = None
     pending_action: str | None = None
     pending_by: str | None = None
+    #: Since when it is in a custodian's storage (a confirmed deposit; a storage anniversary).
+    stored_since: datetime | None = None
+    #: Who offered it as a gift, and the log index of the offer (a referral, when accepted by
+    #: someone who signed up after it).
+    gift_from: str | None = None
+    gift_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,14 @@ class Feed(Protocol):
         """Each known batch's brand and GTIN by its public id (fixed once made)."""
         ...
 
+    def account_public_id(self, account_id: int) -> str | None:
+        """A signed-in consumer's account's public id (what the log names it by)."""
+        ...
+
+    def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
+        """Each brand's name, by organisation id."""
+        ...
+
 
 class Checkpoints(Protocol):
     def position(self, source: str) -> int:
@@ -114,8 +129,17 @@ class JourneyRepository(Protocol):
         """The subject of each known address (lower case)."""
         ...
 
-    def put_wallets(self, holders: Sequence[tuple[str, str]]) -> None:
-        """Insert or replace ``(address, subject)`` pairs."""
+    def put_wallets(self, holders: Sequence[tuple[str, str, int | None]]) -> None:
+        """Insert or replace ``(address, subject, joined)``: ``joined`` is the log index of the
+        account's sign-up."""
+        ...
+
+    def joined(self, subjects: Collection[str]) -> dict[str, int]:
+        """The log index each known account signed up at."""
+        ...
+
+    def stored(self) -> list[CertificateFacts]:
+        """Every certificate in a custodian's storage."""
         ...
 
     def holdings_of(self, subjects: Collection[str]) -> list[Holding]:
@@ -140,10 +164,61 @@ class JourneyRepository(Protocol):
         ...
 
 
+class PointsRepository(Protocol):
+    """The brands' programmes and the points ledger (append-only: entries and draws are added,
+    never changed)."""
+
+    def programmes(self, brand_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The settings each brand set (a brand that set none is absent)."""
+        ...
+
+    def put_programme(
+        self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str
+    ) -> None: ...
+    def existing(self, keys: Collection[str]) -> set[str]:
+        """Which of these entry keys the ledger holds."""
+        ...
+
+    def earned_since(
+        self, holders: Collection[str], since: datetime
+    ) -> list[tuple[str, int, datetime, int]]:
+        """``(holder, brand, at, points)`` of each award of these holders from ``since`` on."""
+        ...
+
+    def awards(self, keys: Collection[str]) -> dict[str, Award]:
+        """These awards, with what is left of each."""
+        ...
+
+    def open_awards(self, brand_id: int, holder: str) -> list[Award]:
+        """A holder's awards of a brand with points left."""
+        ...
+
+    def awards_of_batch(self, batch_id: str) -> list[Award]:
+        """Every award for a bottle of this batch, with what is left of each."""
+        ...
+
+    def expiring(self, after: datetime, until: datetime) -> list[Award]:
+        """Awards that expire in ``(after, until]`` with points left."""
+        ...
+
+    def add(self, entries: Sequence[Entry], draws: Sequence[Draw]) -> None: ...
+    def balances(self, holder: str) -> dict[int, int]:
+        """A holder's balance per brand (the sum of its entries)."""
+        ...
+
+    def history(self, holder: str, brand_id: int, offset: int, limit: int) -> list[Entry]:
+        """A holder's entries of a brand, newest first."""
+        ...
+
+    def dump(self) -> dict[str, list[list[Any]]]: ...
+    def clear(self) -> None: ...
+
+
 class TouchpointsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the touchpoints' tables, the event log (read) and the scan stream."""
 
     journeys: JourneyRepository
+    points: PointsRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 

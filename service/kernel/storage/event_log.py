@@ -119,6 +119,11 @@ class SqlAlchemyEventLog:
         driver_execute(self._s, _SET_LAST_LEAF_SQL, (prev,))
         return first
 
+    def hold(self) -> int:
+        """The appenders' lock (the head's row lock, SQLite's write lock) without appending."""
+        ((end, _),) = driver_execute(self._s, _GROW_LOG_SQL, (0,))
+        return int(end)
+
     def size(self) -> int:
         return int(self._s.execute(select(LogHeadRow.size).where(LogHeadRow.id == 1)).scalar_one())
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from service.kernel.events import canonical_json
 from service.kernel.ports import Clock, LogEntry
+from service.touchpoints.app.awards import EXPIRY_SOURCE, PointsPage
 from service.touchpoints.domain.journey import (
     USE_ACTIONS,
     Cause,
@@ -32,6 +34,7 @@ from service.touchpoints.domain.journey import (
     is_loyal,
     wallet_subject,
 )
+from service.touchpoints.domain.points import Rule, earliest_window
 from service.touchpoints.ports import (
     CertificateFacts,
     Holding,
@@ -185,8 +188,12 @@ class LogPage:
             self.holdings.setdefault((held.brand_id, held.subject), []).append(held)
         for kept in self.holdings.values():
             kept.sort(key=lambda h: (h.held_at, h.certificate_id))
+        since = earliest_window(min(e.occurred_at for e in entries)) if entries else None
+        self.points = PointsPage(uow, subjects, certificate_ids, since)
         self.dirty: set[str] = set()
-        self.new_wallets: dict[str, str] = {}
+        #: Accounts that signed up in this page: their subject and log index.
+        self.joined: dict[str, int] = {}
+        self.new_wallets: dict[str, tuple[str, int]] = {}
         self.new_holdings: list[Holding] = []
         self.reaches: list[Reach] = []
 
@@ -197,13 +204,14 @@ class LogPage:
                 handler(self, body, Cause(entry.occurred_at, Source.LOG, entry.index))
         journeys = self.uow.journeys
         if self.new_wallets:
-            journeys.put_wallets(sorted(self.new_wallets.items()))
+            journeys.put_wallets([(a, s, j) for a, (s, j) in sorted(self.new_wallets.items())])
         if self.dirty:
             journeys.put_certificates([self.certificates[c] for c in sorted(self.dirty)])
         if self.new_holdings:
             journeys.add_holdings(self.new_holdings)
         if self.reaches:
             journeys.reach(self.reaches)
+        self.points.flush()
 
     # ------------------------------------------------------------------ the page's facts
     def put(self, facts: CertificateFacts) -> None:
@@ -229,6 +237,26 @@ class LogPage:
         if first is not None and is_loyal(first.batch_id, first.held_at, facts.batch_id, cause.at):
             self.reach(facts, subject, Stage.LOYAL, cause)
 
+    def joined_after(self, subject: str, index: int | None) -> bool:
+        """Whether ``subject`` is an account that signed up after log index ``index``."""
+        if index is None:
+            return False
+        joined = self.joined.get(subject)
+        if joined is None:
+            joined = self.uow.journeys.joined([subject]).get(subject)
+        return joined is not None and joined > index
+
+    def stored(self) -> list[CertificateFacts]:
+        """Every certificate in storage, as of this point of the page."""
+        found = {f.certificate_id: f for f in self.uow.journeys.stored()}
+        for certificate_id in self.dirty:
+            facts = self.certificates[certificate_id]
+            if facts.stored_since is not None:
+                found[certificate_id] = facts
+            else:
+                found.pop(certificate_id, None)
+        return [found[c] for c in sorted(found)]
+
     def reach(self, facts: CertificateFacts, subject: str, stage: Stage, cause: Cause) -> None:
         self.reaches.append(
             Reach(facts.brand_id, subject, stage, cause, facts.region_code, facts.gtin)
@@ -238,7 +266,9 @@ class LogPage:
 def _account_created(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     address = body["wallet_address"].lower()
     subject = account_subject(body["account_id"])
-    page.wallets[address] = page.new_wallets[address] = subject
+    page.wallets[address] = subject
+    page.new_wallets[address] = (subject, cause.position)
+    page.joined[subject] = cause.position
 
 
 def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -264,6 +294,7 @@ def _claimed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     if facts is None or facts.pending_action != "claim" or facts.pending_by is None:
         return
     page.hold(facts, facts.pending_by, cause)
+    page.points.earn(Rule.CLAIM, facts, facts.pending_by, cause)
 
 
 def _claim_failed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -278,7 +309,10 @@ def _action_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None
         return
     by = str(body.get("by") or "")
     subject = account_subject(by.removeprefix("account:")) if by.startswith("account:") else None
-    page.put(replace(facts, pending_action=body["action"], pending_by=subject))
+    facts = replace(facts, pending_action=body["action"], pending_by=subject)
+    if body["action"] == "gift":  # the offer a referral is counted from
+        facts = replace(facts, gift_from=subject, gift_index=cause.position)
+    page.put(facts)
 
 
 def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -287,15 +321,57 @@ def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None
         return
     action = body["action"]
     asked_by = facts.pending_by if facts.pending_action == action else None
-    settled = replace(facts, pending_action=None, pending_by=None)
+    settled = facts
     if facts.pending_action == action:
+        settled = replace(settled, pending_action=None, pending_by=None)
+    if action == "confirm_deposit":
+        settled = replace(settled, stored_since=cause.at)
+    elif action in ("withdraw", "request_redemption"):
+        settled = replace(settled, stored_since=None)
+    if action in ("accept_gift", "cancel_gift"):
+        settled = replace(settled, gift_from=None, gift_index=None)
+    if settled != facts:
         page.put(settled)
     if action in USE_ACTIONS:
         subject = asked_by or facts.holder
         if subject is not None:
             page.reach(facts, subject, Stage.USE_SHARE, cause)
+        if action == "request_redemption":
+            page.points.earn(Rule.REDEMPTION, facts, subject, cause)
     elif action == "accept_gift" and asked_by is not None:
         page.hold(settled, asked_by, cause)
+        giver = facts.gift_from
+        if (
+            giver is not None
+            and giver != asked_by
+            and page.joined_after(asked_by, facts.gift_index)
+        ):
+            page.points.earn(Rule.REFERRAL, facts, giver, cause)
+
+
+def _batch_recalled(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.points.reverse_batch(body["batch_id"], cause)
+
+
+def _programme_set(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.points.set_programme(int(body["brand_id"]), body["settings"], cause)
+
+
+def _points_spent(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.points.spend(body, cause)
+
+
+def _expiry_ran(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    """The expiry job's run, from where the last one stood (seconds since the epoch)."""
+    checkpoints = page.uow.feed_checkpoints
+    last = checkpoints.position(EXPIRY_SOURCE)
+    as_of = datetime.fromisoformat(body["as_of"])
+    now = int(as_of.timestamp())
+    if now <= last:
+        return
+    since = datetime.fromtimestamp(last, UTC)
+    page.points.expire(as_of, cause, page.stored(), since)
+    checkpoints.advance(EXPIRY_SOURCE, last, now, cause.at)
 
 
 _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
@@ -305,6 +381,10 @@ _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "CertificateClaimFailed": _claim_failed,
     "CertificateActionRequested": _action_requested,
     "CertificateActionConfirmed": _action_confirmed,
+    "BatchRecalled": _batch_recalled,
+    "PointsProgrammeSet": _programme_set,
+    "PointsSpent": _points_spent,
+    "PointsExpiryRan": _expiry_ran,
 }
 
 
@@ -336,6 +416,7 @@ def rebuild(
     how the sources were paged or interleaved)."""
     with uows() as uow:
         uow.journeys.clear()
+        uow.points.clear()
         uow.commit()
     return Projector(uows, clock).catch_up(progress)
 
@@ -343,4 +424,15 @@ def rebuild(
 def snapshot(uows: TouchpointsUnitOfWorkFactory) -> bytes:
     """The feed's state as canonical bytes (what a rebuild is compared with)."""
     with uows.reader() as uow:
-        return canonical_json(uow.journeys.dump())
+        return canonical_json({**uow.journeys.dump(), **uow.points.dump()})
+
+
+def apply_log(
+    uow: TouchpointsUnitOfWork,
+    start: int,
+    end: int,
+    brands: dict[str, tuple[int | None, str | None]],
+) -> None:
+    """Apply the log's entries ``start <= index < end`` in this unit of work (no checkpoint
+    moves: the caller moves it with the rest of its transaction)."""
+    LogPage(uow, uow.feed.log_entries(start, end, _HANDLERS), brands).apply()

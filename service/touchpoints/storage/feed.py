@@ -12,8 +12,9 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.consumer.storage.rows import ConsumerScanRow
+from service.consumer.storage.rows import AccountRow, ConsumerScanRow
 from service.factory.storage.rows import BatchRow
+from service.identity.storage.rows import OrganisationRow
 from service.kernel.ports import LogEntry
 from service.kernel.storage.rows import EventRow
 from service.touchpoints.ports import ScanFact
@@ -21,6 +22,8 @@ from service.touchpoints.ports import ScanFact
 _SCANS = ConsumerScanRow.__table__
 _BATCHES = BatchRow.__table__
 _EVENTS = EventRow.__table__
+_ACCOUNTS = AccountRow.__table__
+_ORGANISATIONS = OrganisationRow.__table__
 
 
 class SqlAlchemyFeed:
@@ -72,3 +75,14 @@ class SqlAlchemyFeed:
             select(b.public_id, b.brand_id, b.gtin).where(b.public_id.in_(sorted(batch_ids)))
         )
         return {public_id: (brand, gtin) for public_id, brand, gtin in rows}
+
+    def account_public_id(self, account_id: int) -> str | None:
+        found: str | None = self._s.scalar(
+            select(_ACCOUNTS.c.public_id).where(_ACCOUNTS.c.id == account_id)
+        )
+        return found
+
+    def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
+        o = _ORGANISATIONS.c
+        rows = self._s.execute(select(o.id, o.name).where(o.id.in_(sorted(brand_ids))))
+        return {int(i): name for i, name in rows}

@@ -68,7 +68,8 @@ def _statements(dialect: str) -> dict[str, Any]:
     )
     wallet = insert_(_WALLETS)
     wallet = wallet.on_conflict_do_update(
-        index_elements=[_WALLETS.c.address], set_={"subject": wallet.excluded.subject}
+        index_elements=[_WALLETS.c.address],
+        set_={"subject": wallet.excluded.subject, "joined": wallet.excluded.joined},
     )
     holding = insert_(_HOLDINGS).on_conflict_do_nothing()
     return {"reach": reach, "certificate": certificate, "wallet": wallet, "holding": holding}
@@ -164,6 +165,9 @@ class SqlAlchemyJourneyRepository:
                     "holder": f.holder,
                     "pending_action": f.pending_action,
                     "pending_by": f.pending_by,
+                    "stored_since": f.stored_since,
+                    "gift_from": f.gift_from,
+                    "gift_index": f.gift_index,
                 }
                 for f in facts
             ],
@@ -176,8 +180,29 @@ class SqlAlchemyJourneyRepository:
                 found[address] = subject
         return found
 
-    def put_wallets(self, holders: Sequence[tuple[str, str]]) -> None:
-        self._s.execute(self._stmt("wallet"), [{"address": a, "subject": s} for a, s in holders])
+    def put_wallets(self, holders: Sequence[tuple[str, str, int | None]]) -> None:
+        self._s.execute(
+            self._stmt("wallet"),
+            [{"address": a, "subject": s, "joined": j} for a, s, j in holders],
+        )
+
+    def joined(self, subjects: Collection[str]) -> dict[str, int]:
+        w = _WALLETS.c
+        found: dict[str, int] = {}
+        for chunk in _chunks(subjects):
+            rows = self._s.execute(
+                select(w.subject, w.joined).where(w.subject.in_(chunk), w.joined.is_not(None))
+            )
+            found.update({subject: int(joined) for subject, joined in rows})
+        return found
+
+    def stored(self) -> list[CertificateFacts]:
+        rows = self._s.execute(
+            select(_CERTIFICATES)
+            .where(_CERTIFICATES.c.stored_since.is_not(None))
+            .order_by(_CERTIFICATES.c.certificate_id)
+        )
+        return [CertificateFacts(**row._mapping) for row in rows]
 
     def holdings_of(self, subjects: Collection[str]) -> list[Holding]:
         found: list[Holding] = []

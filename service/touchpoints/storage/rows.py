@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.kernel.storage.rows import Base, UTCDateTime
@@ -55,15 +55,23 @@ class FeedCertificateRow(Base):
     holder: Mapped[str | None] = mapped_column(String(80), nullable=True)
     pending_action: Mapped[str | None] = mapped_column(String(24), nullable=True)
     pending_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    #: Migration 0018: since when it is in a custodian's storage (a confirmed deposit).
+    stored_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Migration 0018: who offered it as a gift, and the log index of the offer (a referral).
+    gift_from: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    gift_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class FeedWalletRow(Base):
     """An account's wallet address, as the log's ``AccountCreated`` names it."""
 
     __tablename__ = "touchpoint_wallets"
+    __table_args__ = (Index("ix_touchpoint_wallets_subject", "subject"),)
 
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
     subject: Mapped[str] = mapped_column(String(80))
+    #: Migration 0018: the log index of the account's ``AccountCreated`` (when it signed up).
+    joined: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class HoldingRow(Base):
@@ -77,3 +85,52 @@ class HoldingRow(Base):
     brand_id: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[str] = mapped_column(String(26))
     held_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PointsEntryRow(Base):
+    """One entry of a brand's points ledger (migration 0018): an award, a spend, an expiry or a
+    reversal. Append-only: an entry is never changed; ``key`` says what it is for, so applying
+    an event twice adds nothing."""
+
+    __tablename__ = "touchpoint_points"
+    __table_args__ = (
+        Index("ix_touchpoint_points_holder_brand_id", "holder", "brand_id"),
+        Index("ix_touchpoint_points_batch_id", "batch_id"),
+        Index("ix_touchpoint_points_kind_expires_at", "kind", "expires_at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    certificate_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    withheld: Mapped[int] = mapped_column(BigInteger)
+
+
+class PointsDrawRow(Base):
+    """A spend, expiry or reversal took points of an award."""
+
+    __tablename__ = "touchpoint_point_draws"
+    __table_args__ = (Index("ix_touchpoint_point_draws_award_key", "award_key"),)
+
+    entry_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    award_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class PointsProgrammeRow(Base):
+    """A brand's points programme as it last set it (the log's ``PointsProgrammeSet``)."""
+
+    __tablename__ = "touchpoint_programmes"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Canonical JSON of the settings.
+    settings: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))

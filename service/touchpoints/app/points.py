@@ -1,0 +1,292 @@
+"""Points: a member's balances and history ("My points"), spending on a brand's rewards, a
+brand's programme, and the expiry job.
+
+What changes the ledger from outside the feed (a spend, a programme's settings, an expiry run)
+is appended to the event log and applied at once, in the same transaction, *in log order*: the
+transaction takes the log's appenders' lock, applies every entry the feed has not applied yet,
+decides (a spend sees every award and reversal before it), appends its entry, applies it and
+moves the feed's checkpoint past it. So a rebuild, which applies the log from the start, makes
+the same ledger; and concurrent spends of one balance are serialised by that lock, so it never
+goes negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from service.kernel.actor import Actor
+from service.kernel.errors import (
+    InvalidRequestError,
+    PermissionDeniedError,
+    RequestInProgressError,
+)
+from service.kernel.events import Event, canonical_json
+from service.kernel.idempotency import Idempotency, replay
+from service.kernel.ports import Clock, DuplicateError, LogEntry, StoredResponse
+from service.kernel.roles import Role
+from service.touchpoints.app.funnel import funnel_brand
+from service.touchpoints.app.projector import LOG_RANGE, PAGE, apply_log
+from service.touchpoints.domain.errors import (
+    PointsCatchingUpError,
+    PointsClosedError,
+    UnknownRewardError,
+)
+from service.touchpoints.domain.events import PointsExpiryRan, PointsProgrammeSet, PointsSpent
+from service.touchpoints.domain.journey import Source, account_subject
+from service.touchpoints.domain.points import (
+    DEFAULT_PROGRAMME,
+    Entry,
+    Programme,
+    allocate,
+    programme_from_settings,
+)
+from service.touchpoints.ports import TouchpointsUnitOfWork, TouchpointsUnitOfWorkFactory
+
+#: A spend applies what the feed has not applied yet; beyond this many log entries behind (after
+#: a restart or a rebuild) it asks the client to come back instead of holding the log's lock.
+MAX_CATCH_UP = PAGE * LOG_RANGE
+#: Tries of a spend whose checkpoint the feed's own pass moved first.
+ATTEMPTS = 5
+#: Awards shown as expiring next in "My points".
+EXPIRING_SHOWN = 5
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def entry_view(e: Entry) -> dict[str, Any]:
+    return {
+        "id": e.key,
+        "kind": e.kind.value,
+        "points": e.amount,
+        "at": iso(e.at),
+        "cause": e.cause,
+        "rule": e.rule,
+        "certificate_id": e.certificate_id,
+        "expires_at": iso(e.expires_at),
+        "withheld": e.withheld,
+    }
+
+
+def programme_view(brand_id: int, programme: Programme) -> dict[str, Any]:
+    return {"brand_id": brand_id, **programme.settings()}
+
+
+class PointsUseCases:
+    """Points' use cases with their unit-of-work factory and clock bound once in bootstrap."""
+
+    def __init__(self, uows: TouchpointsUnitOfWorkFactory, clock: Clock) -> None:
+        self.uows = uows
+        self.clock = clock
+        #: Batches' brands and products (fixed once made), as the projector keeps them.
+        self._brands: dict[str, tuple[int | None, str | None]] = {}
+
+    # ------------------------------------------------------------------ applied in log order
+    def _append_applied(
+        self,
+        uow: TouchpointsUnitOfWork,
+        decide: Callable[[TouchpointsUnitOfWork], Event],
+        now: datetime,
+    ) -> LogEntry | None:
+        """Hold the log, apply what the feed has not, let ``decide`` make the event on that
+        state, append and apply it, and move the feed's checkpoint past it. None when the
+        feed's own pass moved the checkpoint first (the caller rolls back and tries again)."""
+        size = uow.events.hold()
+        start = uow.feed_checkpoints.position(Source.LOG)
+        if size - start > MAX_CATCH_UP:
+            raise PointsCatchingUpError()
+        if size > start:
+            apply_log(uow, start, size, self._brands)
+        entry = uow.events.append(decide(uow), now)
+        apply_log(uow, entry.index, entry.index + 1, self._brands)
+        if not uow.feed_checkpoints.advance(Source.LOG, start, entry.index + 1, now):
+            return None
+        return entry
+
+    def _run(
+        self,
+        actor: Actor,
+        idempotency: Idempotency | None,
+        work: Callable[[TouchpointsUnitOfWork, datetime], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """Run ``work`` in one transaction, again while it answers None (the feed moved
+        first); the same Idempotency-Key answers the same."""
+        for _ in range(ATTEMPTS):
+            try:
+                with self.uows() as uow:
+                    stored = replay(uow, actor, idempotency)
+                    if stored is not None:
+                        return stored
+                    now = self.clock.now()
+                    view = work(uow, now)
+                    if view is None:
+                        uow.rollback()
+                        continue
+                    if idempotency is not None:
+                        uow.idempotency.add(
+                            actor.principal_id,
+                            idempotency.key,
+                            StoredResponse(idempotency.request_hash, 200, canonical_json(view)),
+                            now,
+                        )
+                    uow.commit()
+                    return view
+            except DuplicateError as exc:
+                if idempotency is None or exc.constraint != "idempotency_keys":
+                    raise
+                with self.uows.reader() as uow:
+                    stored = replay(uow, actor, idempotency)
+                if stored is not None:
+                    return stored
+                raise RequestInProgressError() from exc
+        raise RequestInProgressError(
+            "Points are being updated right now; send the same request again in a moment."
+        )
+
+    # ------------------------------------------------------------------ the consumer
+    def _holder(self, actor: Actor, uow: TouchpointsUnitOfWork) -> str:
+        if actor.role is not Role.CONSUMER or actor.account_id is None:
+            raise PermissionDeniedError("Sign in to see and spend your points.")
+        public_id = uow.feed.account_public_id(actor.account_id)
+        if public_id is None:
+            raise PermissionDeniedError("Sign in to see and spend your points.")
+        return account_subject(public_id)
+
+    def my_points(self, actor: Actor) -> dict[str, Any]:
+        """The consumer's points, brand by brand: balance, what expires next, the brand's
+        rewards and the latest entries."""
+        with self.uows.reader() as uow:
+            holder = self._holder(actor, uow)
+            balances = uow.points.balances(holder)
+            names = uow.feed.brand_names(balances) if balances else {}
+            settings = uow.points.programmes(balances) if balances else {}
+            brands = []
+            for brand_id in sorted(balances):
+                programme = (
+                    programme_from_settings(settings[brand_id])
+                    if brand_id in settings
+                    else DEFAULT_PROGRAMME
+                )
+                awards = sorted(
+                    uow.points.open_awards(brand_id, holder), key=lambda a: (a.expires_at, a.key)
+                )
+                brands.append(
+                    {
+                        "brand_id": brand_id,
+                        "brand": names.get(brand_id),
+                        "balance": balances[brand_id],
+                        "open": programme.enabled,
+                        "expiring": [
+                            {"points": a.remaining, "expires_at": iso(a.expires_at)}
+                            for a in awards[:EXPIRING_SHOWN]
+                        ],
+                        "rewards": programme.settings()["rewards"] if programme.enabled else [],
+                        "latest": [
+                            entry_view(e) for e in uow.points.history(holder, brand_id, 0, 10)
+                        ],
+                    }
+                )
+        return {"brands": brands}
+
+    def history(self, actor: Actor, brand_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
+        """The consumer's ledger entries of one brand, newest first."""
+        with self.uows.reader() as uow:
+            holder = self._holder(actor, uow)
+            return [entry_view(e) for e in uow.points.history(holder, brand_id, offset, limit)]
+
+    def spend(
+        self, actor: Actor, brand_id: int, reward_id: str, idempotency: Idempotency | None
+    ) -> dict[str, Any]:
+        """Spend points on one of the brand's rewards; drawn from the awards that expire
+        first. Needs an Idempotency-Key: a retried spend is answered, never spent twice."""
+        if idempotency is None:
+            raise InvalidRequestError(
+                "A spend needs an Idempotency-Key header (any unique value per spend), so that "
+                "a retry never spends twice."
+            )
+        spent: dict[str, Any] = {}
+
+        def decide(uow: TouchpointsUnitOfWork) -> Event:
+            settings = uow.points.programmes([brand_id]).get(brand_id)
+            programme = programme_from_settings(settings) if settings else DEFAULT_PROGRAMME
+            if not programme.enabled:
+                raise PointsClosedError()
+            reward = programme.reward(reward_id)
+            if reward is None:
+                raise UnknownRewardError()
+            holder = spent["holder"]
+            draws = allocate(uow.points.open_awards(brand_id, holder), reward.points)
+            spent["reward"] = {"id": reward.id, "name": reward.name, "points": reward.points}
+            spent["draws"] = draws
+            return PointsSpent(
+                brand_id, holder, reward.id, reward.points, [[k, n] for k, n in draws]
+            )
+
+        def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
+            spent["holder"] = self._holder(actor, uow)
+            entry = self._append_applied(uow, decide, now)
+            if entry is None:
+                return None
+            return {
+                "id": f"spend:{entry.index}",
+                "brand_id": brand_id,
+                "reward": spent["reward"],
+                "points": spent["reward"]["points"],
+                "balance": uow.points.balances(spent["holder"]).get(brand_id, 0),
+                "draws": [{"award": k, "points": n} for k, n in spent["draws"]],
+                "at": iso(now),
+                "log_index": entry.index,
+            }
+
+        return self._run(actor, idempotency, work)
+
+    # ------------------------------------------------------------------ the brand
+    def programme(self, actor: Actor, brand_id: int | None) -> dict[str, Any]:
+        """The brand's programme (the brand, its auditors; an admin names the brand)."""
+        brand = funnel_brand(actor, brand_id)
+        with self.uows.reader() as uow:
+            settings = uow.points.programmes([brand]).get(brand)
+        return programme_view(
+            brand, programme_from_settings(settings) if settings else DEFAULT_PROGRAMME
+        )
+
+    def set_programme(
+        self, actor: Actor, settings: dict[str, Any], idempotency: Idempotency | None
+    ) -> dict[str, Any]:
+        """The brand sets its programme; it applies to what the log holds after it (points
+        already earned keep their amounts and expiry dates)."""
+        if actor.role is not Role.BRAND or actor.brand_id is None:
+            raise PermissionDeniedError("Only the brand sets its points programme.")
+        brand_id = actor.brand_id
+        programme = programme_from_settings(settings)
+
+        def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
+            entry = self._append_applied(
+                uow,
+                lambda _: PointsProgrammeSet(brand_id, programme.settings(), actor.principal_id),
+                now,
+            )
+            if entry is None:
+                return None
+            return {**programme_view(brand_id, programme), "log_index": entry.index}
+
+        return self._run(actor, idempotency, work)
+
+    # ------------------------------------------------------------------ the job
+    def run_expiry(self, as_of: datetime | None = None) -> dict[str, Any]:
+        """The expiry job: awards that have expired lose what is left of them, and bottles a
+        full year more in storage earn their anniversary (as one log entry, applied at once)."""
+        system = Actor("system:points-expiry", Role.ADMIN)
+        when = as_of
+
+        def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
+            at = when or now
+            entry = self._append_applied(uow, lambda _: PointsExpiryRan(at.isoformat()), now)
+            if entry is None:
+                return None
+            return {"as_of": at.isoformat(), "log_index": entry.index}
+
+        return self._run(system, None, work)

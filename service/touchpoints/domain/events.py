@@ -1,0 +1,42 @@
+"""The touchpoints' events. Every decision on points is a log entry, so the ledger is a function
+of the log: a brand's programme as it set it, a spend with the awards it draws down, and each
+run of the expiry job. They name members by their account's public id, never by phone or e-mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from service.kernel.events import Event
+
+
+@dataclass(frozen=True)
+class PointsProgrammeSet(Event):
+    """A brand set its points programme; it applies to what the log holds after this entry."""
+
+    type: ClassVar[str] = "PointsProgrammeSet"
+    brand_id: int
+    settings: dict[str, Any]
+    by: str
+
+
+@dataclass(frozen=True)
+class PointsSpent(Event):
+    """A member spent points on a reward; ``draws`` are ``[award key, points]``, the earliest
+    to expire first."""
+
+    type: ClassVar[str] = "PointsSpent"
+    brand_id: int
+    holder: str
+    reward: str
+    points: int
+    draws: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class PointsExpiryRan(Event):
+    """The expiry job ran: every award that expired by ``as_of`` loses what is left of it, and
+    every bottle that has been a full year in storage by then earns its anniversary."""
+
+    type: ClassVar[str] = "PointsExpiryRan"
+    as_of: str
