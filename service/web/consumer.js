@@ -728,6 +728,102 @@ function tomorrow() {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+// ----------------------------------------------------------------------------- my points
+/** "My points": per brand, the balance, what expires next, the rewards (each spendable once
+ * per click: a spend carries an Idempotency-Key that a retry of the same click reuses) and the
+ * latest entries. */
+function pointsPanel(root) {
+  const brands = root.querySelector(".brands");
+  const error = root.querySelector(".points-error");
+  let onSpent = () => {};
+
+  function entryText(entry) {
+    let what = label("points_rule", entry.rule);
+    if (entry.kind !== "earn") what = t(`points_kind_${entry.kind}`, { reward: entry.rule ?? "" });
+    const line = t("points_entry", { points: entry.points > 0 ? `+${entry.points}` : entry.points, what, date: day(entry.at) });
+    return entry.withheld > 0 ? `${line} ${t("points_withheld", { points: entry.withheld })}` : line;
+  }
+
+  async function spend(brand, reward, button, note) {
+    const key = button.dataset.key || (button.dataset.key = uuid());
+    button.disabled = true;
+    show(note, "");
+    try {
+      const spent = await api("/me/points/spend", {
+        method: "POST",
+        auth: true,
+        headers: { "Idempotency-Key": key },
+        body: { brand_id: brand.brand_id, reward: reward.id },
+      });
+      delete button.dataset.key;
+      show(note, t("points_spent", { reward: reward.name, id: spent.id }));
+      onSpent();
+    } catch (e) {
+      if (e.status !== 0 && e.status < 500) delete button.dataset.key; // refused: a new click is a new spend
+      show(note, errorText(e));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function brandItem(brand) {
+    const item = element("li", "brand");
+    item.dataset.brand = String(brand.brand_id);
+    item.append(element("h3", "", brand.brand ?? String(brand.brand_id)));
+    const total = element("p", "balance", t("points_balance", { points: brand.balance }));
+    total.dataset.testid = "points-balance";
+    item.append(total);
+    if (brand.expiring.length) {
+      const next = brand.expiring[0];
+      item.append(element("p", "muted", t("points_expiring", { points: next.points, date: day(next.expires_at) })));
+    }
+    const note = element("p", "note");
+    note.setAttribute("role", "status");
+    if (!brand.open) item.append(element("p", "muted", t("points_closed")));
+    const rewards = element("ul", "rewards");
+    for (const reward of brand.rewards) {
+      const row = element("li", "", `${reward.name} `);
+      const button = element("button", "secondary", t("points_spend", { points: reward.points }));
+      button.type = "button";
+      button.disabled = reward.points > brand.balance;
+      button.addEventListener("click", () => spend(brand, reward, button, note));
+      row.append(button);
+      rewards.append(row);
+    }
+    item.append(rewards, note);
+    const latest = element("ul", "entries");
+    for (const entry of brand.latest) latest.append(element("li", "", entryText(entry)));
+    item.append(latest);
+    return item;
+  }
+
+  return {
+    set onSpent(fn) {
+      onSpent = fn;
+    },
+    show(points) {
+      show(error, "");
+      brands.replaceChildren(...points.brands.map(brandItem));
+      root.hidden = points.brands.length === 0;
+    },
+    fail(e) {
+      show(error, errorText(e));
+    },
+    reset() {
+      brands.replaceChildren();
+      root.hidden = true;
+    },
+  };
+}
+
+async function loadPoints(panel) {
+  try {
+    panel.show(await api("/me/points", { auth: true }));
+  } catch (e) {
+    panel.fail(e);
+  }
+}
+
 function initCertificatesPage() {
   const list = document.querySelector(".certificates");
   const empty = document.querySelector(".empty");
@@ -739,6 +835,8 @@ function initCertificatesPage() {
   let timer = null;
   let giftsJson = "";
   let gifts = [];
+  const points = pointsPanel(document.querySelector(".points"));
+  points.onSpent = () => loadPoints(points);
 
   const certificates = certificateList(list, {
     decorate: addActions,
@@ -973,6 +1071,7 @@ function initCertificatesPage() {
       showGifts(gifts);
       empty.hidden = mineNow.length > 0;
       schedule();
+      loadPoints(points);
     } catch (e) {
       if (mine !== loading) return;
       show(error, errorText(e));
@@ -993,6 +1092,7 @@ function initCertificatesPage() {
       giftList.replaceChildren();
       incoming.hidden = true;
       empty.hidden = true;
+      points.reset();
     }
   });
 

@@ -111,6 +111,20 @@ COMPOSED_MESSAGES = (
 
 #: The strings consumer.js writes, each under its id (handed over in ``data-text``).
 SCRIPT_MESSAGES = (
+    N_("points_balance"),
+    N_("points_expiring"),
+    N_("points_spend"),
+    N_("points_spent"),
+    N_("points_closed"),
+    N_("points_entry"),
+    N_("points_rule_claim"),
+    N_("points_rule_referral"),
+    N_("points_rule_storage_anniversary"),
+    N_("points_rule_redemption"),
+    N_("points_kind_spend"),
+    N_("points_kind_expire"),
+    N_("points_kind_reverse"),
+    N_("points_withheld"),
     N_("code_sent"),
     N_("wrong_pin_none"),
     N_("invalid_sign_in_code_none"),

@@ -281,6 +281,11 @@ class PointsUseCases:
         full year more in storage earn their anniversary (as one log entry, applied at once)."""
         system = Actor("system:points-expiry", Role.ADMIN)
         when = as_of
+        if when is not None and when > self.clock.now():
+            # A run as of a later time would move the job past awards not made yet.
+            raise InvalidRequestError(
+                "The expiry job runs as of now or an earlier time, never a later one."
+            )
 
         def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
             at = when or now

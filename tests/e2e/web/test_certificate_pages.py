@@ -550,3 +550,38 @@ def test_a_recalled_bottle_in_storage_offers_no_hand_out_and_the_page_says_why(
     token = int(before["token_id"])
     assert container.runtime.registry.certificate(token).state == ChainState.IN_CUSTODY
     assert page_errors == []
+
+
+# ----------------------------------------------------------------------------- my points
+def test_my_points_shows_what_a_claim_earned_and_spends_it_on_a_reward(
+    site: LiveServer,
+    client: httpx.Client,
+    bottle: Bottle,
+    otp: RecordingOtpSender,
+    launch: Launch,
+    keys: Any,
+    page_errors: list[str],
+) -> None:
+    programme = client.put(
+        "/touchpoints/points/programme",
+        json={"rewards": [{"id": "glass", "name": "A tasting glass", "points": 60}]},
+        headers={"Authorization": f"Bearer {keys.brand}"},
+    )
+    assert programme.status_code == 200, programme.text
+    alice = open_page(chinese(launch()), f"{site.url}/my-certificates", page_errors)
+    sign_in_on_page(alice, otp, ALICE)
+    alice_auth = token_of(alice)
+    claim_through_api(client, site, bottle, alice_auth)
+    site.container.touchpoints.catch_up()
+    open_mine(alice, site)
+    panel = alice.get_by_test_id("my-points")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("points-balance")).to_have_text("100 积分")
+    expect(panel).to_contain_text("认领酒证")
+    panel.get_by_role("button", name="用 60 积分兑换").click()
+    expect(panel).to_contain_text("已兑换：A tasting glass")
+    expect(panel.get_by_test_id("points-balance")).to_have_text("40 积分")
+    expect(panel.get_by_role("button", name="用 60 积分兑换")).to_be_disabled()
+    mine = client.get("/me/points", headers=alice_auth).json()["brands"][0]
+    assert mine["balance"] == 40 and mine["latest"][0]["rule"] == "glass"
+    assert page_errors == []

@@ -144,6 +144,7 @@ def _path_values(a: Tenant) -> dict[str, str]:
     """Path parameters, filled with brand A's objects."""
     return {
         "organisation_id": str(a.orgs["distributor"]),
+        "brand_id": str(a.orgs["brand"]),
         "shipment_id": a.shipment,
         "alert_id": str(a.alert),
         "gtin": a.gtin,

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from service.kernel.errors import InvalidRequestError
 from service.kernel.idempotency import Idempotency
 from service.touchpoints.domain.errors import InsufficientPointsError
 from tests.integration.service.conftest import auth
@@ -77,7 +78,10 @@ def test_a_claim_earns_once_per_bottle_and_a_gift_earns_its_recipient_nothing(
     brand = brand_of(container, world)
     (points,) = mine(api, container, world.alice)["brands"]
     assert points["brand_id"] == brand and points["brand"] and points["balance"] == 100
-    assert points["open"] is True and {r["id"] for r in points["rewards"]} == {"coupon-50", "tasting"}
+    assert points["open"] is True and {r["id"] for r in points["rewards"]} == {
+        "coupon-50",
+        "tasting",
+    }
     (claim,) = points["latest"]
     cid = world.certificate["id"]
     assert claim["id"] == f"claim:{cid}" and claim["kind"] == "earn" and claim["rule"] == "claim"
@@ -217,8 +221,18 @@ def test_a_recall_reverses_what_is_left_and_names_what_was_spent(api, container,
     assert balance(api, container, world.alice, brand) == 0
 
 
+class Later:
+    """The service's clock, ``days`` on."""
+
+    def __init__(self, clock, days: int) -> None:
+        self.clock, self.days = clock, days
+
+    def now(self):
+        return self.clock.now() + timedelta(days=self.days)
+
+
 def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger(
-    api, container, keys, world
+    api, container, keys, world, monkeypatch
 ):
     brand = brand_of(container, world)
     set_programme(api, keys, rewards=[CHEAP], expires_after_days=30)
@@ -230,15 +244,20 @@ def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger
     assert balance(api, container, world.alice, brand) == 170
     # The spend drew the 30-day award (it expires first). A month on, what is left of it
     # expires; the first award lasts a year.
-    container.points.run_expiry(container.clock.now() + timedelta(days=31))
+    clock = container.points.clock
+    with pytest.raises(InvalidRequestError):  # never as of a time to come
+        container.points.run_expiry(clock.now() + timedelta(days=31))
+    monkeypatch.setattr(container.points, "clock", Later(clock, 31))
+    container.points.run_expiry()
     expired = [e for e in entries(api, container, world.alice, brand) if e["kind"] == "expire"]
     assert [e["points"] for e in expired] == [-70]
     assert balance(api, container, world.alice, brand) == 100
-    # The same run again, or an earlier one, changes nothing.
-    container.points.run_expiry(container.clock.now() + timedelta(days=31))
-    container.points.run_expiry(container.clock.now() + timedelta(days=2))
+    # The same run again, or one as of an earlier time, changes nothing.
+    container.points.run_expiry()
+    container.points.run_expiry(clock.now() + timedelta(days=2))
     assert balance(api, container, world.alice, brand) == 100
-    container.points.run_expiry(container.clock.now() + timedelta(days=400))
+    monkeypatch.setattr(container.points, "clock", Later(clock, 400))
+    container.points.run_expiry()
     assert balance(api, container, world.alice, brand) == 0
 
     built = container.touchpoints.snapshot()
