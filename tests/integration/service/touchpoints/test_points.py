@@ -17,7 +17,7 @@ from service.touchpoints.domain.errors import InsufficientPointsError
 from tests.integration.service.conftest import auth
 from tests.integration.service.consumer.helpers import sign_in
 from tests.integration.service.consumer.test_certificate_lifecycle import World
-from tests.integration.service.touchpoints.test_feed import account_of, brand_of, gift_to_bob
+from tests.integration.service.touchpoints.test_feed import brand_of, gift_to_bob
 
 CHEAP = {"id": "sticker", "name": "A sticker", "points": 30}
 
