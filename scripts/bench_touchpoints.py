@@ -192,6 +192,7 @@ def run(count: int, db: str) -> dict[str, Any]:
         identical = projector.snapshot() == built
         with engine.connect() as conn:
             stages = conn.execute(text("SELECT count(*) FROM touchpoint_stages")).scalar_one()
+            points = conn.execute(text("SELECT count(*) FROM touchpoint_points")).scalar_one()
         engine.dispose()
         return {
             "db": db,
@@ -202,6 +203,7 @@ def run(count: int, db: str) -> dict[str, Any]:
             "rebuild_events_per_s": round(rebuilt / rebuild_s),
             "identical": identical,
             "stages_reached": stages,
+            "points_entries": points,
             "farm_points_withheld_ratio": None,
             "honest_flagged_ratio": None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

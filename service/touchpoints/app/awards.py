@@ -61,7 +61,12 @@ class PointsPage:
         self._programmes: dict[int, Programme] = {}
         self._keys: set[str] = set()
         self._checked: set[str] = set()
+        self._preloaded = False
         self._earned: dict[str, list[tuple[int, datetime, int]]] | None = None
+        #: Accounts that signed up in this page, and bottles first claimed in it: nothing
+        #: earned before it, nothing to read.
+        self.fresh: set[str] = set()
+        self.fresh_certificates: set[str] = set()
         #: Awards read or made in this page, with what is left of each now.
         self.awards: dict[str, Award] = {}
         self.entries: list[Entry] = []
@@ -79,7 +84,8 @@ class PointsPage:
 
     def has(self, key: str) -> bool:
         """Whether the ledger already holds an entry ``key`` (read, or made in this page)."""
-        if not self._checked:
+        if not self._preloaded:
+            self._preloaded = True
             wanted = {award_key(r, c) for c in self._certificates for r in _ONCE_PER_BOTTLE}
             self._keys |= self.repo.existing(wanted)
             self._checked |= wanted
@@ -97,7 +103,7 @@ class PointsPage:
                     self._earned[h].append((brand, at, n))
         if holder not in self._earned:
             self._earned[holder] = []
-            if self.since is not None:
+            if self.since is not None and holder not in self.fresh:
                 for h, brand, at, n in self.repo.earned_since([holder], self.since):
                     self._earned[h].append((brand, at, n))
         return self._earned[holder]
@@ -141,7 +147,11 @@ class PointsPage:
         programme = self.programme(facts.brand_id)
         amount = programme.earn.get(rule, 0)
         key = award_key(rule, facts.certificate_id, year)
-        if not programme.enabled or amount <= 0 or self.has(key):
+        if not programme.enabled or amount <= 0:
+            return
+        if key in self._keys or (
+            facts.certificate_id not in self.fresh_certificates and self.has(key)
+        ):
             return
         earned = self.earned(holder)
         mine = [(at, n) for brand, at, n in earned if brand == facts.brand_id]

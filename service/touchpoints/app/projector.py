@@ -189,7 +189,7 @@ class LogPage:
         for kept in self.holdings.values():
             kept.sort(key=lambda h: (h.held_at, h.certificate_id))
         since = earliest_window(min(e.occurred_at for e in entries)) if entries else None
-        self.points = PointsPage(uow, subjects, certificate_ids, since)
+        self.points = PointsPage(uow, subjects, self.certificates, since)
         self.dirty: set[str] = set()
         #: Accounts that signed up in this page: their subject and log index.
         self.joined: dict[str, int] = {}
@@ -269,6 +269,7 @@ def _account_created(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.wallets[address] = subject
     page.new_wallets[address] = (subject, cause.position)
     page.joined[subject] = cause.position
+    page.points.fresh.add(subject)
 
 
 def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -276,6 +277,8 @@ def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     if brand_id is None:  # an unknown batch, or one of no brand: nobody's touchpoint
         return
     subject = page.subject_of(body["owner_address"])
+    if body["certificate_id"] not in page.certificates:
+        page.points.fresh_certificates.add(body["certificate_id"])
     facts = CertificateFacts(
         body["certificate_id"],
         brand_id,
