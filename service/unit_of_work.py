@@ -58,8 +58,15 @@ from service.ledger.storage.repositories import (
     SqlAlchemyLogCheckRepository,
     SqlAlchemyOutboxRepository,
 )
-from service.touchpoints.ports import Checkpoints, Feed, JourneyRepository, PointsRepository
+from service.touchpoints.ports import (
+    Checkpoints,
+    Feed,
+    JourneyRepository,
+    MembersRepository,
+    PointsRepository,
+)
 from service.touchpoints.storage.feed import SqlAlchemyFeed
+from service.touchpoints.storage.members import SqlAlchemyMembersRepository
 from service.touchpoints.storage.points import SqlAlchemyPointsRepository
 from service.touchpoints.storage.repositories import (
     SqlAlchemyFeedCheckpoints,
@@ -92,6 +99,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     certificates: CertificateRepository
     journeys: JourneyRepository
     points: PointsRepository
+    members: MembersRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 
@@ -130,6 +138,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.certificates = SqlAlchemyCertificateRepository(session)
         self.journeys = SqlAlchemyJourneyRepository(session)
         self.points = SqlAlchemyPointsRepository(session)
+        self.members = SqlAlchemyMembersRepository(session)
         self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
         self.feed = SqlAlchemyFeed(session)
         return self

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from service.kernel.ports import LogEntry, UnitOfWork
 from service.touchpoints.domain.journey import Cause, Reach, Stage
+from service.touchpoints.domain.members import Consent, Purpose
 from service.touchpoints.domain.points import Award, Draw, Entry
 
 
@@ -91,6 +92,11 @@ class Feed(Protocol):
 
     def account_public_id(self, account_id: int) -> str | None:
         """A signed-in consumer's account's public id (what the log names it by)."""
+        ...
+
+    def account_contacts(self, account_ids: Collection[str]) -> dict[str, AccountContact]:
+        """Accounts by public id, with the sign-in phone or e-mail (personal data: read only
+        for their owner, or with the owner's consent)."""
         ...
 
     def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
@@ -214,11 +220,64 @@ class PointsRepository(Protocol):
     def clear(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Member:
+    brand_id: int
+    subject: str
+    public_id: str
+    since_at: datetime
+    since_cause: str
+    erased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccountContact:
+    """A consumer account as its owner (and, with consent, a store) may see it."""
+
+    public_id: str
+    channel: str
+    destination: str
+    wallet_address: str
+    custody: str
+    created_at: datetime
+
+
+class MembersRepository(Protocol):
+    """The brands' members and their consents (projections of the log)."""
+
+    def ensure(self, members: Sequence[Member]) -> None:
+        """Record each member, keeping the earliest cause of each."""
+        ...
+
+    def record_consents(self, brand_subject_consents: Sequence[tuple[int, str, Consent]]) -> None:
+        """Each purpose's latest record (later ones replace earlier)."""
+        ...
+
+    def erase(self, subject: str, at: datetime) -> None:
+        """The person behind ``subject`` had their account erased: its memberships name
+        nobody, and every consent it gave is withdrawn."""
+        ...
+
+    def of_subject(self, subject: str) -> list[Member]: ...
+    def by_public_id(self, public_id: str) -> Member | None: ...
+    def consents(
+        self, brand_id: int, subjects: Collection[str]
+    ) -> dict[str, dict[Purpose, Consent]]: ...
+    def members(self, brand_id: int, offset: int, limit: int) -> list[Member]: ...
+    def granted(self, brand_id: int, purpose: Purpose, offset: int, limit: int) -> list[Member]:
+        """Live members of the brand whose consent to ``purpose`` stands."""
+        ...
+
+    def dump(self) -> dict[str, list[list[Any]]]: ...
+    def clear(self) -> None: ...
+
+
 class TouchpointsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the touchpoints' tables, the event log (read) and the scan stream."""
 
     journeys: JourneyRepository
     points: PointsRepository
+    members: MembersRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 

@@ -23,7 +23,7 @@ from service.consumer.domain.errors import (
     OtpNetworkRateLimitedError,
     OtpRateLimitedError,
 )
-from service.consumer.domain.events import AccountCreated
+from service.consumer.domain.events import AccountCreated, WalletBound
 from service.consumer.ports import (
     AccountSession,
     CertificateChain,
@@ -364,6 +364,7 @@ def bind_wallet(
                 "Self-custody is chosen before the first claim, with an address no other "
                 "account uses."
             )
+        uow.events.append(WalletBound(account.public_id, signer), now)
         uow.commit()
         bound = uow.accounts.get(account_id)
     assert bound is not None

@@ -21,6 +21,25 @@ class AccountCreated(Event):
 
 
 @dataclass(frozen=True)
+class WalletBound(Event):
+    """A consumer proved (by an EIP-712 signature) that they hold ``wallet_address`` and chose
+    self-custody: their certificates are claimed to it from now on."""
+
+    type: ClassVar[str] = "WalletBound"
+    account_id: str
+    wallet_address: str
+
+
+@dataclass(frozen=True)
+class AccountErased(Event):
+    """A consumer had their account erased: their phone number or e-mail address is gone, and
+    the account (and its wallet) no longer names a person."""
+
+    type: ClassVar[str] = "AccountErased"
+    account_id: str
+
+
+@dataclass(frozen=True)
 class CertificateClaimRequested(Event):
     """A consumer claimed a bottle with its PIN; the mint is queued."""
 

@@ -1,18 +1,14 @@
 """Points: a member's balances and history ("My points"), spending on a brand's rewards, a
 brand's programme, and the expiry job.
 
-What changes the ledger from outside the feed (a spend, a programme's settings, an expiry run)
-is appended to the event log and applied at once, in the same transaction, *in log order*: the
-transaction takes the log's appenders' lock, applies every entry the feed has not applied yet,
-decides (a spend sees every award and reversal before it), appends its entry, applies it and
-moves the feed's checkpoint past it. So a rebuild, which applies the log from the start, makes
-the same ledger; and concurrent spends of one balance are serialised by that lock, so it never
-goes negative.
+A spend, a programme's settings and an expiry run are log entries applied at once, in log order
+(``writes``): a spend sees every award and reversal before it, a rebuild makes the same ledger,
+and concurrent spends of one balance are serialised by the log's lock, so it never goes
+negative.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +16,20 @@ from service.kernel.actor import Actor
 from service.kernel.errors import (
     InvalidRequestError,
     PermissionDeniedError,
-    RequestInProgressError,
 )
-from service.kernel.events import Event, canonical_json
-from service.kernel.idempotency import Idempotency, replay
-from service.kernel.ports import Clock, DuplicateError, LogEntry, StoredResponse
+from service.kernel.events import Event
+from service.kernel.idempotency import Idempotency
+from service.kernel.ports import Clock
 from service.kernel.roles import Role
 from service.touchpoints.app.funnel import funnel_brand
-from service.touchpoints.app.projector import LOG_RANGE, PAGE, apply_log
+from service.touchpoints.app.projector import LOG_RANGE, PAGE
+from service.touchpoints.app.writes import AppliedWrites
 from service.touchpoints.domain.errors import (
-    PointsCatchingUpError,
     PointsClosedError,
     UnknownRewardError,
 )
 from service.touchpoints.domain.events import PointsExpiryRan, PointsProgrammeSet, PointsSpent
-from service.touchpoints.domain.journey import Source, account_subject
+from service.touchpoints.domain.journey import account_subject
 from service.touchpoints.domain.points import (
     DEFAULT_PROGRAMME,
     Entry,
@@ -81,70 +76,7 @@ class PointsUseCases:
     def __init__(self, uows: TouchpointsUnitOfWorkFactory, clock: Clock) -> None:
         self.uows = uows
         self.clock = clock
-        #: Batches' brands and products (fixed once made), as the projector keeps them.
-        self._brands: dict[str, tuple[int | None, str | None]] = {}
-
-    # ------------------------------------------------------------------ applied in log order
-    def _append_applied(
-        self,
-        uow: TouchpointsUnitOfWork,
-        decide: Callable[[TouchpointsUnitOfWork], Event],
-        now: datetime,
-    ) -> LogEntry | None:
-        """Hold the log, apply what the feed has not, let ``decide`` make the event on that
-        state, append and apply it, and move the feed's checkpoint past it. None when the
-        feed's own pass moved the checkpoint first (the caller rolls back and tries again)."""
-        size = uow.events.hold()
-        start = uow.feed_checkpoints.position(Source.LOG)
-        if size - start > MAX_CATCH_UP:
-            raise PointsCatchingUpError()
-        if size > start:
-            apply_log(uow, start, size, self._brands)
-        entry = uow.events.append(decide(uow), now)
-        apply_log(uow, entry.index, entry.index + 1, self._brands)
-        if not uow.feed_checkpoints.advance(Source.LOG, start, entry.index + 1, now):
-            return None
-        return entry
-
-    def _run(
-        self,
-        actor: Actor,
-        idempotency: Idempotency | None,
-        work: Callable[[TouchpointsUnitOfWork, datetime], dict[str, Any] | None],
-    ) -> dict[str, Any]:
-        """Run ``work`` in one transaction, again while it answers None (the feed moved
-        first); the same Idempotency-Key answers the same."""
-        for _ in range(ATTEMPTS):
-            try:
-                with self.uows() as uow:
-                    stored = replay(uow, actor, idempotency)
-                    if stored is not None:
-                        return stored
-                    now = self.clock.now()
-                    view = work(uow, now)
-                    if view is None:
-                        uow.rollback()
-                        continue
-                    if idempotency is not None:
-                        uow.idempotency.add(
-                            actor.principal_id,
-                            idempotency.key,
-                            StoredResponse(idempotency.request_hash, 200, canonical_json(view)),
-                            now,
-                        )
-                    uow.commit()
-                    return view
-            except DuplicateError as exc:
-                if idempotency is None or exc.constraint != "idempotency_keys":
-                    raise
-                with self.uows.reader() as uow:
-                    stored = replay(uow, actor, idempotency)
-                if stored is not None:
-                    return stored
-                raise RequestInProgressError() from exc
-        raise RequestInProgressError(
-            "Points are being updated right now; send the same request again in a moment."
-        )
+        self.writes = AppliedWrites(uows, clock)
 
     # ------------------------------------------------------------------ the consumer
     def _holder(self, actor: Actor, uow: TouchpointsUnitOfWork) -> str:
@@ -227,21 +159,21 @@ class PointsUseCases:
 
         def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
             spent["holder"] = self._holder(actor, uow)
-            entry = self._append_applied(uow, decide, now)
-            if entry is None:
+            index = self.writes.append(uow, lambda u: [decide(u)], now)
+            if index is None:
                 return None
             return {
-                "id": f"spend:{entry.index}",
+                "id": f"spend:{index}",
                 "brand_id": brand_id,
                 "reward": spent["reward"],
                 "points": spent["reward"]["points"],
                 "balance": uow.points.balances(spent["holder"]).get(brand_id, 0),
                 "draws": [{"award": k, "points": n} for k, n in spent["draws"]],
                 "at": iso(now),
-                "log_index": entry.index,
+                "log_index": index,
             }
 
-        return self._run(actor, idempotency, work)
+        return self.writes.run(actor, idempotency, work)
 
     # ------------------------------------------------------------------ the brand
     def programme(self, actor: Actor, brand_id: int | None) -> dict[str, Any]:
@@ -264,16 +196,16 @@ class PointsUseCases:
         programme = programme_from_settings(settings)
 
         def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
-            entry = self._append_applied(
+            index = self.writes.append(
                 uow,
-                lambda _: PointsProgrammeSet(brand_id, programme.settings(), actor.principal_id),
+                lambda _: [PointsProgrammeSet(brand_id, programme.settings(), actor.principal_id)],
                 now,
             )
-            if entry is None:
+            if index is None:
                 return None
-            return {**programme_view(brand_id, programme), "log_index": entry.index}
+            return {**programme_view(brand_id, programme), "log_index": index}
 
-        return self._run(actor, idempotency, work)
+        return self.writes.run(actor, idempotency, work)
 
     # ------------------------------------------------------------------ the job
     def run_expiry(self, as_of: datetime | None = None) -> dict[str, Any]:
@@ -289,9 +221,9 @@ class PointsUseCases:
 
         def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
             at = when or now
-            entry = self._append_applied(uow, lambda _: PointsExpiryRan(at.isoformat()), now)
-            if entry is None:
+            index = self.writes.append(uow, lambda _: [PointsExpiryRan(at.isoformat())], now)
+            if index is None:
                 return None
-            return {"as_of": at.isoformat(), "log_index": entry.index}
+            return {"as_of": at.isoformat(), "log_index": index}
 
-        return self._run(system, None, work)
+        return self.writes.run(system, None, work)

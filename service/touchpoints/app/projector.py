@@ -34,10 +34,12 @@ from service.touchpoints.domain.journey import (
     is_loyal,
     wallet_subject,
 )
+from service.touchpoints.domain.members import Consent, Purpose, member_public_id
 from service.touchpoints.domain.points import Rule, earliest_window
 from service.touchpoints.ports import (
     CertificateFacts,
     Holding,
+    Member,
     ScanFact,
     TouchpointsUnitOfWork,
     TouchpointsUnitOfWorkFactory,
@@ -193,9 +195,12 @@ class LogPage:
         self.dirty: set[str] = set()
         #: Accounts that signed up in this page: their subject and log index.
         self.joined: dict[str, int] = {}
-        self.new_wallets: dict[str, tuple[str, int]] = {}
+        self.new_wallets: dict[str, tuple[str, int | None]] = {}
         self.new_holdings: list[Holding] = []
         self.reaches: list[Reach] = []
+        self.members: list[Member] = []
+        self.consents: list[tuple[int, str, Consent]] = []
+        self.erased: list[tuple[str, datetime]] = []
 
     def apply(self) -> None:
         for entry, body in self.entries:
@@ -212,6 +217,13 @@ class LogPage:
         if self.reaches:
             journeys.reach(self.reaches)
         self.points.flush()
+        members = self.uow.members
+        if self.members:
+            members.ensure(self.members)
+        if self.consents:
+            members.record_consents(self.consents)
+        for subject, at in self.erased:
+            members.erase(subject, at)
 
     # ------------------------------------------------------------------ the page's facts
     def put(self, facts: CertificateFacts) -> None:
@@ -237,6 +249,13 @@ class LogPage:
         if first is not None and is_loyal(first.batch_id, first.held_at, facts.batch_id, cause.at):
             self.reach(facts, subject, Stage.LOYAL, cause)
 
+    def joined_at(self, subject: str) -> int | None:
+        """The log index ``subject`` signed up at, if known."""
+        joined = self.joined.get(subject)
+        if joined is None:
+            joined = self.uow.journeys.joined([subject]).get(subject)
+        return joined
+
     def joined_after(self, subject: str, index: int | None) -> bool:
         """Whether ``subject`` is an account that signed up after log index ``index``."""
         if index is None:
@@ -261,6 +280,17 @@ class LogPage:
         self.reaches.append(
             Reach(facts.brand_id, subject, stage, cause, facts.region_code, facts.gtin)
         )
+        self.member(facts.brand_id, subject, cause)
+
+    def member(self, brand_id: int, subject: str, cause: Cause) -> None:
+        """An account that has something to do with a brand is its member."""
+        if subject.startswith("account:"):
+            account = subject.removeprefix("account:")
+            self.members.append(
+                Member(
+                    brand_id, subject, member_public_id(brand_id, account), cause.at, cause.ref()
+                )
+            )
 
 
 def _account_created(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -270,6 +300,14 @@ def _account_created(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.new_wallets[address] = (subject, cause.position)
     page.joined[subject] = cause.position
     page.points.fresh.add(subject)
+
+
+def _wallet_bound(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    """A self-custody wallet the account proved it holds: its claims are the account's."""
+    address = body["wallet_address"].lower()
+    subject = account_subject(body["account_id"])
+    page.wallets[address] = subject
+    page.new_wallets[address] = (subject, page.joined_at(subject))
 
 
 def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -352,6 +390,24 @@ def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None
             page.points.earn(Rule.REFERRAL, facts, giver, cause)
 
 
+def _consent_recorded(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    brand_id, subject = int(body["brand_id"]), account_subject(body["account_id"])
+    page.member(brand_id, subject, cause)
+    consent = Consent(
+        Purpose(body["purpose"]),
+        bool(body["granted"]),
+        cause.at,
+        body["text_version"],
+        body["channel"],
+        cause.ref(),
+    )
+    page.consents.append((brand_id, subject, consent))
+
+
+def _account_erased(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.erased.append((account_subject(body["account_id"]), cause.at))
+
+
 def _batch_recalled(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.points.reverse_batch(body["batch_id"], cause)
 
@@ -379,12 +435,15 @@ def _expiry_ran(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
 
 _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "AccountCreated": _account_created,
+    "WalletBound": _wallet_bound,
     "CertificateClaimRequested": _claim_requested,
     "CertificateClaimed": _claimed,
     "CertificateClaimFailed": _claim_failed,
     "CertificateActionRequested": _action_requested,
     "CertificateActionConfirmed": _action_confirmed,
     "BatchRecalled": _batch_recalled,
+    "ConsentRecorded": _consent_recorded,
+    "AccountErased": _account_erased,
     "PointsProgrammeSet": _programme_set,
     "PointsSpent": _points_spent,
     "PointsExpiryRan": _expiry_ran,
@@ -420,6 +479,7 @@ def rebuild(
     with uows() as uow:
         uow.journeys.clear()
         uow.points.clear()
+        uow.members.clear()
         uow.commit()
     return Projector(uows, clock).catch_up(progress)
 
@@ -427,7 +487,7 @@ def rebuild(
 def snapshot(uows: TouchpointsUnitOfWorkFactory) -> bytes:
     """The feed's state as canonical bytes (what a rebuild is compared with)."""
     with uows.reader() as uow:
-        return canonical_json({**uow.journeys.dump(), **uow.points.dump()})
+        return canonical_json({**uow.journeys.dump(), **uow.points.dump(), **uow.members.dump()})
 
 
 def apply_log(

@@ -40,3 +40,17 @@ class PointsExpiryRan(Event):
 
     type: ClassVar[str] = "PointsExpiryRan"
     as_of: str
+
+
+@dataclass(frozen=True)
+class ConsentRecorded(Event):
+    """A member gave or withdrew consent to one purpose of one brand: when (the entry's time),
+    to which version of the text, through which channel. No personal data."""
+
+    type: ClassVar[str] = "ConsentRecorded"
+    account_id: str
+    brand_id: int
+    purpose: str
+    granted: bool
+    text_version: str
+    channel: str

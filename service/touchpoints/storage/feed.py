@@ -17,7 +17,7 @@ from service.factory.storage.rows import BatchRow
 from service.identity.storage.rows import OrganisationRow
 from service.kernel.ports import LogEntry
 from service.kernel.storage.rows import EventRow
-from service.touchpoints.ports import ScanFact
+from service.touchpoints.ports import AccountContact, ScanFact
 
 _SCANS = ConsumerScanRow.__table__
 _BATCHES = BatchRow.__table__
@@ -86,3 +86,12 @@ class SqlAlchemyFeed:
         o = _ORGANISATIONS.c
         rows = self._s.execute(select(o.id, o.name).where(o.id.in_(sorted(brand_ids))))
         return {int(i): name for i, name in rows}
+
+    def account_contacts(self, account_ids: Collection[str]) -> dict[str, AccountContact]:
+        a = _ACCOUNTS.c
+        rows = self._s.execute(
+            select(
+                a.public_id, a.channel, a.destination, a.wallet_address, a.custody, a.created_at
+            ).where(a.public_id.in_(sorted(account_ids)))
+        )
+        return {row[0]: AccountContact(*row) for row in rows}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.kernel.storage.rows import Base, UTCDateTime
@@ -133,4 +133,36 @@ class PointsProgrammeRow(Base):
     #: Canonical JSON of the settings.
     settings: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class MemberRow(Base):
+    """A brand's member (migration 0018): an account that reached a stage of the brand's journey
+    or recorded a consent with it, with its stable public id and the earliest cause."""
+
+    __tablename__ = "touchpoint_members"
+    __table_args__ = (Index("ix_touchpoint_members_subject", "subject"),)
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    since_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    since_cause: Mapped[str] = mapped_column(String(32))
+    #: When the person had their account erased (the member names nobody since).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConsentRow(Base):
+    """A member's consent to one purpose of a brand, as last recorded (the log keeps every
+    change)."""
+
+    __tablename__ = "touchpoint_consents"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text_version: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(16))
     cause: Mapped[str] = mapped_column(String(32))

@@ -231,6 +231,13 @@ class Later:
         return self.clock.now() + timedelta(days=self.days)
 
 
+def later(monkeypatch, container, days: int) -> None:
+    """The points' use cases and their writes see the clock ``days`` on."""
+    clock = Later(container.clock, days)
+    monkeypatch.setattr(container.points, "clock", clock)
+    monkeypatch.setattr(container.points.writes, "clock", clock)
+
+
 def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger(
     api, container, keys, world, monkeypatch
 ):
@@ -247,7 +254,7 @@ def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger
     clock = container.points.clock
     with pytest.raises(InvalidRequestError):  # never as of a time to come
         container.points.run_expiry(clock.now() + timedelta(days=31))
-    monkeypatch.setattr(container.points, "clock", Later(clock, 31))
+    later(monkeypatch, container, 31)
     container.points.run_expiry()
     expired = [e for e in entries(api, container, world.alice, brand) if e["kind"] == "expire"]
     assert [e["points"] for e in expired] == [-70]
@@ -256,7 +263,7 @@ def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger
     container.points.run_expiry()
     container.points.run_expiry(clock.now() + timedelta(days=2))
     assert balance(api, container, world.alice, brand) == 100
-    monkeypatch.setattr(container.points, "clock", Later(clock, 400))
+    later(monkeypatch, container, 400)
     container.points.run_expiry()
     assert balance(api, container, world.alice, brand) == 0
 

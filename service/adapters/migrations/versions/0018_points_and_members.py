@@ -1,6 +1,7 @@
-"""Touchpoints I, points: each brand's programme and its append-only ledger (entries and the
-draws linking spends, expiries and reversals to the awards they take from), and the facts the
-feed now keeps for them (a bottle's time in storage, a gift's giver, an account's sign-up).
+"""Touchpoints I, points and members: each brand's points programme and its append-only ledger
+(entries and the draws linking spends, expiries and reversals to the awards they take from),
+the facts the feed now keeps for them (a bottle's time in storage, a gift's giver, an account's
+sign-up), and each brand's members with their consents per purpose.
 
 Every touchpoint table is a projection of the event log and the scan stream, and the new facts
 are read from entries the feed has already passed: the feed's tables are emptied here, and the
@@ -85,7 +86,38 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "touchpoint_members",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("public_id", sa.String(length=40), nullable=False),
+        sa.Column("since_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("since_cause", sa.String(length=32), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("brand_id", "subject", name=op.f("pk_touchpoint_members")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_touchpoint_members_public_id")),
+    )
+    op.create_index("ix_touchpoint_members_subject", "touchpoint_members", ["subject"])
+    op.create_table(
+        "touchpoint_consents",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("text_version", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "brand_id", "subject", "purpose", name=op.f("pk_touchpoint_consents")
+        ),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("touchpoint_consents")
+    op.drop_index("ix_touchpoint_members_subject", table_name="touchpoint_members")
+    op.drop_table("touchpoint_members")
     op.drop_table("touchpoint_programmes")
     op.drop_index("ix_touchpoint_point_draws_award_key", table_name="touchpoint_point_draws")
     op.drop_table("touchpoint_point_draws")
