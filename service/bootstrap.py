@@ -75,6 +75,7 @@ from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, Lo
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.app.projector import Projector, lag
 from service.touchpoints.domain.errors import PointsCatchingUpError
@@ -130,6 +131,8 @@ class Container:
     funnel: FunnelUseCases
     #: Points: "My points", spending, the brands' programmes, the expiry job.
     points: PointsUseCases
+    #: Members and consent: the consumer's consents and data, the brand's member view.
+    members: MembersUseCases
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
@@ -495,6 +498,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         touchpoints=Projector(uow_factory, clock),
         funnel=FunnelUseCases(uow_factory),
         points=PointsUseCases(uow_factory, clock),
+        members=MembersUseCases(uow_factory, clock),
     )
     container.prepare_chain()
     return container

@@ -109,6 +109,8 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
     # points: not enough of them, or the programme closed (409); an unknown reward (404)
     ("POST", "/me/points/spend"): frozenset({404, 409}),
+    # erasure: refused while a certificate is on its way somewhere
+    ("DELETE", "/account"): frozenset({409}),
     # scans: a code malformed by GS1's syntax is a 400 (a well-formed unknown one is a verdict)
     # and a device or network scanning too fast a 429 scan_rate_limited (issue 12)
     ("GET", "/items/{serial}/verify"): frozenset({400, 429}),

@@ -79,6 +79,13 @@ class AccountRepository(Protocol):
         current one (a reused refresh token)."""
         ...
 
+    def erase(self, account_id: int, recipient_key: bytes, at: datetime) -> list[str]:
+        """Erase the person behind the account: their phone or e-mail address (the account
+        keeps a tombstone nobody can sign in with), their sign-in codes, their sessions (ended:
+        their ids are answered), the keyed hash gifts named them by, and the gift messages and
+        delivery details of the deals on their certificates."""
+        ...
+
     def bind_wallet(self, account_id: int, address: str) -> bool:
         """Switch a custodial account to the self-custody ``address``; False if it holds
         certificates or the address is another account's."""

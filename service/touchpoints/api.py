@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from service.api.deps import (
@@ -18,6 +19,7 @@ from service.api.deps import (
 )
 from service.api.schemas import Id, IdPath, IdQuery, Limit, Offset, Public, Strict
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.domain.points import MAX_EXPIRY_DAYS, MAX_POINTS, MAX_REWARDS
 
@@ -222,3 +224,159 @@ def spend(
     return points.spend(
         actor, body.brand_id, body.reward, idempotency_of(idempotency_key, body, "points-spend")
     )
+
+
+# ----------------------------------------------------------------------------- members, consent
+class ConsentPublic(Public):
+    granted: bool
+    at: str
+    #: The version of the consent text the person saw.
+    text_version: str
+    channel: str
+    #: The log entry that recorded it, ``log:<index>``.
+    cause: str
+
+
+class ConsentsPublic(Public):
+    marketing: ConsentPublic | None
+    profiling: ConsentPublic | None
+    store_sharing: ConsentPublic | None
+
+
+class MyConsentPublic(Public):
+    brand_id: int
+    brand: str | None
+    member_id: str
+    consents: ConsentsPublic
+
+
+class ConsentUpdate(Strict):
+    """What you agree to (true) or withdraw (false); a purpose left out stays as it is."""
+
+    marketing: bool | None = None
+    profiling: bool | None = None
+    store_sharing: bool | None = None
+    #: The version of the consent text you were shown.
+    text_version: str = Field(min_length=1, max_length=40, pattern=r"^[\x21-\x7e]+$")
+    channel: Literal["web", "app", "wechat", "store", "phone"] = "web"
+
+
+class BrandConsentsPublic(Public):
+    brand_id: int
+    consents: ConsentsPublic
+
+
+class ContactPublic(Public):
+    channel: Literal["sms", "email"]
+    value: str
+    masked: bool
+
+
+class MemberSummaryPublic(Public):
+    id: str
+    since: str
+    erased: bool
+    #: The member's stage, with profiling consent only.
+    stage: str | None
+    balance: int
+    consents: ConsentsPublic
+
+
+class JourneyStepPublic(Public):
+    stage: str
+    at: str
+    cause: str
+
+
+class MemberPublic(Public):
+    id: str
+    since: str
+    erased: bool
+    #: Masked, except for a store's staff with the member's store-sharing consent.
+    contact: ContactPublic | None
+    consents: ConsentsPublic
+    balance: int
+    points: list[EntryPublic]
+    #: Whether the member consented to profiling: without it, no stage and no journey.
+    profiling: bool
+    stage: str | None
+    journey: list[JourneyStepPublic] | None
+
+
+class ContactListPublic(Public):
+    member_id: str
+    channel: Literal["sms", "email"]
+    contact: str
+    consent: ConsentPublic
+
+
+MembersDep = Annotated[MembersUseCases, Depends(use_cases("members"))]
+
+
+@router.get("/me/consents", response_model=list[MyConsentPublic])
+def my_consents(actor: CurrentConsumer, members: MembersDep) -> Any:
+    """The brands you are a member of, with what you agreed to for each: marketing contact,
+    profiling (your journey in the brand's view), sharing your contact with its stores."""
+    return members.my_consents(actor)
+
+
+@router.put("/me/consents/{brand_id}", response_model=BrandConsentsPublic)
+def set_my_consents(
+    brand_id: IdPath, body: ConsentUpdate, actor: CurrentConsumer, members: MembersDep
+) -> Any:
+    """Give or withdraw consent to a brand's purposes. Each change is recorded with its time,
+    the text's version and the channel; the brand uses nothing for a purpose without it."""
+    choices = {
+        k: v
+        for k, v in body.model_dump(include={"marketing", "profiling", "store_sharing"}).items()
+        if v is not None
+    }
+    return members.set_consents(actor, brand_id, choices, body.text_version, body.channel)
+
+
+@router.get("/me/data")
+def my_data(actor: CurrentConsumer, members: MembersDep) -> Any:
+    """Download your data: your account, and for each brand your membership, consents,
+    journey, certificates held and points entries (JSON)."""
+    return JSONResponse(
+        members.my_data(actor),
+        headers={"Content-Disposition": 'attachment; filename="tracecert-my-data.json"'},
+    )
+
+
+@router.get("/touchpoints/members", response_model=list[MemberSummaryPublic])
+def brand_members(
+    actor: CurrentActor,
+    members: MembersDep,
+    container: ContainerDep,
+    offset: Offset = 0,
+    limit: Limit = None,
+) -> Any:
+    """Your brand's members (brand, auditor), earliest first, without contact details; a
+    member's stage only with their profiling consent."""
+    return members.members(actor, offset, page_limit(container, limit))
+
+
+@router.get("/touchpoints/members/{member_id}", response_model=MemberPublic)
+def brand_member(
+    member_id: Annotated[str, Path(min_length=1, max_length=40)],
+    actor: CurrentActor,
+    members: MembersDep,
+) -> Any:
+    """One member (brand, auditor, the brand's stores): contact masked (in full for a store
+    with the member's store-sharing consent), consents, points, and the journey with
+    profiling consent."""
+    return members.member(actor, member_id)
+
+
+@router.get("/touchpoints/contacts", response_model=list[ContactListPublic])
+def brand_contacts(
+    actor: CurrentActor,
+    members: MembersDep,
+    container: ContainerDep,
+    offset: Offset = 0,
+    limit: Limit = None,
+) -> Any:
+    """Your brand's contact list (brand): the members whose marketing consent stands, with the
+    phone or e-mail to reach them by. Nobody without that consent is ever on it."""
+    return members.contactable(actor, offset, page_limit(container, limit))

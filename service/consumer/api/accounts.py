@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.clients import network_key
@@ -76,6 +76,25 @@ async def sign_out(session: ConsumerSession, consumers: ConsumersDep) -> Respons
 def me(actor: CurrentConsumer, consumers: ConsumersDep) -> dict[str, Any]:
     """The signed-in consumer's account (the sign-in address masked) and wallet."""
     return consumers.me(actor)
+
+
+@router.delete("/account", status_code=204)
+def erase_account(
+    actor: CurrentConsumer,
+    consumers: ConsumersDep,
+    confirm: Annotated[
+        Literal["erase"],
+        Query(description="Say 'erase': the account cannot be restored."),
+    ],
+) -> Response:
+    """Erase your account (PIPL): your phone number or e-mail address, sign-in codes and
+    sessions go; the account, its wallet and its history name nobody from now on (your
+    certificates stay on chain, keyed to the wallet's address, which nobody can sign in to
+    again), and every consent you gave is withdrawn. Download your data first (GET /me/data).
+    Refused (409) while a certificate is on its way somewhere: a gift, pledge, storage,
+    redemption or claim."""
+    consumers.erase_account(actor)
+    return Response(status_code=204)
 
 
 @router.post("/account/wallet/challenge")

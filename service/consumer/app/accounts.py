@@ -15,7 +15,9 @@ from typing import Any
 from service.consumer.app import commands
 from service.consumer.domain import accounts
 from service.consumer.domain.accounts import Account, Custody, OtpChallenge
+from service.consumer.domain.certificates import CertificateState
 from service.consumer.domain.errors import (
+    ErasureBlockedError,
     InvalidOtpError,
     InvalidSessionError,
     InvalidWalletBindingError,
@@ -23,7 +25,7 @@ from service.consumer.domain.errors import (
     OtpNetworkRateLimitedError,
     OtpRateLimitedError,
 )
-from service.consumer.domain.events import AccountCreated, WalletBound
+from service.consumer.domain.events import AccountCreated, AccountErased, WalletBound
 from service.consumer.ports import (
     AccountSession,
     CertificateChain,
@@ -369,6 +371,43 @@ def bind_wallet(
         bound = uow.accounts.get(account_id)
     assert bound is not None
     return account_view(bound)
+
+
+#: Certificate states nothing waits on: an account may be erased with its certificates in these.
+SETTLED = frozenset(
+    {CertificateState.ACTIVE, CertificateState.REDEEMED, CertificateState.CLAIM_FAILED}
+)
+
+
+def erase_account(
+    actor: Actor, uow_factory: ConsumerUnitOfWorkFactory, secrets_: ConsumerSecrets, clock: Clock
+) -> list[str]:
+    """Erase the signed-in consumer (PIPL): their phone or e-mail address, sign-in codes and
+    sessions go, and the account and its wallet name nobody from now on (the certificates stay
+    on chain, keyed to the address). The log records that it happened, naming the account's
+    public id only; the touchpoints forget the member and withdraw every consent. Refused while
+    a certificate is on its way somewhere. Answers the sessions it ended."""
+    account_id = require_consumer(actor)
+    now = clock.now()
+    with uow_factory() as uow:
+        account = uow.accounts.get(account_id)
+        if account is None:
+            raise InvalidSessionError()
+        waiting = sorted(
+            {c.state.value for c in uow.certificates.of_account(account_id)}
+            - {s.value for s in SETTLED}
+        )
+        if waiting:
+            raise ErasureBlockedError(
+                "Some of your certificates are still on their way somewhere ("
+                + ", ".join(waiting)
+                + "); accept, cancel, release or collect them first, then ask again."
+            )
+        key = accounts.recipient_key(secrets_.otp_key, account.destination)
+        ended = uow.accounts.erase(account_id, key, now)
+        uow.events.append(AccountErased(account.public_id), now)
+        uow.commit()
+    return ended
 
 
 def _address(text: str) -> str:

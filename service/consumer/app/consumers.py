@@ -14,6 +14,7 @@ from service.consumer.app.accounts import (
     CodeLimits,
     authenticate,
     bind_wallet,
+    erase_account,
     me,
     refresh,
     request_code,
@@ -97,6 +98,11 @@ class ConsumerUseCases:
 
     def me(self, actor: Actor) -> dict[str, Any]:
         return me(actor, self.uows.reader())
+
+    def erase_account(self, actor: Actor) -> None:
+        """Erase the signed-in consumer; the sessions it ended are forgotten here at once."""
+        for session_id in erase_account(actor, self.uows, self.secrets, self.clock):
+            self.cache.forget(("session", session_id))
 
     def wallet_challenge(self, actor: Actor, address: str) -> dict[str, Any]:
         return wallet_challenge(actor, address, self.uows, self.ledger, self.clock)

@@ -213,3 +213,14 @@ class InvalidWalletBindingError(TracecertError):
     code = "invalid_wallet_binding"
     kind = ErrorKind.INVALID
     default_detail = "The wallet could not be bound; the detail says why."
+
+
+class ErasureBlockedError(TracecertError):
+    """Raised when an account asked to be erased still has certificates on their way somewhere
+    (a gift, a pledge, storage, a redemption, a claim being minted)."""
+
+    code = "erasure_blocked"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "Some of your certificates are still on their way somewhere; settle them first."
+    )

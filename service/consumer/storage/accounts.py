@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from service.consumer.ports import (
 from service.consumer.storage.rows import (
     AccountRow,
     AccountSessionRow,
+    CertificateDealRow,
     CertificateRow,
     OtpChallengeRow,
 )
@@ -176,6 +177,45 @@ class SqlAlchemyAccountRepository:
             .returning(AccountSessionRow.id)
         ).first()
         return done is not None
+
+    def erase(self, account_id: int, recipient_key: bytes, at: datetime) -> list[str]:
+        row = self._s.get(AccountRow, account_id)
+        if row is None:
+            return []
+        sessions = list(
+            self._s.scalars(
+                select(AccountSessionRow.id).where(
+                    AccountSessionRow.account_id == account_id,
+                    AccountSessionRow.revoked_at.is_(None),
+                )
+            )
+        )
+        destination = row.destination
+        row.destination = f"erased:{row.public_id}"
+        self._s.execute(delete(OtpChallengeRow).where(OtpChallengeRow.destination == destination))
+        self._s.execute(
+            update(AccountSessionRow)
+            .where(
+                AccountSessionRow.account_id == account_id, AccountSessionRow.revoked_at.is_(None)
+            )
+            .values(revoked_at=at)
+        )
+        deals = CertificateDealRow.__table__.c
+        self._s.execute(
+            update(CertificateDealRow)
+            .where(deals.recipient_key == recipient_key)
+            .values(recipient_key=None)
+        )
+        mine = select(CertificateRow.id).where(CertificateRow.owner_account_id == account_id)
+        theirs = deals.certificate_id.in_(mine) | (deals.recipient_account_id == account_id)
+        # Delivery details (sealed) go; a gift's message is the only personal part of its terms
+        # (a pledge's terms are a contract with the pledgee, kept).
+        self._s.execute(update(CertificateDealRow).where(theirs).values(sealed_details=None))
+        self._s.execute(
+            update(CertificateDealRow).where(theirs, deals.kind == "gift").values(terms={})
+        )
+        self._s.flush()
+        return sessions
 
     def bind_wallet(self, account_id: int, address: str) -> bool:
         holds = self._s.scalar(
