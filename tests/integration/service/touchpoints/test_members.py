@@ -170,7 +170,7 @@ def every_text(container) -> str:
         for table in tables:
             if table == "alembic_version":
                 continue
-            for row in s.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+            for row in s.execute(text(f'SELECT * FROM "{table}"')):
                 for value in row:
                     if isinstance(value, bytes | memoryview):
                         found.append(bytes(value).decode("latin-1"))
