@@ -145,6 +145,7 @@ def _path_values(a: Tenant) -> dict[str, str]:
     return {
         "organisation_id": str(a.orgs["distributor"]),
         "brand_id": str(a.orgs["brand"]),
+        "member_id": "mem_unknown",
         "shipment_id": a.shipment,
         "alert_id": str(a.alert),
         "gtin": a.gtin,
