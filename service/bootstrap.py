@@ -496,7 +496,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         alerts=AlertUseCases(uow_factory, clock),
         outages=outages,
         touchpoints=Projector(uow_factory, clock),
-        funnel=FunnelUseCases(uow_factory),
+        funnel=FunnelUseCases(uow_factory, clock),
         points=PointsUseCases(uow_factory, clock),
         members=MembersUseCases(uow_factory, clock),
     )

@@ -380,3 +380,51 @@ def brand_contacts(
     """Your brand's contact list (brand): the members whose marketing consent stands, with the
     phone or e-mail to reach them by. Nobody without that consent is ever on it."""
     return members.contactable(actor, offset, page_limit(container, limit))
+
+
+# ----------------------------------------------------------------------------- journey rules
+UseShare = Literal["gift", "pledge", "deposit", "request_redemption"]
+
+
+class JourneyRulesUpdate(Strict):
+    """A brand's journey rules; what is left out keeps the default."""
+
+    #: A second certificate this many days after the first is loyalty (default 30).
+    loyal_after_days: int | None = Field(default=None, ge=1, le=3650)
+    #: A second certificate from another batch is loyalty at once (default true).
+    loyal_other_batch: bool | None = None
+    #: Confirmed steps that count as using or sharing (default all four).
+    use_share: list[UseShare] | None = Field(default=None, max_length=4)
+
+
+class JourneyRulesPublic(Public):
+    brand_id: int
+    loyal_after_days: int
+    loyal_other_batch: bool
+    use_share: list[UseShare]
+    #: Where the log holds the change (it applies to what the log holds after it).
+    log_index: int | None = None
+
+
+@router.get("/touchpoints/journey/rules", response_model=JourneyRulesPublic)
+def journey_rules(
+    actor: CurrentActor, touchpoints: TouchpointsDep, brand_id: IdQuery = None
+) -> Any:
+    """Your brand's journey rules (brand, auditor; an admin names ``brand_id``): when a second
+    certificate makes a member loyal, and which steps count as using or sharing one."""
+    return touchpoints.rules(actor, brand_id)
+
+
+@router.put("/touchpoints/journey/rules", response_model=JourneyRulesPublic)
+def set_journey_rules(
+    body: JourneyRulesUpdate,
+    actor: CurrentActor,
+    touchpoints: TouchpointsDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Set your brand's journey rules (the brand). They are an entry of the event log and apply
+    to what follows it; stages already reached stay reached."""
+    settings = body.model_dump(exclude_none=True)
+    return touchpoints.set_rules(
+        actor, settings, idempotency_of(idempotency_key, body, "journey-rules")
+    )

@@ -156,6 +156,14 @@ class JourneyRepository(Protocol):
         """Record new holdings (one already recorded is left as it is)."""
         ...
 
+    def rules(self, brand_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The journey rules each brand set (a brand that set none is absent)."""
+        ...
+
+    def put_rules(
+        self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str
+    ) -> None: ...
+
     def funnel(self, brand_id: int, offset: int, limit: int) -> list[FunnelRow]:
         """A brand's subjects per stage reached, by month (UTC), region and product, ordered by
         month, stage, region and product (unknown ones first)."""

@@ -4,11 +4,17 @@ brand's; partners and consumers none."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, PermissionDeniedError
+from service.kernel.idempotency import Idempotency
+from service.kernel.ports import Clock
 from service.kernel.roles import Role
+from service.touchpoints.app.writes import AppliedWrites
+from service.touchpoints.domain.events import JourneyRulesSet
+from service.touchpoints.domain.journey import DEFAULT_RULES, rules_from_settings
 from service.touchpoints.ports import TouchpointsUnitOfWork, TouchpointsUnitOfWorkFactory
 
 
@@ -46,10 +52,43 @@ def funnel(
 
 
 class FunnelUseCases:
-    """The funnel's use case with its unit-of-work factory bound once in bootstrap."""
+    """The journey's use cases (the funnel, the brand's rules) with their unit-of-work factory
+    and clock bound once in bootstrap."""
 
-    def __init__(self, uows: TouchpointsUnitOfWorkFactory) -> None:
+    def __init__(self, uows: TouchpointsUnitOfWorkFactory, clock: Clock) -> None:
         self.uows = uows
+        self.clock = clock
+
+    def rules(self, actor: Actor, brand_id: int | None) -> dict[str, Any]:
+        """The brand's journey rules (the brand, its auditors; an admin names the brand)."""
+        brand = funnel_brand(actor, brand_id)
+        with self.uows.reader() as uow:
+            settings = uow.journeys.rules([brand]).get(brand)
+        rules = rules_from_settings(settings) if settings else DEFAULT_RULES
+        return {"brand_id": brand, **rules.settings()}
+
+    def set_rules(
+        self, actor: Actor, settings: dict[str, Any], idempotency: Idempotency | None
+    ) -> dict[str, Any]:
+        """The brand sets its journey rules: an entry of the log, applied to what follows it
+        (stages already reached stay reached)."""
+        if actor.role is not Role.BRAND or actor.brand_id is None:
+            raise PermissionDeniedError("Only the brand sets its journey rules.")
+        brand_id = actor.brand_id
+        rules = rules_from_settings(settings)
+        writes = AppliedWrites(self.uows, self.clock)
+
+        def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
+            index = writes.append(
+                uow,
+                lambda _: [JourneyRulesSet(brand_id, rules.settings(), actor.principal_id)],
+                now,
+            )
+            if index is None:
+                return None
+            return {"brand_id": brand_id, **rules.settings(), "log_index": index}
+
+        return writes.run(actor, idempotency, work)
 
     def funnel(
         self, actor: Actor, brand_id: int | None, offset: int, limit: int

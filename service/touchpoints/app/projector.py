@@ -24,14 +24,16 @@ from service.kernel.events import canonical_json
 from service.kernel.ports import Clock, LogEntry
 from service.touchpoints.app.awards import EXPIRY_SOURCE, PointsPage
 from service.touchpoints.domain.journey import (
+    DEFAULT_RULES,
     USE_ACTIONS,
     Cause,
+    JourneyRules,
     Reach,
     Source,
     Stage,
     account_subject,
     device_subject,
-    is_loyal,
+    rules_from_settings,
     wallet_subject,
 )
 from service.touchpoints.domain.members import Consent, Purpose, member_public_id
@@ -199,6 +201,9 @@ class LogPage:
         self.new_holdings: list[Holding] = []
         self.reaches: list[Reach] = []
         self.members: list[Member] = []
+        #: Brands' journey rules, read as the page first needs them; and those set in it.
+        self._rules: dict[int, JourneyRules] = {}
+        self.rules_set: dict[int, tuple[dict[str, Any], datetime, str]] = {}
         self.consents: list[tuple[int, str, Consent]] = []
         self.erased: list[tuple[str, datetime]] = []
 
@@ -216,6 +221,8 @@ class LogPage:
             journeys.add_holdings(self.new_holdings)
         if self.reaches:
             journeys.reach(self.reaches)
+        for brand_id, (settings, at, ref) in sorted(self.rules_set.items()):
+            journeys.put_rules(brand_id, settings, at, ref)
         self.points.flush()
         members = self.uow.members
         if self.members:
@@ -246,8 +253,20 @@ class LogPage:
         held.append(holding)
         self.new_holdings.append(holding)
         self.reach(facts, subject, Stage.CONVERT, cause)
-        if first is not None and is_loyal(first.batch_id, first.held_at, facts.batch_id, cause.at):
+        rules = self.rules(facts.brand_id)
+        if first is not None and rules.is_loyal(
+            first.batch_id, first.held_at, facts.batch_id, cause.at
+        ):
             self.reach(facts, subject, Stage.LOYAL, cause)
+
+    def rules(self, brand_id: int) -> JourneyRules:
+        """The brand's journey rules as of this point of the page."""
+        found = self._rules.get(brand_id)
+        if found is None:
+            settings = self.uow.journeys.rules([brand_id]).get(brand_id)
+            found = rules_from_settings(settings) if settings else DEFAULT_RULES
+            self._rules[brand_id] = found
+        return found
 
     def joined_at(self, subject: str) -> int | None:
         """The log index ``subject`` signed up at, if known."""
@@ -375,7 +394,7 @@ def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None
         page.put(settled)
     if action in USE_ACTIONS:
         subject = asked_by or facts.holder
-        if subject is not None:
+        if subject is not None and action in page.rules(facts.brand_id).use_share:
             page.reach(facts, subject, Stage.USE_SHARE, cause)
         if action == "request_redemption":
             page.points.earn(Rule.REDEMPTION, facts, subject, cause)
@@ -388,6 +407,12 @@ def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None
             and page.joined_after(asked_by, facts.gift_index)
         ):
             page.points.earn(Rule.REFERRAL, facts, giver, cause)
+
+
+def _journey_rules_set(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    brand_id = int(body["brand_id"])
+    page._rules[brand_id] = rules_from_settings(body["settings"])
+    page.rules_set[brand_id] = (body["settings"], cause.at, cause.ref())
 
 
 def _consent_recorded(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -443,6 +468,7 @@ _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "CertificateActionConfirmed": _action_confirmed,
     "BatchRecalled": _batch_recalled,
     "ConsentRecorded": _consent_recorded,
+    "JourneyRulesSet": _journey_rules_set,
     "AccountErased": _account_erased,
     "PointsProgrammeSet": _programme_set,
     "PointsSpent": _points_spent,

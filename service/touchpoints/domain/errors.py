@@ -13,6 +13,14 @@ class InvalidProgrammeError(TracecertError):
     default_detail = "The programme's settings are malformed; fix them as the detail says."
 
 
+class InvalidJourneyRulesError(TracecertError):
+    """Raised when a brand's journey rules are out of bounds or malformed."""
+
+    code = "invalid_journey_rules"
+    kind = ErrorKind.INVALID
+    default_detail = "The journey rules are malformed; fix them as the detail says."
+
+
 class InsufficientPointsError(TracecertError):
     """Raised when a spend asks for more points than the member has."""
 

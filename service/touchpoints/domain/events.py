@@ -21,6 +21,16 @@ class PointsProgrammeSet(Event):
 
 
 @dataclass(frozen=True)
+class JourneyRulesSet(Event):
+    """A brand set its journey rules; they apply to what the log holds after this entry."""
+
+    type: ClassVar[str] = "JourneyRulesSet"
+    brand_id: int
+    settings: dict[str, Any]
+    by: str
+
+
+@dataclass(frozen=True)
 class PointsSpent(Event):
     """A member spent points on a reward; ``draws`` are ``[award key, points]``, the earliest
     to expire first."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from service.touchpoints.domain.errors import InvalidJourneyRulesError
+
 
 class Stage(StrEnum):
     DISCOVER = "discover"
@@ -100,6 +102,51 @@ def is_loyal(
     """A second certificate of the brand is loyalty when it is from another batch, or comes
     ``after`` (30 days) or more after the first."""
     return batch != first_batch or at - first_at >= after
+
+
+@dataclass(frozen=True)
+class JourneyRules:
+    """A brand's journey rules (issue 15: configurable per brand, with defaults). They apply to
+    the event log's entries after the brand set them; a scan discovers the brand for its device
+    under every brand's rules alike (the scan stream is read apart from the log)."""
+
+    #: A second certificate this many days after the first is loyalty.
+    loyal_after_days: int = LOYAL_AFTER.days
+    #: A second certificate from another batch is loyalty at once.
+    loyal_other_batch: bool = True
+    #: Confirmed steps that count as using or sharing a certificate.
+    use_share: frozenset[str] = USE_ACTIONS
+
+    def settings(self) -> dict[str, object]:
+        return {
+            "loyal_after_days": self.loyal_after_days,
+            "loyal_other_batch": self.loyal_other_batch,
+            "use_share": sorted(self.use_share),
+        }
+
+    def is_loyal(self, first_batch: str, first_at: datetime, batch: str, at: datetime) -> bool:
+        return (self.loyal_other_batch and batch != first_batch) or (
+            at - first_at >= timedelta(days=self.loyal_after_days)
+        )
+
+
+DEFAULT_RULES = JourneyRules()
+
+
+def rules_from_settings(settings: dict[str, object]) -> JourneyRules:
+    """Read and check a brand's journey rules; omitted ones keep the defaults."""
+    days = settings.get("loyal_after_days", DEFAULT_RULES.loyal_after_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+        raise InvalidJourneyRulesError("loyal_after_days must be a whole number from 1 to 3650.")
+    other = settings.get("loyal_other_batch", DEFAULT_RULES.loyal_other_batch)
+    if not isinstance(other, bool):
+        raise InvalidJourneyRulesError("loyal_other_batch must be true or false.")
+    use = settings.get("use_share", sorted(DEFAULT_RULES.use_share))
+    if not isinstance(use, list) or not set(use) <= USE_ACTIONS:
+        raise InvalidJourneyRulesError(
+            "use_share lists steps from " + ", ".join(sorted(USE_ACTIONS)) + " (or none)."
+        )
+    return JourneyRules(days, other, frozenset(use))
 
 
 #: Subjects: an account's public id, a wallet address nobody's account is known to hold, or an

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from service.kernel.events import canonical_json
 from service.touchpoints.domain.journey import Cause, Reach, Source, Stage, earlier
 from service.touchpoints.ports import CertificateFacts, FunnelRow, Holding
 from service.touchpoints.storage.rows import (
@@ -18,6 +20,7 @@ from service.touchpoints.storage.rows import (
     FeedCheckpointRow,
     FeedWalletRow,
     HoldingRow,
+    JourneyRulesRow,
     JourneyStageRow,
 )
 
@@ -26,6 +29,7 @@ _CERTIFICATES = cast(Table, FeedCertificateRow.__table__)
 _WALLETS = cast(Table, FeedWalletRow.__table__)
 _HOLDINGS = cast(Table, HoldingRow.__table__)
 _CHECKPOINTS = cast(Table, FeedCheckpointRow.__table__)
+_RULES = cast(Table, JourneyRulesRow.__table__)
 
 
 def _upsert(session: Session) -> Any:
@@ -225,6 +229,27 @@ class SqlAlchemyJourneyRepository:
             ],
         )
 
+    def rules(self, brand_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        r = _RULES.c
+        rows = self._s.execute(
+            select(r.brand_id, r.settings).where(r.brand_id.in_(sorted(brand_ids)))
+        )
+        return {int(brand): json.loads(settings) for brand, settings in rows}
+
+    def put_rules(self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str) -> None:
+        stmt = _upsert(self._s)(_RULES).values(
+            brand_id=brand_id,
+            settings=canonical_json(settings).decode("utf-8"),
+            set_at=at,
+            cause=cause,
+        )
+        self._s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[_RULES.c.brand_id],
+                set_={k: stmt.excluded[k] for k in ("settings", "set_at", "cause")},
+            )
+        )
+
     def funnel(self, brand_id: int, offset: int, limit: int) -> list[FunnelRow]:
         t = _STAGES.c
         if self._s.get_bind().dialect.name == "postgresql":
@@ -247,7 +272,7 @@ class SqlAlchemyJourneyRepository:
 
     def dump(self) -> dict[str, list[list[Any]]]:
         out: dict[str, list[list[Any]]] = {}
-        for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS):
+        for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _RULES):
             keys = list(table.primary_key.columns)
             rows = self._s.execute(select(table).order_by(*keys))
             out[table.name] = [
@@ -256,7 +281,7 @@ class SqlAlchemyJourneyRepository:
         return out
 
     def clear(self) -> None:
-        for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _CHECKPOINTS):
+        for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _RULES, _CHECKPOINTS):
             self._s.execute(delete(table))
 
 

@@ -166,3 +166,15 @@ class ConsentRow(Base):
     text_version: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(16))
     cause: Mapped[str] = mapped_column(String(32))
+
+
+class JourneyRulesRow(Base):
+    """A brand's journey rules as it last set them (the log's ``JourneyRulesSet``)."""
+
+    __tablename__ = "touchpoint_journey_rules"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Canonical JSON of the settings.
+    settings: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))

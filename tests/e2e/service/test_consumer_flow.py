@@ -225,4 +225,27 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
     again = httpx.get(f"{svc.base}/01/{uri}", headers={"Accept": "application/json"}).json()
     assert again["certificate"]["state"] == "active"
     assert alice_wallet not in str(again) and "alice" not in str(again)
+
+    # The touchpoints' feed (tracecert run's own thread) credited each confirmed claim once:
+    # three each (Bob's gift from Alice earns him no claim points: the bottle earned them).
+    def balance(who: Consumer) -> int:
+        brands = httpx.get(f"{svc.base}/me/points", headers=who.headers).json()["brands"]
+        return int(brands[0]["balance"]) if brands else 0
+
+    wait_for(lambda: balance(alice) == 300 and balance(bob) == 300, what="points credited")
+    (brand,) = httpx.get(f"{svc.base}/me/points", headers=alice.headers).json()["brands"]
+    spend = {"brand_id": brand["brand_id"], "reward": "coupon-50"}
+    key = {**alice.headers, "Idempotency-Key": "e2e-spend-1"}
+    spent = post_ok(f"{svc.base}/me/points/spend", key, spend)
+    assert spent["balance"] == 100 and post_ok(f"{svc.base}/me/points/spend", key, spend) == spent
+    assert balance(alice) == 100
+    consents = httpx.put(
+        f"{svc.base}/me/consents/{brand['brand_id']}",
+        json={"marketing": True, "text_version": "e2e-1", "channel": "web"},
+        headers=alice.headers,
+    )
+    assert consents.status_code == 200 and consents.json()["consents"]["marketing"]["granted"]
+    data = httpx.get(f"{svc.base}/me/data", headers=alice.headers).json()
+    assert data["account"]["sign_in"] == "alice@example.com"
+    assert [p["points"] for p in data["brands"][0]["points"]][0] == -200
     node.stop()  # the restarted node (the fixture stops the first)

@@ -1,7 +1,7 @@
 """Touchpoints I, points and members: each brand's points programme and its append-only ledger
 (entries and the draws linking spends, expiries and reversals to the awards they take from),
 the facts the feed now keeps for them (a bottle's time in storage, a gift's giver, an account's
-sign-up), and each brand's members with their consents per purpose.
+sign-up), each brand's members with their consents per purpose, and each brand's journey rules.
 
 Every touchpoint table is a projection of the event log and the scan stream, and the new facts
 are read from entries the feed has already passed: the feed's tables are emptied here, and the
@@ -112,9 +112,18 @@ def upgrade() -> None:
             "brand_id", "subject", "purpose", name=op.f("pk_touchpoint_consents")
         ),
     )
+    op.create_table(
+        "touchpoint_journey_rules",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("settings", sa.Text(), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("brand_id", name=op.f("pk_touchpoint_journey_rules")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("touchpoint_journey_rules")
     op.drop_table("touchpoint_consents")
     op.drop_index("ix_touchpoint_members_subject", table_name="touchpoint_members")
     op.drop_table("touchpoint_members")

@@ -268,3 +268,46 @@ def test_the_funnel_is_the_brands_own(api, container, keys, world):
         assert refused.status_code == 403 and refused.json()["error"] == "permission_denied"
     assert api.get("/touchpoints/funnel").status_code == 401
     assert api.get("/touchpoints/funnel", headers=world.alice).status_code == 401
+
+
+def test_a_brands_journey_rules_apply_to_what_follows_them(api, container, keys, otp, world):
+    brand = brand_of(container, world)
+    default = api.get("/touchpoints/journey/rules", headers=auth(keys.auditor))
+    assert default.status_code == 200, default.text
+    assert default.json() == {
+        "brand_id": brand,
+        "loyal_after_days": 30,
+        "loyal_other_batch": True,
+        "use_share": ["deposit", "gift", "pledge", "request_redemption"],
+        "log_index": None,
+    }
+    changed = api.put(
+        "/touchpoints/journey/rules",
+        json={"loyal_other_batch": False, "use_share": ["pledge"]},
+        headers=auth(keys.brand),
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["loyal_other_batch"] is False and changed.json()["log_index"] > 0
+    # Another batch is no longer loyalty; a gift no longer counts as sharing.
+    other = pinned_batch(api, container, keys.factory, lot="LOT-R")
+    serial = other.serials[0]
+    body = api.post(
+        "/claims", json={"serial": serial, "pin": other.pins[serial]}, headers=world.alice
+    ).json()
+    mint_claims(container, lambda: world.get(body["id"], world.alice)["state"] == "active")
+    gift_to_bob(api, world)
+    container.touchpoints.catch_up()
+    reached = stages(container, brand, account_of(api, world.alice))
+    assert Stage.LOYAL not in reached and Stage.USE_SHARE not in reached
+    assert Stage.CONVERT in reached
+    built = container.touchpoints.snapshot()
+    assert container.touchpoints.rebuild() > 0 and container.touchpoints.snapshot() == built
+    # Only the brand sets them, within bounds.
+    for key in (keys.auditor, keys.admin, keys.distributor):
+        refused = api.put(
+            "/touchpoints/journey/rules", json={"loyal_after_days": 5}, headers=auth(key)
+        )
+        assert refused.status_code == 403, refused.text
+    for bad in ({"loyal_after_days": 0}, {"use_share": ["dance"]}, {"colour": "red"}):
+        answer = api.put("/touchpoints/journey/rules", json=bad, headers=auth(keys.brand))
+        assert answer.status_code == 422, (bad, answer.text)
