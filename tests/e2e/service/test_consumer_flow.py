@@ -247,5 +247,5 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
     assert consents.status_code == 200 and consents.json()["consents"]["marketing"]["granted"]
     data = httpx.get(f"{svc.base}/me/data", headers=alice.headers).json()
     assert data["account"]["sign_in"] == "alice@example.com"
-    assert [p["points"] for p in data["brands"][0]["points"]][0] == -200
+    assert data["brands"][0]["points"][0]["points"] == -200  # the latest entry first
     node.stop()  # the restarted node (the fixture stops the first)
