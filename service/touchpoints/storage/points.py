@@ -21,31 +21,26 @@ _ENTRIES = cast(Table, PointsEntryRow.__table__)
 _DRAWS = cast(Table, PointsDrawRow.__table__)
 _PROGRAMMES = cast(Table, PointsProgrammeRow.__table__)
 
-_TAKEN = (
-    select(_DRAWS.c.award_key, func.sum(_DRAWS.c.amount).label("taken"))
-    .group_by(_DRAWS.c.award_key)
-    .subquery("taken")
-)
-
-
 def _awards_query() -> Any:
-    """Awards with what is left of each (amount less draws)."""
-    e = _ENTRIES.c
-    remaining = (e.amount - func.coalesce(_TAKEN.c.taken, 0)).label("remaining")
-    return (
-        select(
-            e.key,
-            e.holder,
-            e.brand_id,
-            e.expires_at,
-            remaining,
-            e.certificate_id,
-            e.batch_id,
-            e.amount,
-        )
-        .select_from(_ENTRIES.outerjoin(_TAKEN, _TAKEN.c.award_key == e.key))
-        .where(e.kind == EntryKind.EARN.value)
+    """Awards with what is left of each (amount less draws): the draws are summed per award
+    through their index, so a query reads only the awards it selects."""
+    e, d = _ENTRIES.c, _DRAWS.c
+    taken = (
+        select(func.coalesce(func.sum(d.amount), 0))
+        .where(d.award_key == e.key)
+        .correlate(_ENTRIES)
+        .scalar_subquery()
     )
+    return select(
+        e.key,
+        e.holder,
+        e.brand_id,
+        e.expires_at,
+        (e.amount - taken).label("remaining"),
+        e.certificate_id,
+        e.batch_id,
+        e.amount,
+    ).where(e.kind == EntryKind.EARN.value)
 
 
 def _award(row: Any) -> Award:

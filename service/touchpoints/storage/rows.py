@@ -96,7 +96,7 @@ class PointsEntryRow(Base):
     __table_args__ = (
         Index("ix_touchpoint_points_holder_brand_id", "holder", "brand_id"),
         Index("ix_touchpoint_points_batch_id", "batch_id"),
-        Index("ix_touchpoint_points_kind_expires_at", "kind", "expires_at"),
+        Index("ix_touchpoint_points_expires_at", "expires_at"),
     )
 
     key: Mapped[str] = mapped_column(String(120), primary_key=True)

@@ -63,9 +63,9 @@ def upgrade() -> None:
         "ix_touchpoint_points_holder_brand_id", "touchpoint_points", ["holder", "brand_id"]
     )
     op.create_index("ix_touchpoint_points_batch_id", "touchpoint_points", ["batch_id"])
-    op.create_index(
-        "ix_touchpoint_points_kind_expires_at", "touchpoint_points", ["kind", "expires_at"]
-    )
+    # By expiry date alone: an index led by the kind (nearly every entry is an award) would
+    # tempt SQLite's planner away from the holder's index.
+    op.create_index("ix_touchpoint_points_expires_at", "touchpoint_points", ["expires_at"])
     op.create_table(
         "touchpoint_point_draws",
         sa.Column("entry_key", sa.String(length=120), nullable=False),
@@ -130,7 +130,7 @@ def downgrade() -> None:
     op.drop_table("touchpoint_programmes")
     op.drop_index("ix_touchpoint_point_draws_award_key", table_name="touchpoint_point_draws")
     op.drop_table("touchpoint_point_draws")
-    op.drop_index("ix_touchpoint_points_kind_expires_at", table_name="touchpoint_points")
+    op.drop_index("ix_touchpoint_points_expires_at", table_name="touchpoint_points")
     op.drop_index("ix_touchpoint_points_batch_id", table_name="touchpoint_points")
     op.drop_index("ix_touchpoint_points_holder_brand_id", table_name="touchpoint_points")
     op.drop_table("touchpoint_points")
