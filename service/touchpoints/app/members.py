@@ -19,7 +19,7 @@ from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from service.kernel.roles import Role
 from service.touchpoints.app.points import entry_view
-from service.touchpoints.app.writes import AppliedWrites
+from service.touchpoints.app.writes import AppliedWrites, signed_in
 from service.touchpoints.domain.events import ConsentRecorded
 from service.touchpoints.domain.journey import account_subject, current_stage
 from service.touchpoints.domain.members import (
@@ -71,13 +71,7 @@ class MembersUseCases:
 
     # ------------------------------------------------------------------ the consumer
     def _account(self, actor: Actor, uow: TouchpointsUnitOfWork) -> str:
-        """The signed-in consumer's account public id."""
-        if actor.role is not Role.CONSUMER or actor.account_id is None:
-            raise PermissionDeniedError("Sign in to see and change your consents and data.")
-        public_id = uow.feed.account_public_id(actor.account_id)
-        if public_id is None:
-            raise PermissionDeniedError("Sign in to see and change your consents and data.")
-        return public_id
+        return signed_in(actor, uow, "Sign in to see and change your consents and data.")
 
     def my_consents(self, actor: Actor) -> list[dict[str, Any]]:
         """The brands the consumer is a member of, each with its consent per purpose."""

@@ -23,7 +23,7 @@ from service.kernel.ports import Clock
 from service.kernel.roles import Role
 from service.touchpoints.app.funnel import funnel_brand
 from service.touchpoints.app.projector import LOG_RANGE, PAGE
-from service.touchpoints.app.writes import AppliedWrites
+from service.touchpoints.app.writes import AppliedWrites, signed_in
 from service.touchpoints.domain.errors import (
     PointsClosedError,
     UnknownRewardError,
@@ -80,12 +80,7 @@ class PointsUseCases:
 
     # ------------------------------------------------------------------ the consumer
     def _holder(self, actor: Actor, uow: TouchpointsUnitOfWork) -> str:
-        if actor.role is not Role.CONSUMER or actor.account_id is None:
-            raise PermissionDeniedError("Sign in to see and spend your points.")
-        public_id = uow.feed.account_public_id(actor.account_id)
-        if public_id is None:
-            raise PermissionDeniedError("Sign in to see and spend your points.")
-        return account_subject(public_id)
+        return account_subject(signed_in(actor, uow, "Sign in to see and spend your points."))
 
     def my_points(self, actor: Actor) -> dict[str, Any]:
         """The consumer's points, brand by brand: balance, what expires next, the brand's

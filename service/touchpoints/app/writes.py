@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from service.kernel.actor import Actor
-from service.kernel.errors import RequestInProgressError
+from service.kernel.errors import PermissionDeniedError, RequestInProgressError
 from service.kernel.events import Event, canonical_json
 from service.kernel.idempotency import Idempotency, replay
 from service.kernel.ports import Clock, DuplicateError, StoredResponse
+from service.kernel.roles import Role
 from service.touchpoints.app.projector import LOG_RANGE, PAGE, apply_log
 from service.touchpoints.domain.errors import PointsCatchingUpError
 from service.touchpoints.domain.journey import Source
@@ -32,6 +33,17 @@ MAX_CATCH_UP = PAGE * LOG_RANGE
 ATTEMPTS = 5
 
 Work = Callable[[TouchpointsUnitOfWork, datetime], dict[str, Any] | None]
+
+
+def signed_in(actor: Actor, uow: TouchpointsUnitOfWork, refusal: str) -> str:
+    """The signed-in consumer's account public id (what the log names them by); ``refusal`` is
+    the sentence for any other caller."""
+    if actor.role is not Role.CONSUMER or actor.account_id is None:
+        raise PermissionDeniedError(refusal)
+    public_id = uow.feed.account_public_id(actor.account_id)
+    if public_id is None:
+        raise PermissionDeniedError(refusal)
+    return public_id
 
 
 class AppliedWrites:

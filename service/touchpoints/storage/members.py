@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.touchpoints.domain.members import Consent, Purpose
 from service.touchpoints.ports import Member
-from service.touchpoints.storage.repositories import _chunks, _upsert
+from service.touchpoints.storage.repositories import _chunks, _upsert, dump_tables
 from service.touchpoints.storage.rows import ConsentRow, MemberRow
 
 _MEMBERS = cast(Table, MemberRow.__table__)
@@ -153,14 +153,7 @@ class SqlAlchemyMembersRepository:
         return [_member(r) for r in rows]
 
     def dump(self) -> dict[str, list[list[Any]]]:
-        out: dict[str, list[list[Any]]] = {}
-        for table in (_MEMBERS, _CONSENTS):
-            keys = list(table.primary_key.columns)
-            rows = self._s.execute(select(table).order_by(*keys))
-            out[table.name] = [
-                [v.isoformat() if isinstance(v, datetime) else v for v in row] for row in rows
-            ]
-        return out
+        return dump_tables(self._s, (_MEMBERS, _CONSENTS))
 
     def clear(self) -> None:
         for table in (_MEMBERS, _CONSENTS):

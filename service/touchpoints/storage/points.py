@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from service.kernel.events import canonical_json
 from service.touchpoints.domain.points import Award, Draw, Entry, EntryKind
-from service.touchpoints.storage.repositories import _chunks, _upsert
+from service.touchpoints.storage.repositories import _chunks, _upsert, dump_tables
 from service.touchpoints.storage.rows import PointsDrawRow, PointsEntryRow, PointsProgrammeRow
 
 _ENTRIES = cast(Table, PointsEntryRow.__table__)
 _DRAWS = cast(Table, PointsDrawRow.__table__)
 _PROGRAMMES = cast(Table, PointsProgrammeRow.__table__)
+
 
 def _awards_query() -> Any:
     """Awards with what is left of each (amount less draws): the draws are summed per award
@@ -196,14 +197,7 @@ class SqlAlchemyPointsRepository:
         ]
 
     def dump(self) -> dict[str, list[list[Any]]]:
-        out: dict[str, list[list[Any]]] = {}
-        for table in (_ENTRIES, _DRAWS, _PROGRAMMES):
-            keys = list(table.primary_key.columns)
-            rows = self._s.execute(select(table).order_by(*keys))
-            out[table.name] = [
-                [v.isoformat() if isinstance(v, datetime) else v for v in row] for row in rows
-            ]
-        return out
+        return dump_tables(self._s, (_ENTRIES, _DRAWS, _PROGRAMMES))
 
     def clear(self) -> None:
         for table in (_ENTRIES, _DRAWS, _PROGRAMMES):

@@ -102,6 +102,18 @@ def _chunks(values: Collection[str]) -> list[list[str]]:
     return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
 
 
+def dump_tables(session: Session, tables: Sequence[Table]) -> dict[str, list[list[Any]]]:
+    """Every row of ``tables``, in primary-key order, as JSON-ready lists (rebuilds compare
+    them)."""
+    out: dict[str, list[list[Any]]] = {}
+    for table in tables:
+        rows = session.execute(select(table).order_by(*table.primary_key.columns))
+        out[table.name] = [
+            [v.isoformat() if isinstance(v, datetime) else v for v in row] for row in rows
+        ]
+    return out
+
+
 class SqlAlchemyJourneyRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -271,14 +283,7 @@ class SqlAlchemyJourneyRepository:
         ]
 
     def dump(self) -> dict[str, list[list[Any]]]:
-        out: dict[str, list[list[Any]]] = {}
-        for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _RULES):
-            keys = list(table.primary_key.columns)
-            rows = self._s.execute(select(table).order_by(*keys))
-            out[table.name] = [
-                [v.isoformat() if isinstance(v, datetime) else v for v in row] for row in rows
-            ]
-        return out
+        return dump_tables(self._s, (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _RULES))
 
     def clear(self) -> None:
         for table in (_STAGES, _CERTIFICATES, _WALLETS, _HOLDINGS, _RULES, _CHECKPOINTS):
