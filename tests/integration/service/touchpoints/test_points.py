@@ -16,7 +16,10 @@ from service.kernel.idempotency import Idempotency
 from service.touchpoints.domain.errors import InsufficientPointsError
 from tests.integration.service.conftest import auth
 from tests.integration.service.consumer.helpers import sign_in
-from tests.integration.service.consumer.test_certificate_lifecycle import World
+from tests.integration.service.consumer.test_certificate_lifecycle import (  # noqa: F401
+    World,
+    partners,
+)
 from tests.integration.service.touchpoints.test_feed import brand_of, gift_to_bob
 
 CHEAP = {"id": "sticker", "name": "A sticker", "points": 30}
@@ -304,3 +307,30 @@ def test_the_programme_is_the_brands_own(api, container, keys, world):
     assert balance(api, container, world.alice, brand) == 100  # the second claim earned nothing
     refused = spend(api, world.alice, brand, "coupon-50")
     assert refused.status_code == 409 and refused.json()["error"] == "points_programme_closed"
+
+
+def test_a_year_in_storage_earns_its_anniversary_once(
+    api, container, keys, world, partners, monkeypatch
+):
+    brand = brand_of(container, world)
+    cid = world.certificate["id"]
+    offered = world.post(
+        f"/me/certificates/{cid}/deposit", world.alice, custodian_id=partners.custodian
+    )
+    world.settle()
+    world.post(f"/deals/{offered['deals'][0]['id']}/confirm", auth(partners.custodian_key))
+    world.settle()
+    container.touchpoints.catch_up()
+    container.points.run_expiry()  # not a year yet
+    assert balance(api, container, world.alice, brand) == 100
+    later(monkeypatch, container, 366)
+    container.points.run_expiry()
+    container.points.run_expiry()  # the same year is not earned twice
+    anniversaries = [
+        e for e in entries(api, container, world.alice, brand) if e["rule"] == "storage_anniversary"
+    ]
+    assert [(e["id"], e["points"]) for e in anniversaries] == [(f"storage_anniversary:{cid}:1", 30)]
+    # The claim's award (a year) expired on the way: 100 expired, 30 earned.
+    assert balance(api, container, world.alice, brand) == 30
+    built = container.touchpoints.snapshot()
+    assert container.touchpoints.rebuild() > 0 and container.touchpoints.snapshot() == built
