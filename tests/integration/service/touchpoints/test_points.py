@@ -310,7 +310,12 @@ def test_the_programme_is_the_brands_own(api, container, keys, world):
 
 
 def test_a_year_in_storage_earns_its_anniversary_once(
-    api, container, keys, world, partners, monkeypatch
+    api,
+    container,
+    keys,
+    world,
+    partners,
+    monkeypatch,  # noqa: F811
 ):
     brand = brand_of(container, world)
     cid = world.certificate["id"]
