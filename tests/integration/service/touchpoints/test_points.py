@@ -314,8 +314,8 @@ def test_a_year_in_storage_earns_its_anniversary_once(
     container,
     keys,
     world,
-    partners,
-    monkeypatch,  # noqa: F811
+    partners,  # noqa: F811
+    monkeypatch,
 ):
     brand = brand_of(container, world)
     cid = world.certificate["id"]
