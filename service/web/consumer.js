@@ -735,11 +735,15 @@ function tomorrow() {
 function pointsPanel(root) {
   const brands = root.querySelector(".brands");
   const error = root.querySelector(".points-error");
+  const done = root.querySelector(".points-note"); // outlives the list, which a spend redraws
   let onSpent = () => {};
 
-  function entryText(entry) {
+  function entryText(entry, brand) {
     let what = label("points_rule", entry.rule);
-    if (entry.kind !== "earn") what = t(`points_kind_${entry.kind}`, { reward: entry.rule ?? "" });
+    if (entry.kind !== "earn") {
+      const reward = brand.rewards.find((r) => r.id === entry.rule);
+      what = t(`points_kind_${entry.kind}`, { reward: reward ? reward.name : entry.rule ?? "" });
+    }
     const line = t("points_entry", { points: entry.points > 0 ? `+${entry.points}` : entry.points, what, date: day(entry.at) });
     return entry.withheld > 0 ? `${line} ${t("points_withheld", { points: entry.withheld })}` : line;
   }
@@ -748,6 +752,7 @@ function pointsPanel(root) {
     const key = button.dataset.key || (button.dataset.key = uuid());
     button.disabled = true;
     show(note, "");
+    show(done, "");
     try {
       const spent = await api("/me/points/spend", {
         method: "POST",
@@ -756,7 +761,7 @@ function pointsPanel(root) {
         body: { brand_id: brand.brand_id, reward: reward.id },
       });
       delete button.dataset.key;
-      show(note, t("points_spent", { reward: reward.name, id: spent.id }));
+      show(done, t("points_spent", { reward: reward.name, id: spent.id }));
       onSpent();
     } catch (e) {
       if (e.status !== 0 && e.status < 500) delete button.dataset.key; // refused: a new click is a new spend
@@ -792,7 +797,7 @@ function pointsPanel(root) {
     }
     item.append(rewards, note);
     const latest = element("ul", "entries");
-    for (const entry of brand.latest) latest.append(element("li", "", entryText(entry)));
+    for (const entry of brand.latest) latest.append(element("li", "", entryText(entry, brand)));
     item.append(latest);
     return item;
   }

@@ -560,6 +560,7 @@ def test_my_points_shows_what_a_claim_earned_and_spends_it_on_a_reward(
     otp: RecordingOtpSender,
     launch: Launch,
     keys: Any,
+    screenshot: Shot,
     page_errors: list[str],
 ) -> None:
     programme = client.put(
@@ -581,7 +582,10 @@ def test_my_points_shows_what_a_claim_earned_and_spends_it_on_a_reward(
     panel.get_by_role("button", name="用 60 积分兑换").click()
     expect(panel).to_contain_text("已兑换：A tasting glass")
     expect(panel.get_by_test_id("points-balance")).to_have_text("40 积分")
+    expect(panel).to_contain_text("已兑换：A tasting glass")  # still there after the redraw
+    expect(panel).to_contain_text("-60 · 兑换 A tasting glass")
     expect(panel.get_by_role("button", name="用 60 积分兑换")).to_be_disabled()
+    screenshot(alice, "my-points", focus=panel)  # and the page fits the phone's width
     mine = client.get("/me/points", headers=alice_auth).json()["brands"][0]
     assert mine["balance"] == 40 and mine["latest"][0]["rule"] == "glass"
     assert page_errors == []
