@@ -339,3 +339,18 @@ def test_a_year_in_storage_earns_its_anniversary_once(
     assert balance(api, container, world.alice, brand) == 30
     built = container.touchpoints.snapshot()
     assert container.touchpoints.rebuild() > 0 and container.touchpoints.snapshot() == built
+
+
+def test_the_cli_runs_the_expiry_job(api, container, world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from service import cli
+
+    monkeypatch.setattr(cli, "_offline_container", lambda settings: container)
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", container.settings.database_url)
+    monkeypatch.setattr(container, "close", lambda: None)  # the fixture closes it
+    ran = CliRunner().invoke(cli.app, ["points", "expire", "--as-of", "2026-01-01"])
+    assert ran.exit_code == 0, ran.output
+    assert "points expiry ran as of 2026-01-01T00:00:00+00:00" in " ".join(ran.output.split())
+    later = CliRunner().invoke(cli.app, ["points", "expire", "--as-of", "2999-01-01"])
+    assert later.exit_code != 0 and "never a later one" in " ".join(later.output.split())
