@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from service.api.deps import (
     ContainerDep,
@@ -28,7 +28,8 @@ PointsDep = Annotated[PointsUseCases, Depends(use_cases("points"))]
 
 router = APIRouter(tags=["touchpoints"])
 
-Points = Annotated[int, Field(ge=0, le=MAX_POINTS)]
+#: Strict types: JSON's 0 is not false, nor "5" a number (the schema says so; so does the API).
+Points = Annotated[StrictInt, Field(ge=0, le=MAX_POINTS)]
 
 
 class FunnelRowPublic(Public):
@@ -79,16 +80,16 @@ class Caps(Strict):
 class RewardCreate(Strict):
     id: str = Field(min_length=1, max_length=40, pattern=r"^[\x21-\x7e]+$")
     name: str = Field(min_length=1, max_length=120)
-    points: int = Field(ge=1, le=MAX_POINTS)
+    points: StrictInt = Field(ge=1, le=MAX_POINTS)
 
 
 class ProgrammeUpdate(Strict):
     """A brand's points programme; what is left out keeps the default."""
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     earn: EarnRules | None = None
     caps: Caps | None = None
-    expires_after_days: int | None = Field(default=None, ge=1, le=MAX_EXPIRY_DAYS)
+    expires_after_days: StrictInt | None = Field(default=None, ge=1, le=MAX_EXPIRY_DAYS)
     rewards: list[RewardCreate] | None = Field(default=None, max_length=MAX_REWARDS)
 
 
@@ -253,9 +254,9 @@ class MyConsentPublic(Public):
 class ConsentUpdate(Strict):
     """What you agree to (true) or withdraw (false); a purpose left out stays as it is."""
 
-    marketing: bool | None = None
-    profiling: bool | None = None
-    store_sharing: bool | None = None
+    marketing: StrictBool | None = None
+    profiling: StrictBool | None = None
+    store_sharing: StrictBool | None = None
     #: The version of the consent text you were shown.
     text_version: str = Field(min_length=1, max_length=40, pattern=r"^[\x21-\x7e]+$")
     channel: Literal["web", "app", "wechat", "store", "phone"] = "web"
@@ -390,9 +391,9 @@ class JourneyRulesUpdate(Strict):
     """A brand's journey rules; what is left out keeps the default."""
 
     #: A second certificate this many days after the first is loyalty (default 30).
-    loyal_after_days: int | None = Field(default=None, ge=1, le=3650)
+    loyal_after_days: StrictInt | None = Field(default=None, ge=1, le=3650)
     #: A second certificate from another batch is loyalty at once (default true).
-    loyal_other_batch: bool | None = None
+    loyal_other_batch: StrictBool | None = None
     #: Confirmed steps that count as using or sharing (default all four).
     use_share: list[UseShare] | None = Field(default=None, max_length=4)
 

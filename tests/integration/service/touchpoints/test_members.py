@@ -86,6 +86,12 @@ def test_consent_is_recorded_per_purpose_in_the_log_without_personal_data(api, c
         headers=world.alice,
     )
     assert bad.status_code == 422
+    zero = api.put(
+        f"/me/consents/{brand}",
+        json={"text_version": "v1", "store_sharing": 0},
+        headers=world.alice,
+    )
+    assert zero.status_code == 422  # 0 is not false: a consent is given in so many words
     assert api.put(f"/me/consents/{brand}", json={"text_version": "v1"}).status_code == 401
 
 
