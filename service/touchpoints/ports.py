@@ -100,7 +100,7 @@ class Feed(Protocol):
         ...
 
     def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
-        """Each brand's name, by organisation id."""
+        """Each brand's name, by organisation id (an id that is no brand's is absent)."""
         ...
 
 

@@ -84,7 +84,9 @@ class SqlAlchemyFeed:
 
     def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
         o = _ORGANISATIONS.c
-        rows = self._s.execute(select(o.id, o.name).where(o.id.in_(sorted(brand_ids))))
+        rows = self._s.execute(
+            select(o.id, o.name).where(o.id.in_(sorted(brand_ids)), o.kind == "brand")
+        )
         return {int(i): name for i, name in rows}
 
     def account_contacts(self, account_ids: Collection[str]) -> dict[str, AccountContact]:

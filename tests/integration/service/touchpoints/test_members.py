@@ -51,7 +51,9 @@ def member_id(api, container, who) -> str:
     return str(mine["member_id"])
 
 
-def test_consent_is_recorded_per_purpose_in_the_log_without_personal_data(api, container, world):
+def test_consent_is_recorded_per_purpose_in_the_log_without_personal_data(
+    api, container, keys, world
+):
     brand = brand_of(container, world)
     container.touchpoints.catch_up()
     (mine,) = api.get("/me/consents", headers=world.alice).json()
@@ -74,10 +76,13 @@ def test_consent_is_recorded_per_purpose_in_the_log_without_personal_data(api, c
         bodies = [bytes(p).decode() for p in payloads]
     assert len(bodies) == 3 and not any(ALICE in b or "alice" in b for b in bodies)
     # Unknown brand, no purpose, a bad channel, no session.
-    missing = api.put(
-        "/me/consents/999999", json={"text_version": "v1", "marketing": True}, headers=world.alice
-    )
-    assert missing.status_code == 404
+    for nobody in (999999, keys.factory_org):  # no organisation, or one that is no brand
+        missing = api.put(
+            f"/me/consents/{nobody}",
+            json={"text_version": "v1", "marketing": True},
+            headers=world.alice,
+        )
+        assert missing.status_code == 404, missing.text
     none = api.put(f"/me/consents/{brand}", json={"text_version": "v1"}, headers=world.alice)
     assert none.status_code == 422 and none.json()["error"] == "invalid_request"
     bad = api.put(
