@@ -57,7 +57,7 @@ class FunnelUseCases:
 
     def __init__(self, uows: TouchpointsUnitOfWorkFactory, clock: Clock) -> None:
         self.uows = uows
-        self.clock = clock
+        self.writes = AppliedWrites(uows, clock)
 
     def rules(self, actor: Actor, brand_id: int | None) -> dict[str, Any]:
         """The brand's journey rules (the brand, its auditors; an admin names the brand)."""
@@ -76,7 +76,7 @@ class FunnelUseCases:
             raise PermissionDeniedError("Only the brand sets its journey rules.")
         brand_id = actor.brand_id
         rules = rules_from_settings(settings)
-        writes = AppliedWrites(self.uows, self.clock)
+        writes = self.writes
 
         def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
             index = writes.append(

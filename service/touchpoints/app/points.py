@@ -75,7 +75,7 @@ class PointsUseCases:
 
     def __init__(self, uows: TouchpointsUnitOfWorkFactory, clock: Clock) -> None:
         self.uows = uows
-        self.clock = clock
+        #: The clock lives in ``writes`` (one clock, for the entries and the checks on them).
         self.writes = AppliedWrites(uows, clock)
 
     # ------------------------------------------------------------------ the consumer
@@ -208,7 +208,7 @@ class PointsUseCases:
         full year more in storage earn their anniversary (as one log entry, applied at once)."""
         system = Actor("system:points-expiry", Role.ADMIN)
         when = as_of
-        if when is not None and when > self.clock.now():
+        if when is not None and when > self.writes.clock.now():
             # A run as of a later time would move the job past awards not made yet.
             raise InvalidRequestError(
                 "The expiry job runs as of now or an earlier time, never a later one."

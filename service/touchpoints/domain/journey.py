@@ -98,10 +98,11 @@ def is_loyal(
     at: datetime,
     *,
     after: timedelta = LOYAL_AFTER,
+    other_batch: bool = True,
 ) -> bool:
-    """A second certificate of the brand is loyalty when it is from another batch, or comes
-    ``after`` (30 days) or more after the first."""
-    return batch != first_batch or at - first_at >= after
+    """A second certificate of the brand is loyalty when it is from another batch (if
+    ``other_batch`` counts), or comes ``after`` (30 days) or more after the first."""
+    return (other_batch and batch != first_batch) or at - first_at >= after
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,13 @@ class JourneyRules:
         }
 
     def is_loyal(self, first_batch: str, first_at: datetime, batch: str, at: datetime) -> bool:
-        return (self.loyal_other_batch and batch != first_batch) or (
-            at - first_at >= timedelta(days=self.loyal_after_days)
+        return is_loyal(
+            first_batch,
+            first_at,
+            batch,
+            at,
+            after=timedelta(days=self.loyal_after_days),
+            other_batch=self.loyal_other_batch,
         )
 
 

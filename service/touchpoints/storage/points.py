@@ -12,9 +12,13 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
-from service.kernel.events import canonical_json
 from service.touchpoints.domain.points import Award, Draw, Entry, EntryKind
-from service.touchpoints.storage.repositories import _chunks, _upsert, dump_tables
+from service.touchpoints.storage.repositories import (
+    _chunks,
+    _upsert,
+    dump_tables,
+    put_brand_settings,
+)
 from service.touchpoints.storage.rows import PointsDrawRow, PointsEntryRow, PointsProgrammeRow
 
 _ENTRIES = cast(Table, PointsEntryRow.__table__)
@@ -72,22 +76,7 @@ class SqlAlchemyPointsRepository:
     def put_programme(
         self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str
     ) -> None:
-        stmt = _upsert(self._s)(_PROGRAMMES).values(
-            brand_id=brand_id,
-            settings=canonical_json(settings).decode("utf-8"),
-            set_at=at,
-            cause=cause,
-        )
-        self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_PROGRAMMES.c.brand_id],
-                set_={
-                    "settings": stmt.excluded.settings,
-                    "set_at": stmt.excluded.set_at,
-                    "cause": stmt.excluded.cause,
-                },
-            )
-        )
+        put_brand_settings(self._s, _PROGRAMMES, brand_id, settings, at, cause)
 
     def existing(self, keys: Collection[str]) -> set[str]:
         found: set[str] = set()

@@ -114,6 +114,29 @@ def dump_tables(session: Session, tables: Sequence[Table]) -> dict[str, list[lis
     return out
 
 
+def put_brand_settings(
+    session: Session,
+    table: Table,
+    brand_id: int,
+    settings: dict[str, Any],
+    at: datetime,
+    cause: str,
+) -> None:
+    """Insert or replace a brand's settings row (its programme, its journey rules)."""
+    stmt = _upsert(session)(table).values(
+        brand_id=brand_id,
+        settings=canonical_json(settings).decode("utf-8"),
+        set_at=at,
+        cause=cause,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.brand_id],
+            set_={k: stmt.excluded[k] for k in ("settings", "set_at", "cause")},
+        )
+    )
+
+
 class SqlAlchemyJourneyRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -249,18 +272,7 @@ class SqlAlchemyJourneyRepository:
         return {int(brand): json.loads(settings) for brand, settings in rows}
 
     def put_rules(self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str) -> None:
-        stmt = _upsert(self._s)(_RULES).values(
-            brand_id=brand_id,
-            settings=canonical_json(settings).decode("utf-8"),
-            set_at=at,
-            cause=cause,
-        )
-        self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_RULES.c.brand_id],
-                set_={k: stmt.excluded[k] for k in ("settings", "set_at", "cause")},
-            )
-        )
+        put_brand_settings(self._s, _RULES, brand_id, settings, at, cause)
 
     def funnel(self, brand_id: int, offset: int, limit: int) -> list[FunnelRow]:
         t = _STAGES.c
