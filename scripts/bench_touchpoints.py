@@ -12,13 +12,19 @@ two, which the projector skips in the database's index). Then:
   again), and ``rebuild_events_per_s``;
 * ``identical``: whether the rebuild's state equals the catch-up's (canonical JSON of every row);
 * ``points_entries``: the ledger's entries the log made (the claims earn within the caps);
+* ``screen_members_per_s``: the anti-farming screening job over every member with pending
+  points (each scored from its evidence, one ``MembersScreened`` entry per 200);
 * ``spend_p50_ms``/``spend_p99_ms``: ``POST /me/points/spend``'s use case, one member after
   another (each takes the log's lock, applies what the feed has not, appends and applies its
   entry); ``concurrent_spent``: of 16 threads spending one member's balance at once, how many
   succeeded (the balance affords ``concurrent_affordable``), and ``negative_balances`` (must be 0).
 
-Not measured yet (their parts of issue 15 are not built): the consumer-scan stream's share, and
-the farm simulation's ``farm_points_withheld_ratio`` and ``honest_flagged_ratio`` (null here).
+* the farm simulation (``scripts/_farm.py``, a database of its own): 1,000 honest members and a
+  farm of 200 accounts on 5 phones, written the way each behaves, with the projector and the
+  screening run after every ten minutes of activity: ``farm_points_withheld_ratio`` (the share
+  of the farm's points by the rules that the screening did not release; the target is at least
+  0.95) and ``honest_flagged_ratio`` (honest members greylisted or blacklisted; at most 0.01).
+
 The last line is one JSON object.
 """
 
@@ -43,8 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _bench_db import database  # noqa: E402
+from _farm import simulate  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
+from service.adapters.regions.places import region_centre  # noqa: E402
 from service.consumer.domain.events import (  # noqa: E402
     AccountCreated,
     CertificateActionConfirmed,
@@ -64,6 +72,7 @@ from service.kernel.storage.db import make_engine, migrate  # noqa: E402
 from service.ledger.storage.commitments import leaf_hash  # noqa: E402
 from service.touchpoints.app.points import PointsUseCases  # noqa: E402
 from service.touchpoints.app.projector import Projector  # noqa: E402
+from service.touchpoints.app.risk import RiskUseCases  # noqa: E402
 from service.touchpoints.domain.errors import InsufficientPointsError  # noqa: E402
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory  # noqa: E402
 
@@ -279,6 +288,16 @@ def run(count: int, db: str) -> dict[str, Any]:
             rebuilt = projector.rebuild(lambda done, _: bar.update(task, completed=done))
             rebuild_s = time.perf_counter() - started
         identical = projector.snapshot() == built
+        with progress_bar() as bar:
+            task = bar.add_task("screening members with pending points", total=None)
+            started = time.perf_counter()
+            screened = RiskUseCases(PointsUseCases(uows, Clock()).writes, region_centre).screen(
+                progress=lambda done: bar.update(task, completed=done)
+            )
+            screen_s = time.perf_counter() - started
+        console.print(
+            f"screened {screened['screened']:,} members in {screen_s:.1f} s: {screened['levels']}"
+        )
         spent = spends(engine, uows, accounts)
         console.print(
             f"spends: p50 {spent['spend_p50_ms']} ms, p99 {spent['spend_p99_ms']} ms; "
@@ -299,9 +318,10 @@ def run(count: int, db: str) -> dict[str, Any]:
             "identical": identical,
             "stages_reached": stages,
             "points_entries": points,
+            "screened_members": screened["screened"],
+            "screen_members_per_s": round(screened["screened"] / screen_s) if screen_s else None,
             **spent,
-            "farm_points_withheld_ratio": None,
-            "honest_flagged_ratio": None,
+            **farm(db, workdir),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     finally:
@@ -309,12 +329,50 @@ def run(count: int, db: str) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def farm(db: str, workdir: Path) -> dict[str, Any]:
+    """The farm simulation on a database of its own."""
+    (workdir / "farm").mkdir(exist_ok=True)
+    url, drop = database(db, workdir / "farm", "tc_bench_farm")
+    try:
+        migrate(url)
+        engine = make_engine(url)
+        uows = SqlAlchemyUnitOfWorkFactory(engine, leaf_hash)
+        batches = seed_batches(engine)
+        with progress_bar() as bar:
+            task = bar.add_task("farm simulation", total=None)
+            found = simulate(
+                engine,
+                uows,
+                batches,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        engine.dispose()
+        console.print(
+            f"farm: {found['farm_points_withheld_ratio']:.1%} of its points withheld "
+            f"({found['farm_points_released']} of {found['farm_points_by_rules']} released, "
+            f"{found['farm_flagged']} of {found['farm_accounts']} accounts flagged); honest: "
+            f"{found['honest_flagged']} of {found['honest_members']} flagged"
+        )
+        return found
+    finally:
+        drop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=None, help="log entries (default 200,000)")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="a short run (10,000 entries)")
+    parser.add_argument("--farm-only", action="store_true", help="only the farm simulation")
     args = parser.parse_args()
+    if args.farm_only:
+        workdir = Path(tempfile.mkdtemp(prefix="tracecert-bench-farm-"))
+        try:
+            found = {"db": args.db, **farm(args.db, workdir)}
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(json.dumps(found))
+        return 0
     count = args.events or (10_000 if args.quick else 200_000)
     result = run(count, args.db)
     console.print(

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from chain.backends import Backend, make_backend
 from chain.recheck import RecheckResult, recheck
 from chain.sender import NONCE_FILL, Sender, SenderReport
+from service.adapters.regions.places import region_centre
 from service.alerts.app import AlertUseCases
 from service.audit.storage import SqlAlchemyAuditExporter
 from service.channel.app.diversions import ConsumerDiversions
@@ -78,6 +79,7 @@ from service.touchpoints.app.funnel import FunnelUseCases
 from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.app.projector import Projector, lag
+from service.touchpoints.app.risk import RiskUseCases
 from service.touchpoints.domain.errors import PointsCatchingUpError
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
@@ -133,6 +135,8 @@ class Container:
     points: PointsUseCases
     #: Members and consent: the consumer's consents and data, the brand's member view.
     members: MembersUseCases
+    #: Anti-farming: the screening job, the brand's review queue and reviews.
+    risk: RiskUseCases
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
@@ -141,6 +145,7 @@ class Container:
     _next_log_anchor: float = 0.0
     #: The expiry job's first run is an interval after the workers start.
     _next_points_expiry: float = 0.0
+    _next_risk_screen: float = 0.0
 
     # ------------------------------------------------------------------ chain steps
     @property
@@ -227,6 +232,13 @@ class Container:
         except PointsCatchingUpError:
             self._next_points_expiry = time.monotonic() + self.settings.touchpoints_interval_s * 30
 
+    def risk_screen_step(self) -> None:
+        """Screen the members with pending awards; while the feed catches up, next time."""
+        try:
+            self.risk.screen()
+        except PointsCatchingUpError:
+            self._next_risk_screen = time.monotonic() + self.settings.touchpoints_interval_s * 30
+
     # ------------------------------------------------------------------ workers
     def _project(self) -> None:
         while not self._stop.is_set():
@@ -255,6 +267,9 @@ class Container:
                         time.monotonic() + self.settings.points_expiry_interval_s
                     )
                     self.points_expiry_step()
+                if time.monotonic() >= self._next_risk_screen and self.lease.acquire():
+                    self._next_risk_screen = time.monotonic() + self.settings.risk_screen_interval_s
+                    self.risk_screen_step()
                 self.outages.succeeded()
             except Exception as exc:  # a bug must not kill the worker silently
                 if not self.outages.failed(exc, "worker"):
@@ -432,6 +447,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         else LogOtpSender()
     )
     session_tokens = JwtSessionTokens(secrets.session_key)
+    points = PointsUseCases(uow_factory, clock)
     container = Container(
         settings=settings,
         engine=engine,
@@ -497,8 +513,9 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         outages=outages,
         touchpoints=Projector(uow_factory, clock),
         funnel=FunnelUseCases(uow_factory, clock),
-        points=PointsUseCases(uow_factory, clock),
+        points=points,
         members=MembersUseCases(uow_factory, clock),
+        risk=RiskUseCases(points.writes, region_centre),
     )
     container.prepare_chain()
     return container

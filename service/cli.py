@@ -553,6 +553,23 @@ def touchpoints_rebuild() -> None:
     console.print(f"[green]touchpoints rebuilt[/green]: {applied} entries applied")
 
 
+@touchpoints_app.command("screen")
+def touchpoints_screen() -> None:
+    """Run the anti-farming screening now (``tracecert run`` runs it every
+    TRACECERT_RISK_SCREEN_INTERVAL_S): members with pending awards are scored, and their awards
+    released (clear), held for the brand's review (grey) or forfeited (black), one log entry per
+    brand and page of members."""
+    with _operator() as container, _progress() as progress:
+        task = progress.add_task("screening members with pending points", total=None)
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done)
+
+        ran = container.risk.screen(progress=advance)
+    levels = ", ".join(f"{n} {level}" for level, n in ran["levels"].items())
+    console.print(f"[green]screened {ran['screened']} members[/green]: {levels}")
+
+
 @touchpoints_app.command("status")
 def touchpoints_status() -> None:
     """Where the touchpoints' projector stands in the event log and the consumer-scan stream."""

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     touchpoints_interval_s: float = 1.0
     #: Seconds between runs of the points' expiry job (expired awards, storage anniversaries).
     points_expiry_interval_s: float = 3600.0
+    #: Seconds between runs of the anti-farming screening (pending awards released, held or
+    #: forfeited); an award waits at most about this long before it can be spent.
+    risk_screen_interval_s: float = 30.0
     #: Background workers (sender, log anchorer); tests drive the steps by hand instead.
     workers_enabled: bool = True
     #: Keys of PIN hashes and of sealed PIN seeds derive from it (HKDF); keep it secret.

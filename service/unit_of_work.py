@@ -64,6 +64,7 @@ from service.touchpoints.ports import (
     JourneyRepository,
     MembersRepository,
     PointsRepository,
+    RiskRepository,
 )
 from service.touchpoints.storage.feed import SqlAlchemyFeed
 from service.touchpoints.storage.members import SqlAlchemyMembersRepository
@@ -72,6 +73,7 @@ from service.touchpoints.storage.repositories import (
     SqlAlchemyFeedCheckpoints,
     SqlAlchemyJourneyRepository,
 )
+from service.touchpoints.storage.risk import SqlAlchemyRiskRepository
 
 
 class SqlAlchemyUnitOfWork(SessionUnitOfWork):
@@ -100,6 +102,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     journeys: JourneyRepository
     points: PointsRepository
     members: MembersRepository
+    risk: RiskRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 
@@ -139,6 +142,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.journeys = SqlAlchemyJourneyRepository(session)
         self.points = SqlAlchemyPointsRepository(session)
         self.members = SqlAlchemyMembersRepository(session)
+        self.risk = SqlAlchemyRiskRepository(session)
         self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
         self.feed = SqlAlchemyFeed(session)
         return self

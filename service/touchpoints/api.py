@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool, StrictInt
 
@@ -21,7 +21,9 @@ from service.api.schemas import Id, IdPath, IdQuery, Limit, Offset, Public, Stri
 from service.touchpoints.app.funnel import FunnelUseCases
 from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
+from service.touchpoints.app.risk import MAX_NOTE, RiskUseCases
 from service.touchpoints.domain.points import MAX_EXPIRY_DAYS, MAX_POINTS, MAX_REWARDS
+from service.touchpoints.domain.risk import Level
 
 TouchpointsDep = Annotated[FunnelUseCases, Depends(use_cases("funnel"))]
 PointsDep = Annotated[PointsUseCases, Depends(use_cases("points"))]
@@ -156,7 +158,12 @@ class ExpiringPublic(Public):
 class BrandPointsPublic(Public):
     brand_id: int
     brand: str | None
+    #: What may be spent: points released by the anti-farming screening.
     balance: int
+    #: Points earned and waiting for the screening (usually under a minute).
+    pending: int
+    #: Points held while the brand reviews the account.
+    held: int
     #: Whether the brand's programme is open (points may be spent).
     open: bool
     #: What expires next, earliest first.
@@ -186,7 +193,7 @@ class SpendPublic(Public):
     brand_id: int
     reward: dict[str, Any]
     points: int
-    #: The balance after the spend.
+    #: What may be spent after the spend.
     balance: int
     draws: list[DrawPublic]
     at: str
@@ -289,6 +296,46 @@ class JourneyStepPublic(Public):
     cause: str
 
 
+class ReasonPublic(Public):
+    #: accounts_per_device, velocity, impossible_travel, recycled_caps, clone_flag or
+    #: referral_ring.
+    signal: str
+    weight: int
+    detail: str
+    #: The log entries (``log:<index>``) and consumer scans (``scans:<row id>``) behind it.
+    events: list[str]
+
+
+class RiskDecisionPublic(Public):
+    #: ``screen`` (the screening job) or ``review`` (the brand).
+    kind: Literal["screen", "review"]
+    level: Literal["clear", "grey", "black"]
+    score: int
+    reasons: list[ReasonPublic]
+    note: str | None
+    at: str
+    #: The log entry that recorded it.
+    cause: str
+
+
+class RiskPublic(Public):
+    #: clear (points released), grey (points held for review), black (no points, no campaigns).
+    level: Literal["clear", "grey", "black"]
+    score: int
+    reasons: list[ReasonPublic]
+    decided_at: str | None
+    cause: str | None
+    reviewed_at: str | None
+    review_level: Literal["clear", "grey", "black"] | None
+    #: Points left in awards not released: ``pending`` screening, ``held`` for review.
+    points: dict[str, int]
+
+
+class MemberRiskPublic(RiskPublic):
+    #: Every decision on the member, oldest first.
+    decisions: list[RiskDecisionPublic]
+
+
 class MemberPublic(Public):
     id: str
     since: str
@@ -302,6 +349,9 @@ class MemberPublic(Public):
     profiling: bool
     stage: str | None
     journey: list[JourneyStepPublic] | None
+    #: The anti-farming screening's view of the member (the brand and its auditors; not a
+    #: store's staff).
+    risk: MemberRiskPublic | None
 
 
 class ContactListPublic(Public):
@@ -428,4 +478,63 @@ def set_journey_rules(
     settings = body.model_dump(exclude_none=True)
     return touchpoints.set_rules(
         actor, settings, idempotency_of(idempotency_key, body, "journey-rules")
+    )
+
+
+# ----------------------------------------------------------------------------- anti-farming
+RiskDep = Annotated[RiskUseCases, Depends(use_cases("risk"))]
+
+
+class RiskCasePublic(RiskPublic):
+    member_id: str | None
+
+
+class ReviewCreate(Strict):
+    """The brand's decision on a member's case."""
+
+    #: clear releases the held points; grey keeps them held; black forfeits what is left of
+    #: every award and stops the member earning and being contacted.
+    level: Literal["clear", "grey", "black"]
+    #: Why: kept with the decision in the event log.
+    note: str = Field(min_length=1, max_length=MAX_NOTE)
+
+
+class ReviewPublic(MemberRiskPublic):
+    member_id: str
+    log_index: int
+
+
+@router.get("/touchpoints/risk/queue", response_model=list[RiskCasePublic])
+def risk_queue(
+    actor: CurrentActor,
+    risk: RiskDep,
+    container: ContainerDep,
+    level: Annotated[list[Literal["clear", "grey", "black"]] | None, Query()] = None,
+    brand_id: IdQuery = None,
+    offset: Offset = 0,
+    limit: Limit = None,
+) -> Any:
+    """The review queue (brand, auditor; an admin names ``brand_id``): members the
+    anti-farming screening greylisted (or the ``level`` asked for), the latest first, with the
+    reasons and the events behind each, and the points held."""
+    levels = [Level(x) for x in level or ["grey"]]
+    return risk.queue(actor, brand_id, levels, offset, page_limit(container, limit))
+
+
+@router.post("/touchpoints/members/{member_id}/review", response_model=ReviewPublic)
+def review_member(
+    member_id: Annotated[str, Path(min_length=1, max_length=40)],
+    body: ReviewCreate,
+    actor: CurrentActor,
+    risk: RiskDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Decide a member's case (the brand): clear, keep grey, or blacklist, with a note. The
+    decision is a log entry naming the score and reasons it saw. Honours ``Idempotency-Key``."""
+    return risk.review(
+        actor,
+        member_id,
+        Level(body.level),
+        body.note,
+        idempotency_of(idempotency_key, body, f"risk-review:{member_id}"),
     )

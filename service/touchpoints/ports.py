@@ -12,6 +12,7 @@ from service.kernel.ports import LogEntry, UnitOfWork
 from service.touchpoints.domain.journey import Cause, Reach, Stage
 from service.touchpoints.domain.members import Consent, Purpose
 from service.touchpoints.domain.points import Award, Draw, Entry
+from service.touchpoints.domain.risk import Evidence, Level, Sighting
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class ScanFact:
     region_code: str | None
     brand_id: int | None
     gtin: str | None
+    #: The scanned item's row id (a code, for the signals per code; no serial).
+    item_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ class PointsRepository(Protocol):
         ...
 
     def open_awards(self, brand_id: int, holder: str) -> list[Award]:
-        """A holder's awards of a brand with points left."""
+        """A holder's released awards of a brand with points left (what a spend draws on)."""
         ...
 
     def awards_of_batch(self, batch_id: str) -> list[Award]:
@@ -273,11 +276,85 @@ class MembersRepository(Protocol):
     ) -> dict[str, dict[Purpose, Consent]]: ...
     def members(self, brand_id: int, offset: int, limit: int) -> list[Member]: ...
     def granted(self, brand_id: int, purpose: Purpose, offset: int, limit: int) -> list[Member]:
-        """Live members of the brand whose consent to ``purpose`` stands."""
+        """Live members of the brand whose consent to ``purpose`` stands, and whom it has not
+        blacklisted (a blacklisted member gets no campaigns)."""
         ...
 
     def dump(self) -> dict[str, list[list[Any]]]: ...
     def clear(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AwardStatus:
+    """An award's screening: ``released``, ``held`` or ``forfeited``, by the log entry
+    ``cause``."""
+
+    award_key: str
+    status: str
+    at: datetime
+    cause: str
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """A decision on a member's risk: a screening (``kind`` screen) or the brand's review
+    (``review``, with its note), recorded by the log entry ``cause``."""
+
+    cause: str
+    brand_id: int
+    subject: str
+    kind: str
+    level: Level
+    score: int
+    reasons: list[dict[str, Any]]
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RiskState:
+    """A member's risk as it stands: the last decision on it."""
+
+    brand_id: int
+    subject: str
+    level: Level
+    score: int
+    reasons: list[dict[str, Any]]
+    at: datetime
+    cause: str
+    #: The brand's last review: when, and the level it set.
+    reviewed_at: datetime | None = None
+    review_level: Level | None = None
+
+
+class RiskRepository(Protocol):
+    """What the screening reads and decides (projections of the log and the scan stream)."""
+
+    def add_sightings(self, brand_sightings: Sequence[tuple[int, Sighting]]) -> None: ...
+    def put_statuses(self, statuses: Sequence[AwardStatus]) -> None: ...
+    def decide(self, decisions: Sequence[RiskDecision]) -> None: ...
+    def erase(self, subject: str) -> None: ...
+    def levels(self, subjects: Collection[str]) -> dict[tuple[int, str], Level]:
+        """The risk level of each of these subjects with each brand that decided one."""
+        ...
+
+    def unscreened(self, limit: int) -> list[tuple[int, str]]: ...
+    def awards_by_status(self, brand_id: int, subject: str) -> dict[str, list[str]]: ...
+    def evidence(self, brand_id: int, subject: str) -> Evidence: ...
+    def risk(self, brand_id: int, subject: str) -> RiskState | None: ...
+    def queue(
+        self, brand_id: int, levels: Collection[Level], offset: int, limit: int
+    ) -> list[RiskState]: ...
+    def decisions(self, brand_id: int, subject: str) -> list[RiskDecision]: ...
+    def held_points(self, brand_id: int, subject: str) -> dict[str, int]: ...
+    def dump(self) -> dict[str, list[list[Any]]]: ...
+    def clear(self) -> None: ...
+
+
+class RegionPlaces(Protocol):
+    """Where a region's centre is, (latitude, longitude), from a maintained dataset."""
+
+    def __call__(self, code: str) -> tuple[float, float] | None: ...
 
 
 class TouchpointsUnitOfWork(UnitOfWork, Protocol):
@@ -286,6 +363,7 @@ class TouchpointsUnitOfWork(UnitOfWork, Protocol):
     journeys: JourneyRepository
     points: PointsRepository
     members: MembersRepository
+    risk: RiskRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 

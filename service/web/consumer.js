@@ -778,6 +778,13 @@ function pointsPanel(root) {
     const total = element("p", "balance", t("points_balance", { points: brand.balance }));
     total.dataset.testid = "points-balance";
     item.append(total);
+    // Earned but not spendable yet: waiting for the anti-farming check, or held for the brand's review.
+    for (const [kind, points] of [["pending", brand.pending], ["held", brand.held]]) {
+      if (!points) continue;
+      const waiting = element("p", "muted", t(`points_${kind}`, { points }));
+      waiting.dataset.testid = `points-${kind}`;
+      item.append(waiting);
+    }
     if (brand.expiring.length) {
       const next = brand.expiring[0];
       item.append(element("p", "muted", t("points_expiring", { points: next.points, date: day(next.expires_at) })));

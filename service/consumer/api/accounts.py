@@ -16,6 +16,7 @@ from service.api.deps import (
     idempotency_of,
     use_cases,
 )
+from service.consumer.api.scan import cookie_device
 from service.consumer.api.schemas import (
     AccountPublic,
     CertificatePublic,
@@ -137,14 +138,19 @@ def my_certificate(
 @router.post("/claims", status_code=202, response_model=CertificatePublic)
 def claim(
     body: ClaimCreate,
+    request: Request,
     actor: CurrentConsumer,
     consumers: ConsumersDep,
+    container: ContainerDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> dict[str, Any]:
     """Claim a bottle's certificate with the PIN under its cap. Accepted at once
     (``claim_pending``); minted on chain shortly, in a transaction shared with other claims.
     Wrong PINs lock the bottle and the account for a while. Honours ``Idempotency-Key``."""
     idempotency = idempotency_of(idempotency_key, body)
+    # The claiming phone, as its scans count it (the keyed hash of its device cookie): the
+    # anti-farming screening counts the accounts each device claims for.
+    device = cookie_device(request, container)
     return consumers.claim(
         commands.ClaimCertificate(
             actor=actor,
@@ -152,5 +158,6 @@ def claim(
             pin=body.pin,
             region=body.region,
             idempotency=idempotency,
+            device=device,
         )
     )

@@ -113,6 +113,8 @@ COMPOSED_MESSAGES = (
 SCRIPT_MESSAGES = (
     N_("points_balance"),
     N_("points_expiring"),
+    N_("points_pending"),
+    N_("points_held"),
     N_("points_spend"),
     N_("points_spent"),
     N_("points_closed"),

@@ -56,6 +56,16 @@ def _device(request: Request, container: Any) -> tuple[bytes, str | None]:
     return keys.device_hash(device_id), device_id
 
 
+def cookie_device(request: Request, container: Any) -> bytes | None:
+    """The keyed hash of the device cookie the request sent, if it sent one (a browser that
+    scanned before); None for any other client."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if cookie is not None and 16 <= len(cookie) <= 64 and set(cookie) <= _DEVICE_ID_CHARS:
+        hashed: bytes = container.device_keys.device_hash(cookie)
+        return hashed
+    return None
+
+
 async def _scan(
     request: Request,
     container: Any,

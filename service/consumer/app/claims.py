@@ -194,6 +194,7 @@ def claim(
                     token_id=str(token_id),
                     owner_address=account.wallet_address,
                     region=cmd.region,
+                    device=cmd.device,
                 ),
                 now,
             )

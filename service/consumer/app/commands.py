@@ -47,6 +47,8 @@ class ClaimCertificate:
     pin: str
     region: str | None = None
     idempotency: Idempotency | None = None
+    #: The keyed hash of the claiming device (its cookie), when a browser claims.
+    device: bytes | None = None
 
 
 @dataclass(frozen=True)

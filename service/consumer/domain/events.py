@@ -49,6 +49,9 @@ class CertificateClaimRequested(Event):
     token_id: str
     owner_address: str
     region: str | None
+    #: The keyed hash of the claiming device's cookie (as its scans record it), when a browser
+    #: claimed: what the anti-farming screening counts accounts per device by. Never the cookie.
+    device: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@ kept in memory and written in bulk at the end (a few statements a page).
 
 Only members earn: a subject that is an account (``account:<public id>``). A wallet nobody's
 account is known to hold earns nothing until One-ID links it.
+
+Every award starts *pending*: the screening (``service.touchpoints.app.risk``) releases it
+(spendable), holds it for the brand's review, or forfeits it (a reverse entry takes what is left
+of it), by a log entry that names its reasons. A blacklisted member earns nothing: their award
+is recorded with all of it withheld.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from service.touchpoints.domain.points import (
     programme_from_settings,
     take_rest,
 )
-from service.touchpoints.ports import CertificateFacts, TouchpointsUnitOfWork
+from service.touchpoints.domain.risk import Level
+from service.touchpoints.ports import AwardStatus, CertificateFacts, TouchpointsUnitOfWork
 
 #: Where the expiry job's last run stands (seconds since the epoch), beside the feed's sources.
 EXPIRY_SOURCE = "points_expiry"
@@ -72,6 +78,10 @@ class PointsPage:
         self.entries: list[Entry] = []
         self.draws: list[Draw] = []
         self.programme_sets: dict[int, tuple[dict[str, Any], datetime, str]] = {}
+        #: Members' risk levels as read, and as decided in this page.
+        self.levels: dict[tuple[int, str], Level] = {}
+        self.statuses: dict[str, AwardStatus] = {}
+        self._levels_read: set[str] | None = None
 
     # ------------------------------------------------------------------ what the page reads
     def programme(self, brand_id: int) -> Programme:
@@ -123,6 +133,20 @@ class PointsPage:
             self.awards.setdefault(award.key, award)
         return [self.awards[k] for k in sorted(self.awards) if keep(self.awards[k])]
 
+    def level(self, brand_id: int, holder: str) -> Level:
+        """The member's risk level with the brand as of this point of the page (read for
+        every holder the page names at once; an account new in the page has none)."""
+        if self._levels_read is None:
+            self._levels_read = set(self._holders - self.fresh)
+            for key, level in self.uow.risk.levels(self._levels_read).items():
+                self.levels.setdefault(key, level)
+        if (brand_id, holder) not in self.levels and holder not in self._levels_read:
+            self._levels_read.add(holder)
+            if holder not in self.fresh:
+                for key, level in self.uow.risk.levels([holder]).items():
+                    self.levels.setdefault(key, level)
+        return self.levels.get((brand_id, holder), Level.CLEAR)
+
     # ------------------------------------------------------------------ what the page writes
     def add(self, entry: Entry, draw: Draw | None = None) -> None:
         self.entries.append(entry)
@@ -156,6 +180,8 @@ class PointsPage:
         earned = self.earned(holder)
         mine = [(at, n) for brand, at, n in earned if brand == facts.brand_id]
         allowed = capped(programme, mine, cause.at, amount)
+        if self.level(facts.brand_id, holder) is Level.BLACK:
+            allowed = 0
         expires_at = cause.at + timedelta(days=programme.expires_after_days)
         self.add(
             Entry(
@@ -183,7 +209,21 @@ class PointsPage:
             facts.certificate_id,
             facts.batch_id,
             allowed,
+            "pending",
         )
+
+    def settle(self, level: Level, award_keys: Iterable[str], cause: Cause) -> None:
+        """A screening's or review's decision on these awards: released when the member is
+        clear, held when greylisted, forfeited (what is left taken back) when blacklisted."""
+        status = {Level.CLEAR: "released", Level.GREY: "held", Level.BLACK: "forfeited"}[level]
+        for key in award_keys:
+            award = self.award(key)
+            if award is None:
+                continue
+            if level is Level.BLACK and award.remaining > 0:
+                self._close(award, f"forfeit:{award.key}", EntryKind.REVERSE, cause)
+            self.statuses[key] = AwardStatus(key, status, cause.at, cause.ref())
+            self.awards[key] = replace(self.awards[key], status=status)
 
     def set_programme(self, brand_id: int, settings: dict[str, Any], cause: Cause) -> None:
         self._programmes[brand_id] = programme_from_settings(settings)
@@ -256,3 +296,5 @@ class PointsPage:
             self.repo.put_programme(brand_id, settings, at, ref)
         if self.entries or self.draws:
             self.repo.add(self.entries, self.draws)
+        if self.statuses:
+            self.uow.risk.put_statuses([self.statuses[k] for k in sorted(self.statuses)])

@@ -19,6 +19,7 @@ from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from service.kernel.roles import Role
 from service.touchpoints.app.points import entry_view
+from service.touchpoints.app.risk import member_risk
 from service.touchpoints.app.writes import AppliedWrites, signed_in
 from service.touchpoints.domain.events import ConsentRecorded
 from service.touchpoints.domain.journey import account_subject, current_stage
@@ -253,6 +254,9 @@ class MembersUseCases:
                     for s, c in sorted(stages.items(), key=lambda x: x[1])
                 ]
                 if profiled
+                else None,
+                "risk": member_risk(uow, brand_id, m.subject)
+                if actor.role is not Role.STORE
                 else None,
             }
         return view

@@ -66,6 +66,15 @@ def entry_view(e: Entry) -> dict[str, Any]:
     }
 
 
+def spendable(
+    uow: TouchpointsUnitOfWork, holder: str, brand_id: int, balances: dict[int, int] | None = None
+) -> int:
+    """What the holder may spend with the brand: the sum of their entries less what is left
+    in awards the screening has not released (pending, or held for review)."""
+    total = (balances if balances is not None else uow.points.balances(holder)).get(brand_id, 0)
+    return total - sum(uow.risk.held_points(brand_id, holder).values())
+
+
 def programme_view(brand_id: int, programme: Programme) -> dict[str, Any]:
     return {"brand_id": brand_id, **programme.settings()}
 
@@ -100,11 +109,14 @@ class PointsUseCases:
                 awards = sorted(
                     uow.points.open_awards(brand_id, holder), key=lambda a: (a.expires_at, a.key)
                 )
+                waiting = uow.risk.held_points(brand_id, holder)
                 brands.append(
                     {
                         "brand_id": brand_id,
                         "brand": names.get(brand_id),
-                        "balance": balances[brand_id],
+                        "balance": spendable(uow, holder, brand_id, balances),
+                        "pending": waiting.get("pending", 0),
+                        "held": waiting.get("held", 0),
                         "open": programme.enabled,
                         "expiring": [
                             {"points": a.remaining, "expires_at": iso(a.expires_at)}
@@ -162,7 +174,7 @@ class PointsUseCases:
                 "brand_id": brand_id,
                 "reward": spent["reward"],
                 "points": spent["reward"]["points"],
-                "balance": uow.points.balances(spent["holder"]).get(brand_id, 0),
+                "balance": spendable(uow, spent["holder"], brand_id),
                 "draws": [{"award": k, "points": n} for k, n in spent["draws"]],
                 "at": iso(now),
                 "log_index": index,

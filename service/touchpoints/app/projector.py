@@ -38,10 +38,12 @@ from service.touchpoints.domain.journey import (
 )
 from service.touchpoints.domain.members import Consent, Purpose, member_public_id
 from service.touchpoints.domain.points import Rule, earliest_window
+from service.touchpoints.domain.risk import CLONE_VERDICT, RECYCLED_VERDICTS, Level, Sighting
 from service.touchpoints.ports import (
     CertificateFacts,
     Holding,
     Member,
+    RiskDecision,
     ScanFact,
     TouchpointsUnitOfWork,
     TouchpointsUnitOfWorkFactory,
@@ -132,6 +134,9 @@ class Projector:
             reaches = [r for r in map(scan_reach, scans) if r is not None]
             if reaches:
                 uow.journeys.reach(reaches)
+            flagged = [f for f in map(scan_sighting, scans) if f is not None]
+            if flagged:
+                uow.risk.add_sightings(flagged)
             end = scans[-1].position
             if not uow.feed_checkpoints.advance(Source.SCANS, start, end, self.clock.now()):
                 uow.rollback()
@@ -151,6 +156,27 @@ def scan_reach(scan: ScanFact) -> Reach | None:
         Cause(scan.at, Source.SCANS, scan.position),
         scan.region_code,
         scan.gtin,
+    )
+
+
+#: Scan verdicts the screening reads (a consumer's scan of a code that no bottle in a buyer's
+#: hands shows); every other scan only moves the journey.
+FLAGGED_VERDICTS = RECYCLED_VERDICTS | {CLONE_VERDICT}
+
+
+def scan_sighting(scan: ScanFact) -> tuple[int, Sighting] | None:
+    """A consumer's scan of a redeemed, recalled or suspected cloned code, by its device."""
+    if scan.by_partner or scan.verdict not in FLAGGED_VERDICTS or scan.brand_id is None:
+        return None
+    return scan.brand_id, Sighting(
+        "scan",
+        None,
+        scan.device_hash,
+        f"item:{scan.item_id}",
+        scan.at,
+        Cause(scan.at, Source.SCANS, scan.position).ref(),
+        scan.region_code,
+        scan.verdict,
     )
 
 
@@ -206,6 +232,9 @@ class LogPage:
         self.rules_set: dict[int, tuple[dict[str, Any], datetime, str]] = {}
         self.consents: list[tuple[int, str, Consent]] = []
         self.erased: list[tuple[str, datetime]] = []
+        #: What the screening reads, and its decisions, in log order.
+        self.sightings: list[tuple[int, Sighting]] = []
+        self.decisions: list[RiskDecision] = []
 
     def apply(self) -> None:
         for entry, body in self.entries:
@@ -229,8 +258,12 @@ class LogPage:
             members.ensure(self.members)
         if self.consents:
             members.record_consents(self.consents)
+        risk = self.uow.risk
+        risk.add_sightings(self.sightings)
+        risk.decide(self.decisions)
         for subject, at in self.erased:
             members.erase(subject, at)
+            risk.erase(subject)
 
     # ------------------------------------------------------------------ the page's facts
     def put(self, facts: CertificateFacts) -> None:
@@ -347,6 +380,21 @@ def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     )
     page.put(facts)
     page.reach(facts, subject, Stage.ACTIVATE, cause)
+    device = body.get("device")
+    page.sightings.append(
+        (
+            brand_id,
+            Sighting(
+                "claim",
+                subject,
+                bytes.fromhex(device.removeprefix("0x")) if device else None,
+                body["certificate_id"],
+                cause.at,
+                cause.ref(),
+                body.get("region"),
+            ),
+        )
+    )
 
 
 def _claimed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -407,6 +455,20 @@ def _action_confirmed(page: LogPage, body: dict[str, Any], cause: Cause) -> None
             and page.joined_after(asked_by, facts.gift_index)
         ):
             page.points.earn(Rule.REFERRAL, facts, giver, cause)
+            page.sightings.append(
+                (
+                    facts.brand_id,
+                    Sighting(
+                        "referral",
+                        giver,
+                        None,
+                        facts.certificate_id,
+                        cause.at,
+                        cause.ref(),
+                        other=asked_by,
+                    ),
+                )
+            )
 
 
 def _journey_rules_set(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -431,6 +493,50 @@ def _consent_recorded(page: LogPage, body: dict[str, Any], cause: Cause) -> None
 
 def _account_erased(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.erased.append((account_subject(body["account_id"]), cause.at))
+
+
+def _members_screened(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    """The screening's decisions: each member's risk, and their awards settled."""
+    brand_id = int(body["brand_id"])
+    for d in body["decisions"]:
+        subject = account_subject(d["account_id"])
+        level = Level(d["level"])
+        page.decisions.append(
+            RiskDecision(
+                cause.ref(),
+                brand_id,
+                subject,
+                "screen",
+                level,
+                int(d["score"]),
+                d["reasons"],
+                None,
+                cause.at,
+            )
+        )
+        page.points.levels[(brand_id, subject)] = level
+        page.points.settle(level, d["awards"], cause)
+
+
+def _risk_reviewed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    """The brand's review of a member's case."""
+    brand_id, subject = int(body["brand_id"]), account_subject(body["account_id"])
+    level = Level(body["level"])
+    page.decisions.append(
+        RiskDecision(
+            cause.ref(),
+            brand_id,
+            subject,
+            "review",
+            level,
+            int(body["score"]),
+            body["reasons"],
+            body["note"],
+            cause.at,
+        )
+    )
+    page.points.levels[(brand_id, subject)] = level
+    page.points.settle(level, body["awards"], cause)
 
 
 def _batch_recalled(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
@@ -473,6 +579,8 @@ _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "PointsProgrammeSet": _programme_set,
     "PointsSpent": _points_spent,
     "PointsExpiryRan": _expiry_ran,
+    "MembersScreened": _members_screened,
+    "RiskReviewed": _risk_reviewed,
 }
 
 
@@ -506,6 +614,7 @@ def rebuild(
         uow.journeys.clear()
         uow.points.clear()
         uow.members.clear()
+        uow.risk.clear()
         uow.commit()
     return Projector(uows, clock).catch_up(progress)
 
@@ -513,7 +622,14 @@ def rebuild(
 def snapshot(uows: TouchpointsUnitOfWorkFactory) -> bytes:
     """The feed's state as canonical bytes (what a rebuild is compared with)."""
     with uows.reader() as uow:
-        return canonical_json({**uow.journeys.dump(), **uow.points.dump(), **uow.members.dump()})
+        return canonical_json(
+            {
+                **uow.journeys.dump(),
+                **uow.points.dump(),
+                **uow.members.dump(),
+                **uow.risk.dump(),
+            }
+        )
 
 
 def apply_log(

@@ -64,3 +64,32 @@ class ConsentRecorded(Event):
     granted: bool
     text_version: str
     channel: str
+
+
+@dataclass(frozen=True)
+class MembersScreened(Event):
+    """The screening job's decisions on members of a brand with awards waiting for it. Each
+    decision names the member (account public id), the level, the score with its reasons (each
+    listing the log entries and scans behind it), and the awards it settles: released when
+    clear, held for review when grey, forfeited when black."""
+
+    type: ClassVar[str] = "MembersScreened"
+    brand_id: int
+    decisions: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RiskReviewed(Event):
+    """The brand reviewed a member's case: the level it decided (clear releases the held
+    awards; black forfeits what is left of every award and stops earning), with its note, the
+    score and reasons it saw, and the awards it settles."""
+
+    type: ClassVar[str] = "RiskReviewed"
+    brand_id: int
+    account_id: str
+    level: str
+    note: str
+    by: str
+    score: int
+    reasons: list[dict[str, Any]]
+    awards: list[str]

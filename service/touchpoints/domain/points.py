@@ -216,6 +216,8 @@ class Award:
     batch_id: str | None = None
     #: What it earned (before any draw).
     earned: int = 0
+    #: Its screening (``service.touchpoints.domain.risk``): only a released award is spent.
+    status: str = "released"
 
 
 def allocate(awards: Iterable[Award], amount: int) -> list[tuple[str, int]]:

@@ -54,6 +54,7 @@ class SqlAlchemyFeed:
                 s.region_code,
                 b.brand_id,
                 b.gtin,
+                s.item_id,
             )
             .join_from(_SCANS, _BATCHES, s.batch_id == b.id)
             .where(s.id > position)
@@ -61,8 +62,8 @@ class SqlAlchemyFeed:
             .limit(limit)
         )
         return [
-            ScanFact(row_id, org is not None, at, bytes(device), verdict, region, brand, gtin)
-            for row_id, org, at, device, verdict, region, brand, gtin in rows
+            ScanFact(row_id, org is not None, at, bytes(device), verdict, region, brand, gtin, item)
+            for row_id, org, at, device, verdict, region, brand, gtin, item in rows
         ]
 
     def last_scan(self) -> int:

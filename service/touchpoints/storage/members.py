@@ -10,12 +10,14 @@ from sqlalchemy import Table, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.touchpoints.domain.members import Consent, Purpose
+from service.touchpoints.domain.risk import Level
 from service.touchpoints.ports import Member
 from service.touchpoints.storage.repositories import _chunks, _upsert, dump_tables
-from service.touchpoints.storage.rows import ConsentRow, MemberRow
+from service.touchpoints.storage.rows import ConsentRow, MemberRow, RiskRow
 
 _MEMBERS = cast(Table, MemberRow.__table__)
 _CONSENTS = cast(Table, ConsentRow.__table__)
+_RISK = cast(Table, RiskRow.__table__)
 
 
 def _member(row: Any) -> Member:
@@ -136,7 +138,12 @@ class SqlAlchemyMembersRepository:
         return [_member(r) for r in rows]
 
     def granted(self, brand_id: int, purpose: Purpose, offset: int, limit: int) -> list[Member]:
-        m, c = _MEMBERS.c, _CONSENTS.c
+        m, c, r = _MEMBERS.c, _CONSENTS.c, _RISK.c
+        blacklisted = (
+            select(r.subject)
+            .where(r.brand_id == m.brand_id, r.subject == m.subject, r.level == Level.BLACK.value)
+            .exists()
+        )
         rows = self._s.execute(
             select(_MEMBERS)
             .join(_CONSENTS, (c.brand_id == m.brand_id) & (c.subject == m.subject))
@@ -145,6 +152,7 @@ class SqlAlchemyMembersRepository:
                 m.erased_at.is_(None),
                 c.purpose == purpose.value,
                 c.granted.is_(True),
+                ~blacklisted,
             )
             .order_by(m.since_at, m.public_id)
             .offset(offset)

@@ -19,37 +19,53 @@ from service.touchpoints.storage.repositories import (
     dump_tables,
     put_brand_settings,
 )
-from service.touchpoints.storage.rows import PointsDrawRow, PointsEntryRow, PointsProgrammeRow
+from service.touchpoints.storage.rows import (
+    AwardStatusRow,
+    PointsDrawRow,
+    PointsEntryRow,
+    PointsProgrammeRow,
+)
 
 _ENTRIES = cast(Table, PointsEntryRow.__table__)
 _DRAWS = cast(Table, PointsDrawRow.__table__)
 _PROGRAMMES = cast(Table, PointsProgrammeRow.__table__)
+_STATUS = cast(Table, AwardStatusRow.__table__)
 
 
-def _awards_query() -> Any:
-    """Awards with what is left of each (amount less draws): the draws are summed per award
-    through their index, so a query reads only the awards it selects."""
-    e, d = _ENTRIES.c, _DRAWS.c
-    taken = (
+def taken() -> Any:
+    """What the draws took of the award on the row (a correlated sum, through the draws'
+    index, so a query reads only the awards it selects)."""
+    d = _DRAWS.c
+    return (
         select(func.coalesce(func.sum(d.amount), 0))
-        .where(d.award_key == e.key)
+        .where(d.award_key == _ENTRIES.c.key)
         .correlate(_ENTRIES)
         .scalar_subquery()
     )
-    return select(
-        e.key,
-        e.holder,
-        e.brand_id,
-        e.expires_at,
-        (e.amount - taken).label("remaining"),
-        e.certificate_id,
-        e.batch_id,
-        e.amount,
-    ).where(e.kind == EntryKind.EARN.value)
+
+
+def _awards_query() -> Any:
+    """Awards with what is left of each (amount less draws) and their screening status."""
+    e = _ENTRIES.c
+    return (
+        select(
+            e.key,
+            e.holder,
+            e.brand_id,
+            e.expires_at,
+            (e.amount - taken()).label("remaining"),
+            e.certificate_id,
+            e.batch_id,
+            e.amount,
+            func.coalesce(_STATUS.c.status, "pending"),
+        )
+        .outerjoin(_STATUS, _STATUS.c.award_key == e.key)
+        .where(e.kind == EntryKind.EARN.value)
+    )
 
 
 def _award(row: Any) -> Award:
-    key, holder, brand_id, expires_at, remaining, certificate_id, batch_id, earned = row
+    key, holder, brand_id, expires_at, remaining, certificate_id, batch_id, earned, status = row
     return Award(
         key,
         holder,
@@ -59,6 +75,7 @@ def _award(row: Any) -> Award:
         certificate_id,
         batch_id,
         int(earned),
+        str(status),
     )
 
 
@@ -109,7 +126,7 @@ class SqlAlchemyPointsRepository:
     def open_awards(self, brand_id: int, holder: str) -> list[Award]:
         e = _ENTRIES.c
         rows = self._s.execute(_awards_query().where(e.holder == holder, e.brand_id == brand_id))
-        return [a for a in map(_award, rows) if a.remaining > 0]
+        return [a for a in map(_award, rows) if a.remaining > 0 and a.status == "released"]
 
     def awards_of_batch(self, batch_id: str) -> list[Award]:
         rows = self._s.execute(_awards_query().where(_ENTRIES.c.batch_id == batch_id))

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.kernel.storage.rows import Base, UTCDateTime
@@ -178,3 +187,79 @@ class JourneyRulesRow(Base):
     settings: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cause: Mapped[str] = mapped_column(String(32))
+
+
+class SightingRow(Base):
+    """What the screening reads (migration 0019): a member's claim with the device and region it
+    came from, a referral (``other`` is the new member), or a consumer's scan of a redeemed,
+    recalled or suspected cloned code (by a device; no subject). ``item`` is the certificate or
+    ``item:<id>``; ``cause`` the log entry or scan row."""
+
+    __tablename__ = "touchpoint_sightings"
+    __table_args__ = (
+        Index("ix_touchpoint_sightings_brand_id_subject", "brand_id", "subject"),
+        Index("ix_touchpoint_sightings_device", "device"),
+        UniqueConstraint("cause", "kind", name="uq_touchpoint_sightings_cause"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brand_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    other: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    device: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
+    item: Mapped[str] = mapped_column(String(40))
+    verdict: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class AwardStatusRow(Base):
+    """An award's screening (migration 0019): released (spendable), held for the brand's review,
+    or forfeited (a reverse entry took it back). An award with no row is pending."""
+
+    __tablename__ = "touchpoint_award_status"
+
+    award_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class RiskRow(Base):
+    """A member's risk as last decided (migration 0019): level, score and reasons (canonical
+    JSON), and the brand's last review of it (when, and the level it set)."""
+
+    __tablename__ = "touchpoint_risk"
+    __table_args__ = (Index("ix_touchpoint_risk_brand_id_level", "brand_id", "level"),)
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    level: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class RiskDecisionRow(Base):
+    """Every decision on a member's risk (migration 0019): a screening or a review, with its
+    reasons, the reviewer's note, and the log entry that recorded it."""
+
+    __tablename__ = "touchpoint_risk_decisions"
+    __table_args__ = (
+        Index("ix_touchpoint_risk_decisions_brand_id_subject", "brand_id", "subject"),
+    )
+
+    cause: Mapped[str] = mapped_column(String(32), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,6 +28,7 @@ def run_env(tmp_path: Path, artifacts: Path) -> dict[str, str]:
         TRACECERT_DATA_DIR=str(tmp_path / "data"),
         TRACECERT_PORT=str(free_port()),
         TRACECERT_LOG_ANCHOR_INTERVAL_S="1",
+        TRACECERT_RISK_SCREEN_INTERVAL_S="1",
         TRACECERT_SENDER_POLL_INTERVAL_S="0.1",
         # The consumers of a run all sign in from 127.0.0.1.
         TRACECERT_OTP_MAX_PER_NETWORK_PER_HOUR="1000",

@@ -577,6 +577,13 @@ def test_my_points_shows_what_a_claim_earned_and_spends_it_on_a_reward(
     open_mine(alice, site)
     panel = alice.get_by_test_id("my-points")
     expect(panel).to_be_visible()
+    # Earned, and waiting for the anti-farming screening (the worker's job) before it is spent.
+    expect(panel.get_by_test_id("points-pending")).to_have_text("100 积分审核中（通常不到一分钟）")
+    expect(panel.get_by_test_id("points-balance")).to_have_text("0 积分")
+    site.container.risk.screen()
+    open_mine(alice, site)
+    panel = alice.get_by_test_id("my-points")
+    expect(panel.get_by_test_id("points-pending")).to_have_count(0)
     expect(panel.get_by_test_id("points-balance")).to_have_text("100 积分")
     expect(panel).to_contain_text("认领酒证")
     panel.get_by_role("button", name="用 60 积分兑换").click()

@@ -30,8 +30,14 @@ def world(api, container, keys, otp) -> World:
     return World(api, container, keys, otp)
 
 
-def mine(api, container, who) -> dict:
+def screened(container) -> None:
+    """The feed caught up and the anti-farming screening run (as the worker does)."""
     container.touchpoints.catch_up()
+    container.risk.screen()
+
+
+def mine(api, container, who) -> dict:
+    screened(container)
     answer = api.get("/me/points", headers=who)
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -43,7 +49,7 @@ def balance(api, container, who, brand: int) -> int:
 
 
 def entries(api, container, who, brand: int) -> list[dict]:
-    container.touchpoints.catch_up()
+    screened(container)
     answer = api.get(f"/me/points/{brand}/entries", headers=who)
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -134,10 +140,10 @@ def test_a_spend_draws_the_earliest_expiring_points_once_per_idempotency_key(
     api, container, keys, world
 ):
     brand = brand_of(container, world)
-    container.touchpoints.catch_up()
+    screened(container)
     set_programme(api, keys, rewards=[CHEAP, {"id": "big", "name": "Big", "points": 1000}])
     world.claim(world.lot.serials[2], world.alice)  # a second award, expiring later
-    container.touchpoints.catch_up()
+    screened(container)
 
     first = spend(api, world.alice, brand, "sticker", key="spend-1")
     assert first.status_code == 200, first.text
@@ -180,7 +186,7 @@ def test_a_spend_draws_the_earliest_expiring_points_once_per_idempotency_key(
 def test_sixteen_concurrent_spends_of_one_balance_never_overdraw_it(api, container, keys, world):
     brand = brand_of(container, world)
     set_programme(api, keys, rewards=[CHEAP])
-    container.touchpoints.catch_up()
+    screened(container)
     me = api.get("/account", headers=world.alice).json()
     with container.uow_factory.sessions() as s:
         account_id = s.execute(
@@ -209,7 +215,7 @@ def test_sixteen_concurrent_spends_of_one_balance_never_overdraw_it(api, contain
 def test_a_recall_reverses_what_is_left_and_names_what_was_spent(api, container, keys, world):
     brand = brand_of(container, world)
     set_programme(api, keys, rewards=[CHEAP])
-    container.touchpoints.catch_up()
+    screened(container)
     assert spend(api, world.alice, brand, "sticker").status_code == 200
     recalled = api.post(
         f"/batches/{world.lot.batch['id']}/recall",
@@ -245,7 +251,7 @@ def test_the_expiry_job_expires_what_is_left_and_a_rebuild_gives_the_same_ledger
     brand = brand_of(container, world)
     set_programme(api, keys, rewards=[CHEAP], expires_after_days=30)
     world.claim(world.lot.serials[2], world.alice)  # earned after the change: 30 days
-    container.touchpoints.catch_up()
+    screened(container)
     assert spend(api, world.alice, brand, "sticker").status_code == 200
     # Nothing has expired yet.
     container.points.run_expiry()
@@ -323,7 +329,7 @@ def test_a_year_in_storage_earns_its_anniversary_once(
     world.settle()
     world.post(f"/deals/{offered['deals'][0]['id']}/confirm", auth(partners.custodian_key))
     world.settle()
-    container.touchpoints.catch_up()
+    screened(container)
     container.points.run_expiry()  # not a year yet
     assert balance(api, container, world.alice, brand) == 100
     later(monkeypatch, container, 366)

@@ -1,7 +1,8 @@
 """Points' rules: a programme's settings, spends drawn from the earliest-expiring awards, the caps,
 and the ledger's invariants over any sequence of earns, spends, expiries and recalls (applied by
 the page the projector uses, over an in-memory ledger): the balance is the sum of the entries,
-equals what is left of the awards, and is never negative."""
+equals what is left of the awards, and is never negative; a spend draws only on awards the
+screening released, and a blacklisted member's awards are forfeited and earn nothing more."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.touchpoints.app.awards import PointsPage
+from service.touchpoints.app.risk import settled
 from service.touchpoints.domain.errors import InsufficientPointsError, InvalidProgrammeError
 from service.touchpoints.domain.journey import Cause, Source
 from service.touchpoints.domain.points import (
@@ -27,6 +29,7 @@ from service.touchpoints.domain.points import (
     capped,
     programme_from_settings,
 )
+from service.touchpoints.domain.risk import Level
 from service.touchpoints.ports import CertificateFacts
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)  # a Monday
@@ -107,6 +110,20 @@ def test_caps_never_let_a_window_exceed_them(earned_at, amount):
 
 
 # ----------------------------------------------------------------------------- the ledger
+class MemoryRisk:
+    """The screening's side of the ledger: each award's status, each member's level."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, str] = {}
+        self.levels_: dict[tuple[int, str], Level] = {}
+
+    def levels(self, subjects):
+        return {k: v for k, v in self.levels_.items() if k[1] in subjects}
+
+    def put_statuses(self, statuses):
+        self.statuses.update({x.award_key: x.status for x in statuses})
+
+
 class MemoryLedger:
     """The points ledger in memory, as the SQL repository answers (append-only)."""
 
@@ -114,14 +131,23 @@ class MemoryLedger:
         self.entries: dict[str, Entry] = {}
         self.draws: list[Draw] = []
         self.settings: dict[int, dict[str, Any]] = {}
+        self.risk = MemoryRisk()
 
     def _award(self, e: Entry) -> Award:
         taken = sum(d.amount for d in self.draws if d.award_key == e.key)
         assert e.expires_at is not None
         return Award(
             e.key, e.holder, e.brand_id, e.expires_at, e.amount - taken,
-            e.certificate_id, e.batch_id, e.amount,
+            e.certificate_id, e.batch_id, e.amount, self.risk.statuses.get(e.key, "pending"),
         )  # fmt: skip
+
+    def by_status(self, holder: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for a in self._awards():
+            left = a.status == "pending" or (a.status != "forfeited" and a.remaining > 0)
+            if a.holder == holder and a.earned > 0 and left:
+                found.setdefault(a.status, []).append(a.key)
+        return found
 
     def _awards(self) -> list[Award]:
         return [self._award(e) for e in self.entries.values() if e.kind is EntryKind.EARN]
@@ -149,7 +175,10 @@ class MemoryLedger:
         return [
             a
             for a in self._awards()
-            if a.holder == holder and a.brand_id == brand_id and a.remaining
+            if a.holder == holder
+            and a.brand_id == brand_id
+            and a.remaining
+            and a.status == "released"
         ]
 
     def awards_of_batch(self, batch_id):
@@ -174,6 +203,7 @@ ops = st.lists(
         st.tuples(st.just("spend"), st.integers(0, 1), st.integers(1, 250)),
         st.tuples(st.just("expire"), st.integers(1, 500), st.just(0)),
         st.tuples(st.just("recall"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("screen"), st.integers(0, 1), st.sampled_from([*Level, Level.CLEAR])),
     ),
     max_size=25,
 )
@@ -193,6 +223,10 @@ def apply(page: PointsPage, entry: tuple, since: datetime) -> datetime:
     elif kind == "expire":
         page.expire(at, cause, [], since)
         return max(since, at)
+    elif kind == "screen":
+        holder, level, keys = args
+        page.levels[(1, holder)] = level
+        page.settle(level, keys, cause)
     else:
         page.reverse_batch(f"batch{args}", cause)
     return since
@@ -212,7 +246,7 @@ def test_the_ledger_balance_is_its_entries_and_what_is_left_of_its_awards(
     ledger is the same, entry for entry."""
     ledger = MemoryLedger()
     ledger.settings[1] = settings_of(expiry_days)
-    uow = SimpleNamespace(points=ledger)
+    uow = SimpleNamespace(points=ledger, risk=ledger.risk)
     log: list[tuple] = []
     now, since = T0, datetime.fromtimestamp(0, UTC)
     for op, a, b in steps:
@@ -221,13 +255,16 @@ def test_the_ledger_balance_is_its_entries_and_what_is_left_of_its_awards(
             try:
                 draws = allocate(ledger.open_awards(1, HOLDERS[a]), b)
             except InsufficientPointsError:
-                assert ledger.balance(HOLDERS[a]) < b
+                # Only what the screening released is spent (pending and held points wait).
+                assert sum(x.remaining for x in ledger.open_awards(1, HOLDERS[a])) < b
                 continue
             args: Any = {"brand_id": 1, "holder": HOLDERS[a], "reward": "r", "points": b,
                          "draws": draws}  # fmt: skip
         elif op == "expire":  # the job runs as of now: time passes first
             now += timedelta(days=a)
             args = None
+        elif op == "screen":  # a screening or a review, decided on the state before it
+            args = (HOLDERS[a], b, settled(b, ledger.by_status(HOLDERS[a])))
         else:
             args = (a, b) if op == "claim" else a
         before = {h: ledger.balance(h) for h in HOLDERS}
@@ -235,8 +272,11 @@ def test_the_ledger_balance_is_its_entries_and_what_is_left_of_its_awards(
         page = PointsPage(uow, HOLDERS, [], now - timedelta(days=40))  # type: ignore[arg-type]
         since = apply(page, log[-1], since)
         page.flush()
+        if op == "screen":
+            ledger.risk.levels_[(1, HOLDERS[a])] = b
         if op == "spend":
             assert ledger.balance(args["holder"]) == before[args["holder"]] - b
+            assert all(ledger.risk.statuses[k] == "released" for k, _ in args["draws"])
         if op == "expire":
             assert not ledger.expiring(datetime.fromtimestamp(0, UTC), now)  # nothing left
         for holder in HOLDERS:
@@ -244,16 +284,22 @@ def test_the_ledger_balance_is_its_entries_and_what_is_left_of_its_awards(
             assert ledger.balance(holder) == left >= 0
     claims = [e for e in ledger.entries.values() if e.rule == "claim"]
     assert len({e.certificate_id for e in claims}) == len(claims)  # once per bottle
+    for (_, holder), level in ledger.risk.levels_.items():
+        if level is Level.BLACK:  # blacklisted: nothing left, nothing earned since
+            assert sum(a.remaining for a in ledger._awards() if a.holder == holder) == 0
 
     rebuilt = MemoryLedger()
     rebuilt.settings[1] = settings_of(expiry_days)
-    uow = SimpleNamespace(points=rebuilt)
+    uow = SimpleNamespace(points=rebuilt, risk=rebuilt.risk)
     since = datetime.fromtimestamp(0, UTC)
     for first in range(0, len(log), page_size):
         chunk = log[first : first + page_size]
         page = PointsPage(uow, HOLDERS, [], chunk[0][1] - timedelta(days=40))  # type: ignore[arg-type]
         for entry in chunk:
             since = apply(page, entry, since)
+            if entry[0] == "screen":
+                rebuilt.risk.levels_[(1, entry[3][0])] = entry[3][1]
         page.flush()
     assert rebuilt.entries == ledger.entries
+    assert rebuilt.risk.statuses == ledger.risk.statuses
     assert sorted(map(repr, rebuilt.draws)) == sorted(map(repr, ledger.draws))

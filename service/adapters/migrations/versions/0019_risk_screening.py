@@ -1,0 +1,118 @@
+"""Touchpoints I, anti-farming: what the screening reads (each member's claims with the device
+and region they came from, referrals, and consumers' scans of redeemed, recalled or suspected
+cloned codes), each award's screening status (an award with none is pending), and each member's
+risk as last decided, with the history of decisions (screenings and the brand's reviews).
+
+Every touchpoint table is a projection of the event log and the scan stream: the feed's tables
+are emptied here, and the projector applies both sources again from the start (as
+``tracecert touchpoints rebuild`` does), so the awards it makes again wait for screening.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-07 05:00:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+_PROJECTIONS = (
+    "touchpoint_stages",
+    "touchpoint_certificates",
+    "touchpoint_wallets",
+    "touchpoint_holdings",
+    "touchpoint_point_draws",
+    "touchpoint_points",
+    "touchpoint_programmes",
+    "touchpoint_members",
+    "touchpoint_consents",
+    "touchpoint_journey_rules",
+    "touchpoint_checkpoints",
+)
+
+
+def upgrade() -> None:
+    for table in _PROJECTIONS:
+        op.execute(sa.text(f"DELETE FROM {table}"))
+    op.create_table(
+        "touchpoint_sightings",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=True),
+        sa.Column("other", sa.String(length=80), nullable=True),
+        sa.Column("device", sa.LargeBinary(length=16), nullable=True),
+        sa.Column("item", sa.String(length=40), nullable=False),
+        sa.Column("verdict", sa.String(length=24), nullable=True),
+        sa.Column("region_code", sa.String(length=12), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_touchpoint_sightings")),
+        sa.UniqueConstraint("cause", "kind", name=op.f("uq_touchpoint_sightings_cause")),
+    )
+    op.create_index(
+        "ix_touchpoint_sightings_brand_id_subject", "touchpoint_sightings", ["brand_id", "subject"]
+    )
+    op.create_index("ix_touchpoint_sightings_device", "touchpoint_sightings", ["device"])
+    op.create_table(
+        "touchpoint_award_status",
+        sa.Column("award_key", sa.String(length=120), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("award_key", name=op.f("pk_touchpoint_award_status")),
+    )
+    op.create_table(
+        "touchpoint_risk",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("reasons", sa.Text(), nullable=False),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("review_level", sa.String(length=8), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("brand_id", "subject", name=op.f("pk_touchpoint_risk")),
+    )
+    op.create_index("ix_touchpoint_risk_brand_id_level", "touchpoint_risk", ["brand_id", "level"])
+    op.create_table(
+        "touchpoint_risk_decisions",
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("reasons", sa.Text(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "cause", "brand_id", "subject", name=op.f("pk_touchpoint_risk_decisions")
+        ),
+    )
+    op.create_index(
+        "ix_touchpoint_risk_decisions_brand_id_subject",
+        "touchpoint_risk_decisions",
+        ["brand_id", "subject"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(
+        "ix_touchpoint_risk_decisions_brand_id_subject", table_name="touchpoint_risk_decisions"
+    )
+    op.drop_table("touchpoint_risk_decisions")
+    op.drop_index("ix_touchpoint_risk_brand_id_level", table_name="touchpoint_risk")
+    op.drop_table("touchpoint_risk")
+    op.drop_table("touchpoint_award_status")
+    op.drop_index("ix_touchpoint_sightings_device", table_name="touchpoint_sightings")
+    op.drop_index("ix_touchpoint_sightings_brand_id_subject", table_name="touchpoint_sightings")
+    op.drop_table("touchpoint_sightings")
+    for table in _PROJECTIONS:
+        op.execute(sa.text(f"DELETE FROM {table}"))

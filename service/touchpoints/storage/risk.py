@@ -1,0 +1,353 @@
+"""Anti-farming's tables on SQLAlchemy Core: the sightings the screening reads, each award's
+screening status, and each member's risk with its decisions (projections of the log and the
+scan stream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.orm import Session
+
+from service.kernel.events import canonical_json
+from service.touchpoints.domain.points import EntryKind
+from service.touchpoints.domain.risk import Evidence, Level, Sighting
+from service.touchpoints.ports import AwardStatus, RiskDecision, RiskState
+from service.touchpoints.storage.points import taken
+from service.touchpoints.storage.repositories import _chunks, _upsert
+from service.touchpoints.storage.rows import (
+    AwardStatusRow,
+    PointsEntryRow,
+    RiskDecisionRow,
+    RiskRow,
+    SightingRow,
+)
+
+_SIGHTINGS = cast(Table, SightingRow.__table__)
+_STATUS = cast(Table, AwardStatusRow.__table__)
+_RISK = cast(Table, RiskRow.__table__)
+_DECISIONS = cast(Table, RiskDecisionRow.__table__)
+_ENTRIES = cast(Table, PointsEntryRow.__table__)
+
+
+def _sighting(row: Any) -> Sighting:
+    return Sighting(
+        row.kind,
+        row.subject,
+        bytes(row.device) if row.device is not None else None,
+        row.item,
+        row.at,
+        row.cause,
+        row.region_code,
+        row.verdict,
+        row.other,
+    )
+
+
+def _state(row: Any) -> RiskState:
+    return RiskState(
+        int(row.brand_id),
+        row.subject,
+        Level(row.level),
+        int(row.score),
+        json.loads(row.reasons),
+        row.at,
+        row.cause,
+        row.reviewed_at,
+        Level(row.review_level) if row.review_level is not None else None,
+    )
+
+
+class SqlAlchemyRiskRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # ------------------------------------------------------------------ the projector's writes
+    def add_sightings(self, brand_sightings: Sequence[tuple[int, Sighting]]) -> None:
+        if not brand_sightings:
+            return
+        self._s.execute(
+            _upsert(self._s)(_SIGHTINGS).on_conflict_do_nothing(),
+            [
+                {
+                    "brand_id": brand_id,
+                    "kind": s.kind,
+                    "subject": s.subject,
+                    "other": s.other,
+                    "device": s.device,
+                    "item": s.item,
+                    "verdict": s.verdict,
+                    "region_code": s.region,
+                    "at": s.at,
+                    "cause": s.cause,
+                }
+                for brand_id, s in brand_sightings
+            ],
+        )
+
+    def put_statuses(self, statuses: Sequence[AwardStatus]) -> None:
+        if not statuses:
+            return
+        stmt = _upsert(self._s)(_STATUS)
+        self._s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[_STATUS.c.award_key],
+                set_={k: stmt.excluded[k] for k in ("status", "at", "cause")},
+            ),
+            [
+                {"award_key": x.award_key, "status": x.status, "at": x.at, "cause": x.cause}
+                for x in statuses
+            ],
+        )
+
+    def decide(self, decisions: Sequence[RiskDecision]) -> None:
+        """Record each decision, and make it the member's risk as it stands."""
+        if not decisions:
+            return
+        rows = [
+            {
+                "cause": d.cause,
+                "brand_id": d.brand_id,
+                "subject": d.subject,
+                "kind": d.kind,
+                "level": d.level.value,
+                "score": d.score,
+                "reasons": canonical_json(d.reasons).decode("utf-8"),
+                "note": d.note,
+                "at": d.at,
+            }
+            for d in decisions
+        ]
+        self._s.execute(_upsert(self._s)(_DECISIONS).on_conflict_do_nothing(), rows)
+        # In log order: a run of screenings, then of reviews, and so on.
+        for kind, run in groupby(decisions, key=lambda d: d.kind):
+            latest = {(d.brand_id, d.subject): d for d in run}
+            stmt = _upsert(self._s)(_RISK)
+            kept = ["level", "score", "reasons", "at", "cause"]
+            if kind == "review":  # a screening leaves the brand's last review as it is
+                kept += ["reviewed_at", "review_level"]
+            self._s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[_RISK.c.brand_id, _RISK.c.subject],
+                    set_={k: stmt.excluded[k] for k in kept},
+                ),
+                [
+                    {
+                        "brand_id": d.brand_id,
+                        "subject": d.subject,
+                        "level": d.level.value,
+                        "score": d.score,
+                        "reasons": canonical_json(d.reasons).decode("utf-8"),
+                        "reviewed_at": d.at if kind == "review" else None,
+                        "review_level": d.level.value if kind == "review" else None,
+                        "at": d.at,
+                        "cause": d.cause,
+                    }
+                    for _, d in sorted(latest.items())
+                ],
+            )
+
+    def erase(self, subject: str) -> None:
+        """The person behind ``subject`` had their account erased: what was seen of them goes
+        (counts stay in the funnel), and their risk names nothing they did."""
+        s = _SIGHTINGS.c
+        self._s.execute(delete(_SIGHTINGS).where(s.subject == subject))
+        self._s.execute(delete(_SIGHTINGS).where(s.other == subject))
+        self._s.execute(delete(_DECISIONS).where(_DECISIONS.c.subject == subject))
+        self._s.execute(delete(_RISK).where(_RISK.c.subject == subject))
+
+    # ------------------------------------------------------------------ the screening's reads
+    def levels(self, subjects: Collection[str]) -> dict[tuple[int, str], Level]:
+        r = _RISK.c
+        found: dict[tuple[int, str], Level] = {}
+        for chunk in _chunks(subjects):
+            rows = self._s.execute(
+                select(r.brand_id, r.subject, r.level).where(r.subject.in_(chunk))
+            )
+            for brand_id, subject, level in rows:
+                found[(int(brand_id), subject)] = Level(level)
+        return found
+
+    def unscreened(self, limit: int) -> list[tuple[int, str]]:
+        """Members (brand, subject) with awards waiting for screening, oldest first."""
+        e, st = _ENTRIES.c, _STATUS.c
+        rows = self._s.execute(
+            select(e.brand_id, e.holder, func.min(e.at))
+            .outerjoin(_STATUS, st.award_key == e.key)
+            .where(e.kind == EntryKind.EARN.value, e.amount > 0, st.award_key.is_(None))
+            .group_by(e.brand_id, e.holder)
+            .order_by(func.min(e.at), e.brand_id, e.holder)
+            .limit(limit)
+        )
+        return [(int(brand), holder) for brand, holder, _ in rows]
+
+    def awards_by_status(self, brand_id: int, subject: str) -> dict[str, list[str]]:
+        """The member's awards by status: every pending one, the others with points left."""
+        e, st = _ENTRIES.c, _STATUS.c
+        rows = self._s.execute(
+            select(e.key, func.coalesce(st.status, "pending"), e.amount - taken())
+            .outerjoin(_STATUS, st.award_key == e.key)
+            .where(
+                e.holder == subject,
+                e.brand_id == brand_id,
+                e.kind == EntryKind.EARN.value,
+                e.amount > 0,
+            )
+            .order_by(e.key)
+        )
+        found: dict[str, list[str]] = {}
+        for key, status, left in rows:
+            # Every pending award (one a recall emptied is settled too); the others only
+            # while points are left in them.
+            if status == "pending" or (status != "forfeited" and left > 0):
+                found.setdefault(status, []).append(key)
+        return found
+
+    def evidence(self, brand_id: int, subject: str) -> Evidence:
+        s = _SIGHTINGS.c
+        own = [
+            _sighting(r)
+            for r in self._s.execute(
+                select(_SIGHTINGS).where(s.brand_id == brand_id, s.subject == subject)
+            )
+        ]
+        devices = sorted({x.device for x in own if x.kind == "claim" and x.device is not None})
+        seen: list[Sighting] = []
+        accounts: dict[bytes, int] = {}
+        if devices:
+            seen = [
+                _sighting(r)
+                for r in self._s.execute(
+                    select(_SIGHTINGS).where(s.brand_id == brand_id, s.device.in_(devices))
+                )
+            ]
+            rows = self._s.execute(
+                select(s.device, func.count(func.distinct(s.subject)))
+                .where(s.brand_id == brand_id, s.kind == "claim", s.device.in_(devices))
+                .group_by(s.device)
+            )
+            accounts = {bytes(device): int(n) for device, n in rows}
+        referred = sorted({x.other for x in own if x.kind == "referral" and x.other is not None})
+        referred_devices: dict[str, set[bytes]] = {}
+        if referred:
+            rows = self._s.execute(
+                select(s.subject, s.device).where(
+                    s.brand_id == brand_id,
+                    s.kind == "claim",
+                    s.subject.in_(referred),
+                    s.device.is_not(None),
+                )
+            )
+            for who, device in rows:
+                referred_devices.setdefault(who, set()).add(bytes(device))
+        referred_by = set(
+            self._s.scalars(
+                select(s.subject).where(
+                    s.brand_id == brand_id, s.kind == "referral", s.other == subject
+                )
+            )
+        )
+        return Evidence(
+            subject,
+            own,
+            seen,
+            accounts,
+            {k: frozenset(v) for k, v in referred_devices.items()},
+            frozenset(x for x in referred_by if x is not None),
+        )
+
+    def risk(self, brand_id: int, subject: str) -> RiskState | None:
+        r = _RISK.c
+        row = self._s.execute(
+            select(_RISK).where(r.brand_id == brand_id, r.subject == subject)
+        ).first()
+        return _state(row) if row is not None else None
+
+    def queue(
+        self, brand_id: int, levels: Collection[Level], offset: int, limit: int
+    ) -> list[RiskState]:
+        """Members of these levels, the latest decided first (the review queue)."""
+        r = _RISK.c
+        rows = self._s.execute(
+            select(_RISK)
+            .where(r.brand_id == brand_id, r.level.in_(sorted(x.value for x in levels)))
+            .order_by(r.at.desc(), r.subject)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_state(row) for row in rows]
+
+    def decisions(self, brand_id: int, subject: str) -> list[RiskDecision]:
+        c = _DECISIONS.c
+        rows = self._s.execute(
+            select(_DECISIONS)
+            .where(c.brand_id == brand_id, c.subject == subject)
+            .order_by(c.at, c.cause)
+        )
+        return [
+            RiskDecision(
+                row.cause,
+                int(row.brand_id),
+                row.subject,
+                row.kind,
+                Level(row.level),
+                int(row.score),
+                json.loads(row.reasons),
+                row.note,
+                row.at,
+            )
+            for row in rows
+        ]
+
+    def held_points(self, brand_id: int, subject: str) -> dict[str, int]:
+        """Points left in the member's awards that are not released, by status."""
+        e, st = _ENTRIES.c, _STATUS.c
+        status = func.coalesce(st.status, "pending")
+        rows = self._s.execute(
+            select(status, func.sum(e.amount - taken()))
+            .outerjoin(_STATUS, st.award_key == e.key)
+            .where(e.holder == subject, e.brand_id == brand_id, e.kind == EntryKind.EARN.value)
+            .group_by(status)
+        )
+        return {str(k): int(n or 0) for k, n in rows if k != "released"}
+
+    # ------------------------------------------------------------------ rebuild
+    def dump(self) -> dict[str, list[list[Any]]]:
+        """Every row in a canonical order (a sighting's row id depends on how the sources were
+        interleaved, so it is left out)."""
+        out: dict[str, list[list[Any]]] = {}
+        s = _SIGHTINGS.c
+        rows = self._s.execute(
+            select(
+                s.cause,
+                s.kind,
+                s.brand_id,
+                s.subject,
+                s.other,
+                s.device,
+                s.item,
+                s.verdict,
+                s.region_code,
+                s.at,
+            ).order_by(s.cause, s.kind)
+        )
+        out[_SIGHTINGS.name] = [_plain(row) for row in rows]
+        for table in (_STATUS, _RISK, _DECISIONS):
+            rows = self._s.execute(select(table).order_by(*table.primary_key.columns))
+            out[table.name] = [_plain(row) for row in rows]
+        return out
+
+    def clear(self) -> None:
+        for table in (_SIGHTINGS, _STATUS, _RISK, _DECISIONS):
+            self._s.execute(delete(table))
+
+
+def _plain(row: Any) -> list[Any]:
+    return [
+        v.isoformat() if isinstance(v, datetime) else v.hex() if isinstance(v, bytes) else v
+        for v in row
+    ]
