@@ -4,13 +4,19 @@ screening job running as the worker runs them (after every ten minutes of activi
 
 * **1,000 honest members**: one phone each, a second device for three in ten, a household
   tablet shared by two for one in twenty; a home region; one to four claims on different days
-  over six months (one in ten on a trip elsewhere); one in fifty buys a banquet's five bottles in
-  an hour; one in ten later scans a bottle of theirs that was redeemed; 150 of them joined
-  through a gift from another member (a referral), and claim on their own phones.
+  over six months (one in ten on a trip elsewhere, of a bottle bought at home; one in twenty of
+  a bottle from the brand's online shop, which never passed a store); one in fifty buys a
+  banquet's five bottles in an hour; one in ten later scans a bottle of theirs that was
+  redeemed; 150 of them joined through a gift from another member (a referral), and claim on
+  their own phones.
 * **A farm**: 200 accounts on 5 phones (40 each). Each phone first scans 30 redeemed caps in
   twenty minutes (testing a bag of collected caps); the accounts then claim three bottles each
-  from a leaked code file, a few minutes apart, reporting regions all over the country; 50 of
-  them gift a bottle to a new farm account that accepts it on the same phone (a referral ring).
+  from a leaked code file (bottles still in the factory's warehouse), a few minutes apart,
+  reporting regions all over the country; 50 of them gift a bottle to a new farm account that
+  accepts it on the same phone (a referral ring).
+
+Besides the ratios: ``honest_signals`` and ``farm_signals`` count the members each signal was
+raised for (a signal alone may leave a member clear), the margin the ratios do not show.
 
 The brand's programme has no caps here, so all the farm's points that are withheld are withheld
 by the screening. ``farm_points_withheld_ratio`` is the share of the points the farm's claims and
@@ -20,6 +26,7 @@ the share of honest members greylisted or blacklisted.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -83,12 +90,16 @@ class Population:
     def log(self, at: datetime, event: Event) -> None:
         self.activity.append((at, "log", event))
 
-    def claim(self, at: datetime, account: str, region: str, device: bytes) -> str:
+    def claim(
+        self, at: datetime, account: str, region: str, device: bytes, channel: str = "inside"
+    ) -> str:
         self._n += 1
         cid = f"crt_sim_{self._n:012d}"
         batch = self.batches[self._n % len(self.batches)]
         wallet = f"0x{int(account.removeprefix('acc_sim_')):040x}"
-        requested = CertificateClaimRequested(cid, batch, str(self._n), wallet, region, device)
+        requested = CertificateClaimRequested(
+            cid, batch, str(self._n), wallet, region, device, channel
+        )
         self.log(at, requested)
         self.log(
             at + timedelta(seconds=40), CertificateClaimed(cid, str(self._n), wallet, bytes(32), 1)
@@ -198,7 +209,11 @@ class Population:
                 at = joined + timedelta(days=day, hours=rng.uniform(0, 10))
                 trip = rng.random() < 0.1
                 region = rng.choice(self.regions) if trip else home
-                made.append((at, self.claim(at, account, region, rng.choice(devices))))
+                # Bought at a store of the region; on a trip, at home; one in twenty from the
+                # brand's own online shop (shipped from its warehouse).
+                channel = "factory" if rng.random() < 0.05 else "outside" if trip else "inside"
+                device = rng.choice(devices)
+                made.append((at, self.claim(at, account, region, device, channel)))
         if rng.random() < 0.1:  # later scans one of their bottles that was redeemed
             at = made[-1][0] + timedelta(days=rng.uniform(30, 90))
             self.scan(at, devices[0], home, "redeemed")
@@ -224,7 +239,13 @@ class Population:
             account = self.account(at)
             self.farm.append(account)
             cids = [
-                self.claim(at + timedelta(minutes=1 + k), account, rng.choice(self.regions), phone)
+                self.claim(
+                    at + timedelta(minutes=1 + k),
+                    account,
+                    rng.choice(self.regions),
+                    phone,
+                    "factory",
+                )
                 for k in range(3)
             ]
             if n in rings and ringed < 50:
@@ -232,7 +253,13 @@ class Population:
                 offer = at + timedelta(minutes=5)
                 recipient = self.gift(offer, cids[0], account, offer + timedelta(minutes=1))
                 self.farm.append(recipient)
-                self.claim(offer + timedelta(minutes=4), recipient, rng.choice(self.regions), phone)
+                self.claim(
+                    offer + timedelta(minutes=4),
+                    recipient,
+                    rng.choice(self.regions),
+                    phone,
+                    "factory",
+                )
         assert len(self.farm) == FARM_ACCOUNTS and per_phone * FARM_PHONES == FARM_ACCOUNTS
 
 
@@ -300,11 +327,19 @@ def measure(engine: Any, people: Population) -> dict[str, Any]:
                 " ON s.award_key = p.key WHERE p.kind = 'earn' AND p.brand_id = 1"
             )
         ).all()
-        levels = dict(
-            conn.execute(
-                text("SELECT subject, level FROM touchpoint_risk WHERE brand_id = 1")
-            ).all()
-        )
+        risks = conn.execute(
+            text("SELECT subject, level, reasons FROM touchpoint_risk WHERE brand_id = 1")
+        ).all()
+    levels = {subject: level for subject, level, _ in risks}
+
+    def signals(group: set[str]) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for subject, _, reasons in risks:
+            if subject in group:
+                for reason in json.loads(reasons):
+                    counted[reason["signal"]] = counted.get(reason["signal"], 0) + 1
+        return dict(sorted(counted.items()))
+
     by_rules = sum(int(a) + int(w) for h, a, w, _ in rows if h in farm)
     released = sum(int(a) for h, a, _, status in rows if h in farm and status == "released")
     flagged_honest = sum(1 for h in honest if levels.get(h, "clear") != "clear")
@@ -321,4 +356,6 @@ def measure(engine: Any, people: Population) -> dict[str, Any]:
         "farm_points_released": released,
         "farm_points_withheld_ratio": round(1 - released / by_rules, 4) if by_rules else None,
         "farm_blacklisted": sum(1 for h in farm if levels.get(h) == "black"),
+        "honest_signals": signals(honest),
+        "farm_signals": signals(farm),
     }

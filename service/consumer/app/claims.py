@@ -59,6 +59,7 @@ from service.kernel.events import canonical_json
 from service.kernel.gs1 import is_valid_serial_text
 from service.kernel.idempotency import replay
 from service.kernel.ports import Clock, DuplicateError, StoredResponse
+from service.kernel.roles import OrganisationKind
 from service.kernel.text import count
 
 
@@ -77,6 +78,32 @@ def _claimable(batch: Batch, activated: bool) -> None:
         raise NotClaimableError(
             "This bottle's batch is not on chain yet; try again later (usually within the hour)."
         )
+
+
+def channel_at_claim(
+    uow: ConsumerUnitOfWork, serial: str, region: str | None, regions: Callable[[], RegionTree]
+) -> str | None:
+    """Where the bottle stood in the channel when claimed, against the claim's region:
+    ``inside`` (a partner holds it whose territory covers the region), ``outside`` (one whose
+    territory does not), ``factory`` (its brand or factory still holds it: it never reached a
+    store, as a code from a leaked file has not), None when it cannot be said (no region, no
+    custody, a holder without a territory)."""
+    target = uow.custody.target(None, serial)
+    if target is not None and not target.loose and target.parent_id is not None:
+        cases = uow.custody.units_by_id([target.parent_id])  # a sealed case carries it
+        target = cases[0] if cases else None
+    holder_id = target.custody.holder_id if target is not None else None
+    if region is None or holder_id is None:
+        return None
+    holder = uow.organisations.get(holder_id)
+    if holder is None:
+        return None
+    if holder.kind in (OrganisationKind.BRAND, OrganisationKind.FACTORY):
+        return "factory"
+    territory = uow.channel.territories([holder_id]).get(holder_id)
+    if not territory:
+        return None
+    return "inside" if regions().within(region, territory) else "outside"
 
 
 def claim(
@@ -159,6 +186,7 @@ def claim(
             )
             _claimable(batch, activated)
             token_id = commitments.token_id(batch.chain_batch_id, item.item_hash)
+            channel = channel_at_claim(uow, item.serial, cmd.region, regions)
             certificate = uow.certificates.add(
                 Certificate(
                     public_id="crt_" + secrets.token_urlsafe(12),
@@ -195,6 +223,7 @@ def claim(
                     owner_address=account.wallet_address,
                     region=cmd.region,
                     device=cmd.device,
+                    channel=channel,
                 ),
                 now,
             )

@@ -52,6 +52,10 @@ class CertificateClaimRequested(Event):
     #: The keyed hash of the claiming device's cookie (as its scans record it), when a browser
     #: claimed: what the anti-farming screening counts accounts per device by. Never the cookie.
     device: bytes | None = None
+    #: Where the bottle stood in the channel when claimed, against the claim's region:
+    #: ``inside`` or ``outside`` the holding partner's territory, ``factory`` (it never left
+    #: its brand or factory), or None when it cannot be said.
+    channel: str | None = None
 
 
 @dataclass(frozen=True)

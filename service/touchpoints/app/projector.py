@@ -392,6 +392,7 @@ def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
                 cause.at,
                 cause.ref(),
                 body.get("region"),
+                body.get("channel"),
             ),
         )
     )

@@ -15,7 +15,11 @@ member's score is the sum of the weights of the signals their evidence shows (at
 * **recycled caps**: the member's devices scanned codes already redeemed or recalled;
 * **clone flag**: the member's devices scanned codes under suspicion of cloning;
 * **referral ring**: a referral whose new member claims from the giver's devices, or who
-  referred the giver in turn.
+  referred the giver in turn;
+* **off the channel**: claims of bottles that never reached a store in the claim's region: its
+  brand or factory still held them (codes from a leaked file), or a partner whose territory
+  does not cover the region held them (twice or more: one is a traveller). Alone it is not
+  enough to hold points (a brand's own online shop ships from its warehouse).
 
 The level follows the score: *clear* (points released), *grey* (points held for the brand's
 review), *black* (no points, no campaigns). Everything here is a pure function of the evidence.
@@ -39,6 +43,7 @@ class Signal(StrEnum):
     RECYCLED_CAPS = "recycled_caps"
     CLONE_FLAG = "clone_flag"
     REFERRAL_RING = "referral_ring"
+    OFF_CHANNEL = "off_channel"
 
 
 class Level(StrEnum):
@@ -68,6 +73,8 @@ class RiskRules:
     travel_min_km: float = 100.0
     #: Distinct redeemed or recalled codes scanned by the member's devices.
     recycled_codes: int = 2
+    #: Claims of bottles a partner held outside the claim's region (a factory's: one).
+    outside_claims: int = 2
     weights: Mapping[Signal, int] = field(
         default_factory=lambda: {
             Signal.SHARED_DEVICE: 45,
@@ -76,6 +83,7 @@ class RiskRules:
             Signal.RECYCLED_CAPS: 35,
             Signal.CLONE_FLAG: 30,
             Signal.REFERRAL_RING: 45,
+            Signal.OFF_CHANNEL: 30,
         }
     )
     grey_at: int = 40
@@ -95,8 +103,10 @@ DEFAULT_RISK_RULES = RiskRules()
 @dataclass(frozen=True)
 class Sighting:
     """What the screening reads: a claim (``subject`` claimed ``item`` from ``device`` in
-    ``region``), a referral (``subject`` referred ``other``), or a consumer's scan of a flagged
-    code by ``device`` (no subject). ``cause`` is its log entry or scan row."""
+    ``region``; ``verdict`` is where the bottle stood in the channel: ``inside``, ``outside``,
+    ``factory`` or None), a referral (``subject`` referred ``other``), or a consumer's scan of a
+    flagged code by ``device`` (no subject; ``verdict`` is the scan's). ``cause`` is its log
+    entry or scan row."""
 
     kind: str
     subject: str | None
@@ -194,6 +204,7 @@ def assess(
             _recycled(seen, rules),
             _cloned(seen, rules),
             _ring(own, claims, evidence, rules),
+            _off_channel(claims, rules),
         )
         if reason is not None
     ]
@@ -327,4 +338,22 @@ def _ring(
         f"{len(ring)} referrals of members who claim from the referrer's devices or referred "
         "the referrer in turn",
         _refs(ring),
+    )
+
+
+def _off_channel(claims: Sequence[Sighting], rules: RiskRules) -> Reason | None:
+    factory = [s for s in claims if s.verdict == "factory"]
+    outside = [s for s in claims if s.verdict == "outside"]
+    if not factory and len(outside) < rules.outside_claims:
+        return None
+    parts = []
+    if factory:
+        parts.append(f"{len(factory)} never left the brand or factory")
+    if len(outside) >= rules.outside_claims:
+        parts.append(f"{len(outside)} were held by a partner outside the claim's region")
+    return Reason(
+        Signal.OFF_CHANNEL,
+        rules.weights[Signal.OFF_CHANNEL],
+        "claimed bottles that never reached a store in the claim's region: " + "; ".join(parts),
+        _refs(factory + (outside if len(outside) >= rules.outside_claims else [])),
     )

@@ -157,3 +157,26 @@ def test_a_phone_claiming_for_many_accounts_greylists_them_for_the_brands_review
     before = container.touchpoints.snapshot()
     container.touchpoints.rebuild()
     assert container.touchpoints.snapshot() == before
+
+
+def test_a_claim_names_where_its_bottle_stood_in_the_channel(api, container, world):
+    """The World's bottles never left their factory: a claim with a region says so; without a
+    region nothing can be said."""
+    with container.uow_factory.sessions() as s:
+        (first,) = s.execute(
+            text("SELECT payload FROM events WHERE type = 'CertificateClaimRequested'")
+        ).scalars()
+    assert b'"channel":null' in bytes(first)  # claimed without a region
+    answer = api.post(
+        "/claims",
+        json={"serial": world.lot.serials[5], "pin": world.lot.pins[world.lot.serials[5]],
+              "region": "110101"},
+        headers=world.bob,
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    with container.uow_factory.sessions() as s:
+        payloads = s.execute(
+            text("SELECT payload FROM events WHERE type = 'CertificateClaimRequested'")
+        ).scalars()
+        last = bytes(list(payloads)[-1])
+    assert b'"channel":"factory"' in last and b'"region":"110101"' in last

@@ -160,3 +160,19 @@ def test_a_decision_settles_the_awards_its_level_concerns():
     assert settled(Level.CLEAR, awards) == ["a", "b"]
     assert settled(Level.GREY, awards) == ["a"]
     assert settled(Level.BLACK, awards) == ["a", "b", "c"]
+
+
+def test_claims_of_bottles_that_never_reached_a_store_in_the_region():
+    def at_channel(n: int, channel: str | None) -> Sighting:
+        c = claim(n, n * 60 * 24 * 10)
+        return Sighting(c.kind, c.subject, c.device, c.item, c.at, c.cause, c.region, channel)
+
+    assert signals(Evidence(ME, [at_channel(1, "inside"), at_channel(2, None)])) == set()
+    assert signals(Evidence(ME, [at_channel(1, "outside")])) == set()  # a traveller
+    found = assess(Evidence(ME, [at_channel(1, "factory")]), region_centre)
+    (reason,) = found.reasons
+    assert reason.signal is Signal.OFF_CHANNEL and reason.refs == ("log:1",)
+    assert found.level is Level.CLEAR  # alone: a brand's own shop ships from its warehouse
+    outside = [at_channel(1, "outside"), at_channel(2, "outside"), at_channel(3, "inside")]
+    (reason,) = assess(Evidence(ME, outside), region_centre).reasons
+    assert reason.refs == ("log:1", "log:2") and "2 were held by a partner" in reason.detail
