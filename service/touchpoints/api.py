@@ -485,6 +485,79 @@ def set_journey_rules(
 RiskDep = Annotated[RiskUseCases, Depends(use_cases("risk"))]
 
 
+Weight = Annotated[StrictInt, Field(ge=0, le=100)]
+Threshold = Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
+class RiskWeights(Strict):
+    """What each signal adds to a member's score (0: nothing)."""
+
+    accounts_per_device: Weight | None = None
+    velocity: Weight | None = None
+    impossible_travel: Weight | None = None
+    recycled_caps: Weight | None = None
+    clone_flag: Weight | None = None
+    referral_ring: Weight | None = None
+    off_channel: Weight | None = None
+
+
+class RiskRulesUpdate(Strict):
+    """A brand's anti-farming rules; what is left out keeps the default."""
+
+    #: A device that claimed for more accounts than this raises accounts_per_device (3).
+    device_accounts: Threshold | None = None
+    #: More claims than this in 24 hours raise velocity (5).
+    claims_per_day: Threshold | None = None
+    #: Faster than this between two sightings is impossible travel (1000 km/h) ...
+    travel_kmh: Annotated[StrictInt, Field(ge=100, le=100_000)] | None = None
+    #: ... unless they are closer than this (100 km).
+    travel_min_km: Annotated[StrictInt, Field(ge=0, le=5000)] | None = None
+    #: Distinct redeemed or recalled codes scanned that raise recycled_caps (2).
+    recycled_codes: Threshold | None = None
+    #: Claims of a partner's bottles outside its territory that raise off_channel (2).
+    outside_claims: Threshold | None = None
+    weights: RiskWeights | None = None
+    #: A score from this is grey (points held for review; 40) ...
+    grey_at: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
+    #: ... and from this black (no points, no campaigns; 80).
+    black_at: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
+
+
+class RiskRulesPublic(Public):
+    brand_id: int
+    device_accounts: int
+    claims_per_day: int
+    travel_kmh: int
+    travel_min_km: int
+    recycled_codes: int
+    outside_claims: int
+    weights: dict[str, int]
+    grey_at: int
+    black_at: int
+    #: Where the log holds the change (screenings after it use the rules).
+    log_index: int | None = None
+
+
+@router.get("/touchpoints/risk/rules", response_model=RiskRulesPublic)
+def risk_rules(actor: CurrentActor, risk: RiskDep, brand_id: IdQuery = None) -> Any:
+    """Your brand's anti-farming rules (brand, auditor; an admin names ``brand_id``): each
+    signal's threshold and weight, and the scores that greylist and blacklist."""
+    return risk.risk_rules(actor, brand_id)
+
+
+@router.put("/touchpoints/risk/rules", response_model=RiskRulesPublic)
+def set_risk_rules(
+    body: RiskRulesUpdate,
+    actor: CurrentActor,
+    risk: RiskDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Set your brand's anti-farming rules (the brand). They are an entry of the event log;
+    screenings after it use them, and decisions already made stand."""
+    settings = body.model_dump(exclude_none=True)
+    return risk.set_risk_rules(actor, settings, idempotency_of(idempotency_key, body, "risk-rules"))
+
+
 class RiskCasePublic(RiskPublic):
     member_id: str | None
 

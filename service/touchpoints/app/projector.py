@@ -235,6 +235,7 @@ class LogPage:
         #: What the screening reads, and its decisions, in log order.
         self.sightings: list[tuple[int, Sighting]] = []
         self.decisions: list[RiskDecision] = []
+        self.risk_rules_set: dict[int, tuple[dict[str, Any], datetime, str]] = {}
 
     def apply(self) -> None:
         for entry, body in self.entries:
@@ -261,6 +262,8 @@ class LogPage:
         risk = self.uow.risk
         risk.add_sightings(self.sightings)
         risk.decide(self.decisions)
+        for brand_id, (settings, at, ref) in sorted(self.risk_rules_set.items()):
+            risk.put_rules(brand_id, settings, at, ref)
         for subject, at in self.erased:
             members.erase(subject, at)
             risk.erase(subject)
@@ -540,6 +543,10 @@ def _risk_reviewed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.points.settle(level, body["awards"], cause)
 
 
+def _risk_rules_set(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.risk_rules_set[int(body["brand_id"])] = (body["settings"], cause.at, cause.ref())
+
+
 def _batch_recalled(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.points.reverse_batch(body["batch_id"], cause)
 
@@ -582,6 +589,7 @@ _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "PointsExpiryRan": _expiry_ran,
     "MembersScreened": _members_screened,
     "RiskReviewed": _risk_reviewed,
+    "RiskRulesSet": _risk_rules_set,
 }
 
 

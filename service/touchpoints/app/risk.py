@@ -27,13 +27,14 @@ from service.kernel.idempotency import Idempotency
 from service.kernel.roles import Role
 from service.touchpoints.app.funnel import funnel_brand
 from service.touchpoints.app.writes import AppliedWrites
-from service.touchpoints.domain.events import MembersScreened, RiskReviewed
+from service.touchpoints.domain.events import MembersScreened, RiskReviewed, RiskRulesSet
 from service.touchpoints.domain.risk import (
     DEFAULT_RISK_RULES,
     Assessment,
     Level,
     RiskRules,
     assess,
+    risk_rules_from_settings,
 )
 from service.touchpoints.ports import (
     RegionPlaces,
@@ -166,10 +167,18 @@ class RiskUseCases:
         risk = uow.risk
         by_brand: dict[int, list[dict[str, Any]]] = {}
         levels: list[str] = []
-        for brand_id, subject in risk.unscreened(SCREEN_PAGE):
+        found = risk.unscreened(SCREEN_PAGE)
+        set_rules = risk.rules({b for b, _ in found}) if found else {}
+        rules = {b: risk_rules_from_settings(v) for b, v in set_rules.items()}
+        for brand_id, subject in found:
             state = risk.risk(brand_id, subject)
             since = state.reviewed_at if state is not None else None
-            assessment = assess(risk.evidence(brand_id, subject), self.places, self.rules, since)
+            assessment = assess(
+                risk.evidence(brand_id, subject),
+                self.places,
+                rules.get(brand_id, self.rules),
+                since,
+            )
             level, score, reasons = screened(state, assessment)
             awards = settled(level, risk.awards_by_status(brand_id, subject))
             by_brand.setdefault(brand_id, []).append(
@@ -186,6 +195,34 @@ class RiskUseCases:
         return [MembersScreened(b, decisions) for b, decisions in sorted(by_brand.items())]
 
     # ------------------------------------------------------------------ the brand
+    def risk_rules(self, actor: Actor, brand_id: int | None) -> dict[str, Any]:
+        """The brand's risk rules (the brand, its auditors; an admin names the brand)."""
+        brand = funnel_brand(actor, brand_id)
+        with self.uows.reader() as uow:
+            settings = uow.risk.rules([brand]).get(brand)
+        rules = risk_rules_from_settings(settings) if settings else self.rules
+        return {"brand_id": brand, **rules.settings()}
+
+    def set_risk_rules(
+        self, actor: Actor, settings: dict[str, Any], idempotency: Idempotency | None
+    ) -> dict[str, Any]:
+        """The brand sets its risk rules: an entry of the log; screenings after it use them
+        (decisions already made stand)."""
+        if actor.role is not Role.BRAND or actor.brand_id is None:
+            raise PermissionDeniedError("Only the brand sets its risk rules.")
+        brand_id = actor.brand_id
+        rules = risk_rules_from_settings(settings)
+
+        def work(uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
+            index = self.writes.append(
+                uow, lambda _: [RiskRulesSet(brand_id, rules.settings(), actor.principal_id)], now
+            )
+            if index is None:
+                return None
+            return {"brand_id": brand_id, **rules.settings(), "log_index": index}
+
+        return self.writes.run(actor, idempotency, work)
+
     def queue(
         self,
         actor: Actor,

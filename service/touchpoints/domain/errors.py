@@ -21,6 +21,14 @@ class InvalidJourneyRulesError(TracecertError):
     default_detail = "The journey rules are malformed; fix them as the detail says."
 
 
+class InvalidRiskRulesError(TracecertError):
+    """Raised when a brand's anti-farming rules are out of bounds or malformed."""
+
+    code = "invalid_risk_rules"
+    kind = ErrorKind.INVALID
+    default_detail = "The risk rules are malformed; fix them as the detail says."
+
+
 class InsufficientPointsError(TracecertError):
     """Raised when a spend asks for more points than the member has."""
 

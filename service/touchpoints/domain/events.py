@@ -93,3 +93,14 @@ class RiskReviewed(Event):
     score: int
     reasons: list[dict[str, Any]]
     awards: list[str]
+
+
+@dataclass(frozen=True)
+class RiskRulesSet(Event):
+    """A brand set its anti-farming rules (thresholds, weights, levels); screenings after this
+    entry use them."""
+
+    type: ClassVar[str] = "RiskRulesSet"
+    brand_id: int
+    settings: dict[str, Any]
+    by: str

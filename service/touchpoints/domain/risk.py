@@ -35,6 +35,8 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
+from service.touchpoints.domain.errors import InvalidRiskRulesError
+
 
 class Signal(StrEnum):
     SHARED_DEVICE = "accounts_per_device"
@@ -68,9 +70,9 @@ class RiskRules:
     #: Claims by one member in any 24 hours.
     claims_per_day: int = 5
     #: Faster than this between two sightings is impossible travel ...
-    travel_kmh: float = 1000.0
+    travel_kmh: int = 1000
     #: ... unless they are this close (regions' centres are rough; neighbours are not far).
-    travel_min_km: float = 100.0
+    travel_min_km: int = 100
     #: Distinct redeemed or recalled codes scanned by the member's devices.
     recycled_codes: int = 2
     #: Claims of bottles a partner held outside the claim's region (a factory's: one).
@@ -89,6 +91,20 @@ class RiskRules:
     grey_at: int = 40
     black_at: int = 80
 
+    def settings(self) -> dict[str, Any]:
+        """The rules as a brand sets them (and as the log records them)."""
+        return {
+            "device_accounts": self.device_accounts,
+            "claims_per_day": self.claims_per_day,
+            "travel_kmh": self.travel_kmh,
+            "travel_min_km": self.travel_min_km,
+            "recycled_codes": self.recycled_codes,
+            "outside_claims": self.outside_claims,
+            "weights": {signal.value: self.weights.get(signal, 0) for signal in Signal},
+            "grey_at": self.grey_at,
+            "black_at": self.black_at,
+        }
+
     def level(self, score: int) -> Level:
         if score >= self.black_at:
             return Level.BLACK
@@ -98,6 +114,58 @@ class RiskRules:
 
 
 DEFAULT_RISK_RULES = RiskRules()
+
+#: Each threshold's bounds: (low, high).
+_BOUNDS = {
+    "device_accounts": (1, 1000),
+    "claims_per_day": (1, 1000),
+    "travel_kmh": (100, 100_000),
+    "travel_min_km": (0, 5000),
+    "recycled_codes": (1, 1000),
+    "outside_claims": (1, 1000),
+    "grey_at": (1, 100),
+    "black_at": (1, 100),
+}
+
+
+def risk_rules_from_settings(settings: Mapping[str, Any]) -> RiskRules:
+    """Read and check a brand's risk rules; omitted ones keep the defaults. Raise
+    :class:`InvalidRiskRulesError` saying what to fix."""
+    d = DEFAULT_RISK_RULES.settings()
+    unknown = set(settings) - set(d)
+    if unknown:
+        raise InvalidRiskRulesError(
+            f"{sorted(unknown)[0]} is no rule; the rules are {', '.join(sorted(d))}."
+        )
+    values: dict[str, Any] = {}
+    for name, (low, high) in _BOUNDS.items():
+        value = settings.get(name, d[name])
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidRiskRulesError(f"{name} must be a whole number from {low} to {high}.")
+        values[name] = value
+    if values["grey_at"] > values["black_at"]:
+        raise InvalidRiskRulesError("grey_at must not be above black_at.")
+    weights = dict(DEFAULT_RISK_RULES.weights)
+    for name, value in dict(settings.get("weights") or {}).items():
+        try:
+            signal = Signal(name)
+        except ValueError:
+            known = ", ".join(s.value for s in Signal)
+            raise InvalidRiskRulesError(f"weights.{name} is no signal; they are {known}.") from None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise InvalidRiskRulesError(f"weights.{name} must be a whole number from 0 to 100.")
+        weights[signal] = value
+    return RiskRules(
+        device_accounts=values["device_accounts"],
+        claims_per_day=values["claims_per_day"],
+        travel_kmh=values["travel_kmh"],
+        travel_min_km=values["travel_min_km"],
+        recycled_codes=values["recycled_codes"],
+        outside_claims=values["outside_claims"],
+        weights=weights,
+        grey_at=values["grey_at"],
+        black_at=values["black_at"],
+    )
 
 
 @dataclass(frozen=True)
@@ -285,7 +353,7 @@ def _travel(
         Signal.IMPOSSIBLE_TRAVEL,
         rules.weights[Signal.IMPOSSIBLE_TRAVEL],
         f"seen in {a.region} and {b.region}, {km:.0f} km apart, {minutes:.0f} minutes apart "
-        f"(faster than {rules.travel_kmh:.0f} km/h)",
+        f"(faster than {rules.travel_kmh} km/h)",
         _refs([a, b]),
     )
 
@@ -293,7 +361,7 @@ def _travel(
 def _recycled(seen: Sequence[Sighting], rules: RiskRules) -> Reason | None:
     scans = [s for s in seen if s.kind == "scan" and s.verdict in RECYCLED_VERDICTS]
     codes = {s.item for s in scans}
-    if len(codes) < rules.recycled_codes:
+    if not codes or len(codes) < rules.recycled_codes:
         return None
     return Reason(
         Signal.RECYCLED_CAPS,

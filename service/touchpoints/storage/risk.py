@@ -18,12 +18,13 @@ from service.touchpoints.domain.points import EntryKind
 from service.touchpoints.domain.risk import Evidence, Level, Sighting
 from service.touchpoints.ports import AwardStatus, RiskDecision, RiskState
 from service.touchpoints.storage.points import taken
-from service.touchpoints.storage.repositories import _chunks, _upsert
+from service.touchpoints.storage.repositories import _chunks, _upsert, put_brand_settings
 from service.touchpoints.storage.rows import (
     AwardStatusRow,
     PointsEntryRow,
     RiskDecisionRow,
     RiskRow,
+    RiskRulesRow,
     SightingRow,
 )
 
@@ -31,6 +32,7 @@ _SIGHTINGS = cast(Table, SightingRow.__table__)
 _STATUS = cast(Table, AwardStatusRow.__table__)
 _RISK = cast(Table, RiskRow.__table__)
 _DECISIONS = cast(Table, RiskDecisionRow.__table__)
+_RULES = cast(Table, RiskRulesRow.__table__)
 _ENTRIES = cast(Table, PointsEntryRow.__table__)
 
 
@@ -159,6 +161,16 @@ class SqlAlchemyRiskRepository:
         self._s.execute(delete(_SIGHTINGS).where(s.other == subject))
         self._s.execute(delete(_DECISIONS).where(_DECISIONS.c.subject == subject))
         self._s.execute(delete(_RISK).where(_RISK.c.subject == subject))
+
+    def put_rules(self, brand_id: int, settings: dict[str, Any], at: datetime, cause: str) -> None:
+        put_brand_settings(self._s, _RULES, brand_id, settings, at, cause)
+
+    def rules(self, brand_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        r = _RULES.c
+        rows = self._s.execute(
+            select(r.brand_id, r.settings).where(r.brand_id.in_(sorted(brand_ids)))
+        )
+        return {int(brand): json.loads(settings) for brand, settings in rows}
 
     # ------------------------------------------------------------------ the screening's reads
     def levels(self, subjects: Collection[str]) -> dict[tuple[int, str], Level]:
@@ -336,13 +348,13 @@ class SqlAlchemyRiskRepository:
             ).order_by(s.cause, s.kind)
         )
         out[_SIGHTINGS.name] = [_plain(row) for row in rows]
-        for table in (_STATUS, _RISK, _DECISIONS):
+        for table in (_STATUS, _RISK, _DECISIONS, _RULES):
             rows = self._s.execute(select(table).order_by(*table.primary_key.columns))
             out[table.name] = [_plain(row) for row in rows]
         return out
 
     def clear(self) -> None:
-        for table in (_SIGHTINGS, _STATUS, _RISK, _DECISIONS):
+        for table in (_SIGHTINGS, _STATUS, _RISK, _DECISIONS, _RULES):
             self._s.execute(delete(table))
 
 

@@ -263,3 +263,15 @@ class RiskDecisionRow(Base):
     reasons: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RiskRulesRow(Base):
+    """A brand's anti-farming rules as it last set them (the log's ``RiskRulesSet``)."""
+
+    __tablename__ = "touchpoint_risk_rules"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Canonical JSON of the settings.
+    settings: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))

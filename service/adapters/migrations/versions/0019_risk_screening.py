@@ -1,7 +1,8 @@
 """Touchpoints I, anti-farming: what the screening reads (each member's claims with the device
 and region they came from, referrals, and consumers' scans of redeemed, recalled or suspected
-cloned codes), each award's screening status (an award with none is pending), and each member's
-risk as last decided, with the history of decisions (screenings and the brand's reviews).
+cloned codes), each award's screening status (an award with none is pending), each member's
+risk as last decided, with the history of decisions (screenings and the brand's reviews), and
+each brand's risk rules.
 
 Every touchpoint table is a projection of the event log and the scan stream: the feed's tables
 are emptied here, and the projector applies both sources again from the start (as
@@ -101,9 +102,18 @@ def upgrade() -> None:
         "touchpoint_risk_decisions",
         ["brand_id", "subject"],
     )
+    op.create_table(
+        "touchpoint_risk_rules",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("settings", sa.Text(), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("brand_id", name=op.f("pk_touchpoint_risk_rules")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("touchpoint_risk_rules")
     op.drop_index(
         "ix_touchpoint_risk_decisions_brand_id_subject", table_name="touchpoint_risk_decisions"
     )

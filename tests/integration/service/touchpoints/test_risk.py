@@ -180,3 +180,40 @@ def test_a_claim_names_where_its_bottle_stood_in_the_channel(api, container, wor
         ).scalars()
         last = bytes(list(payloads)[-1])
     assert b'"channel":"factory"' in last and b'"region":"110101"' in last
+
+
+def test_the_brand_sets_its_risk_rules_and_later_screenings_use_them(
+    api, container, keys, otp, world
+):
+    brand = brand_of(container, world)
+    rules = api.get("/touchpoints/risk/rules", headers=auth(keys.auditor))
+    assert rules.status_code == 200, rules.text
+    assert rules.json()["device_accounts"] == 3 and rules.json()["grey_at"] == 40
+    assert rules.json()["weights"]["accounts_per_device"] == 45
+    # A brand whose stores' tablets claim for their customers allows more accounts a device.
+    put = api.put(
+        "/touchpoints/risk/rules",
+        json={"device_accounts": 10, "weights": {"velocity": 50}},
+        headers={**auth(keys.brand), "Idempotency-Key": "rules-1"},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["device_accounts"] == 10 and put.json()["weights"]["velocity"] == 50
+    assert put.json()["weights"]["impossible_travel"] == 40 and put.json()["log_index"] > 0
+    members = farm(api, otp, world, 4)
+    for who in members:
+        assert points_of(api, container, who, brand)["balance"] == 100
+    # Refused: out of bounds, grey above black, a partner or an auditor setting them.
+    for body in ({"device_accounts": 0}, {"grey_at": 90, "black_at": 80}, {"weights": {"x": 1}},
+                 {"travel_kmh": "fast"}):  # fmt: skip
+        answer = api.put("/touchpoints/risk/rules", json=body, headers=auth(keys.brand))
+        assert answer.status_code == 422, (body, answer.text)
+    assert (
+        api.put("/touchpoints/risk/rules", json={"grey_at": 90, "black_at": 80},
+                headers=auth(keys.brand)).json()["error"] == "invalid_risk_rules"
+    )  # fmt: skip
+    for key in (keys.auditor, keys.distributor):
+        answer = api.put("/touchpoints/risk/rules", json={}, headers=auth(key))
+        assert answer.status_code == 403
+    before = container.touchpoints.snapshot()
+    container.touchpoints.rebuild()
+    assert container.touchpoints.snapshot() == before

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.adapters.regions.places import region_centre
 from service.touchpoints.app.risk import screened, settled
+from service.touchpoints.domain.errors import InvalidRiskRulesError
 from service.touchpoints.domain.risk import (
     DEFAULT_RISK_RULES,
     Evidence,
@@ -19,6 +21,7 @@ from service.touchpoints.domain.risk import (
     Signal,
     assess,
     distance_km,
+    risk_rules_from_settings,
 )
 from service.touchpoints.ports import RiskState
 
@@ -176,3 +179,16 @@ def test_claims_of_bottles_that_never_reached_a_store_in_the_region():
     outside = [at_channel(1, "outside"), at_channel(2, "outside"), at_channel(3, "inside")]
     (reason,) = assess(Evidence(ME, outside), region_centre).reasons
     assert reason.refs == ("log:1", "log:2") and "2 were held by a partner" in reason.detail
+
+
+def test_risk_rules_round_trip_through_their_settings_and_are_checked():
+    assert risk_rules_from_settings(DEFAULT_RISK_RULES.settings()) == DEFAULT_RISK_RULES
+    changed = risk_rules_from_settings({"claims_per_day": 8, "weights": {"velocity": 0}})
+    assert changed.claims_per_day == 8 and changed.weights[Signal.VELOCITY] == 0
+    assert changed.weights[Signal.SHARED_DEVICE] == DEFAULT_RISK_RULES.weights[Signal.SHARED_DEVICE]
+    burst = [claim(n, minutes=n) for n in range(6)]
+    assert not assess(Evidence(ME, burst), region_centre, changed).reasons  # 6 <= 8
+    for bad in ({"grey_at": 0}, {"grey_at": 90}, {"claims_per_day": True}, {"speed": 1},
+                {"weights": {"velocity": 101}}, {"weights": {"nope": 1}}):  # fmt: skip
+        with pytest.raises(InvalidRiskRulesError):
+            risk_rules_from_settings(bad)
