@@ -76,11 +76,13 @@ from service.ledger.storage.log_anchor_confirmations import LOG_ANCHOR_KINDS, Lo
 from service.ledger.storage.log_inspector import ProcessLogInspector
 from service.ledger.storage.tx_store import SqlAlchemyTxStore
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.identities import IdentitiesUseCases
 from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.app.projector import Projector, lag
 from service.touchpoints.app.risk import RiskUseCases
 from service.touchpoints.domain.errors import PointsCatchingUpError
+from service.touchpoints.storage.identity_refs import HmacIdentityRefs
 from service.unit_of_work import SqlAlchemyUnitOfWorkFactory, open_factory
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,8 @@ class Container:
     members: MembersUseCases
     #: Anti-farming: the screening job, the brand's review queue and reviews.
     risk: RiskUseCases
+    #: One-ID: identities the brand's integrations assert, merges and their undoing, blocks.
+    identities: IdentitiesUseCases
     sender: Sender | None = None
     #: The anchorer's proof pass, in a child process while the workers run (None: here).
     log_inspector: ProcessLogInspector | None = None
@@ -516,6 +520,7 @@ def bootstrap(settings: Settings, *, backend: Backend | None = None) -> Containe
         points=points,
         members=MembersUseCases(uow_factory, clock),
         risk=RiskUseCases(points.writes, region_centre),
+        identities=IdentitiesUseCases(points.writes, HmacIdentityRefs(settings.code_secret_bytes)),
     )
     container.prepare_chain()
     return container

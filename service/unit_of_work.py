@@ -61,12 +61,14 @@ from service.ledger.storage.repositories import (
 from service.touchpoints.ports import (
     Checkpoints,
     Feed,
+    IdentitiesRepository,
     JourneyRepository,
     MembersRepository,
     PointsRepository,
     RiskRepository,
 )
 from service.touchpoints.storage.feed import SqlAlchemyFeed
+from service.touchpoints.storage.identities import SqlAlchemyIdentitiesRepository
 from service.touchpoints.storage.members import SqlAlchemyMembersRepository
 from service.touchpoints.storage.points import SqlAlchemyPointsRepository
 from service.touchpoints.storage.repositories import (
@@ -103,6 +105,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
     points: PointsRepository
     members: MembersRepository
     risk: RiskRepository
+    identities: IdentitiesRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 
@@ -143,6 +146,7 @@ class SqlAlchemyUnitOfWork(SessionUnitOfWork):
         self.points = SqlAlchemyPointsRepository(session)
         self.members = SqlAlchemyMembersRepository(session)
         self.risk = SqlAlchemyRiskRepository(session)
+        self.identities = SqlAlchemyIdentitiesRepository(session)
         self.feed_checkpoints = SqlAlchemyFeedCheckpoints(session)
         self.feed = SqlAlchemyFeed(session)
         return self

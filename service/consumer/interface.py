@@ -8,7 +8,12 @@ Pure: re-exports from the consumer's domain and ports.
 
 from __future__ import annotations
 
-from service.consumer.domain.errors import AlreadyClaimedError, InvalidSessionError
+from service.consumer.domain.accounts import Destination, normalise_destination
+from service.consumer.domain.errors import (
+    AlreadyClaimedError,
+    InvalidDestinationError,
+    InvalidSessionError,
+)
 from service.consumer.domain.events import (
     AccountCreated,
     CertificateActionConfirmed,
@@ -25,7 +30,10 @@ __all__ = [
     "CertificateClaimed",
     "ClaimJob",
     "ConsumerScan",
+    "Destination",
+    "InvalidDestinationError",
     "InvalidSessionError",
     "SignedVoucher",
     "WalletRef",
+    "normalise_destination",
 ]

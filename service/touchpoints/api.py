@@ -19,6 +19,7 @@ from service.api.deps import (
 )
 from service.api.schemas import Id, IdPath, IdQuery, Limit, Offset, Public, Strict
 from service.touchpoints.app.funnel import FunnelUseCases
+from service.touchpoints.app.identities import IdentitiesUseCases
 from service.touchpoints.app.members import MembersUseCases
 from service.touchpoints.app.points import PointsUseCases
 from service.touchpoints.app.risk import MAX_NOTE, RiskUseCases
@@ -336,6 +337,37 @@ class MemberRiskPublic(RiskPublic):
     decisions: list[RiskDecisionPublic]
 
 
+class IdentityPublic(Public):
+    #: phone, email, wallet or external:<namespace>.
+    type: str
+    #: Masked.
+    value: str | None
+    #: sign_in (a verified one-time code), wallet_binding, integration.
+    proof: str
+    #: The member (of those merged) that carries it.
+    member_id: str
+    since: str | None
+    #: The log entry that linked it (none for a sign-in or a wallet: the account's own).
+    cause: str | None
+
+
+class DevicePublic(Public):
+    device: str
+    member_id: str
+    #: Claimed from for more members than a household has: it links nobody.
+    shared: bool
+
+
+class MergePublic(Public):
+    #: The log index of the merge (``POST /touchpoints/merges/{id}/undo`` undoes it).
+    id: int
+    survivor: str
+    merged: str
+    reason: str
+    at: str
+    undone_at: str | None
+
+
 class MemberPublic(Public):
     id: str
     since: str
@@ -352,6 +384,16 @@ class MemberPublic(Public):
     #: The anti-farming screening's view of the member (the brand and its auditors; not a
     #: store's staff).
     risk: MemberRiskPublic | None
+    #: One-ID (the brand and its auditors; None for a store's staff): the member's identities,
+    #: masked, and those of the members merged into it.
+    identities: list[IdentityPublic] | None
+    #: Devices the member claimed from (a shared one links nobody).
+    devices: list[DevicePublic] | None
+    #: The member this one is merged into (its points and journey show there too).
+    merged_into: str | None
+    #: This member and those merged into it.
+    members: list[str] | None
+    merges: list[MergePublic] | None
 
 
 class ContactListPublic(Public):
@@ -610,4 +652,104 @@ def review_member(
         Level(body.level),
         body.note,
         idempotency_of(idempotency_key, body, f"risk-review:{member_id}"),
+    )
+
+
+# ----------------------------------------------------------------------------- One-ID
+IdentitiesDep = Annotated[IdentitiesUseCases, Depends(use_cases("identities"))]
+IdentityKind = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z][a-z0-9_:]*$")]
+
+
+class IdentityCreate(Strict):
+    """An identifier the brand's integration knows is the member's."""
+
+    member_id: str = Field(min_length=1, max_length=40)
+    #: phone, email, wallet or external:<namespace> (wechat_openid, wechat_unionid, ...).
+    type: IdentityKind
+    value: str = Field(min_length=1, max_length=254)
+
+
+class IdentityAssertedPublic(Public):
+    member_id: str
+    log_index: int
+    identities: list[IdentityPublic]
+    devices: list[DevicePublic]
+    merged_into: str | None
+    members: list[str]
+    merges: list[MergePublic]
+
+
+class BlockCreate(Strict):
+    type: IdentityKind
+    value: str = Field(min_length=1, max_length=254)
+
+
+class BlockedPublic(Public):
+    type: str
+    #: Masked.
+    value: str
+    log_index: int
+
+
+class UnmergeCreate(Strict):
+    #: Why: kept with the undoing in the event log.
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class UnmergedPublic(Public):
+    id: int
+    survivor: str
+    merged: str
+    undone_at: str
+    log_index: int
+
+
+@router.post("/touchpoints/identities", response_model=IdentityAssertedPublic)
+def assert_identity(
+    body: IdentityCreate,
+    actor: CurrentActor,
+    identities: IdentitiesDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Your integration asserts an identifier of a member (the brand's key): a phone, an
+    e-mail, a wallet or an external id such as a WeChat OpenID. A member that already holds it,
+    or signs in with it, is the same person: the two merge, the older surviving (undo with
+    ``POST /touchpoints/merges/{id}/undo``). A blocked value is refused (409
+    ``identity_blocked``), and so is one more identifier of a type than a person has (409
+    ``identity_limit``). The log holds the identifier by an opaque reference only."""
+    return identities.assert_identity(
+        actor,
+        body.member_id,
+        body.type,
+        body.value,
+        idempotency_of(idempotency_key, body, "identities"),
+    )
+
+
+@router.post("/touchpoints/identities/blocked", response_model=BlockedPublic)
+def block_identity(
+    body: BlockCreate,
+    actor: CurrentActor,
+    identities: IdentitiesDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Put a value on your brand's blocked list (a store's own phone, a test OpenID): it links
+    nobody from now on."""
+    return identities.block(
+        actor, body.type, body.value, idempotency_of(idempotency_key, body, "identities-blocked")
+    )
+
+
+@router.post("/touchpoints/merges/{merge_id}/undo", response_model=UnmergedPublic)
+def undo_merge(
+    merge_id: IdPath,
+    body: UnmergeCreate,
+    actor: CurrentActor,
+    identities: IdentitiesDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> Any:
+    """Undo a merge (the brand): both members stand alone again, each with its own
+    identities, points and journey."""
+    return identities.unmerge(
+        actor, merge_id, body.note, idempotency_of(idempotency_key, body, f"unmerge:{merge_id}")
     )

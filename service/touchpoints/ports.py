@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.kernel.ports import LogEntry, UnitOfWork
+from service.touchpoints.domain.identities import Merge
 from service.touchpoints.domain.journey import Cause, Reach, Stage
 from service.touchpoints.domain.members import Consent, Purpose
 from service.touchpoints.domain.points import Award, Draw, Entry
@@ -104,6 +105,10 @@ class Feed(Protocol):
 
     def brand_names(self, brand_ids: Collection[int]) -> dict[int, str]:
         """Each brand's name, by organisation id (an id that is no brand's is absent)."""
+        ...
+
+    def account_by_destination(self, destination: str) -> str | None:
+        """The account that signs in with this (normalised) phone number or e-mail address."""
         ...
 
 
@@ -358,6 +363,53 @@ class RiskRepository(Protocol):
     def clear(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class IdentityLink:
+    """An identity of a member: its type, opaque reference, proof and log entry."""
+
+    brand_id: int
+    kind: str
+    ref: str
+    subject: str
+    proof: str
+    at: datetime
+    cause: str
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """A merge as the member view shows it: undone or standing."""
+
+    id: str
+    survivor: str
+    merged: str
+    reason: str
+    at: datetime
+    undone_at: datetime | None
+    undone_cause: str | None
+
+
+class IdentitiesRepository(Protocol):
+    """One-ID: identities, their values, merges and blocked values."""
+
+    def link(self, links: Sequence[IdentityLink]) -> None: ...
+    def merged(self, brand_id: int, merge: Merge, at: datetime) -> None: ...
+    def unmerged(self, brand_id: int, merge_id: str, at: datetime, cause: str) -> None: ...
+    def block(self, brand_id: int, kind: str, ref: str, at: datetime, cause: str) -> None: ...
+    def erase(self, subject: str) -> None: ...
+    def put_value(self, brand_id: int, kind: str, ref: str, value: str) -> None: ...
+    def holders(self, brand_id: int, kind: str, ref: str) -> list[str]: ...
+    def of_subjects(self, brand_id: int, subjects: Collection[str]) -> list[IdentityLink]: ...
+    def values(
+        self, brand_id: int, refs: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]: ...
+    def is_blocked(self, brand_id: int, kind: str, ref: str) -> bool: ...
+    def standing(self, brand_id: int) -> list[Merge]: ...
+    def merges_of(self, brand_id: int, subjects: Collection[str]) -> list[MergeRecord]: ...
+    def dump(self) -> dict[str, list[list[Any]]]: ...
+    def clear(self) -> None: ...
+
+
 class RegionPlaces(Protocol):
     """Where a region's centre is, (latitude, longitude), from a maintained dataset."""
 
@@ -371,6 +423,7 @@ class TouchpointsUnitOfWork(UnitOfWork, Protocol):
     points: PointsRepository
     members: MembersRepository
     risk: RiskRepository
+    identities: IdentitiesRepository
     feed_checkpoints: Checkpoints
     feed: Feed
 

@@ -200,6 +200,8 @@ class PointsPage:
             )
         )
         earned.append((facts.brand_id, cause.at, allowed))
+        if allowed > 0:  # waits for the screening (found by its status's index)
+            self.statuses[key] = AwardStatus(key, "pending", cause.at, cause.ref())
         self.awards[key] = Award(
             key,
             holder,

@@ -18,6 +18,7 @@ from typing import Any
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from service.kernel.roles import Role
+from service.touchpoints.app.identities import identities_view
 from service.touchpoints.app.points import entry_view
 from service.touchpoints.app.risk import member_risk
 from service.touchpoints.app.writes import AppliedWrites, signed_in
@@ -239,13 +240,16 @@ class MembersUseCases:
             stages = uow.journeys.stages(brand_id, m.subject) if profiled else {}
             stage = current_stage(stages)
             history = uow.points.history(m.subject, brand_id, 0, TIMELINE)
+            one = identities_view(uow, brand_id, m.subject)
+            part = one.pop("subjects")
             view = {
                 "id": m.public_id,
                 "since": iso(m.since_at),
                 "erased": not live,
                 "contact": _contact(contact, full),
                 "consents": consents_view(mine),
-                "balance": uow.points.balances(m.subject).get(brand_id, 0),
+                # The member's and every member merged into it (One-ID).
+                "balance": sum(uow.points.balances(x).get(brand_id, 0) for x in part),
                 "points": [entry_view(e) for e in history],
                 "profiling": profiled,
                 "stage": stage.value if stage else None,
@@ -258,6 +262,8 @@ class MembersUseCases:
                 "risk": member_risk(uow, brand_id, m.subject)
                 if actor.role is not Role.STORE
                 else None,
+                # One-ID, for the brand and its auditors (a store's staff see the contact only).
+                **(one if actor.role is not Role.STORE else dict.fromkeys(one)),
             }
         return view
 

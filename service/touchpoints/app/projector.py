@@ -23,6 +23,7 @@ from typing import Any
 from service.kernel.events import canonical_json
 from service.kernel.ports import Clock, LogEntry
 from service.touchpoints.app.awards import EXPIRY_SOURCE, PointsPage
+from service.touchpoints.domain.identities import Merge
 from service.touchpoints.domain.journey import (
     DEFAULT_RULES,
     USE_ACTIONS,
@@ -42,6 +43,7 @@ from service.touchpoints.domain.risk import CLONE_VERDICT, RECYCLED_VERDICTS, Le
 from service.touchpoints.ports import (
     CertificateFacts,
     Holding,
+    IdentityLink,
     Member,
     RiskDecision,
     ScanFact,
@@ -236,6 +238,9 @@ class LogPage:
         self.sightings: list[tuple[int, Sighting]] = []
         self.decisions: list[RiskDecision] = []
         self.risk_rules_set: dict[int, tuple[dict[str, Any], datetime, str]] = {}
+        #: One-ID: identities linked, and merges, unmerges and blocks in log order.
+        self.identity_links: list[IdentityLink] = []
+        self.identity_events: list[tuple[str, int, Any, Cause]] = []
 
     def apply(self) -> None:
         for entry, body in self.entries:
@@ -264,9 +269,19 @@ class LogPage:
         risk.decide(self.decisions)
         for brand_id, (settings, at, ref) in sorted(self.risk_rules_set.items()):
             risk.put_rules(brand_id, settings, at, ref)
+        identities = self.uow.identities
+        identities.link(self.identity_links)
+        for kind, brand_id, what, cause in self.identity_events:
+            if kind == "merge":
+                identities.merged(brand_id, what, cause.at)
+            elif kind == "unmerge":
+                identities.unmerged(brand_id, what, cause.at, cause.ref())
+            else:
+                identities.block(brand_id, what[0], what[1], cause.at, cause.ref())
         for subject, at in self.erased:
             members.erase(subject, at)
             risk.erase(subject)
+            identities.erase(subject)
 
     # ------------------------------------------------------------------ the page's facts
     def put(self, facts: CertificateFacts) -> None:
@@ -543,6 +558,41 @@ def _risk_reviewed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.points.settle(level, body["awards"], cause)
 
 
+def _identity_linked(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    """An integration asserted an identity of a member (by reference)."""
+    page.identity_links.append(
+        IdentityLink(
+            int(body["brand_id"]),
+            body["kind"],
+            body["ref"],
+            account_subject(body["account_id"]),
+            body["proof"],
+            cause.at,
+            cause.ref(),
+        )
+    )
+
+
+def _members_merged(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    merge = Merge(
+        cause.ref(),
+        account_subject(body["survivor"]),
+        account_subject(body["merged"]),
+        body["reason"],
+    )
+    page.identity_events.append(("merge", int(body["brand_id"]), merge, cause))
+
+
+def _members_unmerged(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.identity_events.append(("unmerge", int(body["brand_id"]), body["merge"], cause))
+
+
+def _identity_blocked(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
+    page.identity_events.append(
+        ("block", int(body["brand_id"]), (body["kind"], body["ref"]), cause)
+    )
+
+
 def _risk_rules_set(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     page.risk_rules_set[int(body["brand_id"])] = (body["settings"], cause.at, cause.ref())
 
@@ -590,6 +640,10 @@ _HANDLERS: dict[str, Callable[[LogPage, dict[str, Any], Cause], None]] = {
     "MembersScreened": _members_screened,
     "RiskReviewed": _risk_reviewed,
     "RiskRulesSet": _risk_rules_set,
+    "IdentityLinked": _identity_linked,
+    "MembersMerged": _members_merged,
+    "MembersUnmerged": _members_unmerged,
+    "IdentityBlocked": _identity_blocked,
 }
 
 
@@ -624,6 +678,7 @@ def rebuild(
         uow.points.clear()
         uow.members.clear()
         uow.risk.clear()
+        uow.identities.clear()
         uow.commit()
     return Projector(uows, clock).catch_up(progress)
 
@@ -637,6 +692,7 @@ def snapshot(uows: TouchpointsUnitOfWorkFactory) -> bytes:
                 **uow.points.dump(),
                 **uow.members.dump(),
                 **uow.risk.dump(),
+                **uow.identities.dump(),
             }
         )
 

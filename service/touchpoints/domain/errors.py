@@ -73,3 +73,40 @@ class PointsCatchingUpError(TracecertError):
         "the same Idempotency-Key)."
     )
     retry_after_s = 30
+
+
+class InvalidIdentityError(TracecertError):
+    """Raised when an identity an integration posts is malformed or of no known type."""
+
+    code = "invalid_identity"
+    kind = ErrorKind.INVALID
+    default_detail = "The identity is malformed; fix it as the detail says."
+
+
+class IdentityBlockedError(TracecertError):
+    """Raised when an identity's value is on the brand's blocked list."""
+
+    code = "identity_blocked"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "This value is on the brand's blocked list (a shared or known-bad identifier); it links "
+        "nobody. Post another identifier of the member's."
+    )
+
+
+class IdentityLimitError(TracecertError):
+    """Raised when a member already carries as many identifiers of a type as allowed."""
+
+    code = "identity_limit"
+    kind = ErrorKind.CONFLICT
+    default_detail = (
+        "The member already has as many identifiers of this type as a person has; if one is "
+        "another person's, undo the merge that brought it, or ask the brand to review."
+    )
+
+
+class UnknownMergeError(NotFoundError):
+    """Raised when an unmerge names no merge of the brand's that still stands."""
+
+    code = "unknown_merge"
+    default_detail = "Your brand has no standing merge at this log index; see the member's merges."

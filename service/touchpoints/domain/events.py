@@ -104,3 +104,53 @@ class RiskRulesSet(Event):
     brand_id: int
     settings: dict[str, Any]
     by: str
+
+
+@dataclass(frozen=True)
+class IdentityLinked(Event):
+    """A brand's integration asserted an identity of a member: its type (``phone``, ``email``,
+    ``wallet``, ``external:<namespace>``) and an opaque reference (a keyed hash of the value;
+    the value is kept apart, and deleted with the person)."""
+
+    type: ClassVar[str] = "IdentityLinked"
+    brand_id: int
+    account_id: str
+    kind: str
+    ref: str
+    proof: str
+    by: str
+
+
+@dataclass(frozen=True)
+class MembersMerged(Event):
+    """Two members are one person: ``survivor`` (the older) absorbed ``merged``, on the proof
+    ``reason`` says. Each keeps its own identities and events, so an unmerge gives both back."""
+
+    type: ClassVar[str] = "MembersMerged"
+    brand_id: int
+    survivor: str
+    merged: str
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class MembersUnmerged(Event):
+    """A merge (``merge``: the log entry that recorded it) was undone, with the brand's note."""
+
+    type: ClassVar[str] = "MembersUnmerged"
+    brand_id: int
+    merge: str
+    note: str
+    by: str
+
+
+@dataclass(frozen=True)
+class IdentityBlocked(Event):
+    """A value (by reference) is on the brand's blocked list: it links nobody from now on."""
+
+    type: ClassVar[str] = "IdentityBlocked"
+    brand_id: int
+    kind: str
+    ref: str
+    by: str

@@ -98,3 +98,9 @@ class SqlAlchemyFeed:
             ).where(a.public_id.in_(sorted(account_ids)))
         )
         return {row[0]: AccountContact(*row) for row in rows}
+
+    def account_by_destination(self, destination: str) -> str | None:
+        """The account that signs in with this (normalised) phone number or e-mail address."""
+        a = _ACCOUNTS.c
+        found: str | None = self._s.scalar(select(a.public_id).where(a.destination == destination))
+        return found

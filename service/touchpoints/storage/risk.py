@@ -189,8 +189,9 @@ class SqlAlchemyRiskRepository:
         e, st = _ENTRIES.c, _STATUS.c
         rows = self._s.execute(
             select(e.brand_id, e.holder, func.min(e.at))
-            .outerjoin(_STATUS, st.award_key == e.key)
-            .where(e.kind == EntryKind.EARN.value, e.amount > 0, st.award_key.is_(None))
+            .select_from(_STATUS)
+            .join(_ENTRIES, e.key == st.award_key)
+            .where(st.status == "pending")
             .group_by(e.brand_id, e.holder)
             .order_by(func.min(e.at), e.brand_id, e.holder)
             .limit(limit)

@@ -199,6 +199,7 @@ class SightingRow(Base):
     __table_args__ = (
         Index("ix_touchpoint_sightings_brand_id_subject", "brand_id", "subject"),
         Index("ix_touchpoint_sightings_device", "device"),
+        Index("ix_touchpoint_sightings_other", "other"),
         UniqueConstraint("cause", "kind", name="uq_touchpoint_sightings_cause"),
     )
 
@@ -216,10 +217,11 @@ class SightingRow(Base):
 
 
 class AwardStatusRow(Base):
-    """An award's screening (migration 0019): released (spendable), held for the brand's review,
-    or forfeited (a reverse entry took it back). An award with no row is pending."""
+    """An award's screening (migration 0019): pending (waiting for it), released (spendable),
+    held for the brand's review, or forfeited (a reverse entry took it back)."""
 
     __tablename__ = "touchpoint_award_status"
+    __table_args__ = (Index("ix_touchpoint_award_status_status", "status"),)
 
     award_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -274,4 +276,63 @@ class RiskRulesRow(Base):
     #: Canonical JSON of the settings.
     settings: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class IdentityRow(Base):
+    """An identity a brand's integration asserted for a member (migration 0019): its type
+    (``external:<namespace>`` for an external id) and opaque reference (a keyed hash of the
+    value), with the proof and the log entry."""
+
+    __tablename__ = "touchpoint_identities"
+    __table_args__ = (Index("ix_touchpoint_identities_subject", "subject", "brand_id"),)
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    proof: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(32))
+
+
+class IdentityValueRow(Base):
+    """An identity's value (migration 0019), beside its reference: what the brand's member view
+    shows masked. Not a projection: written when the integration posts it, deleted with the
+    person (the log holds only the reference)."""
+
+    __tablename__ = "touchpoint_identity_values"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(254))
+
+
+class MergeRow(Base):
+    """A merge of two members (migration 0019): the survivor (the older) absorbed the merged
+    one, for a reason; and its undoing, if undone."""
+
+    __tablename__ = "touchpoint_merges"
+    __table_args__ = (Index("ix_touchpoint_merges_merged", "merged"),)
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cause: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survivor: Mapped[str] = mapped_column(String(80))
+    merged: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    undone_cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class BlockedRow(Base):
+    """A value on a brand's blocked list (migration 0019): it links nobody."""
+
+    __tablename__ = "touchpoint_blocked"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     cause: Mapped[str] = mapped_column(String(32))

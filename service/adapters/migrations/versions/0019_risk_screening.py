@@ -1,8 +1,10 @@
 """Touchpoints I, anti-farming: what the screening reads (each member's claims with the device
 and region they came from, referrals, and consumers' scans of redeemed, recalled or suspected
-cloned codes), each award's screening status (an award with none is pending), each member's
+cloned codes), each award's screening status (pending, released, held or forfeited), each member's
 risk as last decided, with the history of decisions (screenings and the brand's reviews), and
-each brand's risk rules.
+each brand's risk rules. One-ID: the identities integrations asserted for members (by an opaque
+reference), their values (a table of its own, deleted with the person), the merges between
+members (and their undoing), and each brand's blocked values.
 
 Every touchpoint table is a projection of the event log and the scan stream: the feed's tables
 are emptied here, and the projector applies both sources again from the start (as
@@ -60,6 +62,8 @@ def upgrade() -> None:
         "ix_touchpoint_sightings_brand_id_subject", "touchpoint_sightings", ["brand_id", "subject"]
     )
     op.create_index("ix_touchpoint_sightings_device", "touchpoint_sightings", ["device"])
+    # Who referred a member (a referral ring's other half), without reading every sighting.
+    op.create_index("ix_touchpoint_sightings_other", "touchpoint_sightings", ["other"])
     op.create_table(
         "touchpoint_award_status",
         sa.Column("award_key", sa.String(length=120), nullable=False),
@@ -67,6 +71,10 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cause", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("award_key", name=op.f("pk_touchpoint_award_status")),
+    )
+    # The screening finds what waits for it by this index (not by reading the whole ledger).
+    op.create_index(
+        "ix_touchpoint_award_status_status", "touchpoint_award_status", ["status"]
     )
     op.create_table(
         "touchpoint_risk",
@@ -110,9 +118,63 @@ def upgrade() -> None:
         sa.Column("cause", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("brand_id", name=op.f("pk_touchpoint_risk_rules")),
     )
+    op.create_table(
+        "touchpoint_identities",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("proof", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "brand_id", "kind", "ref", "subject", name=op.f("pk_touchpoint_identities")
+        ),
+    )
+    op.create_index(
+        "ix_touchpoint_identities_subject", "touchpoint_identities", ["subject", "brand_id"]
+    )
+    op.create_table(
+        "touchpoint_identity_values",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "brand_id", "kind", "ref", name=op.f("pk_touchpoint_identity_values")
+        ),
+    )
+    op.create_table(
+        "touchpoint_merges",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.Column("survivor", sa.String(length=80), nullable=False),
+        sa.Column("merged", sa.String(length=80), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("undone_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("undone_cause", sa.String(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("brand_id", "cause", name=op.f("pk_touchpoint_merges")),
+    )
+    op.create_index("ix_touchpoint_merges_merged", "touchpoint_merges", ["merged"])
+    op.create_table(
+        "touchpoint_blocked",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("brand_id", "kind", "ref", name=op.f("pk_touchpoint_blocked")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("touchpoint_blocked")
+    op.drop_index("ix_touchpoint_merges_merged", table_name="touchpoint_merges")
+    op.drop_table("touchpoint_merges")
+    op.drop_table("touchpoint_identity_values")
+    op.drop_index("ix_touchpoint_identities_subject", table_name="touchpoint_identities")
+    op.drop_table("touchpoint_identities")
     op.drop_table("touchpoint_risk_rules")
     op.drop_index(
         "ix_touchpoint_risk_decisions_brand_id_subject", table_name="touchpoint_risk_decisions"
@@ -120,7 +182,9 @@ def downgrade() -> None:
     op.drop_table("touchpoint_risk_decisions")
     op.drop_index("ix_touchpoint_risk_brand_id_level", table_name="touchpoint_risk")
     op.drop_table("touchpoint_risk")
+    op.drop_index("ix_touchpoint_award_status_status", table_name="touchpoint_award_status")
     op.drop_table("touchpoint_award_status")
+    op.drop_index("ix_touchpoint_sightings_other", table_name="touchpoint_sightings")
     op.drop_index("ix_touchpoint_sightings_device", table_name="touchpoint_sightings")
     op.drop_index("ix_touchpoint_sightings_brand_id_subject", table_name="touchpoint_sightings")
     op.drop_table("touchpoint_sightings")
