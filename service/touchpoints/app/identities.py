@@ -42,7 +42,7 @@ from service.touchpoints.domain.identities import (
     Proof,
     identifier,
 )
-from service.touchpoints.domain.journey import account_subject
+from service.touchpoints.domain.journey import account_subject, device_subject
 from service.touchpoints.domain.members import mask_contact, member_public_id
 from service.touchpoints.ports import Member, TouchpointsUnitOfWork
 
@@ -85,6 +85,19 @@ def mask(kind: str, value: str | None) -> str | None:
     if kind == IdType.WALLET:
         return value[:6] + "…" + value[-4:]
     return value[:3] + "…" + value[-2:] if len(value) > 6 else value[:1] + "…"
+
+
+def linked_devices(uow: TouchpointsUnitOfWork, brand_id: int, subject: str) -> list[str]:
+    """The anonymous device subjects that link to the member: devices it claimed from that no
+    more than :data:`SHARED_DEVICE_MEMBERS` members claimed from (a store's tablet links
+    nobody), and that no other member claimed from either (a visitor links to one member)."""
+    evidence = uow.risk.evidence(brand_id, subject)
+    mine = sorted({x.device for x in evidence.own if x.kind == "claim" and x.device is not None})
+    return [
+        device_subject(device)
+        for device in mine
+        if evidence.accounts_per_device.get(device, 0) == 1
+    ]
 
 
 def identities_view(uow: TouchpointsUnitOfWork, brand_id: int, subject: str) -> dict[str, Any]:
@@ -228,6 +241,14 @@ class IdentitiesUseCases:
                     for m in uow.members.of_subject(account_subject(other))
                 ):
                     holders.setdefault(account_subject(other), "the sign-in")
+            if ident.type is IdType.WALLET:
+                # A wallet an account holds (custodial, or bound with its signature).
+                holder = uow.journeys.wallet_holders([ident.value]).get(ident.value)
+                if holder is not None and any(
+                    m.brand_id == brand_id and m.erased_at is None
+                    for m in uow.members.of_subject(holder)
+                ):
+                    holders.setdefault(holder, "the signed wallet binding")
             graph = member_graph(uow, brand_id, [subject, *holders])
             events: list[Any] = []
             if subject not in holders:

@@ -18,7 +18,7 @@ from typing import Any
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from service.kernel.roles import Role
-from service.touchpoints.app.identities import identities_view
+from service.touchpoints.app.identities import identities_view, linked_devices
 from service.touchpoints.app.points import entry_view
 from service.touchpoints.app.risk import member_risk
 from service.touchpoints.app.writes import AppliedWrites, signed_in
@@ -238,6 +238,13 @@ class MembersUseCases:
             full = actor.role is Role.STORE and granted(mine, Purpose.STORE_SHARING)
             profiled = live and granted(mine, Purpose.PROFILING)
             stages = uow.journeys.stages(brand_id, m.subject) if profiled else {}
+            if profiled:
+                # An anonymous visitor's scans count as the member's when a device of theirs
+                # (one they claimed from, and no one else's) scanned: at most one member.
+                for device in linked_devices(uow, brand_id, m.subject):
+                    for reached, cause in uow.journeys.stages(brand_id, device).items():
+                        if reached not in stages or cause < stages[reached]:
+                            stages[reached] = cause
             stage = current_stage(stages)
             history = uow.points.history(m.subject, brand_id, 0, TIMELINE)
             one = identities_view(uow, brand_id, m.subject)

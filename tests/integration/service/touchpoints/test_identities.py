@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.integration.service.conftest import auth
+from tests.integration.service.conftest import GTIN, auth
 from tests.integration.service.consumer.helpers import sign_in
 from tests.integration.service.consumer.test_certificate_lifecycle import World
 from tests.integration.service.touchpoints.test_members import member_id
@@ -130,3 +130,48 @@ def test_an_asserted_identifier_merges_the_same_person_and_an_unmerge_parts_them
     with container.uow_factory.sessions() as s:
         values = s.execute(text("SELECT value FROM touchpoint_identity_values")).scalars().all()
     assert OPENID not in values
+
+
+def test_a_phones_anonymous_scans_join_the_one_member_who_claims_from_it(
+    api, container, keys, world
+):
+    """Alice scans a bottle before signing in, then claims it from the same phone: with her
+    profiling consent, the brand sees her journey begin at that scan. A phone several members
+    claim from (a store's tablet) links nobody."""
+    phone = "tc_device=alicesphone00000000000001"
+    path = f"/01/{GTIN}/10/{world.lot.batch['lot']}/21/{world.lot.serials[4]}?region=330106"
+    assert api.get(path, headers={"Accept": "application/json", "Cookie": phone}).status_code == 200
+    container.scan_log.flush()
+    claim = api.post(
+        "/claims",
+        json={"serial": world.lot.serials[4], "pin": world.lot.pins[world.lot.serials[4]]},
+        headers={**world.alice, "Cookie": phone},
+    )
+    assert claim.status_code == 202, claim.text
+    container.touchpoints.catch_up()
+    alice = member_id(api, container, world.alice)
+    consent = api.put(
+        f"/me/consents/{keys.brand_org}",
+        json={"profiling": True, "text_version": "2026-12", "channel": "web"},
+        headers=world.alice,
+    )
+    assert consent.status_code == 200, consent.text
+    container.touchpoints.catch_up()
+    seen = view(api, keys, alice)
+    (device,) = seen["devices"]
+    assert device["shared"] is False and device["member_id"] == alice
+    stages = {step["stage"]: step["cause"] for step in seen["journey"]}
+    assert stages["discover"].startswith("scans:")  # the anonymous scan, by her phone
+
+
+def test_a_wallet_an_account_holds_is_that_accounts_proof(api, container, keys, world):
+    world.claim(world.lot.serials[3], world.bob)
+    container.touchpoints.catch_up()
+    alice, bob = (member_id(api, container, w) for w in (world.alice, world.bob))
+    merged = asserted(api, keys, alice, "wallet", world.bob_wallet.upper().replace("0X", "0x"))
+    (merge,) = merged["merges"]
+    assert (merge["survivor"], merge["merged"]) == (alice, bob)
+    assert "wallet binding" in merge["reason"]
+    wallets = [i for i in merged["identities"] if i["type"] == "wallet"]
+    assert {w["member_id"] for w in wallets} == {alice, bob}
+    assert all("…" in w["value"] for w in wallets)
