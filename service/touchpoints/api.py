@@ -70,6 +70,8 @@ class EarnRules(Strict):
     referral: Points | None = None
     storage_anniversary: Points | None = None
     redemption: Points | None = None
+    #: The claimer scanned the bottle before claiming it.
+    first_scan: Points | None = None
 
 
 class Caps(Strict):

@@ -52,6 +52,8 @@ class CertificateFacts:
     #: someone who signed up after it).
     gift_from: str | None = None
     gift_index: int | None = None
+    #: Whether its claimer scanned it before claiming (the claim's log entry says).
+    scanned_first: bool = False
 
 
 @dataclass(frozen=True)

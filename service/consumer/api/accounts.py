@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -32,8 +33,12 @@ from service.consumer.api.schemas import (
 )
 from service.consumer.app import commands
 from service.consumer.app.consumers import ConsumerUseCases
+from service.kernel.gs1 import is_valid_serial_text
 
 ConsumersDep = Annotated[ConsumerUseCases, Depends(use_cases("consumers"))]
+
+#: How far back a scan by the claimer counts as verifying the bottle before its claim.
+FIRST_SCAN_WINDOW = timedelta(days=30)
 
 router = APIRouter(tags=["consumers"])
 
@@ -151,6 +156,16 @@ def claim(
     # The claiming phone, as its scans count it (the keyed hash of its device cookie): the
     # anti-farming screening counts the accounts each device claims for.
     device = cookie_device(request, container)
+    # Did the claimer verify the bottle first (a scan by this phone, or signed in as them)?
+    # The claim's log entry says so, and the first-scan points follow it.
+    keys = container.device_keys
+    sources = {keys.member_hash(actor.account_id)} if actor.account_id is not None else set()
+    if device is not None:
+        sources.add(device)
+    since = container.clock.now() - FIRST_SCAN_WINDOW
+    scanned = is_valid_serial_text(body.serial) and container.verifier.seen_by(
+        body.serial, sources, since
+    )
     return consumers.claim(
         commands.ClaimCertificate(
             actor=actor,
@@ -159,5 +174,6 @@ def claim(
             region=body.region,
             idempotency=idempotency,
             device=device,
+            scanned_first=scanned,
         )
     )

@@ -123,6 +123,7 @@ SCRIPT_MESSAGES = (
     N_("points_rule_referral"),
     N_("points_rule_storage_anniversary"),
     N_("points_rule_redemption"),
+    N_("points_rule_first_scan"),
     N_("points_kind_spend"),
     N_("points_kind_expire"),
     N_("points_kind_reverse"),

@@ -224,6 +224,7 @@ def claim(
                     region=cmd.region,
                     device=cmd.device,
                     channel=channel,
+                    scanned_first=cmd.scanned_first,
                 ),
                 now,
             )

@@ -49,6 +49,8 @@ class ClaimCertificate:
     idempotency: Idempotency | None = None
     #: The keyed hash of the claiming device (its cookie), when a browser claims.
     device: bytes | None = None
+    #: Whether the claimer scanned the bottle first (from this device, or signed in).
+    scanned_first: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -528,6 +528,22 @@ class Verifier:
                 self._chain.popitem(last=False)
             self._chain_gates.pop(chain_batch_id, None)
         return read
+
+    def seen_by(self, serial: str, sources: Collection[bytes], since: datetime) -> bool:
+        """Whether a consumer scan of the code since ``since`` came from one of ``sources`` (a
+        device's keyed hash, a signed-in member's): the claimer verified the bottle before
+        claiming it. Reads the stored scans and this process's buffered ones."""
+        if not sources or self.reads is None:
+            return False
+        facts = self.reads.read(serial, since)
+        if facts is None:
+            return False
+        buffered = (
+            self.scan_log.buffered(facts.item.id, since)
+            if self.scan_log is not None and facts.item.id is not None
+            else []
+        )
+        return any(device in sources for _, device, _, _, _ in (*buffered, *facts.sightings))
 
     # ------------------------------------------------------------------ risk checks
     def _earlier(self, read: _Read, now: datetime) -> list[Sighting]:

@@ -56,6 +56,9 @@ class CertificateClaimRequested(Event):
     #: ``inside`` or ``outside`` the holding partner's territory, ``factory`` (it never left
     #: its brand or factory), or None when it cannot be said.
     channel: str | None = None
+    #: Whether the claimer scanned the bottle before claiming it (from the claiming device, or
+    #: signed in as themselves): what the brand's first-scan points reward.
+    scanned_first: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ EXPIRY_SOURCE = "points_expiry"
 #: A storage anniversary: a year of 365 days.
 YEAR = timedelta(days=365)
 #: Rules earned once per bottle, whose keys a page checks in one read.
-_ONCE_PER_BOTTLE = (Rule.CLAIM, Rule.REFERRAL, Rule.REDEMPTION)
+_ONCE_PER_BOTTLE = (Rule.CLAIM, Rule.REFERRAL, Rule.REDEMPTION, Rule.FIRST_SCAN)
 
 
 def is_member(subject: str | None) -> bool:

@@ -395,6 +395,7 @@ def _claim_requested(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
         body.get("region"),
         pending_action="claim",
         pending_by=subject,
+        scanned_first=bool(body.get("scanned_first")),
     )
     page.put(facts)
     page.reach(facts, subject, Stage.ACTIVATE, cause)
@@ -422,6 +423,8 @@ def _claimed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
         return
     page.hold(facts, facts.pending_by, cause)
     page.points.earn(Rule.CLAIM, facts, facts.pending_by, cause)
+    if facts.scanned_first:
+        page.points.earn(Rule.FIRST_SCAN, facts, facts.pending_by, cause)
 
 
 def _claim_failed(page: LogPage, body: dict[str, Any], cause: Cause) -> None:

@@ -42,6 +42,9 @@ class Rule(StrEnum):
     STORAGE_ANNIVERSARY = "storage_anniversary"
     #: A redemption confirmed: who asked for it earns, once per bottle.
     REDEMPTION = "redemption"
+    #: The claimer scanned the bottle before claiming it (verified it first): earned with the
+    #: claim, once per bottle.
+    FIRST_SCAN = "first_scan"
 
 
 class EntryKind(StrEnum):
@@ -72,6 +75,7 @@ class Programme:
             Rule.REFERRAL: 50,
             Rule.STORAGE_ANNIVERSARY: 30,
             Rule.REDEMPTION: 20,
+            Rule.FIRST_SCAN: 10,
         }
     )
     #: Most a member earns per calendar day, ISO week and month (UTC); 0 means no cap.

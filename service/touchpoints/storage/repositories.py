@@ -207,6 +207,7 @@ class SqlAlchemyJourneyRepository:
                     "stored_since": f.stored_since,
                     "gift_from": f.gift_from,
                     "gift_index": f.gift_index,
+                    "scanned_first": f.scanned_first,
                 }
                 for f in facts
             ],

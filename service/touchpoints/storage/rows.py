@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +70,8 @@ class FeedCertificateRow(Base):
     #: Migration 0018: who offered it as a gift, and the log index of the offer (a referral).
     gift_from: Mapped[str | None] = mapped_column(String(80), nullable=True)
     gift_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Migration 0019: whether its claimer scanned it before claiming (first-scan points).
+    scanned_first: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class FeedWalletRow(Base):

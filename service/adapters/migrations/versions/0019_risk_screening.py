@@ -2,7 +2,7 @@
 and region they came from, referrals, and consumers' scans of redeemed, recalled or suspected
 cloned codes), each award's screening status (pending, released, held or forfeited), each member's
 risk as last decided, with the history of decisions (screenings and the brand's reviews), and
-each brand's risk rules. One-ID: the identities integrations asserted for members (by an opaque
+each brand's risk rules; whether a certificate's claimer scanned it first. One-ID: the identities integrations asserted for members (by an opaque
 reference), their values (a table of its own, deleted with the person), the merges between
 members (and their undoing), and each brand's blocked values.
 
@@ -42,6 +42,10 @@ _PROJECTIONS = (
 def upgrade() -> None:
     for table in _PROJECTIONS:
         op.execute(sa.text(f"DELETE FROM {table}"))
+    op.add_column(
+        "touchpoint_certificates",
+        sa.Column("scanned_first", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "touchpoint_sightings",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -190,3 +194,5 @@ def downgrade() -> None:
     op.drop_table("touchpoint_sightings")
     for table in _PROJECTIONS:
         op.execute(sa.text(f"DELETE FROM {table}"))
+    with op.batch_alter_table("touchpoint_certificates") as batch:
+        batch.drop_column("scanned_first")

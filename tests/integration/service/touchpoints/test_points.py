@@ -14,7 +14,7 @@ from sqlalchemy import text
 from service.kernel.errors import InvalidRequestError
 from service.kernel.idempotency import Idempotency
 from service.touchpoints.domain.errors import InsufficientPointsError
-from tests.integration.service.conftest import auth
+from tests.integration.service.conftest import GTIN, auth
 from tests.integration.service.consumer.helpers import sign_in
 from tests.integration.service.consumer.test_certificate_lifecycle import (  # noqa: F401
     World,
@@ -358,3 +358,38 @@ def test_the_cli_runs_the_expiry_job(api, container, world, monkeypatch):
     assert "points expiry ran as of 2026-01-01T00:00:00+00:00" in " ".join(ran.output.split())
     later = CliRunner().invoke(cli.app, ["points", "expire", "--as-of", "2999-01-01"])
     assert later.exit_code != 0 and "never a later one" in " ".join(later.output.split())
+
+
+def test_a_claimer_who_scanned_the_bottle_first_earns_the_first_scan_points(api, container, world):
+    """Bob scans a bottle signed in and claims it; a phone scans another before its owner signs
+    in, and Alice claims it from that phone: each claim earns the first-scan points beside the
+    claim's; Alice's first claim, with no scan before it, earns none."""
+    brand = brand_of(container, world)
+    lot = world.lot.batch["lot"]
+    for serial, headers in (
+        (world.lot.serials[2], {**world.bob}),
+        (world.lot.serials[3], {"Cookie": "tc_device=alicesphone00000000000001"}),
+    ):
+        answer = api.get(
+            f"/01/{GTIN}/10/{lot}/21/{serial}", headers={"Accept": "application/json", **headers}
+        )
+        assert answer.status_code == 200 and answer.json()["verdict"] == "genuine"
+    world.claim(world.lot.serials[2], world.bob)
+    kinds = {e["rule"]: e["points"] for e in entries(api, container, world.bob, brand)}
+    assert kinds == {"claim": 100, "first_scan": 10}
+    alice = {e["rule"] for e in entries(api, container, world.alice, brand)}
+    assert alice == {"claim"}
+    # The scan may still be in the scan log's buffer when Alice claims from the same phone.
+    phone = {**world.alice, "Cookie": "tc_device=alicesphone00000000000001"}
+    world.claim(world.lot.serials[3], phone)
+    rules = sorted(e["rule"] for e in entries(api, container, world.alice, brand))
+    assert rules == ["claim", "claim", "first_scan"]
+    with container.uow_factory.sessions() as s:
+        flags = s.execute(
+            text(
+                "SELECT payload FROM events WHERE type = 'CertificateClaimRequested' "
+                "ORDER BY log_index"
+            )
+        ).scalars()
+        said = [b'"scanned_first":true' in bytes(p) for p in flags]
+    assert said == [False, True, True]
