@@ -118,6 +118,12 @@ class PointsPage:
                     self._earned[h].append((brand, at, n))
         return self._earned[holder]
 
+    def read_awards(self, keys: Iterable[str]) -> None:
+        """Read these awards at once (a screening settles hundreds in one entry)."""
+        wanted = [k for k in keys if k not in self.awards]
+        if wanted:
+            self.awards.update(self.repo.awards(wanted))
+
     def award(self, key: str) -> Award | None:
         if key not in self.awards:
             found = self.repo.awards([key]).get(key)

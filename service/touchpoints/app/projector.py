@@ -520,6 +520,7 @@ def _account_erased(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
 def _members_screened(page: LogPage, body: dict[str, Any], cause: Cause) -> None:
     """The screening's decisions: each member's risk, and their awards settled."""
     brand_id = int(body["brand_id"])
+    page.points.read_awards(k for d in body["decisions"] for k in d["awards"])
     for d in body["decisions"]:
         subject = account_subject(d["account_id"])
         level = Level(d["level"])

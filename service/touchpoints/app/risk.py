@@ -170,17 +170,23 @@ class RiskUseCases:
         found = risk.unscreened(SCREEN_PAGE)
         set_rules = risk.rules({b for b, _ in found}) if found else {}
         rules = {b: risk_rules_from_settings(v) for b, v in set_rules.items()}
+        # Read per brand for the whole page: a few statements, not a few per member.
+        brands: dict[int, list[str]] = {}
         for brand_id, subject in found:
-            state = risk.risk(brand_id, subject)
+            brands.setdefault(brand_id, []).append(subject)
+        read = {
+            b: (risk.risks(b, xs), risk.evidence_of(b, xs), risk.awards_by_status_of(b, xs))
+            for b, xs in brands.items()
+        }
+        for brand_id, subject in found:
+            states, evidence, awards_of = read[brand_id]
+            state = states.get(subject)
             since = state.reviewed_at if state is not None else None
             assessment = assess(
-                risk.evidence(brand_id, subject),
-                self.places,
-                rules.get(brand_id, self.rules),
-                since,
+                evidence[subject], self.places, rules.get(brand_id, self.rules), since
             )
             level, score, reasons = screened(state, assessment)
-            awards = settled(level, risk.awards_by_status(brand_id, subject))
+            awards = settled(level, awards_of.get(subject, {}))
             by_brand.setdefault(brand_id, []).append(
                 {
                     "account_id": subject.removeprefix("account:"),

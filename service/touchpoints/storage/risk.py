@@ -200,85 +200,115 @@ class SqlAlchemyRiskRepository:
 
     def awards_by_status(self, brand_id: int, subject: str) -> dict[str, list[str]]:
         """The member's awards by status: every pending one, the others with points left."""
+        return self.awards_by_status_of(brand_id, [subject]).get(subject, {})
+
+    def awards_by_status_of(
+        self, brand_id: int, subjects: Collection[str]
+    ) -> dict[str, dict[str, list[str]]]:
         e, st = _ENTRIES.c, _STATUS.c
-        rows = self._s.execute(
-            select(e.key, func.coalesce(st.status, "pending"), e.amount - taken())
-            .outerjoin(_STATUS, st.award_key == e.key)
-            .where(
-                e.holder == subject,
-                e.brand_id == brand_id,
-                e.kind == EntryKind.EARN.value,
-                e.amount > 0,
+        found: dict[str, dict[str, list[str]]] = {}
+        for chunk in _chunks(subjects):
+            rows = self._s.execute(
+                select(e.holder, e.key, func.coalesce(st.status, "pending"), e.amount - taken())
+                .outerjoin(_STATUS, st.award_key == e.key)
+                .where(
+                    e.holder.in_(chunk),
+                    e.brand_id == brand_id,
+                    e.kind == EntryKind.EARN.value,
+                    e.amount > 0,
+                )
+                .order_by(e.key)
             )
-            .order_by(e.key)
-        )
-        found: dict[str, list[str]] = {}
-        for key, status, left in rows:
-            # Every pending award (one a recall emptied is settled too); the others only
-            # while points are left in them.
-            if status == "pending" or (status != "forfeited" and left > 0):
-                found.setdefault(status, []).append(key)
+            for holder, key, status, left in rows:
+                # Every pending award (one a recall emptied is settled too); the others only
+                # while points are left in them.
+                if status == "pending" or (status != "forfeited" and left > 0):
+                    found.setdefault(holder, {}).setdefault(status, []).append(key)
         return found
 
     def evidence(self, brand_id: int, subject: str) -> Evidence:
+        return self.evidence_of(brand_id, [subject])[subject]
+
+    def evidence_of(self, brand_id: int, subjects: Collection[str]) -> dict[str, Evidence]:
+        """Each member's evidence, read for them all at once (a few statements a page)."""
         s = _SIGHTINGS.c
-        own = [
-            _sighting(r)
-            for r in self._s.execute(
-                select(_SIGHTINGS).where(s.brand_id == brand_id, s.subject == subject)
-            )
-        ]
-        devices = sorted({x.device for x in own if x.kind == "claim" and x.device is not None})
-        seen: list[Sighting] = []
-        accounts: dict[bytes, int] = {}
-        if devices:
-            seen = [
-                _sighting(r)
-                for r in self._s.execute(
-                    select(_SIGHTINGS).where(s.brand_id == brand_id, s.device.in_(devices))
-                )
-            ]
+        wanted = sorted(set(subjects))
+        own: dict[str, list[Sighting]] = {x: [] for x in wanted}
+        for chunk in _chunks(wanted):
             rows = self._s.execute(
-                select(s.device, func.count(func.distinct(s.subject)))
-                .where(s.brand_id == brand_id, s.kind == "claim", s.device.in_(devices))
-                .group_by(s.device)
+                select(_SIGHTINGS).where(s.brand_id == brand_id, s.subject.in_(chunk))
             )
-            accounts = {bytes(device): int(n) for device, n in rows}
-        referred = sorted({x.other for x in own if x.kind == "referral" and x.other is not None})
+            for r in rows:
+                own[r.subject].append(_sighting(r))
+        devices = sorted(
+            {x.device for xs in own.values() for x in xs if x.kind == "claim" and x.device}
+        )
+        by_device: dict[bytes, list[Sighting]] = {}
+        accounts: dict[bytes, set[str]] = {}
+        for start in range(0, len(devices), 500):
+            chunk_d = devices[start : start + 500]
+            for r in self._s.execute(
+                select(_SIGHTINGS).where(s.brand_id == brand_id, s.device.in_(chunk_d))
+            ):
+                seen = _sighting(r)
+                assert seen.device is not None
+                by_device.setdefault(seen.device, []).append(seen)
+                if seen.kind == "claim" and seen.subject is not None:
+                    accounts.setdefault(seen.device, set()).add(seen.subject)
+        referred = sorted(
+            {x.other for xs in own.values() for x in xs if x.kind == "referral" and x.other}
+        )
         referred_devices: dict[str, set[bytes]] = {}
-        if referred:
+        for chunk in _chunks(referred):
             rows = self._s.execute(
                 select(s.subject, s.device).where(
                     s.brand_id == brand_id,
                     s.kind == "claim",
-                    s.subject.in_(referred),
+                    s.subject.in_(chunk),
                     s.device.is_not(None),
                 )
             )
             for who, device in rows:
                 referred_devices.setdefault(who, set()).add(bytes(device))
-        referred_by = set(
-            self._s.scalars(
-                select(s.subject).where(
-                    s.brand_id == brand_id, s.kind == "referral", s.other == subject
+        referred_by: dict[str, set[str]] = {}
+        for chunk in _chunks(wanted):
+            rows = self._s.execute(
+                select(s.other, s.subject).where(
+                    s.brand_id == brand_id, s.kind == "referral", s.other.in_(chunk)
                 )
             )
-        )
-        return Evidence(
-            subject,
-            own,
-            seen,
-            accounts,
-            {k: frozenset(v) for k, v in referred_devices.items()},
-            frozenset(x for x in referred_by if x is not None),
-        )
+            for whom, who in rows:
+                if who is not None:
+                    referred_by.setdefault(whom, set()).add(who)
+        found: dict[str, Evidence] = {}
+        for subject in wanted:
+            mine = {x.device for x in own[subject] if x.kind == "claim" and x.device}
+            found[subject] = Evidence(
+                subject,
+                own[subject],
+                [x for d in sorted(mine) for x in by_device.get(d, [])],
+                {d: len(accounts.get(d, ())) for d in mine},
+                {
+                    x.other: frozenset(referred_devices.get(x.other, ()))
+                    for x in own[subject]
+                    if x.kind == "referral" and x.other
+                },
+                frozenset(referred_by.get(subject, ())),
+            )
+        return found
 
     def risk(self, brand_id: int, subject: str) -> RiskState | None:
+        return self.risks(brand_id, [subject]).get(subject)
+
+    def risks(self, brand_id: int, subjects: Collection[str]) -> dict[str, RiskState]:
         r = _RISK.c
-        row = self._s.execute(
-            select(_RISK).where(r.brand_id == brand_id, r.subject == subject)
-        ).first()
-        return _state(row) if row is not None else None
+        found: dict[str, RiskState] = {}
+        for chunk in _chunks(subjects):
+            rows = self._s.execute(
+                select(_RISK).where(r.brand_id == brand_id, r.subject.in_(chunk))
+            )
+            found.update({row.subject: _state(row) for row in rows})
+        return found
 
     def queue(
         self, brand_id: int, levels: Collection[Level], offset: int, limit: int
