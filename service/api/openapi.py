@@ -109,6 +109,9 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/deals/{deal_id}/{verb}"): frozenset({409}),
     # points: not enough of them, or the programme closed (409); an unknown reward (404)
     ("POST", "/me/points/spend"): frozenset({404, 409}),
+    # One-ID: no such member of the brand's (404); a blocked value, or one identifier of a
+    # type too many (409)
+    ("POST", "/touchpoints/identities"): frozenset({404, 409}),
     # erasure: refused while a certificate is on its way somewhere
     ("DELETE", "/account"): frozenset({409}),
     # scans: a code malformed by GS1's syntax is a 400 (a well-formed unknown one is a verdict)

@@ -100,6 +100,23 @@ def linked_devices(uow: TouchpointsUnitOfWork, brand_id: int, subject: str) -> l
     ]
 
 
+def own_identities(uow: TouchpointsUnitOfWork, brand_id: int, subject: str) -> list[dict[str, Any]]:
+    """The identifiers the brand's integrations linked to a member, with their values: what
+    the person downloads of themselves."""
+    links = uow.identities.of_subjects(brand_id, [subject])
+    values = uow.identities.values(brand_id, {(x.kind, x.ref) for x in links})
+    return [
+        {
+            "type": x.kind,
+            "value": values.get((x.kind, x.ref)),
+            "proof": x.proof,
+            "since": iso(x.at),
+            "cause": x.cause,
+        }
+        for x in links
+    ]
+
+
 def identities_view(uow: TouchpointsUnitOfWork, brand_id: int, subject: str) -> dict[str, Any]:
     """A member's identities (masked), whom they are merged into, and every merge naming
     them: what the brand's member view shows."""

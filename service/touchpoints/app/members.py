@@ -18,7 +18,7 @@ from typing import Any
 from service.kernel.actor import Actor
 from service.kernel.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from service.kernel.roles import Role
-from service.touchpoints.app.identities import identities_view, linked_devices
+from service.touchpoints.app.identities import identities_view, linked_devices, own_identities
 from service.touchpoints.app.points import entry_view
 from service.touchpoints.app.risk import member_risk
 from service.touchpoints.app.writes import AppliedWrites, signed_in
@@ -175,6 +175,10 @@ class MembersUseCases:
                         "points": [
                             entry_view(e) for e in uow.points.history(subject, brand_id, 0, 10_000)
                         ],
+                        # The screening's decisions about them, and the identifiers the brand's
+                        # integrations linked to them (their own, in full).
+                        "risk": member_risk(uow, brand_id, subject),
+                        "identities": own_identities(uow, brand_id, subject),
                     }
                 )
         return {

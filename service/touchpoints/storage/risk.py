@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from service.kernel.events import canonical_json
@@ -185,18 +185,31 @@ class SqlAlchemyRiskRepository:
         return found
 
     def unscreened(self, limit: int) -> list[tuple[int, str]]:
-        """Members (brand, subject) with awards waiting for screening, oldest first."""
+        """Members (brand, subject) with awards waiting for screening, the longest waiting
+        first: read from the oldest pending awards by the status's index, a bounded range
+        however many wait (a page at a time, after a migration, a backlog of many)."""
         e, st = _ENTRIES.c, _STATUS.c
-        rows = self._s.execute(
-            select(e.brand_id, e.holder, func.min(e.at))
-            .select_from(_STATUS)
-            .join(_ENTRIES, e.key == st.award_key)
-            .where(st.status == "pending")
-            .group_by(e.brand_id, e.holder)
-            .order_by(func.min(e.at), e.brand_id, e.holder)
-            .limit(limit)
-        )
-        return [(int(brand), holder) for brand, holder, _ in rows]
+        found: dict[tuple[int, str], None] = {}
+        after: tuple[Any, str] | None = None
+        while len(found) < limit:
+            query = (
+                select(st.at, st.award_key, e.brand_id, e.holder)
+                .join(_ENTRIES, e.key == st.award_key)
+                .where(st.status == "pending")
+                .order_by(st.at, st.award_key)
+                .limit(limit * 4)
+            )
+            if after is not None:
+                query = query.where(tuple_(st.at, st.award_key) > tuple_(*after))
+            rows = self._s.execute(query).all()
+            for at, key, brand_id, holder in rows:
+                after = (at, key)
+                found.setdefault((int(brand_id), holder), None)
+                if len(found) >= limit:
+                    break
+            if len(rows) < limit * 4:
+                break
+        return list(found)
 
     def awards_by_status(self, brand_id: int, subject: str) -> dict[str, list[str]]:
         """The member's awards by status: every pending one, the others with points left."""

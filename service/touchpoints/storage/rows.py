@@ -224,7 +224,7 @@ class AwardStatusRow(Base):
     held for the brand's review, or forfeited (a reverse entry took it back)."""
 
     __tablename__ = "touchpoint_award_status"
-    __table_args__ = (Index("ix_touchpoint_award_status_status", "status"),)
+    __table_args__ = (Index("ix_touchpoint_award_status_status_at", "status", "at", "award_key"),)
 
     award_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -245,7 +245,28 @@ def test_claims_are_minted_in_shared_transactions_and_survive_a_node_outage(
         headers=alice.headers,
     )
     assert consents.status_code == 200 and consents.json()["consents"]["marketing"]["granted"]
+    # The brand's view: tracecert run's worker screened Alice's points (clear, each decision a
+    # log entry naming its reasons); its integration links her WeChat OpenID (by reference).
+    h_admin = {"Authorization": f"Bearer {admin}"}
+    brand_key = post_ok(
+        f"{svc.base}/organisations/{brand['brand_id']}/api-keys", h_admin, {"role": "brand"},
+        status=201,
+    )["api_key"]  # fmt: skip
+    h_brand = {"Authorization": f"Bearer {brand_key}"}
+    (membership,) = httpx.get(f"{svc.base}/me/consents", headers=alice.headers).json()
+    member = httpx.get(
+        f"{svc.base}/touchpoints/members/{membership['member_id']}", headers=h_brand
+    ).json()
+    assert member["risk"]["level"] == "clear" and member["risk"]["decisions"][0]["kind"] == "screen"
+    assert httpx.get(f"{svc.base}/touchpoints/risk/queue", headers=h_brand).json() == []
+    linked = post_ok(
+        f"{svc.base}/touchpoints/identities",
+        h_brand,
+        {"member_id": membership["member_id"], "type": "external:wechat_openid", "value": "oE2E"},
+    )
+    assert [i["type"] for i in linked["identities"]][-1] == "external:wechat_openid"
     data = httpx.get(f"{svc.base}/me/data", headers=alice.headers).json()
     assert data["account"]["sign_in"] == "alice@example.com"
+    assert data["brands"][0]["identities"][0]["value"] == "oE2E"
     assert data["brands"][0]["points"][0]["points"] == -200  # the latest entry first
     node.stop()  # the restarted node (the fixture stops the first)

@@ -76,9 +76,12 @@ def upgrade() -> None:
         sa.Column("cause", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("award_key", name=op.f("pk_touchpoint_award_status")),
     )
-    # The screening finds what waits for it by this index (not by reading the whole ledger).
+    # The screening finds what waits for it, oldest first, by this index (not by reading
+    # the whole ledger, nor every pending award, a page at a time).
     op.create_index(
-        "ix_touchpoint_award_status_status", "touchpoint_award_status", ["status"]
+        "ix_touchpoint_award_status_status_at",
+        "touchpoint_award_status",
+        ["status", "at", "award_key"],
     )
     op.create_table(
         "touchpoint_risk",
@@ -186,7 +189,9 @@ def downgrade() -> None:
     op.drop_table("touchpoint_risk_decisions")
     op.drop_index("ix_touchpoint_risk_brand_id_level", table_name="touchpoint_risk")
     op.drop_table("touchpoint_risk")
-    op.drop_index("ix_touchpoint_award_status_status", table_name="touchpoint_award_status")
+    op.drop_index(
+        "ix_touchpoint_award_status_status_at", table_name="touchpoint_award_status"
+    )
     op.drop_table("touchpoint_award_status")
     op.drop_index("ix_touchpoint_sightings_other", table_name="touchpoint_sightings")
     op.drop_index("ix_touchpoint_sightings_device", table_name="touchpoint_sightings")

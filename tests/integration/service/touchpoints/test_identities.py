@@ -69,6 +69,14 @@ def test_an_asserted_identifier_merges_the_same_person_and_an_unmerge_parts_them
     # One OpenID of an app per person: a second is refused while Bob is part of Alice.
     refused = asserted(api, keys, alice, "external:wechat_openid", "oOther", status=409)
     assert refused["error"] == "identity_limit"
+    # Alice downloads her data: the identifiers linked to her, in full, and the screening's
+    # decisions about her.
+    (mine,) = api.get("/me/data", headers=world.alice).json()["brands"]
+    assert {(i["type"], i["value"]) for i in mine["identities"]} == {
+        ("phone", CAROL_PHONE),
+        ("external:wechat_openid", OPENID),
+    }
+    assert mine["risk"]["level"] == "clear" and mine["risk"]["decisions"][0]["kind"] == "screen"
 
     undone = api.post(
         f"/touchpoints/merges/{bob_merge['id']}/undo",
