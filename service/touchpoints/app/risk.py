@@ -141,8 +141,11 @@ class RiskUseCases:
         many so far); what was decided."""
         counts = {level.value: 0 for level in Level}
         entries: list[int] = []
+        cursor: dict[str, Any] = {"after": None}
         for _ in range(max_pages):
-            done = self.writes.run(SYSTEM, None, self._screen_page)
+            done = self.writes.run(
+                SYSTEM, None, lambda uow, now: self._screen_page(uow, now, cursor)
+            )
             decisions = done.get("decisions", [])
             if not decisions:
                 break
@@ -155,19 +158,25 @@ class RiskUseCases:
                 break
         return {"screened": sum(counts.values()), "levels": counts, "log_indexes": entries}
 
-    def _screen_page(self, uow: TouchpointsUnitOfWork, now: datetime) -> dict[str, Any] | None:
-        """One page of members screened, in one transaction: their levels and the entry."""
+    def _screen_page(
+        self, uow: TouchpointsUnitOfWork, now: datetime, cursor: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """One page of members screened, in one transaction: their levels and the entry. The
+        run's ``cursor`` moves past the page once it commits."""
         page: dict[str, Any] = {}
-        index = self.writes.append(uow, lambda u: self._decide(u, page), now)
+        index = self.writes.append(uow, lambda u: self._decide(u, page, cursor["after"]), now)
         if index is None:
             return None
+        cursor["after"] = page.pop("after")
         return {"log_index": index, **page}
 
-    def _decide(self, uow: TouchpointsUnitOfWork, page: dict[str, Any]) -> Sequence[Event]:
+    def _decide(
+        self, uow: TouchpointsUnitOfWork, page: dict[str, Any], after: Any
+    ) -> Sequence[Event]:
         risk = uow.risk
         by_brand: dict[int, list[dict[str, Any]]] = {}
         levels: list[str] = []
-        found = risk.unscreened(SCREEN_PAGE)
+        found, page["after"] = risk.unscreened(SCREEN_PAGE, after)
         set_rules = risk.rules({b for b, _ in found}) if found else {}
         rules = {b: risk_rules_from_settings(v) for b, v in set_rules.items()}
         # Read per brand for the whole page: a few statements, not a few per member.

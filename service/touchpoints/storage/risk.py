@@ -184,13 +184,16 @@ class SqlAlchemyRiskRepository:
                 found[(int(brand_id), subject)] = Level(level)
         return found
 
-    def unscreened(self, limit: int) -> list[tuple[int, str]]:
+    def unscreened(
+        self, limit: int, after: tuple[datetime, str] | None = None
+    ) -> tuple[list[tuple[int, str]], tuple[datetime, str] | None]:
         """Members (brand, subject) with awards waiting for screening, the longest waiting
-        first: read from the oldest pending awards by the status's index, a bounded range
-        however many wait (a page at a time, after a migration, a backlog of many)."""
+        first, and where the read stopped: read from the oldest pending awards by the status's
+        index, a bounded range however many wait. ``after`` (where the last page stopped) skips
+        what the run settled already: PostgreSQL keeps their old index entries until a vacuum,
+        and a backlog's later pages would read them all again."""
         e, st = _ENTRIES.c, _STATUS.c
         found: dict[tuple[int, str], None] = {}
-        after: tuple[Any, str] | None = None
         while len(found) < limit:
             query = (
                 select(st.at, st.award_key, e.brand_id, e.holder)
@@ -209,7 +212,7 @@ class SqlAlchemyRiskRepository:
                     break
             if len(rows) < limit * 4:
                 break
-        return list(found)
+        return list(found), after
 
     def awards_by_status(self, brand_id: int, subject: str) -> dict[str, list[str]]:
         """The member's awards by status: every pending one, the others with points left."""
