@@ -113,6 +113,10 @@ class Feed(Protocol):
         """The account that signs in with this (normalised) phone number or e-mail address."""
         ...
 
+    def refresh_statistics(self) -> None:
+        """Have the database's planner count the touchpoint tables again (after a bulk fill)."""
+        ...
+
 
 class Checkpoints(Protocol):
     def position(self, source: str) -> int:

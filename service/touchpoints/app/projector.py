@@ -684,7 +684,11 @@ def rebuild(
         uow.risk.clear()
         uow.identities.clear()
         uow.commit()
-    return Projector(uows, clock).catch_up(progress)
+    applied = Projector(uows, clock).catch_up(progress)
+    with uows() as uow:
+        uow.feed.refresh_statistics()
+        uow.commit()
+    return applied
 
 
 def snapshot(uows: TouchpointsUnitOfWorkFactory) -> bytes:

@@ -156,6 +156,12 @@ class RiskUseCases:
                 progress(sum(counts.values()))
             if len(decisions) < SCREEN_PAGE:
                 break
+            if len(entries) == 1:
+                # A backlog (after the migration, every award ever made waits once): the
+                # tables were filled faster than the database's statistics follow.
+                with self.uows() as uow:
+                    uow.feed.refresh_statistics()
+                    uow.commit()
         return {"screened": sum(counts.values()), "levels": counts, "log_indexes": entries}
 
     def _screen_page(

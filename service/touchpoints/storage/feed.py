@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from service.consumer.storage.rows import AccountRow, ConsumerScanRow
 from service.factory.storage.rows import BatchRow
 from service.identity.storage.rows import OrganisationRow
 from service.kernel.ports import LogEntry
-from service.kernel.storage.rows import EventRow
+from service.kernel.storage.rows import Base, EventRow
 from service.touchpoints.ports import AccountContact, ScanFact
 
 _SCANS = ConsumerScanRow.__table__
@@ -104,3 +104,13 @@ class SqlAlchemyFeed:
         a = _ACCOUNTS.c
         found: str | None = self._s.scalar(select(a.public_id).where(a.destination == destination))
         return found
+
+    def refresh_statistics(self) -> None:
+        """Have PostgreSQL's planner count the touchpoint tables again (``ANALYZE``): filled by
+        a catch-up or a rebuild faster than autovacuum notices, they look empty to it, and it
+        reads them whole instead of by their indexes. SQLite's planner needs no such help."""
+        if self._s.get_bind().dialect.name != "postgresql":
+            return
+        for table in sorted(Base.metadata.tables):
+            if table.startswith("touchpoint_"):
+                self._s.execute(text(f"ANALYZE {table}"))
