@@ -217,3 +217,20 @@ def test_the_brand_sets_its_risk_rules_and_later_screenings_use_them(
     before = container.touchpoints.snapshot()
     container.touchpoints.rebuild()
     assert container.touchpoints.snapshot() == before
+
+
+def test_the_cli_runs_the_screening(api, container, world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from service import cli
+
+    monkeypatch.setattr(cli, "_offline_container", lambda settings: container)
+    monkeypatch.setenv("TRACECERT_DATABASE_URL", container.settings.database_url)
+    monkeypatch.setattr(container, "close", lambda: None)  # the fixture closes it
+    ran = CliRunner().invoke(cli.app, ["touchpoints", "screen"])
+    assert ran.exit_code == 0, ran.output
+    assert "screened 1 members: 1 clear, 0 grey, 0 black" in " ".join(ran.output.split())
+    brand = brand_of(container, world)
+    assert points_of(api, container, world.alice, brand, screen=False)["balance"] == 100
+    again = CliRunner().invoke(cli.app, ["touchpoints", "screen"])
+    assert "screened 0 members" in " ".join(again.output.split())
