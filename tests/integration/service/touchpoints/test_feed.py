@@ -311,3 +311,79 @@ def test_a_brands_journey_rules_apply_to_what_follows_them(api, container, keys,
     for bad in ({"loyal_after_days": 0}, {"use_share": ["dance"]}, {"colour": "red"}):
         answer = api.put("/touchpoints/journey/rules", json=bad, headers=auth(keys.brand))
         assert answer.status_code == 422, (bad, answer.text)
+
+
+def test_killed_anywhere_between_applying_and_checkpointing_each_entry_applies_once(
+    api, container, world
+):
+    """A property over where the projector dies: a log of scans, claims, a gift, a consent,
+    a screening and a spend, projected in pages of two entries; for any choice of the
+    checkpoint moves that fail (the process killed after applying a page, before its
+    checkpoint), resuming gives exactly the state of one clean pass."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from service.touchpoints.app import projector as projector_module
+
+    scan(api, container, world, world.lot.serials[1])
+    scan(api, container, world, world.lot.serials[2], region="320102")
+    gift_to_bob(api, world)
+    world.claim(world.lot.serials[3], world.bob)
+    container.touchpoints.catch_up()
+    container.risk.screen()
+    brand = brand_of(container, world)
+    api.put(
+        f"/me/consents/{brand}",
+        json={"marketing": True, "text_version": "v1", "channel": "web"},
+        headers=world.alice,
+    )
+    spent = api.post(
+        "/me/points/spend",
+        json={"brand_id": brand, "reward": "coupon-50"},
+        headers={**world.bob, "Idempotency-Key": "prop-1"},
+    )
+    assert spent.status_code in (200, 409), spent.text
+    container.touchpoints.rebuild()
+    clean = container.touchpoints.snapshot()
+    real_advance = SqlAlchemyFeedCheckpoints.advance
+
+    def forget() -> None:
+        with container.uow_factory() as uow:
+            for repo in (uow.journeys, uow.points, uow.members, uow.risk, uow.identities):
+                repo.clear()
+            uow.commit()
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(st.sets(st.integers(1, 40), max_size=4))
+    def resumed(deaths: set[int]) -> None:
+        forget()
+        calls = {"n": 0}
+
+        def advance(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] in deaths:
+                raise RuntimeError("killed between applying and checkpointing")
+            return real_advance(self, *args, **kwargs)
+
+        projector = Projector(container.uow_factory, container.clock, page=2)
+        old_range = projector_module.LOG_RANGE
+        projector_module.LOG_RANGE = 1
+        SqlAlchemyFeedCheckpoints.advance = advance  # type: ignore[method-assign]
+        try:
+            for _ in range(len(deaths) + 1):
+                try:
+                    projector.catch_up()
+                    break
+                except RuntimeError:
+                    continue  # the process restarts from its checkpoints
+        finally:
+            SqlAlchemyFeedCheckpoints.advance = real_advance  # type: ignore[method-assign]
+            projector_module.LOG_RANGE = old_range
+        assert projector.lag()["log_behind"] == 0
+        assert container.touchpoints.snapshot() == clean
+
+    resumed()
