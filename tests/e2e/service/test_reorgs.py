@@ -19,6 +19,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,17 @@ def test_reorgs_of_depth_1_k_k_plus_2_and_a_rollback_leave_every_write_once_and_
             timeout=60,
         )
         wait_for(lambda: run.health().status_code == 200, what=f"/health ok after {method} {depth}")
+
+    # ---- the service's own background writes settle too: the anti-farming screening appends
+    # its decisions on the claims' points to the log, and the log's anchor follows them
+    def quiet() -> bool:
+        log = run.rows("SELECT count(*) FROM events")
+        time.sleep(3)  # longer than the screening's and the anchorer's intervals here
+        return log == run.rows("SELECT count(*) FROM events") and run.rows(
+            "SELECT count(*) FROM outbox WHERE status <> 'confirmed'"
+        ) == [(0,)]
+
+    wait_for(quiet, what="the log and its anchors settled", timeout=90)
 
     # ---- every write exactly once on chain, and the database agrees with the receipts
     client = ChainClient(run.node)
